@@ -1,0 +1,72 @@
+/**
+ * Decoding of sure_instance_fault()'s five numbers into names a person (and
+ * an HTTP error body) can read.
+ */
+
+/** enum sure_fault_kind in libsure.h, by value. */
+export const FAULT_KINDS = [
+  "none",
+  "exception",
+  "triple_fault",
+  "timeout",
+  "bad_exit",
+  "protocol",
+  "guest_exit",
+  "kvm",
+] as const;
+
+export type FaultKind = (typeof FAULT_KINDS)[number] | "unknown";
+
+/** x86 exception mnemonics by vector (Intel SDM vol. 3, table 6-1). */
+const VECTOR_NAMES: Record<number, string> = {
+  0: "#DE",
+  1: "#DB",
+  2: "NMI",
+  3: "#BP",
+  4: "#OF",
+  5: "#BR",
+  6: "#UD",
+  7: "#NM",
+  8: "#DF",
+  9: "CSO",
+  10: "#TS",
+  11: "#NP",
+  12: "#SS",
+  13: "#GP",
+  14: "#PF",
+  16: "#MF",
+  17: "#AC",
+  18: "#MC",
+  19: "#XM",
+  20: "#VE",
+  21: "#CP",
+};
+
+export interface Fault {
+  /** Why the instance died (enum sure_fault_kind as a word). */
+  kind: FaultKind;
+  /** CPU exception vector; only meaningful when kind is "exception". */
+  vector: number;
+  /** "#PF", "#UD", ... for exceptions; the kind otherwise. */
+  name: string;
+  /** Exception error code, guest exit code or errno, depending on kind. */
+  errorCode: bigint;
+  /** CR2 for #PF, the offending address for bad exits; else 0. */
+  address: bigint;
+  /** Guest instruction pointer at the fault. */
+  rip: bigint;
+}
+
+/** Turns the raw out[5] of sure_instance_fault into a Fault. */
+export function decodeFault(raw: BigUint64Array): Fault {
+  const kindNum = Number(raw[0]);
+  const kind: FaultKind = FAULT_KINDS[kindNum] ?? "unknown";
+  const vector = Number(raw[1]);
+  const name = kind === "exception" ? (VECTOR_NAMES[vector] ?? `vector ${vector}`) : kind;
+  return { kind, vector, name, errorCode: raw[2], address: raw[3], rip: raw[4] };
+}
+
+/** 0x-prefixed lowercase hex, the way addresses appear in error bodies. */
+export function hex(v: bigint | number): string {
+  return "0x" + BigInt(v).toString(16);
+}

@@ -1,0 +1,183 @@
+/**
+ * One function instance (one KVM micro-VM) as seen from TypeScript.
+ *
+ * The request and response areas are shared memory mapped by libsure; this
+ * class wraps them ONCE in zero-copy views, so a request costs exactly one
+ * copy in (the body into the request area) and one copy out (the response
+ * bytes into a fresh Uint8Array that outlives the instance).
+ */
+import { cString, ERR_CAP, libsure } from "./libsure.ts";
+import { errorFromErrno, SureBusyError, SureDeadError, SureTooBigError } from "./errors.ts";
+import { decodeFault, type Fault } from "./fault.ts";
+
+export interface InstanceOptions {
+  /** Guest RAM in MiB (8..1024). */
+  memMib: number;
+  /** Bytes in each of the request and response areas. */
+  ioCap: number;
+  /** How long the guest's init may take before creation fails. */
+  initTimeoutMs?: number;
+}
+
+export interface InvokeResult {
+  status: number;
+  body: Uint8Array<ArrayBuffer>;
+}
+
+/** Log lines are whole lines; the guest ring is 28 KiB, so this drains it in one call. */
+const LOG_CHUNK = 0x7000;
+const logBuf = new Uint8Array(LOG_CHUNK);
+const decoder = new TextDecoder();
+
+let nextId = 1;
+
+export class Instance {
+  /** Process-unique number, for logs. */
+  readonly id: number;
+  readonly ioCap: number;
+  #handle: Deno.PointerObject | null;
+  #req: Uint8Array | null;
+  #resp: Uint8Array<ArrayBuffer> | null;
+  #inFlight = false;
+  #destroyPending = false;
+  #fault: Fault | undefined;
+
+  private constructor(handle: Deno.PointerObject) {
+    const sym = libsure();
+    this.id = nextId++;
+    this.#handle = handle;
+    this.ioCap = sym.sure_instance_io_cap(handle);
+    const req = sym.sure_instance_req_buf(handle);
+    const resp = sym.sure_instance_resp_buf(handle);
+    if (!req || !resp || this.ioCap === 0) {
+      sym.sure_instance_destroy(handle);
+      throw new SureDeadError("sure_instance_create", 32, "instance has no request/response area");
+    }
+    this.#req = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(req, this.ioCap));
+    this.#resp = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(resp, this.ioCap));
+  }
+
+  /** Boots a VM from a (checked) image and waits until its init is done. */
+  static async create(image: Uint8Array, opts: InstanceOptions): Promise<Instance> {
+    const sym = libsure();
+    const out = new BigUint64Array(1);
+    const err = new Uint8Array(ERR_CAP);
+    const rc = await sym.sure_instance_create(
+      image,
+      BigInt(image.byteLength),
+      opts.memMib,
+      opts.ioCap,
+      opts.initTimeoutMs ?? 5000,
+      out,
+      err,
+      BigInt(ERR_CAP),
+    );
+    if (rc < 0) throw errorFromErrno("sure_instance_create", rc, cString(err) || undefined);
+    const handle = Deno.UnsafePointer.create(out[0]);
+    if (!handle) throw errorFromErrno("sure_instance_create", -14, "returned a NULL handle");
+    return new Instance(handle);
+  }
+
+  get alive(): boolean {
+    return this.#handle !== null && !this.#destroyPending;
+  }
+
+  get busy(): boolean {
+    return this.#inFlight;
+  }
+
+  /**
+   * Runs one request. Rejects with a SureError; after SureTimeoutError,
+   * SureFaultError, SureProtocolError or SureDeadError the instance is dead
+   * (see isFatal) and should be destroyed.
+   */
+  async invoke(body: Uint8Array, timeoutMs: number): Promise<InvokeResult> {
+    const handle = this.#handle;
+    if (!handle || !this.#req || !this.#resp || this.#destroyPending) {
+      throw new SureDeadError("invoke", 32, "instance destroyed");
+    }
+    // Checked here as well as in C: the copy below must not run past the area.
+    if (body.byteLength > this.ioCap) {
+      throw new SureTooBigError("invoke", 7, `body ${body.byteLength} > area ${this.ioCap}`);
+    }
+    // A second request would overwrite the first one's bytes in shared memory.
+    if (this.#inFlight) throw new SureBusyError("invoke", 16, "request in flight");
+    this.#inFlight = true;
+    try {
+      this.#req.set(body);
+      const sym = libsure();
+      const rc = await sym.sure_instance_invoke(handle, body.byteLength, Math.max(1, timeoutMs));
+      if (rc < 0) throw errorFromErrno("invoke", rc);
+      if (rc > this.ioCap) throw errorFromErrno("invoke", -71, `response length ${rc}`);
+      return { status: sym.sure_instance_status(handle), body: this.#resp.slice(0, rc) };
+    } finally {
+      this.#inFlight = false;
+      // destroy() during a request is deferred: libsure must not free memory
+      // that the blocked invoke thread is still using.
+      if (this.#destroyPending) this.#free();
+    }
+  }
+
+  /** Why the instance died (kind "none" while it is healthy). */
+  fault(): Fault {
+    if (this.#fault) return this.#fault;
+    const handle = this.#handle;
+    if (!handle) throw new SureDeadError("fault", 32, "instance destroyed");
+    const out = new BigUint64Array(5);
+    const rc = libsure().sure_instance_fault(handle, out);
+    if (rc < 0) throw errorFromErrno("sure_instance_fault", rc);
+    const f = decodeFault(out);
+    // A fault is final; keep it so that it can still be read after destroy().
+    if (f.kind !== "none") this.#fault = f;
+    return f;
+  }
+
+  /** Takes the log lines the guest wrote since the last call. */
+  drainLog(): string[] {
+    const handle = this.#handle;
+    if (!handle) return [];
+    const sym = libsure();
+    const lines: string[] = [];
+    // Bounded: the ring holds at most LOG_CHUNK bytes, so a few rounds empty it
+    // even while a (misbehaving) guest keeps writing.
+    for (let round = 0; round < 4; round++) {
+      const n = sym.sure_instance_read_log(handle, logBuf, BigInt(LOG_CHUNK));
+      if (n <= 0) break;
+      const text = decoder.decode(logBuf.subarray(0, Math.min(n, LOG_CHUNK)));
+      for (const line of text.split("\n")) if (line.length > 0) lines.push(line);
+      if (n < LOG_CHUNK) break;
+    }
+    return lines;
+  }
+
+  /** Requests this instance has served. */
+  get requests(): number {
+    const handle = this.#handle;
+    if (!handle) return 0;
+    return Number(libsure().sure_instance_requests(handle));
+  }
+
+  /** Stops the VM and frees it; idempotent. Deferred while a request runs. */
+  destroy(): void {
+    if (!this.#handle) return;
+    if (this.#inFlight) {
+      this.#destroyPending = true;
+      return;
+    }
+    this.#free();
+  }
+
+  #free(): void {
+    const handle = this.#handle;
+    if (!handle) return;
+    try {
+      this.fault();
+    } catch {
+      // Reading the fault is best effort; freeing must happen regardless.
+    }
+    this.#handle = null;
+    this.#req = null;
+    this.#resp = null;
+    libsure().sure_instance_destroy(handle);
+  }
+}

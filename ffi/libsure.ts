@@ -1,0 +1,88 @@
+/**
+ * The one place that opens libsure.so: its typed symbol table and the rules
+ * for finding the library. Everything else in ffi/ goes through `libsure()`.
+ *
+ * The two calls that can block for long (creating a VM and running a request)
+ * are `nonblocking`, so they run on Deno's blocking thread pool and the event
+ * loop keeps serving; everything else is a few nanoseconds and stays
+ * synchronous.
+ */
+import { LibsureLoadError } from "./errors.ts";
+
+/** Mirrors libsure/include/libsure.h one to one. */
+export const SYMBOLS = {
+  sure_kvm_probe: { parameters: ["buffer", "usize"], result: "i32" },
+  sure_pku_probe: { parameters: [], result: "i32" },
+  sure_afxdp_probe: { parameters: [], result: "i32" },
+  sure_image_check: {
+    parameters: ["buffer", "usize", "u32", "buffer", "usize"],
+    result: "i32",
+  },
+  sure_instance_create: {
+    // img, len, mem_mib, io_cap, init_timeout_ms, out handle, err, errcap
+    parameters: ["buffer", "usize", "u32", "u32", "u32", "buffer", "buffer", "usize"],
+    result: "i32",
+    nonblocking: true,
+  },
+  sure_instance_destroy: { parameters: ["pointer"], result: "void" },
+  sure_instance_req_buf: { parameters: ["pointer"], result: "pointer" },
+  sure_instance_resp_buf: { parameters: ["pointer"], result: "pointer" },
+  sure_instance_io_cap: { parameters: ["pointer"], result: "u32" },
+  sure_instance_invoke: {
+    parameters: ["pointer", "u32", "u32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  sure_instance_status: { parameters: ["pointer"], result: "i32" },
+  sure_instance_fault: { parameters: ["pointer", "buffer"], result: "i32" },
+  sure_instance_read_log: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  sure_instance_requests: { parameters: ["pointer"], result: "u64" },
+  sure_stats: { parameters: ["buffer"], result: "void" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+export type Libsure = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/**
+ * Where libsure.so is: $SURE_LIBSURE, else libsure/build/libsure.so in this
+ * repository (resolved from this file, so the working directory does not
+ * matter).
+ */
+export function libsurePath(): string {
+  const fromEnv = Deno.env.get("SURE_LIBSURE");
+  if (fromEnv) return fromEnv;
+  return new URL("../libsure/build/libsure.so", import.meta.url).pathname;
+}
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+/** Opens libsure once per process and returns its symbols. */
+export function libsure(): Libsure {
+  if (lib) return lib.symbols;
+  const path = libsurePath();
+  try {
+    Deno.statSync(path);
+  } catch {
+    throw new LibsureLoadError(
+      `libsure not found at ${path}: run \`npm run setup\` to build it ` +
+        `(or set SURE_LIBSURE to its path)`,
+    );
+  }
+  try {
+    lib = Deno.dlopen(path, SYMBOLS);
+  } catch (e) {
+    throw new LibsureLoadError(
+      `cannot open ${path}: ${(e as Error).message}; ` +
+        "rebuild it with `npm run setup`",
+    );
+  }
+  return lib.symbols;
+}
+
+/** Reads a NUL-terminated C string out of an err buffer. */
+export function cString(buf: Uint8Array): string {
+  const end = buf.indexOf(0);
+  return new TextDecoder().decode(end < 0 ? buf : buf.subarray(0, end)).trim();
+}
+
+/** Size of the err buffers passed to libsure (one line of explanation). */
+export const ERR_CAP = 512;

@@ -1,0 +1,55 @@
+/**
+ * Host capabilities, image checking and process-wide accounting: the
+ * synchronous corners of libsure.
+ */
+import { cString, ERR_CAP, libsure } from "./libsure.ts";
+import { errnoName, errorFromErrno } from "./errors.ts";
+
+export interface Capabilities {
+  kvm: { available: boolean; reason?: string };
+  pku: boolean;
+  afxdp: boolean;
+}
+
+/** Asks libsure what this host can do. Never throws for a missing /dev/kvm. */
+export function probe(): Capabilities {
+  const sym = libsure();
+  const err = new Uint8Array(ERR_CAP);
+  const rc = sym.sure_kvm_probe(err, BigInt(ERR_CAP));
+  const kvm: Capabilities["kvm"] = rc === 0
+    ? { available: true }
+    : { available: false, reason: cString(err) || `KVM probe failed: ${errnoName(-rc)}` };
+  return { kvm, pku: sym.sure_pku_probe() === 1, afxdp: sym.sure_afxdp_probe() === 1 };
+}
+
+export interface Stats {
+  instances: number;
+  vcpuThreads: number;
+  guestBytes: number;
+}
+
+/** Live instances, vCPU threads and guest memory of this process. */
+export function stats(): Stats {
+  const out = new BigUint64Array(3);
+  libsure().sure_stats(out);
+  return { instances: Number(out[0]), vcpuThreads: Number(out[1]), guestBytes: Number(out[2]) };
+}
+
+/**
+ * Runs libsure's image checker. Returns null if the image is acceptable for a
+ * guest of memMib MiB, else the checker's one-line reason.
+ */
+export function checkImage(image: Uint8Array, memMib: number): string | null {
+  const err = new Uint8Array(ERR_CAP);
+  const rc = libsure().sure_image_check(
+    image,
+    BigInt(image.byteLength),
+    memMib,
+    err,
+    BigInt(ERR_CAP),
+  );
+  if (rc === 0) return null;
+  const reason = cString(err);
+  if (rc === -22) return reason || "not a sure function image";
+  throw errorFromErrno("sure_image_check", rc, reason || undefined);
+}

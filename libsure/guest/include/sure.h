@@ -1,0 +1,84 @@
+/*
+ * sure.h - the guest SDK: what a function written in C sees.
+ *
+ * A function defines
+ *
+ *     int handle(sure_req *req);
+ *
+ * which reads req->body (req->len bytes) and writes its answer with
+ * sure_write()/sure_printf() (or straight into req->out, then sets
+ * req->out_len). Returning non-zero without setting a status answers 500.
+ * An optional `void sure_init(void)` runs once before the first request: its
+ * state is what every request starts from.
+ *
+ * The function runs in guest user mode inside its own KVM micro-VM, linked
+ * with the sure library OS (libsg) into one static image by `sure build`.
+ */
+#ifndef SURE_H
+#define SURE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sure_req {
+	const uint8_t *body; /* request body, in shared memory (read-only by convention) */
+	size_t len; /* request body length */
+	uint8_t *out; /* response area, in shared memory */
+	size_t out_cap; /* bytes available in out */
+	size_t out_len; /* bytes of response written so far */
+	int status; /* HTTP status of the answer; 200 unless set */
+} sure_req;
+
+/* The function's handler. */
+int handle(sure_req *req);
+/* Optional one-time initialisation (weak: define it or not). */
+void sure_init(void);
+
+/* Appends n bytes to the response; returns 0 or -1 if they do not fit. */
+int sure_write(sure_req *req, const void *data, size_t n);
+/* Appends formatted text to the response; returns bytes written or -1. */
+int sure_printf(sure_req *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sets the HTTP status of the answer (100..599). */
+void sure_set_status(sure_req *req, int status);
+/* Writes one line to the node's log for this function (no VM exit). */
+void sure_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Gives up: the instance is stopped and the request answered 502. */
+__attribute__((noreturn)) void sure_abort(const char *why);
+/* Cycle counter, for timing inside a function. */
+uint64_t sure_rdtsc(void);
+
+/* ---- the libc subset ------------------------------------------------------ */
+void *memcpy(void *dst, const void *src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+void *memchr(const void *s, int c, size_t n);
+size_t strlen(const char *s);
+size_t strnlen(const char *s, size_t max);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+char *strchr(const char *s, int c);
+char *strcpy(char *dst, const char *src);
+char *strncpy(char *dst, const char *src, size_t n);
+int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+long strtol(const char *s, char **end, int base);
+unsigned long strtoul(const char *s, char **end, int base);
+int atoi(const char *s);
+int toupper(int c);
+int tolower(int c);
+int isalpha(int c);
+int isdigit(int c);
+int isalnum(int c);
+int isspace(int c);
+int isupper(int c);
+int islower(int c);
+/* Heap: the memory between the image and the stack. */
+void *malloc(size_t n);
+void *calloc(size_t count, size_t size);
+void *realloc(void *p, size_t n);
+void free(void *p);
+__attribute__((noreturn)) void abort(void);
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * sure_abi.h - the contract between the host VMM (libsure) and the guest
+ * library OS (libsure/guest). Both sides include this file; nothing else is
+ * shared. Everything the guest writes here is untrusted by the host.
+ *
+ * Guest memory is identity mapped (guest virtual == guest physical).
+ *
+ *   0x000000  null page                     unmapped (catches NULL)
+ *   0x001000  GDT + TSS                     supervisor RW NX
+ *   0x002000  IDT                           supervisor R  NX
+ *   0x003000  trap stubs                    supervisor R  X
+ *   0x004000  trap stack (4 pages)          supervisor RW NX
+ *   0x008000  control page (struct sure_ctrl) user RW NX, shared with host
+ *   0x009000  log ring (SURE_LOG_SIZE)      user RW NX, shared with host
+ *   0x010000  page tables                   not mapped at all
+ *   0x400000  function image (ELF PT_LOADs) user, per segment (W^X)
+ *     ...     heap                          user RW NX
+ *     ...     guard page                    unmapped
+ *   mem_top   stack (grows down)            user RW NX
+ *   SURE_IO_GPA  request area, response area  user RW NX, own memslot
+ *   SURE_DOORBELL_GPA  doorbell page        user W, not backed: MMIO exit
+ */
+#ifndef SURE_ABI_H
+#define SURE_ABI_H
+
+#include <stdint.h>
+
+#define SURE_ABI_VERSION 1u
+#define SURE_PAGE_SIZE 0x1000ull
+
+#define SURE_GDT_GPA 0x1000ull
+#define SURE_IDT_GPA 0x2000ull
+#define SURE_TRAP_GPA 0x3000ull
+#define SURE_KSTACK_GPA 0x4000ull
+#define SURE_KSTACK_TOP 0x8000ull
+#define SURE_CTRL_GPA 0x8000ull
+#define SURE_LOG_GPA 0x9000ull
+#define SURE_LOG_SIZE 0x7000u /* 28 KiB byte ring */
+#define SURE_PT_GPA 0x10000ull
+#define SURE_PT_END 0x400000ull
+
+/* Function images must load entirely inside [IMAGE_BASE, IMAGE_LIMIT). */
+#define SURE_IMAGE_BASE 0x400000ull
+#define SURE_IMAGE_LIMIT 0x10000000ull /* 256 MiB: images are small */
+#define SURE_IMAGE_MAX_FILE (64u << 20) /* largest image file accepted */
+
+/* Guest memory size limits (MiB) and the stack carved from its top. */
+#define SURE_MEM_MIN_MIB 8u
+#define SURE_MEM_MAX_MIB 1024u
+#define SURE_STACK_SIZE (256u << 10)
+
+/* Doorbells: writes to this page are MMIO exits to the VMM. */
+/* Above the largest RAM (SURE_MEM_MAX_MIB) and the largest I/O areas. */
+#define SURE_DOORBELL_GPA 0x50000000ull
+#define SURE_DOORBELL_SLEEP 0x0 /* data: last req_seq seen; sleep until it changes */
+#define SURE_DOORBELL_NOTIFY 0x8 /* response ready (or init done) and host waits */
+#define SURE_DOORBELL_EXIT 0x10 /* data: exit code; the guest gave up */
+
+/* Shared request/response area: its own memslot, request first. */
+#define SURE_IO_GPA 0x40000000ull
+#define SURE_IO_MAX (64u << 20) /* per area */
+
+/* Trap stubs report faults with an OUT to this port (from CPL0). */
+#define SURE_TRAP_PORT 0xe0
+
+/* GDT selectors (Linux-style so that user CS/SS look familiar). */
+#define SURE_SEL_KCODE 0x08
+#define SURE_SEL_KDATA 0x10
+#define SURE_SEL_UDATA 0x2b
+#define SURE_SEL_UCODE 0x33
+#define SURE_SEL_TSS 0x40
+
+#define SURE_CTRL_MAGIC 0x45525553u /* "SURE" */
+
+enum sure_guest_state {
+	SURE_GUEST_INIT = 0,
+	SURE_GUEST_IDLE = 1, /* spinning for the next request */
+	SURE_GUEST_BUSY = 2, /* running the handler */
+	SURE_GUEST_SLEEPING = 3, /* about to ring SLEEP: host must wake it */
+};
+
+#define SURE_CACHELINE 64
+
+/*
+ * The control page. Fields are grouped by writer into separate cache lines
+ * so that the host and the vCPU do not bounce lines they both write.
+ * All seq fields wrap; equality is what matters.
+ */
+struct sure_ctrl {
+	/* written by the host once, before the vCPU first runs */
+	uint32_t magic;
+	uint32_t abi_version;
+	uint64_t mem_size; /* bytes of guest RAM at GPA 0 */
+	uint64_t heap_start;
+	uint64_t heap_end;
+	uint64_t req_gva; /* request area */
+	uint64_t resp_gva; /* response area */
+	uint32_t io_cap; /* bytes in each of the two areas */
+	uint32_t log_size;
+	uint64_t tsc_hz; /* 0 if unknown */
+
+	/* written by the host per request */
+	_Alignas(SURE_CACHELINE) uint32_t req_seq; /* bumped after req_len is set */
+	uint32_t req_len;
+	uint32_t host_waiting; /* 1: host sleeps on resp_seq, ring NOTIFY */
+	uint32_t log_tail; /* host consumed log bytes up to here */
+
+	/* written by the guest */
+	_Alignas(SURE_CACHELINE) uint32_t resp_seq; /* = req_seq when done */
+	uint32_t resp_len;
+	int32_t resp_status; /* HTTP status chosen by the function */
+	uint32_t guest_state; /* enum sure_guest_state */
+	uint32_t ready; /* 1 once init is done */
+	uint32_t log_head; /* guest produced log bytes up to here */
+	uint32_t log_dropped; /* bytes the guest could not log */
+	uint32_t pad0;
+	uint64_t requests; /* handled so far */
+	uint64_t busy_tsc; /* TSC ticks spent in handlers */
+};
+
+#endif

@@ -1,0 +1,156 @@
+/*
+ * cpu.c - see cpu.h. The guest starts directly in user mode: on PVM hosts
+ * CPL0 code is emulated and ~1000x slower, so CPL0 only hosts the trap
+ * stubs, and there is no guest boot code at all.
+ */
+#include "cpu.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "sure_abi.h"
+
+extern const uint8_t sure_trap_blob[], sure_trap_blob_end[];
+
+#define TSS_OFFSET 0x100 /* inside the GDT page, after the descriptors */
+#define TSS_LIMIT 103
+#define GDT_LIMIT (SURE_SEL_TSS + 16 - 1)
+#define IDT_VECTORS 32
+
+#define CR0_PE (1ull << 0)
+#define CR0_MP (1ull << 1)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_WP (1ull << 16)
+#define CR0_PG (1ull << 31)
+#define CR4_PAE (1ull << 5)
+#define CR4_OSFXSR (1ull << 9)
+#define CR4_OSXMMEXCPT (1ull << 10)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+#define EFER_NXE (1ull << 11)
+
+/* Flat descriptors; "accessed" is preset so the CPU never writes them. */
+#define DESC_KCODE 0x00af9b000000ffffull /* 64-bit code, DPL0 */
+#define DESC_KDATA 0x00cf93000000ffffull
+#define DESC_UDATA 0x00cff3000000ffffull /* DPL3 */
+#define DESC_UCODE 0x00affb000000ffffull /* 64-bit code, DPL3 */
+
+static void write_gdt(uint8_t *mem)
+{
+	uint64_t *gdt = (uint64_t *)(mem + SURE_GDT_GPA);
+	uint64_t tss = SURE_GDT_GPA + TSS_OFFSET;
+	uint8_t *t = mem + tss;
+
+	memset(gdt, 0, SURE_PAGE_SIZE);
+	gdt[SURE_SEL_KCODE >> 3] = DESC_KCODE;
+	gdt[SURE_SEL_KDATA >> 3] = DESC_KDATA;
+	gdt[SURE_SEL_UDATA >> 3] = DESC_UDATA;
+	gdt[SURE_SEL_UCODE >> 3] = DESC_UCODE;
+	/* 16-byte system descriptor: busy 64-bit TSS (type 0xb), present, DPL0. */
+	gdt[SURE_SEL_TSS >> 3] = TSS_LIMIT | ((tss & 0xffffff) << 16) | (0x8bull << 40) |
+				 ((tss >> 24 & 0xff) << 56);
+	gdt[(SURE_SEL_TSS >> 3) + 1] = tss >> 32;
+
+	/* Exceptions from CPL3 switch to RSP0: the trap stack. */
+	uint64_t rsp0 = SURE_KSTACK_TOP;
+	memcpy(t + 4, &rsp0, 8);
+	uint16_t iopb = TSS_LIMIT + 1; /* no I/O bitmap: CPL3 port I/O faults */
+	memcpy(t + 102, &iopb, 2);
+}
+
+static void write_idt(uint8_t *mem)
+{
+	uint64_t *idt = (uint64_t *)(mem + SURE_IDT_GPA);
+
+	memset(idt, 0, SURE_PAGE_SIZE);
+	for (uint64_t v = 0; v < IDT_VECTORS; v++) {
+		uint64_t off = SURE_TRAP_GPA + 16 * v;
+		/* Interrupt gate (0xe), present, DPL0: user code cannot INT n into it. */
+		idt[2 * v] = (off & 0xffff) | ((uint64_t)SURE_SEL_KCODE << 16) |
+			     (0x8eull << 40) | ((off >> 16 & 0xffff) << 48);
+		idt[2 * v + 1] = off >> 32;
+	}
+}
+
+void sure_cpu_tables(uint8_t *mem)
+{
+	write_gdt(mem);
+	write_idt(mem);
+	memset(mem + SURE_TRAP_GPA, 0xf4 /* hlt */, SURE_PAGE_SIZE);
+	memcpy(mem + SURE_TRAP_GPA, sure_trap_blob, (size_t)(sure_trap_blob_end - sure_trap_blob));
+}
+
+static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, int code)
+{
+	memset(s, 0, sizeof(*s));
+	s->selector = sel;
+	s->limit = 0xffffffff;
+	s->type = type;
+	s->present = 1;
+	s->dpl = sel & 3;
+	s->s = 1;
+	s->g = 1;
+	s->l = code;
+	s->db = !code;
+}
+
+static int set_sregs(int fd, uint64_t cr3)
+{
+	struct kvm_sregs sr;
+
+	if (ioctl(fd, KVM_GET_SREGS, &sr) < 0)
+		return -errno;
+	seg(&sr.cs, SURE_SEL_UCODE, 0xb, 1);
+	seg(&sr.ss, SURE_SEL_UDATA, 0x3, 0);
+	sr.ds = sr.es = sr.fs = sr.gs = sr.ss;
+	memset(&sr.tr, 0, sizeof(sr.tr));
+	sr.tr.selector = SURE_SEL_TSS;
+	sr.tr.base = SURE_GDT_GPA + TSS_OFFSET;
+	sr.tr.limit = TSS_LIMIT;
+	sr.tr.type = 0xb;
+	sr.tr.present = 1;
+	memset(&sr.ldt, 0, sizeof(sr.ldt));
+	sr.ldt.type = 0x2;
+	sr.ldt.present = 1;
+	sr.ldt.limit = 0xffff;
+	sr.gdt.base = SURE_GDT_GPA;
+	sr.gdt.limit = GDT_LIMIT;
+	sr.idt.base = SURE_IDT_GPA;
+	sr.idt.limit = IDT_VECTORS * 16 - 1;
+	sr.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	sr.cr3 = cr3;
+	sr.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+	sr.efer = EFER_LME | EFER_LMA | EFER_NXE;
+	if (ioctl(fd, KVM_SET_SREGS, &sr) < 0)
+		return -errno;
+	return 0;
+}
+
+int sure_cpu_setup(int fd, const struct sure_kvm *kvm, uint64_t cr3, uint64_t rip, uint64_t rsp)
+{
+	struct kvm_regs regs;
+	struct kvm_fpu fpu;
+	int rc;
+
+	/* First: KVM refuses EFER.NXE until CPUID says the vCPU has NX. */
+	if (ioctl(fd, KVM_SET_CPUID2, kvm->cpuid) < 0)
+		return -errno;
+	rc = set_sregs(fd, cr3);
+	if (rc < 0)
+		return rc;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = rip;
+	regs.rsp = rsp;
+	regs.rflags = 2; /* reserved bit 1; IF off: nothing interrupts the guest */
+	if (ioctl(fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	memset(&fpu, 0, sizeof(fpu));
+	fpu.fcw = 0x37f; /* the x87 and SSE power-on defaults */
+	fpu.mxcsr = 0x1f80;
+	if (ioctl(fd, KVM_SET_FPU, &fpu) < 0)
+		return -errno;
+	return 0;
+}

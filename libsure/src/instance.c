@@ -1,0 +1,275 @@
+/*
+ * instance.c - the lifecycle of an instance (create, invoke, destroy) and
+ * the small accessors of libsure.h. Creation is a sequence of separate
+ * steps - memory, layout, VM + slots, vCPU - so that clones from templates
+ * can later replace the layout step.
+ */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "cpu.h"
+#include "image.h"
+#include "instance.h"
+#include "layout.h"
+#include "libsure.h"
+#include "stats.h"
+#include "sure_abi.h"
+#include "util.h"
+#include "vm.h"
+
+#define MIB (1ull << 20)
+#define SLOT_RAM 0
+#define SLOT_IO 1
+
+_Static_assert((uint64_t)SURE_MEM_MAX_MIB * MIB <= SURE_IO_GPA, "RAM overlaps the I/O areas");
+_Static_assert(SURE_IO_GPA + 2ull * SURE_IO_MAX <= SURE_DOORBELL_GPA,
+	       "I/O areas overlap the doorbell page");
+_Static_assert(sizeof(struct sure_ctrl) <= SURE_PAGE_SIZE, "control page too big");
+
+static uint64_t deadline_after(uint32_t ms)
+{
+	return ms ? sure_now_ns() + (uint64_t)ms * 1000000ull : UINT64_MAX;
+}
+
+void sure_instance_kill(struct sure_instance *inst)
+{
+	sure_channel_kill(&inst->ch);
+	sure_vcpu_kick(&inst->vcpu);
+}
+
+static struct sure_instance *alloc_instance(void)
+{
+	struct sure_instance *inst = calloc(1, sizeof(*inst));
+
+	if (!inst)
+		return NULL;
+	inst->vm_fd = -1;
+	inst->ram.fd = inst->io.fd = -1;
+	inst->vcpu.fd = -1;
+	inst->status = 200;
+	sure_fault_init(&inst->fault);
+	pthread_mutex_init(&inst->log_lock, NULL);
+	sure_stat_add(SURE_STAT_INSTANCES, 1);
+	return inst;
+}
+
+SURE_API void sure_instance_destroy(struct sure_instance *inst)
+{
+	if (!inst)
+		return;
+	sure_instance_kill(inst);
+	sure_vcpu_destroy(&inst->vcpu); /* joins the thread before memory goes away */
+	if (inst->vm_fd >= 0)
+		close(inst->vm_fd);
+	sure_shm_destroy(&inst->io);
+	sure_shm_destroy(&inst->ram);
+	pthread_mutex_destroy(&inst->log_lock);
+	sure_fault_fini(&inst->fault);
+	free(inst);
+	sure_stat_add(SURE_STAT_INSTANCES, -1);
+}
+
+/* Guest RAM and the I/O areas, laid out for the image. */
+static int build_memory(struct sure_instance *inst, const uint8_t *img,
+			const struct sure_image_info *info, struct sure_layout_out *lo, char *err,
+			size_t errcap)
+{
+	int rc = sure_shm_create(&inst->ram, "sure-ram", inst->mem_bytes);
+
+	if (rc == 0)
+		rc = sure_shm_create(&inst->io, "sure-io", 2ull * inst->io_cap);
+	if (rc < 0)
+		return sure_errf(err, errcap, rc, "guest memory: %s", strerror(-rc));
+	inst->ctrl = (struct sure_ctrl *)(inst->ram.map + SURE_CTRL_GPA);
+	struct sure_layout_in li = {
+		.ram = inst->ram.map,
+		.mem_bytes = inst->mem_bytes,
+		.io_cap = inst->io_cap,
+		.img = img,
+		.info = info,
+	};
+	return sure_layout_build(&li, lo, err, errcap);
+}
+
+static int build_vm(struct sure_instance *inst, const struct sure_layout_out *lo, char *err,
+		    size_t errcap)
+{
+	int rc, khz;
+
+	inst->vm_fd = sure_vm_create(inst->kvm, err, errcap);
+	if (inst->vm_fd < 0)
+		return inst->vm_fd;
+	rc = sure_vm_set_slot(inst->vm_fd, SLOT_RAM, 0, inst->ram.map, inst->mem_bytes);
+	if (rc == 0)
+		rc = sure_vm_set_slot(inst->vm_fd, SLOT_IO, SURE_IO_GPA, inst->io.map, inst->io.size);
+	if (rc < 0)
+		return sure_errf(err, errcap, rc, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-rc));
+	rc = sure_vcpu_create(&inst->vcpu, inst->vm_fd, inst->kvm);
+	if (rc < 0)
+		return sure_errf(err, errcap, rc, "KVM_CREATE_VCPU: %s", strerror(-rc));
+	rc = sure_cpu_setup(inst->vcpu.fd, inst->kvm, lo->cr3, lo->rip, lo->rsp);
+	if (rc < 0)
+		return sure_errf(err, errcap, rc, "vCPU setup: %s", strerror(-rc));
+	khz = ioctl(inst->vcpu.fd, KVM_GET_TSC_KHZ, 0);
+	inst->ctrl->tsc_hz = khz > 0 ? (uint64_t)khz * 1000 : 0;
+	return 0;
+}
+
+SURE_API int sure_instance_create(const uint8_t *img, size_t len, uint32_t mem_mib,
+				  uint32_t io_cap, uint32_t init_timeout_ms,
+				  struct sure_instance **out, char *err, size_t errcap)
+{
+	struct sure_image_info info;
+	struct sure_layout_out lo;
+	struct sure_instance *inst;
+	const struct sure_kvm *kvm;
+	uint64_t deadline = deadline_after(init_timeout_ms);
+	int rc;
+
+	if (err && errcap)
+		err[0] = 0;
+	if (!img || !out)
+		return sure_errf(err, errcap, -EINVAL, "missing image or handle pointer");
+	*out = NULL;
+	if (mem_mib < SURE_MEM_MIN_MIB || mem_mib > SURE_MEM_MAX_MIB)
+		return sure_errf(err, errcap, -EINVAL, "memory %u MiB is outside %u..%u MiB",
+				 mem_mib, SURE_MEM_MIN_MIB, SURE_MEM_MAX_MIB);
+	if (io_cap == 0 || io_cap > SURE_IO_MAX)
+		return sure_errf(err, errcap, -EINVAL, "io_cap %u is outside 1..%u bytes", io_cap,
+				 SURE_IO_MAX);
+	rc = sure_kvm_get(&kvm, err, errcap);
+	if (rc < 0)
+		return rc;
+	rc = sure_image_parse(img, len, (uint64_t)mem_mib * MIB, &info, err, errcap);
+	if (rc < 0)
+		return rc;
+
+	inst = alloc_instance();
+	if (!inst)
+		return sure_errf(err, errcap, -ENOMEM, "out of memory");
+	inst->kvm = kvm;
+	inst->mem_bytes = (uint64_t)mem_mib * MIB;
+	inst->io_cap = (uint32_t)((io_cap + SURE_PAGE_SIZE - 1) & ~(SURE_PAGE_SIZE - 1));
+	rc = build_memory(inst, img, &info, &lo, err, errcap);
+	if (rc == 0)
+		rc = build_vm(inst, &lo, err, errcap);
+	if (rc < 0)
+		goto fail;
+	sure_channel_init(&inst->ch, inst->ctrl, inst->io_cap);
+	sure_logring_init(&inst->log, inst->ctrl, inst->ram.map + SURE_LOG_GPA, SURE_LOG_SIZE);
+	rc = sure_vcpu_start(inst);
+	if (rc < 0) {
+		sure_errf(err, errcap, rc, "vCPU thread: %s", strerror(-rc));
+		goto fail;
+	}
+	rc = sure_channel_wait_ready(&inst->ch, deadline);
+	if (rc == -ETIMEDOUT) {
+		sure_fault_record(&inst->fault, SURE_FAULT_TIMEOUT, 0, 0, 0, 0);
+		sure_errf(err, errcap, rc, "guest init did not finish within %u ms",
+			  init_timeout_ms);
+		goto fail;
+	}
+	if (rc < 0) {
+		char why[160];
+		sure_fault_describe(&inst->fault, why, sizeof(why));
+		rc = sure_errf(err, errcap, -EFAULT, "guest died during init: %s", why);
+		goto fail;
+	}
+	*out = inst;
+	return 0;
+fail:
+	sure_instance_destroy(inst);
+	return rc;
+}
+
+SURE_API uint8_t *sure_instance_req_buf(struct sure_instance *inst)
+{
+	return inst ? inst->io.map : NULL;
+}
+
+SURE_API uint8_t *sure_instance_resp_buf(struct sure_instance *inst)
+{
+	return inst ? inst->io.map + inst->io_cap : NULL;
+}
+
+SURE_API uint32_t sure_instance_io_cap(struct sure_instance *inst)
+{
+	return inst ? inst->io_cap : 0;
+}
+
+/* The function's status, if it is one; 0 means "not set". */
+static int checked_status(int32_t s)
+{
+	if (s == 0)
+		return 200;
+	if (s < 100 || s > 599)
+		return 502; /* the function answered garbage: a gateway error */
+	return s;
+}
+
+SURE_API int sure_instance_invoke(struct sure_instance *inst, uint32_t req_len,
+				  uint32_t timeout_ms)
+{
+	uint64_t deadline;
+	int rc;
+
+	if (!inst)
+		return -EINVAL;
+	deadline = deadline_after(timeout_ms);
+	rc = sure_channel_begin(&inst->ch, req_len);
+	if (rc < 0)
+		return rc;
+	rc = sure_channel_wait(&inst->ch, deadline);
+	if (rc >= 0) {
+		inst->status = checked_status(
+			__atomic_load_n(&inst->ctrl->resp_status, __ATOMIC_RELAXED));
+		inst->requests++;
+	} else if (rc == -ETIMEDOUT) {
+		sure_fault_record(&inst->fault, SURE_FAULT_TIMEOUT, 0, timeout_ms, 0, 0);
+		sure_instance_kill(inst);
+	} else if (rc == -EPROTO) {
+		sure_fault_record(&inst->fault, SURE_FAULT_PROTOCOL, 0,
+				  __atomic_load_n(&inst->ctrl->resp_len, __ATOMIC_RELAXED), 0, 0);
+		sure_instance_kill(inst);
+	} else if (rc == -EPIPE) {
+		rc = -EFAULT; /* it died under this request; the fault says why */
+	}
+	sure_channel_end(&inst->ch);
+	return rc;
+}
+
+SURE_API int sure_instance_status(struct sure_instance *inst)
+{
+	return inst ? inst->status : 0;
+}
+
+SURE_API int sure_instance_fault(struct sure_instance *inst, uint64_t *out)
+{
+	if (!inst || !out)
+		return -EINVAL;
+	sure_fault_get(&inst->fault, out);
+	return 0;
+}
+
+SURE_API int sure_instance_read_log(struct sure_instance *inst, uint8_t *buf, size_t cap)
+{
+	size_t n;
+
+	if (!inst || (!buf && cap))
+		return -EINVAL;
+	if (cap > INT32_MAX)
+		cap = INT32_MAX;
+	pthread_mutex_lock(&inst->log_lock);
+	n = sure_logring_drain(&inst->log, buf, cap);
+	pthread_mutex_unlock(&inst->log_lock);
+	return (int)n;
+}
+
+SURE_API uint64_t sure_instance_requests(struct sure_instance *inst)
+{
+	return inst ? inst->requests : 0;
+}

@@ -1,0 +1,59 @@
+/*
+ * instance.h - struct sure_instance: one KVM micro-VM running one function.
+ * Shared by instance.c (lifecycle and the public API) and vcpu.c (the vCPU
+ * thread that runs the guest and handles its exits).
+ */
+#ifndef SURE_INSTANCE_H
+#define SURE_INSTANCE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "channel.h"
+#include "fault.h"
+#include "kvm.h"
+#include "logring.h"
+#include "shm.h"
+
+struct kvm_run;
+
+struct sure_vcpu {
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	int started;
+};
+
+struct sure_instance {
+	const struct sure_kvm *kvm;
+	int vm_fd;
+	struct sure_shm ram; /* slot 0 at GPA 0 */
+	struct sure_shm io; /* slot 1 at SURE_IO_GPA: request area, response area */
+	uint64_t mem_bytes;
+	uint32_t io_cap; /* bytes per area, page aligned */
+	struct sure_ctrl *ctrl; /* host view of the control page */
+	struct sure_channel ch;
+	struct sure_fault fault;
+	struct sure_vcpu vcpu;
+	pthread_mutex_t log_lock;
+	struct sure_logring log;
+	int status; /* host copy of the last checked resp_status */
+	uint64_t requests; /* answers the host accepted */
+};
+
+/* ---- vcpu.c ---- */
+
+/* Creates vCPU 0 of vm_fd and maps its kvm_run area. */
+int sure_vcpu_create(struct sure_vcpu *v, int vm_fd, const struct sure_kvm *kvm);
+/* Starts the thread that runs inst's vCPU until the instance dies. */
+int sure_vcpu_start(struct sure_instance *inst);
+/* Makes a running KVM_RUN return now (the thread then sees the dead channel). */
+void sure_vcpu_kick(struct sure_vcpu *v);
+/* Joins the thread (if started), unmaps and closes. */
+void sure_vcpu_destroy(struct sure_vcpu *v);
+
+/* Stops the instance: channel dead, every waiter woken, vCPU kicked. */
+void sure_instance_kill(struct sure_instance *inst);
+
+#endif

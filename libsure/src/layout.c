@@ -1,0 +1,107 @@
+/* layout.c - see layout.h. */
+#include "layout.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "paging.h"
+#include "sure_abi.h"
+#include "util.h"
+
+#define USER_RW (SURE_MAP_USER | SURE_MAP_WRITE)
+
+static void fill_ctrl(const struct sure_layout_in *in, uint64_t heap_start, uint64_t heap_end)
+{
+	struct sure_ctrl *c = (struct sure_ctrl *)(in->ram + SURE_CTRL_GPA);
+
+	memset(c, 0, sizeof(*c));
+	c->magic = SURE_CTRL_MAGIC;
+	c->abi_version = SURE_ABI_VERSION;
+	c->mem_size = in->mem_bytes;
+	c->heap_start = heap_start;
+	c->heap_end = heap_end;
+	c->req_gva = SURE_IO_GPA;
+	c->resp_gva = SURE_IO_GPA + in->io_cap;
+	c->io_cap = in->io_cap;
+	c->log_size = SURE_LOG_SIZE;
+}
+
+static int map_image(struct sure_pt *pt, const struct sure_image_info *info)
+{
+	for (unsigned i = 0; i < info->nseg; i++) {
+		const struct sure_image_seg *s = &info->seg[i];
+		uint64_t perms = SURE_MAP_USER;
+		int rc;
+
+		/* W^X even if a checker bug let a W+X segment through. */
+		if (s->writable)
+			perms |= SURE_MAP_WRITE;
+		else if (s->executable)
+			perms |= SURE_MAP_EXEC;
+		rc = sure_pt_map(pt, s->vaddr, s->memsz, perms);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int sure_layout_build(const struct sure_layout_in *in, struct sure_layout_out *out, char *err,
+		      size_t errcap)
+{
+	const struct sure_image_info *info = in->info;
+	uint64_t stack_lo = in->mem_bytes - SURE_STACK_SIZE;
+	uint64_t guard = stack_lo - SURE_PAGE_SIZE;
+	uint64_t heap_start = info->end;
+	struct sure_pt pt;
+	int rc;
+
+	/* The parser checked this already; the loader does not trust a stale info. */
+	if (in->mem_bytes < SURE_IMAGE_BASE + SURE_STACK_SIZE || info->end < SURE_IMAGE_BASE ||
+	    heap_start > guard || (heap_start & (SURE_PAGE_SIZE - 1)) || info->nseg == 0 ||
+	    info->nseg > SURE_IMAGE_MAX_SEGS)
+		return sure_errf(err, errcap, -EINVAL, "image does not fit in %llu MiB of guest RAM",
+				 (unsigned long long)(in->mem_bytes >> 20));
+	for (unsigned i = 0; i < info->nseg; i++) {
+		const struct sure_image_seg *s = &info->seg[i];
+		if (s->vaddr < SURE_IMAGE_BASE || s->memsz > info->end - s->vaddr ||
+		    s->vaddr > info->end || (s->vaddr | s->memsz) & (SURE_PAGE_SIZE - 1))
+			return sure_errf(err, errcap, -EINVAL, "image segment %u out of place", i);
+	}
+
+	fill_ctrl(in, heap_start, guard);
+	sure_image_load(in->img, info, in->ram);
+	sure_cpu_tables(in->ram);
+
+	rc = sure_pt_init(&pt, in->ram, in->mem_bytes);
+	if (rc == 0)
+		rc = sure_pt_map(&pt, SURE_GDT_GPA, SURE_PAGE_SIZE, SURE_MAP_WRITE);
+	if (rc == 0)
+		rc = sure_pt_map(&pt, SURE_IDT_GPA, SURE_PAGE_SIZE, 0);
+	if (rc == 0)
+		rc = sure_pt_map(&pt, SURE_TRAP_GPA, SURE_PAGE_SIZE, SURE_MAP_EXEC);
+	if (rc == 0)
+		rc = sure_pt_map(&pt, SURE_KSTACK_GPA, SURE_KSTACK_TOP - SURE_KSTACK_GPA,
+				 SURE_MAP_WRITE);
+	if (rc == 0)
+		rc = sure_pt_map(&pt, SURE_CTRL_GPA, SURE_PAGE_SIZE, USER_RW);
+	if (rc == 0)
+		rc = sure_pt_map(&pt, SURE_LOG_GPA, SURE_LOG_SIZE, USER_RW);
+	if (rc == 0)
+		rc = map_image(&pt, info);
+	if (rc == 0 && guard > heap_start)
+		rc = sure_pt_map(&pt, heap_start, guard - heap_start, USER_RW);
+	if (rc == 0)
+		rc = sure_pt_map(&pt, stack_lo, SURE_STACK_SIZE, USER_RW);
+	if (rc == 0)
+		rc = sure_pt_map(&pt, SURE_DOORBELL_GPA, SURE_PAGE_SIZE, USER_RW);
+	if (rc == 0)
+		rc = sure_pt_map(&pt, SURE_IO_GPA, 2ull * in->io_cap, USER_RW);
+	if (rc < 0)
+		return sure_errf(err, errcap, rc, "building guest page tables failed (%d)", rc);
+
+	out->cr3 = sure_pt_root(&pt);
+	out->rip = info->entry;
+	out->rsp = in->mem_bytes; /* 16-byte aligned, as the SysV entry expects */
+	return 0;
+}

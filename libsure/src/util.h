@@ -1,0 +1,36 @@
+/*
+ * util.h - small helpers shared by the host files: error lines for the
+ * caller's err buffer, the monotonic clock, futex calls and fences.
+ */
+#ifndef SURE_UTIL_H
+#define SURE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Writes one line into err (if any); always returns rc so callers can chain. */
+int sure_errf(char *err, size_t errcap, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static inline uint64_t sure_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Futexes. Private futexes are enough: every waiter and waker is a thread of
+ * this process using the same virtual address. timeout_ns == UINT64_MAX
+ * waits forever. Returns 0, or -errno (EAGAIN, ETIMEDOUT, EINTR).
+ */
+int sure_futex_wait(uint32_t *word, uint32_t expect, uint64_t timeout_ns);
+void sure_futex_wake(uint32_t *word);
+
+#define sure_load(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define sure_store(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define sure_fence() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+#endif

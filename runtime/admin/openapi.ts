@@ -1,0 +1,157 @@
+/**
+ * GET /admin/openapi.json: an OpenAPI 3.1 description of the admin API (and
+ * of /healthz and /invoke for completeness). The schemas are generated from
+ * the zod schemas that validate the requests, so the two cannot drift.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import {
+  DeployFormSchema,
+  DeploymentListSchema,
+  DeploymentSchema,
+  ErrorSchema,
+  FunctionName,
+} from "./functions.ts";
+import { HealthSchema } from "../health.ts";
+
+type JsonSchema = Record<string, unknown>;
+
+/** zod -> JSON Schema 2020-12 (the dialect of OpenAPI 3.1), without $schema. */
+function schemaOf(s: z.ZodType, io: "input" | "output" = "output"): JsonSchema {
+  const j = z.toJSONSchema(s, { io }) as JsonSchema;
+  delete j.$schema;
+  return j;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: JsonSchema) => ({ "application/json": { schema } });
+const errorResponse = (description: string) => ({ description, content: json(ref("Error")) });
+
+export function openApiDocument(version: string): JsonSchema {
+  // The form's text fields come from zod; the file field is added here because
+  // it is not a JSON value.
+  const form = schemaOf(DeployFormSchema, "input");
+  form.properties = {
+    ...(form.properties as JsonSchema),
+    image: {
+      type: "string",
+      contentMediaType: "application/octet-stream",
+      description: "The function image (static ELF built by `sure build`)",
+    },
+  };
+  form.required = ["name", "image"];
+
+  const nameParam = {
+    name: "name",
+    in: "path",
+    required: true,
+    schema: schemaOf(FunctionName),
+  };
+
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "sure node API",
+      version,
+      description: "Admin API of a sure node: deploy, list and remove functions.",
+    },
+    paths: {
+      "/admin/functions": {
+        get: {
+          operationId: "listFunctions",
+          summary: "List deployed functions",
+          responses: {
+            "200": { description: "All deployments", content: json(ref("DeploymentList")) },
+          },
+        },
+        post: {
+          operationId: "deployFunction",
+          summary: "Deploy or replace a function",
+          requestBody: {
+            required: true,
+            content: { "multipart/form-data": { schema: ref("DeployForm") } },
+          },
+          responses: {
+            "201": { description: "Deployed (new function)", content: json(ref("Deployment")) },
+            "200": {
+              description: "Replaced an existing function",
+              content: json(ref("Deployment")),
+            },
+            "400": errorResponse("Invalid field or image; nothing was stored"),
+            "413": errorResponse("Upload too large"),
+          },
+        },
+      },
+      "/admin/functions/{name}": {
+        parameters: [nameParam],
+        get: {
+          operationId: "getFunction",
+          summary: "One deployment",
+          responses: {
+            "200": { description: "The deployment", content: json(ref("Deployment")) },
+            "404": errorResponse("No such function"),
+          },
+        },
+        delete: {
+          operationId: "deleteFunction",
+          summary: "Remove a function and destroy its instances",
+          responses: {
+            "200": { description: "The removed deployment", content: json(ref("Deployment")) },
+            "404": errorResponse("No such function"),
+          },
+        },
+      },
+      "/admin/openapi.json": {
+        get: {
+          operationId: "openapi",
+          summary: "This document",
+          responses: { "200": { description: "OpenAPI 3.1 document" } },
+        },
+      },
+      "/healthz": {
+        get: {
+          operationId: "health",
+          summary: "Node health and capabilities",
+          responses: { "200": { description: "Health", content: json(ref("Health")) } },
+        },
+      },
+      "/invoke/{name}": {
+        parameters: [nameParam],
+        post: {
+          operationId: "invoke",
+          summary: "Run the function with the request body",
+          requestBody: { content: { "*/*": { schema: { type: "string" } } } },
+          responses: {
+            "200": { description: "The function's answer (its status and bytes)" },
+            "404": errorResponse("No such function"),
+            "413": errorResponse("Body larger than the function's maxBody"),
+            "502": errorResponse("The function faulted"),
+            "503": errorResponse("KVM unavailable or function overloaded"),
+            "504": errorResponse("The function timed out"),
+          },
+        },
+        get: {
+          operationId: "invokeGet",
+          summary: "Run the function with an empty body",
+          responses: { "200": { description: "The function's answer" } },
+        },
+      },
+    },
+    components: {
+      schemas: {
+        DeployForm: form,
+        Deployment: schemaOf(DeploymentSchema),
+        DeploymentList: schemaOf(DeploymentListSchema),
+        Error: schemaOf(ErrorSchema),
+        Health: schemaOf(HealthSchema),
+      },
+    },
+  };
+}
+
+export function openApiRoutes(version: string): Hono {
+  const doc = openApiDocument(version);
+  const r = new Hono();
+  r.get("/openapi.json", (c) => c.json(doc));
+  return r;
+}

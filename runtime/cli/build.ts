@@ -1,0 +1,28 @@
+/** `sure build <dir> [-o OUT]`: compile a function folder into an image. */
+import { type Command, CommandError } from "./command.ts";
+
+export const buildCommand: Command = {
+  name: "build",
+  summary: "Build the function in <dir> (C source + manifest) into a sure image; prints its path.",
+  usage: "build <dir> [-o OUT]",
+  options: {
+    out: { type: "string", short: "o", arg: "OUT", help: "where to write the image" },
+  },
+  positionals: [1, 1],
+  async run(values, [dir]) {
+    const { buildFunction, BuildError } = await import("../build/compile.ts");
+    try {
+      const out = values.out as string | undefined;
+      const built = await buildFunction(dir, out ? { out } : undefined);
+      console.log(built.image);
+      return 0;
+    } catch (e) {
+      if (e instanceof BuildError) {
+        const output = (e as Error & { output?: string }).output;
+        if (output) console.error(output.trimEnd());
+        throw new CommandError(`build of ${dir} failed: ${(e as Error).message}`);
+      }
+      throw e;
+    }
+  },
+};

@@ -1,0 +1,62 @@
+/** `sure serve` and `sure dev`: run a node in the foreground until SIGINT/SIGTERM. */
+import { startNode } from "../node.ts";
+import { type Command, intFlag, type OptionDoc, UsageError } from "./command.ts";
+
+const OPTIONS: Record<string, OptionDoc> = {
+  port: {
+    type: "string",
+    short: "p",
+    arg: "PORT",
+    help: "port to listen on (env SURE_PORT; default 8080)",
+  },
+  host: { type: "string", arg: "HOST", help: "address to listen on (default 127.0.0.1)" },
+  "data-dir": {
+    type: "string",
+    short: "d",
+    arg: "DIR",
+    help: "where state.kv and images/ live (env SURE_DATA_DIR; default ./.sure)",
+  },
+};
+
+async function run(values: Record<string, string | boolean | undefined>, examples: boolean) {
+  const port = intFlag("port", values.port ?? (Deno.env.get("SURE_PORT") || undefined)) ?? 8080;
+  if (port > 65535) throw new UsageError("--port must be at most 65535");
+  const node = await startNode({
+    port,
+    hostname: (values.host as string | undefined) ?? "127.0.0.1",
+    dataDir: (values["data-dir"] as string | undefined) ??
+      (Deno.env.get("SURE_DATA_DIR") || "./.sure"),
+    examples,
+  });
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      Deno.removeSignalListener("SIGINT", stop);
+      Deno.removeSignalListener("SIGTERM", stop);
+      resolve();
+    };
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  });
+  await node.close();
+  return 0;
+}
+
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "Run a node: admin API under /admin, functions under /invoke/<name>, /healthz.",
+  usage: "serve [--port PORT] [--host HOST] [--data-dir DIR]",
+  details: "Deployed functions are restored from the data directory at start. Without a usable\n" +
+    "/dev/kvm the node still starts (healthz says degraded) and invocations answer 503.",
+  options: OPTIONS,
+  positionals: [0, 0],
+  run: (values) => run(values, false),
+};
+
+export const devCommand: Command = {
+  name: "dev",
+  summary: "Like serve, but first builds and deploys every example in functions/.",
+  usage: "dev [--port PORT] [--host HOST] [--data-dir DIR]",
+  options: OPTIONS,
+  positionals: [0, 0],
+  run: (values) => run(values, true),
+};

@@ -1,0 +1,129 @@
+/**
+ * The node's error vocabulary and the ONE place that maps it to HTTP.
+ *
+ * Routes throw these classes; app.onError calls `errorResponse`, so every
+ * error body has the same shape: JSON { error, message, ...details }.
+ */
+import { type Fault, hex } from "../ffi/mod.ts";
+
+export abstract class HttpError extends Error {
+  abstract readonly status: number;
+  /** Machine-readable error code, the `error` field of the body. */
+  abstract readonly code: string;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+  /** Extra fields for the JSON body. */
+  details(): Record<string, unknown> {
+    return {};
+  }
+  /** Extra response headers. */
+  headers(): Record<string, string> {
+    return {};
+  }
+}
+
+export class ValidationError extends HttpError {
+  readonly status = 400;
+  readonly code = "validation_error";
+  constructor(readonly field: string | undefined, message: string) {
+    super(field ? `${field}: ${message}` : message);
+  }
+  override details() {
+    return this.field ? { field: this.field } : {};
+  }
+}
+
+export class NotFoundError extends HttpError {
+  readonly status = 404;
+  readonly code = "not_found";
+}
+
+export class PayloadTooLargeError extends HttpError {
+  readonly status = 413;
+  readonly code = "payload_too_large";
+  constructor(readonly limit: number) {
+    super(`request body is larger than the limit of ${limit} bytes`);
+  }
+  override details() {
+    return { limit: this.limit };
+  }
+}
+
+export class FunctionFaultError extends HttpError {
+  readonly status = 502;
+  readonly code = "function_fault";
+  constructor(readonly fn: string, readonly fault: Fault, readonly requestId: string) {
+    super(`function ${fn} crashed: ${fault.name} at rip ${hex(fault.rip)}`);
+  }
+  override details() {
+    const f = this.fault;
+    return {
+      function: this.fn,
+      fault: {
+        kind: f.kind,
+        vector: f.vector,
+        name: f.name,
+        errorCode: Number(f.errorCode),
+        address: hex(f.address),
+        rip: hex(f.rip),
+      },
+      requestId: this.requestId,
+    };
+  }
+}
+
+export class FunctionTimeoutError extends HttpError {
+  readonly status = 504;
+  readonly code = "function_timeout";
+  constructor(readonly fn: string, readonly timeoutMs: number) {
+    super(`function ${fn} did not answer within ${timeoutMs} ms`);
+  }
+  override details() {
+    return { function: this.fn, timeoutMs: this.timeoutMs };
+  }
+}
+
+export class KvmUnavailableError extends HttpError {
+  readonly status = 503;
+  readonly code = "kvm_unavailable";
+  constructor(readonly reason: string) {
+    super(`this node cannot run functions: KVM is unavailable (${reason})`);
+  }
+  override details() {
+    return { reason: this.reason };
+  }
+}
+
+export class OverloadedError extends HttpError {
+  readonly status = 503;
+  readonly code = "overloaded";
+  constructor(readonly fn: string, readonly retryAfterSec = 1) {
+    super(`function ${fn} is overloaded: all instances busy and the queue is full`);
+  }
+  override details() {
+    return { function: this.fn };
+  }
+  override headers() {
+    return { "retry-after": String(this.retryAfterSec) };
+  }
+}
+
+/** A function instance failed in a way the function cannot be blamed for. */
+export class InternalError extends HttpError {
+  readonly status = 500;
+  readonly code = "internal_error";
+}
+
+/** Builds the JSON error response for any thrown value. */
+export function errorResponse(err: unknown): Response {
+  const e = err instanceof HttpError
+    ? err
+    : new InternalError(err instanceof Error ? err.message : String(err));
+  const body = { error: e.code, message: e.message, ...e.details() };
+  return new Response(JSON.stringify(body), {
+    status: e.status,
+    headers: { "content-type": "application/json", ...e.headers() },
+  });
+}

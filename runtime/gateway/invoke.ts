@@ -1,0 +1,48 @@
+/**
+ * The gateway: POST (or GET, empty body) /invoke/:name runs the function with
+ * the request body and answers with the status and bytes the function chose.
+ */
+import { Hono } from "hono";
+import { InternalError } from "../errors.ts";
+import type { Scheduler } from "../scheduler/scheduler.ts";
+import { readLimited } from "./body.ts";
+
+/** Statuses that must not carry a body (fetch spec "null body status"). */
+const NULL_BODY = new Set([204, 205, 304]);
+
+/**
+ * Text when the client asked for it (Accept: text/..., or it sent text);
+ * otherwise the function's bytes are opaque.
+ */
+function contentType(req: Request): string {
+  const accept = req.headers.get("accept") ?? "";
+  const sent = req.headers.get("content-type") ?? "";
+  if (/(^|[\s,])text\//i.test(accept) || /^text\//i.test(sent)) return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+
+export interface GatewayDeps {
+  scheduler: Scheduler;
+}
+
+export function gatewayRoutes(deps: GatewayDeps): Hono {
+  const r = new Hono();
+  r.on(["GET", "POST"], "/invoke/:name", async (c) => {
+    const name = c.req.param("name");
+    // 404 before reading anything, then the function's own body limit.
+    const pool = deps.scheduler.pool(name);
+    const body = c.req.method === "GET"
+      ? new Uint8Array(0)
+      : await readLimited(c.req.raw, pool.deployment.maxBody);
+    const requestId = crypto.randomUUID();
+    const res = await deps.scheduler.invoke(name, body, requestId);
+    if (!Number.isInteger(res.status) || res.status < 200 || res.status > 599) {
+      throw new InternalError(`function ${name} answered with invalid HTTP status ${res.status}`);
+    }
+    return new Response(NULL_BODY.has(res.status) ? null : res.body, {
+      status: res.status,
+      headers: { "content-type": contentType(c.req.raw), "x-request-id": requestId },
+    });
+  });
+  return r;
+}

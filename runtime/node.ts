@@ -1,0 +1,113 @@
+/**
+ * One sure node: probes the host, opens the store, brings deployed functions
+ * back, and serves the app on a socket. `examples` (the `dev` command) also
+ * builds and deploys every folder under functions/.
+ */
+import { probe } from "../ffi/mod.ts";
+import { createApp } from "./app.ts";
+import { DeployConfigSchema } from "./admin/functions.ts";
+import { Deployer } from "./deployer.ts";
+import { consoleLogger, type Logger } from "./log.ts";
+import { Scheduler, type SchedulerOptions } from "./scheduler/scheduler.ts";
+import { Store } from "./store/store.ts";
+import { VERSION } from "./version.ts";
+
+export interface NodeOptions {
+  port: number;
+  hostname?: string;
+  dataDir: string;
+  examples?: boolean;
+  /** Folder whose subfolders are built with `examples` (default: functions/). */
+  examplesDir?: string;
+  logger?: Logger;
+  pool?: Partial<Pick<SchedulerOptions, "maxInstances" | "maxQueue" | "initTimeoutMs">>;
+}
+
+export interface RunningNode {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startNode(opts: NodeOptions): Promise<RunningNode> {
+  const logger = opts.logger ?? consoleLogger;
+  const capabilities = probe();
+  if (!capabilities.kvm.available) {
+    logger(
+      "warn",
+      `KVM is unavailable: ${capabilities.kvm.reason}. ` +
+        "The node serves the admin API and stores deployments, but invocations answer 503.",
+      {
+        kvm: false,
+      },
+    );
+  }
+  const store = await Store.open(opts.dataDir);
+  const scheduler = new Scheduler({ kvm: capabilities.kvm, logger, ...opts.pool });
+  const deployer = new Deployer(store, scheduler, logger);
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  try {
+    const restored = await deployer.restore();
+    if (restored > 0) logger("info", `restored ${restored} function(s)`, { dataDir: opts.dataDir });
+    if (opts.examples) {
+      await deployExamples(
+        deployer,
+        opts.examplesDir ?? new URL("../functions", import.meta.url).pathname,
+        logger,
+      );
+    }
+    const app = createApp({ store, scheduler, deployer, capabilities, version: VERSION, logger });
+    server = Deno.serve({
+      port: opts.port,
+      hostname: opts.hostname ?? "127.0.0.1",
+      onListen: () => {},
+    }, app.fetch);
+  } catch (e) {
+    await scheduler.close();
+    await store.close();
+    throw e;
+  }
+  const addr = server.addr;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  const url = `http://${host}:${addr.port}`;
+  logger("info", `sure node listening on ${url}`, { version: VERSION, dataDir: opts.dataDir });
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port: addr.port,
+    close() {
+      closing ??= (async () => {
+        await server!.shutdown();
+        await scheduler.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Builds every function folder in dir and deploys it from its manifest. */
+async function deployExamples(deployer: Deployer, dir: string, logger: Logger): Promise<void> {
+  const { buildFunction } = await import("./build/compile.ts");
+  const folders: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) if (e.isDirectory) folders.push(e.name);
+  } catch (e) {
+    logger("warn", `no example functions: ${(e as Error).message}`);
+    return;
+  }
+  for (const folder of folders.sort()) {
+    try {
+      const built = await buildFunction(`${dir}/${folder}`);
+      const cfg = DeployConfigSchema.parse(built.manifest);
+      const image = await Deno.readFile(built.image);
+      await deployer.deploy(built.name, image, cfg);
+    } catch (e) {
+      const err = e as Error & { output?: string };
+      logger("error", `example ${folder} not deployed: ${err.message}`, {
+        folder,
+        ...(err.output ? { output: err.output } : {}),
+      });
+    }
+  }
+}

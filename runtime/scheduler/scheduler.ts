@@ -1,0 +1,95 @@
+/**
+ * All function pools of the node, by function name.
+ *
+ * Replacing a function swaps in a new pool at once (new requests go to the
+ * new image) and drains the old one in the background: its in-flight and
+ * queued requests finish, then its instances are destroyed.
+ */
+import type { Capabilities, InvokeResult } from "../../ffi/mod.ts";
+import { KvmUnavailableError, NotFoundError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { Deployment } from "../store/store.ts";
+import { DEFAULT_POOL_OPTIONS, Pool, type PoolOptions } from "./pool.ts";
+
+export interface SchedulerOptions extends Partial<Omit<PoolOptions, "logger">> {
+  kvm: Capabilities["kvm"];
+  logger: Logger;
+}
+
+export class Scheduler {
+  #pools = new Map<string, Pool>();
+  #draining = new Set<Pool>();
+  readonly #poolOpts: PoolOptions;
+  readonly #kvm: Capabilities["kvm"];
+
+  constructor(opts: SchedulerOptions) {
+    this.#kvm = opts.kvm;
+    this.#poolOpts = {
+      maxInstances: opts.maxInstances ?? DEFAULT_POOL_OPTIONS.maxInstances,
+      maxQueue: opts.maxQueue ?? DEFAULT_POOL_OPTIONS.maxQueue,
+      initTimeoutMs: opts.initTimeoutMs ?? DEFAULT_POOL_OPTIONS.initTimeoutMs,
+      logger: opts.logger,
+    };
+  }
+
+  get kvmAvailable(): boolean {
+    return this.#kvm.available;
+  }
+
+  /** Installs (or replaces) the pool of a deployment and warms it. */
+  deploy(dep: Deployment, image: Uint8Array): void {
+    const old = this.#pools.get(dep.name);
+    const pool = new Pool(dep, image, this.#poolOpts);
+    this.#pools.set(dep.name, pool);
+    if (this.#kvm.available) pool.warm();
+    if (old) this.#retire(old);
+  }
+
+  /** Removes a function's pool; resolves once its instances are gone. */
+  remove(name: string): Promise<void> {
+    const pool = this.#pools.get(name);
+    if (!pool) return Promise.resolve();
+    this.#pools.delete(name);
+    return this.#retire(pool);
+  }
+
+  #retire(pool: Pool): Promise<void> {
+    this.#draining.add(pool);
+    return pool.drain().then(() => {
+      this.#draining.delete(pool);
+    });
+  }
+
+  /** The pool of a function; NotFoundError if it is not deployed. */
+  pool(name: string): Pool {
+    const pool = this.#pools.get(name);
+    if (!pool) throw new NotFoundError(`function ${name} is not deployed`);
+    return pool;
+  }
+
+  invoke(name: string, body: Uint8Array, requestId: string): Promise<InvokeResult> {
+    const pool = this.pool(name);
+    if (!this.#kvm.available) {
+      throw new KvmUnavailableError(this.#kvm.reason ?? "no usable /dev/kvm");
+    }
+    return pool.invoke(body, requestId);
+  }
+
+  /** Live instances over all pools, including pools being drained. */
+  get instances(): number {
+    let n = 0;
+    for (const p of this.#pools.values()) n += p.instances;
+    for (const p of this.#draining) n += p.instances;
+    return n;
+  }
+
+  get functions(): number {
+    return this.#pools.size;
+  }
+
+  /** Drains every pool (node shutdown). */
+  async close(): Promise<void> {
+    const all = [...this.#pools.keys()].map((n) => this.remove(n));
+    await Promise.all([...all, ...[...this.#draining].map((p) => p.drain())]);
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The node's durable state in its data directory:
+ *   <dataDir>/state.kv           Deno KV: deployments
+ *   <dataDir>/images/<sha>.sure  function images, content addressed
+ *
+ * Callers validate images BEFORE calling deploy(): the store writes whatever
+ * it is given. Mutations are serialised so that the "is this image still
+ * referenced?" check on delete cannot race with a deploy of the same bytes.
+ */
+import { type Deployment, DeploymentStore } from "./deployments.ts";
+import { ImageStore } from "./images.ts";
+
+export type { Deployment } from "./deployments.ts";
+
+export interface DeployConfig {
+  memory: number;
+  timeout: number;
+  maxBody: number;
+}
+
+export interface DeployOutcome {
+  deployment: Deployment;
+  /** The deployment this one replaced, if any. */
+  previous: Deployment | null;
+}
+
+export class Store {
+  readonly images: ImageStore;
+  readonly deployments: DeploymentStore;
+  #kv: Deno.Kv;
+  #chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(readonly dataDir: string, kv: Deno.Kv) {
+    this.#kv = kv;
+    this.images = new ImageStore(`${dataDir}/images`);
+    this.deployments = new DeploymentStore(kv);
+  }
+
+  static async open(dataDir: string): Promise<Store> {
+    await Deno.mkdir(dataDir, { recursive: true });
+    const kv = await Deno.openKv(`${dataDir}/state.kv`);
+    const store = new Store(dataDir, kv);
+    try {
+      await store.images.init();
+      await store.#collect();
+    } catch (e) {
+      kv.close();
+      throw e;
+    }
+    return store;
+  }
+
+  /** Runs fn after every earlier mutation finished. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn, fn);
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  get(name: string): Promise<Deployment | null> {
+    return this.deployments.get(name);
+  }
+
+  list(): Promise<Deployment[]> {
+    return this.deployments.list();
+  }
+
+  readImage(digest: string): Promise<Uint8Array> {
+    return this.images.read(digest);
+  }
+
+  /** Stores the image and creates or replaces the deployment `name`. */
+  deploy(name: string, image: Uint8Array, cfg: DeployConfig): Promise<DeployOutcome> {
+    return this.#serial(async () => {
+      const previous = await this.deployments.get(name);
+      const digest = await this.images.put(image);
+      const now = new Date().toISOString();
+      const deployment: Deployment = {
+        name,
+        digest,
+        size: image.byteLength,
+        memory: cfg.memory,
+        timeout: cfg.timeout,
+        maxBody: cfg.maxBody,
+        createdAt: previous?.createdAt ?? now,
+        updatedAt: now,
+      };
+      await this.deployments.put(deployment);
+      if (previous && previous.digest !== digest) await this.#dropIfUnused(previous.digest);
+      return { deployment, previous };
+    });
+  }
+
+  /** Deletes a deployment; returns it, or null if there was none. */
+  remove(name: string): Promise<Deployment | null> {
+    return this.#serial(async () => {
+      const dep = await this.deployments.get(name);
+      if (!dep) return null;
+      await this.deployments.delete(name);
+      await this.#dropIfUnused(dep.digest);
+      return dep;
+    });
+  }
+
+  async #dropIfUnused(digest: string): Promise<void> {
+    const all = await this.deployments.list();
+    if (!all.some((d) => d.digest === digest)) await this.images.remove(digest);
+  }
+
+  /** Removes images that no deployment references (left by a crash mid-deploy). */
+  async #collect(): Promise<void> {
+    const used = new Set((await this.deployments.list()).map((d) => d.digest));
+    for (const digest of await this.images.list()) {
+      if (!used.has(digest)) await this.images.remove(digest);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#serial(() => {
+      this.#kv.close();
+      return Promise.resolve();
+    });
+  }
+}

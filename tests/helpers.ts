@@ -1,0 +1,205 @@
+/**
+ * Shared pieces of the Deno tests. Everything here uses the real parts:
+ * libsure through ffi/, Deno KV in a temporary directory, real sockets.
+ */
+import { probe } from "../ffi/mod.ts";
+import { startNode, type RunningNode } from "../runtime/node.ts";
+import { type LogRecord, memoryLogger } from "../runtime/log.ts";
+import { createApp } from "../runtime/app.ts";
+import { Deployer } from "../runtime/deployer.ts";
+import { Scheduler } from "../runtime/scheduler/scheduler.ts";
+import { Store } from "../runtime/store/store.ts";
+import { VERSION } from "../runtime/version.ts";
+
+export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+export const DENO = Deno.execPath();
+
+/** True when libsure loads and /dev/kvm (or $SURE_KVM_DEVICE) can run guests. */
+export const hasKvm: boolean = (() => {
+  try {
+    return probe().kvm.available;
+  } catch {
+    return false;
+  }
+})();
+
+/** True when libsure.so exists (image checks need it even without KVM). */
+export const hasLibsure: boolean = (() => {
+  try {
+    probe();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+const built = new Map<string, Promise<Uint8Array<ArrayBuffer>>>();
+
+/**
+ * Builds a function folder (relative to the repo) once per test process with
+ * the real builder and returns the image bytes.
+ */
+export function buildImage(dir: string): Promise<Uint8Array<ArrayBuffer>> {
+  let p = built.get(dir);
+  if (!p) {
+    p = (async () => {
+      const { buildFunction } = await import("../runtime/build/compile.ts");
+      const out = await buildFunction(`${ROOT}/${dir}`);
+      return await Deno.readFile(out.image);
+    })();
+    built.set(dir, p);
+  }
+  return p;
+}
+
+export const echoImage = () => buildImage("functions/echo");
+export const faultyImage = () => buildImage("tests/fixtures/functions/faulty");
+
+export interface TestNode extends RunningNode {
+  dataDir: string;
+  records: LogRecord[];
+}
+
+/** Starts a node on a free loopback port with its data in a fresh temp dir. */
+export async function startTestNode(
+  opts: { dataDir?: string; pool?: Parameters<typeof startNode>[0]["pool"] } = {},
+): Promise<TestNode> {
+  const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "sure-test-" });
+  const { logger, records } = memoryLogger();
+  const node = await startNode({ port: 0, dataDir, logger, pool: opts.pool });
+  return { ...node, dataDir, records };
+}
+
+/** The app with real store, scheduler and libsure, no socket (app.request). */
+export async function openTestApp(dataDir?: string) {
+  const dir = dataDir ?? await Deno.makeTempDir({ prefix: "sure-app-" });
+  const { logger, records } = memoryLogger();
+  const capabilities = probe();
+  const store = await Store.open(dir);
+  const scheduler = new Scheduler({ kvm: capabilities.kvm, logger });
+  const deployer = new Deployer(store, scheduler, logger);
+  await deployer.restore();
+  const app = createApp({ store, scheduler, deployer, capabilities, version: VERSION, logger });
+  return {
+    app,
+    store,
+    scheduler,
+    dataDir: dir,
+    records,
+    async close() {
+      await scheduler.close();
+      await store.close();
+    },
+  };
+}
+
+export interface DeployFields {
+  name?: string;
+  memory?: string | number;
+  timeout?: string | number;
+  maxBody?: string | number;
+  image?: Uint8Array<ArrayBuffer> | string;
+}
+
+/** The multipart body of POST /admin/functions. */
+export function deployForm(f: DeployFields): FormData {
+  const form = new FormData();
+  for (const k of ["name", "memory", "timeout", "maxBody"] as const) {
+    if (f[k] !== undefined) form.append(k, String(f[k]));
+  }
+  if (f.image instanceof Uint8Array) form.append("image", new File([f.image], "image.sure"));
+  else if (typeof f.image === "string") form.append("image", f.image);
+  return form;
+}
+
+/** Everything durable in a data dir: image files and KV deployments. */
+export async function snapshotState(dataDir: string): Promise<string> {
+  const files: string[] = [];
+  try {
+    for await (const e of Deno.readDir(`${dataDir}/images`)) files.push(e.name);
+  } catch {
+    // no images dir yet
+  }
+  const kv = await Deno.openKv(`${dataDir}/state.kv`);
+  const entries: unknown[] = [];
+  try {
+    for await (const e of kv.list({ prefix: [] })) entries.push([e.key, e.value]);
+  } finally {
+    kv.close();
+  }
+  return JSON.stringify({ files: files.sort(), entries });
+}
+
+/** Counts of things a leak would grow: threads, fds, libsure's own counters. */
+export function resourceCounts(): { tasks: number; fds: number } {
+  const count = (dir: string) => [...Deno.readDirSync(dir)].length;
+  return { tasks: count("/proc/self/task"), fds: count("/proc/self/fd") };
+}
+
+/** Polls cond every 20 ms until it holds or ms pass; returns its last value. */
+export async function waitFor(cond: () => boolean, ms = 5000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+// ---- image surgery for the checker's 400 cases ------------------------------
+
+const PT_LOAD = 1;
+const PF_X = 1;
+const PF_W = 2;
+
+interface Phdr {
+  off: number;
+  type: number;
+  flags: number;
+  vaddr: bigint;
+}
+
+function phdrs(img: Uint8Array): Phdr[] {
+  const dv = new DataView(img.buffer, img.byteOffset, img.byteLength);
+  const phoff = Number(dv.getBigUint64(0x20, true));
+  const phentsize = dv.getUint16(0x36, true);
+  const phnum = dv.getUint16(0x38, true);
+  const out: Phdr[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const off = phoff + i * phentsize;
+    out.push({
+      off,
+      type: dv.getUint32(off, true),
+      flags: dv.getUint32(off + 4, true),
+      vaddr: dv.getBigUint64(off + 0x10, true),
+    });
+  }
+  return out;
+}
+
+/** A copy of img whose executable PT_LOAD is also writable. */
+export function makeWritableCode(img: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = img.slice();
+  const dv = new DataView(out.buffer);
+  const code = phdrs(out).find((p) => p.type === PT_LOAD && (p.flags & PF_X));
+  if (!code) throw new Error("image has no executable segment");
+  dv.setUint32(code.off + 4, code.flags | PF_W, true);
+  return out;
+}
+
+/** A copy of img whose first PT_LOAD sits on the library OS pages (GPA 0x3000). */
+export function makeLowSegment(img: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = img.slice();
+  const dv = new DataView(out.buffer);
+  const seg = phdrs(out).find((p) => p.type === PT_LOAD);
+  if (!seg) throw new Error("image has no PT_LOAD");
+  // Move both vaddr and paddr so that only the placement is wrong.
+  dv.setBigUint64(seg.off + 0x10, 0x3000n, true);
+  dv.setBigUint64(seg.off + 0x18, 0x3000n, true);
+  return out;
+}
+
+/** The first n bytes of img: a truncated ELF. */
+export function truncate(img: Uint8Array, n = 200): Uint8Array<ArrayBuffer> {
+  return img.slice(0, n);
+}
