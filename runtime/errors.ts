@@ -74,6 +74,18 @@ export class FunctionFaultError extends HttpError {
   }
 }
 
+/** The function's instance could not be started (its init crashed or hung). */
+export class FunctionStartError extends HttpError {
+  readonly status = 502;
+  readonly code = "function_start_failed";
+  constructor(readonly fn: string, reason: string) {
+    super(`function ${fn} could not start: ${reason}`);
+  }
+  override details() {
+    return { function: this.fn };
+  }
+}
+
 export class FunctionTimeoutError extends HttpError {
   readonly status = 504;
   readonly code = "function_timeout";

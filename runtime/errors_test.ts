@@ -66,7 +66,14 @@ Deno.test("FunctionFaultError body carries the decoded fault with hex addresses"
     error: "function_fault",
     message: "function faulty crashed: #PF at rip 0x401234",
     function: "faulty",
-    fault: { kind: "exception", vector: 14, name: "#PF", errorCode: 6, address: "0x0", rip: "0x401234" },
+    fault: {
+      kind: "exception",
+      vector: 14,
+      name: "#PF",
+      errorCode: 6,
+      address: "0x0",
+      rip: "0x401234",
+    },
     requestId: "req-1",
   });
 });

@@ -74,12 +74,14 @@ Deno.test({
   async fn() {
     const node = await startTestNode();
     try {
-      for (const [method, path] of [
-        ["POST", "/invoke/nope"],
-        ["GET", "/admin/functions/nope"],
-        ["DELETE", "/admin/functions/nope"],
-        ["GET", "/nope"],
-      ]) {
+      for (
+        const [method, path] of [
+          ["POST", "/invoke/nope"],
+          ["GET", "/admin/functions/nope"],
+          ["DELETE", "/admin/functions/nope"],
+          ["GET", "/nope"],
+        ]
+      ) {
         const res = await fetch(node.url + path, { method });
         assert.equal(res.status, 404, `${method} ${path}`);
         const body = await res.json();

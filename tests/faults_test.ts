@@ -130,7 +130,11 @@ Deno.test({
       await waitFor(() => resourceCounts().tasks <= before.tasks, 15_000);
       const after = { ...resourceCounts(), ...stats() };
       assert.deepEqual(
-        { instances: after.instances, vcpuThreads: after.vcpuThreads, guestBytes: after.guestBytes },
+        {
+          instances: after.instances,
+          vcpuThreads: after.vcpuThreads,
+          guestBytes: after.guestBytes,
+        },
         { instances: 0, vcpuThreads: 0, guestBytes: 0 },
       );
       assert.equal(after.fds, before.fds, `fds ${before.fds} -> ${after.fds}`);

@@ -31,6 +31,7 @@ struct sure_channel {
 	uint32_t event; /* futex: bumped on news from the guest side */
 	uint32_t guest_wake; /* futex: the sleeping vCPU waits on this */
 	uint32_t vcpu_sleeping; /* 1 while the vCPU thread sleeps (or is about to) */
+	uint32_t woke_guest; /* the current request had to wake the vCPU thread */
 };
 
 void sure_channel_init(struct sure_channel *ch, struct sure_ctrl *ctrl, uint32_t io_cap);

@@ -8,6 +8,8 @@
 
 #include "util.h"
 
+#define TSS_ADDR 0xfffbd000ul
+
 int sure_vm_create(const struct sure_kvm *kvm, char *err, size_t errcap)
 {
 	int fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
@@ -16,6 +18,14 @@ int sure_vm_create(const struct sure_kvm *kvm, char *err, size_t errcap)
 		int rc = -errno;
 		return sure_errf(err, errcap, rc, "KVM_CREATE_VM: %s", strerror(-rc));
 	}
+	/*
+	 * Intel VMX without unrestricted guest needs a TSS region for its
+	 * real-mode emulation, which a vCPU passes through at reset before we
+	 * set long mode. Three pages far above every slot; a no-op elsewhere,
+	 * and harmless if refused (unrestricted guest does not use it).
+	 */
+	if (ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) > 0)
+		ioctl(fd, KVM_SET_TSS_ADDR, TSS_ADDR);
 	return fd;
 }
 

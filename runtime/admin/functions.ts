@@ -95,9 +95,7 @@ async function readDeployForm(req: Request) {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue.path.length ? String(issue.path[0]) : undefined;
-    const msg = issue.code === "invalid_type" && issue.input === undefined
-      ? "is required"
-      : issue.message;
+    const msg = field !== undefined && !(field in fields) ? "is required" : issue.message;
     throw new ValidationError(field, msg);
   }
   if (!image) throw new ValidationError("image", "is required (a file field)");

@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import {
-  deployForm,
   type DeployFields,
+  deployForm,
   echoImage,
   hasKvm,
   hasLibsure,
@@ -74,7 +74,10 @@ Deno.test({
     try {
       const good = await echoImage();
       // One valid function first, so "nothing stored" is checked against real state.
-      const ok = await t.app.request("/admin/functions", post(deployForm({ name: "keep", image: good })));
+      const ok = await t.app.request(
+        "/admin/functions",
+        post(deployForm({ name: "keep", image: good })),
+      );
       assert.equal(ok.status, 201);
       const before = await snapshotState(t.dataDir);
 

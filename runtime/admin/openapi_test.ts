@@ -16,7 +16,11 @@ Deno.test("openapi: a 3.1 document listing every admin path, schemas from zod", 
   assert.deepEqual(form.required, ["name", "image"]);
   assert.equal(form.properties.name.pattern, "^[a-z][a-z0-9-]{0,62}$");
   assert.deepEqual(
-    [form.properties.memory.minimum, form.properties.memory.maximum, form.properties.memory.default],
+    [
+      form.properties.memory.minimum,
+      form.properties.memory.maximum,
+      form.properties.memory.default,
+    ],
     [8, 1024, 16],
   );
   assert.equal(form.properties.timeout.maximum, 300000);

@@ -1,5 +1,5 @@
 /** `sure deploy <image> --name N ...`: upload an image to a node. */
-import { type Command, intFlag, UsageError } from "./command.ts";
+import { type Command, CommandError, intFlag, UsageError } from "./command.ts";
 import { NODE_OPTION, nodeUrl, requestJson } from "./client.ts";
 
 export const deployCommand: Command = {
@@ -25,12 +25,6 @@ export const deployCommand: Command = {
   async run(values, [imagePath]) {
     const name = values.name;
     if (typeof name !== "string" || name === "") throw new UsageError("deploy: --name is required");
-    let bytes: Uint8Array<ArrayBuffer>;
-    try {
-      bytes = await Deno.readFile(imagePath);
-    } catch (e) {
-      throw new UsageError(`deploy: cannot read ${imagePath}: ${(e as Error).message}`);
-    }
     const form = new FormData();
     form.append("name", name);
     const numbers: [string, string][] = [["memory", "memory"], ["timeout", "timeout"], [
@@ -40,6 +34,12 @@ export const deployCommand: Command = {
     for (const [flag, field] of numbers) {
       const v = intFlag(flag, values[flag]);
       if (v !== undefined) form.append(field, String(v));
+    }
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = await Deno.readFile(imagePath);
+    } catch (e) {
+      throw new CommandError(`deploy: cannot read ${imagePath}: ${(e as Error).message}`);
     }
     form.append("image", new File([bytes], imagePath.split("/").pop() || "image.sure"));
     const dep = await requestJson(nodeUrl(values.node), "/admin/functions", {

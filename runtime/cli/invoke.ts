@@ -1,5 +1,5 @@
 /** `sure invoke <name> [--data STR | --file PATH]`: run a function once. */
-import { type Command, UsageError } from "./command.ts";
+import { type Command, CommandError, UsageError } from "./command.ts";
 import { NODE_OPTION, nodeUrl, request } from "./client.ts";
 
 export const invokeCommand: Command = {
@@ -23,7 +23,7 @@ export const invokeCommand: Command = {
       try {
         body = await Deno.readFile(values.file);
       } catch (e) {
-        throw new UsageError(`invoke: cannot read ${values.file}: ${(e as Error).message}`);
+        throw new CommandError(`invoke: cannot read ${values.file}: ${(e as Error).message}`);
       }
     }
     const res = await request(nodeUrl(values.node), `/invoke/${encodeURIComponent(name)}`, {

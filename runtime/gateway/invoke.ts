@@ -11,13 +11,13 @@ import { readLimited } from "./body.ts";
 const NULL_BODY = new Set([204, 205, 304]);
 
 /**
- * Text when the client asked for it (Accept: text/..., or it sent text);
- * otherwise the function's bytes are opaque.
+ * Text when the client asked for it (Accept names a text/ type); otherwise
+ * the function's bytes are opaque. The request's own content type does not
+ * count: clients label string bodies text/plain without asking for anything.
  */
 function contentType(req: Request): string {
   const accept = req.headers.get("accept") ?? "";
-  const sent = req.headers.get("content-type") ?? "";
-  if (/(^|[\s,])text\//i.test(accept) || /^text\//i.test(sent)) return "text/plain; charset=utf-8";
+  if (/(^|[\s,])text\//i.test(accept)) return "text/plain; charset=utf-8";
   return "application/octet-stream";
 }
 

@@ -20,6 +20,7 @@ import {
 } from "../../ffi/mod.ts";
 import {
   FunctionFaultError,
+  FunctionStartError,
   FunctionTimeoutError,
   InternalError,
   OverloadedError,
@@ -138,7 +139,11 @@ export class Pool {
       // Nothing will ever be released here again (the pool was replaced).
       throw new InternalError(`function ${this.name} is being replaced`);
     }
-    if (!this.#draining && this.instances + this.#creating < this.opts.maxInstances) {
+    // Start another VM only if the ones already starting are all spoken for:
+    // an instance released meanwhile serves the queue just as well.
+    const uncovered = this.#creating <= this.#waiters.length;
+    const room = this.instances + this.#creating < this.opts.maxInstances;
+    if (!this.#draining && room && uncovered) {
       this.#spawn();
     } else if (this.#waiters.length >= this.opts.maxQueue) {
       throw new OverloadedError(this.name);
@@ -169,9 +174,7 @@ export class Pool {
         // With nothing left that could ever serve them, queued requests fail now
         // rather than wait forever.
         if (this.instances + this.#creating === 0) {
-          const fail = new InternalError(
-            `function ${this.name} could not start: ${(err as Error).message}`,
-          );
+          const fail = new FunctionStartError(this.name, (err as Error).message);
           for (const w of this.#waiters.splice(0)) w.reject(fail);
         }
         this.#checkDrained();

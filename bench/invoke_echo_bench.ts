@@ -1,0 +1,65 @@
+// Warm invoke of the `echo` function over HTTP, measured with wrk, next to a
+// plain Deno.serve handler doing the same work in-process, in the same run.
+//   npm run bench            (all benchmarks)
+//   deno run -A bench/invoke_echo_bench.ts [seconds] [connections]
+import { runWrk, type WrkResult } from "./lib/wrk.ts";
+import { fmt, freePort, mainTs, spawn, stop, waitReady } from "./lib/proc.ts";
+
+const seconds = Number(Deno.args[0] ?? "5");
+const connections = Number(Deno.args[1] ?? "16");
+const body = "hello";
+
+const dataDir = await Deno.makeTempDir({ prefix: "sure-bench-" });
+const nodePort = freePort();
+const basePort = freePort();
+const node = spawn([
+  "run",
+  "-A",
+  "--quiet",
+  mainTs,
+  "dev",
+  "--port",
+  String(nodePort),
+  "--data-dir",
+  dataDir,
+]);
+const base = spawn([
+  "run",
+  "-A",
+  "--quiet",
+  new URL("./lib/plain_echo.ts", import.meta.url).pathname,
+  String(basePort),
+]);
+
+try {
+  const sureUrl = `http://127.0.0.1:${nodePort}/invoke/echo`;
+  const baseUrl = `http://127.0.0.1:${basePort}/`;
+  await waitReady(sureUrl);
+  await waitReady(baseUrl);
+  const check = await (await fetch(sureUrl, { method: "POST", body })).text();
+  if (check !== body) throw new Error(`echo answered ${JSON.stringify(check)}`);
+
+  const opts = { body, threads: 1, connections, durationSec: seconds };
+  // Short warm-up of both so that neither pays JIT or first-instance costs.
+  await runWrk({ ...opts, url: sureUrl, durationSec: 1 });
+  await runWrk({ ...opts, url: baseUrl, durationSec: 1 });
+  const sure = await runWrk({ ...opts, url: sureUrl });
+  const plain = await runWrk({ ...opts, url: baseUrl });
+
+  const row = (name: string, r: WrkResult) =>
+    `${name.padEnd(28)} ${fmt(r.requestsPerSec, 0).padStart(9)} req/s  p50 ${
+      fmt(r.p50Ms, 3)
+    } ms  p99 ${fmt(r.p99Ms, 3)} ms  errors ${r.errors}`;
+  console.log(`warm invoke, body ${body.length} B, wrk -t1 -c${connections} -d${seconds}s`);
+  console.log(row("sure /invoke/echo (KVM VM)", sure));
+  console.log(row("plain Deno.serve echo", plain));
+  console.log(
+    `ratio sure/plain: throughput ${fmt(sure.requestsPerSec / plain.requestsPerSec)}x, p50 ${
+      fmt(sure.p50Ms / plain.p50Ms)
+    }x, p99 ${fmt(sure.p99Ms / plain.p99Ms)}x`,
+  );
+} finally {
+  await stop(node);
+  await stop(base);
+  await Deno.remove(dataDir, { recursive: true });
+}

@@ -1,0 +1,25 @@
+/*
+ * exit.c - giving up: sure_abort(), abort() and the EXIT doorbell. The host
+ * stops the vCPU on EXIT and answers the request 502.
+ */
+#include "sg.h"
+
+__attribute__((noreturn)) void sg_exit(uint64_t code)
+{
+	sg_doorbell(SURE_DOORBELL_EXIT, code);
+	/* The host never resumes after EXIT; if it did, a #UD stops us for good. */
+	for (;;)
+		__asm__ volatile("ud2");
+}
+
+__attribute__((noreturn)) void sure_abort(const char *why)
+{
+	/* The reason goes to the log first: the doorbell carries only a code. */
+	sure_log("sure_abort: %s", why ? why : "(no reason)");
+	sg_exit(SG_EXIT_ABORT);
+}
+
+__attribute__((noreturn)) void abort(void)
+{
+	sure_abort("abort() called");
+}

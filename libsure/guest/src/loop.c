@@ -1,0 +1,119 @@
+/*
+ * loop.c - the request loop: wait for a new req_seq (spin, then sleep via the
+ * SLEEP doorbell), run handle(), publish the response, and ring NOTIFY only
+ * when the host sleeps on it. The fast path has no VM exit at all.
+ */
+#include "sg.h"
+
+#define SPIN_US 50 /* spin this long before sleeping: a warm caller pays no exit */
+#define TSC_HZ_GUESS 3000000000ull /* used when the host does not know the TSC rate */
+#define TSC_HZ_MAX 20000000000ull /* anything above is a host bug: use the guess */
+#define SPIN_CHECK_EVERY 32 /* reads of req_seq between two rdtsc */
+
+static uint64_t spin_ticks;
+
+static void set_state(struct sure_ctrl *c, uint32_t state)
+{
+	__atomic_store_n(&c->guest_state, state, __ATOMIC_RELAXED);
+}
+
+/* Returns the first req_seq different from seen. */
+static uint32_t wait_request(struct sure_ctrl *c, uint32_t seen)
+{
+	for (;;) {
+		uint64_t start = sg_rdtsc();
+		uint32_t seq;
+
+		do {
+			for (int i = 0; i < SPIN_CHECK_EVERY; i++) {
+				seq = sg_load(&c->req_seq);
+				if (seq != seen)
+					return seq;
+				sg_pause();
+			}
+		} while (sg_rdtsc() - start < spin_ticks);
+
+		/* Dekker with the host's begin: we publish SLEEPING, fence, re-read
+		 * req_seq; it stores req_seq, fences, reads our state. */
+		set_state(c, SURE_GUEST_SLEEPING);
+		sg_fence();
+		seq = sg_load(&c->req_seq);
+		if (seq == seen)
+			/* The host resumes us after req_seq moved past seen (or spuriously:
+			 * the loop re-checks). */
+			sg_doorbell(SURE_DOORBELL_SLEEP, seen);
+		set_state(c, SURE_GUEST_IDLE);
+		if (seq != seen)
+			return seq;
+	}
+}
+
+static int status_ok(int status)
+{
+	return status >= 100 && status <= 599;
+}
+
+static void handle_one(struct sure_ctrl *c, uint32_t seq)
+{
+	uint32_t cap = c->io_cap;
+	uint32_t len = __atomic_load_n(&c->req_len, __ATOMIC_RELAXED);
+	sure_req req = {
+		.body = (const uint8_t *)(uintptr_t)c->req_gva,
+		.len = len < cap ? len : cap, /* never read past the request area */
+		.out = (uint8_t *)(uintptr_t)c->resp_gva,
+		.out_cap = cap,
+		.out_len = 0,
+		.status = 200,
+	};
+
+	set_state(c, SURE_GUEST_BUSY);
+	uint64_t t0 = sg_rdtsc();
+	int rc = handle(&req);
+	uint64_t spent = sg_rdtsc() - t0;
+
+	if (rc != 0 && req.status == 200)
+		req.status = 500;
+	/* The handler may have scribbled on req: answer 500 rather than hand the
+	 * host a length it would reject as a protocol error. */
+	if (req.out_len > cap) {
+		sure_log("handler set out_len %zu > out_cap %u: answering 500", req.out_len, cap);
+		req.out_len = 0;
+		req.status = 500;
+	}
+	if (!status_ok(req.status)) {
+		sure_log("handler set status %d: answering 500", req.status);
+		req.status = 500;
+	}
+
+	__atomic_store_n(&c->resp_len, (uint32_t)req.out_len, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->resp_status, req.status, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->requests, c->requests + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->busy_tsc, c->busy_tsc + spent, __ATOMIC_RELAXED);
+	set_state(c, SURE_GUEST_IDLE);
+	/* Release: the host that sees resp_seq also sees the response above. */
+	sg_store(&c->resp_seq, seq);
+	/* Dekker with the host's wait: it sets host_waiting, fences, reads
+	 * resp_seq; we set resp_seq, fence, read host_waiting. */
+	sg_fence();
+	if (sg_load(&c->host_waiting) == 1)
+		sg_doorbell(SURE_DOORBELL_NOTIFY, 1);
+}
+
+__attribute__((noreturn)) void sg_serve(void)
+{
+	struct sure_ctrl *c = sg_ctrl();
+	uint64_t hz = c->tsc_hz;
+
+	if (hz == 0 || hz > TSC_HZ_MAX)
+		hz = TSC_HZ_GUESS;
+	spin_ticks = hz / 1000000 * SPIN_US;
+	/* resp_seq is the last request answered (0 before the first), so a request
+	 * posted before we got here is still seen as new. */
+	uint32_t seen = c->resp_seq;
+
+	for (;;) {
+		uint32_t seq = wait_request(c, seen);
+		handle_one(c, seq);
+		seen = seq;
+	}
+}

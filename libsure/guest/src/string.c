@@ -1,0 +1,69 @@
+/* string.c - the NUL-terminated string functions of sure.h. */
+#include "sg.h"
+
+size_t strlen(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
+size_t strnlen(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && s[n])
+		n++;
+	return n;
+}
+
+int strcmp(const char *a, const char *b)
+{
+	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+
+	while (*x && *x == *y) {
+		x++;
+		y++;
+	}
+	return (*x > *y) - (*x < *y);
+}
+
+int strncmp(const char *a, const char *b, size_t n)
+{
+	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+
+	for (; n; n--, x++, y++) {
+		if (*x != *y)
+			return *x < *y ? -1 : 1;
+		if (!*x)
+			break;
+	}
+	return 0;
+}
+
+char *strchr(const char *s, int c)
+{
+	for (;; s++) {
+		if (*s == (char)c)
+			return (char *)s;
+		if (!*s)
+			return NULL;
+	}
+}
+
+char *strcpy(char *dst, const char *src)
+{
+	return memcpy(dst, src, strlen(src) + 1);
+}
+
+char *strncpy(char *dst, const char *src, size_t n)
+{
+	size_t len = strnlen(src, n);
+
+	memcpy(dst, src, len);
+	/* C semantics: pad with NULs up to n (and no NUL if src filled it). */
+	memset(dst + len, 0, n - len);
+	return dst;
+}

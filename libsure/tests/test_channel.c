@@ -1,0 +1,251 @@
+/*
+ * test_channel.c - the host side of the request/response handshake, with a
+ * plain thread playing the guest over a calloc'ed struct sure_ctrl: normal
+ * answers (fast and after the host went to sleep), a sleeping guest woken by
+ * a request, timeout, bogus resp_len, busy, too big, dead.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "check.h"
+#include "util.h"
+
+#define IO_CAP 4096u
+#define MS 1000000ull
+
+enum mode { ANSWER, ANSWER_LATE, SILENT, BOGUS_LEN };
+
+struct fake {
+	struct sure_channel ch;
+	struct sure_ctrl *ctrl;
+	enum mode mode;
+	int sleepy; /* use the SLEEP path (sure_channel_sleep) instead of spinning */
+	pthread_t thread;
+	uint32_t handled;
+};
+
+/* The guest: waits for each new req_seq, answers with resp_len = req_len + 1. */
+static void *fake_guest(void *p)
+{
+	struct fake *f = p;
+	struct sure_ctrl *c = f->ctrl;
+	uint32_t seen = 0;
+
+	sure_store(&c->ready, 1);
+	sure_fence();
+	if (sure_load(&c->host_waiting))
+		sure_channel_notify(&f->ch);
+	while (!sure_channel_dead(&f->ch)) {
+		uint32_t seq = sure_load(&c->req_seq);
+		if (seq == seen) {
+			if (f->sleepy) {
+				sure_store(&c->guest_state, SURE_GUEST_SLEEPING);
+				/* what the vCPU thread does on the SLEEP doorbell */
+				sure_channel_notify(&f->ch);
+				sure_channel_sleep(&f->ch, seen);
+				sure_store(&c->guest_state, SURE_GUEST_IDLE);
+			} else {
+				__builtin_ia32_pause();
+			}
+			continue;
+		}
+		seen = seq;
+		if (f->mode == SILENT)
+			continue;
+		if (f->mode == ANSWER_LATE)
+			usleep(5000); /* long enough for the host to stop spinning */
+		c->resp_len = f->mode == BOGUS_LEN ? IO_CAP + 1 : c->req_len + 1;
+		c->resp_status = 201;
+		sure_store(&c->resp_seq, seq);
+		sure_fence();
+		__atomic_add_fetch(&f->handled, 1, __ATOMIC_RELAXED);
+		if (sure_load(&c->host_waiting))
+			sure_channel_notify(&f->ch);
+	}
+	return NULL;
+}
+
+static struct fake *start(enum mode mode, int sleepy)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+
+	f->ctrl = calloc(1, sizeof(*f->ctrl));
+	f->mode = mode;
+	f->sleepy = sleepy;
+	sure_channel_init(&f->ch, f->ctrl, IO_CAP);
+	pthread_create(&f->thread, NULL, fake_guest, f);
+	return f;
+}
+
+static void stop(struct fake *f)
+{
+	sure_channel_kill(&f->ch);
+	pthread_join(f->thread, NULL);
+	free(f->ctrl);
+	free(f);
+}
+
+static uint64_t in_ms(uint64_t ms)
+{
+	return sure_now_ns() + ms * MS;
+}
+
+static int call(struct sure_channel *ch, uint32_t len, uint64_t timeout_ms)
+{
+	int rc = sure_channel_begin(ch, len);
+
+	if (rc < 0)
+		return rc;
+	rc = sure_channel_wait(ch, in_ms(timeout_ms));
+	sure_channel_end(ch);
+	return rc;
+}
+
+static void test_ready(void)
+{
+	struct fake *f = start(ANSWER, 0);
+
+	CHECK_EQ(sure_channel_wait_ready(&f->ch, in_ms(1000)), 0);
+	CHECK_EQ(f->ctrl->host_waiting, 0);
+	stop(f);
+}
+
+static void test_ready_timeout_and_death(void)
+{
+	struct sure_ctrl *c = calloc(1, sizeof(*c));
+	struct sure_channel ch;
+
+	sure_channel_init(&ch, c, IO_CAP);
+	uint64_t t0 = sure_now_ns();
+	CHECK_EQ(sure_channel_wait_ready(&ch, in_ms(20)), -ETIMEDOUT);
+	CHECK(sure_now_ns() - t0 >= 20 * MS);
+	sure_channel_kill(&ch);
+	CHECK_EQ(sure_channel_wait_ready(&ch, in_ms(1000)), -EPIPE);
+	CHECK_EQ(sure_channel_begin(&ch, 1), -EPIPE);
+	free(c);
+}
+
+static void test_answers(void)
+{
+	struct fake *f = start(ANSWER, 0);
+
+	sure_channel_wait_ready(&f->ch, in_ms(1000));
+	for (uint32_t i = 0; i < 1000; i++)
+		CHECK_EQ(call(&f->ch, i % IO_CAP, 1000), (int)(i % IO_CAP) + 1);
+	CHECK_EQ(__atomic_load_n(&f->handled, __ATOMIC_RELAXED), 1000);
+	CHECK_EQ(f->ctrl->resp_status, 201);
+	stop(f);
+}
+
+static void test_late_answer_wakes_host(void)
+{
+	struct fake *f = start(ANSWER_LATE, 0);
+
+	sure_channel_wait_ready(&f->ch, in_ms(1000));
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ(call(&f->ch, 10, 1000), 11);
+	CHECK_EQ(f->ctrl->host_waiting, 0);
+	stop(f);
+}
+
+static void test_sleeping_guest_is_woken(void)
+{
+	struct fake *f = start(ANSWER, 1);
+
+	sure_channel_wait_ready(&f->ch, in_ms(1000));
+	for (int i = 0; i < 200; i++) {
+		if (i % 20 == 0)
+			usleep(2000); /* let it fall asleep */
+		CHECK_EQ(call(&f->ch, 7, 1000), 8);
+	}
+	stop(f);
+}
+
+static void test_timeout(void)
+{
+	struct fake *f = start(SILENT, 0);
+
+	sure_channel_wait_ready(&f->ch, in_ms(1000));
+	uint64_t t0 = sure_now_ns();
+	CHECK_EQ(call(&f->ch, 1, 30), -ETIMEDOUT);
+	uint64_t dt = sure_now_ns() - t0;
+	CHECK(dt >= 30 * MS && dt < 300 * MS);
+	stop(f);
+}
+
+static void test_bogus_len(void)
+{
+	struct fake *f = start(BOGUS_LEN, 0);
+
+	sure_channel_wait_ready(&f->ch, in_ms(1000));
+	CHECK_EQ(call(&f->ch, 1, 1000), -EPROTO);
+	stop(f);
+}
+
+static void test_busy_and_too_big(void)
+{
+	struct fake *f = start(SILENT, 0);
+
+	sure_channel_wait_ready(&f->ch, in_ms(1000));
+	CHECK_EQ(sure_channel_begin(&f->ch, IO_CAP + 1), -E2BIG);
+	CHECK_EQ(sure_channel_begin(&f->ch, 1), 0);
+	CHECK_EQ(sure_channel_begin(&f->ch, 1), -EBUSY);
+	sure_channel_end(&f->ch);
+	stop(f);
+}
+
+
+static void *kill_later(void *p)
+{
+	usleep(10000);
+	sure_channel_kill(p);
+	return NULL;
+}
+
+static void test_death_wakes_waiter(void)
+{
+	struct fake *f = start(SILENT, 0);
+	pthread_t t;
+
+	sure_channel_wait_ready(&f->ch, in_ms(1000));
+	pthread_create(&t, NULL, kill_later, &f->ch);
+	uint64_t t0 = sure_now_ns();
+	CHECK_EQ(call(&f->ch, 1, 5000), -EPIPE);
+	CHECK(sure_now_ns() - t0 < 1000 * MS);
+	pthread_join(t, NULL);
+	stop(f);
+}
+
+static void test_guest_cannot_fake_seq(void)
+{
+	/* A guest that scribbles req_seq cannot make the host accept a stale answer. */
+	struct sure_ctrl *c = calloc(1, sizeof(*c));
+	struct sure_channel ch;
+
+	sure_channel_init(&ch, c, IO_CAP);
+	CHECK_EQ(sure_channel_begin(&ch, 1), 0);
+	c->req_seq = 41; /* guest lies */
+	c->resp_seq = 41;
+	CHECK_EQ(sure_channel_wait(&ch, in_ms(5)), -ETIMEDOUT);
+	sure_channel_end(&ch);
+	free(c);
+}
+
+int main(void)
+{
+	RUN(test_ready);
+	RUN(test_ready_timeout_and_death);
+	RUN(test_answers);
+	RUN(test_late_answer_wakes_host);
+	RUN(test_sleeping_guest_is_woken);
+	RUN(test_timeout);
+	RUN(test_bogus_len);
+	RUN(test_busy_and_too_big);
+	RUN(test_death_wakes_waiter);
+	RUN(test_guest_cannot_fake_seq);
+	return CHECK_DONE();
+}

@@ -1,0 +1,152 @@
+/**
+ * The `sure` CLI as a user runs it: `deno run -A main.ts ...` in a subprocess,
+ * talking over a real socket to a node started by the test.
+ */
+import assert from "node:assert/strict";
+import { DENO, echoImage, hasKvm, hasLibsure, ROOT, startTestNode } from "./helpers.ts";
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function sure(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const out = await new Deno.Command(DENO, {
+    args: ["run", "-A", "--quiet", `${ROOT}/main.ts`, ...args],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("cli: help documents every command; bad command lines exit 2", async () => {
+  const help = await sure(["help"]);
+  assert.equal(help.code, 0);
+  for (const cmd of ["dev", "serve", "build", "deploy", "ls", "rm", "invoke", "health"]) {
+    assert.match(help.stdout, new RegExp(`^  ${cmd} `, "m"), `help lacks ${cmd}`);
+  }
+  const deployHelp = await sure(["deploy", "--help"]);
+  assert.equal(deployHelp.code, 0);
+  for (const flag of ["--name", "--memory", "--timeout", "--max-body", "--node"]) {
+    assert.ok(deployHelp.stdout.includes(flag), `deploy --help lacks ${flag}`);
+  }
+  const serveHelp = await sure(["help", "serve"]);
+  for (const flag of ["--port", "--data-dir", "--host"]) {
+    assert.ok(serveHelp.stdout.includes(flag), `serve help lacks ${flag}`);
+  }
+
+  let r = await sure(["frobnicate"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown command "frobnicate"/);
+  r = await sure(["ls", "--colour"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--colour/);
+  r = await sure(["deploy", "x.sure"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--name is required/);
+  r = await sure(["deploy", "x.sure", "--name", "x", "--memory", "lots"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--memory must be a whole number/);
+});
+
+Deno.test({
+  name: "cli: a client command against no node fails clearly",
+  async fn() {
+    const r = await sure(["ls", "--node", "http://127.0.0.1:9"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot reach the node at http:\/\/127\.0\.0\.1:9/);
+  },
+});
+
+Deno.test({
+  name: "cli: deploy, ls, invoke, rm and health against a running node",
+  ignore: !hasKvm,
+  async fn() {
+    const node = await startTestNode();
+    const tmp = await Deno.makeTempDir({ prefix: "sure-cli-" });
+    try {
+      const imagePath = `${tmp}/echo.sure`;
+      await Deno.writeFile(imagePath, await echoImage());
+      const env = { SURE_NODE: node.url };
+
+      let r = await sure(["deploy", imagePath, "--name", "echo", "--memory", "32"], env);
+      assert.equal(r.code, 0, r.stderr);
+      const dep = JSON.parse(r.stdout);
+      assert.equal(dep.name, "echo");
+      assert.equal(dep.memory, 32);
+
+      r = await sure(["ls"], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^NAME\s+MEMORY/m);
+      assert.match(r.stdout, /^echo\s+32MiB\s+5000ms/m);
+
+      r = await sure(["invoke", "echo", "--data", "hi there"], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "hi there");
+
+      const bodyFile = `${tmp}/body.bin`;
+      await Deno.writeTextFile(bodyFile, "from a file");
+      // --node flag instead of the environment.
+      r = await sure(["invoke", "echo", "--file", bodyFile, "--node", node.url]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "from a file");
+
+      r = await sure(["invoke", "nope", "--data", "x"], env);
+      assert.equal(r.code, 1);
+      assert.equal(JSON.parse(r.stderr).error, "not_found");
+
+      r = await sure(["deploy", imagePath, "--name", "Bad!"], env);
+      assert.equal(r.code, 1);
+      assert.equal(JSON.parse(r.stderr).field, "name");
+
+      r = await sure(["health"], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).functions, 1);
+
+      r = await sure(["rm", "echo"], env);
+      assert.equal(r.code, 0, r.stderr);
+      r = await sure(["rm", "echo"], env);
+      assert.equal(r.code, 1);
+      assert.equal(JSON.parse(r.stderr).error, "not_found");
+      r = await sure(["ls", "--json"], env);
+      assert.deepEqual(JSON.parse(r.stdout), []);
+    } finally {
+      await node.close();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "cli: build prints the image path; a compile error prints the compiler output",
+  ignore: !hasLibsure,
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "sure-cli-build-" });
+    try {
+      const out = `${tmp}/echo.sure`;
+      let r = await sure(["build", `${ROOT}/functions/echo`, "-o", out]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), out);
+      assert.ok(Deno.statSync(out).size > 0);
+
+      // A copy of echo with a syntax error in its source.
+      const broken = `${tmp}/broken`;
+      await Deno.mkdir(broken);
+      for (const e of Deno.readDirSync(`${ROOT}/functions/echo`)) {
+        if (e.isFile) {
+          await Deno.copyFile(`${ROOT}/functions/echo/${e.name}`, `${broken}/${e.name}`);
+        }
+      }
+      const src = [...Deno.readDirSync(broken)].find((e) => e.name.endsWith(".c"))!.name;
+      await Deno.writeTextFile(`${broken}/${src}`, "int handle(void *r) { return @; }\n");
+      r = await sure(["build", broken]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /error/);
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
