@@ -103,3 +103,19 @@ Deno.test({
     assert.deepEqual(stats(), base);
   },
 });
+
+Deno.test({
+  name: "instance: destroy() during a request waits for the request to end",
+  ignore: !hasKvm,
+  async fn() {
+    const base = stats();
+    const inst = await Instance.create(await faultyImage(), OPTS);
+    const running = inst.invoke(enc.encode("loop"), 200);
+    inst.destroy(); // deferred: libsure must not free what the invoke thread uses
+    assert.equal(inst.alive, false);
+    assert.equal(stats().instances, base.instances + 1);
+    await assert.rejects(running, SureTimeoutError);
+    assert.deepEqual(stats(), base);
+    assert.equal(inst.fault().kind, "timeout");
+  },
+});

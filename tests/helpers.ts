@@ -43,8 +43,6 @@ export function buildImage(dir: string): Promise<Uint8Array<ArrayBuffer>> {
   let p = built.get(dir);
   if (!p) {
     p = (async () => {
-      const prebuilt = Deno.env.get("SURE_TEST_PREBUILT"); // TEMP-REMOVE
-      if (prebuilt) return await Deno.readFile(prebuilt); // TEMP-REMOVE
       const { buildFunction } = await import("../runtime/build/compile.ts");
       const out = await buildFunction(`${ROOT}/${dir}`);
       return await Deno.readFile(out.image);

@@ -52,9 +52,9 @@ export async function readManifest(dir: string, folderName: string): Promise<Fun
     raw = JSON.parse(await Deno.readTextFile(path));
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) {
-      throw new BuildError(`${path}: ${e instanceof SyntaxError ? "not valid JSON: " : ""}${
-        (e as Error).message
-      }`);
+      throw new BuildError(
+        `${path}: ${e instanceof SyntaxError ? "not valid JSON: " : ""}${(e as Error).message}`,
+      );
     }
   }
   const parsed = ManifestSchema.safeParse(raw);

@@ -18,9 +18,13 @@ export const buildCommand: Command = {
       return 0;
     } catch (e) {
       if (e instanceof BuildError) {
+        // The compiler's own diagnostics, verbatim; the message repeats them otherwise.
         const output = (e as Error & { output?: string }).output;
-        if (output) console.error(output.trimEnd());
-        throw new CommandError(`build of ${dir} failed: ${(e as Error).message}`);
+        if (output) {
+          console.error(output.trimEnd());
+          throw new CommandError(`build of ${dir} failed`);
+        }
+        throw new CommandError((e as Error).message);
       }
       throw e;
     }

@@ -1,0 +1,107 @@
+/**
+ * What a function decides reaches the client: its HTTP status, its log lines
+ * (as structured JSON records), large answers; and a function whose init
+ * crashes is reported without taking the node down.
+ */
+import assert from "node:assert/strict";
+import { stats } from "../ffi/mod.ts";
+import {
+  buildImage,
+  deployForm,
+  faultyImage,
+  hasKvm,
+  startTestNode,
+  type TestNode,
+  waitFor,
+} from "./helpers.ts";
+
+async function deploy(node: TestNode, name: string, image: Uint8Array<ArrayBuffer>) {
+  const res = await fetch(`${node.url}/admin/functions`, {
+    method: "POST",
+    body: deployForm({ name, image }),
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  await res.body?.cancel();
+}
+
+async function invoke(node: TestNode, name: string, body: string) {
+  const res = await fetch(`${node.url}/invoke/${name}`, { method: "POST", body });
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+Deno.test({
+  name: "function: status, log lines and sure_abort reach the client and the log",
+  ignore: !hasKvm,
+  async fn() {
+    const node = await startTestNode();
+    try {
+      await deploy(node, "faulty", await faultyImage());
+      let r = await invoke(node, "faulty", "status:404");
+      assert.equal(r.status, 404);
+      assert.equal(r.text, "status 404");
+      r = await invoke(node, "faulty", "status:201");
+      assert.equal(r.status, 201);
+
+      r = await invoke(node, "faulty", "log:hello from the guest");
+      assert.equal(r.status, 200);
+      assert.equal(r.text, "ok");
+      const rec = node.records.find((x) => x.msg === "hello from the guest");
+      assert.ok(rec, "log line not drained");
+      assert.equal(rec.level, "info");
+      assert.equal(rec.function, "faulty");
+      assert.equal(typeof rec.instance, "number");
+      assert.match(rec.ts, /^\d{4}-\d\d-\d\dT/);
+
+      r = await invoke(node, "faulty", "abort");
+      assert.equal(r.status, 502, r.text);
+      const err = JSON.parse(r.text);
+      assert.equal(err.error, "function_fault");
+      assert.equal(err.fault.kind, "guest_exit");
+      assert.equal((await invoke(node, "faulty", "again")).text, "again");
+    } finally {
+      await node.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "function: a large answer comes back whole, capped at the response area",
+  ignore: !hasKvm,
+  async fn() {
+    const node = await startTestNode();
+    try {
+      await deploy(node, "bigout", await buildImage("tests/fixtures/functions/bigout"));
+      let r = await invoke(node, "bigout", "300000");
+      assert.equal(r.status, 200);
+      assert.equal(r.text.length, 300000);
+      assert.ok(/^x+$/.test(r.text));
+      r = await invoke(node, "bigout", String(64 << 20));
+      assert.equal(r.text.length, 1 << 20, "capped at the 1 MiB response area");
+    } finally {
+      await node.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "function: a crash in sure_init answers 502 and leaves nothing behind",
+  ignore: !hasKvm,
+  async fn() {
+    const base = stats();
+    const node = await startTestNode();
+    try {
+      await deploy(node, "initfault", await buildImage("tests/fixtures/functions/initfault"));
+      const r = await invoke(node, "initfault", "x");
+      assert.equal(r.status, 502, r.text);
+      const err = JSON.parse(r.text);
+      assert.equal(err.error, "function_start_failed");
+      assert.equal(err.function, "initfault");
+      assert.match(err.message, /could not start/);
+      const h = await (await fetch(`${node.url}/healthz`)).json();
+      assert.equal(h.instances, 0);
+    } finally {
+      await node.close();
+    }
+    assert.ok(await waitFor(() => stats().instances === base.instances));
+  },
+});

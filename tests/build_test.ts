@@ -1,0 +1,459 @@
+/**
+ * The function builder (runtime/build/) and the guest library OS it links
+ * in (libsure/guest/): images come out with the layout the VMM and the image
+ * checker expect, build failures are typed and point at the source line,
+ * the libc subset matches glibc on the host, and — with KVM — the examples
+ * and fixtures behave inside real micro-VMs.
+ */
+import assert from "node:assert/strict";
+import { BuildError, buildFunction } from "../runtime/build/compile.ts";
+import { checkImage, Instance, SureFaultError, SureTimeoutError } from "../ffi/mod.ts";
+import { hasKvm, hasLibsure, ROOT } from "./helpers.ts";
+
+// ---- ELF, read the way `readelf -lW` shows it --------------------------------
+
+const PT_LOAD = 1;
+const PT_NOTE = 4;
+const PF_X = 1;
+const PF_W = 2;
+const PAGE = 0x1000n;
+const IMAGE_BASE = 0x400000n; // SURE_IMAGE_BASE
+const ABI_VERSION = 1; // SURE_ABI_VERSION
+
+interface Segment {
+  type: number;
+  flags: number;
+  offset: bigint;
+  vaddr: bigint;
+  filesz: bigint;
+  memsz: bigint;
+}
+
+interface Elf {
+  type: number;
+  machine: number;
+  entry: bigint;
+  segments: Segment[];
+}
+
+function parseElf(img: Uint8Array): Elf {
+  const dv = new DataView(img.buffer, img.byteOffset, img.byteLength);
+  assert.deepEqual([...img.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46], "ELF magic");
+  assert.equal(img[4], 2, "ELFCLASS64");
+  assert.equal(img[5], 1, "little endian");
+  const phoff = Number(dv.getBigUint64(0x20, true));
+  const phentsize = dv.getUint16(0x36, true);
+  const phnum = dv.getUint16(0x38, true);
+  assert.equal(phentsize, 56);
+  assert.ok(phoff + phnum * phentsize <= img.byteLength, "program headers inside the file");
+  const segments: Segment[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const o = phoff + i * phentsize;
+    segments.push({
+      type: dv.getUint32(o, true),
+      flags: dv.getUint32(o + 4, true),
+      offset: dv.getBigUint64(o + 8, true),
+      vaddr: dv.getBigUint64(o + 0x10, true),
+      filesz: dv.getBigUint64(o + 0x20, true),
+      memsz: dv.getBigUint64(o + 0x28, true),
+    });
+  }
+  return {
+    type: dv.getUint16(0x10, true),
+    machine: dv.getUint16(0x12, true),
+    entry: dv.getBigUint64(0x18, true),
+    segments,
+  };
+}
+
+/** The name, type and descriptor words of every note in a PT_NOTE segment. */
+function notes(img: Uint8Array, seg: Segment) {
+  const dv = new DataView(img.buffer, img.byteOffset, img.byteLength);
+  const out: { name: string; type: number; desc: number[] }[] = [];
+  const align4 = (n: number) => (n + 3) & ~3;
+  let o = Number(seg.offset);
+  const end = o + Number(seg.filesz);
+  while (o + 12 <= end) {
+    const namesz = dv.getUint32(o, true);
+    const descsz = dv.getUint32(o + 4, true);
+    const type = dv.getUint32(o + 8, true);
+    const name = new TextDecoder().decode(img.subarray(o + 12, o + 12 + namesz)).replace(
+      /\0+$/,
+      "",
+    );
+    const d = o + 12 + align4(namesz);
+    const desc: number[] = [];
+    for (let i = 0; i + 4 <= descsz; i += 4) desc.push(dv.getUint32(d + i, true));
+    out.push({ name, type, desc });
+    o = d + align4(descsz);
+  }
+  return out;
+}
+
+/** What the image checker and the VMM's loader rely on. */
+function assertSureLayout(img: Uint8Array) {
+  const elf = parseElf(img);
+  assert.equal(elf.type, 2, "ET_EXEC");
+  assert.equal(elf.machine, 62, "EM_X86_64");
+  const loads = elf.segments.filter((s) => s.type === PT_LOAD);
+  assert.ok(loads.length >= 3, "text, rodata and data loads");
+  for (const s of loads) {
+    const where = `segment at 0x${s.vaddr.toString(16)}`;
+    assert.equal(s.vaddr % PAGE, 0n, `${where}: page aligned`);
+    assert.equal(s.offset % PAGE, 0n, `${where}: file offset page aligned`);
+    assert.ok(s.vaddr >= IMAGE_BASE, `${where}: not below SURE_IMAGE_BASE`);
+    assert.ok(s.filesz <= s.memsz, `${where}: filesz <= memsz`);
+    assert.ok(s.offset + s.filesz <= BigInt(img.byteLength), `${where}: inside the file`);
+    assert.ok(!((s.flags & PF_W) && (s.flags & PF_X)), `${where}: W^X`);
+  }
+  // No two loads share a page: each gets its own page permissions.
+  const sorted = [...loads].sort((a, b) => (a.vaddr < b.vaddr ? -1 : 1));
+  for (let i = 1; i < sorted.length; i++) {
+    const prevEnd = (sorted[i - 1].vaddr + sorted[i - 1].memsz + PAGE - 1n) / PAGE * PAGE;
+    assert.ok(prevEnd <= sorted[i].vaddr, "segments on separate pages");
+  }
+  const code = loads.find((s) => elf.entry >= s.vaddr && elf.entry < s.vaddr + s.memsz);
+  assert.ok(code, "entry inside a PT_LOAD");
+  assert.equal(code.flags, 5, "entry in the R-X segment");
+  const note = elf.segments.find((s) => s.type === PT_NOTE);
+  assert.ok(note, "PT_NOTE present");
+  assert.deepEqual(notes(img, note).filter((n) => n.name === "sure"), [
+    { name: "sure", type: 1, desc: [ABI_VERSION] },
+  ]);
+  const rodata = loads.find((s) =>
+    note.vaddr >= s.vaddr && note.vaddr + note.memsz <= s.vaddr + s.memsz
+  );
+  assert.ok(rodata, "the note is inside a PT_LOAD");
+  assert.equal(rodata.flags, 4, "the note is in the read-only segment");
+}
+
+// ---- helpers ------------------------------------------------------------------
+
+/** A temporary function folder holding files; removed afterwards. */
+async function withFunction(
+  files: Record<string, string>,
+  fn: (dir: string) => Promise<void>,
+  folder = "fn",
+) {
+  const root = await Deno.makeTempDir({ prefix: "sure-build-test-" });
+  const dir = `${root}/${folder}`;
+  try {
+    await Deno.mkdir(dir);
+    for (const [name, text] of Object.entries(files)) {
+      await Deno.writeTextFile(`${dir}/${name}`, text);
+    }
+    await fn(dir);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+const ECHO_C = `#include <sure.h>
+int handle(sure_req *req) { return sure_write(req, req->body, req->len); }
+`;
+
+async function buildError(p: Promise<unknown>): Promise<BuildError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof BuildError, `expected a BuildError, got ${e}`);
+    return e;
+  }
+  assert.fail("the build succeeded");
+}
+
+// ---- the builder --------------------------------------------------------------
+
+Deno.test("build: echo becomes an image with the sure layout", async () => {
+  const built = await buildFunction(`${ROOT}/functions/echo`);
+  assert.equal(built.name, "echo");
+  assert.equal(built.image, `${ROOT}/functions/echo/build/echo.sure`);
+  assert.deepEqual(built.manifest, {
+    name: "echo",
+    memory: 16,
+    timeout: 5000,
+    maxBody: 1048576,
+  });
+  assertSureLayout(await Deno.readFile(built.image));
+});
+
+Deno.test("build: every example and fixture builds into a valid image", async () => {
+  for (const parent of ["functions", "tests/fixtures/functions"]) {
+    for await (const e of Deno.readDir(`${ROOT}/${parent}`)) {
+      if (!e.isDirectory) continue;
+      const built = await buildFunction(`${ROOT}/${parent}/${e.name}`);
+      assert.equal(built.name, e.name);
+      const img = await Deno.readFile(built.image);
+      assertSureLayout(img);
+      if (hasLibsure) assert.equal(checkImage(img, built.manifest.memory), null, e.name);
+    }
+  }
+});
+
+Deno.test("build: a syntax error throws BuildError naming the file and line", async () => {
+  const bad = `#include <sure.h>
+
+int handle(sure_req *req)
+{
+	return sure_write(req, req->body req->len);
+}
+`;
+  await withFunction({
+    "ok.c": "int helper(void);\nint helper(void) { return 1; }\n",
+    "bad.c": bad,
+  }, async (dir) => {
+    const err = await buildError(buildFunction(dir));
+    assert.match(err.message, /bad\.c:5:\d+: error/);
+    assert.match(err.output, /bad\.c:5:\d+: error/);
+    assert.doesNotMatch(err.message, /ok\.c/);
+    await assert.rejects(Deno.stat(`${dir}/build/fn.sure`), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("build: warnings are errors, a missing handle is a link error", async () => {
+  await withFunction({
+    "w.c": "#include <sure.h>\nint handle(sure_req *req) { int x; return 0; }\n",
+  }, async (dir) => {
+    const err = await buildError(buildFunction(dir));
+    assert.match(err.message, /w\.c:2:\d+: error: unused variable/);
+  });
+  await withFunction(
+    { "nohandle.c": "int helper(void);\nint helper(void) { return 1; }\n" },
+    async (dir) => {
+      const err = await buildError(buildFunction(dir));
+      assert.match(err.message, /linking .* failed/);
+      assert.match(err.message, /undefined reference to `handle'/);
+    },
+  );
+});
+
+Deno.test("build: thread-local storage does not link into a guest", async () => {
+  await withFunction({
+    "tls.c": "#include <sure.h>\nstatic __thread int n;\n" +
+      'int handle(sure_req *req) { n++; return sure_printf(req, "%d", n) < 0; }\n',
+  }, async (dir) => {
+    await buildError(buildFunction(dir));
+  });
+});
+
+Deno.test("build: the manifest is optional, checked, and names the function", async () => {
+  await withFunction({ "f.c": ECHO_C }, async (dir) => {
+    const built = await buildFunction(dir);
+    assert.equal(built.name, "my-fn");
+    assert.deepEqual(built.manifest, {
+      name: "my-fn",
+      memory: 16,
+      timeout: 5000,
+      maxBody: 1048576,
+    });
+    assert.equal(built.image, `${dir}/build/my-fn.sure`);
+  }, "my-fn");
+  await withFunction({
+    "f.c": ECHO_C,
+    "sure.json": JSON.stringify({ name: "renamed", memory: 64, timeout: 100, maxBody: 10 }),
+  }, async (dir) => {
+    const out = `${dir}/elsewhere/x.sure`;
+    const built = await buildFunction(dir, { out });
+    assert.equal(built.name, "renamed");
+    assert.deepEqual(built.manifest, { name: "renamed", memory: 64, timeout: 100, maxBody: 10 });
+    assert.equal(built.image, out);
+    assertSureLayout(await Deno.readFile(out));
+  });
+  const bad: [string, RegExp][] = [
+    ["{", /not valid JSON/],
+    [JSON.stringify({ memory: 4 }), /memory: must be at least 8/],
+    [JSON.stringify({ memory: 2048 }), /memory: must be at most 1024/],
+    [JSON.stringify({ timeout: 1.5 }), /timeout: must be an integer/],
+    [JSON.stringify({ maxBody: "big" }), /maxBody: must be a number/],
+    [JSON.stringify({ name: "Bad_Name" }), /name: must start with a-z/],
+    [JSON.stringify({ memroy: 32 }), /memroy/],
+  ];
+  for (const [json, re] of bad) {
+    await withFunction({ "f.c": ECHO_C, "sure.json": json }, async (dir) => {
+      const err = await buildError(buildFunction(dir));
+      assert.match(err.message, re, json);
+      assert.match(err.message, /sure\.json/);
+    });
+  }
+  await withFunction({ "f.c": ECHO_C }, async (dir) => {
+    const err = await buildError(buildFunction(dir));
+    assert.match(err.message, /folder name "Upper" is not a valid function name/);
+  }, "Upper");
+  await withFunction({ "readme.txt": "no code" }, async (dir) => {
+    assert.match((await buildError(buildFunction(dir))).message, /no C sources/);
+  });
+  assert.match((await buildError(buildFunction(`${ROOT}/no/such/dir`))).message, /does not exist/);
+});
+
+Deno.test("build: concurrent builds of one folder all succeed", async () => {
+  const results = await Promise.all([1, 2, 3].map(() => buildFunction(`${ROOT}/functions/upper`)));
+  for (const r of results) assertSureLayout(await Deno.readFile(r.image));
+});
+
+// ---- the guest libc, on the host ----------------------------------------------
+
+Deno.test("guest libc: formatting, strtol, ctype, strings and the heap match glibc", async () => {
+  const bin = await Deno.makeTempFile({ prefix: "sure-libc-test-" });
+  try {
+    const cc = Deno.env.get("CC") || "cc";
+    const compile = await new Deno.Command(cc, {
+      args: [
+        "-O2",
+        "-g",
+        "-std=gnu11",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-fno-builtin",
+        "-fsanitize=address,undefined",
+        "-fno-sanitize-recover=all",
+        `-I${ROOT}/libsure/include`,
+        `-I${ROOT}/libsure/guest/include`,
+        `-I${ROOT}/libsure/guest/src`,
+        `${ROOT}/libsure/guest/tests/libc_test.c`,
+        "-o",
+        bin,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(compile.success, new TextDecoder().decode(compile.stderr));
+    const run = await new Deno.Command(bin, { stdout: "piped", stderr: "piped" }).output();
+    const text = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
+    assert.ok(run.success, text);
+    assert.match(text, /^ok - libsg libc subset/m);
+  } finally {
+    await Deno.remove(bin);
+  }
+});
+
+// ---- the guest library in real micro-VMs --------------------------------------
+
+async function start(dir: string, memMib = 16): Promise<Instance> {
+  const built = await buildFunction(`${ROOT}/${dir}`);
+  return await Instance.create(await Deno.readFile(built.image), {
+    memMib,
+    ioCap: 1 << 20,
+    initTimeoutMs: 2000,
+  });
+}
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+async function call(inst: Instance, body: string | Uint8Array, timeoutMs = 2000) {
+  const r = await inst.invoke(typeof body === "string" ? enc(body) : body, timeoutMs);
+  return { status: r.status, text: dec(r.body), body: r.body };
+}
+
+Deno.test({
+  name: "guest: echo and upper answer in a micro-VM, warm requests stay fast",
+  ignore: !hasKvm,
+  async fn() {
+    const echo = await start("functions/echo");
+    const upper = await start("functions/upper");
+    try {
+      assert.deepEqual(await call(echo, ""), { status: 200, text: "", body: new Uint8Array() });
+      const bin = new Uint8Array(256).map((_, i) => i);
+      assert.deepEqual((await call(echo, bin)).body, bin);
+      const big = new Uint8Array(1 << 20).fill(0x61);
+      assert.equal((await call(echo, big)).body.byteLength, 1 << 20);
+      assert.equal((await call(upper, "Hello, World 42!")).text, "HELLO, WORLD 42!");
+      for (let i = 0; i < 200; i++) assert.equal((await call(echo, `n${i}`)).text, `n${i}`);
+      assert.equal(echo.requests, 204);
+    } finally {
+      echo.destroy();
+      upper.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "guest: the library OS works inside a guest (init, heap, printf, state, limits)",
+  ignore: !hasKvm,
+  async fn() {
+    const g = await start("tests/fixtures/functions/guestlib");
+    try {
+      assert.deepEqual(g.drainLog(), ["guestlib: init (ctor ran 1 time(s))"]);
+      assert.equal((await call(g, "init")).text, "ctor=1 init=1");
+      assert.equal((await call(g, "heap")).text, "heap ok");
+      assert.equal((await call(g, "big:4")).text, "big ok");
+      assert.equal((await call(g, "big:64")).text, "big null");
+      assert.equal(
+        (await call(g, "printf")).text,
+        "-12|   ab|ff  |     007|z|123456|-9000000000|%",
+      );
+      assert.equal((await call(g, "tsc")).text, "tsc ok");
+      assert.equal((await call(g, "fill:100")).text, String(Math.floor((1 << 20) / 100)));
+      assert.equal((await call(g, "count")).text, "8");
+      const unknown = await call(g, "what");
+      assert.equal(unknown.status, 400);
+    } finally {
+      g.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "guest: statuses, logs, the response cap and aborts",
+  ignore: !hasKvm,
+  async fn() {
+    const f = await start("tests/fixtures/functions/faulty");
+    const b = await start("tests/fixtures/functions/bigout");
+    try {
+      assert.deepEqual(await call(f, "status:404"), {
+        status: 404,
+        text: "status 404",
+        body: enc("status 404"),
+      });
+      // Not an HTTP status: the library answers 500 and says why in the log.
+      assert.equal((await call(f, "status:99")).status, 500);
+      assert.equal((await call(f, "log:one\ntwo")).text, "ok");
+      assert.deepEqual(f.drainLog(), [
+        "sure_set_status(99): not an HTTP status, using 500",
+        "one two",
+      ]);
+      assert.equal((await call(b, "10")).text, "x".repeat(10));
+      assert.equal((await call(b, "5000000")).body.byteLength, 1 << 20);
+      await assert.rejects(call(f, "abort"), SureFaultError);
+      assert.equal(f.fault().kind, "guest_exit");
+      assert.deepEqual(f.drainLog(), ["sure_abort: the request asked for it"]);
+    } finally {
+      f.destroy();
+      b.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "guest: faults are CPU exceptions at the right place; a loop times out",
+  ignore: !hasKvm,
+  async fn() {
+    const cases: [string, string, (f: { address: bigint }) => void][] = [
+      ["null", "#PF", (f) => assert.equal(f.address, 0n)],
+      ["ud2", "#UD", () => {}],
+      ["stack", "#PF", () => {}],
+      ["writecode", "#PF", (f) => assert.ok(f.address >= 0x400000n)],
+      ["execdata", "#PF", (f) => assert.ok(f.address >= 0x400000n)],
+    ];
+    for (const [body, name, more] of cases) {
+      const f = await start("tests/fixtures/functions/faulty");
+      try {
+        await assert.rejects(call(f, body), SureFaultError, body);
+        const fault = f.fault();
+        assert.equal(fault.kind, "exception", body);
+        assert.equal(fault.name, name, body);
+        more(fault);
+      } finally {
+        f.destroy();
+      }
+    }
+    const f = await start("tests/fixtures/functions/faulty");
+    try {
+      await assert.rejects(call(f, "loop", 200), SureTimeoutError);
+    } finally {
+      f.destroy();
+    }
+    await assert.rejects(start("tests/fixtures/functions/initfault"), /init|exception|fault/i);
+  },
+});
