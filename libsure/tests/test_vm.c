@@ -3,15 +3,21 @@
  * that follows the sure_ctrl protocol and misbehaves on request: the first
  * request byte picks what it does. It is assembled into this test binary as
  * data and wrapped into an ELF image at run time, so the test does not
- * depend on the guest library. Skips (as passing) when KVM is unusable.
+ * depend on the guest library. Then the same checks with real functions
+ * linked against libsg (functions/echo/echo.c and a faulting one), built
+ * here with the guest flags from the Makefile. Skips (as passing) when KVM
+ * is unusable.
  */
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -556,8 +562,192 @@ static void test_timings(void)
 	sure_instance_destroy(inst);
 }
 
+/* ---- real functions linked with the guest library (libsg.a) ---- */
+
+static char libsure_dir[PATH_MAX - 64]; /* from /proc/self/exe: <libsure>/build/tests/test_vm */
+static char tmp_dir[] = "/tmp/sure-test-vm-XXXXXX";
+
+static const char faulty_src[] = "#include <sure.h>\n"
+				 "int handle(sure_req *req)\n"
+				 "{\n"
+				 "	if (req->len && req->body[0] == 'N')\n"
+				 "		return *(volatile int *)0;\n"
+				 "	if (req->len && req->body[0] == 'L')\n"
+				 "		for (;;)\n"
+				 "			__asm__ volatile(\"\" ::: \"memory\");\n"
+				 "	sure_log(\"got %zu bytes\", req->len);\n"
+				 "	return sure_write(req, req->body, req->len);\n"
+				 "}\n";
+
+static int find_libsure(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return -1;
+	exe[n] = 0;
+	/* test_vm -> tests -> build -> libsure */
+	snprintf(libsure_dir, sizeof(libsure_dir), "%s", dirname(dirname(dirname(exe))));
+	return 0;
+}
+
+/* Builds one C file into a sure image the way `sure build` does. */
+static uint8_t *build_function(const char *src, size_t *len)
+{
+	char cmd[4 * PATH_MAX], out[PATH_MAX], cflags[1024] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "make -s -C %s guest >&2 && make -s -C %s print-guest-cflags",
+		 libsure_dir, libsure_dir);
+	p = popen(cmd, "r");
+	if (!p || !fgets(cflags, sizeof(cflags), p)) {
+		if (p)
+			pclose(p);
+		return NULL;
+	}
+	pclose(p);
+	cflags[strcspn(cflags, "\n")] = 0;
+	snprintf(out, sizeof(out), "%s/fn.sure", tmp_dir);
+	snprintf(cmd, sizeof(cmd),
+		 "gcc %s -c %s -o %s/fn.o && gcc -static -nostdlib -no-pie -Wl,-T,%s/guest/sure.ld "
+		 "-Wl,-u,_start -Wl,--build-id=none -Wl,-z,noexecstack -Wl,-z,max-page-size=4096 "
+		 "%s/fn.o %s/build/guest/libsg.a -lgcc -o %s",
+		 cflags, src, tmp_dir, libsure_dir, tmp_dir, libsure_dir, out);
+	if (system(cmd) != 0)
+		return NULL;
+	FILE *f = fopen(out, "rb");
+	struct stat st;
+	if (!f || fstat(fileno(f), &st) < 0) {
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	uint8_t *img = malloc((size_t)st.st_size);
+	*len = fread(img, 1, (size_t)st.st_size, f);
+	fclose(f);
+	return img;
+}
+
+static struct sure_instance *create_image(const uint8_t *img, size_t len)
+{
+	struct sure_instance *inst = NULL;
+	char err[256] = "";
+	int rc = sure_instance_create(img, len, 16, 65536, 2000, &inst, err, sizeof(err));
+
+	if (rc != 0)
+		fprintf(stderr, "  create: %d %s\n", rc, err);
+	return inst;
+}
+
+static void test_libsg_echo(void)
+{
+	if (!kvm_ok)
+		return;
+	char src[PATH_MAX + 64];
+	size_t len = 0;
+	snprintf(src, sizeof(src), "%s/../functions/echo/echo.c", libsure_dir);
+	uint8_t *img = access(src, R_OK) == 0 ? build_function(src, &len) : NULL;
+	CHECK(img != NULL);
+	if (!img)
+		return;
+	enum { CREATES = 10, CALLS = 2000 };
+	static uint64_t t[CALLS];
+	struct sure_instance *inst = NULL;
+	for (int i = 0; i < CREATES; i++) {
+		uint64_t t0 = now_ns();
+		inst = create_image(img, len);
+		t[i] = now_ns() - t0;
+		if (!inst)
+			break;
+		if (i < CREATES - 1)
+			sure_instance_destroy(inst);
+	}
+	free(img);
+	CHECK(inst != NULL);
+	if (!inst)
+		return;
+	qsort(t, CREATES, sizeof(t[0]), cmp_u64);
+	printf("# functions/echo create->ready: median %llu us (%d runs)\n",
+	       (unsigned long long)t[CREATES / 2] / 1000, CREATES);
+	CHECK_EQ(send(inst, "hello", 1000), 5);
+	CHECK(memcmp(sure_instance_resp_buf(inst), "hello", 5) == 0);
+	CHECK_EQ(sure_instance_status(inst), 200);
+	for (int i = 0; i < CALLS; i++) {
+		uint64_t t0 = now_ns();
+		if (send(inst, "ping", 1000) != 4) {
+			CHECK(0);
+			break;
+		}
+		t[i] = now_ns() - t0;
+	}
+	qsort(t, CALLS, sizeof(t[0]), cmp_u64);
+	printf("# functions/echo warm invoke: median %.2f us, p99 %.2f us (%d calls)\n",
+	       t[CALLS / 2] / 1000.0, t[CALLS * 99 / 100] / 1000.0, CALLS);
+	usleep(20000); /* asleep now: the next request goes through the SLEEP doorbell */
+	CHECK_EQ(send(inst, "wake", 1000), 4);
+	sure_instance_destroy(inst);
+}
+
+static void test_libsg_faults(void)
+{
+	if (!kvm_ok)
+		return;
+	char src[PATH_MAX + 64];
+	size_t len = 0;
+	uint64_t f[5];
+	snprintf(src, sizeof(src), "%s/faulty.c", tmp_dir);
+	FILE *fp = fopen(src, "w");
+	if (fp) {
+		fputs(faulty_src, fp);
+		fclose(fp);
+	}
+	uint8_t *img = build_function(src, &len);
+	CHECK(img != NULL);
+	if (!img)
+		return;
+
+	struct sure_instance *inst = create_image(img, len);
+	CHECK(inst != NULL);
+	if (inst) {
+		uint8_t log[256];
+		CHECK_EQ(send(inst, "hi", 1000), 2);
+		CHECK_EQ(sure_instance_read_log(inst, log, sizeof(log)), 12);
+		CHECK(memcmp(log, "got 2 bytes\n", 12) == 0);
+		CHECK_EQ(send(inst, "N", 1000), -EFAULT);
+		sure_instance_fault(inst, f);
+		CHECK_EQ(f[0], SURE_FAULT_EXCEPTION);
+		CHECK_EQ(f[1], 14);
+		CHECK_EQ(f[3], 0);
+		sure_instance_destroy(inst);
+	}
+	inst = create_image(img, len);
+	CHECK(inst != NULL);
+	if (inst) {
+		CHECK_EQ(send(inst, "L", 100), -ETIMEDOUT);
+		sure_instance_fault(inst, f);
+		CHECK_EQ(f[0], SURE_FAULT_TIMEOUT);
+		uint64_t t0 = now_ns();
+		sure_instance_destroy(inst);
+		CHECK(now_ns() - t0 < 100000000ull);
+	}
+	free(img);
+}
+
+static void cleanup_tmp(void)
+{
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "  could not remove %s\n", tmp_dir);
+}
+
 int main(void)
 {
+	if (find_libsure() < 0 || !mkdtemp(tmp_dir)) {
+		perror("test_vm setup");
+		return 1;
+	}
 	RUN(test_trap_port_matches_abi);
 	RUN(test_probe);
 	RUN(test_echo);
@@ -569,5 +759,8 @@ int main(void)
 	RUN(test_init_failures);
 	RUN(test_no_leaks);
 	RUN(test_timings);
+	RUN(test_libsg_echo);
+	RUN(test_libsg_faults);
+	cleanup_tmp();
 	return CHECK_DONE();
 }
