@@ -24,8 +24,8 @@ export interface InvokeResult {
   body: Uint8Array<ArrayBuffer>;
 }
 
-/** Log lines are whole lines; the guest ring is 28 KiB, so this drains it in one call. */
-const LOG_CHUNK = 0x7000;
+/** Log lines are whole lines; the guest ring is 16 KiB (SURE_LOG_SIZE), so this drains it in one call. */
+const LOG_CHUNK = 0x4000;
 const logBuf = new Uint8Array(LOG_CHUNK);
 const decoder = new TextDecoder();
 

@@ -23,7 +23,9 @@
 #ifndef SURE_ABI_H
 #define SURE_ABI_H
 
+#ifndef __ASSEMBLER__
 #include <stdint.h>
+#endif
 
 #define SURE_ABI_VERSION 1u
 #define SURE_PAGE_SIZE 0x1000ull
@@ -35,7 +37,8 @@
 #define SURE_KSTACK_TOP 0x8000ull
 #define SURE_CTRL_GPA 0x8000ull
 #define SURE_LOG_GPA 0x9000ull
-#define SURE_LOG_SIZE 0x7000u /* 28 KiB byte ring */
+/* A power of two, so that the free-running uint32 counters wrap cleanly. */
+#define SURE_LOG_SIZE 0x4000u /* 16 KiB byte ring */
 #define SURE_PT_GPA 0x10000ull
 #define SURE_PT_END 0x400000ull
 
@@ -71,6 +74,12 @@
 #define SURE_SEL_TSS 0x40
 
 #define SURE_CTRL_MAGIC 0x45525553u /* "SURE" */
+
+/* Codes a guest passes to the EXIT doorbell. */
+#define SURE_EXIT_ABORT 1 /* sure_abort() or abort() */
+#define SURE_EXIT_BAD_CTRL 2 /* the control page did not match this library OS */
+
+#ifndef __ASSEMBLER__
 
 enum sure_guest_state {
 	SURE_GUEST_INIT = 0,
@@ -117,5 +126,7 @@ struct sure_ctrl {
 	uint64_t requests; /* handled so far */
 	uint64_t busy_tsc; /* TSC ticks spent in handlers */
 };
+
+#endif /* !__ASSEMBLER__ */
 
 #endif

@@ -8,8 +8,7 @@
  * to SURE_TRAP_PORT: a port exit is the only cheap exit from CPL0 here.
  * The host never resumes a faulted guest, so the stubs do not return.
  */
-/* SURE_TRAP_PORT in sure_abi.h (C only); test_vm checks the two agree. */
-#define TRAP_PORT 0xe0
+#include "sure_abi.h"
 
 /* Vectors for which the CPU pushes an error code itself. */
 #define HAS_ERR(v) ((v) == 8 || (v) == 10 || (v) == 11 || (v) == 12 || (v) == 13 || \
@@ -34,7 +33,7 @@ sure_trap_blob:
 	.endr
 	.balign 16
 trap_common:
-	outb %al, $TRAP_PORT
+	outb %al, $SURE_TRAP_PORT
 1:	hlt
 	jmp 1b
 	.globl sure_trap_blob_end

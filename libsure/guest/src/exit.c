@@ -16,7 +16,7 @@ __attribute__((noreturn)) void sure_abort(const char *why)
 {
 	/* The reason goes to the log first: the doorbell carries only a code. */
 	sure_log("sure_abort: %s", why ? why : "(no reason)");
-	sg_exit(SG_EXIT_ABORT);
+	sg_exit(SURE_EXIT_ABORT);
 }
 
 __attribute__((noreturn)) void abort(void)

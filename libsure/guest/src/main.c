@@ -36,7 +36,7 @@ __attribute__((noreturn)) void sg_main(void)
 	struct sure_ctrl *c = sg_ctrl();
 
 	if (!ctrl_ok(c))
-		sg_exit(SG_EXIT_BAD_CTRL);
+		sg_exit(SURE_EXIT_BAD_CTRL);
 	sg_heap_init(c->heap_start, c->heap_end);
 	run_constructors();
 	if (sure_init)

@@ -13,10 +13,6 @@
 #include "sure.h"
 #include "sure_abi.h"
 
-/* Codes the guest rings on the EXIT doorbell (the host reports them). */
-#define SG_EXIT_ABORT 1 /* sure_abort() / abort() */
-#define SG_EXIT_BAD_CTRL 2 /* the control page does not match this library */
-
 /* The control page lives at a fixed address (identity mapped guest). */
 static inline struct sure_ctrl *sg_ctrl(void)
 {
