@@ -103,6 +103,93 @@ SURE_API int sure_instance_read_log(struct sure_instance *inst, uint8_t *buf, si
 /* Requests served by this instance so far. */
 SURE_API uint64_t sure_instance_requests(struct sure_instance *inst);
 
+/* ---- chains: per-chain pools and VM-to-VM hand-off ---------------------- */
+
+struct sure_chain;
+
+/*
+ * Creates a chain's pool and rings (see sure_chain_abi.h). names holds nsteps
+ * NUL-padded names of SURE_STEP_NAME bytes. routes is an nsteps x SURE_NODES
+ * byte matrix: routes[i * SURE_NODES + j] = 1 if step i may hand to node j
+ * (j = SURE_NODE_GW: finish, answer the gateway). default_next[i] is the node
+ * step i hands to when its function does not choose (must be allowed).
+ * nbuf buffers of buf_size bytes (multiple of 4096); nslots requests in
+ * flight at most (<= 4096, <= SURE_RING_SLOTS).
+ */
+SURE_API int sure_chain_create(uint32_t nsteps, const char *names, const uint8_t *routes,
+			       const uint16_t *default_next, uint32_t nbuf, uint32_t buf_size,
+			       uint32_t nslots, struct sure_chain **out, char *err, size_t errcap);
+/* Frees the pool. Every instance of the chain must be destroyed first (-EBUSY). */
+SURE_API int sure_chain_destroy(struct sure_chain *chain);
+
+/* The pool's buffers, for one zero-copy view: base address and length. */
+SURE_API uint8_t *sure_chain_buffers(struct sure_chain *chain);
+SURE_API uint64_t sure_chain_buffers_size(struct sure_chain *chain);
+
+/*
+ * Creates the instance of step `step` (one VM, mapping this chain's pool and
+ * table and no other) and waits for its init. The step must have no live
+ * instance (-EEXIST): destroy the old one first (sure_instance_destroy fails
+ * every request that step held, see sure_chain_wait). Same image rules as
+ * sure_instance_create; the instance has no request/response areas.
+ */
+SURE_API int sure_chain_instance_create(struct sure_chain *chain, uint32_t step,
+					const uint8_t *img, size_t len, uint32_t mem_mib,
+					uint32_t init_timeout_ms, struct sure_instance **out,
+					char *err, size_t errcap);
+
+/*
+ * Reserves a slot whose two extents hold at least `bytes` each. Stores the
+ * slot and the byte offset of extent 0 inside the buffers view. -ENOSPC when
+ * no slot or no run of free buffers is left (the gateway answers 503).
+ */
+SURE_API int sure_chain_alloc(struct sure_chain *chain, uint32_t bytes, uint32_t *slot,
+			      uint64_t *offset);
+/* Hands a filled slot (len bytes in extent 0) to step 0. Never blocks. */
+SURE_API int sure_chain_submit(struct sure_chain *chain, uint32_t slot, uint32_t len);
+
+/* What sure_chain_wait reports for one finished request. */
+struct sure_completion {
+	uint32_t slot;
+	uint32_t len; /* response bytes */
+	uint64_t offset; /* response offset inside the buffers view */
+	uint16_t status; /* HTTP status (function's choice, or the error's) */
+	uint16_t error; /* enum sure_completion_error */
+	uint16_t node; /* the step that answered or was blamed */
+	uint16_t hops;
+	uint32_t pad;
+};
+enum sure_completion_error {
+	SURE_CE_OK = 0,
+	SURE_CE_FAULT = 1, /* the step holding it died (fault, timeout, exit) */
+	SURE_CE_BOGUS = 2, /* a step sent a bogus descriptor and was stopped */
+	SURE_CE_LOOP = 3, /* more than SURE_MAX_HOPS hand-offs */
+};
+/*
+ * Waits (spin briefly, then sleep) until at least one request finished or
+ * timeout_ms passed, then returns up to max completions (0 on timeout).
+ * Requests failed by a dead step are reported here too, once each. One
+ * waiter per chain at a time.
+ */
+SURE_API int sure_chain_wait(struct sure_chain *chain, struct sure_completion *out, uint32_t max,
+			     uint32_t timeout_ms);
+/* Wakes a sure_chain_wait in progress (it returns what it has, maybe 0). */
+SURE_API void sure_chain_wake(struct sure_chain *chain);
+/* Zeroes and releases a slot's buffers: after its completion was consumed. */
+SURE_API int sure_chain_free(struct sure_chain *chain, uint32_t slot);
+/* The step that holds a slot now (SURE_NODE_GW if none): whom a timeout kills. */
+SURE_API int sure_chain_locate(struct sure_chain *chain, uint32_t slot);
+/* out[8]: slots in flight, free buffers, total buffers, bytes copied in by
+ * the host, bytes copied out, hand-offs between functions, bytes copied by
+ * hand-offs (always 0: descriptors only), requests completed. */
+SURE_API void sure_chain_stats(struct sure_chain *chain, uint64_t *out);
+/* Counts the gateway's copies (the copies happen in Deno, into the view). */
+SURE_API void sure_chain_count_copy(struct sure_chain *chain, uint64_t in_bytes,
+				    uint64_t out_bytes);
+/* Per-step guest statistics: copies struct sure_chain_stats of the step's live instance. */
+SURE_API int sure_chain_step_stats(struct sure_chain *chain, uint32_t step, uint64_t *out,
+				   size_t n);
+
 /* ---- process-wide accounting (leak checks, healthz) ---------------------- */
 
 /* out[3] = live instances, live vCPU threads, bytes mapped for guests. */

@@ -26,6 +26,7 @@
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 #endif
+#include "sure_chain_abi.h"
 
 #define SURE_ABI_VERSION 1u
 #define SURE_PAGE_SIZE 0x1000ull
@@ -125,6 +126,14 @@ struct sure_ctrl {
 	uint32_t pad0;
 	uint64_t requests; /* handled so far */
 	uint64_t busy_tsc; /* TSC ticks spent in handlers */
+	struct sure_chain_stats chain; /* chain mode only */
+
+	/* written by the host once (kept last so earlier offsets stay put):
+	 * chain mode when chain_meta_gva != 0: the GVA of the read-only
+	 * struct sure_chain_meta (SURE_META_GPA) and this instance's step */
+	_Alignas(SURE_CACHELINE) uint64_t chain_meta_gva;
+	uint32_t chain_step;
+	uint32_t pad1;
 };
 
 #endif /* !__ASSEMBLER__ */

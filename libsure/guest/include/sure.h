@@ -28,6 +28,9 @@ typedef struct sure_req {
 	size_t out_cap; /* bytes available in out */
 	size_t out_len; /* bytes of response written so far */
 	int status; /* HTTP status of the answer; 200 unless set */
+	/* chain mode (library-private; use the functions below) */
+	int sg_inplace; /* 1: the output is body[0..len) itself */
+	int sg_next; /* chosen next node, -1 = the step's default */
 } sure_req;
 
 /* The function's handler. */
@@ -47,6 +50,26 @@ void sure_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void sure_abort(const char *why);
 /* Cycle counter, for timing inside a function. */
 uint64_t sure_rdtsc(void);
+
+/* ---- chains ---------------------------------------------------------------
+ * In a chain, body is the request's buffer in the chain's shared pool and
+ * out is a second (fresh) buffer of the same size: bytes never get copied
+ * between functions, only a descriptor moves on. A function either writes its
+ * output to out (sure_write, sure_printf) or transforms body in place and
+ * says so with sure_inplace. Outside a chain these work too (the library
+ * copies where it must). */
+
+/* The output is body itself, now len bytes long (len <= the buffer size). */
+int sure_inplace(sure_req *req, size_t len);
+/* Size of body's buffer: how far an in-place transformation may grow. */
+size_t sure_body_cap(const sure_req *req);
+/* Hands the output to function `name` next; it must be one of the hops the
+ * chain allows this function. 0, or -1 if not allowed (outside a chain too). */
+int sure_next(sure_req *req, const char *name);
+/* Answers the client now instead of handing on (skips the rest of the chain). */
+void sure_finish(sure_req *req);
+/* Name of the function this instance runs in its chain ("" outside a chain). */
+const char *sure_step_name(void);
 
 /* ---- the libc subset ------------------------------------------------------ */
 void *memcpy(void *dst, const void *src, size_t n);

@@ -1,0 +1,130 @@
+/*
+ * sure_chain_abi.h - the chain data plane shared by the host and the guests
+ * of one function chain: a per-chain pool of buffers, descriptor rings
+ * between the chain's VMs and the gateway, and a read-only table the host
+ * keeps for the guests. Everything in the pool is writable by every VM of the
+ * chain (the chain is one security domain) and therefore untrusted; the
+ * read-only table is written by the host only.
+ *
+ * Two memfds per chain, mapped in the host and in every VM of the chain:
+ *   SURE_META_GPA  struct sure_chain_meta + slot table   guest READ-ONLY memslot
+ *   SURE_POOL_GPA  struct sure_pool_hdr, rings, buffers  guest RW memslot
+ *
+ * A request in flight owns one "slot": two extents of contiguous buffers
+ * (ext 0 holds the request body, ext 1 is the fresh buffer a function may
+ * write its output to; later functions ping-pong between them or work in
+ * place). The host allocates and frees extents; guests never allocate, so a
+ * guest can never corrupt the allocator. Hand-off moves a 32-byte descriptor
+ * through an SPSC ring; bytes are never copied between functions.
+ */
+#ifndef SURE_CHAIN_ABI_H
+#define SURE_CHAIN_ABI_H
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+#endif
+
+#define SURE_META_GPA 0x60000000ull
+#define SURE_META_MAX (16u << 20)
+#define SURE_POOL_GPA 0x80000000ull
+#define SURE_POOL_MAX (1ull << 30)
+
+#define SURE_CHAIN_MAX_STEPS 16
+/* Ring node numbers: steps are 0..nsteps-1, the gateway is SURE_NODE_GW. */
+#define SURE_NODE_GW SURE_CHAIN_MAX_STEPS
+#define SURE_NODES (SURE_CHAIN_MAX_STEPS + 1)
+/* Ring r(from, to) = from * SURE_NODES + to, for the edges the meta allows. */
+#define SURE_RING_INDEX(from, to) ((from) * SURE_NODES + (to))
+#define SURE_RING_SLOTS 1024u /* power of two; >= nslots so a push never waits */
+#define SURE_MAX_HOPS 64u /* a request handed on more often is answered 508 */
+#define SURE_STEP_NAME 32
+
+/* Doorbells (offsets in the SURE_DOORBELL_GPA page, see sure_abi.h). */
+#define SURE_DOORBELL_WAKE 0x18 /* data: node to wake (a step, or SURE_NODE_GW) */
+#define SURE_DOORBELL_BOGUS 0x20 /* data: node that sent a bogus descriptor */
+
+#ifndef __ASSEMBLER__
+
+/* One hand-off. */
+struct sure_desc {
+	uint32_t slot; /* request slot */
+	uint32_t len; /* bytes of data at the start of the extent */
+	uint16_t gen; /* must equal meta slot gen, else the request is stale: drop it */
+	uint8_t ext; /* 0 or 1: which extent of the slot holds the data */
+	uint8_t hops; /* hand-offs so far */
+	uint16_t status; /* HTTP status, on the way to the gateway (0 = 200) */
+	uint16_t from; /* node that pushed it */
+	uint64_t tsc; /* producer's TSC at push, for per-hop latency */
+	uint64_t reserved;
+};
+
+/* Single producer, single consumer. head/tail are free-running counters. */
+struct sure_ring {
+	_Alignas(64) volatile uint32_t head; /* producer: next write */
+	_Alignas(64) volatile uint32_t tail; /* consumer: next read */
+	_Alignas(64) struct sure_desc d[SURE_RING_SLOTS];
+};
+
+/* Per node shared state, in the pool header. */
+struct sure_node_state {
+	_Alignas(64) volatile uint32_t sleeping; /* 1: the consumer sleeps; producers ring WAKE */
+	uint32_t pad[15];
+};
+
+/* Start of the pool memfd. Rings follow, then the buffers (buf_off in meta). */
+struct sure_pool_hdr {
+	uint32_t magic; /* SURE_POOL_MAGIC */
+	uint32_t pad;
+	/* slot_loc[slot] = node that holds (or is queued to process) the slot:
+	 * set to the destination before each push. Untrusted: used to find whom
+	 * to blame and whom to fail, never for memory safety. */
+	volatile uint16_t slot_loc[4096];
+	struct sure_node_state node[SURE_NODES];
+	/* rings: struct sure_ring ring[SURE_NODES * SURE_NODES] at meta->ring_off */
+};
+
+struct sure_step_meta {
+	char name[SURE_STEP_NAME]; /* function name, NUL terminated */
+	uint32_t default_next; /* next node when the function does not choose */
+	uint32_t n_next;
+	uint16_t next[SURE_NODES]; /* nodes this step may hand to (gateway = finish) */
+	uint32_t n_in;
+	uint16_t in[SURE_NODES]; /* nodes that may hand to this step */
+};
+
+struct sure_slot_meta {
+	uint32_t first[2]; /* first buffer of each extent */
+	uint32_t nbuf; /* buffers per extent (both the same) */
+	uint16_t gen; /* bumped by the host at every allocation and cancel */
+	uint16_t live; /* 1 while a request owns the slot */
+};
+
+struct sure_chain_meta {
+	uint32_t magic; /* SURE_META_MAGIC */
+	uint32_t nsteps;
+	uint32_t nslots; /* <= 4096 and <= SURE_RING_SLOTS */
+	uint32_t nbuf; /* buffers in the pool */
+	uint32_t buf_size; /* bytes per buffer, multiple of 4096 */
+	uint32_t pad;
+	uint64_t pool_size; /* bytes of the pool memslot */
+	uint64_t ring_off; /* offset of ring[0] in the pool */
+	uint64_t buf_off; /* offset of buffer 0 in the pool (page aligned) */
+	struct sure_step_meta step[SURE_CHAIN_MAX_STEPS];
+	struct sure_slot_meta slot[]; /* nslots entries */
+};
+
+#define SURE_POOL_MAGIC 0x4c4f4f50u /* "POOL" */
+#define SURE_META_MAGIC 0x4154454du /* "META" */
+
+/* Per-instance chain statistics, in the instance's own control page. */
+struct sure_chain_stats {
+	uint64_t handled; /* descriptors processed by this step */
+	uint64_t handoffs; /* descriptors pushed (to steps or the gateway) */
+	uint64_t handoff_tsc_sum; /* sum of (pop TSC - producer TSC) over popped descs */
+	uint32_t handoff_hist[32]; /* log2 buckets of that delta in TSC ticks */
+	uint64_t stale; /* stale descriptors dropped */
+	uint64_t bogus; /* bogus descriptors reported */
+};
+
+#endif /* !__ASSEMBLER__ */
+#endif
