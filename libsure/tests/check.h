@@ -6,6 +6,7 @@
 #ifndef SURE_CHECK_H
 #define SURE_CHECK_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +46,20 @@ static int check_n, check_pass, check_fail;
 		}                                                                    \
 		fflush(stdout);                                                      \
 	} while (0)
+
+/* Entries in a directory (e.g. /proc/self/fd, /proc/self/task) for leak checks; -1 on error. */
+static inline int check_count_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
 
 #define CHECK_DONE()                                                                 \
 	(printf("# passed %d failed %d\n", check_pass, check_fail), check_fail ? 1 : 0)

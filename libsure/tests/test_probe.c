@@ -11,15 +11,7 @@
 
 static int open_fds(void)
 {
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
+	return check_count_dir("/proc/self/fd");
 }
 
 static void pku_agrees_with_cpuid(void)

@@ -463,25 +463,13 @@ static void test_init_failures(void)
 	free(img);
 }
 
-static int count_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
 
 static void test_no_leaks(void)
 {
 	if (!kvm_ok)
 		return;
 	uint64_t before[3], after[3];
-	int fds = count_dir("/proc/self/fd"), tasks = count_dir("/proc/self/task");
+	int fds = check_count_dir("/proc/self/fd"), tasks = check_count_dir("/proc/self/task");
 	char err[256];
 	int rc;
 
@@ -506,14 +494,30 @@ static void test_no_leaks(void)
 	CHECK_EQ(after[0], before[0]);
 	CHECK_EQ(after[1], before[1]);
 	CHECK_EQ(after[2], before[2]);
-	CHECK_EQ(count_dir("/proc/self/fd"), fds);
-	CHECK_EQ(count_dir("/proc/self/task"), tasks);
+	CHECK_EQ(check_count_dir("/proc/self/fd"), fds);
+	CHECK_EQ(check_count_dir("/proc/self/task"), tasks);
 }
 
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
+}
+
+/* Back-to-back "ping" requests while the guest still spins; prints median and p99. */
+static void time_warm_invokes(struct sure_instance *inst, uint64_t *t, int calls, const char *what)
+{
+	for (int i = 0; i < calls; i++) {
+		uint64_t t0 = now_ns();
+		if (send(inst, "ping", 1000) != 4) {
+			CHECK(0);
+			return;
+		}
+		t[i] = now_ns() - t0;
+	}
+	qsort(t, calls, sizeof(t[0]), cmp_u64);
+	printf("# %s: median %.2f us, p99 %.2f us (%d calls)\n", what, t[calls / 2] / 1000.0,
+	       t[calls * 99 / 100] / 1000.0, calls);
 }
 
 static void test_timings(void)
@@ -539,17 +543,7 @@ static void test_timings(void)
 	printf("# create->ready: median %llu us, min %llu us, max %llu us (%d runs)\n",
 	       (unsigned long long)t[CREATES / 2] / 1000, (unsigned long long)t[0] / 1000,
 	       (unsigned long long)t[CREATES - 1] / 1000, CREATES);
-	for (int i = 0; i < CALLS; i++) {
-		uint64_t t0 = now_ns();
-		if (send(inst, "ping", 1000) != 4) {
-			CHECK(0);
-			break;
-		}
-		t[i] = now_ns() - t0;
-	}
-	qsort(t, CALLS, sizeof(t[0]), cmp_u64);
-	printf("# warm invoke (guest spinning): median %.2f us, p99 %.2f us (%d calls)\n",
-	       t[CALLS / 2] / 1000.0, t[CALLS * 99 / 100] / 1000.0, CALLS);
+	time_warm_invokes(inst, t, CALLS, "warm invoke (guest spinning)");
 	for (int i = 0; i < COLD; i++) {
 		usleep(5000); /* the guest rings SLEEP and its vCPU thread waits on a futex */
 		uint64_t t0 = now_ns();
@@ -673,17 +667,7 @@ static void test_libsg_echo(void)
 	CHECK_EQ(send(inst, "hello", 1000), 5);
 	CHECK(memcmp(sure_instance_resp_buf(inst), "hello", 5) == 0);
 	CHECK_EQ(sure_instance_status(inst), 200);
-	for (int i = 0; i < CALLS; i++) {
-		uint64_t t0 = now_ns();
-		if (send(inst, "ping", 1000) != 4) {
-			CHECK(0);
-			break;
-		}
-		t[i] = now_ns() - t0;
-	}
-	qsort(t, CALLS, sizeof(t[0]), cmp_u64);
-	printf("# functions/echo warm invoke: median %.2f us, p99 %.2f us (%d calls)\n",
-	       t[CALLS / 2] / 1000.0, t[CALLS * 99 / 100] / 1000.0, CALLS);
+	time_warm_invokes(inst, t, CALLS, "functions/echo warm invoke");
 	usleep(20000); /* asleep now: the next request goes through the SLEEP doorbell */
 	CHECK_EQ(send(inst, "wake", 1000), 4);
 	sure_instance_destroy(inst);
