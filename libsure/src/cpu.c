@@ -129,6 +129,24 @@ static int set_sregs(int fd, uint64_t cr3)
 	return 0;
 }
 
+/*
+ * Every guest's TSC reads the host's TSC (offset 0), so that a time stamp one
+ * VM writes into a descriptor means the same in the next VM (per-hop latency).
+ * Best effort: hosts without the attribute keep KVM's per-VM offset.
+ */
+static void sync_tsc(int fd)
+{
+	uint64_t offset = 0;
+	struct kvm_device_attr attr = {
+		.group = KVM_VCPU_TSC_CTRL,
+		.attr = KVM_VCPU_TSC_OFFSET,
+		.addr = (uint64_t)(uintptr_t)&offset,
+	};
+
+	if (ioctl(fd, KVM_HAS_DEVICE_ATTR, &attr) == 0)
+		ioctl(fd, KVM_SET_DEVICE_ATTR, &attr);
+}
+
 int sure_cpu_setup(int fd, const struct sure_kvm *kvm, uint64_t cr3, uint64_t rip, uint64_t rsp)
 {
 	struct kvm_regs regs;
@@ -152,5 +170,6 @@ int sure_cpu_setup(int fd, const struct sure_kvm *kvm, uint64_t cr3, uint64_t ri
 	fpu.mxcsr = 0x1f80;
 	if (ioctl(fd, KVM_SET_FPU, &fpu) < 0)
 		return -errno;
+	sync_tsc(fd);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "cpu.h"
 #include "image.h"
 #include "instance.h"
@@ -24,6 +25,9 @@
 #define MIB (1ull << 20)
 #define SLOT_RAM 0
 #define SLOT_IO 1
+#define SLOT_META 2
+#define SLOT_POOL 3
+#define CHAIN_IO_CAP 4096u /* chain instances move data through the pool, not these areas */
 
 _Static_assert((uint64_t)SURE_MEM_MAX_MIB * MIB <= SURE_IO_GPA, "RAM overlaps the I/O areas");
 _Static_assert(SURE_IO_GPA + 2ull * SURE_IO_MAX <= SURE_DOORBELL_GPA,
@@ -39,6 +43,12 @@ void sure_instance_kill(struct sure_instance *inst)
 {
 	sure_channel_kill(&inst->ch);
 	sure_vcpu_kick(&inst->vcpu);
+}
+
+void sure_instance_kill_bogus(struct sure_instance *inst)
+{
+	sure_fault_record(&inst->fault, SURE_FAULT_PROTOCOL, 0, 0, 0, 0);
+	sure_instance_kill(inst);
 }
 
 static struct sure_instance *alloc_instance(void)
@@ -63,6 +73,8 @@ SURE_API void sure_instance_destroy(struct sure_instance *inst)
 		return;
 	sure_instance_kill(inst);
 	sure_vcpu_destroy(&inst->vcpu); /* joins the thread before memory goes away */
+	if (inst->chain)
+		sure_chain_detach(inst->chain, inst->step, inst);
 	if (inst->vm_fd >= 0)
 		close(inst->vm_fd);
 	sure_shm_destroy(&inst->io);
@@ -89,6 +101,9 @@ static int build_memory(struct sure_instance *inst, const uint8_t *img,
 		.ram = inst->ram.map,
 		.mem_bytes = inst->mem_bytes,
 		.io_cap = inst->io_cap,
+		.meta_size = inst->chain ? inst->chain->meta.size : 0,
+		.pool_size = inst->chain ? inst->chain->pool.size : 0,
+		.chain_step = inst->step,
 		.img = img,
 		.info = info,
 	};
@@ -106,6 +121,14 @@ static int build_vm(struct sure_instance *inst, const struct sure_layout_out *lo
 	rc = sure_vm_set_slot(inst->vm_fd, SLOT_RAM, 0, inst->ram.map, inst->mem_bytes);
 	if (rc == 0)
 		rc = sure_vm_set_slot(inst->vm_fd, SLOT_IO, SURE_IO_GPA, inst->io.map, inst->io.size);
+	if (rc == 0 && inst->chain) {
+		rc = sure_vm_set_slot_flags(inst->vm_fd, SLOT_META, SURE_META_GPA,
+					    inst->chain->meta.map, inst->chain->meta.size,
+					    KVM_MEM_READONLY);
+		if (rc == 0)
+			rc = sure_vm_set_slot(inst->vm_fd, SLOT_POOL, SURE_POOL_GPA,
+					      inst->chain->pool.map, inst->chain->pool.size);
+	}
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-rc));
 	rc = sure_vcpu_create(&inst->vcpu, inst->vm_fd, inst->kvm);
@@ -119,9 +142,29 @@ static int build_vm(struct sure_instance *inst, const struct sure_layout_out *lo
 	return 0;
 }
 
-SURE_API int sure_instance_create(const uint8_t *img, size_t len, uint32_t mem_mib,
-				  uint32_t io_cap, uint32_t init_timeout_ms,
-				  struct sure_instance **out, char *err, size_t errcap)
+/* Reserves chain step `step` for inst: a step has one instance at a time. */
+static int attach(struct sure_instance *inst, struct sure_chain *chain, uint32_t step)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&chain->lock);
+	if (step >= chain->nsteps)
+		rc = -EINVAL;
+	else if (chain->inst[step])
+		rc = -EEXIST;
+	else
+		chain->inst[step] = inst;
+	pthread_mutex_unlock(&chain->lock);
+	if (rc == 0) {
+		inst->chain = chain;
+		inst->step = step;
+	}
+	return rc;
+}
+
+static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
+		  uint32_t init_timeout_ms, struct sure_chain *chain, uint32_t step,
+		  struct sure_instance **out, char *err, size_t errcap)
 {
 	struct sure_image_info info;
 	struct sure_layout_out lo;
@@ -152,6 +195,14 @@ SURE_API int sure_instance_create(const uint8_t *img, size_t len, uint32_t mem_m
 	if (!inst)
 		return sure_errf(err, errcap, -ENOMEM, "out of memory");
 	inst->kvm = kvm;
+	if (chain) {
+		rc = attach(inst, chain, step);
+		if (rc < 0) {
+			sure_errf(err, errcap, rc, rc == -EEXIST ? "step %u already has an instance"
+							    : "no step %u in this chain", step);
+			goto fail;
+		}
+	}
 	inst->mem_bytes = (uint64_t)mem_mib * MIB;
 	inst->io_cap = (uint32_t)((io_cap + SURE_PAGE_SIZE - 1) & ~(SURE_PAGE_SIZE - 1));
 	rc = build_memory(inst, img, &info, &lo, err, errcap);
@@ -184,6 +235,27 @@ SURE_API int sure_instance_create(const uint8_t *img, size_t len, uint32_t mem_m
 fail:
 	sure_instance_destroy(inst);
 	return rc;
+}
+
+SURE_API int sure_instance_create(const uint8_t *img, size_t len, uint32_t mem_mib,
+				  uint32_t io_cap, uint32_t init_timeout_ms,
+				  struct sure_instance **out, char *err, size_t errcap)
+{
+	return create(img, len, mem_mib, io_cap, init_timeout_ms, NULL, 0, out, err, errcap);
+}
+
+SURE_API int sure_chain_instance_create(struct sure_chain *chain, uint32_t step,
+					const uint8_t *img, size_t len, uint32_t mem_mib,
+					uint32_t init_timeout_ms, struct sure_instance **out,
+					char *err, size_t errcap)
+{
+	if (!chain) {
+		if (err && errcap)
+			err[0] = 0;
+		return sure_errf(err, errcap, -EINVAL, "missing chain");
+	}
+	return create(img, len, mem_mib, CHAIN_IO_CAP, init_timeout_ms, chain, step, out, err,
+		      errcap);
 }
 
 SURE_API uint8_t *sure_instance_req_buf(struct sure_instance *inst)

@@ -40,6 +40,8 @@ struct sure_instance {
 	struct sure_logring log;
 	int status; /* host copy of the last checked resp_status */
 	uint64_t requests; /* answers the host accepted */
+	struct sure_chain *chain; /* NULL for a plain function instance */
+	uint32_t step; /* this instance's step in chain */
 };
 
 /* ---- vcpu.c ---- */
@@ -55,5 +57,7 @@ void sure_vcpu_destroy(struct sure_vcpu *v);
 
 /* Stops the instance: channel dead, every waiter woken, vCPU kicked. */
 void sure_instance_kill(struct sure_instance *inst);
+/* Stops an instance that sent a bogus descriptor (recorded as a protocol fault). */
+void sure_instance_kill_bogus(struct sure_instance *inst);
 
 #endif

@@ -25,6 +25,10 @@ static void fill_ctrl(const struct sure_layout_in *in, uint64_t heap_start, uint
 	c->resp_gva = SURE_IO_GPA + in->io_cap;
 	c->io_cap = in->io_cap;
 	c->log_size = SURE_LOG_SIZE;
+	if (in->meta_size) {
+		c->chain_meta_gva = SURE_META_GPA;
+		c->chain_step = in->chain_step;
+	}
 }
 
 static int map_image(struct sure_pt *pt, const struct sure_image_info *info)
@@ -95,8 +99,13 @@ int sure_layout_build(const struct sure_layout_in *in, struct sure_layout_out *o
 		rc = sure_pt_map(&pt, stack_lo, SURE_STACK_SIZE, USER_RW);
 	if (rc == 0)
 		rc = sure_pt_map(&pt, SURE_DOORBELL_GPA, SURE_PAGE_SIZE, USER_RW);
-	if (rc == 0)
+	if (rc == 0 && in->io_cap)
 		rc = sure_pt_map(&pt, SURE_IO_GPA, 2ull * in->io_cap, USER_RW);
+	/* The chain's table is read-only twice over: in the page tables and in its memslot. */
+	if (rc == 0 && in->meta_size)
+		rc = sure_pt_map(&pt, SURE_META_GPA, in->meta_size, SURE_MAP_USER);
+	if (rc == 0 && in->pool_size)
+		rc = sure_pt_map(&pt, SURE_POOL_GPA, in->pool_size, USER_RW);
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "building guest page tables failed (%d)", rc);
 

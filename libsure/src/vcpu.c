@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "instance.h"
 #include "libsure.h"
 #include "stats.h"
@@ -144,7 +145,20 @@ static int on_mmio(struct sure_instance *inst, struct kvm_run *run)
 	case SURE_DOORBELL_SLEEP:
 		/* Creation may be waiting for ready without a NOTIFY: tell it too. */
 		sure_channel_notify(&inst->ch);
-		sure_channel_sleep(&inst->ch, (uint32_t)data);
+		if (inst->chain)
+			sure_chain_sleep(inst);
+		else
+			sure_channel_sleep(&inst->ch, (uint32_t)data);
+		return 1;
+	case SURE_DOORBELL_WAKE:
+		if (!inst->chain)
+			break;
+		sure_chain_wake_node(inst->chain, data);
+		return 1;
+	case SURE_DOORBELL_BOGUS:
+		if (!inst->chain)
+			break;
+		sure_chain_bogus(inst->chain, inst->step, data);
 		return 1;
 	case SURE_DOORBELL_NOTIFY:
 		sure_channel_notify(&inst->ch);
@@ -153,9 +167,10 @@ static int on_mmio(struct sure_instance *inst, struct kvm_run *run)
 		sure_fault_record(&inst->fault, SURE_FAULT_GUEST_EXIT, 0, data, 0, guest_rip(inst));
 		return 0;
 	default:
-		bad_exit(inst, KVM_EXIT_MMIO, addr);
-		return 0;
+		break;
 	}
+	bad_exit(inst, KVM_EXIT_MMIO, addr);
+	return 0;
 }
 
 /* Returns 1 to keep running the guest, 0 to stop. */
@@ -208,6 +223,8 @@ static void *vcpu_main(void *arg)
 	}
 	/* Whatever ended the loop, nobody may wait for this guest any more. */
 	sure_channel_kill(&inst->ch);
+	if (inst->chain)
+		sure_chain_step_died(inst->chain, inst->step);
 	return NULL;
 }
 

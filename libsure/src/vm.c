@@ -31,8 +31,15 @@ int sure_vm_create(const struct sure_kvm *kvm, char *err, size_t errcap)
 
 int sure_vm_set_slot(int vm_fd, uint32_t slot, uint64_t gpa, void *host, uint64_t size)
 {
+	return sure_vm_set_slot_flags(vm_fd, slot, gpa, host, size, 0);
+}
+
+int sure_vm_set_slot_flags(int vm_fd, uint32_t slot, uint64_t gpa, void *host, uint64_t size,
+			   uint32_t flags)
+{
 	struct kvm_userspace_memory_region r = {
 		.slot = slot,
+		.flags = flags,
 		.guest_phys_addr = gpa,
 		.memory_size = size,
 		.userspace_addr = (uint64_t)(uintptr_t)host,

@@ -14,5 +14,8 @@
 int sure_vm_create(const struct sure_kvm *kvm, char *err, size_t errcap);
 /* Maps host memory [host, host + size) at guest physical gpa as slot `slot`. */
 int sure_vm_set_slot(int vm_fd, uint32_t slot, uint64_t gpa, void *host, uint64_t size);
+/* The same with KVM memslot flags (KVM_MEM_READONLY for what guests may only read). */
+int sure_vm_set_slot_flags(int vm_fd, uint32_t slot, uint64_t gpa, void *host, uint64_t size,
+			   uint32_t flags);
 
 #endif

@@ -64,6 +64,7 @@ static void handle_one(struct sure_ctrl *c, uint32_t seq)
 		.out_cap = cap,
 		.out_len = 0,
 		.status = 200,
+		.sg_next = -1,
 	};
 
 	set_state(c, SURE_GUEST_BUSY);

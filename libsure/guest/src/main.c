@@ -4,6 +4,7 @@
  * ready, then serve requests forever.
  */
 #include "sg.h"
+#include "sg_chain.h"
 
 /* Optional hook of the function: weak, so an image without it still links. */
 extern void sure_init(void) __attribute__((weak));
@@ -35,7 +36,7 @@ __attribute__((noreturn)) void sg_main(void)
 {
 	struct sure_ctrl *c = sg_ctrl();
 
-	if (!ctrl_ok(c))
+	if (!ctrl_ok(c) || sg_chain_init() < 0)
 		sg_exit(SURE_EXIT_BAD_CTRL);
 	sg_heap_init(c->heap_start, c->heap_end);
 	run_constructors();
@@ -50,5 +51,7 @@ __attribute__((noreturn)) void sg_main(void)
 	sg_fence();
 	if (sg_load(&c->host_waiting) == 1)
 		sg_doorbell(SURE_DOORBELL_NOTIFY, 1);
+	if (sg_chain_mode)
+		sg_serve_chain();
 	sg_serve();
 }
