@@ -72,9 +72,40 @@ export class Instance {
       err,
       BigInt(ERR_CAP),
     );
-    if (rc < 0) throw errorFromErrno("sure_instance_create", rc, cString(err) || undefined);
+    return Instance.#wrap("sure_instance_create", rc, out, err);
+  }
+
+  /**
+   * Boots the VM of step `step` of a chain: it maps that chain's pool and no
+   * other. It answers through the chain (ffi/chain.ts), not invoke().
+   */
+  static async createInChain(
+    chain: Deno.PointerObject,
+    step: number,
+    image: Uint8Array,
+    memMib: number,
+    initTimeoutMs = 5000,
+  ): Promise<Instance> {
+    const out = new BigUint64Array(1);
+    const err = new Uint8Array(ERR_CAP);
+    const rc = await libsure().sure_chain_instance_create(
+      chain,
+      step,
+      image,
+      BigInt(image.byteLength),
+      memMib,
+      initTimeoutMs,
+      out,
+      err,
+      BigInt(ERR_CAP),
+    );
+    return Instance.#wrap("sure_chain_instance_create", rc, out, err);
+  }
+
+  static #wrap(op: string, rc: number, out: BigUint64Array, err: Uint8Array): Instance {
+    if (rc < 0) throw errorFromErrno(op, rc, cString(err) || undefined);
     const handle = Deno.UnsafePointer.create(out[0]);
-    if (!handle) throw errorFromErrno("sure_instance_create", -14, "returned a NULL handle");
+    if (!handle) throw errorFromErrno(op, -14, "returned a NULL handle");
     return new Instance(handle);
   }
 

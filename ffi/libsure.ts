@@ -2,8 +2,8 @@
  * The one place that opens libsure.so: its typed symbol table and the rules
  * for finding the library. Everything else in ffi/ goes through `libsure()`.
  *
- * The two calls that can block for long (creating a VM and running a request)
- * are `nonblocking`, so they run on Deno's blocking thread pool and the event
+ * The calls that can block for long (creating a VM, running a request,
+ * waiting for a chain's completions) are `nonblocking`, so they run on Deno's blocking thread pool and the event
  * loop keeps serving; everything else is a few nanoseconds and stays
  * synchronous.
  */
@@ -38,6 +38,45 @@ export const SYMBOLS = {
   sure_instance_read_log: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   sure_instance_requests: { parameters: ["pointer"], result: "u64" },
   sure_stats: { parameters: ["buffer"], result: "void" },
+  // chains
+  sure_chain_create: {
+    // nsteps, names, routes, default_next, nbuf, buf_size, nslots, out handle, err, errcap
+    parameters: [
+      "u32",
+      "buffer",
+      "buffer",
+      "buffer",
+      "u32",
+      "u32",
+      "u32",
+      "buffer",
+      "buffer",
+      "usize",
+    ],
+    result: "i32",
+  },
+  sure_chain_destroy: { parameters: ["pointer"], result: "i32" },
+  sure_chain_buffers: { parameters: ["pointer"], result: "pointer" },
+  sure_chain_buffers_size: { parameters: ["pointer"], result: "u64" },
+  sure_chain_instance_create: {
+    // chain, step, img, len, mem_mib, init_timeout_ms, out handle, err, errcap
+    parameters: ["pointer", "u32", "buffer", "usize", "u32", "u32", "buffer", "buffer", "usize"],
+    result: "i32",
+    nonblocking: true,
+  },
+  sure_chain_alloc: { parameters: ["pointer", "u32", "buffer", "buffer"], result: "i32" },
+  sure_chain_submit: { parameters: ["pointer", "u32", "u32"], result: "i32" },
+  sure_chain_wait: {
+    parameters: ["pointer", "buffer", "u32", "u32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  sure_chain_wake: { parameters: ["pointer"], result: "void" },
+  sure_chain_free: { parameters: ["pointer", "u32"], result: "i32" },
+  sure_chain_locate: { parameters: ["pointer", "u32"], result: "i32" },
+  sure_chain_stats: { parameters: ["pointer", "buffer"], result: "void" },
+  sure_chain_count_copy: { parameters: ["pointer", "u64", "u64"], result: "void" },
+  sure_chain_step_stats: { parameters: ["pointer", "u32", "buffer", "usize"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export type Libsure = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

@@ -4,3 +4,12 @@ export { type Capabilities, checkImage, probe, type Stats, stats } from "./probe
 export { decodeFault, type Fault, type FaultKind, hex } from "./fault.ts";
 export { libsurePath } from "./libsure.ts";
 export * from "./errors.ts";
+export {
+  Chain,
+  type ChainLayout,
+  type ChainStats,
+  type Completion,
+  type CompletionError,
+  NODE_GW,
+  type StepStats,
+} from "./chain.ts";

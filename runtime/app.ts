@@ -5,6 +5,8 @@
  */
 import { Hono } from "hono";
 import type { Capabilities } from "../ffi/mod.ts";
+import { chainRoutes } from "./admin/chains.ts";
+import type { ChainManager } from "./chains/manager.ts";
 import { functionRoutes } from "./admin/functions.ts";
 import { openApiRoutes } from "./admin/openapi.ts";
 import type { Deployer } from "./deployer.ts";
@@ -22,6 +24,7 @@ export interface AppDeps {
   capabilities: Capabilities;
   version: string;
   logger: Logger;
+  chains: ChainManager;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -43,6 +46,7 @@ export function createApp(deps: AppDeps): Hono {
 
   app.route("/", healthRoutes(deps));
   app.route("/admin/functions", functionRoutes(deps));
+  app.route("/admin/chains", chainRoutes(deps));
   app.route("/admin", openApiRoutes(deps.version));
   app.route("/", gatewayRoutes(deps));
   return app;

@@ -122,6 +122,38 @@ export class OverloadedError extends HttpError {
   }
 }
 
+export class ConflictError extends HttpError {
+  readonly status = 409;
+  readonly code = "conflict";
+}
+
+/** A chain's pool has no room for one more request right now. */
+export class PoolExhaustedError extends HttpError {
+  readonly status = 503;
+  readonly code = "pool_exhausted";
+  constructor(readonly chain: string, readonly retryAfterSec = 1) {
+    super(`chain ${chain} has no free buffers for this request; retry shortly`);
+  }
+  override details() {
+    return { chain: this.chain };
+  }
+  override headers() {
+    return { "retry-after": String(this.retryAfterSec) };
+  }
+}
+
+/** A function of a chain handed on a descriptor that failed the checks. */
+export class BogusDescriptorError extends HttpError {
+  readonly status = 502;
+  readonly code = "bogus_descriptor";
+  constructor(readonly chain: string, readonly fn: string) {
+    super(`function ${fn} of chain ${chain} handed on a bogus buffer descriptor and was stopped`);
+  }
+  override details() {
+    return { chain: this.chain, function: this.fn };
+  }
+}
+
 /** A function instance failed in a way the function cannot be blamed for. */
 export class InternalError extends HttpError {
   readonly status = 500;

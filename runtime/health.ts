@@ -18,6 +18,7 @@ export const HealthSchema = z.object({
   afxdp: z.boolean().describe("AF_XDP sockets can be created"),
   functions: z.number().int().describe("Deployed functions"),
   instances: z.number().int().describe("Live function instances (micro-VMs)"),
+  chains: z.number().int().describe("Chains in service"),
 });
 
 export type Health = z.infer<typeof HealthSchema>;
@@ -26,6 +27,7 @@ export interface HealthDeps {
   capabilities: Capabilities;
   scheduler: Scheduler;
   version: string;
+  chains?: { count: number };
 }
 
 export function health(deps: HealthDeps): Health {
@@ -38,6 +40,7 @@ export function health(deps: HealthDeps): Health {
     afxdp,
     functions: deps.scheduler.functions,
     instances: deps.scheduler.instances,
+    chains: deps.chains?.count ?? 0,
   };
 }
 

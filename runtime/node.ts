@@ -5,6 +5,7 @@
  */
 import { probe } from "../ffi/mod.ts";
 import { createApp } from "./app.ts";
+import { ChainManager } from "./chains/manager.ts";
 import { DeployConfigSchema } from "./admin/functions.ts";
 import { Deployer } from "./deployer.ts";
 import { consoleLogger, type Logger } from "./log.ts";
@@ -19,6 +20,8 @@ export interface NodeOptions {
   examples?: boolean;
   /** Folder whose subfolders are built with `examples` (default: functions/). */
   examplesDir?: string;
+  /** Folder of chain manifests applied with `examples` (default: chains/). */
+  chainsDir?: string;
   logger?: Logger;
   pool?: Partial<Pick<SchedulerOptions, "maxInstances" | "maxQueue" | "initTimeoutMs">>;
 }
@@ -45,6 +48,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const store = await Store.open(opts.dataDir);
   const scheduler = new Scheduler({ kvm: capabilities.kvm, logger, ...opts.pool });
   const deployer = new Deployer(store, scheduler, logger);
+  const chains = new ChainManager(store, scheduler, logger);
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
     const restored = await deployer.restore();
@@ -56,13 +60,33 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         logger,
       );
     }
-    const app = createApp({ store, scheduler, deployer, capabilities, version: VERSION, logger });
+    if (capabilities.kvm.available) {
+      const chainsUp = await chains.restore();
+      if (chainsUp > 0) logger("info", `restored ${chainsUp} chain(s)`, { dataDir: opts.dataDir });
+      if (opts.examples) {
+        await applyChains(
+          chains,
+          opts.chainsDir ?? new URL("../chains", import.meta.url).pathname,
+          logger,
+        );
+      }
+    }
+    const app = createApp({
+      store,
+      scheduler,
+      deployer,
+      capabilities,
+      version: VERSION,
+      logger,
+      chains,
+    });
     server = Deno.serve({
       port: opts.port,
       hostname: opts.hostname ?? "127.0.0.1",
       onListen: () => {},
     }, app.fetch);
   } catch (e) {
+    await chains.close();
     await scheduler.close();
     await store.close();
     throw e;
@@ -78,6 +102,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     close() {
       closing ??= (async () => {
         await server!.shutdown();
+        await chains.close();
         await scheduler.close();
         await store.close();
       })();
@@ -108,6 +133,25 @@ async function deployExamples(deployer: Deployer, dir: string, logger: Logger): 
         folder,
         ...(err.output ? { output: err.output } : {}),
       });
+    }
+  }
+}
+
+/** Applies every chains/*.json manifest (the `dev` command). */
+async function applyChains(chains: ChainManager, dir: string, logger: Logger): Promise<void> {
+  const files: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && e.name.endsWith(".json")) files.push(e.name);
+    }
+  } catch {
+    return; // no chains folder: nothing to apply
+  }
+  for (const file of files.sort()) {
+    try {
+      await chains.apply(JSON.parse(await Deno.readTextFile(`${dir}/${file}`)));
+    } catch (e) {
+      logger("error", `chain manifest ${file} not applied: ${(e as Error).message}`, { file });
     }
   }
 }

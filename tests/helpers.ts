@@ -7,6 +7,7 @@ import { type RunningNode, startNode } from "../runtime/node.ts";
 import { type LogRecord, memoryLogger } from "../runtime/log.ts";
 import { createApp } from "../runtime/app.ts";
 import { Deployer } from "../runtime/deployer.ts";
+import { ChainManager } from "../runtime/chains/manager.ts";
 import { Scheduler } from "../runtime/scheduler/scheduler.ts";
 import { Store } from "../runtime/store/store.ts";
 import { VERSION } from "../runtime/version.ts";
@@ -78,8 +79,17 @@ export async function openTestApp(dataDir?: string) {
   const store = await Store.open(dir);
   const scheduler = new Scheduler({ kvm: capabilities.kvm, logger });
   const deployer = new Deployer(store, scheduler, logger);
+  const chains = new ChainManager(store, scheduler, logger);
   await deployer.restore();
-  const app = createApp({ store, scheduler, deployer, capabilities, version: VERSION, logger });
+  const app = createApp({
+    store,
+    scheduler,
+    deployer,
+    capabilities,
+    version: VERSION,
+    logger,
+    chains,
+  });
   return {
     app,
     store,
@@ -87,6 +97,7 @@ export async function openTestApp(dataDir?: string) {
     dataDir: dir,
     records,
     async close() {
+      await chains.close();
       await scheduler.close();
       await store.close();
     },

@@ -9,6 +9,8 @@ import { z } from "zod";
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../errors.ts";
 import { type Deployer, IMAGE_MAX_BYTES } from "../deployer.ts";
 import type { Store } from "../store/store.ts";
+import type { ChainManager } from "../chains/manager.ts";
+import { ConflictError } from "../errors.ts";
 
 export const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
 
@@ -105,6 +107,7 @@ async function readDeployForm(req: Request) {
 export interface FunctionRoutesDeps {
   store: Store;
   deployer: Deployer;
+  chains?: ChainManager;
 }
 
 export function functionRoutes(deps: FunctionRoutesDeps): Hono {
@@ -112,7 +115,11 @@ export function functionRoutes(deps: FunctionRoutesDeps): Hono {
 
   r.post("/", async (c) => {
     const { name, image, ...cfg } = await readDeployForm(c.req.raw);
+    if (deps.chains?.get(name)) {
+      throw new ConflictError(`${name} is a chain; chains and functions share names`);
+    }
     const { deployment, replaced } = await deps.deployer.deploy(name, image, cfg);
+    if (replaced) await deps.chains?.functionDeployed(name);
     return c.json(deployment, replaced ? 200 : 201);
   });
 
@@ -131,6 +138,10 @@ export function functionRoutes(deps: FunctionRoutesDeps): Hono {
   r.delete("/:name", async (c) => {
     const name = c.req.param("name");
     if (!NAME_RE.test(name)) throw notFound(name);
+    const users = deps.chains?.usedBy(name) ?? [];
+    if (users.length) {
+      throw new ConflictError(`function ${name} is used by chain(s) ${users.join(", ")}`);
+    }
     return c.json(await deps.deployer.remove(name));
   });
 

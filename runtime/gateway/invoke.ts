@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { InternalError } from "../errors.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import { readLimited } from "./body.ts";
+import type { ChainManager } from "../chains/manager.ts";
 
 /** Statuses that must not carry a body (fetch spec "null body status"). */
 const NULL_BODY = new Set([204, 205, 304]);
@@ -23,19 +24,21 @@ function contentType(req: Request): string {
 
 export interface GatewayDeps {
   scheduler: Scheduler;
+  chains?: ChainManager;
 }
 
 export function gatewayRoutes(deps: GatewayDeps): Hono {
   const r = new Hono();
   r.on(["GET", "POST"], "/invoke/:name", async (c) => {
     const name = c.req.param("name");
-    // 404 before reading anything, then the function's own body limit.
-    const pool = deps.scheduler.pool(name);
-    const body = c.req.method === "GET"
-      ? new Uint8Array(0)
-      : await readLimited(c.req.raw, pool.deployment.maxBody);
     const requestId = crypto.randomUUID();
-    const res = await deps.scheduler.invoke(name, body, requestId);
+    const chain = deps.chains?.get(name);
+    // 404 before reading anything, then the function's (or chain's) own body limit.
+    const limit = chain ? chain.spec.maxBody : deps.scheduler.pool(name).deployment.maxBody;
+    const body = c.req.method === "GET" ? new Uint8Array(0) : await readLimited(c.req.raw, limit);
+    const res = chain
+      ? await chain.invoke(body, requestId)
+      : await deps.scheduler.invoke(name, body, requestId);
     if (!Number.isInteger(res.status) || res.status < 200 || res.status > 599) {
       throw new InternalError(`function ${name} answered with invalid HTTP status ${res.status}`);
     }

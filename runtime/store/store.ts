@@ -1,6 +1,6 @@
 /**
  * The node's durable state in its data directory:
- *   <dataDir>/state.kv           Deno KV: deployments
+ *   <dataDir>/state.kv           Deno KV: deployments and chains
  *   <dataDir>/images/<sha>.sure  function images, content addressed
  *
  * Callers validate images BEFORE calling deploy(): the store writes whatever
@@ -9,6 +9,7 @@
  */
 import { type Deployment, DeploymentStore } from "./deployments.ts";
 import { ImageStore } from "./images.ts";
+import { ChainStore } from "../chains/store.ts";
 
 export type { Deployment } from "./deployments.ts";
 
@@ -27,6 +28,7 @@ export interface DeployOutcome {
 export class Store {
   readonly images: ImageStore;
   readonly deployments: DeploymentStore;
+  readonly chains: ChainStore;
   #kv: Deno.Kv;
   #chain: Promise<unknown> = Promise.resolve();
 
@@ -34,6 +36,7 @@ export class Store {
     this.#kv = kv;
     this.images = new ImageStore(`${dataDir}/images`);
     this.deployments = new DeploymentStore(kv);
+    this.chains = new ChainStore(kv);
   }
 
   static async open(dataDir: string): Promise<Store> {

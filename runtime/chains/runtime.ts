@@ -1,0 +1,284 @@
+/**
+ * One chain in service: its pool (ffi/chain.ts), one instance per step, and
+ * the completion pump. The gateway copies a request body once into the pool
+ * and the response once out; in between, the chain's VMs hand descriptors to
+ * each other without the node.
+ */
+import { Chain, type Completion, type Fault, Instance, NODE_GW } from "../../ffi/mod.ts";
+import {
+  BogusDescriptorError,
+  FunctionFaultError,
+  FunctionTimeoutError,
+  PoolExhaustedError,
+} from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { ChainSpec } from "./spec.ts";
+
+export interface StepImage {
+  image: Uint8Array;
+  memory: number;
+}
+
+export interface ChainResult {
+  status: number;
+  body: Uint8Array<ArrayBuffer>;
+}
+
+interface Pending {
+  resolve(r: ChainResult): void;
+  reject(e: Error): void;
+  timer: number;
+  timedOut: boolean;
+  requestId: string;
+}
+
+const NO_FAULT: Fault = {
+  kind: "none",
+  vector: 0,
+  name: "none",
+  errorCode: 0n,
+  address: 0n,
+  rip: 0n,
+};
+
+/** SURE_RING_SLOTS: a chain never has more requests in flight than a ring holds. */
+const MAX_SLOTS = 1024;
+
+export class ChainRuntime {
+  readonly chain: Chain;
+  #instances: (Instance | null)[];
+  #restarting: (Promise<void> | null)[];
+  #pending = new Map<number, Pending>();
+  #closed = false;
+  #pump: Promise<void>;
+  readonly errors = { fault: 0, timeout: 0, bogus: 0, loop: 0, overloaded: 0 };
+  requests = 0;
+
+  private constructor(
+    readonly spec: ChainSpec,
+    readonly images: StepImage[],
+    readonly logger: Logger,
+    chain: Chain,
+    instances: Instance[],
+  ) {
+    this.chain = chain;
+    this.#instances = instances;
+    this.#restarting = instances.map(() => null);
+    this.#pump = this.#run();
+  }
+
+  /** Builds the pool and boots one VM per step. */
+  static async start(spec: ChainSpec, images: StepImage[], logger: Logger): Promise<ChainRuntime> {
+    const index = new Map(spec.steps.map((s, i) => [s, i]));
+    const routes = spec.steps.map((s, i) => {
+      const listed = spec.routes?.[s];
+      if (listed) return listed.map((t) => index.get(t)!);
+      return i + 1 < spec.steps.length ? [i + 1] : [];
+    });
+    // Without a choice by the function: the first hop it may take, else finish.
+    const defaultNext = routes.map((r) => (r.length ? r[0] : NODE_GW));
+    const chain = Chain.create({
+      steps: spec.steps,
+      routes,
+      defaultNext,
+      buffers: spec.pool.buffers,
+      bufferSize: spec.pool.bufferSize,
+      slots: Math.min(MAX_SLOTS, Math.floor(spec.pool.buffers / 2)),
+    });
+    const instances: Instance[] = [];
+    try {
+      for (let i = 0; i < spec.steps.length; i++) {
+        instances.push(
+          await Instance.createInChain(chain.handle, i, images[i].image, images[i].memory),
+        );
+      }
+    } catch (e) {
+      for (const inst of instances) inst.destroy();
+      chain.destroy();
+      throw e;
+    }
+    return new ChainRuntime(spec, images, logger, chain, instances);
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** Runs one request through the chain. */
+  invoke(body: Uint8Array, requestId: string): Promise<ChainResult> {
+    const a = this.chain.alloc(Math.max(body.byteLength, this.spec.reserve, 1));
+    if (!a) {
+      this.errors.overloaded++;
+      throw new PoolExhaustedError(this.name);
+    }
+    this.requests++;
+    // The one copy in: the body lands in the chain's pool, where every step reads it.
+    this.chain.buffers.set(body, a.offset);
+    this.chain.countCopy(body.byteLength, 0);
+    return new Promise<ChainResult>((resolve, reject) => {
+      const timer = setTimeout(() => this.#timeout(a.slot), this.spec.timeout);
+      this.#pending.set(a.slot, { resolve, reject, timer, timedOut: false, requestId });
+      try {
+        this.chain.submit(a.slot, body.byteLength);
+      } catch (e) {
+        clearTimeout(timer);
+        this.#pending.delete(a.slot);
+        this.chain.free(a.slot);
+        reject(e);
+      }
+    });
+  }
+
+  /** The step holding a late request is stopped; its requests fail, it restarts. */
+  #timeout(slot: number): void {
+    const p = this.#pending.get(slot);
+    if (!p) return;
+    p.timedOut = true;
+    this.errors.timeout++;
+    const step = this.chain.locate(slot);
+    if (step >= 0 && step < this.spec.steps.length) {
+      this.logger("warn", "chain request timed out: restarting its step", {
+        chain: this.name,
+        function: this.spec.steps[step],
+        requestId: p.requestId,
+      });
+      this.#restart(step);
+      return; // its failure completion answers the request
+    }
+    // Nobody holds it (lost between steps): answer now and take the slot back.
+    this.#pending.delete(slot);
+    p.reject(new FunctionTimeoutError(this.name, this.spec.timeout));
+    this.chain.free(slot);
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#closed) {
+      let done: Completion[];
+      try {
+        done = await this.chain.wait(1000);
+      } catch (e) {
+        this.logger("error", `chain ${this.name}: wait failed: ${(e as Error).message}`, {});
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      for (const c of done) this.#complete(c);
+    }
+  }
+
+  #complete(c: Completion): void {
+    const p = this.#pending.get(c.slot);
+    if (!p) {
+      this.chain.free(c.slot);
+      return;
+    }
+    this.#pending.delete(c.slot);
+    clearTimeout(p.timer);
+    const fn = this.spec.steps[c.node] ?? this.name;
+    if (c.error === "ok" || c.error === "loop") {
+      if (c.error === "loop") this.errors.loop++;
+      // The one copy out, before the slot goes back to the pool (zeroed).
+      const body = this.chain.buffers.slice(c.offset, c.offset + c.len);
+      this.chain.countCopy(0, c.len);
+      this.chain.free(c.slot);
+      p.resolve({ status: c.error === "loop" ? 508 : c.status, body });
+      return;
+    }
+    this.chain.free(c.slot);
+    const fault = this.#faultOf(c.node);
+    if (p.timedOut) {
+      p.reject(new FunctionTimeoutError(this.name, this.spec.timeout));
+    } else if (c.error === "bogus") {
+      this.errors.bogus++;
+      p.reject(new BogusDescriptorError(this.name, fn));
+    } else {
+      this.errors.fault++;
+      p.reject(new FunctionFaultError(fn, fault, p.requestId));
+    }
+    if (c.node < this.spec.steps.length) this.#restart(c.node);
+  }
+
+  #lastFault: Fault[] = [];
+
+  /** What stopped a step's instance (read before it is replaced). */
+  #faultOf(step: number): Fault {
+    const inst = this.#instances[step];
+    if (inst) {
+      try {
+        const f = inst.fault();
+        if (f.kind !== "none") this.#lastFault[step] = f;
+      } catch {
+        // destroyed meanwhile: the last recorded fault stands
+      }
+    }
+    return this.#lastFault[step] ?? NO_FAULT;
+  }
+
+  /** Stops step `step` (if it still runs) and boots a fresh instance of it. */
+  #restart(step: number): void {
+    if (this.#restarting[step] || this.#closed) return;
+    this.#restarting[step] = (async () => {
+      const old = this.#instances[step];
+      if (old) {
+        this.#faultOf(step);
+        for (const line of old.drainLog()) {
+          this.logger("info", line, { chain: this.name, function: this.spec.steps[step] });
+        }
+        this.#instances[step] = null;
+        old.destroy(); // fails whatever the step still held
+      }
+      try {
+        const img = this.images[step];
+        this.#instances[step] = await Instance.createInChain(
+          this.chain.handle,
+          step,
+          img.image,
+          img.memory,
+        );
+      } catch (e) {
+        this.logger("error", `chain ${this.name}: cannot restart step: ${(e as Error).message}`, {
+          function: this.spec.steps[step],
+        });
+      } finally {
+        this.#restarting[step] = null;
+      }
+    })();
+  }
+
+  /** Replaces step `fn`'s instance with one of a new image (function redeployed). */
+  async replaceImage(fn: string, img: StepImage): Promise<void> {
+    const step = this.spec.steps.indexOf(fn);
+    if (step < 0) return;
+    this.images[step] = img;
+    await this.#restarting[step];
+    this.#restart(step);
+    await this.#restarting[step];
+  }
+
+  get instances(): number {
+    return this.#instances.filter((i) => i !== null).length;
+  }
+
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  /** Stops the pump, fails what is in flight, destroys the VMs and the pool. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all(this.#restarting);
+    for (const inst of this.#instances) inst?.destroy();
+    this.#instances = this.#instances.map(() => null);
+    this.chain.wake();
+    await this.#pump;
+    // The pump is gone: collect the failures of the destroyed steps by hand.
+    for (const c of await this.chain.wait(0)) this.#complete(c);
+    for (const [slot, p] of this.#pending) {
+      clearTimeout(p.timer);
+      p.reject(new FunctionTimeoutError(this.name, this.spec.timeout));
+      this.chain.free(slot);
+    }
+    this.#pending.clear();
+    this.chain.destroy();
+  }
+}
