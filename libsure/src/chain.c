@@ -407,6 +407,11 @@ SURE_API int sure_chain_free(struct sure_chain *c, uint32_t slot)
 		pthread_mutex_unlock(&c->lock);
 		return -EINVAL;
 	}
+	/* A failure still queued for this slot must never reach its next owner. */
+	for (uint32_t i = 0; i < c->fq_n; i++) {
+		if (c->fq[i].slot == slot)
+			c->fq[i--] = c->fq[--c->fq_n];
+	}
 	sm = &c->m->slot[slot];
 	__atomic_store_n(&sm->live, 0, __ATOMIC_RELEASE);
 	sm->gen++;

@@ -27,7 +27,7 @@ export interface ChainResult {
 interface Pending {
   resolve(r: ChainResult): void;
   reject(e: Error): void;
-  timer: number;
+  timer: ReturnType<typeof setTimeout>;
   timedOut: boolean;
   requestId: string;
 }
@@ -167,10 +167,8 @@ export class ChainRuntime {
 
   #complete(c: Completion): void {
     const p = this.#pending.get(c.slot);
-    if (!p) {
-      this.chain.free(c.slot);
-      return;
-    }
+    if (!p) return; // libsure reports a slot once and forgets it when freed: not expected
+
     this.#pending.delete(c.slot);
     clearTimeout(p.timer);
     const fn = this.spec.steps[c.node] ?? this.name;

@@ -1,0 +1,256 @@
+/**
+ * Chains end to end on real KVM: functions hand a request on through the
+ * chain's shared pool; the node copies the body in once and the answer out
+ * once; faults, timeouts and a full pool fail only what they must, and the
+ * pool's buffers always come back.
+ */
+import assert from "node:assert/strict";
+import {
+  buildImage,
+  deployForm,
+  faultyImage,
+  hasKvm,
+  startTestNode,
+  type TestNode,
+} from "./helpers.ts";
+
+async function deploy(
+  node: TestNode,
+  name: string,
+  image: Uint8Array<ArrayBuffer>,
+  timeout?: number,
+) {
+  const res = await fetch(`${node.url}/admin/functions`, {
+    method: "POST",
+    body: deployForm({ name, image, timeout }),
+  });
+  assert.ok(res.status === 201 || res.status === 200, await res.clone().text());
+  await res.body?.cancel();
+}
+
+async function chain(node: TestNode, spec: Record<string, unknown>, expect = 201) {
+  const res = await fetch(`${node.url}/admin/chains`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(spec),
+  });
+  const text = await res.text();
+  assert.equal(res.status, expect, text);
+  return JSON.parse(text);
+}
+
+async function invoke(node: TestNode, name: string, body: string | Uint8Array<ArrayBuffer>) {
+  const res = await fetch(`${node.url}/invoke/${name}`, { method: "POST", body });
+  return {
+    status: res.status,
+    bytes: new Uint8Array(await res.arrayBuffer()),
+    headers: res.headers,
+  };
+}
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+async function stats(node: TestNode, name: string) {
+  const res = await fetch(`${node.url}/admin/chains/${name}/stats`);
+  assert.equal(res.status, 200);
+  return await res.json();
+}
+
+/** The pool is whole again once nothing is in flight (zeroed buffers are back). */
+async function assertPoolFull(node: TestNode, name: string) {
+  for (let i = 0; i < 50; i++) {
+    const s = await stats(node, name);
+    if (s.pool.free === s.pool.buffers && s.pool.slotsInFlight === 0) return s;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const s = await stats(node, name);
+  assert.fail(`pool not full: ${JSON.stringify(s.pool)}`);
+}
+
+async function withNode(fn: (node: TestNode) => Promise<void>) {
+  const node = await startTestNode();
+  try {
+    for (const f of ["upper", "reverse", "echo"]) {
+      await deploy(node, f, await buildImage(`functions/${f}`));
+    }
+    await fn(node);
+  } finally {
+    await node.close();
+  }
+}
+
+Deno.test({
+  name: "chains: three functions answer in order, zero-copy counters prove it",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      await chain(node, { name: "shout", steps: ["upper", "reverse", "echo"] });
+      const bodies = ["hello chain", "abc", "x".repeat(5000)];
+      let inBytes = 0, outBytes = 0;
+      for (const b of bodies) {
+        const r = await invoke(node, "shout", b);
+        assert.equal(r.status, 200);
+        assert.equal(text(r.bytes), b.toUpperCase().split("").reverse().join(""));
+        inBytes += b.length;
+        outBytes += r.bytes.byteLength;
+      }
+      const s = await assertPoolFull(node, "shout");
+      assert.equal(s.copies.inBytes, inBytes);
+      assert.equal(s.copies.outBytes, outBytes);
+      assert.equal(s.copies.handoffBytes, 0);
+      assert.equal(s.handoffs, bodies.length * 3); // two hand-offs + the answer, per request
+      assert.equal(s.completed, bodies.length);
+      assert.deepEqual(s.steps.map((x: { handled: number }) => x.handled), [3, 3, 3]);
+    });
+  },
+});
+
+Deno.test({
+  name: "chains: a 1 MiB body goes through, and 200 concurrent requests leave the pool full",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      await chain(node, { name: "big", steps: ["reverse", "echo"] });
+      const big = new Uint8Array(1 << 20).map((_, i) => i % 251);
+      const r = await invoke(node, "big", big);
+      assert.equal(r.status, 200);
+      assert.equal(r.bytes.byteLength, big.byteLength);
+      assert.deepEqual(r.bytes, big.slice().reverse());
+
+      const answers = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => invoke(node, "big", `req-${i}`)),
+      );
+      answers.forEach((a, i) => {
+        assert.equal(a.status, 200);
+        assert.equal(text(a.bytes), `req-${i}`.split("").reverse().join(""));
+      });
+      await assertPoolFull(node, "big");
+    });
+  },
+});
+
+Deno.test({
+  name: "chains: a fault mid-chain fails only that request, names the function, pool comes back",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      await deploy(node, "faulty", await faultyImage(), 5000);
+      await chain(node, { name: "crashy", steps: ["echo", "faulty", "upper"] });
+      assert.equal(text((await invoke(node, "crashy", "fine")).bytes), "FINE");
+      const r = await invoke(node, "crashy", "null");
+      assert.equal(r.status, 502);
+      const err = JSON.parse(text(r.bytes));
+      assert.equal(err.error, "function_fault");
+      assert.equal(err.function, "faulty");
+      assert.equal(err.fault.vector, 14);
+      assert.equal(err.fault.address, "0x0");
+      // The step is replaced; the chain keeps serving.
+      const again = await invoke(node, "crashy", "after");
+      assert.equal(again.status, 200, text(again.bytes));
+      assert.equal(text(again.bytes), "AFTER");
+      const s = await assertPoolFull(node, "crashy");
+      assert.equal(s.errors.fault, 1);
+    });
+  },
+});
+
+Deno.test({
+  name: "chains: a loop mid-chain answers 504 after the chain's timeout; the next request works",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      await deploy(node, "faulty", await faultyImage(), 5000);
+      await chain(node, { name: "slow", steps: ["faulty", "echo"], timeout: 300 });
+      const t0 = performance.now();
+      const r = await invoke(node, "slow", "loop");
+      assert.equal(r.status, 504, text(r.bytes));
+      assert.ok(performance.now() - t0 >= 290);
+      const again = await invoke(node, "slow", "ok now");
+      assert.equal(again.status, 200, text(again.bytes));
+      assert.equal(text(again.bytes), "ok now");
+      await assertPoolFull(node, "slow");
+    });
+  },
+});
+
+Deno.test({
+  name: "chains: an exhausted pool answers 503 with Retry-After at once, then recovers",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      await deploy(node, "faulty", await faultyImage(), 5000);
+      // 16 buffers = 8 requests in flight; the first loops and holds the rest behind it.
+      await chain(node, {
+        name: "tiny",
+        steps: ["faulty"],
+        pool: { buffers: 16, bufferSize: 4096 },
+        maxBody: 4096,
+        timeout: 500,
+      });
+      const held = Array.from({ length: 8 }, () => invoke(node, "tiny", "loop"));
+      await new Promise((r) => setTimeout(r, 50));
+      const t0 = performance.now();
+      const r = await invoke(node, "tiny", "one more");
+      assert.equal(r.status, 503, text(r.bytes));
+      assert.equal(r.headers.get("retry-after"), "1");
+      assert.ok(performance.now() - t0 < 250, "503 must not wait");
+      const results = await Promise.all(held);
+      assert.ok(results.every((x) => x.status === 504 || x.status === 502));
+      await assertPoolFull(node, "tiny");
+      assert.equal((await invoke(node, "tiny", "hi")).status, 200);
+    });
+  },
+});
+
+Deno.test({
+  name: "chains: bad definitions are 400 naming the field, name clashes 409, nothing stored",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      const bad: [Record<string, unknown>, string][] = [
+        [{ name: "Bad", steps: ["echo"] }, "name"],
+        [{ name: "c1", steps: [] }, "steps"],
+        [{ name: "c1", steps: ["echo", "echo"] }, "steps.1"],
+        [{ name: "c1", steps: ["nope"] }, "steps.0"],
+        [{ name: "c1", steps: ["echo"], routes: { echo: ["upper"] } }, "routes.echo.0"],
+        [
+          { name: "c1", steps: ["echo"], pool: { buffers: 16, bufferSize: 1000 } },
+          "pool.bufferSize",
+        ],
+        [{ name: "c1", steps: ["echo"], extra: 1 }, "body"],
+      ];
+      for (const [spec, field] of bad) {
+        const err = await chain(node, spec, 400);
+        assert.equal(err.field, field, JSON.stringify(err));
+      }
+      assert.equal((await chain(node, { name: "echo", steps: ["upper"] }, 409)).error, "conflict");
+      await chain(node, { name: "c2", steps: ["echo"] });
+      const del = await fetch(`${node.url}/admin/functions/echo`, { method: "DELETE" });
+      assert.equal(del.status, 409);
+      await del.body?.cancel();
+      const list = await (await fetch(`${node.url}/admin/chains`)).json();
+      assert.deepEqual(list.chains.map((c: { name: string }) => c.name), ["c2"]);
+    });
+  },
+});
+
+Deno.test({
+  name: "chains: a restarted node brings its chains back",
+  ignore: !hasKvm,
+  async fn() {
+    const dataDir = await Deno.makeTempDir({ prefix: "sure-chain-restart-" });
+    let node = await startTestNode({ dataDir });
+    try {
+      for (const f of ["upper", "reverse"]) {
+        await deploy(node, f, await buildImage(`functions/${f}`));
+      }
+      await chain(node, { name: "back", steps: ["upper", "reverse"] });
+      await node.close();
+      node = await startTestNode({ dataDir });
+      const r = await invoke(node, "back", "abc");
+      assert.equal(text(r.bytes), "CBA");
+    } finally {
+      await node.close();
+    }
+  },
+});
