@@ -105,14 +105,15 @@ static void push(uint32_t next, const struct sure_desc *d)
 	hdr->slot_loc[d->slot] = (uint16_t)next;
 	r->d[h % SURE_RING_SLOTS] = *d;
 	r->d[h % SURE_RING_SLOTS].tsc = sg_rdtsc();
+	/* Counted before publishing: whoever sees the result also sees the count. */
+	struct sure_ctrl *c = sg_ctrl();
+	__atomic_store_n(&c->chain.handoffs, c->chain.handoffs + 1, __ATOMIC_RELEASE);
 	sg_store(&r->head, h + 1);
 	/* Dekker with the consumer's sleep: it sets sleeping, fences, looks at
 	 * the ring; we publish, fence, look at sleeping. */
 	sg_fence();
 	if (sg_load(&hdr->node[next].sleeping))
 		sg_doorbell(SURE_DOORBELL_WAKE, next);
-	struct sure_ctrl *c = sg_ctrl();
-	__atomic_store_n(&c->chain.handoffs, c->chain.handoffs + 1, __ATOMIC_RELAXED);
 }
 
 static void record_handoff(uint64_t stamped)
