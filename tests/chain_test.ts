@@ -254,3 +254,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "chains: conditional routing sends letters to upper and the rest to hexdump",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      for (const f of ["route-text", "hexdump"]) {
+        await deploy(node, f, await buildImage(`functions/${f}`));
+      }
+      const manifest = JSON.parse(
+        await Deno.readTextFile(new URL("../chains/text-router.json", import.meta.url)),
+      );
+      await chain(node, manifest);
+      const words = await invoke(node, "text-router", "hello world");
+      assert.equal(text(words.bytes), "HELLO WORLD");
+      const bin = await invoke(node, "text-router", new Uint8Array([0, 1, 2, 255]));
+      assert.equal(text(bin.bytes), "00000000  00 01 02 ff\n");
+      const s = await stats(node, "text-router");
+      assert.deepEqual(s.steps.map((x: { handled: number }) => x.handled), [2, 1, 1]);
+    });
+  },
+});
+
+Deno.test({
+  name: "chains: a bogus descriptor fails that request (502 naming the sender), others go on",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      await deploy(node, "chain-bogus", await buildImage("tests/fixtures/functions/chain-bogus"));
+      await chain(node, { name: "liar", steps: ["chain-bogus", "upper"] });
+      assert.equal(text((await invoke(node, "liar", "fine")).bytes), "FINE");
+      const r = await invoke(node, "liar", "bogus");
+      assert.equal(r.status, 502, text(r.bytes));
+      const err = JSON.parse(text(r.bytes));
+      assert.equal(err.error, "bogus_descriptor");
+      assert.equal(err.function, "chain-bogus");
+      const after = await invoke(node, "liar", "still fine");
+      assert.equal(after.status, 200, text(after.bytes));
+      assert.equal(text(after.bytes), "STILL FINE");
+      const s = await assertPoolFull(node, "liar");
+      assert.equal(s.errors.bogus, 1);
+    });
+  },
+});

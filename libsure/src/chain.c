@@ -547,8 +547,9 @@ void sure_chain_bogus(struct sure_chain *c, uint32_t reporter, uint64_t data)
 	uint32_t blamed = (uint32_t)(data & 0xffff), slot = (uint32_t)(data >> 32);
 
 	pthread_mutex_lock(&c->lock);
-	/* The descriptor's own request, if it names a real one held by the reporter. */
-	if (slot < c->nslots && c->hdr->slot_loc[slot] == reporter)
+	/* The descriptor's own request fails (the chain is one trust domain: a
+	 * step's report is believed); its later descriptors are then stale. */
+	if (slot < c->nslots)
 		fail_slot(c, slot, SURE_CE_BOGUS, (uint16_t)(blamed < c->nsteps ? blamed : reporter),
 			  502);
 	if (blamed < c->nsteps && blamed != reporter && c->inst[blamed])
