@@ -19,6 +19,7 @@ import { lsCommand } from "./runtime/cli/ls.ts";
 import { rmCommand } from "./runtime/cli/rm.ts";
 import { invokeCommand } from "./runtime/cli/invoke.ts";
 import { healthCommand } from "./runtime/cli/health.ts";
+import { chainCommand } from "./runtime/cli/chain.ts";
 import { VERSION } from "./runtime/version.ts";
 
 const COMMANDS: Command[] = [
@@ -29,6 +30,7 @@ const COMMANDS: Command[] = [
   lsCommand,
   rmCommand,
   invokeCommand,
+  chainCommand,
   healthCommand,
 ];
 

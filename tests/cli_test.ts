@@ -150,3 +150,44 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "cli: chain apply, ls, show, stats and rm against a node",
+  ignore: !hasKvm,
+  async fn() {
+    const node = await startTestNode();
+    try {
+      const image = await Deno.makeTempFile({ suffix: ".sure" });
+      await Deno.writeFile(image, await echoImage());
+      for (const name of ["echo", "echo2"]) {
+        const d = await sure(["deploy", image, "--name", name, "--node", node.url]);
+        assert.equal(d.code, 0, d.stderr);
+      }
+      const manifest = await Deno.makeTempFile({ suffix: ".json" });
+      await Deno.writeTextFile(
+        manifest,
+        JSON.stringify({ name: "twice", steps: ["echo", "echo2"] }),
+      );
+      let r = await sure(["chain", "apply", manifest, "--node", node.url]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /created chain twice/);
+      r = await sure(["chain", "ls", "--node", node.url]);
+      assert.match(r.stdout, /^twice\s+echo -> echo2$/m);
+      r = await sure(["invoke", "twice", "--data", "hi", "--node", node.url]);
+      assert.equal(r.stdout, "hi");
+      r = await sure(["chain", "stats", "twice", "--node", node.url]);
+      assert.equal(JSON.parse(r.stdout).completed, 1);
+      r = await sure(["chain", "show", "twice", "--node", node.url]);
+      assert.deepEqual(JSON.parse(r.stdout).steps, ["echo", "echo2"]);
+      r = await sure(["chain", "frob", "--node", node.url]);
+      assert.equal(r.code, 2);
+      r = await sure(["chain", "rm", "twice", "--node", node.url]);
+      assert.equal(r.code, 0, r.stderr);
+      r = await sure(["chain", "show", "twice", "--node", node.url]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /chain twice does not exist/);
+    } finally {
+      await node.close();
+    }
+  },
+});
