@@ -13,6 +13,8 @@ import {
   FunctionName,
 } from "./functions.ts";
 import { HealthSchema } from "../health.ts";
+import { ChainSpecSchema } from "../chains/spec.ts";
+import { ChainStatsSchema } from "./chains.ts";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -53,7 +55,7 @@ export function openApiDocument(version: string): JsonSchema {
     info: {
       title: "sure node API",
       version,
-      description: "Admin API of a sure node: deploy, list and remove functions.",
+      description: "Admin API of a sure node: functions, chains, health.",
     },
     paths: {
       "/admin/functions": {
@@ -101,6 +103,54 @@ export function openApiDocument(version: string): JsonSchema {
           },
         },
       },
+      "/admin/chains": {
+        get: {
+          operationId: "listChains",
+          summary: "List chains",
+          responses: { "200": { description: "All chains ({ chains: [...] })" } },
+        },
+        post: {
+          operationId: "applyChain",
+          summary: "Create or replace a chain",
+          requestBody: { required: true, content: json(ref("ChainInput")) },
+          responses: {
+            "201": { description: "Created", content: json(ref("Chain")) },
+            "200": { description: "Replaced an existing chain", content: json(ref("Chain")) },
+            "400": errorResponse("Invalid definition or a step that is not deployed"),
+            "409": errorResponse("A function already has that name"),
+          },
+        },
+      },
+      "/admin/chains/{name}": {
+        parameters: [nameParam],
+        get: {
+          operationId: "getChain",
+          summary: "One chain",
+          responses: {
+            "200": { description: "The chain", content: json(ref("Chain")) },
+            "404": errorResponse("No such chain"),
+          },
+        },
+        delete: {
+          operationId: "deleteChain",
+          summary: "Remove a chain and destroy its instances and pool",
+          responses: {
+            "200": { description: "Removed" },
+            "404": errorResponse("No such chain"),
+          },
+        },
+      },
+      "/admin/chains/{name}/stats": {
+        parameters: [nameParam],
+        get: {
+          operationId: "chainStats",
+          summary: "Zero-copy counters, pool use and per-step hand-off statistics",
+          responses: {
+            "200": { description: "Statistics", content: json(ref("ChainStats")) },
+            "404": errorResponse("No such chain"),
+          },
+        },
+      },
       "/admin/openapi.json": {
         get: {
           operationId: "openapi",
@@ -144,6 +194,9 @@ export function openApiDocument(version: string): JsonSchema {
         DeploymentList: schemaOf(DeploymentListSchema),
         Error: schemaOf(ErrorSchema),
         Health: schemaOf(HealthSchema),
+        ChainInput: schemaOf(ChainSpecSchema, "input"),
+        Chain: schemaOf(ChainSpecSchema),
+        ChainStats: schemaOf(ChainStatsSchema),
       },
     },
   };

@@ -6,7 +6,16 @@ Deno.test("openapi: a 3.1 document listing every admin path, schemas from zod", 
   const doc = JSON.parse(JSON.stringify(openApiDocument("1.2.3")));
   assert.equal(doc.openapi, "3.1.0");
   assert.equal(doc.info.version, "1.2.3");
-  for (const p of ["/admin/functions", "/admin/functions/{name}", "/admin/openapi.json"]) {
+  for (
+    const p of [
+      "/admin/functions",
+      "/admin/functions/{name}",
+      "/admin/chains",
+      "/admin/chains/{name}",
+      "/admin/chains/{name}/stats",
+      "/admin/openapi.json",
+    ]
+  ) {
     assert.ok(doc.paths[p], `missing path ${p}`);
   }
   assert.ok(doc.paths["/admin/functions"].post.requestBody.content["multipart/form-data"]);
