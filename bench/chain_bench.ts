@@ -1,0 +1,227 @@
+// A chain of three functions (upper -> reverse -> echo) over HTTP, measured
+// with wrk for payloads of 64 B, 4 KiB and 64 KiB at concurrency 1, 8, 32 and
+// 64, in the same run as:
+//   A, the Knative model: each function its own process behind its own proxy
+//      sidecar process, chained by a broker over HTTP (bench/baselines/knative.ts);
+//   B, the ceiling: the three handlers as in-process calls in one Deno.serve.
+// Per row: requests/s, p50/p99 latency, and CPU seconds per 1000 requests of
+// the server side (every process of the system, all their threads).
+//   npm run bench
+//   deno run -A bench/chain_bench.ts [seconds per run]
+import { buildFunction } from "../runtime/build/compile.ts";
+import { runWrk, type WrkResult } from "./lib/wrk.ts";
+import { fmt, freePort, mainTs, spawn, stop, waitReady } from "./lib/proc.ts";
+
+const seconds = Number(Deno.args[0] ?? "3");
+const PAYLOADS = [64, 4096, 65536];
+const CONCURRENCY = [1, 8, 32, 64];
+const STEPS = ["upper", "reverse", "echo"];
+const here = (p: string) => new URL(p, import.meta.url).pathname;
+const root = here("../");
+
+interface Row extends WrkResult {
+  cpuPer1k: number;
+  hopP50Us?: number[];
+}
+
+/** utime + stime of a process and all its threads, in seconds. */
+function cpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ is 100 on Linux
+}
+
+interface System {
+  name: string;
+  url: string;
+  pids: number[];
+  /** Called before each measured run (sure: fresh chain, fresh counters). */
+  reset?: () => Promise<void>;
+  /** Extra numbers after a run. */
+  after?: () => Promise<Partial<Row>>;
+  close: () => Promise<void>;
+}
+
+async function measure(sys: System, payload: number, c: number): Promise<Row> {
+  const body = "abcdefghijklmnopqrstuvwxyz".repeat(Math.ceil(payload / 26)).slice(0, payload);
+  await sys.reset?.();
+  await runWrk({ url: sys.url, body, connections: c, durationSec: 1 }); // warm-up
+  const cpu0 = sys.pids.reduce((a, p) => a + cpuSeconds(p), 0);
+  const r = await runWrk({ url: sys.url, body, connections: c, durationSec: seconds });
+  const cpu1 = sys.pids.reduce((a, p) => a + cpuSeconds(p), 0);
+  return {
+    ...r,
+    cpuPer1k: ((cpu1 - cpu0) / Math.max(1, r.requests)) * 1000,
+    ...(await sys.after?.()),
+  };
+}
+
+async function startSure(): Promise<System> {
+  const dataDir = await Deno.makeTempDir({ prefix: "sure-chain-bench-" });
+  const port = freePort();
+  const node = spawn([
+    "run",
+    "-A",
+    "--quiet",
+    mainTs,
+    "serve",
+    "--port",
+    String(port),
+    "--data-dir",
+    dataDir,
+  ]);
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 600; i++) {
+    try {
+      const r = await fetch(`${base}/healthz`);
+      await r.body?.cancel();
+      if (r.ok) break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  for (const fn of STEPS) {
+    const built = await buildFunction(`${root}functions/${fn}`);
+    const form = new FormData();
+    form.append("name", fn);
+    form.append("image", new File([await Deno.readFile(built.image)], `${fn}.sure`));
+    const r = await fetch(`${base}/admin/functions`, { method: "POST", body: form });
+    if (!r.ok) throw new Error(`deploy ${fn}: ${await r.text()}`);
+    await r.body?.cancel();
+  }
+  const apply = async () => {
+    const r = await fetch(`${base}/admin/chains`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "bench3", steps: STEPS, reserve: 65536 }),
+    });
+    if (!r.ok) throw new Error(`chain: ${await r.text()}`);
+    await r.body?.cancel();
+  };
+  await apply();
+  await waitReady(`${base}/invoke/bench3`);
+  return {
+    name: "sure (3 KVM VMs, shared-memory hand-off)",
+    url: `${base}/invoke/bench3`,
+    pids: [node.pid],
+    reset: apply, // a replaced chain starts with fresh VMs and counters
+    after: async () => {
+      const s = await (await fetch(`${base}/admin/chains/bench3/stats`)).json();
+      return {
+        hopP50Us: s.steps.map((x: { handoffLatency: { p50Ns: number } } | null) =>
+          x ? x.handoffLatency.p50Ns / 1000 : NaN
+        ),
+      };
+    },
+    close: async () => {
+      await stop(node);
+      await Deno.remove(dataDir, { recursive: true });
+    },
+  };
+}
+
+async function startKnative(): Promise<System> {
+  const script = here("./baselines/knative.ts");
+  const procs: Deno.ChildProcess[] = [];
+  const sidecars: string[] = [];
+  for (const op of STEPS) {
+    const fnPort = freePort();
+    procs.push(spawn(["run", "-A", "--quiet", script, "fn", String(fnPort), op]));
+    await waitReady(`http://127.0.0.1:${fnPort}/`);
+    const scPort = freePort();
+    procs.push(
+      spawn([
+        "run",
+        "-A",
+        "--quiet",
+        script,
+        "sidecar",
+        String(scPort),
+        `http://127.0.0.1:${fnPort}/`,
+      ]),
+    );
+    await waitReady(`http://127.0.0.1:${scPort}/`);
+    sidecars.push(`http://127.0.0.1:${scPort}/`);
+  }
+  const port = freePort();
+  procs.push(spawn(["run", "-A", "--quiet", script, "broker", String(port), sidecars.join(",")]));
+  await waitReady(`http://127.0.0.1:${port}/`);
+  return {
+    name: "A: Knative model (3 fn + 3 sidecar + broker processes)",
+    url: `http://127.0.0.1:${port}/`,
+    pids: procs.map((p) => p.pid),
+    close: async () => {
+      for (const p of procs) await stop(p);
+    },
+  };
+}
+
+async function startInProcess(): Promise<System> {
+  const port = freePort();
+  const p = spawn(["run", "-A", "--quiet", here("./baselines/inprocess.ts"), String(port)]);
+  await waitReady(`http://127.0.0.1:${port}/`);
+  return {
+    name: "B: in-process calls in one Deno.serve",
+    url: `http://127.0.0.1:${port}/`,
+    pids: [p.pid],
+    close: () => stop(p),
+  };
+}
+
+const results = new Map<string, Map<string, Row>>();
+const key = (p: number, c: number) => `${p}/${c}`;
+const systems: System[] = [];
+try {
+  systems.push(await startSure(), await startKnative(), await startInProcess());
+  for (const sys of systems) {
+    const rows = new Map<string, Row>();
+    results.set(sys.name, rows);
+    for (const p of PAYLOADS) {
+      for (const c of CONCURRENCY) rows.set(key(p, c), await measure(sys, p, c));
+    }
+  }
+} finally {
+  for (const s of systems) await s.close();
+}
+
+const [sure, a, b] = systems.map((s) => results.get(s.name)!);
+console.log(`chain of 3 functions (${STEPS.join(" -> ")}), wrk -t1 -d${seconds}s per row`);
+for (const sys of systems) {
+  console.log(`\n${sys.name}`);
+  console.log("payload  conc    req/s   p50 ms   p99 ms  CPU s/1k req  errors  hand-off p50 us");
+  for (const p of PAYLOADS) {
+    for (const c of CONCURRENCY) {
+      const r = results.get(sys.name)!.get(key(p, c))!;
+      console.log(
+        `${String(p).padStart(7)} ${String(c).padStart(5)} ${
+          fmt(r.requestsPerSec, 0).padStart(8)
+        } ${fmt(r.p50Ms, 3).padStart(8)} ${fmt(r.p99Ms, 3).padStart(8)} ${
+          fmt(r.cpuPer1k, 3).padStart(13)
+        } ${String(r.errors).padStart(7)}  ${
+          r.hopP50Us ? r.hopP50Us.map((x) => fmt(x, 1)).join("/") : ""
+        }`,
+      );
+    }
+  }
+}
+console.log("\nratios (sure / A, sure / B): throughput, CPU per request");
+for (const p of PAYLOADS) {
+  for (const c of CONCURRENCY) {
+    const s = sure.get(key(p, c))!, ra = a.get(key(p, c))!, rb = b.get(key(p, c))!;
+    console.log(
+      `${String(p).padStart(7)} ${String(c).padStart(5)}  x/A ${
+        fmt(s.requestsPerSec / ra.requestsPerSec).padStart(6)
+      }  x/B ${fmt(s.requestsPerSec / rb.requestsPerSec).padStart(5)}  cpu/A ${
+        fmt(s.cpuPer1k / ra.cpuPer1k).padStart(5)
+      }  cpu/B ${fmt(s.cpuPer1k / rb.cpuPer1k).padStart(5)}`,
+    );
+  }
+}
+const t = sure.get(key(64, 32))!, ta = a.get(key(64, 32))!, tb = b.get(key(64, 32))!;
+console.log(
+  `\ntargets at 64 B, concurrency 32: sure/A ${
+    fmt(t.requestsPerSec / ta.requestsPerSec)
+  }x (target >= 10x), ` +
+    `sure/B ${fmt((100 * t.requestsPerSec) / tb.requestsPerSec, 0)}% (target >= 50%), ` +
+    `hand-off p50 per step ${t.hopP50Us?.map((x) => fmt(x, 1)).join("/")} us (target <= 2 us)`,
+);
