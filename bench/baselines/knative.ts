@@ -10,8 +10,13 @@ import { apply, type Op } from "./ops.ts";
 
 const [role, portArg, arg] = Deno.args;
 const port = Number(portArg);
+// wrk drops its connections when a run ends: a request cut off mid-body is
+// answered 499 quietly instead of printing a stack trace per connection.
 const serve = (h: (req: Request) => Promise<Response>) =>
-  Deno.serve({ port, hostname: "127.0.0.1", onListen: () => console.log("ready") }, h);
+  Deno.serve(
+    { port, hostname: "127.0.0.1", onListen: () => console.log("ready") },
+    (req) => h(req).catch(() => new Response(null, { status: 499 })),
+  );
 const octets = { "content-type": "application/octet-stream" };
 
 if (role === "fn") {
