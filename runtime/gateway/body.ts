@@ -16,9 +16,13 @@ export async function readLimited(req: Request, limit: number): Promise<Uint8Arr
     if (declared > limit) throw new PayloadTooLargeError(limit);
   }
   if (!req.body) return new Uint8Array(0);
+  if (declared !== undefined) {
+    // The HTTP layer reads exactly Content-Length bytes, already checked against
+    // the limit: Deno's own whole-body read is the fast path (no stream reader).
+    return new Uint8Array(await req.arrayBuffer());
+  }
   const reader = req.body.getReader();
-  // With a known length, fill one buffer of exactly that size (no regrowing).
-  let buf = new Uint8Array(declared ?? Math.min(limit, 64 << 10));
+  let buf = new Uint8Array(Math.min(limit, 64 << 10));
   let len = 0;
   try {
     for (;;) {
