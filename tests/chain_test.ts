@@ -298,3 +298,42 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "chains: the thumbnail pipeline turns a PPM into a half-size PGM; bad input is a 400",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      for (const f of ["ppm-decode", "rgb-gray", "gray-resize", "pgm-encode"]) {
+        await deploy(node, f, await buildImage(`functions/${f}`));
+      }
+      const manifest = JSON.parse(
+        await Deno.readTextFile(new URL("../chains/thumbnail.json", import.meta.url)),
+      );
+      await chain(node, manifest);
+      // 4x2: red, green, blue, white over a black row.
+      const header = new TextEncoder().encode("P6\n# test\n4 2\n255\n");
+      const pixels = [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255, ...new Array(12).fill(0)];
+      const ppm = new Uint8Array([...header, ...pixels]);
+      const r = await invoke(node, "thumbnail", ppm);
+      assert.equal(r.status, 200, text(r.bytes));
+      // Luma (77R + 150G + 29B) >> 8, then 2x2 boxes: (76 + 149) / 4, (28 + 255) / 4.
+      assert.deepEqual(
+        r.bytes,
+        new Uint8Array([...new TextEncoder().encode("P5\n2 1\n255\n"), 56, 71]),
+      );
+      // The same image as text (P3) gives the same thumbnail.
+      const p3 = `P3\n4 2\n255\n${pixels.join(" ")}\n`;
+      assert.deepEqual((await invoke(node, "thumbnail", p3)).bytes, r.bytes);
+
+      const bad = await invoke(node, "thumbnail", "hello");
+      assert.equal(bad.status, 400);
+      assert.equal(text(bad.bytes), "ppm-decode: not a PPM image (expected P6 or P3)\n");
+      const cut = await invoke(node, "thumbnail", ppm.slice(0, ppm.byteLength - 5));
+      assert.equal(cut.status, 400);
+      assert.match(text(cut.bytes), /truncated/);
+      const s = await assertPoolFull(node, "thumbnail");
+      assert.deepEqual(s.steps.map((x: { handled: number }) => x.handled), [4, 2, 2, 2]);
+    });
+  },
+});
