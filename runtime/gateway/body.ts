@@ -3,7 +3,9 @@
  * the limit: a Content-Length over the limit is refused before any byte is
  * read, and a body without one (chunked) is cut off as soon as it passes it.
  */
-import { PayloadTooLargeError, ValidationError } from "../errors.ts";
+import { HttpError, PayloadTooLargeError, ValidationError } from "../errors.ts";
+
+const CLOSED = "the connection closed before the whole body arrived";
 
 export async function readLimited(req: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
   const header = req.headers.get("content-length");
@@ -19,7 +21,12 @@ export async function readLimited(req: Request, limit: number): Promise<Uint8Arr
   if (declared !== undefined) {
     // The HTTP layer reads exactly Content-Length bytes, already checked against
     // the limit: Deno's own whole-body read is the fast path (no stream reader).
-    return new Uint8Array(await req.arrayBuffer());
+    try {
+      return new Uint8Array(await req.arrayBuffer());
+    } catch {
+      // The client went away mid-body: its fault, not the node's (no 5xx, no error log).
+      throw new ValidationError("body", CLOSED);
+    }
   }
   const reader = req.body.getReader();
   let buf = new Uint8Array(Math.min(limit, 64 << 10));
@@ -42,7 +49,8 @@ export async function readLimited(req: Request, limit: number): Promise<Uint8Arr
   } catch (e) {
     // Stop the client's upload: nothing more of it will be used.
     await reader.cancel().catch(() => {});
-    throw e;
+    // A read error means the client went away: not the node's fault.
+    throw e instanceof HttpError ? e : new ValidationError("body", CLOSED);
   } finally {
     reader.releaseLock();
   }
