@@ -3,7 +3,7 @@
  * back, and serves the app on a socket. `examples` (the `dev` command) also
  * builds and deploys every folder under functions/.
  */
-import { probe } from "../ffi/mod.ts";
+import { type Capabilities, probe } from "../ffi/mod.ts";
 import { createApp } from "./app.ts";
 import { ChainManager } from "./chains/manager.ts";
 import { DeployConfigSchema } from "./admin/functions.ts";
@@ -32,6 +32,47 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/** The parts of a node around one store, wired the same way for the node and for tests. */
+export interface NodeParts {
+  scheduler: Scheduler;
+  deployer: Deployer;
+  chains: ChainManager;
+  app: ReturnType<typeof createApp>;
+  /** Stops chains and instances, then closes the store. */
+  close(): Promise<void>;
+}
+
+export function assembleNode(
+  store: Store,
+  capabilities: Capabilities,
+  logger: Logger,
+  pool: NodeOptions["pool"] = {},
+): NodeParts {
+  const scheduler = new Scheduler({ kvm: capabilities.kvm, logger, ...pool });
+  const deployer = new Deployer(store, scheduler, logger);
+  const chains = new ChainManager(store, scheduler, logger);
+  const app = createApp({
+    store,
+    scheduler,
+    deployer,
+    capabilities,
+    version: VERSION,
+    logger,
+    chains,
+  });
+  return {
+    scheduler,
+    deployer,
+    chains,
+    app,
+    async close() {
+      await chains.close();
+      await scheduler.close();
+      await store.close();
+    },
+  };
+}
+
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const logger = opts.logger ?? consoleLogger;
   const capabilities = probe();
@@ -46,9 +87,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     );
   }
   const store = await Store.open(opts.dataDir);
-  const scheduler = new Scheduler({ kvm: capabilities.kvm, logger, ...opts.pool });
-  const deployer = new Deployer(store, scheduler, logger);
-  const chains = new ChainManager(store, scheduler, logger);
+  const parts = assembleNode(store, capabilities, logger, opts.pool);
+  const { deployer, chains, app } = parts;
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
     const restored = await deployer.restore();
@@ -71,24 +111,13 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         );
       }
     }
-    const app = createApp({
-      store,
-      scheduler,
-      deployer,
-      capabilities,
-      version: VERSION,
-      logger,
-      chains,
-    });
     server = Deno.serve({
       port: opts.port,
       hostname: opts.hostname ?? "127.0.0.1",
       onListen: () => {},
     }, app.fetch);
   } catch (e) {
-    await chains.close();
-    await scheduler.close();
-    await store.close();
+    await parts.close();
     throw e;
   }
   const addr = server.addr;
@@ -102,9 +131,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     close() {
       closing ??= (async () => {
         await server!.shutdown();
-        await chains.close();
-        await scheduler.close();
-        await store.close();
+        await parts.close();
       })();
       return closing;
     },

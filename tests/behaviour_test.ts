@@ -7,22 +7,13 @@ import assert from "node:assert/strict";
 import { stats } from "../ffi/mod.ts";
 import {
   buildImage,
-  deployForm,
+  deployFunction,
   faultyImage,
   hasKvm,
   startTestNode,
   type TestNode,
   waitFor,
 } from "./helpers.ts";
-
-async function deploy(node: TestNode, name: string, image: Uint8Array<ArrayBuffer>) {
-  const res = await fetch(`${node.url}/admin/functions`, {
-    method: "POST",
-    body: deployForm({ name, image }),
-  });
-  assert.equal(res.status, 201, await res.clone().text());
-  await res.body?.cancel();
-}
 
 async function invoke(node: TestNode, name: string, body: string) {
   const res = await fetch(`${node.url}/invoke/${name}`, { method: "POST", body });
@@ -35,7 +26,7 @@ Deno.test({
   async fn() {
     const node = await startTestNode();
     try {
-      await deploy(node, "faulty", await faultyImage());
+      await deployFunction(node, "faulty", await faultyImage());
       let r = await invoke(node, "faulty", "status:404");
       assert.equal(r.status, 404);
       assert.equal(r.text, "status 404");
@@ -70,7 +61,7 @@ Deno.test({
   async fn() {
     const node = await startTestNode();
     try {
-      await deploy(node, "bigout", await buildImage("tests/fixtures/functions/bigout"));
+      await deployFunction(node, "bigout", await buildImage("tests/fixtures/functions/bigout"));
       let r = await invoke(node, "bigout", "300000");
       assert.equal(r.status, 200);
       assert.equal(r.text.length, 300000);
@@ -90,7 +81,11 @@ Deno.test({
     const base = stats();
     const node = await startTestNode();
     try {
-      await deploy(node, "initfault", await buildImage("tests/fixtures/functions/initfault"));
+      await deployFunction(
+        node,
+        "initfault",
+        await buildImage("tests/fixtures/functions/initfault"),
+      );
       const r = await invoke(node, "initfault", "x");
       assert.equal(r.status, 502, r.text);
       const err = JSON.parse(r.text);

@@ -7,26 +7,12 @@
 import assert from "node:assert/strict";
 import {
   buildImage,
-  deployForm,
+  deployFunction,
   faultyImage,
   hasKvm,
   startTestNode,
   type TestNode,
 } from "./helpers.ts";
-
-async function deploy(
-  node: TestNode,
-  name: string,
-  image: Uint8Array<ArrayBuffer>,
-  timeout?: number,
-) {
-  const res = await fetch(`${node.url}/admin/functions`, {
-    method: "POST",
-    body: deployForm({ name, image, timeout }),
-  });
-  assert.ok(res.status === 201 || res.status === 200, await res.clone().text());
-  await res.body?.cancel();
-}
 
 async function chain(node: TestNode, spec: Record<string, unknown>, expect = 201) {
   const res = await fetch(`${node.url}/admin/chains`, {
@@ -71,7 +57,7 @@ async function withNode(fn: (node: TestNode) => Promise<void>) {
   const node = await startTestNode();
   try {
     for (const f of ["upper", "reverse", "echo"]) {
-      await deploy(node, f, await buildImage(`functions/${f}`));
+      await deployFunction(node, f, await buildImage(`functions/${f}`));
     }
     await fn(node);
   } finally {
@@ -134,7 +120,7 @@ Deno.test({
   ignore: !hasKvm,
   async fn() {
     await withNode(async (node) => {
-      await deploy(node, "faulty", await faultyImage(), 5000);
+      await deployFunction(node, "faulty", await faultyImage(), 5000);
       await chain(node, { name: "crashy", steps: ["echo", "faulty", "upper"] });
       assert.equal(text((await invoke(node, "crashy", "fine")).bytes), "FINE");
       const r = await invoke(node, "crashy", "null");
@@ -159,7 +145,7 @@ Deno.test({
   ignore: !hasKvm,
   async fn() {
     await withNode(async (node) => {
-      await deploy(node, "faulty", await faultyImage(), 5000);
+      await deployFunction(node, "faulty", await faultyImage(), 5000);
       await chain(node, { name: "slow", steps: ["faulty", "echo"], timeout: 300 });
       const t0 = performance.now();
       const r = await invoke(node, "slow", "loop");
@@ -178,7 +164,7 @@ Deno.test({
   ignore: !hasKvm,
   async fn() {
     await withNode(async (node) => {
-      await deploy(node, "faulty", await faultyImage(), 5000);
+      await deployFunction(node, "faulty", await faultyImage(), 5000);
       // 16 buffers = 8 requests in flight; the first loops and holds the rest behind it.
       await chain(node, {
         name: "tiny",
@@ -242,7 +228,7 @@ Deno.test({
     let node = await startTestNode({ dataDir });
     try {
       for (const f of ["upper", "reverse"]) {
-        await deploy(node, f, await buildImage(`functions/${f}`));
+        await deployFunction(node, f, await buildImage(`functions/${f}`));
       }
       await chain(node, { name: "back", steps: ["upper", "reverse"] });
       await node.close();
@@ -261,7 +247,7 @@ Deno.test({
   async fn() {
     await withNode(async (node) => {
       for (const f of ["route-text", "hexdump"]) {
-        await deploy(node, f, await buildImage(`functions/${f}`));
+        await deployFunction(node, f, await buildImage(`functions/${f}`));
       }
       const manifest = JSON.parse(
         await Deno.readTextFile(new URL("../chains/text-router.json", import.meta.url)),
@@ -282,7 +268,11 @@ Deno.test({
   ignore: !hasKvm,
   async fn() {
     await withNode(async (node) => {
-      await deploy(node, "chain-bogus", await buildImage("tests/fixtures/functions/chain-bogus"));
+      await deployFunction(
+        node,
+        "chain-bogus",
+        await buildImage("tests/fixtures/functions/chain-bogus"),
+      );
       await chain(node, { name: "liar", steps: ["chain-bogus", "upper"] });
       assert.equal(text((await invoke(node, "liar", "fine")).bytes), "FINE");
       const r = await invoke(node, "liar", "bogus");
@@ -305,7 +295,7 @@ Deno.test({
   async fn() {
     await withNode(async (node) => {
       for (const f of ["ppm-decode", "rgb-gray", "gray-resize", "pgm-encode"]) {
-        await deploy(node, f, await buildImage(`functions/${f}`));
+        await deployFunction(node, f, await buildImage(`functions/${f}`));
       }
       const manifest = JSON.parse(
         await Deno.readTextFile(new URL("../chains/thumbnail.json", import.meta.url)),

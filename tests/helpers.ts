@@ -3,14 +3,9 @@
  * libsure through ffi/, Deno KV in a temporary directory, real sockets.
  */
 import { probe } from "../ffi/mod.ts";
-import { type RunningNode, startNode } from "../runtime/node.ts";
+import { assembleNode, type RunningNode, startNode } from "../runtime/node.ts";
 import { type LogRecord, memoryLogger } from "../runtime/log.ts";
-import { createApp } from "../runtime/app.ts";
-import { Deployer } from "../runtime/deployer.ts";
-import { ChainManager } from "../runtime/chains/manager.ts";
-import { Scheduler } from "../runtime/scheduler/scheduler.ts";
 import { Store } from "../runtime/store/store.ts";
-import { VERSION } from "../runtime/version.ts";
 
 export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const DENO = Deno.execPath();
@@ -75,33 +70,10 @@ export async function startTestNode(
 export async function openTestApp(dataDir?: string) {
   const dir = dataDir ?? await Deno.makeTempDir({ prefix: "sure-app-" });
   const { logger, records } = memoryLogger();
-  const capabilities = probe();
   const store = await Store.open(dir);
-  const scheduler = new Scheduler({ kvm: capabilities.kvm, logger });
-  const deployer = new Deployer(store, scheduler, logger);
-  const chains = new ChainManager(store, scheduler, logger);
-  await deployer.restore();
-  const app = createApp({
-    store,
-    scheduler,
-    deployer,
-    capabilities,
-    version: VERSION,
-    logger,
-    chains,
-  });
-  return {
-    app,
-    store,
-    scheduler,
-    dataDir: dir,
-    records,
-    async close() {
-      await chains.close();
-      await scheduler.close();
-      await store.close();
-    },
-  };
+  const parts = assembleNode(store, probe(), logger);
+  await parts.deployer.restore();
+  return { ...parts, store, dataDir: dir, records };
 }
 
 export interface DeployFields {
@@ -121,6 +93,23 @@ export function deployForm(f: DeployFields): FormData {
   if (f.image instanceof Uint8Array) form.append("image", new File([f.image], "image.sure"));
   else if (typeof f.image === "string") form.append("image", f.image);
   return form;
+}
+
+/** Deploys (or replaces) a function on a test node through the admin API. */
+export async function deployFunction(
+  node: TestNode,
+  name: string,
+  image: Uint8Array<ArrayBuffer>,
+  timeout?: number,
+): Promise<void> {
+  const res = await fetch(`${node.url}/admin/functions`, {
+    method: "POST",
+    body: deployForm({ name, image, timeout }),
+  });
+  if (res.status !== 201 && res.status !== 200) {
+    throw new Error(`deploy ${name}: ${res.status} ${await res.text()}`);
+  }
+  await res.body?.cancel();
 }
 
 /** Everything durable in a data dir: image files and KV deployments. */
