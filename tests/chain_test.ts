@@ -5,11 +5,13 @@
  * pool's buffers always come back.
  */
 import assert from "node:assert/strict";
+import { stats as libsureStats } from "../ffi/mod.ts";
 import {
   buildImage,
   deployFunction,
   faultyImage,
   hasKvm,
+  resourceCounts,
   startTestNode,
   type TestNode,
 } from "./helpers.ts";
@@ -324,6 +326,29 @@ Deno.test({
       assert.match(text(cut.bytes), /truncated/);
       const s = await assertPoolFull(node, "thumbnail");
       assert.deepEqual(s.steps.map((x: { handled: number }) => x.handled), [4, 2, 2, 2]);
+    });
+  },
+});
+
+Deno.test({
+  name: "chains: deleting a chain destroys its VMs and pool (no instance, thread or fd left)",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      await invoke(node, "echo", "warm"); // the functions' own pools are warm already
+      const before = { ...libsureStats(), ...resourceCounts() };
+      await chain(node, { name: "gone", steps: ["upper", "reverse", "echo"] });
+      assert.equal(libsureStats().instances, before.instances + 3);
+      assert.equal(text((await invoke(node, "gone", "abc")).bytes), "CBA");
+      const res = await fetch(`${node.url}/admin/chains/gone`, { method: "DELETE" });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+      const after = { ...libsureStats(), ...resourceCounts() };
+      assert.equal(after.instances, before.instances);
+      assert.equal(after.vcpuThreads, before.vcpuThreads);
+      assert.equal(after.guestBytes, before.guestBytes);
+      assert.equal(after.fds, before.fds);
+      assert.equal((await invoke(node, "gone", "abc")).status, 404);
     });
   },
 });
