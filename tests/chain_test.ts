@@ -352,3 +352,22 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "chains: a step whose init crashes is refused with 502 and nothing is stored",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      await deployFunction(
+        node,
+        "initfault",
+        await buildImage("tests/fixtures/functions/initfault"),
+      );
+      const err = await chain(node, { name: "broken", steps: ["echo", "initfault"] }, 502);
+      assert.equal(err.error, "function_start_failed");
+      const list = await (await fetch(`${node.url}/admin/chains`)).json();
+      assert.deepEqual(list.chains, []);
+      assert.equal((await invoke(node, "broken", "x")).status, 404);
+    });
+  },
+});

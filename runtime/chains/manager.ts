@@ -3,7 +3,13 @@
  * then the running chain), bringing them back at start, and keeping them in
  * step with the functions they use.
  */
-import { ConflictError, KvmUnavailableError, NotFoundError, ValidationError } from "../errors.ts";
+import {
+  ConflictError,
+  FunctionStartError,
+  KvmUnavailableError,
+  NotFoundError,
+  ValidationError,
+} from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { Store } from "../store/store.ts";
@@ -62,7 +68,12 @@ export class ChainManager {
     const now = new Date().toISOString();
     const stored: StoredChain = { ...spec, createdAt: previous?.createdAt ?? now, updatedAt: now };
     // Start first: a chain that cannot boot is refused and nothing is stored.
-    const rt = await ChainRuntime.start(spec, images, this.logger);
+    let rt: ChainRuntime;
+    try {
+      rt = await ChainRuntime.start(spec, images, this.logger);
+    } catch (e) {
+      throw new FunctionStartError(spec.name, (e as Error).message);
+    }
     await this.store.chains.put(stored);
     const old = this.#running.get(spec.name);
     this.#running.set(spec.name, rt);

@@ -136,7 +136,8 @@ export class ChainRuntime {
     p.timedOut = true;
     this.errors.timeout++;
     const step = this.chain.locate(slot);
-    if (step >= 0 && step < this.spec.steps.length) {
+    const held = step >= 0 && step < this.spec.steps.length;
+    if (held && this.#instances[step] && !this.#restarting[step]) {
       this.logger("warn", "chain request timed out: restarting its step", {
         chain: this.name,
         function: this.spec.steps[step],
@@ -145,10 +146,13 @@ export class ChainRuntime {
       this.#restart(step);
       return; // its failure completion answers the request
     }
-    // Nobody holds it (lost between steps): answer now and take the slot back.
+    // Nobody can answer it now (lost between steps, or its step is down or
+    // restarting): answer now and take the slot back. Freeing bumps the slot's
+    // generation, so a descriptor still queued for it is dropped as stale.
     this.#pending.delete(slot);
     p.reject(new FunctionTimeoutError(this.name, this.spec.timeout));
     this.chain.free(slot);
+    if (held && !this.#instances[step]) this.#restart(step); // a failed restart: try again
   }
 
   async #run(): Promise<void> {
