@@ -8,6 +8,11 @@
 #include "chain.h"
 
 #include <errno.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <x86intrin.h>
@@ -130,6 +135,17 @@ SURE_API int sure_chain_create(uint32_t nsteps, const char *names, const uint8_t
 	c->buf_size = buf_size;
 	c->pool.fd = c->meta.fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
+	for (uint32_t n = 0; n < SURE_NODES; n++)
+		c->wake_fd[n] = -1; /* all of them before any can fail: destroy closes >= 0 */
+	for (uint32_t n = 0; n < SURE_NODES; n++) {
+		if (n < nsteps || n == SURE_NODE_GW) {
+			c->wake_fd[n] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+			if (c->wake_fd[n] < 0) {
+				rc = sure_errf(err, errcap, -errno, "eventfd: %s", strerror(errno));
+				goto fail;
+			}
+		}
+	}
 	c->state = calloc(nslots, 1);
 	c->free_slots = calloc(nslots, sizeof(uint32_t));
 	c->fq = calloc(nslots, sizeof(struct sure_completion));
@@ -150,6 +166,8 @@ SURE_API int sure_chain_create(uint32_t nsteps, const char *names, const uint8_t
 	return 0;
 fail:
 	c->nsteps = 0; /* no instances to check */
+	if (rc == 0)
+		rc = -ENOMEM;
 	sure_chain_destroy(c);
 	return rc;
 }
@@ -166,6 +184,9 @@ SURE_API int sure_chain_destroy(struct sure_chain *c)
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
+	for (uint32_t n = 0; n < SURE_NODES; n++)
+		if (c->wake_fd[n] >= 0)
+			close(c->wake_fd[n]);
 	sure_shm_destroy(&c->pool);
 	sure_shm_destroy(&c->meta);
 	sure_pool_alloc_fini(&c->alloc);
@@ -227,20 +248,46 @@ nospace:
 	return -ENOSPC;
 }
 
-static void wake_step(struct sure_chain *c, uint32_t step)
+void sure_chain_kick(struct sure_chain *c, uint32_t node)
 {
-	struct sure_instance *inst = c->inst[step];
+	uint64_t one = 1;
 
-	if (inst && sure_load(&inst->ch.vcpu_sleeping)) {
-		__atomic_add_fetch(&inst->ch.guest_wake, 1, __ATOMIC_RELEASE);
-		sure_futex_wake(&inst->ch.guest_wake);
+	if (node < SURE_NODES && c->wake_fd[node] >= 0 && write(c->wake_fd[node], &one, 8) < 0) {
+		/* EAGAIN: the counter is saturated, so the sleeper is being woken anyway. */
 	}
 }
 
-static void wake_gateway(struct sure_chain *c)
+static void drain(int fd)
 {
-	__atomic_add_fetch(&c->gw_wake, 1, __ATOMIC_RELEASE);
-	sure_futex_wake(&c->gw_wake);
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing pending; the caller re-checks its condition anyway. */
+	}
+}
+
+/* Wakes a node only if it said it sleeps (Dekker: the caller published, then fenced). */
+static void wake_node(struct sure_chain *c, uint32_t node)
+{
+	if (sure_load(&c->sleeping[node]))
+		sure_chain_kick(c, node);
+}
+
+void sure_chain_register_doorbells(struct sure_chain *c, int vm_fd)
+{
+	for (uint32_t n = 0; n < SURE_NODES; n++) {
+		if (c->wake_fd[n] < 0)
+			continue;
+		struct kvm_ioeventfd io = {
+			.datamatch = n,
+			.addr = SURE_DOORBELL_GPA + SURE_DOORBELL_WAKE,
+			.len = 8,
+			.fd = c->wake_fd[n],
+			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+		};
+		/* Refused (no KVM_CAP_IOEVENTFD): WAKE stays an exit that vcpu.c handles. */
+		ioctl(vm_fd, KVM_IOEVENTFD, &io);
+	}
 }
 
 /* Called on the Deno thread for every request: no syscall unless step 0 sleeps. */
@@ -269,9 +316,7 @@ SURE_API int sure_chain_submit(struct sure_chain *c, uint32_t slot, uint32_t len
 	c->hdr->slot_loc[slot] = 0;
 	sure_store(&r->head, h + 1);
 	sure_fence(); /* Dekker with the step's sleep: push, fence, look */
-	pthread_mutex_lock(&c->lock); /* inst[0] may be replaced concurrently */
-	wake_step(c, 0);
-	pthread_mutex_unlock(&c->lock);
+	wake_node(c, 0);
 	return 0;
 }
 
@@ -361,8 +406,6 @@ SURE_API int sure_chain_wait(struct sure_chain *c, struct sure_completion *out, 
 	if (!c || !out || max == 0)
 		return -EINVAL;
 	for (;;) {
-		uint32_t w = sure_load(&c->gw_wake);
-
 		pthread_mutex_lock(&c->lock);
 		n = collect(c, out, max);
 		pthread_mutex_unlock(&c->lock);
@@ -376,14 +419,19 @@ SURE_API int sure_chain_wait(struct sure_chain *c, struct sure_completion *out, 
 			continue;
 		}
 		/* Tell producers to ring WAKE, then look once more before sleeping. */
+		sure_store(&c->sleeping[SURE_NODE_GW], 1);
 		sure_store(&c->hdr->node[SURE_NODE_GW].sleeping, 1);
 		sure_fence();
 		pthread_mutex_lock(&c->lock);
 		n = collect(c, out, max);
 		pthread_mutex_unlock(&c->lock);
-		if (n == 0)
-			sure_futex_wait(&c->gw_wake, w, deadline - now);
+		if (n == 0) {
+			struct pollfd p = { .fd = c->wake_fd[SURE_NODE_GW], .events = POLLIN };
+			poll(&p, 1, (int)((deadline - now + 999999) / 1000000));
+			drain(c->wake_fd[SURE_NODE_GW]);
+		}
 		sure_store(&c->hdr->node[SURE_NODE_GW].sleeping, 0);
+		sure_store(&c->sleeping[SURE_NODE_GW], 0);
 		if (n > 0)
 			break;
 	}
@@ -393,7 +441,7 @@ SURE_API int sure_chain_wait(struct sure_chain *c, struct sure_completion *out, 
 SURE_API void sure_chain_wake(struct sure_chain *c)
 {
 	if (c)
-		wake_gateway(c);
+		sure_chain_kick(c, SURE_NODE_GW);
 }
 
 SURE_API int sure_chain_free(struct sure_chain *c, uint32_t slot)
@@ -514,32 +562,27 @@ static int has_work(struct sure_chain *c, uint32_t step)
 void sure_chain_sleep(struct sure_instance *inst)
 {
 	struct sure_chain *c = inst->chain;
-	struct sure_channel *ch = &inst->ch;
+	uint32_t step = inst->step;
 
 	/* The host checks the rings itself: a guest that lies only hurts itself. */
 	for (;;) {
-		uint32_t w = sure_load(&ch->guest_wake);
-
-		sure_store(&ch->vcpu_sleeping, 1);
+		sure_store(&c->sleeping[step], 1);
 		sure_fence();
-		if (sure_channel_dead(ch) || has_work(c, inst->step))
+		if (sure_channel_dead(&inst->ch) || has_work(c, step))
 			break;
-		sure_futex_wait(&ch->guest_wake, w, UINT64_MAX);
+		struct pollfd p = { .fd = c->wake_fd[step], .events = POLLIN };
+		poll(&p, 1, -1); /* a kill kicks this fd too (and the signal ends poll) */
+		drain(c->wake_fd[step]);
 	}
-	sure_store(&ch->vcpu_sleeping, 0);
+	sure_store(&c->sleeping[step], 0);
 }
 
+/* WAKE that did not match an in-kernel doorbell (old host or a bad node). */
 void sure_chain_wake_node(struct sure_chain *c, uint64_t node)
 {
-	if (node == SURE_NODE_GW) {
-		wake_gateway(c);
-		return;
-	}
-	if (node >= c->nsteps)
-		return; /* nothing to wake: a confused guest, not worth a kill */
-	pthread_mutex_lock(&c->lock);
-	wake_step(c, (uint32_t)node);
-	pthread_mutex_unlock(&c->lock);
+	if (node < c->nsteps || node == SURE_NODE_GW)
+		sure_chain_kick(c, (uint32_t)node);
+	/* else: nothing to wake: a confused guest, not worth a kill */
 }
 
 void sure_chain_bogus(struct sure_chain *c, uint32_t reporter, uint64_t data)
@@ -555,7 +598,7 @@ void sure_chain_bogus(struct sure_chain *c, uint32_t reporter, uint64_t data)
 	if (blamed < c->nsteps && blamed != reporter && c->inst[blamed])
 		sure_instance_kill_bogus(c->inst[blamed]);
 	pthread_mutex_unlock(&c->lock);
-	wake_gateway(c);
+	sure_chain_kick(c, SURE_NODE_GW);
 }
 
 void sure_chain_step_died(struct sure_chain *c, uint32_t step)
@@ -565,7 +608,7 @@ void sure_chain_step_died(struct sure_chain *c, uint32_t step)
 		if (c->state[s] == SLOT_INFLIGHT && c->hdr->slot_loc[s] == step)
 			fail_slot(c, s, SURE_CE_FAULT, (uint16_t)step, 502);
 	pthread_mutex_unlock(&c->lock);
-	wake_gateway(c);
+	sure_chain_kick(c, SURE_NODE_GW);
 }
 
 void sure_chain_detach(struct sure_chain *c, uint32_t step, struct sure_instance *inst)

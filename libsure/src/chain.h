@@ -41,7 +41,11 @@ struct sure_chain {
 	uint32_t fq_n;
 	struct sure_instance *inst[SURE_CHAIN_MAX_STEPS];
 
-	uint32_t gw_wake; /* futex the completion waiter sleeps on */
+	/* Doorbells: eventfd per node (steps, and the gateway at SURE_NODE_GW). A
+	 * guest's WAKE write lands on them inside KVM (KVM_IOEVENTFD) without an
+	 * exit to this process; sleepers poll them. -1 for unused nodes. */
+	int wake_fd[SURE_NODES];
+	uint32_t sleeping[SURE_NODES]; /* host truth: the node's thread sleeps or is about to */
 	uint64_t copied_in, copied_out, completed;
 };
 
@@ -60,6 +64,10 @@ void sure_chain_wake_node(struct sure_chain *c, uint64_t node);
 void sure_chain_bogus(struct sure_chain *c, uint32_t reporter, uint64_t data);
 /* The step's instance stopped: fail every request it held. */
 void sure_chain_step_died(struct sure_chain *c, uint32_t step);
+/* Wakes the step's sleeping vCPU thread (kill, submit). */
+void sure_chain_kick(struct sure_chain *c, uint32_t node);
+/* Lets the guests of vm_fd ring WAKE inside KVM (best effort: else it is an MMIO exit). */
+void sure_chain_register_doorbells(struct sure_chain *c, int vm_fd);
 /* Forgets inst as its step's instance (destroy). */
 void sure_chain_detach(struct sure_chain *c, uint32_t step, struct sure_instance *inst);
 

@@ -42,6 +42,8 @@ static uint64_t deadline_after(uint32_t ms)
 void sure_instance_kill(struct sure_instance *inst)
 {
 	sure_channel_kill(&inst->ch);
+	if (inst->chain)
+		sure_chain_kick(inst->chain, inst->step); /* it may sleep on its doorbell */
 	sure_vcpu_kick(&inst->vcpu);
 }
 
@@ -128,6 +130,8 @@ static int build_vm(struct sure_instance *inst, const struct sure_layout_out *lo
 		if (rc == 0)
 			rc = sure_vm_set_slot(inst->vm_fd, SLOT_POOL, SURE_POOL_GPA,
 					      inst->chain->pool.map, inst->chain->pool.size);
+		if (rc == 0)
+			sure_chain_register_doorbells(inst->chain, inst->vm_fd);
 	}
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-rc));
