@@ -371,3 +371,23 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "chains: replacing a chain under load answers every request (200 or 503), never crashes",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      const spec = { name: "hot", steps: ["upper", "echo"] };
+      await chain(node, spec);
+      const big = "y".repeat(200_000); // slow to arrive: the body is read while the chain changes
+      const load = Array.from({ length: 60 }, (_, i) => invoke(node, "hot", i % 2 ? big : `r${i}`));
+      await chain(node, spec, 200);
+      await chain(node, { ...spec, steps: ["reverse", "echo"] }, 200);
+      for (const r of await Promise.all(load)) {
+        assert.ok(r.status === 200 || r.status === 503, `status ${r.status}: ${text(r.bytes)}`);
+      }
+      assert.equal(text((await invoke(node, "hot", "abc")).bytes), "cba");
+      await assertPoolFull(node, "hot");
+    });
+  },
+});

@@ -9,6 +9,7 @@ import {
   BogusDescriptorError,
   FunctionFaultError,
   FunctionTimeoutError,
+  OverloadedError,
   PoolExhaustedError,
 } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -50,6 +51,7 @@ export class ChainRuntime {
   #restarting: (Promise<void> | null)[];
   #pending = new Map<number, Pending>();
   #closed = false;
+  #accepting = true;
   #pump: Promise<void>;
   readonly errors = { fault: 0, timeout: 0, bogus: 0, loop: 0, overloaded: 0 };
   requests = 0;
@@ -106,6 +108,8 @@ export class ChainRuntime {
 
   /** Runs one request through the chain. */
   invoke(body: Uint8Array, requestId: string): Promise<ChainResult> {
+    // Being replaced or removed: new requests go elsewhere (or retry).
+    if (!this.#accepting) throw new OverloadedError(this.name);
     const a = this.chain.alloc(Math.max(body.byteLength, this.spec.reserve, 1));
     if (!a) {
       this.errors.overloaded++;
@@ -264,9 +268,20 @@ export class ChainRuntime {
     return this.#pending.size;
   }
 
-  /** Stops the pump, fails what is in flight, destroys the VMs and the pool. */
+  /**
+   * Takes no new requests, lets those in flight finish (up to the chain's
+   * timeout), then stops the pump, fails what is left, destroys the VMs and
+   * the pool.
+   */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (!this.#accepting) return;
+    this.#accepting = false;
+    const deadline = Date.now() + this.spec.timeout;
+    while (this.#pending.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // Whatever is still here ran out of time: answer 504, not a made-up fault.
+    for (const p of this.#pending.values()) p.timedOut = true;
     this.#closed = true;
     await Promise.all(this.#restarting);
     for (const inst of this.#instances) inst?.destroy();

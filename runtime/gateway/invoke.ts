@@ -3,7 +3,7 @@
  * the request body and answers with the status and bytes the function chose.
  */
 import { Hono } from "hono";
-import { InternalError } from "../errors.ts";
+import { InternalError, NotFoundError } from "../errors.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import { readLimited } from "./body.ts";
 import type { ChainManager } from "../chains/manager.ts";
@@ -36,8 +36,11 @@ export function gatewayRoutes(deps: GatewayDeps): Hono {
     // 404 before reading anything, then the function's (or chain's) own body limit.
     const limit = chain ? chain.spec.maxBody : deps.scheduler.pool(name).deployment.maxBody;
     const body = c.req.method === "GET" ? new Uint8Array(0) : await readLimited(c.req.raw, limit);
-    const res = chain
-      ? await chain.invoke(body, requestId)
+    // Look again: the chain may have been replaced while the body arrived.
+    const current = chain ? deps.chains?.get(name) : undefined;
+    if (chain && !current) throw new NotFoundError(`chain ${name} does not exist`);
+    const res = current
+      ? await current.invoke(body, requestId)
       : await deps.scheduler.invoke(name, body, requestId);
     if (!Number.isInteger(res.status) || res.status < 200 || res.status > 599) {
       throw new InternalError(`function ${name} answered with invalid HTTP status ${res.status}`);
