@@ -4,27 +4,18 @@
  * (x, y) is written before input rows 2y and 2y + 1 are passed. An image one
  * pixel wide or high keeps that dimension.
  */
-#include <sure.h>
+#include "../raw_image.h"
 
 int handle(sure_req *req)
 {
 	uint8_t *b = (uint8_t *)req->body;
-	uint32_t d[2];
+	uint32_t dw, dh;
 
-	if (req->len < 12 || memcmp(b, "GRY1", 4) != 0) {
-		sure_set_status(req, 400);
-		sure_printf(req, "gray-resize: expected a gray image (GRY1)\n");
-		return 0;
-	}
-	memcpy(d, b + 4, 8);
-	size_t w = d[0], h = d[1];
-	if (w == 0 || h == 0 || w * h > req->len - 12) {
-		sure_set_status(req, 400);
-		sure_printf(req, "gray-resize: pixel data shorter than %zux%zu\n", w, h);
-		return 0;
-	}
+	if (raw_read_header(req, "GRY1", 1, &dw, &dh) < 0)
+		return raw_reject(req, "gray-resize", "expected a whole gray image (GRY1)");
+	size_t w = dw, h = dh;
 	size_t w2 = w > 1 ? w / 2 : 1, h2 = h > 1 ? h / 2 : 1;
-	uint8_t *px = b + 12;
+	uint8_t *px = b + RAW_HEADER;
 	for (size_t y = 0; y < h2; y++) {
 		for (size_t x = 0; x < w2; x++) {
 			size_t x0 = w > 1 ? 2 * x : x, y0 = h > 1 ? 2 * y : y;
@@ -33,8 +24,6 @@ int handle(sure_req *req)
 			px[y * w2 + x] = (uint8_t)((sum + 2) / 4);
 		}
 	}
-	d[0] = (uint32_t)w2;
-	d[1] = (uint32_t)h2;
-	memcpy(b + 4, d, 8);
-	return sure_inplace(req, 12 + w2 * h2);
+	raw_write_header(b, "GRY1", (uint32_t)w2, (uint32_t)h2);
+	return sure_inplace(req, RAW_HEADER + w2 * h2);
 }

@@ -5,7 +5,7 @@
  * output buffer. Bad input answers 400 with one line saying why (and a
  * status of 400 ends the chain there).
  */
-#include <sure.h>
+#include "../raw_image.h"
 
 struct cursor {
 	const uint8_t *p, *end;
@@ -43,10 +43,7 @@ static long number(struct cursor *c, long max)
 
 static int fail(sure_req *req, const char *why)
 {
-	sure_set_status(req, 400);
-	sure_printf(req, "ppm-decode: %s\n", why);
-	sure_finish(req);
-	return 0;
+	return raw_reject(req, "ppm-decode", why);
 }
 
 int handle(sure_req *req)
@@ -63,27 +60,25 @@ int handle(sure_req *req)
 	if (maxval <= 0)
 		return fail(req, "missing maxval or maxval above 255");
 	size_t pixels = (size_t)w * (size_t)h;
-	if (12 + pixels * 3 > req->out_cap)
+	if (RAW_HEADER + pixels * 3 > req->out_cap)
 		return fail(req, "image too large for the chain's buffers");
 
 	uint8_t *out = req->out;
-	uint32_t dims[2] = { (uint32_t)w, (uint32_t)h };
-	memcpy(out, "RGB1", 4);
-	memcpy(out + 4, dims, 8);
+	raw_write_header(out, "RGB1", (uint32_t)w, (uint32_t)h);
 	if (binary) {
 		c.p++; /* exactly one whitespace byte before the samples */
 		if ((size_t)(c.end - c.p) < pixels * 3)
 			return fail(req, "truncated pixel data");
 		for (size_t i = 0; i < pixels * 3; i++)
-			out[12 + i] = (uint8_t)(c.p[i] * 255 / maxval);
+			out[RAW_HEADER + i] = (uint8_t)(c.p[i] * 255 / maxval);
 	} else {
 		for (size_t i = 0; i < pixels * 3; i++) {
 			long v = number(&c, maxval);
 			if (v < 0)
 				return fail(req, "truncated or invalid pixel data");
-			out[12 + i] = (uint8_t)(v * 255 / maxval);
+			out[RAW_HEADER + i] = (uint8_t)(v * 255 / maxval);
 		}
 	}
-	req->out_len = 12 + pixels * 3;
+	req->out_len = RAW_HEADER + pixels * 3;
 	return 0;
 }
