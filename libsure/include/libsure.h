@@ -103,6 +103,37 @@ SURE_API int sure_instance_read_log(struct sure_instance *inst, uint8_t *buf, si
 /* Requests served by this instance so far. */
 SURE_API uint64_t sure_instance_requests(struct sure_instance *inst);
 
+/* ---- templates and copy-on-write clones --------------------------------- */
+
+struct sure_template;
+
+/*
+ * Boots one instance of the image, lets it run its init, and keeps the VM's
+ * memory and registers as it stands right after init (the guest rings the
+ * SNAPSHOT doorbell there). That VM stops; clones start from its state.
+ * Same arguments and errors as sure_instance_create.
+ */
+SURE_API int sure_template_create(const uint8_t *img, size_t len, uint32_t mem_mib,
+				  uint32_t io_cap, uint32_t init_timeout_ms,
+				  struct sure_template **out, char *err, size_t errcap);
+/* Frees the template; clones made from it live on (they map its memory). */
+SURE_API void sure_template_destroy(struct sure_template *t);
+/* The log lines the template's init wrote, once (then 0). */
+SURE_API int sure_template_read_log(struct sure_template *t, uint8_t *buf, size_t cap);
+/* Host memory the template's RAM occupies (bytes actually resident). */
+SURE_API uint64_t sure_template_resident(struct sure_template *t);
+/* Clones made so far. */
+SURE_API uint32_t sure_template_clones(struct sure_template *t);
+
+/*
+ * A new instance, copy-on-write clone of the template: a new VM whose vCPU
+ * continues after the template's init (sure_start runs, then it serves).
+ * Waits for it at most start_timeout_ms; -EFAULT with the reason in err if
+ * it dies first. The template must outlive the call (not the instance).
+ */
+SURE_API int sure_instance_clone(struct sure_template *t, uint32_t start_timeout_ms,
+				 struct sure_instance **out, char *err, size_t errcap);
+
 /* ---- chains: per-chain pools and VM-to-VM hand-off ---------------------- */
 
 struct sure_chain;

@@ -28,7 +28,7 @@
 #endif
 #include "sure_chain_abi.h"
 
-#define SURE_ABI_VERSION 1u
+#define SURE_ABI_VERSION 2u /* 2: templates (snapshot doorbell, instance number, seed) */
 #define SURE_PAGE_SIZE 0x1000ull
 
 #define SURE_GDT_GPA 0x1000ull
@@ -59,6 +59,9 @@
 #define SURE_DOORBELL_SLEEP 0x0 /* data: last req_seq seen; sleep until it changes */
 #define SURE_DOORBELL_NOTIFY 0x8 /* response ready (or init done) and host waits */
 #define SURE_DOORBELL_EXIT 0x10 /* data: exit code; the guest gave up */
+/* Init is done and snapshot_wanted is set: the host saves this vCPU and its
+ * memory as the function's template. Clones resume right after this write. */
+#define SURE_DOORBELL_SNAPSHOT 0x28
 
 /* Shared request/response area: its own memslot, request first. */
 #define SURE_IO_GPA 0x40000000ull
@@ -134,6 +137,11 @@ struct sure_ctrl {
 	_Alignas(SURE_CACHELINE) uint64_t chain_meta_gva;
 	uint32_t chain_step;
 	uint32_t pad1;
+
+	/* written by the host once per instance, before its vCPU (first) runs */
+	_Alignas(SURE_CACHELINE) uint32_t snapshot_wanted; /* 1: ring SNAPSHOT after init */
+	uint32_t instance_no; /* 0 for a boot, n for the n-th clone of a template */
+	uint64_t instance_seed; /* fresh random bits: clones must not share RNG state */
 };
 
 #endif /* !__ASSEMBLER__ */

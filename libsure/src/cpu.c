@@ -173,3 +173,26 @@ int sure_cpu_setup(int fd, const struct sure_kvm *kvm, uint64_t cr3, uint64_t ri
 	sync_tsc(fd);
 	return 0;
 }
+
+int sure_cpu_save(int fd, struct sure_cpu_state *st)
+{
+	if (ioctl(fd, KVM_GET_REGS, &st->regs) < 0 || ioctl(fd, KVM_GET_SREGS, &st->sregs) < 0 ||
+	    ioctl(fd, KVM_GET_FPU, &st->fpu) < 0)
+		return -errno;
+	return 0;
+}
+
+int sure_cpu_restore(int fd, const struct sure_kvm *kvm, const struct sure_cpu_state *st)
+{
+	if (ioctl(fd, KVM_SET_CPUID2, kvm->cpuid) < 0)
+		return -errno;
+	/* The template may have been taken with an event or a fault half done:
+	 * a clone starts with none of them, only the registers. */
+	struct kvm_sregs sr = st->sregs;
+	memset(sr.interrupt_bitmap, 0, sizeof(sr.interrupt_bitmap));
+	if (ioctl(fd, KVM_SET_SREGS, &sr) < 0 || ioctl(fd, KVM_SET_REGS, &st->regs) < 0 ||
+	    ioctl(fd, KVM_SET_FPU, &st->fpu) < 0)
+		return -errno;
+	sync_tsc(fd);
+	return 0;
+}

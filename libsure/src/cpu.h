@@ -5,9 +5,17 @@
 #ifndef SURE_CPU_H
 #define SURE_CPU_H
 
+#include <linux/kvm.h>
 #include <stdint.h>
 
 #include "kvm.h"
+
+/* A vCPU's whole architectural state as far as a sure guest can change it. */
+struct sure_cpu_state {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_fpu fpu;
+};
 
 /* Writes the GDT + TSS, IDT and trap stubs at their sure_abi.h addresses. */
 void sure_cpu_tables(uint8_t *mem);
@@ -15,5 +23,10 @@ void sure_cpu_tables(uint8_t *mem);
 /* Sets CPUID, special and general registers and the FPU of a new vCPU. */
 int sure_cpu_setup(int vcpu_fd, const struct sure_kvm *kvm, uint64_t cr3, uint64_t rip,
 		   uint64_t rsp);
+
+/* Reads the state of a stopped vCPU (from its own thread or after it ended). */
+int sure_cpu_save(int vcpu_fd, struct sure_cpu_state *st);
+/* Gives a new vCPU a saved state: a clone continues where its template stopped. */
+int sure_cpu_restore(int vcpu_fd, const struct sure_kvm *kvm, const struct sure_cpu_state *st);
 
 #endif

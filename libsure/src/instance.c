@@ -5,6 +5,7 @@
  * can later replace the layout step.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,12 +54,13 @@ void sure_instance_kill_bogus(struct sure_instance *inst)
 	sure_instance_kill(inst);
 }
 
-static struct sure_instance *alloc_instance(void)
+struct sure_instance *sure_instance_alloc(const struct sure_kvm *kvm)
 {
 	struct sure_instance *inst = calloc(1, sizeof(*inst));
 
 	if (!inst)
 		return NULL;
+	inst->kvm = kvm;
 	inst->vm_fd = -1;
 	inst->ram.fd = inst->io.fd = -1;
 	inst->vcpu.fd = -1;
@@ -109,13 +111,15 @@ static int build_memory(struct sure_instance *inst, const uint8_t *img,
 		.img = img,
 		.info = info,
 	};
-	return sure_layout_build(&li, lo, err, errcap);
+	rc = sure_layout_build(&li, lo, err, errcap);
+	if (rc == 0)
+		inst->ctrl->instance_seed = sure_random_u64();
+	return rc;
 }
 
-static int build_vm(struct sure_instance *inst, const struct sure_layout_out *lo, char *err,
-		    size_t errcap)
+int sure_instance_build_vm(struct sure_instance *inst, char *err, size_t errcap)
 {
-	int rc, khz;
+	int rc;
 
 	inst->vm_fd = sure_vm_create(inst->kvm, err, errcap);
 	if (inst->vm_fd < 0)
@@ -138,11 +142,48 @@ static int build_vm(struct sure_instance *inst, const struct sure_layout_out *lo
 	rc = sure_vcpu_create(&inst->vcpu, inst->vm_fd, inst->kvm);
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "KVM_CREATE_VCPU: %s", strerror(-rc));
-	rc = sure_cpu_setup(inst->vcpu.fd, inst->kvm, lo->cr3, lo->rip, lo->rsp);
+	return 0;
+}
+
+static int boot_cpu(struct sure_instance *inst, const struct sure_layout_out *lo, char *err,
+		    size_t errcap)
+{
+	int khz, rc = sure_cpu_setup(inst->vcpu.fd, inst->kvm, lo->cr3, lo->rip, lo->rsp);
+
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "vCPU setup: %s", strerror(-rc));
 	khz = ioctl(inst->vcpu.fd, KVM_GET_TSC_KHZ, 0);
 	inst->ctrl->tsc_hz = khz > 0 ? (uint64_t)khz * 1000 : 0;
+	return 0;
+}
+
+int sure_instance_start(struct sure_instance *inst, uint32_t timeout_ms, char *err,
+			size_t errcap)
+{
+	uint64_t deadline = deadline_after(timeout_ms);
+	int rc;
+
+	sure_channel_init(&inst->ch, inst->ctrl, inst->io_cap);
+	sure_logring_init(&inst->log, inst->ctrl, inst->ram.map + SURE_LOG_GPA, SURE_LOG_SIZE);
+	rc = sure_vcpu_start(inst);
+	if (rc < 0)
+		return sure_errf(err, errcap, rc, "vCPU thread: %s", strerror(-rc));
+	rc = sure_channel_wait_ready(&inst->ch, deadline);
+	/* A template source never says ready: its vCPU stops at the snapshot. */
+	if (inst->snap && __atomic_load_n(&inst->snapshot_taken, __ATOMIC_ACQUIRE))
+		return 0;
+	if (rc == -ETIMEDOUT) {
+		sure_fault_record(&inst->fault, SURE_FAULT_TIMEOUT, 0, 0, 0, 0);
+		return sure_errf(err, errcap, rc, "guest init did not finish within %u ms",
+				 timeout_ms);
+	}
+	if (rc < 0 || inst->snap) {
+		char why[160];
+		sure_fault_describe(&inst->fault, why, sizeof(why));
+		if (rc == 0) /* ready without a snapshot: built against an older libsg */
+			snprintf(why, sizeof(why), "it never rang the SNAPSHOT doorbell");
+		return sure_errf(err, errcap, -EFAULT, "guest died during init: %s", why);
+	}
 	return 0;
 }
 
@@ -168,13 +209,13 @@ static int attach(struct sure_instance *inst, struct sure_chain *chain, uint32_t
 
 static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
 		  uint32_t init_timeout_ms, struct sure_chain *chain, uint32_t step,
-		  struct sure_instance **out, char *err, size_t errcap)
+		  struct sure_cpu_state *snap, struct sure_instance **out, char *err,
+		  size_t errcap)
 {
 	struct sure_image_info info;
 	struct sure_layout_out lo;
 	struct sure_instance *inst;
 	const struct sure_kvm *kvm;
-	uint64_t deadline = deadline_after(init_timeout_ms);
 	int rc;
 
 	if (err && errcap)
@@ -195,10 +236,10 @@ static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_
 	if (rc < 0)
 		return rc;
 
-	inst = alloc_instance();
+	inst = sure_instance_alloc(kvm);
 	if (!inst)
 		return sure_errf(err, errcap, -ENOMEM, "out of memory");
-	inst->kvm = kvm;
+	inst->snap = snap;
 	if (chain) {
 		rc = attach(inst, chain, step);
 		if (rc < 0) {
@@ -210,30 +251,16 @@ static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_
 	inst->mem_bytes = (uint64_t)mem_mib * MIB;
 	inst->io_cap = (uint32_t)((io_cap + SURE_PAGE_SIZE - 1) & ~(SURE_PAGE_SIZE - 1));
 	rc = build_memory(inst, img, &info, &lo, err, errcap);
+	if (rc == 0) {
+		inst->ctrl->snapshot_wanted = snap != NULL;
+		rc = sure_instance_build_vm(inst, err, errcap);
+	}
 	if (rc == 0)
-		rc = build_vm(inst, &lo, err, errcap);
+		rc = boot_cpu(inst, &lo, err, errcap);
+	if (rc == 0)
+		rc = sure_instance_start(inst, init_timeout_ms, err, errcap);
 	if (rc < 0)
 		goto fail;
-	sure_channel_init(&inst->ch, inst->ctrl, inst->io_cap);
-	sure_logring_init(&inst->log, inst->ctrl, inst->ram.map + SURE_LOG_GPA, SURE_LOG_SIZE);
-	rc = sure_vcpu_start(inst);
-	if (rc < 0) {
-		sure_errf(err, errcap, rc, "vCPU thread: %s", strerror(-rc));
-		goto fail;
-	}
-	rc = sure_channel_wait_ready(&inst->ch, deadline);
-	if (rc == -ETIMEDOUT) {
-		sure_fault_record(&inst->fault, SURE_FAULT_TIMEOUT, 0, 0, 0, 0);
-		sure_errf(err, errcap, rc, "guest init did not finish within %u ms",
-			  init_timeout_ms);
-		goto fail;
-	}
-	if (rc < 0) {
-		char why[160];
-		sure_fault_describe(&inst->fault, why, sizeof(why));
-		rc = sure_errf(err, errcap, -EFAULT, "guest died during init: %s", why);
-		goto fail;
-	}
 	*out = inst;
 	return 0;
 fail:
@@ -241,11 +268,20 @@ fail:
 	return rc;
 }
 
+int sure_instance_boot(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
+		       uint32_t init_timeout_ms, struct sure_cpu_state *snap,
+		       struct sure_instance **out, char *err, size_t errcap)
+{
+	return create(img, len, mem_mib, io_cap, init_timeout_ms, NULL, 0, snap, out, err,
+		      errcap);
+}
+
 SURE_API int sure_instance_create(const uint8_t *img, size_t len, uint32_t mem_mib,
 				  uint32_t io_cap, uint32_t init_timeout_ms,
 				  struct sure_instance **out, char *err, size_t errcap)
 {
-	return create(img, len, mem_mib, io_cap, init_timeout_ms, NULL, 0, out, err, errcap);
+	return create(img, len, mem_mib, io_cap, init_timeout_ms, NULL, 0, NULL, out, err,
+		      errcap);
 }
 
 SURE_API int sure_chain_instance_create(struct sure_chain *chain, uint32_t step,
@@ -258,8 +294,8 @@ SURE_API int sure_chain_instance_create(struct sure_chain *chain, uint32_t step,
 			err[0] = 0;
 		return sure_errf(err, errcap, -EINVAL, "missing chain");
 	}
-	return create(img, len, mem_mib, CHAIN_IO_CAP, init_timeout_ms, chain, step, out, err,
-		      errcap);
+	return create(img, len, mem_mib, CHAIN_IO_CAP, init_timeout_ms, chain, step, NULL, out,
+		      err, errcap);
 }
 
 SURE_API uint8_t *sure_instance_req_buf(struct sure_instance *inst)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "channel.h"
+#include "cpu.h"
 #include "fault.h"
 #include "kvm.h"
 #include "logring.h"
@@ -42,6 +43,10 @@ struct sure_instance {
 	uint64_t requests; /* answers the host accepted */
 	struct sure_chain *chain; /* NULL for a plain function instance */
 	uint32_t step; /* this instance's step in chain */
+	/* Template source only: where the vCPU thread saves the state at the
+	 * SNAPSHOT doorbell; snapshot_taken is set (release) once it did. */
+	struct sure_cpu_state *snap;
+	uint32_t snapshot_taken;
 };
 
 /* ---- vcpu.c ---- */
@@ -54,6 +59,20 @@ int sure_vcpu_start(struct sure_instance *inst);
 void sure_vcpu_kick(struct sure_vcpu *v);
 /* Joins the thread (if started), unmaps and closes. */
 void sure_vcpu_destroy(struct sure_vcpu *v);
+
+/* ---- instance.c, shared with template.c ---- */
+
+/* A zeroed instance with no resources yet (counted in sure_stats). */
+struct sure_instance *sure_instance_alloc(const struct sure_kvm *kvm);
+/* The VM, its memory slots (ram and io must exist) and vCPU 0, not yet set up. */
+int sure_instance_build_vm(struct sure_instance *inst, char *err, size_t errcap);
+/* Starts the vCPU thread and waits until the guest is ready (or snapshotted). */
+int sure_instance_start(struct sure_instance *inst, uint32_t timeout_ms, char *err,
+			size_t errcap);
+/* Boots a plain instance; with snap set it stops at the SNAPSHOT doorbell. */
+int sure_instance_boot(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
+		       uint32_t init_timeout_ms, struct sure_cpu_state *snap,
+		       struct sure_instance **out, char *err, size_t errcap);
 
 /* Stops the instance: channel dead, every waiter woken, vCPU kicked. */
 void sure_instance_kill(struct sure_instance *inst);

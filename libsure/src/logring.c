@@ -11,9 +11,10 @@ void sure_logring_init(struct sure_logring *lr, struct sure_ctrl *ctrl, const ui
 	lr->ctrl = ctrl;
 	lr->ring = ring;
 	lr->size = size;
-	lr->tail = 0;
+	/* 0 on a fresh control page; a clone goes on from its template's cursor,
+	 * so the lines its template's init wrote are not read twice. */
+	lr->tail = sure_load(&ctrl->log_tail);
 	lr->resets = 0;
-	sure_store(&ctrl->log_tail, 0);
 }
 
 static void copy_out(const struct sure_logring *lr, uint8_t *dst, uint32_t from, size_t n)

@@ -21,6 +21,18 @@ int sure_shm_map(int fd, size_t size, uint8_t **out)
 	return 0;
 }
 
+int sure_shm_map_private(int fd, size_t size, uint8_t **out)
+{
+	/* Copy-on-write: reads share the file's pages, writes get private ones. */
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	sure_stat_add(SURE_STAT_MAPPED_BYTES, (int64_t)size);
+	*out = p;
+	return 0;
+}
+
 void sure_shm_unmap(uint8_t *map, size_t size)
 {
 	if (!map || !size)

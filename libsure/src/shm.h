@@ -19,6 +19,8 @@ struct sure_shm {
 int sure_shm_create(struct sure_shm *shm, const char *name, size_t size);
 /* Maps an existing memfd once more (MAP_SHARED): same bytes, new address. */
 int sure_shm_map(int fd, size_t size, uint8_t **out);
+/* Maps fd copy-on-write: the file never sees this mapping's writes. */
+int sure_shm_map_private(int fd, size_t size, uint8_t **out);
 void sure_shm_unmap(uint8_t *map, size_t size);
 /* Unmaps and closes; safe on a zeroed or half-built struct (fd -1 or 0 size). */
 void sure_shm_destroy(struct sure_shm *shm);

@@ -1,6 +1,9 @@
 /* util.c - see util.h. */
 #include "util.h"
 
+#include <sys/random.h>
+#include <sys/types.h>
+
 #include <errno.h>
 #include <linux/futex.h>
 #include <stdarg.h>
@@ -38,4 +41,17 @@ int sure_futex_wait(uint32_t *word, uint32_t expect, uint64_t timeout_ns)
 void sure_futex_wake(uint32_t *word)
 {
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+uint64_t sure_random_u64(void)
+{
+	uint64_t v;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t)sizeof(v))
+		return v;
+	/* Not secret then, but still different per instance (splitmix64 step). */
+	v = sure_now_ns() + 0x9e3779b97f4a7c15ull;
+	v = (v ^ (v >> 30)) * 0xbf58476d1ce4e5b9ull;
+	v = (v ^ (v >> 27)) * 0x94d049bb133111ebull;
+	return v ^ (v >> 31);
 }

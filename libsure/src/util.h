@@ -29,6 +29,9 @@ static inline uint64_t sure_now_ns(void)
 int sure_futex_wait(uint32_t *word, uint32_t expect, uint64_t timeout_ns);
 void sure_futex_wake(uint32_t *word);
 
+/* 64 random bits from the kernel (a clock-based mix if it has none yet). */
+uint64_t sure_random_u64(void);
+
 #define sure_load(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define sure_store(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define sure_fence() __atomic_thread_fence(__ATOMIC_SEQ_CST)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "chain.h"
+#include "cpu.h"
 #include "instance.h"
 #include "libsure.h"
 #include "stats.h"
@@ -163,6 +164,17 @@ static int on_mmio(struct sure_instance *inst, struct kvm_run *run)
 	case SURE_DOORBELL_NOTIFY:
 		sure_channel_notify(&inst->ch);
 		return 1;
+	case SURE_DOORBELL_SNAPSHOT:
+		/* Only a template source stops here; in a clone this is at most a
+		 * replay of the doorbell its template rang, and means nothing. */
+		if (!inst->snap || __atomic_load_n(&inst->snapshot_taken, __ATOMIC_RELAXED))
+			return 1;
+		if (sure_cpu_save(inst->vcpu.fd, inst->snap) < 0) {
+			sure_fault_record(&inst->fault, SURE_FAULT_KVM, 0, (uint64_t)errno, 0, 0);
+			return 0;
+		}
+		__atomic_store_n(&inst->snapshot_taken, 1, __ATOMIC_RELEASE);
+		return 0;
 	case SURE_DOORBELL_EXIT:
 		sure_fault_record(&inst->fault, SURE_FAULT_GUEST_EXIT, 0, data, 0, guest_rip(inst));
 		return 0;

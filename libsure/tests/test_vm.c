@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "build_fn.h"
 #include "check.h"
 #include "libsure.h"
 #include "sure_abi.h"
@@ -558,9 +559,6 @@ static void test_timings(void)
 
 /* ---- real functions linked with the guest library (libsg.a) ---- */
 
-static char libsure_dir[PATH_MAX - 64]; /* from /proc/self/exe: <libsure>/build/tests/test_vm */
-static char tmp_dir[] = "/tmp/sure-test-vm-XXXXXX";
-
 static const char faulty_src[] = "#include <sure.h>\n"
 				 "int handle(sure_req *req)\n"
 				 "{\n"
@@ -572,56 +570,6 @@ static const char faulty_src[] = "#include <sure.h>\n"
 				 "	sure_log(\"got %zu bytes\", req->len);\n"
 				 "	return sure_write(req, req->body, req->len);\n"
 				 "}\n";
-
-static int find_libsure(void)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n <= 0)
-		return -1;
-	exe[n] = 0;
-	/* test_vm -> tests -> build -> libsure */
-	snprintf(libsure_dir, sizeof(libsure_dir), "%s", dirname(dirname(dirname(exe))));
-	return 0;
-}
-
-/* Builds one C file into a sure image the way `sure build` does. */
-static uint8_t *build_function(const char *src, size_t *len)
-{
-	char cmd[4 * PATH_MAX], out[PATH_MAX], cflags[1024] = "";
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "make -s -C %s guest >&2 && make -s -C %s print-guest-cflags",
-		 libsure_dir, libsure_dir);
-	p = popen(cmd, "r");
-	if (!p || !fgets(cflags, sizeof(cflags), p)) {
-		if (p)
-			pclose(p);
-		return NULL;
-	}
-	pclose(p);
-	cflags[strcspn(cflags, "\n")] = 0;
-	snprintf(out, sizeof(out), "%s/fn.sure", tmp_dir);
-	snprintf(cmd, sizeof(cmd),
-		 "gcc %s -c %s -o %s/fn.o && gcc -static -nostdlib -no-pie -Wl,-T,%s/guest/sure.ld "
-		 "-Wl,-u,_start -Wl,--build-id=none -Wl,-z,noexecstack -Wl,-z,max-page-size=4096 "
-		 "%s/fn.o %s/build/guest/libsg.a -lgcc -o %s",
-		 cflags, src, tmp_dir, libsure_dir, tmp_dir, libsure_dir, out);
-	if (system(cmd) != 0)
-		return NULL;
-	FILE *f = fopen(out, "rb");
-	struct stat st;
-	if (!f || fstat(fileno(f), &st) < 0) {
-		if (f)
-			fclose(f);
-		return NULL;
-	}
-	uint8_t *img = malloc((size_t)st.st_size);
-	*len = fread(img, 1, (size_t)st.st_size, f);
-	fclose(f);
-	return img;
-}
 
 static struct sure_instance *create_image(const uint8_t *img, size_t len)
 {
@@ -716,14 +664,6 @@ static void test_libsg_faults(void)
 		CHECK(now_ns() - t0 < 100000000ull);
 	}
 	free(img);
-}
-
-static void cleanup_tmp(void)
-{
-	char cmd[PATH_MAX + 16];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "  could not remove %s\n", tmp_dir);
 }
 
 int main(void)

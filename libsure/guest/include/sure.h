@@ -8,8 +8,12 @@
  * which reads req->body (req->len bytes) and writes its answer with
  * sure_write()/sure_printf() (or straight into req->out, then sets
  * req->out_len). Returning non-zero without setting a status answers 500.
- * An optional `void sure_init(void)` runs once before the first request: its
- * state is what every request starts from.
+ * An optional `void sure_init(void)` runs once per deployment: the node saves
+ * the VM right after it as the function's template, and every instance is a
+ * copy-on-write clone of that state (so init's work is never repeated). An
+ * optional `void sure_start(void)` runs in every instance (boot or clone)
+ * before its first request: the place for per-instance state such as
+ * reseeding a random number generator from sure_instance_seed().
  *
  * The function runs in guest user mode inside its own KVM micro-VM, linked
  * with the sure library OS (libsg) into one static image by `sure build`.
@@ -37,6 +41,12 @@ typedef struct sure_req {
 int handle(sure_req *req);
 /* Optional one-time initialisation (weak: define it or not). */
 void sure_init(void);
+/* Optional per-instance start hook, after the clone (weak). */
+void sure_start(void);
+/* 0 in a booted instance, n in the n-th clone of the function's template. */
+uint32_t sure_instance_number(void);
+/* 64 random bits chosen by the node for this instance (differs per clone). */
+uint64_t sure_instance_seed(void);
 
 /* Appends n bytes to the response; returns 0 or -1 if they do not fit. */
 int sure_write(sure_req *req, const void *data, size_t n);

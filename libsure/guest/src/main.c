@@ -1,13 +1,15 @@
 /*
  * main.c - start-up of a guest: check the control page, set up the heap,
- * run constructors and the function's sure_init, tell the host we are
- * ready, then serve requests forever.
+ * run constructors and the function's sure_init, let the host take its
+ * template, run sure_start (in every instance), tell the host we are ready,
+ * then serve requests forever.
  */
 #include "sg.h"
 #include "sg_chain.h"
 
-/* Optional hook of the function: weak, so an image without it still links. */
+/* Optional hooks of the function: weak, so an image without them still links. */
 extern void sure_init(void) __attribute__((weak));
+extern void sure_start(void) __attribute__((weak));
 
 /* Bounds of .init_array, from sure.ld: C constructors of the function. */
 typedef void (*sg_ctor)(void);
@@ -42,6 +44,12 @@ __attribute__((noreturn)) void sg_main(void)
 	run_constructors();
 	if (sure_init)
 		sure_init();
+	/* Everything up to here runs once per deployment: the host saves this
+	 * VM as the function's template, and every clone resumes right here. */
+	if (c->snapshot_wanted)
+		sg_doorbell(SURE_DOORBELL_SNAPSHOT, 0);
+	if (sure_start)
+		sure_start();
 
 	__atomic_store_n(&c->guest_state, SURE_GUEST_IDLE, __ATOMIC_RELAXED);
 	/* Release: whatever init wrote is visible before the host sees ready. */
