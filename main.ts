@@ -20,6 +20,7 @@ import { rmCommand } from "./runtime/cli/rm.ts";
 import { invokeCommand } from "./runtime/cli/invoke.ts";
 import { healthCommand } from "./runtime/cli/health.ts";
 import { chainCommand } from "./runtime/cli/chain.ts";
+import { instancesCommand, scaleCommand } from "./runtime/cli/scale.ts";
 import { VERSION } from "./runtime/version.ts";
 
 const COMMANDS: Command[] = [
@@ -30,6 +31,8 @@ const COMMANDS: Command[] = [
   lsCommand,
   rmCommand,
   invokeCommand,
+  instancesCommand,
+  scaleCommand,
   chainCommand,
   healthCommand,
 ];

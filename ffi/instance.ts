@@ -9,6 +9,7 @@
 import { cString, ERR_CAP, libsure } from "./libsure.ts";
 import { errorFromErrno, SureBusyError, SureDeadError, SureTooBigError } from "./errors.ts";
 import { decodeFault, type Fault } from "./fault.ts";
+import { readLogLines } from "./log.ts";
 
 export interface InstanceOptions {
   /** Guest RAM in MiB (8..1024). */
@@ -23,11 +24,6 @@ export interface InvokeResult {
   status: number;
   body: Uint8Array<ArrayBuffer>;
 }
-
-/** Log lines are whole lines; the guest ring is 16 KiB (SURE_LOG_SIZE), so this drains it in one call. */
-const LOG_CHUNK = 0x4000;
-const logBuf = new Uint8Array(LOG_CHUNK);
-const decoder = new TextDecoder();
 
 let nextId = 1;
 
@@ -102,6 +98,23 @@ export class Instance {
     return Instance.#wrap("sure_chain_instance_create", rc, out, err);
   }
 
+  /**
+   * Starts a copy-on-write clone of a template (see ffi/template.ts, which
+   * owns the handle and keeps it alive during the call).
+   */
+  static async cloneOf(template: Deno.PointerObject, startTimeoutMs: number): Promise<Instance> {
+    const out = new BigUint64Array(1);
+    const err = new Uint8Array(ERR_CAP);
+    const rc = await libsure().sure_instance_clone(
+      template,
+      startTimeoutMs,
+      out,
+      err,
+      BigInt(ERR_CAP),
+    );
+    return Instance.#wrap("sure_instance_clone", rc, out, err);
+  }
+
   static #wrap(op: string, rc: number, out: BigUint64Array, err: Uint8Array): Instance {
     if (rc < 0) throw errorFromErrno(op, rc, cString(err) || undefined);
     const handle = Deno.UnsafePointer.create(out[0]);
@@ -168,17 +181,7 @@ export class Instance {
     const handle = this.#handle;
     if (!handle) return [];
     const sym = libsure();
-    const lines: string[] = [];
-    // Bounded: the ring holds at most LOG_CHUNK bytes, so a few rounds empty it
-    // even while a (misbehaving) guest keeps writing.
-    for (let round = 0; round < 4; round++) {
-      const n = sym.sure_instance_read_log(handle, logBuf, BigInt(LOG_CHUNK));
-      if (n <= 0) break;
-      const text = decoder.decode(logBuf.subarray(0, Math.min(n, LOG_CHUNK)));
-      for (const line of text.split("\n")) if (line.length > 0) lines.push(line);
-      if (n < LOG_CHUNK) break;
-    }
-    return lines;
+    return readLogLines((buf, cap) => sym.sure_instance_read_log(handle, buf, cap));
   }
 
   /** Requests this instance has served. */

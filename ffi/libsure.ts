@@ -38,6 +38,23 @@ export const SYMBOLS = {
   sure_instance_read_log: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   sure_instance_requests: { parameters: ["pointer"], result: "u64" },
   sure_stats: { parameters: ["buffer"], result: "void" },
+  // templates
+  sure_template_create: {
+    // img, len, mem_mib, io_cap, init_timeout_ms, out handle, err, errcap
+    parameters: ["buffer", "usize", "u32", "u32", "u32", "buffer", "buffer", "usize"],
+    result: "i32",
+    nonblocking: true,
+  },
+  sure_template_destroy: { parameters: ["pointer"], result: "void" },
+  sure_template_read_log: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  sure_template_resident: { parameters: ["pointer"], result: "u64" },
+  sure_template_clones: { parameters: ["pointer"], result: "u32" },
+  sure_instance_clone: {
+    // template, start_timeout_ms, out handle, err, errcap
+    parameters: ["pointer", "u32", "buffer", "buffer", "usize"],
+    result: "i32",
+    nonblocking: true,
+  },
   // chains
   sure_chain_create: {
     // nsteps, names, routes, default_next, nbuf, buf_size, nslots, out handle, err, errcap

@@ -8,6 +8,7 @@ import type { Capabilities } from "../ffi/mod.ts";
 import { chainRoutes } from "./admin/chains.ts";
 import type { ChainManager } from "./chains/manager.ts";
 import { functionRoutes } from "./admin/functions.ts";
+import { instanceRoutes } from "./admin/instances.ts";
 import { openApiRoutes } from "./admin/openapi.ts";
 import type { Deployer } from "./deployer.ts";
 import { errorResponse, HttpError, NotFoundError } from "./errors.ts";
@@ -46,6 +47,7 @@ export function createApp(deps: AppDeps): Hono {
 
   app.route("/", healthRoutes(deps));
   app.route("/admin/functions", functionRoutes(deps));
+  app.route("/admin/functions", instanceRoutes(deps));
   app.route("/admin/chains", chainRoutes(deps));
   app.route("/admin", openApiRoutes(deps.version));
   app.route("/", gatewayRoutes(deps));

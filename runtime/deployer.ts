@@ -11,6 +11,7 @@ import { NotFoundError, ValidationError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Scheduler } from "./scheduler/scheduler.ts";
 import type { DeployConfig, Deployment, Store } from "./store/store.ts";
+import type { FunctionSettings } from "./settings/settings.ts";
 
 /** Largest image accepted (SURE_IMAGE_MAX_FILE in sure_abi.h). */
 export const IMAGE_MAX_BYTES = 64 << 20;
@@ -43,8 +44,20 @@ export class Deployer {
       memory: deployment.memory,
       timeout: deployment.timeout,
       maxBody: deployment.maxBody,
+      minInstances: deployment.minInstances,
+      maxInstances: deployment.maxInstances,
+      coldStart: deployment.coldStart,
     });
     return { deployment, replaced: previous !== null };
+  }
+
+  /** Changes a function's scaling settings; its instances follow at once. */
+  async updateScaling(name: string, change: Partial<FunctionSettings>): Promise<Deployment> {
+    const dep = await this.store.update(name, change);
+    if (!dep) throw new NotFoundError(`function ${name} is not deployed`);
+    this.scheduler.updateScaling(dep);
+    this.logger("info", "function scaling changed", { function: name, ...change });
+    return dep;
   }
 
   /** Deletes a function and destroys its instances (after in-flight requests). */

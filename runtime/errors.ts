@@ -154,6 +154,34 @@ export class BogusDescriptorError extends HttpError {
   }
 }
 
+/** A new instance would take the node past its memory budget. */
+export class MemoryBudgetError extends HttpError {
+  readonly status = 503;
+  readonly code = "memory_budget_exhausted";
+  constructor(
+    readonly what: string,
+    readonly wantBytes: number,
+    readonly usedBytes: number,
+    readonly limitBytes: number,
+    readonly retryAfterSec = 1,
+  ) {
+    super(
+      `cannot start ${what}: it needs ${mib(wantBytes)} MiB and the node's memory budget has ` +
+        `${mib(limitBytes - usedBytes)} of ${mib(limitBytes)} MiB left`,
+    );
+  }
+  override details() {
+    return { needBytes: this.wantBytes, usedBytes: this.usedBytes, limitBytes: this.limitBytes };
+  }
+  override headers() {
+    return { "retry-after": String(this.retryAfterSec) };
+  }
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1048576).toFixed(bytes % 1048576 === 0 ? 0 : 1);
+}
+
 /** A function instance failed in a way the function cannot be blamed for. */
 export class InternalError extends HttpError {
   readonly status = 500;

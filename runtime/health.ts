@@ -19,6 +19,10 @@ export const HealthSchema = z.object({
   functions: z.number().int().describe("Deployed functions"),
   instances: z.number().int().describe("Live function instances (micro-VMs)"),
   chains: z.number().int().describe("Chains in service"),
+  memory: z.object({
+    budgetBytes: z.number().int().describe("Memory all VMs together may reserve"),
+    reservedBytes: z.number().int().describe("Reserved by live instances, templates and chains"),
+  }),
 });
 
 export type Health = z.infer<typeof HealthSchema>;
@@ -41,6 +45,10 @@ export function health(deps: HealthDeps): Health {
     functions: deps.scheduler.functions,
     instances: deps.scheduler.instances,
     chains: deps.chains?.count ?? 0,
+    memory: {
+      budgetBytes: deps.scheduler.budget.limitBytes,
+      reservedBytes: deps.scheduler.budget.usedBytes,
+    },
   };
 }
 

@@ -23,7 +23,7 @@ export interface NodeOptions {
   /** Folder of chain manifests applied with `examples` (default: chains/). */
   chainsDir?: string;
   logger?: Logger;
-  pool?: Partial<Pick<SchedulerOptions, "maxInstances" | "maxQueue" | "initTimeoutMs">>;
+  pool?: Partial<Pick<SchedulerOptions, "maxQueue" | "initTimeoutMs" | "memoryBudgetBytes">>;
 }
 
 export interface RunningNode {

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { BuildError, buildFunction } from "../runtime/build/compile.ts";
 import { checkImage, Instance, SureFaultError, SureTimeoutError } from "../ffi/mod.ts";
 import { hasKvm, hasLibsure, ROOT } from "./helpers.ts";
+import { defaultSettings } from "../runtime/settings/settings.ts";
 
 // ---- ELF, read the way `readelf -lW` shows it --------------------------------
 
@@ -18,7 +19,12 @@ const PF_X = 1;
 const PF_W = 2;
 const PAGE = 0x1000n;
 const IMAGE_BASE = 0x400000n; // SURE_IMAGE_BASE
-const ABI_VERSION = 1; // SURE_ABI_VERSION
+/** SURE_ABI_VERSION, read from the header the guest library is built with. */
+const ABI_VERSION = Number(
+  /#define SURE_ABI_VERSION (\d+)u/.exec(
+    await Deno.readTextFile(`${ROOT}/libsure/include/sure_abi.h`),
+  )![1],
+);
 
 interface Segment {
   type: number;
@@ -168,12 +174,7 @@ Deno.test("build: echo becomes an image with the sure layout", async () => {
   const built = await buildFunction(`${ROOT}/functions/echo`);
   assert.equal(built.name, "echo");
   assert.equal(built.image, `${ROOT}/functions/echo/build/echo.sure`);
-  assert.deepEqual(built.manifest, {
-    name: "echo",
-    memory: 16,
-    timeout: 5000,
-    maxBody: 1048576,
-  });
+  assert.deepEqual(built.manifest, { ...defaultSettings(), name: "echo" });
   assertSureLayout(await Deno.readFile(built.image));
 });
 
@@ -240,22 +241,46 @@ Deno.test("build: the manifest is optional, checked, and names the function", as
   await withFunction({ "f.c": ECHO_C }, async (dir) => {
     const built = await buildFunction(dir);
     assert.equal(built.name, "my-fn");
-    assert.deepEqual(built.manifest, {
-      name: "my-fn",
+    assert.deepEqual(built.manifest, { ...defaultSettings(), name: "my-fn" });
+    assert.deepEqual(defaultSettings(), {
       memory: 16,
       timeout: 5000,
       maxBody: 1048576,
+      minInstances: 0,
+      maxInstances: 10,
+      targetConcurrency: 1,
+      idleTimeout: 60000,
+      coldStart: "clone",
     });
     assert.equal(built.image, `${dir}/build/my-fn.sure`);
   }, "my-fn");
   await withFunction({
     "f.c": ECHO_C,
-    "sure.json": JSON.stringify({ name: "renamed", memory: 64, timeout: 100, maxBody: 10 }),
+    "sure.json": JSON.stringify({
+      name: "renamed",
+      memory: 64,
+      timeout: 100,
+      maxBody: 10,
+      minInstances: 2,
+      maxInstances: 3,
+      idleTimeout: 500,
+      coldStart: "boot",
+    }),
   }, async (dir) => {
     const out = `${dir}/elsewhere/x.sure`;
     const built = await buildFunction(dir, { out });
     assert.equal(built.name, "renamed");
-    assert.deepEqual(built.manifest, { name: "renamed", memory: 64, timeout: 100, maxBody: 10 });
+    assert.deepEqual(built.manifest, {
+      ...defaultSettings(),
+      name: "renamed",
+      memory: 64,
+      timeout: 100,
+      maxBody: 10,
+      minInstances: 2,
+      maxInstances: 3,
+      idleTimeout: 500,
+      coldStart: "boot",
+    });
     assert.equal(built.image, out);
     assertSureLayout(await Deno.readFile(out));
   });
@@ -267,6 +292,9 @@ Deno.test("build: the manifest is optional, checked, and names the function", as
     [JSON.stringify({ maxBody: "big" }), /maxBody: must be a number/],
     [JSON.stringify({ name: "Bad_Name" }), /name: must start with a-z/],
     [JSON.stringify({ memroy: 32 }), /memroy/],
+    [JSON.stringify({ minInstances: 5, maxInstances: 2 }), /minInstances: must not be larger/],
+    [JSON.stringify({ coldStart: "warm" }), /coldStart: must be one of clone, boot/],
+    [JSON.stringify({ idleTimeout: 1 }), /idleTimeout: must be at least 10/],
   ];
   for (const [json, re] of bad) {
     await withFunction({ "f.c": ECHO_C, "sure.json": json }, async (dir) => {

@@ -76,18 +76,27 @@ export async function openTestApp(dataDir?: string) {
   return { ...parts, store, dataDir: dir, records };
 }
 
-export interface DeployFields {
-  name?: string;
-  memory?: string | number;
-  timeout?: string | number;
-  maxBody?: string | number;
+/** Every text field of the deploy form. */
+const FORM_FIELDS = [
+  "name",
+  "memory",
+  "timeout",
+  "maxBody",
+  "minInstances",
+  "maxInstances",
+  "targetConcurrency",
+  "idleTimeout",
+  "coldStart",
+] as const;
+
+export type DeployFields = { [K in typeof FORM_FIELDS[number]]?: string | number } & {
   image?: Uint8Array<ArrayBuffer> | string;
-}
+};
 
 /** The multipart body of POST /admin/functions. */
 export function deployForm(f: DeployFields): FormData {
   const form = new FormData();
-  for (const k of ["name", "memory", "timeout", "maxBody"] as const) {
+  for (const k of FORM_FIELDS) {
     if (f[k] !== undefined) form.append(k, String(f[k]));
   }
   if (f.image instanceof Uint8Array) form.append("image", new File([f.image], "image.sure"));
@@ -101,10 +110,11 @@ export async function deployFunction(
   name: string,
   image: Uint8Array<ArrayBuffer>,
   timeout?: number,
+  settings: DeployFields = {},
 ): Promise<void> {
   const res = await fetch(`${node.url}/admin/functions`, {
     method: "POST",
-    body: deployForm({ name, image, timeout }),
+    body: deployForm({ ...settings, name, image, timeout }),
   });
   if (res.status !== 201 && res.status !== 200) {
     throw new Error(`deploy ${name}: ${res.status} ${await res.text()}`);
@@ -131,15 +141,34 @@ export async function snapshotState(dataDir: string): Promise<string> {
 }
 
 /** Counts of things a leak would grow: threads, fds, libsure's own counters. */
-export function resourceCounts(): { tasks: number; fds: number } {
+export function resourceCounts(): { tasks: number; fds: number; vmFds: number } {
   const count = (dir: string) => [...Deno.readDirSync(dir)].length;
-  return { tasks: count("/proc/self/task"), fds: count("/proc/self/fd") };
+  let vmFds = 0;
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      // VMs, vCPUs, eventfds and guest memory: what libsure opens, and nothing HTTP does.
+      if (/kvm|memfd:sure/.test(Deno.readLinkSync(`/proc/self/fd/${e.name}`))) vmFds++;
+    } catch {
+      // closed while we looked
+    }
+  }
+  return { tasks: count("/proc/self/task"), fds: count("/proc/self/fd"), vmFds };
 }
 
 /** Polls cond every 20 ms until it holds or ms pass; returns its last value. */
 export async function waitFor(cond: () => boolean, ms = 5000): Promise<boolean> {
   const end = Date.now() + ms;
   while (!cond()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+/** Like waitFor, for a condition that has to ask (e.g. over HTTP). */
+export async function waitForAsync(cond: () => Promise<boolean>, ms = 5000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
     if (Date.now() > end) return false;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -11,6 +11,16 @@ import { type Deployer, IMAGE_MAX_BYTES } from "../deployer.ts";
 import type { Store } from "../store/store.ts";
 import type { ChainManager } from "../chains/manager.ts";
 import { ConflictError } from "../errors.ts";
+import {
+  COLD_START_MODES,
+  INT_SETTINGS,
+  SCALE_RANGE_ISSUE,
+  scaleRangeOk,
+  SCALING_FIELDS,
+  scalingPatchShape,
+  settingsShape,
+} from "../settings/settings.ts";
+import { readJson } from "./json.ts";
 
 export const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
 
@@ -18,36 +28,37 @@ export const FunctionName = z.string().regex(NAME_RE, {
   error: "must start with a-z and contain only a-z, 0-9 and '-' (at most 63 characters)",
 }).describe("Function name, also its URL: /invoke/{name}");
 
-function intField(min: number, max: number, def: number, what: string) {
-  return z.coerce.number({ error: "must be an integer" })
-    .int({ error: "must be an integer" })
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` })
-    .default(def)
-    .describe(`${what} (${min}..${max}, default ${def})`);
-}
-
-/** Deployment settings, as they come in a form or a manifest. */
-export const DeployConfigSchema = z.object({
-  memory: intField(8, 1024, 16, "Guest memory in MiB"),
-  timeout: intField(1, 300000, 5000, "Per-request timeout in milliseconds"),
-  maxBody: intField(1, 16777216, 1048576, "Largest request body in bytes"),
-});
+/** Deployment settings, as they come in a form (strings, coerced) or a manifest. */
+export const DeployConfigSchema = z.object(settingsShape(true)).refine(
+  scaleRangeOk,
+  SCALE_RANGE_ISSUE,
+);
 
 /** The text fields of POST /admin/functions (multipart/form-data). */
-export const DeployFormSchema = DeployConfigSchema.extend({ name: FunctionName });
+export const DeployFormSchema = z.object({ ...settingsShape(true), name: FunctionName }).refine(
+  scaleRangeOk,
+  SCALE_RANGE_ISSUE,
+);
 
 /** What the admin API answers for a function. */
 export const DeploymentSchema = z.object({
   name: FunctionName,
   digest: z.string().regex(/^[0-9a-f]{64}$/).describe("SHA-256 of the image"),
   size: z.number().int().describe("Image size in bytes"),
-  memory: z.number().int().describe("Guest memory in MiB"),
-  timeout: z.number().int().describe("Per-request timeout in milliseconds"),
-  maxBody: z.number().int().describe("Largest request body in bytes"),
+  ...describedSettings(),
   createdAt: z.string().describe("ISO 8601 time of the first deploy"),
   updatedAt: z.string().describe("ISO 8601 time of the last deploy"),
 });
+
+/** The settings as they are answered: plain values, described. */
+function describedSettings() {
+  const out: Record<string, z.ZodType> = {};
+  for (const [key, s] of Object.entries(INT_SETTINGS)) {
+    out[key] = z.number().int().describe(s.help);
+  }
+  out.coldStart = z.enum(COLD_START_MODES).describe("How new instances start");
+  return out;
+}
 
 export const DeploymentListSchema = z.object({ functions: z.array(DeploymentSchema) });
 
@@ -57,8 +68,14 @@ export const ErrorSchema = z.object({
   field: z.string().optional().describe("The request field at fault (validation errors)"),
 }).loose();
 
+/** PATCH /admin/functions/:name: new scaling settings, without a new image. */
+export const ScalingPatchSchema = z.strictObject(scalingPatchShape()).refine(
+  (p) => Object.keys(p).length > 0,
+  { error: `give at least one of ${SCALING_FIELDS.join(", ")}` },
+);
+
 /** Text fields accepted by the deploy form; anything else is refused by name. */
-const FORM_TEXT_FIELDS = new Set(["name", "memory", "timeout", "maxBody"]);
+const FORM_TEXT_FIELDS = new Set(["name", "coldStart", ...Object.keys(INT_SETTINGS)]);
 
 /** Parses and validates the deploy form. Throws ValidationError naming the field. */
 async function readDeployForm(req: Request) {
@@ -133,6 +150,20 @@ export function functionRoutes(deps: FunctionRoutesDeps): Hono {
     const dep = NAME_RE.test(name) ? await deps.store.get(name) : null;
     if (!dep) throw notFound(name);
     return c.json(dep);
+  });
+
+  r.patch("/:name", async (c) => {
+    const name = c.req.param("name");
+    const dep = NAME_RE.test(name) ? await deps.store.get(name) : null;
+    if (!dep) throw notFound(name);
+    const patch = await readJson(c.req.raw, ScalingPatchSchema, "scaling settings");
+    if (!scaleRangeOk({ ...dep, ...patch })) {
+      throw new ValidationError(
+        "minInstances",
+        `must not be larger than maxInstances (${patch.maxInstances ?? dep.maxInstances})`,
+      );
+    }
+    return c.json(await deps.deployer.updateScaling(name, patch));
   });
 
   r.delete("/:name", async (c) => {

@@ -11,7 +11,9 @@ import {
   DeploymentSchema,
   ErrorSchema,
   FunctionName,
+  ScalingPatchSchema,
 } from "./functions.ts";
+import { InstancesSchema, ScaleRequestSchema } from "./instances.ts";
 import { HealthSchema } from "../health.ts";
 import { ChainSpecSchema } from "../chains/spec.ts";
 import { ChainStatsSchema } from "./chains.ts";
@@ -94,12 +96,48 @@ export function openApiDocument(version: string): JsonSchema {
             "404": errorResponse("No such function"),
           },
         },
+        patch: {
+          operationId: "updateScaling",
+          summary: "Change a function's scaling settings (no new image); instances follow now",
+          requestBody: { required: true, content: json(ref("ScalingPatch")) },
+          responses: {
+            "200": { description: "The updated deployment", content: json(ref("Deployment")) },
+            "400": errorResponse("Invalid or empty settings; nothing was changed"),
+            "404": errorResponse("No such function"),
+          },
+        },
         delete: {
           operationId: "deleteFunction",
           summary: "Remove a function and destroy its instances",
           responses: {
             "200": { description: "The removed deployment", content: json(ref("Deployment")) },
             "404": errorResponse("No such function"),
+          },
+        },
+      },
+      "/admin/functions/{name}/instances": {
+        parameters: [nameParam],
+        get: {
+          operationId: "listInstances",
+          summary: "Live instances of a function (state, age, requests) and its scaling state",
+          responses: {
+            "200": { description: "Instances", content: json(ref("Instances")) },
+            "404": errorResponse("No such function"),
+          },
+        },
+      },
+      "/admin/functions/{name}/scale": {
+        parameters: [nameParam],
+        post: {
+          operationId: "scaleFunction",
+          summary: "Scale to n instances now (answers once new ones serve)",
+          requestBody: { required: true, content: json(ref("ScaleRequest")) },
+          responses: {
+            "200": { description: "Instances after scaling", content: json(ref("Instances")) },
+            "400": errorResponse("n is not 0..maxInstances"),
+            "404": errorResponse("No such function"),
+            "502": errorResponse("A new instance failed to start"),
+            "503": errorResponse("The node's memory budget has no room"),
           },
         },
       },
@@ -176,7 +214,7 @@ export function openApiDocument(version: string): JsonSchema {
             "404": errorResponse("No such function"),
             "413": errorResponse("Body larger than the function's maxBody"),
             "502": errorResponse("The function faulted"),
-            "503": errorResponse("KVM unavailable or function overloaded"),
+            "503": errorResponse("KVM unavailable, function overloaded or memory budget full"),
             "504": errorResponse("The function timed out"),
           },
         },
@@ -191,6 +229,9 @@ export function openApiDocument(version: string): JsonSchema {
       schemas: {
         DeployForm: form,
         Deployment: schemaOf(DeploymentSchema),
+        ScalingPatch: schemaOf(ScalingPatchSchema, "input"),
+        ScaleRequest: schemaOf(ScaleRequestSchema, "input"),
+        Instances: schemaOf(InstancesSchema),
         DeploymentList: schemaOf(DeploymentListSchema),
         Error: schemaOf(ErrorSchema),
         Health: schemaOf(HealthSchema),

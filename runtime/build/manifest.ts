@@ -1,42 +1,31 @@
 /**
  * The manifest of a function folder: an optional `sure.json` next to the C
  * sources. Every field is optional; the name defaults to the folder's name.
- * The ranges match the deploy settings of the admin API (DeployConfigSchema
- * in runtime/admin/functions.ts), so a built manifest always deploys. The
- * builder does not import that module: building must not pull in the node.
+ * The settings and their ranges are those of the admin API (both come from
+ * runtime/settings/settings.ts), so a built manifest always deploys.
  */
 import { z } from "zod";
 import { BuildError } from "./errors.ts";
+import {
+  type FunctionSettings,
+  SCALE_RANGE_ISSUE,
+  scaleRangeOk,
+  settingsShape,
+} from "../settings/settings.ts";
 
 export const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
-
-function int(min: number, max: number, def: number) {
-  return z.number({ error: "must be a number" })
-    .int({ error: "must be an integer" })
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` })
-    .default(def);
-}
 
 /** sure.json. Unknown keys are refused: a typo must not pass silently. */
 export const ManifestSchema = z.strictObject({
   name: z.string({ error: "must be a string" }).regex(NAME_RE, {
     error: "must start with a-z and contain only a-z, 0-9 and '-' (at most 63 characters)",
   }).optional(),
-  /** Guest memory in MiB. */
-  memory: int(8, 1024, 16),
-  /** Per-request timeout in milliseconds. */
-  timeout: int(1, 300000, 5000),
-  /** Largest request body in bytes. */
-  maxBody: int(1, 16777216, 1048576),
-});
+  ...settingsShape(false),
+}).refine(scaleRangeOk, SCALE_RANGE_ISSUE);
 
 /** A manifest with every default applied. */
-export interface FunctionManifest {
+export interface FunctionManifest extends FunctionSettings {
   name: string;
-  memory: number;
-  timeout: number;
-  maxBody: number;
 }
 
 export const MANIFEST_FILE = "sure.json";

@@ -70,7 +70,7 @@ export class ChainManager {
     // Start first: a chain that cannot boot is refused and nothing is stored.
     let rt: ChainRuntime;
     try {
-      rt = await ChainRuntime.start(spec, images, this.logger);
+      rt = await ChainRuntime.start(spec, images, this.logger, this.scheduler.budget);
     } catch (e) {
       throw new FunctionStartError(spec.name, (e as Error).message);
     }
@@ -111,7 +111,7 @@ export class ChainManager {
         const spec = ChainSpecSchema.parse(stripTimes(stored));
         this.#running.set(
           spec.name,
-          await ChainRuntime.start(spec, this.#images(spec), this.logger),
+          await ChainRuntime.start(spec, this.#images(spec), this.logger, this.scheduler.budget),
         );
         n++;
       } catch (e) {

@@ -13,6 +13,10 @@ import {
   PoolExhaustedError,
 } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { type MemoryBudget, vmBytes } from "../scheduler/budget.ts";
+
+/** A chain step's request/response areas (CHAIN_IO_CAP in libsure/src/instance.c). */
+const CHAIN_IO_CAP = 4096;
 import type { ChainSpec } from "./spec.ts";
 
 export interface StepImage {
@@ -53,6 +57,7 @@ export class ChainRuntime {
   #closed = false;
   #accepting = true;
   #pump: Promise<void>;
+  #releaseBudget: () => void = () => {};
   readonly errors = { fault: 0, timeout: 0, bogus: 0, loop: 0, overloaded: 0 };
   requests = 0;
 
@@ -69,8 +74,31 @@ export class ChainRuntime {
     this.#pump = this.#run();
   }
 
-  /** Builds the pool and boots one VM per step. */
-  static async start(spec: ChainSpec, images: StepImage[], logger: Logger): Promise<ChainRuntime> {
+  /**
+   * Builds the pool and boots one VM per step. The chain's whole memory (its
+   * pool and every step's VM) is reserved in the node's budget first, and
+   * given back when the chain closes.
+   */
+  static async start(
+    spec: ChainSpec,
+    images: StepImage[],
+    logger: Logger,
+    budget: MemoryBudget,
+  ): Promise<ChainRuntime> {
+    const bytes = spec.pool.buffers * spec.pool.bufferSize +
+      images.reduce((sum, img) => sum + vmBytes(img.memory, CHAIN_IO_CAP), 0);
+    const release = budget.reserve(bytes, `chain ${spec.name}`);
+    try {
+      const rt = await ChainRuntime.#boot(spec, images, logger);
+      rt.#releaseBudget = release;
+      return rt;
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  static async #boot(spec: ChainSpec, images: StepImage[], logger: Logger): Promise<ChainRuntime> {
     const index = new Map(spec.steps.map((s, i) => [s, i]));
     const routes = spec.steps.map((s, i) => {
       const listed = spec.routes?.[s];
@@ -297,5 +325,6 @@ export class ChainRuntime {
     }
     this.#pending.clear();
     this.chain.destroy();
+    this.#releaseBudget();
   }
 }

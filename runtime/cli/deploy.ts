@@ -1,11 +1,13 @@
 /** `sure deploy <image> --name N ...`: upload an image to a node. */
 import { type Command, CommandError, intFlag, UsageError } from "./command.ts";
 import { NODE_OPTION, nodeUrl, requestJson } from "./client.ts";
+import { SCALING_FLAGS, SCALING_OPTIONS } from "./scale.ts";
 
 export const deployCommand: Command = {
   name: "deploy",
   summary: "Deploy (or replace) a function from an image file; prints the deployment.",
-  usage: "deploy <image> --name NAME [--memory MIB] [--timeout MS] [--max-body BYTES]",
+  usage: "deploy <image> --name NAME [--memory MIB] [--timeout MS] [--max-body BYTES] " +
+    "[--min N] [--max N] [--target N] [--idle-timeout MS] [--cold-start clone|boot]",
   options: {
     name: { type: "string", short: "n", arg: "NAME", help: "function name: [a-z][a-z0-9-]{0,62}" },
     memory: { type: "string", arg: "MIB", help: "guest memory, 8..1024 MiB (default 16)" },
@@ -19,6 +21,12 @@ export const deployCommand: Command = {
       arg: "BYTES",
       help: "largest request body, 1..16777216 (default 1048576)",
     },
+    ...SCALING_OPTIONS,
+    "cold-start": {
+      type: "string",
+      arg: "MODE",
+      help: "clone (of the template taken after init; default) or boot",
+    },
     ...NODE_OPTION,
   },
   positionals: [1, 1],
@@ -27,14 +35,17 @@ export const deployCommand: Command = {
     if (typeof name !== "string" || name === "") throw new UsageError("deploy: --name is required");
     const form = new FormData();
     form.append("name", name);
-    const numbers: [string, string][] = [["memory", "memory"], ["timeout", "timeout"], [
-      "max-body",
-      "maxBody",
-    ]];
+    const numbers: [string, string][] = [
+      ["memory", "memory"],
+      ["timeout", "timeout"],
+      ["max-body", "maxBody"],
+      ...SCALING_FLAGS,
+    ];
     for (const [flag, field] of numbers) {
       const v = intFlag(flag, values[flag]);
       if (v !== undefined) form.append(field, String(v));
     }
+    if (typeof values["cold-start"] === "string") form.append("coldStart", values["cold-start"]);
     let bytes: Uint8Array<ArrayBuffer>;
     try {
       bytes = await Deno.readFile(imagePath);

@@ -16,17 +16,28 @@ const OPTIONS: Record<string, OptionDoc> = {
     arg: "DIR",
     help: "where state.kv and images/ live (env SURE_DATA_DIR; default ./.sure)",
   },
+  "memory-budget": {
+    type: "string",
+    arg: "MIB",
+    help: "memory all VMs together may use (env SURE_MEMORY_BUDGET; default 75% of available)",
+  },
 };
 
 async function run(values: Record<string, string | boolean | undefined>, examples: boolean) {
   const port = intFlag("port", values.port ?? (Deno.env.get("SURE_PORT") || undefined)) ?? 8080;
   if (port > 65535) throw new UsageError("--port must be at most 65535");
+  const budget = intFlag(
+    "memory-budget",
+    values["memory-budget"] ?? (Deno.env.get("SURE_MEMORY_BUDGET") || undefined),
+  );
+  if (budget === 0) throw new UsageError("--memory-budget must be at least 1 MiB");
   const node = await startNode({
     port,
     hostname: (values.host as string | undefined) ?? "127.0.0.1",
     dataDir: (values["data-dir"] as string | undefined) ??
       (Deno.env.get("SURE_DATA_DIR") || "./.sure"),
     examples,
+    pool: budget === undefined ? {} : { memoryBudgetBytes: budget * 1048576 },
   });
   await new Promise<void>((resolve) => {
     const stop = () => {
@@ -44,7 +55,7 @@ async function run(values: Record<string, string | boolean | undefined>, example
 export const serveCommand: Command = {
   name: "serve",
   summary: "Run a node: admin API under /admin, functions under /invoke/<name>, /healthz.",
-  usage: "serve [--port PORT] [--host HOST] [--data-dir DIR]",
+  usage: "serve [--port PORT] [--host HOST] [--data-dir DIR] [--memory-budget MIB]",
   details: "Deployed functions are restored from the data directory at start. Without a usable\n" +
     "/dev/kvm the node still starts (healthz says degraded) and invocations answer 503.",
   options: OPTIONS,
@@ -55,7 +66,7 @@ export const serveCommand: Command = {
 export const devCommand: Command = {
   name: "dev",
   summary: "Like serve, but first builds and deploys every example in functions/.",
-  usage: "dev [--port PORT] [--host HOST] [--data-dir DIR]",
+  usage: "dev [--port PORT] [--host HOST] [--data-dir DIR] [--memory-budget MIB]",
   options: OPTIONS,
   positionals: [0, 0],
   run: (values) => run(values, true),

@@ -11,13 +11,16 @@ import {
 import { memoryLogger } from "../log.ts";
 import type { Deployment } from "../store/store.ts";
 import { Scheduler } from "./scheduler.ts";
+import { defaultSettings } from "../settings/settings.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function dep(name: string, timeout = 300): Deployment {
+function dep(name: string, timeout = 300, scaling: Partial<Deployment> = {}): Deployment {
   const now = new Date().toISOString();
   return {
+    ...defaultSettings(),
+    ...scaling,
     name,
     digest: "0".repeat(64),
     size: 0,
@@ -26,6 +29,7 @@ function dep(name: string, timeout = 300): Deployment {
     maxBody: 1024,
     createdAt: now,
     updatedAt: now,
+    ...scaling,
   };
 }
 
@@ -34,9 +38,9 @@ Deno.test({
   ignore: !hasKvm,
   async fn() {
     const { logger } = memoryLogger();
-    const s = new Scheduler({ kvm: { available: true }, logger, maxInstances: 1, maxQueue: 1 });
+    const s = new Scheduler({ kvm: { available: true }, logger, maxQueue: 1 });
     try {
-      s.deploy(dep("f"), await faultyImage());
+      s.deploy(dep("f", 300, { maxInstances: 1 }), await faultyImage());
       assert.ok(await waitFor(() => s.instances === 1), "no warm instance");
 
       const looping = s.invoke("f", enc.encode("loop"), "r1");
@@ -59,9 +63,9 @@ Deno.test({
   ignore: !hasKvm,
   async fn() {
     const { logger } = memoryLogger();
-    const s = new Scheduler({ kvm: { available: true }, logger, maxInstances: 2 });
+    const s = new Scheduler({ kvm: { available: true }, logger });
     try {
-      s.deploy(dep("echo", 2000), await echoImage());
+      s.deploy(dep("echo", 2000, { maxInstances: 2 }), await echoImage());
       const bodies = Array.from({ length: 12 }, (_, i) => `req-${i}`);
       const answers = await Promise.all(
         bodies.map((b, i) => s.invoke("echo", enc.encode(b), `r${i}`)),

@@ -9,11 +9,14 @@ import type { Capabilities, InvokeResult } from "../../ffi/mod.ts";
 import { KvmUnavailableError, NotFoundError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Deployment } from "../store/store.ts";
-import { DEFAULT_POOL_OPTIONS, Pool, type PoolOptions } from "./pool.ts";
+import { MemoryBudget } from "./budget.ts";
+import { DEFAULT_POOL_OPTIONS, Pool, type PoolOptions, type PoolStatus } from "./pool.ts";
 
-export interface SchedulerOptions extends Partial<Omit<PoolOptions, "logger">> {
+export interface SchedulerOptions extends Partial<Omit<PoolOptions, "logger" | "budget">> {
   kvm: Capabilities["kvm"];
   logger: Logger;
+  /** The node's memory budget for VMs, bytes (default: 75% of MemAvailable). */
+  memoryBudgetBytes?: number;
 }
 
 export class Scheduler {
@@ -21,14 +24,19 @@ export class Scheduler {
   #draining = new Set<Pool>();
   readonly #poolOpts: PoolOptions;
   readonly #kvm: Capabilities["kvm"];
+  /** Shared by every pool and by the chains' VMs. */
+  readonly budget: MemoryBudget;
 
   constructor(opts: SchedulerOptions) {
     this.#kvm = opts.kvm;
+    this.budget = opts.memoryBudgetBytes !== undefined
+      ? new MemoryBudget(opts.memoryBudgetBytes)
+      : MemoryBudget.fromHost();
     this.#poolOpts = {
-      maxInstances: opts.maxInstances ?? DEFAULT_POOL_OPTIONS.maxInstances,
       maxQueue: opts.maxQueue ?? DEFAULT_POOL_OPTIONS.maxQueue,
       initTimeoutMs: opts.initTimeoutMs ?? DEFAULT_POOL_OPTIONS.initTimeoutMs,
       logger: opts.logger,
+      budget: this.budget,
     };
   }
 
@@ -36,13 +44,31 @@ export class Scheduler {
     return this.#kvm.available;
   }
 
-  /** Installs (or replaces) the pool of a deployment and warms it. */
+  /** Installs (or replaces) the pool of a deployment and puts it into service. */
   deploy(dep: Deployment, image: Uint8Array): void {
     const old = this.#pools.get(dep.name);
     const pool = new Pool(dep, image, this.#poolOpts);
     this.#pools.set(dep.name, pool);
-    if (this.#kvm.available) pool.warm();
-    if (old) this.#retire(old);
+    if (old) this.#retire(old); // first: the old instances' memory goes back sooner
+    if (this.#kvm.available) pool.start();
+  }
+
+  /** New scaling settings for a deployed function (same image). */
+  updateScaling(dep: Deployment): void {
+    if (this.#kvm.available) this.pool(dep.name).updateScaling(dep);
+  }
+
+  /** Scales a function to n instances by hand (see Pool.scale). */
+  scale(name: string, n: number): Promise<void> {
+    const pool = this.pool(name);
+    if (!this.#kvm.available) {
+      throw new KvmUnavailableError(this.#kvm.reason ?? "no usable /dev/kvm");
+    }
+    return pool.scale(n);
+  }
+
+  status(name: string): PoolStatus {
+    return this.pool(name).status();
   }
 
   /** Removes a function's pool; resolves once its instances are gone. */

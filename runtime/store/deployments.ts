@@ -2,18 +2,15 @@
  * Deployments in Deno KV: one entry per function under ["functions", name].
  */
 
-export interface Deployment {
+import { type FunctionSettings, withDefaults } from "../settings/settings.ts";
+
+/** One deployed function: its image and its settings (runtime/settings). */
+export interface Deployment extends FunctionSettings {
   name: string;
   /** SHA-256 of the image, the name of its file in the images directory. */
   digest: string;
   /** Image size in bytes. */
   size: number;
-  /** Guest memory, MiB. */
-  memory: number;
-  /** Per-request timeout, ms. */
-  timeout: number;
-  /** Largest request body accepted, bytes. */
-  maxBody: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -24,12 +21,16 @@ export class DeploymentStore {
   constructor(readonly kv: Deno.Kv) {}
 
   async get(name: string): Promise<Deployment | null> {
-    return (await this.kv.get<Deployment>([PREFIX, name])).value;
+    const v = (await this.kv.get<Deployment>([PREFIX, name])).value;
+    // Records stored before a setting existed get its default.
+    return v ? withDefaults(v) : null;
   }
 
   async list(): Promise<Deployment[]> {
     const out: Deployment[] = [];
-    for await (const e of this.kv.list<Deployment>({ prefix: [PREFIX] })) out.push(e.value);
+    for await (const e of this.kv.list<Deployment>({ prefix: [PREFIX] })) {
+      out.push(withDefaults(e.value));
+    }
     return out;
   }
 

@@ -10,14 +10,11 @@
 import { type Deployment, DeploymentStore } from "./deployments.ts";
 import { ImageStore } from "./images.ts";
 import { ChainStore } from "../chains/store.ts";
+import type { FunctionSettings } from "../settings/settings.ts";
 
 export type { Deployment } from "./deployments.ts";
 
-export interface DeployConfig {
-  memory: number;
-  timeout: number;
-  maxBody: number;
-}
+export type DeployConfig = FunctionSettings;
 
 export interface DeployOutcome {
   deployment: Deployment;
@@ -82,15 +79,24 @@ export class Store {
         name,
         digest,
         size: image.byteLength,
-        memory: cfg.memory,
-        timeout: cfg.timeout,
-        maxBody: cfg.maxBody,
+        ...pickSettings(cfg),
         createdAt: previous?.createdAt ?? now,
         updatedAt: now,
       };
       await this.deployments.put(deployment);
       if (previous && previous.digest !== digest) await this.#dropIfUnused(previous.digest);
       return { deployment, previous };
+    });
+  }
+
+  /** Changes settings of a deployment in place (no new image); null if there is none. */
+  update(name: string, change: Partial<FunctionSettings>): Promise<Deployment | null> {
+    return this.#serial(async () => {
+      const dep = await this.deployments.get(name);
+      if (!dep) return null;
+      const next = { ...dep, ...change, updatedAt: new Date().toISOString() };
+      await this.deployments.put(next);
+      return next;
     });
   }
 
@@ -124,4 +130,28 @@ export class Store {
       return Promise.resolve();
     });
   }
+}
+
+/** Only the settings (a manifest or form may carry more, like a name). */
+function pickSettings(cfg: FunctionSettings): FunctionSettings {
+  const {
+    memory,
+    timeout,
+    maxBody,
+    minInstances,
+    maxInstances,
+    targetConcurrency,
+    idleTimeout,
+    coldStart,
+  } = cfg;
+  return {
+    memory,
+    timeout,
+    maxBody,
+    minInstances,
+    maxInstances,
+    targetConcurrency,
+    idleTimeout,
+    coldStart,
+  };
 }

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { Store } from "./store.ts";
 import { sha256 } from "./images.ts";
+import { defaultSettings } from "../settings/settings.ts";
 
-const cfg = { memory: 16, timeout: 5000, maxBody: 1024 };
+const cfg = { ...defaultSettings(), memory: 16, timeout: 5000, maxBody: 1024 };
 const bytesA = new TextEncoder().encode("image A");
 const bytesB = new TextEncoder().encode("image B");
 

@@ -1,0 +1,127 @@
+/**
+ * A function's settings, defined once: their ranges and defaults are shared
+ * by the deploy form of the admin API (strings, coerced), by sure.json
+ * manifests (JSON numbers, strict) and by PATCH /admin/functions/:name.
+ * This module imports nothing of the node, so the builder can use it.
+ */
+import { z } from "zod";
+
+interface IntSetting {
+  min: number;
+  max: number;
+  def: number;
+  help: string;
+}
+
+export const INT_SETTINGS = {
+  memory: { min: 8, max: 1024, def: 16, help: "Guest memory in MiB" },
+  timeout: { min: 1, max: 300000, def: 5000, help: "Per-request timeout in milliseconds" },
+  maxBody: { min: 1, max: 16777216, def: 1048576, help: "Largest request body in bytes" },
+  minInstances: {
+    min: 0,
+    max: 1000,
+    def: 0,
+    help: "Instances kept running while idle (0: the function scales to zero)",
+  },
+  maxInstances: { min: 1, max: 1000, def: 10, help: "Most instances at once" },
+  targetConcurrency: {
+    min: 1,
+    max: 1000,
+    def: 1,
+    help: "In-flight requests per instance before another instance starts",
+  },
+  idleTimeout: {
+    min: 10,
+    max: 86400000,
+    def: 60000,
+    help: "Milliseconds an instance may stay idle before it is stopped (down to minInstances)",
+  },
+} as const satisfies Record<string, IntSetting>;
+
+export type IntSettingName = keyof typeof INT_SETTINGS;
+
+/** How a new instance starts: a clone of the function's template, or a fresh boot. */
+export const COLD_START_MODES = ["clone", "boot"] as const;
+export type ColdStart = typeof COLD_START_MODES[number];
+
+/** The fields that change how a function scales (PATCH-able without a redeploy). */
+export const SCALING_FIELDS = [
+  "minInstances",
+  "maxInstances",
+  "targetConcurrency",
+  "idleTimeout",
+] as const;
+
+function intSchema(s: IntSetting, coerce: boolean): z.ZodNumber {
+  const base = coerce ? z.coerce.number({ error: "must be an integer" }) : z.number({
+    error: "must be a number",
+  });
+  return base
+    .int({ error: "must be an integer" })
+    .min(s.min, { error: `must be at least ${s.min}` })
+    .max(s.max, { error: `must be at most ${s.max}` }) as z.ZodNumber;
+}
+
+/** The settings as zod fields, each with its default. */
+export function settingsShape(coerce: boolean) {
+  const shape = {} as Record<IntSettingName, z.ZodDefault<z.ZodNumber>>;
+  for (const [key, s] of Object.entries(INT_SETTINGS) as [IntSettingName, IntSetting][]) {
+    shape[key] = intSchema(s, coerce).default(s.def)
+      .describe(`${s.help} (${s.min}..${s.max}, default ${s.def})`);
+  }
+  return {
+    ...shape,
+    coldStart: z.enum(COLD_START_MODES, { error: `must be one of ${COLD_START_MODES.join(", ")}` })
+      .default("clone")
+      .describe("How new instances start: clone (of the template taken after init) or boot"),
+  };
+}
+
+/** The scaling fields, all optional and without defaults (for PATCH). */
+export function scalingPatchShape() {
+  const shape = {} as Record<typeof SCALING_FIELDS[number], z.ZodOptional<z.ZodNumber>>;
+  for (const key of SCALING_FIELDS) {
+    const s = INT_SETTINGS[key];
+    shape[key] = intSchema(s, false).optional().describe(`${s.help} (${s.min}..${s.max})`);
+  }
+  return shape;
+}
+
+/** min <= max, reported on minInstances. */
+export function scaleRangeOk(s: { minInstances?: number; maxInstances?: number }): boolean {
+  return s.minInstances === undefined || s.maxInstances === undefined ||
+    s.minInstances <= s.maxInstances;
+}
+export const SCALE_RANGE_ISSUE = {
+  path: ["minInstances"],
+  error: "must not be larger than maxInstances",
+};
+
+/** Every setting of a deployment, defaults applied. */
+export interface FunctionSettings {
+  memory: number;
+  timeout: number;
+  maxBody: number;
+  minInstances: number;
+  maxInstances: number;
+  targetConcurrency: number;
+  idleTimeout: number;
+  coldStart: ColdStart;
+}
+
+/** Every setting at its default. */
+export function defaultSettings(): FunctionSettings {
+  return withDefaults({});
+}
+
+/** Settings of a record stored before a field existed: its default. */
+export function withDefaults<T extends Partial<FunctionSettings>>(
+  rec: T,
+): T & FunctionSettings {
+  const out = { ...rec } as T & FunctionSettings;
+  for (const [key, s] of Object.entries(INT_SETTINGS) as [IntSettingName, IntSetting][]) {
+    if (typeof out[key] !== "number") out[key] = s.def;
+  }
+  if (!COLD_START_MODES.includes(out.coldStart)) out.coldStart = "clone";
+  return out;
+}
