@@ -25,16 +25,18 @@ async function sure(args: string[], env: Record<string, string> = {}): Promise<R
 Deno.test("cli: help documents every command; bad command lines exit 2", async () => {
   const help = await sure(["help"]);
   assert.equal(help.code, 0);
-  for (const cmd of ["dev", "serve", "build", "deploy", "ls", "rm", "invoke", "health"]) {
+  const commands = ["dev", "serve", "build", "deploy", "ls", "rm", "invoke", "health"];
+  for (const cmd of [...commands, "instances", "scale", "chain"]) {
     assert.match(help.stdout, new RegExp(`^  ${cmd} `, "m"), `help lacks ${cmd}`);
   }
   const deployHelp = await sure(["deploy", "--help"]);
   assert.equal(deployHelp.code, 0);
-  for (const flag of ["--name", "--memory", "--timeout", "--max-body", "--node"]) {
+  const deployFlags = ["--name", "--memory", "--timeout", "--max-body", "--node"];
+  for (const flag of [...deployFlags, "--min", "--max", "--target", "--idle-timeout"]) {
     assert.ok(deployHelp.stdout.includes(flag), `deploy --help lacks ${flag}`);
   }
   const serveHelp = await sure(["help", "serve"]);
-  for (const flag of ["--port", "--data-dir", "--host"]) {
+  for (const flag of ["--port", "--data-dir", "--host", "--memory-budget"]) {
     assert.ok(serveHelp.stdout.includes(flag), `serve help lacks ${flag}`);
   }
 
@@ -105,6 +107,25 @@ Deno.test({
       r = await sure(["health"], env);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(JSON.parse(r.stdout).functions, 1);
+
+      // Scaling: settings and a count in one command, then the instance list.
+      r = await sure(["scale", "echo", "2", "--max", "3", "--idle-timeout", "30000"], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^echo: 2 instance\(s\).*max 3 .*idle-timeout 30000ms/m);
+      r = await sure(["instances", "echo", "--json"], env);
+      assert.equal(r.code, 0, r.stderr);
+      const st = JSON.parse(r.stdout);
+      assert.equal(st.instances.length, 2);
+      assert.equal(st.maxInstances, 3);
+      r = await sure(["instances", "echo"], env);
+      assert.match(r.stdout, /^ID\s+STATE\s+AGE\s+IDLE\s+REQUESTS\s+START/m);
+      assert.match(r.stdout, /^\d+\s+idle\s+.*clone /m);
+      r = await sure(["scale", "echo", "9"], env);
+      assert.equal(r.code, 1);
+      assert.equal(JSON.parse(r.stderr).field, "instances");
+      r = await sure(["scale", "echo"], env);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /give N or at least one of/);
 
       r = await sure(["rm", "echo"], env);
       assert.equal(r.code, 0, r.stderr);
