@@ -11,6 +11,7 @@
 import { buildFunction } from "../runtime/build/compile.ts";
 import { runWrk, type WrkResult } from "./lib/wrk.ts";
 import { fmt, freePort, mainTs, spawn, stop, waitReady } from "./lib/proc.ts";
+import { cpuSecondsOf } from "./lib/node.ts";
 
 const seconds = Number(Deno.args[0] ?? "3");
 const PAYLOADS = [64, 4096, 65536];
@@ -22,13 +23,6 @@ const root = here("../");
 interface Row extends WrkResult {
   cpuPer1k: number;
   hopP50Us?: number[];
-}
-
-/** utime + stime of a process and all its threads, in seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ is 100 on Linux
 }
 
 interface System {
@@ -46,9 +40,9 @@ async function measure(sys: System, payload: number, c: number): Promise<Row> {
   const body = "abcdefghijklmnopqrstuvwxyz".repeat(Math.ceil(payload / 26)).slice(0, payload);
   await sys.reset?.();
   await runWrk({ url: sys.url, body, connections: c, durationSec: 1 }); // warm-up
-  const cpu0 = sys.pids.reduce((a, p) => a + cpuSeconds(p), 0);
+  const cpu0 = sys.pids.reduce((a, p) => a + cpuSecondsOf(p), 0);
   const r = await runWrk({ url: sys.url, body, connections: c, durationSec: seconds });
-  const cpu1 = sys.pids.reduce((a, p) => a + cpuSeconds(p), 0);
+  const cpu1 = sys.pids.reduce((a, p) => a + cpuSecondsOf(p), 0);
   return {
     ...r,
     cpuPer1k: ((cpu1 - cpu0) / Math.max(1, r.requests)) * 1000,

@@ -1,0 +1,104 @@
+// A sure node in its own process for the benchmarks, and the admin calls they need.
+import { freePort, mainTs, spawn, stop } from "./proc.ts";
+
+export interface BenchNode {
+  url: string;
+  pid: number;
+  close(): Promise<void>;
+}
+
+/** `sure serve` on a free port with a fresh data dir; resolves once /healthz answers. */
+export async function startBenchNode(extra: string[] = []): Promise<BenchNode> {
+  const dataDir = await Deno.makeTempDir({ prefix: "sure-bench-" });
+  const port = freePort();
+  const proc = spawn([
+    "run",
+    "-A",
+    "--quiet",
+    mainTs,
+    "serve",
+    "--port",
+    String(port),
+    "--data-dir",
+    dataDir,
+    ...extra,
+  ]);
+  const url = `http://127.0.0.1:${port}`;
+  const end = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const r = await fetch(`${url}/healthz`);
+      await r.body?.cancel();
+      if (r.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > end) throw new Error("the node did not start");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    pid: proc.pid,
+    async close() {
+      await stop(proc);
+      await Deno.remove(dataDir, { recursive: true });
+    },
+  };
+}
+
+/** Deploys image as `name` with the given settings (form fields). */
+export async function deploy(
+  url: string,
+  name: string,
+  image: Uint8Array<ArrayBuffer>,
+  settings: Record<string, string | number> = {},
+): Promise<void> {
+  const form = new FormData();
+  form.append("name", name);
+  for (const [k, v] of Object.entries(settings)) form.append(k, String(v));
+  form.append("image", new File([image], `${name}.sure`));
+  const r = await fetch(`${url}/admin/functions`, { method: "POST", body: form });
+  if (!r.ok) throw new Error(`deploy ${name}: ${r.status} ${await r.text()}`);
+  await r.body?.cancel();
+}
+
+/** POST /admin/functions/<name>/scale; resolves when the instances serve. */
+export async function scaleTo(url: string, name: string, instances: number): Promise<void> {
+  const r = await fetch(`${url}/admin/functions/${name}/scale`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ instances }),
+  });
+  if (!r.ok) throw new Error(`scale ${name} to ${instances}: ${r.status} ${await r.text()}`);
+  await r.body?.cancel();
+}
+
+/** One POST /invoke/<name>; throws unless it answers 200 with `expect` (default: body). */
+export async function invokeOnce(
+  url: string,
+  name: string,
+  body: string,
+  expect = body,
+): Promise<void> {
+  const r = await fetch(`${url}/invoke/${name}`, { method: "POST", body });
+  const text = await r.text();
+  if (r.status !== 200 || text !== expect) throw new Error(`${name}: ${r.status} ${text}`);
+}
+
+/** Resident memory of a process, bytes (VmRSS). */
+export function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** CPU seconds a process used so far (utime + stime, all threads). */
+export function cpuSecondsOf(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+}
+
+export function memAvailable(): number {
+  const m = /MemAvailable:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/meminfo"));
+  return m ? Number(m[1]) * 1024 : 0;
+}
