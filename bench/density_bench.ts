@@ -158,6 +158,22 @@ try {
   console.log(
     `node CPU while ${clones.at(-1)!.n} instances idle: ${fmt(idleCpu * 100, 2)}% of one core`,
   );
+  // Does the crowd slow a cold start down? echo at zero instances, next to the idle ones.
+  const echoImg = await Deno.readFile((await buildFunction(`${root}functions/echo`)).image);
+  await deploy(node.url, "echo", echoImg, { memory: 8, maxBody: 4096 });
+  const cold: number[] = [];
+  for (let i = 0; i < 23; i++) {
+    await scaleTo(node.url, "echo", 0);
+    const t0 = performance.now();
+    await invokeOnce(node.url, "echo", "hello");
+    if (i >= 3) cold.push(performance.now() - t0);
+  }
+  cold.sort((a, b) => a - b);
+  console.log(
+    `cold request to another function with ${clones.at(-1)!.n} instances idle: p50 ${
+      fmt(percentile(cold, 50), 3)
+    } ms, p99 ${fmt(percentile(cold, 99), 3)} ms (target p50 <= 3 ms)`,
+  );
   await scaleTo(node.url, FN, 0);
   await settle();
 
@@ -165,11 +181,6 @@ try {
   const boots = await climb(node.url, node.pid, `${FN}-boot`, [250]);
   print(boots);
   await scaleTo(node.url, `${FN}-boot`, 0);
-
-  const procPer = await processBaseline(10);
-  console.log(
-    `baseline: idle deno HTTP server process: ${fmt(procPer / KiB, 0)} KiB each (10 started)`,
-  );
   const last = clones.at(-1)!;
   console.log(
     `ratios at ${last.n}: memory per idle instance clone/boot ${

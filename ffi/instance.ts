@@ -36,6 +36,8 @@ export class Instance {
   #resp: Uint8Array<ArrayBuffer> | null;
   #inFlight = false;
   #destroyPending = false;
+  #destroyed: Promise<void> | undefined;
+  #markDestroyed: (() => void) | undefined;
   #fault: Fault | undefined;
 
   private constructor(handle: Deno.PointerObject) {
@@ -191,14 +193,17 @@ export class Instance {
     return Number(libsure().sure_instance_requests(handle));
   }
 
-  /** Stops the VM and frees it; idempotent. Deferred while a request runs. */
-  destroy(): void {
-    if (!this.#handle) return;
-    if (this.#inFlight) {
-      this.#destroyPending = true;
-      return;
-    }
-    this.#free();
+  /**
+   * Stops the VM and frees it, on Deno's blocking pool (a VM's teardown is
+   * not free, and the event loop must not wait for it). Idempotent; deferred
+   * while a request runs. Resolves once the VM and its memory are gone.
+   */
+  destroy(): Promise<void> {
+    if (this.#destroyed) return this.#destroyed;
+    this.#destroyed = new Promise<void>((resolve) => (this.#markDestroyed = resolve));
+    if (this.#inFlight) this.#destroyPending = true;
+    else this.#free();
+    return this.#destroyed;
   }
 
   #free(): void {
@@ -212,6 +217,7 @@ export class Instance {
     this.#handle = null;
     this.#req = null;
     this.#resp = null;
-    libsure().sure_instance_destroy(handle);
+    const done = this.#markDestroyed!;
+    libsure().sure_instance_destroy(handle).then(done, done);
   }
 }

@@ -51,8 +51,9 @@ Deno.test({
       await assert.rejects(inst.invoke(enc.encode("b"), 1000), SureBusyError);
       assert.equal(dec.decode((await first).body), "a");
     } finally {
-      inst.destroy();
-      inst.destroy();
+      const gone = inst.destroy();
+      assert.equal(inst.destroy(), gone, "idempotent");
+      await gone;
     }
     assert.deepEqual(stats(), base);
     await assert.rejects(inst.invoke(enc.encode("x"), 1000), SureDeadError);
@@ -74,7 +75,7 @@ Deno.test({
       assert.equal(f.name, "#UD");
       assert.ok(f.rip >= 0x400000n);
     } finally {
-      a.destroy();
+      await a.destroy();
     }
     assert.equal(a.fault().name, "#UD", "fault readable after destroy");
 
@@ -85,7 +86,7 @@ Deno.test({
       assert.ok(performance.now() - t0 >= 95);
       assert.equal(b.fault().kind, "timeout");
     } finally {
-      b.destroy();
+      await b.destroy();
     }
     assert.deepEqual(stats(), base);
   },
@@ -111,10 +112,11 @@ Deno.test({
     const base = stats();
     const inst = await Instance.create(await faultyImage(), OPTS);
     const running = inst.invoke(enc.encode("loop"), 200);
-    inst.destroy(); // deferred: libsure must not free what the invoke thread uses
+    const gone = inst.destroy(); // deferred: libsure must not free what the invoke thread uses
     assert.equal(inst.alive, false);
     assert.equal(stats().instances, base.instances + 1);
     await assert.rejects(running, SureTimeoutError);
+    await gone;
     assert.deepEqual(stats(), base);
     assert.equal(inst.fault().kind, "timeout");
   },

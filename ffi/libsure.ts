@@ -24,7 +24,8 @@ export const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
-  sure_instance_destroy: { parameters: ["pointer"], result: "void" },
+  // Joins the vCPU thread and tears the VM down: ~0.3 ms, over 1 ms with many VMs.
+  sure_instance_destroy: { parameters: ["pointer"], result: "void", nonblocking: true },
   sure_instance_req_buf: { parameters: ["pointer"], result: "pointer" },
   sure_instance_resp_buf: { parameters: ["pointer"], result: "pointer" },
   sure_instance_io_cap: { parameters: ["pointer"], result: "u32" },
@@ -38,6 +39,8 @@ export const SYMBOLS = {
   sure_instance_read_log: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   sure_instance_requests: { parameters: ["pointer"], result: "u64" },
   sure_stats: { parameters: ["buffer"], result: "void" },
+  sure_vm_shells: { parameters: ["u32"], result: "i32" },
+  sure_vm_shells_ready: { parameters: [], result: "u32" },
   // templates
   sure_template_create: {
     // img, len, mem_mib, io_cap, init_timeout_ms, out handle, err, errcap

@@ -1,7 +1,15 @@
 /** The public surface of ffi/: everything runtime/ needs from libsure. */
 export { Instance, type InstanceOptions, type InvokeResult } from "./instance.ts";
 export { Template } from "./template.ts";
-export { type Capabilities, checkImage, probe, type Stats, stats } from "./probe.ts";
+export {
+  type Capabilities,
+  checkImage,
+  emptyVmsReady,
+  keepEmptyVms,
+  probe,
+  type Stats,
+  stats,
+} from "./probe.ts";
 export { decodeFault, type Fault, type FaultKind, hex } from "./fault.ts";
 export { libsurePath } from "./libsure.ts";
 export * from "./errors.ts";

@@ -36,6 +36,20 @@ export function stats(): Stats {
 }
 
 /**
+ * Keeps n empty VMs ready in the background so that a new instance skips
+ * KVM_CREATE_VM (0 turns it off). Needs KVM.
+ */
+export function keepEmptyVms(n: number): void {
+  const rc = libsure().sure_vm_shells(n);
+  if (rc < 0) throw errorFromErrno("sure_vm_shells", rc);
+}
+
+/** Empty VMs ready right now. */
+export function emptyVmsReady(): number {
+  return libsure().sure_vm_shells_ready();
+}
+
+/**
  * Runs libsure's image checker. Returns null if the image is acceptable for a
  * guest of memMib MiB, else the checker's one-line reason.
  */

@@ -23,7 +23,9 @@ export interface NodeOptions {
   /** Folder of chain manifests applied with `examples` (default: chains/). */
   chainsDir?: string;
   logger?: Logger;
-  pool?: Partial<Pick<SchedulerOptions, "maxQueue" | "initTimeoutMs" | "memoryBudgetBytes">>;
+  pool?: Partial<
+    Pick<SchedulerOptions, "maxQueue" | "initTimeoutMs" | "memoryBudgetBytes" | "emptyVms">
+  >;
 }
 
 export interface RunningNode {

@@ -390,8 +390,8 @@ Deno.test({
       for (let i = 0; i < 200; i++) assert.equal((await call(echo, `n${i}`)).text, `n${i}`);
       assert.equal(echo.requests, 203);
     } finally {
-      echo.destroy();
-      upper.destroy();
+      await echo.destroy();
+      await upper.destroy();
     }
   },
 });
@@ -417,7 +417,7 @@ Deno.test({
       const unknown = await call(g, "what");
       assert.equal(unknown.status, 400);
     } finally {
-      g.destroy();
+      await g.destroy();
     }
   },
 });
@@ -447,8 +447,8 @@ Deno.test({
       assert.equal(f.fault().kind, "guest_exit");
       assert.deepEqual(f.drainLog(), ["sure_abort: the request asked for it"]);
     } finally {
-      f.destroy();
-      b.destroy();
+      await f.destroy();
+      await b.destroy();
     }
   },
 });
@@ -473,14 +473,14 @@ Deno.test({
         assert.equal(fault.name, name, body);
         more(fault);
       } finally {
-        f.destroy();
+        await f.destroy();
       }
     }
     const f = await start("tests/fixtures/functions/faulty");
     try {
       await assert.rejects(call(f, "loop", 200), SureTimeoutError);
     } finally {
-      f.destroy();
+      await f.destroy();
     }
     await assert.rejects(start("tests/fixtures/functions/initfault"), /init|exception|fault/i);
   },

@@ -9,6 +9,7 @@ import { stats as libsureStats } from "../ffi/mod.ts";
 import {
   buildImage,
   deployFunction,
+  emptyVmsSettled,
   faultyImage,
   hasKvm,
   resourceCounts,
@@ -336,6 +337,7 @@ Deno.test({
   async fn() {
     await withNode(async (node) => {
       await invoke(node, "echo", "warm"); // the functions' own pools are warm already
+      await emptyVmsSettled();
       const before = { ...libsureStats(), ...resourceCounts() };
       await chain(node, { name: "gone", steps: ["upper", "reverse", "echo"] });
       assert.equal(libsureStats().instances, before.instances + 3);
@@ -343,6 +345,7 @@ Deno.test({
       const res = await fetch(`${node.url}/admin/chains/gone`, { method: "DELETE" });
       assert.equal(res.status, 200);
       await res.body?.cancel();
+      await emptyVmsSettled();
       const after = { ...libsureStats(), ...resourceCounts() };
       assert.equal(after.instances, before.instances);
       assert.equal(after.vcpuThreads, before.vcpuThreads);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { stats } from "../ffi/mod.ts";
 import {
   deployForm,
+  emptyVmsSettled,
   faultyImage,
   hasKvm,
   resourceCounts,
@@ -127,6 +128,7 @@ Deno.test({
       };
       await cycle(0);
       await settle();
+      await emptyVmsSettled();
       const before = { ...resourceCounts(), ...stats() };
       assert.equal(before.instances, 0);
 
@@ -135,6 +137,7 @@ Deno.test({
       // The Deno blocking pool keeps idle threads alive for a while: wait for
       // the count to come back rather than compare a moment in between.
       await waitFor(() => resourceCounts().tasks <= before.tasks, 15_000);
+      await emptyVmsSettled();
       const after = { ...resourceCounts(), ...stats() };
       assert.deepEqual(
         {

@@ -2,7 +2,8 @@
  * Shared pieces of the Deno tests. Everything here uses the real parts:
  * libsure through ffi/, Deno KV in a temporary directory, real sockets.
  */
-import { probe } from "../ffi/mod.ts";
+import { emptyVmsReady, probe } from "../ffi/mod.ts";
+import { DEFAULT_EMPTY_VMS } from "../runtime/scheduler/scheduler.ts";
 import { assembleNode, type RunningNode, startNode } from "../runtime/node.ts";
 import { type LogRecord, memoryLogger } from "../runtime/log.ts";
 import { Store } from "../runtime/store/store.ts";
@@ -138,6 +139,15 @@ export async function snapshotState(dataDir: string): Promise<string> {
     kv.close();
   }
   return JSON.stringify({ files: files.sort(), entries });
+}
+
+/**
+ * Waits until libsure's background refill of empty VMs (see
+ * libsure/src/shells.c) is done, so that fd counts compare like with like.
+ */
+export async function emptyVmsSettled(): Promise<void> {
+  await waitFor(() => emptyVmsReady() >= DEFAULT_EMPTY_VMS, 5000);
+  await new Promise((r) => setTimeout(r, 10));
 }
 
 /** Counts of things a leak would grow: threads, fds, libsure's own counters. */

@@ -134,6 +134,15 @@ SURE_API uint32_t sure_template_clones(struct sure_template *t);
 SURE_API int sure_instance_clone(struct sure_template *t, uint32_t start_timeout_ms,
 				 struct sure_instance **out, char *err, size_t errcap);
 
+/*
+ * Keeps n (<= 64) empty VMs ready in the background (a SCHED_IDLE thread),
+ * so that creating or cloning an instance skips KVM_CREATE_VM and vCPU
+ * creation. 0 (the default) turns it off and frees the ready ones.
+ */
+SURE_API int sure_vm_shells(uint32_t n);
+/* Empty VMs ready right now. */
+SURE_API uint32_t sure_vm_shells_ready(void);
+
 /* ---- chains: per-chain pools and VM-to-VM hand-off ---------------------- */
 
 struct sure_chain;

@@ -246,6 +246,59 @@ static void test_clone_and_boot_times(void)
 	       tc[N / 2] / 1000, tb[N / 2] / 1000, N);
 }
 
+static int wait_ready_shells(uint32_t n)
+{
+	for (int i = 0; i < 500; i++) {
+		if (sure_vm_shells_ready() == n)
+			return 1;
+		usleep(2000);
+	}
+	return 0;
+}
+
+/* Empty VMs made ahead are used by clones and refilled in the background. */
+static void test_shells(void)
+{
+	char path[PATH_MAX], err[256] = "";
+	size_t len = 0;
+	int rc;
+	snprintf(path, sizeof(path), "%s/../functions/echo/echo.c", libsure_dir);
+	uint8_t *img = build_function(path, &len);
+	CHECK(img != NULL);
+	if (!img)
+		return;
+	struct sure_template *t = make_template(img, len, err, sizeof(err), &rc);
+	free(img);
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	CHECK_EQ(sure_vm_shells(65), -EINVAL);
+	CHECK_EQ(sure_vm_shells(2), 0);
+	CHECK(wait_ready_shells(2));
+	uint64_t t0 = now_ns();
+	struct sure_instance *a = clone_of(t, &rc, err, sizeof(err));
+	uint64_t with_shell = now_ns() - t0;
+	CHECK(a != NULL);
+	CHECK(sure_vm_shells_ready() < 2); /* one was taken */
+	CHECK(wait_ready_shells(2)); /* and made again */
+	if (a) { /* a VM from the shelf serves like any other */
+		memcpy(sure_instance_req_buf(a), "hi", 2);
+		CHECK_EQ(sure_instance_invoke(a, 2, 2000), 2);
+		CHECK(memcmp(sure_instance_resp_buf(a), "hi", 2) == 0);
+	}
+	CHECK_EQ(sure_vm_shells(0), 0);
+	CHECK_EQ(sure_vm_shells_ready(), 0);
+	t0 = now_ns();
+	struct sure_instance *b = clone_of(t, &rc, err, sizeof(err));
+	uint64_t without = now_ns() - t0;
+	CHECK(b != NULL);
+	printf("# clone with a ready VM %" PRIu64 " us, without %" PRIu64 " us\n", with_shell / 1000,
+	       without / 1000);
+	sure_instance_destroy(a);
+	sure_instance_destroy(b);
+	sure_template_destroy(t);
+}
+
 int main(void)
 {
 	char err[256];
@@ -261,6 +314,7 @@ int main(void)
 	RUN(test_start_crash_fails_that_clone);
 	RUN(test_init_crash_is_no_template);
 	RUN(test_clone_and_boot_times);
+	RUN(test_shells);
 	cleanup_tmp();
 	return CHECK_DONE();
 }

@@ -123,7 +123,7 @@ export class ChainRuntime {
         );
       }
     } catch (e) {
-      for (const inst of instances) inst.destroy();
+      await Promise.all(instances.map((inst) => inst.destroy()));
       chain.destroy();
       throw e;
     }
@@ -258,7 +258,7 @@ export class ChainRuntime {
           this.logger("info", line, { chain: this.name, function: this.spec.steps[step] });
         }
         this.#instances[step] = null;
-        old.destroy(); // fails whatever the step still held
+        await old.destroy(); // fails whatever the step still held
       }
       try {
         const img = this.images[step];
@@ -312,7 +312,7 @@ export class ChainRuntime {
     for (const p of this.#pending.values()) p.timedOut = true;
     this.#closed = true;
     await Promise.all(this.#restarting);
-    for (const inst of this.#instances) inst?.destroy();
+    await Promise.all(this.#instances.map((inst) => inst?.destroy()));
     this.#instances = this.#instances.map(() => null);
     this.chain.wake();
     await this.#pump;

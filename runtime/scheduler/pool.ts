@@ -114,6 +114,8 @@ export class Pool {
   #idle: Slot[] = [];
   #busy = 0;
   #creating = 0;
+  /** Instances whose teardown (on the blocking pool) has not finished. */
+  #destroying = 0;
   #waiters: Waiter[] = [];
   #draining = false;
   #drained: (() => void) | undefined;
@@ -526,14 +528,18 @@ export class Pool {
     }
   }
 
-  /** Destroys an instance that is not busy and gives its memory back. */
+  /** Destroys an instance that is not busy; its memory returns to the budget once it is gone. */
   #remove(slot: Slot): void {
     this.#slots.delete(slot);
     const i = this.#idle.indexOf(slot);
     if (i >= 0) this.#idle.splice(i, 1);
     this.#drainLog(slot.inst);
-    slot.inst.destroy();
-    slot.release();
+    this.#destroying++;
+    slot.inst.destroy().then(() => {
+      this.#destroying--;
+      slot.release();
+      this.#checkDrained();
+    });
   }
 
   /** Starts the idle check while instances above minInstances idle. */
@@ -582,7 +588,7 @@ export class Pool {
 
   #checkDrained(): void {
     if (!this.#draining || !this.#drained) return;
-    if (this.instances + this.#creating + this.#waiters.length === 0) {
+    if (this.instances + this.#creating + this.#waiters.length + this.#destroying === 0) {
       this.#templateReady?.destroy();
       this.#templateReady = undefined;
       this.#templateRelease?.();

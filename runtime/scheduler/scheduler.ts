@@ -5,7 +5,7 @@
  * new image) and drains the old one in the background: its in-flight and
  * queued requests finish, then its instances are destroyed.
  */
-import type { Capabilities, InvokeResult } from "../../ffi/mod.ts";
+import { type Capabilities, type InvokeResult, keepEmptyVms } from "../../ffi/mod.ts";
 import { KvmUnavailableError, NotFoundError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Deployment } from "../store/store.ts";
@@ -17,7 +17,11 @@ export interface SchedulerOptions extends Partial<Omit<PoolOptions, "logger" | "
   logger: Logger;
   /** The node's memory budget for VMs, bytes (default: 75% of MemAvailable). */
   memoryBudgetBytes?: number;
+  /** Empty VMs kept ready for new instances (default 4; 0: none). */
+  emptyVms?: number;
 }
+
+export const DEFAULT_EMPTY_VMS = 4;
 
 export class Scheduler {
   #pools = new Map<string, Pool>();
@@ -32,6 +36,8 @@ export class Scheduler {
     this.budget = opts.memoryBudgetBytes !== undefined
       ? new MemoryBudget(opts.memoryBudgetBytes)
       : MemoryBudget.fromHost();
+    // A few VMs made ahead: a cold start skips KVM_CREATE_VM (see libsure/src/shells.c).
+    if (this.#kvm.available) keepEmptyVms(opts.emptyVms ?? DEFAULT_EMPTY_VMS);
     this.#poolOpts = {
       maxQueue: opts.maxQueue ?? DEFAULT_POOL_OPTIONS.maxQueue,
       initTimeoutMs: opts.initTimeoutMs ?? DEFAULT_POOL_OPTIONS.initTimeoutMs,
