@@ -10,7 +10,7 @@
 //   deno run -A bench/cold_start_bench.ts [runs]
 import { buildFunction } from "../runtime/build/compile.ts";
 import { deno, fmt, freePort } from "./lib/proc.ts";
-import { deploy, invokeOnce, scaleTo, startBenchNode } from "./lib/node.ts";
+import { deploy, idle, invokeOnce, scaleTo, startBenchNode } from "./lib/node.ts";
 import { percentile } from "./lib/wrk.ts";
 
 const runs = Number(Deno.args[0] ?? "100");
@@ -25,8 +25,15 @@ const FUNCTIONS = [
 const plainEcho = new URL("./lib/plain_echo.ts", import.meta.url).pathname;
 
 /** Scale to zero (not timed), then time one request end to end. */
-async function coldRequest(url: string, name: string, body: string, expect: string) {
+async function coldRequest(
+  url: string,
+  name: string,
+  body: string,
+  expect: string,
+  idleMs = 5,
+) {
   await scaleTo(url, name, 0);
+  await idle(idleMs); // a cold start follows idle time, not the previous instance's teardown
   const t0 = performance.now();
   await invokeOnce(url, name, body, expect);
   return performance.now() - t0;
@@ -82,6 +89,11 @@ try {
     await deploy(node.url, `${fn}-boot`, img, { ...settings, coldStart: "boot" });
     const clone = await measure(runs, () => coldRequest(node.url, fn, body, expect));
     const boot = await measure(runs, () => coldRequest(node.url, `${fn}-boot`, body, expect));
+    // After the machine had time to go idle (CPU wake-up included).
+    const sleepy = await measure(
+      Math.max(5, Math.floor(runs / 5)),
+      () => coldRequest(node.url, fn, body, expect, 200),
+    );
     // Warm, for scale: the same request to an instance that is already up.
     await scaleTo(node.url, fn, 1);
     const warm = await measure(runs, async () => {
@@ -91,6 +103,7 @@ try {
     });
     console.log(`-- ${fn}`);
     console.log(row("sure: clone of the template (default)", clone));
+    console.log(row("sure: clone, after 200 ms of idle machine", sleepy));
     console.log(row("baseline a: sure fresh VM boot, no template", boot));
     console.log(row("(for scale) warm request, instance up", warm));
     console.log(

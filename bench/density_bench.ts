@@ -18,6 +18,7 @@ import { deno, fmt, freePort } from "./lib/proc.ts";
 import {
   cpuSecondsOf,
   deploy,
+  idle,
   invokeOnce,
   memAvailable,
   rssOf,
@@ -164,6 +165,7 @@ try {
   const cold: number[] = [];
   for (let i = 0; i < 23; i++) {
     await scaleTo(node.url, "echo", 0);
+    await idle(); // a cold start follows idle time, not the previous instance's teardown
     const t0 = performance.now();
     await invokeOnce(node.url, "echo", "hello");
     if (i >= 3) cold.push(performance.now() - t0);

@@ -102,3 +102,13 @@ export function memAvailable(): number {
   const m = /MemAvailable:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/meminfo"));
   return m ? Number(m[1]) * 1024 : 0;
 }
+
+/**
+ * A short pause: lets the node finish tearing down instances it just
+ * stopped and refill its empty VMs (2 ms after one is taken), as it would
+ * between sporadic requests. Longer pauses let the whole machine go idle,
+ * which costs its own wake-up time (the cold start bench shows both).
+ */
+export function idle(ms = 5): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
