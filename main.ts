@@ -21,6 +21,7 @@ import { invokeCommand } from "./runtime/cli/invoke.ts";
 import { healthCommand } from "./runtime/cli/health.ts";
 import { chainCommand } from "./runtime/cli/chain.ts";
 import { instancesCommand, scaleCommand } from "./runtime/cli/scale.ts";
+import { logsCommand } from "./runtime/cli/logs.ts";
 import { VERSION } from "./runtime/version.ts";
 
 const COMMANDS: Command[] = [
@@ -33,6 +34,7 @@ const COMMANDS: Command[] = [
   invokeCommand,
   instancesCommand,
   scaleCommand,
+  logsCommand,
   chainCommand,
   healthCommand,
 ];

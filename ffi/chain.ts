@@ -5,6 +5,7 @@
  */
 import { cString, ERR_CAP, libsure } from "./libsure.ts";
 import { Errno, errorFromErrno } from "./errors.ts";
+import { type AnswerReason, REASONS } from "./sidecar.ts";
 
 /** SURE_NODE_GW: the node number of the gateway in routes and completions. */
 export const NODE_GW = 16;
@@ -38,6 +39,8 @@ export interface Completion {
   /** The step that answered, or the one blamed. */
   node: number;
   hops: number;
+  /** Who answered: a handler, or that step's sidecar refusing the request. */
+  reason: AnswerReason;
 }
 
 export interface ChainStats {
@@ -122,6 +125,12 @@ export class Chain {
     return { slot: this.#slotOut[0], offset: Number(this.#offOut[0]) };
   }
 
+  /** The W3C trace context (25 bytes) the slot's request carries; before submit. */
+  setTrace(slot: number, trace: Uint8Array): void {
+    const rc = libsure().sure_chain_set_trace(this.handle, slot, trace);
+    if (rc < 0) throw errorFromErrno("sure_chain_set_trace", rc);
+  }
+
   submit(slot: number, len: number): void {
     const rc = libsure().sure_chain_submit(this.handle, slot, len);
     if (rc < 0) throw errorFromErrno("sure_chain_submit", rc);
@@ -150,6 +159,7 @@ export class Chain {
         error: ERRORS[v.getUint16(o + 18, true)] ?? "bogus",
         node: v.getUint16(o + 20, true),
         hops: v.getUint16(o + 22, true),
+        reason: REASONS[v.getUint16(o + 24, true)] ?? "handler",
       });
     }
     return out;

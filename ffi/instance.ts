@@ -10,6 +10,14 @@ import { cString, ERR_CAP, libsure } from "./libsure.ts";
 import { errorFromErrno, SureBusyError, SureDeadError, SureTooBigError } from "./errors.ts";
 import { decodeFault, type Fault } from "./fault.ts";
 import { readLogLines } from "./log.ts";
+import {
+  type AnswerReason,
+  decodeSidecarStats,
+  REASONS,
+  SIDECAR_STATS,
+  type SidecarLimits,
+  type SidecarStats,
+} from "./sidecar.ts";
 
 export interface InstanceOptions {
   /** Guest RAM in MiB (8..1024). */
@@ -23,6 +31,8 @@ export interface InstanceOptions {
 export interface InvokeResult {
   status: number;
   body: Uint8Array<ArrayBuffer>;
+  /** Who answered: the handler, or the sidecar refusing it (and why). */
+  reason: AnswerReason;
 }
 
 let nextId = 1;
@@ -155,13 +165,47 @@ export class Instance {
       const rc = await sym.sure_instance_invoke(handle, body.byteLength, Math.max(1, timeoutMs));
       if (rc < 0) throw errorFromErrno("invoke", rc);
       if (rc > this.ioCap) throw errorFromErrno("invoke", -71, `response length ${rc}`);
-      return { status: sym.sure_instance_status(handle), body: this.#resp.slice(0, rc) };
+      return {
+        status: sym.sure_instance_status(handle),
+        body: this.#resp.slice(0, rc),
+        reason: REASONS[sym.sure_instance_resp_reason(handle)] ?? "handler",
+      };
     } finally {
       this.#inFlight = false;
       // destroy() during a request is deferred: libsure must not free memory
       // that the blocked invoke thread is still using.
       if (this.#destroyPending) this.#free();
     }
+  }
+
+  /** Sets what the instance's library sidecar enforces. */
+  configureSidecar(l: SidecarLimits): void {
+    const handle = this.#handle;
+    if (!handle) return;
+    const rc = libsure().sure_instance_set_sidecar(
+      handle,
+      l.enabled ? 1 : 0,
+      l.maxInFlight,
+      l.ratePerSec,
+      l.rateBurst,
+      l.deadlineMs,
+    );
+    if (rc < 0) throw errorFromErrno("sure_instance_set_sidecar", rc);
+  }
+
+  /** The sidecar's counters, read from guest memory (no exit). */
+  sidecarStats(): SidecarStats | null {
+    const handle = this.#handle;
+    if (!handle) return null;
+    const out = new BigUint64Array(SIDECAR_STATS);
+    const rc = libsure().sure_instance_sidecar_stats(handle, out, SIDECAR_STATS);
+    return rc < 0 ? null : decodeSidecarStats(out);
+  }
+
+  /** The W3C trace context of the next request (25 bytes: trace-id, parent-id, flags). */
+  setTrace(trace: Uint8Array): void {
+    const handle = this.#handle;
+    if (handle) libsure().sure_instance_set_trace(handle, trace);
   }
 
   /** Why the instance died (kind "none" while it is healthy). */

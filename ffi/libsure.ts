@@ -38,6 +38,14 @@ export const SYMBOLS = {
   sure_instance_fault: { parameters: ["pointer", "buffer"], result: "i32" },
   sure_instance_read_log: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   sure_instance_requests: { parameters: ["pointer"], result: "u64" },
+  sure_instance_set_sidecar: {
+    // inst, enabled, max_inflight, rate_per_sec, rate_burst, deadline_ms
+    parameters: ["pointer", "u32", "u32", "u32", "u32", "u32"],
+    result: "i32",
+  },
+  sure_instance_sidecar_stats: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
+  sure_instance_set_trace: { parameters: ["pointer", "buffer"], result: "i32" },
+  sure_instance_resp_reason: { parameters: ["pointer"], result: "i32" },
   sure_stats: { parameters: ["buffer"], result: "void" },
   sure_vm_shells: { parameters: ["u32"], result: "i32" },
   sure_vm_shells_ready: { parameters: [], result: "u32" },
@@ -86,6 +94,7 @@ export const SYMBOLS = {
   },
   sure_chain_alloc: { parameters: ["pointer", "u32", "buffer", "buffer"], result: "i32" },
   sure_chain_submit: { parameters: ["pointer", "u32", "u32"], result: "i32" },
+  sure_chain_set_trace: { parameters: ["pointer", "u32", "buffer"], result: "i32" },
   sure_chain_wait: {
     parameters: ["pointer", "buffer", "u32", "u32"],
     result: "i32",

@@ -22,3 +22,10 @@ export {
   NODE_GW,
   type StepStats,
 } from "./chain.ts";
+export {
+  addSidecarStats,
+  type AnswerReason,
+  emptySidecarStats,
+  type SidecarLimits,
+  type SidecarStats,
+} from "./sidecar.ts";

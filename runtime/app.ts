@@ -9,6 +9,9 @@ import { chainRoutes } from "./admin/chains.ts";
 import type { ChainManager } from "./chains/manager.ts";
 import { functionRoutes } from "./admin/functions.ts";
 import { instanceRoutes } from "./admin/instances.ts";
+import { logRoutes } from "./admin/logs.ts";
+import type { LogHub } from "./logs/hub.ts";
+import type { NodeMetrics } from "./metrics/metrics.ts";
 import { openApiRoutes } from "./admin/openapi.ts";
 import type { Deployer } from "./deployer.ts";
 import { errorResponse, HttpError, NotFoundError } from "./errors.ts";
@@ -26,6 +29,10 @@ export interface AppDeps {
   version: string;
   logger: Logger;
   chains: ChainManager;
+  metrics: NodeMetrics;
+  logs: LogHub;
+  /** One structured log line per request (default true). */
+  requestLog?: boolean;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -48,6 +55,11 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/", healthRoutes(deps));
   app.route("/admin/functions", functionRoutes(deps));
   app.route("/admin/functions", instanceRoutes(deps));
+  app.route("/admin/functions", logRoutes(deps));
+  app.get("/metrics", (c) =>
+    c.body(deps.metrics.render(deps.scheduler, deps.chains), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    }));
   app.route("/admin/chains", chainRoutes(deps));
   app.route("/admin", openApiRoutes(deps.version));
   app.route("/", gatewayRoutes(deps));

@@ -12,6 +12,7 @@ import type { Logger } from "./log.ts";
 import type { Scheduler } from "./scheduler/scheduler.ts";
 import type { DeployConfig, Deployment, Store } from "./store/store.ts";
 import type { FunctionSettings } from "./settings/settings.ts";
+import type { LogHub } from "./logs/hub.ts";
 
 /** Largest image accepted (SURE_IMAGE_MAX_FILE in sure_abi.h). */
 export const IMAGE_MAX_BYTES = 64 << 20;
@@ -27,6 +28,7 @@ export class Deployer {
     readonly scheduler: Scheduler,
     readonly logger: Logger,
     readonly check: (image: Uint8Array, memMib: number) => string | null = checkImage,
+    readonly logs?: LogHub,
   ) {}
 
   async deploy(name: string, image: Uint8Array, cfg: DeployConfig): Promise<DeployResult> {
@@ -65,6 +67,7 @@ export class Deployer {
     const dep = await this.store.remove(name);
     if (!dep) throw new NotFoundError(`function ${name} is not deployed`);
     await this.scheduler.remove(name);
+    this.logs?.drop(name);
     this.logger("info", "function removed", { function: name });
     return dep;
   }

@@ -22,6 +22,8 @@ export abstract class HttpError extends Error {
   headers(): Record<string, string> {
     return {};
   }
+  /** Headers the route adds to whatever the error says (request id, trace). */
+  extraHeaders: Record<string, string> = {};
 }
 
 export class ValidationError extends HttpError {
@@ -154,6 +156,42 @@ export class BogusDescriptorError extends HttpError {
   }
 }
 
+/** Admission refused: a function's rate or concurrency limit (the library sidecar's 429). */
+export class TooManyRequestsError extends HttpError {
+  readonly status = 429;
+  readonly code: string;
+  constructor(
+    readonly fn: string,
+    readonly limit: "rate" | "concurrency",
+    readonly retryAfterSec = 1,
+  ) {
+    super(
+      limit === "rate"
+        ? `function ${fn} is over its rate limit; retry shortly`
+        : `function ${fn} is over its concurrency limit; retry shortly`,
+    );
+    this.code = limit === "rate" ? "rate_limited" : "concurrency_limited";
+  }
+  override details() {
+    return { function: this.fn };
+  }
+  override headers() {
+    return { "retry-after": String(this.retryAfterSec) };
+  }
+}
+
+/** A request waited longer than its function's deadline and was not run. */
+export class DeadlineExceededError extends HttpError {
+  readonly status = 504;
+  readonly code = "deadline_exceeded";
+  constructor(readonly fn: string, readonly deadlineMs: number) {
+    super(`function ${fn} did not start the request within its deadline of ${deadlineMs} ms`);
+  }
+  override details() {
+    return { function: this.fn, deadline: this.deadlineMs };
+  }
+}
+
 /** A new instance would take the node past its memory budget. */
 export class MemoryBudgetError extends HttpError {
   readonly status = 503;
@@ -196,6 +234,6 @@ export function errorResponse(err: unknown): Response {
   const body = { error: e.code, message: e.message, ...e.details() };
   return new Response(JSON.stringify(body), {
     status: e.status,
-    headers: { "content-type": "application/json", ...e.headers() },
+    headers: { "content-type": "application/json", ...e.headers(), ...e.extraHeaders },
   });
 }

@@ -12,6 +12,8 @@ import { consoleLogger, type Logger } from "./log.ts";
 import { Scheduler, type SchedulerOptions } from "./scheduler/scheduler.ts";
 import { Store } from "./store/store.ts";
 import { VERSION } from "./version.ts";
+import { LogHub } from "./logs/hub.ts";
+import { NodeMetrics } from "./metrics/metrics.ts";
 
 export interface NodeOptions {
   port: number;
@@ -23,6 +25,8 @@ export interface NodeOptions {
   /** Folder of chain manifests applied with `examples` (default: chains/). */
   chainsDir?: string;
   logger?: Logger;
+  /** One structured log line per request (default true; SURE_REQUEST_LOG=0 turns it off). */
+  requestLog?: boolean;
   pool?: Partial<
     Pick<SchedulerOptions, "maxQueue" | "initTimeoutMs" | "memoryBudgetBytes" | "emptyVms">
   >;
@@ -49,10 +53,13 @@ export function assembleNode(
   capabilities: Capabilities,
   logger: Logger,
   pool: NodeOptions["pool"] = {},
+  requestLog = true,
 ): NodeParts {
-  const scheduler = new Scheduler({ kvm: capabilities.kvm, logger, ...pool });
-  const deployer = new Deployer(store, scheduler, logger);
-  const chains = new ChainManager(store, scheduler, logger);
+  const logs = new LogHub();
+  const scheduler = new Scheduler({ kvm: capabilities.kvm, logger, logs, ...pool });
+  const deployer = new Deployer(store, scheduler, logger, undefined, logs);
+  const chains = new ChainManager(store, scheduler, logger, logs);
+  const metrics = new NodeMetrics();
   const app = createApp({
     store,
     scheduler,
@@ -61,6 +68,9 @@ export function assembleNode(
     version: VERSION,
     logger,
     chains,
+    metrics,
+    logs,
+    requestLog,
   });
   return {
     scheduler,
@@ -89,7 +99,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     );
   }
   const store = await Store.open(opts.dataDir);
-  const parts = assembleNode(store, capabilities, logger, opts.pool);
+  const requestLog = opts.requestLog ?? Deno.env.get("SURE_REQUEST_LOG") !== "0";
+  const parts = assembleNode(store, capabilities, logger, opts.pool, requestLog);
   const { deployer, chains, app } = parts;
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {

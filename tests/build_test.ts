@@ -250,7 +250,12 @@ Deno.test("build: the manifest is optional, checked, and names the function", as
       maxInstances: 10,
       targetConcurrency: 1,
       idleTimeout: 60000,
+      concurrencyLimit: 0,
+      rateLimit: 0,
+      rateBurst: 10,
+      deadline: 0,
       coldStart: "clone",
+      sidecar: "on",
     });
     assert.equal(built.image, `${dir}/build/my-fn.sure`);
   }, "my-fn");

@@ -88,6 +88,11 @@ const FORM_FIELDS = [
   "targetConcurrency",
   "idleTimeout",
   "coldStart",
+  "concurrencyLimit",
+  "rateLimit",
+  "rateBurst",
+  "deadline",
+  "sidecar",
 ] as const;
 
 export type DeployFields = { [K in typeof FORM_FIELDS[number]]?: string | number } & {

@@ -103,6 +103,32 @@ SURE_API int sure_instance_read_log(struct sure_instance *inst, uint8_t *buf, si
 /* Requests served by this instance so far. */
 SURE_API uint64_t sure_instance_requests(struct sure_instance *inst);
 
+/* ---- the library sidecar (struct sure_sidecar in sure_abi.h) -------------- */
+
+/*
+ * Sets the limits the instance's sidecar enforces: enabled (0 turns
+ * admission control and accounting off), max_inflight (0: none), rate in
+ * requests/s with a burst (0: none), deadline_ms a request may wait before it
+ * runs (0: none). Before the instance serves, or between requests.
+ */
+SURE_API int sure_instance_set_sidecar(struct sure_instance *inst, uint32_t enabled,
+				       uint32_t max_inflight, uint32_t rate_per_sec,
+				       uint32_t rate_burst, uint32_t deadline_ms);
+/*
+ * Copies the sidecar's counters: out[0..11] = requests, admitted,
+ * rejected_rate, rejected_inflight, deadline_missed, policy_denied,
+ * status_4xx, status_5xx, queue_depth, max_queue_depth, handler_ticks,
+ * sidecar_ticks; out[12] = the TSC rate (Hz, 0 if unknown);
+ * out[13..44] = the handler latency histogram (log2 buckets of TSC ticks).
+ * Returns the number of values written (at most n).
+ */
+#define SURE_SIDECAR_STATS 45
+SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst, uint64_t *out, uint32_t n);
+/* The next request's W3C trace context: 16 bytes trace-id, 8 parent-id, 1 flags. */
+SURE_API int sure_instance_set_trace(struct sure_instance *inst, const uint8_t *trace);
+/* Why the last answer did not come from the handler (enum sure_reason), 0 if it did. */
+SURE_API int sure_instance_resp_reason(struct sure_instance *inst);
+
 /* ---- templates and copy-on-write clones --------------------------------- */
 
 struct sure_template;
@@ -187,6 +213,8 @@ SURE_API int sure_chain_alloc(struct sure_chain *chain, uint32_t bytes, uint32_t
 			      uint64_t *offset);
 /* Hands a filled slot (len bytes in extent 0) to step 0. Never blocks. */
 SURE_API int sure_chain_submit(struct sure_chain *chain, uint32_t slot, uint32_t len);
+/* The W3C trace context a slot's request carries (as sure_instance_set_trace); before submit. */
+SURE_API int sure_chain_set_trace(struct sure_chain *chain, uint32_t slot, const uint8_t *trace);
 
 /* What sure_chain_wait reports for one finished request. */
 struct sure_completion {
@@ -197,7 +225,8 @@ struct sure_completion {
 	uint16_t error; /* enum sure_completion_error */
 	uint16_t node; /* the step that answered or was blamed */
 	uint16_t hops;
-	uint32_t pad;
+	uint16_t reason; /* enum sure_reason of the answering step's sidecar (untrusted) */
+	uint16_t pad;
 };
 enum sure_completion_error {
 	SURE_CE_OK = 0,

@@ -12,6 +12,7 @@
  *   0x004000  trap stack (4 pages)          supervisor RW NX
  *   0x008000  control page (struct sure_ctrl) user RW NX, shared with host
  *   0x009000  log ring (SURE_LOG_SIZE)      user RW NX, shared with host
+ *   0x00d000  sidecar page (struct sure_sidecar) user RW NX, shared with host
  *   0x010000  page tables                   not mapped at all
  *   0x400000  function image (ELF PT_LOADs) user, per segment (W^X)
  *     ...     heap                          user RW NX
@@ -28,7 +29,7 @@
 #endif
 #include "sure_chain_abi.h"
 
-#define SURE_ABI_VERSION 2u /* 2: templates (snapshot doorbell, instance number, seed) */
+#define SURE_ABI_VERSION 3u /* 2: templates; 3: library sidecar page, trace context */
 #define SURE_PAGE_SIZE 0x1000ull
 
 #define SURE_GDT_GPA 0x1000ull
@@ -40,6 +41,7 @@
 #define SURE_LOG_GPA 0x9000ull
 /* A power of two, so that the free-running uint32 counters wrap cleanly. */
 #define SURE_LOG_SIZE 0x4000u /* 16 KiB byte ring */
+#define SURE_SIDECAR_GPA 0xd000ull
 #define SURE_PT_GPA 0x10000ull
 #define SURE_PT_END 0x400000ull
 
@@ -85,6 +87,47 @@
 
 #ifndef __ASSEMBLER__
 
+/* Why an answer did not come from the function's handler (resp_reason). */
+enum sure_reason {
+	SURE_REASON_HANDLER = 0,
+	SURE_REASON_RATE = 1, /* the sidecar's rate limit refused it: 429 */
+	SURE_REASON_INFLIGHT = 2, /* over the instance's concurrency limit: 429 */
+	SURE_REASON_DEADLINE = 3, /* its deadline passed before it ran: 504 */
+};
+
+#define SURE_CACHELINE 64
+#define SURE_LAT_BUCKETS 32
+
+/*
+ * The library sidecar's page: what Knative's queue-proxy does, inside the
+ * instance. The host writes the limits before the first request; the guest
+ * counts every request it admits or refuses. The host reads the counters
+ * straight from guest memory, with no exit; they are untrusted numbers.
+ */
+struct sure_sidecar {
+	/* written by the host */
+	uint32_t enabled; /* 0: no admission control, no accounting (the "off" switch) */
+	uint32_t max_inflight; /* 0: no limit; requests queued at this instance + running */
+	uint32_t rate_per_sec; /* 0: no limit; token bucket refilled at this rate */
+	uint32_t rate_burst; /* bucket size (at least 1) */
+	uint64_t deadline_ticks; /* 0: none; TSC ticks a request may wait before it runs */
+
+	/* written by the guest */
+	_Alignas(SURE_CACHELINE) uint64_t requests; /* seen: admitted + refused */
+	uint64_t admitted;
+	uint64_t rejected_rate;
+	uint64_t rejected_inflight;
+	uint64_t deadline_missed;
+	uint64_t policy_denied; /* hand-offs the chain's routes forbid */
+	uint64_t status_4xx;
+	uint64_t status_5xx;
+	uint64_t queue_depth; /* requests waiting at this instance right now */
+	uint64_t max_queue_depth;
+	uint64_t handler_ticks; /* sum of handler run times */
+	uint64_t sidecar_ticks; /* the sidecar's own time: its whole cost */
+	uint64_t latency_hist[SURE_LAT_BUCKETS]; /* log2 buckets of handler ticks */
+};
+
 enum sure_guest_state {
 	SURE_GUEST_INIT = 0,
 	SURE_GUEST_IDLE = 1, /* spinning for the next request */
@@ -92,7 +135,6 @@ enum sure_guest_state {
 	SURE_GUEST_SLEEPING = 3, /* about to ring SLEEP: host must wake it */
 };
 
-#define SURE_CACHELINE 64
 
 /*
  * The control page. Fields are grouped by writer into separate cache lines
@@ -142,6 +184,14 @@ struct sure_ctrl {
 	_Alignas(SURE_CACHELINE) uint32_t snapshot_wanted; /* 1: ring SNAPSHOT after init */
 	uint32_t instance_no; /* 0 for a boot, n for the n-th clone of a template */
 	uint64_t instance_seed; /* fresh random bits: clones must not share RNG state */
+
+	/* written by the host per request, before req_seq moves */
+	_Alignas(SURE_CACHELINE) uint64_t req_tsc; /* when the node took the request */
+	struct sure_trace req_trace;
+
+	/* written by the guest per answer */
+	_Alignas(SURE_CACHELINE) uint32_t resp_reason; /* enum sure_reason */
+	uint32_t pad2;
 };
 
 #endif /* !__ASSEMBLER__ */

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #endif
 
+
 #define SURE_META_GPA 0x60000000ull
 #define SURE_META_MAX (16u << 20)
 #define SURE_POOL_GPA 0x80000000ull
@@ -44,6 +45,14 @@
 #define SURE_DOORBELL_BOGUS 0x20 /* data: node that sent a bogus descriptor */
 
 #ifndef __ASSEMBLER__
+
+/* W3C trace context (also used by plain instances, in sure_ctrl) of one request: trace-id, parent-id, trace-flags. */
+struct sure_trace {
+	uint8_t trace_id[16]; /* all zero: no trace */
+	uint8_t parent_id[8]; /* the span that called this hop */
+	uint8_t flags;
+	uint8_t pad[7];
+};
 
 /* One hand-off. */
 struct sure_desc {
@@ -80,6 +89,13 @@ struct sure_pool_hdr {
 	 * to blame and whom to fail, never for memory safety. */
 	volatile uint16_t slot_loc[4096];
 	struct sure_node_state node[SURE_NODES];
+	/* Per request slot, written by the host at submit and by each hop (its
+	 * own span as the next hop's parent): W3C trace context and the TSC at
+	 * which the node took the request (deadlines). Untrusted, like the rest. */
+	struct sure_slot_ctx {
+		struct sure_trace trace;
+		uint64_t start_tsc;
+	} ctx[4096];
 	/* rings: struct sure_ring ring[SURE_NODES * SURE_NODES] at meta->ring_off */
 };
 

@@ -313,10 +313,22 @@ SURE_API int sure_chain_submit(struct sure_chain *c, uint32_t slot, uint32_t len
 	d->status = 0;
 	d->from = SURE_NODE_GW;
 	d->tsc = __rdtsc();
+	c->hdr->ctx[slot].start_tsc = d->tsc;
 	c->hdr->slot_loc[slot] = 0;
 	sure_store(&r->head, h + 1);
 	sure_fence(); /* Dekker with the step's sleep: push, fence, look */
 	wake_node(c, 0);
+	return 0;
+}
+
+SURE_API int sure_chain_set_trace(struct sure_chain *c, uint32_t slot, const uint8_t *trace)
+{
+	if (!c || !trace || slot >= c->nslots)
+		return -EINVAL;
+	struct sure_trace *t = &c->hdr->ctx[slot].trace;
+	memcpy(t->trace_id, trace, 16);
+	memcpy(t->parent_id, trace + 16, 8);
+	t->flags = trace[24];
 	return 0;
 }
 
@@ -359,6 +371,7 @@ static int take_completion(struct sure_chain *c, uint32_t step, const struct sur
 			.error = d->hops > SURE_MAX_HOPS ? SURE_CE_LOOP : SURE_CE_OK,
 			.node = (uint16_t)step,
 			.hops = d->hops,
+			.reason = d->reserved <= SURE_REASON_DEADLINE ? (uint16_t)d->reserved : 0,
 		};
 		return 1;
 	}

@@ -346,6 +346,7 @@ SURE_API int sure_instance_invoke(struct sure_instance *inst, uint32_t req_len,
 	if (!inst)
 		return -EINVAL;
 	deadline = deadline_after(timeout_ms);
+	sure_sidecar_stamp(inst);
 	rc = sure_channel_begin(&inst->ch, req_len);
 	if (rc < 0)
 		return rc;

@@ -74,6 +74,11 @@ int sure_instance_boot(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_
 		       uint32_t init_timeout_ms, struct sure_cpu_state *snap,
 		       struct sure_instance **out, char *err, size_t errcap);
 
+/* ---- sidecar.c ---- */
+
+/* Stamps the request the host is about to post (the guest's deadline clock). */
+void sure_sidecar_stamp(struct sure_instance *inst);
+
 /* Stops the instance: channel dead, every waiter woken, vCPU kicked. */
 void sure_instance_kill(struct sure_instance *inst);
 /* Stops an instance that sent a bogus descriptor (recorded as a protocol fault). */

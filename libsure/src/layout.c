@@ -92,6 +92,8 @@ int sure_layout_build(const struct sure_layout_in *in, struct sure_layout_out *o
 	if (rc == 0)
 		rc = sure_pt_map(&pt, SURE_LOG_GPA, SURE_LOG_SIZE, USER_RW);
 	if (rc == 0)
+		rc = sure_pt_map(&pt, SURE_SIDECAR_GPA, SURE_PAGE_SIZE, USER_RW);
+	if (rc == 0)
 		rc = map_image(&pt, info);
 	if (rc == 0 && guard > heap_start)
 		rc = sure_pt_map(&pt, heap_start, guard - heap_start, USER_RW);

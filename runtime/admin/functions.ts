@@ -19,6 +19,7 @@ import {
   SCALING_FIELDS,
   scalingPatchShape,
   settingsShape,
+  SIDECAR_MODES,
 } from "../settings/settings.ts";
 import { readJson } from "./json.ts";
 
@@ -57,6 +58,7 @@ function describedSettings() {
     out[key] = z.number().int().describe(s.help);
   }
   out.coldStart = z.enum(COLD_START_MODES).describe("How new instances start");
+  out.sidecar = z.enum(SIDECAR_MODES).describe("The library sidecar: on or off");
   return out;
 }
 
@@ -75,7 +77,7 @@ export const ScalingPatchSchema = z.strictObject(scalingPatchShape()).refine(
 );
 
 /** Text fields accepted by the deploy form; anything else is refused by name. */
-const FORM_TEXT_FIELDS = new Set(["name", "coldStart", ...Object.keys(INT_SETTINGS)]);
+const FORM_TEXT_FIELDS = new Set(["name", "coldStart", "sidecar", ...Object.keys(INT_SETTINGS)]);
 
 /** Parses and validates the deploy form. Throws ValidationError naming the field. */
 async function readDeployForm(req: Request) {

@@ -12,6 +12,8 @@ import {
 } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
+import { sidecarLimits } from "../scheduler/limits.ts";
+import type { LogHub } from "../logs/hub.ts";
 import type { Store } from "../store/store.ts";
 import { ChainRuntime, type StepImage } from "./runtime.ts";
 import { type ChainSpec, ChainSpecSchema, type StoredChain } from "./spec.ts";
@@ -23,7 +25,13 @@ export class ChainManager {
     readonly store: Store,
     readonly scheduler: Scheduler,
     readonly logger: Logger,
+    readonly logs?: LogHub,
   ) {}
+
+  /** Every chain in service. */
+  all(): ChainRuntime[] {
+    return [...this.#running.values()];
+  }
 
   get(name: string): ChainRuntime | undefined {
     return this.#running.get(name);
@@ -46,7 +54,11 @@ export class ChainManager {
       } catch {
         throw new ValidationError(`steps.${i}`, `function ${fn} is not deployed`);
       }
-      return { image: pool.image, memory: pool.deployment.memory };
+      return {
+        image: pool.image,
+        memory: pool.deployment.memory,
+        limits: sidecarLimits(pool.deployment, true),
+      };
     });
   }
 
@@ -70,7 +82,7 @@ export class ChainManager {
     // Start first: a chain that cannot boot is refused and nothing is stored.
     let rt: ChainRuntime;
     try {
-      rt = await ChainRuntime.start(spec, images, this.logger, this.scheduler.budget);
+      rt = await ChainRuntime.start(spec, images, this.logger, this.scheduler.budget, this.logs);
     } catch (e) {
       throw new FunctionStartError(spec.name, (e as Error).message);
     }
@@ -111,7 +123,13 @@ export class ChainManager {
         const spec = ChainSpecSchema.parse(stripTimes(stored));
         this.#running.set(
           spec.name,
-          await ChainRuntime.start(spec, this.#images(spec), this.logger, this.scheduler.budget),
+          await ChainRuntime.start(
+            spec,
+            this.#images(spec),
+            this.logger,
+            this.scheduler.budget,
+            this.logs,
+          ),
         );
         n++;
       } catch (e) {
@@ -128,7 +146,11 @@ export class ChainManager {
     for (const rt of this.#running.values()) {
       if (!rt.spec.steps.includes(fn)) continue;
       const pool = this.scheduler.pool(fn);
-      await rt.replaceImage(fn, { image: pool.image, memory: pool.deployment.memory });
+      await rt.replaceImage(fn, {
+        image: pool.image,
+        memory: pool.deployment.memory,
+        limits: sidecarLimits(pool.deployment, true),
+      });
     }
   }
 

@@ -4,14 +4,27 @@
  * and the response once out; in between, the chain's VMs hand descriptors to
  * each other without the node.
  */
-import { Chain, type Completion, type Fault, Instance, NODE_GW } from "../../ffi/mod.ts";
+import {
+  addSidecarStats,
+  Chain,
+  type Completion,
+  emptySidecarStats,
+  type Fault,
+  Instance,
+  NODE_GW,
+  type SidecarLimits,
+  type SidecarStats,
+} from "../../ffi/mod.ts";
 import {
   BogusDescriptorError,
+  DeadlineExceededError,
   FunctionFaultError,
   FunctionTimeoutError,
   OverloadedError,
   PoolExhaustedError,
+  TooManyRequestsError,
 } from "../errors.ts";
+import type { LogHub } from "../logs/hub.ts";
 import type { Logger } from "../log.ts";
 import { type MemoryBudget, vmBytes } from "../scheduler/budget.ts";
 
@@ -22,6 +35,8 @@ import type { ChainSpec } from "./spec.ts";
 export interface StepImage {
   image: Uint8Array;
   memory: number;
+  /** What the step's library sidecar enforces (runtime/scheduler/limits.ts). */
+  limits?: SidecarLimits;
 }
 
 export interface ChainResult {
@@ -46,6 +61,9 @@ const NO_FAULT: Fault = {
   rip: 0n,
 };
 
+/** Completion batches between two reads of the steps' log rings. */
+const LOG_DRAIN_EVERY = 64;
+
 /** SURE_RING_SLOTS: a chain never has more requests in flight than a ring holds. */
 const MAX_SLOTS = 1024;
 
@@ -58,7 +76,18 @@ export class ChainRuntime {
   #accepting = true;
   #pump: Promise<void>;
   #releaseBudget: () => void = () => {};
-  readonly errors = { fault: 0, timeout: 0, bogus: 0, loop: 0, overloaded: 0 };
+  #logs: LogHub | undefined;
+  /** Sidecar counters of each step's instances already destroyed. */
+  #retiredSidecar: SidecarStats[] = [];
+  readonly errors = {
+    fault: 0,
+    timeout: 0,
+    bogus: 0,
+    loop: 0,
+    overloaded: 0,
+    rejected: 0,
+    deadline: 0,
+  };
   requests = 0;
 
   private constructor(
@@ -84,6 +113,7 @@ export class ChainRuntime {
     images: StepImage[],
     logger: Logger,
     budget: MemoryBudget,
+    logs?: LogHub,
   ): Promise<ChainRuntime> {
     const bytes = spec.pool.buffers * spec.pool.bufferSize +
       images.reduce((sum, img) => sum + vmBytes(img.memory, CHAIN_IO_CAP), 0);
@@ -91,6 +121,7 @@ export class ChainRuntime {
     try {
       const rt = await ChainRuntime.#boot(spec, images, logger);
       rt.#releaseBudget = release;
+      rt.#logs = logs;
       return rt;
     } catch (e) {
       release();
@@ -118,9 +149,14 @@ export class ChainRuntime {
     const instances: Instance[] = [];
     try {
       for (let i = 0; i < spec.steps.length; i++) {
-        instances.push(
-          await Instance.createInChain(chain.handle, i, images[i].image, images[i].memory),
+        const inst = await Instance.createInChain(
+          chain.handle,
+          i,
+          images[i].image,
+          images[i].memory,
         );
+        instances.push(inst);
+        if (images[i].limits) inst.configureSidecar(images[i].limits!);
       }
     } catch (e) {
       await Promise.all(instances.map((inst) => inst.destroy()));
@@ -134,8 +170,8 @@ export class ChainRuntime {
     return this.spec.name;
   }
 
-  /** Runs one request through the chain. */
-  invoke(body: Uint8Array, requestId: string): Promise<ChainResult> {
+  /** Runs one request through the chain; trace: the W3C context bytes its steps receive. */
+  invoke(body: Uint8Array, requestId: string, trace?: Uint8Array): Promise<ChainResult> {
     // Being replaced or removed: new requests go elsewhere (or retry).
     if (!this.#accepting) throw new OverloadedError(this.name);
     const a = this.chain.alloc(Math.max(body.byteLength, this.spec.reserve, 1));
@@ -151,6 +187,7 @@ export class ChainRuntime {
       const timer = setTimeout(() => this.#timeout(a.slot), this.spec.timeout);
       this.#pending.set(a.slot, { resolve, reject, timer, timedOut: false, requestId });
       try {
+        if (trace) this.chain.setTrace(a.slot, trace);
         this.chain.submit(a.slot, body.byteLength);
       } catch (e) {
         clearTimeout(timer);
@@ -198,6 +235,10 @@ export class ChainRuntime {
         continue;
       }
       for (const c of done) this.#complete(c);
+      if (done.length > 0 && ++this.#sinceLogDrain >= LOG_DRAIN_EVERY) {
+        this.#sinceLogDrain = 0;
+        this.#drainLogs();
+      }
     }
   }
 
@@ -208,6 +249,18 @@ export class ChainRuntime {
     this.#pending.delete(c.slot);
     clearTimeout(p.timer);
     const fn = this.spec.steps[c.node] ?? this.name;
+    if (c.error === "ok" && c.reason !== "handler") {
+      // A step's sidecar refused it before the function ran.
+      this.chain.free(c.slot);
+      if (c.reason === "deadline") {
+        this.errors.deadline++;
+        p.reject(new DeadlineExceededError(fn, this.images[c.node]?.limits?.deadlineMs ?? 0));
+      } else {
+        this.errors.rejected++;
+        p.reject(new TooManyRequestsError(fn, c.reason === "rate" ? "rate" : "concurrency"));
+      }
+      return;
+    }
     if (c.error === "ok" || c.error === "loop") {
       if (c.error === "loop") this.errors.loop++;
       // The one copy out, before the slot goes back to the pool (zeroed).
@@ -232,6 +285,7 @@ export class ChainRuntime {
   }
 
   #lastFault: Fault[] = [];
+  #sinceLogDrain = 0;
 
   /** What stopped a step's instance (read before it is replaced). */
   #faultOf(step: number): Fault {
@@ -247,6 +301,38 @@ export class ChainRuntime {
     return this.#lastFault[step] ?? NO_FAULT;
   }
 
+  #drainLog(step: number, inst: Instance): void {
+    const fn = this.spec.steps[step];
+    for (const line of inst.drainLog()) {
+      this.logger("info", line, { chain: this.name, function: fn });
+      this.#logs?.add(fn, line, { chain: this.name, instance: inst.id });
+    }
+  }
+
+  /** Keeps a step instance's sidecar counters before it goes away. */
+  #fold(step: number, inst: Instance): void {
+    const st = inst.sidecarStats();
+    if (st) {
+      this.#retiredSidecar[step] = addSidecarStats(
+        this.#retiredSidecar[step] ?? emptySidecarStats(),
+        st,
+      );
+    }
+  }
+
+  /** The sidecar counters of a step over all its instances. */
+  stepSidecarStats(step: number): SidecarStats {
+    let sum = this.#retiredSidecar[step] ?? emptySidecarStats();
+    const live = this.#instances[step]?.sidecarStats();
+    if (live) sum = addSidecarStats(sum, live);
+    return sum;
+  }
+
+  /** Drains the steps' log lines (the pump calls this as completions arrive). */
+  #drainLogs(): void {
+    this.#instances.forEach((inst, i) => inst && this.#drainLog(i, inst));
+  }
+
   /** Stops step `step` (if it still runs) and boots a fresh instance of it. */
   #restart(step: number): void {
     if (this.#restarting[step] || this.#closed) return;
@@ -254,20 +340,16 @@ export class ChainRuntime {
       const old = this.#instances[step];
       if (old) {
         this.#faultOf(step);
-        for (const line of old.drainLog()) {
-          this.logger("info", line, { chain: this.name, function: this.spec.steps[step] });
-        }
+        this.#drainLog(step, old);
+        this.#fold(step, old);
         this.#instances[step] = null;
         await old.destroy(); // fails whatever the step still held
       }
       try {
         const img = this.images[step];
-        this.#instances[step] = await Instance.createInChain(
-          this.chain.handle,
-          step,
-          img.image,
-          img.memory,
-        );
+        const inst = await Instance.createInChain(this.chain.handle, step, img.image, img.memory);
+        if (img.limits) inst.configureSidecar(img.limits);
+        this.#instances[step] = inst;
       } catch (e) {
         this.logger("error", `chain ${this.name}: cannot restart step: ${(e as Error).message}`, {
           function: this.spec.steps[step],
@@ -312,6 +394,11 @@ export class ChainRuntime {
     for (const p of this.#pending.values()) p.timedOut = true;
     this.#closed = true;
     await Promise.all(this.#restarting);
+    this.#instances.forEach((inst, i) => {
+      if (!inst) return;
+      this.#drainLog(i, inst);
+      this.#fold(i, inst);
+    });
     await Promise.all(this.#instances.map((inst) => inst?.destroy()));
     this.#instances = this.#instances.map(() => null);
     this.chain.wake();

@@ -17,10 +17,14 @@
  *   a replacement starts only if someone waits or minInstances needs it.
  */
 import {
+  addSidecarStats,
+  emptySidecarStats,
   type Fault,
   Instance,
   type InvokeResult,
   isFatal,
+  type SidecarLimits,
+  type SidecarStats,
   SureBusyError,
   SureError,
   SureTimeoutError,
@@ -28,6 +32,7 @@ import {
   Template,
 } from "../../ffi/mod.ts";
 import {
+  DeadlineExceededError,
   FunctionFaultError,
   FunctionStartError,
   FunctionTimeoutError,
@@ -35,8 +40,11 @@ import {
   MemoryBudgetError,
   OverloadedError,
   PayloadTooLargeError,
+  TooManyRequestsError,
   ValidationError,
 } from "../errors.ts";
+import type { LogHub } from "../logs/hub.ts";
+import { sidecarLimits } from "./limits.ts";
 import type { Logger } from "../log.ts";
 import type { ColdStart } from "../settings/settings.ts";
 import type { Deployment } from "../store/store.ts";
@@ -47,6 +55,8 @@ export interface PoolOptions {
   initTimeoutMs: number;
   logger: Logger;
   budget: MemoryBudget;
+  /** Where the function's own log lines go (sure logs). */
+  logs?: LogHub;
 }
 
 export const DEFAULT_POOL_OPTIONS = { maxQueue: 1024, initTimeoutMs: 5000 };
@@ -127,6 +137,8 @@ export class Pool {
   #peak = 0;
   #coldStarts = 0;
   #requests = 0;
+  /** Sidecar counters of the instances already destroyed. */
+  #retiredSidecar: SidecarStats = emptySidecarStats();
 
   constructor(
     deployment: Deployment,
@@ -178,19 +190,45 @@ export class Pool {
   /** New scaling settings (same image): applied to the live instances now. */
   updateScaling(dep: Deployment): void {
     this.#deployment = dep;
+    for (const slot of this.#slots) slot.inst.configureSidecar(this.#sidecarLimits());
     this.#fillTo(dep.minInstances, "minimum");
     this.#armReaper();
   }
 
-  /** Runs one request on a free instance. Throws HttpError subclasses. */
-  async invoke(body: Uint8Array, requestId: string): Promise<InvokeResult> {
+  #sidecarLimits(): SidecarLimits {
+    return sidecarLimits(this.#deployment, false);
+  }
+
+  /** The sidecar counters of every instance this deployment ever had. */
+  sidecarStats(): SidecarStats {
+    let sum = this.#retiredSidecar;
+    for (const slot of this.#slots) {
+      const st = slot.inst.sidecarStats();
+      if (st) sum = addSidecarStats(sum, st);
+    }
+    return sum;
+  }
+
+  /**
+   * Runs one request on a free instance. trace: the W3C context bytes the
+   * function receives (ffi Instance.setTrace). Throws HttpError subclasses.
+   */
+  async invoke(body: Uint8Array, requestId: string, trace?: Uint8Array): Promise<InvokeResult> {
     if (body.byteLength > this.ioCap) throw new PayloadTooLargeError(this.ioCap);
+    const t0 = performance.now();
     const slot = await this.#acquire();
     const inst = slot.inst;
+    const d = this.#deployment;
+    if (d.deadline > 0 && performance.now() - t0 > d.deadline) {
+      // It waited for an instance past its deadline: answer now, run nothing.
+      this.#release(slot);
+      throw new DeadlineExceededError(this.name, d.deadline);
+    }
     let result: InvokeResult;
     this.#requests++;
+    if (trace) inst.setTrace(trace);
     try {
-      result = await inst.invoke(body, this.#deployment.timeout);
+      result = await inst.invoke(body, d.timeout);
     } catch (e) {
       this.#drainLog(inst);
       if (isFatal(e)) {
@@ -207,6 +245,8 @@ export class Pool {
     }
     this.#drainLog(inst);
     this.#release(slot);
+    if (result.reason === "rate") throw new TooManyRequestsError(this.name, "rate");
+    if (result.reason === "deadline") throw new DeadlineExceededError(this.name, d.deadline);
     return result;
   }
 
@@ -319,6 +359,9 @@ export class Pool {
     const d = this.#deployment;
     const supply = this.instances + this.#creating;
     const demand = this.#busy + this.#waiters.length + 1;
+    if (d.concurrencyLimit > 0 && demand > d.concurrencyLimit * d.maxInstances) {
+      throw new TooManyRequestsError(this.name, "concurrency");
+    }
     let spawned = false;
     if (!this.#draining && supply < d.maxInstances && supply * d.targetConcurrency < demand) {
       try {
@@ -373,6 +416,7 @@ export class Pool {
           startMs: Math.round(startMs * 1000) / 1000,
           why,
         });
+        inst.configureSidecar(this.#sidecarLimits());
         const slot: Slot = {
           inst,
           busy: true,
@@ -446,6 +490,7 @@ export class Pool {
       (t) => {
         for (const msg of t.drainLog()) {
           this.opts.logger("info", msg, { function: this.name, instance: "template" });
+          this.opts.logs?.add(this.name, msg, { instance: "template" });
         }
         this.opts.logger("debug", "template ready", {
           function: this.name,
@@ -534,6 +579,8 @@ export class Pool {
     const i = this.#idle.indexOf(slot);
     if (i >= 0) this.#idle.splice(i, 1);
     this.#drainLog(slot.inst);
+    const st = slot.inst.sidecarStats();
+    if (st) this.#retiredSidecar = addSidecarStats(this.#retiredSidecar, st);
     this.#destroying++;
     slot.inst.destroy().then(() => {
       this.#destroying--;
@@ -583,6 +630,7 @@ export class Pool {
   #drainLog(inst: Instance): void {
     for (const msg of inst.drainLog()) {
       this.opts.logger("info", msg, { function: this.name, instance: inst.id });
+      this.opts.logs?.add(this.name, msg, { instance: inst.id });
     }
   }
 

@@ -10,6 +10,7 @@ import { KvmUnavailableError, NotFoundError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Deployment } from "../store/store.ts";
 import { MemoryBudget } from "./budget.ts";
+import type { LogHub } from "../logs/hub.ts";
 import { DEFAULT_POOL_OPTIONS, Pool, type PoolOptions, type PoolStatus } from "./pool.ts";
 
 export interface SchedulerOptions extends Partial<Omit<PoolOptions, "logger" | "budget">> {
@@ -19,6 +20,8 @@ export interface SchedulerOptions extends Partial<Omit<PoolOptions, "logger" | "
   memoryBudgetBytes?: number;
   /** Empty VMs kept ready for new instances (default 4; 0: none). */
   emptyVms?: number;
+  /** Where functions' own log lines go (sure logs). */
+  logs?: LogHub;
 }
 
 export const DEFAULT_EMPTY_VMS = 4;
@@ -43,6 +46,7 @@ export class Scheduler {
       initTimeoutMs: opts.initTimeoutMs ?? DEFAULT_POOL_OPTIONS.initTimeoutMs,
       logger: opts.logger,
       budget: this.budget,
+      logs: opts.logs,
     };
   }
 
@@ -99,12 +103,22 @@ export class Scheduler {
     return pool;
   }
 
-  invoke(name: string, body: Uint8Array, requestId: string): Promise<InvokeResult> {
+  invoke(
+    name: string,
+    body: Uint8Array,
+    requestId: string,
+    trace?: Uint8Array,
+  ): Promise<InvokeResult> {
     const pool = this.pool(name);
     if (!this.#kvm.available) {
       throw new KvmUnavailableError(this.#kvm.reason ?? "no usable /dev/kvm");
     }
-    return pool.invoke(body, requestId);
+    return pool.invoke(body, requestId, trace);
+  }
+
+  /** Every pool in service (not those being drained), by function name. */
+  pools(): Pool[] {
+    return [...this.#pools.values()];
   }
 
   /** Live instances over all pools, including pools being drained. */

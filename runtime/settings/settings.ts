@@ -36,6 +36,26 @@ export const INT_SETTINGS = {
     def: 60000,
     help: "Milliseconds an instance may stay idle before it is stopped (down to minInstances)",
   },
+  concurrencyLimit: {
+    min: 0,
+    max: 100000,
+    def: 0,
+    help: "Requests in flight (running + queued) per instance beyond which the node answers 429; " +
+      "0: no limit",
+  },
+  rateLimit: {
+    min: 0,
+    max: 1000000,
+    def: 0,
+    help: "Requests per second each instance admits (the sidecar answers 429 beyond); 0: no limit",
+  },
+  rateBurst: { min: 1, max: 100000, def: 10, help: "Requests admitted at once above rateLimit" },
+  deadline: {
+    min: 0,
+    max: 300000,
+    def: 0,
+    help: "Milliseconds a request may wait before it runs (else 504 without running); 0: none",
+  },
 } as const satisfies Record<string, IntSetting>;
 
 export type IntSettingName = keyof typeof INT_SETTINGS;
@@ -44,12 +64,20 @@ export type IntSettingName = keyof typeof INT_SETTINGS;
 export const COLD_START_MODES = ["clone", "boot"] as const;
 export type ColdStart = typeof COLD_START_MODES[number];
 
-/** The fields that change how a function scales (PATCH-able without a redeploy). */
+/** The library sidecar in each instance: on (limits, accounting, tracing) or off. */
+export const SIDECAR_MODES = ["on", "off"] as const;
+export type SidecarMode = typeof SIDECAR_MODES[number];
+
+/** The fields that change how a function scales and admits (PATCH-able without a redeploy). */
 export const SCALING_FIELDS = [
   "minInstances",
   "maxInstances",
   "targetConcurrency",
   "idleTimeout",
+  "concurrencyLimit",
+  "rateLimit",
+  "rateBurst",
+  "deadline",
 ] as const;
 
 function intSchema(s: IntSetting, coerce: boolean): z.ZodNumber {
@@ -74,6 +102,9 @@ export function settingsShape(coerce: boolean) {
     coldStart: z.enum(COLD_START_MODES, { error: `must be one of ${COLD_START_MODES.join(", ")}` })
       .default("clone")
       .describe("How new instances start: clone (of the template taken after init) or boot"),
+    sidecar: z.enum(SIDECAR_MODES, { error: `must be one of ${SIDECAR_MODES.join(", ")}` })
+      .default("on")
+      .describe("The library sidecar in each instance: on (limits, accounting, tracing) or off"),
   };
 }
 
@@ -106,7 +137,12 @@ export interface FunctionSettings {
   maxInstances: number;
   targetConcurrency: number;
   idleTimeout: number;
+  concurrencyLimit: number;
+  rateLimit: number;
+  rateBurst: number;
+  deadline: number;
   coldStart: ColdStart;
+  sidecar: SidecarMode;
 }
 
 /** Every setting at its default. */
@@ -123,5 +159,6 @@ export function withDefaults<T extends Partial<FunctionSettings>>(
     if (typeof out[key] !== "number") out[key] = s.def;
   }
   if (!COLD_START_MODES.includes(out.coldStart)) out.coldStart = "clone";
+  if (!SIDECAR_MODES.includes(out.sidecar)) out.sidecar = "on";
   return out;
 }

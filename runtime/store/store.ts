@@ -142,7 +142,12 @@ function pickSettings(cfg: FunctionSettings): FunctionSettings {
     maxInstances,
     targetConcurrency,
     idleTimeout,
+    concurrencyLimit,
+    rateLimit,
+    rateBurst,
+    deadline,
     coldStart,
+    sidecar,
   } = cfg;
   return {
     memory,
@@ -152,6 +157,11 @@ function pickSettings(cfg: FunctionSettings): FunctionSettings {
     maxInstances,
     targetConcurrency,
     idleTimeout,
+    concurrencyLimit,
+    rateLimit,
+    rateBurst,
+    deadline,
     coldStart,
+    sidecar,
   };
 }

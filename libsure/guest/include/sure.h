@@ -43,6 +43,12 @@ int handle(sure_req *req);
 void sure_init(void);
 /* Optional per-instance start hook, after the clone (weak). */
 void sure_start(void);
+/* The W3C traceparent of the current request as it reached this function
+ * ("00-<trace-id>-<parent-id>-<flags>"), or "" when it carries none. */
+const char *sure_traceparent(void);
+/* This function's own span id for the current request (16 hex digits; the
+ * next function of a chain sees it as its parent-id), or "". */
+const char *sure_trace_span(void);
 /* 0 in a booted instance, n in the n-th clone of the function's template. */
 uint32_t sure_instance_number(void);
 /* 64 random bits chosen by the node for this instance (differs per clone). */
@@ -60,6 +66,8 @@ void sure_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void sure_abort(const char *why);
 /* Cycle counter, for timing inside a function. */
 uint64_t sure_rdtsc(void);
+/* Monotonic nanoseconds (the TSC scaled by the rate the host told the guest). */
+uint64_t sure_now_ns(void);
 
 /* ---- chains ---------------------------------------------------------------
  * In a chain, body is the request's buffer in the chain's shared pool and

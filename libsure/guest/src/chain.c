@@ -8,6 +8,7 @@
  */
 #include "sg.h"
 #include "sg_chain.h"
+#include "sg_sidecar.h"
 
 #define SPIN_US 50
 #define TSC_HZ_GUESS 3000000000ull
@@ -68,10 +69,16 @@ int sg_chain_next(sure_req *req, const char *name)
 	if (!sg_chain_mode || !req || !name)
 		return -1;
 	for (uint32_t j = 0; j < meta->nsteps; j++) {
-		if (strncmp(meta->step[j].name, name, SURE_STEP_NAME) == 0 && allowed(j)) {
+		if (strncmp(meta->step[j].name, name, SURE_STEP_NAME) != 0)
+			continue;
+		if (allowed(j)) {
 			req->sg_next = (int)j;
 			return 0;
 		}
+		/* A step of this chain, but the routes (the chain's policy) forbid it. */
+		sg_sidecar_policy_denied();
+		sure_log("policy: %s may not hand off to %s", meta->step[self].name, name);
+		return -1;
 	}
 	return -1;
 }
@@ -131,6 +138,19 @@ static void record_handoff(uint64_t stamped)
 	c->chain.handoff_hist[b]++;
 }
 
+/* Descriptors waiting on this step's incoming rings (behind the current one). */
+static uint64_t backlog(void)
+{
+	const struct sure_step_meta *s = &meta->step[self];
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < s->n_in; i++) {
+		struct sure_ring *r = ring(s->in[i], self);
+		n += (uint32_t)(sg_load(&r->head) - r->tail) % (SURE_RING_SLOTS + 1);
+	}
+	return n;
+}
+
 static void run(struct sure_desc *d)
 {
 	const struct sure_slot_meta *sm = &meta->slot[d->slot];
@@ -146,6 +166,19 @@ static void run(struct sure_desc *d)
 		push(SURE_NODE_GW, d);
 		return;
 	}
+	/* The slot's context is in the shared pool: untrusted, and only read. */
+	struct sure_slot_ctx *ctx = &hdr->ctx[d->slot];
+	sg_trace_enter(&ctx->trace);
+	uint32_t reason = sg_sidecar_admit(ctx->start_tsc, backlog());
+	if (reason != SURE_REASON_HANDLER) {
+		d->status = (uint16_t)sg_sidecar_status(reason);
+		d->len = 0;
+		d->reserved = reason;
+		d->from = (uint16_t)self;
+		d->hops++;
+		push(SURE_NODE_GW, d);
+		return;
+	}
 	sure_req req = {
 		.body = ext[d->ext],
 		.len = d->len,
@@ -156,13 +189,16 @@ static void run(struct sure_desc *d)
 	};
 	uint64_t t0 = sg_rdtsc();
 	int rc = handle(&req);
-	c->busy_tsc += sg_rdtsc() - t0;
+	uint64_t spent = sg_rdtsc() - t0;
+	c->busy_tsc += spent;
 	c->chain.handled++;
 
 	if (rc != 0 && req.status == 200)
 		req.status = 500;
 	if (req.status < 100 || req.status > 599)
 		req.status = 500;
+	sg_sidecar_done(spent, req.status);
+	sg_trace_pass(&ctx->trace);
 	if (req.sg_inplace) {
 		/* sure_inplace bounded len by the buffer; a scribbled value is not trusted. */
 		d->len = req.len <= ext_bytes ? (uint32_t)req.len : 0;
@@ -175,6 +211,7 @@ static void run(struct sure_desc *d)
 	if (req.status >= 400 || !allowed(next))
 		next = SURE_NODE_GW;
 	d->status = (uint16_t)req.status;
+	d->reserved = SURE_REASON_HANDLER;
 	d->from = (uint16_t)self;
 	d->hops++;
 	push(next, d);
@@ -230,6 +267,7 @@ __attribute__((noreturn)) void sg_serve_chain(void)
 	uint64_t hz = c->tsc_hz ? c->tsc_hz : TSC_HZ_GUESS;
 
 	spin_ticks = hz / 1000000 * SPIN_US;
+	sg_sidecar_init(hz);
 	for (;;) {
 		uint64_t idle_since = sg_rdtsc();
 

@@ -4,6 +4,7 @@
  * when the host sleeps on it. The fast path has no VM exit at all.
  */
 #include "sg.h"
+#include "sg_sidecar.h"
 
 #define SPIN_US 50 /* spin this long before sleeping: a warm caller pays no exit */
 #define TSC_HZ_GUESS 3000000000ull /* used when the host does not know the TSC rate */
@@ -68,10 +69,18 @@ static void handle_one(struct sure_ctrl *c, uint32_t seq)
 	};
 
 	set_state(c, SURE_GUEST_BUSY);
-	uint64_t t0 = sg_rdtsc();
-	int rc = handle(&req);
-	uint64_t spent = sg_rdtsc() - t0;
+	sg_trace_enter(&c->req_trace);
+	uint32_t reason = sg_sidecar_admit(c->req_tsc, 0);
+	uint64_t spent = 0;
+	int rc = 0;
 
+	if (reason == SURE_REASON_HANDLER) {
+		uint64_t t0 = sg_rdtsc();
+		rc = handle(&req);
+		spent = sg_rdtsc() - t0;
+	} else {
+		req.status = sg_sidecar_status(reason);
+	}
 	if (rc != 0 && req.status == 200)
 		req.status = 500;
 	/* The handler may have scribbled on req: answer 500 rather than hand the
@@ -86,6 +95,9 @@ static void handle_one(struct sure_ctrl *c, uint32_t seq)
 		req.status = 500;
 	}
 
+	if (reason == SURE_REASON_HANDLER)
+		sg_sidecar_done(spent, req.status);
+	__atomic_store_n(&c->resp_reason, reason, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->resp_len, (uint32_t)req.out_len, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->resp_status, req.status, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->requests, c->requests + 1, __ATOMIC_RELAXED);
@@ -108,6 +120,7 @@ __attribute__((noreturn)) void sg_serve(void)
 	if (hz == 0 || hz > TSC_HZ_MAX)
 		hz = TSC_HZ_GUESS;
 	spin_ticks = hz / 1000000 * SPIN_US;
+	sg_sidecar_init(hz);
 	/* resp_seq is the last request answered (0 before the first), so a request
 	 * posted before we got here is still seen as new. */
 	uint32_t seen = c->resp_seq;

@@ -1,0 +1,68 @@
+/**
+ * W3C Trace Context at the gateway: the incoming `traceparent` (or a new
+ * trace when there is none or it is malformed), and the gateway's own span,
+ * which the first function sees as its parent. The 25 bytes handed to
+ * libsure are trace-id (16), parent-id (8) and trace-flags (1).
+ */
+
+export interface TraceContext {
+  /** 32 lowercase hex digits. */
+  traceId: string;
+  /** The gateway's span for this request (16 hex digits). */
+  spanId: string;
+  flags: number;
+  /** trace-id, gateway span as parent-id, flags: what the functions receive. */
+  bytes: Uint8Array;
+  /** The `traceparent` the node answers with (its own span). */
+  header: string;
+}
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+
+function hex(b: Uint8Array): string {
+  let s = "";
+  for (const x of b) s += x.toString(16).padStart(2, "0");
+  return s;
+}
+
+function fromHex(s: string, out: Uint8Array, at: number): void {
+  for (let i = 0; i < s.length / 2; i++) out[at + i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+}
+
+function nonZeroRandom(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  do crypto.getRandomValues(b); while (b.every((x) => x === 0));
+  return b;
+}
+
+/**
+ * Parses a traceparent header by the W3C rules: version ff is invalid,
+ * version 00 has exactly four fields, ids are not all zero. null if invalid.
+ */
+export function parseTraceparent(
+  value: string | null,
+): { traceId: string; parentId: string; flags: number } | null {
+  if (!value) return null;
+  const m = TRACEPARENT.exec(value.trim().toLowerCase());
+  if (!m) return null;
+  const [, version, traceId, parentId, flags, rest] = m;
+  if (version === "ff" || (version === "00" && rest !== undefined)) return null;
+  if (/^0+$/.test(traceId) || /^0+$/.test(parentId)) return null;
+  return { traceId, parentId, flags: parseInt(flags, 16) };
+}
+
+/** The context of one request: continues the caller's trace, or starts one. */
+export function traceFor(incoming: string | null): TraceContext {
+  const parsed = parseTraceparent(incoming);
+  const traceId = parsed?.traceId ?? hex(nonZeroRandom(16));
+  // Sampled unless the caller said otherwise.
+  const flags = parsed ? parsed.flags & 0xff : 1;
+  const span = nonZeroRandom(8);
+  const bytes = new Uint8Array(25);
+  fromHex(traceId, bytes, 0);
+  bytes.set(span, 16);
+  bytes[24] = flags;
+  const spanId = hex(span);
+  const f = flags.toString(16).padStart(2, "0");
+  return { traceId, spanId, flags, bytes, header: `00-${traceId}-${spanId}-${f}` };
+}

@@ -1,0 +1,219 @@
+/**
+ * The node's metrics: what the gateway counts per request, and what is
+ * read at scrape time from the scheduler, the chains, the memory budget and
+ * the instances' library sidecars (their pages in guest memory).
+ * GET /metrics renders them in the Prometheus text format.
+ */
+import { emptyVmsReady, type SidecarStats } from "../../ffi/mod.ts";
+import type { ChainManager } from "../chains/manager.ts";
+import type { Scheduler } from "../scheduler/scheduler.ts";
+import {
+  Counter,
+  type Family,
+  Histogram,
+  histogramSamples,
+  type Labels,
+  render,
+  type Sample,
+} from "./registry.ts";
+
+export type Target = "function" | "chain";
+
+/** Request latency buckets, seconds. */
+const DURATION_BOUNDS = [
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+];
+
+export class NodeMetrics {
+  readonly requests = new Counter(
+    "sure_requests_total",
+    "Requests answered by the gateway, by target, name and HTTP status code.",
+  );
+  readonly errors = new Counter(
+    "sure_request_errors_total",
+    "Requests that failed, by target, name and kind (the error code of the JSON body).",
+  );
+  readonly duration = new Histogram(
+    "sure_request_duration_seconds",
+    "Time from the request's arrival to its answer at the gateway.",
+    DURATION_BOUNDS,
+  );
+
+  /** One answered request. kind: the error code when it failed. */
+  record(target: Target, name: string, code: number, seconds: number, kind?: string): void {
+    const l = { target, name };
+    this.requests.inc({ ...l, code: String(code) });
+    if (kind) this.errors.inc({ ...l, kind });
+    this.duration.observe(l, seconds);
+  }
+
+  render(scheduler: Scheduler, chains?: ChainManager): string {
+    return render([
+      this.requests.family(),
+      this.errors.family(),
+      this.duration.family(),
+      ...functionFamilies(scheduler),
+      ...sidecarFamilies(scheduler, chains),
+      ...chainFamilies(chains),
+      ...nodeFamilies(scheduler),
+    ]);
+  }
+}
+
+function gauge(name: string, help: string, samples: Sample[]): Family {
+  return { name, help, type: "gauge", samples };
+}
+
+function counter(name: string, help: string, samples: Sample[]): Family {
+  return { name, help, type: "counter", samples };
+}
+
+function functionFamilies(scheduler: Scheduler): Family[] {
+  const inst: Sample[] = [], queued: Sample[] = [], cold: Sample[] = [], peak: Sample[] = [];
+  for (const pool of scheduler.pools()) {
+    const st = pool.status();
+    const l = { function: pool.name };
+    inst.push({
+      labels: { ...l, state: "idle" },
+      value: st.instances.filter((i) => i.state === "idle").length,
+    });
+    inst.push({
+      labels: { ...l, state: "busy" },
+      value: st.instances.filter((i) => i.state === "busy").length,
+    });
+    inst.push({ labels: { ...l, state: "starting" }, value: st.starting });
+    queued.push({ labels: l, value: st.queued });
+    cold.push({ labels: l, value: st.coldStarts });
+    peak.push({ labels: l, value: st.peakInstances });
+  }
+  return [
+    gauge("sure_function_instances", "Live instances of a function, by state.", inst),
+    gauge("sure_function_queued_requests", "Requests waiting for a free instance.", queued),
+    counter(
+      "sure_function_cold_starts_total",
+      "Instances started because a request found none free.",
+      cold,
+    ),
+    gauge("sure_function_instances_peak", "Most instances alive at once since the deploy.", peak),
+  ];
+}
+
+/** One series set per (function[, chain]) from its sidecars' counters. */
+function sidecarFamilies(scheduler: Scheduler, chains?: ChainManager): Family[] {
+  const sources: { labels: Labels; st: SidecarStats }[] = [];
+  for (const pool of scheduler.pools()) {
+    sources.push({ labels: { function: pool.name, chain: "" }, st: pool.sidecarStats() });
+  }
+  for (const rt of chains?.all() ?? []) {
+    rt.spec.steps.forEach((fn, i) => {
+      sources.push({ labels: { function: fn, chain: rt.name }, st: rt.stepSidecarStats(i) });
+    });
+  }
+  const outcome: Sample[] = [], status: Sample[] = [], denied: Sample[] = [];
+  const cpu: Sample[] = [], depth: Sample[] = [], hist: Sample[] = [];
+  for (const { labels, st } of sources) {
+    const o = (name: string, value: number) => ({ labels: { ...labels, outcome: name }, value });
+    outcome.push(
+      o("admitted", st.admitted),
+      o("rate_limited", st.rejectedRate),
+      o("concurrency_limited", st.rejectedInFlight),
+      o("deadline_missed", st.deadlineMissed),
+    );
+    status.push({ labels: { ...labels, class: "4xx" }, value: st.status4xx });
+    status.push({ labels: { ...labels, class: "5xx" }, value: st.status5xx });
+    denied.push({ labels, value: st.policyDenied });
+    cpu.push({ labels, value: st.sidecarSeconds });
+    depth.push({ labels, value: st.maxQueueDepth });
+    // Log2 TSC-tick buckets as seconds: bucket i counts [2^i, 2^(i+1)) ticks.
+    const hz = st.tscHz || 1e9;
+    const bounds: number[] = [], cum: number[] = [];
+    let acc = 0;
+    st.latencyBuckets.forEach((c, i) => {
+      acc += c;
+      bounds.push(2 ** (i + 1) / hz);
+      cum.push(acc);
+    });
+    histogramSamples(hist, labels, bounds, cum, st.handlerSeconds, acc);
+  }
+  return [
+    counter(
+      "sure_sidecar_requests_total",
+      "Requests the instances' library sidecars saw, by outcome of admission.",
+      outcome,
+    ),
+    counter("sure_sidecar_errors_total", "Handler answers with a 4xx or 5xx status.", status),
+    counter(
+      "sure_sidecar_policy_denied_total",
+      "Hand-offs a function asked for that its chain's routes forbid (refused).",
+      denied,
+    ),
+    counter("sure_sidecar_cpu_seconds_total", "Time the library sidecars themselves took.", cpu),
+    gauge("sure_sidecar_queue_depth_max", "Most requests seen waiting at one instance.", depth),
+    {
+      name: "sure_sidecar_handler_seconds",
+      help: "Handler run time measured in the guest (TSC), per admitted request.",
+      type: "histogram",
+      samples: hist,
+    },
+  ];
+}
+
+function chainFamilies(chains?: ChainManager): Family[] {
+  const bufs: Sample[] = [], handoffs: Sample[] = [], copied: Sample[] = [];
+  for (const rt of chains?.all() ?? []) {
+    const s = rt.chain.stats();
+    const l = { chain: rt.name };
+    bufs.push({ labels: { ...l, state: "in_use" }, value: s.buffers - s.freeBuffers });
+    bufs.push({ labels: { ...l, state: "free" }, value: s.freeBuffers });
+    handoffs.push({ labels: l, value: s.handoffs });
+    copied.push({ labels: { ...l, by: "node_in" }, value: s.copiedIn });
+    copied.push({ labels: { ...l, by: "node_out" }, value: s.copiedOut });
+    copied.push({ labels: { ...l, by: "handoff" }, value: s.handoffBytesCopied });
+  }
+  return [
+    gauge("sure_chain_pool_buffers", "Buffers of a chain's shared pool, in use or free.", bufs),
+    counter("sure_chain_handoffs_total", "Descriptors the chain's functions handed on.", handoffs),
+    counter("sure_chain_copied_bytes_total", "Bytes copied, by who copied them.", copied),
+  ];
+}
+
+function nodeFamilies(scheduler: Scheduler): Family[] {
+  const one = (value: number) => [{ labels: {}, value }];
+  return [
+    gauge(
+      "sure_instances",
+      "Live function instances (micro-VMs) on the node.",
+      one(scheduler.instances),
+    ),
+    gauge(
+      "sure_memory_budget_bytes",
+      "Memory all VMs together may reserve.",
+      one(scheduler.budget.limitBytes),
+    ),
+    gauge(
+      "sure_memory_reserved_bytes",
+      "Reserved by instances, templates and chains.",
+      one(scheduler.budget.usedBytes),
+    ),
+    gauge(
+      "sure_empty_vms_ready",
+      "Empty VMs made ahead for new instances.",
+      one(scheduler.kvmAvailable ? emptyVmsReady() : 0),
+    ),
+  ];
+}

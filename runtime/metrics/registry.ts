@@ -1,0 +1,117 @@
+/**
+ * The smallest Prometheus text exposition (format 0.0.4) the node needs:
+ * counters and histograms with labels, kept in memory, rendered on scrape,
+ * plus families computed at scrape time (gauges read from the scheduler,
+ * counters read from the sidecar pages).
+ */
+
+export type Labels = Record<string, string>;
+
+export interface Sample {
+  labels: Labels;
+  value: number;
+  /** Histograms: the series' name suffix (_bucket, _sum, _count). */
+  suffix?: string;
+}
+
+export interface Family {
+  name: string;
+  help: string;
+  type: "counter" | "gauge" | "histogram";
+  samples: Sample[];
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+function labelText(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  return parts.length ? `{${parts.join(",")}}` : "";
+}
+
+function num(v: number): string {
+  if (v === Infinity) return "+Inf";
+  if (Number.isNaN(v)) return "NaN";
+  return String(v);
+}
+
+export function render(families: Family[]): string {
+  const out: string[] = [];
+  for (const f of families) {
+    out.push(`# HELP ${f.name} ${f.help.replace(/\n/g, " ")}`);
+    out.push(`# TYPE ${f.name} ${f.type}`);
+    for (const s of f.samples) {
+      out.push(`${f.name}${s.suffix ?? ""}${labelText(s.labels)} ${num(s.value)}`);
+    }
+  }
+  return out.join("\n") + "\n";
+}
+
+/** Key of a label set (its values in the family's label order). */
+function key(labels: Labels): string {
+  return JSON.stringify(labels);
+}
+
+export class Counter {
+  #series = new Map<string, { labels: Labels; value: number }>();
+  constructor(readonly name: string, readonly help: string) {}
+
+  inc(labels: Labels, by = 1): void {
+    const k = key(labels);
+    const s = this.#series.get(k);
+    if (s) s.value += by;
+    else this.#series.set(k, { labels, value: by });
+  }
+
+  family(): Family {
+    return {
+      name: this.name,
+      help: this.help,
+      type: "counter",
+      samples: [...this.#series.values()].map((s) => ({ labels: s.labels, value: s.value })),
+    };
+  }
+}
+
+export class Histogram {
+  #series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  constructor(readonly name: string, readonly help: string, readonly bounds: number[]) {}
+
+  observe(labels: Labels, v: number): void {
+    const k = key(labels);
+    let s = this.#series.get(k);
+    if (!s) {
+      s = { labels, counts: this.bounds.map(() => 0), sum: 0, count: 0 };
+      this.#series.set(k, s);
+    }
+    for (let i = 0; i < this.bounds.length; i++) if (v <= this.bounds[i]) s.counts[i]++;
+    s.sum += v;
+    s.count++;
+  }
+
+  family(): Family {
+    const samples: Sample[] = [];
+    for (const s of this.#series.values()) {
+      histogramSamples(samples, s.labels, this.bounds, s.counts, s.sum, s.count);
+    }
+    return { name: this.name, help: this.help, type: "histogram", samples };
+  }
+}
+
+/** The _bucket/_sum/_count samples of one histogram series (counts cumulative). */
+export function histogramSamples(
+  out: Sample[],
+  labels: Labels,
+  bounds: number[],
+  cumulative: number[],
+  sum: number,
+  count: number,
+): void {
+  bounds.forEach((b, i) =>
+    out.push({ labels: { ...labels, le: num(b) }, value: cumulative[i], suffix: "_bucket" })
+  );
+  out.push({ labels: { ...labels, le: "+Inf" }, value: count, suffix: "_bucket" });
+  out.push({ labels, value: sum, suffix: "_sum" });
+  out.push({ labels, value: count, suffix: "_count" });
+}
