@@ -3,7 +3,16 @@
  * talking over a real socket to a node started by the test.
  */
 import assert from "node:assert/strict";
-import { DENO, echoImage, hasKvm, hasLibsure, ROOT, startTestNode } from "./helpers.ts";
+import {
+  DENO,
+  deployFunction,
+  echoImage,
+  faultyImage,
+  hasKvm,
+  hasLibsure,
+  ROOT,
+  startTestNode,
+} from "./helpers.ts";
 
 interface Run {
   code: number;
@@ -26,7 +35,7 @@ Deno.test("cli: help documents every command; bad command lines exit 2", async (
   const help = await sure(["help"]);
   assert.equal(help.code, 0);
   const commands = ["dev", "serve", "build", "deploy", "ls", "rm", "invoke", "health"];
-  for (const cmd of [...commands, "instances", "scale", "chain"]) {
+  for (const cmd of [...commands, "instances", "scale", "logs", "chain"]) {
     assert.match(help.stdout, new RegExp(`^  ${cmd} `, "m"), `help lacks ${cmd}`);
   }
   const deployHelp = await sure(["deploy", "--help"]);
@@ -137,6 +146,64 @@ Deno.test({
     } finally {
       await node.close();
       await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "cli: logs prints a function's own lines and follows new ones",
+  ignore: !hasKvm,
+  async fn() {
+    const node = await startTestNode();
+    try {
+      const env = { SURE_NODE: node.url };
+      await deployFunction(node, "faulty", await faultyImage());
+      const say = async (body: string) => {
+        const r = await fetch(`${node.url}/invoke/faulty`, { method: "POST", body });
+        assert.equal(await r.text(), "ok");
+      };
+      await say("log:hello there");
+      let r = await sure(["logs", "faulty"], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^\S+ \[\d+\] hello there$/m);
+      r = await sure(["logs", "faulty", "--json"], env);
+      assert.equal(JSON.parse(r.stdout.trim().split("\n").at(-1)!).line, "hello there");
+      r = await sure(["logs", "nope"], env);
+      assert.equal(r.code, 1);
+      assert.equal(JSON.parse(r.stderr).error, "not_found");
+
+      const child = new Deno.Command(DENO, {
+        args: ["run", "-A", "--quiet", `${ROOT}/main.ts`, "logs", "faulty", "-f", "--tail", "0"],
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let seen = "";
+      const deadline = Date.now() + 20_000;
+      // One read outstanding at a time: a read that lost the race keeps its chunk.
+      let pending = reader.read();
+      // Keep logging until the follower has printed a line (it may connect late).
+      while (!seen.includes("second line") && Date.now() < deadline) {
+        await say("log:second line");
+        const next = await Promise.race([
+          pending,
+          new Promise<null>((r) => setTimeout(() => r(null), 500)),
+        ]);
+        if (next) {
+          if (next.done) break;
+          seen += next.value;
+          pending = reader.read();
+        }
+      }
+      child.kill("SIGINT");
+      await child.status;
+      await reader.cancel().catch(() => {});
+      await child.stderr.cancel();
+      assert.match(seen, /\[\d+\] second line/);
+      assert.ok(!seen.includes("hello there"), "--tail 0: no backlog");
+    } finally {
+      await node.close();
     }
   },
 });

@@ -229,7 +229,8 @@ Deno.test({
       assert.equal(stats().vcpuThreads, base.vcpuThreads);
       assert.equal(stats().guestBytes, base.guestBytes);
       assert.equal(await reserved(node), base.reserved);
-      assert.ok(await waitFor(() => resourceCounts().tasks <= base.tasks), "threads");
+      // (OS threads are not compared here: Deno's blocking pool, which ran the
+      // teardowns, keeps idle threads for a while. vcpuThreads above is ours.)
       // Keep-alive sockets of the concurrent requests come and go; the VMs' fds must not stay.
       await emptyVmsSettled();
       assert.equal(resourceCounts().vmFds, base.vmFds, "kvm and memfd descriptors");

@@ -126,6 +126,21 @@ export function openApiDocument(version: string): JsonSchema {
           },
         },
       },
+      "/admin/functions/{name}/logs": {
+        parameters: [nameParam],
+        get: {
+          operationId: "functionLogs",
+          summary: "The function's own log lines (sure_log) as NDJSON; ?follow=1 streams new ones",
+          parameters: [
+            { name: "tail", in: "query", schema: { type: "integer", minimum: 0, maximum: 1000 } },
+            { name: "follow", in: "query", schema: { type: "string", enum: ["0", "1"] } },
+          ],
+          responses: {
+            "200": { description: "One JSON object per line: ts, function, instance, line" },
+            "404": errorResponse("No such function"),
+          },
+        },
+      },
       "/admin/functions/{name}/scale": {
         parameters: [nameParam],
         post: {
@@ -196,6 +211,14 @@ export function openApiDocument(version: string): JsonSchema {
           responses: { "200": { description: "OpenAPI 3.1 document" } },
         },
       },
+      "/metrics": {
+        get: {
+          operationId: "metrics",
+          summary: "Prometheus text format: requests, errors by kind, latency, instances, " +
+            "cold starts, sidecar counters, chain pools, memory",
+          responses: { "200": { description: "text/plain; version=0.0.4" } },
+        },
+      },
       "/healthz": {
         get: {
           operationId: "health",
@@ -214,8 +237,9 @@ export function openApiDocument(version: string): JsonSchema {
             "404": errorResponse("No such function"),
             "413": errorResponse("Body larger than the function's maxBody"),
             "502": errorResponse("The function faulted"),
+            "429": errorResponse("Over the function's rate or concurrency limit"),
             "503": errorResponse("KVM unavailable, function overloaded or memory budget full"),
-            "504": errorResponse("The function timed out"),
+            "504": errorResponse("The function timed out, or waited past its deadline"),
           },
         },
         get: {

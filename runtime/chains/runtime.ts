@@ -235,7 +235,8 @@ export class ChainRuntime {
         continue;
       }
       for (const c of done) this.#complete(c);
-      if (done.length > 0 && ++this.#sinceLogDrain >= LOG_DRAIN_EVERY) {
+      // Under load every LOG_DRAIN_EVERY batches; when idle, at every quiet wait.
+      if (done.length === 0 || ++this.#sinceLogDrain >= LOG_DRAIN_EVERY) {
         this.#sinceLogDrain = 0;
         this.#drainLogs();
       }
