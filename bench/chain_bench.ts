@@ -12,6 +12,7 @@ import { buildFunction } from "../runtime/build/compile.ts";
 import { runWrk, type WrkResult } from "./lib/wrk.ts";
 import { fmt, freePort, mainTs, spawn, stop, waitReady } from "./lib/proc.ts";
 import { cpuSecondsOf } from "./lib/node.ts";
+import { startKnative } from "./lib/knative.ts";
 
 const seconds = Number(Deno.args[0] ?? "3");
 const PAYLOADS = [64, 4096, 65536];
@@ -114,39 +115,13 @@ async function startSure(): Promise<System> {
   };
 }
 
-async function startKnative(): Promise<System> {
-  const script = here("./baselines/knative.ts");
-  const procs: Deno.ChildProcess[] = [];
-  const sidecars: string[] = [];
-  for (const op of STEPS) {
-    const fnPort = freePort();
-    procs.push(spawn(["run", "-A", "--quiet", script, "fn", String(fnPort), op]));
-    await waitReady(`http://127.0.0.1:${fnPort}/`);
-    const scPort = freePort();
-    procs.push(
-      spawn([
-        "run",
-        "-A",
-        "--quiet",
-        script,
-        "sidecar",
-        String(scPort),
-        `http://127.0.0.1:${fnPort}/`,
-      ]),
-    );
-    await waitReady(`http://127.0.0.1:${scPort}/`);
-    sidecars.push(`http://127.0.0.1:${scPort}/`);
-  }
-  const port = freePort();
-  procs.push(spawn(["run", "-A", "--quiet", script, "broker", String(port), sidecars.join(",")]));
-  await waitReady(`http://127.0.0.1:${port}/`);
+async function startKnativeSystem(): Promise<System> {
+  const k = await startKnative(STEPS);
   return {
     name: "A: Knative model (3 fn + 3 sidecar + broker processes)",
-    url: `http://127.0.0.1:${port}/`,
-    pids: procs.map((p) => p.pid),
-    close: async () => {
-      for (const p of procs) await stop(p);
-    },
+    url: k.url,
+    pids: k.pids,
+    close: k.close,
   };
 }
 
@@ -166,7 +141,7 @@ const results = new Map<string, Map<string, Row>>();
 const key = (p: number, c: number) => `${p}/${c}`;
 const systems: System[] = [];
 try {
-  systems.push(await startSure(), await startKnative(), await startInProcess());
+  systems.push(await startSure(), await startKnativeSystem(), await startInProcess());
   for (const sys of systems) {
     const rows = new Map<string, Row>();
     results.set(sys.name, rows);

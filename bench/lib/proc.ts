@@ -30,7 +30,8 @@ export async function waitReady(url: string, timeoutMs = 120_000): Promise<void>
 export function spawn(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {
   return new Deno.Command(deno, {
     args,
-    env,
+    // A node under load must not spend its time printing one log line per request.
+    env: { SURE_REQUEST_LOG: "0", ...env },
     cwd: root,
     stdout: "null",
     stderr: "inherit",

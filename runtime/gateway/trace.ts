@@ -19,9 +19,11 @@ export interface TraceContext {
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
 function hex(b: Uint8Array): string {
   let s = "";
-  for (const x of b) s += x.toString(16).padStart(2, "0");
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]];
   return s;
 }
 
@@ -29,9 +31,37 @@ function fromHex(s: string, out: Uint8Array, at: number): void {
   for (let i = 0; i < s.length / 2; i++) out[at + i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
 }
 
+/*
+ * Span and trace ids must be unique and unpredictable enough to not collide,
+ * not secret: a xoshiro128** generator seeded once from the system's CSPRNG
+ * makes them without a system call per request (this is the gateway's hot path).
+ */
+const rng = crypto.getRandomValues(new Uint32Array(4));
+if (rng.every((x) => x === 0)) rng[0] = 1;
+
+function next32(): number {
+  const s = rng;
+  const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
+  const t = s[1] << 9;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 11);
+  return result;
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
+
 function nonZeroRandom(n: number): Uint8Array {
   const b = new Uint8Array(n);
-  do crypto.getRandomValues(b); while (b.every((x) => x === 0));
+  const v = new DataView(b.buffer);
+  do {
+    for (let i = 0; i < n; i += 4) v.setUint32(i, next32());
+  } while (b.every((x) => x === 0));
   return b;
 }
 
@@ -54,12 +84,19 @@ export function parseTraceparent(
 /** The context of one request: continues the caller's trace, or starts one. */
 export function traceFor(incoming: string | null): TraceContext {
   const parsed = parseTraceparent(incoming);
-  const traceId = parsed?.traceId ?? hex(nonZeroRandom(16));
+  const bytes = new Uint8Array(25);
+  let traceId: string;
+  if (parsed) {
+    traceId = parsed.traceId;
+    fromHex(traceId, bytes, 0);
+  } else {
+    const id = nonZeroRandom(16);
+    bytes.set(id, 0);
+    traceId = hex(id);
+  }
   // Sampled unless the caller said otherwise.
   const flags = parsed ? parsed.flags & 0xff : 1;
   const span = nonZeroRandom(8);
-  const bytes = new Uint8Array(25);
-  fromHex(traceId, bytes, 0);
   bytes.set(span, 16);
   bytes[24] = flags;
   const spanId = hex(span);

@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { Counter, Histogram, render } from "./registry.ts";
+
+Deno.test("metrics registry: counters and histograms render in the Prometheus text format", () => {
+  const c = new Counter("x_total", "Things.\nCounted.");
+  c.inc({ name: "a", code: "200" });
+  c.inc({ name: "a", code: "200" }, 2);
+  c.inc({ name: 'we"ird\\', code: "500" });
+  const h = new Histogram("d_seconds", "Durations.", [0.1, 1]);
+  h.observe({ name: "a" }, 0.05);
+  h.observe({ name: "a" }, 0.5);
+  h.observe({ name: "a" }, 5);
+  const text = render([c.family(), h.family()]);
+  assert.equal(
+    text,
+    [
+      "# HELP x_total Things. Counted.",
+      "# TYPE x_total counter",
+      'x_total{name="a",code="200"} 3',
+      'x_total{name="we\\"ird\\\\",code="500"} 1',
+      "# HELP d_seconds Durations.",
+      "# TYPE d_seconds histogram",
+      'd_seconds_bucket{name="a",le="0.1"} 1',
+      'd_seconds_bucket{name="a",le="1"} 2',
+      'd_seconds_bucket{name="a",le="+Inf"} 3',
+      'd_seconds_sum{name="a"} 5.55',
+      'd_seconds_count{name="a"} 3',
+      "",
+    ].join("\n"),
+  );
+});
