@@ -67,6 +67,7 @@ static void poke(void)
 static void *refill_main(void *arg)
 {
 	(void)arg;
+	pthread_setname_np(pthread_self(), "sure-shells");
 	/* Lowest CFS weight: it yields to requests, but is never starved for good. */
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 	for (;;) {

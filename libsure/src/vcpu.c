@@ -7,6 +7,7 @@
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -217,6 +218,14 @@ static void *vcpu_main(void *arg)
 	struct sure_instance *inst = arg;
 	struct kvm_run *run = inst->vcpu.run;
 	sigset_t only_kick;
+
+	/* A name that says what it is in top -H and in perf (15 characters at most). */
+	char name[16];
+	if (inst->chain)
+		snprintf(name, sizeof(name), "sure-step%u", inst->step);
+	else
+		snprintf(name, sizeof(name), "sure-vcpu");
+	pthread_setname_np(pthread_self(), name);
 
 	/* Everything stays blocked (set by the creator) except the kick. */
 	sigemptyset(&only_kick);
