@@ -12,8 +12,12 @@ import { decodeFault, type Fault } from "./fault.ts";
 import { readLogLines } from "./log.ts";
 import {
   type AnswerReason,
+  decodeRecords,
   decodeSidecarStats,
+  MAX_RECORDS,
   REASONS,
+  RECORD_BYTES,
+  type RequestRecord,
   SIDECAR_STATS,
   type SidecarLimits,
   type SidecarStats,
@@ -200,6 +204,15 @@ export class Instance {
     const out = new BigUint64Array(SIDECAR_STATS);
     const rc = libsure().sure_instance_sidecar_stats(handle, out, SIDECAR_STATS);
     return rc < 0 ? null : decodeSidecarStats(out);
+  }
+
+  /** The latest requests this instance's sidecar recorded, newest first. */
+  requestRecords(): RequestRecord[] {
+    const handle = this.#handle;
+    if (!handle) return [];
+    const buf = new Uint8Array(MAX_RECORDS * RECORD_BYTES);
+    const n = libsure().sure_instance_sidecar_records(handle, buf, MAX_RECORDS);
+    return n > 0 ? decodeRecords(buf, n) : [];
   }
 
   /** The W3C trace context of the next request (25 bytes: trace-id, parent-id, flags). */

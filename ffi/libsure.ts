@@ -45,6 +45,7 @@ export const SYMBOLS = {
   },
   sure_instance_sidecar_stats: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
   sure_instance_set_trace: { parameters: ["pointer", "buffer"], result: "i32" },
+  sure_instance_sidecar_records: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
   sure_instance_resp_reason: { parameters: ["pointer"], result: "i32" },
   sure_stats: { parameters: ["buffer"], result: "void" },
   sure_vm_shells: { parameters: ["u32"], result: "i32" },

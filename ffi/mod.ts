@@ -26,6 +26,7 @@ export {
   addSidecarStats,
   type AnswerReason,
   emptySidecarStats,
+  type RequestRecord,
   type SidecarLimits,
   type SidecarStats,
 } from "./sidecar.ts";

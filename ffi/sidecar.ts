@@ -88,3 +88,36 @@ export function addSidecarStats(a: SidecarStats, b: SidecarStats): SidecarStats 
 export function emptySidecarStats(): SidecarStats {
   return decodeSidecarStats(new BigUint64Array(SIDECAR_STATS));
 }
+
+/** One request as an instance's sidecar recorded it (the last 32 are kept). */
+export interface RequestRecord {
+  /** How long ago the sidecar took it, and how long the handler ran. */
+  ageMs: number;
+  durationUs: number;
+  traceId: string;
+  spanId: string;
+  status: number;
+  reason: AnswerReason;
+}
+
+export const RECORD_BYTES = 48; // sizeof(struct sure_host_record)
+export const MAX_RECORDS = 32; // SURE_REQ_RECORDS
+
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+
+export function decodeRecords(buf: Uint8Array, n: number): RequestRecord[] {
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const out: RequestRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const o = i * RECORD_BYTES;
+    out.push({
+      ageMs: Number(v.getBigUint64(o, true)) / 1e6,
+      durationUs: Number(v.getBigUint64(o + 8, true)) / 1e3,
+      traceId: hex(buf.subarray(o + 16, o + 32)),
+      spanId: hex(buf.subarray(o + 32, o + 40)),
+      status: v.getUint16(o + 40, true),
+      reason: REASONS[buf[o + 42]] ?? "handler",
+    });
+  }
+  return out;
+}

@@ -161,6 +161,19 @@ Deno.test({
       await new Promise((r) => setTimeout(r, 450));
       assert.equal((await invoke(node, "paced", "later")).status, 200, "tokens come back");
 
+      // The paced instance's sidecar kept a record of each, refused ones included.
+      const recs = (await (await fetch(`${node.url}/admin/functions/paced/requests`)).json())
+        .requests;
+      assert.equal(recs.length, 7);
+      assert.deepEqual(
+        recs.map((r: { status: number }) => r.status),
+        [200, 429, 429, 429, 429, 200, 200],
+        "newest first",
+      );
+      assert.equal(recs[1].answeredBy, "sidecar:rate");
+      assert.equal(recs[0].answeredBy, "function");
+      assert.match(recs[0].traceId, /^[0-9a-f]{32}$/);
+
       const m = await metrics(node);
       assert.equal(
         metric(m, "sure_sidecar_requests_total", {
@@ -243,11 +256,16 @@ Deno.test({
       const ids = fresh.text.trim().split("\n").map((l) => /in=00-([0-9a-f]{32})-/.exec(l)?.[1]);
       assert.equal(new Set(ids).size, 1);
       assert.equal(ids[0], fresh.headers.get("traceparent")!.split("-")[1]);
-      // A plain function gets it too.
+      // A plain function gets it too, and its sidecar records the request under that trace.
       const plain = await invoke(node, "hop-a", "", {
         traceparent: `00-${trace}-b7ad6b7169203331-01`,
       });
       assert.match(plain.text, new RegExp(`in=00-${trace}-`));
+      const rec = (await (await fetch(`${node.url}/admin/functions/hop-a/requests`)).json())
+        .requests[0];
+      assert.equal(rec.traceId, trace);
+      assert.equal(rec.spanId, /span=([0-9a-f]{16})/.exec(plain.text)![1]);
+      assert.equal(rec.status, 200);
 
       // hop-a may only hand to hop-b: asking for hop-c is refused, the request goes on.
       const denied = await invoke(node, "traced", "goto:hop-c\n");

@@ -124,6 +124,23 @@ SURE_API int sure_instance_set_sidecar(struct sure_instance *inst, uint32_t enab
  */
 #define SURE_SIDECAR_STATS 45
 SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst, uint64_t *out, uint32_t n);
+/*
+ * The sidecar's latest request records, newest first, as host records: age_ns
+ * (since the sidecar took it), duration_ns (handler time), trace-id (16),
+ * span-id (8), status (u16), reason (u8), 5 pad bytes: 48 bytes each.
+ * Returns how many were written (at most max).
+ */
+struct sure_host_record {
+	uint64_t age_ns;
+	uint64_t duration_ns;
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint16_t status;
+	uint8_t reason;
+	uint8_t pad[5];
+};
+SURE_API int sure_instance_sidecar_records(struct sure_instance *inst,
+					   struct sure_host_record *out, uint32_t max);
 /* The next request's W3C trace context: 16 bytes trace-id, 8 parent-id, 1 flags. */
 SURE_API int sure_instance_set_trace(struct sure_instance *inst, const uint8_t *trace);
 /* Why the last answer did not come from the handler (enum sure_reason), 0 if it did. */

@@ -97,6 +97,18 @@ enum sure_reason {
 
 #define SURE_CACHELINE 64
 #define SURE_LAT_BUCKETS 32
+#define SURE_REQ_RECORDS 32 /* power of two */
+
+/* One request as the sidecar saw it (the last SURE_REQ_RECORDS are kept). */
+struct sure_req_record {
+	uint64_t tsc; /* when the sidecar took it */
+	uint64_t ticks; /* handler run time (0 if refused) */
+	uint8_t trace_id[16];
+	uint8_t span_id[8]; /* this hop's span */
+	uint16_t status;
+	uint8_t reason; /* enum sure_reason */
+	uint8_t pad[5];
+};
 
 /*
  * The library sidecar's page: what Knative's queue-proxy does, inside the
@@ -126,6 +138,8 @@ struct sure_sidecar {
 	uint64_t handler_ticks; /* sum of handler run times */
 	uint64_t sidecar_ticks; /* the sidecar's own time: its whole cost */
 	uint64_t latency_hist[SURE_LAT_BUCKETS]; /* log2 buckets of handler ticks */
+	uint64_t records_written; /* free-running: record i is rec[i % SURE_REQ_RECORDS] */
+	struct sure_req_record rec[SURE_REQ_RECORDS];
 };
 
 enum sure_guest_state {

@@ -66,6 +66,38 @@ SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst, uint64_t *o
 	return (int)n;
 }
 
+SURE_API int sure_instance_sidecar_records(struct sure_instance *inst,
+					   struct sure_host_record *out, uint32_t max)
+{
+	if (!inst || (!out && max))
+		return -EINVAL;
+	const volatile struct sure_sidecar *sc = page(inst);
+	uint64_t hz = inst->ctrl->tsc_hz ? inst->ctrl->tsc_hz : 1000000000ull;
+	uint64_t now = __rdtsc();
+	uint64_t written = sc->records_written;
+	uint32_t n = 0;
+
+	/* The guest may be writing the newest one: skip a record whose time is ahead. */
+	for (uint64_t i = 0; i < SURE_REQ_RECORDS && i < written && n < max; i++) {
+		const volatile struct sure_req_record *r =
+			&sc->rec[(written - 1 - i) % SURE_REQ_RECORDS];
+		uint64_t tsc = r->tsc, ticks = r->ticks;
+		if (tsc > now)
+			continue;
+		struct sure_host_record *h = &out[n++];
+		h->age_ns = (uint64_t)((unsigned __int128)(now - tsc) * 1000000000u / hz);
+		h->duration_ns = (uint64_t)((unsigned __int128)ticks * 1000000000u / hz);
+		for (int b = 0; b < 16; b++)
+			h->trace_id[b] = r->trace_id[b];
+		for (int b = 0; b < 8; b++)
+			h->span_id[b] = r->span_id[b];
+		h->status = r->status;
+		h->reason = r->reason <= SURE_REASON_DEADLINE ? r->reason : 0;
+		memset(h->pad, 0, sizeof(h->pad));
+	}
+	return (int)n;
+}
+
 SURE_API int sure_instance_set_trace(struct sure_instance *inst, const uint8_t *trace)
 {
 	if (!inst || !trace)
@@ -92,3 +124,5 @@ void sure_sidecar_stamp(struct sure_instance *inst)
 }
 
 _Static_assert(sizeof(struct sure_trace) >= TRACE_BYTES, "trace context layout");
+_Static_assert(sizeof(struct sure_sidecar) <= SURE_PAGE_SIZE, "the sidecar page is one page");
+_Static_assert(sizeof(struct sure_host_record) == 48, "host record layout (ffi/sidecar.ts)");

@@ -2,6 +2,7 @@
  * Admin API for the instances of a function:
  *   GET  /admin/functions/:name/instances  live instances and scaling state
  *   POST /admin/functions/:name/scale      {"instances": n}: scale by hand now
+ *   GET  /admin/functions/:name/requests   the latest requests the instances' sidecars recorded
  * Scaling settings themselves are changed with PATCH /admin/functions/:name.
  */
 import { Hono } from "hono";
@@ -58,6 +59,22 @@ export function instanceRoutes(deps: InstanceRoutesDeps): Hono {
   const r = new Hono();
 
   r.get("/:name/instances", (c) => c.json(deps.scheduler.status(checkedName(c.req.param("name")))));
+
+  // The latest requests as the instances' library sidecars recorded them (in guest memory).
+  r.get("/:name/requests", (c) => {
+    const name = checkedName(c.req.param("name"));
+    const now = Date.now();
+    const requests = deps.scheduler.pool(name).requestRecords().map((r) => ({
+      instance: r.instance,
+      at: new Date(now - r.ageMs).toISOString(),
+      durationUs: Math.round(r.durationUs * 1000) / 1000,
+      status: r.status,
+      answeredBy: r.reason === "handler" ? "function" : `sidecar:${r.reason}`,
+      traceId: r.traceId,
+      spanId: r.spanId,
+    }));
+    return c.json({ function: name, requests });
+  });
 
   r.post("/:name/scale", async (c) => {
     const name = checkedName(c.req.param("name"));

@@ -141,6 +141,18 @@ export function openApiDocument(version: string): JsonSchema {
           },
         },
       },
+      "/admin/functions/{name}/requests": {
+        parameters: [nameParam],
+        get: {
+          operationId: "recentRequests",
+          summary: "The latest requests the live instances' library sidecars recorded " +
+            "(time, duration, status, who answered, trace and span ids)",
+          responses: {
+            "200": { description: "{ function, requests: [...] }, newest first" },
+            "404": errorResponse("No such function"),
+          },
+        },
+      },
       "/admin/functions/{name}/scale": {
         parameters: [nameParam],
         post: {

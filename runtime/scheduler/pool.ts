@@ -23,6 +23,7 @@ import {
   Instance,
   type InvokeResult,
   isFatal,
+  type RequestRecord,
   type SidecarLimits,
   type SidecarStats,
   SureBusyError,
@@ -197,6 +198,14 @@ export class Pool {
 
   #sidecarLimits(): SidecarLimits {
     return sidecarLimits(this.#deployment, false);
+  }
+
+  /** The latest requests the live instances' sidecars recorded, newest first. */
+  requestRecords(): (RequestRecord & { instance: number })[] {
+    const all = [...this.#slots].flatMap((s) =>
+      s.inst.requestRecords().map((r) => ({ instance: s.inst.id, ...r }))
+    );
+    return all.sort((a, b) => a.ageMs - b.ageMs);
   }
 
   /** The sidecar counters of every instance this deployment ever had. */

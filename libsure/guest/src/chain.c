@@ -172,6 +172,7 @@ static void run(struct sure_desc *d)
 	uint32_t reason = sg_sidecar_admit(ctx->start_tsc, backlog());
 	if (reason != SURE_REASON_HANDLER) {
 		d->status = (uint16_t)sg_sidecar_status(reason);
+		sg_sidecar_record(0, d->status, reason);
 		d->len = 0;
 		d->reserved = reason;
 		d->from = (uint16_t)self;
@@ -198,6 +199,7 @@ static void run(struct sure_desc *d)
 	if (req.status < 100 || req.status > 599)
 		req.status = 500;
 	sg_sidecar_done(spent, req.status);
+	sg_sidecar_record(spent, req.status, SURE_REASON_HANDLER);
 	sg_trace_pass(&ctx->trace);
 	if (req.sg_inplace) {
 		/* sure_inplace bounded len by the buffer; a scribbled value is not trusted. */

@@ -97,6 +97,7 @@ static void handle_one(struct sure_ctrl *c, uint32_t seq)
 
 	if (reason == SURE_REASON_HANDLER)
 		sg_sidecar_done(spent, req.status);
+	sg_sidecar_record(spent, req.status, reason);
 	__atomic_store_n(&c->resp_reason, reason, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->resp_len, (uint32_t)req.out_len, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->resp_status, req.status, __ATOMIC_RELAXED);

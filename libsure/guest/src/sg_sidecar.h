@@ -14,6 +14,8 @@ uint32_t sg_sidecar_admit(uint64_t start_tsc, uint64_t queued);
 int sg_sidecar_status(uint32_t reason);
 /* Accounts an admitted request once its handler returned. */
 void sg_sidecar_done(uint64_t handler_ticks, int status);
+/* Keeps the request's record (admitted or refused) in the page's ring. */
+void sg_sidecar_record(uint64_t handler_ticks, int status, uint32_t reason);
 /* A hand-off the chain's routes forbid was refused. */
 void sg_sidecar_policy_denied(void);
 /* This hop's trace context: formats the traceparent the function sees and

@@ -20,6 +20,7 @@ static uint64_t span_counter;
 static uint64_t my_span;
 static char traceparent[56]; /* "00-" 32 hex "-" 16 hex "-" 2 hex + NUL */
 static char span_hex[17];
+static struct sure_trace current; /* the request's context, for its record */
 static uint64_t hz = 3000000000ull;
 
 static struct sure_sidecar *page(void)
@@ -79,6 +80,25 @@ int sg_sidecar_status(uint32_t reason)
 	return reason == SURE_REASON_DEADLINE ? 504 : 429;
 }
 
+void sg_sidecar_record(uint64_t handler_ticks, int status, uint32_t reason)
+{
+	struct sure_sidecar *sc = page();
+
+	if (!sc->enabled)
+		return;
+	uint64_t t0 = sg_rdtsc();
+	uint64_t n = sc->records_written;
+	struct sure_req_record *r = &sc->rec[n % SURE_REQ_RECORDS];
+	r->tsc = t0 - handler_ticks;
+	r->ticks = handler_ticks;
+	memcpy(r->trace_id, current.trace_id, 16);
+	memcpy(r->span_id, &my_span, 8);
+	r->status = (uint16_t)status;
+	r->reason = (uint8_t)reason;
+	sc->records_written = n + 1;
+	sc->sidecar_ticks += sg_rdtsc() - t0;
+}
+
 void sg_sidecar_done(uint64_t handler_ticks, int status)
 {
 	struct sure_sidecar *sc = page();
@@ -130,9 +150,11 @@ void sg_trace_enter(const struct sure_trace *in)
 
 	for (int i = 0; i < 16; i++)
 		any |= in->trace_id[i];
+	current = *in;
 	if (!any) {
 		traceparent[0] = 0;
 		span_hex[0] = 0;
+		my_span = 0;
 		return;
 	}
 	memcpy(traceparent, "00-", 3);
