@@ -174,7 +174,28 @@ Deno.test({
       assert.equal(recs[0].answeredBy, "function");
       assert.match(recs[0].traceId, /^[0-9a-f]{32}$/);
 
+      // In a chain, the step's own sidecar enforces the limit on the requests queued at it.
+      await deployFunction(node, "slowstep", await faultyImage(), 5000, { concurrencyLimit: 1 });
+      await chain(node, { name: "slowchain", steps: ["slowstep"] });
+      const chained = await Promise.all(
+        [1, 2, 3, 4].map(() => invoke(node, "slowchain", "busy:150")),
+      );
+      const codes = chained.map((a) => a.status);
+      assert.ok(codes.includes(200) && codes.includes(429), `statuses ${codes}`);
+      assert.equal(
+        JSON.parse(chained.find((a) => a.status === 429)!.text).error,
+        "concurrency_limited",
+      );
+
       const m = await metrics(node);
+      assert.equal(
+        metric(m, "sure_sidecar_requests_total", {
+          function: "slowstep",
+          chain: "slowchain",
+          outcome: "concurrency_limited",
+        }),
+        codes.filter((c) => c === 429).length,
+      );
       assert.equal(
         metric(m, "sure_sidecar_requests_total", {
           function: "paced",

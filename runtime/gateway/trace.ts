@@ -21,9 +21,9 @@ const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
-function hex(b: Uint8Array): string {
+function hex(b: Uint8Array, at: number, n: number): string {
   let s = "";
-  for (let i = 0; i < b.length; i++) s += HEX[b[i]];
+  for (let i = at; i < at + n; i++) s += HEX[b[i]];
   return s;
 }
 
@@ -56,13 +56,19 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
-function nonZeroRandom(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  const v = new DataView(b.buffer);
+/** Fills b[at, at+n) (n a multiple of 4) with random bytes, not all zero. */
+function fillRandom(b: Uint8Array, at: number, n: number): void {
+  let any = 0;
   do {
-    for (let i = 0; i < n; i += 4) v.setUint32(i, next32());
-  } while (b.every((x) => x === 0));
-  return b;
+    for (let i = at; i < at + n; i += 4) {
+      const r = next32();
+      b[i] = r & 0xff;
+      b[i + 1] = (r >>> 8) & 0xff;
+      b[i + 2] = (r >>> 16) & 0xff;
+      b[i + 3] = r >>> 24;
+      any |= r;
+    }
+  } while (any === 0);
 }
 
 /**
@@ -90,16 +96,14 @@ export function traceFor(incoming: string | null): TraceContext {
     traceId = parsed.traceId;
     fromHex(traceId, bytes, 0);
   } else {
-    const id = nonZeroRandom(16);
-    bytes.set(id, 0);
-    traceId = hex(id);
+    fillRandom(bytes, 0, 16);
+    traceId = hex(bytes, 0, 16);
   }
   // Sampled unless the caller said otherwise.
   const flags = parsed ? parsed.flags & 0xff : 1;
-  const span = nonZeroRandom(8);
-  bytes.set(span, 16);
+  fillRandom(bytes, 16, 8);
   bytes[24] = flags;
-  const spanId = hex(span);
+  const spanId = hex(bytes, 16, 8);
   const f = flags.toString(16).padStart(2, "0");
   return { traceId, spanId, flags, bytes, header: `00-${traceId}-${spanId}-${f}` };
 }
