@@ -6,6 +6,7 @@ export {
   checkImage,
   emptyVmsReady,
   keepEmptyVms,
+  placeVcpus,
   probe,
   type Stats,
   stats,

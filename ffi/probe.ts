@@ -44,6 +44,15 @@ export function keepEmptyVms(n: number): void {
   if (rc < 0) throw errorFromErrno("sure_vm_shells", rc);
 }
 
+/** The CPUs vCPU threads of new VMs may run on; [] means anywhere. */
+export function placeVcpus(cpus: number[]): void {
+  const n = cpus.length ? Math.max(...cpus) + 1 : 0;
+  const mask = new Uint8Array(Math.max(n, 1));
+  for (const c of cpus) mask[c] = 1;
+  const rc = libsure().sure_vcpu_cpus(mask, n);
+  if (rc < 0) throw errorFromErrno("sure_vcpu_cpus", rc);
+}
+
 /** Empty VMs ready right now. */
 export function emptyVmsReady(): number {
   return libsure().sure_vm_shells_ready();

@@ -28,7 +28,10 @@ export interface NodeOptions {
   /** One structured log line per request (default true; SURE_REQUEST_LOG=0 turns it off). */
   requestLog?: boolean;
   pool?: Partial<
-    Pick<SchedulerOptions, "maxQueue" | "initTimeoutMs" | "memoryBudgetBytes" | "emptyVms">
+    Pick<
+      SchedulerOptions,
+      "maxQueue" | "initTimeoutMs" | "memoryBudgetBytes" | "emptyVms" | "vcpuPlacement"
+    >
   >;
 }
 

@@ -185,6 +185,12 @@ SURE_API int sure_instance_clone(struct sure_template *t, uint32_t start_timeout
 SURE_API int sure_vm_shells(uint32_t n);
 /* Empty VMs ready right now. */
 SURE_API uint32_t sure_vm_shells_ready(void);
+/*
+ * Where the vCPU threads of VMs created from now on may run: cpus[i] != 0
+ * allows CPU i (n entries). No CPU allowed (n = 0) means anywhere. Keeping
+ * the node's own event-loop thread a CPU of its own pays when CPUs are few.
+ */
+SURE_API int sure_vcpu_cpus(const uint8_t *cpus, uint32_t n);
 
 /* ---- chains: per-chain pools and VM-to-VM hand-off ---------------------- */
 

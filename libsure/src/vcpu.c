@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,10 @@
 #define TRAP_FRAME_WORDS 7 /* vector, error code, rip, cs, rflags, rsp, ss */
 
 static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+/* Where vCPU threads may run (sure_vcpu_cpus); empty = anywhere. */
+static cpu_set_t vcpu_cpus;
+static int vcpu_cpus_set;
+static pthread_mutex_t vcpu_cpus_lock = PTHREAD_MUTEX_INITIALIZER;
 static int kick_sig;
 
 static void kick_handler(int sig)
@@ -226,6 +231,10 @@ static void *vcpu_main(void *arg)
 	else
 		snprintf(name, sizeof(name), "sure-vcpu");
 	pthread_setname_np(pthread_self(), name);
+	pthread_mutex_lock(&vcpu_cpus_lock);
+	if (vcpu_cpus_set)
+		pthread_setaffinity_np(pthread_self(), sizeof(vcpu_cpus), &vcpu_cpus);
+	pthread_mutex_unlock(&vcpu_cpus_lock);
 
 	/* Everything stays blocked (set by the creator) except the kick. */
 	sigemptyset(&only_kick);
@@ -269,4 +278,25 @@ int sure_vcpu_start(struct sure_instance *inst)
 		sure_stat_add(SURE_STAT_VCPU_THREADS, 1);
 	}
 	return rc;
+}
+
+SURE_API int sure_vcpu_cpus(const uint8_t *cpus, uint32_t n)
+{
+	cpu_set_t set;
+	uint32_t count = 0;
+
+	if (n > CPU_SETSIZE || (n && !cpus))
+		return -EINVAL;
+	CPU_ZERO(&set);
+	for (uint32_t i = 0; i < n; i++) {
+		if (cpus[i]) {
+			CPU_SET(i, &set);
+			count++;
+		}
+	}
+	pthread_mutex_lock(&vcpu_cpus_lock);
+	vcpu_cpus = set;
+	vcpu_cpus_set = count > 0;
+	pthread_mutex_unlock(&vcpu_cpus_lock);
+	return 0;
 }

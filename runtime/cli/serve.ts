@@ -1,6 +1,7 @@
 /** `sure serve` and `sure dev`: run a node in the foreground until SIGINT/SIGTERM. */
 import { startNode } from "../node.ts";
 import { type Command, intFlag, type OptionDoc, UsageError } from "./command.ts";
+import { parseCpuList, type VcpuPlacement } from "../scheduler/placement.ts";
 
 const OPTIONS: Record<string, OptionDoc> = {
   port: {
@@ -15,6 +16,12 @@ const OPTIONS: Record<string, OptionDoc> = {
     short: "d",
     arg: "DIR",
     help: "where state.kv and images/ live (env SURE_DATA_DIR; default ./.sure)",
+  },
+  "vcpu-cpus": {
+    type: "string",
+    arg: "LIST",
+    help: "CPUs for the VMs: auto (all but the first, left to the node; default), all, or 1-3,6 " +
+      "(env SURE_VCPU_CPUS)",
   },
   "memory-budget": {
     type: "string",
@@ -31,13 +38,25 @@ async function run(values: Record<string, string | boolean | undefined>, example
     values["memory-budget"] ?? (Deno.env.get("SURE_MEMORY_BUDGET") || undefined),
   );
   if (budget === 0) throw new UsageError("--memory-budget must be at least 1 MiB");
+  let vcpuPlacement: VcpuPlacement = "auto";
+  const cpus = values["vcpu-cpus"] ?? (Deno.env.get("SURE_VCPU_CPUS") || undefined);
+  if (cpus !== undefined) {
+    try {
+      vcpuPlacement = parseCpuList(String(cpus));
+    } catch (e) {
+      throw new UsageError(`--vcpu-cpus: ${(e as Error).message}`);
+    }
+  }
   const node = await startNode({
     port,
     hostname: (values.host as string | undefined) ?? "127.0.0.1",
     dataDir: (values["data-dir"] as string | undefined) ??
       (Deno.env.get("SURE_DATA_DIR") || "./.sure"),
     examples,
-    pool: budget === undefined ? {} : { memoryBudgetBytes: budget * 1048576 },
+    pool: {
+      vcpuPlacement,
+      ...(budget === undefined ? {} : { memoryBudgetBytes: budget * 1048576 }),
+    },
   });
   await new Promise<void>((resolve) => {
     const stop = () => {
@@ -55,7 +74,8 @@ async function run(values: Record<string, string | boolean | undefined>, example
 export const serveCommand: Command = {
   name: "serve",
   summary: "Run a node: admin API under /admin, functions under /invoke/<name>, /healthz.",
-  usage: "serve [--port PORT] [--host HOST] [--data-dir DIR] [--memory-budget MIB]",
+  usage:
+    "serve [--port PORT] [--host HOST] [--data-dir DIR] [--memory-budget MIB] [--vcpu-cpus LIST]",
   details: "Deployed functions are restored from the data directory at start. Without a usable\n" +
     "/dev/kvm the node still starts (healthz says degraded) and invocations answer 503.",
   options: OPTIONS,
@@ -66,7 +86,8 @@ export const serveCommand: Command = {
 export const devCommand: Command = {
   name: "dev",
   summary: "Like serve, but first builds and deploys every example in functions/.",
-  usage: "dev [--port PORT] [--host HOST] [--data-dir DIR] [--memory-budget MIB]",
+  usage:
+    "dev [--port PORT] [--host HOST] [--data-dir DIR] [--memory-budget MIB] [--vcpu-cpus LIST]",
   options: OPTIONS,
   positionals: [0, 0],
   run: (values) => run(values, true),

@@ -5,7 +5,8 @@
  * new image) and drains the old one in the background: its in-flight and
  * queued requests finish, then its instances are destroyed.
  */
-import { type Capabilities, type InvokeResult, keepEmptyVms } from "../../ffi/mod.ts";
+import { type Capabilities, type InvokeResult, keepEmptyVms, placeVcpus } from "../../ffi/mod.ts";
+import { vcpuCpus, type VcpuPlacement } from "./placement.ts";
 import { KvmUnavailableError, NotFoundError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Deployment } from "../store/store.ts";
@@ -22,6 +23,8 @@ export interface SchedulerOptions extends Partial<Omit<PoolOptions, "logger" | "
   emptyVms?: number;
   /** Where functions' own log lines go (sure logs). */
   logs?: LogHub;
+  /** Where vCPU threads run (runtime/scheduler/placement.ts; default "auto"). */
+  vcpuPlacement?: VcpuPlacement;
 }
 
 export const DEFAULT_EMPTY_VMS = 4;
@@ -40,7 +43,10 @@ export class Scheduler {
       ? new MemoryBudget(opts.memoryBudgetBytes)
       : MemoryBudget.fromHost();
     // A few VMs made ahead: a cold start skips KVM_CREATE_VM (see libsure/src/shells.c).
-    if (this.#kvm.available) keepEmptyVms(opts.emptyVms ?? DEFAULT_EMPTY_VMS);
+    if (this.#kvm.available) {
+      keepEmptyVms(opts.emptyVms ?? DEFAULT_EMPTY_VMS);
+      placeVcpus(vcpuCpus(opts.vcpuPlacement ?? "auto"));
+    }
     this.#poolOpts = {
       maxQueue: opts.maxQueue ?? DEFAULT_POOL_OPTIONS.maxQueue,
       initTimeoutMs: opts.initTimeoutMs ?? DEFAULT_POOL_OPTIONS.initTimeoutMs,

@@ -1,0 +1,17 @@
+import assert from "node:assert/strict";
+import { parseCpuList, vcpuCpus } from "./placement.ts";
+
+Deno.test("vCPU placement: CPU lists, and auto keeps the first allowed CPU for the event loop", () => {
+  assert.deepEqual(parseCpuList("1-3,6"), [1, 2, 3, 6]);
+  assert.deepEqual(parseCpuList(" 5 "), [5]);
+  assert.equal(parseCpuList("auto"), "auto");
+  for (const bad of ["", "a", "3-1", "1,,2", "-1"]) {
+    assert.throws(() => parseCpuList(bad), RangeError);
+  }
+  assert.deepEqual(vcpuCpus("auto", [0, 1]), [1]);
+  assert.deepEqual(vcpuCpus("auto", [2, 3, 4]), [3, 4]);
+  assert.deepEqual(vcpuCpus("auto", [0]), [], "one CPU: anywhere");
+  assert.deepEqual(vcpuCpus("auto", null), []);
+  assert.deepEqual(vcpuCpus("all", [0, 1]), []);
+  assert.deepEqual(vcpuCpus([1, 2], [0, 1, 2]), [1, 2]);
+});
