@@ -30,7 +30,6 @@ import {
   SureError,
   SureTimeoutError,
   SureTooBigError,
-  Template,
 } from "../../ffi/mod.ts";
 import {
   DeadlineExceededError,
@@ -46,6 +45,7 @@ import {
 } from "../errors.ts";
 import type { LogHub } from "../logs/hub.ts";
 import { sidecarLimits } from "./limits.ts";
+import { TemplateSlot } from "./template_slot.ts";
 import type { Logger } from "../log.ts";
 import type { ColdStart } from "../settings/settings.ts";
 import type { Deployment } from "../store/store.ts";
@@ -131,9 +131,7 @@ export class Pool {
   #draining = false;
   #drained: (() => void) | undefined;
   #drainPromise: Promise<void> | undefined;
-  #template: Promise<Template> | undefined;
-  #templateReady: Template | undefined;
-  #templateRelease: (() => void) | undefined;
+  readonly #template: TemplateSlot;
   #reaper: ReturnType<typeof setInterval> | undefined;
   #peak = 0;
   #coldStarts = 0;
@@ -149,6 +147,16 @@ export class Pool {
     this.#deployment = deployment;
     const want = Math.max(deployment.maxBody, MIN_IO_CAP);
     this.ioCap = Math.ceil(want / 4096) * 4096;
+    this.#template = new TemplateSlot({
+      name: deployment.name,
+      image,
+      memMib: deployment.memory,
+      ioCap: this.ioCap,
+      initTimeoutMs: opts.initTimeoutMs,
+      budget: opts.budget,
+      logger: opts.logger,
+      logs: opts.logs,
+    });
   }
 
   get deployment(): Deployment {
@@ -309,7 +317,7 @@ export class Pool {
     const now = performance.now();
     const wall = Date.now();
     const d = this.#deployment;
-    const t = this.#templateReady;
+    const t = this.#template.ready;
     return {
       function: this.name,
       digest: d.digest,
@@ -333,7 +341,7 @@ export class Pool {
       peakInstances: this.#peak,
       coldStarts: this.#coldStarts,
       requests: this.#requests,
-      template: t && t.alive ? { residentBytes: t.residentBytes, clones: t.clones } : null,
+      template: t ? { residentBytes: t.residentBytes, clones: t.clones } : null,
     };
   }
 
@@ -345,6 +353,7 @@ export class Pool {
   drain(): Promise<void> {
     if (this.#drainPromise) return this.#drainPromise;
     this.#draining = true;
+    this.#template.close();
     this.#stopReaper();
     this.#drainPromise = new Promise<void>((resolve) => (this.#drained = resolve));
     if (this.#waiters.length === 0) {
@@ -471,57 +480,8 @@ export class Pool {
       initTimeoutMs: this.opts.initTimeoutMs,
     };
     if (mode === "boot") return await Instance.create(this.image, opts);
-    const template = await this.#ensureTemplate();
+    const template = await this.#template.get();
     return await template.clone(this.opts.initTimeoutMs);
-  }
-
-  /**
-   * The template, built on first use. A failed build is not kept: the next
-   * instance tries again (init may fail for reasons that pass).
-   */
-  #ensureTemplate(): Promise<Template> {
-    if (this.#template) return this.#template;
-    let release: () => void;
-    try {
-      release = this.opts.budget.reserve(
-        this.#deployment.memory * 1048576,
-        `the template of ${this.name}`,
-      );
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const t0 = performance.now();
-    this.#template = Template.create(this.image, {
-      memMib: this.#deployment.memory,
-      ioCap: this.ioCap,
-      initTimeoutMs: this.opts.initTimeoutMs,
-    }).then(
-      (t) => {
-        for (const msg of t.drainLog()) {
-          this.opts.logger("info", msg, { function: this.name, instance: "template" });
-          this.opts.logs?.add(this.name, msg, { instance: "template" });
-        }
-        this.opts.logger("debug", "template ready", {
-          function: this.name,
-          ms: Math.round((performance.now() - t0) * 1000) / 1000,
-          residentBytes: t.residentBytes,
-        });
-        if (this.#draining) {
-          t.destroy();
-          release();
-          throw new InternalError(`function ${this.name} is being replaced`);
-        }
-        this.#templateReady = t;
-        this.#templateRelease = release;
-        return t;
-      },
-      (err) => {
-        release();
-        this.#template = undefined;
-        throw err;
-      },
-    );
-    return this.#template;
   }
 
   /** Returns a healthy instance: to the oldest waiter, else to the idle list. */
@@ -646,10 +606,7 @@ export class Pool {
   #checkDrained(): void {
     if (!this.#draining || !this.#drained) return;
     if (this.instances + this.#creating + this.#waiters.length + this.#destroying === 0) {
-      this.#templateReady?.destroy();
-      this.#templateReady = undefined;
-      this.#templateRelease?.();
-      this.#templateRelease = undefined;
+      this.#template.destroy();
       const done = this.#drained;
       this.#drained = undefined;
       done();
