@@ -160,17 +160,27 @@ Deno.test({
       assert.equal(JSON.parse(paced[2].text).error, "rate_limited");
       await new Promise((r) => setTimeout(r, 450));
       assert.equal((await invoke(node, "paced", "later")).status, 200, "tokens come back");
+      // Limits change without a redeploy; the running instance's sidecar follows at once.
+      const lifted = await fetch(`${node.url}/admin/functions/paced`, {
+        method: "PATCH",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ rateLimit: 0 }),
+      });
+      assert.equal((await lifted.json()).rateLimit, 0);
+      const free = [];
+      for (let i = 0; i < 6; i++) free.push((await invoke(node, "paced", `f${i}`)).status);
+      assert.deepEqual(free, [200, 200, 200, 200, 200, 200]);
 
       // The paced instance's sidecar kept a record of each, refused ones included.
       const recs = (await (await fetch(`${node.url}/admin/functions/paced/requests`)).json())
         .requests;
-      assert.equal(recs.length, 7);
+      assert.equal(recs.length, 13);
       assert.deepEqual(
-        recs.map((r: { status: number }) => r.status),
+        recs.map((r: { status: number }) => r.status).slice(6),
         [200, 429, 429, 429, 429, 200, 200],
         "newest first",
       );
-      assert.equal(recs[1].answeredBy, "sidecar:rate");
+      assert.equal(recs[7].answeredBy, "sidecar:rate");
       assert.equal(recs[0].answeredBy, "function");
       assert.match(recs[0].traceId, /^[0-9a-f]{32}$/);
 
