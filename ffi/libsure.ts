@@ -58,6 +58,12 @@ export const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  sure_chain_template_create: {
+    // chain, step, img, len, mem_mib, init_timeout_ms, out handle, err, errcap
+    parameters: ["pointer", "u32", "buffer", "usize", "u32", "u32", "buffer", "buffer", "usize"],
+    result: "i32",
+    nonblocking: true,
+  },
   sure_template_destroy: { parameters: ["pointer"], result: "void" },
   sure_template_read_log: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   sure_template_resident: { parameters: ["pointer"], result: "u64" },

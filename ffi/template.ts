@@ -31,9 +31,40 @@ export class Template {
       err,
       BigInt(ERR_CAP),
     );
-    if (rc < 0) throw errorFromErrno("sure_template_create", rc, cString(err) || undefined);
+    return Template.#wrap("sure_template_create", rc, out, err);
+  }
+
+  /**
+   * The template of a chain's step: booted as that step, stopped after init.
+   * Its clones are that step's instances (one at a time); destroy it before the chain.
+   */
+  static async createInChain(
+    chain: Deno.PointerObject,
+    step: number,
+    image: Uint8Array,
+    memMib: number,
+    initTimeoutMs = 5000,
+  ): Promise<Template> {
+    const out = new BigUint64Array(1);
+    const err = new Uint8Array(ERR_CAP);
+    const rc = await libsure().sure_chain_template_create(
+      chain,
+      step,
+      image,
+      BigInt(image.byteLength),
+      memMib,
+      initTimeoutMs,
+      out,
+      err,
+      BigInt(ERR_CAP),
+    );
+    return Template.#wrap("sure_chain_template_create", rc, out, err);
+  }
+
+  static #wrap(op: string, rc: number, out: BigUint64Array, err: Uint8Array): Template {
+    if (rc < 0) throw errorFromErrno(op, rc, cString(err) || undefined);
     const handle = Deno.UnsafePointer.create(out[0]);
-    if (!handle) throw errorFromErrno("sure_template_create", -14, "returned a NULL handle");
+    if (!handle) throw errorFromErrno(op, -14, "returned a NULL handle");
     return new Template(handle);
   }
 

@@ -115,6 +115,39 @@ Deno.test({
 });
 
 Deno.test({
+  name: "templates: a chain step restarted after a fault is a clone of its template",
+  ignore: !hasKvm,
+  async fn() {
+    const node = await startTestNode();
+    try {
+      await deployFunction(node, "st", await statefulImage());
+      const res = await fetch(`${node.url}/admin/chains`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "stchain", steps: ["st"] }),
+      });
+      assert.equal(res.status, 201, await res.text());
+      const a = parse((await invoke(node, "stchain")).text);
+      assert.equal(a.count, 1);
+      assert.equal(a.no, 1, "the step's first instance is clone 1 of its template");
+      const crash = await invoke(node, "stchain", "crash");
+      assert.equal(crash.status, 502);
+      let b = parse("");
+      for (let i = 0; i < 100 && !(b.no >= 2); i++) {
+        const r = await invoke(node, "stchain");
+        if (r.status === 200) b = parse(r.text);
+        else await new Promise((r) => setTimeout(r, 10)); // the step is restarting
+      }
+      assert.equal(b.no, 2, "the restarted step is clone 2");
+      assert.equal(b.initTsc, a.initTsc, "init did not run again");
+      assert.equal(b.count, 1, "the dead instance's writes are gone");
+    } finally {
+      await node.close();
+    }
+  },
+});
+
+Deno.test({
   name: "scale to zero after the idle time; a request at zero is held and served",
   ignore: !hasKvm,
   async fn() {

@@ -22,6 +22,7 @@ extern "C" {
 #endif
 
 struct sure_instance;
+struct sure_chain;
 
 /* ---- capabilities -------------------------------------------------------- */
 
@@ -159,6 +160,16 @@ struct sure_template;
 SURE_API int sure_template_create(const uint8_t *img, size_t len, uint32_t mem_mib,
 				  uint32_t io_cap, uint32_t init_timeout_ms,
 				  struct sure_template **out, char *err, size_t errcap);
+/*
+ * The template of chain step `step`: booted as that step (mapping the chain's
+ * pool and table), stopped after init. sure_instance_clone of it makes the
+ * step's instance (the step must have none: -EEXIST). It clones into this
+ * chain and step only, and must be destroyed before the chain.
+ */
+SURE_API int sure_chain_template_create(struct sure_chain *chain, uint32_t step,
+					const uint8_t *img, size_t len, uint32_t mem_mib,
+					uint32_t init_timeout_ms, struct sure_template **out,
+					char *err, size_t errcap);
 /* Frees the template; clones made from it live on (they map its memory). */
 SURE_API void sure_template_destroy(struct sure_template *t);
 /* The log lines the template's init wrote, once (then 0). */

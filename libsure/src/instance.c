@@ -202,7 +202,7 @@ int sure_instance_start(struct sure_instance *inst, uint32_t timeout_ms, char *e
 }
 
 /* Reserves chain step `step` for inst: a step has one instance at a time. */
-static int attach(struct sure_instance *inst, struct sure_chain *chain, uint32_t step)
+int sure_instance_attach(struct sure_instance *inst, struct sure_chain *chain, uint32_t step)
 {
 	int rc = 0;
 
@@ -255,7 +255,7 @@ static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_
 		return sure_errf(err, errcap, -ENOMEM, "out of memory");
 	inst->snap = snap;
 	if (chain) {
-		rc = attach(inst, chain, step);
+		rc = sure_instance_attach(inst, chain, step);
 		if (rc < 0) {
 			sure_errf(err, errcap, rc, rc == -EEXIST ? "step %u already has an instance"
 							    : "no step %u in this chain", step);
@@ -283,10 +283,13 @@ fail:
 }
 
 int sure_instance_boot(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
-		       uint32_t init_timeout_ms, struct sure_cpu_state *snap,
-		       struct sure_instance **out, char *err, size_t errcap)
+		       uint32_t init_timeout_ms, struct sure_chain *chain, uint32_t step,
+		       struct sure_cpu_state *snap, struct sure_instance **out, char *err,
+		       size_t errcap)
 {
-	return create(img, len, mem_mib, io_cap, init_timeout_ms, NULL, 0, snap, out, err,
+	if (chain)
+		io_cap = CHAIN_IO_CAP;
+	return create(img, len, mem_mib, io_cap, init_timeout_ms, chain, step, snap, out, err,
 		      errcap);
 }
 

@@ -69,10 +69,14 @@ int sure_instance_build_vm(struct sure_instance *inst, char *err, size_t errcap)
 /* Starts the vCPU thread and waits until the guest is ready (or snapshotted). */
 int sure_instance_start(struct sure_instance *inst, uint32_t timeout_ms, char *err,
 			size_t errcap);
-/* Boots a plain instance; with snap set it stops at the SNAPSHOT doorbell. */
+/* Boots an instance (of chain step `step` if chain is set); with snap set it
+ * stops at the SNAPSHOT doorbell. */
 int sure_instance_boot(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
-		       uint32_t init_timeout_ms, struct sure_cpu_state *snap,
-		       struct sure_instance **out, char *err, size_t errcap);
+		       uint32_t init_timeout_ms, struct sure_chain *chain, uint32_t step,
+		       struct sure_cpu_state *snap, struct sure_instance **out, char *err,
+		       size_t errcap);
+/* Reserves chain step `step` for inst (-EEXIST if it has an instance). */
+int sure_instance_attach(struct sure_instance *inst, struct sure_chain *chain, uint32_t step);
 
 /* ---- sidecar.c ---- */
 

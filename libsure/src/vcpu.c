@@ -253,7 +253,9 @@ static void *vcpu_main(void *arg)
 	}
 	/* Whatever ended the loop, nobody may wait for this guest any more. */
 	sure_channel_kill(&inst->ch);
-	if (inst->chain)
+	/* A template source that stopped at its snapshot did not die: whatever
+	 * waits in its step's rings is for the clone that comes next. */
+	if (inst->chain && !__atomic_load_n(&inst->snapshot_taken, __ATOMIC_ACQUIRE))
 		sure_chain_step_died(inst->chain, inst->step);
 	return NULL;
 }

@@ -14,6 +14,7 @@ import {
   NODE_GW,
   type SidecarLimits,
   type SidecarStats,
+  Template,
 } from "../../ffi/mod.ts";
 import {
   BogusDescriptorError,
@@ -61,6 +62,39 @@ const NO_FAULT: Fault = {
   rip: 0n,
 };
 
+const MIB = 1048576;
+
+/** A step's template and the image it was made from. */
+type StepTemplate = { template: Template; image: Uint8Array } | undefined;
+
+/**
+ * The instance of a chain step: a clone of the step's template, which is
+ * made first (booted as that step, stopped after init) when there is none
+ * for this image yet. So a restart after a fault or timeout is a clone, and
+ * init runs once per step and image.
+ */
+async function startStep(
+  chain: Chain,
+  step: number,
+  img: StepImage,
+  templates: StepTemplate[],
+  log: (line: string) => void,
+): Promise<Instance> {
+  let t = templates[step];
+  if (t && t.image !== img.image) {
+    t.template.destroy(); // redeployed function: a template of the new image
+    t = templates[step] = undefined;
+  }
+  if (!t) {
+    const template = await Template.createInChain(chain.handle, step, img.image, img.memory);
+    t = templates[step] = { template, image: img.image };
+    for (const line of template.drainLog()) log(line); // what init said, once
+  }
+  const inst = await t.template.clone(5000);
+  if (img.limits) inst.configureSidecar(img.limits);
+  return inst;
+}
+
 /** Completion batches between two reads of the steps' log rings. */
 const LOG_DRAIN_EVERY = 64;
 
@@ -76,6 +110,8 @@ export class ChainRuntime {
   #accepting = true;
   #pump: Promise<void>;
   #releaseBudget: () => void = () => {};
+  /** Each step's template: restarts are clones of it, not boots. */
+  #templates: StepTemplate[];
   #logs: LogHub | undefined;
   /** Sidecar counters of each step's instances already destroyed. */
   #retiredSidecar: SidecarStats[] = [];
@@ -96,9 +132,11 @@ export class ChainRuntime {
     readonly logger: Logger,
     chain: Chain,
     instances: Instance[],
+    templates: StepTemplate[],
   ) {
     this.chain = chain;
     this.#instances = instances;
+    this.#templates = templates;
     this.#restarting = instances.map(() => null);
     this.#pump = this.#run();
   }
@@ -115,8 +153,9 @@ export class ChainRuntime {
     budget: MemoryBudget,
     logs?: LogHub,
   ): Promise<ChainRuntime> {
+    // Per step: its instance and its template (guest RAM).
     const bytes = spec.pool.buffers * spec.pool.bufferSize +
-      images.reduce((sum, img) => sum + vmBytes(img.memory, CHAIN_IO_CAP), 0);
+      images.reduce((sum, img) => sum + vmBytes(img.memory, CHAIN_IO_CAP) + img.memory * MIB, 0);
     const release = budget.reserve(bytes, `chain ${spec.name}`);
     try {
       const rt = await ChainRuntime.#boot(spec, images, logger);
@@ -147,23 +186,26 @@ export class ChainRuntime {
       slots: Math.min(MAX_SLOTS, Math.floor(spec.pool.buffers / 2)),
     });
     const instances: Instance[] = [];
+    const templates: StepTemplate[] = [];
     try {
       for (let i = 0; i < spec.steps.length; i++) {
-        const inst = await Instance.createInChain(
-          chain.handle,
-          i,
-          images[i].image,
-          images[i].memory,
+        instances.push(
+          await startStep(
+            chain,
+            i,
+            images[i],
+            templates,
+            (line) => logger("info", line, { chain: spec.name, function: spec.steps[i] }),
+          ),
         );
-        instances.push(inst);
-        if (images[i].limits) inst.configureSidecar(images[i].limits!);
       }
     } catch (e) {
       await Promise.all(instances.map((inst) => inst.destroy()));
+      for (const t of templates) t?.template.destroy();
       chain.destroy();
       throw e;
     }
-    return new ChainRuntime(spec, images, logger, chain, instances);
+    return new ChainRuntime(spec, images, logger, chain, instances, templates);
   }
 
   get name(): string {
@@ -347,10 +389,17 @@ export class ChainRuntime {
         await old.destroy(); // fails whatever the step still held
       }
       try {
-        const img = this.images[step];
-        const inst = await Instance.createInChain(this.chain.handle, step, img.image, img.memory);
-        if (img.limits) inst.configureSidecar(img.limits);
-        this.#instances[step] = inst;
+        this.#instances[step] = await startStep(
+          this.chain,
+          step,
+          this.images[step],
+          this.#templates,
+          (line) => {
+            const fn = this.spec.steps[step];
+            this.logger("info", line, { chain: this.name, function: fn });
+            this.#logs?.add(fn, line, { chain: this.name, instance: "template" });
+          },
+        );
       } catch (e) {
         this.logger("error", `chain ${this.name}: cannot restart step: ${(e as Error).message}`, {
           function: this.spec.steps[step],
@@ -412,6 +461,8 @@ export class ChainRuntime {
       this.chain.free(slot);
     }
     this.#pending.clear();
+    // Templates point at the chain: they go first.
+    for (const t of this.#templates) t?.template.destroy();
     this.chain.destroy();
     this.#releaseBudget();
   }
