@@ -88,33 +88,6 @@ export class Instance {
   }
 
   /**
-   * Boots the VM of step `step` of a chain: it maps that chain's pool and no
-   * other. It answers through the chain (ffi/chain.ts), not invoke().
-   */
-  static async createInChain(
-    chain: Deno.PointerObject,
-    step: number,
-    image: Uint8Array,
-    memMib: number,
-    initTimeoutMs = 5000,
-  ): Promise<Instance> {
-    const out = new BigUint64Array(1);
-    const err = new Uint8Array(ERR_CAP);
-    const rc = await libsure().sure_chain_instance_create(
-      chain,
-      step,
-      image,
-      BigInt(image.byteLength),
-      memMib,
-      initTimeoutMs,
-      out,
-      err,
-      BigInt(ERR_CAP),
-    );
-    return Instance.#wrap("sure_chain_instance_create", rc, out, err);
-  }
-
-  /**
    * Starts a copy-on-write clone of a template (see ffi/template.ts, which
    * owns the handle and keeps it alive during the call).
    */

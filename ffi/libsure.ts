@@ -94,12 +94,6 @@ export const SYMBOLS = {
   sure_chain_destroy: { parameters: ["pointer"], result: "i32" },
   sure_chain_buffers: { parameters: ["pointer"], result: "pointer" },
   sure_chain_buffers_size: { parameters: ["pointer"], result: "u64" },
-  sure_chain_instance_create: {
-    // chain, step, img, len, mem_mib, init_timeout_ms, out handle, err, errcap
-    parameters: ["pointer", "u32", "buffer", "usize", "u32", "u32", "buffer", "buffer", "usize"],
-    result: "i32",
-    nonblocking: true,
-  },
   sure_chain_alloc: { parameters: ["pointer", "u32", "buffer", "buffer"], result: "i32" },
   sure_chain_submit: { parameters: ["pointer", "u32", "u32"], result: "i32" },
   sure_chain_set_trace: { parameters: ["pointer", "u32", "buffer"], result: "i32" },

@@ -226,17 +226,6 @@ SURE_API int sure_chain_destroy(struct sure_chain *chain);
 SURE_API uint8_t *sure_chain_buffers(struct sure_chain *chain);
 SURE_API uint64_t sure_chain_buffers_size(struct sure_chain *chain);
 
-/*
- * Creates the instance of step `step` (one VM, mapping this chain's pool and
- * table and no other) and waits for its init. The step must have no live
- * instance (-EEXIST): destroy the old one first (sure_instance_destroy fails
- * every request that step held, see sure_chain_wait). Same image rules as
- * sure_instance_create; the instance has no request/response areas.
- */
-SURE_API int sure_chain_instance_create(struct sure_chain *chain, uint32_t step,
-					const uint8_t *img, size_t len, uint32_t mem_mib,
-					uint32_t init_timeout_ms, struct sure_instance **out,
-					char *err, size_t errcap);
 
 /*
  * Reserves a slot whose two extents hold at least `bytes` each. Stores the

@@ -301,20 +301,6 @@ SURE_API int sure_instance_create(const uint8_t *img, size_t len, uint32_t mem_m
 		      errcap);
 }
 
-SURE_API int sure_chain_instance_create(struct sure_chain *chain, uint32_t step,
-					const uint8_t *img, size_t len, uint32_t mem_mib,
-					uint32_t init_timeout_ms, struct sure_instance **out,
-					char *err, size_t errcap)
-{
-	if (!chain) {
-		if (err && errcap)
-			err[0] = 0;
-		return sure_errf(err, errcap, -EINVAL, "missing chain");
-	}
-	return create(img, len, mem_mib, CHAIN_IO_CAP, init_timeout_ms, chain, step, NULL, out,
-		      err, errcap);
-}
-
 SURE_API uint8_t *sure_instance_req_buf(struct sure_instance *inst)
 {
 	return inst ? inst->io.map : NULL;
