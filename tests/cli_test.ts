@@ -41,7 +41,8 @@ Deno.test("cli: help documents every command; bad command lines exit 2", async (
   const deployHelp = await sure(["deploy", "--help"]);
   assert.equal(deployHelp.code, 0);
   const deployFlags = ["--name", "--memory", "--timeout", "--max-body", "--node"];
-  for (const flag of [...deployFlags, "--min", "--max", "--target", "--idle-timeout"]) {
+  const scaling = ["--min", "--max", "--target", "--idle-timeout", "--rate-limit", "--sidecar"];
+  for (const flag of [...deployFlags, ...scaling]) {
     assert.ok(deployHelp.stdout.includes(flag), `deploy --help lacks ${flag}`);
   }
   const serveHelp = await sure(["help", "serve"]);
@@ -134,7 +135,13 @@ Deno.test({
       assert.equal(JSON.parse(r.stderr).field, "instances");
       r = await sure(["scale", "echo"], env);
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /give N or at least one of/);
+      assert.match(r.stderr, /give N or at least one setting/);
+      r = await sure(["scale", "echo", "--rate-limit", "100", "--deadline", "50", "--json"], env);
+      assert.equal(r.code, 0, r.stderr);
+      r = await sure(["ls", "--json"], env);
+      const echo = JSON.parse(r.stdout).find((f: { name: string }) => f.name === "echo");
+      assert.equal(echo.rateLimit, 100);
+      assert.equal(echo.deadline, 50);
 
       r = await sure(["rm", "echo"], env);
       assert.equal(r.code, 0, r.stderr);

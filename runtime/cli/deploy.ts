@@ -7,7 +7,8 @@ export const deployCommand: Command = {
   name: "deploy",
   summary: "Deploy (or replace) a function from an image file; prints the deployment.",
   usage: "deploy <image> --name NAME [--memory MIB] [--timeout MS] [--max-body BYTES] " +
-    "[--min N] [--max N] [--target N] [--idle-timeout MS] [--cold-start clone|boot]",
+    "[--min N] [--max N] [--target N] [--idle-timeout MS] [--cold-start clone|boot] " +
+    "[--concurrency-limit N] [--rate-limit N] [--rate-burst N] [--deadline MS] [--sidecar on|off]",
   options: {
     name: { type: "string", short: "n", arg: "NAME", help: "function name: [a-z][a-z0-9-]{0,62}" },
     memory: { type: "string", arg: "MIB", help: "guest memory, 8..1024 MiB (default 16)" },
@@ -26,6 +27,11 @@ export const deployCommand: Command = {
       type: "string",
       arg: "MODE",
       help: "clone (of the template taken after init; default) or boot",
+    },
+    sidecar: {
+      type: "string",
+      arg: "on|off",
+      help: "the library sidecar: limits, accounting, trace context (default on)",
     },
     ...NODE_OPTION,
   },
@@ -46,6 +52,7 @@ export const deployCommand: Command = {
       if (v !== undefined) form.append(field, String(v));
     }
     if (typeof values["cold-start"] === "string") form.append("coldStart", values["cold-start"]);
+    if (typeof values.sidecar === "string") form.append("sidecar", values.sidecar);
     let bytes: Uint8Array<ArrayBuffer>;
     try {
       bytes = await Deno.readFile(imagePath);

@@ -20,6 +20,22 @@ export const SCALING_OPTIONS: Record<string, OptionDoc> = {
     arg: "MS",
     help: "idle time before an instance stops (default 60000)",
   },
+  "concurrency-limit": {
+    type: "string",
+    arg: "N",
+    help: "requests in flight per instance before 429 (default 0: none)",
+  },
+  "rate-limit": {
+    type: "string",
+    arg: "N",
+    help: "requests/s each instance admits before 429 (default 0: none)",
+  },
+  "rate-burst": { type: "string", arg: "N", help: "requests admitted at once (default 10)" },
+  deadline: {
+    type: "string",
+    arg: "MS",
+    help: "wait before running after which a request is 504 (default 0: none)",
+  },
 };
 
 /** CLI flag -> settings field, for the scaling options above. */
@@ -28,6 +44,10 @@ export const SCALING_FLAGS: [string, string][] = [
   ["max", "maxInstances"],
   ["target", "targetConcurrency"],
   ["idle-timeout", "idleTimeout"],
+  ["concurrency-limit", "concurrencyLimit"],
+  ["rate-limit", "rateLimit"],
+  ["rate-burst", "rateBurst"],
+  ["deadline", "deadline"],
 ];
 
 function printStatus(s: PoolStatus): void {
@@ -79,7 +99,8 @@ export const instancesCommand: Command = {
 export const scaleCommand: Command = {
   name: "scale",
   summary: "Scale a function to N instances now, and/or change its scaling settings.",
-  usage: "scale <function> [N] [--min N] [--max N] [--target N] [--idle-timeout MS]",
+  usage: "scale <function> [N] [--min N] [--max N] [--target N] [--idle-timeout MS] " +
+    "[--concurrency-limit N] [--rate-limit N] [--rate-burst N] [--deadline MS]",
   details: "Settings are applied first, then the instance count. Instances above --min are\n" +
     "still stopped after the idle timeout.",
   options: {
@@ -99,7 +120,7 @@ export const scaleCommand: Command = {
     const n = count === undefined ? undefined : intFlag("N", count);
     if (n === undefined && Object.keys(patch).length === 0) {
       throw new UsageError(
-        "scale: give N or at least one of --min, --max, --target, --idle-timeout",
+        "scale: give N or at least one setting (--min, --max, --rate-limit, ...)",
       );
     }
     const json = (body: unknown) => ({
