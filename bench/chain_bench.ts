@@ -10,8 +10,8 @@
 //   deno run -A bench/chain_bench.ts [seconds per run]
 import { buildFunction } from "../runtime/build/compile.ts";
 import { runWrk, type WrkResult } from "./lib/wrk.ts";
-import { fmt, freePort, mainTs, spawn, stop, waitReady } from "./lib/proc.ts";
-import { cpuSecondsOf } from "./lib/node.ts";
+import { fmt, freePort, spawn, stop, waitReady } from "./lib/proc.ts";
+import { cpuSecondsOf, deploy, startBenchNode } from "./lib/node.ts";
 import { startKnative } from "./lib/knative.ts";
 
 const seconds = Number(Deno.args[0] ?? "3");
@@ -52,37 +52,11 @@ async function measure(sys: System, payload: number, c: number): Promise<Row> {
 }
 
 async function startSure(): Promise<System> {
-  const dataDir = await Deno.makeTempDir({ prefix: "sure-chain-bench-" });
-  const port = freePort();
-  const node = spawn([
-    "run",
-    "-A",
-    "--quiet",
-    mainTs,
-    "serve",
-    "--port",
-    String(port),
-    "--data-dir",
-    dataDir,
-  ]);
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 600; i++) {
-    try {
-      const r = await fetch(`${base}/healthz`);
-      await r.body?.cancel();
-      if (r.ok) break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const node = await startBenchNode();
+  const base = node.url;
   for (const fn of STEPS) {
     const built = await buildFunction(`${root}functions/${fn}`);
-    const form = new FormData();
-    form.append("name", fn);
-    form.append("image", new File([await Deno.readFile(built.image)], `${fn}.sure`));
-    const r = await fetch(`${base}/admin/functions`, { method: "POST", body: form });
-    if (!r.ok) throw new Error(`deploy ${fn}: ${await r.text()}`);
-    await r.body?.cancel();
+    await deploy(base, fn, await Deno.readFile(built.image));
   }
   const apply = async () => {
     const r = await fetch(`${base}/admin/chains`, {
@@ -108,10 +82,7 @@ async function startSure(): Promise<System> {
         ),
       };
     },
-    close: async () => {
-      await stop(node);
-      await Deno.remove(dataDir, { recursive: true });
-    },
+    close: () => node.close(),
   };
 }
 

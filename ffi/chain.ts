@@ -3,7 +3,7 @@
  * (created once), slot allocation and submission (synchronous, a few ns, no
  * allocation), and completions collected in batches by one nonblocking wait.
  */
-import { cString, ERR_CAP, libsure } from "./libsure.ts";
+import { ERR_CAP, libsure, takeHandle } from "./libsure.ts";
 import { Errno, errorFromErrno } from "./errors.ts";
 import { type AnswerReason, REASONS } from "./sidecar.ts";
 
@@ -111,10 +111,7 @@ export class Chain {
       err,
       BigInt(ERR_CAP),
     );
-    if (rc < 0) throw errorFromErrno("sure_chain_create", rc, cString(err) || undefined);
-    const handle = Deno.UnsafePointer.create(out[0]);
-    if (!handle) throw errorFromErrno("sure_chain_create", -Errno.EINVAL, "NULL handle");
-    return new Chain(handle, maxBatch);
+    return new Chain(takeHandle("sure_chain_create", rc, out, err), maxBatch);
   }
 
   /** A slot whose extents hold `bytes`; null when the pool is exhausted. */

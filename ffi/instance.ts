@@ -6,7 +6,7 @@
  * copy in (the body into the request area) and one copy out (the response
  * bytes into a fresh Uint8Array that outlives the instance).
  */
-import { cString, ERR_CAP, libsure } from "./libsure.ts";
+import { ERR_CAP, libsure, takeHandle } from "./libsure.ts";
 import { errorFromErrno, SureBusyError, SureDeadError, SureTooBigError } from "./errors.ts";
 import { decodeFault, type Fault } from "./fault.ts";
 import { readLogLines } from "./log.ts";
@@ -105,10 +105,7 @@ export class Instance {
   }
 
   static #wrap(op: string, rc: number, out: BigUint64Array, err: Uint8Array): Instance {
-    if (rc < 0) throw errorFromErrno(op, rc, cString(err) || undefined);
-    const handle = Deno.UnsafePointer.create(out[0]);
-    if (!handle) throw errorFromErrno(op, -14, "returned a NULL handle");
-    return new Instance(handle);
+    return new Instance(takeHandle(op, rc, out, err));
   }
 
   get alive(): boolean {

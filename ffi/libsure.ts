@@ -7,7 +7,7 @@
  * loop keeps serving; everything else is a few nanoseconds and stays
  * synchronous.
  */
-import { LibsureLoadError } from "./errors.ts";
+import { errorFromErrno, LibsureLoadError } from "./errors.ts";
 
 /** Mirrors libsure/include/libsure.h one to one. */
 export const SYMBOLS = {
@@ -156,3 +156,19 @@ export function cString(buf: Uint8Array): string {
 
 /** Size of the err buffers passed to libsure (one line of explanation). */
 export const ERR_CAP = 512;
+
+/**
+ * The handle a create-style call stored in `out`, or its error: the errno it
+ * returned with the line it wrote into `err`.
+ */
+export function takeHandle(
+  op: string,
+  rc: number,
+  out: BigUint64Array,
+  err: Uint8Array,
+): Deno.PointerObject {
+  if (rc < 0) throw errorFromErrno(op, rc, cString(err) || undefined);
+  const handle = Deno.UnsafePointer.create(out[0]);
+  if (!handle) throw errorFromErrno(op, -14, "returned a NULL handle");
+  return handle;
+}

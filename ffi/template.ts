@@ -3,7 +3,7 @@
  * memfd, registers saved). Every instance made by clone() is a copy-on-write
  * clone of it, so init never runs again and pages only read stay shared.
  */
-import { cString, ERR_CAP, libsure } from "./libsure.ts";
+import { ERR_CAP, libsure, takeHandle } from "./libsure.ts";
 import { errorFromErrno } from "./errors.ts";
 import { Instance, type InstanceOptions } from "./instance.ts";
 import { readLogLines } from "./log.ts";
@@ -62,10 +62,7 @@ export class Template {
   }
 
   static #wrap(op: string, rc: number, out: BigUint64Array, err: Uint8Array): Template {
-    if (rc < 0) throw errorFromErrno(op, rc, cString(err) || undefined);
-    const handle = Deno.UnsafePointer.create(out[0]);
-    if (!handle) throw errorFromErrno(op, -14, "returned a NULL handle");
-    return new Template(handle);
+    return new Template(takeHandle(op, rc, out, err));
   }
 
   get alive(): boolean {

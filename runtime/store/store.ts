@@ -10,7 +10,7 @@
 import { type Deployment, DeploymentStore } from "./deployments.ts";
 import { ImageStore } from "./images.ts";
 import { ChainStore } from "../chains/store.ts";
-import type { FunctionSettings } from "../settings/settings.ts";
+import { defaultSettings, type FunctionSettings } from "../settings/settings.ts";
 
 export type { Deployment } from "./deployments.ts";
 
@@ -134,34 +134,7 @@ export class Store {
 
 /** Only the settings (a manifest or form may carry more, like a name). */
 function pickSettings(cfg: FunctionSettings): FunctionSettings {
-  const {
-    memory,
-    timeout,
-    maxBody,
-    minInstances,
-    maxInstances,
-    targetConcurrency,
-    idleTimeout,
-    concurrencyLimit,
-    rateLimit,
-    rateBurst,
-    deadline,
-    coldStart,
-    sidecar,
-  } = cfg;
-  return {
-    memory,
-    timeout,
-    maxBody,
-    minInstances,
-    maxInstances,
-    targetConcurrency,
-    idleTimeout,
-    concurrencyLimit,
-    rateLimit,
-    rateBurst,
-    deadline,
-    coldStart,
-    sidecar,
-  };
+  const out = defaultSettings() as unknown as Record<string, unknown>;
+  for (const key of Object.keys(out)) out[key] = (cfg as unknown as Record<string, unknown>)[key];
+  return out as unknown as FunctionSettings;
 }
