@@ -122,21 +122,15 @@ int sure_instance_build_vm(struct sure_instance *inst, char *err, size_t errcap)
 {
 	int rc;
 
-	uint64_t A = sure_now_ns();
+	/* An empty VM made ahead (shells.c) if there is one: no KVM_CREATE_VM here. */
 	inst->vm_fd = sure_shell_take();
-	int shell = inst->vm_fd >= 0;
-	uint64_t A1 = sure_now_ns();
 	if (inst->vm_fd < 0)
 		inst->vm_fd = sure_vm_create(inst->kvm, err, errcap);
 	if (inst->vm_fd < 0)
 		return inst->vm_fd;
-	uint64_t A2 = sure_now_ns();
 	rc = sure_vm_set_slot(inst->vm_fd, SLOT_RAM, 0, inst->ram.map, inst->mem_bytes);
-	uint64_t A3 = sure_now_ns();
 	if (rc == 0)
 		rc = sure_vm_set_slot(inst->vm_fd, SLOT_IO, SURE_IO_GPA, inst->io.map, inst->io.size);
-	if (getenv("SURE_TRACE"))
-		fprintf(stderr, "take %.3f create %.3f ram %.3f io %.3f\n", (A1 - A) / 1e6, (A2 - A1) / 1e6, (A3 - A2) / 1e6, (sure_now_ns() - A3) / 1e6);
 	if (rc == 0 && inst->chain) {
 		rc = sure_vm_set_slot_flags(inst->vm_fd, SLOT_META, SURE_META_GPA,
 					    inst->chain->meta.map, inst->chain->meta.size,
@@ -149,11 +143,8 @@ int sure_instance_build_vm(struct sure_instance *inst, char *err, size_t errcap)
 	}
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-rc));
-	uint64_t B = sure_now_ns();
+	/* After the slots: once a vCPU exists, each slot change waits for an SRCU grace period. */
 	rc = sure_vcpu_create(&inst->vcpu, inst->vm_fd, inst->kvm);
-	uint64_t C = sure_now_ns();
-	if (getenv("SURE_TRACE"))
-		fprintf(stderr, "shell %d vm+slots %.3f vcpu %.3f\n", shell, (B - A) / 1e6, (C - B) / 1e6);
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "KVM_CREATE_VCPU: %s", strerror(-rc));
 	return 0;

@@ -10,7 +10,6 @@
  * request/response areas, and nothing of init runs again.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -184,17 +183,13 @@ SURE_API int sure_instance_clone(struct sure_template *t, uint32_t start_timeout
 	inst->ctrl = (struct sure_ctrl *)(inst->ram.map + SURE_CTRL_GPA);
 	personalize(inst, t);
 	rc = sure_instance_build_vm(inst, err, errcap);
-	uint64_t T2 = sure_now_ns();
 	if (rc == 0) {
 		rc = sure_cpu_restore(inst->vcpu.fd, inst->kvm, &t->cpu);
 		if (rc < 0)
 			sure_errf(err, errcap, rc, "vCPU restore: %s", strerror(-rc));
 	}
-	uint64_t T3 = sure_now_ns();
 	if (rc == 0)
 		rc = sure_instance_start(inst, start_timeout_ms, err, errcap);
-	if (getenv("SURE_TRACE"))
-		fprintf(stderr, "restore %.3f start %.3f\n", (T3 - T2) / 1e6, (sure_now_ns() - T3) / 1e6);
 	if (rc < 0)
 		goto fail;
 	*out = inst;
