@@ -143,7 +143,6 @@ int sure_instance_build_vm(struct sure_instance *inst, char *err, size_t errcap)
 	}
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-rc));
-	/* After the slots: once a vCPU exists, each slot change waits for an SRCU grace period. */
 	rc = sure_vcpu_create(&inst->vcpu, inst->vm_fd, inst->kvm);
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "KVM_CREATE_VCPU: %s", strerror(-rc));
