@@ -98,7 +98,7 @@ export const instancesCommand: Command = {
 
 export const scaleCommand: Command = {
   name: "scale",
-  summary: "Scale a function to N instances now, and/or change its scaling settings.",
+  summary: "Scale a function to N instances now, and/or change its scaling and sidecar limits.",
   usage: "scale <function> [N] [--min N] [--max N] [--target N] [--idle-timeout MS] " +
     "[--concurrency-limit N] [--rate-limit N] [--rate-burst N] [--deadline MS]",
   details: "Settings are applied first, then the instance count. Instances above --min are\n" +
