@@ -8,7 +8,7 @@
 // the server side (every process of the system, all their threads).
 //   npm run bench
 //   deno run -A bench/chain_bench.ts [seconds per run]
-import { buildFunction } from "../runtime/build/compile.ts";
+import { buildFunction } from "../runtime/builder/compile.ts";
 import { runWrk, type WrkResult } from "./lib/wrk.ts";
 import { fmt, freePort, spawn, stop, waitReady } from "./lib/proc.ts";
 import { cpuSecondsOf, deploy, startBenchNode } from "./lib/node.ts";

@@ -8,7 +8,7 @@
 //                 container-less analogue of a cold container)
 // Then the instance creation rate through the admin API (scale 0 -> 100).
 //   deno run -A bench/cold_start_bench.ts [runs]
-import { buildFunction } from "../runtime/build/compile.ts";
+import { buildFunction } from "../runtime/builder/compile.ts";
 import { deno, fmt, freePort } from "./lib/proc.ts";
 import { deploy, idle, invokeOnce, scaleTo, startBenchNode } from "./lib/node.ts";
 import { percentile } from "./lib/wrk.ts";

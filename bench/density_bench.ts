@@ -13,7 +13,7 @@
 // printed too, but it lags behind frees (RCU, lazy vmalloc purge) and so
 // depends on what ran before.
 //   deno run -A bench/density_bench.ts [max]
-import { buildFunction } from "../runtime/build/compile.ts";
+import { buildFunction } from "../runtime/builder/compile.ts";
 import { deno, fmt, freePort } from "./lib/proc.ts";
 import {
   cpuSecondsOf,

@@ -3,7 +3,7 @@
 // cheapest fresh process start (spawn /bin/true and wait for it) in the same run.
 //   deno run -A bench/instance_start_bench.ts [count]
 import { Instance } from "../ffi/mod.ts";
-import { buildFunction } from "../runtime/build/compile.ts";
+import { buildFunction } from "../runtime/builder/compile.ts";
 import { fmt } from "./lib/proc.ts";
 import { percentile } from "./lib/wrk.ts";
 
@@ -27,7 +27,7 @@ const toReady = await measure(async () => {
   const t0 = performance.now();
   const inst = await Instance.create(image, opts);
   const t1 = performance.now();
-  await inst.destroy(); // teardown runs on Deno's blocking pool: time until it is done
+  await inst.destroy(); // teardown runs on Deno's blocking thread pool: time until it is done
   destroyMs.push(performance.now() - t1);
   return t1 - t0;
 });

@@ -7,7 +7,7 @@
 // guests with the TSC, summed over the three steps; A: the CPU time of the
 // three proxy processes), the node's CPU per request on and off, and ratios.
 //   deno run -A bench/sidecar_bench.ts [seconds]
-import { buildFunction } from "../runtime/build/compile.ts";
+import { buildFunction } from "../runtime/builder/compile.ts";
 import { runWrk } from "./lib/wrk.ts";
 import { fmt } from "./lib/proc.ts";
 import { cpuSecondsOf, deploy, startBenchNode } from "./lib/node.ts";

@@ -1,19 +1,20 @@
 /**
- * A chain's pool as seen from TypeScript: one zero-copy view of its buffers
- * (created once), slot allocation and submission (synchronous, a few ns, no
- * allocation), and completions collected in batches by one nonblocking wait.
+ * A chain's pool as seen from TypeScript: slot allocation, submission (the
+ * body is copied in by libsure, which counts it), completions collected in
+ * batches by one nonblocking wait, and answers copied out by libsure.
  */
 import { ERR_CAP, libsure, takeHandle } from "./libsure.ts";
 import { Errno, errorFromErrno } from "./errors.ts";
 import { type AnswerReason, REASONS } from "./sidecar.ts";
+import { COMPLETION_ERROR, LIMITS, STRUCTS } from "./abi.ts";
+import { CStructs } from "./struct.ts";
 
 /** SURE_NODE_GW: the node number of the gateway in routes and completions. */
-export const NODE_GW = 16;
-/** SURE_NODES: nodes per row of the routes matrix (16 steps + the gateway). */
-export const NODES = 17;
+export const NODE_GW = LIMITS.nodeGw;
+/** SURE_NODES: nodes per row of the routes matrix (the steps + the gateway). */
+const NODES = LIMITS.nodes;
 /** SURE_STEP_NAME: bytes per step name, NUL included. */
-export const STEP_NAME = 32;
-const COMPLETION_BYTES = 32; // sizeof(struct sure_completion)
+const STEP_NAME = LIMITS.stepName;
 
 export interface ChainLayout {
   /** Function name of each step, in order. */
@@ -27,8 +28,10 @@ export interface ChainLayout {
   slots: number;
 }
 
-export type CompletionError = "ok" | "fault" | "bogus" | "loop";
-const ERRORS: CompletionError[] = ["ok", "fault", "bogus", "loop"];
+export type CompletionError = keyof typeof COMPLETION_ERROR;
+const ERRORS = new Map<number, CompletionError>(
+  Object.entries(COMPLETION_ERROR).map(([k, v]) => [v, k as CompletionError]),
+);
 
 export interface Completion {
   slot: number;
@@ -47,11 +50,14 @@ export interface ChainStats {
   slotsInFlight: number;
   freeBuffers: number;
   buffers: number;
+  /** Bytes the node copied into the pool (bodies) and out of it (answers). */
   copiedIn: number;
   copiedOut: number;
-  handoffs: number;
-  handoffBytesCopied: number;
   completed: number;
+  /** Hand-offs and the bytes steps' answers put into the other extent, as
+   * the steps' libraries report them (kept monotonic and bounded by libsure). */
+  handoffs: number;
+  handoffBytes: number;
 }
 
 export interface StepStats {
@@ -61,30 +67,25 @@ export interface StepStats {
   handoffTscSum: number;
   stale: number;
   bogus: number;
+  /** Bytes this step's answers put into the other extent. */
+  copied: number;
   /** hist[b]: hand-offs whose latency in TSC ticks was in [2^b, 2^(b+1)). */
   hist: number[];
 }
 
 export class Chain {
   readonly handle: Deno.PointerObject;
-  /** Every buffer of the pool, shared with the chain's VMs. */
-  readonly buffers: Uint8Array<ArrayBuffer>;
   #slotOut = new Uint32Array(1);
   #offOut = new BigUint64Array(1);
-  #completions: Uint8Array<ArrayBuffer>;
-  #view: DataView;
+  #completions: CStructs<typeof STRUCTS.sure_completion>;
+  #counters = new CStructs(STRUCTS.sure_chain_counters);
+  #stepCounters = new CStructs(STRUCTS.sure_step_counters);
   #waiting = false;
   #destroyed = false;
 
   private constructor(handle: Deno.PointerObject, readonly maxBatch: number) {
-    const sym = libsure();
     this.handle = handle;
-    const size = Number(sym.sure_chain_buffers_size(handle));
-    const base = sym.sure_chain_buffers(handle);
-    if (!base) throw errorFromErrno("sure_chain_buffers", -Errno.EINVAL, "no pool");
-    this.buffers = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(base, size));
-    this.#completions = new Uint8Array(maxBatch * COMPLETION_BYTES);
-    this.#view = new DataView(this.#completions.buffer);
+    this.#completions = new CStructs(STRUCTS.sure_completion, maxBatch);
   }
 
   static create(layout: ChainLayout, maxBatch = 64): Chain {
@@ -122,15 +123,21 @@ export class Chain {
     return { slot: this.#slotOut[0], offset: Number(this.#offOut[0]) };
   }
 
-  /** The W3C trace context (25 bytes) the slot's request carries; before submit. */
-  setTrace(slot: number, trace: Uint8Array): void {
-    const rc = libsure().sure_chain_set_trace(this.handle, slot, trace);
-    if (rc < 0) throw errorFromErrno("sure_chain_set_trace", rc);
+  /**
+   * Copies body into the slot (libsure does the copy and counts it), with
+   * the request's W3C trace context (25 bytes) if any, and hands it to step 0.
+   */
+  submit(slot: number, body: Uint8Array, trace: Uint8Array | null): void {
+    const rc = libsure().sure_chain_submit(this.handle, slot, body, body.byteLength, trace);
+    if (rc < 0) throw errorFromErrno("sure_chain_submit", rc);
   }
 
-  submit(slot: number, len: number): void {
-    const rc = libsure().sure_chain_submit(this.handle, slot, len);
-    if (rc < 0) throw errorFromErrno("sure_chain_submit", rc);
+  /** Copies a completed request's answer out (counted by libsure) and frees its slot. */
+  take(c: Completion): Uint8Array<ArrayBuffer> {
+    const out = new Uint8Array(c.len);
+    const rc = libsure().sure_chain_take(this.handle, c.slot, out, c.len);
+    if (rc < 0) throw errorFromErrno("sure_chain_take", rc);
+    return rc === c.len ? out : out.subarray(0, rc);
   }
 
   /** Completions of finished (or failed) requests; [] after timeoutMs. */
@@ -139,24 +146,24 @@ export class Chain {
     this.#waiting = true;
     let n: number;
     try {
-      n = await libsure().sure_chain_wait(this.handle, this.#completions, this.maxBatch, timeoutMs);
+      const c = this.#completions;
+      n = await libsure().sure_chain_wait(this.handle, c.bytes, this.maxBatch, timeoutMs);
     } finally {
       this.#waiting = false;
     }
     if (n < 0) throw errorFromErrno("sure_chain_wait", n);
-    const v = this.#view;
+    const c = this.#completions;
     const out: Completion[] = [];
     for (let i = 0; i < n; i++) {
-      const o = i * COMPLETION_BYTES;
       out.push({
-        slot: v.getUint32(o, true),
-        len: v.getUint32(o + 4, true),
-        offset: Number(v.getBigUint64(o + 8, true)),
-        status: v.getUint16(o + 16, true),
-        error: ERRORS[v.getUint16(o + 18, true)] ?? "bogus",
-        node: v.getUint16(o + 20, true),
-        hops: v.getUint16(o + 22, true),
-        reason: REASONS[v.getUint16(o + 24, true)] ?? "handler",
+        slot: c.u32("slot", i),
+        len: c.u32("len", i),
+        offset: c.u64("offset", i),
+        status: c.u16("status", i),
+        error: ERRORS.get(c.u16("error", i)) ?? "bogus",
+        node: c.u16("node", i),
+        hops: c.u16("hops", i),
+        reason: REASONS[c.u16("reason", i)] ?? "handler",
       });
     }
     return out;
@@ -177,40 +184,37 @@ export class Chain {
     return libsure().sure_chain_locate(this.handle, slot);
   }
 
-  countCopy(inBytes: number, outBytes: number): void {
-    libsure().sure_chain_count_copy(this.handle, BigInt(inBytes), BigInt(outBytes));
-  }
-
   stats(): ChainStats {
-    const o = new BigUint64Array(8);
-    libsure().sure_chain_stats(this.handle, o);
-    const n = Array.from(o, Number);
+    const c = this.#counters;
+    const rc = libsure().sure_chain_stats(this.handle, c.bytes, c.size);
+    if (rc < 0) throw errorFromErrno("sure_chain_stats", rc);
     return {
-      slotsInFlight: n[0],
-      freeBuffers: n[1],
-      buffers: n[2],
-      copiedIn: n[3],
-      copiedOut: n[4],
-      handoffs: n[5],
-      handoffBytesCopied: n[6],
-      completed: n[7],
+      slotsInFlight: c.u64("slots_in_flight"),
+      freeBuffers: c.u64("free_buffers"),
+      buffers: c.u64("buffers"),
+      copiedIn: c.u64("copied_in"),
+      copiedOut: c.u64("copied_out"),
+      completed: c.u64("completed"),
+      handoffs: c.u64("handoffs"),
+      handoffBytes: c.u64("handoff_bytes"),
     };
   }
 
   /** Statistics the step's guest keeps; null if the step has no instance now. */
   stepStats(step: number): StepStats | null {
-    const o = new BigUint64Array(38);
-    const rc = libsure().sure_chain_step_stats(this.handle, step, o, 38n);
-    if (rc < 0) return null;
-    const n = Array.from(o, Number);
+    const c = this.#stepCounters;
+    const rc = libsure().sure_chain_step_stats(this.handle, step, c.bytes, c.size);
+    if (rc === -Errno.ENOENT) return null;
+    if (rc < 0) throw errorFromErrno("sure_chain_step_stats", rc);
     return {
-      tscHz: n[0],
-      handled: n[1],
-      handoffs: n[2],
-      handoffTscSum: n[3],
-      stale: n[4],
-      bogus: n[5],
-      hist: n.slice(6, 38),
+      tscHz: c.u64("tsc_hz"),
+      handled: c.u64("handled"),
+      handoffs: c.u64("handoffs"),
+      handoffTscSum: c.u64("handoff_tsc_sum"),
+      stale: c.u64("stale"),
+      bogus: c.u64("bogus"),
+      copied: c.u64("copied"),
+      hist: c.u64s("handoff_hist", 32),
     };
   }
 

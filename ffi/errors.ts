@@ -7,28 +7,10 @@
  * explanation (the err buffer) as the message.
  */
 
-/** Linux x86-64 errno values that libsure.h documents. */
-export const Errno = {
-  EPERM: 1,
-  ENOENT: 2,
-  EINTR: 4,
-  EIO: 5,
-  E2BIG: 7,
-  EBADF: 9,
-  EAGAIN: 11,
-  ENOMEM: 12,
-  EACCES: 13,
-  EFAULT: 14,
-  EBUSY: 16,
-  ENODEV: 19,
-  EINVAL: 22,
-  ENOSPC: 28,
-  EPIPE: 32,
-  ENOSYS: 38,
-  EPROTO: 71,
-  EOPNOTSUPP: 95,
-  ETIMEDOUT: 110,
-} as const;
+import { Errno } from "./abi.ts";
+
+/** The errno values libsure returns negated (generated from <errno.h> in ffi/abi.ts). */
+export { Errno };
 
 const NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(Errno).map(([k, v]) => [v, k]),

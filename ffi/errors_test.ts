@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  Errno,
   errnoName,
   errorFromErrno,
   isFatal,
@@ -14,18 +15,20 @@ import {
   SureUnavailableError,
 } from "./errors.ts";
 import { decodeFault, hex } from "./fault.ts";
+import { STRUCTS } from "./abi.ts";
+import { CStructs } from "./struct.ts";
 
 Deno.test("errorFromErrno picks the class for each documented errno", () => {
   const table: [number, unknown][] = [
-    [-110, SureTimeoutError],
-    [-14, SureFaultError],
-    [-71, SureProtocolError],
-    [-32, SureDeadError],
-    [-16, SureBusyError],
-    [-7, SureTooBigError],
-    [-22, SureInvalidError],
-    [-2, SureUnavailableError],
-    [-19, SureUnavailableError],
+    [-Errno.ETIMEDOUT, SureTimeoutError],
+    [-Errno.EFAULT, SureFaultError],
+    [-Errno.EPROTO, SureProtocolError],
+    [-Errno.EPIPE, SureDeadError],
+    [-Errno.EBUSY, SureBusyError],
+    [-Errno.E2BIG, SureTooBigError],
+    [-Errno.EINVAL, SureInvalidError],
+    [-Errno.ENOENT, SureUnavailableError],
+    [-Errno.ENODEV, SureUnavailableError],
   ];
   for (const [rc, cls] of table) {
     const e = errorFromErrno("op", rc, "why");
@@ -33,24 +36,33 @@ Deno.test("errorFromErrno picks the class for each documented errno", () => {
     assert.equal(e.errno, -rc);
     assert.equal(e.message, `op: why (${errnoName(-rc)})`);
   }
-  const other = errorFromErrno("op", -12);
+  const other = errorFromErrno("op", -Errno.ENOMEM);
   assert.equal(other.constructor, SureError);
   assert.equal(other.code, "ENOMEM");
   assert.equal(errnoName(999), "E999");
 });
 
 Deno.test("isFatal is true exactly for the errors that kill an instance", () => {
-  assert.ok(isFatal(errorFromErrno("x", -110)));
-  assert.ok(isFatal(errorFromErrno("x", -14)));
-  assert.ok(isFatal(errorFromErrno("x", -71)));
-  assert.ok(isFatal(errorFromErrno("x", -32)));
-  assert.ok(!isFatal(errorFromErrno("x", -16)));
-  assert.ok(!isFatal(errorFromErrno("x", -7)));
+  assert.ok(isFatal(errorFromErrno("x", -Errno.ETIMEDOUT)));
+  assert.ok(isFatal(errorFromErrno("x", -Errno.EFAULT)));
+  assert.ok(isFatal(errorFromErrno("x", -Errno.EPROTO)));
+  assert.ok(isFatal(errorFromErrno("x", -Errno.EPIPE)));
+  assert.ok(!isFatal(errorFromErrno("x", -Errno.EBUSY)));
+  assert.ok(!isFatal(errorFromErrno("x", -Errno.E2BIG)));
   assert.ok(!isFatal(new Error("x")));
 });
 
+/** A struct sure_fault_info as libsure would fill it. */
+function faultInfo(v: bigint[]): CStructs<typeof STRUCTS.sure_fault_info> {
+  const s = new CStructs(STRUCTS.sure_fault_info);
+  const fields = ["kind", "vector", "error_code", "address", "rip"] as const;
+  const dv = new DataView(s.bytes.buffer);
+  fields.forEach((f, i) => dv.setBigUint64(STRUCTS.sure_fault_info[f], v[i], true));
+  return s;
+}
+
 Deno.test("decodeFault names kinds and exception vectors", () => {
-  const pf = decodeFault(new BigUint64Array([1n, 14n, 6n, 0n, 0x401000n]));
+  const pf = decodeFault(faultInfo([1n, 14n, 6n, 0n, 0x401000n]));
   assert.deepEqual(pf, {
     kind: "exception",
     vector: 14,
@@ -59,12 +71,12 @@ Deno.test("decodeFault names kinds and exception vectors", () => {
     address: 0n,
     rip: 0x401000n,
   });
-  assert.equal(decodeFault(new BigUint64Array([1n, 6n, 0n, 0n, 0n])).name, "#UD");
-  assert.equal(decodeFault(new BigUint64Array([1n, 13n, 0n, 0n, 0n])).name, "#GP");
-  const t = decodeFault(new BigUint64Array([3n, 0n, 0n, 0n, 0n]));
+  assert.equal(decodeFault(faultInfo([1n, 6n, 0n, 0n, 0n])).name, "#UD");
+  assert.equal(decodeFault(faultInfo([1n, 13n, 0n, 0n, 0n])).name, "#GP");
+  const t = decodeFault(faultInfo([3n, 0n, 0n, 0n, 0n]));
   assert.equal(t.kind, "timeout");
   assert.equal(t.name, "timeout");
-  assert.equal(decodeFault(new BigUint64Array([99n, 0n, 0n, 0n, 0n])).kind, "unknown");
+  assert.equal(decodeFault(faultInfo([99n, 0n, 0n, 0n, 0n])).kind, "unknown");
   assert.equal(hex(0n), "0x0");
   assert.equal(hex(0xdeadbeefn), "0xdeadbeef");
 });

@@ -3,19 +3,15 @@
  * an HTTP error body) can read.
  */
 
-/** enum sure_fault_kind in libsure.h, by value. */
-export const FAULT_KINDS = [
-  "none",
-  "exception",
-  "triple_fault",
-  "timeout",
-  "bad_exit",
-  "protocol",
-  "guest_exit",
-  "kvm",
-] as const;
+import { FAULT_KIND, STRUCTS } from "./abi.ts";
+import type { CStructs } from "./struct.ts";
 
-export type FaultKind = (typeof FAULT_KINDS)[number] | "unknown";
+export type FaultKind = keyof typeof FAULT_KIND | "unknown";
+
+/** enum sure_fault_kind by value, from the generated ABI. */
+const KIND_BY_VALUE = new Map<number, FaultKind>(
+  Object.entries(FAULT_KIND).map(([k, v]) => [v, k as FaultKind]),
+);
 
 /** x86 exception mnemonics by vector (Intel SDM vol. 3, table 6-1). */
 const VECTOR_NAMES: Record<number, string> = {
@@ -57,13 +53,19 @@ export interface Fault {
   rip: bigint;
 }
 
-/** Turns the raw out[5] of sure_instance_fault into a Fault. */
-export function decodeFault(raw: BigUint64Array): Fault {
-  const kindNum = Number(raw[0]);
-  const kind: FaultKind = FAULT_KINDS[kindNum] ?? "unknown";
-  const vector = Number(raw[1]);
+/** Turns the struct sure_fault_info that sure_instance_fault filled into a Fault. */
+export function decodeFault(raw: CStructs<typeof STRUCTS.sure_fault_info>): Fault {
+  const kind: FaultKind = KIND_BY_VALUE.get(raw.u64("kind")) ?? "unknown";
+  const vector = raw.u64("vector");
   const name = kind === "exception" ? (VECTOR_NAMES[vector] ?? `vector ${vector}`) : kind;
-  return { kind, vector, name, errorCode: raw[2], address: raw[3], rip: raw[4] };
+  return {
+    kind,
+    vector,
+    name,
+    errorCode: raw.u64n("error_code"),
+    address: raw.u64n("address"),
+    rip: raw.u64n("rip"),
+  };
 }
 
 /** 0x-prefixed lowercase hex, the way addresses appear in error bodies. */

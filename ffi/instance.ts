@@ -14,14 +14,15 @@ import {
   type AnswerReason,
   decodeRecords,
   decodeSidecarStats,
-  MAX_RECORDS,
   REASONS,
-  RECORD_BYTES,
+  recordBuffer,
   type RequestRecord,
-  SIDECAR_STATS,
+  sidecarCounters,
   type SidecarLimits,
   type SidecarStats,
 } from "./sidecar.ts";
+import { Errno, STRUCTS } from "./abi.ts";
+import { CStructs } from "./struct.ts";
 
 export interface InstanceOptions {
   /** Guest RAM in MiB (8..1024). */
@@ -112,10 +113,6 @@ export class Instance {
     return this.#handle !== null && !this.#destroyPending;
   }
 
-  get busy(): boolean {
-    return this.#inFlight;
-  }
-
   /**
    * Runs one request. Rejects with a SureError; after SureTimeoutError,
    * SureFaultError, SureProtocolError or SureDeadError the instance is dead
@@ -138,7 +135,7 @@ export class Instance {
       const sym = libsure();
       const rc = await sym.sure_instance_invoke(handle, body.byteLength, Math.max(1, timeoutMs));
       if (rc < 0) throw errorFromErrno("invoke", rc);
-      if (rc > this.ioCap) throw errorFromErrno("invoke", -71, `response length ${rc}`);
+      if (rc > this.ioCap) throw errorFromErrno("invoke", -Errno.EPROTO, `response length ${rc}`);
       return {
         status: sym.sure_instance_status(handle),
         body: this.#resp.slice(0, rc),
@@ -171,8 +168,8 @@ export class Instance {
   sidecarStats(): SidecarStats | null {
     const handle = this.#handle;
     if (!handle) return null;
-    const out = new BigUint64Array(SIDECAR_STATS);
-    const rc = libsure().sure_instance_sidecar_stats(handle, out, SIDECAR_STATS);
+    const out = sidecarCounters();
+    const rc = libsure().sure_instance_sidecar_stats(handle, out.bytes, out.size);
     return rc < 0 ? null : decodeSidecarStats(out);
   }
 
@@ -180,8 +177,8 @@ export class Instance {
   requestRecords(): RequestRecord[] {
     const handle = this.#handle;
     if (!handle) return [];
-    const buf = new Uint8Array(MAX_RECORDS * RECORD_BYTES);
-    const n = libsure().sure_instance_sidecar_records(handle, buf, MAX_RECORDS);
+    const buf = recordBuffer();
+    const n = libsure().sure_instance_sidecar_records(handle, buf.bytes, buf.count);
     return n > 0 ? decodeRecords(buf, n) : [];
   }
 
@@ -195,9 +192,9 @@ export class Instance {
   fault(): Fault {
     if (this.#fault) return this.#fault;
     const handle = this.#handle;
-    if (!handle) throw new SureDeadError("fault", 32, "instance destroyed");
-    const out = new BigUint64Array(5);
-    const rc = libsure().sure_instance_fault(handle, out);
+    if (!handle) throw new SureDeadError("fault", Errno.EPIPE, "instance destroyed");
+    const out = new CStructs(STRUCTS.sure_fault_info);
+    const rc = libsure().sure_instance_fault(handle, out.bytes, out.size);
     if (rc < 0) throw errorFromErrno("sure_instance_fault", rc);
     const f = decodeFault(out);
     // A fault is final; keep it so that it can still be read after destroy().
@@ -221,7 +218,7 @@ export class Instance {
   }
 
   /**
-   * Stops the VM and frees it, on Deno's blocking pool (a VM's teardown is
+   * Stops the VM and frees it, on Deno's blocking thread pool (a VM's teardown is
    * not free, and the event loop must not wait for it). Idempotent; deferred
    * while a request runs. Resolves once the VM and its memory are gone.
    */

@@ -7,7 +7,7 @@
  * loop keeps serving; everything else is a few nanoseconds and stays
  * synchronous.
  */
-import { errorFromErrno, LibsureLoadError } from "./errors.ts";
+import { Errno, errorFromErrno, LibsureLoadError } from "./errors.ts";
 
 /** Mirrors libsure/include/libsure.h one to one. */
 export const SYMBOLS = {
@@ -35,7 +35,8 @@ export const SYMBOLS = {
     nonblocking: true,
   },
   sure_instance_status: { parameters: ["pointer"], result: "i32" },
-  sure_instance_fault: { parameters: ["pointer", "buffer"], result: "i32" },
+  // inst, struct sure_fault_info *, its size
+  sure_instance_fault: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   sure_instance_read_log: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   sure_instance_requests: { parameters: ["pointer"], result: "u64" },
   sure_instance_set_sidecar: {
@@ -43,11 +44,13 @@ export const SYMBOLS = {
     parameters: ["pointer", "u32", "u32", "u32", "u32", "u32"],
     result: "i32",
   },
-  sure_instance_sidecar_stats: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
+  // inst, struct sure_sidecar_counters *, its size
+  sure_instance_sidecar_stats: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   sure_instance_set_trace: { parameters: ["pointer", "buffer"], result: "i32" },
   sure_instance_sidecar_records: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
   sure_instance_resp_reason: { parameters: ["pointer"], result: "i32" },
-  sure_stats: { parameters: ["buffer"], result: "void" },
+  // struct sure_process_stats *, its size
+  sure_stats: { parameters: ["buffer", "usize"], result: "i32" },
   sure_vm_shells: { parameters: ["u32"], result: "i32" },
   sure_vm_shells_ready: { parameters: [], result: "u32" },
   sure_vcpu_cpus: { parameters: ["buffer", "u32"], result: "i32" },
@@ -92,21 +95,25 @@ export const SYMBOLS = {
     result: "i32",
   },
   sure_chain_destroy: { parameters: ["pointer"], result: "i32" },
-  sure_chain_buffers: { parameters: ["pointer"], result: "pointer" },
-  sure_chain_buffers_size: { parameters: ["pointer"], result: "u64" },
   sure_chain_alloc: { parameters: ["pointer", "u32", "buffer", "buffer"], result: "i32" },
-  sure_chain_submit: { parameters: ["pointer", "u32", "u32"], result: "i32" },
-  sure_chain_set_trace: { parameters: ["pointer", "u32", "buffer"], result: "i32" },
+  // chain, slot, body, len, trace (25 bytes or NULL): the body is copied in here
+  sure_chain_submit: {
+    parameters: ["pointer", "u32", "buffer", "u32", "buffer"],
+    result: "i32",
+  },
   sure_chain_wait: {
     parameters: ["pointer", "buffer", "u32", "u32"],
     result: "i32",
     nonblocking: true,
   },
   sure_chain_wake: { parameters: ["pointer"], result: "void" },
+  // chain, slot, dst, cap: the answer is copied out here and the slot freed
+  sure_chain_take: { parameters: ["pointer", "u32", "buffer", "u32"], result: "i32" },
   sure_chain_free: { parameters: ["pointer", "u32"], result: "i32" },
   sure_chain_locate: { parameters: ["pointer", "u32"], result: "i32" },
-  sure_chain_stats: { parameters: ["pointer", "buffer"], result: "void" },
-  sure_chain_count_copy: { parameters: ["pointer", "u64", "u64"], result: "void" },
+  // chain, struct sure_chain_counters *, its size
+  sure_chain_stats: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  // chain, step, struct sure_step_counters *, its size
   sure_chain_step_stats: { parameters: ["pointer", "u32", "buffer", "usize"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -169,6 +176,6 @@ export function takeHandle(
 ): Deno.PointerObject {
   if (rc < 0) throw errorFromErrno(op, rc, cString(err) || undefined);
   const handle = Deno.UnsafePointer.create(out[0]);
-  if (!handle) throw errorFromErrno(op, -14, "returned a NULL handle");
+  if (!handle) throw errorFromErrno(op, -Errno.EFAULT, "returned a NULL handle");
   return handle;
 }

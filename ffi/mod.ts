@@ -27,6 +27,7 @@ export {
   addSidecarStats,
   type AnswerReason,
   emptySidecarStats,
+  LATENCY_BOUNDS_SECONDS,
   type RequestRecord,
   type SidecarLimits,
   type SidecarStats,

@@ -3,7 +3,9 @@
  * synchronous corners of libsure.
  */
 import { cString, ERR_CAP, libsure } from "./libsure.ts";
-import { errnoName, errorFromErrno } from "./errors.ts";
+import { Errno, errnoName, errorFromErrno } from "./errors.ts";
+import { STRUCTS } from "./abi.ts";
+import { CStructs } from "./struct.ts";
 
 export interface Capabilities {
   kvm: { available: boolean; reason?: string };
@@ -30,9 +32,14 @@ export interface Stats {
 
 /** Live instances, vCPU threads and guest memory of this process. */
 export function stats(): Stats {
-  const out = new BigUint64Array(3);
-  libsure().sure_stats(out);
-  return { instances: Number(out[0]), vcpuThreads: Number(out[1]), guestBytes: Number(out[2]) };
+  const out = new CStructs(STRUCTS.sure_process_stats);
+  const rc = libsure().sure_stats(out.bytes, out.size);
+  if (rc < 0) throw errorFromErrno("sure_stats", rc);
+  return {
+    instances: out.u64("instances"),
+    vcpuThreads: out.u64("vcpu_threads"),
+    guestBytes: out.u64("mapped_bytes"),
+  };
 }
 
 /**
@@ -73,6 +80,6 @@ export function checkImage(image: Uint8Array, memMib: number): string | null {
   );
   if (rc === 0) return null;
   const reason = cString(err);
-  if (rc === -22) return reason || "not a sure function image";
+  if (rc === -Errno.EINVAL) return reason || "not a sure function image";
   throw errorFromErrno("sure_image_check", rc, reason || undefined);
 }

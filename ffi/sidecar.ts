@@ -2,8 +2,11 @@
  * The library sidecar as seen from TypeScript: the limits written into an
  * instance's sidecar page, the counters read back from it (plain reads of
  * guest memory, no exit), and why an answer did not come from the handler.
- * Layouts mirror struct sure_sidecar and sure_instance_sidecar_stats().
+ * Layouts come from the generated ffi/abi.ts (struct sure_sidecar_counters,
+ * struct sure_host_record).
  */
+import { LAT_BOUNDS_NS, LIMITS, REASON, STRUCTS } from "./abi.ts";
+import { CStructs } from "./struct.ts";
 
 export interface SidecarLimits {
   /** false: no admission control and no accounting in the guest. */
@@ -31,40 +34,49 @@ export interface SidecarStats {
   /** Seconds spent in handlers, and in the sidecar itself. */
   handlerSeconds: number;
   sidecarSeconds: number;
-  /** Handler latency: count per log2 bucket; bucket i holds [2^i, 2^(i+1)) TSC ticks. */
+  /**
+   * Handler latency: runs per bucket; bucket i holds runs of at most
+   * LATENCY_BOUNDS_SECONDS[i] (and more than the bound before it); the last
+   * bucket is +Inf. The bounds are fixed, the same on every machine.
+   */
   latencyBuckets: number[];
-  /** TSC ticks per second, to read the buckets. */
-  tscHz: number;
 }
 
 /** enum sure_reason: who answered. */
-export type AnswerReason = "handler" | "rate" | "inflight" | "deadline";
-export const REASONS: AnswerReason[] = ["handler", "rate", "inflight", "deadline"];
+export type AnswerReason = keyof typeof REASON;
+export const REASONS: AnswerReason[] = (Object.keys(REASON) as AnswerReason[]).sort((a, b) =>
+  REASON[a] - REASON[b]
+);
 
-export const SIDECAR_STATS = 45; // SURE_SIDECAR_STATS
+/** Upper bounds of the latency buckets in seconds (SURE_LAT_BOUNDS_NS); +Inf follows. */
+export const LATENCY_BOUNDS_SECONDS: readonly number[] = LAT_BOUNDS_NS.map((ns) => ns / 1e9);
 
-export function decodeSidecarStats(v: BigUint64Array): SidecarStats {
-  const n = Array.from(v, Number);
-  const hz = n[12] || 1e9;
+type CountersLayout = typeof STRUCTS.sure_sidecar_counters;
+
+/** A reusable struct sure_sidecar_counters for sure_instance_sidecar_stats. */
+export function sidecarCounters(): CStructs<CountersLayout> {
+  return new CStructs(STRUCTS.sure_sidecar_counters);
+}
+
+export function decodeSidecarStats(c: CStructs<CountersLayout>): SidecarStats {
   return {
-    requests: n[0],
-    admitted: n[1],
-    rejectedRate: n[2],
-    rejectedInFlight: n[3],
-    deadlineMissed: n[4],
-    policyDenied: n[5],
-    status4xx: n[6],
-    status5xx: n[7],
-    queueDepth: n[8],
-    maxQueueDepth: n[9],
-    handlerSeconds: n[10] / hz,
-    sidecarSeconds: n[11] / hz,
-    latencyBuckets: n.slice(13, 45),
-    tscHz: n[12],
+    requests: c.u64("requests"),
+    admitted: c.u64("admitted"),
+    rejectedRate: c.u64("rejected_rate"),
+    rejectedInFlight: c.u64("rejected_inflight"),
+    deadlineMissed: c.u64("deadline_missed"),
+    policyDenied: c.u64("policy_denied"),
+    status4xx: c.u64("status_4xx"),
+    status5xx: c.u64("status_5xx"),
+    queueDepth: c.u64("queue_depth"),
+    maxQueueDepth: c.u64("max_queue_depth"),
+    handlerSeconds: c.u64("handler_ns") / 1e9,
+    sidecarSeconds: c.u64("sidecar_ns") / 1e9,
+    latencyBuckets: c.u64s("latency_hist", LIMITS.latBuckets),
   };
 }
 
-/** The sum of two snapshots (an instance's counters folded into its pool's). */
+/** The sum of two snapshots (an instance's counters folded into its function's). */
 export function addSidecarStats(a: SidecarStats, b: SidecarStats): SidecarStats {
   return {
     requests: a.requests + b.requests,
@@ -79,14 +91,13 @@ export function addSidecarStats(a: SidecarStats, b: SidecarStats): SidecarStats 
     maxQueueDepth: Math.max(a.maxQueueDepth, b.maxQueueDepth),
     handlerSeconds: a.handlerSeconds + b.handlerSeconds,
     sidecarSeconds: a.sidecarSeconds + b.sidecarSeconds,
-    // Buckets are TSC ticks: both sides of one host share the rate.
+    // Fixed bounds: buckets of any two instances (or nodes) add up.
     latencyBuckets: a.latencyBuckets.map((x, i) => x + (b.latencyBuckets[i] ?? 0)),
-    tscHz: a.tscHz || b.tscHz,
   };
 }
 
 export function emptySidecarStats(): SidecarStats {
-  return decodeSidecarStats(new BigUint64Array(SIDECAR_STATS));
+  return decodeSidecarStats(sidecarCounters());
 }
 
 /** One request as an instance's sidecar recorded it (the last 32 are kept). */
@@ -100,23 +111,25 @@ export interface RequestRecord {
   reason: AnswerReason;
 }
 
-export const RECORD_BYTES = 48; // sizeof(struct sure_host_record)
-export const MAX_RECORDS = 32; // SURE_REQ_RECORDS
+type RecordLayout = typeof STRUCTS.sure_host_record;
+
+/** Room for the most records an instance keeps (struct sure_host_record[]). */
+export function recordBuffer(): CStructs<RecordLayout> {
+  return new CStructs(STRUCTS.sure_host_record, LIMITS.reqRecords);
+}
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
-export function decodeRecords(buf: Uint8Array, n: number): RequestRecord[] {
-  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+export function decodeRecords(r: CStructs<RecordLayout>, n: number): RequestRecord[] {
   const out: RequestRecord[] = [];
-  for (let i = 0; i < n; i++) {
-    const o = i * RECORD_BYTES;
+  for (let i = 0; i < n && i < r.count; i++) {
     out.push({
-      ageMs: Number(v.getBigUint64(o, true)) / 1e6,
-      durationUs: Number(v.getBigUint64(o + 8, true)) / 1e3,
-      traceId: hex(buf.subarray(o + 16, o + 32)),
-      spanId: hex(buf.subarray(o + 32, o + 40)),
-      status: v.getUint16(o + 40, true),
-      reason: REASONS[buf[o + 42]] ?? "handler",
+      ageMs: r.u64("age_ns", i) / 1e6,
+      durationUs: r.u64("duration_ns", i) / 1e3,
+      traceId: hex(r.raw("trace_id", 16, i)),
+      spanId: hex(r.raw("span_id", 8, i)),
+      status: r.u16("status", i),
+      reason: REASONS[r.u8("reason", i)] ?? "handler",
     });
   }
   return out;

@@ -4,7 +4,7 @@
  * clone of it, so init never runs again and pages only read stay shared.
  */
 import { ERR_CAP, libsure, takeHandle } from "./libsure.ts";
-import { errorFromErrno } from "./errors.ts";
+import { Errno, errorFromErrno } from "./errors.ts";
 import { Instance, type InstanceOptions } from "./instance.ts";
 import { readLogLines } from "./log.ts";
 
@@ -73,7 +73,7 @@ export class Template {
   async clone(startTimeoutMs: number): Promise<Instance> {
     const handle = this.#handle;
     if (!handle || this.#destroyPending) {
-      throw errorFromErrno("sure_instance_clone", -32, "template destroyed");
+      throw errorFromErrno("sure_instance_clone", -Errno.EPIPE, "template destroyed");
     }
     this.#cloning++;
     try {

@@ -1,9 +1,14 @@
 /**
  * The node's HTTP surface as a Hono app built by a factory, so tests can
- * drive it with app.request() and no socket. All errors are turned into HTTP
- * here, in app.onError, through runtime/errors.ts.
+ * drive it with app.request() and no socket. The cross-cutting parts are
+ * middleware applied here: request id (every request), trace context,
+ * metrics and the request log (gateway requests), and in tests a check of
+ * every answer against the OpenAPI document. All errors are turned into HTTP
+ * in app.onError through runtime/errors.ts; a known path asked with the wrong
+ * method is a 405, anything else unknown a 404.
  */
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Capabilities } from "../ffi/mod.ts";
 import { chainRoutes } from "./admin/chains.ts";
 import type { ChainManager } from "./chains/manager.ts";
@@ -12,12 +17,20 @@ import { instanceRoutes } from "./admin/instances.ts";
 import { logRoutes } from "./admin/logs.ts";
 import type { LogHub } from "./logs/hub.ts";
 import type { NodeMetrics } from "./metrics/metrics.ts";
-import { openApiRoutes } from "./admin/openapi.ts";
+import { openApiDocument, openApiRoutes } from "./admin/openapi.ts";
 import type { Deployer } from "./deployer.ts";
-import { errorResponse, HttpError, NotFoundError } from "./errors.ts";
+import { HttpError, toHttpError } from "./errors.ts";
 import { gatewayRoutes } from "./gateway/invoke.ts";
 import { healthRoutes } from "./health.ts";
 import type { Logger } from "./log.ts";
+import type { AppEnv } from "./middleware/env.ts";
+import { noRoute } from "./middleware/method_not_allowed.ts";
+import { requestMetrics } from "./middleware/metrics.ts";
+import { requestId } from "./middleware/request_id.ts";
+import { requestLog } from "./middleware/request_log.ts";
+import { responseCheck } from "./middleware/response_check.ts";
+import { traceContext } from "./middleware/trace.ts";
+import { validationHook } from "./middleware/validation_hook.ts";
 import type { Scheduler } from "./scheduler/scheduler.ts";
 import type { Store } from "./store/store.ts";
 
@@ -33,24 +46,36 @@ export interface AppDeps {
   logs: LogHub;
   /** One structured log line per request (default true). */
   requestLog?: boolean;
+  /** Check every JSON answer against the OpenAPI document (default: SURE_VALIDATE_RESPONSES=1). */
+  validateResponses?: boolean;
 }
 
-export function createApp(deps: AppDeps): Hono {
-  const app = new Hono();
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.onError((err, c) => {
-    if (!(err instanceof HttpError) || err.status >= 500) {
+    const e = toHttpError(err);
+    if (!(err instanceof HttpError) || e.status >= 500) {
       deps.logger(err instanceof HttpError ? "warn" : "error", err.message, {
+        requestId: c.get("requestId"),
         method: c.req.method,
         path: c.req.path,
-        error: err instanceof HttpError ? err.code : err.name,
+        error: err instanceof HttpError ? e.code : err.name,
       });
     }
-    return errorResponse(err);
+    // Through c.json, so the headers the middleware set (x-request-id, traceparent) stay.
+    return c.json(e.body(), e.status as ContentfulStatusCode, e.headers());
   });
-  app.notFound((c) =>
-    errorResponse(new NotFoundError(`no route for ${c.req.method} ${c.req.path}`))
-  );
+  app.notFound((c) => {
+    throw noRoute(app, c);
+  });
+
+  app.use(requestId);
+  if (deps.validateResponses ?? envFlag("SURE_VALIDATE_RESPONSES")) {
+    app.use(responseCheck(() => routeConfigs(app)));
+  }
+  app.use("/invoke/:name", traceContext, requestMetrics(deps.metrics));
+  if (deps.requestLog !== false) app.use("/invoke/:name", requestLog(deps.logger));
 
   app.route("/", healthRoutes(deps));
   app.route("/admin/functions", functionRoutes(deps));
@@ -60,8 +85,30 @@ export function createApp(deps: AppDeps): Hono {
     c.body(deps.metrics.render(deps.scheduler, deps.chains), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     }));
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/metrics",
+    operationId: "metrics",
+    summary: "Prometheus text format: requests, errors by kind, latency, instances, " +
+      "cold starts, sidecar counters, chain pools, memory",
+    tags: ["node"],
+    responses: { 200: { description: "text/plain; version=0.0.4" } },
+  });
   app.route("/admin/chains", chainRoutes(deps));
-  app.route("/admin", openApiRoutes(deps.version));
   app.route("/", gatewayRoutes(deps));
+  app.route("/admin", openApiRoutes(() => openApiDocument(app, deps.version)));
   return app;
+}
+
+/** The routes the OpenAPI document describes. */
+function routeConfigs(app: OpenAPIHono<AppEnv>) {
+  return app.openAPIRegistry.definitions.flatMap((d) => d.type === "route" ? [d.route] : []);
+}
+
+function envFlag(name: string): boolean {
+  try {
+    return Deno.env.get(name) === "1";
+  } catch {
+    return false; // no --allow-env: off
+  }
 }

@@ -7,6 +7,7 @@
  * exactly as they were.
  */
 import { checkImage } from "../ffi/mod.ts";
+import { LIMITS } from "../ffi/abi.ts";
 import { NotFoundError, ValidationError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Scheduler } from "./scheduler/scheduler.ts";
@@ -15,7 +16,7 @@ import type { FunctionSettings } from "./settings/settings.ts";
 import type { LogHub } from "./logs/hub.ts";
 
 /** Largest image accepted (SURE_IMAGE_MAX_FILE in sure_abi.h). */
-export const IMAGE_MAX_BYTES = 64 << 20;
+export const IMAGE_MAX_BYTES = LIMITS.imageMaxFile;
 
 export interface DeployResult {
   deployment: Deployment;

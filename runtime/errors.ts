@@ -1,9 +1,13 @@
 /**
  * The node's error vocabulary and the ONE place that maps it to HTTP.
  *
- * Routes throw these classes; app.onError calls `errorResponse`, so every
- * error body has the same shape: JSON { error, message, ...details }.
+ * Routes throw these classes; app.onError answers with `toHttpError(err)`,
+ * so every error body has the same shape: JSON { error, message, ...details }.
+ * What Hono or zod throw (a malformed body, a failed schema) is turned into
+ * these classes here too, so no route maps errors on its own.
  */
+import { HTTPException } from "hono/http-exception";
+import type { z } from "zod";
 import { type Fault, hex } from "../ffi/mod.ts";
 
 export abstract class HttpError extends Error {
@@ -22,8 +26,10 @@ export abstract class HttpError extends Error {
   headers(): Record<string, string> {
     return {};
   }
-  /** Headers the route adds to whatever the error says (request id, trace). */
-  extraHeaders: Record<string, string> = {};
+  /** The JSON body of the answer. */
+  body(): Record<string, unknown> {
+    return { error: this.code, message: this.message, ...this.details() };
+  }
 }
 
 export class ValidationError extends HttpError {
@@ -122,6 +128,27 @@ export class OverloadedError extends HttpError {
   override headers() {
     return { "retry-after": String(this.retryAfterSec) };
   }
+}
+
+/** A known path asked with a method it does not serve. */
+export class MethodNotAllowedError extends HttpError {
+  readonly status = 405;
+  readonly code = "method_not_allowed";
+  constructor(method: string, path: string, readonly allow: string[]) {
+    super(`${path} does not serve ${method}; it serves ${allow.join(", ")}`);
+  }
+  override details() {
+    return { allow: this.allow };
+  }
+  override headers() {
+    return { allow: this.allow.join(", ") };
+  }
+}
+
+/** A body in a format the route does not read (e.g. not JSON). */
+export class UnsupportedMediaTypeError extends HttpError {
+  readonly status = 415;
+  readonly code = "unsupported_media_type";
 }
 
 export class ConflictError extends HttpError {
@@ -226,14 +253,50 @@ export class InternalError extends HttpError {
   readonly code = "internal_error";
 }
 
-/** Builds the JSON error response for any thrown value. */
+/**
+ * The one mapping of a failed zod parse to a 400: its first issue, named by
+ * its path ("steps.1", "pool.bufferSize"). `input` is what was parsed: a
+ * field absent from it is reported as "is required" rather than as zod's
+ * "expected number, received undefined".
+ */
+export function validationError(error: z.ZodError, input: unknown): ValidationError {
+  const issue = error.issues[0];
+  const path = issue.path.map(String);
+  if (issue.code === "unrecognized_keys") {
+    return new ValidationError([...path, issue.keys[0]].join("."), "unknown field");
+  }
+  if (!path.length) return new ValidationError(undefined, issue.message);
+  const missing = issue.code === "invalid_type" && valueAt(input, path) === undefined;
+  return new ValidationError(path.join("."), missing ? "is required" : issue.message);
+}
+
+function valueAt(input: unknown, path: string[]): unknown {
+  let v = input;
+  for (const k of path) {
+    if (typeof v !== "object" || v === null) return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  return v;
+}
+
+/** Any thrown value as one of the classes above. */
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  // Hono's body readers: a body that does not parse, or one of another media type.
+  if (err instanceof HTTPException && err.status === 400) {
+    return new ValidationError(undefined, err.message);
+  }
+  if (err instanceof HTTPException && err.status === 415) {
+    return new UnsupportedMediaTypeError(`${err.message}: send content-type application/json`);
+  }
+  return new InternalError(err instanceof Error ? err.message : String(err));
+}
+
+/** The JSON error response for any thrown value (outside a Hono context). */
 export function errorResponse(err: unknown): Response {
-  const e = err instanceof HttpError
-    ? err
-    : new InternalError(err instanceof Error ? err.message : String(err));
-  const body = { error: e.code, message: e.message, ...e.details() };
-  return new Response(JSON.stringify(body), {
+  const e = toHttpError(err);
+  return new Response(JSON.stringify(e.body()), {
     status: e.status,
-    headers: { "content-type": "application/json", ...e.headers(), ...e.extraHeaders },
+    headers: { "content-type": "application/json", ...e.headers() },
   });
 }

@@ -1,13 +1,18 @@
 import assert from "node:assert/strict";
+import { HTTPException } from "hono/http-exception";
+import { z } from "zod";
 import {
   errorResponse,
   FunctionFaultError,
   FunctionTimeoutError,
   KvmUnavailableError,
+  MethodNotAllowedError,
   NotFoundError,
   OverloadedError,
   PayloadTooLargeError,
+  toHttpError,
   ValidationError,
+  validationError,
 } from "./errors.ts";
 
 async function body(res: Response) {
@@ -82,4 +87,38 @@ Deno.test("errorResponse turns unknown throwables into 500 internal_error", asyn
   const res = errorResponse(new TypeError("boom"));
   assert.equal(res.status, 500);
   assert.deepEqual(await body(res), { error: "internal_error", message: "boom" });
+});
+
+Deno.test("405 names the methods the path serves, in Allow and in the body", async () => {
+  const res = errorResponse(new MethodNotAllowedError("PUT", "/invoke/x", ["GET", "POST"]));
+  assert.equal(res.status, 405);
+  assert.equal(res.headers.get("allow"), "GET, POST");
+  assert.deepEqual((await body(res)).allow, ["GET", "POST"]);
+});
+
+Deno.test("validationError: the one zod -> 400 mapping names the field at fault", () => {
+  const schema = z.strictObject({
+    a: z.number({ error: "must be a number" }),
+    inner: z.object({ list: z.array(z.string()) }).optional(),
+  });
+  const fail = (input: unknown) => {
+    const r = schema.safeParse(input);
+    assert.ok(!r.success);
+    const e = validationError(r.error, input);
+    return [e.status, e.field, e.message.replace(/^[^:]*: /, "")];
+  };
+  assert.deepEqual(fail({}), [400, "a", "is required"]);
+  assert.deepEqual(fail({ a: "1" }), [400, "a", "must be a number"]);
+  assert.deepEqual(fail({ a: 1, b: 2 }), [400, "b", "unknown field"]);
+  assert.deepEqual(fail({ a: 1, inner: { list: [1] } })[1], "inner.list.0");
+  assert.equal(fail(7)[1], undefined, "a body that is not an object names no field");
+});
+
+Deno.test("toHttpError: what Hono throws about bodies becomes the node's own errors", () => {
+  const bad = toHttpError(new HTTPException(400, { message: "Malformed JSON in request body" }));
+  assert.ok(bad instanceof ValidationError);
+  assert.equal(toHttpError(new HTTPException(415, { message: "x" })).status, 415);
+  const nf = new NotFoundError("x");
+  assert.equal(toHttpError(nf), nf);
+  assert.equal(toHttpError("boom").code, "internal_error");
 });

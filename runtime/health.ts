@@ -1,21 +1,26 @@
 /**
  * GET /healthz: what this node can do right now. "degraded" means it serves
- * the admin API but cannot run functions (no usable KVM).
+ * the admin API but cannot run functions (no usable KVM). `machine` says
+ * what the host offers, probed at start; sure itself uses only KVM so far
+ * (protection keys and AF_XDP are not built: docs/architecture.md).
  */
-import { Hono } from "hono";
-import { z } from "zod";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Capabilities } from "../ffi/mod.ts";
+import type { AppEnv } from "./middleware/env.ts";
 import type { Scheduler } from "./scheduler/scheduler.ts";
 
 export const HealthSchema = z.object({
   status: z.enum(["ok", "degraded"]),
   version: z.string(),
   kvm: z.object({
-    available: z.boolean(),
+    available: z.boolean().describe("This node can run functions (it needs KVM)"),
     reason: z.string().optional().describe("Why KVM cannot be used, when it cannot"),
   }),
-  pku: z.boolean().describe("The CPU has memory protection keys"),
-  afxdp: z.boolean().describe("AF_XDP sockets can be created"),
+  machine: z.object({
+    kvm: z.boolean().describe("/dev/kvm can run guests"),
+    protectionKeys: z.boolean().describe("The CPU has memory protection keys (PKU)"),
+    afxdp: z.boolean().describe("AF_XDP sockets can be created"),
+  }).describe("What this machine offers, not what sure uses: today sure uses only KVM"),
   functions: z.number().int().describe("Deployed functions"),
   instances: z.number().int().describe("Live function instances (micro-VMs)"),
   chains: z.number().int().describe("Chains in service"),
@@ -23,7 +28,7 @@ export const HealthSchema = z.object({
     budgetBytes: z.number().int().describe("Memory all VMs together may reserve"),
     reservedBytes: z.number().int().describe("Reserved by live instances, templates and chains"),
   }),
-});
+}).openapi("Health");
 
 export type Health = z.infer<typeof HealthSchema>;
 
@@ -40,8 +45,7 @@ export function health(deps: HealthDeps): Health {
     status: kvm.available ? "ok" : "degraded",
     version: deps.version,
     kvm: kvm.available ? { available: true } : { available: false, reason: kvm.reason },
-    pku,
-    afxdp,
+    machine: { kvm: kvm.available, protectionKeys: pku, afxdp },
     functions: deps.scheduler.functions,
     instances: deps.scheduler.instances,
     chains: deps.chains?.count ?? 0,
@@ -52,8 +56,23 @@ export function health(deps: HealthDeps): Health {
   };
 }
 
-export function healthRoutes(deps: HealthDeps): Hono {
-  const r = new Hono();
-  r.get("/healthz", (c) => c.json(health(deps)));
+export function healthRoutes(deps: HealthDeps): OpenAPIHono<AppEnv> {
+  const r = new OpenAPIHono<AppEnv>();
+  r.openapi(
+    createRoute({
+      method: "get",
+      path: "/healthz",
+      operationId: "health",
+      summary: "Node health, and what this machine offers",
+      tags: ["node"],
+      responses: {
+        200: {
+          description: "Health",
+          content: { "application/json": { schema: HealthSchema } },
+        },
+      },
+    }),
+    (c) => c.json(health(deps), 200),
+  );
   return r;
 }

@@ -27,7 +27,8 @@ export interface NodeOptions {
   logger?: Logger;
   /** One structured log line per request (default true; SURE_REQUEST_LOG=0 turns it off). */
   requestLog?: boolean;
-  pool?: Partial<
+  /** Scheduler options: queue bound, init timeout, memory budget, empty VMs, vCPU placement. */
+  scheduler?: Partial<
     Pick<
       SchedulerOptions,
       "maxQueue" | "initTimeoutMs" | "memoryBudgetBytes" | "emptyVms" | "vcpuPlacement"
@@ -55,11 +56,11 @@ export function assembleNode(
   store: Store,
   capabilities: Capabilities,
   logger: Logger,
-  pool: NodeOptions["pool"] = {},
+  schedulerOpts: NodeOptions["scheduler"] = {},
   requestLog = true,
 ): NodeParts {
   const logs = new LogHub();
-  const scheduler = new Scheduler({ kvm: capabilities.kvm, logger, logs, ...pool });
+  const scheduler = new Scheduler({ kvm: capabilities.kvm, logger, logs, ...schedulerOpts });
   const deployer = new Deployer(store, scheduler, logger, undefined, logs);
   const chains = new ChainManager(store, scheduler, logger, logs);
   const metrics = new NodeMetrics();
@@ -103,7 +104,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   }
   const store = await Store.open(opts.dataDir);
   const requestLog = opts.requestLog ?? Deno.env.get("SURE_REQUEST_LOG") !== "0";
-  const parts = assembleNode(store, capabilities, logger, opts.pool, requestLog);
+  const parts = assembleNode(store, capabilities, logger, opts.scheduler, requestLog);
   const { deployer, chains, app } = parts;
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
@@ -156,7 +157,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
 /** Builds every function folder in dir and deploys it from its manifest. */
 async function deployExamples(deployer: Deployer, dir: string, logger: Logger): Promise<void> {
-  const { buildFunction } = await import("./build/compile.ts");
+  const { buildFunction } = await import("./builder/compile.ts");
   const folders: string[] = [];
   try {
     for await (const e of Deno.readDir(dir)) if (e.isDirectory) folders.push(e.name);

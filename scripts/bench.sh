@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Runs every benchmark in bench/ (each prints its numbers, its baseline's and
-# the ratio). Installs wrk from Debian when missing.
+# Runs every benchmark (each prints its numbers, its baseline's, measured in
+# the same run, and the ratio): first the C timings of the VMM
+# (libsure/tests/bench_*.c: VM boot and clone, invoke round trips), then
+# bench/*_bench.ts with Deno. Without KVM the C ones say so and exit 0.
+# Installs wrk from Debian when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null 2>&1; then
@@ -8,6 +11,12 @@ if ! command -v wrk >/dev/null 2>&1; then
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
+make -s -C libsure bench
+for b in libsure/build/tests/bench_*; do
+  [ -x "$b" ] || continue
+  echo "== $b"
+  "$b"
+done
 for b in bench/*_bench.ts; do
   echo "== $b"
   node_modules/.bin/deno run -A "$b"

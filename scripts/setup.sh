@@ -22,6 +22,40 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# clang and libFuzzer's runtime, for the fuzz targets npm test runs for a few
+# seconds each (libsure/tests/fuzz_*.c). Best effort: without them those checks
+# count as skipped, so a failure here is a warning.
+fuzz_ok() {
+  command -v clang >/dev/null 2>&1 || return 1
+  local probe rc
+  probe=$(mktemp)
+  printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n; }\n' |
+    clang -fsanitize=fuzzer,address,undefined -x c - -o "$probe" >/dev/null 2>&1
+  rc=$?
+  rm -f "$probe"
+  return $rc
+}
+# Debian packages the runtime (libclang_rt.fuzzer) as libclang-rt-<N>-dev since
+# LLVM 14 (clang only recommends it; older clang-<N> packages carry it).
+apt_has() { [[ $(apt-cache policy "$1" 2>/dev/null) == *"Candidate: "[0-9]* ]]; }
+if ! fuzz_ok; then
+  if [ "$(id -u)" != 0 ]; then
+    log "clang with libFuzzer is missing (run as root to install it): the fuzz checks will skip"
+  else
+    log "installing clang and libFuzzer"
+    apt-get update -qq >/dev/null || true
+    fuzz_pkgs=(clang)
+    llvm=$(apt-cache depends clang 2>/dev/null |
+      sed -n 's/.*Depends: clang-\([0-9][0-9]*\)$/\1/p' | head -n 1 || true)
+    if [ -n "$llvm" ] && apt_has "libclang-rt-$llvm-dev"; then
+      fuzz_pkgs+=("libclang-rt-$llvm-dev")
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${fuzz_pkgs[@]}" >/dev/null ||
+      log "warning: could not install ${fuzz_pkgs[*]}"
+    fuzz_ok || log "warning: clang cannot link libFuzzer programs: the fuzz checks will skip"
+  fi
+fi
+
 # npm packages: reinstall when the lockfile is newer than the install.
 if [ ! -x node_modules/.bin/deno ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm packages"

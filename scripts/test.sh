@@ -1,12 +1,28 @@
 #!/usr/bin/env bash
 # Runs every test of the project and ends with one line "N passed, N failed"
 # (", N skipped" when some were skipped):
-#   1. C unit tests of libsure (each test binary prints TAP-like ok / not ok lines)
-#   2. deno fmt --check and deno lint (one check each)
-#   3. Deno tests (unit and real-KVM integration)
+#   1. C unit tests of libsure: each test binary prints TAP lines, "ok",
+#      "not ok", or "ok N - name # SKIP reason" for a test that cannot run
+#      here (libsure/tests/check.h); a skipped test counts as skipped, never
+#      as passed
+#   2. every libFuzzer target (libsure/tests/fuzz_*.c) for a few seconds each
+#      (SURE_FUZZ_SECONDS, default: 75 s shared out, 10..20 s per target), one
+#      check per target; without clang and its fuzzer runtime (scripts/setup.sh
+#      installs them as root) they count as skipped
+#   3. deno fmt --check and deno lint (one check each)
+#   4. Deno tests (unit and real-KVM integration); ignored ones count as skipped
+#
+# Without /dev/kvm the tests that run VMs skip. SURE_REQUIRE_KVM=1 makes every
+# such skip a failure instead (C tests that need KVM, and Deno tests reported
+# as ignored). It is the default where /dev/kvm (or $SURE_KVM_DEVICE) exists:
+# a machine that has KVM insists that nothing skips (SURE_REQUIRE_KVM=0 lifts it).
+#
 # Extra arguments are passed to `deno test` (e.g. a file or --filter).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+if [ -z "${SURE_REQUIRE_KVM:-}" ] && [ -c "${SURE_KVM_DEVICE:-/dev/kvm}" ]; then
+  export SURE_REQUIRE_KVM=1
+fi
 
 passed=0 failed=0 skipped=0
 out=$(mktemp -d)
@@ -24,16 +40,64 @@ if make -s -C libsure tests >"$out/make.log" 2>&1; then
   for t in libsure/build/tests/test_*; do
     [ -x "$t" ] || continue
     timeout 300 "$t" 2>&1 | tee "$out/c.log"
+    rc=${PIPESTATUS[0]}
+    s=$(grep -cE '^ok [0-9]+ - .* # SKIP' "$out/c.log" || true)
     p=$(grep -c '^ok ' "$out/c.log" || true)
+    p=$((p - s))
     f=$(grep -c '^not ok ' "$out/c.log" || true)
-    # A binary that crashed before printing its summary counts as a failure.
-    grep -q '^# passed' "$out/c.log" || f=$((f + 1))
-    passed=$((passed + p)) failed=$((failed + f))
+    # A binary that crashed before its summary, or failed without saying
+    # which test did, counts as one more failure.
+    if ! grep -q '^# passed' "$out/c.log" || { [ "$rc" != 0 ] && [ "$f" = 0 ]; }; then
+      echo "not ok - $t exited with $rc"
+      f=$((f + 1))
+    fi
+    passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
   done
 else
   cat "$out/make.log"
   echo "not ok - building the C tests"
   failed=$((failed + 1))
+fi
+
+echo "== fuzz targets (libFuzzer)"
+fuzz_src=(libsure/tests/fuzz_*.c)
+fuzz_n=${#fuzz_src[@]}
+# The fuzz runs share about 75 s: 10..20 s each.
+fuzz_secs=${SURE_FUZZ_SECONDS:-$((75 / fuzz_n))}
+if [ -z "${SURE_FUZZ_SECONDS:-}" ]; then
+  ((fuzz_secs > 20)) && fuzz_secs=20
+  ((fuzz_secs < 10)) && fuzz_secs=10
+fi
+# Does clang link a libFuzzer + ASan + UBSan program here?
+fuzz_ready() {
+  command -v clang >/dev/null 2>&1 &&
+    printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n; }\n' |
+    clang -fsanitize=fuzzer,address,undefined -x c - -o "$out/fuzz-probe" >/dev/null 2>&1
+}
+skip_fuzz() {
+  for src in "${fuzz_src[@]}"; do echo "ok - $(basename "$src" .c) # SKIP $1"; done
+  skipped=$((skipped + fuzz_n))
+}
+if [ "$fuzz_secs" = 0 ]; then
+  skip_fuzz "SURE_FUZZ_SECONDS=0"
+elif ! fuzz_ready; then
+  skip_fuzz "no clang with libFuzzer (scripts/setup.sh installs it when run as root)"
+else
+  # Relinked every time (the objects are kept), so that a target whose build
+  # fails cannot run as an old binary; -k: it fails alone.
+  for src in "${fuzz_src[@]}"; do rm -f "libsure/build/fuzz/$(basename "$src" .c)"; done
+  make -s -k -j"$(nproc)" -C libsure fuzz >"$out/fuzz-make.log" 2>&1 || cat "$out/fuzz-make.log"
+  for src in "${fuzz_src[@]}"; do
+    bin=libsure/build/fuzz/$(basename "$src" .c)
+    if [ ! -x "$bin" ]; then
+      echo "not ok - $(basename "$bin") did not build"
+      failed=$((failed + 1))
+    elif libsure/tests/fuzz_run.sh "$bin" "$fuzz_secs"; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1))
+    fi
+  done
 fi
 
 echo "== deno fmt --check / deno lint"
@@ -59,6 +123,11 @@ if [ -n "$summary" ]; then
   f=$(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$summary")
   i=$(grep -oE '[0-9]+ ignored' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
   passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + i))
+  # Deno tests are ignored only where KVM (or the library) is missing.
+  if [ "${SURE_REQUIRE_KVM:-}" = 1 ] && [ "$i" != 0 ]; then
+    echo "not ok - $i Deno tests ignored, but SURE_REQUIRE_KVM=1"
+    failed=$((failed + i)) skipped=$((skipped - i))
+  fi
   # A non-zero exit with no failed test (e.g. a leak detected) still fails.
   if [ "$deno_rc" != 0 ] && [ "$f" = 0 ]; then failed=$((failed + 1)); fi
 else

@@ -1,12 +1,12 @@
 /**
- * The function builder (runtime/build/) and the guest library OS it links
+ * The function builder (runtime/builder/) and the guest library OS it links
  * in (libsure/guest/): images come out with the layout the VMM and the image
  * checker expect, build failures are typed and point at the source line,
  * the libc subset matches glibc on the host, and — with KVM — the examples
  * and fixtures behave inside real micro-VMs.
  */
 import assert from "node:assert/strict";
-import { BuildError, buildFunction } from "../runtime/build/compile.ts";
+import { BuildError, buildFunction } from "../runtime/builder/compile.ts";
 import { checkImage, Instance, SureFaultError, SureTimeoutError } from "../ffi/mod.ts";
 import { hasKvm, hasLibsure, ROOT } from "./helpers.ts";
 import { defaultSettings } from "../runtime/settings/settings.ts";
@@ -22,7 +22,7 @@ const IMAGE_BASE = 0x400000n; // SURE_IMAGE_BASE
 /** SURE_ABI_VERSION, read from the header the guest library is built with. */
 const ABI_VERSION = Number(
   /#define SURE_ABI_VERSION (\d+)u/.exec(
-    await Deno.readTextFile(`${ROOT}/libsure/include/sure_abi.h`),
+    await Deno.readTextFile(`${ROOT}/libsure/abi/sure_abi.h`),
   )![1],
 );
 
@@ -228,6 +228,25 @@ Deno.test("build: warnings are errors, a missing handle is a link error", async 
   );
 });
 
+Deno.test("build: a function sees the SDK and the guest ABI, never the host API or libsg's own headers", async () => {
+  // The guest-visible ABI is there (a hostile fixture forges descriptors with it).
+  await withFunction({
+    "abi.c": "#include <sure.h>\n#include <sure_abi.h>\n" +
+      "int handle(sure_req *req) { return req->len > SURE_PAGE_SIZE; }\n",
+  }, async (dir) => {
+    await buildFunction(dir);
+  });
+  for (const header of ["libsure.h", "sg.h", "instance.h"]) {
+    await withFunction({
+      "host.c":
+        `#include <sure.h>\n#include <${header}>\nint handle(sure_req *req) { return 0; }\n`,
+    }, async (dir) => {
+      const err = await buildError(buildFunction(dir));
+      assert.match(err.message, new RegExp(`${header.replace(".", "\\.")}: No such file`));
+    });
+  }
+});
+
 Deno.test("build: thread-local storage does not link into a guest", async () => {
   await withFunction({
     "tls.c": "#include <sure.h>\nstatic __thread int n;\n" +
@@ -340,7 +359,7 @@ Deno.test("guest libc: formatting, strtol, ctype, strings and the heap match gli
         "-fno-builtin",
         "-fsanitize=address,undefined",
         "-fno-sanitize-recover=all",
-        `-I${ROOT}/libsure/include`,
+        `-I${ROOT}/libsure/abi`,
         `-I${ROOT}/libsure/guest/include`,
         `-I${ROOT}/libsure/guest/src`,
         `${ROOT}/libsure/guest/tests/libc_test.c`,

@@ -69,7 +69,7 @@ async function withNode(fn: (node: TestNode) => Promise<void>) {
 }
 
 Deno.test({
-  name: "chains: three functions answer in order, zero-copy counters prove it",
+  name: "chains: three functions answer in order; the copy counters count every copy",
   ignore: !hasKvm,
   async fn() {
     await withNode(async (node) => {
@@ -86,10 +86,32 @@ Deno.test({
       const s = await assertPoolFull(node, "shout");
       assert.equal(s.copies.inBytes, inBytes);
       assert.equal(s.copies.outBytes, outBytes);
-      assert.equal(s.copies.handoffBytes, 0);
+      // upper writes its answer into the other extent (a copy of every body's
+      // length); reverse and echo work in place and copy nothing.
+      assert.equal(s.copies.handoffBytes, inBytes);
       assert.equal(s.handoffs, bodies.length * 3); // two hand-offs + the answer, per request
       assert.equal(s.completed, bodies.length);
       assert.deepEqual(s.steps.map((x: { handled: number }) => x.handled), [3, 3, 3]);
+    });
+  },
+});
+
+Deno.test({
+  name: "chains: a chain whose steps all work in place copies no byte between them",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      await chain(node, { name: "flip", steps: ["reverse", "echo"] });
+      const bodies = ["in place", "y".repeat(9000)];
+      for (const b of bodies) {
+        const r = await invoke(node, "flip", b);
+        assert.equal(text(r.bytes), b.split("").reverse().join(""));
+      }
+      const s = await assertPoolFull(node, "flip");
+      assert.equal(s.copies.handoffBytes, 0);
+      assert.equal(s.copies.inBytes, bodies.join("").length);
+      assert.equal(s.copies.outBytes, bodies.join("").length);
+      assert.equal(s.handoffs, bodies.length * 2);
     });
   },
 });
@@ -206,7 +228,7 @@ Deno.test({
           { name: "c1", steps: ["echo"], pool: { buffers: 16, bufferSize: 1000 } },
           "pool.bufferSize",
         ],
-        [{ name: "c1", steps: ["echo"], extra: 1 }, "body"],
+        [{ name: "c1", steps: ["echo"], extra: 1 }, "extra"],
       ];
       for (const [spec, field] of bad) {
         const err = await chain(node, spec, 400);

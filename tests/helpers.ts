@@ -8,6 +8,13 @@ import { assembleNode, type RunningNode, startNode } from "../runtime/node.ts";
 import { type LogRecord, memoryLogger } from "../runtime/log.ts";
 import { Store } from "../runtime/store/store.ts";
 
+/*
+ * Every node a test starts (in this process, or spawned: they inherit the
+ * environment) checks each JSON answer against its OpenAPI schema and fails
+ * the request with a 500 naming the difference (runtime/middleware/response_check.ts).
+ */
+Deno.env.set("SURE_VALIDATE_RESPONSES", "1");
+
 export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const DENO = Deno.execPath();
 
@@ -40,7 +47,7 @@ export function buildImage(dir: string): Promise<Uint8Array<ArrayBuffer>> {
   let p = built.get(dir);
   if (!p) {
     p = (async () => {
-      const { buildFunction } = await import("../runtime/build/compile.ts");
+      const { buildFunction } = await import("../runtime/builder/compile.ts");
       const out = await buildFunction(`${ROOT}/${dir}`);
       return await Deno.readFile(out.image);
     })();
@@ -59,11 +66,11 @@ export interface TestNode extends RunningNode {
 
 /** Starts a node on a free loopback port with its data in a fresh temp dir. */
 export async function startTestNode(
-  opts: { dataDir?: string; pool?: Parameters<typeof startNode>[0]["pool"] } = {},
+  opts: { dataDir?: string; scheduler?: Parameters<typeof startNode>[0]["scheduler"] } = {},
 ): Promise<TestNode> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "sure-test-" });
   const { logger, records } = memoryLogger();
-  const node = await startNode({ port: 0, dataDir, logger, pool: opts.pool });
+  const node = await startNode({ port: 0, dataDir, logger, scheduler: opts.scheduler });
   return { ...node, dataDir, records };
 }
 

@@ -106,9 +106,10 @@ Deno.test({
         5,
       );
       assert.equal(metric(m, "sure_chain_handoffs_total", { chain: "shout" }), 9);
+      // upper writes its answer into the other extent (3 bytes, 3 times); the rest work in place.
       assert.equal(
         metric(m, "sure_chain_copied_bytes_total", { chain: "shout", by: "handoff" }),
-        0,
+        9,
       );
       assert.equal(metric(m, "sure_chain_pool_buffers", { chain: "shout", state: "in_use" }), 0);
       assert.ok(metric(m, "sure_function_cold_starts_total", { function: "faulty" }) >= 1);

@@ -17,7 +17,7 @@ import {
   waitFor,
   waitForAsync,
 } from "./helpers.ts";
-import type { PoolStatus } from "../runtime/scheduler/pool.ts";
+import type { GroupStatus } from "../runtime/scheduler/status.ts";
 
 const statefulImage = () => buildImage("tests/fixtures/functions/stateful");
 const startfaultImage = () => buildImage("tests/fixtures/functions/startfault");
@@ -27,7 +27,7 @@ async function invoke(node: TestNode, name: string, body = "") {
   return { status: res.status, text: await res.text() };
 }
 
-async function status(node: TestNode, name: string): Promise<PoolStatus> {
+async function status(node: TestNode, name: string): Promise<GroupStatus> {
   const res = await fetch(`${node.url}/admin/functions/${name}/instances`);
   assert.equal(res.status, 200);
   return await res.json();
@@ -278,7 +278,7 @@ Deno.test({
   ignore: !hasKvm,
   async fn() {
     // 16 MiB template + 18 MiB instance (16 MiB RAM + two 1 MiB areas) fit; one more does not.
-    const node = await startTestNode({ pool: { memoryBudgetBytes: 40 * 1048576 } });
+    const node = await startTestNode({ scheduler: { memoryBudgetBytes: 40 * 1048576 } });
     try {
       await deployFunction(node, "a", await echoImage());
       assert.deepEqual(await invoke(node, "a", "hi"), { status: 200, text: "hi" });

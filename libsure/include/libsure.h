@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sure_abi.h"
+
 #if defined(SURE_BUILDING)
 #define SURE_API __attribute__((visibility("default")))
 #else
@@ -85,18 +87,27 @@ SURE_API int sure_instance_invoke(struct sure_instance *inst, uint32_t req_len,
 /* HTTP status the function chose for the last response (200 by default). */
 SURE_API int sure_instance_status(struct sure_instance *inst);
 
-/* Why the instance died. out[5] = kind, vector, error code, address, rip. */
+/* Why the instance died. */
 enum sure_fault_kind {
 	SURE_FAULT_NONE = 0,
 	SURE_FAULT_EXCEPTION = 1, /* a CPU exception: vector, error code, CR2, RIP */
 	SURE_FAULT_TRIPLE = 2, /* the VM shut down (triple fault) */
 	SURE_FAULT_TIMEOUT = 3, /* stopped by the host after its timeout */
-	SURE_FAULT_BAD_EXIT = 4, /* an exit the VMM does not allow (address in out[3]) */
+	SURE_FAULT_BAD_EXIT = 4, /* an exit the VMM does not allow (address in .address) */
 	SURE_FAULT_PROTOCOL = 5, /* the guest broke the shared-memory protocol */
-	SURE_FAULT_GUEST_EXIT = 6, /* the guest rang the EXIT doorbell (code in out[2]) */
-	SURE_FAULT_KVM = 7, /* KVM_RUN failed (errno in out[2]) */
+	SURE_FAULT_GUEST_EXIT = 6, /* the guest rang the EXIT doorbell (code in .error_code) */
+	SURE_FAULT_KVM = 7, /* KVM_RUN failed (errno in .error_code) */
 };
-SURE_API int sure_instance_fault(struct sure_instance *inst, uint64_t *out);
+struct sure_fault_info {
+	uint64_t kind; /* enum sure_fault_kind */
+	uint64_t vector; /* CPU exception vector (SURE_FAULT_EXCEPTION) */
+	uint64_t error_code; /* exception error code, guest exit code or errno */
+	uint64_t address; /* CR2 for #PF, the offending address of a bad exit */
+	uint64_t rip;
+};
+/* Copies the fault; size must be sizeof(struct sure_fault_info) (-EINVAL otherwise). */
+SURE_API int sure_instance_fault(struct sure_instance *inst, struct sure_fault_info *out,
+				 size_t size);
 
 /* Drains the guest's log ring into buf; returns bytes copied (whole lines). */
 SURE_API int sure_instance_read_log(struct sure_instance *inst, uint8_t *buf, size_t cap);
@@ -116,15 +127,29 @@ SURE_API int sure_instance_set_sidecar(struct sure_instance *inst, uint32_t enab
 				       uint32_t max_inflight, uint32_t rate_per_sec,
 				       uint32_t rate_burst, uint32_t deadline_ms);
 /*
- * Copies the sidecar's counters: out[0..11] = requests, admitted,
- * rejected_rate, rejected_inflight, deadline_missed, policy_denied,
- * status_4xx, status_5xx, queue_depth, max_queue_depth, handler_ticks,
- * sidecar_ticks; out[12] = the TSC rate (Hz, 0 if unknown);
- * out[13..44] = the handler latency histogram (log2 buckets of TSC ticks).
- * Returns the number of values written (at most n).
+ * The sidecar's counters, read from guest memory: numbers the guest wrote,
+ * so untrusted (see docs/architecture.md). Times are converted from TSC
+ * ticks to nanoseconds here; latency_hist counts handler runs by the fixed
+ * bounds SURE_LAT_BOUNDS_NS (sure_abi.h), the last bucket being +Inf.
  */
-#define SURE_SIDECAR_STATS 45
-SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst, uint64_t *out, uint32_t n);
+struct sure_sidecar_counters {
+	uint64_t requests;
+	uint64_t admitted;
+	uint64_t rejected_rate;
+	uint64_t rejected_inflight;
+	uint64_t deadline_missed;
+	uint64_t policy_denied;
+	uint64_t status_4xx;
+	uint64_t status_5xx;
+	uint64_t queue_depth;
+	uint64_t max_queue_depth;
+	uint64_t handler_ns;
+	uint64_t sidecar_ns;
+	uint64_t latency_hist[SURE_LAT_BUCKETS];
+};
+/* size must be sizeof(struct sure_sidecar_counters). */
+SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst,
+					 struct sure_sidecar_counters *out, size_t size);
 /*
  * The sidecar's latest request records, newest first, as host records: age_ns
  * (since the sidecar took it), duration_ns (handler time), trace-id (16),
@@ -189,7 +214,7 @@ SURE_API int sure_instance_clone(struct sure_template *t, uint32_t start_timeout
 				 struct sure_instance **out, char *err, size_t errcap);
 
 /*
- * Keeps n (<= 64) empty VMs ready in the background (a SCHED_IDLE thread),
+ * Keeps n (<= 64) empty VMs ready in the background (a thread at nice 19),
  * so that creating or cloning an instance skips KVM_CREATE_VM and vCPU
  * creation. 0 (the default) turns it off and frees the ready ones.
  */
@@ -234,10 +259,14 @@ SURE_API uint64_t sure_chain_buffers_size(struct sure_chain *chain);
  */
 SURE_API int sure_chain_alloc(struct sure_chain *chain, uint32_t bytes, uint32_t *slot,
 			      uint64_t *offset);
-/* Hands a filled slot (len bytes in extent 0) to step 0. Never blocks. */
-SURE_API int sure_chain_submit(struct sure_chain *chain, uint32_t slot, uint32_t len);
-/* The W3C trace context a slot's request carries (as sure_instance_set_trace); before submit. */
-SURE_API int sure_chain_set_trace(struct sure_chain *chain, uint32_t slot, const uint8_t *trace);
+/*
+ * Copies body (len bytes) into the slot's extent 0 - the one copy on the way
+ * in, counted in copied_in - records the request's W3C trace context (25
+ * bytes: trace-id 16, parent-id 8, flags 1; NULL for none) and hands the
+ * slot to step 0. Never blocks.
+ */
+SURE_API int sure_chain_submit(struct sure_chain *chain, uint32_t slot, const uint8_t *body,
+			       uint32_t len, const uint8_t *trace);
 
 /* What sure_chain_wait reports for one finished request. */
 struct sure_completion {
@@ -267,25 +296,60 @@ SURE_API int sure_chain_wait(struct sure_chain *chain, struct sure_completion *o
 			     uint32_t timeout_ms);
 /* Wakes a sure_chain_wait in progress (it returns what it has, maybe 0). */
 SURE_API void sure_chain_wake(struct sure_chain *chain);
-/* Zeroes and releases a slot's buffers: after its completion was consumed. */
+/*
+ * Copies a completed request's answer into dst (cap bytes; -E2BIG if it does
+ * not fit) - the one copy on the way out, counted in copied_out - and frees
+ * the slot. Returns the answer's length.
+ */
+SURE_API int sure_chain_take(struct sure_chain *chain, uint32_t slot, uint8_t *dst, uint32_t cap);
+/* Zeroes and releases a slot's buffers (a failed request, or an answer not wanted). */
 SURE_API int sure_chain_free(struct sure_chain *chain, uint32_t slot);
 /* The step that holds a slot now (SURE_NODE_GW if none): whom a timeout kills. */
 SURE_API int sure_chain_locate(struct sure_chain *chain, uint32_t slot);
-/* out[8]: slots in flight, free buffers, total buffers, bytes copied in by
- * the host, bytes copied out, hand-offs between functions, bytes copied by
- * hand-offs (always 0: descriptors only), requests completed. */
-SURE_API void sure_chain_stats(struct sure_chain *chain, uint64_t *out);
-/* Counts the gateway's copies (the copies happen in Deno, into the view). */
-SURE_API void sure_chain_count_copy(struct sure_chain *chain, uint64_t in_bytes,
-				    uint64_t out_bytes);
-/* Per-step guest statistics: copies struct sure_chain_stats of the step's live instance. */
-SURE_API int sure_chain_step_stats(struct sure_chain *chain, uint32_t step, uint64_t *out,
-				   size_t n);
+
+/* A chain's counters. */
+struct sure_chain_counters {
+	uint64_t slots_in_flight;
+	uint64_t free_buffers;
+	uint64_t buffers;
+	uint64_t copied_in; /* bytes the node copied into the pool (bodies) */
+	uint64_t copied_out; /* bytes the node copied out of it (answers) */
+	uint64_t completed; /* requests the steps answered */
+	/* Reported by the steps' libraries (untrusted), summed over every
+	 * instance a step has had; the node keeps them monotonic and bounds each
+	 * increase by what the steps handled (chain_stats.c). */
+	uint64_t handoffs; /* descriptors the steps pushed on */
+	uint64_t handoff_bytes; /* bytes the steps' answers put into the other extent */
+};
+/* size must be sizeof(struct sure_chain_counters). */
+SURE_API int sure_chain_stats(struct sure_chain *chain, struct sure_chain_counters *out,
+			      size_t size);
+
+/* What one step's guest library reports about its hand-offs (untrusted). */
+struct sure_step_counters {
+	uint64_t tsc_hz; /* to read handoff_tsc_sum and the histogram */
+	uint64_t handled;
+	uint64_t handoffs;
+	uint64_t handoff_tsc_sum;
+	uint64_t stale;
+	uint64_t bogus;
+	uint64_t copied;
+	uint64_t handoff_hist[32]; /* log2 buckets of hand-off latency in TSC ticks */
+};
+/* The step's live instance's counters: -ENOENT if it has none; size must be
+ * sizeof(struct sure_step_counters). */
+SURE_API int sure_chain_step_stats(struct sure_chain *chain, uint32_t step,
+				   struct sure_step_counters *out, size_t size);
 
 /* ---- process-wide accounting (leak checks, healthz) ---------------------- */
 
-/* out[3] = live instances, live vCPU threads, bytes mapped for guests. */
-SURE_API void sure_stats(uint64_t *out);
+struct sure_process_stats {
+	uint64_t instances; /* live instances (templates' stopped VMs excluded) */
+	uint64_t vcpu_threads;
+	uint64_t mapped_bytes; /* bytes mapped for guests */
+};
+/* size must be sizeof(struct sure_process_stats). */
+SURE_API int sure_stats(struct sure_process_stats *out, size_t size);
 
 #ifdef __cplusplus
 }

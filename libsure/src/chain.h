@@ -1,7 +1,16 @@
 /*
- * chain.h - struct sure_chain: a chain's pool, its read-only table for the
- * guests, the host's private view of every request slot, and the hooks the
- * vCPU threads of the chain's instances call.
+ * chain.h - struct sure_chain, shared by the three files of a chain:
+ *   chain_pool.c     the pool and its table: set-up, request slots, buffers,
+ *                    the nodes' eventfds
+ *   chain_gateway.c  the node's side: submit, completions, copies in and out
+ *   chain_step.c     the steps' side: the hooks a chain attaches to its
+ *                    instances (struct sure_attach_ops), step templates
+ *
+ * Two locks, never held together: `lock` guards the request slots (state,
+ * allocator, failure queue); `seat_lock` guards which instance holds each
+ * step. Nothing calls into an instance's lifecycle or back into the chain
+ * while either is held; a step to stop is noted under `lock` and stopped
+ * after it is released (sure_chain_stop_steps).
  */
 #ifndef SURE_CHAIN_H
 #define SURE_CHAIN_H
@@ -12,15 +21,27 @@
 #include "libsure.h"
 #include "pool.h"
 #include "shm.h"
-#include "sure_chain_abi.h"
+#include "sure_abi.h"
 
 struct sure_instance;
 
 enum sure_slot_state {
 	SLOT_FREE = 0,
 	SLOT_INFLIGHT = 1,
-	SLOT_DONE = 2, /* completion reported; waiting for sure_chain_free */
-	SLOT_FAILED = 3, /* failure reported; waiting for sure_chain_free */
+	SLOT_DONE = 2, /* completion reported; waiting for take or free */
+	SLOT_FAILED = 3, /* failure reported; waiting for free */
+};
+
+/* One step's seat: the instance that runs the step now, and the counters of
+ * the instances that ran it before (so totals never go backwards). */
+struct sure_chain_seat {
+	struct sure_chain *chain;
+	uint32_t step;
+	struct sure_instance *inst; /* under seat_lock */
+	/* The live instance's guest-reported counters as last folded in, and the
+	 * running totals (see chain_step.c: kept monotonic and bounded). */
+	uint64_t seen_handled, seen_handoffs, seen_copied;
+	uint64_t handled, handoffs, copied;
 };
 
 struct sure_chain {
@@ -32,20 +53,24 @@ struct sure_chain {
 	struct sure_ring *rings;
 	uint8_t *bufs;
 
-	pthread_mutex_t lock; /* slots, allocator, failure queue, instances */
+	pthread_mutex_t lock; /* request slots: state, allocator, failure queue */
 	struct sure_pool_alloc alloc;
 	uint8_t *state; /* enum sure_slot_state per slot: host-private truth */
+	struct sure_completion *done; /* per slot: its completion, while SLOT_DONE */
 	uint32_t *free_slots; /* stack of free slot numbers */
 	uint32_t nfree_slots;
 	struct sure_completion *fq; /* failures not yet reported, at most nslots */
 	uint32_t fq_n;
-	struct sure_instance *inst[SURE_CHAIN_MAX_STEPS];
+
+	pthread_mutex_t seat_lock; /* seat[].inst and the seats' counters */
+	struct sure_chain_seat seat[SURE_CHAIN_MAX_STEPS];
 
 	/* Doorbells: eventfd per node (steps, and the gateway at SURE_NODE_GW). A
 	 * guest's WAKE write lands on them inside KVM (KVM_IOEVENTFD) without an
 	 * exit to this process; sleepers poll them. -1 for unused nodes. */
 	int wake_fd[SURE_NODES];
 	uint32_t sleeping[SURE_NODES]; /* host truth: the node's thread sleeps or is about to */
+	/* Bytes this process copied into the pool and out of it; requests answered. */
 	uint64_t copied_in, copied_out, completed;
 };
 
@@ -54,21 +79,31 @@ static inline struct sure_ring *sure_chain_ring(struct sure_chain *c, uint32_t f
 	return &c->rings[SURE_RING_INDEX(from, to)];
 }
 
-/* ---- called by the vCPU threads of the chain's instances ---- */
+/* Bytes in each extent of a slot (both extents are the same size). */
+static inline uint64_t sure_chain_extent_bytes(const struct sure_chain *c, uint32_t slot)
+{
+	return (uint64_t)c->m->slot[slot].nbuf * c->buf_size;
+}
 
-/* SLEEP in chain mode: wait until an incoming ring has work or the instance dies. */
-void sure_chain_sleep(struct sure_instance *inst);
-/* WAKE doorbell: data names the node to wake. */
-void sure_chain_wake_node(struct sure_chain *c, uint64_t node);
-/* BOGUS doorbell from `reporter`: data = blamed node | (slot << 32). */
-void sure_chain_bogus(struct sure_chain *c, uint32_t reporter, uint64_t data);
-/* The step's instance stopped: fail every request it held. */
-void sure_chain_step_died(struct sure_chain *c, uint32_t step);
-/* Wakes the step's sleeping vCPU thread (kill, submit). */
+/* ---- chain_pool.c ---- */
+
+/* Wakes a node's sleeper (its eventfd), whether or not it said it sleeps. */
 void sure_chain_kick(struct sure_chain *c, uint32_t node);
-/* Lets the guests of vm_fd ring WAKE inside KVM (best effort: else it is an MMIO exit). */
-void sure_chain_register_doorbells(struct sure_chain *c, int vm_fd);
-/* Forgets inst as its step's instance (destroy). */
-void sure_chain_detach(struct sure_chain *c, uint32_t step, struct sure_instance *inst);
+/* Reads an eventfd empty. */
+void sure_chain_drain_fd(int fd);
+/* Marks an in-flight slot failed and queues its report. `lock` held. */
+void sure_chain_fail_slot(struct sure_chain *c, uint32_t slot, uint16_t error, uint16_t node,
+			  uint16_t status);
+
+/* ---- chain_stats.c ---- */
+
+/* Folds the seat's live instance's counters into its totals. seat_lock held. */
+void sure_chain_seat_fold(struct sure_chain_seat *seat);
+
+/* ---- chain_step.c ---- */
+
+/* Stops the instances of the steps in mask (bit i: step i) as protocol
+ * breakers. Takes seat_lock; call with `lock` released. */
+void sure_chain_stop_steps(struct sure_chain *c, uint32_t mask);
 
 #endif

@@ -9,9 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "libsure.h"
+
 struct sure_fault {
 	pthread_mutex_t lock;
-	uint64_t v[5]; /* kind, vector, error code, address, rip (libsure.h) */
+	struct sure_fault_info info; /* kind NONE until the first fault */
 };
 
 void sure_fault_init(struct sure_fault *f);
@@ -19,7 +21,7 @@ void sure_fault_fini(struct sure_fault *f);
 /* Records a fault unless one is already there; returns 1 if this one counted. */
 int sure_fault_record(struct sure_fault *f, uint64_t kind, uint64_t vector, uint64_t code,
 		      uint64_t addr, uint64_t rip);
-void sure_fault_get(struct sure_fault *f, uint64_t out[5]);
+void sure_fault_get(struct sure_fault *f, struct sure_fault_info *out);
 /* One line for a person, e.g. "exception 14 (error 0x4) at rip 0x401000, address 0x0". */
 void sure_fault_describe(struct sure_fault *f, char *buf, size_t cap);
 

@@ -1,8 +1,9 @@
 /*
  * instance.c - the lifecycle of an instance (create, invoke, destroy) and
  * the small accessors of libsure.h. Creation is a sequence of separate
- * steps - memory, layout, VM + slots, vCPU - so that clones from templates
- * can later replace the layout step.
+ * steps - memory, layout, VM + memslots, vCPU - so that clones from
+ * templates (template.c) replace the layout step. What an instance is
+ * attached to (a chain's step) comes in through struct sure_attach_ops.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +13,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "chain.h"
 #include "cpu.h"
 #include "image.h"
 #include "instance.h"
@@ -25,11 +25,10 @@
 #include "vm.h"
 
 #define MIB (1ull << 20)
-#define SLOT_RAM 0
-#define SLOT_IO 1
-#define SLOT_META 2
-#define SLOT_POOL 3
-#define CHAIN_IO_CAP 4096u /* chain instances move data through the pool, not these areas */
+/* KVM memory slots ("memslots"; a chain's request slots are another thing). */
+#define MEMSLOT_RAM 0
+#define MEMSLOT_IO 1
+#define MEMSLOT_ATTACHED 2 /* the attachment's regions follow */
 
 _Static_assert((uint64_t)SURE_MEM_MAX_MIB * MIB <= SURE_IO_GPA, "RAM overlaps the I/O areas");
 _Static_assert(SURE_IO_GPA + 2ull * SURE_IO_MAX <= SURE_DOORBELL_GPA,
@@ -43,9 +42,13 @@ static uint64_t deadline_after(uint32_t ms)
 
 void sure_instance_kill(struct sure_instance *inst)
 {
+	uint64_t one = 1;
+
 	sure_channel_kill(&inst->ch);
-	if (inst->chain)
-		sure_chain_kick(inst->chain, inst->step); /* it may sleep on its doorbell */
+	/* Its vCPU thread may sleep on its attachment's fd rather than the channel. */
+	if (inst->wake_fd >= 0 && write(inst->wake_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, so the sleeper wakes anyway. */
+	}
 	sure_vcpu_kick(&inst->vcpu);
 }
 
@@ -65,6 +68,7 @@ struct sure_instance *sure_instance_alloc(const struct sure_kvm *kvm)
 	inst->vm_fd = -1;
 	inst->ram.fd = inst->io.fd = -1;
 	inst->vcpu.fd = -1;
+	inst->wake_fd = -1;
 	inst->status = 200;
 	sure_fault_init(&inst->fault);
 	pthread_mutex_init(&inst->log_lock, NULL);
@@ -78,8 +82,8 @@ SURE_API void sure_instance_destroy(struct sure_instance *inst)
 		return;
 	sure_instance_kill(inst);
 	sure_vcpu_destroy(&inst->vcpu); /* joins the thread before memory goes away */
-	if (inst->chain)
-		sure_chain_detach(inst->chain, inst->step, inst);
+	if (inst->att.ops)
+		inst->att.ops->release(inst->att.seat, inst);
 	if (inst->vm_fd >= 0)
 		close(inst->vm_fd);
 	sure_shm_destroy(&inst->io);
@@ -102,17 +106,19 @@ static int build_memory(struct sure_instance *inst, const uint8_t *img,
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "guest memory: %s", strerror(-rc));
 	inst->ctrl = (struct sure_ctrl *)(inst->ram.map + SURE_CTRL_GPA);
+	struct sure_region regions[SURE_MAX_REGIONS];
 	struct sure_layout_in li = {
 		.ram = inst->ram.map,
 		.mem_bytes = inst->mem_bytes,
 		.io_cap = inst->io_cap,
-		.meta_size = inst->chain ? inst->chain->meta.size : 0,
-		.pool_size = inst->chain ? inst->chain->pool.size : 0,
-		.chain_step = inst->step,
+		.regions = regions,
+		.nregions = inst->att.ops ? inst->att.ops->regions(inst->att.seat, regions) : 0,
 		.img = img,
 		.info = info,
 	};
 	rc = sure_layout_build(&li, lo, err, errcap);
+	if (rc == 0 && inst->att.ops)
+		inst->att.ops->fill_ctrl(inst->att.seat, inst->ctrl);
 	if (rc == 0)
 		inst->ctrl->instance_seed = sure_random_u64();
 	return rc;
@@ -128,18 +134,20 @@ int sure_instance_build_vm(struct sure_instance *inst, char *err, size_t errcap)
 		inst->vm_fd = sure_vm_create(inst->kvm, err, errcap);
 	if (inst->vm_fd < 0)
 		return inst->vm_fd;
-	rc = sure_vm_set_slot(inst->vm_fd, SLOT_RAM, 0, inst->ram.map, inst->mem_bytes);
+	rc = sure_vm_set_slot(inst->vm_fd, MEMSLOT_RAM, 0, inst->ram.map, inst->mem_bytes);
 	if (rc == 0)
-		rc = sure_vm_set_slot(inst->vm_fd, SLOT_IO, SURE_IO_GPA, inst->io.map, inst->io.size);
-	if (rc == 0 && inst->chain) {
-		rc = sure_vm_set_slot_flags(inst->vm_fd, SLOT_META, SURE_META_GPA,
-					    inst->chain->meta.map, inst->chain->meta.size,
-					    KVM_MEM_READONLY);
-		if (rc == 0)
-			rc = sure_vm_set_slot(inst->vm_fd, SLOT_POOL, SURE_POOL_GPA,
-					      inst->chain->pool.map, inst->chain->pool.size);
-		if (rc == 0)
-			sure_chain_register_doorbells(inst->chain, inst->vm_fd);
+		rc = sure_vm_set_slot(inst->vm_fd, MEMSLOT_IO, SURE_IO_GPA, inst->io.map,
+				      inst->io.size);
+	if (rc == 0 && inst->att.ops) {
+		struct sure_region r[SURE_MAX_REGIONS];
+		uint32_t n = inst->att.ops->regions(inst->att.seat, r);
+
+		for (uint32_t i = 0; rc == 0 && i < n && i < SURE_MAX_REGIONS; i++)
+			rc = sure_vm_set_slot_flags(inst->vm_fd, MEMSLOT_ATTACHED + i, r[i].gpa,
+						    r[i].host, r[i].size,
+						    r[i].writable ? 0 : KVM_MEM_READONLY);
+		if (rc == 0 && inst->att.ops->bind_vm)
+			inst->att.ops->bind_vm(inst->att.seat, inst->vm_fd);
 	}
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-rc));
@@ -158,6 +166,7 @@ static int boot_cpu(struct sure_instance *inst, const struct sure_layout_out *lo
 		return sure_errf(err, errcap, rc, "vCPU setup: %s", strerror(-rc));
 	khz = ioctl(inst->vcpu.fd, KVM_GET_TSC_KHZ, 0);
 	inst->ctrl->tsc_hz = khz > 0 ? (uint64_t)khz * 1000 : 0;
+	sure_sidecar_init(inst);
 	return 0;
 }
 
@@ -191,28 +200,17 @@ int sure_instance_start(struct sure_instance *inst, uint32_t timeout_ms, char *e
 	return 0;
 }
 
-/* Reserves chain step `step` for inst: a step has one instance at a time. */
-int sure_instance_attach(struct sure_instance *inst, struct sure_chain *chain, uint32_t step)
+int sure_instance_attach(struct sure_instance *inst, const struct sure_attachment *att)
 {
-	int rc = 0;
+	int rc = att->ops->claim(att->seat, inst);
 
-	pthread_mutex_lock(&chain->lock);
-	if (step >= chain->nsteps)
-		rc = -EINVAL;
-	else if (chain->inst[step])
-		rc = -EEXIST;
-	else
-		chain->inst[step] = inst;
-	pthread_mutex_unlock(&chain->lock);
-	if (rc == 0) {
-		inst->chain = chain;
-		inst->step = step;
-	}
+	if (rc == 0)
+		inst->att = *att;
 	return rc;
 }
 
 static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
-		  uint32_t init_timeout_ms, struct sure_chain *chain, uint32_t step,
+		  uint32_t init_timeout_ms, const struct sure_attachment *att,
 		  struct sure_cpu_state *snap, struct sure_instance **out, char *err,
 		  size_t errcap)
 {
@@ -244,11 +242,11 @@ static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_
 	if (!inst)
 		return sure_errf(err, errcap, -ENOMEM, "out of memory");
 	inst->snap = snap;
-	if (chain) {
-		rc = sure_instance_attach(inst, chain, step);
+	if (att && att->ops) {
+		rc = sure_instance_attach(inst, att);
 		if (rc < 0) {
-			sure_errf(err, errcap, rc, rc == -EEXIST ? "step %u already has an instance"
-							    : "no step %u in this chain", step);
+			sure_errf(err, errcap, rc, "seat %u: %s", att->index,
+				  rc == -EEXIST ? "already has an instance" : strerror(-rc));
 			goto fail;
 		}
 	}
@@ -273,22 +271,20 @@ fail:
 }
 
 int sure_instance_boot(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
-		       uint32_t init_timeout_ms, struct sure_chain *chain, uint32_t step,
+		       uint32_t init_timeout_ms, const struct sure_attachment *att,
 		       struct sure_cpu_state *snap, struct sure_instance **out, char *err,
 		       size_t errcap)
 {
-	if (chain)
-		io_cap = CHAIN_IO_CAP;
-	return create(img, len, mem_mib, io_cap, init_timeout_ms, chain, step, snap, out, err,
-		      errcap);
+	if (att && att->ops)
+		io_cap = att->ops->io_cap;
+	return create(img, len, mem_mib, io_cap, init_timeout_ms, att, snap, out, err, errcap);
 }
 
 SURE_API int sure_instance_create(const uint8_t *img, size_t len, uint32_t mem_mib,
 				  uint32_t io_cap, uint32_t init_timeout_ms,
 				  struct sure_instance **out, char *err, size_t errcap)
 {
-	return create(img, len, mem_mib, io_cap, init_timeout_ms, NULL, 0, NULL, out, err,
-		      errcap);
+	return create(img, len, mem_mib, io_cap, init_timeout_ms, NULL, NULL, out, err, errcap);
 }
 
 SURE_API uint8_t *sure_instance_req_buf(struct sure_instance *inst)
@@ -353,9 +349,10 @@ SURE_API int sure_instance_status(struct sure_instance *inst)
 	return inst ? inst->status : 0;
 }
 
-SURE_API int sure_instance_fault(struct sure_instance *inst, uint64_t *out)
+SURE_API int sure_instance_fault(struct sure_instance *inst, struct sure_fault_info *out,
+				 size_t size)
 {
-	if (!inst || !out)
+	if (!inst || !out || size != sizeof(*out))
 		return -EINVAL;
 	sure_fault_get(&inst->fault, out);
 	return 0;

@@ -17,6 +17,60 @@
 #include "shm.h"
 
 struct kvm_run;
+struct sure_instance;
+struct sure_ctrl;
+
+/* Guest memory an attachment adds to each of its instances: a memslot of its
+ * own and the matching page-table entries. */
+struct sure_region {
+	uint64_t gpa; /* page aligned, above the doorbell page */
+	uint8_t *host; /* host mapping of the memory */
+	uint64_t size; /* bytes, whole pages */
+	uint32_t writable; /* 0: read-only in the memslot and in the page tables */
+};
+#define SURE_MAX_REGIONS 2
+
+/* A doorbell an attachment answers (offset in the doorbell page); the
+ * handler returns 1 to keep running the guest, 0 to stop it. */
+struct sure_doorbell {
+	uint32_t offset;
+	int (*ring)(struct sure_instance *inst, uint64_t data);
+};
+
+/*
+ * What a subsystem attached to an instance (today: a chain, one seat per
+ * step) adds to it. The instance code and the vCPU loop call these and never
+ * name the subsystem, the way Solo5's hvt modules register exit handlers.
+ * The hooks are called with no lock held; they must not call back into the
+ * instance's lifecycle (create, destroy).
+ */
+struct sure_attach_ops {
+	const char *thread_name; /* vCPU thread name prefix; the seat index follows */
+	uint32_t io_cap; /* bytes per request/response area its instances need */
+	/* Takes the seat for inst: -EEXIST if another instance holds it. Sets
+	 * inst->wake_fd if the vCPU thread sleeps on an fd of its own. */
+	int (*claim)(void *seat, struct sure_instance *inst);
+	/* Gives the seat back (the instance is being destroyed). */
+	void (*release)(void *seat, struct sure_instance *inst);
+	/* The memory it maps into each instance: fills out, returns how many. */
+	uint32_t (*regions)(void *seat, struct sure_region *out);
+	/* Its fields of a freshly laid out control page. */
+	void (*fill_ctrl)(void *seat, struct sure_ctrl *ctrl);
+	/* Once the memslots exist: e.g. in-kernel doorbells of this VM (best effort). */
+	void (*bind_vm)(void *seat, int vm_fd);
+	/* SLEEP doorbell: wait until the instance has work or dies. */
+	void (*sleep)(struct sure_instance *inst);
+	/* The vCPU loop ended for good (a fault, a kill), not at a snapshot. */
+	void (*stopped)(struct sure_instance *inst);
+	const struct sure_doorbell *doorbells;
+	uint32_t ndoorbells;
+};
+
+struct sure_attachment {
+	const struct sure_attach_ops *ops; /* NULL: a plain function instance */
+	void *seat;
+	uint32_t index; /* the seat's number, for names */
+};
 
 struct sure_vcpu {
 	int fd;
@@ -41,8 +95,10 @@ struct sure_instance {
 	struct sure_logring log;
 	int status; /* host copy of the last checked resp_status */
 	uint64_t requests; /* answers the host accepted */
-	struct sure_chain *chain; /* NULL for a plain function instance */
-	uint32_t step; /* this instance's step in chain */
+	struct sure_attachment att; /* ops NULL for a plain function instance */
+	/* eventfd the vCPU thread sleeps on when its attachment has one (-1):
+	 * a kill writes it, so killing never calls into the attachment. */
+	int wake_fd;
 	/* Template source only: where the vCPU thread saves the state at the
 	 * SNAPSHOT doorbell; snapshot_taken is set (release) once it did. */
 	struct sure_cpu_state *snap;
@@ -69,17 +125,20 @@ int sure_instance_build_vm(struct sure_instance *inst, char *err, size_t errcap)
 /* Starts the vCPU thread and waits until the guest is ready (or snapshotted). */
 int sure_instance_start(struct sure_instance *inst, uint32_t timeout_ms, char *err,
 			size_t errcap);
-/* Boots an instance (of chain step `step` if chain is set); with snap set it
- * stops at the SNAPSHOT doorbell. */
+/* Boots an instance (attached to att if it has ops; its io_cap wins); with
+ * snap set it stops at the SNAPSHOT doorbell. */
 int sure_instance_boot(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
-		       uint32_t init_timeout_ms, struct sure_chain *chain, uint32_t step,
+		       uint32_t init_timeout_ms, const struct sure_attachment *att,
 		       struct sure_cpu_state *snap, struct sure_instance **out, char *err,
 		       size_t errcap);
-/* Reserves chain step `step` for inst (-EEXIST if it has an instance). */
-int sure_instance_attach(struct sure_instance *inst, struct sure_chain *chain, uint32_t step);
+/* Claims att's seat for inst (-EEXIST if taken); destroy releases it. */
+int sure_instance_attach(struct sure_instance *inst, const struct sure_attachment *att);
 
 /* ---- sidecar.c ---- */
 
+/* Writes what the sidecar page needs from the host before the guest first
+ * runs (the latency histogram's bounds in TSC ticks); clones inherit it. */
+void sure_sidecar_init(struct sure_instance *inst);
 /* Stamps the request the host is about to post (the guest's deadline clock). */
 void sure_sidecar_stamp(struct sure_instance *inst);
 

@@ -25,10 +25,13 @@ static void fill_ctrl(const struct sure_layout_in *in, uint64_t heap_start, uint
 	c->resp_gva = SURE_IO_GPA + in->io_cap;
 	c->io_cap = in->io_cap;
 	c->log_size = SURE_LOG_SIZE;
-	if (in->meta_size) {
-		c->chain_meta_gva = SURE_META_GPA;
-		c->chain_step = in->chain_step;
-	}
+}
+
+/* An attachment's region: whole pages above everything the core maps. */
+static int region_ok(const struct sure_region *r)
+{
+	return r->size && !((r->gpa | r->size) & (SURE_PAGE_SIZE - 1)) &&
+	       r->gpa >= SURE_DOORBELL_GPA + SURE_PAGE_SIZE && r->gpa + r->size > r->gpa;
 }
 
 static int map_image(struct sure_pt *pt, const struct sure_image_info *info)
@@ -103,11 +106,13 @@ int sure_layout_build(const struct sure_layout_in *in, struct sure_layout_out *o
 		rc = sure_pt_map(&pt, SURE_DOORBELL_GPA, SURE_PAGE_SIZE, USER_RW);
 	if (rc == 0 && in->io_cap)
 		rc = sure_pt_map(&pt, SURE_IO_GPA, 2ull * in->io_cap, USER_RW);
-	/* The chain's table is read-only twice over: in the page tables and in its memslot. */
-	if (rc == 0 && in->meta_size)
-		rc = sure_pt_map(&pt, SURE_META_GPA, in->meta_size, SURE_MAP_USER);
-	if (rc == 0 && in->pool_size)
-		rc = sure_pt_map(&pt, SURE_POOL_GPA, in->pool_size, USER_RW);
+	/* A read-only region is read-only twice over: here and in its memslot. */
+	for (uint32_t i = 0; rc == 0 && i < in->nregions; i++) {
+		const struct sure_region *r = &in->regions[i];
+		rc = region_ok(r) ? sure_pt_map(&pt, r->gpa, r->size,
+						r->writable ? USER_RW : SURE_MAP_USER)
+				  : -EINVAL;
+	}
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "building guest page tables failed (%d)", rc);
 

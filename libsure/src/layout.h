@@ -9,14 +9,14 @@
 #include <stdint.h>
 
 #include "image.h"
+#include "instance.h"
 
 struct sure_layout_in {
 	uint8_t *ram; /* host view of guest RAM, zero-filled */
 	uint64_t mem_bytes;
 	uint32_t io_cap; /* bytes per I/O area, page aligned */
-	uint64_t meta_size; /* chain mode: read-only chain table at SURE_META_GPA, else 0 */
-	uint64_t pool_size; /* chain mode: the chain's pool at SURE_POOL_GPA, else 0 */
-	uint32_t chain_step;
+	const struct sure_region *regions; /* the attachment's memory, if any */
+	uint32_t nregions;
 	const uint8_t *img;
 	const struct sure_image_info *info; /* parsed (checked) image */
 };

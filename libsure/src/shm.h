@@ -1,6 +1,6 @@
 /*
  * shm.h - shared memory for guests: a memfd and its MAP_SHARED mapping in
- * this process. The same fd can later be mapped into other VMs (pools,
+ * this process. The same fd is mapped into other VMs too (a chain's pool,
  * templates), which is why the fd is kept rather than closed after mmap.
  */
 #ifndef SURE_SHM_H

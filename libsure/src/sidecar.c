@@ -20,6 +20,12 @@ static struct sure_sidecar *page(struct sure_instance *inst)
 	return (struct sure_sidecar *)(inst->ram.map + SURE_SIDECAR_GPA);
 }
 
+/* The guest's TSC rate as the host measured it (1 GHz if KVM did not say). */
+static uint64_t tsc_hz(struct sure_instance *inst)
+{
+	return inst->ctrl->tsc_hz ? inst->ctrl->tsc_hz : 1000000000ull;
+}
+
 SURE_API int sure_instance_set_sidecar(struct sure_instance *inst, uint32_t enabled,
 				       uint32_t max_inflight, uint32_t rate_per_sec,
 				       uint32_t rate_burst, uint32_t deadline_ms)
@@ -27,7 +33,7 @@ SURE_API int sure_instance_set_sidecar(struct sure_instance *inst, uint32_t enab
 	if (!inst)
 		return -EINVAL;
 	struct sure_sidecar *sc = page(inst);
-	uint64_t hz = inst->ctrl->tsc_hz ? inst->ctrl->tsc_hz : 1000000000ull;
+	uint64_t hz = tsc_hz(inst);
 
 	sc->max_inflight = max_inflight;
 	sc->rate_per_sec = rate_per_sec;
@@ -38,32 +44,37 @@ SURE_API int sure_instance_set_sidecar(struct sure_instance *inst, uint32_t enab
 	return 0;
 }
 
-SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst, uint64_t *out, uint32_t n)
+/* TSC ticks to nanoseconds at hz (never 0 here). */
+static uint64_t ticks_ns(uint64_t ticks, uint64_t hz)
 {
-	uint64_t v[SURE_SIDECAR_STATS];
+	return (uint64_t)((unsigned __int128)ticks * 1000000000u / hz);
+}
 
-	if (!inst || !out)
+SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst,
+					 struct sure_sidecar_counters *out, size_t size)
+{
+	if (!inst || !out || size != sizeof(*out))
 		return -EINVAL;
 	const volatile struct sure_sidecar *sc = page(inst);
-	v[0] = sc->requests;
-	v[1] = sc->admitted;
-	v[2] = sc->rejected_rate;
-	v[3] = sc->rejected_inflight;
-	v[4] = sc->deadline_missed;
-	v[5] = sc->policy_denied;
-	v[6] = sc->status_4xx;
-	v[7] = sc->status_5xx;
-	v[8] = sc->queue_depth;
-	v[9] = sc->max_queue_depth;
-	v[10] = sc->handler_ticks;
-	v[11] = sc->sidecar_ticks;
-	v[12] = inst->ctrl->tsc_hz;
+	uint64_t hz = tsc_hz(inst);
+
+	*out = (struct sure_sidecar_counters){
+		.requests = sc->requests,
+		.admitted = sc->admitted,
+		.rejected_rate = sc->rejected_rate,
+		.rejected_inflight = sc->rejected_inflight,
+		.deadline_missed = sc->deadline_missed,
+		.policy_denied = sc->policy_denied,
+		.status_4xx = sc->status_4xx,
+		.status_5xx = sc->status_5xx,
+		.queue_depth = sc->queue_depth,
+		.max_queue_depth = sc->max_queue_depth,
+		.handler_ns = ticks_ns(sc->handler_ticks, hz),
+		.sidecar_ns = ticks_ns(sc->sidecar_ticks, hz),
+	};
 	for (int i = 0; i < SURE_LAT_BUCKETS; i++)
-		v[13 + i] = sc->latency_hist[i];
-	if (n > SURE_SIDECAR_STATS)
-		n = SURE_SIDECAR_STATS;
-	memcpy(out, v, n * sizeof(v[0]));
-	return (int)n;
+		out->latency_hist[i] = sc->latency_hist[i];
+	return 0;
 }
 
 SURE_API int sure_instance_sidecar_records(struct sure_instance *inst,
@@ -72,7 +83,7 @@ SURE_API int sure_instance_sidecar_records(struct sure_instance *inst,
 	if (!inst || (!out && max))
 		return -EINVAL;
 	const volatile struct sure_sidecar *sc = page(inst);
-	uint64_t hz = inst->ctrl->tsc_hz ? inst->ctrl->tsc_hz : 1000000000ull;
+	uint64_t hz = tsc_hz(inst);
 	uint64_t now = __rdtsc();
 	uint64_t written = sc->records_written;
 	uint32_t n = 0;
@@ -85,8 +96,8 @@ SURE_API int sure_instance_sidecar_records(struct sure_instance *inst,
 		if (tsc > now)
 			continue;
 		struct sure_host_record *h = &out[n++];
-		h->age_ns = (uint64_t)((unsigned __int128)(now - tsc) * 1000000000u / hz);
-		h->duration_ns = (uint64_t)((unsigned __int128)ticks * 1000000000u / hz);
+		h->age_ns = ticks_ns(now - tsc, hz);
+		h->duration_ns = ticks_ns(ticks, hz);
 		for (int b = 0; b < 16; b++)
 			h->trace_id[b] = r->trace_id[b];
 		for (int b = 0; b < 8; b++)
@@ -115,6 +126,17 @@ SURE_API int sure_instance_resp_reason(struct sure_instance *inst)
 		return -EINVAL;
 	uint32_t r = __atomic_load_n(&inst->ctrl->resp_reason, __ATOMIC_RELAXED);
 	return r <= SURE_REASON_DEADLINE ? (int)r : 0;
+}
+
+void sure_sidecar_init(struct sure_instance *inst)
+{
+	static const uint64_t bounds_ns[SURE_LAT_NBOUNDS] = { SURE_LAT_BOUNDS_NS };
+	struct sure_sidecar *sc = page(inst);
+	uint64_t hz = tsc_hz(inst);
+
+	/* The histogram's fixed bounds in this machine's ticks: the guest compares, never divides. */
+	for (int i = 0; i < SURE_LAT_NBOUNDS; i++)
+		sc->lat_bound_ticks[i] = (uint64_t)((unsigned __int128)bounds_ns[i] * hz / 1000000000u);
 }
 
 /* Before each request: when the node took it (the guest's deadline clock). */

@@ -19,15 +19,15 @@
 #include "instance.h"
 #include "libsure.h"
 #include "shm.h"
+#include "template.h"
 #include "sure_abi.h"
 #include "util.h"
 
 struct sure_template {
 	const struct sure_kvm *kvm;
-	/* A chain step's template: its page tables and control page are laid out
-	 * for that chain's pool and table, so it clones into that step only. */
-	struct sure_chain *chain;
-	uint32_t step;
+	/* An attached template (a chain step's): its page tables and control
+	 * page are laid out for that seat, so it clones into that seat only. */
+	struct sure_attachment att;
 	int ram_fd; /* the template's guest RAM; clones map it copy-on-write */
 	uint64_t mem_bytes;
 	uint32_t io_cap;
@@ -37,9 +37,9 @@ struct sure_template {
 	size_t log_len;
 };
 
-static int make_template(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
-			 uint32_t init_timeout_ms, struct sure_chain *chain, uint32_t step,
-			 struct sure_template **out, char *err, size_t errcap)
+int sure_template_make(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
+		       uint32_t init_timeout_ms, const struct sure_attachment *att,
+		       struct sure_template **out, char *err, size_t errcap)
 {
 	struct sure_instance *src;
 	struct sure_template *t;
@@ -57,8 +57,8 @@ static int make_template(const uint8_t *img, size_t len, uint32_t mem_mib, uint3
 		free(t);
 		return sure_errf(err, errcap, -ENOMEM, "out of memory");
 	}
-	rc = sure_instance_boot(img, len, mem_mib, io_cap, init_timeout_ms, chain, step, &t->cpu,
-				&src, err, errcap);
+	rc = sure_instance_boot(img, len, mem_mib, io_cap, init_timeout_ms, att, &t->cpu, &src, err,
+				errcap);
 	if (rc < 0) {
 		free(t->log);
 		free(t);
@@ -68,8 +68,8 @@ static int make_template(const uint8_t *img, size_t len, uint32_t mem_mib, uint3
 	rc = sure_instance_read_log(src, t->log, SURE_LOG_SIZE);
 	t->log_len = rc > 0 ? (size_t)rc : 0;
 	t->kvm = src->kvm;
-	t->chain = chain;
-	t->step = step;
+	if (att)
+		t->att = *att;
 	t->mem_bytes = src->mem_bytes;
 	t->io_cap = src->io_cap;
 	t->ram_fd = src->ram.fd;
@@ -83,22 +83,8 @@ SURE_API int sure_template_create(const uint8_t *img, size_t len, uint32_t mem_m
 				  uint32_t io_cap, uint32_t init_timeout_ms,
 				  struct sure_template **out, char *err, size_t errcap)
 {
-	return make_template(img, len, mem_mib, io_cap, init_timeout_ms, NULL, 0, out, err,
-			     errcap);
-}
-
-SURE_API int sure_chain_template_create(struct sure_chain *chain, uint32_t step,
-					const uint8_t *img, size_t len, uint32_t mem_mib,
-					uint32_t init_timeout_ms, struct sure_template **out,
-					char *err, size_t errcap)
-{
-	if (!chain) {
-		if (err && errcap)
-			err[0] = 0;
-		return sure_errf(err, errcap, -EINVAL, "missing chain");
-	}
-	return make_template(img, len, mem_mib, 0, init_timeout_ms, chain, step, out, err,
-			     errcap);
+	return sure_template_make(img, len, mem_mib, io_cap, init_timeout_ms, NULL, out, err,
+				  errcap);
 }
 
 SURE_API void sure_template_destroy(struct sure_template *t)
@@ -162,10 +148,10 @@ SURE_API int sure_instance_clone(struct sure_template *t, uint32_t start_timeout
 	inst = sure_instance_alloc(t->kvm);
 	if (!inst)
 		return sure_errf(err, errcap, -ENOMEM, "out of memory");
-	if (t->chain) {
-		rc = sure_instance_attach(inst, t->chain, t->step);
+	if (t->att.ops) {
+		rc = sure_instance_attach(inst, &t->att);
 		if (rc < 0) {
-			sure_errf(err, errcap, rc, "step %u already has an instance", t->step);
+			sure_errf(err, errcap, rc, "seat %u already has an instance", t->att.index);
 			goto fail;
 		}
 	}

@@ -14,7 +14,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "chain.h"
 #include "cpu.h"
 #include "instance.h"
 #include "libsure.h"
@@ -152,20 +151,10 @@ static int on_mmio(struct sure_instance *inst, struct kvm_run *run)
 	case SURE_DOORBELL_SLEEP:
 		/* Creation may be waiting for ready without a NOTIFY: tell it too. */
 		sure_channel_notify(&inst->ch);
-		if (inst->chain)
-			sure_chain_sleep(inst);
+		if (inst->att.ops && inst->att.ops->sleep)
+			inst->att.ops->sleep(inst);
 		else
 			sure_channel_sleep(&inst->ch, (uint32_t)data);
-		return 1;
-	case SURE_DOORBELL_WAKE:
-		if (!inst->chain)
-			break;
-		sure_chain_wake_node(inst->chain, data);
-		return 1;
-	case SURE_DOORBELL_BOGUS:
-		if (!inst->chain)
-			break;
-		sure_chain_bogus(inst->chain, inst->step, data);
 		return 1;
 	case SURE_DOORBELL_NOTIFY:
 		sure_channel_notify(&inst->ch);
@@ -186,6 +175,14 @@ static int on_mmio(struct sure_instance *inst, struct kvm_run *run)
 		return 0;
 	default:
 		break;
+	}
+	/* The attachment's own doorbells (a chain's WAKE and BOGUS). */
+	if (inst->att.ops) {
+		for (uint32_t i = 0; i < inst->att.ops->ndoorbells; i++) {
+			const struct sure_doorbell *d = &inst->att.ops->doorbells[i];
+			if (addr - SURE_DOORBELL_GPA == d->offset)
+				return d->ring(inst, data);
+		}
 	}
 	bad_exit(inst, KVM_EXIT_MMIO, addr);
 	return 0;
@@ -226,8 +223,8 @@ static void *vcpu_main(void *arg)
 
 	/* A name that says what it is in top -H and in perf (15 characters at most). */
 	char name[16];
-	if (inst->chain)
-		snprintf(name, sizeof(name), "sure-step%u", inst->step);
+	if (inst->att.ops)
+		snprintf(name, sizeof(name), "%s%u", inst->att.ops->thread_name, inst->att.index);
 	else
 		snprintf(name, sizeof(name), "sure-vcpu");
 	pthread_setname_np(pthread_self(), name);
@@ -254,9 +251,10 @@ static void *vcpu_main(void *arg)
 	/* Whatever ended the loop, nobody may wait for this guest any more. */
 	sure_channel_kill(&inst->ch);
 	/* A template source that stopped at its snapshot did not die: whatever
-	 * waits in its step's rings is for the clone that comes next. */
-	if (inst->chain && !__atomic_load_n(&inst->snapshot_taken, __ATOMIC_ACQUIRE))
-		sure_chain_step_died(inst->chain, inst->step);
+	 * waits for its seat (a chain step's rings) is for the clone that comes next. */
+	if (inst->att.ops && inst->att.ops->stopped &&
+	    !__atomic_load_n(&inst->snapshot_taken, __ATOMIC_ACQUIRE))
+		inst->att.ops->stopped(inst);
 	return NULL;
 }
 

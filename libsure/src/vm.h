@@ -1,6 +1,7 @@
 /*
  * vm.h - a KVM VM and its memory slots. Memory itself comes from shm.h, so
- * the same memfd can back slots of several VMs (pools, templates later).
+ * the same memfd can back memslots of several VMs (a chain's pool and table,
+ * a template's RAM in its clones).
  */
 #ifndef SURE_VM_H
 #define SURE_VM_H

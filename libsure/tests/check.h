@@ -1,17 +1,28 @@
 /*
  * check.h - the smallest test harness that reports like TAP: one
- * "ok N - name" or "not ok N - name" line per test, then "# passed P failed F".
- * scripts/test.sh adds these counts to the project's summary line.
+ * "ok N - name", "not ok N - name" or "ok N - name # SKIP reason" line per
+ * test, then "# passed P failed F skipped S". scripts/test.sh adds these
+ * counts to the project's summary line; a skipped test is never a pass.
+ *
+ * A test that cannot run here says SKIP("why %s", ...), which returns from
+ * it. One that needs KVM starts with REQUIRE_KVM(): a skip when
+ * sure_kvm_probe() finds KVM unusable, or a failure when SURE_REQUIRE_KVM=1
+ * is set (a machine with /dev/kvm, e.g. CI, insists that nothing skips).
  */
 #ifndef SURE_CHECK_H
 #define SURE_CHECK_H
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static int check_failed_here;
-static int check_n, check_pass, check_fail;
+#include "libsure.h"
+
+static int check_failed_here, check_skipped_here;
+static char check_skip_why[256], check_kvm_why[200];
+static int check_n, check_pass, check_fail, check_skip;
 
 #define CHECK(cond)                                                                  \
 	do {                                                                         \
@@ -32,14 +43,68 @@ static int check_n, check_pass, check_fail;
 		}                                                                    \
 	} while (0)
 
+/* Marks the running test skipped (the caller returns right after). */
+static inline void __attribute__((format(printf, 1, 2))) check_skip_test(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(check_skip_why, sizeof(check_skip_why), fmt, ap);
+	va_end(ap);
+	/* One line: a newline in the reason would end the TAP directive. */
+	check_skip_why[strcspn(check_skip_why, "\n")] = 0;
+	check_skipped_here = 1;
+}
+#define SKIP(...)                                                                    \
+	do {                                                                         \
+		check_skip_test(__VA_ARGS__);                                        \
+		return;                                                              \
+	} while (0)
+
+/* 1 if KVM can run sure guests here; probed once, the reason kept in check_kvm_why. */
+static inline int check_have_kvm(void)
+{
+	static int state = -1;
+
+	if (state < 0)
+		state = sure_kvm_probe(check_kvm_why, sizeof(check_kvm_why)) == 0;
+	return state;
+}
+
+static inline int check_kvm_required(void)
+{
+	const char *v = getenv("SURE_REQUIRE_KVM");
+
+	return v && strcmp(v, "1") == 0;
+}
+
+/* First statement of a test that needs KVM: skip without it (fail if it is required). */
+#define REQUIRE_KVM()                                                                \
+	do {                                                                         \
+		if (!check_have_kvm()) {                                             \
+			if (check_kvm_required()) {                                  \
+				fprintf(stderr, "  SURE_REQUIRE_KVM=1 but no usable KVM: %s\n", \
+					check_kvm_why);                              \
+				check_failed_here = 1;                               \
+				return;                                              \
+			}                                                            \
+			SKIP("no usable KVM: %s", check_kvm_why);                    \
+		}                                                                    \
+	} while (0)
+
+/* A failed check wins over a skip: a test that skips after failing still failed. */
 #define RUN(fn)                                                                      \
 	do {                                                                         \
 		check_failed_here = 0;                                               \
+		check_skipped_here = 0;                                              \
 		fn();                                                                \
 		check_n++;                                                           \
 		if (check_failed_here) {                                             \
 			check_fail++;                                                \
 			printf("not ok %d - %s\n", check_n, #fn);                    \
+		} else if (check_skipped_here) {                                     \
+			check_skip++;                                                \
+			printf("ok %d - %s # SKIP %s\n", check_n, #fn, check_skip_why); \
 		} else {                                                             \
 			check_pass++;                                                \
 			printf("ok %d - %s\n", check_n, #fn);                        \
@@ -61,7 +126,19 @@ static inline int check_count_dir(const char *path)
 	return n;
 }
 
+/* The process counters (sure_stats) as an array, for before/after leak checks. */
+static inline void check_process_stats(uint64_t out[3])
+{
+	struct sure_process_stats st = { 0 };
+
+	sure_stats(&st, sizeof(st));
+	out[0] = st.instances;
+	out[1] = st.vcpu_threads;
+	out[2] = st.mapped_bytes;
+}
+
 #define CHECK_DONE()                                                                 \
-	(printf("# passed %d failed %d\n", check_pass, check_fail), check_fail ? 1 : 0)
+	(printf("# passed %d failed %d skipped %d\n", check_pass, check_fail, check_skip), \
+	 check_fail ? 1 : 0)
 
 #endif

@@ -1,12 +1,12 @@
 /*
  * fuzz_image.c - libFuzzer target for the image checker (src/image.c).
  *
- * Build and run (needs clang: `apt-get install -y clang`):
- *   make -C libsure fuzz
- *   export UBSAN_OPTIONS=halt_on_error=1   # make undefined behaviour a finding
- *   libsure/build/fuzz/fuzz_image -max_total_time=60 -max_len=4096   # smoke run, no corpus
- *   libsure/build/fuzz/fuzz_image -max_len=4096 CORPUS_DIR            # longer runs
- * Run it from a scratch directory: libFuzzer writes crash-* files to the cwd.
+ * Build and run (needs clang and its fuzzer runtime: scripts/setup.sh):
+ *   make -C libsure fuzz-smoke        # every fuzz target briefly (npm test does this too)
+ *   libsure/tests/fuzz_run.sh libsure/build/fuzz/fuzz_image 60    # this one, 60 s
+ *   libsure/build/fuzz/fuzz_image -max_len=4096 CORPUS_DIR         # longer runs
+ * Run it by hand from a scratch directory: libFuzzer writes crash-* files to
+ * the cwd (fuzz_run.sh keeps them in libsure/build/fuzz/fuzz_image.out/).
  *
  * Random bytes rarely get past the ELF magic, so besides parsing the input
  * as it is, each input also patches a built-in valid image: it is read as

@@ -47,12 +47,12 @@ static void test_accounting(void)
 	uint64_t s0[3], s1[3], s2[3];
 	struct sure_shm a;
 
-	sure_stats(s0);
+	check_process_stats(s0);
 	CHECK_EQ(sure_shm_create(&a, "test", 5 * 4096), 0);
-	sure_stats(s1);
+	check_process_stats(s1);
 	CHECK_EQ(s1[2] - s0[2], 5 * 4096);
 	sure_shm_destroy(&a);
-	sure_stats(s2);
+	check_process_stats(s2);
 	CHECK_EQ(s2[2], s0[2]);
 }
 

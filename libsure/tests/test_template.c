@@ -2,11 +2,10 @@
  * test_template.c - templates and copy-on-write clones on real KVM, with a
  * real function linked against libsg: init runs once, clones continue from
  * its state without sharing their writes, sure_start runs per clone, and a
- * clone that dies in sure_start fails alone.
+ * clone that dies in sure_start fails alone. Every test skips (check.h's
+ * REQUIRE_KVM) when KVM is unusable; clone and boot times are in bench_vm.c.
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <time.h>
 
 #include "build_fn.h"
 #include "check.h"
@@ -35,13 +34,6 @@ struct answer {
 	unsigned long long init_tsc, seed;
 	unsigned count, started, no;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static uint8_t *build_stateful(int crash_no, size_t *len)
 {
@@ -87,6 +79,7 @@ static struct sure_instance *clone_of(struct sure_template *t, int *rc, char *er
 
 static void test_clones_share_init_not_writes(void)
 {
+	REQUIRE_KVM();
 	char err[256] = "";
 	size_t len = 0;
 	int rc;
@@ -144,6 +137,7 @@ static void test_clones_share_init_not_writes(void)
 
 static void test_start_crash_fails_that_clone(void)
 {
+	REQUIRE_KVM();
 	char err[256] = "";
 	size_t len = 0;
 	int rc;
@@ -173,6 +167,7 @@ static void test_start_crash_fails_that_clone(void)
 
 static void test_init_crash_is_no_template(void)
 {
+	REQUIRE_KVM();
 	static const char src[] = "#include <sure.h>\n"
 				  "static volatile int *volatile bad;\n"
 				  "void sure_init(void) { *bad = 1; }\n"
@@ -191,59 +186,16 @@ static void test_init_crash_is_no_template(void)
 	if (!img)
 		return;
 	uint64_t before[3], after[3];
-	sure_stats(before);
+	check_process_stats(before);
 	struct sure_template *t = make_template(img, len, err, sizeof(err), &rc);
 	free(img);
 	CHECK(t == NULL);
 	CHECK_EQ(rc, -EFAULT);
 	CHECK(strstr(err, "during init") != NULL);
-	sure_stats(after);
+	check_process_stats(after);
 	CHECK_EQ(after[0], before[0]);
 	CHECK_EQ(after[1], before[1]);
 	CHECK_EQ(after[2], before[2]);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Not a pass/fail timing: prints clone vs boot so a regression is visible. */
-static void test_clone_and_boot_times(void)
-{
-	char path[PATH_MAX], err[256] = "";
-	size_t len = 0;
-	int rc;
-	enum { N = 20 };
-	uint64_t tc[N], tb[N];
-	snprintf(path, sizeof(path), "%s/../functions/echo/echo.c", libsure_dir);
-	uint8_t *img = build_function(path, &len);
-	CHECK(img != NULL);
-	if (!img)
-		return;
-	struct sure_template *t = make_template(img, len, err, sizeof(err), &rc);
-	CHECK(t != NULL);
-	for (int i = 0; t && i < N; i++) {
-		struct sure_instance *inst = NULL;
-		uint64_t t0 = now_ns();
-		rc = sure_instance_clone(t, 2000, &inst, err, sizeof(err));
-		tc[i] = now_ns() - t0;
-		CHECK_EQ(rc, 0);
-		sure_instance_destroy(inst);
-		t0 = now_ns();
-		rc = sure_instance_create(img, len, 16, 65536, 2000, &inst, err, sizeof(err));
-		tb[i] = now_ns() - t0;
-		CHECK_EQ(rc, 0);
-		sure_instance_destroy(inst);
-	}
-	free(img);
-	sure_template_destroy(t);
-	qsort(tc, N, sizeof(tc[0]), cmp_u64);
-	qsort(tb, N, sizeof(tb[0]), cmp_u64);
-	printf("# functions/echo clone->ready median %" PRIu64 " us, boot->ready %" PRIu64
-	       " us (%d each)\n",
-	       tc[N / 2] / 1000, tb[N / 2] / 1000, N);
 }
 
 static int wait_ready_shells(uint32_t n)
@@ -259,6 +211,7 @@ static int wait_ready_shells(uint32_t n)
 /* Empty VMs made ahead are used by clones and refilled in the background. */
 static void test_shells(void)
 {
+	REQUIRE_KVM();
 	char path[PATH_MAX], err[256] = "";
 	size_t len = 0;
 	int rc;
@@ -275,9 +228,7 @@ static void test_shells(void)
 	CHECK_EQ(sure_vm_shells(65), -EINVAL);
 	CHECK_EQ(sure_vm_shells(2), 0);
 	CHECK(wait_ready_shells(2));
-	uint64_t t0 = now_ns();
 	struct sure_instance *a = clone_of(t, &rc, err, sizeof(err));
-	uint64_t with_shell = now_ns() - t0;
 	CHECK(a != NULL);
 	CHECK(sure_vm_shells_ready() < 2); /* one was taken */
 	CHECK(wait_ready_shells(2)); /* and made again */
@@ -288,12 +239,8 @@ static void test_shells(void)
 	}
 	CHECK_EQ(sure_vm_shells(0), 0);
 	CHECK_EQ(sure_vm_shells_ready(), 0);
-	t0 = now_ns();
-	struct sure_instance *b = clone_of(t, &rc, err, sizeof(err));
-	uint64_t without = now_ns() - t0;
+	struct sure_instance *b = clone_of(t, &rc, err, sizeof(err)); /* and without one */
 	CHECK(b != NULL);
-	printf("# clone with a ready VM %" PRIu64 " us, without %" PRIu64 " us\n", with_shell / 1000,
-	       without / 1000);
 	sure_instance_destroy(a);
 	sure_instance_destroy(b);
 	sure_template_destroy(t);
@@ -301,19 +248,13 @@ static void test_shells(void)
 
 int main(void)
 {
-	char err[256];
-
 	if (find_libsure() < 0 || !mkdtemp(tmp_dir)) {
 		perror("test_template setup");
 		return 1;
 	}
-	/* These tests need /dev/kvm: without it they fail, they do not skip. */
-	if (sure_kvm_probe(err, sizeof(err)) != 0)
-		fprintf(stderr, "  no usable KVM: %s\n", err);
 	RUN(test_clones_share_init_not_writes);
 	RUN(test_start_crash_fails_that_clone);
 	RUN(test_init_crash_is_no_template);
-	RUN(test_clone_and_boot_times);
 	RUN(test_shells);
 	cleanup_tmp();
 	return CHECK_DONE();

@@ -1,16 +1,14 @@
 /**
- * Admin API for functions: /admin/functions[/:name].
- *
- * The zod schemas here are the single source of truth for validation and for
- * the OpenAPI document (runtime/admin/openapi.ts generates from them).
+ * Admin API for functions: /admin/functions[/{name}]. Each route is declared
+ * once with its zod schemas (request and responses): Hono validates the
+ * request with them and the OpenAPI document is generated from them.
  */
-import { Hono } from "hono";
-import { z } from "zod";
-import { NotFoundError, PayloadTooLargeError, ValidationError } from "../errors.ts";
-import { type Deployer, IMAGE_MAX_BYTES } from "../deployer.ts";
-import type { Store } from "../store/store.ts";
-import type { ChainManager } from "../chains/manager.ts";
-import { ConflictError } from "../errors.ts";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Deployer } from "../deployer.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
+import type { AppEnv } from "../middleware/env.ts";
+import { FunctionName } from "../names.ts";
+import type { Scheduler } from "../scheduler/scheduler.ts";
 import {
   COLD_START_MODES,
   INT_SETTINGS,
@@ -21,35 +19,17 @@ import {
   settingsShape,
   SIDECAR_MODES,
 } from "../settings/settings.ts";
-import { readJson } from "./json.ts";
+import type { Store } from "../store/store.ts";
+import type { ChainManager } from "../chains/manager.ts";
+import { deployedFunction } from "./deployed.ts";
+import { DeployFormDoc, readDeployForm } from "./deploy_form.ts";
+import { ANY_OTHER_ERROR, error, json, NameParams } from "./schemas.ts";
 
-export const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
-
-export const FunctionName = z.string().regex(NAME_RE, {
-  error: "must start with a-z and contain only a-z, 0-9 and '-' (at most 63 characters)",
-}).describe("Function name, also its URL: /invoke/{name}");
-
-/** Deployment settings, as they come in a form (strings, coerced) or a manifest. */
+/** Deployment settings, as they come in a form (strings, coerced) or a manifest (`sure dev`). */
 export const DeployConfigSchema = z.object(settingsShape(true)).refine(
   scaleRangeOk,
   SCALE_RANGE_ISSUE,
 );
-
-/** The text fields of POST /admin/functions (multipart/form-data). */
-export const DeployFormSchema = z.object({ ...settingsShape(true), name: FunctionName }).refine(
-  scaleRangeOk,
-  SCALE_RANGE_ISSUE,
-);
-
-/** What the admin API answers for a function. */
-export const DeploymentSchema = z.object({
-  name: FunctionName,
-  digest: z.string().regex(/^[0-9a-f]{64}$/).describe("SHA-256 of the image"),
-  size: z.number().int().describe("Image size in bytes"),
-  ...describedSettings(),
-  createdAt: z.string().describe("ISO 8601 time of the first deploy"),
-  updatedAt: z.string().describe("ISO 8601 time of the last deploy"),
-});
 
 /** The settings as they are answered: plain values, described. */
 function describedSettings() {
@@ -62,121 +42,170 @@ function describedSettings() {
   return out;
 }
 
-export const DeploymentListSchema = z.object({ functions: z.array(DeploymentSchema) });
+/** What the admin API answers for a function. */
+export const DeploymentSchema = z.object({
+  name: FunctionName,
+  digest: z.string().regex(/^[0-9a-f]{64}$/).describe("SHA-256 of the image"),
+  size: z.number().int().describe("Image size in bytes"),
+  ...describedSettings(),
+  createdAt: z.string().describe("ISO 8601 time of the first deploy"),
+  updatedAt: z.string().describe("ISO 8601 time of the last deploy"),
+}).openapi("Deployment");
 
-export const ErrorSchema = z.object({
-  error: z.string().describe("Machine-readable error code"),
-  message: z.string().describe("What went wrong, for people"),
-  field: z.string().optional().describe("The request field at fault (validation errors)"),
-}).loose();
+export const DeploymentListSchema = z.object({ functions: z.array(DeploymentSchema) })
+  .openapi("DeploymentList");
 
-/** PATCH /admin/functions/:name: new scaling settings, without a new image. */
+/** PATCH /admin/functions/{name}: new scaling settings, without a new image. */
 export const ScalingPatchSchema = z.strictObject(scalingPatchShape()).refine(
   (p) => Object.keys(p).length > 0,
   { error: `give at least one of ${SCALING_FIELDS.join(", ")}` },
-);
+).openapi("ScalingPatch");
 
-/** Text fields accepted by the deploy form; anything else is refused by name. */
-const FORM_TEXT_FIELDS = new Set(["name", "coldStart", "sidecar", ...Object.keys(INT_SETTINGS)]);
-
-/** Parses and validates the deploy form. Throws ValidationError naming the field. */
-async function readDeployForm(req: Request) {
-  const ct = req.headers.get("content-type") ?? "";
-  if (!ct.toLowerCase().startsWith("multipart/form-data")) {
-    throw new ValidationError(undefined, "body must be multipart/form-data");
-  }
-  // The form is buffered whole: refuse absurd uploads before reading them.
-  const cl = Number(req.headers.get("content-length") ?? "0");
-  if (cl > IMAGE_MAX_BYTES + (1 << 20)) throw new PayloadTooLargeError(IMAGE_MAX_BYTES);
-  let form: FormData;
-  try {
-    form = await req.formData();
-  } catch (e) {
-    throw new ValidationError(undefined, `malformed multipart body: ${(e as Error).message}`);
-  }
-  const fields: Record<string, string> = {};
-  let image: File | undefined;
-  for (const [key, value] of form.entries()) {
-    if (key === "image") {
-      if (!(value instanceof File)) {
-        throw new ValidationError("image", "must be a file upload, not a text field");
-      }
-      if (image) throw new ValidationError("image", "given more than once");
-      image = value;
-    } else if (FORM_TEXT_FIELDS.has(key)) {
-      if (typeof value !== "string") throw new ValidationError(key, "must be a text field");
-      if (key in fields) throw new ValidationError(key, "given more than once");
-      // An empty optional field means "use the default".
-      if (value !== "" || key === "name") fields[key] = value;
-    } else {
-      throw new ValidationError(key, "unknown field");
-    }
-  }
-  const parsed = DeployFormSchema.safeParse(fields);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue.path.length ? String(issue.path[0]) : undefined;
-    const msg = field !== undefined && !(field in fields) ? "is required" : issue.message;
-    throw new ValidationError(field, msg);
-  }
-  if (!image) throw new ValidationError("image", "is required (a file field)");
-  return { ...parsed.data, image: new Uint8Array(await image.arrayBuffer()) };
-}
+const TAGS = ["functions"];
+const NO_FUNCTION = error("No such function");
 
 export interface FunctionRoutesDeps {
   store: Store;
   deployer: Deployer;
+  scheduler: Scheduler;
   chains?: ChainManager;
 }
 
-export function functionRoutes(deps: FunctionRoutesDeps): Hono {
-  const r = new Hono();
+export function functionRoutes(deps: FunctionRoutesDeps): OpenAPIHono<AppEnv> {
+  const r = new OpenAPIHono<AppEnv>();
+  r.openAPIRegistry.register("DeployForm", DeployFormDoc);
 
-  r.post("/", async (c) => {
-    const { name, image, ...cfg } = await readDeployForm(c.req.raw);
-    if (deps.chains?.get(name)) {
-      throw new ConflictError(`${name} is a chain; chains and functions share names`);
-    }
-    const { deployment, replaced } = await deps.deployer.deploy(name, image, cfg);
-    if (replaced) await deps.chains?.functionDeployed(name);
-    return c.json(deployment, replaced ? 200 : 201);
-  });
+  r.openapi(
+    createRoute({
+      method: "post",
+      path: "/",
+      operationId: "deployFunction",
+      summary: "Deploy or replace a function",
+      tags: TAGS,
+      request: {
+        body: {
+          required: true,
+          // Described, not validated by Hono: readDeployForm reads the upload (deploy_form.ts).
+          content: {
+            "multipart/form-data": { schema: { $ref: "#/components/schemas/DeployForm" } },
+          },
+        },
+      },
+      responses: {
+        201: json(DeploymentSchema, "Deployed (new function)"),
+        200: json(DeploymentSchema, "Replaced an existing function"),
+        400: error("Invalid field or image; nothing was stored"),
+        409: error("A chain has that name"),
+        413: error("Upload too large"),
+        default: ANY_OTHER_ERROR,
+      },
+    }),
+    async (c) => {
+      const { name, image, ...cfg } = await readDeployForm(c.req.raw);
+      if (deps.chains?.get(name)) {
+        throw new ConflictError(`${name} is a chain; chains and functions share names`);
+      }
+      const { deployment, replaced } = await deps.deployer.deploy(name, image, cfg);
+      if (replaced) await deps.chains?.functionDeployed(name);
+      return replaced ? c.json(deployment, 200) : c.json(deployment, 201);
+    },
+  );
 
-  r.get("/", async (c) => {
-    const functions = (await deps.store.list()).sort((a, b) => a.name.localeCompare(b.name));
-    return c.json({ functions });
-  });
+  r.openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      operationId: "listFunctions",
+      summary: "List deployed functions",
+      tags: TAGS,
+      responses: { 200: json(DeploymentListSchema, "All deployments"), default: ANY_OTHER_ERROR },
+    }),
+    async (c) => {
+      const functions = (await deps.store.list()).sort((a, b) => a.name.localeCompare(b.name));
+      return c.json({ functions }, 200);
+    },
+  );
 
-  r.get("/:name", async (c) => {
-    const name = c.req.param("name");
-    const dep = NAME_RE.test(name) ? await deps.store.get(name) : null;
-    if (!dep) throw notFound(name);
-    return c.json(dep);
-  });
+  r.openapi(
+    createRoute({
+      method: "get",
+      path: "/{name}",
+      operationId: "getFunction",
+      summary: "One deployment",
+      tags: TAGS,
+      request: { params: NameParams },
+      responses: {
+        200: json(DeploymentSchema, "The deployment"),
+        404: NO_FUNCTION,
+        default: ANY_OTHER_ERROR,
+      },
+    }),
+    async (c) => {
+      const { name } = c.req.valid("param");
+      const dep = await deps.store.get(name);
+      if (!dep) throw notFound(name);
+      return c.json(dep, 200);
+    },
+  );
 
-  r.patch("/:name", async (c) => {
-    const name = c.req.param("name");
-    const dep = NAME_RE.test(name) ? await deps.store.get(name) : null;
-    if (!dep) throw notFound(name);
-    const patch = await readJson(c.req.raw, ScalingPatchSchema, "scaling settings");
-    if (!scaleRangeOk({ ...dep, ...patch })) {
-      throw new ValidationError(
-        "minInstances",
-        `must not be larger than maxInstances (${patch.maxInstances ?? dep.maxInstances})`,
-      );
-    }
-    return c.json(await deps.deployer.updateScaling(name, patch));
-  });
+  r.openapi(
+    createRoute({
+      method: "patch",
+      path: "/{name}",
+      operationId: "updateScaling",
+      summary: "Change a function's scaling settings (no new image); instances follow now",
+      tags: TAGS,
+      middleware: [deployedFunction(deps.scheduler)],
+      request: {
+        params: NameParams,
+        body: { required: true, content: { "application/json": { schema: ScalingPatchSchema } } },
+      },
+      responses: {
+        200: json(DeploymentSchema, "The updated deployment"),
+        400: error("Invalid or empty settings; nothing was changed"),
+        404: NO_FUNCTION,
+        default: ANY_OTHER_ERROR,
+      },
+    }),
+    async (c) => {
+      const { name } = c.req.valid("param");
+      const patch = c.req.valid("json");
+      const dep = await deps.store.get(name);
+      if (!dep) throw notFound(name);
+      if (!scaleRangeOk({ ...dep, ...patch })) {
+        throw new ValidationError(
+          "minInstances",
+          `must not be larger than maxInstances (${patch.maxInstances ?? dep.maxInstances})`,
+        );
+      }
+      return c.json(await deps.deployer.updateScaling(name, patch), 200);
+    },
+  );
 
-  r.delete("/:name", async (c) => {
-    const name = c.req.param("name");
-    if (!NAME_RE.test(name)) throw notFound(name);
-    const users = deps.chains?.usedBy(name) ?? [];
-    if (users.length) {
-      throw new ConflictError(`function ${name} is used by chain(s) ${users.join(", ")}`);
-    }
-    return c.json(await deps.deployer.remove(name));
-  });
+  r.openapi(
+    createRoute({
+      method: "delete",
+      path: "/{name}",
+      operationId: "deleteFunction",
+      summary: "Remove a function and destroy its instances",
+      tags: TAGS,
+      request: { params: NameParams },
+      responses: {
+        200: json(DeploymentSchema, "The removed deployment"),
+        404: NO_FUNCTION,
+        409: error("A chain uses the function"),
+        default: ANY_OTHER_ERROR,
+      },
+    }),
+    async (c) => {
+      const { name } = c.req.valid("param");
+      const users = deps.chains?.usedBy(name) ?? [];
+      if (users.length) {
+        throw new ConflictError(`function ${name} is used by chain(s) ${users.join(", ")}`);
+      }
+      return c.json(await deps.deployer.remove(name), 200);
+    },
+  );
 
   return r;
 }

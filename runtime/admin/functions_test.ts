@@ -162,8 +162,9 @@ Deno.test({
       assert.equal(h.status, hasKvm ? "ok" : "degraded");
       assert.equal(typeof h.version, "string");
       assert.equal(h.kvm.available, hasKvm);
-      assert.equal(typeof h.pku, "boolean");
-      assert.equal(typeof h.afxdp, "boolean");
+      assert.equal(h.machine.kvm, hasKvm);
+      assert.equal(typeof h.machine.protectionKeys, "boolean");
+      assert.equal(typeof h.machine.afxdp, "boolean");
       assert.equal(h.functions, 0);
       assert.equal(h.instances, 0);
       const nf = await t.app.request("/nowhere");

@@ -9,24 +9,31 @@ import {
   KvmUnavailableError,
   NotFoundError,
   ValidationError,
+  validationError,
 } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import { sidecarLimits } from "../scheduler/limits.ts";
 import type { LogHub } from "../logs/hub.ts";
 import type { Store } from "../store/store.ts";
-import { ChainRuntime, type StepImage } from "./runtime.ts";
+import { ChainRuntime } from "./runtime.ts";
 import { type ChainSpec, ChainSpecSchema, type StoredChain } from "./spec.ts";
+import type { StepImage } from "./step.ts";
+import { ChainStore } from "./store.ts";
 
 export class ChainManager {
   #running = new Map<string, ChainRuntime>();
+  /** Chain records, in the node's KV next to the deployments. */
+  readonly #chains: ChainStore;
 
   constructor(
     readonly store: Store,
     readonly scheduler: Scheduler,
     readonly logger: Logger,
     readonly logs?: LogHub,
-  ) {}
+  ) {
+    this.#chains = new ChainStore(store.kv);
+  }
 
   /** Every chain in service. */
   all(): ChainRuntime[] {
@@ -48,35 +55,35 @@ export class ChainManager {
 
   #images(spec: ChainSpec): StepImage[] {
     return spec.steps.map((fn, i) => {
-      let pool;
       try {
-        pool = this.scheduler.pool(fn);
+        return this.#stepImage(fn);
       } catch {
         throw new ValidationError(`steps.${i}`, `function ${fn} is not deployed`);
       }
-      return {
-        image: pool.image,
-        memory: pool.deployment.memory,
-        limits: sidecarLimits(pool.deployment, true),
-      };
     });
+  }
+
+  /** A deployed function as a chain step: its image, memory and sidecar limits. */
+  #stepImage(fn: string): StepImage {
+    const group = this.scheduler.group(fn);
+    return {
+      image: group.image,
+      memory: group.deployment.memory,
+      limits: sidecarLimits(group.deployment, true),
+    };
   }
 
   /** Validates and stores a chain, then (re)starts it. */
   async apply(input: unknown): Promise<{ chain: StoredChain; replaced: boolean }> {
     const parsed = ChainSpecSchema.safeParse(input);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const field = issue.path.join(".") || "body";
-      throw new ValidationError(field, `${field}: ${issue.message}`);
-    }
+    if (!parsed.success) throw validationError(parsed.error, input);
     const spec = parsed.data;
     if (await this.store.get(spec.name)) {
       throw new ConflictError(`${spec.name} is a function; chains and functions share names`);
     }
     const images = this.#images(spec);
     if (!this.scheduler.kvmAvailable) throw new KvmUnavailableError("cannot start chain VMs");
-    const previous = await this.store.chains.get(spec.name);
+    const previous = await this.#chains.get(spec.name);
     const now = new Date().toISOString();
     const stored: StoredChain = { ...spec, createdAt: previous?.createdAt ?? now, updatedAt: now };
     // Start first: a chain that cannot boot is refused and nothing is stored.
@@ -86,7 +93,7 @@ export class ChainManager {
     } catch (e) {
       throw new FunctionStartError(spec.name, (e as Error).message);
     }
-    await this.store.chains.put(stored);
+    await this.#chains.put(stored);
     const old = this.#running.get(spec.name);
     this.#running.set(spec.name, rt);
     if (old) await old.close();
@@ -98,9 +105,9 @@ export class ChainManager {
   }
 
   async remove(name: string): Promise<void> {
-    const stored = await this.store.chains.get(name);
+    const stored = await this.#chains.get(name);
     if (!stored) throw new NotFoundError(`chain ${name} does not exist`);
-    await this.store.chains.delete(name);
+    await this.#chains.delete(name);
     const rt = this.#running.get(name);
     this.#running.delete(name);
     await rt?.close();
@@ -108,17 +115,17 @@ export class ChainManager {
   }
 
   list(): Promise<StoredChain[]> {
-    return this.store.chains.list();
+    return this.#chains.list();
   }
 
   describe(name: string): Promise<StoredChain | null> {
-    return this.store.chains.get(name);
+    return this.#chains.get(name);
   }
 
   /** Starts every stored chain whose functions are deployed (node start). */
   async restore(): Promise<number> {
     let n = 0;
-    for (const stored of await this.store.chains.list()) {
+    for (const stored of await this.#chains.list()) {
       try {
         const spec = ChainSpecSchema.parse(stripTimes(stored));
         this.#running.set(
@@ -145,12 +152,7 @@ export class ChainManager {
   async functionDeployed(fn: string): Promise<void> {
     for (const rt of this.#running.values()) {
       if (!rt.spec.steps.includes(fn)) continue;
-      const pool = this.scheduler.pool(fn);
-      await rt.replaceImage(fn, {
-        image: pool.image,
-        memory: pool.deployment.memory,
-        limits: sidecarLimits(pool.deployment, true),
-      });
+      await rt.replaceImage(fn, this.#stepImage(fn));
     }
   }
 

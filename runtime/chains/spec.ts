@@ -3,14 +3,16 @@
  * (chains/*.json) and the OpenAPI document.
  */
 import { z } from "zod";
-import { FunctionName } from "../admin/functions.ts";
+import { FunctionName } from "../names.ts";
+import { LIMITS } from "../../ffi/abi.ts";
 
-/** Page tables of every VM in the chain map the whole pool: keep it bounded. */
-export const POOL_MAX_BYTES = 256 << 20;
+/** Page tables of every VM in the chain map the whole pool: libsure bounds it. */
+const POOL_MAX_BYTES = LIMITS.chainPoolMaxBytes;
+const PAGE = LIMITS.pageSize;
 
 export const ChainSpecSchema = z.object({
   name: FunctionName.describe("Chain name, also its URL: /invoke/{name}"),
-  steps: z.array(FunctionName).min(1).max(16)
+  steps: z.array(FunctionName).min(1).max(LIMITS.chainMaxSteps)
     .describe("Deployed functions, in order: each hands its output to the next"),
   routes: z.record(z.string(), z.array(FunctionName)).optional()
     .describe(
@@ -19,8 +21,8 @@ export const ChainSpecSchema = z.object({
     ),
   pool: z.object({
     buffers: z.int().min(16).max(65536).default(2048).describe("Buffers in the chain's pool"),
-    bufferSize: z.int().min(4096).max(1 << 20).default(4096)
-      .refine((n) => n % 4096 === 0, { error: "must be a multiple of 4096" })
+    bufferSize: z.int().min(PAGE).max(LIMITS.chainBufMax).default(PAGE)
+      .refine((n) => n % PAGE === 0, { error: `must be a multiple of ${PAGE}` })
       .describe("Bytes per buffer"),
   }).strict().default({ buffers: 2048, bufferSize: 4096 }),
   reserve: z.int().min(0).max(16 << 20).default(4096)
@@ -44,7 +46,11 @@ export const ChainSpecSchema = z.object({
     });
   }
   if (c.pool.buffers * c.pool.bufferSize > POOL_MAX_BYTES) {
-    ctx.addIssue({ code: "custom", path: ["pool"], message: "pool is larger than 256 MiB" });
+    ctx.addIssue({
+      code: "custom",
+      path: ["pool"],
+      message: `pool is larger than ${POOL_MAX_BYTES >> 20} MiB`,
+    });
   }
   const perRequest = Math.ceil(Math.max(c.maxBody, c.reserve) / c.pool.bufferSize) * 2;
   if (perRequest > c.pool.buffers) {

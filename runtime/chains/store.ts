@@ -1,4 +1,8 @@
-/** Chain definitions in the node's Deno KV, under ["chains", name]. */
+/**
+ * Chain definitions in the node's Deno KV (Store.kv), under ["chains", name].
+ * Opened by the chain manager, not by the store: the store knows functions
+ * only and must not import the chains.
+ */
 import type { StoredChain } from "./spec.ts";
 
 const PREFIX = "chains";

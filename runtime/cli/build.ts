@@ -10,7 +10,7 @@ export const buildCommand: Command = {
   },
   positionals: [1, 1],
   async run(values, [dir]) {
-    const { buildFunction, BuildError } = await import("../build/compile.ts");
+    const { buildFunction, BuildError } = await import("../builder/compile.ts");
     try {
       const out = values.out as string | undefined;
       const built = await buildFunction(dir, out ? { out } : undefined);

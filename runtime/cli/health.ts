@@ -4,7 +4,7 @@ import { NODE_OPTION, nodeUrl, requestJson } from "./client.ts";
 
 export const healthCommand: Command = {
   name: "health",
-  summary: "Print the health of a node (KVM, PKU, AF_XDP, functions, instances).",
+  summary: "Print the health of a node (KVM, functions, instances, what the machine offers).",
   usage: "health [--node URL]",
   options: { ...NODE_OPTION },
   positionals: [0, 0],

@@ -5,7 +5,7 @@
  */
 import { type Command, intFlag, type OptionDoc, UsageError } from "./command.ts";
 import { NODE_OPTION, nodeUrl, requestJson } from "./client.ts";
-import type { PoolStatus } from "../scheduler/pool.ts";
+import type { GroupStatus } from "../scheduler/status.ts";
 
 export const SCALING_OPTIONS: Record<string, OptionDoc> = {
   min: { type: "string", arg: "N", help: "instances kept while idle, 0..1000 (default 0)" },
@@ -50,7 +50,7 @@ export const SCALING_FLAGS: [string, string][] = [
   ["deadline", "deadline"],
 ];
 
-function printStatus(s: PoolStatus): void {
+function printStatus(s: GroupStatus): void {
   console.log(
     `${s.function}: ${s.instances.length} instance(s), ${s.starting} starting, ` +
       `${s.queued} queued; min ${s.minInstances} max ${s.maxInstances} ` +
@@ -86,7 +86,7 @@ export const instancesCommand: Command = {
   options: { json: { type: "boolean", help: "print the raw JSON" }, ...NODE_OPTION },
   positionals: [1, 1],
   async run(values, [name]) {
-    const s = await requestJson<PoolStatus>(
+    const s = await requestJson<GroupStatus>(
       nodeUrl(values.node),
       `/admin/functions/${encodeURIComponent(name)}/instances`,
     );
@@ -132,8 +132,12 @@ export const scaleCommand: Command = {
       await requestJson(base, `/admin/functions/${fn}`, { ...json(patch), method: "PATCH" });
     }
     const s = n === undefined
-      ? await requestJson<PoolStatus>(base, `/admin/functions/${fn}/instances`)
-      : await requestJson<PoolStatus>(base, `/admin/functions/${fn}/scale`, json({ instances: n }));
+      ? await requestJson<GroupStatus>(base, `/admin/functions/${fn}/instances`)
+      : await requestJson<GroupStatus>(
+        base,
+        `/admin/functions/${fn}/scale`,
+        json({ instances: n }),
+      );
     if (values.json) console.log(JSON.stringify(s, null, 2));
     else printStatus(s);
     return 0;

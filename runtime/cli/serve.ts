@@ -53,7 +53,7 @@ async function run(values: Record<string, string | boolean | undefined>, example
     dataDir: (values["data-dir"] as string | undefined) ??
       (Deno.env.get("SURE_DATA_DIR") || "./.sure"),
     examples,
-    pool: {
+    scheduler: {
       vcpuPlacement,
       ...(budget === undefined ? {} : { memoryBudgetBytes: budget * 1048576 }),
     },

@@ -4,7 +4,7 @@
  * the instances' library sidecars (their pages in guest memory).
  * GET /metrics renders them in the Prometheus text format.
  */
-import { emptyVmsReady, type SidecarStats } from "../../ffi/mod.ts";
+import { emptyVmsReady, LATENCY_BOUNDS_SECONDS, type SidecarStats } from "../../ffi/mod.ts";
 import type { ChainManager } from "../chains/manager.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import {
@@ -85,9 +85,9 @@ function counter(name: string, help: string, samples: Sample[]): Family {
 
 function functionFamilies(scheduler: Scheduler): Family[] {
   const inst: Sample[] = [], queued: Sample[] = [], cold: Sample[] = [], peak: Sample[] = [];
-  for (const pool of scheduler.pools()) {
-    const st = pool.status();
-    const l = { function: pool.name };
+  for (const group of scheduler.groups()) {
+    const st = group.status();
+    const l = { function: group.name };
     inst.push({
       labels: { ...l, state: "idle" },
       value: st.instances.filter((i) => i.state === "idle").length,
@@ -116,8 +116,8 @@ function functionFamilies(scheduler: Scheduler): Family[] {
 /** One series set per (function[, chain]) from its sidecars' counters. */
 function sidecarFamilies(scheduler: Scheduler, chains?: ChainManager): Family[] {
   const sources: { labels: Labels; st: SidecarStats }[] = [];
-  for (const pool of scheduler.pools()) {
-    sources.push({ labels: { function: pool.name, chain: "" }, st: pool.sidecarStats() });
+  for (const group of scheduler.groups()) {
+    sources.push({ labels: { function: group.name, chain: "" }, st: group.sidecarStats() });
   }
   for (const rt of chains?.all() ?? []) {
     rt.spec.steps.forEach((fn, i) => {
@@ -127,6 +127,8 @@ function sidecarFamilies(scheduler: Scheduler, chains?: ChainManager): Family[] 
   const outcome: Sample[] = [], status: Sample[] = [], denied: Sample[] = [];
   const cpu: Sample[] = [], depth: Sample[] = [], hist: Sample[] = [];
   for (const { labels, st } of sources) {
+    // Only what served requests gets series: /metrics stays small with many idle functions.
+    if (st.requests === 0) continue;
     const o = (name: string, value: number) => ({ labels: { ...labels, outcome: name }, value });
     outcome.push(
       o("admitted", st.admitted),
@@ -139,16 +141,15 @@ function sidecarFamilies(scheduler: Scheduler, chains?: ChainManager): Family[] 
     denied.push({ labels, value: st.policyDenied });
     cpu.push({ labels, value: st.sidecarSeconds });
     depth.push({ labels, value: st.maxQueueDepth });
-    // Log2 TSC-tick buckets as seconds: bucket i counts [2^i, 2^(i+1)) ticks.
-    const hz = st.tscHz || 1e9;
-    const bounds: number[] = [], cum: number[] = [];
+    // Fixed bounds in seconds, the same on every machine (the last bucket is +Inf).
+    const cum: number[] = [];
     let acc = 0;
-    st.latencyBuckets.forEach((c, i) => {
+    for (const c of st.latencyBuckets.slice(0, LATENCY_BOUNDS_SECONDS.length)) {
       acc += c;
-      bounds.push(2 ** (i + 1) / hz);
       cum.push(acc);
-    });
-    histogramSamples(hist, labels, bounds, cum, st.handlerSeconds, acc);
+    }
+    const total = acc + (st.latencyBuckets[LATENCY_BOUNDS_SECONDS.length] ?? 0);
+    histogramSamples(hist, labels, LATENCY_BOUNDS_SECONDS, cum, st.handlerSeconds, total);
   }
   return [
     counter(
@@ -183,7 +184,7 @@ function chainFamilies(chains?: ChainManager): Family[] {
     handoffs.push({ labels: l, value: s.handoffs });
     copied.push({ labels: { ...l, by: "node_in" }, value: s.copiedIn });
     copied.push({ labels: { ...l, by: "node_out" }, value: s.copiedOut });
-    copied.push({ labels: { ...l, by: "handoff" }, value: s.handoffBytesCopied });
+    copied.push({ labels: { ...l, by: "handoff" }, value: s.handoffBytes });
   }
   return [
     gauge("sure_chain_pool_buffers", "Buffers of a chain's shared pool, in use or free.", bufs),

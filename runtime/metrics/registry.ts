@@ -105,7 +105,7 @@ export class Histogram {
 export function histogramSamples(
   out: Sample[],
   labels: Labels,
-  bounds: number[],
+  bounds: readonly number[],
   cumulative: number[],
   sum: number,
   count: number,

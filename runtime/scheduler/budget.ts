@@ -12,7 +12,6 @@ const DEFAULT_SHARE = 0.75;
 
 export class MemoryBudget {
   #used = 0;
-  #reservations = 0;
 
   constructor(readonly limitBytes: number) {
     if (!(limitBytes > 0)) throw new RangeError(`memory budget must be positive: ${limitBytes}`);
@@ -27,11 +26,6 @@ export class MemoryBudget {
     return this.#used;
   }
 
-  /** Live reservations (one per VM or template). */
-  get reservations(): number {
-    return this.#reservations;
-  }
-
   /**
    * Takes `bytes` for `what`, or throws MemoryBudgetError. The returned
    * function gives them back; calling it again does nothing.
@@ -41,13 +35,11 @@ export class MemoryBudget {
       throw new MemoryBudgetError(what, bytes, this.#used, this.limitBytes);
     }
     this.#used += bytes;
-    this.#reservations++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.#used -= bytes;
-      this.#reservations--;
     };
   }
 }

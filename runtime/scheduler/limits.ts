@@ -3,9 +3,12 @@ import type { SidecarLimits } from "../../ffi/mod.ts";
 import type { FunctionSettings } from "../settings/settings.ts";
 
 /**
- * inChain: a chain step's instance queues requests in its own rings, so its
- * sidecar enforces concurrencyLimit; a plain instance runs one request at a
- * time and the node's queue enforces it (runtime/scheduler/pool.ts).
+ * concurrencyLimit bounds a function's requests in flight (running + queued)
+ * at concurrencyLimit x maxInstances. A plain instance runs one request at a
+ * time, so the node's queue enforces that (autoscale.ts admit) and the
+ * sidecar gets no in-flight limit. inChain: a chain step has one instance,
+ * which queues requests in its own rings, so its sidecar enforces
+ * concurrencyLimit itself: the per-step limit.
  */
 export function sidecarLimits(d: FunctionSettings, inChain: boolean): SidecarLimits {
   return {

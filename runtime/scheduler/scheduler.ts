@@ -1,7 +1,7 @@
 /**
- * All function pools of the node, by function name.
+ * The instance groups of the node's functions (group.ts), by function name.
  *
- * Replacing a function swaps in a new pool at once (new requests go to the
+ * Replacing a function swaps in a new group at once (new requests go to the
  * new image) and drains the old one in the background: its in-flight and
  * queued requests finish, then its instances are destroyed.
  */
@@ -12,9 +12,12 @@ import type { Logger } from "../log.ts";
 import type { Deployment } from "../store/store.ts";
 import { MemoryBudget } from "./budget.ts";
 import type { LogHub } from "../logs/hub.ts";
-import { DEFAULT_POOL_OPTIONS, Pool, type PoolOptions, type PoolStatus } from "./pool.ts";
+import { DEFAULT_GROUP_OPTIONS, type GroupOptions, InstanceGroup } from "./group.ts";
+import type { GroupStatus } from "./status.ts";
+import { ffiVms } from "../vmhost/ffi_vms.ts";
 
-export interface SchedulerOptions extends Partial<Omit<PoolOptions, "logger" | "budget">> {
+export interface SchedulerOptions
+  extends Partial<Omit<GroupOptions, "logger" | "budget" | "logs" | "vms">> {
   kvm: Capabilities["kvm"];
   logger: Logger;
   /** The node's memory budget for VMs, bytes (default: 75% of MemAvailable). */
@@ -30,11 +33,11 @@ export interface SchedulerOptions extends Partial<Omit<PoolOptions, "logger" | "
 export const DEFAULT_EMPTY_VMS = 4;
 
 export class Scheduler {
-  #pools = new Map<string, Pool>();
-  #draining = new Set<Pool>();
-  readonly #poolOpts: PoolOptions;
+  #groups = new Map<string, InstanceGroup>();
+  #draining = new Set<InstanceGroup>();
+  readonly #groupOpts: GroupOptions;
   readonly #kvm: Capabilities["kvm"];
-  /** Shared by every pool and by the chains' VMs. */
+  /** Shared by every function's instances and by the chains' VMs. */
   readonly budget: MemoryBudget;
 
   constructor(opts: SchedulerOptions) {
@@ -47,12 +50,13 @@ export class Scheduler {
       keepEmptyVms(opts.emptyVms ?? DEFAULT_EMPTY_VMS);
       placeVcpus(vcpuCpus(opts.vcpuPlacement ?? "auto"));
     }
-    this.#poolOpts = {
-      maxQueue: opts.maxQueue ?? DEFAULT_POOL_OPTIONS.maxQueue,
-      initTimeoutMs: opts.initTimeoutMs ?? DEFAULT_POOL_OPTIONS.initTimeoutMs,
+    this.#groupOpts = {
+      maxQueue: opts.maxQueue ?? DEFAULT_GROUP_OPTIONS.maxQueue,
+      initTimeoutMs: opts.initTimeoutMs ?? DEFAULT_GROUP_OPTIONS.initTimeoutMs,
       logger: opts.logger,
       budget: this.budget,
       logs: opts.logs,
+      vms: ffiVms,
     };
   }
 
@@ -60,53 +64,53 @@ export class Scheduler {
     return this.#kvm.available;
   }
 
-  /** Installs (or replaces) the pool of a deployment and puts it into service. */
+  /** Installs (or replaces) the instance group of a deployment and puts it into service. */
   deploy(dep: Deployment, image: Uint8Array): void {
-    const old = this.#pools.get(dep.name);
-    const pool = new Pool(dep, image, this.#poolOpts);
-    this.#pools.set(dep.name, pool);
+    const old = this.#groups.get(dep.name);
+    const group = new InstanceGroup(dep, image, this.#groupOpts);
+    this.#groups.set(dep.name, group);
     if (old) this.#retire(old); // first: the old instances' memory goes back sooner
-    if (this.#kvm.available) pool.start();
+    if (this.#kvm.available) group.start();
   }
 
   /** New scaling settings for a deployed function (same image). */
   updateScaling(dep: Deployment): void {
-    if (this.#kvm.available) this.pool(dep.name).updateScaling(dep);
+    if (this.#kvm.available) this.group(dep.name).updateScaling(dep);
   }
 
-  /** Scales a function to n instances by hand (see Pool.scale). */
+  /** Scales a function to n instances by hand (see InstanceGroup.scale). */
   scale(name: string, n: number): Promise<void> {
-    const pool = this.pool(name);
+    const group = this.group(name);
     if (!this.#kvm.available) {
       throw new KvmUnavailableError(this.#kvm.reason ?? "no usable /dev/kvm");
     }
-    return pool.scale(n);
+    return group.scale(n);
   }
 
-  status(name: string): PoolStatus {
-    return this.pool(name).status();
+  status(name: string): GroupStatus {
+    return this.group(name).status();
   }
 
-  /** Removes a function's pool; resolves once its instances are gone. */
+  /** Removes a function's instance group; resolves once its instances are gone. */
   remove(name: string): Promise<void> {
-    const pool = this.#pools.get(name);
-    if (!pool) return Promise.resolve();
-    this.#pools.delete(name);
-    return this.#retire(pool);
+    const group = this.#groups.get(name);
+    if (!group) return Promise.resolve();
+    this.#groups.delete(name);
+    return this.#retire(group);
   }
 
-  #retire(pool: Pool): Promise<void> {
-    this.#draining.add(pool);
-    return pool.drain().then(() => {
-      this.#draining.delete(pool);
+  #retire(group: InstanceGroup): Promise<void> {
+    this.#draining.add(group);
+    return group.drain().then(() => {
+      this.#draining.delete(group);
     });
   }
 
-  /** The pool of a function; NotFoundError if it is not deployed. */
-  pool(name: string): Pool {
-    const pool = this.#pools.get(name);
-    if (!pool) throw new NotFoundError(`function ${name} is not deployed`);
-    return pool;
+  /** The instance group of a function; NotFoundError if it is not deployed. */
+  group(name: string): InstanceGroup {
+    const group = this.#groups.get(name);
+    if (!group) throw new NotFoundError(`function ${name} is not deployed`);
+    return group;
   }
 
   invoke(
@@ -115,33 +119,33 @@ export class Scheduler {
     requestId: string,
     trace?: Uint8Array,
   ): Promise<InvokeResult> {
-    const pool = this.pool(name);
+    const group = this.group(name);
     if (!this.#kvm.available) {
       throw new KvmUnavailableError(this.#kvm.reason ?? "no usable /dev/kvm");
     }
-    return pool.invoke(body, requestId, trace);
+    return group.invoke(body, requestId, trace);
   }
 
-  /** Every pool in service (not those being drained), by function name. */
-  pools(): Pool[] {
-    return [...this.#pools.values()];
+  /** Every instance group in service (not those being drained), by function name. */
+  groups(): InstanceGroup[] {
+    return [...this.#groups.values()];
   }
 
-  /** Live instances over all pools, including pools being drained. */
+  /** Live instances over all groups, including groups being drained. */
   get instances(): number {
     let n = 0;
-    for (const p of this.#pools.values()) n += p.instances;
-    for (const p of this.#draining) n += p.instances;
+    for (const g of this.#groups.values()) n += g.instances;
+    for (const g of this.#draining) n += g.instances;
     return n;
   }
 
   get functions(): number {
-    return this.#pools.size;
+    return this.#groups.size;
   }
 
-  /** Drains every pool (node shutdown). */
+  /** Drains every instance group (node shutdown). */
   async close(): Promise<void> {
-    const all = [...this.#pools.keys()].map((n) => this.remove(n));
-    await Promise.all([...all, ...[...this.#draining].map((p) => p.drain())]);
+    const all = [...this.#groups.keys()].map((n) => this.remove(n));
+    await Promise.all([...all, ...[...this.#draining].map((g) => g.drain())]);
   }
 }

@@ -5,6 +5,7 @@
  * This module imports nothing of the node, so the builder can use it.
  */
 import { z } from "zod";
+import { LIMITS } from "../../ffi/abi.ts";
 
 interface IntSetting {
   min: number;
@@ -14,7 +15,7 @@ interface IntSetting {
 }
 
 export const INT_SETTINGS = {
-  memory: { min: 8, max: 1024, def: 16, help: "Guest memory in MiB" },
+  memory: { min: LIMITS.memMinMib, max: LIMITS.memMaxMib, def: 16, help: "Guest memory in MiB" },
   timeout: { min: 1, max: 300000, def: 5000, help: "Per-request timeout in milliseconds" },
   maxBody: { min: 1, max: 16777216, def: 1048576, help: "Largest request body in bytes" },
   minInstances: {
@@ -40,7 +41,9 @@ export const INT_SETTINGS = {
     min: 0,
     max: 100000,
     def: 0,
-    help: "Requests in flight (running + queued) per instance beyond which the node answers 429; " +
+    // The whole function admits concurrencyLimit x maxInstances (runtime/scheduler/autoscale.ts).
+    help: "Requests in flight (running + queued) per instance: beyond concurrencyLimit x " +
+      "maxInstances for the function (a chain step: concurrencyLimit) the node answers 429; " +
       "0: no limit",
   },
   rateLimit: {

@@ -1,7 +1,11 @@
 /**
  * The node's durable state in its data directory:
- *   <dataDir>/state.kv           Deno KV: deployments and chains
+ *   <dataDir>/state.kv           Deno KV: deployments; chains keep their
+ *                                records in it too (runtime/chains/store.ts)
  *   <dataDir>/images/<sha>.sure  function images, content addressed
+ *
+ * The store knows functions only: the chains open their records on `kv`
+ * themselves, so the store imports nothing above it (no import cycle).
  *
  * Callers validate images BEFORE calling deploy(): the store writes whatever
  * it is given. Mutations are serialised so that the "is this image still
@@ -9,7 +13,6 @@
  */
 import { type Deployment, DeploymentStore } from "./deployments.ts";
 import { ImageStore } from "./images.ts";
-import { ChainStore } from "../chains/store.ts";
 import { defaultSettings, type FunctionSettings } from "../settings/settings.ts";
 
 export type { Deployment } from "./deployments.ts";
@@ -25,15 +28,15 @@ export interface DeployOutcome {
 export class Store {
   readonly images: ImageStore;
   readonly deployments: DeploymentStore;
-  readonly chains: ChainStore;
-  #kv: Deno.Kv;
-  #chain: Promise<unknown> = Promise.resolve();
+  /** The node's KV database, for modules that keep their own records in it. */
+  readonly kv: Deno.Kv;
+  /** The latest mutation: the next one runs after it. */
+  #last: Promise<unknown> = Promise.resolve();
 
   private constructor(readonly dataDir: string, kv: Deno.Kv) {
-    this.#kv = kv;
+    this.kv = kv;
     this.images = new ImageStore(`${dataDir}/images`);
     this.deployments = new DeploymentStore(kv);
-    this.chains = new ChainStore(kv);
   }
 
   static async open(dataDir: string): Promise<Store> {
@@ -52,8 +55,8 @@ export class Store {
 
   /** Runs fn after every earlier mutation finished. */
   #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#chain.then(fn, fn);
-    this.#chain = run.catch(() => {});
+    const run = this.#last.then(fn, fn);
+    this.#last = run.catch(() => {});
     return run;
   }
 
@@ -126,7 +129,7 @@ export class Store {
 
   close(): Promise<void> {
     return this.#serial(() => {
-      this.#kv.close();
+      this.kv.close();
       return Promise.resolve();
     });
   }

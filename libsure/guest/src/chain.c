@@ -44,7 +44,7 @@ static int meta_ok(const struct sure_ctrl *c)
 	uint64_t rings_end = m->ring_off + (uint64_t)SURE_NODES * SURE_NODES * sizeof(struct sure_ring);
 
 	if (m->magic != SURE_META_MAGIC || m->nsteps == 0 || m->nsteps > SURE_CHAIN_MAX_STEPS ||
-	    c->chain_step >= m->nsteps || m->nslots == 0 || m->nslots > 4096 ||
+	    c->chain_step >= m->nsteps || m->nslots == 0 || m->nslots > SURE_CHAIN_MAX_SLOTS ||
 	    m->nslots > SURE_RING_SLOTS || m->buf_size == 0 || m->buf_size % 4096 || m->nbuf == 0 ||
 	    m->pool_size > SURE_POOL_MAX || rings_end > m->buf_off ||
 	    m->buf_off + (uint64_t)m->nbuf * m->buf_size > m->pool_size)
@@ -174,7 +174,7 @@ static void run(struct sure_desc *d)
 		d->status = (uint16_t)sg_sidecar_status(reason);
 		sg_sidecar_record(0, d->status, reason);
 		d->len = 0;
-		d->reserved = reason;
+		d->reason = reason;
 		d->from = (uint16_t)self;
 		d->hops++;
 		push(SURE_NODE_GW, d);
@@ -207,13 +207,14 @@ static void run(struct sure_desc *d)
 	} else {
 		d->ext = !d->ext;
 		d->len = req.out_len <= ext_bytes ? (uint32_t)req.out_len : 0;
+		c->chain.copied += d->len; /* the answer went into the other extent */
 	}
 	uint32_t next = req.sg_next >= 0 ? (uint32_t)req.sg_next : meta->step[self].default_next;
 	/* An error answer goes straight back: later steps would only see garbage. */
 	if (req.status >= 400 || !allowed(next))
 		next = SURE_NODE_GW;
 	d->status = (uint16_t)req.status;
-	d->reserved = SURE_REASON_HANDLER;
+	d->reason = SURE_REASON_HANDLER;
 	d->from = (uint16_t)self;
 	d->hops++;
 	push(next, d);

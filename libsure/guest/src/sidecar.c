@@ -106,10 +106,17 @@ void sg_sidecar_done(uint64_t handler_ticks, int status)
 	if (!sc->enabled)
 		return;
 	uint64_t t0 = sg_rdtsc();
-	int b = 0;
-	while (b < SURE_LAT_BUCKETS - 1 && (handler_ticks >> (b + 1)) != 0)
-		b++;
-	sc->latency_hist[b]++;
+	/* Binary search for the first bound >= the run time (the host wrote the
+	 * bounds in ascending ticks; if it wrote none, everything is +Inf). */
+	uint32_t lo = 0, hi = SURE_LAT_NBOUNDS;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (handler_ticks <= sc->lat_bound_ticks[mid])
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	sc->latency_hist[lo]++;
 	sc->handler_ticks += handler_ticks;
 	if (status >= 500)
 		sc->status_5xx++;

@@ -31,6 +31,14 @@
 #define SURE_POOL_MAX (1ull << 30)
 
 #define SURE_CHAIN_MAX_STEPS 16
+/* Requests in flight per chain at most (slot_loc[] and ctx[] below). */
+#define SURE_CHAIN_MAX_SLOTS 4096u
+/* Largest pool of buffers: every VM of the chain maps it and its page tables cover it. */
+#define SURE_CHAIN_POOL_MAX_BYTES (256ull << 20)
+/* Largest buffer; buffers are whole pages. */
+#define SURE_CHAIN_BUF_MAX (1u << 20)
+/* A chain step's request/response areas: it moves data through the pool, not these. */
+#define SURE_CHAIN_IO_CAP 4096u
 /* Ring node numbers: steps are 0..nsteps-1, the gateway is SURE_NODE_GW. */
 #define SURE_NODE_GW SURE_CHAIN_MAX_STEPS
 #define SURE_NODES (SURE_CHAIN_MAX_STEPS + 1)
@@ -64,7 +72,8 @@ struct sure_desc {
 	uint16_t status; /* HTTP status, on the way to the gateway (0 = 200) */
 	uint16_t from; /* node that pushed it */
 	uint64_t tsc; /* producer's TSC at push, for per-hop latency */
-	uint64_t reserved;
+	uint32_t reason; /* enum sure_reason (sure_abi.h): who answered, on the way to the gateway */
+	uint32_t pad;
 };
 
 /* Single producer, single consumer. head/tail are free-running counters. */
@@ -87,7 +96,7 @@ struct sure_pool_hdr {
 	/* slot_loc[slot] = node that holds (or is queued to process) the slot:
 	 * set to the destination before each push. Untrusted: used to find whom
 	 * to blame and whom to fail, never for memory safety. */
-	volatile uint16_t slot_loc[4096];
+	volatile uint16_t slot_loc[SURE_CHAIN_MAX_SLOTS];
 	struct sure_node_state node[SURE_NODES];
 	/* Per request slot, written by the host at submit and by each hop (its
 	 * own span as the next hop's parent): W3C trace context and the TSC at
@@ -95,7 +104,7 @@ struct sure_pool_hdr {
 	struct sure_slot_ctx {
 		struct sure_trace trace;
 		uint64_t start_tsc;
-	} ctx[4096];
+	} ctx[SURE_CHAIN_MAX_SLOTS];
 	/* rings: struct sure_ring ring[SURE_NODES * SURE_NODES] at meta->ring_off */
 };
 
@@ -118,7 +127,7 @@ struct sure_slot_meta {
 struct sure_chain_meta {
 	uint32_t magic; /* SURE_META_MAGIC */
 	uint32_t nsteps;
-	uint32_t nslots; /* <= 4096 and <= SURE_RING_SLOTS */
+	uint32_t nslots; /* <= SURE_CHAIN_MAX_SLOTS and <= SURE_RING_SLOTS */
 	uint32_t nbuf; /* buffers in the pool */
 	uint32_t buf_size; /* bytes per buffer, multiple of 4096 */
 	uint32_t pad;
@@ -140,6 +149,9 @@ struct sure_chain_stats {
 	uint32_t handoff_hist[32]; /* log2 buckets of that delta in TSC ticks */
 	uint64_t stale; /* stale descriptors dropped */
 	uint64_t bogus; /* bogus descriptors reported */
+	/* Bytes this step's answers put into the other extent (written out
+	 * rather than transformed in place): the only bytes a hand-off moves. */
+	uint64_t copied;
 };
 
 #endif /* !__ASSEMBLER__ */

@@ -29,7 +29,9 @@
 #endif
 #include "sure_chain_abi.h"
 
-#define SURE_ABI_VERSION 3u /* 2: templates; 3: library sidecar page, trace context */
+/* 2: templates; 3: library sidecar page, trace context; 4: fixed latency
+ * buckets, descriptor reason, copied bytes per step */
+#define SURE_ABI_VERSION 4u
 #define SURE_PAGE_SIZE 0x1000ull
 
 #define SURE_GDT_GPA 0x1000ull
@@ -96,8 +98,22 @@ enum sure_reason {
 };
 
 #define SURE_CACHELINE 64
-#define SURE_LAT_BUCKETS 32
 #define SURE_REQ_RECORDS 32 /* power of two */
+
+/*
+ * Handler latency histogram: fixed upper bounds in nanoseconds, the same on
+ * every machine, so that histograms of many nodes add up. Bucket i counts
+ * handler runs of at most bound i (and more than bound i - 1); the last
+ * bucket has no bound (+Inf). The host converts the bounds to TSC ticks
+ * once (lat_bound_ticks) so the guest compares ticks and never divides.
+ */
+#define SURE_LAT_BOUNDS_NS                                                                  \
+	1000ull, 2500ull, 5000ull, 10000ull, 25000ull, 50000ull, 100000ull, 250000ull,      \
+		500000ull, 1000000ull, 2500000ull, 5000000ull, 10000000ull, 25000000ull,    \
+		50000000ull, 100000000ull, 250000000ull, 500000000ull, 1000000000ull,       \
+		2500000000ull, 5000000000ull, 10000000000ull
+#define SURE_LAT_NBOUNDS 22
+#define SURE_LAT_BUCKETS (SURE_LAT_NBOUNDS + 1) /* the last one is +Inf */
 
 /* One request as the sidecar saw it (the last SURE_REQ_RECORDS are kept). */
 struct sure_req_record {
@@ -123,6 +139,7 @@ struct sure_sidecar {
 	uint32_t rate_per_sec; /* 0: no limit; token bucket refilled at this rate */
 	uint32_t rate_burst; /* bucket size (at least 1) */
 	uint64_t deadline_ticks; /* 0: none; TSC ticks a request may wait before it runs */
+	uint64_t lat_bound_ticks[SURE_LAT_NBOUNDS]; /* SURE_LAT_BOUNDS_NS in TSC ticks */
 
 	/* written by the guest */
 	_Alignas(SURE_CACHELINE) uint64_t requests; /* seen: admitted + refused */
@@ -137,7 +154,7 @@ struct sure_sidecar {
 	uint64_t max_queue_depth;
 	uint64_t handler_ticks; /* sum of handler run times */
 	uint64_t sidecar_ticks; /* the sidecar's own time: its whole cost */
-	uint64_t latency_hist[SURE_LAT_BUCKETS]; /* log2 buckets of handler ticks */
+	uint64_t latency_hist[SURE_LAT_BUCKETS]; /* by lat_bound_ticks; the last is +Inf */
 	uint64_t records_written; /* free-running: record i is rec[i % SURE_REQ_RECORDS] */
 	struct sure_req_record rec[SURE_REQ_RECORDS];
 };

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { BuildError } from "./errors.ts";
+import { FunctionName, isName } from "../names.ts";
 import {
   type FunctionSettings,
   SCALE_RANGE_ISSUE,
@@ -13,13 +14,9 @@ import {
   settingsShape,
 } from "../settings/settings.ts";
 
-export const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
-
 /** sure.json. Unknown keys are refused: a typo must not pass silently. */
 export const ManifestSchema = z.strictObject({
-  name: z.string({ error: "must be a string" }).regex(NAME_RE, {
-    error: "must start with a-z and contain only a-z, 0-9 and '-' (at most 63 characters)",
-  }).optional(),
+  name: FunctionName.optional(),
   ...settingsShape(false),
 }).refine(scaleRangeOk, SCALE_RANGE_ISSUE);
 
@@ -54,7 +51,7 @@ export async function readManifest(dir: string, folderName: string): Promise<Fun
     throw new BuildError(`${path}: ${problems.join("; ")}`);
   }
   const { name, ...settings } = parsed.data;
-  if (name === undefined && !NAME_RE.test(folderName)) {
+  if (name === undefined && !isName(folderName)) {
     throw new BuildError(
       `folder name "${folderName}" is not a valid function name: set "name" in ${path}`,
     );

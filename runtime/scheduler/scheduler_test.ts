@@ -1,4 +1,4 @@
-/** The scheduler and its pools on real KVM instances. */
+/** The scheduler and its instance groups on real KVM (group_test.ts: the same logic, fake VMs). */
 import assert from "node:assert/strict";
 import { stats } from "../../ffi/mod.ts";
 import { echoImage, faultyImage, hasKvm, waitFor } from "../../tests/helpers.ts";
@@ -45,7 +45,7 @@ Deno.test({
 
       const looping = s.invoke("f", enc.encode("loop"), "r1");
       const queued = s.invoke("f", enc.encode("hello"), "r2");
-      assert.equal(s.pool("f").queued, 1);
+      assert.equal(s.group("f").queued, 1);
       await assert.rejects(() => s.invoke("f", enc.encode("hello"), "r3"), OverloadedError);
       await assert.rejects(looping, FunctionTimeoutError);
       // The queued request is served by the replacement of the dead instance.
@@ -59,7 +59,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "scheduler: concurrent requests share a bounded pool and all get their answers",
+  name: "scheduler: concurrent requests share a bounded instance group and all get their answers",
   ignore: !hasKvm,
   async fn() {
     const { logger } = memoryLogger();
@@ -79,7 +79,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "scheduler: an update drains the old pool after its in-flight request",
+  name: "scheduler: an update drains the old instance group after its in-flight request",
   ignore: !hasKvm,
   async fn() {
     const { logger } = memoryLogger();
@@ -94,7 +94,7 @@ Deno.test({
       await assert.rejects(inFlight, FunctionTimeoutError);
       assert.equal(dec.decode((await s.invoke("f", enc.encode("new"), "n")).body), "new");
       assert.ok(await waitFor(() => s.instances === 1), `instances: ${s.instances}`);
-      // Teardown runs on the blocking pool: wait for it rather than race it.
+      // Teardown runs on Deno's blocking threads: wait for it rather than race it.
       assert.ok(await waitFor(() => stats().instances === base + 1), `${stats().instances}`);
     } finally {
       await s.close();

@@ -1,0 +1,228 @@
+/*
+ * chain_gateway.c - the node's side of a chain: it copies a request's body
+ * into its slot and hands it to step 0, collects what the steps hand back to
+ * the gateway, and copies answers out. These are the only copies the node
+ * makes, and they are counted here, where they happen. Everything read from
+ * the pool is untrusted and checked against the host-private slot state and
+ * the read-only table before it is used.
+ */
+#include "chain.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <x86intrin.h>
+
+#include "util.h"
+
+#define WAIT_SPIN_NS 20000u
+
+/* Wakes a node only if it said it sleeps (Dekker: the caller published, then fenced). */
+static void wake_node(struct sure_chain *c, uint32_t node)
+{
+	if (sure_load(&c->sleeping[node]))
+		sure_chain_kick(c, node);
+}
+
+/* Called on the node's thread for every request: no syscall unless step 0 sleeps. */
+SURE_API int sure_chain_submit(struct sure_chain *c, uint32_t slot, const uint8_t *body,
+			       uint32_t len, const uint8_t *trace)
+{
+	struct sure_ring *r;
+	uint32_t h;
+
+	if (!c || slot >= c->nslots || (len && !body) ||
+	    __atomic_load_n(&c->state[slot], __ATOMIC_ACQUIRE) != SLOT_INFLIGHT)
+		return -EINVAL;
+	if ((uint64_t)len > sure_chain_extent_bytes(c, slot))
+		return -E2BIG;
+	r = sure_chain_ring(c, SURE_NODE_GW, 0);
+	h = r->head;
+	if (h - sure_load(&r->tail) >= SURE_RING_SLOTS)
+		return -ENOSPC;
+	/* The one copy on the way in: the body into extent 0. */
+	if (len)
+		memcpy(c->bufs + (uint64_t)c->m->slot[slot].first[0] * c->buf_size, body, len);
+	__atomic_add_fetch(&c->copied_in, len, __ATOMIC_RELAXED);
+	struct sure_slot_ctx *ctx = &c->hdr->ctx[slot];
+	memset(&ctx->trace, 0, sizeof(ctx->trace));
+	if (trace) {
+		memcpy(ctx->trace.trace_id, trace, 16);
+		memcpy(ctx->trace.parent_id, trace + 16, 8);
+		ctx->trace.flags = trace[24];
+	}
+	struct sure_desc *d = &r->d[h % SURE_RING_SLOTS];
+	*d = (struct sure_desc){
+		.slot = slot,
+		.len = len,
+		.gen = c->m->slot[slot].gen,
+		.from = SURE_NODE_GW,
+		.tsc = __rdtsc(),
+	};
+	ctx->start_tsc = d->tsc;
+	c->hdr->slot_loc[slot] = 0;
+	sure_store(&r->head, h + 1);
+	sure_fence(); /* Dekker with the step's sleep: push, fence, look */
+	wake_node(c, 0);
+	return 0;
+}
+
+/*
+ * Validates one descriptor from ring(step -> GW). `lock` held. Returns 1 if
+ * it completed a request; a step that sent a bogus one is added to *stop.
+ */
+static int take_completion(struct sure_chain *c, uint32_t step, const struct sure_desc *d,
+			   struct sure_completion *out, uint32_t *stop)
+{
+	uint32_t slot = d->slot;
+	int bad = 0;
+
+	if (slot >= c->nslots || c->state[slot] != SLOT_INFLIGHT)
+		bad = slot >= c->nslots; /* a finished or freed slot: late, not bogus */
+	else if (d->gen != c->m->slot[slot].gen)
+		return 0; /* stale: the request was failed already */
+	else if (d->ext > 1 || d->from != step || (uint64_t)d->len > sure_chain_extent_bytes(c, slot))
+		bad = 1;
+	else {
+		uint16_t status = d->status ? d->status : 200;
+		c->state[slot] = SLOT_DONE;
+		c->completed++;
+		*out = (struct sure_completion){
+			.slot = slot,
+			.len = d->len,
+			.offset = (uint64_t)c->m->slot[slot].first[d->ext] * c->buf_size,
+			.status = status < 100 || status > 599 ? 502 : status,
+			.error = d->hops > SURE_MAX_HOPS ? SURE_CE_LOOP : SURE_CE_OK,
+			.node = (uint16_t)step,
+			.hops = d->hops,
+			.reason = d->reason <= SURE_REASON_DEADLINE ? (uint16_t)d->reason : 0,
+		};
+		c->done[slot] = *out;
+		return 1;
+	}
+	if (bad) {
+		if (slot < c->nslots)
+			sure_chain_fail_slot(c, slot, SURE_CE_BOGUS, (uint16_t)step, 502);
+		*stop |= 1u << step;
+	}
+	return 0;
+}
+
+/* Failures first, then every ring into the gateway. `lock` held. */
+static uint32_t collect(struct sure_chain *c, struct sure_completion *out, uint32_t max,
+			uint32_t *stop)
+{
+	uint32_t n = 0;
+
+	while (c->fq_n > 0 && n < max)
+		out[n++] = c->fq[--c->fq_n];
+	for (uint32_t s = 0; s < c->nsteps && n < max; s++) {
+		struct sure_ring *r = sure_chain_ring(c, s, SURE_NODE_GW);
+		uint32_t t = r->tail, h = sure_load(&r->head);
+
+		/* A head more than a ring ahead is a lie: take one ring's worth. */
+		if (h - t > SURE_RING_SLOTS)
+			h = t + SURE_RING_SLOTS;
+		for (; t != h && n < max; t++) {
+			struct sure_desc d = r->d[t % SURE_RING_SLOTS];
+			n += (uint32_t)take_completion(c, s, &d, &out[n], stop);
+			while (c->fq_n > 0 && n < max) /* a bogus one just failed */
+				out[n++] = c->fq[--c->fq_n];
+		}
+		sure_store(&r->tail, t);
+	}
+	return n;
+}
+
+/* One look at the rings; the steps that lied are stopped once the lock is gone. */
+static uint32_t collect_once(struct sure_chain *c, struct sure_completion *out, uint32_t max)
+{
+	uint32_t stop = 0, n;
+
+	pthread_mutex_lock(&c->lock);
+	n = collect(c, out, max, &stop);
+	pthread_mutex_unlock(&c->lock);
+	if (stop)
+		sure_chain_stop_steps(c, stop);
+	return n;
+}
+
+SURE_API int sure_chain_wait(struct sure_chain *c, struct sure_completion *out, uint32_t max,
+			     uint32_t timeout_ms)
+{
+	uint64_t start = sure_now_ns();
+	uint64_t deadline = start + (uint64_t)timeout_ms * 1000000ull;
+	uint32_t n;
+
+	if (!c || !out || max == 0)
+		return -EINVAL;
+	for (;;) {
+		n = collect_once(c, out, max);
+		if (n > 0)
+			break;
+		uint64_t now = sure_now_ns();
+		if (now >= deadline)
+			break;
+		if (now - start < WAIT_SPIN_NS) {
+			__builtin_ia32_pause();
+			continue;
+		}
+		/* Tell producers to ring WAKE, then look once more before sleeping. */
+		sure_store(&c->sleeping[SURE_NODE_GW], 1);
+		sure_store(&c->hdr->node[SURE_NODE_GW].sleeping, 1);
+		sure_fence();
+		n = collect_once(c, out, max);
+		if (n == 0) {
+			struct pollfd p = { .fd = c->wake_fd[SURE_NODE_GW], .events = POLLIN };
+			poll(&p, 1, (int)((deadline - now + 999999) / 1000000));
+			sure_chain_drain_fd(c->wake_fd[SURE_NODE_GW]);
+		}
+		sure_store(&c->hdr->node[SURE_NODE_GW].sleeping, 0);
+		sure_store(&c->sleeping[SURE_NODE_GW], 0);
+		if (n > 0)
+			break;
+	}
+	return (int)n;
+}
+
+SURE_API void sure_chain_wake(struct sure_chain *c)
+{
+	if (c)
+		sure_chain_kick(c, SURE_NODE_GW);
+}
+
+SURE_API int sure_chain_take(struct sure_chain *c, uint32_t slot, uint8_t *dst, uint32_t cap)
+{
+	struct sure_completion done;
+
+	if (!c || slot >= c->nslots || (cap && !dst))
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	if (c->state[slot] != SLOT_DONE) {
+		pthread_mutex_unlock(&c->lock);
+		return -EINVAL;
+	}
+	done = c->done[slot];
+	pthread_mutex_unlock(&c->lock);
+	if (done.len > cap)
+		return -E2BIG;
+	/* The one copy on the way out. Only the caller frees a DONE slot, so its
+	 * buffers stay the request's until sure_chain_free below. */
+	if (done.len)
+		memcpy(dst, c->bufs + done.offset, done.len);
+	__atomic_add_fetch(&c->copied_out, done.len, __ATOMIC_RELAXED);
+	sure_chain_free(c, slot);
+	return (int)done.len;
+}
+
+SURE_API int sure_chain_locate(struct sure_chain *c, uint32_t slot)
+{
+	uint16_t loc;
+
+	if (!c || slot >= c->nslots)
+		return -EINVAL;
+	if (__atomic_load_n(&c->state[slot], __ATOMIC_ACQUIRE) != SLOT_INFLIGHT)
+		return SURE_NODE_GW;
+	loc = c->hdr->slot_loc[slot];
+	return loc < c->nsteps ? loc : SURE_NODE_GW;
+}

@@ -1,0 +1,97 @@
+/*
+ * chain_stats.c - a chain's counters. The node counts what it does itself
+ * (copies in and out, answers); what happens between steps only their
+ * libraries see, in each instance's control page, where the guest can write
+ * anything. Those numbers are folded into per-step totals that never go
+ * backwards (a restarted step, a guest that rewrites its counters) and whose
+ * increases are bounded by what the step could have done.
+ */
+#include "chain.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "instance.h"
+
+/* How much a guest counter grew since it was last seen; 0 if it went back. */
+static uint64_t grown(uint64_t now, uint64_t *seen)
+{
+	uint64_t d = now >= *seen ? now - *seen : 0;
+
+	*seen = now; /* rewritten backwards: follow it from there, count nothing */
+	return d;
+}
+
+void sure_chain_seat_fold(struct sure_chain_seat *seat)
+{
+	const struct sure_chain *c = seat->chain;
+	const volatile struct sure_chain_stats *g = &seat->inst->ctrl->chain;
+	/* No answer is bigger than the largest extent a slot can have. */
+	uint64_t extent_max = (uint64_t)(c->nbuf / 2) * c->buf_size;
+	uint64_t handled = grown(g->handled, &seat->seen_handled);
+	uint64_t handoffs = grown(g->handoffs, &seat->seen_handoffs);
+	uint64_t copied = grown(g->copied, &seat->seen_copied);
+
+	if (copied > handled * extent_max)
+		copied = handled * extent_max;
+	seat->handled += handled;
+	seat->handoffs += handoffs;
+	seat->copied += copied;
+}
+
+SURE_API int sure_chain_stats(struct sure_chain *c, struct sure_chain_counters *out,
+			      size_t size)
+{
+	struct sure_chain_counters v = { 0 };
+
+	if (!c || !out || size != sizeof(*out))
+		return -EINVAL;
+	pthread_mutex_lock(&c->seat_lock);
+	for (uint32_t i = 0; i < c->nsteps; i++) {
+		if (c->seat[i].inst)
+			sure_chain_seat_fold(&c->seat[i]);
+		v.handoffs += c->seat[i].handoffs;
+		v.handoff_bytes += c->seat[i].copied;
+	}
+	pthread_mutex_unlock(&c->seat_lock);
+	pthread_mutex_lock(&c->lock);
+	v.slots_in_flight = c->nslots - c->nfree_slots;
+	v.free_buffers = c->alloc.nfree;
+	v.buffers = c->nbuf;
+	v.completed = c->completed;
+	pthread_mutex_unlock(&c->lock);
+	v.copied_in = __atomic_load_n(&c->copied_in, __ATOMIC_RELAXED);
+	v.copied_out = __atomic_load_n(&c->copied_out, __ATOMIC_RELAXED);
+	*out = v;
+	return 0;
+}
+
+SURE_API int sure_chain_step_stats(struct sure_chain *c, uint32_t step,
+				   struct sure_step_counters *out, size_t size)
+{
+	struct sure_chain_stats st;
+	uint64_t hz;
+
+	if (!c || !out || size != sizeof(*out) || step >= c->nsteps)
+		return -EINVAL;
+	pthread_mutex_lock(&c->seat_lock);
+	if (!c->seat[step].inst) {
+		pthread_mutex_unlock(&c->seat_lock);
+		return -ENOENT;
+	}
+	memcpy(&st, (const void *)&c->seat[step].inst->ctrl->chain, sizeof(st));
+	hz = c->seat[step].inst->ctrl->tsc_hz;
+	pthread_mutex_unlock(&c->seat_lock);
+	*out = (struct sure_step_counters){
+		.tsc_hz = hz,
+		.handled = st.handled,
+		.handoffs = st.handoffs,
+		.handoff_tsc_sum = st.handoff_tsc_sum,
+		.stale = st.stale,
+		.bogus = st.bogus,
+		.copied = st.copied,
+	};
+	for (int i = 0; i < 32; i++)
+		out->handoff_hist[i] = st.handoff_hist[i];
+	return 0;
+}

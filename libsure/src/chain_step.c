@@ -1,0 +1,218 @@
+/*
+ * chain_step.c - the steps' side of a chain: the hooks it attaches to each
+ * step's instance (struct sure_attach_ops), so that the instance code and
+ * the vCPU loop never name chains, and the templates of its steps. The hooks
+ * run on the step's vCPU thread with no chain lock held.
+ */
+#include "chain.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+
+#include "instance.h"
+#include "template.h"
+#include "util.h"
+
+static struct sure_chain_seat *seat_of(struct sure_instance *inst)
+{
+	return inst->att.seat;
+}
+
+static int claim(void *p, struct sure_instance *inst)
+{
+	struct sure_chain_seat *seat = p;
+	struct sure_chain *c = seat->chain;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->seat_lock);
+	if (seat->step >= c->nsteps)
+		rc = -EINVAL;
+	else if (seat->inst)
+		rc = -EEXIST;
+	else {
+		seat->inst = inst;
+		/* A new instance counts from zero: fold from there. */
+		seat->seen_handled = seat->seen_handoffs = seat->seen_copied = 0;
+	}
+	pthread_mutex_unlock(&c->seat_lock);
+	if (rc == 0)
+		inst->wake_fd = c->wake_fd[seat->step]; /* it sleeps there (see step_sleep) */
+	return rc;
+}
+
+static void release(void *p, struct sure_instance *inst)
+{
+	struct sure_chain_seat *seat = p;
+	struct sure_chain *c = seat->chain;
+
+	pthread_mutex_lock(&c->seat_lock);
+	if (seat->inst == inst) {
+		sure_chain_seat_fold(seat); /* its last counters count */
+		seat->inst = NULL;
+	}
+	pthread_mutex_unlock(&c->seat_lock);
+}
+
+/* The chain's table read-only, its pool read-write, in every step's VM. */
+static uint32_t regions(void *p, struct sure_region *out)
+{
+	struct sure_chain *c = ((struct sure_chain_seat *)p)->chain;
+
+	out[0] = (struct sure_region){
+		.gpa = SURE_META_GPA, .host = c->meta.map, .size = c->meta.size, .writable = 0,
+	};
+	out[1] = (struct sure_region){
+		.gpa = SURE_POOL_GPA, .host = c->pool.map, .size = c->pool.size, .writable = 1,
+	};
+	return 2;
+}
+
+static void fill_ctrl(void *p, struct sure_ctrl *ctrl)
+{
+	ctrl->chain_meta_gva = SURE_META_GPA;
+	ctrl->chain_step = ((struct sure_chain_seat *)p)->step;
+}
+
+/* Lets the guests of vm_fd ring WAKE inside KVM (best effort: else it is an exit). */
+static void bind_vm(void *p, int vm_fd)
+{
+	struct sure_chain *c = ((struct sure_chain_seat *)p)->chain;
+
+	for (uint32_t n = 0; n < SURE_NODES; n++) {
+		if (c->wake_fd[n] < 0)
+			continue;
+		struct kvm_ioeventfd io = {
+			.datamatch = n,
+			.addr = SURE_DOORBELL_GPA + SURE_DOORBELL_WAKE,
+			.len = 8,
+			.fd = c->wake_fd[n],
+			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+		};
+		/* Refused (no KVM_CAP_IOEVENTFD): WAKE stays an exit (on_wake). */
+		ioctl(vm_fd, KVM_IOEVENTFD, &io);
+	}
+}
+
+static int has_work(struct sure_chain *c, uint32_t step)
+{
+	const struct sure_step_meta *s = &c->m->step[step];
+
+	for (uint32_t i = 0; i < s->n_in && i < SURE_NODES; i++) {
+		struct sure_ring *r = sure_chain_ring(c, s->in[i], step);
+		if (sure_load(&r->head) != sure_load(&r->tail))
+			return 1;
+	}
+	return 0;
+}
+
+/* SLEEP: wait on the step's eventfd until one of its rings has work or it dies. */
+static void step_sleep(struct sure_instance *inst)
+{
+	struct sure_chain_seat *seat = seat_of(inst);
+	struct sure_chain *c = seat->chain;
+	uint32_t step = seat->step;
+
+	/* The host checks the rings itself: a guest that lies only hurts itself. */
+	for (;;) {
+		sure_store(&c->sleeping[step], 1);
+		sure_fence();
+		if (sure_channel_dead(&inst->ch) || has_work(c, step))
+			break;
+		struct pollfd p = { .fd = c->wake_fd[step], .events = POLLIN };
+		poll(&p, 1, -1); /* a kill writes this fd too (and the signal ends poll) */
+		sure_chain_drain_fd(c->wake_fd[step]);
+	}
+	sure_store(&c->sleeping[step], 0);
+}
+
+/* The step's instance stopped: fail every request it held. */
+static void step_stopped(struct sure_instance *inst)
+{
+	struct sure_chain_seat *seat = seat_of(inst);
+	struct sure_chain *c = seat->chain;
+
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t s = 0; s < c->nslots; s++)
+		if (c->state[s] == SLOT_INFLIGHT && c->hdr->slot_loc[s] == seat->step)
+			sure_chain_fail_slot(c, s, SURE_CE_FAULT, (uint16_t)seat->step, 502);
+	pthread_mutex_unlock(&c->lock);
+	sure_chain_kick(c, SURE_NODE_GW);
+}
+
+/* WAKE that did not match an in-kernel doorbell (old host or a bad node). */
+static int on_wake(struct sure_instance *inst, uint64_t node)
+{
+	struct sure_chain *c = seat_of(inst)->chain;
+
+	if (node < c->nsteps || node == SURE_NODE_GW)
+		sure_chain_kick(c, (uint32_t)node);
+	/* else: nothing to wake: a confused guest, not worth a kill */
+	return 1;
+}
+
+/* BOGUS: data = blamed node | (slot << 32). */
+static int on_bogus(struct sure_instance *inst, uint64_t data)
+{
+	struct sure_chain_seat *seat = seat_of(inst);
+	struct sure_chain *c = seat->chain;
+	uint32_t blamed = (uint32_t)(data & 0xffff), slot = (uint32_t)(data >> 32);
+	uint32_t reporter = seat->step;
+
+	pthread_mutex_lock(&c->lock);
+	/* The descriptor's own request fails (the chain is one trust domain: a
+	 * step's report is believed); its later descriptors are then stale. */
+	if (slot < c->nslots)
+		sure_chain_fail_slot(c, slot, SURE_CE_BOGUS,
+				     (uint16_t)(blamed < c->nsteps ? blamed : reporter), 502);
+	pthread_mutex_unlock(&c->lock);
+	if (blamed < c->nsteps && blamed != reporter)
+		sure_chain_stop_steps(c, 1u << blamed);
+	sure_chain_kick(c, SURE_NODE_GW);
+	return 1;
+}
+
+static const struct sure_doorbell step_doorbells[] = {
+	{ SURE_DOORBELL_WAKE, on_wake },
+	{ SURE_DOORBELL_BOGUS, on_bogus },
+};
+
+static const struct sure_attach_ops step_ops = {
+	.thread_name = "sure-step",
+	.io_cap = SURE_CHAIN_IO_CAP,
+	.claim = claim,
+	.release = release,
+	.regions = regions,
+	.fill_ctrl = fill_ctrl,
+	.bind_vm = bind_vm,
+	.sleep = step_sleep,
+	.stopped = step_stopped,
+	.doorbells = step_doorbells,
+	.ndoorbells = sizeof(step_doorbells) / sizeof(step_doorbells[0]),
+};
+
+void sure_chain_stop_steps(struct sure_chain *c, uint32_t mask)
+{
+	pthread_mutex_lock(&c->seat_lock);
+	for (uint32_t s = 0; s < c->nsteps; s++)
+		if ((mask & (1u << s)) && c->seat[s].inst)
+			sure_instance_kill_bogus(c->seat[s].inst);
+	pthread_mutex_unlock(&c->seat_lock);
+}
+
+SURE_API int sure_chain_template_create(struct sure_chain *chain, uint32_t step,
+					const uint8_t *img, size_t len, uint32_t mem_mib,
+					uint32_t init_timeout_ms, struct sure_template **out,
+					char *err, size_t errcap)
+{
+	if (err && errcap)
+		err[0] = 0;
+	if (!chain)
+		return sure_errf(err, errcap, -EINVAL, "missing chain");
+	if (step >= chain->nsteps)
+		return sure_errf(err, errcap, -EINVAL, "no step %u in this chain", step);
+	struct sure_attachment att = { .ops = &step_ops, .seat = &chain->seat[step], .index = step };
+	return sure_template_make(img, len, mem_mib, SURE_CHAIN_IO_CAP, init_timeout_ms, &att, out,
+				  err, errcap);
+}

@@ -1,0 +1,191 @@
+/*
+ * fuzz_ctrl.c - libFuzzer target for the host code that reads what a guest
+ * writes into its control page (struct sure_ctrl): the request/response
+ * handshake (src/channel.c: resp_seq, resp_len, ready), the checks of
+ * sure_instance_invoke (src/instance.c: resp_len against the I/O area,
+ * resp_status), the log drain through the instance and resp_reason.
+ *
+ * A plain instance without a VM (fuzz_instance.h) plays against a scripted
+ * guest: the input says what the guest writes (any field, any bytes) and when
+ * it answers a request, and what the host asks. The host must then return
+ * only lengths inside the I/O area, statuses inside 100..599, refuse or kill
+ * exactly when the rules say so, and never block: every wait here has a
+ * deadline that has already passed, or an answer that is already there.
+ * An empty input serves a few requests (the built-in seed).
+ *
+ *   make -C libsure fuzz && libsure/build/fuzz/fuzz_ctrl -max_total_time=60
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_input.h"
+#include "fuzz_instance.h"
+#include "libsure.h"
+#include "util.h"
+
+/* Control-page fields the host reads or writes, for the guest to scribble. */
+#define F(name) { offsetof(struct sure_ctrl, name), sizeof(((struct sure_ctrl *)0)->name) }
+static const struct {
+	size_t off, size;
+} fields[] = {
+	F(resp_seq), F(resp_len), F(resp_status), F(guest_state), F(ready),     F(log_head),
+	F(log_dropped), F(requests), F(req_seq), F(req_len),  F(host_waiting), F(log_tail),
+	F(tsc_hz),   F(resp_reason), F(io_cap), F(log_size), F(snapshot_wanted),
+};
+
+struct model {
+	int dead;
+	uint64_t requests; /* answers the host accepted */
+};
+
+/* The status rules of sure_instance_invoke, restated: 0 means 200. */
+static int want_status(int32_t s)
+{
+	if (s == 0)
+		return 200;
+	return s < 100 || s > 599 ? 502 : s;
+}
+
+/* The guest answers the next request before it is even posted. */
+static void invoke_answered(struct sure_instance *inst, struct model *m, struct fuzz_in *in)
+{
+	struct sure_ctrl *c = inst->ctrl;
+	uint32_t req_len = fin_u16(in, 5) % (FUZZ_IO_CAP + 64);
+	uint32_t resp_len = fin_u8(in, 0) & 1 ? fin_u32(in, 0) : fin_u16(in, 5) % (FUZZ_IO_CAP + 2);
+	int32_t status = (int32_t)fin_u32(in, 0);
+	struct sure_fault_info fi;
+
+	c->resp_seq = inst->ch.seq + 1;
+	c->resp_len = resp_len;
+	c->resp_status = status;
+	int rc = sure_instance_invoke(inst, req_len, 1000);
+	if (req_len > FUZZ_IO_CAP) { /* refused before anything else, dead or alive */
+		if (rc != -E2BIG)
+			abort();
+	} else if (m->dead) {
+		if (rc != -EPIPE)
+			abort();
+	} else if (resp_len > FUZZ_IO_CAP) {
+		/* A length past the response area is a protocol fault: the instance dies. */
+		if (rc != -EPROTO || !sure_channel_dead(&inst->ch))
+			abort();
+		if (sure_instance_fault(inst, &fi, sizeof(fi)) != 0 ||
+		    (fi.kind == SURE_FAULT_PROTOCOL && fi.error_code != resp_len))
+			abort();
+		m->dead = 1;
+	} else {
+		m->requests++;
+		if (rc != (int)resp_len || sure_instance_status(inst) != want_status(status))
+			abort();
+	}
+	int s = sure_instance_status(inst);
+	if (s < 100 || s > 599 || sure_instance_requests(inst) != m->requests)
+		abort();
+}
+
+/* A request the guest does not answer (unless it wrote resp_seq ahead): no wait. */
+static void channel_unanswered(struct sure_instance *inst, struct model *m, struct fuzz_in *in)
+{
+	struct sure_channel *ch = &inst->ch;
+	uint32_t req_len = fin_u16(in, 1) % (FUZZ_IO_CAP + 64);
+	int rc = sure_channel_begin(ch, req_len);
+
+	if (req_len > FUZZ_IO_CAP ? rc != -E2BIG : m->dead ? rc != -EPIPE : rc != 0)
+		abort();
+	if (rc < 0)
+		return;
+	if (inst->ctrl->req_seq != ch->seq || inst->ctrl->req_len != req_len)
+		abort();
+	int early = inst->ctrl->resp_seq == ch->seq;
+	uint32_t len = inst->ctrl->resp_len;
+	rc = sure_channel_wait(ch, sure_now_ns());
+	if (!early && (rc != -ETIMEDOUT || inst->ctrl->host_waiting != 0))
+		abort();
+	if (early && rc != (len > FUZZ_IO_CAP ? -EPROTO : (int)len))
+		abort();
+	if (rc > (int)FUZZ_IO_CAP)
+		abort();
+	sure_channel_end(ch);
+}
+
+static void run(struct sure_instance *inst, struct fuzz_in *in)
+{
+	struct model m = { 0 };
+	struct sure_ctrl *c = inst->ctrl;
+	uint8_t bytes[64];
+
+	/* The seed: the guest says ready, then answers requests. */
+	c->ready = 1;
+	if (sure_channel_wait_ready(&inst->ch, sure_now_ns()) != 0)
+		abort();
+	for (int i = 0; i < 2; i++) {
+		struct fuzz_in none = { NULL, 0 };
+		invoke_answered(inst, &m, &none);
+	}
+	while (fin_more(in)) {
+		switch (fin_u8(in, 0) % 8) {
+		case 0: { /* the guest writes one field */
+			unsigned k = fin_u8(in, 0) % (sizeof(fields) / sizeof(fields[0]));
+			uint64_t v = fin_u64(in, 0);
+			memcpy((uint8_t *)c + fields[k].off, &v, fields[k].size);
+			break;
+		}
+		case 1: { /* ... or any bytes of the page */
+			size_t off = fin_u16(in, 0) % sizeof(*c);
+			size_t n = fin_u8(in, 0) % sizeof(bytes);
+			if (n > sizeof(*c) - off)
+				n = sizeof(*c) - off;
+			memset(bytes, 0, n);
+			fin_bytes(in, bytes, n);
+			memcpy((uint8_t *)c + off, bytes, n);
+			break;
+		}
+		case 2:
+		case 3:
+			invoke_answered(inst, &m, in);
+			break;
+		case 4:
+			channel_unanswered(inst, &m, in);
+			break;
+		case 5: { /* init done? only ready == 1 says so */
+			int rc = sure_channel_wait_ready(&inst->ch, sure_now_ns());
+			int want = c->ready == 1 ? 0 : m.dead ? -EPIPE : -ETIMEDOUT;
+			if (rc != want)
+				abort();
+			break;
+		}
+		case 6: { /* the log, through the instance */
+			size_t cap = fin_u16(in, 64) % 512;
+			uint8_t *buf = malloc(cap ? cap : 1);
+			int n = sure_instance_read_log(inst, buf, cap);
+			if (n < 0 || (size_t)n > cap)
+				abort();
+			free(buf);
+			if (sure_instance_resp_reason(inst) < 0 ||
+			    sure_instance_resp_reason(inst) > SURE_REASON_DEADLINE)
+				abort();
+			break;
+		}
+		case 7: /* the guest died (what the vCPU thread does on a fault) */
+			if (fin_u8(in, 0) % 8 == 0) {
+				sure_channel_kill(&inst->ch);
+				m.dead = 1;
+			}
+			break;
+		}
+	}
+	struct fuzz_in none = { NULL, 0 };
+	invoke_answered(inst, &m, &none);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_in in = { data, size };
+	struct sure_instance *inst = fuzz_instance_new(fin_u32(&in, 0));
+
+	run(inst, &in);
+	fuzz_instance_free(inst);
+	return 0;
+}

@@ -1,0 +1,205 @@
+/*
+ * test_chain.c - a chain's pool and gateway without any VM: this test plays
+ * the steps by writing descriptors into the rings the way a guest would, so
+ * it runs everywhere (no KVM needed). It checks that the node's copies are
+ * counted where they happen, that completions are checked against the
+ * host's own slot state, and that the numbers a step's guest reports are
+ * folded so that they never go backwards and cannot be inflated at will.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "chain.h"
+#include "check.h"
+#include "instance.h"
+
+#define BUF 4096u
+
+static struct sure_chain *make_chain(uint32_t nsteps)
+{
+	char names[SURE_CHAIN_MAX_STEPS * SURE_STEP_NAME] = { 0 };
+	uint8_t routes[SURE_CHAIN_MAX_STEPS * SURE_NODES] = { 0 };
+	uint16_t next[SURE_CHAIN_MAX_STEPS];
+	struct sure_chain *c = NULL;
+	char err[128];
+
+	for (uint32_t i = 0; i < nsteps; i++) {
+		snprintf(names + i * SURE_STEP_NAME, SURE_STEP_NAME, "step%u", i);
+		next[i] = i + 1 < nsteps ? (uint16_t)(i + 1) : SURE_NODE_GW;
+		if (i + 1 < nsteps)
+			routes[i * SURE_NODES + i + 1] = 1;
+	}
+	if (sure_chain_create(nsteps, names, routes, next, 16, BUF, 8, &c, err, sizeof(err)) < 0)
+		fprintf(stderr, "  sure_chain_create: %s\n", err);
+	return c;
+}
+
+/* What the last step's guest does: push a descriptor to the gateway. */
+static void answer(struct sure_chain *c, uint32_t step, struct sure_desc d)
+{
+	struct sure_ring *r = sure_chain_ring(c, step, SURE_NODE_GW);
+
+	r->d[r->head % SURE_RING_SLOTS] = d;
+	__atomic_store_n(&r->head, r->head + 1, __ATOMIC_RELEASE);
+}
+
+static struct sure_chain_counters counters(struct sure_chain *c)
+{
+	struct sure_chain_counters k;
+
+	memset(&k, 0xff, sizeof(k));
+	CHECK_EQ(sure_chain_stats(c, &k, sizeof(k)), 0);
+	return k;
+}
+
+static void test_copies_are_counted_where_they_happen(void)
+{
+	struct sure_chain *c = make_chain(1);
+	const char body[] = "hello chain";
+	uint8_t trace[25], out[64];
+	struct sure_completion done[4];
+	uint32_t slot;
+	uint64_t off;
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	memset(trace, 7, sizeof(trace));
+	CHECK_EQ(sure_chain_alloc(c, sizeof(body), &slot, &off), 0);
+	CHECK_EQ(sure_chain_submit(c, slot, (const uint8_t *)body, sizeof(body), trace), 0);
+	/* The body is in extent 0, the trace in the slot's context, the descriptor on ring(GW, 0). */
+	CHECK(memcmp(c->bufs + off, body, sizeof(body)) == 0);
+	CHECK_EQ(c->hdr->ctx[slot].trace.trace_id[0], 7);
+	struct sure_ring *in = sure_chain_ring(c, SURE_NODE_GW, 0);
+	CHECK_EQ(in->head, 1);
+	CHECK_EQ(in->d[0].slot, slot);
+	CHECK_EQ(in->d[0].len, sizeof(body));
+	CHECK_EQ(counters(c).copied_in, sizeof(body));
+
+	/* Step 0 answers "HI" from extent 1. */
+	uint8_t *ext1 = c->bufs + (uint64_t)c->m->slot[slot].first[1] * BUF;
+	memcpy(ext1, "HI", 2);
+	answer(c, 0, (struct sure_desc){ .slot = slot, .len = 2, .gen = c->m->slot[slot].gen,
+					 .ext = 1, .hops = 1, .status = 201, .from = 0 });
+	CHECK_EQ(sure_chain_wait(c, done, 4, 0), 1);
+	CHECK_EQ(done[0].slot, slot);
+	CHECK_EQ(done[0].status, 201);
+	CHECK_EQ(done[0].error, SURE_CE_OK);
+	CHECK_EQ(sure_chain_take(c, slot, out, 1), -E2BIG); /* too small: nothing copied */
+	CHECK_EQ(counters(c).copied_out, 0);
+	CHECK_EQ(sure_chain_take(c, slot, out, sizeof(out)), 2);
+	CHECK(memcmp(out, "HI", 2) == 0);
+	struct sure_chain_counters k = counters(c);
+	CHECK_EQ(k.copied_out, 2);
+	CHECK_EQ(k.completed, 1);
+	CHECK_EQ(k.slots_in_flight, 0);
+	CHECK_EQ(k.free_buffers, 16);
+	CHECK_EQ(k.handoff_bytes, 0); /* no step instance ever reported anything */
+	/* Taking frees and zeroes: the next owner never sees these bytes. */
+	CHECK_EQ(ext1[0], 0);
+	CHECK_EQ(sure_chain_take(c, slot, out, sizeof(out)), -EINVAL);
+	CHECK_EQ(sure_chain_destroy(c), 0);
+}
+
+static void test_completions_are_checked_by_the_host(void)
+{
+	struct sure_chain *c = make_chain(2);
+	struct sure_completion done[8];
+	uint32_t a, b;
+	uint64_t off;
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	CHECK_EQ(sure_chain_alloc(c, 10, &a, &off), 0);
+	CHECK_EQ(sure_chain_alloc(c, 10, &b, &off), 0);
+	CHECK_EQ(sure_chain_submit(c, a, (const uint8_t *)"a", 1, NULL), 0);
+	CHECK_EQ(sure_chain_submit(c, b, (const uint8_t *)"b", 1, NULL), 0);
+	/* Step 1 claims step 0 sent it (from != ring), and a length past the extent. */
+	answer(c, 1, (struct sure_desc){ .slot = a, .len = 1, .gen = c->m->slot[a].gen, .from = 0 });
+	answer(c, 1, (struct sure_desc){ .slot = b, .len = BUF + 1, .gen = c->m->slot[b].gen,
+					 .from = 1 });
+	/* A stale generation and a slot that does not exist are dropped or failed. */
+	answer(c, 1, (struct sure_desc){ .slot = 99, .len = 1, .from = 1 });
+	int n = sure_chain_wait(c, done, 8, 0);
+	CHECK_EQ(n, 2);
+	for (int i = 0; i < n; i++) {
+		CHECK_EQ(done[i].error, SURE_CE_BOGUS);
+		CHECK_EQ(done[i].node, 1); /* the step whose ring it came from is blamed */
+		CHECK_EQ(done[i].status, 502);
+	}
+	CHECK_EQ(counters(c).completed, 0);
+	CHECK_EQ(sure_chain_free(c, a), 0);
+	CHECK_EQ(sure_chain_free(c, b), 0);
+	CHECK_EQ(sure_chain_destroy(c), 0);
+}
+
+static void test_named_structs_check_their_size(void)
+{
+	struct sure_chain *c = make_chain(1);
+	struct sure_chain_counters k;
+	struct sure_step_counters s;
+	struct sure_process_stats p;
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	CHECK_EQ(sure_chain_stats(c, &k, sizeof(k) - 8), -EINVAL);
+	CHECK_EQ(sure_chain_step_stats(c, 0, &s, sizeof(s) + 8), -EINVAL);
+	CHECK_EQ(sure_chain_step_stats(c, 0, &s, sizeof(s)), -ENOENT); /* no instance */
+	CHECK_EQ(sure_stats(&p, sizeof(p) / 2), -EINVAL);
+	CHECK_EQ(sure_stats(&p, sizeof(p)), 0);
+	CHECK_EQ(sure_chain_destroy(c), 0);
+}
+
+/*
+ * A step's guest writes its counters where it likes. Sit a stand-in
+ * instance in the seat (only its control page is read) and lie.
+ */
+static void test_guest_counters_never_go_back_nor_inflate(void)
+{
+	struct sure_chain *c = make_chain(1);
+	struct sure_instance inst;
+	struct sure_ctrl ctrl;
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	memset(&inst, 0, sizeof(inst));
+	memset(&ctrl, 0, sizeof(ctrl));
+	inst.ctrl = &ctrl;
+	c->seat[0].inst = &inst;
+
+	ctrl.chain.handled = 2;
+	ctrl.chain.handoffs = 2;
+	ctrl.chain.copied = 100;
+	struct sure_chain_counters k = counters(c);
+	CHECK_EQ(k.handoffs, 2);
+	CHECK_EQ(k.handoff_bytes, 100);
+
+	/* Zeroed: the totals stay. */
+	memset(&ctrl.chain, 0, sizeof(ctrl.chain));
+	k = counters(c);
+	CHECK_EQ(k.handoffs, 2);
+	CHECK_EQ(k.handoff_bytes, 100);
+
+	/* Inflated: one more request handled cannot have copied more than the largest extent. */
+	ctrl.chain.handled = 1;
+	ctrl.chain.copied = 1000000000000000ull;
+	k = counters(c);
+	CHECK_EQ(k.handoff_bytes, 100 + (16 / 2) * BUF);
+
+	/* The seat's instance goes: its counts stay in the totals. */
+	c->seat[0].inst = NULL;
+	CHECK_EQ(counters(c).handoff_bytes, 100 + (16 / 2) * BUF);
+	CHECK_EQ(sure_chain_destroy(c), 0);
+}
+
+int main(void)
+{
+	RUN(test_copies_are_counted_where_they_happen);
+	RUN(test_completions_are_checked_by_the_host);
+	RUN(test_named_structs_check_their_size);
+	RUN(test_guest_counters_never_go_back_nor_inflate);
+	return CHECK_DONE();
+}

@@ -1,0 +1,92 @@
+/**
+ * GET /admin/chains/{name}/stats: what a chain in service has done, read
+ * from its runtime and its pool (zero-copy counters, pool use, per-step
+ * hand-off latency from the guests' TSC stamps).
+ */
+import { z } from "@hono/zod-openapi";
+import type { ChainRuntime } from "../chains/runtime.ts";
+
+const count = () => z.number().int();
+
+export const ChainStatsSchema = z.object({
+  chain: z.string(),
+  requests: count(),
+  inFlight: count(),
+  // Open (not strict): the runtime may count new kinds of failure.
+  errors: z.object({
+    fault: count().describe("A step faulted"),
+    timeout: count().describe("A request ran past the chain's timeout"),
+    bogus: count().describe("A step handed on a bogus descriptor"),
+    loop: count().describe("A request handed on more times than the chain allows"),
+    overloaded: count().describe("The chain's queue was full"),
+    rejected: count().describe("A step's sidecar refused the request (rate or concurrency)"),
+    deadline: count().describe("A request waited past a step's deadline"),
+  }).catchall(count()),
+  copies: z.object({
+    inBytes: count().describe("Bytes the node copied into the pool (request bodies)"),
+    outBytes: count().describe("Bytes the node copied out (responses)"),
+    handoffBytes: count().describe("Bytes copied by hand-offs: always 0"),
+  }),
+  handoffs: count().describe("Descriptors the chain's functions handed on"),
+  completed: count(),
+  pool: z.object({
+    buffers: count(),
+    free: count(),
+    inUse: count(),
+    slotsInFlight: count(),
+  }),
+  steps: z.array(
+    z.object({
+      function: z.string(),
+      handled: count(),
+      handoffs: count(),
+      stale: count(),
+      bogus: count(),
+      handoffLatency: z.object({
+        meanNs: z.number(),
+        p50Ns: z.number().describe("Upper bound of the median's log2 bucket"),
+      }).describe("Producer push to this step's pop, guest TSC stamps (queueing included)"),
+    }).nullable().describe("null while the step has no instance"),
+  ),
+}).openapi("ChainStats");
+
+export function chainStats(rt: ChainRuntime): z.infer<typeof ChainStatsSchema> {
+  const s = rt.chain.stats();
+  return {
+    chain: rt.name,
+    requests: rt.requests,
+    inFlight: rt.inFlight,
+    errors: { ...rt.errors },
+    copies: { inBytes: s.copiedIn, outBytes: s.copiedOut, handoffBytes: s.handoffBytes },
+    handoffs: s.handoffs,
+    completed: s.completed,
+    pool: {
+      buffers: s.buffers,
+      free: s.freeBuffers,
+      inUse: s.buffers - s.freeBuffers,
+      slotsInFlight: s.slotsInFlight,
+    },
+    steps: rt.spec.steps.map((fn, i) => {
+      const st = rt.chain.stepStats(i);
+      if (!st) return null;
+      const total = st.hist.reduce((a, b) => a + b, 0);
+      const hz = st.tscHz || 1e9;
+      let b = 0;
+      for (let acc = 0; b < 32; b++) {
+        acc += st.hist[b];
+        if (acc * 2 >= total) break;
+      }
+      return {
+        function: fn,
+        handled: st.handled,
+        handoffs: st.handoffs,
+        stale: st.stale,
+        bogus: st.bogus,
+        handoffLatency: {
+          meanNs: total ? (st.handoffTscSum / total / hz) * 1e9 : 0,
+          p50Ns: total ? (2 ** (b + 1) / hz) * 1e9 : 0,
+        },
+      };
+    }),
+  };
+}

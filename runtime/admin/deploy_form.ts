@@ -1,0 +1,76 @@
+/**
+ * The body of POST /admin/functions: multipart/form-data with the function's
+ * name, its settings as text fields and the image as a file. Read here by
+ * hand rather than by Hono's form validator: the upload is refused by size
+ * before it is read, and a field given twice, as a file instead of text, or
+ * unknown is named in the 400.
+ */
+import { z } from "@hono/zod-openapi";
+import { IMAGE_MAX_BYTES } from "../deployer.ts";
+import { PayloadTooLargeError, ValidationError, validationError } from "../errors.ts";
+import { FunctionName } from "../names.ts";
+import {
+  INT_SETTINGS,
+  SCALE_RANGE_ISSUE,
+  scaleRangeOk,
+  settingsShape,
+} from "../settings/settings.ts";
+
+/** The text fields (strings, coerced). */
+export const DeployFormSchema = z.object({ ...settingsShape(true), name: FunctionName }).refine(
+  scaleRangeOk,
+  SCALE_RANGE_ISSUE,
+);
+
+/** The form as the OpenAPI document describes it: the fields as values, and the image file. */
+export const DeployFormDoc = z.object({
+  name: FunctionName,
+  // Not coerced here: coercion would let null pass (as 0), and the document would say nullable.
+  ...settingsShape(false),
+  image: z.string().meta({
+    contentMediaType: "application/octet-stream",
+    description: "The function image (static ELF built by `sure build`)",
+  }),
+});
+
+/** Text fields accepted by the deploy form; anything else is refused by name. */
+const FORM_TEXT_FIELDS = new Set(["name", "coldStart", "sidecar", ...Object.keys(INT_SETTINGS)]);
+
+/** Parses and validates the deploy form. Throws ValidationError naming the field. */
+export async function readDeployForm(req: Request) {
+  const ct = req.headers.get("content-type") ?? "";
+  if (!ct.toLowerCase().startsWith("multipart/form-data")) {
+    throw new ValidationError(undefined, "body must be multipart/form-data");
+  }
+  // The form is buffered whole: refuse absurd uploads before reading them.
+  const cl = Number(req.headers.get("content-length") ?? "0");
+  if (cl > IMAGE_MAX_BYTES + (1 << 20)) throw new PayloadTooLargeError(IMAGE_MAX_BYTES);
+  let form: FormData;
+  try {
+    form = await req.formData();
+  } catch (e) {
+    throw new ValidationError(undefined, `malformed multipart body: ${(e as Error).message}`);
+  }
+  const fields: Record<string, string> = {};
+  let image: File | undefined;
+  for (const [key, value] of form.entries()) {
+    if (key === "image") {
+      if (!(value instanceof File)) {
+        throw new ValidationError("image", "must be a file upload, not a text field");
+      }
+      if (image) throw new ValidationError("image", "given more than once");
+      image = value;
+    } else if (FORM_TEXT_FIELDS.has(key)) {
+      if (typeof value !== "string") throw new ValidationError(key, "must be a text field");
+      if (key in fields) throw new ValidationError(key, "given more than once");
+      // An empty optional field means "use the default".
+      if (value !== "" || key === "name") fields[key] = value;
+    } else {
+      throw new ValidationError(key, "unknown field");
+    }
+  }
+  const parsed = DeployFormSchema.safeParse(fields);
+  if (!parsed.success) throw validationError(parsed.error, fields);
+  if (!image) throw new ValidationError("image", "is required (a file field)");
+  return { ...parsed.data, image: new Uint8Array(await image.arrayBuffer()) };
+}

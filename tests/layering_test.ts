@@ -1,0 +1,104 @@
+/**
+ * The seams that keep the code layered, checked on the code itself:
+ * - libsure: the instance code and the vCPU loop never name chains (a chain
+ *   attaches its hooks through struct sure_attach_ops), checked both on the
+ *   includes and on the symbols the compiled objects call;
+ * - no include cycle among libsure's headers and sources;
+ * - no import cycle among the TypeScript modules (main.ts, runtime/, ffi/).
+ */
+import assert from "node:assert/strict";
+import { ROOT } from "./helpers.ts";
+
+/** Edges of a graph of files, and the first cycle found in it (or null). */
+function findCycle(edges: Map<string, string[]>): string[] | null {
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const visit = (n: string): string[] | null => {
+    if (state.get(n) === "done") return null;
+    if (state.get(n) === "open") return [...stack.slice(stack.indexOf(n)), n];
+    state.set(n, "open");
+    stack.push(n);
+    for (const m of edges.get(n) ?? []) {
+      const c = visit(m);
+      if (c) return c;
+    }
+    stack.pop();
+    state.set(n, "done");
+    return null;
+  };
+  for (const n of edges.keys()) {
+    const c = visit(n);
+    if (c) return c;
+  }
+  return null;
+}
+
+/** libsure/src's quoted includes that name a file of libsure/src (other dirs are ABI or API). */
+function cIncludes(): Map<string, string[]> {
+  const dir = `${ROOT}/libsure/src`;
+  const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /\.[ch]$/.test(n));
+  const edges = new Map<string, string[]>();
+  for (const f of files) {
+    const text = Deno.readTextFileSync(`${dir}/${f}`);
+    const inc = [...text.matchAll(/^#include "([^"]+)"/gm)].map((m) => m[1])
+      .filter((h) => files.includes(h));
+    edges.set(f, inc);
+  }
+  return edges;
+}
+
+function reaches(edges: Map<string, string[]>, from: string, to: string): boolean {
+  const seen = new Set<string>();
+  const todo = [from];
+  while (todo.length) {
+    const n = todo.pop()!;
+    if (n === to) return true;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    todo.push(...(edges.get(n) ?? []));
+  }
+  return false;
+}
+
+const CORE = ["instance.c", "vcpu.c", "template.c", "layout.c", "instance.h", "layout.h"];
+
+Deno.test("libsure: the instance code and the vCPU loop include nothing of chains", () => {
+  const edges = cIncludes();
+  for (const f of CORE) assert.ok(!reaches(edges, f, "chain.h"), `${f} reaches chain.h`);
+  assert.equal(findCycle(edges), null);
+});
+
+Deno.test("libsure: the instance code and the vCPU loop call no chain function", async () => {
+  for (const f of ["instance", "vcpu", "template", "layout"]) {
+    const obj = `${ROOT}/libsure/build/host/${f}.c.o`;
+    const out = await new Deno.Command("nm", { args: ["-u", obj] }).output();
+    assert.equal(out.code, 0, `nm ${obj}: ${new TextDecoder().decode(out.stderr)}`);
+    const chainCalls = new TextDecoder().decode(out.stdout).split("\n")
+      .filter((l) => /\bsure_chain_/.test(l));
+    assert.deepEqual(chainCalls, [], `${f}.c calls chain code`);
+  }
+});
+
+/** Relative imports of every TypeScript module outside tests, from main.ts down. */
+function tsImports(): Map<string, string[]> {
+  const edges = new Map<string, string[]>();
+  const todo = [`${ROOT}/main.ts`];
+  while (todo.length) {
+    const file = todo.pop()!;
+    if (edges.has(file)) continue;
+    const text = Deno.readTextFileSync(file);
+    // Static imports and re-exports; `import type` too: a type cycle is still a cycle.
+    const specs = [...text.matchAll(/^(?:import|export)[^;]*?from\s+"(\.[^"]+)"/gms)]
+      .map((m) => new URL(m[1], `file://${file}`).pathname);
+    edges.set(file, specs);
+    todo.push(...specs);
+  }
+  return edges;
+}
+
+Deno.test("TypeScript: no import cycle from main.ts down", () => {
+  const edges = tsImports();
+  assert.ok(edges.size > 50, `only ${edges.size} modules found`);
+  const cycle = findCycle(edges);
+  assert.equal(cycle?.map((f) => f.slice(ROOT.length + 1)).join(" -> ") ?? null, null);
+});
