@@ -25,6 +25,7 @@ import { healthRoutes } from "./health.ts";
 import type { Logger } from "./log.ts";
 import type { AppEnv } from "./middleware/env.ts";
 import { noRoute } from "./middleware/method_not_allowed.ts";
+import { observeInvocations } from "./middleware/invocations.ts";
 import { requestMetrics } from "./middleware/metrics.ts";
 import { requestId } from "./middleware/request_id.ts";
 import { requestLog } from "./middleware/request_log.ts";
@@ -74,8 +75,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   if (deps.validateResponses ?? envFlag("SURE_VALIDATE_RESPONSES")) {
     app.use(responseCheck(() => routeConfigs(app)));
   }
-  app.use("/invoke/:name", traceContext, requestMetrics(deps.metrics));
-  if (deps.requestLog !== false) app.use("/invoke/:name", requestLog(deps.logger));
+  const observers = [requestMetrics(deps.metrics)];
+  if (deps.requestLog !== false) observers.push(requestLog(deps.logger));
+  app.use("/invoke/:name", traceContext, observeInvocations(...observers));
 
   app.route("/", healthRoutes(deps));
   app.route("/admin/functions", functionRoutes(deps));

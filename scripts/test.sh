@@ -9,20 +9,22 @@
 #      (SURE_FUZZ_SECONDS, default: 75 s shared out, 10..20 s per target), one
 #      check per target; without clang and its fuzzer runtime (scripts/setup.sh
 #      installs them as root) they count as skipped
-#   3. deno fmt --check and deno lint (one check each)
-#   4. Deno tests (unit and real-KVM integration); ignored ones count as skipped
+#   3. deno fmt --check, deno lint and deno check (one check each)
+#   4. Deno tests (unit and real-KVM integration, type-checked by 3); ignored
+#      ones count as skipped
 #
-# Without /dev/kvm the tests that run VMs skip. SURE_REQUIRE_KVM=1 makes every
-# such skip a failure instead (C tests that need KVM, and Deno tests reported
-# as ignored). It is the default where /dev/kvm (or $SURE_KVM_DEVICE) exists:
-# a machine that has KVM insists that nothing skips (SURE_REQUIRE_KVM=0 lifts it).
+# Where the phases that run VMs (1 and 4) run:
+#   - on this machine when it has /dev/kvm (or $SURE_KVM_DEVICE); then nothing
+#     may skip: SURE_REQUIRE_KVM=1 is the default and every skip is a failure;
+#   - else inside a nested-KVM guest (scripts/nested-kvm/: QEMU emulates a CPU
+#     with SVM, a Debian kernel runs KVM on it) when it can be set up here (as
+#     root; SURE_NESTED_KVM=0 turns it off), again with SURE_REQUIRE_KVM=1;
+#   - else here, and the tests that need VMs say SKIP and count as skipped.
+# The phases themselves are in scripts/test_phases.sh.
 #
 # Extra arguments are passed to `deno test` (e.g. a file or --filter).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${SURE_REQUIRE_KVM:-}" ] && [ -c "${SURE_KVM_DEVICE:-/dev/kvm}" ]; then
-  export SURE_REQUIRE_KVM=1
-fi
 
 passed=0 failed=0 skipped=0
 out=$(mktemp -d)
@@ -33,106 +35,36 @@ if ! bash scripts/setup.sh; then
   echo "0 passed, 1 failed"
   exit 1
 fi
-DENO=node_modules/.bin/deno
 
-echo "== C tests (libsure)"
-if make -s -C libsure tests >"$out/make.log" 2>&1; then
-  for t in libsure/build/tests/test_*; do
-    [ -x "$t" ] || continue
-    timeout 300 "$t" 2>&1 | tee "$out/c.log"
-    rc=${PIPESTATUS[0]}
-    s=$(grep -cE '^ok [0-9]+ - .* # SKIP' "$out/c.log" || true)
-    p=$(grep -c '^ok ' "$out/c.log" || true)
-    p=$((p - s))
-    f=$(grep -c '^not ok ' "$out/c.log" || true)
-    # A binary that crashed before its summary, or failed without saying
-    # which test did, counts as one more failure.
-    if ! grep -q '^# passed' "$out/c.log" || { [ "$rc" != 0 ] && [ "$f" = 0 ]; }; then
-      echo "not ok - $t exited with $rc"
-      f=$((f + 1))
-    fi
-    passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-  done
-else
-  cat "$out/make.log"
-  echo "not ok - building the C tests"
-  failed=$((failed + 1))
-fi
-
-echo "== fuzz targets (libFuzzer)"
-fuzz_src=(libsure/tests/fuzz_*.c)
-fuzz_n=${#fuzz_src[@]}
-# The fuzz runs share about 75 s: 10..20 s each.
-fuzz_secs=${SURE_FUZZ_SECONDS:-$((75 / fuzz_n))}
-if [ -z "${SURE_FUZZ_SECONDS:-}" ]; then
-  ((fuzz_secs > 20)) && fuzz_secs=20
-  ((fuzz_secs < 10)) && fuzz_secs=10
-fi
-# Does clang link a libFuzzer + ASan + UBSan program here?
-fuzz_ready() {
-  command -v clang >/dev/null 2>&1 &&
-    printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n; }\n' |
-    clang -fsanitize=fuzzer,address,undefined -x c - -o "$out/fuzz-probe" >/dev/null 2>&1
-}
-skip_fuzz() {
-  for src in "${fuzz_src[@]}"; do echo "ok - $(basename "$src" .c) # SKIP $1"; done
-  skipped=$((skipped + fuzz_n))
-}
-if [ "$fuzz_secs" = 0 ]; then
-  skip_fuzz "SURE_FUZZ_SECONDS=0"
-elif ! fuzz_ready; then
-  skip_fuzz "no clang with libFuzzer (scripts/setup.sh installs it when run as root)"
-else
-  # Relinked every time (the objects are kept), so that a target whose build
-  # fails cannot run as an old binary; -k: it fails alone.
-  for src in "${fuzz_src[@]}"; do rm -f "libsure/build/fuzz/$(basename "$src" .c)"; done
-  make -s -k -j"$(nproc)" -C libsure fuzz >"$out/fuzz-make.log" 2>&1 || cat "$out/fuzz-make.log"
-  for src in "${fuzz_src[@]}"; do
-    bin=libsure/build/fuzz/$(basename "$src" .c)
-    if [ ! -x "$bin" ]; then
-      echo "not ok - $(basename "$bin") did not build"
-      failed=$((failed + 1))
-    elif libsure/tests/fuzz_run.sh "$bin" "$fuzz_secs"; then
-      passed=$((passed + 1))
-    else
-      failed=$((failed + 1))
-    fi
-  done
-fi
-
-echo "== deno fmt --check / deno lint"
-for check in "fmt --check" "lint"; do
-  # shellcheck disable=SC2086
-  if $DENO $check >"$out/check.log" 2>&1; then
-    echo "ok - deno $check"
-    passed=$((passed + 1))
-  else
-    tail -n 30 "$out/check.log"
-    echo "not ok - deno $check"
+# Runs phases (here, or through a runner such as the nested guest) and adds
+# their "phase counts" line; a run that printed none failed as a whole.
+run_phases() {
+  "$@" 2>&1 | tee "$out/phases.log"
+  local rc=${PIPESTATUS[0]} counts
+  counts=$(grep -E '^phase counts: [0-9]+ [0-9]+ [0-9]+$' "$out/phases.log" | tail -n 1)
+  if [ -z "$counts" ]; then
+    echo "not ok - $* ended (exit $rc) before counting its tests"
     failed=$((failed + 1))
+    return
   fi
-done
+  read -r _ _ p f s <<<"$counts"
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+}
 
-echo "== Deno tests"
-$DENO test -A --no-check=remote "$@" 2>&1 | tee "$out/deno.log"
-deno_rc=${PIPESTATUS[0]}
-# Deno's summary: "ok | 12 passed (3 steps) | 0 failed | 2 ignored (1ms)".
-summary=$(sed 's/\x1b\[[0-9;]*m//g' "$out/deno.log" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -n 1)
-if [ -n "$summary" ]; then
-  p=$(sed -E 's/.*\| ([0-9]+) passed.*/\1/' <<<"$summary")
-  f=$(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$summary")
-  i=$(grep -oE '[0-9]+ ignored' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
-  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + i))
-  # Deno tests are ignored only where KVM (or the library) is missing.
-  if [ "${SURE_REQUIRE_KVM:-}" = 1 ] && [ "$i" != 0 ]; then
-    echo "not ok - $i Deno tests ignored, but SURE_REQUIRE_KVM=1"
-    failed=$((failed + i)) skipped=$((skipped - i))
-  fi
-  # A non-zero exit with no failed test (e.g. a leak detected) still fails.
-  if [ "$deno_rc" != 0 ] && [ "$f" = 0 ]; then failed=$((failed + 1)); fi
+kvm_here() { [ -c "${SURE_KVM_DEVICE:-/dev/kvm}" ]; }
+
+if kvm_here || [ "${SURE_NESTED_KVM:-1}" = 0 ]; then
+  run_phases bash scripts/test_phases.sh c fuzz checks deno -- "$@"
+elif bash scripts/nested-kvm/setup.sh; then
+  echo "== no /dev/kvm here: the tests that run VMs run in a nested-KVM guest (scripts/nested-kvm/)"
+  run_phases bash scripts/test_phases.sh fuzz checks
+  # Built here: compiling under the guest's emulated CPU is slow.
+  make -s -C libsure tests >/dev/null 2>&1
+  SURE_REQUIRE_KVM=1 run_phases scripts/nested-kvm/run.sh "$PWD" \
+    bash scripts/test_phases.sh c deno -- "$@"
 else
-  echo "not ok - deno test printed no summary (exit $deno_rc)"
-  failed=$((failed + 1))
+  echo "== no /dev/kvm and no nested-KVM guest here: the tests that run VMs skip"
+  run_phases bash scripts/test_phases.sh c fuzz checks deno -- "$@"
 fi
 
 if [ "$skipped" -gt 0 ]; then

@@ -119,9 +119,9 @@ Deno.test({
       assert.equal(JSON.parse(r.stdout).functions, 1);
 
       // Scaling: settings and a count in one command, then the instance list.
-      r = await sure(["scale", "echo", "2", "--max", "3", "--idle-timeout", "30000"], env);
+      r = await sure(["scale", "echo", "2", "--max", "3", "--idle-timeout", "600000"], env);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /^echo: 2 instance\(s\).*max 3 .*idle-timeout 30000ms/m);
+      assert.match(r.stdout, /^echo: 2 instance\(s\).*max 3 .*idle-timeout 600000ms/m);
       r = await sure(["instances", "echo", "--json"], env);
       assert.equal(r.code, 0, r.stderr);
       const st = JSON.parse(r.stdout);

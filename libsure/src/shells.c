@@ -36,6 +36,7 @@ static int ready_fd[SHELLS_MAX] = { [0 ... SHELLS_MAX - 1] = -1 };
 static uint32_t target; /* how many to keep ready */
 static uint32_t demand; /* futex word: bumped by takers and by sure_vm_shells */
 static uint32_t refiller_started;
+static uint64_t taken; /* shells handed out so far */
 static const struct sure_kvm *shell_kvm;
 
 static uint32_t count_ready(void)
@@ -153,9 +154,15 @@ int sure_shell_take(void)
 			continue;
 		int fd = __atomic_exchange_n(&ready_fd[i], -1, __ATOMIC_ACQUIRE);
 		if (fd >= 0) {
+			__atomic_add_fetch(&taken, 1, __ATOMIC_RELAXED);
 			poke();
 			return fd;
 		}
 	}
 	return -EAGAIN;
+}
+
+uint64_t sure_shells_taken(void)
+{
+	return __atomic_load_n(&taken, __ATOMIC_RELAXED);
 }

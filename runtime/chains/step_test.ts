@@ -1,9 +1,9 @@
 /** A chain step on fake VMs: its instance is always a clone, and what it leaves is kept. */
 import assert from "node:assert/strict";
-import type { Fault, SidecarLimits } from "../../ffi/mod.ts";
+import type { SidecarLimits } from "../../ffi/mod.ts";
 import { nullLogger } from "../log.ts";
 import { LogHub } from "../logs/hub.ts";
-import { type FakeVm, FakeVms } from "../vmhost/fake_vms.ts";
+import { type FakeVm, FakeVms, PF } from "../vmhost/fake_vms.ts";
 import { ChainStep, type StepImage } from "./step.ts";
 
 const LIMITS: SidecarLimits = {
@@ -12,14 +12,6 @@ const LIMITS: SidecarLimits = {
   ratePerSec: 0,
   rateBurst: 10,
   deadlineMs: 0,
-};
-const PF: Fault = {
-  kind: "exception",
-  vector: 14,
-  name: "#PF",
-  errorCode: 0n,
-  address: 0n,
-  rip: 1n,
 };
 
 function step(vms: FakeVms, hub?: LogHub) {

@@ -9,25 +9,14 @@ import { type AppDeps, createApp } from "../app.ts";
 import { DeploymentSchema } from "../admin/functions.ts";
 import { json } from "../admin/schemas.ts";
 import { nullLogger } from "../log.ts";
+import { defaultSettings } from "../settings/settings.ts";
 import { responseCheck, responseMismatch } from "./response_check.ts";
 
 const deployment = {
   name: "echo",
   digest: "a".repeat(64),
   size: 1,
-  memory: 16,
-  timeout: 5000,
-  maxBody: 1,
-  minInstances: 0,
-  maxInstances: 10,
-  targetConcurrency: 1,
-  idleTimeout: 60000,
-  concurrencyLimit: 0,
-  rateLimit: 0,
-  rateBurst: 10,
-  deadline: 0,
-  coldStart: "clone",
-  sidecar: "on",
+  ...defaultSettings(),
   createdAt: "2024-01-01T00:00:00.000Z",
   updatedAt: "2024-01-01T00:00:00.000Z",
 };

@@ -1,7 +1,6 @@
 /** libsure failures and sidecar refusals as HTTP errors (shared by functions and chains). */
 import assert from "node:assert/strict";
 import {
-  type Fault,
   SureBusyError,
   SureDeadError,
   SureFaultError,
@@ -12,15 +11,8 @@ import {
 } from "../../ffi/mod.ts";
 import { FunctionFaultError, type HttpError } from "../errors.ts";
 import { invokeError, placeholderFault, readFault, refusalError } from "./failures.ts";
+import { PF } from "./fake_vms.ts";
 
-const PF: Fault = {
-  kind: "exception",
-  vector: 14,
-  name: "#PF",
-  errorCode: 0n,
-  address: 0n,
-  rip: 1n,
-};
 const ctx = { fn: "f", requestId: "r1", timeoutMs: 300, ioCap: 4096, instance: 7 };
 
 function answer(e: unknown): [number, string] {

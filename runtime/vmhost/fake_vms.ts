@@ -15,6 +15,16 @@ import {
 import { placeholderFault } from "./failures.ts";
 import type { Vm, VmFactory, VmTemplate } from "./vm.ts";
 
+/** A page fault as a fake VM reports it. */
+export const PF: Fault = {
+  kind: "exception",
+  vector: 14,
+  name: "#PF",
+  errorCode: 0n,
+  address: 0n,
+  rip: 1n,
+};
+
 export interface FakeBehaviour {
   /** Runs a request; default: echoes the body with status 200. */
   handle?: (body: Uint8Array, vm: FakeVm) => InvokeResult | Promise<InvokeResult>;

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs a command inside a nested-KVM guest: QEMU emulates an x86 CPU with AMD
+# SVM in software (TCG), a Debian kernel runs KVM on it, and the command runs
+# there with /dev/kvm, chrooted into this machine's / (read-only) with WORKDIR
+# mounted read-write at the same path, a fresh /tmp and loopback. It is slow
+# (the guest's guests run ~100x slower than on hardware KVM) but it is real
+# KVM: the tests that need VMs run instead of skipping on machines without
+# /dev/kvm. scripts/nested-kvm/setup.sh prepares it.
+#
+#   scripts/nested-kvm/run.sh WORKDIR COMMAND [ARG...]
+#
+# Prints the command's output; exits with its exit code (125: the guest did
+# not run it). SURE_NESTED_MEM (MiB, default 6144), SURE_NESTED_TIMEOUT (s,
+# default 3600).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+dir=${SURE_NESTED_DIR:-/var/cache/sure-nested-kvm}
+work=$(cd "$1" && pwd)
+shift
+[ -f "$dir/ready" ] || { echo "nested-kvm: run $here/setup.sh first" >&2; exit 125; }
+
+state=$work/.sure-nested
+mkdir -p "$state"
+rm -f "$state/rc"
+{
+  echo "cd $(printf %q "$work") || exit 125"
+  echo "export HOME=/tmp/home PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  # Environment the command should see (CI, the test switches), not the host's whole one.
+  for v in CI SURE_FUZZ_SECONDS SURE_REQUIRE_KVM SURE_REQUEST_LOG; do
+    [ -n "${!v:-}" ] && echo "export $v=$(printf %q "${!v}")"
+  done
+  echo "mkdir -p \$HOME"
+  echo "ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up"
+  echo "$(printf %q "$dir/hold") &"
+  printf '%q ' "$@"
+  echo
+  echo "echo \$? > $(printf %q "$state/rc")"
+} >"$state/cmd.sh"
+
+timeout "${SURE_NESTED_TIMEOUT:-3600}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max \
+  -smp "$(nproc)" -m "${SURE_NESTED_MEM:-6144}" -nographic -no-reboot \
+  -kernel "$dir/vmlinuz" -initrd "$dir/initrd.gz" \
+  -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+  -virtfs "local,path=$work,mount_tag=work,security_model=none,multidevs=remap" \
+  -append "console=ttyS0 quiet loglevel=3 panic=-1 sure.work=$work" </dev/null |
+  sed -u 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\r$//'
+rc=$(cat "$state/rc" 2>/dev/null || echo 125)
+exit "$rc"
