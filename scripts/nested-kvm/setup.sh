@@ -9,8 +9,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 dir=${SURE_NESTED_DIR:-/var/cache/sure-nested-kvm}
 log() { printf '[nested-kvm] %s\n' "$*" >&2; }
 
-[ -f "$dir/ready" ] && [ "$dir/ready" -nt "$here/init" ] && [ "$dir/ready" -nt "$0" ] &&
-  [ "$dir/ready" -nt "$here/hold.c" ] && exit 0
+# Made once per version of these files (a fresh clone has new mtimes, not new contents).
+stamp=$(cat "$here/setup.sh" "$here/init" "$here/hold.c" | sha256sum | cut -d' ' -f1)
+[ "$(cat "$dir/ready" 2>/dev/null)" = "$stamp" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   log "needs root to install qemu-system-x86 and a kernel"
   exit 1
@@ -59,5 +60,5 @@ echo $order >initfs/mods/order
 (cd initfs && find . | cpio -o -H newc 2>/dev/null | gzip -1 >../initrd.gz)
 ln -sfn "kernel-$kver/boot/vmlinuz-$kver" vmlinuz
 gcc -O2 -static -Wall -Wextra -Werror -o hold "$here/hold.c"
-touch ready
+echo "$stamp" >ready
 log "ready in $dir"
