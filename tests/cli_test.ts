@@ -62,6 +62,21 @@ Deno.test("cli: help documents every command; bad command lines exit 2", async (
   r = await sure(["deploy", "x.sure", "--name", "x", "--memory", "lots"]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--memory must be a whole number/);
+
+  // A folder with a bad sure.json: the field is named, nothing is built or sent (no node here).
+  const dir = await Deno.makeTempDir({ prefix: "sure-cli-bad-" });
+  try {
+    await Deno.writeTextFile(`${dir}/sure.json`, JSON.stringify({ timeout: 1000, maxBdy: 10 }));
+    r = await sure(["deploy", dir, "--node", "http://127.0.0.1:9"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /sure\.json: maxBdy: unknown field/);
+    assert.doesNotMatch(r.stderr, /cannot reach/);
+    r = await sure(["build", dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /sure\.json: maxBdy: unknown field/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test({
@@ -150,6 +165,64 @@ Deno.test({
       assert.equal(JSON.parse(r.stderr).error, "not_found");
       r = await sure(["ls", "--json"], env);
       assert.deepEqual(JSON.parse(r.stdout), []);
+    } finally {
+      await node.close();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "cli: deploy a folder with its sure.json; flags override it",
+  ignore: !hasKvm,
+  async fn() {
+    const node = await startTestNode();
+    const tmp = await Deno.makeTempDir({ prefix: "sure-cli-folder-" });
+    try {
+      const dir = `${tmp}/some-folder`;
+      await Deno.mkdir(dir);
+      await Deno.copyFile(`${ROOT}/functions/echo/echo.c`, `${dir}/echo.c`);
+      await Deno.writeTextFile(
+        `${dir}/sure.json`,
+        JSON.stringify({ name: "cfg-echo", timeout: 1000, maxBody: 65536 }),
+      );
+      const env = { SURE_NODE: node.url };
+      const settings = async () => {
+        const res = await fetch(`${node.url}/admin/functions/cfg-echo`);
+        assert.equal(res.status, 200);
+        return await res.json();
+      };
+
+      let r = await sure(["deploy", dir], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).name, "cfg-echo");
+      let dep = await settings();
+      assert.equal(dep.timeout, 1000);
+      assert.equal(dep.maxBody, 65536);
+      assert.equal(dep.memory, 16);
+      r = await sure(["ls"], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^cfg-echo\s+16MiB\s+1000ms\s+65536\s/m);
+      r = await sure(["invoke", "cfg-echo", "--data", "folder"], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "folder");
+
+      // A flag overrides one setting; the others still come from the file.
+      r = await sure(["deploy", dir, "--timeout", "2000"], env);
+      assert.equal(r.code, 0, r.stderr);
+      dep = await settings();
+      assert.equal(dep.timeout, 2000);
+      assert.equal(dep.maxBody, 65536);
+
+      // A bad manifest deploys nothing: the deployment stays as it was.
+      await Deno.writeTextFile(`${dir}/sure.json`, JSON.stringify({ timeout: 0 }));
+      r = await sure(["deploy", dir], env);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /timeout: must be at least 1/);
+      dep = await settings();
+      assert.equal(dep.timeout, 2000);
+      r = await sure(["ls", "--json"], env);
+      assert.deepEqual(JSON.parse(r.stdout).map((f: { name: string }) => f.name), ["cfg-echo"]);
     } finally {
       await node.close();
       await Deno.remove(tmp, { recursive: true });

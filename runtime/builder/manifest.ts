@@ -20,6 +20,43 @@ export const ManifestSchema = z.strictObject({
   ...settingsShape(false),
 }).refine(scaleRangeOk, SCALE_RANGE_ISSUE);
 
+/** Every setting a manifest may hold (besides its name), from the settings module. */
+export const MANIFEST_SETTINGS = Object.keys(settingsShape(false)) as (keyof FunctionSettings)[];
+
+/** Every field of sure.json. */
+export const MANIFEST_FIELDS = ["name", ...MANIFEST_SETTINGS];
+
+/**
+ * The keys of the top-level object of a JSON text that appear more than
+ * once: JSON.parse keeps the last silently, so the others would be lost.
+ * text must be valid JSON.
+ */
+export function duplicateKeys(text: string): string[] {
+  const seen = new Set<string>();
+  const dups = new Set<string>();
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "{" || c === "[") depth++;
+    else if (c === "}" || c === "]") depth--;
+    else if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      const token = text.slice(i, j + 1);
+      i = j;
+      // A key of the top-level object: a string at depth 1 followed by ':'.
+      let k = j + 1;
+      while (/\s/.test(text[k] ?? "")) k++;
+      if (depth === 1 && text[k] === ":") {
+        const key = JSON.parse(token) as string;
+        if (seen.has(key)) dups.add(key);
+        seen.add(key);
+      }
+    }
+  }
+  return [...dups];
+}
+
 /** A manifest with every default applied. */
 export interface FunctionManifest extends FunctionSettings {
   name: string;
@@ -35,8 +72,14 @@ export async function readManifest(dir: string, folderName: string): Promise<Fun
   const path = `${dir}/${MANIFEST_FILE}`;
   let raw: unknown = {};
   try {
-    raw = JSON.parse(await Deno.readTextFile(path));
+    const text = await Deno.readTextFile(path);
+    raw = JSON.parse(text);
+    const dups = duplicateKeys(text);
+    if (dups.length) {
+      throw new BuildError(`${path}: ${dups.map((k) => `${k}: given more than once`).join("; ")}`);
+    }
   } catch (e) {
+    if (e instanceof BuildError) throw e;
     if (!(e instanceof Deno.errors.NotFound)) {
       throw new BuildError(
         `${path}: ${e instanceof SyntaxError ? "not valid JSON: " : ""}${(e as Error).message}`,
@@ -45,9 +88,13 @@ export async function readManifest(dir: string, folderName: string): Promise<Fun
   }
   const parsed = ManifestSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) =>
-      i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message
-    );
+    const problems = parsed.error.issues.map((i) => {
+      if (i.code === "unrecognized_keys") {
+        return i.keys.map((k) => `${k}: unknown field (known: ${MANIFEST_FIELDS.join(", ")})`)
+          .join("; ");
+      }
+      return i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message;
+    });
     throw new BuildError(`${path}: ${problems.join("; ")}`);
   }
   const { name, ...settings } = parsed.data;

@@ -1,5 +1,28 @@
 /** `sure build <dir> [-o OUT]`: compile a function folder into an image. */
 import { type Command, CommandError } from "./command.ts";
+import type { BuildResult } from "../builder/compile.ts";
+
+/**
+ * Builds the function in dir (`sure build`, and `sure deploy <dir>`); a
+ * failure prints the compiler's diagnostics and throws CommandError.
+ */
+export async function buildFolder(dir: string, out?: string): Promise<BuildResult> {
+  const { buildFunction, BuildError } = await import("../builder/compile.ts");
+  try {
+    return await buildFunction(dir, out ? { out } : undefined);
+  } catch (e) {
+    if (e instanceof BuildError) {
+      // The compiler's own diagnostics, verbatim; the message repeats them otherwise.
+      const output = (e as Error & { output?: string }).output;
+      if (output) {
+        console.error(output.trimEnd());
+        throw new CommandError(`build of ${dir} failed`);
+      }
+      throw new CommandError((e as Error).message);
+    }
+    throw e;
+  }
+}
 
 export const buildCommand: Command = {
   name: "build",
@@ -10,23 +33,8 @@ export const buildCommand: Command = {
   },
   positionals: [1, 1],
   async run(values, [dir]) {
-    const { buildFunction, BuildError } = await import("../builder/compile.ts");
-    try {
-      const out = values.out as string | undefined;
-      const built = await buildFunction(dir, out ? { out } : undefined);
-      console.log(built.image);
-      return 0;
-    } catch (e) {
-      if (e instanceof BuildError) {
-        // The compiler's own diagnostics, verbatim; the message repeats them otherwise.
-        const output = (e as Error & { output?: string }).output;
-        if (output) {
-          console.error(output.trimEnd());
-          throw new CommandError(`build of ${dir} failed`);
-        }
-        throw new CommandError((e as Error).message);
-      }
-      throw e;
-    }
+    const built = await buildFolder(dir, values.out as string | undefined);
+    console.log(built.image);
+    return 0;
   },
 };

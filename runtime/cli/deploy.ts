@@ -1,16 +1,108 @@
-/** `sure deploy <image> --name N ...`: upload an image to a node. */
+/**
+ * `sure deploy <image> --name N ...`: upload an image to a node.
+ * `sure deploy <folder> ...`: build the folder (as `sure build` does) and
+ * deploy it with its sure.json: its name and every setting, flags over them.
+ */
 import { type Command, CommandError, intFlag, UsageError } from "./command.ts";
 import { NODE_OPTION, nodeUrl, requestJson } from "./client.ts";
 import { SCALING_FLAGS, SCALING_OPTIONS } from "./scale.ts";
+import { buildFolder } from "./build.ts";
+import { type FunctionManifest, MANIFEST_SETTINGS } from "../builder/manifest.ts";
+import { type FunctionSettings, INT_SETTINGS } from "../settings/settings.ts";
+
+/** CLI flag -> settings field, for every setting (a test checks that none is missing). */
+export const DEPLOY_FLAGS: readonly (readonly [string, keyof FunctionSettings])[] = [
+  ["memory", "memory"],
+  ["timeout", "timeout"],
+  ["max-body", "maxBody"],
+  ...SCALING_FLAGS as [string, keyof FunctionSettings][],
+  ["cold-start", "coldStart"],
+  ["sidecar", "sidecar"],
+];
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** The settings given as flags, as deploy form fields. Throws UsageError naming the flag. */
+export function flagFields(values: Values): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const [flag, field] of DEPLOY_FLAGS) {
+    const v = values[flag];
+    if (v === undefined) continue;
+    fields[field] = field in INT_SETTINGS ? String(intFlag(flag, v)) : String(v);
+  }
+  return fields;
+}
+
+/** The deploy form fields of a folder: its manifest's name and every setting, flags over them. */
+export function folderFields(
+  manifest: FunctionManifest,
+  flags: Record<string, string>,
+  name?: string,
+): Record<string, string> {
+  const fields: Record<string, string> = { name: name ?? manifest.name };
+  for (const key of MANIFEST_SETTINGS) fields[key] = String(manifest[key]);
+  return { ...fields, ...flags };
+}
+
+export interface DeployPlan {
+  /** The image file to upload. */
+  image: string;
+  /** The text fields of the deploy form, name first. */
+  fields: Record<string, string>;
+}
+
+/** What builds a folder: `sure build`'s builder (replaceable in tests). */
+export type FolderBuilder = (dir: string) => Promise<{ image: string; manifest: FunctionManifest }>;
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What `sure deploy <target>` sends. A folder is built first (a bad
+ * sure.json or a bad flag stops it before anything reaches the node).
+ */
+export async function planDeploy(
+  target: string,
+  values: Values,
+  build: FolderBuilder = buildFolder,
+): Promise<DeployPlan> {
+  const name = values.name;
+  if (await isDirectory(target)) {
+    if (name === "") throw new UsageError("deploy: --name must not be empty");
+    const flags = flagFields(values);
+    const built = await build(target);
+    return {
+      image: built.image,
+      fields: folderFields(built.manifest, flags, name as string | undefined),
+    };
+  }
+  if (typeof name !== "string" || name === "") {
+    throw new UsageError("deploy: --name is required (or deploy a function folder)");
+  }
+  return { image: target, fields: { name, ...flagFields(values) } };
+}
 
 export const deployCommand: Command = {
   name: "deploy",
-  summary: "Deploy (or replace) a function from an image file; prints the deployment.",
-  usage: "deploy <image> --name NAME [--memory MIB] [--timeout MS] [--max-body BYTES] " +
+  summary: "Deploy (or replace) a function from an image file or a function folder; " +
+    "prints the deployment.",
+  usage: "deploy <image|folder> [--name NAME] [--memory MIB] [--timeout MS] [--max-body BYTES] " +
     "[--min N] [--max N] [--target N] [--idle-timeout MS] [--cold-start clone|boot] " +
     "[--concurrency-limit N] [--rate-limit N] [--rate-burst N] [--deadline MS] [--sidecar on|off]",
+  details: "An image needs --name. A folder is built as `sure build` builds it and deployed " +
+    "with its sure.json: its name (else the folder's) and every setting; flags override them.",
   options: {
-    name: { type: "string", short: "n", arg: "NAME", help: "function name: [a-z][a-z0-9-]{0,62}" },
+    name: {
+      type: "string",
+      short: "n",
+      arg: "NAME",
+      help: "function name: [a-z][a-z0-9-]{0,62} (a folder: default from sure.json)",
+    },
     memory: { type: "string", arg: "MIB", help: "guest memory, 8..1024 MiB (default 16)" },
     timeout: {
       type: "string",
@@ -36,30 +128,17 @@ export const deployCommand: Command = {
     ...NODE_OPTION,
   },
   positionals: [1, 1],
-  async run(values, [imagePath]) {
-    const name = values.name;
-    if (typeof name !== "string" || name === "") throw new UsageError("deploy: --name is required");
+  async run(values, [target]) {
+    const plan = await planDeploy(target, values);
     const form = new FormData();
-    form.append("name", name);
-    const numbers: [string, string][] = [
-      ["memory", "memory"],
-      ["timeout", "timeout"],
-      ["max-body", "maxBody"],
-      ...SCALING_FLAGS,
-    ];
-    for (const [flag, field] of numbers) {
-      const v = intFlag(flag, values[flag]);
-      if (v !== undefined) form.append(field, String(v));
-    }
-    if (typeof values["cold-start"] === "string") form.append("coldStart", values["cold-start"]);
-    if (typeof values.sidecar === "string") form.append("sidecar", values.sidecar);
+    for (const [field, value] of Object.entries(plan.fields)) form.append(field, value);
     let bytes: Uint8Array<ArrayBuffer>;
     try {
-      bytes = await Deno.readFile(imagePath);
+      bytes = await Deno.readFile(plan.image);
     } catch (e) {
-      throw new CommandError(`deploy: cannot read ${imagePath}: ${(e as Error).message}`);
+      throw new CommandError(`deploy: cannot read ${plan.image}: ${(e as Error).message}`);
     }
-    form.append("image", new File([bytes], imagePath.split("/").pop() || "image.sure"));
+    form.append("image", new File([bytes], plan.image.split("/").pop() || "image.sure"));
     const dep = await requestJson(nodeUrl(values.node), "/admin/functions", {
       method: "POST",
       body: form,
