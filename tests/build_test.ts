@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { BuildError, buildFunction } from "../runtime/builder/compile.ts";
+import { explainUnsupported, unsupportedReason } from "../runtime/builder/unsupported.ts";
 import { checkImage, Instance, SureFaultError, SureTimeoutError } from "../ffi/mod.ts";
 import { hasKvm, hasLibsure, ROOT } from "./helpers.ts";
 import { defaultSettings } from "../runtime/settings/settings.ts";
@@ -247,6 +248,78 @@ Deno.test("build: a function sees the SDK and the guest ABI, never the host API 
   }
 });
 
+Deno.test("build: the standard C headers are libsg's, never the host's", async () => {
+  await withFunction({
+    "std.c": "#include <assert.h>\n#include <ctype.h>\n#include <errno.h>\n" +
+      "#include <limits.h>\n#include <stdarg.h>\n#include <stdbool.h>\n#include <stddef.h>\n" +
+      "#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n" +
+      "#include <sure.h>\n" +
+      "int handle(sure_req *req) {\n" +
+      '  char b[32]; bool ok = sprintf(b, "%d", INT_MAX) == 10; assert(ok);\n' +
+      '  printf("%s %d\\n", b, errno); fprintf(stderr, "e\\n"); puts(strdup("x"));\n' +
+      "  return sure_write(req, b, strlen(b)) + abs(atoi(b)) * 0 + isdigit(b[0]) * 0;\n}\n",
+  }, async (dir) => {
+    await buildFunction(dir);
+  });
+  // No host header is on the path (-nostdinc): unistd.h does not exist.
+  await withFunction({
+    "u.c": "#include <unistd.h>\n#include <sure.h>\nint handle(sure_req *req) { return 0; }\n",
+  }, async (dir) => {
+    assert.match((await buildError(buildFunction(dir))).message, /unistd\.h: No such file/);
+  });
+});
+
+Deno.test("build: a libc function libsg leaves out is named, not a raw linker error", async () => {
+  // Declared by hand: the linker finds no fopen.
+  await withFunction({
+    "f.c": "#include <sure.h>\nvoid *fopen(const char *p, const char *m);\n" +
+      'int handle(sure_req *req) { return fopen("/etc/passwd", "r") != 0 || !req; }\n',
+  }, async (dir) => {
+    const err = await buildError(buildFunction(dir));
+    assert.match(err.message, /linking .* failed/);
+    assert.match(err.message, /^fopen is not available in a sure function \(.*file system/m);
+    assert.match(err.output, /undefined reference to `fopen'/);
+  });
+  // Not declared by any header: the compiler stops, with the same words.
+  await withFunction({
+    "p.c": "#include <stdlib.h>\n#include <sure.h>\n" +
+      "int handle(sure_req *req) { return fork() + socket(2, 1, 0) + !req; }\n",
+  }, async (dir) => {
+    const err = await buildError(buildFunction(dir));
+    assert.match(err.message, /^fork is not available in a sure function/m);
+    assert.match(err.message, /^socket is not available in a sure function/m);
+  });
+  // Other undefined symbols keep the linker's words.
+  await withFunction({
+    "g.c":
+      "#include <sure.h>\nint mine(void);\nint handle(sure_req *req) { return mine() + !req; }\n",
+  }, async (dir) => {
+    const err = await buildError(buildFunction(dir));
+    assert.match(err.message, /undefined reference to `mine'/);
+    assert.doesNotMatch(err.message, /not available/);
+  });
+});
+
+Deno.test("builder: the table of unsupported libc symbols", () => {
+  assert.match(unsupportedReason("fork")!, /one process/);
+  assert.equal(unsupportedReason("printf"), undefined);
+  assert.equal(unsupportedReason("handle"), undefined);
+  const out = [
+    "/usr/bin/ld: /tmp/x/0-f.o: in function `handle':",
+    "f.c:3: undefined reference to `fopen'",
+    "f.c:4: undefined reference to `fopen'",
+    "f.c:5: undefined reference to `helper'",
+    "g.c:2:10: error: implicit declaration of function 'socket' [-Werror=implicit-function-declaration]",
+    "h.c:2:10: error: implicit declaration of function \u2018getenv\u2019",
+  ].join("\n");
+  assert.deepEqual(explainUnsupported(out).map((l) => l.split(" (")[0]), [
+    "fopen is not available in a sure function",
+    "socket is not available in a sure function",
+    "getenv is not available in a sure function",
+  ]);
+  assert.deepEqual(explainUnsupported("all fine"), []);
+});
+
 Deno.test("build: thread-local storage does not link into a guest", async () => {
   await withFunction({
     "tls.c": "#include <sure.h>\nstatic __thread int n;\n" +
@@ -344,7 +417,7 @@ Deno.test("build: concurrent builds of one folder all succeed", async () => {
 
 // ---- the guest libc, on the host ----------------------------------------------
 
-Deno.test("guest libc: formatting, strtol, ctype, strings and the heap match glibc", async () => {
+Deno.test("guest libc: formatting, strtol, ctype, strings, sorting, setjmp and the heap match glibc", async () => {
   const bin = await Deno.makeTempFile({ prefix: "sure-libc-test-" });
   try {
     const cc = Deno.env.get("CC") || "cc";
@@ -359,10 +432,16 @@ Deno.test("guest libc: formatting, strtol, ctype, strings and the heap match gli
         "-fno-builtin",
         "-fsanitize=address,undefined",
         "-fno-sanitize-recover=all",
-        `-I${ROOT}/libsure/abi`,
-        `-I${ROOT}/libsure/guest/include`,
-        `-I${ROOT}/libsure/guest/src`,
+        // -iquote: libsg's sources find sure.h and sg.h, while <stdio.h> and
+        // the other standard headers stay glibc's (the reference).
+        `-iquote${ROOT}/libsure/abi`,
+        `-iquote${ROOT}/libsure/guest/include`,
+        `-iquote${ROOT}/libsure/guest/src`,
         `${ROOT}/libsure/guest/tests/libc_test.c`,
+        // setjmp.S under other names (the test uses glibc's setjmp too).
+        "-DSG_SETJMP=sg_setjmp",
+        "-DSG_LONGJMP=sg_longjmp",
+        `${ROOT}/libsure/guest/src/setjmp.S`,
         "-o",
         bin,
       ],
@@ -442,6 +521,48 @@ Deno.test({
       assert.equal(unknown.status, 400);
     } finally {
       await g.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "guest: stdio goes to the log line by line; assert and exit stop the instance",
+  ignore: !hasKvm,
+  async fn() {
+    const s = await start("tests/fixtures/functions/stdio");
+    try {
+      assert.deepEqual(s.drainLog(), ["stdio: init ran"]);
+      assert.equal((await call(s, "print")).text, "ok");
+      // The unfinished last line goes out at the end of the request.
+      assert.deepEqual(s.drainLog(), [
+        "hello 42",
+        "puts line",
+        "c",
+        "to stderr x",
+        "two",
+        "lines",
+        "no newline",
+      ]);
+      assert.equal((await call(s, "long")).text, "ok");
+      assert.deepEqual(s.drainLog(), ["x".repeat(512), "x".repeat(88)]);
+      assert.equal((await call(s, "sort:5,-3,9,1,0")).text, "-3,0,1,5,9");
+      assert.equal((await call(s, "errno")).text, "ERANGE 1");
+      assert.equal((await call(s, "jump")).text, "jumped 7");
+      assert.equal((await call(s, "what")).status, 400);
+      await assert.rejects(call(s, "assert"), SureFaultError);
+      assert.equal(s.fault().kind, "guest_exit");
+      assert.deepEqual(s.drainLog(), ["sure_abort: stdio.c:103: req->len == 0"]);
+    } finally {
+      await s.destroy();
+    }
+    const e = await start("tests/fixtures/functions/stdio");
+    try {
+      e.drainLog();
+      await assert.rejects(call(e, "exit"), SureFaultError);
+      assert.equal(e.fault().kind, "guest_exit");
+      assert.deepEqual(e.drainLog(), ["exit(3) called"]);
+    } finally {
+      await e.destroy();
     }
   },
 });

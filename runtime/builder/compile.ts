@@ -14,6 +14,7 @@ import {
   run,
   withGuestLock,
 } from "./toolchain.ts";
+import { explainUnsupported } from "./unsupported.ts";
 
 export { BuildError } from "./errors.ts";
 export type { FunctionManifest } from "./manifest.ts";
@@ -100,6 +101,14 @@ export async function buildFunction(dir: string, opts: BuildOptions = {}): Promi
   return { name: manifest.name, image: out, manifest };
 }
 
+/**
+ * The message part of a tool's output: what libsg leaves out on purpose is
+ * said in words first (fopen, fork, socket, ...), then the error lines.
+ */
+function diagnostics(output: string): string {
+  return [...explainUnsupported(output), errorLines(output)].join("\n");
+}
+
 /** Compiles every source (all of them, so that all errors show at once). */
 async function compileAll(
   dir: string,
@@ -121,7 +130,7 @@ async function compileAll(
     objs.push(obj);
   }
   if (failed) {
-    throw new BuildError(`compiling ${dir} failed:\n${errorLines(failed)}`, failed);
+    throw new BuildError(`compiling ${dir} failed:\n${diagnostics(failed)}`, failed);
   }
   return objs;
 }
@@ -135,7 +144,7 @@ async function link(libsure: string, objs: string[], out: string, tmp: string): 
     false,
     () => run(compiler(), linkArgs(script, lib, objs, staged)),
   );
-  if (!r.ok) throw new BuildError(`linking ${out} failed:\n${errorLines(r.stderr)}`, r.stderr);
+  if (!r.ok) throw new BuildError(`linking ${out} failed:\n${diagnostics(r.stderr)}`, r.stderr);
   await Deno.mkdir(out.slice(0, out.lastIndexOf("/")) || "/", { recursive: true });
   const final = `${out}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   // The temp dir may be on another filesystem: copy next to out, then rename.

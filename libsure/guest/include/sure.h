@@ -89,7 +89,10 @@ void sure_finish(sure_req *req);
 /* Name of the function this instance runs in its chain ("" outside a chain). */
 const char *sure_step_name(void);
 
-/* ---- the libc subset ------------------------------------------------------ */
+/* ---- the libc subset ------------------------------------------------------
+ * Declared here as in libsg's standard headers (string.h, stdlib.h, ctype.h,
+ * stdio.h next to this file), which hold more: include those for the rest
+ * (printf to the log, qsort, errno, assert, ...). */
 void *memcpy(void *dst, const void *src, size_t n);
 void *memmove(void *dst, const void *src, size_t n);
 void *memset(void *dst, int c, size_t n);

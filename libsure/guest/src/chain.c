@@ -191,6 +191,7 @@ static void run(struct sure_desc *d)
 	uint64_t t0 = sg_rdtsc();
 	int rc = handle(&req);
 	uint64_t spent = sg_rdtsc() - t0;
+	sg_flush_stdio();
 	c->busy_tsc += spent;
 	c->chain.handled++;
 

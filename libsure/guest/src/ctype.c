@@ -1,4 +1,6 @@
 /* ctype.c - ASCII character classes (no locales in a guest). */
+#include <ctype.h>
+
 #include "sg.h"
 
 /* EOF (-1) and anything outside 0..255 belongs to no class. */
@@ -45,4 +47,34 @@ int toupper(int c)
 int tolower(int c)
 {
 	return isupper(c) ? c - 'A' + 'a' : c;
+}
+
+int isxdigit(int c)
+{
+	return isdigit(c) || in(c, 'a', 'f') || in(c, 'A', 'F');
+}
+
+int isblank(int c)
+{
+	return c == ' ' || c == '\t';
+}
+
+int iscntrl(int c)
+{
+	return in(c, 0, 31) || c == 127;
+}
+
+int isprint(int c)
+{
+	return in(c, ' ', '~');
+}
+
+int isgraph(int c)
+{
+	return in(c, '!', '~');
+}
+
+int ispunct(int c)
+{
+	return isgraph(c) && !isalnum(c);
 }

@@ -78,6 +78,7 @@ static void handle_one(struct sure_ctrl *c, uint32_t seq)
 		uint64_t t0 = sg_rdtsc();
 		rc = handle(&req);
 		spent = sg_rdtsc() - t0;
+		sg_flush_stdio();
 	} else {
 		req.status = sg_sidecar_status(reason);
 	}

@@ -44,12 +44,14 @@ __attribute__((noreturn)) void sg_main(void)
 	run_constructors();
 	if (sure_init)
 		sure_init();
+	sg_flush_stdio();
 	/* Everything up to here runs once per deployment: the host saves this
 	 * VM as the function's template, and every clone resumes right here. */
 	if (c->snapshot_wanted)
 		sg_doorbell(SURE_DOORBELL_SNAPSHOT, 0);
 	if (sure_start)
 		sure_start();
+	sg_flush_stdio();
 
 	__atomic_store_n(&c->guest_state, SURE_GUEST_IDLE, __ATOMIC_RELAXED);
 	/* Release: whatever init wrote is visible before the host sees ready. */

@@ -1,5 +1,6 @@
-/* printf.c - vsnprintf and snprintf over the format engine. */
+/* printf.c - vsnprintf, snprintf, vsprintf, sprintf over the format engine. */
 #include <limits.h>
+#include <stdio.h>
 
 #include "sg.h"
 
@@ -21,6 +22,23 @@ int snprintf(char *buf, size_t size, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+int vsprintf(char *buf, const char *fmt, va_list ap)
+{
+	/* No bound: the caller promises the room, as in C. */
+	return vsnprintf(buf, (size_t)INT_MAX + 1, fmt, ap);
+}
+
+int sprintf(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsprintf(buf, fmt, ap);
 	va_end(ap);
 	return n;
 }

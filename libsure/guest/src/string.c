@@ -1,4 +1,7 @@
-/* string.c - the NUL-terminated string functions of sure.h. */
+/* string.c - the NUL-terminated string functions of string.h. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "sg.h"
 
 size_t strlen(const char *s)
@@ -66,4 +69,83 @@ char *strncpy(char *dst, const char *src, size_t n)
 	/* C semantics: pad with NULs up to n (and no NUL if src filled it). */
 	memset(dst + len, 0, n - len);
 	return dst;
+}
+
+char *strrchr(const char *s, int c)
+{
+	const char *last = NULL;
+
+	for (;; s++) {
+		if (*s == (char)c)
+			last = s;
+		if (!*s)
+			return (char *)last;
+	}
+}
+
+char *strstr(const char *haystack, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *haystack; haystack++)
+		if (!strncmp(haystack, needle, n))
+			return (char *)haystack;
+	return n ? NULL : (char *)haystack;
+}
+
+size_t strspn(const char *s, const char *accept)
+{
+	size_t n = 0;
+
+	while (s[n] && strchr(accept, s[n]))
+		n++;
+	return n;
+}
+
+size_t strcspn(const char *s, const char *reject)
+{
+	size_t n = 0;
+
+	while (s[n] && !strchr(reject, s[n]))
+		n++;
+	return n;
+}
+
+char *strpbrk(const char *s, const char *accept)
+{
+	s += strcspn(s, accept);
+	return *s ? (char *)s : NULL;
+}
+
+char *strcat(char *dst, const char *src)
+{
+	strcpy(dst + strlen(dst), src);
+	return dst;
+}
+
+char *strncat(char *dst, const char *src, size_t n)
+{
+	char *end = dst + strlen(dst);
+	size_t len = strnlen(src, n);
+
+	memcpy(end, src, len);
+	end[len] = '\0';
+	return dst;
+}
+
+char *strndup(const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+	char *p = malloc(len + 1);
+
+	if (p) {
+		memcpy(p, s, len);
+		p[len] = '\0';
+	}
+	return p;
+}
+
+char *strdup(const char *s)
+{
+	return strndup(s, (size_t)-1);
 }

@@ -1,8 +1,11 @@
 /*
- * strtol.c - strtol, strtoul, atoi. Out-of-range values clamp to the type's
- * limits as in C (there is no errno in the guest).
+ * strtol.c - strtol, strtoul, their long long twins, atoi, atol, atoll.
+ * Out-of-range values clamp to the type's limits and set errno to ERANGE,
+ * as in C.
  */
+#include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 
 #include "sg.h"
 
@@ -66,8 +69,10 @@ unsigned long strtoul(const char *s, char **end, int base)
 	int neg, over;
 	unsigned long v = parse(s, end, base, ULONG_MAX, &neg, &over);
 
-	if (over)
+	if (over) {
+		errno = ERANGE;
 		return ULONG_MAX;
+	}
 	/* C: a minus sign negates the value in the unsigned type. */
 	return neg ? -v : v;
 }
@@ -78,9 +83,39 @@ long strtol(const char *s, char **end, int base)
 	/* Parse up to |LONG_MIN| so that LONG_MIN itself is representable. */
 	unsigned long v = parse(s, end, base, (unsigned long)LONG_MAX + 1, &neg, &over);
 
-	if (neg)
-		return over || v == (unsigned long)LONG_MAX + 1 ? LONG_MIN : -(long)v;
-	return over || v > (unsigned long)LONG_MAX ? LONG_MAX : (long)v;
+	if (neg) {
+		if (over) {
+			errno = ERANGE;
+			return LONG_MIN;
+		}
+		return v == (unsigned long)LONG_MAX + 1 ? LONG_MIN : -(long)v;
+	}
+	if (over || v > (unsigned long)LONG_MAX) {
+		errno = ERANGE;
+		return LONG_MAX;
+	}
+	return (long)v;
+}
+
+/* long long is long on x86-64. */
+long long strtoll(const char *s, char **end, int base)
+{
+	return strtol(s, end, base);
+}
+
+unsigned long long strtoull(const char *s, char **end, int base)
+{
+	return strtoul(s, end, base);
+}
+
+long atol(const char *s)
+{
+	return strtol(s, NULL, 10);
+}
+
+long long atoll(const char *s)
+{
+	return strtol(s, NULL, 10);
 }
 
 int atoi(const char *s)

@@ -1,15 +1,20 @@
 /*
  * libc_test.c - runs the libc subset of libsg (formatting, strtol, ctype,
- * strings, the heap) on the host, next to glibc as the reference. The guest
- * sources are included under renamed symbols so they do not replace the
- * host's own malloc/memcpy. Built and run by tests/build_test.ts:
+ * strings, sorting, the heap) on the host, next to glibc as the reference.
+ * The guest sources are included under renamed symbols so they do not
+ * replace the host's own malloc/memcpy; their #include <stdio.h> etc. reach
+ * glibc's headers (libsg's dirs are on the quote path only), so errno here
+ * is glibc's and libsg's strtol sets it. Built and run by tests/build_test.ts:
  *
  *   cc -O2 -g -std=gnu11 -Wall -Wextra -Werror -fno-builtin \
- *      -fsanitize=address,undefined -Ilibsure/include -Ilibsure/guest/include \
- *      -Ilibsure/guest/src libsure/guest/tests/libc_test.c -o libc_test
+ *      -fsanitize=address,undefined -iquote libsure/abi \
+ *      -iquote libsure/guest/include -iquote libsure/guest/src \
+ *      libsure/guest/tests/libc_test.c -o libc_test
  *
  * Prints "ok" / "not ok" lines and exits non-zero on any failure.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +36,56 @@ static unsigned long host_strtoul(const char *s, char **e, int b)
 {
 	return strtoul(s, e, b);
 }
+static int host_vsprintf(char *b, const char *f, va_list ap)
+{
+	return vsprintf(b, f, ap);
+}
+static void host_qsort(void *b, size_t n, size_t sz, int (*c)(const void *, const void *))
+{
+	qsort(b, n, sz, c);
+}
+static void *host_bsearch(const void *k, const void *b, size_t n, size_t sz,
+			  int (*c)(const void *, const void *))
+{
+	return bsearch(k, b, n, sz, c);
+}
+/* The C locale's classes (glibc's tables), one function for all. */
+static int host_ctype(int which, int c)
+{
+	switch (which) {
+	case 0: return !!isalpha(c);
+	case 1: return !!isdigit(c);
+	case 2: return !!isalnum(c);
+	case 3: return !!isspace(c);
+	case 4: return !!isupper(c);
+	case 5: return !!islower(c);
+	case 6: return toupper(c);
+	case 7: return tolower(c);
+	case 8: return !!isxdigit(c);
+	case 9: return !!isblank(c);
+	case 10: return !!iscntrl(c);
+	case 11: return !!isprint(c);
+	case 12: return !!isgraph(c);
+	default: return !!ispunct(c);
+	}
+}
+#define CTYPE_FUNCS 14
+
+/* glibc defines the classes as macros too. */
+#undef isalpha
+#undef isdigit
+#undef isalnum
+#undef isspace
+#undef isupper
+#undef islower
+#undef toupper
+#undef tolower
+#undef isxdigit
+#undef isblank
+#undef iscntrl
+#undef isprint
+#undef isgraph
+#undef ispunct
 
 #define memcpy sg_memcpy
 #define memmove sg_memmove
@@ -57,6 +112,32 @@ static unsigned long host_strtoul(const char *s, char **e, int b)
 #define isspace sg_isspace
 #define isupper sg_isupper
 #define islower sg_islower
+#define isxdigit sg_isxdigit
+#define isblank sg_isblank
+#define iscntrl sg_iscntrl
+#define isprint sg_isprint
+#define isgraph sg_isgraph
+#define ispunct sg_ispunct
+#define strrchr sg_strrchr
+#define strstr sg_strstr
+#define strspn sg_strspn
+#define strcspn sg_strcspn
+#define strpbrk sg_strpbrk
+#define strcat sg_strcat
+#define strncat sg_strncat
+#define strdup sg_strdup
+#define strndup sg_strndup
+#define sprintf sg_sprintf
+#define vsprintf sg_vsprintf
+#define strtoll sg_strtoll
+#define strtoull sg_strtoull
+#define atol sg_atol
+#define atoll sg_atoll
+#define abs sg_abs
+#define labs sg_labs
+#define llabs sg_llabs
+#define qsort sg_qsort
+#define bsearch sg_bsearch
 #define malloc sg_malloc
 #define calloc sg_calloc
 #define realloc sg_realloc
@@ -64,11 +145,13 @@ static unsigned long host_strtoul(const char *s, char **e, int b)
 #define abort sg_abort_
 #define sure_abort sg_test_sure_abort
 
+#include "../src/abs.c"
 #include "../src/ctype.c"
 #include "../src/format.c"
 #include "../src/malloc.c"
 #include "../src/mem.c"
 #include "../src/printf.c"
+#include "../src/qsort.c"
 #include "../src/string.c"
 #include "../src/strtol.c"
 
@@ -114,6 +197,24 @@ __attribute__((format(printf, 2, 3))) static void same_format(size_t cap, const 
 	check(n1 == n2 && sg_memcmp(ours, theirs, sizeof(ours)) == 0, what);
 }
 
+__attribute__((format(printf, 1, 2))) static void same_sprintf(const char *fmt, ...)
+{
+	char ours[256], theirs[256], what[700];
+	va_list a, b;
+
+	memset(ours, 0x55, sizeof(ours));
+	memset(theirs, 0x55, sizeof(theirs));
+	va_start(a, fmt);
+	va_copy(b, a);
+	int n1 = sg_vsprintf(ours, fmt, a);
+	int n2 = host_vsprintf(theirs, fmt, b);
+	va_end(b);
+	va_end(a);
+	snprintf(what, sizeof(what), "sprintf \"%s\": \"%.200s\" (%d), glibc \"%.200s\" (%d)", fmt,
+		 ours, n1, theirs, n2);
+	check(n1 == n2 && sg_memcmp(ours, theirs, sizeof(ours)) == 0, what);
+}
+
 /* Some formats below are odd on purpose (flags that cancel, a lone '%'). */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat"
@@ -144,6 +245,12 @@ static void test_format(void)
 	same_format(0, "abc %d", 7);
 	same_format(5, "%s", "hello");
 
+	same_sprintf("%d|%-6s|%05x|%c", -7, "ab", 0xbeefu, 'q');
+	same_sprintf("%s", "");
+	char sp[8];
+	check(sg_sprintf(sp, "%d", 1234567) == 7 && !sg_strcmp(sp, "1234567"),
+	      "sprintf fills exactly");
+
 	/* Where glibc differs on purpose: NULL pointers. */
 	char buf[64];
 	sg_snprintf(buf, sizeof(buf), "%s|%p", (char *)NULL, (void *)0);
@@ -161,13 +268,26 @@ static void test_format(void)
 
 static void same_strtol(const char *s, int base)
 {
-	char *e1, *e2, what[200];
-	long a = sg_strtol(s, &e1, base), b = host_strtol(s, &e2, base);
-	unsigned long c = sg_strtoul(s, &e1, base), d = host_strtoul(s, &e2, base);
+	char *e1, *e2, what[240];
+	int err[4];
 
-	snprintf(what, sizeof(what), "strtol(\"%s\", %d): %ld/%lu end %td, glibc %ld/%lu end %td",
-		 s, base, a, c, e1 - s, b, d, e2 - s);
-	check(a == b && c == d && e1 == e2, what);
+	errno = 0;
+	long a = sg_strtol(s, &e1, base);
+	err[0] = errno;
+	errno = 0;
+	long b = host_strtol(s, &e2, base);
+	err[1] = errno;
+	errno = 0;
+	unsigned long c = sg_strtoul(s, &e1, base);
+	err[2] = errno;
+	errno = 0;
+	unsigned long d = host_strtoul(s, &e2, base);
+	err[3] = errno;
+
+	snprintf(what, sizeof(what),
+		 "strtol(\"%s\", %d): %ld/%lu end %td errno %d/%d, glibc %ld/%lu end %td errno %d/%d",
+		 s, base, a, c, e1 - s, err[0], err[2], b, d, e2 - s, err[1], err[3]);
+	check(a == b && c == d && e1 == e2 && err[0] == err[1] && err[2] == err[3], what);
 }
 
 static void test_strtol(void)
@@ -185,6 +305,13 @@ static void test_strtol(void)
 	char *e;
 	check(sg_strtol("12", &e, 1) == 0 && *e == '1', "base 1 is refused");
 	check(sg_atoi("-123") == -123 && sg_atoi("99999999999") == INT_MAX, "atoi");
+	check(sg_atol("-99999999999") == -99999999999L && sg_atoll(" 42") == 42, "atol, atoll");
+	check(sg_strtoll("-0x10", &e, 0) == -16 && *e == 0 &&
+		      sg_strtoull("18446744073709551615", &e, 10) == ULLONG_MAX,
+	      "strtoll, strtoull");
+	check(sg_abs(-5) == 5 && sg_abs(INT_MIN) == INT_MIN && sg_labs(-5L) == 5 &&
+		      sg_llabs(LLONG_MIN + 1) == LLONG_MAX && sg_abs(3) == 3,
+	      "abs, labs, llabs");
 }
 
 /* ---- ctype and strings ---------------------------------------------------- */
@@ -194,15 +321,24 @@ static void test_ctype(void)
 	int bad = 0;
 
 	/* The host runs in the C locale: its classes are ASCII too. */
-	for (int c = -1; c < 256; c++) {
-		bad += !sg_isalpha(c) != !isalpha(c);
-		bad += !sg_isdigit(c) != !isdigit(c);
-		bad += !sg_isalnum(c) != !isalnum(c);
-		bad += !sg_isspace(c) != !isspace(c);
-		bad += !sg_isupper(c) != !isupper(c);
-		bad += !sg_islower(c) != !islower(c);
-		bad += sg_toupper(c) != toupper(c);
-		bad += sg_tolower(c) != tolower(c);
+	int (*const ours[CTYPE_FUNCS])(int) = { sg_isalpha,  sg_isdigit,  sg_isalnum, sg_isspace,
+						 sg_isupper,  sg_islower,  sg_toupper, sg_tolower,
+						 sg_isxdigit, sg_isblank,  sg_iscntrl, sg_isprint,
+						 sg_isgraph,  sg_ispunct };
+
+	/* The host runs in the C locale: its classes are ASCII too. */
+	for (int f = 0; f < CTYPE_FUNCS; f++) {
+		int differ = 0;
+		for (int c = -1; c < 256; c++) {
+			int v = ours[f](c);
+			differ += (f == 6 || f == 7 ? v : !!v) != host_ctype(f, c);
+		}
+		if (differ) {
+			char what[80];
+			snprintf(what, sizeof(what), "ctype function %d differs from the C locale", f);
+			check(0, what);
+		}
+		bad += differ;
 	}
 	check(bad == 0, "ctype matches the C locale");
 }
@@ -239,6 +375,27 @@ static void test_strings(void)
 	check(!sg_memcmp(buf, "2345678989", 10), "memmove backward overlap");
 	sg_memset(buf, 0, sizeof(buf));
 	check(sg_memcpy(buf, "xy", 2) == buf && !sg_strcmp(buf, "xy"), "memcpy");
+	const char *t = "a/b/c.txt";
+	check(sg_strrchr(t, '/') == strrchr(t, '/') && sg_strrchr(t, 'z') == NULL &&
+		      sg_strrchr(t, 0) == t + 9,
+	      "strrchr");
+	const char *hay[] = { "", "a", "abc", "ababc", "aaab", "xyz" };
+	const char *needle[] = { "", "a", "abc", "bc", "aab", "zz", "abcd" };
+	int strstr_ok = 1, span_ok = 1;
+	for (size_t i = 0; i < sizeof(hay) / sizeof(hay[0]); i++)
+		for (size_t j = 0; j < sizeof(needle) / sizeof(needle[0]); j++) {
+			strstr_ok &= sg_strstr(hay[i], needle[j]) == strstr(hay[i], needle[j]);
+			span_ok &= sg_strspn(hay[i], needle[j]) == strspn(hay[i], needle[j]);
+			span_ok &= sg_strcspn(hay[i], needle[j]) == strcspn(hay[i], needle[j]);
+			span_ok &= sg_strpbrk(hay[i], needle[j]) == strpbrk(hay[i], needle[j]);
+		}
+	check(strstr_ok, "strstr matches glibc");
+	check(span_ok, "strspn, strcspn, strpbrk match glibc");
+	sg_strcpy(buf, "ab");
+	check(sg_strcat(buf, "cd") == buf && !sg_strcmp(buf, "abcd"), "strcat");
+	check(sg_strncat(buf, "efgh", 2) == buf && !sg_strcmp(buf, "abcdef") &&
+		      !sg_strcmp(sg_strncat(buf, "", 5), "abcdef"),
+	      "strncat");
 	/* DF must be clear again after the backward copy (the ABI requires it). */
 	unsigned long flags;
 	__asm__ volatile("pushfq; popq %0" : "=r"(flags));
@@ -388,12 +545,130 @@ static void test_heap(void)
 	check(caught == 2, "free of a bad pointer and a double free abort");
 }
 
+/* ---- sorting -------------------------------------------------------------- */
+
+struct rec {
+	int key;
+	char tag[8]; /* an odd size (12 bytes): swaps are byte-wise */
+};
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+	return cmp_int(&((const struct rec *)a)->key, &((const struct rec *)b)->key);
+}
+
+static void test_sort(void)
+{
+	enum { MAX = 300 };
+	static int ours[MAX], theirs[MAX];
+	static struct rec r1[MAX], r2[MAX];
+	int ok = 1, found_ok = 1, recs_ok = 1;
+
+	for (int n = 0; n <= MAX; n += n < 40 ? 1 : 37) {
+		for (int shape = 0; shape < 4; shape++) {
+			for (int i = 0; i < n; i++) {
+				int v = shape == 0 ? (int)(next_rand() % 1000) - 500 /* duplicates */
+					: shape == 1 ? i
+					: shape == 2 ? n - i
+						     : (int)(next_rand() % 7);
+				ours[i] = theirs[i] = v;
+			}
+			sg_qsort(ours, (size_t)n, sizeof(int), cmp_int);
+			host_qsort(theirs, (size_t)n, sizeof(int), cmp_int);
+			ok &= !sg_memcmp(ours, theirs, (size_t)n * sizeof(int));
+		}
+		/* Distinct keys: records come out the same, and bsearch finds the
+		 * same element as glibc's (or none). */
+		for (int i = 0; i < n; i++) {
+			r1[i].key = (int)((unsigned)i * 7919u % 1009u) * 2;
+			snprintf(r1[i].tag, sizeof(r1[i].tag), "t%d", i);
+			r2[i] = r1[i];
+		}
+		sg_qsort(r1, (size_t)n, sizeof(struct rec), cmp_rec);
+		host_qsort(r2, (size_t)n, sizeof(struct rec), cmp_rec);
+		recs_ok &= !sg_memcmp(r1, r2, (size_t)n * sizeof(struct rec));
+		for (int k = -1; k < 2020; k++) {
+			struct rec key = { .key = k };
+			struct rec *a = sg_bsearch(&key, r1, (size_t)n, sizeof(struct rec), cmp_rec);
+			struct rec *b = host_bsearch(&key, r1, (size_t)n, sizeof(struct rec), cmp_rec);
+			found_ok &= a == b;
+		}
+	}
+	check(ok, "qsort of ints matches glibc (random, sorted, reversed, duplicates)");
+	check(recs_ok, "qsort of 12-byte records matches glibc");
+	check(found_ok, "bsearch finds what glibc's finds");
+}
+
+/* ---- setjmp.S (built with SG_SETJMP=sg_setjmp, SG_LONGJMP=sg_longjmp) --- */
+
+typedef long sg_jmp_buf[8];
+__attribute__((returns_twice)) int sg_setjmp(sg_jmp_buf env);
+__attribute__((noreturn)) void sg_longjmp(sg_jmp_buf env, int val);
+
+static sg_jmp_buf jb;
+
+static void jump_from_deep(int depth, int val);
+/* Called through a pointer: gcc takes a recursion that ends in longjmp for
+ * an endless one. */
+static void (*volatile deeper)(int, int) = jump_from_deep;
+
+__attribute__((noinline)) static void jump_from_deep(int depth, int val)
+{
+	volatile char pad[64];
+
+	pad[0] = (char)depth;
+	if (depth > 0)
+		deeper(depth - 1, val + pad[0] * 0);
+	sg_longjmp(jb, val);
+}
+
+static void test_setjmp(void)
+{
+	volatile int steps = 0;
+	/* Many live values: they sit in callee-saved registers across the jump. */
+	long a = (long)next_rand(), b = (long)next_rand(), c = (long)next_rand(),
+	     d = (long)next_rand(), e = (long)next_rand(), f = (long)next_rand();
+	long sum = a ^ b ^ c ^ d ^ e ^ f;
+	int r = sg_setjmp(jb);
+
+	steps++;
+	if (r == 0)
+		jump_from_deep(5, 7);
+	if (r == 7)
+		jump_from_deep(0, 0);
+	check(r == 1 && steps == 3, "longjmp returns its value to setjmp, 0 as 1");
+	check((a ^ b ^ c ^ d ^ e ^ f) == sum, "callee-saved registers survive a longjmp");
+}
+
+/* strdup and strndup take heap memory. */
+static void test_strdup(void)
+{
+	sg_heap_init((uintptr_t)arena, (uintptr_t)arena + ARENA);
+	char *a = sg_strdup("hello"), *b = sg_strndup("hello", 3), *c = sg_strndup("hi", 10);
+	check(a && b && c && !sg_strcmp(a, "hello") && !sg_strcmp(b, "hel") && !sg_strcmp(c, "hi"),
+	      "strdup, strndup");
+	sg_free(a);
+	sg_free(b);
+	sg_free(c);
+	check(heap_top == heap_lo, "strdup'ed strings free back to an empty heap");
+}
+
 int main(void)
 {
 	test_format();
 	test_strtol();
 	test_ctype();
 	test_strings();
+	test_sort();
+	test_setjmp();
+	test_strdup();
 	test_heap();
 	if (failures == 0)
 		printf("ok - libsg libc subset: %d checks\n", checks);

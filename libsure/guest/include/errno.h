@@ -1,0 +1,26 @@
+/* errno.h - errno is a plain global int (one thread per guest). libsg sets
+ * it only where C says so: strtol/strtoul/atol on overflow (ERANGE). */
+#ifndef SURE_ERRNO_H
+#define SURE_ERRNO_H
+
+extern int errno;
+
+/* The Linux numbers, so that values read the same as on the host. */
+#define EPERM 1
+#define ENOENT 2
+#define EIO 5
+#define EBADF 9
+#define EAGAIN 11
+#define ENOMEM 12
+#define EACCES 13
+#define EFAULT 14
+#define EBUSY 16
+#define EEXIST 17
+#define EINVAL 22
+#define ENOSPC 28
+#define EDOM 33
+#define ERANGE 34
+#define ENOSYS 38
+#define EOVERFLOW 75
+
+#endif

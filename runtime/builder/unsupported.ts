@@ -1,0 +1,161 @@
+/**
+ * C library functions a sure function cannot have: libsg (the guest library
+ * OS) leaves them out on purpose. A build that reaches one fails with
+ * "<symbol> is not available in a sure function (<why>)" instead of a bare
+ * linker or compiler error. libsg's own headers (libsure/guest/include)
+ * list what IS available.
+ */
+
+const NO_FILES = "there is no file system: use the request body and sure_write";
+const NO_INPUT = "there is no standard input: the request body is the input";
+const ONE_PROCESS = "a function is one process with one thread in its own VM";
+const NO_NET = "a function has no network; chains pass data between functions";
+const NO_ENV = "a function has no environment or command line: configure it in sure_init";
+const NO_SIGNALS = "there are no signals in a guest";
+const LATER = "not in libsg yet";
+
+const groups: [string, string[]][] = [
+  [NO_FILES, [
+    "fopen",
+    "fdopen",
+    "freopen",
+    "fclose",
+    "fread",
+    "fseek",
+    "ftell",
+    "rewind",
+    "fgetpos",
+    "fsetpos",
+    "remove",
+    "rename",
+    "tmpfile",
+    "tmpnam",
+    "open",
+    "openat",
+    "creat",
+    "close",
+    "read",
+    "write",
+    "lseek",
+    "pread",
+    "pwrite",
+    "stat",
+    "fstat",
+    "lstat",
+    "unlink",
+    "mkdir",
+    "rmdir",
+    "opendir",
+    "readdir",
+    "closedir",
+    "chdir",
+    "getcwd",
+    "mmap",
+    "munmap",
+    "dup",
+    "dup2",
+    "pipe",
+    "ioctl",
+    "fcntl",
+  ]],
+  [NO_INPUT, ["scanf", "fscanf", "getchar", "getc", "fgetc", "fgets", "gets", "ungetc", "getline"]],
+  [ONE_PROCESS, [
+    "fork",
+    "vfork",
+    "execl",
+    "execlp",
+    "execv",
+    "execve",
+    "execvp",
+    "system",
+    "popen",
+    "pclose",
+    "wait",
+    "waitpid",
+    "kill",
+    "getpid",
+    "getppid",
+    "pthread_create",
+    "pthread_join",
+    "pthread_mutex_lock",
+    "pthread_mutex_unlock",
+    "sleep",
+    "usleep",
+    "nanosleep",
+    "atexit",
+    "syscall",
+  ]],
+  [NO_NET, [
+    "socket",
+    "connect",
+    "bind",
+    "listen",
+    "accept",
+    "send",
+    "recv",
+    "sendto",
+    "recvfrom",
+    "getaddrinfo",
+    "gethostbyname",
+    "select",
+    "poll",
+    "epoll_create",
+    "epoll_wait",
+  ]],
+  [NO_ENV, ["getenv", "setenv", "unsetenv", "putenv", "setlocale"]],
+  [NO_SIGNALS, ["signal", "sigaction", "raise", "alarm"]],
+  [LATER, [
+    "time",
+    "clock",
+    "gettimeofday",
+    "clock_gettime",
+    "localtime",
+    "gmtime",
+    "strftime",
+    "strtod",
+    "strtof",
+    "atof",
+    "sqrt",
+    "pow",
+    "exp",
+    "log",
+    "sin",
+    "cos",
+    "floor",
+    "ceil",
+    "fabs",
+    "rand",
+    "srand",
+    "strtok",
+    "strerror",
+    "perror",
+  ]],
+];
+
+const WHY = new Map<string, string>();
+for (const [why, names] of groups) for (const n of names) WHY.set(n, why);
+
+/** Why symbol is left out of libsg, or undefined if it is not known to be. */
+export function unsupportedReason(symbol: string): string | undefined {
+  return WHY.get(symbol);
+}
+
+/**
+ * One line per known-unsupported symbol the compiler or linker output
+ * mentions (an undefined reference, or an implicit declaration when no
+ * header declares it), in order of first mention.
+ */
+export function explainUnsupported(output: string): string[] {
+  const seen = new Set<string>();
+  const lines: string[] = [];
+  const re =
+    /undefined reference to [`'‘]([A-Za-z_][A-Za-z0-9_]*)['’]|implicit declaration of function [`'‘]([A-Za-z_][A-Za-z0-9_]*)['’]/g;
+  for (const m of output.matchAll(re)) {
+    const sym = m[1] ?? m[2];
+    const why = WHY.get(sym);
+    if (!why || seen.has(sym)) continue;
+    seen.add(sym);
+    lines.push(`${sym} is not available in a sure function (${why})`);
+  }
+  return lines;
+}
