@@ -4,7 +4,8 @@
  *   attaches its hooks through struct sure_attach_ops), checked both on the
  *   includes and on the symbols the compiled objects call;
  * - no include cycle among libsure's headers and sources;
- * - no import cycle among the TypeScript modules (main.ts, runtime/, ffi/).
+ * - no import cycle among the TypeScript modules (main.ts, runtime/, ffi/),
+ *   and the lower layers (store, chain spec, VM hosting) never import upper ones.
  */
 import assert from "node:assert/strict";
 import { ROOT } from "./helpers.ts";
@@ -79,6 +80,10 @@ Deno.test("libsure: the instance code and the vCPU loop call no chain function",
   }
 });
 
+/** Static imports, re-exports (`import type` too: a type cycle is still a cycle) and dynamic imports. */
+const IMPORT =
+  /(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g;
+
 /** Relative imports of every TypeScript module outside tests, from main.ts down. */
 function tsImports(): Map<string, string[]> {
   const edges = new Map<string, string[]>();
@@ -87,18 +92,36 @@ function tsImports(): Map<string, string[]> {
     const file = todo.pop()!;
     if (edges.has(file)) continue;
     const text = Deno.readTextFileSync(file);
-    // Static imports and re-exports; `import type` too: a type cycle is still a cycle.
-    const specs = [...text.matchAll(/^(?:import|export)[^;]*?from\s+"(\.[^"]+)"/gms)]
-      .map((m) => new URL(m[1], `file://${file}`).pathname);
+    const specs = [...text.matchAll(IMPORT)]
+      .map((m) => new URL(m[1] ?? m[2], `file://${file}`).pathname);
     edges.set(file, specs);
     todo.push(...specs);
   }
   return edges;
 }
 
+const short = (file: string) => file.slice(ROOT.length + 1);
+
 Deno.test("TypeScript: no import cycle from main.ts down", () => {
   const edges = tsImports();
   assert.ok(edges.size > 50, `only ${edges.size} modules found`);
   const cycle = findCycle(edges);
-  assert.equal(cycle?.map((f) => f.slice(ROOT.length + 1)).join(" -> ") ?? null, null);
+  assert.equal(cycle?.map(short).join(" -> ") ?? null, null);
+});
+
+Deno.test("TypeScript: lower layers do not import upper ones", () => {
+  const forbidden: [RegExp, RegExp, string][] = [
+    [/^runtime\/store\//, /^runtime\/chains\//, "the store knows functions only"],
+    [/^runtime\/chains\/spec\.ts$/, /^runtime\/(admin|gateway)\//, "a chain spec is not HTTP"],
+    [/^runtime\/(scheduler|vmhost)\//, /^runtime\/(admin|gateway|chains)\//, "VM hosting is below"],
+  ];
+  for (const [from, deps] of tsImports()) {
+    for (const dep of deps) {
+      for (const [a, b, why] of forbidden) {
+        if (a.test(short(from)) && b.test(short(dep))) {
+          assert.fail(`${short(from)} imports ${short(dep)}: ${why}`);
+        }
+      }
+    }
+  }
 });

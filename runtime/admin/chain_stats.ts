@@ -25,9 +25,15 @@ export const ChainStatsSchema = z.object({
   copies: z.object({
     inBytes: count().describe("Bytes the node copied into the pool (request bodies)"),
     outBytes: count().describe("Bytes the node copied out (responses)"),
-    handoffBytes: count().describe("Bytes copied by hand-offs: always 0"),
+    handoffBytes: count().describe(
+      "Bytes the steps' answers put into the other extent instead of working in place, as " +
+        "the steps' guest library reports them (untrusted; kept monotonic and bounded by the node)",
+    ),
   }),
-  handoffs: count().describe("Descriptors the chain's functions handed on"),
+  handoffs: count().describe(
+    "Descriptors the chain's functions handed on, as their guest library reports them " +
+      "(untrusted; kept monotonic by the node)",
+  ),
   completed: count(),
   pool: z.object({
     buffers: count(),

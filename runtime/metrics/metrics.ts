@@ -188,8 +188,18 @@ function chainFamilies(chains?: ChainManager): Family[] {
   }
   return [
     gauge("sure_chain_pool_buffers", "Buffers of a chain's shared pool, in use or free.", bufs),
-    counter("sure_chain_handoffs_total", "Descriptors the chain's functions handed on.", handoffs),
-    counter("sure_chain_copied_bytes_total", "Bytes copied, by who copied them.", copied),
+    counter(
+      "sure_chain_handoffs_total",
+      "Descriptors the chain's functions handed on (reported by their guest library, kept " +
+        "monotonic by the node).",
+      handoffs,
+    ),
+    counter(
+      "sure_chain_copied_bytes_total",
+      "Bytes copied, by who copied them: node_in/node_out counted by the node; handoff " +
+        "reported by the steps' guest library, kept monotonic and bounded by the node.",
+      copied,
+    ),
   ];
 }
 
