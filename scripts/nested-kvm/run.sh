@@ -3,7 +3,7 @@
 # SVM in software (TCG), a Debian kernel runs KVM on it, and the command runs
 # there with /dev/kvm, chrooted into this machine's / (read-only) with WORKDIR
 # mounted read-write at the same path, a fresh /tmp and loopback. It is slow
-# (the guest's guests run ~100x slower than on hardware KVM) but it is real
+# (its VMs start 50-100x slower than on hardware KVM) but it is real
 # KVM: the tests that need VMs run instead of skipping on machines without
 # /dev/kvm. scripts/nested-kvm/setup.sh prepares it.
 #
