@@ -2,7 +2,7 @@
 // `make -C libsure abi` rewrites it; ffi/abi_test.ts fails when it is stale.
 
 /** SURE_ABI_VERSION: the guest library an image was built with must match. */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 /** Limits from sure_abi.h and sure_chain_abi.h. */
 export const LIMITS = {
@@ -24,6 +24,13 @@ export const LIMITS = {
   stepName: 32,
   ringSlots: 1024,
   maxHops: 64,
+  reqHeadCap: 16384,
+  respHeadCap: 8192,
+  headMaxFields: 256,
+  headNameMax: 256,
+  headMagic: 1145128264,
+  envMax: 65536,
+  abortReasonMax: 256,
 } as const;
 
 /** SURE_LAT_BOUNDS_NS: upper bounds of the handler latency buckets (the last is +Inf). */
@@ -102,6 +109,19 @@ export const REASON = {
   rate: 1,
   inflight: 2,
   deadline: 3,
+  failed: 4,
+} as const;
+
+/** enum sure_method (sure_http_abi.h). */
+export const METHOD = {
+  OTHER: 0,
+  GET: 1,
+  HEAD: 2,
+  POST: 3,
+  PUT: 4,
+  PATCH: 5,
+  DELETE: 6,
+  OPTIONS: 7,
 } as const;
 
 /** Byte offsets and sizes of the structs passed across the FFI (libsure.h). */
@@ -171,6 +191,23 @@ export const STRUCTS = {
     bogus: 40,
     copied: 48,
     handoff_hist: 56,
+  },
+  sure_head: {
+    size: 48,
+    magic: 0,
+    cap: 4,
+    nfields: 8,
+    str_lo: 12,
+    method: 16,
+    method_name: 24,
+    path: 32,
+    query: 40,
+    field: 48,
+  },
+  sure_head_field: {
+    size: 16,
+    name: 0,
+    value: 8,
   },
   sure_process_stats: {
     size: 24,

@@ -18,7 +18,9 @@
  *     ...     heap                          user RW NX
  *     ...     guard page                    unmapped
  *   mem_top   stack (grows down)            user RW NX
- *   SURE_IO_GPA  request area, response area  user RW NX, own memslot
+ *   SURE_IO_GPA  request area, response area, request head, response head
+ *                                           user RW NX, own memslot
+ *                                           (heads: sure_http_abi.h)
  *   SURE_DOORBELL_GPA  doorbell page        user W, not backed: MMIO exit
  */
 #ifndef SURE_ABI_H
@@ -28,10 +30,12 @@
 #include <stdint.h>
 #endif
 #include "sure_chain_abi.h"
+#include "sure_http_abi.h"
 
 /* 2: templates; 3: library sidecar page, trace context; 4: fixed latency
- * buckets, descriptor reason, copied bytes per step */
-#define SURE_ABI_VERSION 4u
+ * buckets, descriptor reason, copied bytes per step; 5: HTTP head blocks,
+ * environment, wall clock, handler return code and abort reason */
+#define SURE_ABI_VERSION 5u
 #define SURE_PAGE_SIZE 0x1000ull
 
 #define SURE_GDT_GPA 0x1000ull
@@ -95,7 +99,13 @@ enum sure_reason {
 	SURE_REASON_RATE = 1, /* the sidecar's rate limit refused it: 429 */
 	SURE_REASON_INFLIGHT = 2, /* over the instance's concurrency limit: 429 */
 	SURE_REASON_DEADLINE = 3, /* its deadline passed before it ran: 504 */
+	SURE_REASON_FAILED = 4, /* handle() returned non-zero (resp_rc): 500, output dropped */
 };
+
+/* Longest sure_abort() reason the node reports (bytes, NUL included). */
+#define SURE_ABORT_REASON_MAX 256u
+/* Largest environment block (sure_getenv): "KEY=VALUE\0" entries. */
+#define SURE_ENV_MAX (64u << 10)
 
 #define SURE_CACHELINE 64
 #define SURE_REQ_RECORDS 32 /* power of two */
@@ -215,6 +225,18 @@ struct sure_ctrl {
 	_Alignas(SURE_CACHELINE) uint32_t snapshot_wanted; /* 1: ring SNAPSHOT after init */
 	uint32_t instance_no; /* 0 for a boot, n for the n-th clone of a template */
 	uint64_t instance_seed; /* fresh random bits: clones must not share RNG state */
+	/* Wall clock: CLOCK_REALTIME in ns at the moment the host read TSC
+	 * value wall_tsc (written for every boot and every clone, so a clone
+	 * never tells its template's time). */
+	uint64_t wall_ns;
+	uint64_t wall_tsc;
+
+	/* written by the host once, before the vCPU first runs */
+	_Alignas(SURE_CACHELINE) uint64_t req_head_gva; /* SURE_REQ_HEAD_CAP bytes; 0 in chain mode */
+	uint64_t resp_head_gva; /* SURE_RESP_HEAD_CAP bytes; 0 in chain mode */
+	uint64_t env_gva; /* environment block ("KEY=VALUE\0"...), in guest RAM below the heap */
+	uint32_t env_len; /* bytes of it (<= SURE_ENV_MAX); 0: no environment */
+	uint32_t pad3;
 
 	/* written by the host per request, before req_seq moves */
 	_Alignas(SURE_CACHELINE) uint64_t req_tsc; /* when the node took the request */
@@ -222,7 +244,11 @@ struct sure_ctrl {
 
 	/* written by the guest per answer */
 	_Alignas(SURE_CACHELINE) uint32_t resp_reason; /* enum sure_reason */
-	uint32_t pad2;
+	int32_t resp_rc; /* handle()'s return value when resp_reason is FAILED */
+
+	/* written by the guest before the EXIT doorbell: sure_abort()'s reason,
+	 * NUL terminated (untrusted: the host bounds and cleans it) */
+	_Alignas(SURE_CACHELINE) char abort_reason[SURE_ABORT_REASON_MAX];
 };
 
 #endif /* !__ASSEMBLER__ */

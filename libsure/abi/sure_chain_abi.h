@@ -73,7 +73,7 @@ struct sure_desc {
 	uint16_t from; /* node that pushed it */
 	uint64_t tsc; /* producer's TSC at push, for per-hop latency */
 	uint32_t reason; /* enum sure_reason (sure_abi.h): who answered, on the way to the gateway */
-	uint32_t pad;
+	int32_t rc; /* handle()'s return value when reason is SURE_REASON_FAILED */
 };
 
 /* Single producer, single consumer. head/tail are free-running counters. */
@@ -134,6 +134,10 @@ struct sure_chain_meta {
 	uint64_t pool_size; /* bytes of the pool memslot */
 	uint64_t ring_off; /* offset of ring[0] in the pool */
 	uint64_t buf_off; /* offset of buffer 0 in the pool (page aligned) */
+	/* offset of the head blocks in the pool (sure_http_abi.h): slot s has
+	 * its request head at head_off + s * SURE_SLOT_HEAD_SIZE, its response
+	 * head SURE_REQ_HEAD_CAP bytes further */
+	uint64_t head_off;
 	struct sure_step_meta step[SURE_CHAIN_MAX_STEPS];
 	struct sure_slot_meta slot[]; /* nslots entries */
 };

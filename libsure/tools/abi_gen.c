@@ -53,6 +53,13 @@ int main(void)
 	LIMIT("stepName", SURE_STEP_NAME);
 	LIMIT("ringSlots", SURE_RING_SLOTS);
 	LIMIT("maxHops", SURE_MAX_HOPS);
+	LIMIT("reqHeadCap", SURE_REQ_HEAD_CAP);
+	LIMIT("respHeadCap", SURE_RESP_HEAD_CAP);
+	LIMIT("headMaxFields", SURE_HEAD_MAX_FIELDS);
+	LIMIT("headNameMax", SURE_HEAD_NAME_MAX);
+	LIMIT("headMagic", SURE_HEAD_MAGIC);
+	LIMIT("envMax", SURE_ENV_MAX);
+	LIMIT("abortReasonMax", SURE_ABORT_REASON_MAX);
 	printf("} as const;\n\n");
 
 	printf("/** SURE_LAT_BOUNDS_NS: upper bounds of the handler latency buckets (the last is +Inf). */\n");
@@ -108,6 +115,18 @@ int main(void)
 	num("rate", SURE_REASON_RATE);
 	num("inflight", SURE_REASON_INFLIGHT);
 	num("deadline", SURE_REASON_DEADLINE);
+	num("failed", SURE_REASON_FAILED);
+	printf("} as const;\n\n");
+
+	printf("/** enum sure_method (sure_http_abi.h). */\nexport const METHOD = {\n");
+	num("OTHER", SURE_METHOD_OTHER);
+	num("GET", SURE_METHOD_GET);
+	num("HEAD", SURE_METHOD_HEAD);
+	num("POST", SURE_METHOD_POST);
+	num("PUT", SURE_METHOD_PUT);
+	num("PATCH", SURE_METHOD_PATCH);
+	num("DELETE", SURE_METHOD_DELETE);
+	num("OPTIONS", SURE_METHOD_OPTIONS);
 	printf("} as const;\n\n");
 
 	printf("/** Byte offsets and sizes of the structs passed across the FFI (libsure.h). */\n");
@@ -171,6 +190,21 @@ int main(void)
 	FIELD(sure_step_counters, bogus);
 	FIELD(sure_step_counters, copied);
 	FIELD(sure_step_counters, handoff_hist);
+	STRUCT_END();
+	STRUCT_BEGIN(sure_head);
+	FIELD(sure_head, magic);
+	FIELD(sure_head, cap);
+	FIELD(sure_head, nfields);
+	FIELD(sure_head, str_lo);
+	FIELD(sure_head, method);
+	FIELD(sure_head, method_name);
+	FIELD(sure_head, path);
+	FIELD(sure_head, query);
+	FIELD(sure_head, field);
+	STRUCT_END();
+	STRUCT_BEGIN(sure_head_field);
+	FIELD(sure_head_field, name);
+	FIELD(sure_head_field, value);
 	STRUCT_END();
 	STRUCT_BEGIN(sure_process_stats);
 	FIELD(sure_process_stats, instances);

@@ -35,6 +35,8 @@ typedef struct sure_req {
 	/* chain mode (library-private; use the functions below) */
 	int sg_inplace; /* 1: the output is body[0..len) itself */
 	int sg_next; /* chosen next node, -1 = the step's default */
+	const void *sg_head; /* the request head block (sure_http_abi.h) */
+	void *sg_resp_head; /* the response head block */
 } sure_req;
 
 /* The function's handler. */
@@ -68,6 +70,39 @@ __attribute__((noreturn)) void sure_abort(const char *why);
 uint64_t sure_rdtsc(void);
 /* Monotonic nanoseconds (the TSC scaled by the rate the host told the guest). */
 uint64_t sure_now_ns(void);
+
+/* ---- the HTTP request and response ---------------------------------------
+ * Every string below is NUL terminated and stays valid until handle returns.
+ * A function that sets no Content-Type answers application/octet-stream. */
+
+/* "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS" or another. */
+const char *sure_req_method(const sure_req *req);
+/* The path below /invoke/<name>: "/users/7" for /invoke/api/users/7, "/"
+ * for /invoke/api. Percent-escapes are left as they came. */
+const char *sure_req_path(const sure_req *req);
+/* The raw query string without '?' ("" if there is none). */
+const char *sure_req_query(const sure_req *req);
+/* Copies the (percent- and '+'-decoded) value of query parameter `name` into
+ * buf (NUL terminated); returns its length, or -1 if absent or too long. */
+int sure_query_param(const sure_req *req, const char *name, char *buf, size_t cap);
+/* The value of request header `name` (case-insensitive), or NULL. */
+const char *sure_header(const sure_req *req, const char *name);
+/* Number of request headers, and header i (names in lower case): 0, or -1
+ * if i is out of range. */
+size_t sure_header_count(const sure_req *req);
+int sure_header_at(const sure_req *req, size_t i, const char **name, const char **value);
+/* Sets response header `name` to `value`, replacing any earlier value;
+ * sure_add_header adds one more (Set-Cookie). 0, or -1 if the name or value
+ * is not valid HTTP or the response headers are full (SURE_RESP_HEAD_CAP).
+ * The node refuses hop-by-hop and framing headers (Connection,
+ * Transfer-Encoding, Content-Length, ...) with a 502 that names them. */
+int sure_set_header(sure_req *req, const char *name, const char *value);
+int sure_add_header(sure_req *req, const char *name, const char *value);
+
+/* ---- configuration --------------------------------------------------------
+ * The values deployed with the function (`--env K=V`, `--secret K=@file`,
+ * "env" in sure.json), already there in sure_init. NULL if unset. */
+const char *sure_getenv(const char *name);
 
 /* ---- chains ---------------------------------------------------------------
  * In a chain, body is the request's buffer in the chain's shared pool and
