@@ -45,6 +45,13 @@ try {
   await runWrk({ ...opts, url: baseUrl, durationSec: 1 });
   const sure = await runWrk({ ...opts, url: sureUrl });
   const plain = await runWrk({ ...opts, url: baseUrl });
+  // The same with 20 request headers more (browser-like sizes): each one is
+  // copied into the function's request head block.
+  const headers = Object.fromEntries(
+    Array.from({ length: 20 }, (_, i) => [`x-bench-header-${i}`, `value-${i}-`.repeat(4)]),
+  );
+  const sure20 = await runWrk({ ...opts, url: sureUrl, headers });
+  const plain20 = await runWrk({ ...opts, url: baseUrl, headers });
 
   const row = (name: string, r: WrkResult) =>
     `${name.padEnd(28)} ${fmt(r.requestsPerSec, 0).padStart(9)} req/s  p50 ${
@@ -53,10 +60,21 @@ try {
   console.log(`warm invoke, body ${body.length} B, wrk -t1 -c${connections} -d${seconds}s`);
   console.log(row("sure /invoke/echo (KVM VM)", sure));
   console.log(row("plain Deno.serve echo", plain));
+  console.log(row("sure, 20 request headers", sure20));
+  console.log(row("plain, 20 request headers", plain20));
   console.log(
     `ratio sure/plain: throughput ${fmt(sure.requestsPerSec / plain.requestsPerSec)}x, p50 ${
       fmt(sure.p50Ms / plain.p50Ms)
     }x, p99 ${fmt(sure.p99Ms / plain.p99Ms)}x`,
+  );
+  // Time per request at c connections = c / throughput; the headers' cost is the difference.
+  const us = (r: WrkResult) => 1e6 / r.requestsPerSec;
+  console.log(
+    `20 request headers: sure +${fmt(us(sure20) - us(sure), 1)} us/request (throughput ${
+      fmt(sure20.requestsPerSec / sure.requestsPerSec)
+    }x), plain +${fmt(us(plain20) - us(plain), 1)} us/request (${
+      fmt(plain20.requestsPerSec / plain.requestsPerSec)
+    }x)`,
   );
 } finally {
   await stop(node);

@@ -8,6 +8,15 @@ import { Errno, errorFromErrno } from "./errors.ts";
 import { type AnswerReason, REASONS } from "./sidecar.ts";
 import { COMPLETION_ERROR, LIMITS, STRUCTS } from "./abi.ts";
 import { CStructs } from "./struct.ts";
+import {
+  type RequestHead,
+  type ResponseHeadResult,
+  takeResponseHead,
+  writeRequestHead,
+} from "./http_head.ts";
+
+/** SURE_SLOT_HEAD_SIZE: a slot's request head block, then its response head block. */
+const SLOT_HEAD = LIMITS.reqHeadCap + LIMITS.respHeadCap;
 
 /** SURE_NODE_GW: the node number of the gateway in routes and completions. */
 export const NODE_GW = LIMITS.nodeGw;
@@ -82,10 +91,23 @@ export class Chain {
   #stepCounters = new CStructs(STRUCTS.sure_step_counters);
   #waiting = false;
   #destroyed = false;
+  /** Every slot's head blocks, in the pool (sure_chain_heads). */
+  #heads: Uint8Array;
 
   private constructor(handle: Deno.PointerObject, readonly maxBatch: number) {
     this.handle = handle;
     this.#completions = new CStructs(STRUCTS.sure_completion, maxBatch);
+    const sym = libsure();
+    const p = sym.sure_chain_heads(handle);
+    const size = Number(sym.sure_chain_heads_size(handle));
+    if (!p || size === 0) throw errorFromErrno("sure_chain_heads", -Errno.EINVAL);
+    this.#heads = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, size));
+  }
+
+  #slotHead(slot: number, off: number, len: number): Uint8Array {
+    const at = slot * SLOT_HEAD + off;
+    if (at + len > this.#heads.byteLength) throw new RangeError(`slot ${slot}`);
+    return this.#heads.subarray(at, at + len);
   }
 
   static create(layout: ChainLayout, maxBatch = 64): Chain {
@@ -127,9 +149,16 @@ export class Chain {
    * Copies body into the slot (libsure does the copy and counts it), with
    * the request's W3C trace context (25 bytes) if any, and hands it to step 0.
    */
-  submit(slot: number, body: Uint8Array, trace: Uint8Array | null): void {
+  submit(slot: number, body: Uint8Array, trace: Uint8Array | null, head: RequestHead): void {
+    // The request head first: submit hands the slot to step 0.
+    writeRequestHead(this.#slotHead(slot, 0, LIMITS.reqHeadCap), LIMITS.reqHeadCap, head);
     const rc = libsure().sure_chain_submit(this.handle, slot, body, body.byteLength, trace);
     if (rc < 0) throw errorFromErrno("sure_chain_submit", rc);
+  }
+
+  /** The response headers the steps set for a completed request (before take frees it). */
+  responseHead(slot: number): ResponseHeadResult {
+    return takeResponseHead(this.#slotHead(slot, LIMITS.reqHeadCap, LIMITS.respHeadCap));
   }
 
   /** Copies a completed request's answer out (counted by libsure) and frees its slot. */

@@ -23,6 +23,13 @@ import {
 } from "./sidecar.ts";
 import { Errno, STRUCTS } from "./abi.ts";
 import { CStructs } from "./struct.ts";
+import {
+  type HeaderList,
+  type RequestHead,
+  takeResponseHead,
+  writeRequestHead,
+} from "./http_head.ts";
+import { LIMITS } from "./abi.ts";
 
 export interface InstanceOptions {
   /** Guest RAM in MiB (8..1024). */
@@ -38,7 +45,16 @@ export interface InvokeResult {
   body: Uint8Array<ArrayBuffer>;
   /** Who answered: the handler, or the sidecar refusing it (and why). */
   reason: AnswerReason;
+  /** The response headers the function set (checked by libsure); none if absent. */
+  headers?: HeaderList;
+  /** Set when the function's response headers were refused (which, and why). */
+  headerError?: string;
+  /** handle()'s return value when reason is "failed". */
+  rc?: number;
 }
+
+/** The head of a request that came without one (tests, benchmarks). */
+export const PLAIN_HEAD: RequestHead = { method: "POST", path: "/", query: "", headers: [] };
 
 let nextId = 1;
 
@@ -49,6 +65,8 @@ export class Instance {
   #handle: Deno.PointerObject | null;
   #req: Uint8Array | null;
   #resp: Uint8Array<ArrayBuffer> | null;
+  #reqHead: Uint8Array | null = null;
+  #respHead: Uint8Array | null = null;
   #inFlight = false;
   #destroyPending = false;
   #destroyed: Promise<void> | undefined;
@@ -68,6 +86,16 @@ export class Instance {
     }
     this.#req = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(req, this.ioCap));
     this.#resp = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(resp, this.ioCap));
+    const reqHead = sym.sure_instance_req_head(handle);
+    const respHead = sym.sure_instance_resp_head(handle);
+    if (reqHead && respHead) {
+      this.#reqHead = new Uint8Array(
+        Deno.UnsafePointerView.getArrayBuffer(reqHead, LIMITS.reqHeadCap),
+      );
+      this.#respHead = new Uint8Array(
+        Deno.UnsafePointerView.getArrayBuffer(respHead, LIMITS.respHeadCap),
+      );
+    }
   }
 
   /** Boots a VM from a (checked) image and waits until its init is done. */
@@ -118,9 +146,13 @@ export class Instance {
    * SureFaultError, SureProtocolError or SureDeadError the instance is dead
    * (see isFatal) and should be destroyed.
    */
-  async invoke(body: Uint8Array, timeoutMs: number): Promise<InvokeResult> {
+  async invoke(
+    body: Uint8Array,
+    timeoutMs: number,
+    head: RequestHead = PLAIN_HEAD,
+  ): Promise<InvokeResult> {
     const handle = this.#handle;
-    if (!handle || !this.#req || !this.#resp || this.#destroyPending) {
+    if (!handle || !this.#req || !this.#resp || !this.#reqHead || this.#destroyPending) {
       throw new SureDeadError("invoke", 32, "instance destroyed");
     }
     // Checked here as well as in C: the copy below must not run past the area.
@@ -131,15 +163,20 @@ export class Instance {
     if (this.#inFlight) throw new SureBusyError("invoke", 16, "request in flight");
     this.#inFlight = true;
     try {
+      // Throws HeadTooLargeError (431) before anything is posted.
+      writeRequestHead(this.#reqHead, LIMITS.reqHeadCap, head);
       this.#req.set(body);
       const sym = libsure();
       const rc = await sym.sure_instance_invoke(handle, body.byteLength, Math.max(1, timeoutMs));
       if (rc < 0) throw errorFromErrno("invoke", rc);
       if (rc > this.ioCap) throw errorFromErrno("invoke", -Errno.EPROTO, `response length ${rc}`);
+      const h = takeResponseHead(this.#respHead!);
       return {
         status: sym.sure_instance_status(handle),
         body: this.#resp.slice(0, rc),
         reason: REASONS[sym.sure_instance_resp_reason(handle)] ?? "handler",
+        headers: h.headers,
+        headerError: h.error,
       };
     } finally {
       this.#inFlight = false;
@@ -241,6 +278,8 @@ export class Instance {
     this.#handle = null;
     this.#req = null;
     this.#resp = null;
+    this.#reqHead = null;
+    this.#respHead = null;
     const done = this.#markDestroyed!;
     libsure().sure_instance_destroy(handle).then(done, done);
   }

@@ -28,7 +28,25 @@ export const SYMBOLS = {
   sure_instance_destroy: { parameters: ["pointer"], result: "void", nonblocking: true },
   sure_instance_req_buf: { parameters: ["pointer"], result: "pointer" },
   sure_instance_resp_buf: { parameters: ["pointer"], result: "pointer" },
+  sure_instance_req_head: { parameters: ["pointer"], result: "pointer" },
+  sure_instance_resp_head: { parameters: ["pointer"], result: "pointer" },
   sure_instance_io_cap: { parameters: ["pointer"], result: "u32" },
+  // HTTP head blocks (sure_http_abi.h)
+  // blk, cap, method, mlen, path, plen, query, qlen
+  sure_http_head_init: {
+    parameters: ["buffer", "u32", "buffer", "usize", "buffer", "usize", "buffer", "usize"],
+    result: "i32",
+  },
+  // blk, name, nlen, value, vlen
+  sure_http_head_add: {
+    parameters: ["buffer", "buffer", "usize", "buffer", "usize"],
+    result: "i32",
+  },
+  // src (guest memory), dst, err, errcap
+  sure_http_resp_head_take: {
+    parameters: ["buffer", "buffer", "buffer", "usize"],
+    result: "i32",
+  },
   sure_instance_invoke: {
     parameters: ["pointer", "u32", "u32"],
     result: "i32",
@@ -96,6 +114,8 @@ export const SYMBOLS = {
   },
   sure_chain_destroy: { parameters: ["pointer"], result: "i32" },
   sure_chain_alloc: { parameters: ["pointer", "u32", "buffer", "buffer"], result: "i32" },
+  sure_chain_heads: { parameters: ["pointer"], result: "pointer" },
+  sure_chain_heads_size: { parameters: ["pointer"], result: "u64" },
   // chain, slot, body, len, trace (25 bytes or NULL): the body is copied in here
   sure_chain_submit: {
     parameters: ["pointer", "u32", "buffer", "u32", "buffer"],

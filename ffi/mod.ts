@@ -1,5 +1,13 @@
 /** The public surface of ffi/: everything runtime/ needs from libsure. */
-export { Instance, type InstanceOptions, type InvokeResult } from "./instance.ts";
+export { Instance, type InstanceOptions, type InvokeResult, PLAIN_HEAD } from "./instance.ts";
+export {
+  type HeaderList,
+  HeadTooLargeError,
+  type RequestHead,
+  requestHeadSize,
+  takeResponseHead,
+  writeRequestHead,
+} from "./http_head.ts";
 export { Template } from "./template.ts";
 export {
   type Capabilities,

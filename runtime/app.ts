@@ -77,7 +77,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   }
   const observers = [requestMetrics(deps.metrics)];
   if (deps.requestLog !== false) observers.push(requestLog(deps.logger));
-  app.use("/invoke/:name", traceContext, observeInvocations(...observers));
+  app.use("/invoke/:name/*", traceContext, observeInvocations(...observers));
 
   app.route("/", healthRoutes(deps));
   app.route("/admin/functions", functionRoutes(deps));

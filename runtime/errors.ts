@@ -82,6 +82,31 @@ export class FunctionFaultError extends HttpError {
   }
 }
 
+/** The request's method, path, query and headers do not fit what a function can see. */
+export class HeadersTooLargeError extends HttpError {
+  readonly status = 431;
+  readonly code = "request_headers_too_large";
+  constructor(detail: string) {
+    super(detail);
+  }
+}
+
+/**
+ * The function set a response header the node does not pass on: a
+ * hop-by-hop or framing header, a name that is not a token, a control
+ * character (CR, LF) in a value. Its answer is dropped; the instance lives on.
+ */
+export class BadResponseHeaderError extends HttpError {
+  readonly status = 502;
+  readonly code = "bad_response_header";
+  constructor(readonly fn: string, detail: string) {
+    super(`function ${fn}: ${detail}`);
+  }
+  override details() {
+    return { function: this.fn };
+  }
+}
+
 /** The function's instance could not be started (its init crashed or hung). */
 export class FunctionStartError extends HttpError {
   readonly status = 502;

@@ -15,6 +15,8 @@ export interface WrkOptions {
   threads?: number;
   connections?: number;
   durationSec?: number;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
 }
 
 function toMs(value: string, unit: string): number {
@@ -35,9 +37,12 @@ export async function runWrk(opts: WrkOptions): Promise<WrkResult> {
   const script = await Deno.makeTempFile({ suffix: ".lua" });
   try {
     const body = JSON.stringify(opts.body ?? "");
+    const extra = Object.entries(opts.headers ?? {})
+      .map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}\n`).join("");
     await Deno.writeTextFile(
       script,
-      `wrk.method = "POST"\nwrk.body = ${body}\nwrk.headers["Content-Type"] = "text/plain"\n`,
+      `wrk.method = "POST"\nwrk.body = ${body}\nwrk.headers["Content-Type"] = "text/plain"\n` +
+        extra,
     );
     const args = [
       `-t${opts.threads ?? 1}`,

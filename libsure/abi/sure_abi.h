@@ -74,6 +74,9 @@
 /* Shared request/response area: its own memslot, request first. */
 #define SURE_IO_GPA 0x40000000ull
 #define SURE_IO_MAX (64u << 20) /* per area */
+/* The memslot: request body, response body (io_cap each), request head,
+ * response head (sure_http_abi.h). */
+#define SURE_IO_BYTES(io_cap) (2ull * (io_cap) + SURE_SLOT_HEAD_SIZE)
 
 /* Trap stubs report faults with an OUT to this port (from CPL0). */
 #define SURE_TRAP_PORT 0xe0
@@ -232,8 +235,8 @@ struct sure_ctrl {
 	uint64_t wall_tsc;
 
 	/* written by the host once, before the vCPU first runs */
-	_Alignas(SURE_CACHELINE) uint64_t req_head_gva; /* SURE_REQ_HEAD_CAP bytes; 0 in chain mode */
-	uint64_t resp_head_gva; /* SURE_RESP_HEAD_CAP bytes; 0 in chain mode */
+	_Alignas(SURE_CACHELINE) uint64_t req_head_gva; /* SURE_REQ_HEAD_CAP bytes (unused by chain steps) */
+	uint64_t resp_head_gva; /* SURE_RESP_HEAD_CAP bytes (unused by chain steps) */
 	uint64_t env_gva; /* environment block ("KEY=VALUE\0"...), in guest RAM below the heap */
 	uint32_t env_len; /* bytes of it (<= SURE_ENV_MAX); 0: no environment */
 	uint32_t pad3;

@@ -47,6 +47,30 @@ SURE_API int sure_afxdp_probe(void);
 SURE_API int sure_image_check(const uint8_t *img, size_t len, uint32_t mem_mib,
 			      char *err, size_t errcap);
 
+/* ---- HTTP head blocks (sure_http_abi.h) ----------------------------------- */
+
+/*
+ * The C writer of a request head block (an ingress fills one per request):
+ * init starts a block of cap (<= SURE_REQ_HEAD_CAP) bytes with the method,
+ * the path below /invoke/<name> ("" becomes "/") and the raw query; add
+ * appends one header (its name lower-cased). 0, -EINVAL, or -ENOSPC / -E2BIG
+ * when the block is full or has SURE_HEAD_MAX_FIELDS headers: answer 431.
+ */
+SURE_API int sure_http_head_init(uint8_t *blk, uint32_t cap, const char *method, size_t mlen,
+				 const char *path, size_t plen, const char *query, size_t qlen);
+SURE_API int sure_http_head_add(uint8_t *blk, const char *name, size_t nlen, const char *value,
+				size_t vlen);
+/*
+ * Copies the response head block a guest wrote (SURE_RESP_HEAD_CAP bytes at
+ * src, guest memory) to dst and checks the copy: the number of headers
+ * (the copy is then safe to read), or -EPROTO (malformed), -EINVAL (a name
+ * that is not a token, a control character in a value) or -EPERM (a
+ * hop-by-hop or framing header), with the header named in err.
+ */
+SURE_API int sure_http_resp_head_take(const uint8_t *src, uint8_t *dst, char *err, size_t errcap);
+/* Empties a response head block (SURE_RESP_HEAD_CAP bytes). */
+SURE_API void sure_http_resp_head_reset(uint8_t *blk);
+
 /* ---- instances (one KVM micro-VM running one function) ------------------- */
 
 /*
@@ -65,6 +89,11 @@ SURE_API void sure_instance_destroy(struct sure_instance *inst);
 /* Zero-copy views of the shared request and response areas. */
 SURE_API uint8_t *sure_instance_req_buf(struct sure_instance *inst);
 SURE_API uint8_t *sure_instance_resp_buf(struct sure_instance *inst);
+/* The request head block (SURE_REQ_HEAD_CAP bytes) the node fills before
+ * each invoke, and the response head block (SURE_RESP_HEAD_CAP) the guest
+ * fills: read it with sure_http_resp_head_take. See sure_http_abi.h. */
+SURE_API uint8_t *sure_instance_req_head(struct sure_instance *inst);
+SURE_API uint8_t *sure_instance_resp_head(struct sure_instance *inst);
 SURE_API uint32_t sure_instance_io_cap(struct sure_instance *inst);
 
 /*
@@ -250,6 +279,13 @@ SURE_API int sure_chain_destroy(struct sure_chain *chain);
 /* The pool's buffers, for one zero-copy view: base address and length. */
 SURE_API uint8_t *sure_chain_buffers(struct sure_chain *chain);
 SURE_API uint64_t sure_chain_buffers_size(struct sure_chain *chain);
+/* The head blocks of the slots (sure_http_abi.h): slot s's request head at
+ * s * SURE_SLOT_HEAD_SIZE, written by the caller before sure_chain_submit;
+ * its response head SURE_REQ_HEAD_CAP further, reset by sure_chain_submit
+ * and filled by the steps: read it with sure_http_resp_head_take before
+ * sure_chain_take frees the slot. */
+SURE_API uint8_t *sure_chain_heads(struct sure_chain *chain);
+SURE_API uint64_t sure_chain_heads_size(struct sure_chain *chain);
 
 
 /*

@@ -52,6 +52,7 @@ struct sure_chain {
 	struct sure_chain_meta *m;
 	struct sure_ring *rings;
 	uint8_t *bufs;
+	uint8_t *heads; /* per slot: request head, response head (sure_http_abi.h) */
 
 	pthread_mutex_t lock; /* request slots: state, allocator, failure queue */
 	struct sure_pool_alloc alloc;

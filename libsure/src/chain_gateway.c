@@ -44,6 +44,9 @@ SURE_API int sure_chain_submit(struct sure_chain *c, uint32_t slot, const uint8_
 	if (len)
 		memcpy(c->bufs + (uint64_t)c->m->slot[slot].first[0] * c->buf_size, body, len);
 	__atomic_add_fetch(&c->copied_in, len, __ATOMIC_RELAXED);
+	/* The caller wrote the request head; the steps add response headers here. */
+	sure_http_resp_head_reset(c->heads + (uint64_t)slot * SURE_SLOT_HEAD_SIZE +
+				  SURE_REQ_HEAD_CAP);
 	struct sure_slot_ctx *ctx = &c->hdr->ctx[slot];
 	memset(&ctx->trace, 0, sizeof(ctx->trace));
 	if (trace) {

@@ -75,7 +75,8 @@ static int layout(struct sure_chain *c, char *err, size_t errcap)
 {
 	uint64_t ring_off = page_up(sizeof(struct sure_pool_hdr));
 	uint64_t buf_off = page_up(ring_off + (uint64_t)SURE_NODES * SURE_NODES * sizeof(struct sure_ring));
-	uint64_t pool_size = buf_off + (uint64_t)c->nbuf * c->buf_size;
+	uint64_t head_off = buf_off + (uint64_t)c->nbuf * c->buf_size; /* pages: buf_size is */
+	uint64_t pool_size = head_off + (uint64_t)c->nslots * SURE_SLOT_HEAD_SIZE;
 	uint64_t meta_size =
 		page_up(sizeof(struct sure_chain_meta) + (uint64_t)c->nslots * sizeof(struct sure_slot_meta));
 	int rc;
@@ -90,6 +91,7 @@ static int layout(struct sure_chain *c, char *err, size_t errcap)
 	c->hdr = (struct sure_pool_hdr *)c->pool.map;
 	c->rings = (struct sure_ring *)(c->pool.map + ring_off);
 	c->bufs = c->pool.map + buf_off;
+	c->heads = c->pool.map + head_off;
 	c->m = (struct sure_chain_meta *)c->meta.map;
 	c->hdr->magic = SURE_POOL_MAGIC;
 	c->m->magic = SURE_META_MAGIC;
@@ -100,6 +102,7 @@ static int layout(struct sure_chain *c, char *err, size_t errcap)
 	c->m->pool_size = pool_size;
 	c->m->ring_off = ring_off;
 	c->m->buf_off = buf_off;
+	c->m->head_off = head_off;
 	for (uint32_t s = 0; s < c->nslots && s < SURE_CHAIN_MAX_SLOTS; s++)
 		c->hdr->slot_loc[s] = SURE_NODE_GW;
 	return 0;
@@ -216,6 +219,16 @@ SURE_API uint8_t *sure_chain_buffers(struct sure_chain *c)
 SURE_API uint64_t sure_chain_buffers_size(struct sure_chain *c)
 {
 	return c ? (uint64_t)c->nbuf * c->buf_size : 0;
+}
+
+SURE_API uint8_t *sure_chain_heads(struct sure_chain *c)
+{
+	return c ? c->heads : NULL;
+}
+
+SURE_API uint64_t sure_chain_heads_size(struct sure_chain *c)
+{
+	return c ? (uint64_t)c->nslots * SURE_SLOT_HEAD_SIZE : 0;
 }
 
 SURE_API int sure_chain_alloc(struct sure_chain *c, uint32_t bytes, uint32_t *slot,

@@ -31,7 +31,7 @@
 #define MEMSLOT_ATTACHED 2 /* the attachment's regions follow */
 
 _Static_assert((uint64_t)SURE_MEM_MAX_MIB * MIB <= SURE_IO_GPA, "RAM overlaps the I/O areas");
-_Static_assert(SURE_IO_GPA + 2ull * SURE_IO_MAX <= SURE_DOORBELL_GPA,
+_Static_assert(SURE_IO_GPA + 2ull * SURE_IO_MAX + SURE_SLOT_HEAD_SIZE <= SURE_DOORBELL_GPA,
 	       "I/O areas overlap the doorbell page");
 _Static_assert(sizeof(struct sure_ctrl) <= SURE_PAGE_SIZE, "control page too big");
 
@@ -102,7 +102,7 @@ static int build_memory(struct sure_instance *inst, const uint8_t *img,
 	int rc = sure_shm_create(&inst->ram, "sure-ram", inst->mem_bytes);
 
 	if (rc == 0)
-		rc = sure_shm_create(&inst->io, "sure-io", 2ull * inst->io_cap);
+		rc = sure_shm_create(&inst->io, "sure-io", SURE_IO_BYTES(inst->io_cap));
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "guest memory: %s", strerror(-rc));
 	inst->ctrl = (struct sure_ctrl *)(inst->ram.map + SURE_CTRL_GPA);
@@ -295,6 +295,16 @@ SURE_API uint8_t *sure_instance_req_buf(struct sure_instance *inst)
 SURE_API uint8_t *sure_instance_resp_buf(struct sure_instance *inst)
 {
 	return inst ? inst->io.map + inst->io_cap : NULL;
+}
+
+SURE_API uint8_t *sure_instance_req_head(struct sure_instance *inst)
+{
+	return inst ? inst->io.map + 2ull * inst->io_cap : NULL;
+}
+
+SURE_API uint8_t *sure_instance_resp_head(struct sure_instance *inst)
+{
+	return inst ? inst->io.map + 2ull * inst->io_cap + SURE_REQ_HEAD_CAP : NULL;
 }
 
 SURE_API uint32_t sure_instance_io_cap(struct sure_instance *inst)

@@ -160,7 +160,7 @@ SURE_API int sure_instance_clone(struct sure_template *t, uint32_t start_timeout
 	rc = sure_shm_map_private(t->ram_fd, t->mem_bytes, &inst->ram.map);
 	if (rc == 0) {
 		inst->ram.size = t->mem_bytes;
-		rc = sure_shm_create(&inst->io, "sure-io", 2ull * t->io_cap);
+		rc = sure_shm_create(&inst->io, "sure-io", SURE_IO_BYTES(t->io_cap));
 	}
 	if (rc < 0) {
 		sure_errf(err, errcap, rc, "clone memory: %s", strerror(-rc));

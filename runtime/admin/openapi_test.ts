@@ -27,7 +27,7 @@ Deno.test("openapi: a 3.1 document generated from the routes, every admin path i
     "/admin/openapi.json": ["get"],
     "/healthz": ["get"],
     "/metrics": ["get"],
-    "/invoke/{name}": ["get", "post"],
+    "/invoke/{name}": ["get", "head", "post", "put", "patch", "delete", "options"],
   };
   assert.deepEqual(Object.keys(doc.paths).sort(), Object.keys(ops).sort());
   for (const [path, methods] of Object.entries(ops)) {

@@ -8,11 +8,15 @@ import {
   Chain,
   type Completion,
   emptySidecarStats,
+  type HeaderList,
   NODE_GW,
+  PLAIN_HEAD,
+  type RequestHead,
   type SidecarStats,
   Template,
 } from "../../ffi/mod.ts";
 import {
+  BadResponseHeaderError,
   BogusDescriptorError,
   FunctionFaultError,
   FunctionTimeoutError,
@@ -32,6 +36,8 @@ export type { StepImage } from "./step.ts";
 export interface ChainResult {
   status: number;
   body: Uint8Array<ArrayBuffer>;
+  /** Response headers set by any of the steps it passed. */
+  headers?: HeaderList;
 }
 
 interface Pending {
@@ -161,7 +167,12 @@ export class ChainRuntime {
   }
 
   /** Runs one request through the chain; trace: the W3C context bytes its steps receive. */
-  invoke(body: Uint8Array, requestId: string, trace?: Uint8Array): Promise<ChainResult> {
+  invoke(
+    body: Uint8Array,
+    requestId: string,
+    trace?: Uint8Array,
+    head: RequestHead = PLAIN_HEAD,
+  ): Promise<ChainResult> {
     // Being replaced or removed: new requests go elsewhere (or retry).
     if (!this.#accepting) throw new OverloadedError(this.name);
     const a = this.chain.alloc(Math.max(body.byteLength, this.spec.reserve, 1));
@@ -176,7 +187,7 @@ export class ChainRuntime {
       try {
         // The one copy in (libsure copies and counts it): the body lands in
         // the chain's pool, where every step reads it.
-        this.chain.submit(a.slot, body, trace ?? null);
+        this.chain.submit(a.slot, body, trace ?? null, head);
       } catch (e) {
         clearTimeout(timer);
         this.#pending.delete(a.slot);
@@ -249,9 +260,11 @@ export class ChainRuntime {
     }
     if (c.error === "ok" || c.error === "loop") {
       if (c.error === "loop") this.errors.loop++;
+      const head = this.chain.responseHead(c.slot);
       // The one copy out (libsure copies, counts and frees the slot, zeroed).
       const body = this.chain.take(c);
-      p.resolve({ status: c.error === "loop" ? 508 : c.status, body });
+      if (head.error) p.reject(new BadResponseHeaderError(this.name, head.error));
+      else p.resolve({ status: c.error === "loop" ? 508 : c.status, body, headers: head.headers });
       return;
     }
     this.chain.free(c.slot);

@@ -19,5 +19,8 @@ export interface AppEnv {
     trace: TraceContext;
     /** Set by the gateway once it knows what it runs; unset, a request is not counted. */
     invocation: Invocation | undefined;
+    /** Set by the gateway when the answer is the function's own (its status,
+     * headers and bytes), not one the node made: no node schema applies. */
+    functionAnswer: boolean | undefined;
   };
 }

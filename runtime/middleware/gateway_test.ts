@@ -94,9 +94,9 @@ Deno.test("gateway middleware: an unknown name is logged, never a series", async
   assert.deepEqual(counts(t.metrics), {});
   assert.equal(t.records.filter((r) => r.msg === "request" && r.error === "not_found").length, 1);
   // A wrong method is no invocation at all: 405, not counted, not logged.
-  const put = await t.app.request("/invoke/echo", { method: "PUT" });
+  const put = await t.app.request("/invoke/echo", { method: "PROPFIND" });
   assert.equal(put.status, 405);
-  assert.equal(put.headers.get("allow"), "GET, HEAD, POST");
+  assert.equal(put.headers.get("allow"), "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT");
   await put.body?.cancel();
   assert.deepEqual(counts(t.metrics), {});
   assert.equal(t.records.filter((r) => r.msg === "request").length, 1);

@@ -18,7 +18,7 @@ export function allowedMethods(app: AnyHono, path: string): string[] {
     app.router.match(m, path)[0].some(([[, route]]) => route.method !== "ALL")
   );
   // Hono answers HEAD with the GET route, without its body.
-  if (allowed.includes("GET")) allowed.push("HEAD");
+  if (allowed.includes("GET") && !allowed.includes("HEAD")) allowed.push("HEAD");
   return allowed.sort();
 }
 

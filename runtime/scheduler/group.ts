@@ -28,6 +28,7 @@ import {
   type SureError,
 } from "../../ffi/mod.ts";
 import {
+  BadResponseHeaderError,
   DeadlineExceededError,
   FunctionStartError,
   InternalError,
@@ -40,6 +41,7 @@ import {
 import type { Logger } from "../log.ts";
 import type { LogHub } from "../logs/hub.ts";
 import type { Deployment } from "../store/store.ts";
+import type { RequestHead } from "../../ffi/mod.ts";
 import { invokeError, placeholderFault, readFault, refusalError } from "../vmhost/failures.ts";
 import { LogDrain } from "../vmhost/log_drain.ts";
 import { SidecarTally } from "../vmhost/sidecar_tally.ts";
@@ -178,7 +180,12 @@ export class InstanceGroup {
    * Runs one request on a free instance. trace: the W3C context bytes the
    * function receives (ffi Instance.setTrace). Throws HttpError subclasses.
    */
-  async invoke(body: Uint8Array, requestId: string, trace?: Uint8Array): Promise<InvokeResult> {
+  async invoke(
+    body: Uint8Array,
+    requestId: string,
+    trace?: Uint8Array,
+    head?: RequestHead,
+  ): Promise<InvokeResult> {
     if (body.byteLength > this.ioCap) throw new PayloadTooLargeError(this.ioCap);
     const t0 = performance.now();
     const m = await this.#acquire();
@@ -192,7 +199,7 @@ export class InstanceGroup {
     this.#requests++;
     if (trace) m.vm.setTrace(trace);
     try {
-      result = await m.vm.invoke(body, d.timeout);
+      result = await m.vm.invoke(body, d.timeout, head);
     } catch (e) {
       this.#logs.drain(m.vm, m.vm.id);
       const fatal = isFatal(e);
@@ -211,6 +218,7 @@ export class InstanceGroup {
     this.#release(m);
     const refused = refusalError(this.name, result.reason, d.deadline);
     if (refused) throw refused;
+    if (result.headerError) throw new BadResponseHeaderError(this.name, result.headerError);
     return result;
   }
 

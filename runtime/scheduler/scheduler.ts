@@ -5,7 +5,13 @@
  * new image) and drains the old one in the background: its in-flight and
  * queued requests finish, then its instances are destroyed.
  */
-import { type Capabilities, type InvokeResult, keepEmptyVms, placeVcpus } from "../../ffi/mod.ts";
+import {
+  type Capabilities,
+  type InvokeResult,
+  keepEmptyVms,
+  placeVcpus,
+  type RequestHead,
+} from "../../ffi/mod.ts";
 import { vcpuCpus, type VcpuPlacement } from "./placement.ts";
 import { KvmUnavailableError, NotFoundError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -118,12 +124,13 @@ export class Scheduler {
     body: Uint8Array,
     requestId: string,
     trace?: Uint8Array,
+    head?: RequestHead,
   ): Promise<InvokeResult> {
     const group = this.group(name);
     if (!this.#kvm.available) {
       throw new KvmUnavailableError(this.#kvm.reason ?? "no usable /dev/kvm");
     }
-    return group.invoke(body, requestId, trace);
+    return group.invoke(body, requestId, trace, head);
   }
 
   /** Every instance group in service (not those being drained), by function name. */

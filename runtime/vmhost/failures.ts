@@ -84,5 +84,7 @@ export function refusalError(
       return new DeadlineExceededError(fn, deadlineMs);
     case "inflight":
       return new TooManyRequestsError(fn, "concurrency");
+    case "failed":
+      return new InternalError(`function ${fn}: handle() returned non-zero`);
   }
 }

@@ -8,6 +8,7 @@ import type {
   Fault,
   InstanceOptions,
   InvokeResult,
+  RequestHead,
   RequestRecord,
   SidecarLimits,
   SidecarStats,
@@ -20,7 +21,8 @@ export interface Vm {
   /** Requests it has served. */
   readonly requests: number;
   /** Rejects with an ffi SureError; see isFatal for the ones that kill it. */
-  invoke(body: Uint8Array, timeoutMs: number): Promise<InvokeResult>;
+  /** head: what the function sees of the HTTP request (method, path, query, headers). */
+  invoke(body: Uint8Array, timeoutMs: number, head?: RequestHead): Promise<InvokeResult>;
   setTrace(trace: Uint8Array): void;
   configureSidecar(limits: SidecarLimits): void;
   /** null once destroyed (its counters must have been folded in before: SidecarTally). */

@@ -180,13 +180,19 @@ static void run(struct sure_desc *d)
 		push(SURE_NODE_GW, d);
 		return;
 	}
+	/* The slot's head blocks: the node wrote the request's, every step adds
+	 * to the response's (meta is read-only, so head_off can be trusted). */
+	uint8_t *heads = pool + meta->head_off + (uint64_t)d->slot * SURE_SLOT_HEAD_SIZE;
 	sure_req req = {
 		.body = ext[d->ext],
 		.len = d->len,
 		.out = ext[!d->ext],
 		.out_cap = ext_bytes,
-		.status = 200,
+		/* The status so far (a step that sets none keeps the one before it). */
+		.status = d->status >= 100 && d->status <= 599 ? d->status : 200,
 		.sg_next = -1,
+		.sg_head = heads,
+		.sg_resp_head = heads + SURE_REQ_HEAD_CAP,
 	};
 	uint64_t t0 = sg_rdtsc();
 	int rc = handle(&req);

@@ -66,6 +66,8 @@ static void handle_one(struct sure_ctrl *c, uint32_t seq)
 		.out_len = 0,
 		.status = 200,
 		.sg_next = -1,
+		.sg_head = (const void *)(uintptr_t)c->req_head_gva,
+		.sg_resp_head = (void *)(uintptr_t)c->resp_head_gva,
 	};
 
 	set_state(c, SURE_GUEST_BUSY);
@@ -74,6 +76,7 @@ static void handle_one(struct sure_ctrl *c, uint32_t seq)
 	uint64_t spent = 0;
 	int rc = 0;
 
+	sg_resp_head_reset(req.sg_resp_head);
 	if (reason == SURE_REASON_HANDLER) {
 		uint64_t t0 = sg_rdtsc();
 		rc = handle(&req);

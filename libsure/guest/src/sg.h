@@ -75,6 +75,9 @@ void sg_vformat(struct sg_sink *s, const char *fmt, va_list ap);
 /* Heap over [start, end); called once before any malloc. */
 void sg_heap_init(uint64_t start, uint64_t end);
 
+/* Empties a response head block (http.c). */
+void sg_resp_head_reset(void *blk);
+
 /* Runs requests forever (loop.c). */
 __attribute__((noreturn)) void sg_serve(void);
 

@@ -1,0 +1,218 @@
+/*
+ * http_head.c - the head blocks of sure_http_abi.h on the host: the writer
+ * an ingress uses to fill a request head (the TypeScript gateway has its own
+ * writer of the same bytes, ffi/http_head.ts; a test holds the two equal),
+ * and the checker of a response head a guest wrote. The checker works on a
+ * private copy: a guest can rewrite its own block at any time, so what is
+ * checked must be what is used.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "http_head.h"
+#include "libsure.h"
+#include "util.h"
+
+#define TABLE_OFF ((uint32_t)sizeof(struct sure_head))
+#define FIELD_SIZE ((uint32_t)sizeof(struct sure_head_field))
+
+static struct sure_head *head_of(uint8_t *blk)
+{
+	return (struct sure_head *)blk;
+}
+
+static uint32_t table_end(uint32_t nfields)
+{
+	return TABLE_OFF + nfields * FIELD_SIZE;
+}
+
+/* Adds len bytes (lower-cased if asked) and a NUL below str_lo. */
+static int put_str(uint8_t *blk, const char *s, size_t len, int lower, struct sure_str *out,
+		   uint32_t reserve_fields)
+{
+	struct sure_head *h = head_of(blk);
+	uint64_t need = (uint64_t)len + 1;
+
+	if (len && !s)
+		return -EINVAL;
+	if (need > h->str_lo || h->str_lo - need < table_end(h->nfields + reserve_fields))
+		return -ENOSPC;
+	uint32_t off = h->str_lo - (uint32_t)need;
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = (uint8_t)s[i];
+		blk[off + i] = lower && c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+	}
+	blk[off + len] = 0;
+	h->str_lo = off;
+	*out = (struct sure_str){ off, (uint32_t)len };
+	return 0;
+}
+
+static uint32_t method_id(const char *m, size_t len)
+{
+	static const char *const names[] = {
+		[SURE_METHOD_GET] = "GET",     [SURE_METHOD_HEAD] = "HEAD",
+		[SURE_METHOD_POST] = "POST",   [SURE_METHOD_PUT] = "PUT",
+		[SURE_METHOD_PATCH] = "PATCH", [SURE_METHOD_DELETE] = "DELETE",
+		[SURE_METHOD_OPTIONS] = "OPTIONS",
+	};
+
+	for (uint32_t i = 1; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == len && memcmp(names[i], m, len) == 0)
+			return i;
+	return SURE_METHOD_OTHER;
+}
+
+SURE_API int sure_http_head_init(uint8_t *blk, uint32_t cap, const char *method, size_t mlen,
+				 const char *path, size_t plen, const char *query, size_t qlen)
+{
+	struct sure_head *h = head_of(blk);
+	int rc;
+
+	if (!blk || cap < TABLE_OFF || cap > SURE_REQ_HEAD_CAP || !method || !mlen)
+		return -EINVAL;
+	memset(h, 0, sizeof(*h));
+	h->cap = cap;
+	h->str_lo = cap;
+	h->method = method_id(method, mlen);
+	rc = put_str(blk, method, mlen, 0, &h->method_name, 0);
+	/* An empty path is the function's root. */
+	if (rc == 0)
+		rc = plen ? put_str(blk, path, plen, 0, &h->path, 0) : put_str(blk, "/", 1, 0, &h->path, 0);
+	if (rc == 0)
+		rc = put_str(blk, query, qlen, 0, &h->query, 0);
+	if (rc == 0)
+		h->magic = SURE_HEAD_MAGIC;
+	return rc;
+}
+
+SURE_API int sure_http_head_add(uint8_t *blk, const char *name, size_t nlen, const char *value,
+				size_t vlen)
+{
+	struct sure_head *h = head_of(blk);
+	struct sure_head_field f;
+	uint32_t lo;
+	int rc;
+
+	if (!blk || h->magic != SURE_HEAD_MAGIC || !name || !nlen)
+		return -EINVAL;
+	if (h->nfields >= SURE_HEAD_MAX_FIELDS)
+		return -E2BIG;
+	lo = h->str_lo;
+	rc = put_str(blk, name, nlen, 1, &f.name, 1);
+	if (rc == 0)
+		rc = put_str(blk, value, vlen, 0, &f.value, 1);
+	if (rc < 0) {
+		h->str_lo = lo; /* nothing half-added */
+		return rc;
+	}
+	h->field[h->nfields++] = f;
+	return 0;
+}
+
+/* RFC 9110 tchar. */
+static int is_tchar(uint8_t c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Hop-by-hop (RFC 9110 7.6.1) and framing headers: the node's to set, never a function's. */
+static int is_reserved(const char *name)
+{
+	static const char *const reserved[] = {
+		"connection",	     "keep-alive",    "proxy-connection",   "transfer-encoding",
+		"te",		     "trailer",	      "upgrade",	    "content-length",
+		"proxy-authenticate", "proxy-authorization",
+	};
+
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strcasecmp(name, reserved[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The string s of a block of cap bytes whose table ends at tend: inside, NUL-terminated. */
+static const char *str_at(const uint8_t *blk, uint32_t cap, uint32_t tend, struct sure_str s)
+{
+	if (s.off < tend || s.off >= cap || s.len >= cap - s.off || blk[s.off + s.len] != 0)
+		return NULL;
+	return (const char *)blk + s.off;
+}
+
+/* Names for the error line: printable and short, whatever the guest wrote. */
+static void printable(char *dst, size_t cap, const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n + 1 < cap; i++) {
+		uint8_t c = (uint8_t)s[i];
+		dst[n++] = c >= 0x20 && c < 0x7f && c != '"' ? (char)c : '?';
+	}
+	dst[n] = 0;
+}
+
+int sure_http_resp_head_check(const uint8_t *blk, char *err, size_t errcap)
+{
+	const struct sure_head *h = (const struct sure_head *)blk;
+	const uint32_t cap = SURE_RESP_HEAD_CAP;
+	uint32_t n = h->nfields, tend;
+	char shown[72];
+
+	if (n == 0)
+		return 0;
+	if (h->magic != SURE_HEAD_MAGIC || n > SURE_HEAD_MAX_FIELDS || table_end(n) > cap)
+		return sure_errf(err, errcap, -EPROTO, "the response header block is malformed");
+	tend = table_end(n);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct sure_head_field *f = &h->field[i];
+		const char *name = str_at(blk, cap, tend, f->name);
+		const char *value = str_at(blk, cap, tend, f->value);
+
+		if (!name || !value)
+			return sure_errf(err, errcap, -EPROTO,
+					 "the response header block is malformed (field %u)", i);
+		printable(shown, sizeof(shown), name, f->name.len);
+		if (f->name.len == 0 || f->name.len > SURE_HEAD_NAME_MAX)
+			return sure_errf(err, errcap, -EINVAL,
+					 "response header name \"%s\" is empty or too long", shown);
+		for (uint32_t k = 0; k < f->name.len; k++)
+			if (!is_tchar((uint8_t)name[k]))
+				return sure_errf(err, errcap, -EINVAL,
+						 "response header name \"%s\" is not an HTTP token",
+						 shown);
+		if (is_reserved(name))
+			return sure_errf(err, errcap, -EPERM,
+					 "response header \"%s\" is hop-by-hop or framing: only the node sets it",
+					 shown);
+		for (uint32_t k = 0; k < f->value.len; k++) {
+			uint8_t c = (uint8_t)value[k];
+			if ((c < 0x20 && c != '\t') || c == 0x7f)
+				return sure_errf(err, errcap, -EINVAL,
+						 "response header \"%s\" has a control character (CR, LF, ...) in its value",
+						 shown);
+		}
+	}
+	return (int)n;
+}
+
+SURE_API int sure_http_resp_head_take(const uint8_t *src, uint8_t *dst, char *err, size_t errcap)
+{
+	if (err && errcap)
+		err[0] = 0;
+	if (!src || !dst)
+		return -EINVAL;
+	/* Check and use the same bytes: the guest may still be writing src. */
+	memcpy(dst, src, SURE_RESP_HEAD_CAP);
+	return sure_http_resp_head_check(dst, err, errcap);
+}
+
+SURE_API void sure_http_resp_head_reset(uint8_t *blk)
+{
+	struct sure_head *h = head_of(blk);
+
+	memset(h, 0, sizeof(*h));
+	h->cap = SURE_RESP_HEAD_CAP;
+	h->str_lo = SURE_RESP_HEAD_CAP;
+	h->magic = SURE_HEAD_MAGIC;
+}

@@ -1,0 +1,160 @@
+/*
+ * test_http_head.c - the head blocks of sure_http_abi.h on the host: the C
+ * writer of request heads (what libsure's own HTTP ingress will use) and
+ * the checker of response heads a guest wrote. No VM.
+ */
+#include <errno.h>
+
+#include "check.h"
+#include "http_head.h"
+
+static uint8_t blk[SURE_REQ_HEAD_CAP];
+static uint8_t resp[SURE_RESP_HEAD_CAP], copy[SURE_RESP_HEAD_CAP];
+
+static const struct sure_head *H(const uint8_t *b)
+{
+	return (const struct sure_head *)b;
+}
+
+static const char *S(const uint8_t *b, struct sure_str s)
+{
+	return (const char *)b + s.off;
+}
+
+static void test_request_head(void)
+{
+	CHECK_EQ(sure_http_head_init(blk, sizeof(blk), "PATCH", 5, "/users/7", 8, "a=1&b", 5), 0);
+	CHECK_EQ(sure_http_head_add(blk, "Content-Type", 12, "text/plain", 10), 0);
+	CHECK_EQ(sure_http_head_add(blk, "X-Empty", 7, "", 0), 0);
+	const struct sure_head *h = H(blk);
+	CHECK_EQ(h->magic, SURE_HEAD_MAGIC);
+	CHECK_EQ(h->method, SURE_METHOD_PATCH);
+	CHECK(strcmp(S(blk, h->method_name), "PATCH") == 0);
+	CHECK(strcmp(S(blk, h->path), "/users/7") == 0);
+	CHECK(strcmp(S(blk, h->query), "a=1&b") == 0);
+	CHECK_EQ(h->nfields, 2);
+	CHECK(strcmp(S(blk, h->field[0].name), "content-type") == 0); /* lower case */
+	CHECK(strcmp(S(blk, h->field[0].value), "text/plain") == 0);
+	CHECK_EQ(h->field[1].value.len, 0);
+	/* Strings never overlap the table. */
+	CHECK(h->str_lo >= sizeof(struct sure_head) + 2 * sizeof(struct sure_head_field));
+
+	CHECK_EQ(sure_http_head_init(blk, sizeof(blk), "BREW", 4, "", 0, "", 0), 0);
+	CHECK_EQ(H(blk)->method, SURE_METHOD_OTHER);
+	CHECK(strcmp(S(blk, H(blk)->path), "/") == 0);
+	CHECK_EQ(sure_http_head_init(blk, sizeof(blk), "", 0, "/", 1, "", 0), -EINVAL);
+	CHECK_EQ(sure_http_head_init(blk, SURE_REQ_HEAD_CAP + 1, "GET", 3, "/", 1, "", 0), -EINVAL);
+}
+
+/* A block that fills up says so (431) and keeps what it had. */
+static void test_request_head_full(void)
+{
+	static char big[SURE_REQ_HEAD_CAP];
+	int rc = 0, n = 0;
+
+	memset(big, 'v', sizeof(big));
+	CHECK_EQ(sure_http_head_init(blk, sizeof(blk), "GET", 3, "/", 1, "", 0), 0);
+	CHECK_EQ(sure_http_head_add(blk, "x", 1, big, sizeof(big)), -ENOSPC);
+	CHECK_EQ(H(blk)->nfields, 0);
+	CHECK_EQ(H(blk)->str_lo, sizeof(blk) - 7); /* "GET", "/" and "" with their NULs */
+	while (rc == 0 && n < 1000) {
+		rc = sure_http_head_add(blk, "h", 1, "v", 1);
+		n++;
+	}
+	CHECK_EQ(rc, -E2BIG);
+	CHECK_EQ(H(blk)->nfields, SURE_HEAD_MAX_FIELDS);
+}
+
+/* The guest side's writer, as libsg does it: fields up, strings down. */
+static void add(uint8_t *b, const char *name, const char *value)
+{
+	struct sure_head *h = (struct sure_head *)b;
+	size_t nl = strlen(name) + 1, vl = strlen(value) + 1;
+
+	h->str_lo -= (uint32_t)nl;
+	memcpy(b + h->str_lo, name, nl);
+	h->field[h->nfields].name = (struct sure_str){ h->str_lo, (uint32_t)nl - 1 };
+	h->str_lo -= (uint32_t)vl;
+	memcpy(b + h->str_lo, value, vl);
+	h->field[h->nfields].value = (struct sure_str){ h->str_lo, (uint32_t)vl - 1 };
+	h->nfields++;
+}
+
+static int check_one(const char *name, const char *value, char *err)
+{
+	sure_http_resp_head_reset(resp);
+	add(resp, name, value);
+	return sure_http_resp_head_take(resp, copy, err, 200);
+}
+
+static void test_response_head(void)
+{
+	char err[200];
+
+	sure_http_resp_head_reset(resp);
+	CHECK_EQ(sure_http_resp_head_take(resp, copy, err, sizeof(err)), 0);
+	add(resp, "Content-Type", "application/json");
+	add(resp, "set-cookie", "a=1; Path=/");
+	CHECK_EQ(sure_http_resp_head_take(resp, copy, err, sizeof(err)), 2);
+	CHECK(strcmp(S(copy, H(copy)->field[1].value), "a=1; Path=/") == 0);
+
+	/* Every hop-by-hop and framing header, in any case. */
+	const char *reserved[] = { "Connection", "keep-alive", "Transfer-Encoding", "TE",
+				   "trailer", "Upgrade", "Content-Length", "Proxy-Connection",
+				   "proxy-authenticate", "Proxy-Authorization" };
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		CHECK_EQ(check_one(reserved[i], "x", err), -EPERM);
+		CHECK(strstr(err, reserved[i]) != NULL);
+	}
+	CHECK_EQ(check_one("x-a", "one\r\nSet-Cookie: evil=1", err), -EINVAL);
+	CHECK(strstr(err, "x-a") && strstr(err, "control character"));
+	CHECK_EQ(check_one("x-a", "bell\x07", err), -EINVAL);
+	CHECK_EQ(check_one("x-a", "tab\tand utf-8 \xc3\xa9", err), 1);
+	CHECK_EQ(check_one("bad name", "v", err), -EINVAL);
+	CHECK(strstr(err, "bad name") && strstr(err, "token"));
+	CHECK_EQ(check_one("", "v", err), -EINVAL);
+	CHECK_EQ(check_one("x:y", "v", err), -EINVAL);
+	/* A name with a newline is shown without it. */
+	CHECK_EQ(check_one("a\nb", "v", err), -EINVAL);
+	CHECK(strchr(err, '\n') == NULL);
+}
+
+static void test_response_head_malformed(void)
+{
+	char err[200];
+	struct sure_head *h = (struct sure_head *)resp;
+
+	sure_http_resp_head_reset(resp);
+	add(resp, "a", "b");
+	h->field[0].value.off = SURE_RESP_HEAD_CAP - 1; /* no room for the NUL */
+	h->field[0].value.len = 1;
+	CHECK_EQ(sure_http_resp_head_take(resp, copy, err, sizeof(err)), -EPROTO);
+	sure_http_resp_head_reset(resp);
+	add(resp, "a", "b");
+	h->field[0].name.off = 8; /* inside the table */
+	CHECK_EQ(sure_http_resp_head_take(resp, copy, err, sizeof(err)), -EPROTO);
+	sure_http_resp_head_reset(resp);
+	add(resp, "a", "b");
+	h->nfields = 100000;
+	CHECK_EQ(sure_http_resp_head_take(resp, copy, err, sizeof(err)), -EPROTO);
+	sure_http_resp_head_reset(resp);
+	add(resp, "a", "b");
+	h->field[0].value.len = 0xffffffffu;
+	CHECK_EQ(sure_http_resp_head_take(resp, copy, err, sizeof(err)), -EPROTO);
+	sure_http_resp_head_reset(resp);
+	add(resp, "a", "b");
+	h->magic = 0;
+	CHECK_EQ(sure_http_resp_head_take(resp, copy, err, sizeof(err)), -EPROTO);
+	/* No headers: nothing to check, whatever else the block says. */
+	h->nfields = 0;
+	CHECK_EQ(sure_http_resp_head_take(resp, copy, err, sizeof(err)), 0);
+}
+
+int main(void)
+{
+	RUN(test_request_head);
+	RUN(test_request_head_full);
+	RUN(test_response_head);
+	RUN(test_response_head_malformed);
+	return CHECK_DONE();
+}
