@@ -7,7 +7,10 @@
  *
  * which reads req->body (req->len bytes) and writes its answer with
  * sure_write()/sure_printf() (or straight into req->out, then sets
- * req->out_len). Returning non-zero without setting a status answers 500.
+ * req->out_len) and returns 0. Returning non-zero means the handler failed:
+ * whatever it wrote and the status it set are dropped, the node answers 500
+ * saying which value handle() returned, and the instance keeps serving (it
+ * is not a crash; sure_abort() is the way to give up on the instance).
  * An optional `void sure_init(void)` runs once per deployment: the node saves
  * the VM right after it as the function's template, and every instance is a
  * copy-on-write clone of that state (so init's work is never repeated). An
