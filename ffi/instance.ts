@@ -38,6 +38,8 @@ export interface InvokeResult {
   body: Uint8Array<ArrayBuffer>;
   /** Who answered: the handler, or the sidecar refusing it (and why). */
   reason: AnswerReason;
+  /** What handle() returned, when reason is "failed". */
+  rc?: number;
 }
 
 let nextId = 1;
@@ -136,10 +138,12 @@ export class Instance {
       const rc = await sym.sure_instance_invoke(handle, body.byteLength, Math.max(1, timeoutMs));
       if (rc < 0) throw errorFromErrno("invoke", rc);
       if (rc > this.ioCap) throw errorFromErrno("invoke", -Errno.EPROTO, `response length ${rc}`);
+      const reason = REASONS[sym.sure_instance_resp_reason(handle)] ?? "handler";
       return {
         status: sym.sure_instance_status(handle),
         body: this.#resp.slice(0, rc),
-        reason: REASONS[sym.sure_instance_resp_reason(handle)] ?? "handler",
+        reason,
+        ...(reason === "failed" ? { rc: sym.sure_instance_resp_rc(handle) } : {}),
       };
     } finally {
       this.#inFlight = false;
