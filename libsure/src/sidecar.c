@@ -103,7 +103,7 @@ SURE_API int sure_instance_sidecar_records(struct sure_instance *inst,
 		for (int b = 0; b < 8; b++)
 			h->span_id[b] = r->span_id[b];
 		h->status = r->status;
-		h->reason = r->reason <= SURE_REASON_DEADLINE ? r->reason : 0;
+		h->reason = r->reason <= SURE_REASON_FAILED ? r->reason : 0;
 		memset(h->pad, 0, sizeof(h->pad));
 	}
 	return (int)n;
