@@ -32,6 +32,22 @@ export interface SymboliseOptions {
 const cache = new WeakMap<Uint8Array, Map<string, Promise<CodeLocation | null>>>();
 /** Entries per image: a guest cannot make the cache grow without bound. */
 const PER_IMAGE = 64;
+/**
+ * addr2line runs one at a time; past this many waiting, a lookup takes the
+ * in-process fallback instead, so a function that faults at ever new
+ * addresses cannot queue up processes (or its 502s behind them).
+ */
+const MAX_WAITING = 4;
+let waiting = 0;
+let last: Promise<unknown> = Promise.resolve();
+
+function oneAtATime<T>(fn: () => Promise<T>): Promise<T> | null {
+  if (waiting >= MAX_WAITING) return null;
+  waiting++;
+  const run = last.then(fn).finally(() => waiting--);
+  last = run.catch(() => {});
+  return run;
+}
 
 /** The location of addr in image, or null if nothing is known about it. */
 export function symbolise(
@@ -58,7 +74,9 @@ async function lookup(
 ): Promise<CodeLocation | null> {
   const address = "0x" + addr.toString(16);
   const tool = opts.addr2line === undefined ? "addr2line" : opts.addr2line;
-  const found = tool ? await viaAddr2line(tool, image, address, opts.timeoutMs ?? 5000) : null;
+  const found = tool
+    ? await (oneAtATime(() => viaAddr2line(tool, image, address, opts.timeoutMs ?? 5000)) ?? null)
+    : null;
   if (found?.file) return found;
   const sym = symbolAt(image, addr);
   if (sym) return { function: sym.name, offset: sym.offset, address };
