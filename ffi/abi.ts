@@ -136,6 +136,7 @@ export const STRUCTS = {
     node: 20,
     hops: 22,
     reason: 24,
+    rc: 28,
   },
   sure_host_record: {
     size: 48,
@@ -147,12 +148,13 @@ export const STRUCTS = {
     reason: 42,
   },
   sure_fault_info: {
-    size: 40,
+    size: 296,
     kind: 0,
     vector: 8,
     error_code: 16,
     address: 24,
     rip: 32,
+    reason: 40,
   },
   sure_sidecar_counters: {
     size: 280,

@@ -53,6 +53,8 @@ export interface Completion {
   hops: number;
   /** Who answered: a handler, or that step's sidecar refusing the request. */
   reason: AnswerReason;
+  /** What the step's handle() returned, when reason is "failed". */
+  rc: number;
 }
 
 export interface ChainStats {
@@ -193,6 +195,7 @@ export class Chain {
         node: c.u16("node", i),
         hops: c.u16("hops", i),
         reason: REASONS[c.u16("reason", i)] ?? "handler",
+        rc: c.i32("rc", i),
       });
     }
     return out;

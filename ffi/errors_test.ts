@@ -70,6 +70,7 @@ Deno.test("decodeFault names kinds and exception vectors", () => {
     errorCode: 6n,
     address: 0n,
     rip: 0x401000n,
+    reason: "",
   });
   assert.equal(decodeFault(faultInfo([1n, 6n, 0n, 0n, 0n])).name, "#UD");
   assert.equal(decodeFault(faultInfo([1n, 13n, 0n, 0n, 0n])).name, "#GP");
@@ -77,6 +78,17 @@ Deno.test("decodeFault names kinds and exception vectors", () => {
   assert.equal(t.kind, "timeout");
   assert.equal(t.name, "timeout");
   assert.equal(decodeFault(faultInfo([99n, 0n, 0n, 0n, 0n])).kind, "unknown");
+  // A guest exit carries its reason up to the NUL; anything unprintable is "?" again.
+  const exit = faultInfo([6n, 0n, 1n, 0n, 0n]);
+  exit.bytes.set(
+    new TextEncoder().encode("disk\x07 on fire\0junk"),
+    STRUCTS.sure_fault_info.reason,
+  );
+  assert.equal(decodeFault(exit).reason, "disk? on fire");
+  // No NUL at all: the reason ends with the struct.
+  const full = faultInfo([6n, 0n, 1n, 0n, 0n]);
+  full.bytes.fill(0x61, STRUCTS.sure_fault_info.reason);
+  assert.equal(decodeFault(full).reason.length, 256);
   assert.equal(hex(0n), "0x0");
   assert.equal(hex(0xdeadbeefn), "0xdeadbeef");
 });

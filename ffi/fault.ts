@@ -6,6 +6,9 @@
 import { FAULT_KIND, STRUCTS } from "./abi.ts";
 import type { CStructs } from "./struct.ts";
 
+/** Bytes of sure_fault_info.reason: the struct's tail after the field. */
+const FAULT_REASON_BYTES = STRUCTS.sure_fault_info.size - STRUCTS.sure_fault_info.reason;
+
 export type FaultKind = keyof typeof FAULT_KIND | "unknown";
 
 /** enum sure_fault_kind by value, from the generated ABI. */
@@ -51,6 +54,22 @@ export interface Fault {
   address: bigint;
   /** Guest instruction pointer at the fault. */
   rip: bigint;
+  /**
+   * Kind "guest_exit": why the function gave up (sure_abort's words,
+   * "abort() called", "exit(n) called"), as libsure cleaned it: printable
+   * ASCII, at most 255 bytes; "" if none.
+   */
+  reason: string;
+}
+
+/** The reason field: the bytes before the NUL, kept printable and bounded again. */
+function decodeReason(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) {
+    if (b === 0) break;
+    s += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : "?";
+  }
+  return s;
 }
 
 /** Turns the struct sure_fault_info that sure_instance_fault filled into a Fault. */
@@ -65,6 +84,7 @@ export function decodeFault(raw: CStructs<typeof STRUCTS.sure_fault_info>): Faul
     errorCode: raw.u64n("error_code"),
     address: raw.u64n("address"),
     rip: raw.u64n("rip"),
+    reason: kind === "guest_exit" ? decodeReason(raw.raw("reason", FAULT_REASON_BYTES)) : "",
   };
 }
 

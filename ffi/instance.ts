@@ -49,7 +49,7 @@ export interface InvokeResult {
   headers?: HeaderList;
   /** Set when the function's response headers were refused (which, and why). */
   headerError?: string;
-  /** handle()'s return value when reason is "failed". */
+  /** What handle() returned, when reason is "failed". */
   rc?: number;
 }
 
@@ -171,10 +171,12 @@ export class Instance {
       if (rc < 0) throw errorFromErrno("invoke", rc);
       if (rc > this.ioCap) throw errorFromErrno("invoke", -Errno.EPROTO, `response length ${rc}`);
       const h = takeResponseHead(this.#respHead!);
+      const reason = REASONS[sym.sure_instance_resp_reason(handle)] ?? "handler";
       return {
         status: sym.sure_instance_status(handle),
         body: this.#resp.slice(0, rc),
-        reason: REASONS[sym.sure_instance_resp_reason(handle)] ?? "handler",
+        reason,
+        ...(reason === "failed" ? { rc: sym.sure_instance_resp_rc(handle) } : {}),
         headers: h.headers,
         headerError: h.error,
       };

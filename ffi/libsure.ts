@@ -67,6 +67,7 @@ export const SYMBOLS = {
   sure_instance_set_trace: { parameters: ["pointer", "buffer"], result: "i32" },
   sure_instance_sidecar_records: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
   sure_instance_resp_reason: { parameters: ["pointer"], result: "i32" },
+  sure_instance_resp_rc: { parameters: ["pointer"], result: "i32" },
   // struct sure_process_stats *, its size
   sure_stats: { parameters: ["buffer", "usize"], result: "i32" },
   sure_vm_shells: { parameters: ["u32"], result: "i32" },

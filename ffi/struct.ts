@@ -38,6 +38,10 @@ export class CStructs<L extends Layout> {
     return this.#v.getUint32(this.#at(field, i), true);
   }
 
+  i32(field: keyof L & string, i = 0): number {
+    return this.#v.getInt32(this.#at(field, i), true);
+  }
+
   /** A uint64 as a number: counters and sizes here stay far below 2^53. */
   u64(field: keyof L & string, i = 0): number {
     return Number(this.#v.getBigUint64(this.#at(field, i), true));

@@ -59,24 +59,73 @@ export class PayloadTooLargeError extends HttpError {
   }
 }
 
+/** Where a fault happened in the function's source (runtime/vmhost/symbolise.ts). */
+export interface FaultLocation {
+  /** The function (for inlined code: the innermost one, where the instruction came from). */
+  function: string;
+  /** Source file name (no directory: host paths stay on the host) and line, when known. */
+  file?: string;
+  line?: number;
+  /** Bytes from the function's symbol (only when there was no line information). */
+  offset?: number;
+  /** The instruction address, 0x-prefixed hex. */
+  address: string;
+}
+
+/** "parse_header (main.c:42)", "parse_header+0x1c" or the bare name. */
+export function locationText(at: FaultLocation): string {
+  if (at.file && at.line) return `${at.function} (${at.file}:${at.line})`;
+  if (at.offset) return `${at.function}+0x${at.offset.toString(16)}`;
+  return at.function;
+}
+
+/** What the CPU said, in words: "page fault at 0x0", "invalid instruction". */
+export function faultText(f: Fault): string {
+  if (f.kind !== "exception") return f.name;
+  switch (f.vector) {
+    case 0:
+      return "divide error";
+    case 6:
+      return "invalid instruction";
+    case 13:
+      return "general protection fault";
+    case 14:
+      return `page fault at ${hex(f.address)}`;
+    default:
+      return `exception ${f.name}`;
+  }
+}
+
+function faultBody(f: Fault) {
+  return {
+    kind: f.kind,
+    vector: f.vector,
+    name: f.name,
+    errorCode: Number(f.errorCode),
+    address: hex(f.address),
+    rip: hex(f.rip),
+  };
+}
+
 export class FunctionFaultError extends HttpError {
   readonly status = 502;
   readonly code = "function_fault";
-  constructor(readonly fn: string, readonly fault: Fault, readonly requestId: string) {
-    super(`function ${fn} crashed: ${fault.name} at rip ${hex(fault.rip)}`);
+  constructor(
+    readonly fn: string,
+    readonly fault: Fault,
+    readonly requestId: string,
+    readonly at: FaultLocation | null = null,
+  ) {
+    super(
+      `function ${fn} faulted (${faultText(fault)}) ` +
+        (at ? `in ${locationText(at)}` : `at rip ${hex(fault.rip)}`),
+    );
   }
   override details() {
-    const f = this.fault;
     return {
       function: this.fn,
-      fault: {
-        kind: f.kind,
-        vector: f.vector,
-        name: f.name,
-        errorCode: Number(f.errorCode),
-        address: hex(f.address),
-        rip: hex(f.rip),
-      },
+      fault: faultBody(this.fault),
+      ...(this.at ? { at: this.at } : {}),
       requestId: this.requestId,
     };
   }
@@ -104,6 +153,49 @@ export class BadResponseHeaderError extends HttpError {
   }
   override details() {
     return { function: this.fn };
+  }
+}
+
+/**
+ * The function gave up: sure_abort(reason), abort() or exit(n). Its reason
+ * is the guest's (libsure cleaned it: printable ASCII, at most 255 bytes).
+ */
+export class FunctionAbortedError extends HttpError {
+  readonly status = 502;
+  readonly code = "function_aborted";
+  constructor(readonly fn: string, readonly fault: Fault, readonly requestId: string) {
+    super(abortText(fn, fault));
+  }
+  override details() {
+    return {
+      function: this.fn,
+      reason: this.fault.reason,
+      fault: faultBody(this.fault),
+      requestId: this.requestId,
+    };
+  }
+}
+
+function abortText(fn: string, f: Fault): string {
+  const libc = /^(abort\(\)|exit\(-?\d+\)) called$/.exec(f.reason);
+  if (libc) return `function ${fn} called ${libc[1]}`;
+  if (f.reason) return `function ${fn} called sure_abort: ${f.reason}`;
+  return `function ${fn} exited (code ${f.errorCode})`;
+}
+
+/** handle() returned non-zero: its output was dropped; the instance keeps serving. */
+export class FunctionFailedError extends HttpError {
+  readonly status = 500;
+  readonly code = "function_failed";
+  constructor(readonly fn: string, readonly rc: number, readonly requestId?: string) {
+    super(`function ${fn}: handle() returned ${rc}`);
+  }
+  override details() {
+    return {
+      function: this.fn,
+      rc: this.rc,
+      ...(this.requestId ? { requestId: this.requestId } : {}),
+    };
   }
 }
 

@@ -3,6 +3,8 @@ import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import {
   errorResponse,
+  FunctionAbortedError,
+  FunctionFailedError,
   FunctionFaultError,
   FunctionTimeoutError,
   KvmUnavailableError,
@@ -64,12 +66,13 @@ Deno.test("FunctionFaultError body carries the decoded fault with hex addresses"
     errorCode: 6n,
     address: 0n,
     rip: 0x401234n,
+    reason: "",
   };
   const res = errorResponse(new FunctionFaultError("faulty", fault, "req-1"));
   assert.equal(res.status, 502);
   assert.deepEqual(await body(res), {
     error: "function_fault",
-    message: "function faulty crashed: #PF at rip 0x401234",
+    message: "function faulty faulted (page fault at 0x0) at rip 0x401234",
     function: "faulty",
     fault: {
       kind: "exception",
@@ -80,6 +83,63 @@ Deno.test("FunctionFaultError body carries the decoded fault with hex addresses"
       rip: "0x401234",
     },
     requestId: "req-1",
+  });
+});
+
+Deno.test("FunctionFaultError names the function, file and line when the fault was symbolised", async () => {
+  const fault = {
+    kind: "exception" as const,
+    vector: 14,
+    name: "#PF",
+    errorCode: 4n,
+    address: 0n,
+    rip: 0x401234n,
+    reason: "",
+  };
+  const at = { function: "parse_header", file: "main.c", line: 42, address: "0x401234" };
+  const b = await body(errorResponse(new FunctionFaultError("crashy", fault, "r", at)));
+  assert.equal(
+    b.message,
+    "function crashy faulted (page fault at 0x0) in parse_header (main.c:42)",
+  );
+  assert.deepEqual(b.at, at);
+  const sym = { function: "parse_header", offset: 0x1c, address: "0x401234" };
+  const b2 = await body(errorResponse(new FunctionFaultError("crashy", fault, "r", sym)));
+  assert.equal(b2.message, "function crashy faulted (page fault at 0x0) in parse_header+0x1c");
+});
+
+Deno.test("FunctionAbortedError is a 502 with the function's reason", async () => {
+  const exit = (reason: string) => ({
+    kind: "guest_exit" as const,
+    vector: 0,
+    name: "guest_exit",
+    errorCode: 1n,
+    address: 0n,
+    rip: 0n,
+    reason,
+  });
+  const res = errorResponse(new FunctionAbortedError("f", exit("disk on fire"), "r"));
+  assert.equal(res.status, 502);
+  const b = await body(res);
+  assert.equal(b.error, "function_aborted");
+  assert.equal(b.message, "function f called sure_abort: disk on fire");
+  assert.equal(b.reason, "disk on fire");
+  const msg = async (r: string) =>
+    (await body(errorResponse(new FunctionAbortedError("f", exit(r), "r")))).message;
+  assert.equal(await msg("abort() called"), "function f called abort()");
+  assert.equal(await msg("exit(3) called"), "function f called exit(3)");
+  assert.equal(await msg(""), "function f exited (code 1)");
+});
+
+Deno.test("FunctionFailedError is a 500 naming handle()'s return value", async () => {
+  const res = errorResponse(new FunctionFailedError("f", 3, "r"));
+  assert.equal(res.status, 500);
+  assert.deepEqual(await body(res), {
+    error: "function_failed",
+    message: "function f: handle() returned 3",
+    function: "f",
+    rc: 3,
+    requestId: "r",
   });
 });
 

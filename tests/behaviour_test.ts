@@ -46,8 +46,9 @@ Deno.test({
       r = await invoke(node, "faulty", "abort");
       assert.equal(r.status, 502, r.text);
       const err = JSON.parse(r.text);
-      assert.equal(err.error, "function_fault");
+      assert.equal(err.error, "function_aborted");
       assert.equal(err.fault.kind, "guest_exit");
+      assert.equal(err.reason, "the request asked for it");
       assert.equal((await invoke(node, "faulty", "again")).text, "again");
     } finally {
       await node.close();

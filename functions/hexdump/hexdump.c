@@ -19,6 +19,8 @@ int handle(sure_req *req)
 	}
 	return 0;
 full:
-	sure_set_status(req, 413); /* the dump does not fit the response buffer */
-	return 1;
+	/* The dump does not fit the response buffer: an answer, not a failure
+	 * (returning non-zero would drop the status and answer 500). */
+	sure_set_status(req, 413);
+	return 0;
 }

@@ -12,8 +12,8 @@ int handle(sure_req *req)
 		return raw_reject(req, "pgm-encode", "expected a whole gray image (GRY1)");
 	if (sure_printf(req, "P5\n%u %u\n255\n", w, h) < 0 ||
 	    sure_write(req, req->body + RAW_HEADER, (size_t)w * h) < 0) {
-		sure_set_status(req, 413);
-		return 1;
+		sure_set_status(req, 413); /* an answer: non-zero would be a 500 */
+		return 0;
 	}
 	return 0;
 }

@@ -127,12 +127,17 @@ enum sure_fault_kind {
 	SURE_FAULT_GUEST_EXIT = 6, /* the guest rang the EXIT doorbell (code in .error_code) */
 	SURE_FAULT_KVM = 7, /* KVM_RUN failed (errno in .error_code) */
 };
+#define SURE_FAULT_REASON_MAX 256 /* bytes of sure_fault_info.reason, NUL included */
 struct sure_fault_info {
 	uint64_t kind; /* enum sure_fault_kind */
 	uint64_t vector; /* CPU exception vector (SURE_FAULT_EXCEPTION) */
 	uint64_t error_code; /* exception error code, guest exit code or errno */
 	uint64_t address; /* CR2 for #PF, the offending address of a bad exit */
 	uint64_t rip;
+	/* SURE_FAULT_GUEST_EXIT: the reason the guest left in its control page
+	 * (sure_abort, abort, exit), cleaned: printable ASCII only, NUL
+	 * terminated, "" if none */
+	char reason[SURE_FAULT_REASON_MAX];
 };
 /* Copies the fault; size must be sizeof(struct sure_fault_info) (-EINVAL otherwise). */
 SURE_API int sure_instance_fault(struct sure_instance *inst, struct sure_fault_info *out,
@@ -200,6 +205,8 @@ SURE_API int sure_instance_sidecar_records(struct sure_instance *inst,
 SURE_API int sure_instance_set_trace(struct sure_instance *inst, const uint8_t *trace);
 /* Why the last answer did not come from the handler (enum sure_reason), 0 if it did. */
 SURE_API int sure_instance_resp_reason(struct sure_instance *inst);
+/* What handle() returned when the last answer's reason is SURE_REASON_FAILED. */
+SURE_API int sure_instance_resp_rc(struct sure_instance *inst);
 
 /* ---- templates and copy-on-write clones --------------------------------- */
 
@@ -315,6 +322,7 @@ struct sure_completion {
 	uint16_t hops;
 	uint16_t reason; /* enum sure_reason of the answering step's sidecar (untrusted) */
 	uint16_t pad;
+	int32_t rc; /* handle()'s return value when reason is SURE_REASON_FAILED */
 };
 enum sure_completion_error {
 	SURE_CE_OK = 0,

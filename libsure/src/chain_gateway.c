@@ -98,7 +98,8 @@ static int take_completion(struct sure_chain *c, uint32_t step, const struct sur
 			.error = d->hops > SURE_MAX_HOPS ? SURE_CE_LOOP : SURE_CE_OK,
 			.node = (uint16_t)step,
 			.hops = d->hops,
-			.reason = d->reason <= SURE_REASON_DEADLINE ? (uint16_t)d->reason : 0,
+			.reason = d->reason <= SURE_REASON_FAILED ? (uint16_t)d->reason : 0,
+			.rc = d->reason == SURE_REASON_FAILED ? d->rc : 0,
 		};
 		c->done[slot] = *out;
 		return 1;

@@ -103,7 +103,7 @@ SURE_API int sure_instance_sidecar_records(struct sure_instance *inst,
 		for (int b = 0; b < 8; b++)
 			h->span_id[b] = r->span_id[b];
 		h->status = r->status;
-		h->reason = r->reason <= SURE_REASON_DEADLINE ? r->reason : 0;
+		h->reason = r->reason <= SURE_REASON_FAILED ? r->reason : 0;
 		memset(h->pad, 0, sizeof(h->pad));
 	}
 	return (int)n;
@@ -125,7 +125,15 @@ SURE_API int sure_instance_resp_reason(struct sure_instance *inst)
 	if (!inst)
 		return -EINVAL;
 	uint32_t r = __atomic_load_n(&inst->ctrl->resp_reason, __ATOMIC_RELAXED);
-	return r <= SURE_REASON_DEADLINE ? (int)r : 0;
+	return r <= SURE_REASON_FAILED ? (int)r : 0;
+}
+
+SURE_API int sure_instance_resp_rc(struct sure_instance *inst)
+{
+	if (!inst)
+		return 0;
+	/* Any int is a valid answer: the host only prints it. */
+	return __atomic_load_n(&inst->ctrl->resp_rc, __ATOMIC_RELAXED);
 }
 
 void sure_sidecar_init(struct sure_instance *inst)

@@ -171,7 +171,8 @@ static int on_mmio(struct sure_instance *inst, struct kvm_run *run)
 		__atomic_store_n(&inst->snapshot_taken, 1, __ATOMIC_RELEASE);
 		return 0;
 	case SURE_DOORBELL_EXIT:
-		sure_fault_record(&inst->fault, SURE_FAULT_GUEST_EXIT, 0, data, 0, guest_rip(inst));
+		sure_fault_record_exit(&inst->fault, data, guest_rip(inst), inst->ctrl->abort_reason,
+				       sizeof(inst->ctrl->abort_reason));
 		return 0;
 	default:
 		break;

@@ -284,7 +284,10 @@ static void check_completion(struct fx *f, const struct sure_completion *o)
 	if (o->slot >= f->nslots || f->st[o->slot] != M_INFLIGHT)
 		abort(); /* a slot not in flight, or reported twice */
 	if (o->status < 100 || o->status > 599 || o->error > SURE_CE_LOOP ||
-	    o->node >= f->nsteps || o->reason > SURE_REASON_DEADLINE)
+	    o->node >= f->nsteps || o->reason > SURE_REASON_FAILED)
+		abort();
+	/* A return code is reported only with the reason that carries one. */
+	if (o->rc != 0 && o->reason != SURE_REASON_FAILED)
 		abort();
 	int answered = o->error == SURE_CE_OK || o->error == SURE_CE_LOOP;
 	if (answered) {

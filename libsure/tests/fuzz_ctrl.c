@@ -164,7 +164,7 @@ static void run(struct sure_instance *inst, struct fuzz_in *in)
 				abort();
 			free(buf);
 			if (sure_instance_resp_reason(inst) < 0 ||
-			    sure_instance_resp_reason(inst) > SURE_REASON_DEADLINE)
+			    sure_instance_resp_reason(inst) > SURE_REASON_FAILED)
 				abort();
 			break;
 		}

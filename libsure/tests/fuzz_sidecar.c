@@ -59,7 +59,7 @@ static void write_record(struct sure_sidecar *sc, struct fuzz_in *in, int bump)
 
 static int same_record(const struct sure_host_record *h, const struct sure_req_record *r)
 {
-	uint8_t reason = r->reason <= SURE_REASON_DEADLINE ? r->reason : 0;
+	uint8_t reason = r->reason <= SURE_REASON_FAILED ? r->reason : 0;
 
 	return h->status == r->status && h->reason == reason &&
 	       memcmp(h->trace_id, r->trace_id, 16) == 0 && memcmp(h->span_id, r->span_id, 8) == 0;
@@ -79,7 +79,7 @@ static void read_records(struct sure_instance *inst, uint32_t max)
 	for (int k = 0; k < n; k++) {
 		static const uint8_t zero[5];
 		if (memcmp(out[k].pad, zero, sizeof(out[k].pad)) != 0 ||
-		    out[k].reason > SURE_REASON_DEADLINE)
+		    out[k].reason > SURE_REASON_FAILED)
 			abort();
 		while (i < SURE_REQ_RECORDS && i < written &&
 		       !same_record(&out[k], &sc->rec[(written - 1 - i) % SURE_REQ_RECORDS]))
@@ -178,7 +178,7 @@ static void run(struct sure_instance *inst, struct fuzz_in *in)
 		case 7:
 			inst->ctrl->resp_reason = fin_u32(in, 0);
 			if (sure_instance_resp_reason(inst) < 0 ||
-			    sure_instance_resp_reason(inst) > SURE_REASON_DEADLINE)
+			    sure_instance_resp_reason(inst) > SURE_REASON_FAILED)
 				abort();
 			break;
 		case 8: { /* the host passes a trace context on */

@@ -43,6 +43,7 @@ _Static_assert(CTRL(guest_state) == 0x808c, "layout");
 _Static_assert(CTRL(ready) == 0x8090, "layout");
 _Static_assert(CTRL(log_head) == 0x8094, "layout");
 _Static_assert(CTRL(requests) == 0x80a0, "layout");
+_Static_assert(CTRL(abort_reason) == 0x82c0, "layout");
 _Static_assert(SURE_DOORBELL_GPA == 0x50000000, "layout");
 _Static_assert(SURE_LOG_GPA == 0x9000, "layout");
 
@@ -51,7 +52,8 @@ _Static_assert(SURE_LOG_GPA == 0x9000, "layout");
  * "X" EXIT doorbell (code 7), "U" ud2, "W" write to its own code, "K" read
  * a supervisor page, "P" port I/O, "D" write to an unknown doorbell, "H"
  * hlt, "E" jump into the (NX) heap, "S" touch the stack guard page, "G" log
- * a line then echo, "T" echo with status 404; anything else: echo.
+ * a line then echo, "T" echo with status 404, "R" fill abort_reason with
+ * 256 bytes (no NUL, a BEL at [1]) then EXIT (code 1); anything else: echo.
  */
 __asm__(".section .rodata.guest, \"a\"\n"
 	".globl guest_blob, guest_blob_end, guest_start, guest_start_crash, guest_start_hang\n"
@@ -100,6 +102,7 @@ __asm__(".section .rodata.guest, \"a\"\n"
 	"	cmpb $'S', %dl\n	je do_guard\n"
 	"	cmpb $'G', %dl\n	je do_log\n"
 	"	cmpb $'T', %dl\n	je do_404\n"
+	"	cmpb $'R', %dl\n	je do_reason\n"
 	"echo:\n"
 	"	movl 0x8044, %ecx\n"
 	"	movq 0x8028, %rdi\n"
@@ -136,6 +139,14 @@ __asm__(".section .rodata.guest, \"a\"\n"
 	"	movl %edx, 0x8094\n"
 	"	jmp echo\n"
 	"do_404:	movl $404, %r8d\n	jmp echo\n"
+	"do_reason:\n"
+	"	movl $0x82c0, %edi\n"
+	"	movl $256, %ecx\n"
+	"	movb $'a', %al\n"
+	"	rep stosb\n"
+	"	movb $7, 0x82c1\n"
+	"	movl $1, 0x50000010\n"
+	"	jmp do_loop\n"
 	"guest_start_crash:	movq 0, %rax\n"
 	"guest_start_hang:	jmp guest_start_hang\n"
 	"guest_blob_end:\n"
@@ -367,6 +378,37 @@ static void test_faults(void)
 	expect_fault("D", -EFAULT, SURE_FAULT_BAD_EXIT, 0, 6 /* KVM_EXIT_MMIO */,
 		     SURE_DOORBELL_GPA + 0x18);
 	expect_fault("B", -EPROTO, SURE_FAULT_PROTOCOL, 0, 0xffffffff, 0);
+}
+
+/* The reason a guest leaves before EXIT comes out bounded and printable. */
+static void test_abort_reason(void)
+{
+	REQUIRE_KVM();
+	struct sure_instance *inst = create_echo();
+	struct sure_fault_info fi;
+
+	if (!inst) {
+		CHECK(0);
+		return;
+	}
+	CHECK_EQ(send(inst, "R", 300), -EFAULT);
+	CHECK_EQ(sure_instance_fault(inst, &fi, sizeof(fi)), 0);
+	CHECK_EQ(fi.kind, SURE_FAULT_GUEST_EXIT);
+	CHECK_EQ(fi.error_code, 1);
+	CHECK_EQ(strnlen(fi.reason, sizeof(fi.reason)), SURE_FAULT_REASON_MAX - 1);
+	CHECK(fi.reason[0] == 'a' && fi.reason[1] == '?' && fi.reason[254] == 'a');
+	sure_instance_destroy(inst);
+
+	/* An EXIT without a reason: an empty one, not a stale or made-up one. */
+	inst = create_echo();
+	if (!inst) {
+		CHECK(0);
+		return;
+	}
+	CHECK_EQ(send(inst, "X", 300), -EFAULT);
+	CHECK_EQ(sure_instance_fault(inst, &fi, sizeof(fi)), 0);
+	CHECK_EQ(fi.reason[0], 0);
+	sure_instance_destroy(inst);
 }
 
 static void test_nx_heap(void)
@@ -610,6 +652,7 @@ int main(void)
 	RUN(test_echo);
 	RUN(test_log);
 	RUN(test_faults);
+	RUN(test_abort_reason);
 	RUN(test_nx_heap);
 	RUN(test_timeout);
 	RUN(test_busy);

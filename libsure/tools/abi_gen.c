@@ -140,6 +140,7 @@ int main(void)
 	FIELD(sure_completion, node);
 	FIELD(sure_completion, hops);
 	FIELD(sure_completion, reason);
+	FIELD(sure_completion, rc);
 	STRUCT_END();
 	STRUCT_BEGIN(sure_host_record);
 	FIELD(sure_host_record, age_ns);
@@ -155,6 +156,7 @@ int main(void)
 	FIELD(sure_fault_info, error_code);
 	FIELD(sure_fault_info, address);
 	FIELD(sure_fault_info, rip);
+	FIELD(sure_fault_info, reason);
 	STRUCT_END();
 	STRUCT_BEGIN(sure_sidecar_counters);
 	FIELD(sure_sidecar_counters, requests);

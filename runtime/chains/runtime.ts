@@ -18,7 +18,6 @@ import {
 import {
   BadResponseHeaderError,
   BogusDescriptorError,
-  FunctionFaultError,
   FunctionTimeoutError,
   OverloadedError,
   PoolExhaustedError,
@@ -26,7 +25,8 @@ import {
 import type { LogHub } from "../logs/hub.ts";
 import type { Logger } from "../log.ts";
 import { type MemoryBudget, vmBytes } from "../scheduler/budget.ts";
-import { placeholderFault, refusalError } from "../vmhost/failures.ts";
+import { deathError, placeholderFault, refusalError } from "../vmhost/failures.ts";
+import { symbolise } from "../vmhost/symbolise.ts";
 import type { ChainSpec } from "./spec.ts";
 import { LIMITS } from "../../ffi/abi.ts";
 import { ChainStep, type StepImage } from "./step.ts";
@@ -250,6 +250,13 @@ export class ChainRuntime {
     clearTimeout(p.timer);
     const step = this.#steps[c.node];
     const fn = step?.fn ?? this.name;
+    if (c.error === "ok" && c.reason === "failed") {
+      // The step's handle() returned non-zero: its output was dropped, the
+      // step keeps serving.
+      this.chain.free(c.slot);
+      p.reject(refusalError(fn, c.reason, 0, c.rc, p.requestId)!);
+      return;
+    }
     if (c.error === "ok" && c.reason !== "handler") {
       // A step's sidecar refused it before the function ran.
       this.chain.free(c.slot);
@@ -270,6 +277,8 @@ export class ChainRuntime {
     this.chain.free(c.slot);
     // Read before the restart replaces the instance (the step keeps the last fault).
     const fault = step ? step.fault() : NO_STEP_FAULT;
+    const image = step?.image.image;
+    const instance = step?.vm?.id;
     if (p.timedOut) {
       p.reject(new FunctionTimeoutError(this.name, this.spec.timeout));
     } else if (c.error === "bogus") {
@@ -277,7 +286,23 @@ export class ChainRuntime {
       p.reject(new BogusDescriptorError(this.name, fn));
     } else {
       this.errors.fault++;
-      p.reject(new FunctionFaultError(fn, fault, p.requestId));
+      // A step's fault is symbolised against that step's image (async: the
+      // request is already out of #pending, nothing else answers it).
+      const where = image && fault.kind === "exception"
+        ? symbolise(image, fault.rip)
+        : Promise.resolve(null);
+      void where.then((at) => {
+        const err = deathError(fn, fault, p.requestId, at);
+        this.logger("warn", `chain ${this.name}: step died: ${err.message}`, {
+          chain: this.name,
+          function: fn,
+          requestId: p.requestId,
+          ...(at ? { at } : {}),
+          ...(fault.reason ? { reason: fault.reason } : {}),
+        });
+        if (step && instance !== undefined) step.note(err.message, instance);
+        p.reject(err);
+      });
     }
     if (step) this.#restart(step);
   }

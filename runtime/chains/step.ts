@@ -82,6 +82,11 @@ export class ChainStep {
     return this.#lastFault ?? NO_FAULT;
   }
 
+  /** A node's line (why an instance died) in the step function's own log. */
+  note(line: string, instance: number): void {
+    this.#logs.note(line, instance);
+  }
+
   /** Reads the instance's new log lines. */
   drainLog(): void {
     if (this.vm) this.#logs.drain(this.vm, this.vm.id);

@@ -30,6 +30,7 @@ import {
 import {
   BadResponseHeaderError,
   DeadlineExceededError,
+  type FaultLocation,
   FunctionStartError,
   InternalError,
   MemoryBudgetError,
@@ -45,6 +46,7 @@ import type { RequestHead } from "../../ffi/mod.ts";
 import { invokeError, placeholderFault, readFault, refusalError } from "../vmhost/failures.ts";
 import { LogDrain } from "../vmhost/log_drain.ts";
 import { SidecarTally } from "../vmhost/sidecar_tally.ts";
+import { symbolise } from "../vmhost/symbolise.ts";
 import type { Vm, VmFactory } from "../vmhost/vm.ts";
 import {
   admit,
@@ -203,20 +205,26 @@ export class InstanceGroup {
     } catch (e) {
       this.#logs.drain(m.vm, m.vm.id);
       const fatal = isFatal(e);
-      const fault = fatal ? this.#retire(m, e as SureError, requestId) : undefined;
+      const fault = fatal ? this.#retire(m, e as SureError) : undefined;
       if (!fatal) this.#release(m);
-      throw invokeError(e, {
+      // Symbolised after the instance is out of service: a crash costs the
+      // crashing request this lookup, never anyone else's.
+      const at = fault?.kind === "exception" ? await symbolise(this.image, fault.rip) : null;
+      const err = invokeError(e, {
         fn: this.name,
         requestId,
         timeoutMs: d.timeout,
         ioCap: this.ioCap,
         instance: m.vm.id,
         fault,
+        at,
       });
+      if (fault) this.#logDeath(m.vm.id, e as SureError, requestId, fault, err, at);
+      throw err;
     }
     this.#logs.drain(m.vm, m.vm.id);
     this.#release(m);
-    const refused = refusalError(this.name, result.reason, d.deadline);
+    const refused = refusalError(this.name, result.reason, d.deadline, result.rc, requestId);
     if (refused) throw refused;
     if (result.headerError) throw new BadResponseHeaderError(this.name, result.headerError);
     return result;
@@ -442,22 +450,40 @@ export class InstanceGroup {
   }
 
   /** Takes a dead instance out of service and says what killed it; starts a replacement if needed. */
-  #retire(m: Member, err: SureError, requestId: string): Fault {
+  #retire(m: Member, err: SureError): Fault {
     const vm = m.vm;
     const fault = readFault(vm) ?? placeholderFault("unknown", err.code);
     this.#busy--;
     m.busy = false;
     this.#remove(m);
-    this.opts.logger("warn", `instance died: ${fault.name} (${err.code})`, {
-      function: this.name,
-      instance: vm.id,
-      requestId,
-      fault: { kind: fault.kind, vector: fault.vector, rip: "0x" + fault.rip.toString(16) },
-    });
     if (this.#waiters.length > 0 && (!this.#draining || this.instances === 0)) this.#replace();
     else if (!this.#draining) this.#fillTo(this.#deployment.minInstances, "minimum");
     this.#checkDrained();
     return fault;
+  }
+
+  /**
+   * The node's log line for a dead instance, and the same words in the
+   * function's own log (`sure logs`): what the 502 says, where, and why.
+   */
+  #logDeath(
+    instance: number,
+    err: SureError,
+    requestId: string,
+    fault: Fault,
+    answer: unknown,
+    at: FaultLocation | null,
+  ): void {
+    const words = answer instanceof Error ? answer.message : `${fault.name} (${err.code})`;
+    this.opts.logger("warn", `instance died: ${words}`, {
+      function: this.name,
+      instance,
+      requestId,
+      fault: { kind: fault.kind, vector: fault.vector, rip: "0x" + fault.rip.toString(16) },
+      ...(at ? { at } : {}),
+      ...(fault.reason ? { reason: fault.reason } : {}),
+    });
+    this.#logs.note(words, instance);
   }
 
   /** One more instance for the waiters; if even that is impossible, they fail now. */

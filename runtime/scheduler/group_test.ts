@@ -111,6 +111,7 @@ const PAGE_FAULT: Fault = {
   errorCode: 4n,
   address: 0n,
   rip: 0x401000n,
+  reason: "",
 };
 
 Deno.test("group: a request at zero instances is held until its clone is up; one template", async () => {
@@ -309,6 +310,7 @@ Deno.test("group: timeouts, sidecar refusals and oversized bodies map to their H
     rate: () => ({ status: 429, body: new Uint8Array(0), reason: "rate" }),
     late: () => ({ status: 504, body: new Uint8Array(0), reason: "deadline" }),
     full: () => ({ status: 429, body: new Uint8Array(0), reason: "inflight" }),
+    failed: () => ({ status: 500, body: new Uint8Array(0), reason: "failed", rc: 3 }),
   };
   const s = setup({ deadline: 50 }, { handle: (body) => answers[dec.decode(body)]() });
   await rejectsWith(call(s, "slow"), 504, "function_timeout");
@@ -318,6 +320,9 @@ Deno.test("group: timeouts, sidecar refusals and oversized bodies map to their H
   await rejectsWith(call(s, "rate"), 429, "rate_limited");
   await rejectsWith(call(s, "late"), 504, "deadline_exceeded");
   await rejectsWith(call(s, "full"), 429, "concurrency_limited");
+  const failed = await rejectsWith(call(s, "failed"), 500, "function_failed");
+  assert.equal(failed.message, "function f: handle() returned 3");
+  assert.equal(s.group.instances, 1, "a failed handler does not kill the instance");
   // Larger than the request area: refused before any instance is taken.
   await rejectsWith(
     s.group.invoke(new Uint8Array(s.group.ioCap + 1), "r"),

@@ -41,6 +41,14 @@ Deno.test("invokeError: a fault names what the instance read, or the errno when 
   const unread = invokeError(new SureDeadError("invoke", 32), ctx) as FunctionFaultError;
   assert.equal(unread.fault.kind, "unknown");
   assert.equal(unread.fault.name, "EPIPE");
+  // A located fault says where; a guest exit is the function giving up, with its reason.
+  const at = { function: "parse_header", file: "main.c", line: 42, address: "0x1" };
+  const located = invokeError(new SureFaultError("invoke", 14), { ...ctx, fault: PF, at });
+  assert.deepEqual((located as FunctionFaultError).at, at);
+  const exit = { ...PF, kind: "guest_exit" as const, name: "guest_exit", reason: "disk on fire" };
+  const aborted = invokeError(new SureFaultError("invoke", 14), { ...ctx, fault: exit });
+  assert.deepEqual(answer(aborted), [502, "function_aborted"]);
+  assert.match((aborted as Error).message, /sure_abort: disk on fire$/);
 });
 
 Deno.test("refusalError: the sidecar's reasons, and null when the handler answered", () => {
@@ -48,6 +56,9 @@ Deno.test("refusalError: the sidecar's reasons, and null when the handler answer
   assert.deepEqual(answer(refusalError("f", "rate", 0)), [429, "rate_limited"]);
   assert.deepEqual(answer(refusalError("f", "inflight", 0)), [429, "concurrency_limited"]);
   assert.deepEqual(answer(refusalError("f", "deadline", 20)), [504, "deadline_exceeded"]);
+  const failed = refusalError("f", "failed", 0, 3, "r");
+  assert.deepEqual(answer(failed), [500, "function_failed"]);
+  assert.equal(failed!.message, "function f: handle() returned 3");
 });
 
 Deno.test("readFault: null once the VM cannot say", () => {

@@ -23,6 +23,7 @@ export const PF: Fault = {
   errorCode: 0n,
   address: 0n,
   rip: 1n,
+  reason: "",
 };
 
 export interface FakeBehaviour {

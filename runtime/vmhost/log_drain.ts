@@ -24,6 +24,15 @@ export class LogDrain {
     readonly chain?: string,
   ) {}
 
+  /**
+   * A line the node writes into the function's own log (e.g. why its
+   * instance died), beside the lines the function wrote itself.
+   */
+  note(line: string, instance: number | "template"): void {
+    const where = this.chain === undefined ? { instance } : { chain: this.chain, instance };
+    this.logs?.add(this.fn, line, where);
+  }
+
   /** Reads every line the VM wrote since the last call. instance: its id, or "template". */
   drain(vm: LogSource, instance: number | "template"): void {
     const where = this.chain === undefined ? { instance } : { chain: this.chain, instance };

@@ -6,10 +6,13 @@
  *     int handle(sure_req *req);
  *
  * which reads req->body (req->len bytes) and the rest of the HTTP request
- * (sure_req_method, sure_req_path, sure_req_query, sure_header), and writes
- * its answer with sure_write()/sure_printf() (or straight into req->out,
- * then sets req->out_len), sure_set_status and sure_set_header.
- * Returning non-zero without setting a status answers 500.
+ * (sure_req_method, sure_req_path, sure_req_query, sure_header), writes its
+ * answer with sure_write()/sure_printf() (or straight into req->out, then
+ * sets req->out_len), sure_set_status and sure_set_header, and returns 0.
+ * Returning non-zero means the handler failed: whatever it wrote and the
+ * status and headers it set are dropped, the node answers 500 saying which
+ * value handle() returned, and the instance keeps serving (it is not a
+ * crash; sure_abort() is the way to give up on the instance).
  * An optional `void sure_init(void)` runs once per deployment: the node saves
  * the VM right after it as the function's template, and every instance is a
  * copy-on-write clone of that state (so init's work is never repeated). An

@@ -201,12 +201,19 @@ static void run(struct sure_desc *d)
 	c->busy_tsc += spent;
 	c->chain.handled++;
 
-	if (rc != 0 && req.status == 200)
+	uint32_t why = SURE_REASON_HANDLER;
+	/* A failed handler's output is dropped and the request goes straight
+	 * back (status 500 >= 400 below): the node answers 500 naming rc. */
+	if (rc != 0) {
+		why = SURE_REASON_FAILED;
 		req.status = 500;
+		req.sg_inplace = 0;
+		req.out_len = 0;
+	}
 	if (req.status < 100 || req.status > 599)
 		req.status = 500;
 	sg_sidecar_done(spent, req.status);
-	sg_sidecar_record(spent, req.status, SURE_REASON_HANDLER);
+	sg_sidecar_record(spent, req.status, why);
 	sg_trace_pass(&ctx->trace);
 	if (req.sg_inplace) {
 		/* sure_inplace bounded len by the buffer; a scribbled value is not trusted. */
@@ -221,7 +228,8 @@ static void run(struct sure_desc *d)
 	if (req.status >= 400 || !allowed(next))
 		next = SURE_NODE_GW;
 	d->status = (uint16_t)req.status;
-	d->reason = SURE_REASON_HANDLER;
+	d->reason = why;
+	d->rc = rc;
 	d->from = (uint16_t)self;
 	d->hops++;
 	push(next, d);

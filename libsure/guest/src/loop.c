@@ -85,8 +85,14 @@ static void handle_one(struct sure_ctrl *c, uint32_t seq)
 	} else {
 		req.status = sg_sidecar_status(reason);
 	}
-	if (rc != 0 && req.status == 200)
+	/* A failed handler's output and status are dropped: the host answers 500
+	 * naming rc, and this instance keeps serving. */
+	if (rc != 0) {
+		reason = SURE_REASON_FAILED;
+		req.out_len = 0;
 		req.status = 500;
+		sg_resp_head_reset(req.sg_resp_head);
+	}
 	/* The handler may have scribbled on req: answer 500 rather than hand the
 	 * host a length it would reject as a protocol error. */
 	if (req.out_len > cap) {
@@ -99,10 +105,11 @@ static void handle_one(struct sure_ctrl *c, uint32_t seq)
 		req.status = 500;
 	}
 
-	if (reason == SURE_REASON_HANDLER)
+	if (reason == SURE_REASON_HANDLER || reason == SURE_REASON_FAILED)
 		sg_sidecar_done(spent, req.status);
 	sg_sidecar_record(spent, req.status, reason);
 	__atomic_store_n(&c->resp_reason, reason, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->resp_rc, rc, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->resp_len, (uint32_t)req.out_len, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->resp_status, req.status, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->requests, c->requests + 1, __ATOMIC_RELAXED);
