@@ -137,9 +137,11 @@ export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
         413: error("Body larger than the function's maxBody"),
         429: error("Over the function's rate or concurrency limit"),
         431: error("Method, path, query and headers larger than a function can see"),
+        500: error("The function's handle() returned non-zero (function_failed, naming it)"),
         502: error(
-          "The function faulted or could not start, or set a response header the node " +
-            "does not pass on (hop-by-hop, framing, CR/LF)",
+          "The function faulted (function_fault, naming function, file and line), gave up " +
+            "(function_aborted, with its reason), could not start, or set a response header " +
+            "the node does not pass on (bad_response_header: hop-by-hop, framing, CR/LF)",
         ),
         503: error("KVM unavailable, function overloaded, pool or memory budget full"),
         504: error("The function timed out, or waited past its deadline"),
