@@ -28,6 +28,8 @@ function deployment(over: Partial<Deployment> = {}): Deployment {
     ...defaultSettings(),
     name: "f",
     digest: "0".repeat(64),
+    env: {},
+    secrets: [],
     size: 0,
     memory: 16,
     timeout: 1000,
