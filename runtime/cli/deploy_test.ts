@@ -136,6 +136,8 @@ Deno.test("deploy: an image needs --name and sends only the flags, as before", a
   assert.deepEqual(plan, {
     image: "x.sure",
     fields: { name: "echo", memory: "32", maxBody: "10", sidecar: "off" },
+    env: {},
+    secrets: {},
   });
   await assert.rejects(
     planDeploy("x.sure", { name: "echo", timeout: "1.5" }, build),
