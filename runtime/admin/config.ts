@@ -31,6 +31,7 @@ export const EnvPatchSchema = z.strictObject({
   set: EnvVarsSchema.optional().describe("Values to set (name -> value)"),
   unset: z.array(VarName).optional().describe("Names to remove (unknown names are ignored)"),
 }).refine((p) => Object.keys(p.set ?? {}).length + (p.unset ?? []).length > 0, {
+  path: ["set"],
   error: "give at least one name in set or unset",
 }).openapi("EnvPatch");
 
