@@ -33,7 +33,10 @@ export class Deployer {
     readonly logs?: LogHub,
   ) {}
 
-  /** config: env values and secrets (absent: none); checked before anything is stored. */
+  /**
+   * config: env values (replacing the old ones) and secrets (over the old
+   * ones, which are kept); checked before anything is stored.
+   */
   async deploy(
     name: string,
     image: Uint8Array,
@@ -51,8 +54,11 @@ export class Deployer {
     }
     const reason = this.check(image, cfg.memory);
     if (reason !== null) throw new ValidationError("image", reason);
-    const { deployment, previous } = await this.store.deploy(name, image, cfg, config);
-    this.scheduler.deploy(deployment, image, envBlock(deployment, config.secrets));
+    const { deployment, previous, secrets } = await this.store.deploy(name, image, cfg, config)
+      .catch((e) => {
+        throw configError(e);
+      });
+    this.scheduler.deploy(deployment, image, envBlock(deployment, secrets));
     this.logger("info", previous ? "function replaced" : "function deployed", {
       function: name,
       digest: deployment.digest,

@@ -123,14 +123,25 @@ Deno.test({
       assert.deepEqual(r.body.secrets, ["TOKEN"]);
       assert.deepEqual(await t.store.secrets("cfg"), { TOKEN: SECRET });
 
-      // A redeploy sets them anew (nothing given: none).
-      r = await req("/admin/functions", {
-        method: "POST",
-        body: deployForm({ name: "cfg", image }),
-      });
+      // A redeploy replaces the env values and keeps the secrets it does not name.
+      const again = deployForm({ name: "cfg", image });
+      again.append("secret", `OTHER=${SECRET}-3`);
+      r = await req("/admin/functions", { method: "POST", body: again });
       assert.equal(r.status, 200);
       assert.deepEqual(r.body.env, {});
-      assert.deepEqual(r.body.secrets, []);
+      assert.deepEqual(r.body.secrets, ["OTHER", "TOKEN"]);
+      assert.deepEqual(await t.store.secrets("cfg"), { OTHER: `${SECRET}-3`, TOKEN: SECRET });
+      // One that would make a kept secret an env value too is refused, and changes nothing.
+      const state = await snapshotState(t.dataDir);
+      const clash = deployForm({ name: "cfg", image });
+      clash.append("env", "TOKEN=x");
+      r = await req("/admin/functions", { method: "POST", body: clash });
+      assert.equal(r.status, 400);
+      assert.equal(r.body.field, "secrets");
+      assert.equal(await snapshotState(t.dataDir), state);
+      // Deleting the function deletes its secrets.
+      r = await req("/admin/functions/cfg", { method: "DELETE" });
+      assert.equal(r.status, 200);
       assert.deepEqual(await t.store.secrets("cfg"), {});
 
       for (const a of answers) assert.ok(!a.includes(SECRET.slice(0, 8)), `answer leaks: ${a}`);

@@ -34,6 +34,8 @@ export interface ConfigOutcome {
 
 export interface DeployOutcome {
   deployment: Deployment;
+  /** The secrets' values it has now (kept ones included), to build the guest's environment. */
+  secrets: EnvVars;
   /** The deployment this one replaced, if any. */
   previous: Deployment | null;
 }
@@ -92,7 +94,10 @@ export class Store {
 
   /**
    * Stores the image and creates or replaces the deployment `name` with its
-   * configuration (checked by the caller: checkConfig).
+   * configuration. The env values are replaced; secrets the previous
+   * deployment had and config does not name are kept (their values cannot be
+   * read back to be sent again). The result is checked (checkConfig throws
+   * EnvProblem, and nothing is written).
    */
   deploy(
     name: string,
@@ -102,6 +107,10 @@ export class Store {
   ): Promise<DeployOutcome> {
     return this.#serial(async () => {
       const previous = await this.deployments.get(name);
+      const secrets = previous
+        ? { ...await this.deployments.secrets(name), ...config.secrets }
+        : config.secrets;
+      checkConfig(config.env, secrets);
       const digest = await this.images.put(image);
       const now = new Date().toISOString();
       const deployment: Deployment = {
@@ -110,13 +119,13 @@ export class Store {
         size: image.byteLength,
         ...pickSettings(cfg),
         env: sortedVars(config.env),
-        secrets: Object.keys(config.secrets).sort(),
+        secrets: Object.keys(secrets).sort(),
         createdAt: previous?.createdAt ?? now,
         updatedAt: now,
       };
-      await this.deployments.put(deployment, config.secrets);
+      await this.deployments.put(deployment, secrets);
       if (previous && previous.digest !== digest) await this.#dropIfUnused(previous.digest);
-      return { deployment, previous };
+      return { deployment, previous, secrets };
     });
   }
 
