@@ -83,6 +83,23 @@ Deno.test({
       assert.equal(out.trim(), "TOKEN");
       assert.equal(await ask(node, "TOKEN"), `bye|${SECRET2}`);
 
+      // A request in flight finishes on the old values; the next one sees the new.
+      let slowDone = false;
+      const slow = fetch(`${node.url}/invoke/config`, { method: "POST", body: "slow:NEW" });
+      slow.then(() => slowDone = true, () => {});
+      await new Promise((r) => setTimeout(r, 300));
+      const patched = await fetch(`${node.url}/admin/functions/config/env`, {
+        method: "PATCH",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ set: { NEW: "2" } }),
+      });
+      assert.equal(patched.status, 200, await patched.text());
+      assert.ok(!slowDone, "the slow request was still in flight when the value changed");
+      const inFlight = await slow;
+      assert.equal(inFlight.status, 200);
+      assert.equal(await inFlight.text(), "bye|1");
+      assert.equal(await ask(node, "NEW"), "bye|2");
+
       // Bad input: a clear error, and the function keeps what it had.
       out = await run(["env", "config", "set", "BAD-NAME=x"], 2);
       assert.match(out, /must match/);
