@@ -3,7 +3,8 @@
  * the CLI (--env, --secret @file, "env" in sure.json), seen by the function
  * (in sure_init too), changed without a rebuild (sure env / sure secret: a
  * new template, so init sees the new value), kept over a node restart, and
- * the secret's value in no CLI output, admin answer, OpenAPI document, node
+ * a chain step using the function sees them too, and the secret's value
+ * in no CLI output, admin answer, OpenAPI document, node
  * log record or function log line.
  */
 import assert from "node:assert/strict";
@@ -25,6 +26,13 @@ async function sure(args: string[]): Promise<{ code: number; out: string }> {
 
 async function ask(node: TestNode, name: string): Promise<string> {
   const res = await fetch(`${node.url}/invoke/config`, { method: "POST", body: name });
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  return text;
+}
+
+async function viaChain(node: TestNode, name: string): Promise<string> {
+  const res = await fetch(`${node.url}/invoke/cfg-chain`, { method: "POST", body: name });
   const text = await res.text();
   assert.equal(res.status, 200, text);
   return text;
@@ -74,6 +82,15 @@ Deno.test({
       assert.equal(await ask(node, "TOKEN"), `hello|${SECRET}`);
       assert.equal(await ask(node, "NOPE"), "hello|(unset)");
 
+      // A chain step is the deployed function, with its env and secrets.
+      const applied = await fetch(`${node.url}/admin/chains`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "cfg-chain", steps: ["config"] }),
+      });
+      assert.equal(applied.status, 201, await applied.text());
+      assert.equal(await viaChain(node, "TOKEN"), `hello|${SECRET}`);
+
       // Changed without a rebuild: a new template, so init sees the new value.
       out = await run(["env", "config", "set", "GREETING=bye", "NEW=1"]);
       assert.match(out, /^GREETING=bye$/m);
@@ -82,6 +99,7 @@ Deno.test({
       out = await run(["secret", "config", "set", `TOKEN=@${tmp}/token2`]);
       assert.equal(out.trim(), "TOKEN");
       assert.equal(await ask(node, "TOKEN"), `bye|${SECRET2}`);
+      assert.equal(await viaChain(node, "TOKEN"), `bye|${SECRET2}`, "the step got the change");
 
       // A request in flight finishes on the old values; the next one sees the new.
       let slowDone = false;
@@ -134,6 +152,7 @@ Deno.test({
       node = await startTestNode({ dataDir: node.dataDir });
       assert.equal(await ask(node, "GREETING"), "bye|bye");
       assert.equal(await ask(node, "TOKEN"), `bye|${SECRET2}`);
+      assert.equal(await viaChain(node, "GREETING"), "bye|bye");
       await run(["secret", "config", "rm", "TOKEN"]);
       assert.equal(await ask(node, "TOKEN"), "bye|(unset)");
       noSecret("node log", JSON.stringify([...records, ...node.records]));
