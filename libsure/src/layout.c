@@ -84,6 +84,10 @@ int sure_layout_build(const struct sure_layout_in *in, struct sure_layout_out *o
 		    s->vaddr > info->end || (s->vaddr | s->memsz) & (SURE_PAGE_SIZE - 1))
 			return sure_errf(err, errcap, -EINVAL, "image segment %u out of place", i);
 	}
+	/* env.c checked the block; the loader does not copy one it cannot bound. */
+	if (in->env_len > SURE_ENV_MAX || (in->env_len && !in->env))
+		return sure_errf(err, errcap, -EINVAL, "environment of %u bytes out of bounds",
+				 in->env_len);
 
 	fill_ctrl(in, env_gva, heap_start, guard);
 	sure_image_load(in->img, info, in->ram);
