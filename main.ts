@@ -22,6 +22,7 @@ import { healthCommand } from "./runtime/cli/health.ts";
 import { chainCommand } from "./runtime/cli/chain.ts";
 import { instancesCommand, scaleCommand } from "./runtime/cli/scale.ts";
 import { logsCommand } from "./runtime/cli/logs.ts";
+import { envCommand, secretCommand } from "./runtime/cli/config.ts";
 import { VERSION } from "./runtime/version.ts";
 
 const COMMANDS: Command[] = [
@@ -35,6 +36,8 @@ const COMMANDS: Command[] = [
   instancesCommand,
   scaleCommand,
   logsCommand,
+  envCommand,
+  secretCommand,
   chainCommand,
   healthCommand,
 ];

@@ -38,6 +38,8 @@ export interface InstanceOptions {
   ioCap: number;
   /** How long the guest's init may take before creation fails. */
   initTimeoutMs?: number;
+  /** The environment block ("NAME=VALUE\0"...; see ffi/env.ts), absent for none. */
+  env?: Uint8Array;
 }
 
 export interface InvokeResult {
@@ -109,6 +111,8 @@ export class Instance {
       opts.memMib,
       opts.ioCap,
       opts.initTimeoutMs ?? 5000,
+      opts.env ?? null,
+      opts.env?.byteLength ?? 0,
       out,
       err,
       BigInt(ERR_CAP),

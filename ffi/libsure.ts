@@ -19,8 +19,19 @@ export const SYMBOLS = {
     result: "i32",
   },
   sure_instance_create: {
-    // img, len, mem_mib, io_cap, init_timeout_ms, out handle, err, errcap
-    parameters: ["buffer", "usize", "u32", "u32", "u32", "buffer", "buffer", "usize"],
+    // img, len, mem_mib, io_cap, init_timeout_ms, env (or null), env_len, out handle, err, errcap
+    parameters: [
+      "buffer",
+      "usize",
+      "u32",
+      "u32",
+      "u32",
+      "buffer",
+      "u32",
+      "buffer",
+      "buffer",
+      "usize",
+    ],
     result: "i32",
     nonblocking: true,
   },
@@ -75,14 +86,38 @@ export const SYMBOLS = {
   sure_vcpu_cpus: { parameters: ["buffer", "u32"], result: "i32" },
   // templates
   sure_template_create: {
-    // img, len, mem_mib, io_cap, init_timeout_ms, out handle, err, errcap
-    parameters: ["buffer", "usize", "u32", "u32", "u32", "buffer", "buffer", "usize"],
+    // img, len, mem_mib, io_cap, init_timeout_ms, env (or null), env_len, out handle, err, errcap
+    parameters: [
+      "buffer",
+      "usize",
+      "u32",
+      "u32",
+      "u32",
+      "buffer",
+      "u32",
+      "buffer",
+      "buffer",
+      "usize",
+    ],
     result: "i32",
     nonblocking: true,
   },
   sure_chain_template_create: {
-    // chain, step, img, len, mem_mib, init_timeout_ms, out handle, err, errcap
-    parameters: ["pointer", "u32", "buffer", "usize", "u32", "u32", "buffer", "buffer", "usize"],
+    // chain, step, img, len, mem_mib, init_timeout_ms, env (or null), env_len, out handle, err,
+    // errcap
+    parameters: [
+      "pointer",
+      "u32",
+      "buffer",
+      "usize",
+      "u32",
+      "u32",
+      "buffer",
+      "u32",
+      "buffer",
+      "buffer",
+      "usize",
+    ],
     result: "i32",
     nonblocking: true,
   },

@@ -27,6 +27,8 @@ export class Template {
       opts.memMib,
       opts.ioCap,
       opts.initTimeoutMs ?? 5000,
+      opts.env ?? null,
+      opts.env?.byteLength ?? 0,
       out,
       err,
       BigInt(ERR_CAP),
@@ -44,6 +46,7 @@ export class Template {
     image: Uint8Array,
     memMib: number,
     initTimeoutMs = 5000,
+    env?: Uint8Array,
   ): Promise<Template> {
     const out = new BigUint64Array(1);
     const err = new Uint8Array(ERR_CAP);
@@ -54,6 +57,8 @@ export class Template {
       BigInt(image.byteLength),
       memMib,
       initTimeoutMs,
+      env ?? null,
+      env?.byteLength ?? 0,
       out,
       err,
       BigInt(ERR_CAP),

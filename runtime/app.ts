@@ -13,6 +13,7 @@ import type { Capabilities } from "../ffi/mod.ts";
 import { chainRoutes } from "./admin/chains.ts";
 import type { ChainManager } from "./chains/manager.ts";
 import { functionRoutes } from "./admin/functions.ts";
+import { configRoutes } from "./admin/config.ts";
 import { instanceRoutes } from "./admin/instances.ts";
 import { logRoutes } from "./admin/logs.ts";
 import type { LogHub } from "./logs/hub.ts";
@@ -81,6 +82,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   app.route("/", healthRoutes(deps));
   app.route("/admin/functions", functionRoutes(deps));
+  app.route("/admin/functions", configRoutes(deps));
   app.route("/admin/functions", instanceRoutes(deps));
   app.route("/admin/functions", logRoutes(deps));
   app.get("/metrics", (c) =>

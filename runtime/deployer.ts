@@ -11,8 +11,9 @@ import { LIMITS } from "../ffi/abi.ts";
 import { NotFoundError, ValidationError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Scheduler } from "./scheduler/scheduler.ts";
-import type { DeployConfig, Deployment, Store } from "./store/store.ts";
+import type { DeployConfig, Deployment, FunctionConfig, Store } from "./store/store.ts";
 import type { FunctionSettings } from "./settings/settings.ts";
+import { checkConfig, encodeEnvBlock, EnvProblem, type EnvVars } from "./settings/env.ts";
 import type { LogHub } from "./logs/hub.ts";
 
 /** Largest image accepted (SURE_IMAGE_MAX_FILE in sure_abi.h). */
@@ -32,15 +33,32 @@ export class Deployer {
     readonly logs?: LogHub,
   ) {}
 
-  async deploy(name: string, image: Uint8Array, cfg: DeployConfig): Promise<DeployResult> {
+  /**
+   * config: env values (replacing the old ones) and secrets (over the old
+   * ones, which are kept); checked before anything is stored.
+   */
+  async deploy(
+    name: string,
+    image: Uint8Array,
+    cfg: DeployConfig,
+    config: FunctionConfig = { env: {}, secrets: {} },
+  ): Promise<DeployResult> {
     if (image.byteLength === 0) throw new ValidationError("image", "image file is empty");
     if (image.byteLength > IMAGE_MAX_BYTES) {
       throw new ValidationError("image", `image is larger than ${IMAGE_MAX_BYTES} bytes`);
     }
+    try {
+      checkConfig(config.env, config.secrets);
+    } catch (e) {
+      throw configError(e);
+    }
     const reason = this.check(image, cfg.memory);
     if (reason !== null) throw new ValidationError("image", reason);
-    const { deployment, previous } = await this.store.deploy(name, image, cfg);
-    this.scheduler.deploy(deployment, image);
+    const { deployment, previous, secrets } = await this.store.deploy(name, image, cfg, config)
+      .catch((e) => {
+        throw configError(e);
+      });
+    this.scheduler.deploy(deployment, image, envBlock(deployment, secrets));
     this.logger("info", previous ? "function replaced" : "function deployed", {
       function: name,
       digest: deployment.digest,
@@ -60,6 +78,27 @@ export class Deployer {
     if (!dep) throw new NotFoundError(`function ${name} is not deployed`);
     this.scheduler.updateScaling(dep);
     this.logger("info", "function scaling changed", { function: name, ...change });
+    return dep;
+  }
+
+  /**
+   * Changes a function's env values or secrets (same image): a new instance
+   * group, so a new template whose sure_init sees the new values; requests
+   * in flight finish on the old instances. Throws ValidationError (nothing
+   * changed) or NotFoundError. The log line names the variables, never values.
+   */
+  async updateConfig(
+    name: string,
+    change: (current: FunctionConfig) => FunctionConfig,
+    what: Record<string, unknown>,
+  ): Promise<Deployment> {
+    const out = await this.store.updateConfig(name, change).catch((e) => {
+      throw configError(e);
+    });
+    if (!out) throw new NotFoundError(`function ${name} is not deployed`);
+    const dep = out.deployment;
+    this.scheduler.deploy(dep, await this.store.readImage(dep.digest), envBlock(dep, out.secrets));
+    this.logger("info", "function configuration changed", { function: name, ...what });
     return dep;
   }
 
@@ -93,9 +132,20 @@ export class Deployer {
         });
         continue;
       }
-      this.scheduler.deploy(dep, image);
+      this.scheduler.deploy(dep, image, envBlock(dep, await this.store.secrets(dep.name)));
       n++;
     }
     return n;
   }
+}
+
+/** The guest's environment block, undefined when there is none. */
+function envBlock(dep: Deployment, secrets: EnvVars): Uint8Array | undefined {
+  const block = encodeEnvBlock(dep.env, secrets);
+  return block.byteLength ? block : undefined;
+}
+
+/** A configuration problem as a 400 naming env or secrets; anything else as it is. */
+function configError(e: unknown): unknown {
+  return e instanceof EnvProblem ? new ValidationError(e.field, e.message) : e;
 }

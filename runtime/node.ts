@@ -170,7 +170,7 @@ async function deployExamples(deployer: Deployer, dir: string, logger: Logger): 
       const built = await buildFunction(`${dir}/${folder}`);
       const cfg = DeployConfigSchema.parse(built.manifest);
       const image = await Deno.readFile(built.image);
-      await deployer.deploy(built.name, image, cfg);
+      await deployer.deploy(built.name, image, cfg, { env: built.manifest.env, secrets: {} });
     } catch (e) {
       const err = e as Error & { output?: string };
       logger("error", `example ${folder} not deployed: ${err.message}`, {

@@ -175,7 +175,7 @@ Deno.test("build: echo becomes an image with the sure layout", async () => {
   const built = await buildFunction(`${ROOT}/functions/echo`);
   assert.equal(built.name, "echo");
   assert.equal(built.image, `${ROOT}/functions/echo/build/echo.sure`);
-  assert.deepEqual(built.manifest, { ...defaultSettings(), name: "echo" });
+  assert.deepEqual(built.manifest, { ...defaultSettings(), name: "echo", env: {} });
   assertSureLayout(await Deno.readFile(built.image));
 });
 
@@ -333,7 +333,7 @@ Deno.test("build: the manifest is optional, checked, and names the function", as
   await withFunction({ "f.c": ECHO_C }, async (dir) => {
     const built = await buildFunction(dir);
     assert.equal(built.name, "my-fn");
-    assert.deepEqual(built.manifest, { ...defaultSettings(), name: "my-fn" });
+    assert.deepEqual(built.manifest, { ...defaultSettings(), name: "my-fn", env: {} });
     assert.deepEqual(defaultSettings(), {
       memory: 16,
       timeout: 5000,
@@ -362,6 +362,7 @@ Deno.test("build: the manifest is optional, checked, and names the function", as
       maxInstances: 3,
       idleTimeout: 500,
       coldStart: "boot",
+      env: { GREETING: "hi" },
     }),
   }, async (dir) => {
     const out = `${dir}/elsewhere/x.sure`;
@@ -377,6 +378,7 @@ Deno.test("build: the manifest is optional, checked, and names the function", as
       maxInstances: 3,
       idleTimeout: 500,
       coldStart: "boot",
+      env: { GREETING: "hi" },
     });
     assert.equal(built.image, out);
     assertSureLayout(await Deno.readFile(out));
@@ -392,6 +394,9 @@ Deno.test("build: the manifest is optional, checked, and names the function", as
     [JSON.stringify({ minInstances: 5, maxInstances: 2 }), /minInstances: must not be larger/],
     [JSON.stringify({ coldStart: "warm" }), /coldStart: must be one of clone, boot/],
     [JSON.stringify({ idleTimeout: 1 }), /idleTimeout: must be at least 10/],
+    [JSON.stringify({ env: { "A-B": "x" } }), /env/],
+    [JSON.stringify({ env: { A: 1 } }), /env\.A/],
+    [JSON.stringify({ env: ["A=1"] }), /env/],
   ];
   for (const [json, re] of bad) {
     await withFunction({ "f.c": ECHO_C, "sure.json": json }, async (dir) => {

@@ -35,12 +35,20 @@ Deno.test("cli: help documents every command; bad command lines exit 2", async (
   const help = await sure(["help"]);
   assert.equal(help.code, 0);
   const commands = ["dev", "serve", "build", "deploy", "ls", "rm", "invoke", "health"];
-  for (const cmd of [...commands, "instances", "scale", "logs", "chain"]) {
+  for (const cmd of [...commands, "instances", "scale", "logs", "env", "secret", "chain"]) {
     assert.match(help.stdout, new RegExp(`^  ${cmd} `, "m"), `help lacks ${cmd}`);
   }
   const deployHelp = await sure(["deploy", "--help"]);
   assert.equal(deployHelp.code, 0);
-  const deployFlags = ["--name", "--memory", "--timeout", "--max-body", "--node"];
+  const deployFlags = [
+    "--name",
+    "--memory",
+    "--timeout",
+    "--max-body",
+    "--node",
+    "--env",
+    "--secret",
+  ];
   const scaling = ["--min", "--max", "--target", "--idle-timeout", "--rate-limit", "--sidecar"];
   for (const flag of [...deployFlags, ...scaling]) {
     assert.ok(deployHelp.stdout.includes(flag), `deploy --help lacks ${flag}`);

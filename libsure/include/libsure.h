@@ -77,11 +77,16 @@ SURE_API void sure_http_resp_head_reset(uint8_t *blk);
  * Creates a VM from a checked image, runs the guest's init and waits until it
  * is ready to serve, at most init_timeout_ms. io_cap is the size of each of
  * the request and response areas (bytes, rounded up to pages).
+ * env/env_len: the function's environment (sure_getenv), "NAME=VALUE\0"
+ * entries, NAME [A-Za-z_][A-Za-z0-9_]*, at most SURE_ENV_MAX bytes; env_len
+ * 0 for none. A malformed block is -EINVAL (err names the entry by number,
+ * never a value). The guest gets a read-only copy below its heap.
  * On success stores the handle in *out (8 bytes) and returns 0.
  */
 SURE_API int sure_instance_create(const uint8_t *img, size_t len, uint32_t mem_mib,
-				  uint32_t io_cap, uint32_t init_timeout_ms,
-				  struct sure_instance **out, char *err, size_t errcap);
+				  uint32_t io_cap, uint32_t init_timeout_ms, const uint8_t *env,
+				  uint32_t env_len, struct sure_instance **out, char *err,
+				  size_t errcap);
 
 /* Stops the vCPU (kicking it if it runs), joins its thread, frees everything. */
 SURE_API void sure_instance_destroy(struct sure_instance *inst);
@@ -215,22 +220,26 @@ struct sure_template;
 /*
  * Boots one instance of the image, lets it run its init, and keeps the VM's
  * memory and registers as it stands right after init (the guest rings the
- * SNAPSHOT doorbell there). That VM stops; clones start from its state.
- * Same arguments and errors as sure_instance_create.
+ * SNAPSHOT doorbell there). That VM stops; clones start from its state
+ * (and so see its environment). Same arguments and errors as
+ * sure_instance_create.
  */
 SURE_API int sure_template_create(const uint8_t *img, size_t len, uint32_t mem_mib,
-				  uint32_t io_cap, uint32_t init_timeout_ms,
-				  struct sure_template **out, char *err, size_t errcap);
+				  uint32_t io_cap, uint32_t init_timeout_ms, const uint8_t *env,
+				  uint32_t env_len, struct sure_template **out, char *err,
+				  size_t errcap);
 /*
  * The template of chain step `step`: booted as that step (mapping the chain's
  * pool and table), stopped after init. sure_instance_clone of it makes the
  * step's instance (the step must have none: -EEXIST). It clones into this
- * chain and step only, and must be destroyed before the chain.
+ * chain and step only, and must be destroyed before the chain. env/env_len:
+ * the step function's environment, as for sure_instance_create.
  */
 SURE_API int sure_chain_template_create(struct sure_chain *chain, uint32_t step,
 					const uint8_t *img, size_t len, uint32_t mem_mib,
-					uint32_t init_timeout_ms, struct sure_template **out,
-					char *err, size_t errcap);
+					uint32_t init_timeout_ms, const uint8_t *env,
+					uint32_t env_len, struct sure_template **out, char *err,
+					size_t errcap);
 /* Frees the template; clones made from it live on (they map its memory). */
 SURE_API void sure_template_destroy(struct sure_template *t);
 /* The log lines the template's init wrote, once (then 0). */

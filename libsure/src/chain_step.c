@@ -203,8 +203,9 @@ void sure_chain_stop_steps(struct sure_chain *c, uint32_t mask)
 
 SURE_API int sure_chain_template_create(struct sure_chain *chain, uint32_t step,
 					const uint8_t *img, size_t len, uint32_t mem_mib,
-					uint32_t init_timeout_ms, struct sure_template **out,
-					char *err, size_t errcap)
+					uint32_t init_timeout_ms, const uint8_t *env,
+					uint32_t env_len, struct sure_template **out, char *err,
+					size_t errcap)
 {
 	if (err && errcap)
 		err[0] = 0;
@@ -213,6 +214,6 @@ SURE_API int sure_chain_template_create(struct sure_chain *chain, uint32_t step,
 	if (step >= chain->nsteps)
 		return sure_errf(err, errcap, -EINVAL, "no step %u in this chain", step);
 	struct sure_attachment att = { .ops = &step_ops, .seat = &chain->seat[step], .index = step };
-	return sure_template_make(img, len, mem_mib, SURE_CHAIN_IO_CAP, init_timeout_ms, &att, out,
-				  err, errcap);
+	return sure_template_make(img, len, mem_mib, SURE_CHAIN_IO_CAP, init_timeout_ms, env,
+				  env_len, &att, out, err, errcap);
 }

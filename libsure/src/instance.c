@@ -16,6 +16,7 @@
 #include "cpu.h"
 #include "image.h"
 #include "instance.h"
+#include "env.h"
 #include "layout.h"
 #include "shells.h"
 #include "libsure.h"
@@ -96,8 +97,8 @@ SURE_API void sure_instance_destroy(struct sure_instance *inst)
 
 /* Guest RAM and the I/O areas, laid out for the image. */
 static int build_memory(struct sure_instance *inst, const uint8_t *img,
-			const struct sure_image_info *info, struct sure_layout_out *lo, char *err,
-			size_t errcap)
+			const struct sure_image_info *info, const uint8_t *env, uint32_t env_len,
+			struct sure_layout_out *lo, char *err, size_t errcap)
 {
 	int rc = sure_shm_create(&inst->ram, "sure-ram", inst->mem_bytes);
 
@@ -115,6 +116,8 @@ static int build_memory(struct sure_instance *inst, const uint8_t *img,
 		.nregions = inst->att.ops ? inst->att.ops->regions(inst->att.seat, regions) : 0,
 		.img = img,
 		.info = info,
+		.env = env,
+		.env_len = env_len,
 	};
 	rc = sure_layout_build(&li, lo, err, errcap);
 	if (rc == 0 && inst->att.ops)
@@ -210,7 +213,8 @@ int sure_instance_attach(struct sure_instance *inst, const struct sure_attachmen
 }
 
 static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
-		  uint32_t init_timeout_ms, const struct sure_attachment *att,
+		  uint32_t init_timeout_ms, const uint8_t *env, uint32_t env_len,
+		  const struct sure_attachment *att,
 		  struct sure_cpu_state *snap, struct sure_instance **out, char *err,
 		  size_t errcap)
 {
@@ -231,6 +235,9 @@ static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_
 	if (io_cap == 0 || io_cap > SURE_IO_MAX)
 		return sure_errf(err, errcap, -EINVAL, "io_cap %u is outside 1..%u bytes", io_cap,
 				 SURE_IO_MAX);
+	rc = sure_env_check(env, env_len, err, errcap);
+	if (rc < 0)
+		return rc;
 	rc = sure_kvm_get(&kvm, err, errcap);
 	if (rc < 0)
 		return rc;
@@ -252,7 +259,7 @@ static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_
 	}
 	inst->mem_bytes = (uint64_t)mem_mib * MIB;
 	inst->io_cap = (uint32_t)((io_cap + SURE_PAGE_SIZE - 1) & ~(SURE_PAGE_SIZE - 1));
-	rc = build_memory(inst, img, &info, &lo, err, errcap);
+	rc = build_memory(inst, img, &info, env, env_len, &lo, err, errcap);
 	if (rc == 0) {
 		inst->ctrl->snapshot_wanted = snap != NULL;
 		rc = sure_instance_build_vm(inst, err, errcap);
@@ -271,20 +278,23 @@ fail:
 }
 
 int sure_instance_boot(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
-		       uint32_t init_timeout_ms, const struct sure_attachment *att,
-		       struct sure_cpu_state *snap, struct sure_instance **out, char *err,
-		       size_t errcap)
+		       uint32_t init_timeout_ms, const uint8_t *env, uint32_t env_len,
+		       const struct sure_attachment *att, struct sure_cpu_state *snap,
+		       struct sure_instance **out, char *err, size_t errcap)
 {
 	if (att && att->ops)
 		io_cap = att->ops->io_cap;
-	return create(img, len, mem_mib, io_cap, init_timeout_ms, att, snap, out, err, errcap);
+	return create(img, len, mem_mib, io_cap, init_timeout_ms, env, env_len, att, snap, out,
+		      err, errcap);
 }
 
 SURE_API int sure_instance_create(const uint8_t *img, size_t len, uint32_t mem_mib,
-				  uint32_t io_cap, uint32_t init_timeout_ms,
-				  struct sure_instance **out, char *err, size_t errcap)
+				  uint32_t io_cap, uint32_t init_timeout_ms, const uint8_t *env,
+				  uint32_t env_len, struct sure_instance **out, char *err,
+				  size_t errcap)
 {
-	return create(img, len, mem_mib, io_cap, init_timeout_ms, NULL, NULL, out, err, errcap);
+	return create(img, len, mem_mib, io_cap, init_timeout_ms, env, env_len, NULL, NULL, out,
+		      err, errcap);
 }
 
 SURE_API uint8_t *sure_instance_req_buf(struct sure_instance *inst)

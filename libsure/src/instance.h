@@ -125,12 +125,13 @@ int sure_instance_build_vm(struct sure_instance *inst, char *err, size_t errcap)
 /* Starts the vCPU thread and waits until the guest is ready (or snapshotted). */
 int sure_instance_start(struct sure_instance *inst, uint32_t timeout_ms, char *err,
 			size_t errcap);
-/* Boots an instance (attached to att if it has ops; its io_cap wins); with
- * snap set it stops at the SNAPSHOT doorbell. */
+/* Boots an instance (attached to att if it has ops; its io_cap wins) with
+ * the environment block env (env.h; env_len 0: none); with snap set it stops
+ * at the SNAPSHOT doorbell. */
 int sure_instance_boot(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
-		       uint32_t init_timeout_ms, const struct sure_attachment *att,
-		       struct sure_cpu_state *snap, struct sure_instance **out, char *err,
-		       size_t errcap);
+		       uint32_t init_timeout_ms, const uint8_t *env, uint32_t env_len,
+		       const struct sure_attachment *att, struct sure_cpu_state *snap,
+		       struct sure_instance **out, char *err, size_t errcap);
 /* Claims att's seat for inst (-EEXIST if taken); destroy releases it. */
 int sure_instance_attach(struct sure_instance *inst, const struct sure_attachment *att);
 

@@ -11,7 +11,8 @@
 
 #define USER_RW (SURE_MAP_USER | SURE_MAP_WRITE)
 
-static void fill_ctrl(const struct sure_layout_in *in, uint64_t heap_start, uint64_t heap_end)
+static void fill_ctrl(const struct sure_layout_in *in, uint64_t env_gva, uint64_t heap_start,
+		      uint64_t heap_end)
 {
 	struct sure_ctrl *c = (struct sure_ctrl *)(in->ram + SURE_CTRL_GPA);
 
@@ -27,6 +28,10 @@ static void fill_ctrl(const struct sure_layout_in *in, uint64_t heap_start, uint
 	c->req_head_gva = SURE_IO_GPA + 2ull * in->io_cap;
 	c->resp_head_gva = c->req_head_gva + SURE_REQ_HEAD_CAP;
 	c->log_size = SURE_LOG_SIZE;
+	if (in->env_len) {
+		c->env_gva = env_gva;
+		c->env_len = in->env_len;
+	}
 }
 
 /* An attachment's region: whole pages above everything the core maps. */
@@ -61,7 +66,11 @@ int sure_layout_build(const struct sure_layout_in *in, struct sure_layout_out *o
 	const struct sure_image_info *info = in->info;
 	uint64_t stack_lo = in->mem_bytes - SURE_STACK_SIZE;
 	uint64_t guard = stack_lo - SURE_PAGE_SIZE;
-	uint64_t heap_start = info->end;
+	/* The environment sits between the image and the heap, on pages of its
+	 * own that the guest may read but not write. */
+	uint64_t env_gva = info->end;
+	uint64_t env_pages = ((uint64_t)in->env_len + SURE_PAGE_SIZE - 1) & ~(SURE_PAGE_SIZE - 1);
+	uint64_t heap_start = env_gva + env_pages;
 	struct sure_pt pt;
 	int rc;
 
@@ -77,9 +86,15 @@ int sure_layout_build(const struct sure_layout_in *in, struct sure_layout_out *o
 		    s->vaddr > info->end || (s->vaddr | s->memsz) & (SURE_PAGE_SIZE - 1))
 			return sure_errf(err, errcap, -EINVAL, "image segment %u out of place", i);
 	}
+	/* env.c checked the block; the loader does not copy one it cannot bound. */
+	if (in->env_len > SURE_ENV_MAX || (in->env_len && !in->env))
+		return sure_errf(err, errcap, -EINVAL, "environment of %u bytes out of bounds",
+				 in->env_len);
 
-	fill_ctrl(in, heap_start, guard);
+	fill_ctrl(in, env_gva, heap_start, guard);
 	sure_image_load(in->img, info, in->ram);
+	if (in->env_len)
+		memcpy(in->ram + env_gva, in->env, in->env_len);
 	sure_cpu_tables(in->ram);
 
 	rc = sure_pt_init(&pt, in->ram, in->mem_bytes);
@@ -100,6 +115,8 @@ int sure_layout_build(const struct sure_layout_in *in, struct sure_layout_out *o
 		rc = sure_pt_map(&pt, SURE_SIDECAR_GPA, SURE_PAGE_SIZE, USER_RW);
 	if (rc == 0)
 		rc = map_image(&pt, info);
+	if (rc == 0 && env_pages)
+		rc = sure_pt_map(&pt, env_gva, env_pages, SURE_MAP_USER);
 	if (rc == 0 && guard > heap_start)
 		rc = sure_pt_map(&pt, heap_start, guard - heap_start, USER_RW);
 	if (rc == 0)

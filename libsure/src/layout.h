@@ -19,6 +19,8 @@ struct sure_layout_in {
 	uint32_t nregions;
 	const uint8_t *img;
 	const struct sure_image_info *info; /* parsed (checked) image */
+	const uint8_t *env; /* checked environment block (env.h), copied below the heap */
+	uint32_t env_len; /* 0: none */
 };
 
 struct sure_layout_out {

@@ -38,8 +38,9 @@ struct sure_template {
 };
 
 int sure_template_make(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
-		       uint32_t init_timeout_ms, const struct sure_attachment *att,
-		       struct sure_template **out, char *err, size_t errcap)
+		       uint32_t init_timeout_ms, const uint8_t *env, uint32_t env_len,
+		       const struct sure_attachment *att, struct sure_template **out, char *err,
+		       size_t errcap)
 {
 	struct sure_instance *src;
 	struct sure_template *t;
@@ -57,8 +58,8 @@ int sure_template_make(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_
 		free(t);
 		return sure_errf(err, errcap, -ENOMEM, "out of memory");
 	}
-	rc = sure_instance_boot(img, len, mem_mib, io_cap, init_timeout_ms, att, &t->cpu, &src, err,
-				errcap);
+	rc = sure_instance_boot(img, len, mem_mib, io_cap, init_timeout_ms, env, env_len, att,
+				&t->cpu, &src, err, errcap);
 	if (rc < 0) {
 		free(t->log);
 		free(t);
@@ -80,11 +81,12 @@ int sure_template_make(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_
 }
 
 SURE_API int sure_template_create(const uint8_t *img, size_t len, uint32_t mem_mib,
-				  uint32_t io_cap, uint32_t init_timeout_ms,
-				  struct sure_template **out, char *err, size_t errcap)
+				  uint32_t io_cap, uint32_t init_timeout_ms, const uint8_t *env,
+				  uint32_t env_len, struct sure_template **out, char *err,
+				  size_t errcap)
 {
-	return sure_template_make(img, len, mem_mib, io_cap, init_timeout_ms, NULL, out, err,
-				  errcap);
+	return sure_template_make(img, len, mem_mib, io_cap, init_timeout_ms, env, env_len, NULL,
+				  out, err, errcap);
 }
 
 SURE_API void sure_template_destroy(struct sure_template *t)

@@ -13,10 +13,12 @@
 
 struct sure_template;
 
-/* Boots the image (attached to att if given), stops it after init and keeps
- * it as a template; its clones are attached to the same seat. */
+/* Boots the image with its environment block (attached to att if given),
+ * stops it after init and keeps it as a template; its clones are attached to
+ * the same seat and see the same environment. */
 int sure_template_make(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
-		       uint32_t init_timeout_ms, const struct sure_attachment *att,
-		       struct sure_template **out, char *err, size_t errcap);
+		       uint32_t init_timeout_ms, const uint8_t *env, uint32_t env_len,
+		       const struct sure_attachment *att, struct sure_template **out, char *err,
+		       size_t errcap);
 
 #endif

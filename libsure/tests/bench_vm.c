@@ -220,12 +220,13 @@ static int run(const uint8_t *img, size_t len, int starts)
 	boot.n = clone.n = shell.n = spawn.n = starts;
 	warm.n = spin.n = INVOKES;
 	wake.n = piped.n = WAKES;
-	rc = sure_template_create(img, len, MEM_MIB, IO_CAP, 2000, &t, err, sizeof(err));
+	rc = sure_template_create(img, len, MEM_MIB, IO_CAP, 2000, NULL, 0, &t, err, sizeof(err));
 	if (rc != 0)
 		return failed("template", rc, err);
 	for (int i = 0; i < starts; i++) {
 		uint64_t t0 = now_ns();
-		rc = sure_instance_create(img, len, MEM_MIB, IO_CAP, 2000, &inst, err, sizeof(err));
+		rc = sure_instance_create(img, len, MEM_MIB, IO_CAP, 2000, NULL, 0, &inst, err,
+					  sizeof(err));
 		boot.v[i] = now_ns() - t0;
 		if (rc != 0)
 			return failed("boot", rc, err);

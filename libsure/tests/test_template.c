@@ -67,7 +67,7 @@ static struct sure_template *make_template(const uint8_t *img, size_t len, char 
 					   size_t errcap, int *rc)
 {
 	struct sure_template *t = NULL;
-	*rc = sure_template_create(img, len, 16, 65536, 2000, &t, err, errcap);
+	*rc = sure_template_create(img, len, 16, 65536, 2000, NULL, 0, &t, err, errcap);
 	return t;
 }
 

@@ -237,7 +237,7 @@ static struct sure_instance *create_with(const uint8_t *entry, uint32_t timeout_
 	uint8_t *img = image(entry, &len);
 	struct sure_instance *inst = NULL;
 
-	*rc = sure_instance_create(img, len, MEM_MIB, IO_CAP, timeout_ms, &inst, err, errcap);
+	*rc = sure_instance_create(img, len, MEM_MIB, IO_CAP, timeout_ms, NULL, 0, &inst, err, errcap);
 	free(img);
 	return inst;
 }
@@ -504,9 +504,9 @@ static void test_init_failures(void)
 	/* An image that does not fit is refused before any VM exists. */
 	size_t len;
 	uint8_t *img = image(guest_start, &len);
-	rc = sure_instance_create(img, len, 4, IO_CAP, 100, &inst, err, sizeof(err));
+	rc = sure_instance_create(img, len, 4, IO_CAP, 100, NULL, 0, &inst, err, sizeof(err));
 	CHECK_EQ(rc, -EINVAL);
-	rc = sure_instance_create(img, len, MEM_MIB, 0, 100, &inst, err, sizeof(err));
+	rc = sure_instance_create(img, len, MEM_MIB, 0, 100, NULL, 0, &inst, err, sizeof(err));
 	CHECK_EQ(rc, -EINVAL);
 	free(img);
 }
@@ -563,7 +563,7 @@ static struct sure_instance *create_image(const uint8_t *img, size_t len)
 {
 	struct sure_instance *inst = NULL;
 	char err[256] = "";
-	int rc = sure_instance_create(img, len, 16, 65536, 2000, &inst, err, sizeof(err));
+	int rc = sure_instance_create(img, len, 16, 65536, 2000, NULL, 0, &inst, err, sizeof(err));
 
 	if (rc != 0)
 		fprintf(stderr, "  create: %d %s\n", rc, err);

@@ -3,12 +3,14 @@
  * name, its settings as text fields and the image as a file. Read here by
  * hand rather than by Hono's form validator: the upload is refused by size
  * before it is read, and a field given twice, as a file instead of text, or
- * unknown is named in the 400.
+ * unknown is named in the 400. `env` and `secret` may repeat, one
+ * "NAME=VALUE" each; a problem with a secret never quotes its value.
  */
 import { z } from "@hono/zod-openapi";
 import { IMAGE_MAX_BYTES } from "../deployer.ts";
 import { PayloadTooLargeError, ValidationError, validationError } from "../errors.ts";
 import { FunctionName } from "../names.ts";
+import { type EnvVars, parseAssignment } from "../settings/env.ts";
 import {
   INT_SETTINGS,
   SCALE_RANGE_ISSUE,
@@ -31,7 +33,17 @@ export const DeployFormDoc = z.object({
     contentMediaType: "application/octet-stream",
     description: "The function image (static ELF built by `sure build`)",
   }),
+  env: z.array(z.string()).optional().describe(
+    "Environment values, one NAME=VALUE per field (the field repeats); sure_getenv reads them",
+  ),
+  secret: z.array(z.string()).optional().describe(
+    "Secrets, one NAME=VALUE per field (the field repeats): read by sure_getenv like env, " +
+      "but never answered or logged (GET lists their names)",
+  ),
 });
+
+/** The repeatable NAME=VALUE fields: form field -> what the deploy gets. */
+const ASSIGNMENT_FIELDS = { env: "env", secret: "secrets" } as const;
 
 /** Text fields accepted by the deploy form; anything else is refused by name. */
 const FORM_TEXT_FIELDS = new Set(["name", "coldStart", "sidecar", ...Object.keys(INT_SETTINGS)]);
@@ -52,9 +64,19 @@ export async function readDeployForm(req: Request) {
     throw new ValidationError(undefined, `malformed multipart body: ${(e as Error).message}`);
   }
   const fields: Record<string, string> = {};
+  const vars: Record<"env" | "secrets", EnvVars> = { env: {}, secrets: {} };
   let image: File | undefined;
   for (const [key, value] of form.entries()) {
-    if (key === "image") {
+    if (key === "env" || key === "secret") {
+      if (typeof value !== "string") throw new ValidationError(key, "must be a text field");
+      const kind = ASSIGNMENT_FIELDS[key];
+      const a = parseAssignment(value);
+      if (typeof a === "string") throw new ValidationError(key, a);
+      if (Object.hasOwn(vars[kind], a[0])) {
+        throw new ValidationError(key, `${JSON.stringify(a[0])} given more than once`);
+      }
+      vars[kind][a[0]] = a[1];
+    } else if (key === "image") {
       if (!(value instanceof File)) {
         throw new ValidationError("image", "must be a file upload, not a text field");
       }
@@ -72,5 +94,10 @@ export async function readDeployForm(req: Request) {
   const parsed = DeployFormSchema.safeParse(fields);
   if (!parsed.success) throw validationError(parsed.error, fields);
   if (!image) throw new ValidationError("image", "is required (a file field)");
-  return { ...parsed.data, image: new Uint8Array(await image.arrayBuffer()) };
+  return {
+    ...parsed.data,
+    image: new Uint8Array(await image.arrayBuffer()),
+    env: vars.env,
+    secrets: vars.secrets,
+  };
 }

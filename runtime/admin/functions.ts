@@ -48,6 +48,12 @@ export const DeploymentSchema = z.object({
   digest: z.string().regex(/^[0-9a-f]{64}$/).describe("SHA-256 of the image"),
   size: z.number().int().describe("Image size in bytes"),
   ...describedSettings(),
+  env: z.record(z.string(), z.string()).describe(
+    "Environment values the function reads with sure_getenv (name -> value)",
+  ),
+  secrets: z.array(z.string()).describe(
+    "Names of its secrets (sure_getenv reads them too; their values are never answered)",
+  ),
   createdAt: z.string().describe("ISO 8601 time of the first deploy"),
   updatedAt: z.string().describe("ISO 8601 time of the last deploy"),
 }).openapi("Deployment");
@@ -101,11 +107,14 @@ export function functionRoutes(deps: FunctionRoutesDeps): OpenAPIHono<AppEnv> {
       },
     }),
     async (c) => {
-      const { name, image, ...cfg } = await readDeployForm(c.req.raw);
+      const { name, image, env, secrets, ...cfg } = await readDeployForm(c.req.raw);
       if (deps.chains?.get(name)) {
         throw new ConflictError(`${name} is a chain; chains and functions share names`);
       }
-      const { deployment, replaced } = await deps.deployer.deploy(name, image, cfg);
+      const { deployment, replaced } = await deps.deployer.deploy(name, image, cfg, {
+        env,
+        secrets,
+      });
       if (replaced) await deps.chains?.functionDeployed(name);
       return replaced ? c.json(deployment, 200) : c.json(deployment, 201);
     },

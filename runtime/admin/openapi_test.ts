@@ -21,6 +21,8 @@ Deno.test("openapi: a 3.1 document generated from the routes, every admin path i
     "/admin/functions/{name}/requests": ["get"],
     "/admin/functions/{name}/scale": ["post"],
     "/admin/functions/{name}/logs": ["get"],
+    "/admin/functions/{name}/env": ["patch"],
+    "/admin/functions/{name}/secrets/{key}": ["put", "delete"],
     "/admin/chains": ["get", "post"],
     "/admin/chains/{name}": ["get", "delete"],
     "/admin/chains/{name}/stats": ["get"],

@@ -13,18 +13,21 @@ import {
   scaleRangeOk,
   settingsShape,
 } from "../settings/settings.ts";
+import { checkConfig, EnvProblem, type EnvVars, EnvVarsSchema } from "../settings/env.ts";
 
 /** sure.json. Unknown keys are refused: a typo must not pass silently. */
 export const ManifestSchema = z.strictObject({
   name: FunctionName.optional(),
   ...settingsShape(false),
+  // Environment values (public; secrets never go in a file that is checked in).
+  env: EnvVarsSchema.optional(),
 }).refine(scaleRangeOk, SCALE_RANGE_ISSUE);
 
-/** Every setting a manifest may hold (besides its name), from the settings module. */
+/** Every setting a manifest may hold (besides its name and env), from the settings module. */
 export const MANIFEST_SETTINGS = Object.keys(settingsShape(false)) as (keyof FunctionSettings)[];
 
 /** Every field of sure.json. */
-export const MANIFEST_FIELDS = ["name", ...MANIFEST_SETTINGS];
+export const MANIFEST_FIELDS = ["name", ...MANIFEST_SETTINGS, "env"];
 
 /**
  * The keys of the top-level object of a JSON text that appear more than
@@ -60,6 +63,8 @@ export function duplicateKeys(text: string): string[] {
 /** A manifest with every default applied. */
 export interface FunctionManifest extends FunctionSettings {
   name: string;
+  /** Environment values ({} if none). */
+  env: EnvVars;
 }
 
 export const MANIFEST_FILE = "sure.json";
@@ -97,11 +102,17 @@ export async function readManifest(dir: string, folderName: string): Promise<Fun
     });
     throw new BuildError(`${path}: ${problems.join("; ")}`);
   }
-  const { name, ...settings } = parsed.data;
+  const { name, env = {}, ...settings } = parsed.data;
   if (name === undefined && !isName(folderName)) {
     throw new BuildError(
       `folder name "${folderName}" is not a valid function name: set "name" in ${path}`,
     );
   }
-  return { name: name ?? folderName, ...settings };
+  try {
+    checkConfig(env, {});
+  } catch (e) {
+    if (e instanceof EnvProblem) throw new BuildError(`${path}: env: ${e.message}`);
+    throw e;
+  }
+  return { name: name ?? folderName, ...settings, env };
 }

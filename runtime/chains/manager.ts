@@ -70,6 +70,7 @@ export class ChainManager {
       image: group.image,
       memory: group.deployment.memory,
       limits: sidecarLimits(group.deployment, true),
+      env: group.env,
     };
   }
 

@@ -146,7 +146,7 @@ export class ChainRuntime {
         fn,
         images[i],
         logger,
-        (img) => Template.createInChain(chain.handle, i, img.image, img.memory),
+        (img) => Template.createInChain(chain.handle, i, img.image, img.memory, 5000, img.env),
         spec.name,
         logs,
       )

@@ -20,6 +20,8 @@ export interface StepImage {
   memory: number;
   /** What the step's library sidecar enforces (runtime/scheduler/limits.ts). */
   limits?: SidecarLimits;
+  /** The function's environment block (sure_getenv), if any. */
+  env?: Uint8Array;
 }
 
 /** How long a clone may take to say it is ready. */
@@ -33,7 +35,7 @@ export class ChainStep {
   vm: Vm | null = null;
   /** Set while the step restarts (runtime.ts). */
   restarting: Promise<void> | null = null;
-  #template: { holder: TemplateHolder; image: Uint8Array } | undefined;
+  #template: { holder: TemplateHolder; image: Uint8Array; env?: Uint8Array } | undefined;
   #lastFault: Fault | undefined;
   readonly #logs: LogDrain;
   readonly #sidecar = new SidecarTally();
@@ -56,8 +58,8 @@ export class ChainStep {
   /** Starts the step's instance (a clone of the template of its current image). */
   async start(): Promise<void> {
     let t = this.#template;
-    if (t && t.image !== this.image.image) {
-      t.holder.destroy(); // redeployed function: a template of the new image
+    if (t && (t.image !== this.image.image || t.env !== this.image.env)) {
+      t.holder.destroy(); // redeployed function (or new env): a template of the new image
       t = undefined;
     }
     if (!t) {
@@ -68,7 +70,7 @@ export class ChainStep {
         logger: this.logger,
         logs: this.#logs,
       });
-      t = this.#template = { holder, image: img.image };
+      t = this.#template = { holder, image: img.image, env: img.env };
     }
     const vm = await (await t.holder.get()).clone(CLONE_START_TIMEOUT_MS);
     if (this.image.limits) vm.configureSidecar(this.image.limits);

@@ -83,3 +83,30 @@ Deno.test("chain step: a stopped instance's fault, log lines and counters are ke
   await s.stop();
   s.destroyTemplate();
 });
+
+Deno.test("chain step: new env values (same image) are a new template built with them", async () => {
+  const vms = new FakeVms();
+  const built: (Uint8Array | undefined)[] = [];
+  const s = new ChainStep(
+    "upper",
+    { image: new Uint8Array(8), memory: 16, env: new TextEncoder().encode("A=1\0") },
+    nullLogger,
+    (i) => {
+      built.push(i.env);
+      return vms.template(i.image, { memMib: i.memory, ioCap: 4096, env: i.env });
+    },
+    "shout",
+  );
+  await s.start();
+  await s.stop();
+  await s.start(); // same env: the same template
+  assert.equal(vms.templates.length, 1);
+  s.image = { ...s.image, env: new TextEncoder().encode("A=2\0") };
+  await s.stop();
+  await s.start();
+  assert.equal(vms.templates.length, 2);
+  assert.equal(vms.templates[0].alive, false);
+  assert.deepEqual(built.map((e) => new TextDecoder().decode(e)), ["A=1\0", "A=2\0"]);
+  await s.stop();
+  s.destroyTemplate();
+});

@@ -2,7 +2,7 @@
  * The CLI's HTTP client for a node's admin API and gateway. Errors come back
  * as the node's JSON error body; connection failures say which URL failed.
  */
-import { CommandError, type OptionDoc } from "./command.ts";
+import { CommandError, type FlagValue, type OptionDoc } from "./command.ts";
 
 export const NODE_OPTION: Record<string, OptionDoc> = {
   node: {
@@ -12,7 +12,7 @@ export const NODE_OPTION: Record<string, OptionDoc> = {
   },
 };
 
-export function nodeUrl(flag: string | boolean | undefined): string {
+export function nodeUrl(flag: FlagValue): string {
   if (typeof flag === "string" && flag) return flag.replace(/\/+$/, "");
   const env = Deno.env.get("SURE_NODE");
   if (env) return env.replace(/\/+$/, "");

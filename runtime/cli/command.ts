@@ -22,11 +22,16 @@ export class CommandError extends Error {
 
 export interface OptionDoc {
   type: "string" | "boolean";
+  /** The flag may repeat: its value is then an array of strings. */
+  multiple?: boolean;
   short?: string;
   /** e.g. "PORT" for `--port PORT` */
   arg?: string;
   help: string;
 }
+
+/** A parsed flag: a string, a boolean, every value of a repeatable one, or absent. */
+export type FlagValue = string | boolean | string[] | undefined;
 
 export interface Command {
   name: string;
@@ -38,12 +43,12 @@ export interface Command {
   positionals: [number, number];
   /** Longer explanation printed by `sure <cmd> --help`. */
   details?: string;
-  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
+  run(values: Record<string, FlagValue>, positionals: string[]): Promise<number>;
 }
 
 export interface Parsed {
   help: boolean;
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, FlagValue>;
   positionals: string[];
 }
 
@@ -51,7 +56,11 @@ export interface Parsed {
 export function parseCommand(cmd: Command, argv: string[]): Parsed {
   const options: ParseArgsOptionsConfig = { help: { type: "boolean", short: "h" } };
   for (const [name, o] of Object.entries(cmd.options)) {
-    options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+    options[name] = {
+      type: o.type,
+      ...(o.short ? { short: o.short } : {}),
+      ...(o.multiple ? { multiple: true } : {}),
+    };
   }
   let parsed;
   try {
@@ -61,7 +70,7 @@ export function parseCommand(cmd: Command, argv: string[]): Parsed {
     const msg = (e as Error).message.split(". To specify")[0];
     throw new UsageError(`${cmd.name}: ${msg}`);
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<string, FlagValue>;
   if (values.help) return { help: true, values, positionals: parsed.positionals };
   const [min, max] = cmd.positionals;
   const n = parsed.positionals.length;
@@ -75,7 +84,7 @@ export function parseCommand(cmd: Command, argv: string[]): Parsed {
 }
 
 /** Parses a flag that must be a whole number, naming the flag if it is not. */
-export function intFlag(name: string, value: string | boolean | undefined): number | undefined {
+export function intFlag(name: string, value: FlagValue): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "string" || !/^\d+$/.test(value)) {
     throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(value)}`);

@@ -2,13 +2,17 @@
  * `sure deploy <image> --name N ...`: upload an image to a node.
  * `sure deploy <folder> ...`: build the folder (as `sure build` does) and
  * deploy it with its sure.json: its name and every setting, flags over them.
+ * `--env NAME=VALUE` and `--secret NAME=@file` (or `NAME=@-`: standard
+ * input) repeat; --env values override sure.json's "env" name by name.
  */
-import { type Command, CommandError, intFlag, UsageError } from "./command.ts";
+import { type Command, CommandError, type FlagValue, intFlag, UsageError } from "./command.ts";
 import { NODE_OPTION, nodeUrl, requestJson } from "./client.ts";
 import { SCALING_FLAGS, SCALING_OPTIONS } from "./scale.ts";
 import { buildFolder } from "./build.ts";
 import { type FunctionManifest, MANIFEST_SETTINGS } from "../builder/manifest.ts";
 import { type FunctionSettings, INT_SETTINGS } from "../settings/settings.ts";
+import { checkConfig, EnvProblem, type EnvVars, parseAssignment } from "../settings/env.ts";
+import { readSecretArg, readSecretSource, type SecretReader } from "./secret_arg.ts";
 
 /** CLI flag -> settings field, for every setting (a test checks that none is missing). */
 export const DEPLOY_FLAGS: readonly (readonly [string, keyof FunctionSettings])[] = [
@@ -20,7 +24,44 @@ export const DEPLOY_FLAGS: readonly (readonly [string, keyof FunctionSettings])[
   ["sidecar", "sidecar"],
 ];
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, FlagValue>;
+
+/** Every value of a repeatable flag. */
+function repeated(v: FlagValue): string[] {
+  if (v === undefined || typeof v === "boolean") return [];
+  return typeof v === "string" ? [v] : v;
+}
+
+/** --env NAME=VALUE flags. Throws UsageError naming the flag. */
+export function envFlags(values: Values): EnvVars {
+  const env: EnvVars = {};
+  for (const text of repeated(values.env)) {
+    const a = parseAssignment(text);
+    if (typeof a === "string") throw new UsageError(`deploy: --env ${a}`);
+    if (Object.hasOwn(env, a[0])) {
+      throw new UsageError(`deploy: --env ${JSON.stringify(a[0])} given more than once`);
+    }
+    env[a[0]] = a[1];
+  }
+  return env;
+}
+
+/** --secret NAME=@FILE flags (FILE "-": standard input, once). */
+export async function secretFlags(
+  values: Values,
+  read: SecretReader = readSecretSource,
+): Promise<EnvVars> {
+  const secrets: EnvVars = {};
+  const stdin = { used: false };
+  for (const text of repeated(values.secret)) {
+    const [name, value] = await readSecretArg("deploy: --secret", text, read, stdin);
+    if (Object.hasOwn(secrets, name)) {
+      throw new UsageError(`deploy: --secret ${JSON.stringify(name)} given more than once`);
+    }
+    secrets[name] = value;
+  }
+  return secrets;
+}
 
 /** The settings given as flags, as deploy form fields. Throws UsageError naming the flag. */
 export function flagFields(values: Values): Record<string, string> {
@@ -49,6 +90,10 @@ export interface DeployPlan {
   image: string;
   /** The text fields of the deploy form, name first. */
   fields: Record<string, string>;
+  /** Environment values: sure.json's "env", --env flags over them. */
+  env: EnvVars;
+  /** Secrets (--secret). */
+  secrets: EnvVars;
 }
 
 /** What builds a folder: `sure build`'s builder (replaceable in tests). */
@@ -70,21 +115,35 @@ export async function planDeploy(
   target: string,
   values: Values,
   build: FolderBuilder = buildFolder,
+  readSecret: SecretReader = readSecretSource,
 ): Promise<DeployPlan> {
   const name = values.name;
+  const env = envFlags(values);
+  const secrets = await secretFlags(values, readSecret);
+  let plan: DeployPlan;
   if (await isDirectory(target)) {
     if (name === "") throw new UsageError("deploy: --name must not be empty");
     const flags = flagFields(values);
     const built = await build(target);
-    return {
+    plan = {
       image: built.image,
       fields: folderFields(built.manifest, flags, name as string | undefined),
+      env: { ...built.manifest.env, ...env },
+      secrets,
     };
+  } else {
+    if (typeof name !== "string" || name === "") {
+      throw new UsageError("deploy: --name is required (or deploy a function folder)");
+    }
+    plan = { image: target, fields: { name, ...flagFields(values) }, env, secrets };
   }
-  if (typeof name !== "string" || name === "") {
-    throw new UsageError("deploy: --name is required (or deploy a function folder)");
+  try {
+    checkConfig(plan.env, plan.secrets); // the node checks again; this is before any upload
+  } catch (e) {
+    if (e instanceof EnvProblem) throw new UsageError(`deploy: ${e.field}: ${e.message}`);
+    throw e;
   }
-  return { image: target, fields: { name, ...flagFields(values) } };
+  return plan;
 }
 
 export const deployCommand: Command = {
@@ -93,9 +152,12 @@ export const deployCommand: Command = {
     "prints the deployment.",
   usage: "deploy <image|folder> [--name NAME] [--memory MIB] [--timeout MS] [--max-body BYTES] " +
     "[--min N] [--max N] [--target N] [--idle-timeout MS] [--cold-start clone|boot] " +
-    "[--concurrency-limit N] [--rate-limit N] [--rate-burst N] [--deadline MS] [--sidecar on|off]",
+    "[--concurrency-limit N] [--rate-limit N] [--rate-burst N] [--deadline MS] [--sidecar on|off] " +
+    "[--env NAME=VALUE]... [--secret NAME=@FILE]...",
   details: "An image needs --name. A folder is built as `sure build` builds it and deployed " +
-    "with its sure.json: its name (else the folder's) and every setting; flags override them.",
+    "with its sure.json: its name (else the folder's) and every setting; flags override them. " +
+    "The function reads --env and --secret values with sure_getenv (also in sure_init); " +
+    "secrets are write-only: the node lists their names and never shows their values.",
   options: {
     name: {
       type: "string",
@@ -125,6 +187,18 @@ export const deployCommand: Command = {
       arg: "on|off",
       help: "the library sidecar: limits, accounting, trace context (default on)",
     },
+    env: {
+      type: "string",
+      multiple: true,
+      arg: "NAME=VALUE",
+      help: "an environment value (repeat the flag; overrides sure.json's env by name)",
+    },
+    secret: {
+      type: "string",
+      multiple: true,
+      arg: "NAME=@FILE",
+      help: "a secret from a file's contents (@-: standard input); never shown again",
+    },
     ...NODE_OPTION,
   },
   positionals: [1, 1],
@@ -132,6 +206,8 @@ export const deployCommand: Command = {
     const plan = await planDeploy(target, values);
     const form = new FormData();
     for (const [field, value] of Object.entries(plan.fields)) form.append(field, value);
+    for (const [k, v] of Object.entries(plan.env)) form.append("env", `${k}=${v}`);
+    for (const [k, v] of Object.entries(plan.secrets)) form.append("secret", `${k}=${v}`);
     let bytes: Uint8Array<ArrayBuffer>;
     try {
       bytes = await Deno.readFile(plan.image);

@@ -136,6 +136,8 @@ Deno.test("deploy: an image needs --name and sends only the flags, as before", a
   assert.deepEqual(plan, {
     image: "x.sure",
     fields: { name: "echo", memory: "32", maxBody: "10", sidecar: "off" },
+    env: {},
+    secrets: {},
   });
   await assert.rejects(
     planDeploy("x.sure", { name: "echo", timeout: "1.5" }, build),
@@ -211,4 +213,72 @@ Deno.test("deploy: a folder is built and its form posted (a stub node, no KVM)",
     console.log = log;
     await server.shutdown();
   }
+});
+
+Deno.test("deploy: env from sure.json, --env over it by name, --secret from a file", async () => {
+  const manifest = { name: "f", env: { A: "file", B: "kept" } };
+  await withFolder(JSON.stringify(manifest), async (dir) => {
+    const secretFile = `${dir}/token`;
+    await Deno.writeTextFile(secretFile, "s3cr3t\n");
+    const plan = await planDeploy(
+      dir,
+      { env: ["A=flag", "C=x=y"], secret: [`TOKEN=@${secretFile}`] },
+      fakeBuilder(),
+    );
+    assert.deepEqual(plan.env, { A: "flag", B: "kept", C: "x=y" });
+    assert.deepEqual(plan.secrets, { TOKEN: "s3cr3t\n" }, "the file's contents, exactly");
+    // Standard input through the reader, once.
+    const fromStdin = await planDeploy(
+      dir,
+      { secret: ["T=@-"] },
+      fakeBuilder(),
+      (src) => Promise.resolve(new TextEncoder().encode(src === "-" ? "piped" : "")),
+    );
+    assert.deepEqual(fromStdin.secrets, { T: "piped" });
+    await assert.rejects(
+      planDeploy(
+        dir,
+        { secret: ["T=@-", "U=@-"] },
+        fakeBuilder(),
+        () => Promise.resolve(new TextEncoder().encode("v")),
+      ),
+      /only one secret may read @-/,
+    );
+  });
+});
+
+Deno.test("deploy: bad --env, --secret and sure.json env stop before anything is sent", async () => {
+  const build = fakeBuilder();
+  const bad: [Record<string, string | string[]>, RegExp][] = [
+    [{ name: "f", env: ["1A=x"] }, /--env "1A": the name must match/],
+    [{ name: "f", env: ["NOEQ"] }, /expected NAME=VALUE/],
+    [{ name: "f", env: ["A=1", "A=2"] }, /"A" given more than once/],
+    [{ name: "f", secret: ["TOKEN=plain-s3cr3t"] }, /expected NAME=@FILE/],
+    [{ name: "f", secret: ["TOKEN=@/nonexistent/file"] }, /cannot read \/nonexistent\/file/],
+    [{ name: "f", env: ["T=1"], secret: ["T=@-"] }, /both an environment value and a secret/],
+  ];
+  for (const [values, re] of bad) {
+    const e = await planDeploy(
+      "x.sure",
+      values,
+      build,
+      (src) =>
+        src.startsWith("/nonexistent")
+          ? Promise.reject(new Error("No such file"))
+          : Promise.resolve(new TextEncoder().encode("v")),
+    )
+      .then(() => assert.fail("accepted"), (e) => e as Error);
+    assert.match(e.message, re);
+    assert.ok(!e.message.includes("plain-s3cr3t"), e.message);
+  }
+  await withFolder(JSON.stringify({ env: { "bad-name": "v" } }), async (dir) => {
+    await assert.rejects(planDeploy(dir, {}, fakeBuilder()), /env/);
+  });
+  await withFolder(JSON.stringify({ env: { A: 1 } }), async (dir) => {
+    await assert.rejects(planDeploy(dir, {}, fakeBuilder()), /env\.A/);
+  });
+  await withFolder(JSON.stringify({ env: { A: "x".repeat(40000) } }), async (dir) => {
+    await assert.rejects(planDeploy(dir, {}, fakeBuilder()), /env: .*bytes/);
+  });
+  assert.equal(build.calls, 0);
 });

@@ -1,6 +1,6 @@
 /** `sure serve` and `sure dev`: run a node in the foreground until SIGINT/SIGTERM. */
 import { startNode } from "../node.ts";
-import { type Command, intFlag, type OptionDoc, UsageError } from "./command.ts";
+import { type Command, type FlagValue, intFlag, type OptionDoc, UsageError } from "./command.ts";
 import { parseCpuList, type VcpuPlacement } from "../scheduler/placement.ts";
 
 const OPTIONS: Record<string, OptionDoc> = {
@@ -30,7 +30,7 @@ const OPTIONS: Record<string, OptionDoc> = {
   },
 };
 
-async function run(values: Record<string, string | boolean | undefined>, examples: boolean) {
+async function run(values: Record<string, FlagValue>, examples: boolean) {
   const port = intFlag("port", values.port ?? (Deno.env.get("SURE_PORT") || undefined)) ?? 8080;
   if (port > 65535) throw new UsageError("--port must be at most 65535");
   const budget = intFlag(

@@ -17,6 +17,8 @@ const deployment = {
   digest: "a".repeat(64),
   size: 1,
   ...defaultSettings(),
+  env: {},
+  secrets: [],
   createdAt: "2024-01-01T00:00:00.000Z",
   updatedAt: "2024-01-01T00:00:00.000Z",
 };

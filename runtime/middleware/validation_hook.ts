@@ -15,7 +15,8 @@ export const validationHook: NonNullable<OpenAPIHonoOptions<AppEnv>["defaultHook
   if (result.success) return;
   // zod-validator passes what it parsed as `data` on failure too (its type omits it).
   const input = (result as { data?: unknown }).data;
-  if (result.target === "param") {
+  // Other path parameters (a secret's key) are input like any other: 400.
+  if (result.target === "param" && result.error.issues.some((i) => i.path[0] === "name")) {
     const name = (input as { name?: unknown } | undefined)?.name;
     throw new NotFoundError(`nothing is named ${JSON.stringify(name)}: names ${NAME_RULE}`);
   }

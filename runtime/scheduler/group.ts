@@ -115,10 +115,12 @@ export class InstanceGroup {
     deployment: Deployment,
     readonly image: Uint8Array,
     readonly opts: GroupOptions,
+    /** The environment block of its guests (env and secrets; never logged). */
+    readonly env?: Uint8Array,
   ) {
     this.#deployment = deployment;
     this.#logs = new LogDrain(deployment.name, opts.logger, opts.logs);
-    this.#starter = new InstanceStarter(deployment, image, { ...opts, logs: this.#logs });
+    this.#starter = new InstanceStarter(deployment, image, { ...opts, logs: this.#logs }, env);
   }
 
   /** Bytes of each of an instance's request and response areas (at least maxBody). */

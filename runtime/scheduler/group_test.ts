@@ -28,6 +28,8 @@ function deployment(over: Partial<Deployment> = {}): Deployment {
     ...defaultSettings(),
     name: "f",
     digest: "0".repeat(64),
+    env: {},
+    secrets: [],
     size: 0,
     memory: 16,
     timeout: 1000,
@@ -52,7 +54,7 @@ interface Setup {
 function setup(
   over: Partial<Deployment> = {},
   behaviour: FakeBehaviour = {},
-  opts: { maxQueue?: number; budgetBytes?: number } = {},
+  opts: { maxQueue?: number; budgetBytes?: number; env?: Uint8Array } = {},
 ): Setup {
   const ran: Setup["ran"] = [];
   const gates = new Map<string, ReturnType<typeof gate>>();
@@ -80,7 +82,7 @@ function setup(
     budget,
     logs: hub,
     vms,
-  });
+  }, opts.env);
   return { group, vms, budget, hub, ran, release: (body) => held(body).open() };
 }
 
@@ -427,5 +429,14 @@ Deno.test("group: new scaling settings reach the live instances' sidecars and mi
   assert.equal(vm.limits?.maxInFlight, 0, "the node's queue enforces concurrencyLimit");
   await settle();
   assert.equal(s.group.instances, 2);
+  await s.group.drain();
+});
+
+Deno.test("group: its template is built with the deployment's environment block", async () => {
+  const env = enc.encode("GREETING=hi\0");
+  const s = setup({}, {}, { env });
+  await call(s, "a");
+  assert.equal(s.vms.templates.length, 1);
+  assert.equal(s.vms.templates[0].env, env);
   await s.group.drain();
 });

@@ -70,10 +70,14 @@ export class Scheduler {
     return this.#kvm.available;
   }
 
-  /** Installs (or replaces) the instance group of a deployment and puts it into service. */
-  deploy(dep: Deployment, image: Uint8Array): void {
+  /**
+   * Installs (or replaces) the instance group of a deployment and puts it
+   * into service. env: the block its guests read (sure_getenv), if any; a
+   * new one is a new group, so a new template whose init sees it.
+   */
+  deploy(dep: Deployment, image: Uint8Array, env?: Uint8Array): void {
     const old = this.#groups.get(dep.name);
-    const group = new InstanceGroup(dep, image, this.#groupOpts);
+    const group = new InstanceGroup(dep, image, this.#groupOpts, env);
     this.#groups.set(dep.name, group);
     if (old) this.#retire(old); // first: the old instances' memory goes back sooner
     if (this.#kvm.available) group.start();

@@ -23,6 +23,8 @@ function dep(name: string, timeout = 300, scaling: Partial<Deployment> = {}): De
     ...scaling,
     name,
     digest: "0".repeat(64),
+    env: {},
+    secrets: [],
     size: 0,
     memory: 16,
     timeout,

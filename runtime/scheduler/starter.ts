@@ -45,6 +45,8 @@ export class InstanceStarter {
     readonly dep: Deployment,
     readonly image: Uint8Array,
     readonly opts: StarterOptions,
+    /** The environment block its guests read (sure_getenv), if any. */
+    readonly env?: Uint8Array,
   ) {
     this.ioCap = Math.ceil(Math.max(dep.maxBody, MIN_IO_CAP) / LIMITS.pageSize) * LIMITS.pageSize;
     this.#template = new TemplateHolder({
@@ -93,7 +95,12 @@ export class InstanceStarter {
   }
 
   #vmOptions() {
-    return { memMib: this.dep.memory, ioCap: this.ioCap, initTimeoutMs: this.opts.initTimeoutMs };
+    return {
+      memMib: this.dep.memory,
+      ioCap: this.ioCap,
+      initTimeoutMs: this.opts.initTimeoutMs,
+      env: this.env,
+    };
   }
 
   async #newVm(mode: ColdStart): Promise<Vm> {

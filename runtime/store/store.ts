@@ -14,13 +14,28 @@
 import { type Deployment, DeploymentStore } from "./deployments.ts";
 import { ImageStore } from "./images.ts";
 import { defaultSettings, type FunctionSettings } from "../settings/settings.ts";
+import { checkConfig, type EnvVars, sortedVars } from "../settings/env.ts";
 
 export type { Deployment } from "./deployments.ts";
 
 export type DeployConfig = FunctionSettings;
 
+/** A function's configuration with the secrets' values (never answered). */
+export interface FunctionConfig {
+  env: EnvVars;
+  secrets: EnvVars;
+}
+
+export interface ConfigOutcome {
+  deployment: Deployment;
+  /** The secrets' values, to build the guest's environment. */
+  secrets: EnvVars;
+}
+
 export interface DeployOutcome {
   deployment: Deployment;
+  /** The secrets' values it has now (kept ones included), to build the guest's environment. */
+  secrets: EnvVars;
   /** The deployment this one replaced, if any. */
   previous: Deployment | null;
 }
@@ -72,10 +87,30 @@ export class Store {
     return this.images.read(digest);
   }
 
-  /** Stores the image and creates or replaces the deployment `name`. */
-  deploy(name: string, image: Uint8Array, cfg: DeployConfig): Promise<DeployOutcome> {
+  /** The values of a function's secrets ({} if none). */
+  secrets(name: string): Promise<EnvVars> {
+    return this.deployments.secrets(name);
+  }
+
+  /**
+   * Stores the image and creates or replaces the deployment `name` with its
+   * configuration. The env values are replaced; secrets the previous
+   * deployment had and config does not name are kept (their values cannot be
+   * read back to be sent again). The result is checked (checkConfig throws
+   * EnvProblem, and nothing is written).
+   */
+  deploy(
+    name: string,
+    image: Uint8Array,
+    cfg: DeployConfig,
+    config: FunctionConfig = { env: {}, secrets: {} },
+  ): Promise<DeployOutcome> {
     return this.#serial(async () => {
       const previous = await this.deployments.get(name);
+      const secrets = previous
+        ? { ...await this.deployments.secrets(name), ...config.secrets }
+        : config.secrets;
+      checkConfig(config.env, secrets);
       const digest = await this.images.put(image);
       const now = new Date().toISOString();
       const deployment: Deployment = {
@@ -83,12 +118,14 @@ export class Store {
         digest,
         size: image.byteLength,
         ...pickSettings(cfg),
+        env: sortedVars(config.env),
+        secrets: Object.keys(secrets).sort(),
         createdAt: previous?.createdAt ?? now,
         updatedAt: now,
       };
-      await this.deployments.put(deployment);
+      await this.deployments.put(deployment, secrets);
       if (previous && previous.digest !== digest) await this.#dropIfUnused(previous.digest);
-      return { deployment, previous };
+      return { deployment, previous, secrets };
     });
   }
 
@@ -100,6 +137,31 @@ export class Store {
       const next = { ...dep, ...change, updatedAt: new Date().toISOString() };
       await this.deployments.put(next);
       return next;
+    });
+  }
+
+  /**
+   * Changes a deployment's configuration (same image): change gets the
+   * current one and returns the new one, which is checked (checkConfig
+   * throws EnvProblem, and nothing is written). null if there is none.
+   */
+  updateConfig(
+    name: string,
+    change: (current: FunctionConfig) => FunctionConfig,
+  ): Promise<ConfigOutcome | null> {
+    return this.#serial(async () => {
+      const dep = await this.deployments.get(name);
+      if (!dep) return null;
+      const next = change({ env: { ...dep.env }, secrets: await this.deployments.secrets(name) });
+      checkConfig(next.env, next.secrets);
+      const deployment: Deployment = {
+        ...dep,
+        env: sortedVars(next.env),
+        secrets: Object.keys(next.secrets).sort(),
+        updatedAt: new Date().toISOString(),
+      };
+      await this.deployments.put(deployment, next.secrets);
+      return { deployment, secrets: next.secrets };
     });
   }
 

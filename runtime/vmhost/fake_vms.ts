@@ -98,7 +98,12 @@ export class FakeTemplate implements VmTemplate {
   readonly residentBytes = 4096;
   #log: string[];
 
-  constructor(readonly factory: FakeVms, readonly image: Uint8Array) {
+  constructor(
+    readonly factory: FakeVms,
+    readonly image: Uint8Array,
+    /** The environment block it was built with (what its init would see). */
+    readonly env?: Uint8Array,
+  ) {
     this.#log = [...(factory.behaviour.initLog ?? [])];
   }
 
@@ -139,10 +144,10 @@ export class FakeVms implements VmFactory {
     return Promise.resolve(vm);
   }
 
-  template(image: Uint8Array, _opts: InstanceOptions): Promise<VmTemplate> {
+  template(image: Uint8Array, opts: InstanceOptions): Promise<VmTemplate> {
     const err = this.behaviour.failStart?.();
     if (err) return Promise.reject(err);
-    const t = new FakeTemplate(this, image);
+    const t = new FakeTemplate(this, image, opts.env);
     this.templates.push(t);
     return Promise.resolve(t);
   }

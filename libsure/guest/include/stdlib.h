@@ -32,6 +32,10 @@ unsigned long strtoul(const char *s, char **end, int base);
 long long strtoll(const char *s, char **end, int base);
 unsigned long long strtoull(const char *s, char **end, int base);
 
+/* A value deployed with the function (`--env`, `--secret`, "env" in sure.json),
+ * as sure_getenv; NULL if unset. Read-only memory: do not write through it. */
+char *getenv(const char *name);
+
 void qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 void *bsearch(const void *key, const void *base, size_t n, size_t size,
 	      int (*cmp)(const void *, const void *));
