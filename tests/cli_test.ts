@@ -129,6 +129,19 @@ Deno.test({
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, "from a file");
 
+      // A path and query below the name, a method, headers, and the answer's head.
+      r = await sure(
+        ["invoke", "echo/a/b?c=1", "-X", "PUT", "-H", "X-Test: yes", "--data", "put", "-i"],
+        env,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^HTTP 200 OK\n/);
+      assert.match(r.stdout, /\ncontent-type: application\/octet-stream\n/);
+      assert.match(r.stdout, /\n\nput$/);
+      r = await sure(["invoke", "echo", "-H", "no colon"], env);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /is not "Name: value"/);
+
       r = await sure(["invoke", "nope", "--data", "x"], env);
       assert.equal(r.code, 1);
       assert.equal(JSON.parse(r.stderr).error, "not_found");
