@@ -37,6 +37,8 @@ int putc(int c, FILE *f);
 size_t fwrite(const void *p, size_t size, size_t n, FILE *f);
 /* Writes an unfinished line out now; fflush(NULL) does both streams. */
 int fflush(FILE *f);
+/* "s: strerror(errno)" to stderr. */
+void perror(const char *s);
 
 int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)

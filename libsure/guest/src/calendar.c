@@ -65,7 +65,7 @@ struct tm *gmtime_r(const time_t *t, struct tm *out)
 	out->tm_yday = (int)(days - days_from_civil(y, 1, 1));
 	out->tm_isdst = 0;
 	out->tm_gmtoff = 0;
-	out->tm_zone = "UTC";
+	out->tm_zone = "GMT"; /* as glibc's gmtime names it */
 	return out;
 }
 
@@ -131,9 +131,10 @@ struct out {
 	char *buf;
 	size_t cap, len;
 	int full;
+	char flag; /* of the conversion at hand: '-', '_', '0' or 0 */
 };
 
-static void put(struct out *o, const char *s, size_t n)
+static void out_put(struct out *o, const char *s, size_t n)
 {
 	if (o->len + n >= o->cap) {
 		o->full = 1;
@@ -143,23 +144,29 @@ static void put(struct out *o, const char *s, size_t n)
 	o->len += n;
 }
 
-static void puts_(struct out *o, const char *s)
+static void out_puts(struct out *o, const char *s)
 {
-	put(o, s, strlen(s));
+	out_put(o, s, strlen(s));
 }
 
-static void putnum(struct out *o, const char *fmt, long v)
+/* A number of at least width digits, padded with pad ('0' or ' '); the
+ * conversion's flag ('-': no padding, '_': spaces, '0': zeros) overrides. */
+static void out_num(struct out *o, int width, char pad, long v)
 {
 	char tmp[32];
-	int n = snprintf(tmp, sizeof(tmp), fmt, v);
 
-	put(o, tmp, (size_t)n);
+	if (o->flag == '-')
+		width = 1;
+	else if (o->flag == '_' || o->flag == '0')
+		pad = o->flag == '_' ? ' ' : '0';
+	int n = snprintf(tmp, sizeof(tmp), pad == '0' ? "%0*ld" : "%*ld", width, v);
+	out_put(o, tmp, (size_t)n);
 }
 
-static void format(struct out *o, const char *fmt, const struct tm *tm);
+static void out_format(struct out *o, const char *fmt, const struct tm *tm);
 
 /* One conversion; an unknown one is copied as it is. */
-static void convert(struct out *o, char c, const struct tm *tm)
+static void out_convert(struct out *o, char c, const struct tm *tm)
 {
 	long year = (long)tm->tm_year + 1900, iso_year;
 	int hour12 = tm->tm_hour % 12 ? tm->tm_hour % 12 : 12;
@@ -167,72 +174,77 @@ static void convert(struct out *o, char c, const struct tm *tm)
 	const char *mon = (unsigned)tm->tm_mon < 12 ? MONTH_NAME[tm->tm_mon] : "?";
 
 	switch (c) {
-	case 'a': put(o, day, strlen(day) < 3 ? strlen(day) : 3); break;
-	case 'A': puts_(o, day); break;
+	case 'a': out_put(o, day, strlen(day) < 3 ? strlen(day) : 3); break;
+	case 'A': out_puts(o, day); break;
 	case 'b':
-	case 'h': put(o, mon, strlen(mon) < 3 ? strlen(mon) : 3); break;
-	case 'B': puts_(o, mon); break;
-	case 'c': format(o, "%a %b %e %H:%M:%S %Y", tm); break;
-	case 'C': putnum(o, "%02ld", floor_div(year, 100)); break;
-	case 'd': putnum(o, "%02ld", tm->tm_mday); break;
+	case 'h': out_put(o, mon, strlen(mon) < 3 ? strlen(mon) : 3); break;
+	case 'B': out_puts(o, mon); break;
+	case 'c': out_format(o, "%a %b %e %H:%M:%S %Y", tm); break;
+	case 'C': out_num(o, 1, '0', floor_div(year, 100)); break; /* glibc: no padding */
+	case 'd': out_num(o, 2, '0', tm->tm_mday); break;
 	case 'D':
-	case 'x': format(o, "%m/%d/%y", tm); break;
-	case 'e': putnum(o, "%2ld", tm->tm_mday); break;
-	case 'F': format(o, "%Y-%m-%d", tm); break;
-	case 'g': iso_week(tm, &iso_year); putnum(o, "%02ld", (iso_year % 100 + 100) % 100); break;
-	case 'G': iso_week(tm, &iso_year); putnum(o, "%ld", iso_year); break;
-	case 'H': putnum(o, "%02ld", tm->tm_hour); break;
-	case 'I': putnum(o, "%02ld", hour12); break;
-	case 'j': putnum(o, "%03ld", tm->tm_yday + 1); break;
-	case 'm': putnum(o, "%02ld", tm->tm_mon + 1); break;
-	case 'M': putnum(o, "%02ld", tm->tm_min); break;
-	case 'n': puts_(o, "\n"); break;
-	case 'p': puts_(o, tm->tm_hour < 12 ? "AM" : "PM"); break;
-	case 'r': format(o, "%I:%M:%S %p", tm); break;
-	case 'R': format(o, "%H:%M", tm); break;
+	case 'x': out_format(o, "%m/%d/%y", tm); break;
+	case 'e': out_num(o, 2, ' ', tm->tm_mday); break;
+	case 'F': out_format(o, "%Y-%m-%d", tm); break;
+	case 'g': iso_week(tm, &iso_year); out_num(o, 2, '0', (iso_year % 100 + 100) % 100); break;
+	case 'G': iso_week(tm, &iso_year); out_num(o, 1, ' ', iso_year); break;
+	case 'H': out_num(o, 2, '0', tm->tm_hour); break;
+	case 'I': out_num(o, 2, '0', hour12); break;
+	case 'j': out_num(o, 3, '0', tm->tm_yday + 1); break;
+	case 'm': out_num(o, 2, '0', tm->tm_mon + 1); break;
+	case 'M': out_num(o, 2, '0', tm->tm_min); break;
+	case 'n': out_puts(o, "\n"); break;
+	case 'p': out_puts(o, tm->tm_hour < 12 ? "AM" : "PM"); break;
+	case 'r': out_format(o, "%I:%M:%S %p", tm); break;
+	case 'R': out_format(o, "%H:%M", tm); break;
 	case 's': {
 		struct tm copy = *tm;
-		putnum(o, "%ld", timegm(&copy));
+		out_num(o, 1, ' ', timegm(&copy));
 		break;
 	}
-	case 'S': putnum(o, "%02ld", tm->tm_sec); break;
-	case 't': puts_(o, "\t"); break;
+	case 'S': out_num(o, 2, '0', tm->tm_sec); break;
+	case 't': out_puts(o, "\t"); break;
 	case 'T':
-	case 'X': format(o, "%H:%M:%S", tm); break;
-	case 'u': putnum(o, "%ld", tm->tm_wday ? tm->tm_wday : 7); break;
-	case 'U': putnum(o, "%02ld", (tm->tm_yday + 7 - tm->tm_wday) / 7); break;
-	case 'V': putnum(o, "%02ld", iso_week(tm, &iso_year)); break;
-	case 'w': putnum(o, "%ld", tm->tm_wday); break;
-	case 'W': putnum(o, "%02ld", (tm->tm_yday + 7 - (tm->tm_wday + 6) % 7) / 7); break;
-	case 'y': putnum(o, "%02ld", (year % 100 + 100) % 100); break;
-	case 'Y': putnum(o, "%ld", year); break;
-	case 'z': puts_(o, "+0000"); break;
-	case 'Z': puts_(o, "UTC"); break;
-	case '%': puts_(o, "%"); break;
+	case 'X': out_format(o, "%H:%M:%S", tm); break;
+	case 'u': out_num(o, 1, ' ', tm->tm_wday ? tm->tm_wday : 7); break;
+	case 'U': out_num(o, 2, '0', (tm->tm_yday + 7 - tm->tm_wday) / 7); break;
+	case 'V': out_num(o, 2, '0', iso_week(tm, &iso_year)); break;
+	case 'w': out_num(o, 1, ' ', tm->tm_wday); break;
+	case 'W': out_num(o, 2, '0', (tm->tm_yday + 7 - (tm->tm_wday + 6) % 7) / 7); break;
+	case 'y': out_num(o, 2, '0', (year % 100 + 100) % 100); break;
+	case 'Y': out_num(o, 1, ' ', year); break;
+	case 'z': out_puts(o, "+0000"); break;
+	case 'Z': out_puts(o, tm->tm_zone ? tm->tm_zone : "GMT"); break;
+	case '%': out_puts(o, "%"); break;
 	default: {
 		char unknown[2] = { '%', c };
-		put(o, unknown, 2);
+		out_put(o, unknown, 2);
 	}
 	}
 }
 
-static void format(struct out *o, const char *fmt, const struct tm *tm)
+static void out_format(struct out *o, const char *fmt, const struct tm *tm)
 {
 	for (const char *p = fmt; *p && !o->full; p++) {
 		if (*p != '%') {
-			put(o, p, 1);
+			out_put(o, p, 1);
 			continue;
 		}
 		p++;
-		/* Flags and modifiers (E, O, -, _, 0, ^, #) are accepted, not used. */
+		/* Flags - _ 0 change the padding of numbers; ^ # E O are accepted
+		 * and ignored. */
+		o->flag = 0;
 		while (*p == 'E' || *p == 'O' || *p == '-' || *p == '_' || *p == '0' || *p == '^' ||
-		       *p == '#')
+		       *p == '#') {
+			if (*p == '-' || *p == '_' || *p == '0')
+				o->flag = *p;
 			p++;
+		}
 		if (!*p) {
-			put(o, "%", 1);
+			out_put(o, "%", 1);
 			break;
 		}
-		convert(o, *p, tm);
+		out_convert(o, *p, tm);
 	}
 }
 
@@ -240,11 +252,11 @@ static void format(struct out *o, const char *fmt, const struct tm *tm)
  * buffer's contents are then unspecified; here they hold a NUL-ended prefix). */
 size_t strftime(char *buf, size_t cap, const char *fmt, const struct tm *tm)
 {
-	struct out o = { buf, cap, 0, 0 };
+	struct out o = { buf, cap, 0, 0, 0 };
 
 	if (cap == 0)
 		return 0;
-	format(&o, fmt, tm);
+	out_format(&o, fmt, tm);
 	buf[o.len] = '\0';
 	return o.full ? 0 : o.len;
 }

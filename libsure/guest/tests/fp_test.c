@@ -183,6 +183,7 @@ static double host_modf(double x, double *i)
 #include "../src/fp/roots.c"
 #include "../src/fp/round.c"
 #include "../src/fp/trig.c"
+#include "../src/fp/big.c"
 #include "../src/fp/strtod.c"
 
 static int failures, checks;

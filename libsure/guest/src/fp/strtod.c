@@ -12,102 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "big.h"
 #include "fp.h"
 
 /* Decimal digits kept: a double's halfway points need at most 768
  * significant digits, so beyond 800 only "is anything non-zero" matters. */
 #define MAX_DIGITS 800
-#define LIMBS 256 /* 8192 bits: 10^1150 shifted by 64 fits */
-
-struct big {
-	uint32_t w[LIMBS]; /* little-endian */
-	int n; /* limbs in use; w[n - 1] != 0 unless n == 0 */
-};
-
-static void big_mul_add(struct big *b, uint32_t m, uint32_t add)
-{
-	uint64_t carry = add;
-
-	for (int i = 0; i < b->n; i++) {
-		uint64_t t = (uint64_t)b->w[i] * m + carry;
-		b->w[i] = (uint32_t)t;
-		carry = t >> 32;
-	}
-	if (carry && b->n < LIMBS)
-		b->w[b->n++] = (uint32_t)carry;
-}
-
-static void big_mul_pow10(struct big *b, int e)
-{
-	for (; e >= 9; e -= 9)
-		big_mul_add(b, 1000000000u, 0);
-	static const uint32_t small[9] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
-					   100000000 };
-	big_mul_add(b, small[e], 0);
-}
-
-static int big_bits(const struct big *b)
-{
-	return b->n ? 32 * (b->n - 1) + (32 - __builtin_clz(b->w[b->n - 1])) : 0;
-}
-
-static void big_shl(struct big *b, int bits)
-{
-	int words = bits / 32, r = bits % 32;
-
-	if (b->n == 0)
-		return;
-	if (b->n + words + 1 > LIMBS)
-		words = LIMBS - b->n - 1; /* cannot happen within the bounds checked */
-	b->w[b->n + words] = 0;
-	for (int i = b->n - 1; i >= 0; i--) {
-		uint64_t v = (uint64_t)b->w[i] << r;
-		b->w[i + words + 1] |= (uint32_t)(v >> 32);
-		b->w[i + words] = (uint32_t)v;
-	}
-	for (int i = 0; i < words; i++)
-		b->w[i] = 0;
-	b->n += words + 1;
-	while (b->n && b->w[b->n - 1] == 0)
-		b->n--;
-}
-
-static void big_shr1(struct big *b)
-{
-	for (int i = 0; i < b->n; i++)
-		b->w[i] = b->w[i] >> 1 | (i + 1 < b->n ? b->w[i + 1] << 31 : 0);
-	while (b->n && b->w[b->n - 1] == 0)
-		b->n--;
-}
-
-static int big_cmp(const struct big *a, const struct big *b)
-{
-	if (a->n != b->n)
-		return a->n < b->n ? -1 : 1;
-	for (int i = a->n - 1; i >= 0; i--)
-		if (a->w[i] != b->w[i])
-			return a->w[i] < b->w[i] ? -1 : 1;
-	return 0;
-}
-
-/* a -= b, for a >= b. */
-static void big_sub(struct big *a, const struct big *b)
-{
-	int64_t borrow = 0;
-
-	for (int i = 0; i < a->n; i++) {
-		int64_t t = (int64_t)a->w[i] - (i < b->n ? b->w[i] : 0) - borrow;
-		borrow = t < 0;
-		a->w[i] = (uint32_t)(t + (borrow << 32));
-	}
-	while (a->n && a->w[a->n - 1] == 0)
-		a->n--;
-}
 
 /* The top 64 bits of b, and whether any bit below them is set. */
-static uint64_t big_top64(const struct big *b, int *sticky, int *shift)
+static uint64_t big_top64(const struct sg_big *b, int *sticky, int *shift)
 {
-	int bits = big_bits(b), s = bits > 64 ? bits - 64 : 0;
+	int bits = sg_big_bits(b), s = bits > 64 ? bits - 64 : 0;
 	uint64_t m = 0;
 
 	*sticky = 0;
@@ -215,37 +130,34 @@ static double parse_hex(const char *p, const char **end)
 /* D * 10^e10 for the digits in dig (no leading zeros), the slow way. */
 static double decimal_big(const char *dig, int nd, int e10)
 {
-	struct big a = { .n = 0 }, b = { .n = 0 };
+	struct sg_big a, b;
 	int sticky, shift;
 
-	for (int i = 0; i < nd; i++) {
-		if (a.n == 0)
-			a.n = 1, a.w[0] = 0;
-		big_mul_add(&a, 10, (uint32_t)(dig[i] - '0'));
-	}
+	sg_big_set(&a, 0);
+	for (int i = 0; i < nd; i++)
+		sg_big_mul_add(&a, 10, (uint32_t)(dig[i] - '0'));
 	if (e10 >= 0) {
-		big_mul_pow10(&a, e10);
+		sg_big_mul_pow10(&a, e10);
 		uint64_t m = big_top64(&a, &sticky, &shift);
 		return round_bits(m, sticky, shift);
 	}
 	/* a / 10^-e10: a 64-bit quotient q = floor(a 2^s / b) (2^62 <= q <
 	 * 2^64), then the value is q * 2^-s, the remainder the sticky bit. */
-	b.n = 1;
-	b.w[0] = 1;
-	big_mul_pow10(&b, -e10);
-	int s = big_bits(&b) - big_bits(&a) + 63;
+	sg_big_set(&b, 1);
+	sg_big_mul_pow10(&b, -e10);
+	int s = sg_big_bits(&b) - sg_big_bits(&a) + 63;
 	if (s > 0)
-		big_shl(&a, s);
+		sg_big_shl(&a, s);
 	else
-		big_shl(&b, -s);
-	big_shl(&b, 63);
+		sg_big_shl(&b, -s);
+	sg_big_shl(&b, 63);
 	uint64_t q = 0;
 	for (int i = 63; i >= 0; i--) {
-		if (big_cmp(&a, &b) >= 0) {
-			big_sub(&a, &b);
+		if (sg_big_cmp(&a, &b) >= 0) {
+			sg_big_sub(&a, &b);
 			q |= 1ull << i;
 		}
-		big_shr1(&b);
+		sg_big_shr1(&b);
 	}
 	return round_bits(q, a.n != 0, -s);
 }
