@@ -68,5 +68,7 @@ size_t strftime(char *buf, size_t cap, const char *fmt, const struct tm *tm);
 /* "Thu Jan  1 00:00:00 1970\n" into buf (26 bytes). */
 char *asctime_r(const struct tm *tm, char *buf);
 char *ctime_r(const time_t *t, char *buf);
+char *asctime(const struct tm *tm); /* one static buffer */
+char *ctime(const time_t *t);
 
 #endif

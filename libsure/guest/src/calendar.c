@@ -274,3 +274,17 @@ char *ctime_r(const time_t *t, char *buf)
 
 	return gmtime_r(t, &tm) ? asctime_r(&tm, buf) : NULL;
 }
+
+char *asctime(const struct tm *tm)
+{
+	static char buf[26];
+
+	return asctime_r(tm, buf);
+}
+
+char *ctime(const time_t *t)
+{
+	static char buf[26];
+
+	return ctime_r(t, buf);
+}
