@@ -7,9 +7,13 @@
  *
  * The response is written with sure_write/sure_printf (sure.h), not stdio.
  *
- * limits.h, errno.h, assert.h, ctype.h, string.h, stdlib.h, setjmp.h and
- * this file are libsg's own; stddef.h, stdint.h, stdarg.h, stdbool.h come from the
- * compiler (functions are built with -nostdinc: never the host's headers).
+ * limits.h, errno.h, assert.h, ctype.h, string.h, strings.h, stdlib.h,
+ * setjmp.h, math.h, time.h, inttypes.h, sys/time.h, sys/types.h and this file
+ * are libsg's own; stddef.h, stdint.h, stdarg.h, stdbool.h, float.h come from
+ * the compiler (functions are built with -nostdinc: never the host's headers).
+ *
+ * Conversions: d i u o x X p s c % and f F e E g G a A (the exact decimal
+ * digits, rounded half to even, as glibc prints them).
  */
 #ifndef SURE_STDIO_H
 #define SURE_STDIO_H
