@@ -253,10 +253,14 @@ Deno.test("build: the standard C headers are libsg's, never the host's", async (
     "std.c": "#include <assert.h>\n#include <ctype.h>\n#include <errno.h>\n" +
       "#include <limits.h>\n#include <stdarg.h>\n#include <stdbool.h>\n#include <stddef.h>\n" +
       "#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n" +
-      "#include <sure.h>\n" +
+      "#include <math.h>\n#include <time.h>\n#include <sys/time.h>\n#include <sys/types.h>\n" +
+      "#include <inttypes.h>\n#include <strings.h>\n#include <float.h>\n#include <sure.h>\n" +
       "int handle(sure_req *req) {\n" +
       '  char b[32]; bool ok = sprintf(b, "%d", INT_MAX) == 10; assert(ok);\n' +
       '  printf("%s %d\\n", b, errno); fprintf(stderr, "e\\n"); puts(strdup("x"));\n' +
+      "  struct timeval tv; gettimeofday(&tv, NULL); ssize_t z = (ssize_t)time(NULL);\n" +
+      '  printf("%" PRId64 " %.3f %g %d\\n", (int64_t)z, sqrt(DBL_EPSILON), strtod("1e3", NULL),\n' +
+      '         strcasecmp("A", "a"));\n' +
       "  return sure_write(req, b, strlen(b)) + abs(atoi(b)) * 0 + isdigit(b[0]) * 0;\n}\n",
   }, async (dir) => {
     await buildFunction(dir);
@@ -303,6 +307,14 @@ Deno.test("build: a libc function libsg leaves out is named, not a raw linker er
 Deno.test("builder: the table of unsupported libc symbols", () => {
   assert.match(unsupportedReason("fork")!, /one process/);
   assert.equal(unsupportedReason("printf"), undefined);
+  // What libsg now has is not in the table; near misses name the alternative.
+  for (
+    const have of ["sqrt", "pow", "strtod", "time", "clock_gettime", "strftime", "rand", "getenv"]
+  ) {
+    assert.equal(unsupportedReason(have), undefined, have);
+  }
+  assert.match(unsupportedReason("sqrtl")!, /double function/);
+  assert.match(unsupportedReason("sscanf")!, /strtol, strtod/);
   assert.equal(unsupportedReason("handle"), undefined);
   const out = [
     "/usr/bin/ld: /tmp/x/0-f.o: in function `handle':",
@@ -310,12 +322,12 @@ Deno.test("builder: the table of unsupported libc symbols", () => {
     "f.c:4: undefined reference to `fopen'",
     "f.c:5: undefined reference to `helper'",
     "g.c:2:10: error: implicit declaration of function 'socket' [-Werror=implicit-function-declaration]",
-    "h.c:2:10: error: implicit declaration of function \u2018getenv\u2019",
+    "h.c:2:10: error: implicit declaration of function \u2018setenv\u2019",
   ].join("\n");
   assert.deepEqual(explainUnsupported(out).map((l) => l.split(" (")[0]), [
     "fopen is not available in a sure function",
     "socket is not available in a sure function",
-    "getenv is not available in a sure function",
+    "setenv is not available in a sure function",
   ]);
   assert.deepEqual(explainUnsupported("all fine"), []);
 });
@@ -422,7 +434,12 @@ Deno.test("build: concurrent builds of one folder all succeed", async () => {
 
 // ---- the guest libc, on the host ----------------------------------------------
 
-Deno.test("guest libc: formatting, strtol, ctype, strings, sorting, setjmp and the heap match glibc", async () => {
+/**
+ * Compiles one of libsg's host-side tests (libsure/guest/tests/*.c: the
+ * guest sources included under renamed symbols, glibc as the reference)
+ * with ASan and UBSan, runs it and expects its "ok - <what>" line.
+ */
+async function runHostCTest(file: string, extra: string[], ok: RegExp) {
   const bin = await Deno.makeTempFile({ prefix: "sure-libc-test-" });
   try {
     const cc = Deno.env.get("CC") || "cc";
@@ -442,11 +459,8 @@ Deno.test("guest libc: formatting, strtol, ctype, strings, sorting, setjmp and t
         `-iquote${ROOT}/libsure/abi`,
         `-iquote${ROOT}/libsure/guest/include`,
         `-iquote${ROOT}/libsure/guest/src`,
-        `${ROOT}/libsure/guest/tests/libc_test.c`,
-        // setjmp.S under other names (the test uses glibc's setjmp too).
-        "-DSG_SETJMP=sg_setjmp",
-        "-DSG_LONGJMP=sg_longjmp",
-        `${ROOT}/libsure/guest/src/setjmp.S`,
+        `${ROOT}/libsure/guest/tests/${file}`,
+        ...extra,
         "-o",
         bin,
       ],
@@ -457,10 +471,25 @@ Deno.test("guest libc: formatting, strtol, ctype, strings, sorting, setjmp and t
     const run = await new Deno.Command(bin, { stdout: "piped", stderr: "piped" }).output();
     const text = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
     assert.ok(run.success, text);
-    assert.match(text, /^ok - libsg libc subset/m);
+    assert.match(text, ok);
   } finally {
-    await Deno.remove(bin);
+    // A failed link leaves no binary: keep the compiler's message, not this.
+    await Deno.remove(bin).catch(() => {});
   }
+}
+
+Deno.test("guest libc: formatting (integers and floating point), strtol, ctype, strings, strtok, strerror, rand, sorting, setjmp, the calendar and strftime, and the heap match glibc", async () => {
+  await runHostCTest("libc_test.c", [
+    // setjmp.S under other names (the test uses glibc's setjmp too).
+    "-DSG_SETJMP=sg_setjmp",
+    "-DSG_LONGJMP=sg_longjmp",
+    `${ROOT}/libsure/guest/src/setjmp.S`,
+  ], /^ok - libsg libc subset/m);
+});
+
+Deno.test("guest libc: math.h within a few ulp of glibc (specials bit for bit) and strtod correctly rounded", async () => {
+  // -lm: glibc's libm is the reference.
+  await runHostCTest("fp_test.c", ["-lm"], /^ok - libsg floating point/m);
 });
 
 // ---- the guest library in real micro-VMs --------------------------------------

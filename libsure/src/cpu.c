@@ -28,6 +28,7 @@ extern const uint8_t sure_trap_blob[], sure_trap_blob_end[];
 #define CR4_PAE (1ull << 5)
 #define CR4_OSFXSR (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
+#define MSR_IA32_TSC 0x10
 #define EFER_LME (1ull << 8)
 #define EFER_LMA (1ull << 10)
 #define EFER_NXE (1ull << 11)
@@ -171,6 +172,22 @@ int sure_cpu_setup(int fd, const struct sure_kvm *kvm, uint64_t cr3, uint64_t ri
 	if (ioctl(fd, KVM_SET_FPU, &fpu) < 0)
 		return -errno;
 	sync_tsc(fd);
+	return 0;
+}
+
+int sure_cpu_guest_tsc(int fd, uint64_t *tsc)
+{
+	union {
+		struct kvm_msrs h;
+		uint8_t room[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} m;
+
+	memset(&m, 0, sizeof(m));
+	m.h.nmsrs = 1;
+	m.h.entries[0].index = MSR_IA32_TSC;
+	if (ioctl(fd, KVM_GET_MSRS, &m) != 1)
+		return -EIO;
+	*tsc = m.h.entries[0].data;
 	return 0;
 }
 

@@ -29,4 +29,8 @@ int sure_cpu_save(int vcpu_fd, struct sure_cpu_state *st);
 /* Gives a new vCPU a saved state: a clone continues where its template stopped. */
 int sure_cpu_restore(int vcpu_fd, const struct sure_kvm *kvm, const struct sure_cpu_state *st);
 
+/* The vCPU's TSC now (its IA32_TSC MSR): the guest's own time base, whatever
+ * offset KVM gave this VM. */
+int sure_cpu_guest_tsc(int vcpu_fd, uint64_t *tsc);
+
 #endif

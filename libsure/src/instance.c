@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 #include "cpu.h"
 #include "image.h"
@@ -173,6 +175,33 @@ static int boot_cpu(struct sure_instance *inst, const struct sure_layout_out *lo
 	return 0;
 }
 
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The guest's wall clock: the host's CLOCK_REALTIME paired with the guest's
+ * own TSC (read from the vCPU, so it is right whatever TSC offset this VM
+ * has), written before every boot and every clone runs: a clone must tell
+ * the time of its own start onwards, never its template's. The guest adds
+ * (rdtsc - wall_tsc) / tsc_hz. The two host reads around the TSC read bound
+ * the pairing error to one KVM_GET_MSRS call.
+ */
+static void set_wall_clock(struct sure_instance *inst)
+{
+	uint64_t before = realtime_ns(), tsc;
+
+	if (sure_cpu_guest_tsc(inst->vcpu.fd, &tsc) < 0)
+		tsc = __rdtsc(); /* the same domain when KVM took the host's offset 0 */
+	uint64_t after = realtime_ns();
+	inst->ctrl->wall_tsc = tsc;
+	inst->ctrl->wall_ns = before + (after - before) / 2;
+}
+
 int sure_instance_start(struct sure_instance *inst, uint32_t timeout_ms, char *err,
 			size_t errcap)
 {
@@ -181,6 +210,7 @@ int sure_instance_start(struct sure_instance *inst, uint32_t timeout_ms, char *e
 
 	sure_channel_init(&inst->ch, inst->ctrl, inst->io_cap);
 	sure_logring_init(&inst->log, inst->ctrl, inst->ram.map + SURE_LOG_GPA, SURE_LOG_SIZE);
+	set_wall_clock(inst);
 	rc = sure_vcpu_start(inst);
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "vCPU thread: %s", strerror(-rc));

@@ -10,8 +10,17 @@ const NO_FILES = "there is no file system: use the request body and sure_write";
 const NO_INPUT = "there is no standard input: the request body is the input";
 const ONE_PROCESS = "a function is one process with one thread in its own VM";
 const NO_NET = "a function has no network; chains pass data between functions";
-const NO_ENV = "a function has no environment or command line: configure it in sure_init";
+const NO_ENV =
+  'a function\'s environment is read-only: set values at deploy (--env, "env" in sure.json) ' +
+  "and read them with getenv or sure_getenv";
+const NO_LOCALE = "libsg has only the C locale";
 const NO_SIGNALS = "there are no signals in a guest";
+const NO_SCANF = "libsg has no scanf family: parse with strtol, strtod and strtok_r";
+const NO_LONG_DOUBLE =
+  "libsg has no long double math: use the double function (the name without the l)";
+const NO_TZ = "a guest has no time zones: times are UTC (gmtime_r, timegm, strftime)";
+const NO_WIDE = "a guest has no locales or wide characters: keep UTF-8 in char strings";
+const NO_RANDOM_DEVICE = "use rand() (seeded per instance) or sure_instance_seed()";
 const LATER = "not in libsg yet";
 
 const groups: [string, string[]][] = [
@@ -102,34 +111,59 @@ const groups: [string, string[]][] = [
     "epoll_create",
     "epoll_wait",
   ]],
-  [NO_ENV, ["getenv", "setenv", "unsetenv", "putenv", "setlocale"]],
+  [NO_ENV, ["setenv", "unsetenv", "putenv", "clearenv"]],
+  [NO_LOCALE, ["setlocale", "newlocale", "uselocale"]],
   [NO_SIGNALS, ["signal", "sigaction", "raise", "alarm"]],
-  [LATER, [
-    "time",
-    "clock",
-    "gettimeofday",
-    "clock_gettime",
-    "localtime",
-    "gmtime",
-    "strftime",
-    "strtod",
-    "strtof",
-    "atof",
-    "sqrt",
-    "pow",
-    "exp",
-    "log",
-    "sin",
-    "cos",
-    "floor",
-    "ceil",
-    "fabs",
-    "rand",
-    "srand",
-    "strtok",
-    "strerror",
-    "perror",
+  [NO_SCANF, ["sscanf", "vsscanf", "strptime"]],
+  [NO_LONG_DOUBLE, [
+    "strtold",
+    "sqrtl",
+    "cbrtl",
+    "powl",
+    "expl",
+    "exp2l",
+    "logl",
+    "log2l",
+    "log10l",
+    "sinl",
+    "cosl",
+    "tanl",
+    "asinl",
+    "acosl",
+    "atanl",
+    "atan2l",
+    "sinhl",
+    "coshl",
+    "tanhl",
+    "fabsl",
+    "floorl",
+    "ceill",
+    "roundl",
+    "truncl",
+    "fmodl",
+    "frexpl",
+    "ldexpl",
+    "hypotl",
   ]],
+  [NO_TZ, ["tzset", "timelocal", "strftime_l"]],
+  [NO_WIDE, [
+    "localeconv",
+    "wcslen",
+    "wcscpy",
+    "wcscmp",
+    "mbstowcs",
+    "wcstombs",
+    "mbtowc",
+    "wctomb",
+    "mbrtowc",
+    "wprintf",
+    "swprintf",
+    "towupper",
+    "towlower",
+    "iswalpha",
+  ]],
+  [NO_RANDOM_DEVICE, ["getrandom", "arc4random", "random", "srandom", "drand48", "srand48"]],
+  [LATER, ["erf", "erfc", "tgamma", "lgamma", "j0", "j1", "y0", "y1", "qsort_r"]],
 ];
 
 const WHY = new Map<string, string>();

@@ -1,5 +1,7 @@
 /* errno.h - errno is a plain global int (one thread per guest). libsg sets
- * it only where C says so: strtol/strtoul/atol on overflow (ERANGE). */
+ * it only where C says so: strtol and strtod on overflow (ERANGE), math.h on
+ * domain errors (EDOM) and overflow or poles (ERANGE), clock_gettime on a
+ * bad clock (EINVAL). */
 #ifndef SURE_ERRNO_H
 #define SURE_ERRNO_H
 

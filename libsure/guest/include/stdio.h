@@ -7,9 +7,13 @@
  *
  * The response is written with sure_write/sure_printf (sure.h), not stdio.
  *
- * limits.h, errno.h, assert.h, ctype.h, string.h, stdlib.h, setjmp.h and
- * this file are libsg's own; stddef.h, stdint.h, stdarg.h, stdbool.h come from the
- * compiler (functions are built with -nostdinc: never the host's headers).
+ * limits.h, errno.h, assert.h, ctype.h, string.h, strings.h, stdlib.h,
+ * setjmp.h, math.h, time.h, inttypes.h, sys/time.h, sys/types.h and this file
+ * are libsg's own; stddef.h, stdint.h, stdarg.h, stdbool.h, float.h come from
+ * the compiler (functions are built with -nostdinc: never the host's headers).
+ *
+ * Conversions: d i u o x X p s c % and f F e E g G a A (the exact decimal
+ * digits, rounded half to even, as glibc prints them).
  */
 #ifndef SURE_STDIO_H
 #define SURE_STDIO_H
@@ -37,6 +41,8 @@ int putc(int c, FILE *f);
 size_t fwrite(const void *p, size_t size, size_t n, FILE *f);
 /* Writes an unfinished line out now; fflush(NULL) does both streams. */
 int fflush(FILE *f);
+/* "s: strerror(errno)" to stderr. */
+void perror(const char *s);
 
 int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)

@@ -13,6 +13,17 @@
 
 #define EXIT_SUCCESS 0
 #define EXIT_FAILURE 1
+#define RAND_MAX 2147483647
+
+typedef struct {
+	int quot, rem;
+} div_t;
+typedef struct {
+	long quot, rem;
+} ldiv_t;
+typedef struct {
+	long long quot, rem;
+} lldiv_t;
 
 /* Heap: the memory between the image and the stack. */
 void *malloc(size_t n);
@@ -31,6 +42,21 @@ long strtol(const char *s, char **end, int base);
 unsigned long strtoul(const char *s, char **end, int base);
 long long strtoll(const char *s, char **end, int base);
 unsigned long long strtoull(const char *s, char **end, int base);
+/* Correctly rounded (ties to even) for any decimal input; also hex floats
+ * ("0x1.8p3"), "inf", "infinity" and "nan". ERANGE on overflow (HUGE_VAL)
+ * and underflow. */
+double strtod(const char *s, char **end);
+float strtof(const char *s, char **end);
+double atof(const char *s);
+div_t div(int a, int b);
+ldiv_t ldiv(long a, long b);
+lldiv_t lldiv(long long a, long long b);
+
+/* Until srand is called, seeded per instance (sure_instance_seed): clones
+ * of one template draw different numbers. srand(s) repeats a sequence. */
+int rand(void);
+void srand(unsigned seed);
+int rand_r(unsigned *seed);
 
 /* A value deployed with the function (`--env`, `--secret`, "env" in sure.json),
  * as sure_getenv; NULL if unset. Read-only memory: do not write through it. */

@@ -26,5 +26,16 @@ char *strncat(char *dst, const char *src, size_t n);
 /* On the heap (malloc); NULL when it is full. */
 char *strdup(const char *s);
 char *strndup(const char *s, size_t n);
+/* Splits s at any of delim's bytes; strtok keeps its place in one static
+ * pointer, strtok_r in *save. strsep also returns empty fields. */
+char *strtok(char *s, const char *delim);
+char *strtok_r(char *s, const char *delim, char **save);
+char *strsep(char **sp, const char *delim);
+/* glibc's messages for errno.h's values, "Unknown error N" for others. */
+char *strerror(int e);
+int strerror_r(int e, char *buf, size_t cap);
+/* ASCII, without case (also in strings.h). */
+int strcasecmp(const char *a, const char *b);
+int strncasecmp(const char *a, const char *b, size_t n);
 
 #endif

@@ -1,15 +1,17 @@
 /*
  * format.c - the printf engine behind vsnprintf, sure_printf and sure_log.
- * Conversions: d i u x X p s c %; flags - 0 + space #; width and precision
- * (numbers or *); length hh h l ll z j t. Output goes to a sink that keeps
+ * Conversions: d i u o x X p s c % and, through fp/fmtfp.c, f F e E g G a A;
+ * flags - 0 + space #; width and precision (numbers or *); length hh h l ll
+ * z j t L. Output goes to a sink that keeps
  * counting past its capacity, so callers learn the full length.
  */
 #include "sg.h"
 
 #define NUM_MAX 1000000 /* width/precision beyond this are clamped: no overflow */
 
-enum { F_LEFT = 1, F_ZERO = 2, F_PLUS = 4, F_SPACE = 8, F_ALT = 16 };
-enum len { L_NONE, L_HH, L_H, L_L, L_LL, L_Z };
+enum { F_LEFT = SG_F_LEFT, F_ZERO = SG_F_ZERO, F_PLUS = SG_F_PLUS, F_SPACE = SG_F_SPACE,
+       F_ALT = SG_F_ALT };
+enum len { L_NONE, L_HH, L_H, L_L, L_LL, L_Z, L_BIG };
 
 struct spec {
 	int flags;
@@ -157,6 +159,8 @@ static const char *parse_spec(const char *p, struct spec *sp, va_list *ap)
 		sp->len = p[1] == 'l' ? (p++, L_LL) : L_L;
 	else if (p[0] == 'z' || p[0] == 'j' || p[0] == 't')
 		sp->len = p[0] == 'j' ? L_LL : L_Z;
+	else if (p[0] == 'L')
+		sp->len = L_BIG; /* long double */
 	if (sp->len != L_NONE)
 		p++;
 	return p;
@@ -231,9 +235,29 @@ static int convert(struct sg_sink *s, const struct spec *sp, char conv, va_list 
 		put_number(s, sp, v, 0, 16, conv == 'X', pre);
 		return 1;
 	}
+	case 'o': {
+		uint64_t v = unsigned_arg(sp->len, ap);
+		/* '#' makes the first digit a 0, unless the precision already does. */
+		int nd = v ? (64 - __builtin_clzll(v) + 2) / 3 : 1;
+		const char *pre = (sp->flags & F_ALT) && v && sp->prec <= nd ? "0" : NULL;
+		put_number(s, sp, v, 0, 8, 0, pre);
+		return 1;
+	}
 	case 'p':
 		put_number(s, sp, (uintptr_t)va_arg(*ap, void *), 0, 16, 0, "0x");
 		return 1;
+	case 'f':
+	case 'F':
+	case 'e':
+	case 'E':
+	case 'g':
+	case 'G':
+	case 'a':
+	case 'A': {
+		struct sg_fpspec fs = { sp->flags, sp->width, sp->prec, sp->len == L_BIG };
+		sg_format_fp(s, &fs, conv, ap);
+		return 1;
+	}
 	case 's':
 		put_string(s, sp, va_arg(*ap, const char *));
 		return 1;

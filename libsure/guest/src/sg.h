@@ -72,6 +72,20 @@ struct sg_sink {
 /* printf-style formatting into a sink; no NUL is added. */
 void sg_vformat(struct sg_sink *s, const char *fmt, va_list ap);
 
+/* printf's flags, shared with the floating-point conversions. */
+enum { SG_F_LEFT = 1, SG_F_ZERO = 2, SG_F_PLUS = 4, SG_F_SPACE = 8, SG_F_ALT = 16 };
+struct sg_fpspec {
+	int flags;
+	int width; /* 0: none */
+	int prec; /* -1: none */
+	int long_double; /* the L length: the argument is a long double */
+};
+/* %f %F %e %E %g %G %a %A: takes the double from ap and writes it exactly
+ * rounded (ties to even, as glibc). In fp/fmtfp.c, the one part of the
+ * printf engine built with SSE (a double argument arrives in an XMM
+ * register). */
+void sg_format_fp(struct sg_sink *s, const struct sg_fpspec *sp, char conv, va_list *ap);
+
 /* Heap over [start, end); called once before any malloc. */
 void sg_heap_init(uint64_t start, uint64_t end);
 

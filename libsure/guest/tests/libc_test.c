@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 /* glibc, reached under other names once the macros below are in force. */
 static int host_vsnprintf(char *b, size_t n, const char *f, va_list ap)
@@ -48,6 +50,52 @@ static void *host_bsearch(const void *k, const void *b, size_t n, size_t sz,
 			  int (*c)(const void *, const void *))
 {
 	return bsearch(k, b, n, sz, c);
+}
+static size_t host_strftime(char *b, size_t n, const char *f, const struct tm *tm)
+{
+	return strftime(b, n, f, tm);
+}
+static struct tm *host_gmtime_r(const time_t *t, struct tm *tm)
+{
+	return gmtime_r(t, tm);
+}
+static time_t host_timegm(struct tm *tm)
+{
+	return timegm(tm);
+}
+static char *host_strtok_r(char *s, const char *d, char **save)
+{
+	return strtok_r(s, d, save);
+}
+static char *host_strerror(int e)
+{
+	return strerror(e);
+}
+static int host_strcasecmp(const char *a, const char *b)
+{
+	return strcasecmp(a, b);
+}
+/* The string functions below are renamed too: without these, "glibc's"
+ * side of a comparison would be libsg's again. */
+static char *host_strstr(const char *h, const char *n)
+{
+	return strstr(h, n);
+}
+static size_t host_strspn(const char *s, const char *a)
+{
+	return strspn(s, a);
+}
+static size_t host_strcspn(const char *s, const char *r)
+{
+	return strcspn(s, r);
+}
+static char *host_strpbrk(const char *s, const char *a)
+{
+	return strpbrk(s, a);
+}
+static char *host_strrchr(const char *s, int c)
+{
+	return strrchr(s, c);
 }
 /* The C locale's classes (glibc's tables), one function for all. */
 static int host_ctype(int which, int c)
@@ -144,6 +192,31 @@ static int host_ctype(int which, int c)
 #define free sg_free
 #define abort sg_abort_
 #define sure_abort sg_test_sure_abort
+#define strtok sg_strtok
+#define strtok_r sg_strtok_r
+#define strsep sg_strsep
+#define strcasecmp sg_strcasecmp
+#define strncasecmp sg_strncasecmp
+#define strerror sg_strerror
+#define strerror_r sg_strerror_r
+#define perror sg_perror
+#define rand sg_rand
+#define srand sg_srand
+#define rand_r sg_rand_r
+#define div sg_div
+#define ldiv sg_ldiv
+#define lldiv sg_lldiv
+#define gmtime sg_gmtime
+#define gmtime_r sg_gmtime_r
+#define localtime sg_localtime
+#define localtime_r sg_localtime_r
+#define timegm sg_timegm
+#define mktime sg_mktime
+#define strftime sg_strftime
+#define asctime_r sg_asctime_r
+#define ctime_r sg_ctime_r
+#define sure_instance_seed sg_test_instance_seed
+uint64_t sg_test_instance_seed(void);
 
 #include "../src/abs.c"
 #include "../src/ctype.c"
@@ -154,6 +227,13 @@ static int host_ctype(int which, int c)
 #include "../src/qsort.c"
 #include "../src/string.c"
 #include "../src/strtol.c"
+#include "../src/calendar.c"
+#include "../src/div.c"
+#include "../src/rand.c"
+#include "../src/strerror.c"
+#include "../src/strtok.c"
+#include "../src/fp/big.c"
+#include "../src/fp/fmtfp.c"
 
 static int failures, checks;
 static jmp_buf abort_jump;
@@ -376,7 +456,7 @@ static void test_strings(void)
 	sg_memset(buf, 0, sizeof(buf));
 	check(sg_memcpy(buf, "xy", 2) == buf && !sg_strcmp(buf, "xy"), "memcpy");
 	const char *t = "a/b/c.txt";
-	check(sg_strrchr(t, '/') == strrchr(t, '/') && sg_strrchr(t, 'z') == NULL &&
+	check(sg_strrchr(t, '/') == host_strrchr(t, '/') && sg_strrchr(t, 'z') == NULL &&
 		      sg_strrchr(t, 0) == t + 9,
 	      "strrchr");
 	const char *hay[] = { "", "a", "abc", "ababc", "aaab", "xyz" };
@@ -384,10 +464,10 @@ static void test_strings(void)
 	int strstr_ok = 1, span_ok = 1;
 	for (size_t i = 0; i < sizeof(hay) / sizeof(hay[0]); i++)
 		for (size_t j = 0; j < sizeof(needle) / sizeof(needle[0]); j++) {
-			strstr_ok &= sg_strstr(hay[i], needle[j]) == strstr(hay[i], needle[j]);
-			span_ok &= sg_strspn(hay[i], needle[j]) == strspn(hay[i], needle[j]);
-			span_ok &= sg_strcspn(hay[i], needle[j]) == strcspn(hay[i], needle[j]);
-			span_ok &= sg_strpbrk(hay[i], needle[j]) == strpbrk(hay[i], needle[j]);
+			strstr_ok &= sg_strstr(hay[i], needle[j]) == host_strstr(hay[i], needle[j]);
+			span_ok &= sg_strspn(hay[i], needle[j]) == host_strspn(hay[i], needle[j]);
+			span_ok &= sg_strcspn(hay[i], needle[j]) == host_strcspn(hay[i], needle[j]);
+			span_ok &= sg_strpbrk(hay[i], needle[j]) == host_strpbrk(hay[i], needle[j]);
 		}
 	check(strstr_ok, "strstr matches glibc");
 	check(span_ok, "strspn, strcspn, strpbrk match glibc");
@@ -660,6 +740,224 @@ static void test_strdup(void)
 	check(heap_top == heap_lo, "strdup'ed strings free back to an empty heap");
 }
 
+
+/* ---- printf's floating-point conversions ---------------------------------- */
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat"
+static void test_format_fp(void)
+{
+	static const double values[] = { 0.0, -0.0, 1.0, -1.0, 0.5, 0.125, 0.375, 2.5, 3.5, 1e-5,
+					 123456.789, 1e15, 1e16, 1e21, 1e22, 1e23, 0.1, 1.0 / 3,
+					 9.9999, 99.995, 0.000123456, 5e-324, 2.2250738585072014e-308,
+					 1.7976931348623157e308, 1e300, 6.02214076e23, 1234567.0 };
+	static const char *const formats[] = {
+		"%f", "%.0f", "%.1f", "%.2f", "%.10f", "%#.0f", "%e", "%.0e", "%.3e", "%#.0e",
+		"%E", "%g", "%.0g", "%.1g", "%.3g", "%.17g", "%#g", "%#.3g", "%G", "%a", "%.0a",
+		"%.1a", "%.3a", "%A", "%#a", "%12.3f", "%-12.3f|", "%012.3f", "%+f", "% f",
+		"%+012.4e", "%-+12g|", "%020a", "%.20f", "%.40e", "%.25g", "%F",
+	};
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		for (size_t j = 0; j < sizeof(formats) / sizeof(formats[0]); j++)
+			same_format(256, formats[j], values[i]);
+	static const double odd[] = { 1.0 / 0.0, -1.0 / 0.0, 0.0 / 0.0, -(0.0 / 0.0) };
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+		same_format(256, "[%f] [%e] [%g] [%a] [%F] [%E] [%G] [%A]", odd[i], odd[i], odd[i],
+			    odd[i], odd[i], odd[i], odd[i], odd[i]);
+		same_format(256, "[%08f] [%-8f] [%+f] [% f]", odd[i], odd[i], odd[i], odd[i]);
+	}
+	same_format(256, "%Lf %Lg", (long double)2.5, (long double)1e-10);
+	same_format(256, "%o %#o %#o %.5o %#.5o %lo", 8u, 8u, 0u, 8u, 8u, 01234567012345670ul);
+	same_format(256, "%.*f|%*.*e", 3, 3.14159, 12, 2, -2.5e-7);
+	same_format(6, "%f", 3.14159); /* truncated: the full length is still counted */
+	/* Random doubles of every magnitude in each style: the digits are exact. */
+	uint64_t rng = 0x1234567;
+	int bad = 0;
+	for (int i = 0; i < 20000 && bad < 5; i++) {
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		double d;
+		sg_memcpy(&d, &rng, 8);
+		if (d != d)
+			continue;
+		char a[1200], b[1200];
+		const char *f = i % 4 == 0 ? "%.17g" : i % 4 == 1 ? "%.3e" : i % 4 == 2 ? "%.5f" : "%a";
+		sg_snprintf(a, sizeof(a), f, d);
+		snprintf(b, sizeof(b), f, d);
+		if (strcmp(a, b)) {
+			char what[2500];
+			snprintf(what, sizeof(what), "%s of %a: \"%.100s\", glibc \"%.100s\"", f, d, a, b);
+			check(0, what);
+			bad++;
+		}
+	}
+	check(bad == 0, "random doubles print as glibc prints them");
+}
+#pragma GCC diagnostic pop
+
+/* ---- time.h (calendar and strftime; the clocks need a guest) -------------- */
+
+static void test_time(void)
+{
+	static const time_t times[] = { 0, 1, -1, 86399, 86400, 951782400 /* 2000-02-29 */,
+					 1700000000, 2147483647, 2147483648L, -2208988800L,
+					 253402300799L /* 9999-12-31 23:59:59 */, -62135596800L,
+					 1104537600 /* 2005-01-01: ISO week 53 of 2004 */,
+					 1230681600 /* 2008-12-31: ISO week 1 of 2009 */ };
+	static const char *const formats[] = {
+		"%Y-%m-%d %H:%M:%S", "%a %A %b %B %h", "%c|%x|%X|%D|%F|%T|%R|%r", "%C %y %e %j %p %I",
+		"%u %w %U %W %V %G %g", "%s %z %Z %% %n%t", "%Ey %Od %-d %q",
+	};
+	char a[200], b[200], what[600];
+
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		struct tm ours, theirs;
+		sg_gmtime_r(&times[i], &ours);
+		host_gmtime_r(&times[i], &theirs);
+		snprintf(what, sizeof(what), "gmtime_r(%ld)", (long)times[i]);
+		check(ours.tm_year == theirs.tm_year && ours.tm_mon == theirs.tm_mon &&
+			      ours.tm_mday == theirs.tm_mday && ours.tm_hour == theirs.tm_hour &&
+			      ours.tm_min == theirs.tm_min && ours.tm_sec == theirs.tm_sec &&
+			      ours.tm_wday == theirs.tm_wday && ours.tm_yday == theirs.tm_yday,
+		      what);
+		struct tm copy = ours;
+		check(sg_timegm(&copy) == times[i], "timegm inverts gmtime_r");
+		for (size_t j = 0; j < sizeof(formats) / sizeof(formats[0]); j++) {
+			size_t n1 = sg_strftime(a, sizeof(a), formats[j], &ours);
+			size_t n2 = host_strftime(b, sizeof(b), formats[j], &theirs);
+			snprintf(what, sizeof(what), "strftime(\"%s\") at %ld: \"%s\", glibc \"%s\"",
+				 formats[j], (long)times[i], a, b);
+			check(n1 == n2 && !strcmp(a, b), what);
+		}
+	}
+	/* Every day over 1600..2400 years: gmtime_r agrees and timegm inverts. */
+	int bad = 0;
+	for (time_t t = -11676096000L; t < 13569465600L; t += 86400 * 7 + 3661) {
+		struct tm ours, theirs;
+		sg_gmtime_r(&t, &ours);
+		host_gmtime_r(&t, &theirs);
+		struct tm copy = ours;
+		bad += ours.tm_mday != theirs.tm_mday || ours.tm_mon != theirs.tm_mon ||
+		       ours.tm_year != theirs.tm_year || ours.tm_yday != theirs.tm_yday ||
+		       ours.tm_wday != theirs.tm_wday || sg_timegm(&copy) != t;
+	}
+	check(bad == 0, "gmtime_r and timegm over eight centuries");
+	/* timegm normalises out-of-range fields like glibc's. */
+	struct tm o = { .tm_year = 124, .tm_mon = 13, .tm_mday = 35, .tm_hour = 25, .tm_min = -5 };
+	struct tm t = o;
+	check(sg_timegm(&o) == host_timegm(&t) && o.tm_mon == t.tm_mon && o.tm_mday == t.tm_mday &&
+		      o.tm_wday == t.tm_wday,
+	      "timegm normalises");
+	check(sg_strftime(a, 5, "%Y-%m-%d", &o) == 0, "strftime that does not fit returns 0");
+	time_t t0 = 0;
+	check(!strcmp(sg_ctime_r(&t0, a), "Thu Jan  1 00:00:00 1970\n"), "ctime_r");
+}
+
+/* ---- strtok, strerror, case, rand, div ------------------------------------ */
+
+static uint64_t fake_seed = 1;
+uint64_t sg_test_instance_seed(void)
+{
+	return fake_seed;
+}
+
+static void test_more_strings(void)
+{
+	static const char *const inputs[] = { "a,b,,c", ",,", "", "one", " lead and trail ",
+					      "a;b c;;d" };
+	static const char *const delims[] = { ",", ", ", "; ", "" };
+	int ok = 1;
+
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		for (size_t j = 0; j < sizeof(delims) / sizeof(delims[0]); j++) {
+			char x[64], y[64], *sx, *sy;
+			strcpy(x, inputs[i]);
+			strcpy(y, inputs[i]);
+			char *tx = sg_strtok_r(x, delims[j], &sx), *ty = host_strtok_r(y, delims[j], &sy);
+			for (;;) {
+				ok &= (tx == NULL) == (ty == NULL) && (!tx || tx - x == ty - y);
+				if (!tx || !ty)
+					break;
+				tx = sg_strtok_r(NULL, delims[j], &sx);
+				ty = host_strtok_r(NULL, delims[j], &sy);
+			}
+		}
+	}
+	check(ok, "strtok_r splits as glibc's");
+	char line[] = "x=1&y=2";
+	check(!strcmp(sg_strtok(line, "&"), "x=1") && !strcmp(sg_strtok(NULL, "&"), "y=2") &&
+		      sg_strtok(NULL, "&") == NULL,
+	      "strtok keeps its place");
+	char csv[] = "a,,b", *rest = csv;
+	check(!strcmp(sg_strsep(&rest, ","), "a") && !strcmp(sg_strsep(&rest, ","), "") &&
+		      !strcmp(sg_strsep(&rest, ","), "b") && sg_strsep(&rest, ",") == NULL,
+	      "strsep keeps empty fields");
+	for (int e = 0; e < 80; e++) {
+		const char *m = sg_strerror(e);
+		if (e == 0 || e == EPERM || e == ENOENT || e == EIO || e == EBADF || e == EAGAIN ||
+		    e == ENOMEM || e == EACCES || e == EFAULT || e == EBUSY || e == EEXIST ||
+		    e == EINVAL || e == ENOSPC || e == EDOM || e == ERANGE || e == ENOSYS ||
+		    e == EOVERFLOW) {
+			char what[200];
+			snprintf(what, sizeof(what), "strerror(%d) = \"%s\", glibc \"%s\"", e, m,
+				 host_strerror(e));
+			check(!strcmp(m, host_strerror(e)), what);
+		}
+	}
+	check(!strcmp(sg_strerror(12345), "Unknown error 12345"), "strerror of an unknown value");
+	char small[8];
+	check(sg_strerror_r(ERANGE, small, sizeof(small)) == ERANGE && !strcmp(small, "Numeric"),
+	      "strerror_r truncates");
+	const char *words[] = { "abc", "ABC", "abd", "AB", "", "a[", "A{" };
+	int cs = 1;
+	for (size_t i = 0; i < 7; i++)
+		for (size_t j = 0; j < 7; j++) {
+			int x = sg_strcasecmp(words[i], words[j]), y = host_strcasecmp(words[i], words[j]);
+			cs &= (x > 0) == (y > 0) && (x < 0) == (y < 0);
+		}
+	check(cs && sg_strncasecmp("HELLO world", "hello WORLD!", 11) == 0 &&
+		      sg_strncasecmp("ab", "AC", 2) < 0,
+	      "strcasecmp, strncasecmp");
+	div_t d = sg_div(-7, 2);
+	ldiv_t ld = sg_ldiv(7L, -2L);
+	lldiv_t lld = sg_lldiv(-9LL, -4LL);
+	check(d.quot == -3 && d.rem == -1 && ld.quot == -3 && ld.rem == 1 && lld.quot == 2 &&
+		      lld.rem == -1,
+	      "div, ldiv, lldiv truncate");
+}
+
+static void test_rand(void)
+{
+	int a[8], b[8], c[8], in_range = 1;
+
+	/* Unseeded: the instance seed decides, and a new seed (a clone, which
+	 * shares the state it was copied with) changes the sequence. */
+	fake_seed = 11;
+	for (int i = 0; i < 8; i++)
+		a[i] = sg_rand();
+	fake_seed = 12;
+	for (int i = 0; i < 8; i++)
+		b[i] = sg_rand();
+	check(sg_memcmp(a, b, sizeof(a)) != 0, "a new instance seed gives new numbers");
+	for (int i = 0; i < 100000; i++) {
+		int r = sg_rand();
+		in_range &= r >= 0 && r <= RAND_MAX;
+	}
+	check(in_range, "rand stays in 0..RAND_MAX");
+	/* srand repeats a sequence, whatever the instance seed. */
+	sg_srand(42);
+	for (int i = 0; i < 8; i++)
+		a[i] = sg_rand();
+	fake_seed = 99;
+	sg_srand(42);
+	for (int i = 0; i < 8; i++)
+		c[i] = sg_rand();
+	check(!sg_memcmp(a, c, sizeof(a)), "srand(42) repeats");
+	unsigned s1 = 5, s2 = 5;
+	check(sg_rand_r(&s1) == sg_rand_r(&s2) && s1 == s2, "rand_r is a function of its seed");
+}
+
 int main(void)
 {
 	test_format();
@@ -670,6 +968,10 @@ int main(void)
 	test_setjmp();
 	test_strdup();
 	test_heap();
+	test_format_fp();
+	test_time();
+	test_more_strings();
+	test_rand();
 	if (failures == 0)
 		printf("ok - libsg libc subset: %d checks\n", checks);
 	else
