@@ -134,7 +134,7 @@ export async function fromBinaryResponse(res: Response): Promise<CloudEvent | nu
 /** One event of structured mode from its parsed JSON. */
 export function fromStructured(json: unknown, at = ""): CloudEvent {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new ValidationError(at || undefined, "a structured event is a JSON object");
+    throw new ValidationError(at ? at.slice(0, -1) : "body", "a structured event is a JSON object");
   }
   const attributes: Record<string, string> = {};
   let data: Uint8Array | undefined;

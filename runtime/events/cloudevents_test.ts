@@ -152,7 +152,7 @@ Deno.test("cloudevents: validation names the attribute at fault", () => {
   rejects(s({ ...ok, data: 1, data_base64: "AA==" }), "data_base64");
   rejects(s({ ...ok, data_base64: "%%%" }), "data_base64");
   rejects(s({ ...ok, dataschema: "not a uri" }), "dataschema");
-  rejects(s([ok]), "");
+  rejects(s([ok]), "body");
   const h = (o: Record<string, string>) => () => fromBinary(new Headers(o), new Uint8Array());
   rejects(h({ "ce-specversion": "1.0", "ce-id": "1", "ce-source": "s" }), "type");
   rejects(
