@@ -66,11 +66,21 @@ export interface TestNode extends RunningNode {
 
 /** Starts a node on a free loopback port with its data in a fresh temp dir. */
 export async function startTestNode(
-  opts: { dataDir?: string; scheduler?: Parameters<typeof startNode>[0]["scheduler"] } = {},
+  opts: {
+    dataDir?: string;
+    scheduler?: Parameters<typeof startNode>[0]["scheduler"];
+    events?: Parameters<typeof startNode>[0]["events"];
+  } = {},
 ): Promise<TestNode> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "sure-test-" });
   const { logger, records } = memoryLogger();
-  const node = await startNode({ port: 0, dataDir, logger, scheduler: opts.scheduler });
+  const node = await startNode({
+    port: 0,
+    dataDir,
+    logger,
+    scheduler: opts.scheduler,
+    events: opts.events,
+  });
   return { ...node, dataDir, records };
 }
 
