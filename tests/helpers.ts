@@ -85,11 +85,14 @@ export async function startTestNode(
 }
 
 /** The app with real store, scheduler and libsure, no socket (app.request). */
-export async function openTestApp(dataDir?: string) {
+export async function openTestApp(
+  dataDir?: string,
+  events?: Parameters<typeof startNode>[0]["events"],
+) {
   const dir = dataDir ?? await Deno.makeTempDir({ prefix: "sure-app-" });
   const { logger, records } = memoryLogger();
   const store = await Store.open(dir);
-  const parts = assembleNode(store, probe(), logger);
+  const parts = assembleNode(store, probe(), logger, {}, true, events);
   await parts.deployer.restore();
   return { ...parts, store, dataDir: dir, records };
 }

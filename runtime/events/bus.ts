@@ -85,7 +85,13 @@ export class EventBus {
     for (const ev of events) {
       const { id, source } = ev.attributes;
       const key = await eventKey(source, id);
-      const stored: StoredEvent = { ...ev, key, acceptedAt: new Date().toISOString() };
+      const stored: StoredEvent = {
+        attributes: ev.attributes,
+        // A copy: a view stores its whole buffer in KV (the body reader's may be larger).
+        ...(ev.data ? { data: ev.data.slice() } : {}),
+        key,
+        acceptedAt: new Date().toISOString(),
+      };
       const msg: QueueMessage = { kind: "fanout", event: key };
       const r = await this.#kv.atomic()
         .check({ key: K.seen(key), versionstamp: null })

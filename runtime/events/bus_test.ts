@@ -222,3 +222,16 @@ Deno.test("events bus: a delivery running when the node stops finishes first", a
   assert.equal(await count(t.kv, K.deliveries), 0);
   t.kv.close();
 });
+
+Deno.test("events bus: data that is a view of a larger buffer stores only its bytes", async () => {
+  const t = await open(await tempKv(), recorder().deliver);
+  try {
+    const big = new Uint8Array(100 * 1024);
+    const ev = event("v");
+    ev.data = big.subarray(0, 5);
+    const [a] = await t.bus.accept([ev]);
+    assert.equal(a.duplicate, false);
+  } finally {
+    await t.close();
+  }
+});
