@@ -22,6 +22,8 @@ import { healthCommand } from "./runtime/cli/health.ts";
 import { chainCommand } from "./runtime/cli/chain.ts";
 import { instancesCommand, scaleCommand } from "./runtime/cli/scale.ts";
 import { logsCommand } from "./runtime/cli/logs.ts";
+import { triggerCommand } from "./runtime/cli/trigger.ts";
+import { eventsCommand } from "./runtime/cli/events.ts";
 import { VERSION } from "./runtime/version.ts";
 
 const COMMANDS: Command[] = [
@@ -36,6 +38,8 @@ const COMMANDS: Command[] = [
   scaleCommand,
   logsCommand,
   chainCommand,
+  triggerCommand,
+  eventsCommand,
   healthCommand,
 ];
 
