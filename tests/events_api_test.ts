@@ -4,11 +4,23 @@
  * OpenAPI document): triggers, the sink in the three content modes as the
  * `cloudevents` SDK writes them, duplicates, validation, and dead letters
  * listed, replayed and deleted. Deliveries go to a function that was removed
- * after its trigger was made, so they fail (404) with or without KVM.
+ * after its trigger was made, so they fail (404) with or without KVM. And
+ * the CLI's trigger and events commands against a node on a socket.
  */
 import assert from "node:assert/strict";
 import { CloudEvent, HTTP } from "cloudevents";
-import { deployForm, echoImage, hasLibsure, openTestApp, waitForAsync } from "./helpers.ts";
+import {
+  DENO,
+  deployForm,
+  deployFunction,
+  echoImage,
+  hasLibsure,
+  openTestApp,
+  ROOT,
+  startTestNode,
+  type TestNode,
+  waitForAsync,
+} from "./helpers.ts";
 
 type TestApp = Awaited<ReturnType<typeof openTestApp>>;
 
@@ -144,6 +156,68 @@ Deno.test({
       ) assert.ok(doc.paths[path], path);
     } finally {
       await t.close();
+    }
+  },
+});
+
+/** `deno run main.ts ...` against a node, as a user runs the CLI. */
+async function sure(node: TestNode, args: string[]) {
+  const out = await new Deno.Command(DENO, {
+    args: ["run", "-A", "--quiet", `${ROOT}/main.ts`, ...args, "--node", node.url],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test({
+  name: "events cli: trigger add, ls, rm; events dead, replay and drop of a missing letter",
+  ignore: !hasLibsure,
+  async fn() {
+    const node = await startTestNode();
+    try {
+      await deployFunction(node, "echo", await echoImage());
+      let r = await sure(node, ["trigger", "add", "--type", "com.x", "--function", "echo"]);
+      assert.equal(r.code, 0, r.stderr);
+      const id = r.stdout.match(/^added trigger (\S+)$/m)?.[1];
+      assert.ok(id, r.stdout);
+      r = await sure(node, [
+        "trigger",
+        "add",
+        "--type",
+        "com.y",
+        "--source-prefix",
+        "/a/",
+        "--function",
+        "echo",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      r = await sure(node, ["trigger", "ls"]);
+      assert.match(r.stdout, /^ID\s+TYPE\s+SOURCE PREFIX\s+FUNCTION$/m);
+      assert.match(r.stdout, new RegExp(`^${id}\\s+com\\.x\\s+-\\s+echo$`, "m"));
+      assert.match(r.stdout, /\scom\.y\s+\/a\/\s+echo$/m);
+      r = await sure(node, ["trigger", "rm", id]);
+      assert.equal(r.code, 0, r.stderr);
+      r = await sure(node, ["trigger", "ls", "--json"]);
+      assert.deepEqual(JSON.parse(r.stdout).map((t: { type: string }) => t.type), ["com.y"]);
+      r = await sure(node, ["trigger", "add", "--type", "com.x", "--function", "nope"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /function nope does not exist/);
+      r = await sure(node, ["trigger", "add", "--type", "com.x"]);
+      assert.equal(r.code, 2);
+
+      r = await sure(node, ["events", "dead", "--json"]);
+      assert.deepEqual([r.code, JSON.parse(r.stdout)], [0, []]);
+      r = await sure(node, ["events", "replay", "nope"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /dead letter nope does not exist/);
+      r = await sure(node, ["events", "drop", "nope"]);
+      assert.equal(r.code, 1);
+      r = await sure(node, ["events", "frob"]);
+      assert.equal(r.code, 2);
+    } finally {
+      await node.close();
     }
   },
 });
