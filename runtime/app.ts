@@ -51,8 +51,8 @@ export interface AppDeps {
   chains: ChainManager;
   metrics: NodeMetrics;
   logs: LogHub;
-  /** The event sink (POST /events, dead letters); without it those routes are not served. */
-  events?: EventBus;
+  /** The event sink's queue (POST /events, dead letters). */
+  events: EventBus;
   /** One structured log line per request (default true). */
   requestLog?: boolean;
   /** Check every JSON answer against the OpenAPI document (default: SURE_VALIDATE_RESPONSES=1). */
@@ -108,11 +108,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   });
   app.route("/admin/chains", chainRoutes(deps));
   app.route("/", gatewayRoutes(deps));
+  app.route("/", sinkRoutes(deps));
   app.route("/admin/triggers", triggerRoutes(deps));
-  if (deps.events) {
-    app.route("/", sinkRoutes({ events: deps.events }));
-    app.route("/admin/events/dead", deadLetterRoutes({ events: deps.events }));
-  }
+  app.route("/admin/events/dead", deadLetterRoutes(deps));
   app.route("/admin", openApiRoutes(() => openApiDocument(app, deps.version)));
   return app;
 }
