@@ -110,7 +110,7 @@ export class EventBus {
   }
 
   /**
-   * Stops: messages that arrive from now on are left on the queue (they run
+   * Stops: messages that arrive from now on go back on the queue (they run
    * after the next start) and the deliveries already running finish first.
    */
   async close(): Promise<void> {
@@ -119,8 +119,9 @@ export class EventBus {
   }
 
   #track(m: QueueMessage): Promise<void> {
-    // Thrown, the message stays on the queue: KV hands it out again later.
-    if (this.#closing) return Promise.reject(new Error("the node is stopping"));
+    // Stopping: put it back for later (a second from now, or after the next start). A failed
+    // handler would also get it back, but KV gives up on a message after a few failures.
+    if (this.#closing) return this.#kv.enqueue(m, { delay: 1000 }).then(() => {});
     const p = m.kind === "fanout" ? this.#fanout(m.event) : this.#attempt(m.delivery);
     this.#inflight.add(p);
     return p.finally(() => this.#inflight.delete(p));

@@ -235,3 +235,24 @@ Deno.test("events bus: data that is a view of a larger buffer stores only its by
     await t.close();
   }
 });
+
+Deno.test("events bus: a message that arrives while stopping is kept for the next start", async () => {
+  const path = await tempKv();
+  const first = recorder();
+  const t = await open(path, first.deliver);
+  await t.triggers.add({ type: "com.example.a", function: "fn" });
+  await t.bus.close(); // stopping, but the queue still hands out messages until KV closes
+  t.bus.listen();
+  await t.bus.accept([event("1")]);
+  await new Promise((r) => setTimeout(r, 300));
+  t.kv.close();
+  assert.equal(first.seen.length, 0);
+  const second = recorder();
+  const again = await open(path, second.deliver);
+  try {
+    again.bus.listen();
+    assert.ok(await waitFor(() => second.seen.length === 1, 10_000));
+  } finally {
+    await again.close();
+  }
+});
