@@ -85,7 +85,7 @@ export function cloudEventModes(dispatch: Dispatch): MiddlewareHandler<AppEnv> {
     }
     return new Response(renderBatch(answers), {
       status: allOk ? 200 : 207,
-      headers: { "content-type": BATCH },
+      headers: { "content-type": BATCH, "x-request-id": id },
     });
   };
 }

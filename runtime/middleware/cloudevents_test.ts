@@ -138,6 +138,7 @@ Deno.test("invoke middleware: a batch is posted event by event and answered as a
   });
   assert.equal(res.status, 207);
   assert.equal(res.headers.get("content-type"), BATCH);
+  assert.equal(res.headers.get("x-request-id"), "r");
   assert.deepEqual(got.map((g) => g.headers["x-request-id"]), ["r.0", "r.1", "r.2"]);
   assert.equal(got[2].body, '{"n":3}');
   assert.equal(got[2].headers["content-type"], "application/json");
