@@ -93,16 +93,20 @@ export function fromBinary(headers: Headers, body: Uint8Array, at = ""): CloudEv
   const attributes: Record<string, string> = {};
   for (const [name, value] of headers) {
     if (!name.startsWith("ce-")) continue;
-    const attr = name.slice(3);
-    try {
-      attributes[attr] = decodeURIComponent(value);
-    } catch {
-      throw new ValidationError(at + attr, "is not a valid percent-encoded header value");
-    }
+    // Senders should percent-encode; one that sent a bare "%" meant it literally.
+    attributes[name.slice(3)] = percentDecode(value);
   }
   const type = headers.get("content-type");
   if (type !== null) attributes.datacontenttype = type;
   return validate(body.byteLength > 0 ? { attributes, data: body } : { attributes }, at);
+}
+
+function percentDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 /**

@@ -172,6 +172,9 @@ Deno.test("cloudevents: header values are percent-encoded both ways", () => {
   const { headers } = toBinary(ev);
   assert.equal(headers.get("ce-subject"), "%C3%A4 %2250%25%22");
   assert.equal(fromBinary(headers, new Uint8Array()).attributes.subject, 'ä "50%"');
+  // A bare "%" (not percent-encoded by its sender) is taken as it is.
+  headers.set("ce-subject", "100%");
+  assert.equal(fromBinary(headers, new Uint8Array()).attributes.subject, "100%");
   assert.equal(contentMode(new Headers({ "content-type": "text/plain" })), null);
   assert.equal(
     contentMode(new Headers({ "content-type": "application/cloudevents-batch+json; charset=x" })),
