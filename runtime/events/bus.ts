@@ -158,7 +158,8 @@ export class EventBus {
     if (!d) return; // done already (a repeated message), or the dead letter was deleted
     const ev = (await this.#kv.get<StoredEvent>(K.event(d.event))).value;
     if (!ev) {
-      await this.#kv.atomic().check(entry).delete(K.delivery(id)).commit();
+      await this.#kv.atomic().check(entry).delete(K.delivery(id)).delete(K.ref(d.event, id))
+        .commit();
       return;
     }
     const outcome = await this.#post(d, ev);
