@@ -5,18 +5,17 @@
  * `cloudevents` SDK writes them, duplicates, validation, and dead letters
  * listed, replayed and deleted. Deliveries go to a function that was removed
  * after its trigger was made, so they fail (404) with or without KVM. And
- * the CLI's trigger and events commands against a node on a socket.
+ * the CLI's trigger and events commands (main() in-process) against a node on a socket.
  */
 import assert from "node:assert/strict";
 import { CloudEvent, HTTP } from "cloudevents";
+import { main } from "../main.ts";
 import {
-  DENO,
   deployForm,
   deployFunction,
   echoImage,
   hasLibsure,
   openTestApp,
-  ROOT,
   startTestNode,
   type TestNode,
   waitForAsync,
@@ -160,15 +159,22 @@ Deno.test({
   },
 });
 
-/** `deno run main.ts ...` against a node, as a user runs the CLI. */
+/**
+ * The CLI's main() in this process (a subprocess per command costs seconds
+ * each in the nested-KVM guest), its console output captured.
+ */
 async function sure(node: TestNode, args: string[]) {
-  const out = await new Deno.Command(DENO, {
-    args: ["run", "-A", "--quiet", `${ROOT}/main.ts`, ...args, "--node", node.url],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  const out: string[] = [], err: string[] = [];
+  const { log, error } = console;
+  console.log = (...a: unknown[]) => out.push(a.join(" "));
+  console.error = (...a: unknown[]) => err.push(a.join(" "));
+  try {
+    const code = await main([...args, "--node", node.url]);
+    return { code, stdout: out.join("\n") + "\n", stderr: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
 }
 
 Deno.test({
