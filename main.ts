@@ -23,6 +23,8 @@ import { chainCommand } from "./runtime/cli/chain.ts";
 import { instancesCommand, scaleCommand } from "./runtime/cli/scale.ts";
 import { logsCommand } from "./runtime/cli/logs.ts";
 import { envCommand, secretCommand } from "./runtime/cli/config.ts";
+import { triggerCommand } from "./runtime/cli/trigger.ts";
+import { eventsCommand } from "./runtime/cli/events.ts";
 import { VERSION } from "./runtime/version.ts";
 
 const COMMANDS: Command[] = [
@@ -39,6 +41,8 @@ const COMMANDS: Command[] = [
   envCommand,
   secretCommand,
   chainCommand,
+  triggerCommand,
+  eventsCommand,
   healthCommand,
 ];
 

@@ -2,7 +2,8 @@
  * The node's HTTP surface as a Hono app built by a factory, so tests can
  * drive it with app.request() and no socket. The cross-cutting parts are
  * middleware applied here: request id (every request), trace context,
- * metrics and the request log (gateway requests), and in tests a check of
+ * metrics and the request log (gateway requests), CloudEvents' structured
+ * and batch modes on the gateway, and in tests a check of
  * every answer against the OpenAPI document. All errors are turned into HTTP
  * in app.onError through runtime/errors.ts; a known path asked with the wrong
  * method is a 405, anything else unknown a 404.
@@ -11,6 +12,10 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Capabilities } from "../ffi/mod.ts";
 import { chainRoutes } from "./admin/chains.ts";
+import { deadLetterRoutes } from "./admin/dead_letters.ts";
+import { triggerRoutes } from "./admin/triggers.ts";
+import type { EventBus } from "./events/bus.ts";
+import { sinkRoutes } from "./events/sink.ts";
 import type { ChainManager } from "./chains/manager.ts";
 import { functionRoutes } from "./admin/functions.ts";
 import { configRoutes } from "./admin/config.ts";
@@ -25,6 +30,7 @@ import { gatewayRoutes } from "./gateway/invoke.ts";
 import { healthRoutes } from "./health.ts";
 import type { Logger } from "./log.ts";
 import type { AppEnv } from "./middleware/env.ts";
+import { cloudEventModes } from "./middleware/cloudevents.ts";
 import { noRoute } from "./middleware/method_not_allowed.ts";
 import { observeInvocations } from "./middleware/invocations.ts";
 import { requestMetrics } from "./middleware/metrics.ts";
@@ -46,6 +52,8 @@ export interface AppDeps {
   chains: ChainManager;
   metrics: NodeMetrics;
   logs: LogHub;
+  /** The event sink's queue (POST /events, dead letters). */
+  events: EventBus;
   /** One structured log line per request (default true). */
   requestLog?: boolean;
   /** Check every JSON answer against the OpenAPI document (default: SURE_VALIDATE_RESPONSES=1). */
@@ -78,6 +86,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   }
   const observers = [requestMetrics(deps.metrics)];
   if (deps.requestLog !== false) observers.push(requestLog(deps.logger));
+  // Structured and batch CloudEvents become binary-mode requests to the app itself.
+  app.use("/invoke/*", cloudEventModes(async (req) => await app.fetch(req)));
   app.use("/invoke/:name/*", traceContext, observeInvocations(...observers));
 
   app.route("/", healthRoutes(deps));
@@ -100,6 +110,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   });
   app.route("/admin/chains", chainRoutes(deps));
   app.route("/", gatewayRoutes(deps));
+  app.route("/", sinkRoutes(deps));
+  app.route("/admin/triggers", triggerRoutes(deps));
+  app.route("/admin/events/dead", deadLetterRoutes(deps));
   app.route("/admin", openApiRoutes(() => openApiDocument(app, deps.version)));
   return app;
 }

@@ -8,6 +8,7 @@ import { createApp } from "./app.ts";
 import { ChainManager } from "./chains/manager.ts";
 import { DeployConfigSchema } from "./admin/functions.ts";
 import { Deployer } from "./deployer.ts";
+import { type DeliveryOptions, EventBus } from "./events/bus.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import { Scheduler, type SchedulerOptions } from "./scheduler/scheduler.ts";
 import { Store } from "./store/store.ts";
@@ -34,6 +35,8 @@ export interface NodeOptions {
       "maxQueue" | "initTimeoutMs" | "memoryBudgetBytes" | "emptyVms" | "vcpuPlacement"
     >
   >;
+  /** Event delivery: attempts before a dead letter, backoff, dedup window. */
+  events?: Partial<DeliveryOptions>;
 }
 
 export interface RunningNode {
@@ -47,8 +50,10 @@ export interface NodeParts {
   scheduler: Scheduler;
   deployer: Deployer;
   chains: ChainManager;
+  /** The event sink's queue; it delivers once listen() is called (after the functions are back). */
+  events: EventBus;
   app: ReturnType<typeof createApp>;
-  /** Stops chains and instances, then closes the store. */
+  /** Stops event delivery (letting running deliveries finish), chains and instances, then the store. */
   close(): Promise<void>;
 }
 
@@ -58,12 +63,21 @@ export function assembleNode(
   logger: Logger,
   schedulerOpts: NodeOptions["scheduler"] = {},
   requestLog = true,
+  eventOptions: NodeOptions["events"] = {},
 ): NodeParts {
   const logs = new LogHub();
   const scheduler = new Scheduler({ kvm: capabilities.kvm, logger, logs, ...schedulerOpts });
   const deployer = new Deployer(store, scheduler, logger, undefined, logs);
   const chains = new ChainManager(store, scheduler, logger, logs);
   const metrics = new NodeMetrics();
+  // Deliveries go through the node's own app (in-process), made just below.
+  const events = new EventBus({
+    kv: store.kv,
+    triggers: (type, source) => store.triggers.matching(type, source),
+    deliver: (req) => Promise.resolve(app.fetch(req)),
+    logger,
+    options: eventOptions,
+  });
   const app = createApp({
     store,
     scheduler,
@@ -74,14 +88,17 @@ export function assembleNode(
     chains,
     metrics,
     logs,
+    events,
     requestLog,
   });
   return {
     scheduler,
     deployer,
     chains,
+    events,
     app,
     async close() {
+      await events.close();
       await chains.close();
       await scheduler.close();
       await store.close();
@@ -104,7 +121,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   }
   const store = await Store.open(opts.dataDir);
   const requestLog = opts.requestLog ?? Deno.env.get("SURE_REQUEST_LOG") !== "0";
-  const parts = assembleNode(store, capabilities, logger, opts.scheduler, requestLog);
+  const parts = assembleNode(store, capabilities, logger, opts.scheduler, requestLog, opts.events);
   const { deployer, chains, app } = parts;
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
@@ -128,6 +145,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         );
       }
     }
+    // Events queued before a stop are delivered now that their functions are back.
+    parts.events.listen();
     server = Deno.serve({
       port: opts.port,
       hostname: opts.hostname ?? "127.0.0.1",

@@ -66,20 +66,33 @@ export interface TestNode extends RunningNode {
 
 /** Starts a node on a free loopback port with its data in a fresh temp dir. */
 export async function startTestNode(
-  opts: { dataDir?: string; scheduler?: Parameters<typeof startNode>[0]["scheduler"] } = {},
+  opts: {
+    dataDir?: string;
+    scheduler?: Parameters<typeof startNode>[0]["scheduler"];
+    events?: Parameters<typeof startNode>[0]["events"];
+  } = {},
 ): Promise<TestNode> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "sure-test-" });
   const { logger, records } = memoryLogger();
-  const node = await startNode({ port: 0, dataDir, logger, scheduler: opts.scheduler });
+  const node = await startNode({
+    port: 0,
+    dataDir,
+    logger,
+    scheduler: opts.scheduler,
+    events: opts.events,
+  });
   return { ...node, dataDir, records };
 }
 
 /** The app with real store, scheduler and libsure, no socket (app.request). */
-export async function openTestApp(dataDir?: string) {
+export async function openTestApp(
+  dataDir?: string,
+  events?: Parameters<typeof startNode>[0]["events"],
+) {
   const dir = dataDir ?? await Deno.makeTempDir({ prefix: "sure-app-" });
   const { logger, records } = memoryLogger();
   const store = await Store.open(dir);
-  const parts = assembleNode(store, probe(), logger);
+  const parts = assembleNode(store, probe(), logger, {}, true, events);
   await parts.deployer.restore();
   return { ...parts, store, dataDir: dir, records };
 }

@@ -43,7 +43,7 @@ Deno.test({
     withApp(async (t) => {
       const cases: [string, string, string][] = [
         ["DELETE", "/admin/openapi.json", "GET, HEAD"],
-        ["PUT", "/invoke/echo", "GET, HEAD, POST"],
+        ["PROPFIND", "/invoke/echo", "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"],
         ["GET", "/admin/functions/echo/scale", "POST"],
         ["POST", "/admin/functions/echo", "DELETE, GET, HEAD, PATCH"],
         ["PATCH", "/admin/chains", "GET, HEAD, POST"],
@@ -56,7 +56,8 @@ Deno.test({
         assert.equal(r.body.error, "method_not_allowed");
         assert.deepEqual(r.body.allow, allow.split(", "));
       }
-      for (const path of ["/nope", "/admin/functions/echo/nope", "/admin", "/invoke/echo/x"]) {
+      // (Any path below /invoke/<name> is the function's: /invoke/echo/x is echo.)
+      for (const path of ["/nope", "/admin/functions/echo/nope", "/admin", "/invoke"]) {
         const r = await call(t, "GET", path);
         assert.equal(r.status, 404, path);
         assert.equal(r.body.error, "not_found");

@@ -30,6 +30,12 @@ Deno.test("openapi: a 3.1 document generated from the routes, every admin path i
     "/healthz": ["get"],
     "/metrics": ["get"],
     "/invoke/{name}": ["get", "head", "post", "put", "patch", "delete", "options"],
+    "/events": ["post"],
+    "/admin/triggers": ["get", "post"],
+    "/admin/triggers/{id}": ["delete"],
+    "/admin/events/dead": ["get"],
+    "/admin/events/dead/{id}": ["delete"],
+    "/admin/events/dead/{id}/replay": ["post"],
   };
   assert.deepEqual(Object.keys(doc.paths).sort(), Object.keys(ops).sort());
   for (const [path, methods] of Object.entries(ops)) {

@@ -28,6 +28,12 @@ const OPTIONS: Record<string, OptionDoc> = {
     arg: "MIB",
     help: "memory all VMs together may use (env SURE_MEMORY_BUDGET; default 75% of available)",
   },
+  "event-attempts": {
+    type: "string",
+    arg: "N",
+    help: "attempts per event delivery before it is a dead letter (env SURE_EVENT_ATTEMPTS; " +
+      "default 8)",
+  },
 };
 
 async function run(values: Record<string, FlagValue>, examples: boolean) {
@@ -38,6 +44,11 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
     values["memory-budget"] ?? (Deno.env.get("SURE_MEMORY_BUDGET") || undefined),
   );
   if (budget === 0) throw new UsageError("--memory-budget must be at least 1 MiB");
+  const attempts = intFlag(
+    "event-attempts",
+    values["event-attempts"] ?? (Deno.env.get("SURE_EVENT_ATTEMPTS") || undefined),
+  );
+  if (attempts === 0) throw new UsageError("--event-attempts must be at least 1");
   let vcpuPlacement: VcpuPlacement = "auto";
   const cpus = values["vcpu-cpus"] ?? (Deno.env.get("SURE_VCPU_CPUS") || undefined);
   if (cpus !== undefined) {
@@ -57,6 +68,7 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
       vcpuPlacement,
       ...(budget === undefined ? {} : { memoryBudgetBytes: budget * 1048576 }),
     },
+    events: attempts === undefined ? {} : { maxAttempts: attempts },
   });
   await new Promise<void>((resolve) => {
     const stop = () => {
@@ -75,7 +87,8 @@ export const serveCommand: Command = {
   name: "serve",
   summary: "Run a node: admin API under /admin, functions under /invoke/<name>, /healthz.",
   usage:
-    "serve [--port PORT] [--host HOST] [--data-dir DIR] [--memory-budget MIB] [--vcpu-cpus LIST]",
+    "serve [--port PORT] [--host HOST] [--data-dir DIR] [--memory-budget MIB] [--vcpu-cpus LIST] " +
+    "[--event-attempts N]",
   details: "Deployed functions are restored from the data directory at start. Without a usable\n" +
     "/dev/kvm the node still starts (healthz says degraded) and invocations answer 503.",
   options: OPTIONS,
@@ -87,7 +100,8 @@ export const devCommand: Command = {
   name: "dev",
   summary: "Like serve, but first builds and deploys every example in functions/.",
   usage:
-    "dev [--port PORT] [--host HOST] [--data-dir DIR] [--memory-budget MIB] [--vcpu-cpus LIST]",
+    "dev [--port PORT] [--host HOST] [--data-dir DIR] [--memory-budget MIB] [--vcpu-cpus LIST] " +
+    "[--event-attempts N]",
   options: OPTIONS,
   positionals: [0, 0],
   run: (values) => run(values, true),

@@ -1,7 +1,8 @@
 /**
  * The node's durable state in its data directory:
- *   <dataDir>/state.kv           Deno KV: deployments; chains keep their
- *                                records in it too (runtime/chains/store.ts)
+ *   <dataDir>/state.kv           Deno KV: deployments, event triggers; chains
+ *                                and events keep their records in it too
+ *                                (runtime/chains/store.ts, runtime/events/records.ts)
  *   <dataDir>/images/<sha>.sure  function images, content addressed
  *
  * The store knows functions only: the chains open their records on `kv`
@@ -13,6 +14,7 @@
  */
 import { type Deployment, DeploymentStore } from "./deployments.ts";
 import { ImageStore } from "./images.ts";
+import { TriggerStore } from "./triggers.ts";
 import { defaultSettings, type FunctionSettings } from "../settings/settings.ts";
 import { checkConfig, type EnvVars, sortedVars } from "../settings/env.ts";
 
@@ -43,6 +45,8 @@ export interface DeployOutcome {
 export class Store {
   readonly images: ImageStore;
   readonly deployments: DeploymentStore;
+  /** Event triggers (the event sink's routing table). */
+  readonly triggers: TriggerStore;
   /** The node's KV database, for modules that keep their own records in it. */
   readonly kv: Deno.Kv;
   /** The latest mutation: the next one runs after it. */
@@ -52,6 +56,7 @@ export class Store {
     this.kv = kv;
     this.images = new ImageStore(`${dataDir}/images`);
     this.deployments = new DeploymentStore(kv);
+    this.triggers = new TriggerStore(kv);
   }
 
   static async open(dataDir: string): Promise<Store> {

@@ -1,0 +1,115 @@
+/**
+ * Admin API for event triggers: /admin/triggers[/{id}]. A trigger sends the
+ * events of one type (and optionally of sources under a prefix) that the
+ * sink (POST /events) accepts to one function or chain.
+ *
+ * A trigger can only be made for a function or chain that exists (404
+ * otherwise): a typo shows at once rather than as dead letters. If its
+ * target goes away later, its deliveries fail (404), are retried, and end
+ * as dead letters, which can be replayed once it is back.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { ChainManager } from "../chains/manager.ts";
+import { NotFoundError } from "../errors.ts";
+import type { AppEnv } from "../middleware/env.ts";
+import { FunctionName } from "../names.ts";
+import type { Store } from "../store/store.ts";
+import { ANY_OTHER_ERROR, error, json } from "./schemas.ts";
+
+export const TriggerInputSchema = z.strictObject({
+  type: z.string().min(1).describe("The event type, matched exactly"),
+  sourcePrefix: z.string().min(1).optional().describe(
+    "Only events whose source starts with this",
+  ),
+  function: FunctionName.describe("The function (or chain) the events are posted to"),
+}).openapi("TriggerInput");
+
+export const TriggerSchema = z.object({
+  id: z.string().describe("Assigned by the node"),
+  type: z.string(),
+  sourcePrefix: z.string().optional(),
+  function: FunctionName,
+  createdAt: z.string().describe("ISO 8601"),
+}).openapi("Trigger");
+
+export const TriggerListSchema = z.object({ triggers: z.array(TriggerSchema) })
+  .openapi("TriggerList");
+
+export const TriggerRemovedSchema = z.object({ id: z.string(), removed: z.literal(true) })
+  .openapi("TriggerRemoved");
+
+const IdParams = z.object({ id: z.string().min(1) });
+const TAGS = ["events"];
+
+export interface TriggerRoutesDeps {
+  store: Store;
+  chains?: ChainManager;
+}
+
+export function triggerRoutes(deps: TriggerRoutesDeps): OpenAPIHono<AppEnv> {
+  const r = new OpenAPIHono<AppEnv>();
+
+  r.openapi(
+    createRoute({
+      method: "post",
+      path: "/",
+      operationId: "addTrigger",
+      summary: "Deliver the events of a type (and source prefix) to a function",
+      tags: TAGS,
+      request: {
+        body: { required: true, content: { "application/json": { schema: TriggerInputSchema } } },
+      },
+      responses: {
+        201: json(TriggerSchema, "Created"),
+        400: error("Invalid trigger"),
+        404: error("No such function or chain"),
+        default: ANY_OTHER_ERROR,
+      },
+    }),
+    async (c) => {
+      const input = c.req.valid("json");
+      const exists = deps.chains?.get(input.function) ?? await deps.store.get(input.function);
+      if (!exists) {
+        throw new NotFoundError(`function ${input.function} does not exist`);
+      }
+      return c.json(await deps.store.triggers.add(input), 201);
+    },
+  );
+
+  r.openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      operationId: "listTriggers",
+      summary: "List triggers, oldest first",
+      tags: TAGS,
+      responses: { 200: json(TriggerListSchema, "All triggers"), default: ANY_OTHER_ERROR },
+    }),
+    async (c) => c.json({ triggers: await deps.store.triggers.list() }, 200),
+  );
+
+  r.openapi(
+    createRoute({
+      method: "delete",
+      path: "/{id}",
+      operationId: "deleteTrigger",
+      summary: "Remove a trigger (deliveries already made for it still run)",
+      tags: TAGS,
+      request: { params: IdParams },
+      responses: {
+        200: json(TriggerRemovedSchema, "Removed"),
+        404: error("No such trigger"),
+        default: ANY_OTHER_ERROR,
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      if (!(await deps.store.triggers.remove(id))) {
+        throw new NotFoundError(`trigger ${id} does not exist`);
+      }
+      return c.json({ id, removed: true as const }, 200);
+    },
+  );
+
+  return r;
+}
