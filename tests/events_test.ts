@@ -7,8 +7,9 @@
  * letter whose replay delivers it once the function is fixed.
  */
 import assert from "node:assert/strict";
-import { CloudEvent, emitterFor, httpTransport, Mode } from "cloudevents";
+import { CloudEvent, emitterFor, HTTP, httpTransport, Mode } from "cloudevents";
 import {
+  buildImage,
   deployFunction,
   echoImage,
   faultyImage,
@@ -154,6 +155,53 @@ Deno.test({
       assert.ok(await waitFor(() => invocations(node, "faulty", 200) === 1, WAIT));
       const after = await (await fetch(`${node.url}/admin/events/dead`)).json();
       assert.deepEqual(after.deadLetters, []);
+    } finally {
+      await node.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "events: a function reads a binary event's ce-* headers and answers with an event",
+  ignore: !hasKvm,
+  async fn() {
+    const node = await startTestNode();
+    try {
+      await deployFunction(node, "event-reply", await buildImage("functions/event-reply"), TIMEOUT);
+      const sent = new CloudEvent({
+        id: "o-7",
+        source: "/shop",
+        type: "com.example.order.created",
+        datacontenttype: "application/json",
+        data: { id: 7 },
+      });
+      for (const mode of [Mode.BINARY, Mode.STRUCTURED]) {
+        const msg = mode === Mode.BINARY ? HTTP.binary(sent) : HTTP.structured(sent);
+        const res = await fetch(`${node.url}/invoke/event-reply`, {
+          method: "POST",
+          headers: msg.headers as Record<string, string>,
+          body: msg.body as string,
+        });
+        const body = await res.text();
+        assert.equal(res.status, 200, body);
+        const headers = Object.fromEntries(res.headers);
+        const reply = HTTP.toEvent({ headers, body }) as CloudEvent<{ received: string }>;
+        assert.equal(reply.type, "com.example.order.created.received", mode);
+        assert.equal(reply.id, "o-7-reply");
+        assert.equal(reply.source, "/sure/functions/event-reply");
+        assert.deepEqual(reply.data, {
+          received: "com.example.order.created",
+          from: "/shop",
+          bytes: 8,
+        });
+        // Binary in, binary out (ce-* headers); structured in, structured out.
+        if (mode === Mode.BINARY) assert.equal(headers["ce-type"], reply.type);
+        else assert.match(headers["content-type"], /^application\/cloudevents\+json/);
+      }
+      // Not an event: the function says so itself.
+      const res = await fetch(`${node.url}/invoke/event-reply`, { method: "POST", body: "x" });
+      assert.equal(res.status, 400);
+      await res.body?.cancel();
     } finally {
       await node.close();
     }
