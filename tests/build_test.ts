@@ -419,7 +419,7 @@ Deno.test("build: the manifest is optional, checked, and names the function", as
   }
   await withFunction({ "f.c": ECHO_C }, async (dir) => {
     const err = await buildError(buildFunction(dir));
-    assert.match(err.message, /folder name "Upper" is not a valid function name/);
+    assert.match(err.message, /"Upper" is not a valid function name.*--name/);
   }, "Upper");
   await withFunction({ "readme.txt": "no code" }, async (dir) => {
     assert.match((await buildError(buildFunction(dir))).message, /no C sources/);

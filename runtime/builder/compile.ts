@@ -24,6 +24,8 @@ export interface BuildOptions {
   out?: string;
   /** The libsure directory (default: the repo's, next to runtime/). */
   libsureDir?: string;
+  /** The function's name when sure.json has none (`sure deploy --name`): the folder's otherwise. */
+  name?: string;
 }
 
 export interface BuildResult {
@@ -83,7 +85,7 @@ export async function buildFunction(dir: string, opts: BuildOptions = {}): Promi
     if (e instanceof Deno.errors.NotFound) throw new BuildError(`${src} does not exist`);
     throw e;
   }
-  const manifest = await readManifest(src, src.slice(src.lastIndexOf("/") + 1));
+  const manifest = await readManifest(src, opts.name ?? src.slice(src.lastIndexOf("/") + 1));
   const sources = await cSources(src);
   if (sources.length === 0) throw new BuildError(`no C sources (*.c) in ${src}`);
 

@@ -105,7 +105,8 @@ export async function readManifest(dir: string, folderName: string): Promise<Fun
   const { name, env = {}, ...settings } = parsed.data;
   if (name === undefined && !isName(folderName)) {
     throw new BuildError(
-      `folder name "${folderName}" is not a valid function name: set "name" in ${path}`,
+      `"${folderName}" is not a valid function name: set "name" in ${path}` +
+        " (or deploy it with --name)",
     );
   }
   try {

@@ -6,10 +6,10 @@ import type { BuildResult } from "../builder/compile.ts";
  * Builds the function in dir (`sure build`, and `sure deploy <dir>`); a
  * failure prints the compiler's diagnostics and throws CommandError.
  */
-export async function buildFolder(dir: string, out?: string): Promise<BuildResult> {
+export async function buildFolder(dir: string, out?: string, name?: string): Promise<BuildResult> {
   const { buildFunction, BuildError } = await import("../builder/compile.ts");
   try {
-    return await buildFunction(dir, out ? { out } : undefined);
+    return await buildFunction(dir, { ...(out ? { out } : {}), ...(name ? { name } : {}) });
   } catch (e) {
     if (e instanceof BuildError) {
       // The compiler's own diagnostics, verbatim; the message repeats them otherwise.

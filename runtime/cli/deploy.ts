@@ -97,7 +97,11 @@ export interface DeployPlan {
 }
 
 /** What builds a folder: `sure build`'s builder (replaceable in tests). */
-export type FolderBuilder = (dir: string) => Promise<{ image: string; manifest: FunctionManifest }>;
+/** Builds a folder; name: --name, the function's name when its sure.json has none. */
+export type FolderBuilder = (
+  dir: string,
+  name?: string,
+) => Promise<{ image: string; manifest: FunctionManifest }>;
 
 async function isDirectory(path: string): Promise<boolean> {
   try {
@@ -114,7 +118,7 @@ async function isDirectory(path: string): Promise<boolean> {
 export async function planDeploy(
   target: string,
   values: Values,
-  build: FolderBuilder = buildFolder,
+  build: FolderBuilder = (dir, name) => buildFolder(dir, undefined, name),
   readSecret: SecretReader = readSecretSource,
 ): Promise<DeployPlan> {
   const name = values.name;
@@ -124,7 +128,7 @@ export async function planDeploy(
   if (await isDirectory(target)) {
     if (name === "") throw new UsageError("deploy: --name must not be empty");
     const flags = flagFields(values);
-    const built = await build(target);
+    const built = await build(target, name as string | undefined);
     plan = {
       image: built.image,
       fields: folderFields(built.manifest, flags, name as string | undefined),

@@ -168,6 +168,23 @@ Deno.test("deploy: bad flags and bad manifests stop a folder before anything is 
   }
 });
 
+Deno.test("deploy: --name names a folder whose own name is no function name", async () => {
+  await withFolder(undefined, async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/f.c`,
+      "#include <sure.h>\nint handle(sure_req *r) { (void)r; return 0; }\n",
+    );
+    const real: FolderBuilder = (d, n) => buildFolder(d, undefined, n);
+    await assert.rejects(
+      planDeploy(dir, {}, real),
+      /"My_Func" is not a valid function name.*--name/,
+    );
+    const plan = await planDeploy(dir, { name: "my-func" }, real);
+    assert.equal(plan.fields.name, "my-func");
+    assert.match(plan.image, /\/build\/my-func\.sure$/);
+  }, "My_Func");
+});
+
 Deno.test("duplicateKeys finds repeated top-level keys only", () => {
   assert.deepEqual(duplicateKeys('{"a": 1, "b": 2}'), []);
   assert.deepEqual(duplicateKeys('{"a": 1, "a" : 2, "b": {"c": 1, "c": 2}}'), ["a"]);
