@@ -538,10 +538,15 @@ static int take_line(struct sure_http_parser *p, const uint8_t *d, size_t n, siz
 		why = "chunk-size line too long";
 		break;
 	}
-	if (p->line_len + (uint64_t)k > line_max)
+	uint64_t fit = line_max - p->line_len;
+	if (count && p->cfg.max_head - *count < fit)
+		fit = p->cfg.max_head - *count;
+	if (k > fit) {
+		/* Take what fits, so that the error lands on the same byte however
+		 * the input was cut. */
+		*at += (size_t)fit;
 		return fail(p, status, why);
-	if (count && *count + (uint64_t)k > p->cfg.max_head)
-		return fail(p, status, why);
+	}
 	if (count)
 		*count += (uint32_t)k;
 	memcpy(p->line + p->line_len, d + *at, k);

@@ -97,10 +97,12 @@ struct sure_http_parser {
  * bytes; body: body_cap bytes, at least cfg->max_body. 0 or -EINVAL. */
 int sure_http_parser_init(struct sure_http_parser *p, const struct sure_http_config *cfg,
 			  uint8_t *head, uint32_t head_cap, uint8_t *body, uint64_t body_cap);
-/* Feeds len bytes; *consumed says how many were taken (all of them on
- * SURE_HTTP_MORE). An enum sure_http_event, or after an error (and every call
- * after it) a negative errno matching p->status: -EBADMSG 400, -EFBIG 413,
- * -ENAMETOOLONG 414, -E2BIG 431, -EOPNOTSUPP 501, -EPROTONOSUPPORT 505. */
+/* Feeds len bytes; *consumed says how many were taken: all of them on
+ * SURE_HTTP_MORE, and after an error those up to where it was found (the same
+ * however the stream was cut). Returns an enum sure_http_event, or after an
+ * error (and on every call after it) a negative errno matching p->status:
+ * -EBADMSG 400, -EFBIG 413, -ENAMETOOLONG 414, -E2BIG 431, -EOPNOTSUPP 501,
+ * -EPROTONOSUPPORT 505. */
 int sure_http_parse(struct sure_http_parser *p, const uint8_t *data, size_t len,
 		    size_t *consumed);
 /* After SURE_HTTP_DONE: starts the next request on the same connection

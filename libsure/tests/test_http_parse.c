@@ -18,6 +18,7 @@ struct outcome {
 	int nreq; /* complete requests */
 	int heads; /* SURE_HTTP_HEAD events */
 	int err, status;
+	size_t err_at; /* stream offset the parser had taken up to at the error */
 	const char *reason;
 	size_t end[MAXR]; /* stream offset just past each request */
 	struct sure_http_req req[MAXR];
@@ -59,6 +60,7 @@ static void run_pieces(const char *in, const size_t *b, size_t nb,
 				o->err = rc;
 				o->status = P.status;
 				o->reason = P.reason;
+				o->err_at = off;
 				break;
 			}
 			if (rc == SURE_HTTP_HEAD)
@@ -94,7 +96,7 @@ static void run_whole(const char *in, size_t len, const struct sure_http_config 
 static int same(const struct outcome *a, const struct outcome *b)
 {
 	if (a->nreq != b->nreq || a->heads != b->heads || a->err != b->err ||
-	    a->status != b->status || a->reason != b->reason)
+	    a->status != b->status || a->reason != b->reason || a->err_at != b->err_at)
 		return 0;
 	for (int i = 0; i < a->nreq; i++)
 		if (a->end[i] != b->end[i] || memcmp(&a->req[i], &b->req[i], sizeof(a->req[i])) ||
