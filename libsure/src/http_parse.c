@@ -115,7 +115,6 @@ static void reset_request(struct sure_http_parser *p)
 	p->trailer_bytes = 0;
 	p->line_len = 0;
 	p->host_count = p->id_count = 0;
-	p->seen_line = 0;
 	p->conn_close = p->conn_keep_alive = 0;
 	p->te_present = p->te_chunked = p->te_chunked_last = p->te_other = p->te_bad = 0;
 }
@@ -231,7 +230,6 @@ static int on_request_line(struct sure_http_parser *p, const uint8_t *l, size_t 
 	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
 		return fail(p, 505, "HTTP version not supported");
 	p->req.minor = (uint8_t)(v[7] - '0');
-	p->seen_line = 1;
 	return put_target(p, l, mlen, t, tlen);
 }
 

@@ -87,7 +87,6 @@ struct sure_http_parser {
 	uint32_t line_len;
 	uint16_t host_count;
 	uint16_t id_count;
-	uint8_t seen_line; /* the request line was parsed */
 	uint8_t conn_close, conn_keep_alive;
 	uint8_t te_present, te_chunked, te_chunked_last, te_other, te_bad;
 	uint8_t line[SURE_HTTP_LINE_MAX];

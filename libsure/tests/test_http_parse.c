@@ -372,6 +372,7 @@ static void test_connection(void)
 		{ "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 1 },
 		{ "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", 0 },
 		{ "GET / HTTP/1.1\r\nHost: h\r\nConnection: Keep-Alive, CLOSE\r\n\r\n", 0 },
+		{ "GET / HTTP/1.1\r\nHost: h\r\nConnection: x \t, close ,,\r\n\r\n", 0 },
 		{ "GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\n\r\n", 1 },
 		{ "GET / HTTP/1.0\r\n\r\n", 0 },
 		{ "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 1 },
@@ -604,6 +605,8 @@ static void test_error_state(void)
 		start(&P, &CFG);
 		CHECK_EQ(sure_http_parse(&P, (const uint8_t *)e[i].in, strlen(e[i].in), &used), e[i].rc);
 	}
+	CHECK_EQ(sure_http_parse(&P, NULL, 1, &used), -EINVAL);
+	CHECK_EQ(sure_http_parse(&P, (const uint8_t *)"x", 1, NULL), -EINVAL);
 	struct sure_http_config big = { 0, BODY_CAP + 1 };
 	CHECK_EQ(sure_http_parser_init(&P, &big, head_blk, sizeof(head_blk), body_buf, BODY_CAP), -EINVAL);
 	CHECK_EQ(sure_http_parser_init(&P, &CFG, head_blk, SURE_REQ_HEAD_CAP + 1, body_buf, BODY_CAP),
@@ -750,6 +753,17 @@ static void test_small_head_block(void)
 	CHECK_EQ(sure_http_parser_init(&P, &CFG, small, sizeof(small), body_buf, BODY_CAP), 0);
 	CHECK_EQ(sure_http_parse(&P, (const uint8_t *)in, strlen(in), &used), -E2BIG);
 	CHECK_EQ(P.status, 431);
+	/* The target alone does not fit. */
+	in = "GET /invoke/fn/a-path-much-too-long-for-a-block-of-sixty-four-bytes-of-strings HTTP/1.1\r\n";
+	CHECK_EQ(sure_http_parser_init(&P, &CFG, small, sizeof(small), body_buf, BODY_CAP), 0);
+	CHECK_EQ(sure_http_parse(&P, (const uint8_t *)in, strlen(in), &used), -E2BIG);
+	CHECK_EQ(used, strlen(in));
+	/* Every field fits, but then the server's x-request-id would not. */
+	static uint8_t mid[sizeof(struct sure_head) + 2 * sizeof(struct sure_head_field) + 150];
+	in = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+	CHECK_EQ(sure_http_parser_init(&P, &CFG, mid, sizeof(mid), body_buf, BODY_CAP), 0);
+	CHECK_EQ(sure_http_parse(&P, (const uint8_t *)in, strlen(in), &used), -E2BIG);
+	CHECK_EQ(((const struct sure_head *)mid)->nfields, 1);
 }
 
 int main(void)
