@@ -18,6 +18,9 @@
  *                     then sure_http_parser_next(&p) and go on with them
  *     < 0             malformed: answer p.status / p.reason, then close
  * A request without a body goes straight to SURE_HTTP_DONE.
+ *
+ * Lines end in CR LF only: a bare LF is not tolerated (400), nor a bare CR;
+ * http_parse.c says why (request smuggling) and lists what else is refused.
  */
 #ifndef SURE_HTTP_PARSE_H
 #define SURE_HTTP_PARSE_H
