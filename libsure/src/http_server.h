@@ -1,0 +1,134 @@
+/*
+ * http_server.h - internal: the HTTP/1.1 server of libsure's data plane
+ * (sockets backend: kernel TCP, epoll, one data-plane thread).
+ *
+ * It owns the listening socket and every client connection. It parses with
+ * http_parse.c, keeps requests of a connection in order (pipelining: the
+ * answer to request n is written before that of n+1, whatever order they
+ * finish in), answers `100 Continue`, enforces slow-client timeouts and
+ * drains gracefully. It serves /invoke/<name> requests that its owner (the
+ * dispatcher, struct sure_http_ops) takes; any other request, and an
+ * /invoke the owner does not take, switches its connection to a tunnel to
+ * the upstream (the node's Hono app on a unix socket): from the first byte of
+ * that request on, bytes are relayed both ways unchanged until either side
+ * closes, so users see one port.
+ *
+ * Threading: everything here runs on the server's thread, and so do the
+ * ops callbacks. sure_http_answer*() must be called on that thread too
+ * (the owner gets onto it with sure_http_server_watch()/_tick);
+ * sure_http_server_stop() may be called from any thread.
+ */
+#ifndef SURE_HTTP_SERVER_H
+#define SURE_HTTP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "http_parse.h"
+
+struct sure_http_server;
+
+/* One request being served on the invoke path: from the owner's take() until
+ * it is answered (or cancelled). The server allocates it; the owner may keep
+ * its own state in `owner`. */
+struct sure_http_exchange {
+	struct sure_http_server *srv;
+	const struct sure_http_req *req; /* name, request id, keep-alive, lengths */
+	uint8_t *head; /* the request head block (struct sure_head), SURE_REQ_HEAD_CAP */
+	uint8_t *body; /* the decoded body: body_len bytes */
+	uint64_t body_len;
+	uint64_t started_ns; /* CLOCK_MONOTONIC when its first byte arrived */
+	uint32_t route; /* what take() set */
+	void *owner; /* the owner's */
+};
+
+struct sure_http_ops {
+	/*
+	 * At the head of an /invoke/<name> request (before any body byte):
+	 * > 0  the owner serves it: *max_body is its body limit (413 past it),
+	 *      *route is stored in the exchange; *body/*body_cap may point to where
+	 *      the body must land (e.g. the instance's request area), else the
+	 *      server uses a buffer of its own (then ex->body is that buffer)
+	 *   0  not the owner's: the connection becomes a tunnel to the upstream
+	 * < 0  -ENOENT etc. are not used: an unknown name is simply 0
+	 */
+	int (*take)(void *ctx, const struct sure_http_req *req, const uint8_t *head,
+		    uint64_t *max_body, uint32_t *route, uint8_t **body, uint64_t *body_cap);
+	/* The request is complete: run it, answer later with sure_http_answer*. */
+	void (*run)(void *ctx, struct sure_http_exchange *ex);
+	/* The client went away (or the server stops) before ex was answered: the
+	 * owner must forget ex (it is freed after this returns) and not answer it. */
+	void (*cancel)(void *ctx, struct sure_http_exchange *ex);
+};
+
+struct sure_http_server_config {
+	const char *host; /* listen address (numeric IPv4/IPv6), e.g. "127.0.0.1" */
+	uint16_t port; /* 0: any free port (sure_http_server_port tells) */
+	const char *upstream; /* unix socket path of the upstream (the Hono app) */
+	uint32_t max_conns; /* 0: 4096; more are accepted and closed at once */
+	uint32_t max_head; /* raw head bytes, 0: the parser's default (431 past it) */
+	uint64_t max_body; /* body limit before the owner's (413), 0: 1 MiB */
+	uint32_t header_timeout_ms; /* head must arrive within (0: 10 s): 408, close */
+	uint32_t body_timeout_ms; /* no body byte for this long (0: 10 s): 408, close */
+	uint32_t idle_timeout_ms; /* keep-alive connection idle (0: 60 s): close */
+	uint32_t write_timeout_ms; /* client does not read the answer (0: 30 s): close */
+	const struct sure_http_ops *ops;
+	void *ctx;
+};
+
+/* Binds, listens and starts the server's thread. 0 or -errno (-EADDRINUSE...). */
+int sure_http_server_start(const struct sure_http_server_config *cfg,
+			   struct sure_http_server **out);
+/* The port it listens on. */
+uint16_t sure_http_server_port(struct sure_http_server *srv);
+/*
+ * Graceful drain: stop accepting, close idle keep-alive connections, let
+ * requests in progress be answered (each connection closes after its
+ * current answer) for up to grace_ms, then close everything, cancel what is
+ * left, join the thread and free the server. Any thread.
+ */
+void sure_http_server_stop(struct sure_http_server *srv, uint32_t grace_ms);
+
+/*
+ * Answers ex (on the server's thread) and frees it: status line, the
+ * function's response head block (resp_head: a checked copy in struct
+ * sure_head form, or NULL), content-type application/octet-stream when it
+ * set none, content-length, x-request-id, then body. The body is written
+ * straight from where it lies when the socket takes it; what the socket does
+ * not take at once is copied into the connection's own buffer, so the
+ * caller may reuse the body's memory as soon as this returns.
+ * HEAD requests and 204/304 get no body bytes. 0 or -EINVAL.
+ */
+int sure_http_answer(struct sure_http_exchange *ex, int status, const uint8_t *resp_head,
+		     const uint8_t *body, uint64_t len);
+/* Answers ex with the node's JSON error shape:
+ * {"error":"<code>","message":"<message>"<extra>} where extra is "" or
+ * a JSON fragment starting with ',' (e.g. ",\"limit\":1024"). */
+int sure_http_answer_error(struct sure_http_exchange *ex, int status, const char *code,
+			   const char *message, const char *extra);
+
+/* The owner's own fds and timers on the server's thread: fn(arg) runs when
+ * fd is readable (edge: the owner drains it). 0 or -errno. */
+int sure_http_server_watch(struct sure_http_server *srv, int fd, void (*fn)(void *arg),
+			   void *arg);
+/* fn(arg, now_ns) runs every period_ms on the server's thread (deadlines). */
+int sure_http_server_tick(struct sure_http_server *srv, uint32_t period_ms,
+			  void (*fn)(void *arg, uint64_t now_ns), void *arg);
+
+/* Counters (read from any thread; each only grows, except conns_open). */
+struct sure_http_server_stats {
+	uint64_t conns_open;
+	uint64_t conns_accepted;
+	uint64_t conns_refused; /* over max_conns */
+	uint64_t requests; /* answered on the invoke path */
+	uint64_t tunnelled; /* connections handed to the upstream */
+	uint64_t parse_errors; /* 4xx/5xx from the parser */
+	uint64_t timeouts; /* slow clients closed */
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t copied_out; /* answer bytes copied because the socket was full */
+};
+void sure_http_server_stats(struct sure_http_server *srv, struct sure_http_server_stats *out);
+
+#endif
