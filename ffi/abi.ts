@@ -124,6 +124,14 @@ export const METHOD = {
   OPTIONS: 7,
 } as const;
 
+/** enum sure_dp_event_kind: what the data plane tells the control plane. */
+export const DP_EVENT = {
+  done: 1,
+  need: 2,
+  dead: 3,
+  retired: 4,
+} as const;
+
 /** Byte offsets and sizes of the structs passed across the FFI (libsure.h). */
 export const STRUCTS = {
   sure_completion: {
@@ -216,5 +224,72 @@ export const STRUCTS = {
     instances: 0,
     vcpu_threads: 8,
     mapped_bytes: 16,
+  },
+  sure_dataplane_config: {
+    size: 204,
+    host: 0,
+    upstream: 64,
+    port: 172,
+    max_conns: 176,
+    header_timeout_ms: 180,
+    body_timeout_ms: 184,
+    idle_timeout_ms: 188,
+    write_timeout_ms: 192,
+    tick_ms: 196,
+  },
+  sure_route_config: {
+    size: 104,
+    name: 0,
+    max_body: 64,
+    timeout_ms: 72,
+    deadline_ms: 76,
+    max_queue: 80,
+    max_instances: 84,
+    target_concurrency: 88,
+    concurrency_limit: 92,
+    can_start: 96,
+  },
+  sure_route_stats: {
+    size: 552,
+    instances: 0,
+    idle: 4,
+    running: 8,
+    starting: 12,
+    queued: 16,
+    requests: 24,
+    idle_tags: 32,
+    nidle_tags: 544,
+  },
+  sure_dp_event: {
+    size: 248,
+    kind: 0,
+    route: 4,
+    tag: 8,
+    status: 12,
+    rc: 16,
+    method: 20,
+    token: 24,
+    total_ns: 32,
+    wait_ns: 40,
+    bytes_in: 48,
+    bytes_out: 56,
+    trace_id: 64,
+    code: 80,
+    request_id: 112,
+  },
+  sure_dataplane_stats: {
+    size: 96,
+    conns_open: 0,
+    conns_accepted: 8,
+    conns_refused: 16,
+    requests: 24,
+    tunnelled: 32,
+    parse_errors: 40,
+    timeouts: 48,
+    bytes_in: 56,
+    bytes_out: 64,
+    copied_in: 72,
+    copied_out: 80,
+    events_dropped: 88,
   },
 } as const;

@@ -192,6 +192,11 @@ export class Instance {
     }
   }
 
+  /** libsure's handle, for lending the instance to the data plane (null once destroyed). */
+  get pointer(): Deno.PointerObject | null {
+    return this.#destroyPending ? null : this.#handle;
+  }
+
   /** Sets what the instance's library sidecar enforces. */
   configureSidecar(l: SidecarLimits): void {
     const handle = this.#handle;

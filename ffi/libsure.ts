@@ -171,6 +171,37 @@ export const SYMBOLS = {
   sure_chain_stats: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   // chain, step, struct sure_step_counters *, its size
   sure_chain_step_stats: { parameters: ["pointer", "u32", "buffer", "usize"], result: "i32" },
+  // the data plane (libsure.h): config, its size, out handle
+  sure_dataplane_start: { parameters: ["buffer", "usize", "buffer"], result: "i32" },
+  sure_dataplane_port: { parameters: ["pointer"], result: "i32" },
+  // Waits for requests in progress (up to grace_ms) and joins the server's thread.
+  sure_dataplane_stop: { parameters: ["pointer", "u32"], result: "void", nonblocking: true },
+  sure_dataplane_route: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  sure_dataplane_unroute: { parameters: ["pointer", "u32"], result: "i32" },
+  // dp, route, instance, tag, need
+  sure_dataplane_lend: { parameters: ["pointer", "u32", "pointer", "u32", "u32"], result: "i32" },
+  sure_dataplane_reclaim: { parameters: ["pointer", "u32", "u32"], result: "i32" },
+  // dp, route, status, json, len, header lines (NUL-terminated)
+  sure_dataplane_start_failed: {
+    parameters: ["pointer", "u32", "u32", "buffer", "u32", "buffer"],
+    result: "i32",
+  },
+  sure_dataplane_route_stats: {
+    parameters: ["pointer", "u32", "buffer", "usize"],
+    result: "i32",
+  },
+  // dp, events out, max, timeout_ms: waits for the first event
+  sure_dataplane_events: {
+    parameters: ["pointer", "buffer", "u32", "u32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  // dp, token, status, json, len, header lines
+  sure_dataplane_answer: {
+    parameters: ["pointer", "u64", "u32", "buffer", "u32", "buffer"],
+    result: "i32",
+  },
+  sure_dataplane_stats: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export type Libsure = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

@@ -40,6 +40,8 @@ import { responseCheck } from "./middleware/response_check.ts";
 import { traceContext } from "./middleware/trace.ts";
 import { validationHook } from "./middleware/validation_hook.ts";
 import type { Scheduler } from "./scheduler/scheduler.ts";
+import type { DataplaneLink } from "./dataplane/link.ts";
+import type { FrontInfo } from "./health.ts";
 import type { Store } from "./store/store.ts";
 
 export interface AppDeps {
@@ -56,6 +58,10 @@ export interface AppDeps {
   events: EventBus;
   /** One structured log line per request (default true). */
   requestLog?: boolean;
+  /** libsure's data plane, when it serves /invoke (node --dataplane sockets). */
+  dataplane?: DataplaneLink;
+  /** What serves HTTP, filled in once the node listens (healthz, metrics). */
+  front?: { current?: FrontInfo };
   /** Check every JSON answer against the OpenAPI document (default: SURE_VALIDATE_RESPONSES=1). */
   validateResponses?: boolean;
 }
@@ -86,6 +92,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   }
   const observers = [requestMetrics(deps.metrics)];
   if (deps.requestLog !== false) observers.push(requestLog(deps.logger));
+  // What the data plane answered reaches the same observers, in batches.
+  deps.dataplane?.observe(...observers);
   // Structured and batch CloudEvents become binary-mode requests to the app itself.
   app.use("/invoke/*", cloudEventModes(async (req) => await app.fetch(req)));
   app.use("/invoke/:name/*", traceContext, observeInvocations(...observers));
@@ -96,7 +104,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route("/admin/functions", instanceRoutes(deps));
   app.route("/admin/functions", logRoutes(deps));
   app.get("/metrics", (c) =>
-    c.body(deps.metrics.render(deps.scheduler, deps.chains), 200, {
+    c.body(deps.metrics.render(deps.scheduler, deps.chains, deps.dataplane?.dp.stats()), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     }));
   app.openAPIRegistry.registerPath({

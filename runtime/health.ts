@@ -28,11 +28,31 @@ export const HealthSchema = z.object({
     budgetBytes: z.number().int().describe("Memory all VMs together may reserve"),
     reservedBytes: z.number().int().describe("Reserved by live instances, templates and chains"),
   }),
+  dataplane: z.object({
+    backend: z.enum(["hono", "sockets"]).describe(
+      "Who serves HTTP: the Hono app (Deno.serve), or libsure's HTTP server (sockets)",
+    ),
+    listen: z.string().describe("The public address"),
+    connections: z.number().int().optional().describe("Open client connections (sockets)"),
+    requests: z.number().int().optional().describe("Requests answered in C (sockets)"),
+    tunnelled: z.number().int().optional().describe(
+      "Connections handed to the Hono app (sockets)",
+    ),
+  }),
 }).openapi("Health");
 
 export type Health = z.infer<typeof HealthSchema>;
 
+/** What health says of the HTTP front (runtime/dataplane/link.ts, or Deno.serve). */
+export interface FrontInfo {
+  backend: "hono" | "sockets";
+  listen: string;
+  stats?: () => { connsOpen: number; requests: number; tunnelled: number };
+}
+
 export interface HealthDeps {
+  /** Set once the node listens. */
+  front?: { current?: FrontInfo };
   capabilities: Capabilities;
   scheduler: Scheduler;
   version: string;
@@ -53,6 +73,17 @@ export function health(deps: HealthDeps): Health {
       budgetBytes: deps.scheduler.budget.limitBytes,
       reservedBytes: deps.scheduler.budget.usedBytes,
     },
+    dataplane: front(deps.front?.current),
+  };
+}
+
+function front(f: FrontInfo | undefined): Health["dataplane"] {
+  if (!f) return { backend: "hono", listen: "" };
+  const s = f.stats?.();
+  return {
+    backend: f.backend,
+    listen: f.listen,
+    ...(s ? { connections: s.connsOpen, requests: s.requests, tunnelled: s.tunnelled } : {}),
   };
 }
 

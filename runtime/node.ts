@@ -15,6 +15,8 @@ import { Store } from "./store/store.ts";
 import { VERSION } from "./version.ts";
 import { LogHub } from "./logs/hub.ts";
 import { NodeMetrics } from "./metrics/metrics.ts";
+import { DataplaneLink } from "./dataplane/link.ts";
+import type { FrontInfo } from "./health.ts";
 
 export interface NodeOptions {
   port: number;
@@ -37,7 +39,16 @@ export interface NodeOptions {
   >;
   /** Event delivery: attempts before a dead letter, backoff, dedup window. */
   events?: Partial<DeliveryOptions>;
+  /**
+   * Who serves HTTP: "hono" (Deno.serve and the Hono app for everything) or
+   * "sockets" (libsure's HTTP server on the public port runs /invoke of every
+   * function in C and tunnels the rest to the Hono app on a unix socket).
+   * Default: SURE_DATAPLANE, else "hono".
+   */
+  dataplane?: Dataplane;
 }
+
+export type Dataplane = "hono" | "sockets";
 
 export interface RunningNode {
   url: string;
@@ -53,6 +64,8 @@ export interface NodeParts {
   /** The event sink's queue; it delivers once listen() is called (after the functions are back). */
   events: EventBus;
   app: ReturnType<typeof createApp>;
+  /** What serves HTTP (healthz), set once the node listens. */
+  front: { current?: FrontInfo };
   /** Stops event delivery (letting running deliveries finish), chains and instances, then the store. */
   close(): Promise<void>;
 }
@@ -64,12 +77,20 @@ export function assembleNode(
   schedulerOpts: NodeOptions["scheduler"] = {},
   requestLog = true,
   eventOptions: NodeOptions["events"] = {},
+  link?: DataplaneLink,
 ): NodeParts {
   const logs = new LogHub();
-  const scheduler = new Scheduler({ kvm: capabilities.kvm, logger, logs, ...schedulerOpts });
+  const scheduler = new Scheduler({
+    kvm: capabilities.kvm,
+    logger,
+    logs,
+    ...schedulerOpts,
+    ...(link ? { lending: (g) => link.lendingFor(g) } : {}),
+  });
   const deployer = new Deployer(store, scheduler, logger, undefined, logs);
   const chains = new ChainManager(store, scheduler, logger, logs);
   const metrics = new NodeMetrics();
+  const front: { current?: FrontInfo } = {};
   // Deliveries go through the node's own app (in-process), made just below.
   const events = new EventBus({
     kv: store.kv,
@@ -90,6 +111,8 @@ export function assembleNode(
     logs,
     events,
     requestLog,
+    dataplane: link,
+    front,
   });
   return {
     scheduler,
@@ -97,7 +120,9 @@ export function assembleNode(
     chains,
     events,
     app,
+    front,
     async close() {
+      await link?.close();
       await events.close();
       await chains.close();
       await scheduler.close();
@@ -121,9 +146,36 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   }
   const store = await Store.open(opts.dataDir);
   const requestLog = opts.requestLog ?? Deno.env.get("SURE_REQUEST_LOG") !== "0";
-  const parts = assembleNode(store, capabilities, logger, opts.scheduler, requestLog, opts.events);
+  const mode = opts.dataplane ?? (Deno.env.get("SURE_DATAPLANE") as Dataplane | undefined) ??
+    "hono";
+  if (mode !== "hono" && mode !== "sockets") {
+    await store.close();
+    throw new Error(`unknown data plane ${mode}: use hono or sockets`);
+  }
+  const hostname = opts.hostname ?? "127.0.0.1";
+  // The Hono app listens on a unix socket behind libsure's server.
+  const upstream = `${opts.dataDir}/hono.sock`;
+  let link: DataplaneLink | undefined;
+  if (mode === "sockets") {
+    await Deno.remove(upstream).catch(() => {});
+    try {
+      link = new DataplaneLink({ host: hostname, port: opts.port, upstream, logger });
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  }
+  const parts = assembleNode(
+    store,
+    capabilities,
+    logger,
+    opts.scheduler,
+    requestLog,
+    opts.events,
+    link,
+  );
   const { deployer, chains, app } = parts;
-  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  let server: Deno.HttpServer<Deno.Addr> | undefined;
   try {
     const restored = await deployer.restore();
     if (restored > 0) logger("info", `restored ${restored} function(s)`, { dataDir: opts.dataDir });
@@ -147,25 +199,32 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     }
     // Events queued before a stop are delivered now that their functions are back.
     parts.events.listen();
-    server = Deno.serve({
-      port: opts.port,
-      hostname: opts.hostname ?? "127.0.0.1",
-      onListen: () => {},
-    }, app.fetch);
+    server = link
+      ? Deno.serve({ path: upstream, onListen: () => {} }, app.fetch)
+      : Deno.serve({ port: opts.port, hostname, onListen: () => {} }, app.fetch);
+    link?.listen();
   } catch (e) {
     await parts.close();
     throw e;
   }
-  const addr = server.addr;
-  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  const url = `http://${host}:${addr.port}`;
-  logger("info", `sure node listening on ${url}`, { version: VERSION, dataDir: opts.dataDir });
+  const port = link ? link.port : (server.addr as Deno.NetAddr).port;
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  const url = `http://${host}:${port}`;
+  parts.front.current = link
+    ? { backend: "sockets", listen: `${host}:${port}`, stats: () => link.dp.stats() }
+    : { backend: "hono", listen: `${host}:${port}` };
+  logger("info", `sure node listening on ${url}`, {
+    version: VERSION,
+    dataDir: opts.dataDir,
+    dataplane: mode,
+  });
   let closing: Promise<void> | undefined;
   return {
     url,
-    port: addr.port,
+    port,
     close() {
       closing ??= (async () => {
+        await link?.close(); // the public port first
         await server!.shutdown();
         await parts.close();
       })();

@@ -109,6 +109,17 @@ phase_checks() {
 
 phase_deno() {
   echo "== Deno tests"
+  deno_tests "$@"
+  # The same HTTP suites again, with libsure's HTTP server in front
+  # (--dataplane sockets); only for a whole run, not for a chosen file.
+  if [ $# -eq 0 ]; then
+    echo "== Deno tests through libsure's data plane (SURE_DATAPLANE=sockets)"
+    SURE_DATAPLANE=sockets deno_tests tests/http_contract_test.ts tests/crash_report_test.ts \
+      tests/behaviour_test.ts
+  fi
+}
+
+deno_tests() {
   $DENO test -A --no-check "$@" 2>&1 | tee "$out/deno.log"
   deno_rc=${PIPESTATUS[0]}
   # Deno's summary: "ok | 12 passed (3 steps) | 0 failed | 2 ignored (1ms)".

@@ -70,6 +70,7 @@ export async function startTestNode(
     dataDir?: string;
     scheduler?: Parameters<typeof startNode>[0]["scheduler"];
     events?: Parameters<typeof startNode>[0]["events"];
+    dataplane?: Parameters<typeof startNode>[0]["dataplane"];
   } = {},
 ): Promise<TestNode> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "sure-test-" });
@@ -80,6 +81,7 @@ export async function startTestNode(
     logger,
     scheduler: opts.scheduler,
     events: opts.events,
+    dataplane: opts.dataplane,
   });
   return { ...node, dataDir, records };
 }

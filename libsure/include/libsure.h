@@ -404,6 +404,114 @@ struct sure_process_stats {
 /* size must be sizeof(struct sure_process_stats). */
 SURE_API int sure_stats(struct sure_process_stats *out, size_t size);
 
+/* ---- the data plane: HTTP ingress and invocation in C --------------------- */
+/*
+ * One HTTP/1.1 server (kernel sockets, one data-plane thread) serves
+ * /invoke/<name> for every routed function itself: it parses the request
+ * into the head block, admits it (concurrency limit, queue, deadline), runs
+ * it on an idle instance the control plane lent it, or queues it and asks for
+ * an instance once, and answers with the JSON errors of the TypeScript
+ * gateway. Any other request (and a function it has no route for) is
+ * tunnelled to the node's Hono app on a unix socket, so users see one port.
+ * The control plane reads what happened in batches (sure_dataplane_events).
+ */
+struct sure_dataplane;
+
+struct sure_dataplane_config {
+	char host[64]; /* numeric listen address */
+	char upstream[108]; /* unix socket path of the Hono app */
+	uint32_t port; /* 0: any free port */
+	uint32_t max_conns; /* 0: 4096 */
+	uint32_t header_timeout_ms, body_timeout_ms, idle_timeout_ms, write_timeout_ms;
+	uint32_t tick_ms; /* timeout resolution (0: 5 ms) */
+	uint32_t pad;
+};
+SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_t size,
+				  struct sure_dataplane **out);
+SURE_API int sure_dataplane_port(struct sure_dataplane *dp);
+/* Stops accepting, lets requests in progress finish for up to grace_ms,
+ * then closes everything and frees dp. Instances still lent are not
+ * destroyed: the control plane owns them. */
+SURE_API void sure_dataplane_stop(struct sure_dataplane *dp, uint32_t grace_ms);
+
+struct sure_route_config {
+	char name[64];
+	uint64_t max_body; /* 413 past it; at most every lent instance's io_cap */
+	uint32_t timeout_ms; /* a request running longer: its instance is stopped, 504 */
+	uint32_t deadline_ms; /* 0: none; waited longer for an instance: 504, not run */
+	uint32_t max_queue; /* waiting requests; past it 503 overloaded */
+	uint32_t max_instances;
+	uint32_t target_concurrency;
+	uint32_t concurrency_limit; /* per instance at full scale; 0: none */
+	uint32_t can_start; /* 0: never ask for an instance (the function is going away) */
+	uint32_t pad;
+};
+/* Creates or updates (by name) a route: its id (>= 0), or -errno. */
+SURE_API int sure_dataplane_route(struct sure_dataplane *dp, const struct sure_route_config *cfg,
+				  size_t size);
+/* New requests for it go to the Hono app; queued ones wait for its instances. */
+SURE_API int sure_dataplane_unroute(struct sure_dataplane *dp, uint32_t route);
+/* Lends an idle instance (its tag names it in events). need: it answers
+ * a SURE_DP_NEED. The data plane never destroys it. */
+SURE_API int sure_dataplane_lend(struct sure_dataplane *dp, uint32_t route,
+				 struct sure_instance *inst, uint32_t tag, uint32_t need);
+/* Takes an instance back: 0 (it was idle, it is the caller's again),
+ * -EBUSY (it is serving: a SURE_DP_RETIRED event says when it is back),
+ * -ENOENT. */
+SURE_API int sure_dataplane_reclaim(struct sure_dataplane *dp, uint32_t route, uint32_t tag);
+/* A SURE_DP_NEED cannot be met: the queued requests get this answer if no
+ * instance is left or starting (status and a JSON body with its headers). */
+SURE_API int sure_dataplane_start_failed(struct sure_dataplane *dp, uint32_t route,
+					 uint32_t status, const char *json, uint32_t len,
+					 const char *headers);
+
+struct sure_route_stats {
+	uint32_t instances, idle, running, starting, queued, pad;
+	uint64_t requests; /* answered */
+	uint64_t idle_tags[64]; /* (tag << 32) | ms idle, oldest idle first */
+	uint32_t nidle_tags, pad2;
+};
+SURE_API int sure_dataplane_route_stats(struct sure_dataplane *dp, uint32_t route,
+					struct sure_route_stats *out, size_t size);
+
+enum sure_dp_event_kind {
+	SURE_DP_DONE = 1, /* a request was answered */
+	SURE_DP_NEED = 2, /* the route wants one more instance */
+	SURE_DP_DEAD = 3, /* an instance died serving a request: answer it (token) */
+	SURE_DP_RETIRED = 4, /* a reclaimed busy instance is back */
+};
+struct sure_dp_event {
+	uint32_t kind;
+	uint32_t route;
+	uint32_t tag; /* the instance (DONE, DEAD, RETIRED) */
+	uint32_t status; /* DONE: the status answered */
+	int32_t rc; /* DEAD: -ETIMEDOUT, -EFAULT, -EPROTO, -EPIPE */
+	uint32_t method; /* enum sure_method */
+	uint64_t token; /* DEAD: pass to sure_dataplane_answer */
+	uint64_t total_ns; /* first byte to answer */
+	uint64_t wait_ns; /* queued for an instance */
+	uint64_t bytes_in, bytes_out;
+	uint8_t trace_id[16];
+	char code[32]; /* the error code when the node answered an error, else "" */
+	char request_id[132];
+};
+/* Up to max events; waits up to timeout_ms for the first. Count or -errno. */
+SURE_API int sure_dataplane_events(struct sure_dataplane *dp, struct sure_dp_event *out,
+				   uint32_t max, uint32_t timeout_ms);
+/* Answers the request of a SURE_DP_DEAD: status, JSON body, extra header
+ * lines ("name: value\r\n"..., or NULL). -ENOENT if the client left. */
+SURE_API int sure_dataplane_answer(struct sure_dataplane *dp, uint64_t token, uint32_t status,
+				   const char *json, uint32_t len, const char *headers);
+
+struct sure_dataplane_stats {
+	uint64_t conns_open, conns_accepted, conns_refused;
+	uint64_t requests, tunnelled, parse_errors, timeouts;
+	uint64_t bytes_in, bytes_out, copied_in, copied_out;
+	uint64_t events_dropped;
+};
+SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_dataplane_stats *out,
+				  size_t size);
+
 #ifdef __cplusplus
 }
 #endif

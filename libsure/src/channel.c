@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -19,6 +20,7 @@ void sure_channel_init(struct sure_channel *ch, struct sure_ctrl *ctrl, uint32_t
 	ch->io_cap = io_cap;
 	ch->spin_ns = DEFAULT_SPIN_NS;
 	ch->seq = sure_load(&ctrl->req_seq);
+	ch->notify_fd = -1;
 }
 
 static uint64_t remaining(uint64_t deadline_ns, uint64_t now)
@@ -136,6 +138,19 @@ int sure_channel_wait(struct sure_channel *ch, uint64_t deadline_ns)
 	return (int)len;
 }
 
+int sure_channel_poll(struct sure_channel *ch)
+{
+	/* Raised before looking, so an answer after the look rings NOTIFY. */
+	sure_store(&ch->ctrl->host_waiting, 1);
+	sure_fence();
+	if (!answered(ch))
+		return sure_channel_dead(ch) ? -EPIPE : -EAGAIN;
+	uint32_t len = __atomic_load_n(&ch->ctrl->resp_len, __ATOMIC_RELAXED);
+	if (len > ch->io_cap)
+		return -EPROTO;
+	return (int)len;
+}
+
 void sure_channel_end(struct sure_channel *ch)
 {
 	sure_store(&ch->busy, 0);
@@ -143,8 +158,14 @@ void sure_channel_end(struct sure_channel *ch)
 
 void sure_channel_notify(struct sure_channel *ch)
 {
+	uint64_t one = 1;
+
 	__atomic_add_fetch(&ch->event, 1, __ATOMIC_RELEASE);
 	sure_futex_wake(&ch->event);
+	int fd = __atomic_load_n(&ch->notify_fd, __ATOMIC_ACQUIRE);
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, so the poller wakes anyway. */
+	}
 }
 
 void sure_channel_sleep(struct sure_channel *ch, uint32_t seen)

@@ -32,6 +32,9 @@ struct sure_channel {
 	uint32_t guest_wake; /* futex: the sleeping vCPU waits on this */
 	uint32_t vcpu_sleeping; /* 1 while the vCPU thread sleeps (or is about to) */
 	uint32_t woke_guest; /* the current request had to wake the vCPU thread */
+	/* eventfd written on every notify (news, death), or -1: lets a poller
+	 * such as the data plane's thread wait for many instances at once. */
+	int notify_fd;
 };
 
 void sure_channel_init(struct sure_channel *ch, struct sure_ctrl *ctrl, uint32_t io_cap);
@@ -50,8 +53,14 @@ int sure_channel_begin(struct sure_channel *ch, uint32_t req_len);
  * -ETIMEDOUT, -EPIPE (died meanwhile), -EPROTO (resp_len > io_cap).
  */
 int sure_channel_wait(struct sure_channel *ch, uint64_t deadline_ns);
-/* Releases the channel after sure_channel_wait. */
+/* Releases the channel after sure_channel_wait (or sure_channel_poll). */
 void sure_channel_end(struct sure_channel *ch);
+/*
+ * For a poller that never blocks here: after sure_channel_begin, asks the
+ * guest to ring NOTIFY (so notify_fd fires) and returns what
+ * sure_channel_wait would, or -EAGAIN while no answer came yet.
+ */
+int sure_channel_poll(struct sure_channel *ch);
 
 /* ---- guest side (the vCPU thread) ---- */
 

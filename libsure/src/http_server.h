@@ -41,13 +41,16 @@ struct sure_http_exchange {
 	uint64_t started_ns; /* CLOCK_MONOTONIC when its first byte arrived */
 	uint32_t route; /* what take() set */
 	void *owner; /* the owner's */
+	/* The x-request-id to answer with (NUL-terminated, the owner's memory,
+	 * alive until the answer); NULL: req->request_id if the client sent one. */
+	const char *request_id;
 };
 
 struct sure_http_ops {
 	/*
 	 * At the head of an /invoke/<name> request (before any body byte):
 	 * > 0  the owner serves it: *max_body is its body limit (413 past it),
-	 *      *route is stored in the exchange; *body/*body_cap may point to where
+	 *      *route is stored in the exchange; *body and *body_cap may point to where
 	 *      the body must land (e.g. the instance's request area), else the
 	 *      server uses a buffer of its own (then ex->body is that buffer)
 	 *   0  not the owner's: the connection becomes a tunnel to the upstream

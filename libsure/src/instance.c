@@ -362,20 +362,10 @@ static int checked_status(int32_t s)
 	return s;
 }
 
-SURE_API int sure_instance_invoke(struct sure_instance *inst, uint32_t req_len,
-				  uint32_t timeout_ms)
+/* What an answer (or its absence) means for the instance: shared by the
+ * blocking invoke and the data plane's poll. rc: from sure_channel_wait/poll. */
+static int finish(struct sure_instance *inst, int rc, uint32_t timeout_ms)
 {
-	uint64_t deadline;
-	int rc;
-
-	if (!inst)
-		return -EINVAL;
-	deadline = deadline_after(timeout_ms);
-	sure_sidecar_stamp(inst);
-	rc = sure_channel_begin(&inst->ch, req_len);
-	if (rc < 0)
-		return rc;
-	rc = sure_channel_wait(&inst->ch, deadline);
 	if (rc >= 0) {
 		inst->status = checked_status(
 			__atomic_load_n(&inst->ctrl->resp_status, __ATOMIC_RELAXED));
@@ -392,6 +382,41 @@ SURE_API int sure_instance_invoke(struct sure_instance *inst, uint32_t req_len,
 	}
 	sure_channel_end(&inst->ch);
 	return rc;
+}
+
+SURE_API int sure_instance_invoke(struct sure_instance *inst, uint32_t req_len,
+				  uint32_t timeout_ms)
+{
+	uint64_t deadline;
+	int rc;
+
+	if (!inst)
+		return -EINVAL;
+	deadline = deadline_after(timeout_ms);
+	sure_sidecar_stamp(inst);
+	rc = sure_channel_begin(&inst->ch, req_len);
+	if (rc < 0)
+		return rc;
+	return finish(inst, sure_channel_wait(&inst->ch, deadline), timeout_ms);
+}
+
+int sure_instance_post(struct sure_instance *inst, uint32_t req_len, int notify_fd)
+{
+	__atomic_store_n(&inst->ch.notify_fd, notify_fd, __ATOMIC_RELEASE);
+	sure_sidecar_stamp(inst);
+	return sure_channel_begin(&inst->ch, req_len);
+}
+
+int sure_instance_poll(struct sure_instance *inst)
+{
+	int rc = sure_channel_poll(&inst->ch);
+
+	return rc == -EAGAIN ? rc : finish(inst, rc, 0);
+}
+
+void sure_instance_expire(struct sure_instance *inst, uint32_t timeout_ms)
+{
+	finish(inst, -ETIMEDOUT, timeout_ms);
 }
 
 SURE_API int sure_instance_status(struct sure_instance *inst)

@@ -143,6 +143,19 @@ void sure_sidecar_init(struct sure_instance *inst);
 /* Stamps the request the host is about to post (the guest's deadline clock). */
 void sure_sidecar_stamp(struct sure_instance *inst);
 
+/* ---- instance.c, for the data plane (dispatch.c) ---- */
+
+/* Posts a request of req_len bytes (already in the request area) without
+ * waiting; the vCPU thread writes notify_fd when the guest has news.
+ * 0, -EBUSY, -EPIPE, -E2BIG. */
+int sure_instance_post(struct sure_instance *inst, uint32_t req_len, int notify_fd);
+/* The posted request's outcome as sure_instance_invoke returns it, or
+ * -EAGAIN while the guest has not answered. */
+int sure_instance_poll(struct sure_instance *inst);
+/* The posted request ran past its timeout: records it and stops the
+ * instance (as sure_instance_invoke's -ETIMEDOUT). */
+void sure_instance_expire(struct sure_instance *inst, uint32_t timeout_ms);
+
 /* Stops the instance: channel dead, every waiter woken, vCPU kicked. */
 void sure_instance_kill(struct sure_instance *inst);
 /* Stops an instance that sent a bogus descriptor (recorded as a protocol fault). */

@@ -28,6 +28,13 @@ const OPTIONS: Record<string, OptionDoc> = {
     arg: "MIB",
     help: "memory all VMs together may use (env SURE_MEMORY_BUDGET; default 75% of available)",
   },
+  dataplane: {
+    type: "string",
+    arg: "KIND",
+    help: "who serves HTTP: hono (Deno.serve and the Hono app) or sockets (libsure's HTTP " +
+      "server runs /invoke in C and hands the rest to the Hono app) (env SURE_DATAPLANE; " +
+      "default hono)",
+  },
   "event-attempts": {
     type: "string",
     arg: "N",
@@ -58,8 +65,13 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
       throw new UsageError(`--vcpu-cpus: ${(e as Error).message}`);
     }
   }
+  const dataplane = (values.dataplane ?? (Deno.env.get("SURE_DATAPLANE") || "hono")) as string;
+  if (dataplane !== "hono" && dataplane !== "sockets") {
+    throw new UsageError(`--dataplane must be hono or sockets, not ${dataplane}`);
+  }
   const node = await startNode({
     port,
+    dataplane,
     hostname: (values.host as string | undefined) ?? "127.0.0.1",
     dataDir: (values["data-dir"] as string | undefined) ??
       (Deno.env.get("SURE_DATA_DIR") || "./.sure"),
@@ -87,7 +99,8 @@ export const serveCommand: Command = {
   name: "serve",
   summary: "Run a node: admin API under /admin, functions under /invoke/<name>, /healthz.",
   usage:
-    "serve [--port PORT] [--host HOST] [--data-dir DIR] [--memory-budget MIB] [--vcpu-cpus LIST] " +
+    "serve [--port PORT] [--host HOST] [--data-dir DIR] [--dataplane hono|sockets] " +
+    "[--memory-budget MIB] [--vcpu-cpus LIST] " +
     "[--event-attempts N]",
   details: "Deployed functions are restored from the data directory at start. Without a usable\n" +
     "/dev/kvm the node still starts (healthz says degraded) and invocations answer 503.",

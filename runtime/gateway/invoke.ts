@@ -80,6 +80,29 @@ export function responseHeaders(list: HeaderList | undefined): Record<string, st
 export interface GatewayDeps {
   scheduler: Scheduler;
   chains?: ChainManager;
+  /** libsure's data plane: the functions it serves are run there, even from here. */
+  dataplane?: { serves(name: string): boolean; readonly port: number };
+}
+
+/**
+ * A request for a function the data plane serves that reached the Hono app
+ * anyway (a connection tunnelled here after a non-invoke request, an event
+ * delivery, a structured CloudEvent unpacked by the middleware): the
+ * instances are the data plane's, so it goes there over loopback, with the
+ * node's request id. The data plane reports it (metrics, request log).
+ */
+async function forward(req: Request, port: number, requestId: string): Promise<Response> {
+  const url = new URL(req.url);
+  const headers = new Headers(req.headers);
+  headers.set("x-request-id", requestId);
+  headers.delete("host");
+  const hasBody = req.method !== "GET" && req.method !== "HEAD";
+  const body = hasBody ? new Uint8Array(await req.arrayBuffer()) : undefined;
+  return await fetch(`http://127.0.0.1:${port}${url.pathname}${url.search}`, {
+    method: req.method,
+    headers,
+    body,
+  });
 }
 
 export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
@@ -89,6 +112,9 @@ export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
   r.on(INVOKE_METHODS, ["/invoke/:name", "/invoke/:name/*"], async (c) => {
     const name = c.req.param("name");
     const chain = deps.chains?.get(name);
+    if (!chain && deps.dataplane?.serves(name)) {
+      return forward(c.req.raw, deps.dataplane.port, c.get("requestId"));
+    }
     c.set("invocation", { target: chain ? "chain" : "function", name });
     // 404 before reading anything, then the function's (or chain's) own limits.
     const limit = chain ? chain.spec.maxBody : deps.scheduler.group(name).deployment.maxBody;

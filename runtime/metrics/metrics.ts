@@ -6,6 +6,7 @@
  */
 import { emptyVmsReady, LATENCY_BOUNDS_SECONDS, type SidecarStats } from "../../ffi/mod.ts";
 import type { ChainManager } from "../chains/manager.ts";
+import type { DataplaneStats } from "../../ffi/dataplane.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import {
   Counter,
@@ -62,8 +63,9 @@ export class NodeMetrics {
     this.duration.observe(l, seconds);
   }
 
-  render(scheduler: Scheduler, chains?: ChainManager): string {
+  render(scheduler: Scheduler, chains?: ChainManager, dp?: DataplaneStats): string {
     return render([
+      ...(dp ? dataplaneFamilies(dp) : []),
       this.requests.family(),
       this.errors.family(),
       this.duration.family(),
@@ -81,6 +83,54 @@ function gauge(name: string, help: string, samples: Sample[]): Family {
 
 function counter(name: string, help: string, samples: Sample[]): Family {
   return { name, help, type: "counter", samples };
+}
+
+/** libsure's HTTP server (--dataplane sockets): what it counted itself. */
+function dataplaneFamilies(s: DataplaneStats): Family[] {
+  const one = (value: number): Sample[] => [{ labels: { backend: "sockets" }, value }];
+  const dir = (rx: number, tx: number): Sample[] => [
+    { labels: { backend: "sockets", direction: "in" }, value: rx },
+    { labels: { backend: "sockets", direction: "out" }, value: tx },
+  ];
+  return [
+    gauge("sure_dataplane_connections", "Open client connections.", one(s.connsOpen)),
+    counter(
+      "sure_dataplane_connections_total",
+      "Client connections accepted.",
+      one(s.connsAccepted),
+    ),
+    counter(
+      "sure_dataplane_refused_total",
+      "Connections closed at once over the connection limit.",
+      one(s.connsRefused),
+    ),
+    counter("sure_dataplane_requests_total", "Requests answered in C.", one(s.requests)),
+    counter(
+      "sure_dataplane_tunnelled_total",
+      "Connections handed to the Hono app (admin API, health, events, unknown names).",
+      one(s.tunnelled),
+    ),
+    counter(
+      "sure_dataplane_drops_total",
+      "Requests refused by the parser (4xx/5xx, connection closed) or closed as too slow.",
+      [
+        { labels: { backend: "sockets", reason: "malformed" }, value: s.parseErrors },
+        { labels: { backend: "sockets", reason: "timeout" }, value: s.timeouts },
+      ],
+    ),
+    counter("sure_dataplane_bytes_total", "Bytes read from and written to clients.", dir(s.bytesIn, s.bytesOut)),
+    counter(
+      "sure_dataplane_copied_bytes_total",
+      "Body bytes copied by the stack: in, into an instance's area; out, into the " +
+        "connection's buffer because the socket was full.",
+      dir(s.copiedIn, s.copiedOut),
+    ),
+    counter(
+      "sure_dataplane_events_dropped_total",
+      "Per-request events the control plane did not read in time (metrics and log miss them).",
+      one(s.eventsDropped),
+    ),
+  ];
 }
 
 function functionFamilies(scheduler: Scheduler): Family[] {

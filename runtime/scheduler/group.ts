@@ -20,6 +20,7 @@
  * node, a fake in group_test.ts.
  */
 import {
+  errorFromErrno,
   type Fault,
   type InvokeResult,
   isFatal,
@@ -32,11 +33,13 @@ import {
   DeadlineExceededError,
   type FaultLocation,
   FunctionStartError,
+  type HttpError,
   InternalError,
   MemoryBudgetError,
   OverloadedError,
   PayloadTooLargeError,
   TooManyRequestsError,
+  toHttpError,
   ValidationError,
 } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -60,6 +63,7 @@ import type { MemoryBudget } from "./budget.ts";
 import { sidecarLimits } from "./limits.ts";
 import { InstanceStarter } from "./starter.ts";
 import { type GroupStatus, groupStatus, type MemberState } from "./status.ts";
+import type { Lending } from "./lending.ts";
 
 export interface GroupOptions {
   maxQueue: number;
@@ -70,11 +74,13 @@ export interface GroupOptions {
   logs?: LogHub;
   /** Makes the VMs (runtime/vmhost/ffi_vms.ts in the node). */
   vms: VmFactory;
+  /** When libsure's data plane serves the function: lends it the instances. */
+  lending?: (group: InstanceGroup) => Lending;
 }
 
 export const DEFAULT_GROUP_OPTIONS = { maxQueue: 1024, initTimeoutMs: 5000 };
 
-type StartReason = "demand" | "initial" | "minimum" | "manual" | "replace";
+type StartReason = "demand" | "initial" | "minimum" | "manual" | "replace" | "need";
 
 interface Waiter {
   resolve: (m: Member) => void;
@@ -110,6 +116,8 @@ export class InstanceGroup {
   #peak = 0;
   #coldStarts = 0;
   #requests = 0;
+  /** Set when the data plane runs the requests (the instances are lent to it). */
+  readonly #lending: Lending | undefined;
 
   constructor(
     deployment: Deployment,
@@ -121,6 +129,13 @@ export class InstanceGroup {
     this.#deployment = deployment;
     this.#logs = new LogDrain(deployment.name, opts.logger, opts.logs);
     this.#starter = new InstanceStarter(deployment, image, { ...opts, logs: this.#logs }, env);
+    this.#lending = opts.lending?.(this);
+    this.#lending?.publish(deployment, this.ioCap, opts.maxQueue, true);
+  }
+
+  /** True when libsure's data plane runs this function's requests. */
+  get lent(): boolean {
+    return this.#lending !== undefined;
   }
 
   /** Bytes of each of an instance's request and response areas (at least maxBody). */
@@ -162,6 +177,7 @@ export class InstanceGroup {
   /** New scaling settings (same image): applied to the live instances now. */
   updateScaling(dep: Deployment): void {
     this.#deployment = dep;
+    this.#lending?.publish(dep, this.ioCap, this.opts.maxQueue, !this.#draining);
     for (const m of this.#members) m.vm.configureSidecar(sidecarLimits(dep, false));
     this.#fillTo(dep.minInstances, "minimum");
     this.#armReaper();
@@ -243,6 +259,7 @@ export class InstanceGroup {
       throw new ValidationError("instances", `must be at most maxInstances (${max})`);
     }
     if (this.#draining) throw new InternalError(`function ${this.name} is being replaced`);
+    if (this.#lending) this.status(); // the busy flags, from the data plane
     const busy = [...this.#members].filter((m) => m.busy);
     const plan = planScale(n, {
       instances: this.instances,
@@ -272,6 +289,15 @@ export class InstanceGroup {
       return;
     }
     // Oldest idle first, then busy ones (after their request).
+    if (this.#lending) {
+      this.#reclaimIdle(plan.stopIdle);
+      for (const m of busy.filter((m) => !m.retire).slice(0, plan.retireBusy)) {
+        m.retire = true;
+        if (this.#lending.reclaim(m.vm) === "back") this.#remove(m);
+      }
+      this.#checkDrained();
+      return;
+    }
     for (const m of this.#idle.slice(0, plan.stopIdle)) this.#remove(m);
     for (const m of busy.filter((m) => !m.retire).slice(0, plan.retireBusy)) m.retire = true;
     this.#checkDrained();
@@ -279,9 +305,17 @@ export class InstanceGroup {
 
   /** What the admin API shows for this function's instances. */
   status(): GroupStatus {
+    let queued = this.#waiters.length;
+    if (this.#lending) {
+      // Who is busy is the data plane's knowledge: every lent instance not idle there.
+      const s = this.#lending.stats();
+      const idle = new Set(s.idleTags.map((t) => t.tag));
+      for (const m of this.#members) m.busy = !idle.has(m.vm.id);
+      queued = s.queued;
+    }
     return groupStatus(this.#deployment, [...this.#members], this.#starter.template, {
       starting: this.#creating,
-      queued: this.#waiters.length,
+      queued,
       peakInstances: this.#peak,
       coldStarts: this.#coldStarts,
       requests: this.#requests,
@@ -299,6 +333,14 @@ export class InstanceGroup {
     this.#starter.close();
     this.#stopReaper();
     this.#drainPromise = new Promise<void>((resolve) => (this.#drained = resolve));
+    if (this.#lending) {
+      this.#lending.withdraw();
+      // Each instance comes back when its request is done (onRetired).
+      for (const m of [...this.#members]) {
+        m.retire = true;
+        if (this.#lending.reclaim(m.vm) !== "busy") this.#remove(m);
+      }
+    }
     if (this.#waiters.length === 0) {
       for (const m of this.#idle.splice(0)) this.#remove(m);
     }
@@ -403,6 +445,14 @@ export class InstanceGroup {
         };
         this.#members.add(m);
         this.#peak = Math.max(this.#peak, this.#members.size);
+        if (this.#lending && vm.pointer) {
+          m.busy = false;
+          if (this.#draining) this.#remove(m);
+          else this.#lending.lend(vm, why === "need");
+          this.#armReaper();
+          this.#checkDrained();
+          return;
+        }
         this.#busy++;
         this.#release(m);
       },
@@ -417,6 +467,7 @@ export class InstanceGroup {
           const fail = this.#startError(err);
           for (const w of this.#waiters.splice(0)) w.reject(fail);
         }
+        if (why === "need") this.#lending?.startFailed(this.#startError(err));
         this.#checkDrained();
         throw err;
       },
@@ -517,7 +568,8 @@ export class InstanceGroup {
   /** Starts the idle check while instances above minInstances idle. */
   #armReaper(): void {
     if (this.#reaper !== undefined || this.#draining) return;
-    if (this.#idle.length === 0 || this.instances <= this.#deployment.minInstances) return;
+    const idle = this.#lending ? this.instances : this.#idle.length;
+    if (idle === 0 || this.instances <= this.#deployment.minInstances) return;
     const id = setInterval(() => this.#reap(), reapPeriodMs(this.#deployment.idleTimeout));
     Deno.unrefTimer(id as unknown as number); // idle checks never keep the process alive
     this.#reaper = id;
@@ -530,6 +582,17 @@ export class InstanceGroup {
 
   #reap(): void {
     const d = this.#deployment;
+    if (this.#lending) {
+      const idle = this.#lending.stats().idleTags;
+      let stop = 0;
+      while (
+        stop < idle.length && this.instances - stop > d.minInstances &&
+        idle[stop].idleMs >= d.idleTimeout
+      ) stop++;
+      this.#reclaimIdle(stop);
+      if (this.instances <= d.minInstances) this.#stopReaper();
+      return;
+    }
     const stop = idleToStop(
       this.#idle.map((m) => m.lastUsed),
       this.instances,
@@ -545,6 +608,78 @@ export class InstanceGroup {
       });
     }
     if (this.#idle.length === 0 || this.instances <= d.minInstances) this.#stopReaper();
+  }
+
+  /** Takes back and stops the n instances idle longest in the data plane. */
+  #reclaimIdle(n: number): void {
+    if (!this.#lending || n <= 0) return;
+    const byId = new Map([...this.#members].map((m) => [m.vm.id, m]));
+    for (const { tag } of this.#lending.stats().idleTags.slice(0, n)) {
+      const m = byId.get(tag);
+      if (m && this.#lending.reclaim(m.vm) === "back") this.#remove(m);
+    }
+  }
+
+  #member(tag: number): Member | undefined {
+    for (const m of this.#members) if (m.vm.id === tag) return m;
+    return undefined;
+  }
+
+  /** The data plane wants one more instance for a queued request. */
+  onNeed(): void {
+    try {
+      this.#spawn("need").catch(() => {}); // failures reach startFailed
+    } catch (e) {
+      this.#lending?.startFailed(this.#startError(e));
+    }
+  }
+
+  /** The data plane answered a request on instance tag. */
+  onDone(tag: number): void {
+    const m = this.#member(tag);
+    this.#requests++;
+    if (!m) return;
+    m.lastUsed = performance.now();
+    this.#logs.drain(m.vm, m.vm.id);
+  }
+
+  /** A reclaimed instance finished its request and is ours again. */
+  onRetired(tag: number): void {
+    const m = this.#member(tag);
+    if (m) this.#remove(m);
+    this.#checkDrained();
+  }
+
+  /**
+   * Instance tag died under a request (rc: libsure's -errno): the same
+   * answer, log lines and replacement as a death in invoke(). Returns the
+   * error the request got.
+   */
+  async onDead(tag: number, token: bigint, rc: number, requestId: string): Promise<HttpError | Error> {
+    const m = this.#member(tag);
+    const e = errorFromErrno("invoke", rc);
+    this.#requests++;
+    let fault: Fault | undefined;
+    if (m) {
+      this.#logs.drain(m.vm, m.vm.id);
+      fault = readFault(m.vm) ?? placeholderFault("unknown", e.code);
+      this.#remove(m);
+      if (!this.#draining) this.#fillTo(this.#deployment.minInstances, "minimum");
+    }
+    const at = fault?.kind === "exception" && m ? await symbolise(this.image, fault.rip) : null;
+    const err = invokeError(e, {
+      fn: this.name,
+      requestId,
+      timeoutMs: this.#deployment.timeout,
+      ioCap: this.ioCap,
+      instance: tag,
+      fault,
+      at,
+    }) as HttpError | Error;
+    if (fault) this.#logDeath(tag, e, requestId, fault, err, at);
+    if (this.#lending) this.#lending.answer(token, toHttpError(err));
+    this.#checkDrained();
+    return err;
   }
 
   #checkDrained(): void {

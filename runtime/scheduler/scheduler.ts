@@ -63,6 +63,7 @@ export class Scheduler {
       budget: this.budget,
       logs: opts.logs,
       vms: ffiVms,
+      lending: opts.lending,
     };
   }
 

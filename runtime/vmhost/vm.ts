@@ -18,6 +18,8 @@ import type {
 export interface Vm {
   /** Process-unique number, for logs and the admin API. */
   readonly id: number;
+  /** libsure's handle when it is a real VM (the data plane runs it); fakes have none. */
+  readonly pointer?: Deno.PointerObject | null;
   /** Requests it has served. */
   readonly requests: number;
   /** Rejects with an ffi SureError; see isFatal for the ones that kill it. */

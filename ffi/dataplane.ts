@@ -1,0 +1,311 @@
+/**
+ * libsure's data plane (libsure.h, "the data plane"): an HTTP/1.1 server in
+ * C that runs /invoke requests of routed functions on instances the control
+ * plane lends it, and tunnels everything else to the Hono app. TypeScript
+ * publishes routes and instances and reads what happened in batches
+ * (`events`); it never touches a request on the hot path.
+ */
+import { DP_EVENT, Errno, STRUCTS } from "./abi.ts";
+import { errorFromErrno } from "./errors.ts";
+import { libsure } from "./libsure.ts";
+import { CStructs } from "./struct.ts";
+
+export interface DataplaneOptions {
+  /** Numeric listen address. */
+  host: string;
+  /** 0: any free port. */
+  port: number;
+  /** Unix socket path of the Hono app (everything that is not a routed /invoke). */
+  upstream: string;
+  maxConns?: number;
+  headerTimeoutMs?: number;
+  bodyTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  writeTimeoutMs?: number;
+}
+
+export interface RouteSettings {
+  name: string;
+  maxBody: number;
+  timeoutMs: number;
+  deadlineMs: number;
+  maxQueue: number;
+  maxInstances: number;
+  targetConcurrency: number;
+  concurrencyLimit: number;
+  canStart: boolean;
+}
+
+export interface RouteStats {
+  instances: number;
+  idle: number;
+  running: number;
+  starting: number;
+  queued: number;
+  requests: number;
+  /** Idle instances, oldest idle first: their tag and how long they idled. */
+  idleTags: { tag: number; idleMs: number }[];
+}
+
+export type DataplaneEvent =
+  | {
+    kind: "done";
+    route: number;
+    tag: number;
+    status: number;
+    code: string;
+    seconds: number;
+    waitSeconds: number;
+    bytesIn: number;
+    bytesOut: number;
+    requestId: string;
+    traceId: string;
+  }
+  | { kind: "need"; route: number }
+  | {
+    kind: "dead";
+    route: number;
+    tag: number;
+    rc: number;
+    token: bigint;
+    requestId: string;
+    traceId: string;
+    seconds: number;
+  }
+  | { kind: "retired"; route: number; tag: number };
+
+export interface DataplaneStats {
+  connsOpen: number;
+  connsAccepted: number;
+  connsRefused: number;
+  requests: number;
+  tunnelled: number;
+  parseErrors: number;
+  timeouts: number;
+  bytesIn: number;
+  bytesOut: number;
+  copiedIn: number;
+  copiedOut: number;
+  eventsDropped: number;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+function putString(s: CStructs<typeof STRUCTS[keyof typeof STRUCTS]>, at: number, v: string, cap: number) {
+  const b = enc.encode(v);
+  if (b.byteLength >= cap) throw new RangeError(`${v.slice(0, 40)}... is longer than ${cap - 1} bytes`);
+  s.bytes.set(b, at);
+  s.bytes[at + b.byteLength] = 0;
+}
+
+function cString(b: Uint8Array): string {
+  const end = b.indexOf(0);
+  return dec.decode(end < 0 ? b : b.subarray(0, end));
+}
+
+/** "name: value\n" lines, NUL-terminated, as the C side reads them. */
+function headerLines(headers: Record<string, string>): Uint8Array<ArrayBuffer> {
+  let s = "";
+  for (const [k, v] of Object.entries(headers)) s += `${k}: ${v}\n`;
+  return enc.encode(s + "\0") as Uint8Array<ArrayBuffer>;
+}
+
+const BATCH = 256;
+
+export class Dataplane {
+  #h: Deno.PointerObject | null;
+  readonly #events = new CStructs(STRUCTS.sure_dp_event, BATCH);
+  readonly port: number;
+
+  private constructor(h: Deno.PointerObject) {
+    this.#h = h;
+    this.port = libsure().sure_dataplane_port(h);
+  }
+
+  static start(o: DataplaneOptions): Dataplane {
+    const cfg = new CStructs(STRUCTS.sure_dataplane_config);
+    const L = STRUCTS.sure_dataplane_config;
+    putString(cfg, L.host, o.host, L.upstream - L.host);
+    putString(cfg, L.upstream, o.upstream, L.port - L.upstream);
+    const v = new DataView(cfg.bytes.buffer);
+    v.setUint32(L.port, o.port, true);
+    v.setUint32(L.max_conns, o.maxConns ?? 0, true);
+    v.setUint32(L.header_timeout_ms, o.headerTimeoutMs ?? 0, true);
+    v.setUint32(L.body_timeout_ms, o.bodyTimeoutMs ?? 0, true);
+    v.setUint32(L.idle_timeout_ms, o.idleTimeoutMs ?? 0, true);
+    v.setUint32(L.write_timeout_ms, o.writeTimeoutMs ?? 0, true);
+    const out = new BigUint64Array(1);
+    const rc = libsure().sure_dataplane_start(cfg.bytes, cfg.size, out);
+    if (rc < 0) throw errorFromErrno("sure_dataplane_start", rc);
+    return new Dataplane(Deno.UnsafePointer.create(out[0])!);
+  }
+
+  #handle(): Deno.PointerObject {
+    if (!this.#h) throw errorFromErrno("dataplane", -Errno.EINVAL, "stopped");
+    return this.#h;
+  }
+
+  /** Creates or updates the route of a function: its id. */
+  route(r: RouteSettings): number {
+    const L = STRUCTS.sure_route_config;
+    const cfg = new CStructs(L);
+    putString(cfg, L.name, r.name, L.max_body - L.name);
+    const v = new DataView(cfg.bytes.buffer);
+    v.setBigUint64(L.max_body, BigInt(r.maxBody), true);
+    v.setUint32(L.timeout_ms, r.timeoutMs, true);
+    v.setUint32(L.deadline_ms, r.deadlineMs, true);
+    v.setUint32(L.max_queue, r.maxQueue, true);
+    v.setUint32(L.max_instances, r.maxInstances, true);
+    v.setUint32(L.target_concurrency, r.targetConcurrency, true);
+    v.setUint32(L.concurrency_limit, r.concurrencyLimit, true);
+    v.setUint32(L.can_start, r.canStart ? 1 : 0, true);
+    const rc = libsure().sure_dataplane_route(this.#handle(), cfg.bytes, cfg.size);
+    if (rc < 0) throw errorFromErrno("sure_dataplane_route", rc);
+    return rc;
+  }
+
+  unroute(route: number): void {
+    libsure().sure_dataplane_unroute(this.#handle(), route);
+  }
+
+  /** Lends an idle instance to a route (need: it answers a "need" event). */
+  lend(route: number, instance: Deno.PointerObject, tag: number, need: boolean): void {
+    const rc = libsure().sure_dataplane_lend(this.#handle(), route, instance, tag, need ? 1 : 0);
+    if (rc < 0) throw errorFromErrno("sure_dataplane_lend", rc);
+  }
+
+  /** "back": it was idle and is the caller's again; "busy": a "retired" event follows. */
+  reclaim(route: number, tag: number): "back" | "busy" | "unknown" {
+    const rc = libsure().sure_dataplane_reclaim(this.#handle(), route, tag);
+    return rc === 0 ? "back" : rc === -Errno.EBUSY ? "busy" : "unknown";
+  }
+
+  startFailed(route: number, status: number, body: unknown, headers: Record<string, string>) {
+    const json = enc.encode(JSON.stringify(body)) as Uint8Array<ArrayBuffer>;
+    libsure().sure_dataplane_start_failed(
+      this.#handle(),
+      route,
+      status,
+      json,
+      json.byteLength,
+      headerLines(headers),
+    );
+  }
+
+  /** Answers a request whose instance died ("dead" event): false if its client left. */
+  answer(token: bigint, status: number, body: unknown, headers: Record<string, string>): boolean {
+    const json = enc.encode(JSON.stringify(body)) as Uint8Array<ArrayBuffer>;
+    const rc = libsure().sure_dataplane_answer(
+      this.#handle(),
+      token,
+      status,
+      json,
+      json.byteLength,
+      headerLines(headers),
+    );
+    return rc === 0;
+  }
+
+  routeStats(route: number): RouteStats {
+    const s = new CStructs(STRUCTS.sure_route_stats);
+    const rc = libsure().sure_dataplane_route_stats(this.#handle(), route, s.bytes, s.size);
+    if (rc < 0) throw errorFromErrno("sure_dataplane_route_stats", rc);
+    const n = s.u32("nidle_tags");
+    return {
+      instances: s.u32("instances"),
+      idle: s.u32("idle"),
+      running: s.u32("running"),
+      starting: s.u32("starting"),
+      queued: s.u32("queued"),
+      requests: s.u64("requests"),
+      // (tag << 32) | ms: exact as numbers while tags stay below 2^21 (vm ids).
+      idleTags: s.u64s("idle_tags", n).map((w) => ({
+        tag: Math.floor(w / 2 ** 32),
+        idleMs: w % 2 ** 32,
+      })),
+    };
+  }
+
+  /** Waits up to timeoutMs for events, then returns every one that is there (at most a batch). */
+  async events(timeoutMs: number): Promise<DataplaneEvent[]> {
+    const h = this.#h;
+    if (!h) return [];
+    const e = this.#events;
+    const n = await libsure().sure_dataplane_events(h, e.bytes, BATCH, timeoutMs);
+    if (n < 0) throw errorFromErrno("sure_dataplane_events", n);
+    const out: DataplaneEvent[] = [];
+    for (let i = 0; i < n; i++) {
+      const kind = e.u32("kind", i);
+      const route = e.u32("route", i);
+      if (kind === DP_EVENT.need) {
+        out.push({ kind: "need", route });
+        continue;
+      }
+      const tag = e.u32("tag", i);
+      if (kind === DP_EVENT.retired) {
+        out.push({ kind: "retired", route, tag });
+        continue;
+      }
+      const t = e.raw("trace_id", 16, i);
+      let traceId = "";
+      for (let k = 0; k < 16; k++) traceId += HEX[t[k]];
+      const requestId = cString(e.raw("request_id", 132, i));
+      if (kind === DP_EVENT.dead) {
+        out.push({
+          kind: "dead",
+          route,
+          tag,
+          rc: e.i32("rc", i),
+          token: e.u64n("token", i),
+          requestId,
+          traceId,
+          seconds: e.u64("total_ns", i) / 1e9,
+        });
+        continue;
+      }
+      out.push({
+        kind: "done",
+        route,
+        tag,
+        status: e.u32("status", i),
+        code: cString(e.raw("code", 32, i)),
+        seconds: e.u64("total_ns", i) / 1e9,
+        waitSeconds: e.u64("wait_ns", i) / 1e9,
+        bytesIn: e.u64("bytes_in", i),
+        bytesOut: e.u64("bytes_out", i),
+        requestId,
+        traceId,
+      });
+    }
+    return out;
+  }
+
+  stats(): DataplaneStats {
+    const s = new CStructs(STRUCTS.sure_dataplane_stats);
+    libsure().sure_dataplane_stats(this.#handle(), s.bytes, s.size);
+    return {
+      connsOpen: s.u64("conns_open"),
+      connsAccepted: s.u64("conns_accepted"),
+      connsRefused: s.u64("conns_refused"),
+      requests: s.u64("requests"),
+      tunnelled: s.u64("tunnelled"),
+      parseErrors: s.u64("parse_errors"),
+      timeouts: s.u64("timeouts"),
+      bytesIn: s.u64("bytes_in"),
+      bytesOut: s.u64("bytes_out"),
+      copiedIn: s.u64("copied_in"),
+      copiedOut: s.u64("copied_out"),
+      eventsDropped: s.u64("events_dropped"),
+    };
+  }
+
+  /** Drains and frees it (lent instances are not destroyed: their owners do that). */
+  async stop(graceMs: number): Promise<void> {
+    const h = this.#h;
+    if (!h) return;
+    this.#h = null;
+    await libsure().sure_dataplane_stop(h, graceMs);
+  }
+}

@@ -1,0 +1,441 @@
+/*
+ * dataplane.c - the data plane's public API (libsure.h): the server it
+ * runs, the routes and instances the control plane publishes to it, and the
+ * events the control plane reads back in batches. The per-request work is
+ * dispatch.c's.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dataplane.h"
+#include "instance.h"
+#include "util.h"
+
+/* ---- routes ---- */
+
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+struct dp_route *sure_dp_lookup(struct sure_dataplane *dp, const char *name)
+{
+	for (uint32_t k = name_hash(name) % DP_HASH, n = 0; n < DP_HASH; n++, k = (k + 1) % DP_HASH) {
+		int32_t v = dp->hash[k];
+		if (v == 0)
+			return NULL;
+		struct dp_route *r = dp->routes[v - 1];
+		if (!strcmp(r->cfg.name, name))
+			return r;
+	}
+	return NULL;
+}
+
+static int valid_name(const char *n)
+{
+	size_t len = strnlen(n, 64);
+
+	if (len == 0 || len > 63 || n[0] < 'a' || n[0] > 'z')
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') || n[i] == '-'))
+			return 0;
+	return 1;
+}
+
+SURE_API int sure_dataplane_route(struct sure_dataplane *dp, const struct sure_route_config *cfg,
+				  size_t size)
+{
+	if (!dp || !cfg || size != sizeof(*cfg) || !valid_name(cfg->name) || !cfg->max_instances ||
+	    !cfg->target_concurrency)
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_route *r = sure_dp_lookup(dp, cfg->name);
+	int rc;
+	if (!r) {
+		if (dp->nroutes == DP_MAX_ROUTES) {
+			pthread_mutex_unlock(&dp->lock);
+			return -ENOSPC;
+		}
+		r = calloc(1, sizeof(*r));
+		if (!r) {
+			pthread_mutex_unlock(&dp->lock);
+			return -ENOMEM;
+		}
+		r->id = dp->nroutes;
+		dp->routes[dp->nroutes++] = r;
+		uint32_t k = name_hash(cfg->name) % DP_HASH;
+		while (dp->hash[k])
+			k = (k + 1) % DP_HASH;
+		dp->hash[k] = (int32_t)r->id + 1;
+	}
+	r->cfg = *cfg;
+	r->cfg.name[63] = 0;
+	r->live = r->used = 1;
+	rc = (int)r->id;
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+static struct dp_route *route_at(struct sure_dataplane *dp, uint32_t route)
+{
+	return route < dp->nroutes ? dp->routes[route] : NULL;
+}
+
+SURE_API int sure_dataplane_unroute(struct sure_dataplane *dp, uint32_t route)
+{
+	if (!dp)
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_route *r = route_at(dp, route);
+	if (r)
+		r->live = 0;
+	pthread_mutex_unlock(&dp->lock);
+	return r ? 0 : -ENOENT;
+}
+
+/* ---- instances ---- */
+
+void sure_dp_idle_remove(struct dp_route *r, struct dp_inst *i)
+{
+	for (uint32_t k = 0; k < r->nidle; k++) {
+		if (r->idle[k] == i) {
+			memmove(&r->idle[k], &r->idle[k + 1], (r->nidle - k - 1) * sizeof(r->idle[0]));
+			r->nidle--;
+			return;
+		}
+	}
+}
+
+void sure_dp_inst_free(struct dp_route *r, struct dp_inst *i)
+{
+	if (i->prev)
+		i->prev->next = i->next;
+	else
+		r->insts = i->next;
+	if (i->next)
+		i->next->prev = i->prev;
+	r->instances--;
+	__atomic_store_n(&i->inst->ch.notify_fd, -1, __ATOMIC_RELEASE);
+	free(i);
+}
+
+SURE_API int sure_dataplane_lend(struct sure_dataplane *dp, uint32_t route,
+				 struct sure_instance *inst, uint32_t tag, uint32_t need)
+{
+	if (!dp || !inst)
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_route *r = route_at(dp, route);
+	int rc = 0;
+	if (!r) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (r->nidle == r->idle_cap) {
+		uint32_t cap = r->idle_cap ? r->idle_cap * 2 : 8;
+		struct dp_inst **idle = realloc(r->idle, cap * sizeof(*idle));
+		if (!idle) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		r->idle = idle;
+		r->idle_cap = cap;
+	}
+	struct dp_inst *i = calloc(1, sizeof(*i));
+	if (!i) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	i->inst = inst;
+	i->route = r;
+	i->tag = tag;
+	i->next = r->insts;
+	if (r->insts)
+		r->insts->prev = i;
+	r->insts = i;
+	r->instances++;
+	if (need && r->starting)
+		r->starting--;
+	/* Straight to the oldest waiter, or onto the idle stack. */
+	sure_dp_release(dp, i);
+out:
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+static struct dp_inst *find_inst(struct dp_route *r, uint32_t tag)
+{
+	for (struct dp_inst *i = r->insts; i; i = i->next)
+		if (i->tag == tag)
+			return i;
+	return NULL;
+}
+
+SURE_API int sure_dataplane_reclaim(struct sure_dataplane *dp, uint32_t route, uint32_t tag)
+{
+	if (!dp)
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_route *r = route_at(dp, route);
+	struct dp_inst *i = r ? find_inst(r, tag) : NULL;
+	int rc = 0;
+	if (!i) {
+		rc = -ENOENT;
+	} else if (i->req) {
+		i->retire = 1;
+		rc = -EBUSY;
+	} else {
+		sure_dp_idle_remove(r, i);
+		sure_dp_inst_free(r, i);
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+SURE_API int sure_dataplane_start_failed(struct sure_dataplane *dp, uint32_t route,
+					 uint32_t status, const char *json, uint32_t len,
+					 const char *headers)
+{
+	if (!dp || !json)
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_route *r = route_at(dp, route);
+	if (!r) {
+		pthread_mutex_unlock(&dp->lock);
+		return -ENOENT;
+	}
+	if (r->starting)
+		r->starting--;
+	/* With nothing left that could ever serve them, the queued fail now. */
+	if (r->instances + r->starting == 0)
+		sure_dp_fail_queued(dp, r, (int)status, json, len, headers);
+	pthread_mutex_unlock(&dp->lock);
+	return 0;
+}
+
+SURE_API int sure_dataplane_route_stats(struct sure_dataplane *dp, uint32_t route,
+					struct sure_route_stats *out, size_t size)
+{
+	if (!dp || !out || size != sizeof(*out))
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_route *r = route_at(dp, route);
+	if (!r) {
+		pthread_mutex_unlock(&dp->lock);
+		return -ENOENT;
+	}
+	memset(out, 0, sizeof(*out));
+	out->instances = r->instances;
+	out->idle = r->nidle;
+	out->running = r->running;
+	out->starting = r->starting;
+	out->queued = r->queued;
+	out->requests = r->requests;
+	uint64_t now = sure_now_ns();
+	/* Oldest idle first: the bottom of the stack. */
+	for (uint32_t k = 0; k < r->nidle && k < 64; k++) {
+		uint64_t ms = (now - r->idle[k]->idle_since_ns) / 1000000ull;
+		out->idle_tags[k] = ((uint64_t)r->idle[k]->tag << 32) | (ms > UINT32_MAX ? UINT32_MAX : ms);
+	}
+	out->nidle_tags = r->nidle < 64 ? r->nidle : 64;
+	pthread_mutex_unlock(&dp->lock);
+	return 0;
+}
+
+/* ---- events ---- */
+
+void sure_dp_event(struct sure_dataplane *dp, const struct sure_dp_event *ev)
+{
+	uint32_t limit = ev->kind == SURE_DP_DONE ? DP_EVENTS_DONE_MAX : DP_EVENTS;
+
+	if (dp->ev_len >= limit) {
+		dp->events_dropped++;
+		return;
+	}
+	dp->ev[(dp->ev_head + dp->ev_len) % DP_EVENTS] = *ev;
+	if (dp->ev_len++ == 0)
+		pthread_cond_signal(&dp->ev_cond);
+}
+
+SURE_API int sure_dataplane_events(struct sure_dataplane *dp, struct sure_dp_event *out,
+				   uint32_t max, uint32_t timeout_ms)
+{
+	struct timespec until;
+	uint32_t n = 0;
+
+	if (!dp || (!out && max))
+		return -EINVAL;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&dp->lock);
+	while (dp->ev_len == 0 && timeout_ms) {
+		if (pthread_cond_timedwait(&dp->ev_cond, &dp->lock, &until) == ETIMEDOUT)
+			break;
+	}
+	while (n < max && dp->ev_len) {
+		out[n++] = dp->ev[dp->ev_head];
+		dp->ev_head = (dp->ev_head + 1) % DP_EVENTS;
+		dp->ev_len--;
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return (int)n;
+}
+
+SURE_API int sure_dataplane_answer(struct sure_dataplane *dp, uint64_t token, uint32_t status,
+				   const char *json, uint32_t len, const char *headers)
+{
+	if (!dp || !json || status < 100 || status > 599)
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	int rc = sure_dp_answer_parked(dp, token, (int)status, json, len, headers);
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+/* ---- the server ---- */
+
+SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_t size,
+				  struct sure_dataplane **out)
+{
+	if (!cfg || !out || size != sizeof(*cfg) || !memchr(cfg->host, 0, sizeof(cfg->host)) ||
+	    !memchr(cfg->upstream, 0, sizeof(cfg->upstream)) || cfg->port > 65535)
+		return -EINVAL;
+	struct sure_dataplane *dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	dp->ev = calloc(DP_EVENTS, sizeof(*dp->ev));
+	dp->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&dp->ev_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&dp->lock, NULL);
+	dp->rng[0] = sure_random_u64() | 1;
+	dp->rng[1] = sure_random_u64();
+	dp->tick_ms = cfg->tick_ms ? cfg->tick_ms : 5;
+	int rc = -ENOMEM;
+	if (!dp->ev || dp->notify_fd < 0)
+		goto fail;
+	struct sure_http_server_config sc = {
+		.host = cfg->host,
+		.port = (uint16_t)cfg->port,
+		.upstream = cfg->upstream,
+		.max_conns = cfg->max_conns,
+		.header_timeout_ms = cfg->header_timeout_ms,
+		.body_timeout_ms = cfg->body_timeout_ms,
+		.idle_timeout_ms = cfg->idle_timeout_ms,
+		.write_timeout_ms = cfg->write_timeout_ms,
+		/* The largest body a function takes: each route lowers it (sure_http_limit_body). */
+		.max_body = (uint64_t)SURE_IO_MAX,
+		.ops = &sure_dp_ops,
+		.ctx = dp,
+	};
+	rc = sure_http_server_start(&sc, &dp->srv);
+	if (rc < 0)
+		goto fail;
+	rc = sure_http_server_watch(dp->srv, dp->notify_fd, sure_dp_on_notify, dp);
+	if (rc == 0)
+		rc = sure_http_server_tick(dp->srv, dp->tick_ms, sure_dp_on_tick, dp);
+	if (rc < 0) {
+		sure_http_server_stop(dp->srv, 0);
+		goto fail;
+	}
+	*out = dp;
+	return 0;
+fail:
+	if (dp->notify_fd >= 0)
+		close(dp->notify_fd);
+	free(dp->ev);
+	pthread_cond_destroy(&dp->ev_cond);
+	pthread_mutex_destroy(&dp->lock);
+	free(dp);
+	return rc;
+}
+
+SURE_API int sure_dataplane_port(struct sure_dataplane *dp)
+{
+	return dp ? sure_http_server_port(dp->srv) : -EINVAL;
+}
+
+SURE_API void sure_dataplane_stop(struct sure_dataplane *dp, uint32_t grace_ms)
+{
+	if (!dp)
+		return;
+	/* Requests still held are cancelled by the server before it returns. */
+	sure_http_server_stop(dp->srv, grace_ms);
+	pthread_mutex_lock(&dp->lock);
+	for (uint32_t k = 0; k < dp->nroutes; k++) {
+		struct dp_route *r = dp->routes[k];
+		while (r->insts) {
+			struct dp_inst *i = r->insts;
+			if (i->req)
+				sure_instance_expire(i->inst, 0);
+			r->insts = i->next;
+			__atomic_store_n(&i->inst->ch.notify_fd, -1, __ATOMIC_RELEASE);
+			free(i);
+		}
+		for (struct dp_req *q = r->qhead, *n; q; q = n) {
+			n = q->next;
+			free(q);
+		}
+		free(r->idle);
+		free(r);
+	}
+	for (struct dp_req *q = dp->free_reqs, *n; q; q = n) {
+		n = q->next;
+		free(q);
+	}
+	for (struct dp_req *q = dp->parked, *n; q; q = n) {
+		n = q->next;
+		free(q);
+	}
+	pthread_mutex_unlock(&dp->lock);
+	close(dp->notify_fd);
+	free(dp->ev);
+	pthread_cond_destroy(&dp->ev_cond);
+	pthread_mutex_destroy(&dp->lock);
+	free(dp);
+}
+
+SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_dataplane_stats *out,
+				  size_t size)
+{
+	struct sure_http_server_stats s;
+
+	if (!dp || !out || size != sizeof(*out))
+		return -EINVAL;
+	sure_http_server_stats(dp->srv, &s);
+	pthread_mutex_lock(&dp->lock);
+	*out = (struct sure_dataplane_stats){
+		.conns_open = s.conns_open,
+		.conns_accepted = s.conns_accepted,
+		.conns_refused = s.conns_refused,
+		.requests = s.requests,
+		.tunnelled = s.tunnelled,
+		.parse_errors = s.parse_errors,
+		.timeouts = s.timeouts,
+		.bytes_in = s.bytes_in,
+		.bytes_out = s.bytes_out,
+		.copied_in = dp->copied_in,
+		.copied_out = s.copied_out,
+		.events_dropped = dp->events_dropped,
+	};
+	pthread_mutex_unlock(&dp->lock);
+	return 0;
+}

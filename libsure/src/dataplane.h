@@ -1,0 +1,126 @@
+/*
+ * dataplane.h - internal: the data plane's state, shared by dataplane.c
+ * (the control plane's calls: routes, lending, events), dispatch.c (what
+ * happens to each request on the server's thread) and dp_answer.c (the
+ * node's JSON error answers).
+ *
+ * One lock (dp->lock) guards all of it. The server's thread takes it for
+ * each callback; the control plane's calls take it briefly. It is never
+ * held while calling into the server except to answer (sure_http_answer
+ * runs on the server's thread, which is the one holding it).
+ */
+#ifndef SURE_DATAPLANE_H
+#define SURE_DATAPLANE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "http_server.h"
+#include "libsure.h"
+
+#define DP_MAX_ROUTES 1024u
+#define DP_HASH 2048u /* open addressing, twice the routes */
+#define DP_EVENTS 8192u /* the event ring; DONE events leave room for the rest */
+#define DP_EVENTS_DONE_MAX (DP_EVENTS - 512u)
+
+struct dp_route;
+struct dp_req;
+
+/* An instance the control plane lent to a route. */
+struct dp_inst {
+	struct sure_instance *inst;
+	struct dp_route *route;
+	uint32_t tag;
+	uint8_t retire; /* reclaimed while busy: back to the control plane after */
+	struct dp_req *req; /* the request it runs, or NULL when idle */
+	uint64_t deadline_ns; /* when its request times out */
+	uint64_t idle_since_ns;
+	struct dp_inst *next, *prev; /* the route's list of lent instances */
+	struct dp_inst *busy_next, *busy_prev; /* dp->busy */
+};
+
+/* A request the data plane holds (from run() to its answer). */
+struct dp_req {
+	struct sure_http_exchange *ex; /* NULL once the client left */
+	struct dp_route *route;
+	struct dp_inst *on;
+	uint64_t queued_ns; /* when it started waiting for an instance (0: never) */
+	uint64_t wait_ns;
+	uint64_t token; /* parked after a death: the control plane answers it */
+	uint8_t trace[25]; /* trace id, the node's span as parent, flags */
+	uint8_t parked;
+	char request_id[132];
+	struct dp_req *next; /* route queue, parked list or free list */
+};
+
+struct dp_route {
+	uint32_t id;
+	uint8_t live; /* routed: take() claims its requests */
+	uint8_t used;
+	struct sure_route_config cfg;
+	struct dp_inst *insts; /* lent instances */
+	struct dp_inst **idle; /* stack: the most recently used on top */
+	uint32_t nidle, idle_cap;
+	uint32_t instances, running, starting, queued;
+	uint64_t requests;
+	struct dp_req *qhead, *qtail;
+};
+
+struct sure_dataplane {
+	pthread_mutex_t lock;
+	struct sure_http_server *srv;
+	int notify_fd; /* eventfd every lent instance's vCPU thread writes */
+	uint32_t tick_ms;
+	struct dp_route *routes[DP_MAX_ROUTES];
+	uint32_t nroutes;
+	int32_t hash[DP_HASH]; /* route id + 1, 0 empty */
+	struct dp_inst *busy; /* instances running a request */
+	struct dp_req *free_reqs;
+	struct dp_req *parked;
+	uint64_t next_token;
+	uint64_t rng[2];
+	/* events: a ring the control plane drains */
+	pthread_cond_t ev_cond;
+	struct sure_dp_event *ev;
+	uint32_t ev_head, ev_len;
+	uint64_t events_dropped;
+	uint64_t copied_in;
+	uint8_t resp_head[SURE_RESP_HEAD_CAP]; /* the checked copy of a guest's head */
+	uint8_t err_head[512]; /* head block of the node's own error answers */
+	/* the traceparent of the request being answered (the node's span), or "" */
+	char traceparent[56];
+};
+
+/* ---- dispatch.c: the server's callbacks ---- */
+extern const struct sure_http_ops sure_dp_ops;
+void sure_dp_on_notify(void *arg);
+void sure_dp_on_tick(void *arg, uint64_t now_ns);
+/* A lent instance is free: the oldest queued request, else the idle stack. */
+void sure_dp_release(struct sure_dataplane *dp, struct dp_inst *i);
+/* Answers every queued request of r with this (the control plane's) error. */
+void sure_dp_fail_queued(struct sure_dataplane *dp, struct dp_route *r, int status,
+			 const char *json, uint32_t len, const char *headers);
+/* Answers the parked request token: 0, or -ENOENT (unknown, or the client left). */
+int sure_dp_answer_parked(struct sure_dataplane *dp, uint64_t token, int status,
+			  const char *json, uint32_t len, const char *headers);
+
+/* ---- dataplane.c ---- */
+struct dp_route *sure_dp_lookup(struct sure_dataplane *dp, const char *name);
+/* Appends an event (lock held); DONE events may be dropped when the ring is nearly full. */
+void sure_dp_event(struct sure_dataplane *dp, const struct sure_dp_event *ev);
+/* Takes idle instance i out of the route's idle stack. */
+void sure_dp_idle_remove(struct dp_route *r, struct dp_inst *i);
+/* Unlinks and frees a lent instance (not busy). */
+void sure_dp_inst_free(struct dp_route *r, struct dp_inst *i);
+
+/* ---- dp_answer.c ---- */
+/* Answers ex with the node's JSON error {"error","message",...extra} and
+ * headers (lines "name: value\n", or NULL). */
+void sure_dp_error(struct sure_dataplane *dp, struct sure_http_exchange *ex, int status,
+		   const char *code, const char *extra, const char *headers, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+/* Answers ex with a JSON body made elsewhere (the control plane's). */
+void sure_dp_answer_json(struct sure_dataplane *dp, struct sure_http_exchange *ex, int status,
+			 const char *json, uint32_t len, const char *headers);
+
+#endif

@@ -1,0 +1,616 @@
+/*
+ * dispatch.c - what the data plane does with each /invoke request, on the
+ * server's thread, with the semantics of the TypeScript gateway and
+ * scheduler (runtime/gateway/invoke.ts, runtime/scheduler/group.ts and
+ * autoscale.ts's admit()):
+ *
+ *   take()   claims /invoke/<name> for a routed function (413 past its
+ *            maxBody comes from the parser), else the request goes to Hono
+ *   run()    request id and trace context into the head block; an idle
+ *            instance (the most recently used) runs it at once, else the
+ *            admission rule: 429 over the concurrency limit, one more
+ *            instance asked for (SURE_DP_NEED, once per instance wanted),
+ *            503 when the queue is full; queued requests are FIFO
+ *   notify   the eventfd the instances' vCPU threads write: answered
+ *            instances are finished, their request answered in place from
+ *            the response area, and the instance serves the next in queue
+ *   tick     timeouts (the instance is stopped) and queue deadlines
+ *
+ * A death (fault, timeout, protocol) parks the request and tells the control
+ * plane (SURE_DP_DEAD): it reads the fault, symbolises it, logs it and
+ * answers with the same error body as before (sure_dataplane_answer).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "dataplane.h"
+#include "instance.h"
+#include "util.h"
+
+static struct sure_dataplane *dp_of(void *ctx)
+{
+	return ctx;
+}
+
+/* ---- request ids and trace context (runtime/gateway/trace.ts) ---- */
+
+static uint64_t next_random(struct sure_dataplane *dp)
+{
+	/* xorshift128+: ids and spans need to be unique, not secret. */
+	uint64_t s1 = dp->rng[0];
+	const uint64_t s0 = dp->rng[1];
+	dp->rng[0] = s0;
+	s1 ^= s1 << 23;
+	dp->rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+	return dp->rng[1] + s0;
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+static void hex_of(char *out, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = HEX[b[i] >> 4];
+		out[2 * i + 1] = HEX[b[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+/* n bytes from 2n lower-case hex digits: 0, or -1. */
+static int from_hex(uint8_t *out, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int v = 0;
+		for (int k = 0; k < 2; k++) {
+			char c = s[2 * i + (size_t)k];
+			if (c >= '0' && c <= '9')
+				v = v * 16 + (c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v = v * 16 + (c - 'a' + 10);
+			else if (c >= 'A' && c <= 'F')
+				v = v * 16 + (c - 'A' + 10);
+			else
+				return -1;
+		}
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+static int all_zero(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+/* The value of a request header in a head block the node wrote itself. */
+static const char *head_get(const uint8_t *blk, const char *name, uint32_t *len)
+{
+	const struct sure_head *h = (const struct sure_head *)blk;
+	size_t nlen = strlen(name);
+
+	for (uint32_t i = 0; i < h->nfields; i++) {
+		const struct sure_head_field *f = &h->field[i];
+		if (f->name.len == nlen && !memcmp(blk + f->name.off, name, nlen)) {
+			*len = f->value.len;
+			return (const char *)blk + f->value.off;
+		}
+	}
+	return NULL;
+}
+
+/* A W3C traceparent "vv-<trace id>-<parent id>-<flags>[-more]": the rules of
+ * parseTraceparent (trace.ts). 0 with trace id and flags set, or -1. */
+static int parse_traceparent(const char *v, uint32_t len, uint8_t *trace, uint8_t *flags)
+{
+	uint8_t ver, parent[8];
+
+	if (len < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-')
+		return -1;
+	if (from_hex(&ver, v, 1) < 0 || from_hex(trace, v + 3, 16) < 0 ||
+	    from_hex(parent, v + 36, 8) < 0 || from_hex(flags, v + 53, 1) < 0)
+		return -1;
+	if (ver == 0xff || (ver == 0 && len != 55) || (len > 55 && v[55] != '-'))
+		return -1;
+	return all_zero(trace, 16) || all_zero(parent, 8) ? -1 : 0;
+}
+
+/* The request's trace context: the caller's trace, or a new one; the node's
+ * own span is the parent the function sees. */
+static void trace_for(struct sure_dataplane *dp, struct dp_req *q, const uint8_t *head)
+{
+	uint32_t len = 0;
+	const char *v = head_get(head, "traceparent", &len);
+	uint8_t flags = 1;
+
+	while (v && len && (*v == ' ' || *v == '\t'))
+		v++, len--;
+	while (v && len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+		len--;
+	if (!v || parse_traceparent(v, len, q->trace, &flags) < 0) {
+		uint64_t a = next_random(dp), b = next_random(dp) | 1;
+		memcpy(q->trace, &a, 8);
+		memcpy(q->trace + 8, &b, 8);
+		flags = 1;
+	}
+	uint64_t span = next_random(dp) | 1;
+	memcpy(q->trace + 16, &span, 8);
+	q->trace[24] = flags;
+}
+
+/* What the node answers with: its own span of the request's trace. */
+static void set_traceparent(struct sure_dataplane *dp, const struct dp_req *q)
+{
+	char *t = dp->traceparent;
+
+	memcpy(t, "00-", 3);
+	hex_of(t + 3, q->trace, 16);
+	t[35] = '-';
+	hex_of(t + 36, q->trace + 16, 8);
+	t[52] = '-';
+	hex_of(t + 53, q->trace + 24, 1);
+}
+
+static void new_request_id(struct sure_dataplane *dp, char *out)
+{
+	uint8_t b[16];
+	uint64_t a = next_random(dp), c = next_random(dp);
+	char h[33];
+
+	memcpy(b, &a, 8);
+	memcpy(b + 8, &c, 8);
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* a version 4 UUID, as crypto.randomUUID() */
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	hex_of(h, b, 16);
+	snprintf(out, 40, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}
+
+/* ---- events ---- */
+
+static void done_event(struct sure_dataplane *dp, struct dp_req *q, uint32_t tag, int status,
+		       const char *code, uint64_t out_bytes)
+{
+	struct sure_dp_event ev = { 0 };
+	struct sure_http_exchange *ex = q->ex;
+
+	ev.kind = SURE_DP_DONE;
+	ev.route = q->route->id;
+	ev.tag = tag;
+	ev.status = (uint32_t)status;
+	ev.wait_ns = q->wait_ns;
+	if (ex) {
+		ev.total_ns = sure_now_ns() - ex->started_ns;
+		ev.bytes_in = ex->body_len;
+		ev.method = ((const struct sure_head *)ex->head)->method;
+	}
+	ev.bytes_out = out_bytes;
+	memcpy(ev.trace_id, q->trace, 16);
+	snprintf(ev.code, sizeof(ev.code), "%s", code ? code : "");
+	memcpy(ev.request_id, q->request_id, sizeof(ev.request_id));
+	sure_dp_event(dp, &ev);
+	q->route->requests++;
+}
+
+static void req_free(struct sure_dataplane *dp, struct dp_req *q)
+{
+	if (q->ex)
+		q->ex->owner = NULL;
+	q->next = dp->free_reqs;
+	dp->free_reqs = q;
+}
+
+/* Answers q with the node's error, counts it, frees q. */
+#define FAIL(dp, q, status, code, extra, headers, ...)                                      \
+	do {                                                                             \
+		set_traceparent(dp, q);                                                  \
+		if ((q)->ex)                                                             \
+			sure_dp_error(dp, (q)->ex, status, code, extra, headers, __VA_ARGS__); \
+		done_event(dp, q, 0, status, code, 0);                                   \
+		req_free(dp, q);                                                         \
+	} while (0)
+
+/* ---- running a request on an instance ---- */
+
+static void busy_link(struct sure_dataplane *dp, struct dp_inst *i)
+{
+	i->busy_prev = NULL;
+	i->busy_next = dp->busy;
+	if (dp->busy)
+		dp->busy->busy_prev = i;
+	dp->busy = i;
+}
+
+static void busy_unlink(struct sure_dataplane *dp, struct dp_inst *i)
+{
+	if (i->busy_prev)
+		i->busy_prev->busy_next = i->busy_next;
+	else
+		dp->busy = i->busy_next;
+	if (i->busy_next)
+		i->busy_next->busy_prev = i->busy_prev;
+	i->busy_next = i->busy_prev = NULL;
+}
+
+static void park(struct sure_dataplane *dp, struct dp_inst *i, struct dp_req *q, int rc);
+
+/* Copies the request into the instance's areas and posts it. */
+static void start_on(struct sure_dataplane *dp, struct dp_inst *i, struct dp_req *q)
+{
+	struct sure_http_exchange *ex = q->ex;
+	struct sure_instance *inst = i->inst;
+	const struct sure_head *h = (const struct sure_head *)ex->head;
+	uint8_t *dst = sure_instance_req_head(inst);
+	uint32_t tend = (uint32_t)sizeof(*h) + h->nfields * (uint32_t)sizeof(h->field[0]);
+
+	/* The table, then the strings at the same offsets (both blocks are SURE_REQ_HEAD_CAP). */
+	memcpy(dst, ex->head, tend);
+	memcpy(dst + h->str_lo, ex->head + h->str_lo, SURE_REQ_HEAD_CAP - h->str_lo);
+	if (ex->body != sure_instance_req_buf(inst) && ex->body_len) {
+		memcpy(sure_instance_req_buf(inst), ex->body, ex->body_len);
+		dp->copied_in += ex->body_len;
+	}
+	sure_http_resp_head_reset(sure_instance_resp_head(inst));
+	sure_instance_set_trace(inst, q->trace);
+	i->req = q;
+	q->on = i;
+	i->route->running++;
+	i->deadline_ns = i->route->cfg.timeout_ms
+				 ? sure_now_ns() + (uint64_t)i->route->cfg.timeout_ms * 1000000ull
+				 : UINT64_MAX;
+	busy_link(dp, i);
+	int rc = sure_instance_post(inst, (uint32_t)ex->body_len, dp->notify_fd);
+	if (rc < 0) {
+		busy_unlink(dp, i);
+		i->route->running--;
+		park(dp, i, q, rc == -EPIPE ? -EFAULT : rc);
+	}
+}
+
+/* The oldest queued request that can still run (deadline), or NULL. */
+static struct dp_req *dequeue(struct sure_dataplane *dp, struct dp_route *r)
+{
+	while (r->qhead) {
+		struct dp_req *q = r->qhead;
+		r->qhead = q->next;
+		if (!r->qhead)
+			r->qtail = NULL;
+		r->queued--;
+		q->next = NULL;
+		q->wait_ns = sure_now_ns() - q->queued_ns;
+		if (!q->ex) { /* the client left while it waited */
+			req_free(dp, q);
+			continue;
+		}
+		if (r->cfg.deadline_ms && q->wait_ns > (uint64_t)r->cfg.deadline_ms * 1000000ull) {
+			char extra[160];
+			snprintf(extra, sizeof(extra), ",\"function\":\"%s\",\"deadline\":%u",
+				 r->cfg.name, r->cfg.deadline_ms);
+			FAIL(dp, q, 504, "deadline_exceeded", extra, NULL,
+			     "function %s did not start the request within its deadline of %u ms",
+			     r->cfg.name, r->cfg.deadline_ms);
+			continue;
+		}
+		return q;
+	}
+	return NULL;
+}
+
+/* An instance is free: the next queued request, else the idle stack (or back
+ * to the control plane if it was reclaimed). */
+void sure_dp_release(struct sure_dataplane *dp, struct dp_inst *i)
+{
+	struct dp_route *r = i->route;
+
+	if (i->retire) {
+		struct sure_dp_event ev = { .kind = SURE_DP_RETIRED, .route = r->id, .tag = i->tag };
+		sure_dp_event(dp, &ev);
+		sure_dp_inst_free(r, i);
+		return;
+	}
+	struct dp_req *q = dequeue(dp, r);
+	if (q) {
+		start_on(dp, i, q);
+		return;
+	}
+	i->idle_since_ns = sure_now_ns();
+	r->idle[r->nidle++] = i;
+}
+
+/* Asks the control plane for one more instance (it answers with a lend, or
+ * sure_dataplane_start_failed). */
+static void need(struct sure_dataplane *dp, struct dp_route *r)
+{
+	struct sure_dp_event ev = { .kind = SURE_DP_NEED, .route = r->id };
+
+	r->starting++;
+	sure_dp_event(dp, &ev);
+}
+
+/* The instance died under q: it leaves the route; q waits for the control
+ * plane's answer (it knows how to explain the fault). */
+static void park(struct sure_dataplane *dp, struct dp_inst *i, struct dp_req *q, int rc)
+{
+	struct dp_route *r = i->route;
+	struct sure_dp_event ev = { .kind = SURE_DP_DEAD, .route = r->id, .tag = i->tag, .rc = rc };
+
+	q->parked = 1;
+	q->token = ++dp->next_token;
+	q->on = NULL;
+	q->next = dp->parked;
+	dp->parked = q;
+	ev.token = q->token;
+	memcpy(ev.trace_id, q->trace, 16);
+	memcpy(ev.request_id, q->request_id, sizeof(ev.request_id));
+	if (q->ex)
+		ev.total_ns = sure_now_ns() - q->ex->started_ns;
+	sure_dp_event(dp, &ev);
+	i->req = NULL;
+	sure_dp_inst_free(r, i);
+	/* Those still waiting need someone else, if nobody else is coming. */
+	if (r->queued > 0 && r->instances + r->starting == 0 && r->cfg.can_start)
+		need(dp, r);
+}
+
+/* The guest answered (len >= 0) or the instance died (< 0). */
+static void finish(struct sure_dataplane *dp, struct dp_inst *i, int rc)
+{
+	struct dp_req *q = i->req;
+	struct dp_route *r = i->route;
+	struct sure_instance *inst = i->inst;
+	char err[256];
+
+	busy_unlink(dp, i);
+	r->running--;
+	if (rc < 0) {
+		park(dp, i, q, rc);
+		return;
+	}
+	i->req = NULL;
+	q->on = NULL;
+	if (!q->ex) { /* the client left: the answer has nowhere to go */
+		req_free(dp, q);
+		sure_dp_release(dp, i);
+		return;
+	}
+	int reason = sure_instance_resp_reason(inst);
+	int status = sure_instance_status(inst);
+	char extra[320];
+	snprintf(extra, sizeof(extra), ",\"function\":\"%s\"", r->cfg.name);
+	if (reason == SURE_REASON_FAILED) {
+		int frc = sure_instance_resp_rc(inst);
+		snprintf(extra, sizeof(extra), ",\"function\":\"%s\",\"rc\":%d,\"requestId\":\"%s\"",
+			 r->cfg.name, frc, q->request_id);
+		FAIL(dp, q, 500, "function_failed", extra, NULL, "function %s: handle() returned %d",
+		     r->cfg.name, frc);
+	} else if (reason == SURE_REASON_RATE) {
+		FAIL(dp, q, 429, "rate_limited", extra, "retry-after: 1\n",
+		     "function %s is over its rate limit; retry shortly", r->cfg.name);
+	} else if (reason == SURE_REASON_INFLIGHT) {
+		FAIL(dp, q, 429, "concurrency_limited", extra, "retry-after: 1\n",
+		     "function %s is over its concurrency limit; retry shortly", r->cfg.name);
+	} else if (reason == SURE_REASON_DEADLINE) {
+		snprintf(extra, sizeof(extra), ",\"function\":\"%s\",\"deadline\":%u", r->cfg.name,
+			 r->cfg.deadline_ms);
+		FAIL(dp, q, 504, "deadline_exceeded", extra, NULL,
+		     "function %s did not start the request within its deadline of %u ms",
+		     r->cfg.name, r->cfg.deadline_ms);
+	} else if (sure_http_resp_head_take(sure_instance_resp_head(inst), dp->resp_head, err,
+					    sizeof(err)) < 0) {
+		FAIL(dp, q, 502, "bad_response_header", extra, NULL, "function %s: %s",
+		     r->cfg.name, err);
+	} else if (status < 200 || status > 599) {
+		FAIL(dp, q, 500, "internal_error", "", NULL,
+		     "function %s answered with invalid HTTP status %d", r->cfg.name, status);
+	} else {
+		set_traceparent(dp, q);
+		sure_http_head_add(dp->resp_head, "traceparent", 11, dp->traceparent, 55);
+		sure_http_answer(q->ex, status, dp->resp_head, sure_instance_resp_buf(inst),
+				 (uint64_t)rc);
+		done_event(dp, q, i->tag, status, NULL, (uint64_t)rc);
+		req_free(dp, q);
+	}
+	sure_dp_release(dp, i);
+}
+
+/* ---- the server's callbacks ---- */
+
+static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
+		uint64_t *max_body, uint32_t *route, uint8_t **body, uint64_t *body_cap)
+{
+	struct sure_dataplane *dp = dp_of(ctx);
+	uint32_t len = 0;
+	int rc = 0;
+
+	(void)body;
+	(void)body_cap;
+	/* CloudEvents in structured or batch mode are unpacked by the Hono app. */
+	const char *ct = head_get(head, "content-type", &len);
+	if (ct && len >= 22 && !strncasecmp(ct, "application/cloudevents", 23))
+		return 0;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_route *r = sure_dp_lookup(dp, req->name);
+	if (r && r->live) {
+		*max_body = r->cfg.max_body;
+		*route = r->id;
+		rc = 1;
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+/* admit() of runtime/scheduler/autoscale.ts. */
+static void admit_or_queue(struct sure_dataplane *dp, struct dp_route *r, struct dp_req *q)
+{
+	const struct sure_route_config *c = &r->cfg;
+	uint32_t supply = r->instances + r->starting;
+	uint64_t in_flight = (uint64_t)r->running + r->queued + 1;
+	char extra[160];
+
+	snprintf(extra, sizeof(extra), ",\"function\":\"%s\"", c->name);
+	if (c->concurrency_limit && in_flight > (uint64_t)c->concurrency_limit * c->max_instances) {
+		FAIL(dp, q, 429, "concurrency_limited", extra, "retry-after: 1\n",
+		     "function %s is over its concurrency limit; retry shortly", c->name);
+		return;
+	}
+	int start = c->can_start && supply < c->max_instances &&
+		    (uint64_t)supply * c->target_concurrency < in_flight;
+	if (!start && r->queued >= c->max_queue) {
+		FAIL(dp, q, 503, "overloaded", extra, "retry-after: 1\n",
+		     "function %s is overloaded: all instances busy and the queue is full", c->name);
+		return;
+	}
+	if (!start && supply == 0) {
+		FAIL(dp, q, 500, "internal_error", "", NULL, "function %s is being replaced",
+		     c->name);
+		return;
+	}
+	if (start)
+		need(dp, r);
+	q->queued_ns = sure_now_ns();
+	q->next = NULL;
+	if (r->qtail)
+		r->qtail->next = q;
+	else
+		r->qhead = q;
+	r->qtail = q;
+	r->queued++;
+}
+
+static void run(void *ctx, struct sure_http_exchange *ex)
+{
+	struct sure_dataplane *dp = dp_of(ctx);
+
+	pthread_mutex_lock(&dp->lock);
+	struct dp_req *q = dp->free_reqs;
+	if (q)
+		dp->free_reqs = q->next;
+	else
+		q = calloc(1, sizeof(*q)); /* grows to the peak in flight, then reused */
+	if (!q) {
+		pthread_mutex_unlock(&dp->lock);
+		sure_http_answer_error(ex, 503, "overloaded", "the node is out of memory", NULL);
+		return;
+	}
+	memset(q, 0, sizeof(*q));
+	q->ex = ex;
+	ex->owner = q;
+	struct dp_route *r = ex->route < dp->nroutes ? dp->routes[ex->route] : NULL;
+	q->route = r;
+	if (ex->req->id_len)
+		snprintf(q->request_id, sizeof(q->request_id), "%s", ex->req->request_id);
+	else
+		new_request_id(dp, q->request_id);
+	ex->request_id = q->request_id;
+	trace_for(dp, q, ex->head);
+	if (!r || !r->used) {
+		q->route = NULL;
+		set_traceparent(dp, q);
+		sure_dp_error(dp, ex, 404, "not_found", "", NULL, "function %s does not exist",
+			      ex->req->name);
+		q->ex = NULL;
+		q->next = dp->free_reqs;
+		dp->free_reqs = q;
+		pthread_mutex_unlock(&dp->lock);
+		return;
+	}
+	/* What the function sees: the node's request id (the parser kept room for it). */
+	sure_http_head_add(ex->head, "x-request-id", 12, q->request_id, strlen(q->request_id));
+	if (r->nidle > 0) {
+		struct dp_inst *i = r->idle[--r->nidle];
+		start_on(dp, i, q);
+	} else {
+		admit_or_queue(dp, r, q);
+	}
+	pthread_mutex_unlock(&dp->lock);
+}
+
+static void cancel(void *ctx, struct sure_http_exchange *ex)
+{
+	struct sure_dataplane *dp = dp_of(ctx);
+
+	pthread_mutex_lock(&dp->lock);
+	struct dp_req *q = ex->owner;
+	/* Queued, running or parked: it stays where it is, with nobody to answer. */
+	if (q)
+		q->ex = NULL;
+	ex->owner = NULL;
+	pthread_mutex_unlock(&dp->lock);
+}
+
+void sure_dp_fail_queued(struct sure_dataplane *dp, struct dp_route *r, int status,
+			 const char *json, uint32_t len, const char *headers)
+{
+	for (struct dp_req *q; (q = r->qhead);) {
+		r->qhead = q->next;
+		r->queued--;
+		if (q->ex) {
+			set_traceparent(dp, q);
+			sure_dp_answer_json(dp, q->ex, status, json, len, headers);
+			done_event(dp, q, 0, status, "start_failed", 0);
+		}
+		req_free(dp, q);
+	}
+	r->qtail = NULL;
+}
+
+int sure_dp_answer_parked(struct sure_dataplane *dp, uint64_t token, int status,
+			  const char *json, uint32_t len, const char *headers)
+{
+	for (struct dp_req **pp = &dp->parked, *q; (q = *pp); pp = &q->next) {
+		if (q->token != token)
+			continue;
+		*pp = q->next;
+		int rc = q->ex ? 0 : -ENOENT;
+		set_traceparent(dp, q);
+		if (q->ex)
+			sure_dp_answer_json(dp, q->ex, status, json, len, headers);
+		req_free(dp, q);
+		return rc;
+	}
+	return -ENOENT;
+}
+
+const struct sure_http_ops sure_dp_ops = { .take = take, .run = run, .cancel = cancel };
+
+void sure_dp_on_notify(void *arg)
+{
+	struct sure_dataplane *dp = arg;
+	uint64_t n;
+
+	while (read(dp->notify_fd, &n, sizeof(n)) == (ssize_t)sizeof(n)) {
+	}
+	pthread_mutex_lock(&dp->lock);
+	for (struct dp_inst *i = dp->busy, *next; i; i = next) {
+		next = i->busy_next;
+		int rc = sure_instance_poll(i->inst);
+		if (rc != -EAGAIN)
+			finish(dp, i, rc);
+	}
+	pthread_mutex_unlock(&dp->lock);
+}
+
+void sure_dp_on_tick(void *arg, uint64_t now_ns)
+{
+	struct sure_dataplane *dp = arg;
+
+	pthread_mutex_lock(&dp->lock);
+	for (struct dp_inst *i = dp->busy, *next; i; i = next) {
+		next = i->busy_next;
+		if (now_ns < i->deadline_ns)
+			continue;
+		/* An answer that came just in time counts. */
+		int rc = sure_instance_poll(i->inst);
+		if (rc == -EAGAIN) {
+			sure_instance_expire(i->inst, i->route->cfg.timeout_ms);
+			rc = -ETIMEDOUT;
+		}
+		finish(dp, i, rc);
+	}
+	pthread_mutex_unlock(&dp->lock);
+}

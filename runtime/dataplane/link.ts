@@ -1,0 +1,195 @@
+/**
+ * The control plane's side of libsure's data plane (ffi/dataplane.ts): it
+ * publishes each function's route and lends its instances (one Lending per
+ * instance group), and one loop reads what happened in batches: answered
+ * requests feed the metrics and the request log, "need" starts an
+ * instance, "dead" gets the explained answer of a death, "retired" gives an
+ * instance back. Nothing here runs per request except that batch read.
+ */
+import { Dataplane, type DataplaneEvent } from "../../ffi/dataplane.ts";
+import type { HttpError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { InvocationOutcome } from "../middleware/invocations.ts";
+import type { InstanceGroup } from "../scheduler/group.ts";
+import type { Lending } from "../scheduler/lending.ts";
+import type { Deployment } from "../store/store.ts";
+
+export interface LinkOptions {
+  host: string;
+  port: number;
+  /** Unix socket of the Hono app. */
+  upstream: string;
+  logger: Logger;
+}
+
+interface Route {
+  id: number;
+  name: string;
+  /** The group that gets "need" (the newest: a redeploy's). */
+  current: InstanceGroup | undefined;
+}
+
+export class DataplaneLink {
+  readonly dp: Dataplane;
+  readonly #routes = new Map<string, Route>();
+  readonly #byId: Route[] = [];
+  /** Which group lent each instance (tags are process-unique vm ids). */
+  readonly #owner = new Map<number, InstanceGroup>();
+  #observers: ((o: InvocationOutcome) => void)[] = [];
+  #loop: Promise<void> | undefined;
+  #stopping = false;
+
+  constructor(readonly opts: LinkOptions) {
+    this.dp = Dataplane.start({ host: opts.host, port: opts.port, upstream: opts.upstream });
+  }
+
+  get port(): number {
+    return this.dp.port;
+  }
+
+  /** Where each answered request is reported (metrics, the request log). */
+  observe(...fns: ((o: InvocationOutcome) => void)[]): void {
+    this.#observers.push(...fns);
+  }
+
+  /** True when the data plane serves the function's /invoke requests. */
+  serves(name: string): boolean {
+    return this.#routes.get(name)?.current !== undefined;
+  }
+
+  /** The Lending of one instance group (GroupOptions.lending). */
+  lendingFor(group: InstanceGroup): Lending {
+    const route = (): Route => {
+      let r = this.#routes.get(group.name);
+      if (!r) {
+        r = { id: -1, name: group.name, current: group };
+        this.#routes.set(group.name, r);
+      }
+      return r;
+    };
+    const link = this;
+    return {
+      publish(dep: Deployment, ioCap: number, maxQueue: number, canStart: boolean) {
+        const r = route();
+        if (canStart) r.current = group;
+        if (r.current !== group) return; // an older deployment, draining
+        r.id = link.dp.route({
+          name: dep.name,
+          maxBody: Math.min(dep.maxBody, ioCap),
+          timeoutMs: dep.timeout,
+          deadlineMs: dep.deadline,
+          maxQueue,
+          maxInstances: dep.maxInstances,
+          targetConcurrency: dep.targetConcurrency,
+          concurrencyLimit: dep.concurrencyLimit,
+          canStart,
+        });
+        link.#byId[r.id] = r;
+      },
+      lend(vm, need) {
+        link.#owner.set(vm.id, group);
+        link.dp.lend(route().id, vm.pointer!, vm.id, need);
+      },
+      reclaim(vm) {
+        const out = link.dp.reclaim(route().id, vm.id);
+        if (out !== "busy") link.#owner.delete(vm.id);
+        return out;
+      },
+      stats: () => link.dp.routeStats(route().id),
+      startFailed(err: HttpError) {
+        link.dp.startFailed(route().id, err.status, err.body(), err.headers());
+      },
+      answer(token: bigint, err: HttpError) {
+        link.dp.answer(token, err.status, err.body(), err.headers());
+      },
+      withdraw() {
+        const r = route();
+        if (r.current !== group) return;
+        r.current = undefined;
+        link.dp.unroute(r.id);
+      },
+    };
+  }
+
+  /** Starts reading events (once the node serves). */
+  listen(): void {
+    this.#loop ??= this.#run();
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      let batch: DataplaneEvent[];
+      try {
+        batch = await this.dp.events(200);
+      } catch (e) {
+        if (this.#stopping) return;
+        this.opts.logger("error", `data plane events: ${(e as Error).message}`, {});
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      for (const ev of batch) this.#handle(ev);
+    }
+  }
+
+  #handle(ev: DataplaneEvent): void {
+    const r = this.#byId[ev.route];
+    switch (ev.kind) {
+      case "need":
+        r?.current?.onNeed();
+        return;
+      case "retired":
+        this.#owner.get(ev.tag)?.onRetired(ev.tag);
+        this.#owner.delete(ev.tag);
+        return;
+      case "done": {
+        if (ev.tag) this.#owner.get(ev.tag)?.onDone(ev.tag);
+        this.#report({
+          target: "function",
+          name: r?.name ?? "",
+          status: ev.status,
+          kind: ev.code || undefined,
+          seconds: ev.seconds,
+          requestId: ev.requestId,
+          traceId: ev.traceId,
+        });
+        return;
+      }
+      case "dead": {
+        const g = this.#owner.get(ev.tag);
+        this.#owner.delete(ev.tag);
+        if (!g) {
+          this.dp.answer(ev.token, 502, {
+            error: "function_fault",
+            message: `function ${r?.name}: its instance died`,
+          }, {});
+          return;
+        }
+        g.onDead(ev.tag, ev.token, ev.rc, ev.requestId).then((err) => {
+          const e = err as HttpError;
+          this.#report({
+            target: "function",
+            name: g.name,
+            status: e.status ?? 500,
+            kind: e.code,
+            seconds: ev.seconds,
+            requestId: ev.requestId,
+            traceId: ev.traceId,
+          });
+        });
+        return;
+      }
+    }
+  }
+
+  #report(o: InvocationOutcome): void {
+    for (const observe of this.#observers) observe(o);
+  }
+
+  /** Stops serving (requests in progress get grace_ms), then the event loop. */
+  async close(graceMs = 5000): Promise<void> {
+    this.#stopping = true;
+    // The event read in flight ends within its 200 ms; only then is dp freed.
+    await this.#loop;
+    await this.dp.stop(graceMs);
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * libsure's data plane on real KVM (node --dataplane sockets): the HTTP/1.1
+ * server in C runs /invoke of deployed functions itself and hands every
+ * other request to the Hono app on the same port. On the wire: keep-alive,
+ * pipelined requests answered in order, Expect: 100-continue, 413 before
+ * the body, the node's request id and trace context; what it answers reaches
+ * the metrics and the request log in batches; a request for a function at
+ * zero instances waits in C for the instance the control plane starts.
+ * (tests/http_contract_test.ts and tests/crash_report_test.ts run against
+ * this path too: scripts/test.sh runs them again with SURE_DATAPLANE=sockets.)
+ */
+import assert from "node:assert/strict";
+import { buildImage, deployFunction, hasKvm, startTestNode, type TestNode } from "./helpers.ts";
+
+async function withEcho(fn: (node: TestNode) => Promise<void>, opts = { minInstances: 1 }) {
+  const node = await startTestNode({ dataplane: "sockets" });
+  try {
+    await deployFunction(node, "echo", await buildImage("functions/echo"), 5000, {
+      minInstances: opts.minInstances,
+      maxInstances: 2,
+      maxBody: 1024,
+    });
+    await fn(node);
+  } finally {
+    await node.close();
+  }
+}
+
+/** Writes raw bytes and reads until `count` complete answers (or the peer closes). */
+async function raw(port: number, bytes: string, until: (text: string) => boolean): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(bytes));
+    let text = "";
+    const buf = new Uint8Array(65536);
+    const deadline = Date.now() + 20000;
+    while (!until(text) && Date.now() < deadline) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    return text;
+  } finally {
+    conn.close();
+  }
+}
+
+const answers = (t: string) => t.split("HTTP/1.1 ").filter((x) => x).length;
+
+Deno.test({
+  name: "dataplane: /invoke runs in C, everything else reaches the Hono app on the same port",
+  ignore: !hasKvm,
+  async fn() {
+    await withEcho(async (node) => {
+      const res = await fetch(`${node.url}/invoke/echo`, {
+        method: "POST",
+        body: "hello",
+        headers: { "x-request-id": "my-id-1" },
+      });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), "hello");
+      assert.equal(res.headers.get("x-request-id"), "my-id-1");
+      assert.equal(res.headers.get("content-type"), "application/octet-stream");
+      assert.match(res.headers.get("traceparent") ?? "", /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      // A caller's trace is continued.
+      const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+      const r2 = await fetch(`${node.url}/invoke/echo`, { headers: { traceparent: tp } });
+      await r2.body?.cancel();
+      assert.match(r2.headers.get("traceparent") ?? "", /^00-0af7651916cd43dd8448eb211c80319c-/);
+      // The admin API, health and an unknown function: the Hono app's answers.
+      const h = await fetch(`${node.url}/healthz`);
+      assert.equal(h.status, 200);
+      const health = await h.json();
+      assert.equal(health.dataplane.backend, "sockets");
+      const f = await fetch(`${node.url}/admin/functions/echo`);
+      assert.equal(f.status, 200);
+      await f.body?.cancel();
+      const nf = await fetch(`${node.url}/invoke/nope`);
+      assert.equal(nf.status, 404);
+      assert.equal((await nf.json()).error, "not_found");
+    });
+  },
+});
+
+Deno.test({
+  name: "dataplane: keep-alive, pipelined requests in order, 100-continue, 413 before the body",
+  ignore: !hasKvm,
+  async fn() {
+    await withEcho(async (node) => {
+      const req = (body: string) =>
+        `POST /invoke/echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      const text = await raw(node.port, req("one") + req("two") + req("three"), (t) =>
+        answers(t) >= 3 && t.endsWith("three"));
+      const bodies = text.split("HTTP/1.1 ").filter((x) => x).map((a) => a.split("\r\n\r\n")[1]);
+      assert.deepEqual(bodies, ["one", "two", "three"]);
+      assert.match(text, /^200 OK\r\n/);
+
+      const cont = await raw(
+        node.port,
+        "POST /invoke/echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok",
+        (t) => t.endsWith("ok") && answers(t) >= 2,
+      );
+      assert.match(cont, /^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 200 /);
+
+      const big = await raw(
+        node.port,
+        "POST /invoke/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n",
+        (t) => t.includes("}"),
+      );
+      assert.match(big, /^HTTP\/1.1 413 /);
+      assert.match(big, /"error":"payload_too_large"/);
+
+      const bad = await raw(node.port, "GET /invoke/echo HTTP/1.1\r\n\r\n", (t) => t.includes("}"));
+      assert.match(bad, /^HTTP\/1.1 400 /); // no Host
+    });
+  },
+});
+
+Deno.test({
+  name: "dataplane: metrics and the request log see what C answered; zero instances wait in C",
+  ignore: !hasKvm,
+  async fn() {
+    await withEcho(async (node) => {
+      for (let i = 0; i < 5; i++) {
+        const r = await fetch(`${node.url}/invoke/echo`, { method: "POST", body: `n${i}` });
+        assert.equal(await r.text(), `n${i}`);
+      }
+      // Events arrive in batches: give the reader a moment.
+      let text = "";
+      for (let k = 0; k < 50; k++) {
+        text = await (await fetch(`${node.url}/metrics`)).text();
+        if (/sure_invocations_total\{[^}]*function="echo"[^}]*status="200"[^}]*\} 5/.test(text)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.match(text, /sure_invocations_total\{[^}]*function="echo"[^}]*\} 5/);
+      const logged = node.records.filter((x) => x.msg === "request" && x.function === "echo");
+      assert.equal(logged.length, 5);
+      // At zero instances the request waits in C for the clone the node starts.
+      const s = await fetch(`${node.url}/admin/functions/echo/scale`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ instances: 0 }),
+      });
+      assert.equal(s.status, 200, await s.text());
+      const cold = await fetch(`${node.url}/invoke/echo`, { method: "POST", body: "cold" });
+      assert.equal(cold.status, 200);
+      assert.equal(await cold.text(), "cold");
+    });
+  },
+});
