@@ -41,13 +41,17 @@ struct sure_http_exchange {
 	uint64_t started_ns; /* CLOCK_MONOTONIC when its first byte arrived */
 	uint32_t route; /* what take() set */
 	void *owner; /* the owner's */
+	/* The owner's: the x-request-id to answer with (NUL-terminated, sane,
+	 * alive until the answer), e.g. one it made up. NULL or "": the client's
+	 * (req->request_id) if it sent a sane one, else none. */
+	const char *request_id;
 };
 
 struct sure_http_ops {
 	/*
 	 * At the head of an /invoke/<name> request (before any body byte):
 	 * > 0  the owner serves it: *max_body is its body limit (413 past it),
-	 *      *route is stored in the exchange; *body/*body_cap may point to where
+	 *      *route is stored in the exchange; *body and *body_cap may point to where
 	 *      the body must land (e.g. the instance's request area), else the
 	 *      server uses a buffer of its own (then ex->body is that buffer)
 	 *   0  not the owner's: the connection becomes a tunnel to the upstream
@@ -57,8 +61,13 @@ struct sure_http_ops {
 		    uint64_t *max_body, uint32_t *route, uint8_t **body, uint64_t *body_cap);
 	/* The request is complete: run it, answer later with sure_http_answer*. */
 	void (*run)(void *ctx, struct sure_http_exchange *ex);
-	/* The client went away (or the server stops) before ex was answered: the
-	 * owner must forget ex (it is freed after this returns) and not answer it. */
+	/* The client went away, timed out or sent a bad body (or the server
+	 * stops) before ex was answered: the owner must forget ex (it is freed
+	 * after this returns) and not answer it (sure_http_answer* now refuse
+	 * it with -EINVAL). Called once for every request take() accepted that
+	 * is not answered, also before run() when the body never completed: then
+	 * ex->req, ex->route and ex->body (the owner's buffer, if it gave one)
+	 * say which request it was. */
 	void (*cancel)(void *ctx, struct sure_http_exchange *ex);
 };
 
