@@ -122,8 +122,9 @@ static void reset_request(struct sure_http_parser *p)
 int sure_http_parser_init(struct sure_http_parser *p, const struct sure_http_config *cfg,
 			  uint8_t *head, uint32_t head_cap, uint8_t *body, uint64_t body_cap)
 {
+	/* No body buffer yet is fine: sure_http_set_body gives one at the head. */
 	if (!p || !cfg || !head || head_cap < sizeof(struct sure_head) ||
-	    head_cap > SURE_REQ_HEAD_CAP || (body_cap && !body) || cfg->max_body > body_cap)
+	    head_cap > SURE_REQ_HEAD_CAP || (body_cap && !body) || (body && cfg->max_body > body_cap))
 		return -EINVAL;
 	memset(p, 0, offsetof(struct sure_http_parser, line));
 	p->cfg = *cfg;
@@ -580,6 +581,9 @@ int sure_http_parse(struct sure_http_parser *p, const uint8_t *d, size_t n, size
 		return p->err;
 	if (p->state == ST_DONE)
 		return SURE_HTTP_DONE;
+	/* A body is due but no buffer holds the limit (none given yet). */
+	if (p->state >= ST_BODY && p->cfg.max_body > p->body_cap)
+		return -EINVAL;
 	while (at < n && rc == 0) {
 		switch (p->state) {
 		case ST_BODY:
@@ -613,13 +617,16 @@ int sure_http_parse(struct sure_http_parser *p, const uint8_t *d, size_t n, size
 	return rc;
 }
 
+/* After SURE_HTTP_HEAD and before any body byte (the first chunk-size line
+ * may have been read: it put nothing in the buffer). */
+static int body_not_begun(const struct sure_http_parser *p)
+{
+	return (p->state == ST_BODY || p->state == ST_CHUNK_SIZE) && p->req.body_len == 0;
+}
+
 int sure_http_limit_body(struct sure_http_parser *p, uint64_t max_body)
 {
-	int started = p->req.body_len > 0 || p->state == ST_CHUNK_DATA ||
-		      p->state == ST_CHUNK_CR || p->state == ST_CHUNK_LF ||
-		      p->state == ST_TRAILER;
-
-	if (max_body > p->body_cap || (p->state != ST_BODY && p->state != ST_CHUNK_SIZE) || started)
+	if (max_body > p->body_cap || !body_not_begun(p))
 		return -EINVAL;
 	p->cfg.max_body = max_body;
 	if (p->state == ST_BODY && p->req.content_length > max_body)
@@ -627,9 +634,23 @@ int sure_http_limit_body(struct sure_http_parser *p, uint64_t max_body)
 	return 0;
 }
 
+int sure_http_set_body(struct sure_http_parser *p, uint8_t *body, uint64_t body_cap)
+{
+	if (!p || !body || !body_not_begun(p))
+		return -EINVAL;
+	p->body = body;
+	p->body_cap = body_cap;
+	/* The buffer bounds every write: the limit never exceeds it. */
+	if (p->cfg.max_body > body_cap)
+		p->cfg.max_body = body_cap;
+	if (p->state == ST_BODY && p->req.content_length > p->cfg.max_body)
+		return fail(p, 413, "request body too large");
+	return 0;
+}
+
 size_t sure_http_body_room(struct sure_http_parser *p, uint8_t **dst)
 {
-	if (p->state != ST_BODY || p->left == 0) {
+	if (p->state != ST_BODY || p->left == 0 || p->cfg.max_body > p->body_cap) {
 		*dst = NULL;
 		return 0;
 	}
@@ -639,7 +660,7 @@ size_t sure_http_body_room(struct sure_http_parser *p, uint8_t **dst)
 
 int sure_http_body_commit(struct sure_http_parser *p, size_t n)
 {
-	if (p->state != ST_BODY || n > p->left)
+	if (p->state != ST_BODY || n > p->left || p->cfg.max_body > p->body_cap)
 		return -EINVAL;
 	p->req.body_len += n;
 	p->left -= n;

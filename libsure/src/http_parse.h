@@ -96,7 +96,9 @@ struct sure_http_parser {
 };
 
 /* Readies p for a connection. head: a block of head_cap (<= SURE_REQ_HEAD_CAP)
- * bytes; body: body_cap bytes, at least cfg->max_body. 0 or -EINVAL. */
+ * bytes; body: body_cap bytes, at least cfg->max_body, or NULL (body_cap 0):
+ * then each body is refused (-EINVAL, nothing taken) until sure_http_set_body
+ * gives a buffer at its SURE_HTTP_HEAD. 0 or -EINVAL. */
 int sure_http_parser_init(struct sure_http_parser *p, const struct sure_http_config *cfg,
 			  uint8_t *head, uint32_t head_cap, uint8_t *body, uint64_t body_cap);
 /* Feeds len bytes; *consumed says how many were taken: all of them on
@@ -113,6 +115,11 @@ int sure_http_parser_next(struct sure_http_parser *p);
 /* After SURE_HTTP_HEAD, before any body byte: lowers the body limit (e.g.
  * to the function's own). -EFBIG (413) if the Content-Length is over it. */
 int sure_http_limit_body(struct sure_http_parser *p, uint64_t max_body);
+/* After SURE_HTTP_HEAD, before any body byte: the body lands in body (cap
+ * bytes) from now on, e.g. where its reader wants it, or a buffer sized to
+ * this request. The body limit becomes min(limit, body_cap): -EFBIG (413) if
+ * the Content-Length is over it; else 0, or -EINVAL in any other state. */
+int sure_http_set_body(struct sure_http_parser *p, uint8_t *body, uint64_t body_cap);
 /* While a Content-Length body is due: where the server may recv() the next
  * body bytes directly (returns how many, 0 when none are due that way);
  * sure_http_body_commit(p, n) then counts n of them in, returning

@@ -41,8 +41,9 @@ struct sure_http_exchange {
 	uint64_t started_ns; /* CLOCK_MONOTONIC when its first byte arrived */
 	uint32_t route; /* what take() set */
 	void *owner; /* the owner's */
-	/* The x-request-id to answer with (NUL-terminated, the owner's memory,
-	 * alive until the answer); NULL: req->request_id if the client sent one. */
+	/* The owner's: the x-request-id to answer with (NUL-terminated, sane,
+	 * alive until the answer), e.g. one it made up. NULL or "": the client's
+	 * (req->request_id) if it sent a sane one, else none. */
 	const char *request_id;
 };
 
@@ -60,8 +61,13 @@ struct sure_http_ops {
 		    uint64_t *max_body, uint32_t *route, uint8_t **body, uint64_t *body_cap);
 	/* The request is complete: run it, answer later with sure_http_answer*. */
 	void (*run)(void *ctx, struct sure_http_exchange *ex);
-	/* The client went away (or the server stops) before ex was answered: the
-	 * owner must forget ex (it is freed after this returns) and not answer it. */
+	/* The client went away, timed out or sent a bad body (or the server
+	 * stops) before ex was answered: the owner must forget ex (it is freed
+	 * after this returns) and not answer it (sure_http_answer* now refuse
+	 * it with -EINVAL). Called once for every request take() accepted that
+	 * is not answered, also before run() when the body never completed: then
+	 * ex->req, ex->route and ex->body (the owner's buffer, if it gave one)
+	 * say which request it was. */
 	void (*cancel)(void *ctx, struct sure_http_exchange *ex);
 };
 

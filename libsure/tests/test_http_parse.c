@@ -766,6 +766,58 @@ static void test_small_head_block(void)
 	CHECK_EQ(((const struct sure_head *)mid)->nfields, 1);
 }
 
+/* No body buffer at init: each body gets its own at the head (set_body). */
+static void test_set_body(void)
+{
+	const char *in = "POST /invoke/fn HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n";
+	static uint8_t mine[16];
+	size_t used = 0;
+	uint8_t *dst = NULL;
+
+	CHECK_EQ(sure_http_parser_init(&P, &CFG, head_blk, sizeof(head_blk), NULL, 0), 0);
+	CHECK_EQ(sure_http_set_body(&P, mine, sizeof(mine)), -EINVAL); /* no head yet */
+	CHECK_EQ(sure_http_parse(&P, (const uint8_t *)in, strlen(in), &used), SURE_HTTP_HEAD);
+	/* The body is due but has nowhere to go: refused, nothing taken. */
+	CHECK_EQ(sure_http_parse(&P, (const uint8_t *)"0123", 4, &used), -EINVAL);
+	CHECK_EQ(used, 0);
+	CHECK_EQ(sure_http_body_room(&P, &dst), 0);
+	CHECK(dst == NULL);
+	CHECK_EQ(sure_http_body_commit(&P, 1), -EINVAL);
+	CHECK_EQ(sure_http_set_body(&P, NULL, 4), -EINVAL);
+	CHECK_EQ(sure_http_set_body(&P, mine, sizeof(mine)), 0);
+	CHECK_EQ(P.cfg.max_body, sizeof(mine)); /* lowered to the buffer */
+	CHECK_EQ(sure_http_parse(&P, (const uint8_t *)"0123", 4, &used), SURE_HTTP_MORE);
+	CHECK_EQ(sure_http_set_body(&P, mine, sizeof(mine)), -EINVAL); /* the body has begun */
+	CHECK_EQ(sure_http_body_room(&P, &dst), 6);
+	CHECK(dst == mine + 4);
+	memcpy(dst, "456789", 6);
+	CHECK_EQ(sure_http_body_commit(&P, 6), SURE_HTTP_DONE);
+	CHECK(memcmp(mine, "0123456789", 10) == 0);
+
+	/* A Content-Length over the buffer: 413 at once. */
+	CHECK_EQ(sure_http_parser_init(&P, &CFG, head_blk, sizeof(head_blk), NULL, 0), 0);
+	CHECK_EQ(sure_http_parse(&P, (const uint8_t *)in, strlen(in), &used), SURE_HTTP_HEAD);
+	CHECK_EQ(sure_http_set_body(&P, mine, 9), -EFBIG);
+	CHECK_EQ(P.status, 413);
+
+	/* chunked: a bigger buffer keeps the configured limit; chunks land in it */
+	in = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+	CHECK_EQ(sure_http_parser_init(&P, &CFG, head_blk, sizeof(head_blk), NULL, 0), 0);
+	CHECK_EQ(sure_http_parse(&P, (const uint8_t *)in, strlen(in), &used), SURE_HTTP_HEAD);
+	CHECK_EQ(sure_http_set_body(&P, body_buf, BODY_CAP), 0);
+	CHECK_EQ(P.cfg.max_body, CFG.max_body);
+	in = "3\r\nabc\r\n0\r\n\r\n";
+	CHECK_EQ(sure_http_parse(&P, (const uint8_t *)in, strlen(in), &used), SURE_HTTP_DONE);
+	CHECK_EQ(P.req.body_len, 3);
+	CHECK(memcmp(body_buf, "abc", 3) == 0);
+	/* A request without a body never needs one. */
+	CHECK_EQ(sure_http_parser_next(&P), 0);
+	in = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+	CHECK_EQ(sure_http_parse(&P, (const uint8_t *)in, strlen(in), &used), SURE_HTTP_DONE);
+	CHECK_EQ(sure_http_set_body(&P, mine, sizeof(mine)), -EINVAL);
+	CHECK_EQ(sure_http_set_body(NULL, mine, sizeof(mine)), -EINVAL);
+}
+
 int main(void)
 {
 	RUN(test_get_invoke);
@@ -782,5 +834,6 @@ int main(void)
 	RUN(test_head_limits);
 	RUN(test_limit_and_direct_body);
 	RUN(test_small_head_block);
+	RUN(test_set_body);
 	return CHECK_DONE();
 }

@@ -1,0 +1,149 @@
+/*
+ * http_conn.h - internal to the HTTP server (http_server.c, http_conn.c,
+ * http_answer.c, http_tunnel.c): the server and connection records and the
+ * calls between those files. Everything here runs on the server's thread.
+ *
+ * A connection is one client socket and, once it is a tunnel, one upstream
+ * socket. Both are registered edge-triggered once, for reading and writing;
+ * the events only set readiness flags (rd, wr, urd, uwr) that a recv/send
+ * clears on EAGAIN, and conn_drive() does whatever the flags and the state
+ * allow. So a connection that must not read (an exchange is with the owner,
+ * the upstream is full) simply does not, and costs no epoll_ctl.
+ *
+ * A connection is never freed while anything may still point at it: closing
+ * moves it to srv->grave, and the loop frees (or pools) the grave after the
+ * round of events, so a later event of the same round finds it marked closed.
+ */
+#ifndef SURE_HTTP_CONN_H
+#define SURE_HTTP_CONN_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "http_server.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* What an epoll event's data.ptr points at: the first member of its owner. */
+enum ev_kind { EV_LISTEN, EV_WAKE, EV_WATCH, EV_CLIENT, EV_UPSTREAM };
+struct http_ev {
+	int kind;
+};
+
+enum conn_state {
+	CS_REQ, /* reading and parsing a request (the owner may have taken it) */
+	CS_RUN, /* run() was called: the owner holds the exchange */
+	CS_WRITE, /* an answer is being written; then the next request or close */
+	CS_TUNNEL, /* relaying bytes between the client and the upstream */
+	CS_LINGER, /* last answer written, write side shut: discard input until EOF */
+};
+
+/* What happens when conn->deadline_ns passes (the sweep looks every 100 ms). */
+enum deadline_kind { DL_NONE, DL_IDLE, DL_HEAD, DL_BODY, DL_WRITE, DL_LINGER };
+
+struct conn {
+	struct http_ev cev, uev; /* client and upstream socket events */
+	struct sure_http_server *srv;
+	struct conn *prev, *next; /* srv->conns (live), srv->grave or srv->pool */
+	struct conn *again_next; /* srv->again: work left after a budget */
+	int fd, ufd;
+	int state;
+	int dl_kind;
+	uint64_t deadline_ns;
+	uint64_t first_ns; /* first byte of the current request, 0: none yet */
+	uint8_t rd, wr, urd, uwr; /* edge-triggered readiness */
+	uint8_t eof, ueof, ushut, uconnecting;
+	uint8_t closed, on_again, close_after;
+	uint8_t taken; /* the owner's take() accepted the request, not answered yet */
+	uint32_t busy; /* conn_drive() is on the stack: answers do not recurse */
+	/* Input: [req_start, in_pos) parsed bytes of the current request (kept
+	 * whole until its head decides tunnel or not), [in_pos, in_end) not yet
+	 * parsed. In a tunnel, [req_start, in_end) is still due to the upstream. */
+	uint32_t in_cap, req_start, in_pos, in_end;
+	uint64_t dropped; /* bytes read and dropped while lingering */
+	/* Output: [out_off, out_len) still to send (a tunnel: the upstream's bytes). */
+	uint8_t *out;
+	size_t out_cap, out_off, out_len;
+	/* The server's own body buffer, for owners that give none. */
+	uint8_t *body;
+	uint64_t body_cap;
+	uint64_t limit; /* body limit of the taken request (413 shows it) */
+	struct sure_http_exchange ex;
+	struct sure_http_parser p;
+	uint8_t head[SURE_REQ_HEAD_CAP];
+	uint8_t in[]; /* in_cap bytes */
+};
+
+struct http_tick {
+	struct http_tick *next;
+	uint64_t period_ns, next_ns;
+	void (*fn)(void *arg, uint64_t now_ns);
+	void *arg;
+};
+
+struct http_watch {
+	struct http_ev ev; /* EV_WATCH */
+	struct http_watch *next;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+struct sure_http_server {
+	struct sure_http_server_config cfg; /* zeros replaced by defaults */
+	struct sure_http_config pcfg; /* the parser's: max_head, max_body */
+	uint64_t hdr_ns, body_ns, idle_ns, write_ns;
+	struct sockaddr_un up_addr;
+	socklen_t up_len; /* 0: no upstream (tunnels answer 502) */
+	int ep, lfd, wfd;
+	struct http_ev lev, wev;
+	uint16_t port;
+	pthread_t thr;
+	uint64_t now_ns; /* the loop's clock, read once per round */
+	uint64_t next_sweep_ns, listen_resume_ns;
+	struct conn *conns, *grave, *pool, *again;
+	uint32_t nconns, npool;
+	/* Registered from any thread: prepended under lock, read by the loop. */
+	pthread_mutex_t lock;
+	struct http_tick *ticks;
+	struct http_watch *watches;
+	uint32_t stop_req, grace_ms; /* atomics: set by sure_http_server_stop */
+	int draining;
+	uint64_t drain_deadline_ns;
+	/* Answer heads are built here and sent (or copied) at once. */
+	char hbuf[SURE_RESP_HEAD_CAP + 2048];
+	struct sure_http_server_stats st; /* updated with atomics */
+};
+
+#define STAT_ADD(s, f, n) __atomic_fetch_add(&(s)->st.f, (uint64_t)(n), __ATOMIC_RELAXED)
+#define STAT_SUB(s, f, n) __atomic_fetch_sub(&(s)->st.f, (uint64_t)(n), __ATOMIC_RELAXED)
+
+/* http_conn.c */
+int conn_open(struct sure_http_server *s, int fd);
+void conn_drive(struct conn *c);
+void conn_close(struct conn *c);
+/* Tells the owner to forget the exchange it took, if any (before it goes). */
+void conn_cancel(struct conn *c);
+void conn_release(struct conn *c); /* frees or pools a closed connection */
+void conn_sweep(struct conn *c, uint64_t now);
+void conn_drain(struct conn *c); /* the server stops: close it if idle */
+void conn_set_deadline(struct conn *c, int kind, uint64_t ns);
+int conn_recv_in(struct conn *c, int *eof);
+int conn_flush(struct conn *c);
+int conn_out_reserve(struct conn *c, size_t n);
+void conn_again(struct conn *c);
+
+/* http_answer.c */
+int answer_send(struct conn *c, const char *head, size_t hlen, const uint8_t *body, size_t blen);
+/* Answers a request the server refuses itself (parser errors, timeouts, 502),
+ * with connection: close; the owner's exchange, if any, is cancelled first. */
+void conn_fail(struct conn *c, int status, const char *code, const char *message,
+	       const char *extra);
+
+/* http_tunnel.c */
+int tunnel_start(struct conn *c);
+int tunnel_pump(struct conn *c);
+
+#endif

@@ -1,0 +1,916 @@
+/*
+ * test_http_server.c - libsure's HTTP server (src/http_server.c and its
+ * helpers) over real sockets, no KVM: a fake owner serves a few /invoke
+ * routes (echo, slow answers from a tick, a held exchange, a big answer), a
+ * fake upstream on a unix socket answers everything else, and clients speak
+ * raw HTTP/1.1 to check framing, order, timeouts, tunnels and closing.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "http_server.h"
+#include "util.h"
+
+/* ---- the fake owner ---- */
+
+enum { R_ECHO = 1, R_SLOW, R_HOLD, R_BIG, R_FIXED, R_ERR, R_EMPTY, R_OWN, R_SMALL };
+
+#define SLOW_MAX 16
+#define BIG_LEN (8u << 20)
+
+static atomic_int n_take, n_run, n_cancel, n_answered;
+static struct sure_http_exchange *slow_q[SLOW_MAX];
+static uint64_t slow_due[SLOW_MAX];
+static int slow_n;
+static struct sure_http_exchange *held;
+static uint8_t own_buf[64];
+static uint8_t *big;
+
+static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
+		uint64_t *max_body, uint32_t *route, uint8_t **body, uint64_t *body_cap)
+{
+	static const struct {
+		const char *name;
+		uint32_t route;
+	} routes[] = {
+		{ "echo", R_ECHO }, { "slow", R_SLOW },	  { "hold", R_HOLD }, { "big", R_BIG },
+		{ "fixed", R_FIXED }, { "err", R_ERR }, { "empty", R_EMPTY }, { "own", R_OWN },
+		{ "small", R_SMALL },
+	};
+
+	(void)ctx;
+	(void)head;
+	n_take++;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(req->name, routes[i].name))
+			continue;
+		*route = routes[i].route;
+		if (*route == R_SMALL)
+			*max_body = 16;
+		if (*route == R_OWN) {
+			*body = own_buf;
+			*body_cap = sizeof(own_buf);
+		}
+		return 1;
+	}
+	return 0; /* not ours: the upstream's */
+}
+
+static void answer_echo(struct sure_http_exchange *ex, const char *prefix)
+{
+	static uint8_t rh[SURE_RESP_HEAD_CAP], out[1 << 16];
+	const struct sure_head *h = (const struct sure_head *)ex->head;
+	size_t pl = strlen(prefix);
+
+	sure_http_resp_head_reset(rh);
+	sure_http_head_add(rh, "X-Echo", 6, "yes", 3);
+	sure_http_head_add(rh, "X-Path", 6, (const char *)ex->head + h->path.off, h->path.len);
+	if (ex->body_len + pl > sizeof(out))
+		abort();
+	memcpy(out, prefix, pl);
+	memcpy(out + pl, ex->body, ex->body_len);
+	if (sure_http_answer(ex, 200, rh, out, pl + ex->body_len) == 0)
+		n_answered++;
+}
+
+static void run(void *ctx, struct sure_http_exchange *ex)
+{
+	static uint8_t rh[SURE_RESP_HEAD_CAP];
+
+	(void)ctx;
+	n_run++;
+	switch (ex->route) {
+	case R_SLOW:
+		if (slow_n == SLOW_MAX)
+			abort();
+		slow_due[slow_n] = 0;
+		slow_q[slow_n++] = ex;
+		break;
+	case R_HOLD:
+		held = ex;
+		break;
+	case R_BIG:
+		for (uint32_t i = 0; i < BIG_LEN; i++)
+			big[i] = (uint8_t)(i * 7 + (i >> 13));
+		if (sure_http_answer(ex, 200, NULL, big, BIG_LEN) == 0)
+			n_answered++;
+		memset(big, 0, BIG_LEN); /* the server must have its own copy by now */
+		break;
+	case R_FIXED:
+		sure_http_resp_head_reset(rh);
+		sure_http_head_add(rh, "Content-Type", 12, "text/plain", 10);
+		ex->request_id = "owner-id-1";
+		if (sure_http_answer(ex, 200, rh, (const uint8_t *)"hello", 5) == 0)
+			n_answered++;
+		break;
+	case R_ERR:
+		if (sure_http_answer_error(ex, 429, "too_many", "a \"quoted\"\n\\ message", ",\"retry\":1") ==
+		    0)
+			n_answered++;
+		break;
+	case R_EMPTY:
+		if (sure_http_answer(ex, 204, NULL, (const uint8_t *)"no", 2) == 0)
+			n_answered++;
+		break;
+	case R_OWN:
+		CHECK(ex->body == own_buf);
+		answer_echo(ex, "own:");
+		break;
+	default:
+		answer_echo(ex, "");
+		break;
+	}
+}
+
+static void cancel(void *ctx, struct sure_http_exchange *ex)
+{
+	(void)ctx;
+	n_cancel++;
+	if (ex == held)
+		held = NULL;
+	for (int i = 0; i < slow_n; i++) {
+		if (slow_q[i] != ex)
+			continue;
+		memmove(&slow_q[i], &slow_q[i + 1], (size_t)(slow_n - i - 1) * sizeof(slow_q[0]));
+		memmove(&slow_due[i], &slow_due[i + 1], (size_t)(slow_n - i - 1) * sizeof(slow_due[0]));
+		slow_n--;
+		break;
+	}
+	/* Answering a cancelled exchange is refused. */
+	CHECK_EQ(sure_http_answer(ex, 200, NULL, NULL, 0), -EINVAL);
+}
+
+/* Slow answers: 50 ms after the tick first sees them, oldest first. */
+static void slow_tick(void *arg, uint64_t now)
+{
+	(void)arg;
+	for (int i = 0; i < slow_n; i++)
+		if (!slow_due[i])
+			slow_due[i] = now + 50 * 1000000ull;
+	while (slow_n && now >= slow_due[0]) {
+		struct sure_http_exchange *ex = slow_q[0];
+		memmove(&slow_q[0], &slow_q[1], (size_t)(slow_n - 1) * sizeof(slow_q[0]));
+		memmove(&slow_due[0], &slow_due[1], (size_t)(slow_n - 1) * sizeof(slow_due[0]));
+		slow_n--;
+		answer_echo(ex, "slow:");
+	}
+}
+
+static const struct sure_http_ops OPS = { take, run, cancel };
+
+/* ---- the fake upstream: answers one canned response per connection ---- */
+
+static char up_path[108];
+static pthread_t up_thr;
+static atomic_int up_stop, up_conns;
+static pthread_mutex_t up_lock = PTHREAD_MUTEX_INITIALIZER;
+static char up_got[65536];
+static size_t up_got_len;
+
+#define UP_ANSWER "HTTP/1.1 200 OK\r\ncontent-length: 8\r\nx-from: upstream\r\n\r\nupstream"
+
+/* Content-Length of a raw head, 0 when none. */
+static size_t raw_length(const char *head, size_t len)
+{
+	for (size_t i = 0; i + 16 < len; i++)
+		if (strncasecmp(head + i, "\r\ncontent-length:", 17) == 0)
+			return strtoul(head + i + 17, NULL, 10);
+	return 0;
+}
+
+static void up_serve(int fd)
+{
+	char buf[65536];
+	size_t len = 0, need = 0;
+
+	for (;;) {
+		ssize_t n = recv(fd, buf + len, sizeof(buf) - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		char *end = memmem(buf, len, "\r\n\r\n", 4);
+		if (end && !need)
+			need = (size_t)(end + 4 - buf) + raw_length(buf, (size_t)(end - buf));
+		if (need && len >= need)
+			break;
+	}
+	pthread_mutex_lock(&up_lock);
+	memcpy(up_got, buf, len);
+	up_got_len = len;
+	pthread_mutex_unlock(&up_lock);
+	if (send(fd, UP_ANSWER, strlen(UP_ANSWER), MSG_NOSIGNAL) < 0) {
+		/* the test will tell */
+	}
+	up_conns++;
+	close(fd);
+}
+
+static void *up_main(void *arg)
+{
+	int lfd = (int)(intptr_t)arg;
+
+	while (!up_stop) {
+		struct pollfd p = { lfd, POLLIN, 0 };
+		if (poll(&p, 1, 20) == 1) {
+			int fd = accept(lfd, NULL, NULL);
+			if (fd >= 0)
+				up_serve(fd);
+		}
+	}
+	close(lfd);
+	return NULL;
+}
+
+static void up_start(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(up_path, sizeof(up_path), "/tmp/sure-test-up-%d.sock", (int)getpid());
+	unlink(up_path);
+	strcpy(a.sun_path, up_path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 16) < 0)
+		abort();
+	pthread_create(&up_thr, NULL, up_main, (void *)(intptr_t)fd);
+}
+
+/* ---- clients ---- */
+
+struct client {
+	int fd;
+	size_t len, cap;
+	char *buf;
+};
+
+struct resp {
+	int status;
+	size_t head_len, body_len;
+	char head[16384];
+	char *body; /* into the client's buffer, valid until the next read */
+};
+
+static struct sure_http_server_config base_cfg(void)
+{
+	struct sure_http_server_config cfg = { 0 };
+
+	cfg.host = "127.0.0.1";
+	cfg.upstream = up_path;
+	cfg.ops = &OPS;
+	return cfg;
+}
+
+static struct sure_http_server *start(struct sure_http_server_config *cfg)
+{
+	struct sure_http_server *s = NULL;
+
+	if (sure_http_server_start(cfg, &s) < 0)
+		abort();
+	if (sure_http_server_tick(s, 10, slow_tick, NULL) < 0)
+		abort();
+	return s;
+}
+
+static void client_open(struct client *cl, struct sure_http_server *s, int rcvbuf)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(sure_http_server_port(s)) };
+	struct timeval tv = { 3, 0 };
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(cl, 0, sizeof(*cl));
+	cl->fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (rcvbuf)
+		setsockopt(cl->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	setsockopt(cl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(cl->fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		abort();
+	cl->cap = 1 << 16;
+	cl->buf = malloc(cl->cap);
+}
+
+static void client_close(struct client *cl)
+{
+	close(cl->fd);
+	free(cl->buf);
+}
+
+static void send_str(struct client *cl, const char *s, size_t len)
+{
+	while (len) {
+		ssize_t n = send(cl->fd, s, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return;
+		s += n;
+		len -= (size_t)n;
+	}
+}
+#define SEND(cl, s) send_str((cl), (s), strlen(s))
+
+/* Reads more into the client's buffer: bytes read, 0 at EOF, -1 on error/timeout. */
+static ssize_t client_more(struct client *cl)
+{
+	if (cl->len == cl->cap) {
+		cl->cap *= 2;
+		cl->buf = realloc(cl->buf, cl->cap);
+	}
+	ssize_t n = recv(cl->fd, cl->buf + cl->len, cl->cap - cl->len, 0);
+	if (n > 0)
+		cl->len += (size_t)n;
+	return n;
+}
+
+static const char *header(const struct resp *r, const char *name)
+{
+	static char val[256];
+	size_t nl = strlen(name);
+
+	for (const char *p = strstr(r->head, "\r\n"); p && p[2] != '\r'; p = strstr(p + 2, "\r\n")) {
+		if (strncasecmp(p + 2, name, nl) == 0 && p[2 + nl] == ':') {
+			const char *v = p + 3 + nl, *e = strstr(v, "\r\n");
+			while (*v == ' ')
+				v++;
+			snprintf(val, sizeof(val), "%.*s", (int)(e - v), v);
+			return val;
+		}
+	}
+	return NULL;
+}
+
+/* Drops the first n bytes of the client's buffer (the last response). */
+static void client_consume(struct client *cl, size_t n)
+{
+	memmove(cl->buf, cl->buf + n, cl->len - n);
+	cl->len -= n;
+}
+
+/* One response (after any 100 Continue unless want_100): 0, or -1 if the
+ * connection ended or timed out first. no_body: a HEAD's answer. */
+static int read_resp(struct client *cl, struct resp *r, int no_body)
+{
+	char *end;
+
+	memset(r, 0, offsetof(struct resp, head));
+	while (!(end = memmem(cl->buf, cl->len, "\r\n\r\n", 4)))
+		if (client_more(cl) <= 0)
+			return -1;
+	r->head_len = (size_t)(end + 4 - cl->buf);
+	if (r->head_len >= sizeof(r->head))
+		return -1;
+	memcpy(r->head, cl->buf, r->head_len);
+	r->head[r->head_len] = 0;
+	r->status = atoi(r->head + 9);
+	const char *cl_h = header(r, "content-length");
+	r->body_len = no_body || !cl_h ? 0 : strtoul(cl_h, NULL, 10);
+	while (cl->len < r->head_len + r->body_len)
+		if (client_more(cl) <= 0)
+			return -1;
+	r->body = cl->buf + r->head_len;
+	return 0;
+}
+
+/* Reads the next response and leaves its body in body (NUL-terminated). */
+static int next_resp(struct client *cl, struct resp *r, char *body, size_t cap, int no_body)
+{
+	if (read_resp(cl, r, no_body) < 0)
+		return -1;
+	snprintf(body, cap, "%.*s", (int)r->body_len, r->body);
+	client_consume(cl, r->head_len + r->body_len);
+	return 0;
+}
+
+/* 1 if the server closes the connection (EOF or reset) within 3 s and sends nothing more. */
+static int closed_by_server(struct client *cl)
+{
+	size_t before = cl->len;
+	ssize_t n;
+
+	while ((n = client_more(cl)) > 0)
+		;
+	return n == 0 && cl->len == before ? 1 : n == 0 ? 2 : 0;
+}
+
+static void wait_for(atomic_int *v, int want)
+{
+	for (int i = 0; i < 300 && *v < want; i++)
+		usleep(10000);
+}
+
+/* ---- tests ---- */
+
+static struct sure_http_server *S;
+
+static void test_keep_alive(void)
+{
+	struct client cl;
+	struct resp r;
+	char body[256];
+	struct sure_http_server_stats st;
+
+	client_open(&cl, S, 0);
+	SEND(&cl, "GET /invoke/echo/a/b?x=1 HTTP/1.1\r\nHost: h\r\nX-Request-Id: req-42\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK(strncmp(r.head, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	CHECK(header(&r, "x-echo") && strcmp(header(&r, "x-echo"), "yes") == 0);
+	CHECK(header(&r, "x-path") && strcmp(header(&r, "x-path"), "/a/b") == 0);
+	CHECK(header(&r, "content-type") &&
+	      strcmp(header(&r, "content-type"), "application/octet-stream") == 0);
+	CHECK(header(&r, "x-request-id") && strcmp(header(&r, "x-request-id"), "req-42") == 0);
+	CHECK(header(&r, "connection") == NULL);
+	CHECK_EQ(r.body_len, 0);
+	/* The same connection again, with a body. */
+	SEND(&cl, "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello world");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK(strcmp(body, "hello world") == 0);
+	CHECK(header(&r, "x-request-id") == NULL);
+	/* The owner's content-type and request id win. */
+	SEND(&cl, "GET /invoke/fixed HTTP/1.1\r\nHost: h\r\nX-Request-Id: mine\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "hello") == 0);
+	CHECK(header(&r, "content-type") && strcmp(header(&r, "content-type"), "text/plain") == 0);
+	CHECK(header(&r, "x-request-id") && strcmp(header(&r, "x-request-id"), "owner-id-1") == 0);
+	/* The owner's own body buffer. */
+	SEND(&cl, "POST /invoke/own HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "own:abc") == 0);
+	/* Connection: close is honoured after the answer. */
+	SEND(&cl, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(header(&r, "connection") && strcmp(header(&r, "connection"), "close") == 0);
+	CHECK_EQ(closed_by_server(&cl), 1);
+	client_close(&cl);
+	sure_http_server_stats(S, &st);
+	CHECK(st.requests >= 5);
+	CHECK(st.conns_accepted >= 1);
+	CHECK(st.bytes_in > 0 && st.bytes_out > 0);
+}
+
+static void test_pipelined(void)
+{
+	struct client cl;
+	struct resp r;
+	char body[256];
+
+	client_open(&cl, S, 0);
+	/* slow, then fast, then slow: answered in request order all the same */
+	SEND(&cl, "POST /invoke/slow HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\none"
+		  "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\ntwo"
+		  "GET /invoke/slow/three HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "slow:one") == 0);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "two") == 0);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "slow:") == 0);
+	CHECK(header(&r, "x-path") && strcmp(header(&r, "x-path"), "/three") == 0);
+	client_close(&cl);
+}
+
+static void test_bodies(void)
+{
+	struct client cl;
+	struct resp r;
+	char body[4096], want[2001];
+
+	client_open(&cl, S, 0);
+	SEND(&cl, "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nx-trailer: 1\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK(strcmp(body, "hello world") == 0);
+	/* A Content-Length body in many small writes (received in place). */
+	for (int i = 0; i < 2000; i++)
+		want[i] = (char)('a' + i % 26);
+	want[2000] = 0;
+	SEND(&cl, "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n");
+	for (int i = 0; i < 2000; i += 100) {
+		send_str(&cl, want + i, 100);
+		usleep(500);
+	}
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.body_len, 2000);
+	CHECK(strcmp(body, want) == 0);
+	client_close(&cl);
+}
+
+static void test_expect_continue(void)
+{
+	struct client cl;
+	struct resp r;
+	char body[256];
+
+	client_open(&cl, S, 0);
+	SEND(&cl, "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+		  "Content-Length: 4\r\n\r\n");
+	CHECK_EQ(read_resp(&cl, &r, 1), 0);
+	CHECK_EQ(r.status, 100);
+	CHECK_EQ(r.head_len, strlen("HTTP/1.1 100 Continue\r\n\r\n"));
+	client_consume(&cl, r.head_len);
+	SEND(&cl, "ping");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK(strcmp(body, "ping") == 0);
+	/* Over the function's limit: 413 at once, no 100, the body never read. */
+	SEND(&cl, "POST /invoke/small HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+		  "Content-Length: 100\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 413);
+	CHECK(strstr(body, "\"error\":\"payload_too_large\"") != NULL);
+	CHECK(strstr(body, "\"limit\":16}") != NULL);
+	CHECK(header(&r, "connection") && strcmp(header(&r, "connection"), "close") == 0);
+	CHECK_EQ(closed_by_server(&cl), 1);
+	client_close(&cl);
+	/* chunked past the limit: 413 once the chunks say so */
+	client_open(&cl, S, 0);
+	SEND(&cl, "POST /invoke/small HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "10\r\n0123456789abcdef\r\n1\r\nx\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 413);
+	CHECK_EQ(closed_by_server(&cl), 1);
+	client_close(&cl);
+}
+
+/* A request the parser refuses: status, error code, connection closed. */
+static void refused(const char *req, size_t len, int status, const char *code)
+{
+	struct client cl;
+	struct resp r;
+	char body[512], want[64];
+
+	client_open(&cl, S, 0);
+	send_str(&cl, req, len);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, status);
+	snprintf(want, sizeof(want), "{\"error\":\"%s\",\"message\":\"", code);
+	CHECK(strncmp(body, want, strlen(want)) == 0);
+	CHECK(header(&r, "content-type") &&
+	      strcmp(header(&r, "content-type"), "application/json") == 0);
+	CHECK(header(&r, "connection") && strcmp(header(&r, "connection"), "close") == 0);
+	CHECK_EQ(closed_by_server(&cl), 1);
+	client_close(&cl);
+}
+
+static void refused_str(const char *req, int status, const char *code)
+{
+	refused(req, strlen(req), status, code);
+}
+
+static void test_parse_errors(void)
+{
+	static char big[40000];
+	struct sure_http_server_stats st0, st1;
+	size_t n;
+
+	sure_http_server_stats(S, &st0);
+	refused_str("GET /invoke/echo HTTP/1.1\r\n\r\n", 400, "bad_request"); /* no Host */
+	refused_str("GET /x HTTP/2.0\r\nHost: h\r\n\r\n", 505, "http_version_not_supported");
+	refused_str("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501,
+		"not_implemented");
+	n = (size_t)snprintf(big, sizeof(big), "GET /");
+	memset(big + n, 'a', 9000);
+	n += 9000;
+	n += (size_t)snprintf(big + n, sizeof(big) - n, " HTTP/1.1\r\nHost: h\r\n\r\n");
+	refused(big, n, 414, "uri_too_long");
+	n = (size_t)snprintf(big, sizeof(big), "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n");
+	for (int i = 0; i < 8; i++) {
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "X-Pad-%d: ", i);
+		memset(big + n, 'v', 4500);
+		n += 4500;
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "\r\n");
+	}
+	n += (size_t)snprintf(big + n, sizeof(big) - n, "\r\n");
+	refused(big, n, 431, "request_headers_too_large");
+	refused_str("POST /invoke/echo HTTP/1.1\r\nHost: h\r\nContent-Length: 2000000\r\n\r\n", 413,
+		"payload_too_large");
+	sure_http_server_stats(S, &st1);
+	CHECK_EQ(st1.parse_errors - st0.parse_errors, 6);
+}
+
+static void test_no_body_answers(void)
+{
+	struct client cl;
+	struct resp r;
+	char body[512];
+
+	client_open(&cl, S, 0);
+	SEND(&cl, "HEAD /invoke/fixed HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 1), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK(header(&r, "content-length") && strcmp(header(&r, "content-length"), "5") == 0);
+	SEND(&cl, "GET /invoke/empty HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 1), 0);
+	CHECK_EQ(r.status, 204);
+	CHECK(header(&r, "content-length") == NULL);
+	/* Nothing stray came after either: the next answer starts right here. */
+	SEND(&cl, "GET /invoke/err HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 429);
+	CHECK(strcmp(body, "{\"error\":\"too_many\",\"message\":\"a \\\"quoted\\\"\\u000a\\\\ message\","
+			   "\"retry\":1}") == 0);
+	CHECK(header(&r, "content-type") &&
+	      strcmp(header(&r, "content-type"), "application/json") == 0);
+	CHECK_EQ(cl.len, 0);
+	client_close(&cl);
+}
+
+static void test_tunnel(void)
+{
+	const char *req = "POST /admin/x?y=1 HTTP/1.1\r\nHost: h\r\nX-Odd:  kept  \r\n"
+			  "Content-Length: 5\r\n\r\nabcde";
+	struct client cl;
+	struct resp r;
+	char body[512];
+	struct sure_http_server_stats st0, st1;
+	int conns = up_conns;
+
+	sure_http_server_stats(S, &st0);
+	client_open(&cl, S, 0);
+	SEND(&cl, req);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK(strcmp(body, "upstream") == 0);
+	CHECK(header(&r, "x-from") != NULL);
+	CHECK_EQ(closed_by_server(&cl), 1); /* the upstream closed: so do we */
+	client_close(&cl);
+	wait_for(&up_conns, conns + 1);
+	pthread_mutex_lock(&up_lock);
+	CHECK_EQ(up_got_len, strlen(req));
+	CHECK(memcmp(up_got, req, strlen(req)) == 0);
+	pthread_mutex_unlock(&up_lock);
+
+	/* An /invoke name the owner does not take, after a request it served:
+	 * the tunnel starts at the first byte of that request. */
+	req = "GET /invoke/nope/z HTTP/1.1\r\nHost: h\r\n\r\n";
+	client_open(&cl, S, 0);
+	SEND(&cl, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(header(&r, "x-echo") != NULL);
+	SEND(&cl, req);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "upstream") == 0);
+	client_close(&cl);
+	wait_for(&up_conns, conns + 2);
+	pthread_mutex_lock(&up_lock);
+	CHECK_EQ(up_got_len, strlen(req));
+	CHECK(memcmp(up_got, req, strlen(req)) == 0);
+	pthread_mutex_unlock(&up_lock);
+	sure_http_server_stats(S, &st1);
+	CHECK_EQ(st1.tunnelled - st0.tunnelled, 2);
+}
+
+static void test_upstream_down(void)
+{
+	struct sure_http_server_config cfg = base_cfg();
+	struct sure_http_server *s;
+	struct client cl;
+	struct resp r;
+	char body[512];
+
+	cfg.upstream = "/tmp/sure-test-nobody-listens-here.sock";
+	s = start(&cfg);
+	client_open(&cl, s, 0);
+	SEND(&cl, "GET /admin HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 502);
+	CHECK(strncmp(body, "{\"error\":\"upstream_unavailable\",\"message\":\"", 43) == 0);
+	CHECK_EQ(closed_by_server(&cl), 1);
+	client_close(&cl);
+	sure_http_server_stop(s, 0);
+}
+
+static void test_timeouts(void)
+{
+	struct sure_http_server_config cfg = base_cfg();
+	struct sure_http_server *s;
+	struct sure_http_server_stats st;
+	struct client cl;
+	struct resp r;
+	char body[512];
+
+	cfg.header_timeout_ms = 200;
+	cfg.body_timeout_ms = 200;
+	cfg.idle_timeout_ms = 300;
+	s = start(&cfg);
+	/* a head that never ends */
+	client_open(&cl, s, 0);
+	SEND(&cl, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 408);
+	CHECK(strstr(body, "\"error\":\"request_timeout\"") != NULL);
+	CHECK_EQ(closed_by_server(&cl), 1);
+	client_close(&cl);
+	/* a body that stalls: the owner had taken it, so it hears cancel */
+	int cancels = n_cancel;
+	client_open(&cl, s, 0);
+	SEND(&cl, "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 408);
+	CHECK_EQ(n_cancel, cancels + 1);
+	client_close(&cl);
+	/* an idle keep-alive connection: just closed */
+	client_open(&cl, s, 0);
+	SEND(&cl, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	uint64_t t0 = sure_now_ns();
+	CHECK_EQ(closed_by_server(&cl), 1);
+	uint64_t waited = (sure_now_ns() - t0) / 1000000;
+	CHECK(waited >= 200 && waited < 1500);
+	client_close(&cl);
+	sure_http_server_stats(s, &st);
+	CHECK_EQ(st.timeouts, 2);
+	sure_http_server_stop(s, 0);
+}
+
+static void test_cancel_on_disconnect(void)
+{
+	struct client cl;
+	int runs = n_run, cancels = n_cancel, answered = n_answered;
+
+	client_open(&cl, S, 0);
+	SEND(&cl, "POST /invoke/hold HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi");
+	wait_for(&n_run, runs + 1);
+	CHECK_EQ(n_run, runs + 1);
+	client_close(&cl);
+	wait_for(&n_cancel, cancels + 1);
+	usleep(50000);
+	CHECK_EQ(n_cancel, cancels + 1);
+	CHECK_EQ(n_answered, answered);
+	CHECK(held == NULL);
+}
+
+struct stopper {
+	struct sure_http_server *s;
+	uint32_t grace;
+};
+
+static void *stop_main(void *arg)
+{
+	struct stopper *st = arg;
+
+	sure_http_server_stop(st->s, st->grace);
+	return NULL;
+}
+
+static void test_graceful_stop(void)
+{
+	struct sure_http_server_config cfg = base_cfg();
+	struct stopper st;
+	pthread_t thr;
+	struct client busy, idle, late;
+	struct resp r;
+	char body[512];
+	int runs = n_run, cancels = n_cancel;
+
+	st.s = start(&cfg);
+	st.grace = 2000;
+	client_open(&idle, st.s, 0);
+	SEND(&idle, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(next_resp(&idle, &r, body, sizeof(body), 0), 0);
+	client_open(&busy, st.s, 0);
+	SEND(&busy, "POST /invoke/slow HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nlast");
+	wait_for(&n_run, runs + 1);
+	pthread_create(&thr, NULL, stop_main, &st);
+	/* The idle one goes at once; the one in flight gets its answer, then closes. */
+	CHECK_EQ(closed_by_server(&idle), 1);
+	CHECK_EQ(next_resp(&busy, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK(strcmp(body, "slow:last") == 0);
+	CHECK(header(&r, "connection") && strcmp(header(&r, "connection"), "close") == 0);
+	CHECK_EQ(closed_by_server(&busy), 1);
+	pthread_join(thr, NULL);
+	CHECK_EQ(n_cancel, cancels);
+	client_close(&idle);
+	client_close(&busy);
+
+	/* Past the grace: the held exchange is cancelled, its connection closed. */
+	st.s = start(&cfg);
+	st.grace = 100;
+	client_open(&late, st.s, 0);
+	runs = n_run;
+	SEND(&late, "GET /invoke/hold HTTP/1.1\r\nHost: h\r\n\r\n");
+	wait_for(&n_run, runs + 1);
+	sure_http_server_stop(st.s, st.grace);
+	CHECK_EQ(n_cancel, cancels + 1);
+	CHECK(held == NULL);
+	CHECK_EQ(closed_by_server(&late), 1);
+	client_close(&late);
+}
+
+static void test_max_conns(void)
+{
+	struct sure_http_server_config cfg = base_cfg();
+	struct sure_http_server *s;
+	struct sure_http_server_stats st;
+	struct client a, b, c;
+	struct resp r;
+	char body[64];
+
+	cfg.max_conns = 2;
+	s = start(&cfg);
+	client_open(&a, s, 0);
+	client_open(&b, s, 0);
+	SEND(&a, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n\r\n");
+	SEND(&b, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(next_resp(&a, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(next_resp(&b, &r, body, sizeof(body), 0), 0);
+	client_open(&c, s, 0);
+	CHECK_EQ(closed_by_server(&c), 1);
+	sure_http_server_stats(s, &st);
+	CHECK_EQ(st.conns_refused, 1);
+	CHECK_EQ(st.conns_open, 2);
+	client_close(&a);
+	client_close(&b);
+	client_close(&c);
+	sure_http_server_stop(s, 0);
+}
+
+static void test_big_answer_slow_reader(void)
+{
+	struct sure_http_server_stats st0, st1;
+	struct client cl;
+	struct resp r;
+	uint32_t bad = 0;
+
+	sure_http_server_stats(S, &st0);
+	client_open(&cl, S, 4096);
+	SEND(&cl, "GET /invoke/big HTTP/1.1\r\nHost: h\r\n\r\n");
+	usleep(100000); /* the socket fills up: the rest must wait in the server */
+	for (int i = 0; i < 5; i++) {
+		char tmp[4096];
+		ssize_t n = recv(cl.fd, tmp, sizeof(tmp), MSG_PEEK);
+		CHECK(n > 0);
+		usleep(20000);
+	}
+	CHECK_EQ(read_resp(&cl, &r, 0), 0);
+	CHECK_EQ(r.body_len, BIG_LEN);
+	for (uint32_t i = 0; i < BIG_LEN && i < r.body_len; i++)
+		bad += (uint8_t)r.body[i] != (uint8_t)(i * 7 + (i >> 13));
+	CHECK_EQ(bad, 0);
+	sure_http_server_stats(S, &st1);
+	CHECK(st1.copied_out > st0.copied_out);
+	client_close(&cl);
+}
+
+static void test_bad_calls(void)
+{
+	struct sure_http_server_config cfg = base_cfg();
+	struct sure_http_server *s = NULL;
+
+	CHECK_EQ(sure_http_server_start(NULL, &s), -EINVAL);
+	cfg.host = "not-an-address";
+	CHECK_EQ(sure_http_server_start(&cfg, &s), -EINVAL);
+	cfg = base_cfg();
+	cfg.port = sure_http_server_port(S);
+	CHECK_EQ(sure_http_server_start(&cfg, &s), -EADDRINUSE);
+	cfg = base_cfg();
+	cfg.host = "[::1]";
+	if (sure_http_server_start(&cfg, &s) == 0) {
+		CHECK(sure_http_server_port(s) != 0);
+		sure_http_server_stop(s, 0);
+	}
+	CHECK_EQ(sure_http_server_tick(S, 0, slow_tick, NULL), -EINVAL);
+	CHECK_EQ(sure_http_server_watch(S, -1, NULL, NULL), -EINVAL);
+	CHECK_EQ(sure_http_answer(NULL, 200, NULL, NULL, 0), -EINVAL);
+}
+
+int main(void)
+{
+	struct sure_http_server_config cfg;
+
+	signal(SIGPIPE, SIG_IGN);
+	big = malloc(BIG_LEN);
+	up_start();
+	cfg = base_cfg();
+	S = start(&cfg);
+	RUN(test_keep_alive);
+	RUN(test_pipelined);
+	RUN(test_bodies);
+	RUN(test_expect_continue);
+	RUN(test_parse_errors);
+	RUN(test_no_body_answers);
+	RUN(test_tunnel);
+	RUN(test_upstream_down);
+	RUN(test_timeouts);
+	RUN(test_cancel_on_disconnect);
+	RUN(test_graceful_stop);
+	RUN(test_max_conns);
+	RUN(test_big_answer_slow_reader);
+	RUN(test_bad_calls);
+	sure_http_server_stop(S, 1000);
+	up_stop = 1;
+	pthread_join(up_thr, NULL);
+	unlink(up_path);
+	free(big);
+	return CHECK_DONE();
+}
