@@ -209,9 +209,10 @@ static void req_free(struct sure_dataplane *dp, struct dp_req *q)
 #define FAIL(dp, q, status, code, extra, headers, ...)                                      \
 	do {                                                                             \
 		set_traceparent(dp, q);                                                  \
+		done_event(dp, q, 0, status, code, 0);                                   \
 		if ((q)->ex)                                                             \
 			sure_dp_error(dp, (q)->ex, status, code, extra, headers, __VA_ARGS__); \
-		done_event(dp, q, 0, status, code, 0);                                   \
+		(q)->ex = NULL; /* answered: the server freed it */                      \
 		req_free(dp, q);                                                         \
 	} while (0)
 
@@ -250,7 +251,7 @@ static void start_on(struct sure_dataplane *dp, struct dp_inst *i, struct dp_req
 
 	/* The table, then the strings at the same offsets (both blocks are SURE_REQ_HEAD_CAP). */
 	memcpy(dst, ex->head, tend);
-	memcpy(dst + h->str_lo, ex->head + h->str_lo, SURE_REQ_HEAD_CAP - h->str_lo);
+	memcpy(dst + h->str_lo, ex->head + h->str_lo, h->cap - h->str_lo);
 	if (ex->body != sure_instance_req_buf(inst) && ex->body_len) {
 		memcpy(sure_instance_req_buf(inst), ex->body, ex->body_len);
 		dp->copied_in += ex->body_len;
@@ -410,9 +411,10 @@ static void finish(struct sure_dataplane *dp, struct dp_inst *i, int rc)
 	} else {
 		set_traceparent(dp, q);
 		sure_http_head_add(dp->resp_head, "traceparent", 11, dp->traceparent, 55);
+		done_event(dp, q, i->tag, status, NULL, (uint64_t)rc);
 		sure_http_answer(q->ex, status, dp->resp_head, sure_instance_resp_buf(inst),
 				 (uint64_t)rc);
-		done_event(dp, q, i->tag, status, NULL, (uint64_t)rc);
+		q->ex = NULL; /* answered: the server freed it */
 		req_free(dp, q);
 	}
 	sure_dp_release(dp, i);
@@ -511,7 +513,7 @@ static void run(void *ctx, struct sure_http_exchange *ex)
 	if (!r || !r->used) {
 		q->route = NULL;
 		set_traceparent(dp, q);
-		sure_dp_error(dp, ex, 404, "not_found", "", NULL, "function %s does not exist",
+		sure_dp_error(dp, ex, 404, "not_found", "", NULL, "function %s is not deployed",
 			      ex->req->name);
 		q->ex = NULL;
 		q->next = dp->free_reqs;
@@ -551,8 +553,9 @@ void sure_dp_fail_queued(struct sure_dataplane *dp, struct dp_route *r, int stat
 		r->queued--;
 		if (q->ex) {
 			set_traceparent(dp, q);
-			sure_dp_answer_json(dp, q->ex, status, json, len, headers);
 			done_event(dp, q, 0, status, "start_failed", 0);
+			sure_dp_answer_json(dp, q->ex, status, json, len, headers);
+			q->ex = NULL;
 		}
 		req_free(dp, q);
 	}
@@ -570,6 +573,7 @@ int sure_dp_answer_parked(struct sure_dataplane *dp, uint64_t token, int status,
 		set_traceparent(dp, q);
 		if (q->ex)
 			sure_dp_answer_json(dp, q->ex, status, json, len, headers);
+		q->ex = NULL;
 		req_free(dp, q);
 		return rc;
 	}
