@@ -243,6 +243,8 @@ static int answer(struct conn *c, int status, const uint8_t *resp_head, const ch
 
 	if (len > SIZE_MAX / 2 || build_head(c, status, resp_head, ctype, id, closing, &len, &hlen) < 0)
 		return -EINVAL;
+	/* Answered: a send error below closes without cancelling it. */
+	c->taken = 0;
 	c->state = CS_WRITE;
 	c->close_after = (uint8_t)closing;
 	conn_set_deadline(c, DL_WRITE, s->write_ns);
@@ -269,7 +271,6 @@ static int answer_ex(struct sure_http_exchange *ex, int status, const uint8_t *r
 		    len);
 	if (rc < 0)
 		return rc;
-	c->taken = 0;
 	STAT_ADD(c->srv, requests, 1);
 	if (!c->busy)
 		conn_drive(c);

@@ -420,6 +420,8 @@ static int feed(struct conn *c)
 	int rc = sure_http_parse(&c->p, c->in + c->in_pos, c->in_end - c->in_pos, &used);
 
 	c->in_pos += (uint32_t)used;
+	if (c->taken)
+		c->req_start = c->in_pos; /* body bytes are in the body buffer now */
 	if (!c->first_ns && !sure_http_parser_idle(&c->p)) {
 		/* The head must be complete within the header timeout from here. */
 		c->first_ns = s->now_ns;

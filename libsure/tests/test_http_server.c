@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -68,7 +69,7 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 
 static void answer_echo(struct sure_http_exchange *ex, const char *prefix)
 {
-	static uint8_t rh[SURE_RESP_HEAD_CAP], out[1 << 16];
+	static uint8_t rh[SURE_RESP_HEAD_CAP], out[1 << 20];
 	const struct sure_head *h = (const struct sure_head *)ex->head;
 	size_t pl = strlen(prefix);
 
@@ -188,13 +189,17 @@ static size_t raw_length(const char *head, size_t len)
 	return 0;
 }
 
+/* Reads one request (head and Content-Length body) and answers it: the
+ * canned answer, or for /stream its body back, in one answer. */
 static void up_serve(int fd)
 {
-	char buf[65536];
-	size_t len = 0, need = 0;
+	size_t cap = 1 << 16, len = 0, need = 0;
+	char *buf = malloc(cap);
 
 	for (;;) {
-		ssize_t n = recv(fd, buf + len, sizeof(buf) - len, 0);
+		if (len == cap)
+			buf = realloc(buf, cap *= 2);
+		ssize_t n = recv(fd, buf + len, cap - len, 0);
 		if (n <= 0)
 			break;
 		len += (size_t)n;
@@ -205,12 +210,26 @@ static void up_serve(int fd)
 			break;
 	}
 	pthread_mutex_lock(&up_lock);
-	memcpy(up_got, buf, len);
-	up_got_len = len;
+	up_got_len = len < sizeof(up_got) ? len : sizeof(up_got);
+	memcpy(up_got, buf, up_got_len);
 	pthread_mutex_unlock(&up_lock);
-	if (send(fd, UP_ANSWER, strlen(UP_ANSWER), MSG_NOSIGNAL) < 0) {
+	if (len > 12 && memcmp(buf, "POST /stream", 12) == 0 && need && len >= need) {
+		char *end = memmem(buf, len, "\r\n\r\n", 4);
+		size_t hl = (size_t)(end + 4 - buf), bl = need - hl;
+		char head[128];
+		int n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\ncontent-length: %zu\r\n\r\n", bl);
+		if (send(fd, head, (size_t)n, MSG_NOSIGNAL) == n) {
+			for (size_t off = 0; off < bl;) {
+				ssize_t k = send(fd, buf + hl + off, bl - off, MSG_NOSIGNAL);
+				if (k <= 0)
+					break;
+				off += (size_t)k;
+			}
+		}
+	} else if (send(fd, UP_ANSWER, strlen(UP_ANSWER), MSG_NOSIGNAL) < 0) {
 		/* the test will tell */
 	}
+	free(buf);
 	up_conns++;
 	close(fd);
 }
@@ -503,6 +522,41 @@ static void test_bodies(void)
 	client_close(&cl);
 }
 
+/* Bodies past the input buffer: chunked (our buffer, sized to the limit)
+ * and Content-Length after a 100 Continue (received in place). */
+static void test_large_bodies(void)
+{
+	static char want[300001], req[400000];
+	static char body[300100];
+	struct client cl;
+	struct resp r;
+	size_t n = 0;
+
+	for (size_t i = 0; i < 300000; i++)
+		want[i] = (char)('A' + (i * 13) % 50);
+	client_open(&cl, S, 0);
+	n = (size_t)snprintf(req, sizeof(req),
+			     "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+	for (size_t off = 0; off < 300000; off += 30000)
+		n += (size_t)snprintf(req + n, sizeof(req) - n, "7530\r\n%.30000s\r\n", want + off);
+	n += (size_t)snprintf(req + n, sizeof(req) - n, "0\r\n\r\n");
+	send_str(&cl, req, n);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK_EQ(r.body_len, 300000);
+	CHECK(strcmp(body, want) == 0);
+	SEND(&cl, "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+		  "Content-Length: 300000\r\n\r\n");
+	CHECK_EQ(read_resp(&cl, &r, 1), 0);
+	CHECK_EQ(r.status, 100);
+	client_consume(&cl, r.head_len);
+	send_str(&cl, want, 300000);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.body_len, 300000);
+	CHECK(strcmp(body, want) == 0);
+	client_close(&cl);
+}
+
 static void test_expect_continue(void)
 {
 	struct client cl;
@@ -668,6 +722,32 @@ static void test_tunnel(void)
 	CHECK_EQ(st1.tunnelled - st0.tunnelled, 2);
 }
 
+/* Big bodies both ways through a tunnel, and the client's half-close
+ * passed on while the answer still comes back. */
+static void test_tunnel_stream(void)
+{
+	static char want[1000001], req[1000200];
+	struct client cl;
+	struct resp r;
+	int n, conns = up_conns;
+
+	for (size_t i = 0; i < 1000000; i++)
+		want[i] = (char)('a' + (i * 31) % 26);
+	n = snprintf(req, sizeof(req), "POST /stream HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n%s",
+		     want);
+	client_open(&cl, S, 0);
+	send_str(&cl, req, (size_t)n);
+	shutdown(cl.fd, SHUT_WR);
+	CHECK_EQ(read_resp(&cl, &r, 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK_EQ(r.body_len, 1000000);
+	CHECK(r.body_len == 1000000 && memcmp(r.body, want, 1000000) == 0);
+	client_consume(&cl, r.head_len + r.body_len);
+	CHECK_EQ(closed_by_server(&cl), 1);
+	client_close(&cl);
+	wait_for(&up_conns, conns + 1);
+}
+
 static void test_upstream_down(void)
 {
 	struct sure_http_server_config cfg = base_cfg();
@@ -747,6 +827,44 @@ static void test_cancel_on_disconnect(void)
 	CHECK_EQ(n_cancel, cancels + 1);
 	CHECK_EQ(n_answered, answered);
 	CHECK(held == NULL);
+}
+
+/* The owner answers from another thread's signal: an eventfd it watches. */
+static int watch_efd;
+static atomic_int n_watch;
+
+static void on_watch(void *arg)
+{
+	uint64_t v;
+
+	(void)arg;
+	while (read(watch_efd, &v, sizeof(v)) == sizeof(v))
+		n_watch++;
+	if (held) {
+		struct sure_http_exchange *ex = held;
+		held = NULL;
+		answer_echo(ex, "woken:");
+	}
+}
+
+static void test_watch(void)
+{
+	struct client cl;
+	struct resp r;
+	char body[256];
+	uint64_t one = 1;
+	int runs = n_run;
+
+	watch_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	CHECK_EQ(sure_http_server_watch(S, watch_efd, on_watch, NULL), 0);
+	client_open(&cl, S, 0);
+	SEND(&cl, "POST /invoke/hold HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc");
+	wait_for(&n_run, runs + 1);
+	CHECK(write(watch_efd, &one, sizeof(one)) == sizeof(one));
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "woken:abc") == 0);
+	CHECK(n_watch >= 1);
+	client_close(&cl);
 }
 
 struct stopper {
@@ -896,13 +1014,16 @@ int main(void)
 	RUN(test_keep_alive);
 	RUN(test_pipelined);
 	RUN(test_bodies);
+	RUN(test_large_bodies);
 	RUN(test_expect_continue);
 	RUN(test_parse_errors);
 	RUN(test_no_body_answers);
 	RUN(test_tunnel);
+	RUN(test_tunnel_stream);
 	RUN(test_upstream_down);
 	RUN(test_timeouts);
 	RUN(test_cancel_on_disconnect);
+	RUN(test_watch);
 	RUN(test_graceful_stop);
 	RUN(test_max_conns);
 	RUN(test_big_answer_slow_reader);
