@@ -780,6 +780,7 @@ static void test_timeouts(void)
 	cfg.header_timeout_ms = 200;
 	cfg.body_timeout_ms = 200;
 	cfg.idle_timeout_ms = 300;
+	cfg.write_timeout_ms = 200;
 	s = start(&cfg);
 	/* a head that never ends */
 	client_open(&cl, s, 0);
@@ -809,6 +810,16 @@ static void test_timeouts(void)
 	client_close(&cl);
 	sure_http_server_stats(s, &st);
 	CHECK_EQ(st.timeouts, 2);
+	/* a client that never reads its (big) answer: cut off */
+	client_open(&cl, s, 4096);
+	SEND(&cl, "GET /invoke/big HTTP/1.1\r\nHost: h\r\n\r\n");
+	for (int i = 0; i < 100 && st.timeouts < 3; i++) {
+		usleep(10000);
+		sure_http_server_stats(s, &st);
+	}
+	CHECK_EQ(st.timeouts, 3);
+	CHECK_EQ(st.conns_open, 0);
+	client_close(&cl);
 	sure_http_server_stop(s, 0);
 }
 
