@@ -185,6 +185,8 @@ static int build_head(struct conn *c, int status, const uint8_t *resp_head, cons
 		putf(&a, "x-request-id: %s\r\n", id);
 	if (closing)
 		puts_(&a, "connection: close\r\n");
+	else if (c->p.req.minor == 0)
+		puts_(&a, "connection: keep-alive\r\n"); /* else HTTP/1.0 assumes close */
 	puts_(&a, "\r\n");
 	if (a.over)
 		return -EINVAL;

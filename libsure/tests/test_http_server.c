@@ -24,7 +24,7 @@
 
 /* ---- the fake owner ---- */
 
-enum { R_ECHO = 1, R_SLOW, R_HOLD, R_BIG, R_FIXED, R_ERR, R_EMPTY, R_OWN, R_SMALL };
+enum { R_ECHO = 1, R_SLOW, R_HOLD, R_BIG, R_FIXED, R_ERR, R_EMPTY, R_OWN, R_SMALL, R_ZERO };
 
 #define SLOW_MAX 16
 #define BIG_LEN (8u << 20)
@@ -46,7 +46,7 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 	} routes[] = {
 		{ "echo", R_ECHO }, { "slow", R_SLOW },	  { "hold", R_HOLD }, { "big", R_BIG },
 		{ "fixed", R_FIXED }, { "err", R_ERR }, { "empty", R_EMPTY }, { "own", R_OWN },
-		{ "small", R_SMALL },
+		{ "small", R_SMALL }, { "zero", R_ZERO },
 	};
 
 	(void)ctx;
@@ -58,6 +58,8 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 		*route = routes[i].route;
 		if (*route == R_SMALL)
 			*max_body = 16;
+		if (*route == R_ZERO)
+			*max_body = 0;
 		if (*route == R_OWN) {
 			*body = own_buf;
 			*body_cap = sizeof(own_buf);
@@ -462,6 +464,10 @@ static void test_keep_alive(void)
 	SEND(&cl, "POST /invoke/own HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc");
 	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
 	CHECK(strcmp(body, "own:abc") == 0);
+	/* HTTP/1.0 keeps the connection only when asked, and is told so. */
+	SEND(&cl, "GET /invoke/echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(header(&r, "connection") && strcmp(header(&r, "connection"), "keep-alive") == 0);
 	/* Connection: close is honoured after the answer. */
 	SEND(&cl, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
 	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
@@ -591,6 +597,14 @@ static void test_expect_continue(void)
 	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
 	CHECK_EQ(r.status, 413);
 	CHECK_EQ(closed_by_server(&cl), 1);
+	client_close(&cl);
+	/* a function that takes no body at all (and a fresh connection, no buffer yet) */
+	client_open(&cl, S, 0);
+	SEND(&cl, "POST /invoke/zero HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "1\r\nx\r\n0\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 413);
+	CHECK(strstr(body, "\"limit\":0}") != NULL);
 	client_close(&cl);
 }
 
