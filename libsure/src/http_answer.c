@@ -274,8 +274,10 @@ static int answer_ex(struct sure_http_exchange *ex, int status, const uint8_t *r
 	if (rc < 0)
 		return rc;
 	STAT_ADD(c->srv, requests, 1);
-	if (!c->busy)
-		conn_drive(c);
+	/* The rest (more to write, the next pipelined request) goes on from the
+	 * loop, so that run() is never called from inside an answer. */
+	if (!c->busy && !c->closed)
+		conn_again(c);
 	return 0;
 }
 

@@ -59,7 +59,8 @@ struct sure_http_ops {
 	 */
 	int (*take)(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 		    uint64_t *max_body, uint32_t *route, uint8_t **body, uint64_t *body_cap);
-	/* The request is complete: run it, answer later with sure_http_answer*. */
+	/* The request is complete: run it, answer later (or at once) with
+	 * sure_http_answer*. Never called from inside sure_http_answer*. */
 	void (*run)(void *ctx, struct sure_http_exchange *ex);
 	/* The client went away, timed out or sent a bad body (or the server
 	 * stops) before ex was answered: the owner must forget ex (it is freed

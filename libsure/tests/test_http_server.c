@@ -33,7 +33,9 @@ static atomic_int n_take, n_run, n_cancel, n_answered;
 static struct sure_http_exchange *slow_q[SLOW_MAX];
 static uint64_t slow_due[SLOW_MAX];
 static int slow_n;
-static struct sure_http_exchange *held;
+/* Several servers run at once (each its own thread): the queue is shared. */
+static pthread_mutex_t slow_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sure_http_exchange *_Atomic held; /* read by the tests too */
 static uint8_t own_buf[64];
 static uint8_t *big;
 
@@ -69,12 +71,16 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 	return 0; /* not ours: the upstream's */
 }
 
+/* Answers with the body back (and the path in a header). Its buffers are
+ * shared by the servers' threads: one at a time. */
 static void answer_echo(struct sure_http_exchange *ex, const char *prefix)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	static uint8_t rh[SURE_RESP_HEAD_CAP], out[1 << 20];
 	const struct sure_head *h = (const struct sure_head *)ex->head;
 	size_t pl = strlen(prefix);
 
+	pthread_mutex_lock(&lock);
 	sure_http_resp_head_reset(rh);
 	sure_http_head_add(rh, "X-Echo", 6, "yes", 3);
 	sure_http_head_add(rh, "X-Path", 6, (const char *)ex->head + h->path.off, h->path.len);
@@ -84,6 +90,7 @@ static void answer_echo(struct sure_http_exchange *ex, const char *prefix)
 	memcpy(out + pl, ex->body, ex->body_len);
 	if (sure_http_answer(ex, 200, rh, out, pl + ex->body_len) == 0)
 		n_answered++;
+	pthread_mutex_unlock(&lock);
 }
 
 static void run(void *ctx, struct sure_http_exchange *ex)
@@ -94,10 +101,12 @@ static void run(void *ctx, struct sure_http_exchange *ex)
 	n_run++;
 	switch (ex->route) {
 	case R_SLOW:
+		pthread_mutex_lock(&slow_lock);
 		if (slow_n == SLOW_MAX)
 			abort();
 		slow_due[slow_n] = 0;
 		slow_q[slow_n++] = ex;
+		pthread_mutex_unlock(&slow_lock);
 		break;
 	case R_HOLD:
 		held = ex;
@@ -141,6 +150,7 @@ static void cancel(void *ctx, struct sure_http_exchange *ex)
 	n_cancel++;
 	if (ex == held)
 		held = NULL;
+	pthread_mutex_lock(&slow_lock);
 	for (int i = 0; i < slow_n; i++) {
 		if (slow_q[i] != ex)
 			continue;
@@ -149,22 +159,36 @@ static void cancel(void *ctx, struct sure_http_exchange *ex)
 		slow_n--;
 		break;
 	}
+	pthread_mutex_unlock(&slow_lock);
 	/* Answering a cancelled exchange is refused. */
 	CHECK_EQ(sure_http_answer(ex, 200, NULL, NULL, 0), -EINVAL);
 }
 
-/* Slow answers: 50 ms after the tick first sees them, oldest first. */
+/* Slow answers: 50 ms after the tick first sees them, oldest first; each
+ * server's tick answers its own exchanges (on its own thread). */
 static void slow_tick(void *arg, uint64_t now)
 {
-	(void)arg;
-	for (int i = 0; i < slow_n; i++)
-		if (!slow_due[i])
-			slow_due[i] = now + 50 * 1000000ull;
-	while (slow_n && now >= slow_due[0]) {
-		struct sure_http_exchange *ex = slow_q[0];
-		memmove(&slow_q[0], &slow_q[1], (size_t)(slow_n - 1) * sizeof(slow_q[0]));
-		memmove(&slow_due[0], &slow_due[1], (size_t)(slow_n - 1) * sizeof(slow_due[0]));
-		slow_n--;
+	struct sure_http_server *srv = arg;
+
+	for (;;) {
+		struct sure_http_exchange *ex = NULL;
+		pthread_mutex_lock(&slow_lock);
+		for (int i = 0; i < slow_n && !ex; i++) {
+			if (slow_q[i]->srv != srv)
+				continue;
+			if (!slow_due[i])
+				slow_due[i] = now + 50 * 1000000ull;
+			if (now < slow_due[i])
+				break; /* the older ones first */
+			ex = slow_q[i];
+			memmove(&slow_q[i], &slow_q[i + 1], (size_t)(slow_n - i - 1) * sizeof(slow_q[0]));
+			memmove(&slow_due[i], &slow_due[i + 1],
+				(size_t)(slow_n - i - 1) * sizeof(slow_due[0]));
+			slow_n--;
+		}
+		pthread_mutex_unlock(&slow_lock);
+		if (!ex)
+			return;
 		answer_echo(ex, "slow:");
 	}
 }
@@ -296,7 +320,7 @@ static struct sure_http_server *start(struct sure_http_server_config *cfg)
 
 	if (sure_http_server_start(cfg, &s) < 0)
 		abort();
-	if (sure_http_server_tick(s, 10, slow_tick, NULL) < 0)
+	if (sure_http_server_tick(s, 10, slow_tick, s) < 0)
 		abort();
 	return s;
 }
@@ -921,6 +945,7 @@ static void test_graceful_stop(void)
 	SEND(&idle, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n\r\n");
 	CHECK_EQ(next_resp(&idle, &r, body, sizeof(body), 0), 0);
 	client_open(&busy, st.s, 0);
+	runs = n_run; /* stop only once the server has it (a backlog is reset) */
 	SEND(&busy, "POST /invoke/slow HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nlast");
 	wait_for(&n_run, runs + 1);
 	pthread_create(&thr, NULL, stop_main, &st);
@@ -1022,7 +1047,7 @@ static void test_bad_calls(void)
 		CHECK(sure_http_server_port(s) != 0);
 		sure_http_server_stop(s, 0);
 	}
-	CHECK_EQ(sure_http_server_tick(S, 0, slow_tick, NULL), -EINVAL);
+	CHECK_EQ(sure_http_server_tick(S, 0, slow_tick, S), -EINVAL);
 	CHECK_EQ(sure_http_server_watch(S, -1, NULL, NULL), -EINVAL);
 	CHECK_EQ(sure_http_answer(NULL, 200, NULL, NULL, 0), -EINVAL);
 }
