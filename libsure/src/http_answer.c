@@ -185,6 +185,8 @@ static int build_head(struct conn *c, int status, const uint8_t *resp_head, cons
 		putf(&a, "x-request-id: %s\r\n", id);
 	if (closing)
 		puts_(&a, "connection: close\r\n");
+	else if (c->p.req.minor == 0)
+		puts_(&a, "connection: keep-alive\r\n"); /* else HTTP/1.0 assumes close */
 	puts_(&a, "\r\n");
 	if (a.over)
 		return -EINVAL;
@@ -243,6 +245,8 @@ static int answer(struct conn *c, int status, const uint8_t *resp_head, const ch
 
 	if (len > SIZE_MAX / 2 || build_head(c, status, resp_head, ctype, id, closing, &len, &hlen) < 0)
 		return -EINVAL;
+	/* Answered: a send error below closes without cancelling it. */
+	c->taken = 0;
 	c->state = CS_WRITE;
 	c->close_after = (uint8_t)closing;
 	conn_set_deadline(c, DL_WRITE, s->write_ns);
@@ -269,10 +273,11 @@ static int answer_ex(struct sure_http_exchange *ex, int status, const uint8_t *r
 		    len);
 	if (rc < 0)
 		return rc;
-	c->taken = 0;
 	STAT_ADD(c->srv, requests, 1);
-	if (!c->busy)
-		conn_drive(c);
+	/* The rest (more to write, the next pipelined request) goes on from the
+	 * loop, so that run() is never called from inside an answer. */
+	if (!c->busy && !c->closed)
+		conn_again(c);
 	return 0;
 }
 

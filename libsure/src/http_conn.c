@@ -353,7 +353,9 @@ static int place_body(struct conn *c, uint8_t *obody, uint64_t ocap)
 			c->body = b;
 			c->body_cap = need;
 		}
-		rc = sure_http_set_body(&c->p, c->body, c->body_cap);
+		/* A zero limit with no buffer yet: a buffer of nothing, so that
+		 * the first chunk is a 413 and not a misuse. */
+		rc = sure_http_set_body(&c->p, c->body ? c->body : (uint8_t *)no_body, c->body_cap);
 	}
 	if (rc == 0)
 		rc = sure_http_limit_body(&c->p, c->limit < c->p.body_cap ? c->limit : c->p.body_cap);
@@ -420,6 +422,8 @@ static int feed(struct conn *c)
 	int rc = sure_http_parse(&c->p, c->in + c->in_pos, c->in_end - c->in_pos, &used);
 
 	c->in_pos += (uint32_t)used;
+	if (c->taken)
+		c->req_start = c->in_pos; /* body bytes are in the body buffer now */
 	if (!c->first_ns && !sure_http_parser_idle(&c->p)) {
 		/* The head must be complete within the header timeout from here. */
 		c->first_ns = s->now_ns;

@@ -59,7 +59,8 @@ struct sure_http_ops {
 	 */
 	int (*take)(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 		    uint64_t *max_body, uint32_t *route, uint8_t **body, uint64_t *body_cap);
-	/* The request is complete: run it, answer later with sure_http_answer*. */
+	/* The request is complete: run it, answer later (or at once) with
+	 * sure_http_answer*. Never called from inside sure_http_answer*. */
 	void (*run)(void *ctx, struct sure_http_exchange *ex);
 	/* The client went away, timed out or sent a bad body (or the server
 	 * stops) before ex was answered: the owner must forget ex (it is freed
@@ -67,26 +68,33 @@ struct sure_http_ops {
 	 * it with -EINVAL). Called once for every request take() accepted that
 	 * is not answered, also before run() when the body never completed: then
 	 * ex->req, ex->route and ex->body (the owner's buffer, if it gave one)
-	 * say which request it was. */
+	 * say which request it was. A client that closes (or half-closes) its
+	 * side while the owner holds ex counts as gone, as in nginx (499).
+	 * Never called from inside sure_http_answer*. */
 	void (*cancel)(void *ctx, struct sure_http_exchange *ex);
 };
 
 struct sure_http_server_config {
 	const char *host; /* listen address (numeric IPv4/IPv6), e.g. "127.0.0.1" */
 	uint16_t port; /* 0: any free port (sure_http_server_port tells) */
-	const char *upstream; /* unix socket path of the upstream (the Hono app) */
+	const char *upstream; /* unix socket path of the upstream (the Hono app);
+			       * "@name": an abstract one; NULL: tunnels answer 502 */
 	uint32_t max_conns; /* 0: 4096; more are accepted and closed at once */
-	uint32_t max_head; /* raw head bytes, 0: the parser's default (431 past it) */
+	uint32_t max_head; /* raw head bytes, 0: the parser's default (431 past it);
+			    * at most 1 MiB (each connection buffers max_head + 16 KiB) */
 	uint64_t max_body; /* body limit before the owner's (413), 0: 1 MiB */
 	uint32_t header_timeout_ms; /* head must arrive within (0: 10 s): 408, close */
 	uint32_t body_timeout_ms; /* no body byte for this long (0: 10 s): 408, close */
 	uint32_t idle_timeout_ms; /* keep-alive connection idle (0: 60 s): close */
-	uint32_t write_timeout_ms; /* client does not read the answer (0: 30 s): close */
+	uint32_t write_timeout_ms; /* client reads nothing of the answer for this
+				    * long (0: 30 s): close. Tunnels have no timeout. */
 	const struct sure_http_ops *ops;
 	void *ctx;
 };
 
-/* Binds, listens and starts the server's thread. 0 or -errno (-EADDRINUSE...). */
+/* Binds, listens and starts the server's thread. 0 or -errno (-EADDRINUSE,
+ * -EINVAL for a host that is no numeric address, -ENAMETOOLONG...). The
+ * strings of cfg are not kept. */
 int sure_http_server_start(const struct sure_http_server_config *cfg,
 			   struct sure_http_server **out);
 /* The port it listens on. */
@@ -95,7 +103,8 @@ uint16_t sure_http_server_port(struct sure_http_server *srv);
  * Graceful drain: stop accepting, close idle keep-alive connections, let
  * requests in progress be answered (each connection closes after its
  * current answer) for up to grace_ms, then close everything, cancel what is
- * left, join the thread and free the server. Any thread.
+ * left, join the thread and free the server. Any thread but the server's
+ * own (it joins it), once.
  */
 void sure_http_server_stop(struct sure_http_server *srv, uint32_t grace_ms);
 
@@ -107,7 +116,11 @@ void sure_http_server_stop(struct sure_http_server *srv, uint32_t grace_ms);
  * straight from where it lies when the socket takes it; what the socket does
  * not take at once is copied into the connection's own buffer, so the
  * caller may reuse the body's memory as soon as this returns.
- * HEAD requests and 204/304 get no body bytes. 0 or -EINVAL.
+ * HEAD requests and 204/205/304 get no body bytes (HEAD keeps the
+ * content-length; 204 and 304 have none, 205 has 0). The x-request-id is
+ * ex->request_id, else the client's sane one, else none. 0 or -EINVAL:
+ * status not in 200..599, a malformed resp_head, or ex not handed out by
+ * run() or already answered or cancelled. A client gone meanwhile is still 0.
  */
 int sure_http_answer(struct sure_http_exchange *ex, int status, const uint8_t *resp_head,
 		     const uint8_t *body, uint64_t len);
@@ -118,7 +131,9 @@ int sure_http_answer_error(struct sure_http_exchange *ex, int status, const char
 			   const char *message, const char *extra);
 
 /* The owner's own fds and timers on the server's thread: fn(arg) runs when
- * fd is readable (edge: the owner drains it). 0 or -errno. */
+ * fd is readable (edge: the owner drains it). The fd stays the owner's and
+ * registered until the server stops (close it after that). Any thread.
+ * 0 or -errno. */
 int sure_http_server_watch(struct sure_http_server *srv, int fd, void (*fn)(void *arg),
 			   void *arg);
 /* fn(arg, now_ns) runs every period_ms on the server's thread (deadlines). */
@@ -131,11 +146,11 @@ struct sure_http_server_stats {
 	uint64_t conns_accepted;
 	uint64_t conns_refused; /* over max_conns */
 	uint64_t requests; /* answered on the invoke path */
-	uint64_t tunnelled; /* connections handed to the upstream */
-	uint64_t parse_errors; /* 4xx/5xx from the parser */
-	uint64_t timeouts; /* slow clients closed */
-	uint64_t bytes_in;
-	uint64_t bytes_out;
+	uint64_t tunnelled; /* connections handed to the upstream (connect began) */
+	uint64_t parse_errors; /* 4xx/5xx from the parser (413s after take() too) */
+	uint64_t timeouts; /* slow clients closed (head, body, write; not idle) */
+	uint64_t bytes_in; /* from clients, tunnels included */
+	uint64_t bytes_out; /* to clients, tunnels included */
 	uint64_t copied_out; /* answer bytes copied because the socket was full */
 };
 void sure_http_server_stats(struct sure_http_server *srv, struct sure_http_server_stats *out);

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -23,7 +24,7 @@
 
 /* ---- the fake owner ---- */
 
-enum { R_ECHO = 1, R_SLOW, R_HOLD, R_BIG, R_FIXED, R_ERR, R_EMPTY, R_OWN, R_SMALL };
+enum { R_ECHO = 1, R_SLOW, R_HOLD, R_BIG, R_FIXED, R_ERR, R_EMPTY, R_OWN, R_SMALL, R_ZERO };
 
 #define SLOW_MAX 16
 #define BIG_LEN (8u << 20)
@@ -32,7 +33,9 @@ static atomic_int n_take, n_run, n_cancel, n_answered;
 static struct sure_http_exchange *slow_q[SLOW_MAX];
 static uint64_t slow_due[SLOW_MAX];
 static int slow_n;
-static struct sure_http_exchange *held;
+/* Several servers run at once (each its own thread): the queue is shared. */
+static pthread_mutex_t slow_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sure_http_exchange *_Atomic held; /* read by the tests too */
 static uint8_t own_buf[64];
 static uint8_t *big;
 
@@ -45,7 +48,7 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 	} routes[] = {
 		{ "echo", R_ECHO }, { "slow", R_SLOW },	  { "hold", R_HOLD }, { "big", R_BIG },
 		{ "fixed", R_FIXED }, { "err", R_ERR }, { "empty", R_EMPTY }, { "own", R_OWN },
-		{ "small", R_SMALL },
+		{ "small", R_SMALL }, { "zero", R_ZERO },
 	};
 
 	(void)ctx;
@@ -57,6 +60,8 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 		*route = routes[i].route;
 		if (*route == R_SMALL)
 			*max_body = 16;
+		if (*route == R_ZERO)
+			*max_body = 0;
 		if (*route == R_OWN) {
 			*body = own_buf;
 			*body_cap = sizeof(own_buf);
@@ -66,12 +71,16 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 	return 0; /* not ours: the upstream's */
 }
 
+/* Answers with the body back (and the path in a header). Its buffers are
+ * shared by the servers' threads: one at a time. */
 static void answer_echo(struct sure_http_exchange *ex, const char *prefix)
 {
-	static uint8_t rh[SURE_RESP_HEAD_CAP], out[1 << 16];
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static uint8_t rh[SURE_RESP_HEAD_CAP], out[1 << 20];
 	const struct sure_head *h = (const struct sure_head *)ex->head;
 	size_t pl = strlen(prefix);
 
+	pthread_mutex_lock(&lock);
 	sure_http_resp_head_reset(rh);
 	sure_http_head_add(rh, "X-Echo", 6, "yes", 3);
 	sure_http_head_add(rh, "X-Path", 6, (const char *)ex->head + h->path.off, h->path.len);
@@ -81,6 +90,7 @@ static void answer_echo(struct sure_http_exchange *ex, const char *prefix)
 	memcpy(out + pl, ex->body, ex->body_len);
 	if (sure_http_answer(ex, 200, rh, out, pl + ex->body_len) == 0)
 		n_answered++;
+	pthread_mutex_unlock(&lock);
 }
 
 static void run(void *ctx, struct sure_http_exchange *ex)
@@ -91,10 +101,12 @@ static void run(void *ctx, struct sure_http_exchange *ex)
 	n_run++;
 	switch (ex->route) {
 	case R_SLOW:
+		pthread_mutex_lock(&slow_lock);
 		if (slow_n == SLOW_MAX)
 			abort();
 		slow_due[slow_n] = 0;
 		slow_q[slow_n++] = ex;
+		pthread_mutex_unlock(&slow_lock);
 		break;
 	case R_HOLD:
 		held = ex;
@@ -138,6 +150,7 @@ static void cancel(void *ctx, struct sure_http_exchange *ex)
 	n_cancel++;
 	if (ex == held)
 		held = NULL;
+	pthread_mutex_lock(&slow_lock);
 	for (int i = 0; i < slow_n; i++) {
 		if (slow_q[i] != ex)
 			continue;
@@ -146,22 +159,36 @@ static void cancel(void *ctx, struct sure_http_exchange *ex)
 		slow_n--;
 		break;
 	}
+	pthread_mutex_unlock(&slow_lock);
 	/* Answering a cancelled exchange is refused. */
 	CHECK_EQ(sure_http_answer(ex, 200, NULL, NULL, 0), -EINVAL);
 }
 
-/* Slow answers: 50 ms after the tick first sees them, oldest first. */
+/* Slow answers: 50 ms after the tick first sees them, oldest first; each
+ * server's tick answers its own exchanges (on its own thread). */
 static void slow_tick(void *arg, uint64_t now)
 {
-	(void)arg;
-	for (int i = 0; i < slow_n; i++)
-		if (!slow_due[i])
-			slow_due[i] = now + 50 * 1000000ull;
-	while (slow_n && now >= slow_due[0]) {
-		struct sure_http_exchange *ex = slow_q[0];
-		memmove(&slow_q[0], &slow_q[1], (size_t)(slow_n - 1) * sizeof(slow_q[0]));
-		memmove(&slow_due[0], &slow_due[1], (size_t)(slow_n - 1) * sizeof(slow_due[0]));
-		slow_n--;
+	struct sure_http_server *srv = arg;
+
+	for (;;) {
+		struct sure_http_exchange *ex = NULL;
+		pthread_mutex_lock(&slow_lock);
+		for (int i = 0; i < slow_n && !ex; i++) {
+			if (slow_q[i]->srv != srv)
+				continue;
+			if (!slow_due[i])
+				slow_due[i] = now + 50 * 1000000ull;
+			if (now < slow_due[i])
+				break; /* the older ones first */
+			ex = slow_q[i];
+			memmove(&slow_q[i], &slow_q[i + 1], (size_t)(slow_n - i - 1) * sizeof(slow_q[0]));
+			memmove(&slow_due[i], &slow_due[i + 1],
+				(size_t)(slow_n - i - 1) * sizeof(slow_due[0]));
+			slow_n--;
+		}
+		pthread_mutex_unlock(&slow_lock);
+		if (!ex)
+			return;
 		answer_echo(ex, "slow:");
 	}
 }
@@ -188,13 +215,17 @@ static size_t raw_length(const char *head, size_t len)
 	return 0;
 }
 
+/* Reads one request (head and Content-Length body) and answers it: the
+ * canned answer, or for /stream its body back, in one answer. */
 static void up_serve(int fd)
 {
-	char buf[65536];
-	size_t len = 0, need = 0;
+	size_t cap = 1 << 16, len = 0, need = 0;
+	char *buf = malloc(cap);
 
 	for (;;) {
-		ssize_t n = recv(fd, buf + len, sizeof(buf) - len, 0);
+		if (len == cap)
+			buf = realloc(buf, cap *= 2);
+		ssize_t n = recv(fd, buf + len, cap - len, 0);
 		if (n <= 0)
 			break;
 		len += (size_t)n;
@@ -205,12 +236,26 @@ static void up_serve(int fd)
 			break;
 	}
 	pthread_mutex_lock(&up_lock);
-	memcpy(up_got, buf, len);
-	up_got_len = len;
+	up_got_len = len < sizeof(up_got) ? len : sizeof(up_got);
+	memcpy(up_got, buf, up_got_len);
 	pthread_mutex_unlock(&up_lock);
-	if (send(fd, UP_ANSWER, strlen(UP_ANSWER), MSG_NOSIGNAL) < 0) {
+	if (len > 12 && memcmp(buf, "POST /stream", 12) == 0 && need && len >= need) {
+		char *end = memmem(buf, len, "\r\n\r\n", 4);
+		size_t hl = (size_t)(end + 4 - buf), bl = need - hl;
+		char head[128];
+		int n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\ncontent-length: %zu\r\n\r\n", bl);
+		if (send(fd, head, (size_t)n, MSG_NOSIGNAL) == n) {
+			for (size_t off = 0; off < bl;) {
+				ssize_t k = send(fd, buf + hl + off, bl - off, MSG_NOSIGNAL);
+				if (k <= 0)
+					break;
+				off += (size_t)k;
+			}
+		}
+	} else if (send(fd, UP_ANSWER, strlen(UP_ANSWER), MSG_NOSIGNAL) < 0) {
 		/* the test will tell */
 	}
+	free(buf);
 	up_conns++;
 	close(fd);
 }
@@ -275,7 +320,7 @@ static struct sure_http_server *start(struct sure_http_server_config *cfg)
 
 	if (sure_http_server_start(cfg, &s) < 0)
 		abort();
-	if (sure_http_server_tick(s, 10, slow_tick, NULL) < 0)
+	if (sure_http_server_tick(s, 10, slow_tick, s) < 0)
 		abort();
 	return s;
 }
@@ -443,6 +488,10 @@ static void test_keep_alive(void)
 	SEND(&cl, "POST /invoke/own HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc");
 	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
 	CHECK(strcmp(body, "own:abc") == 0);
+	/* HTTP/1.0 keeps the connection only when asked, and is told so. */
+	SEND(&cl, "GET /invoke/echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(header(&r, "connection") && strcmp(header(&r, "connection"), "keep-alive") == 0);
 	/* Connection: close is honoured after the answer. */
 	SEND(&cl, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
 	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
@@ -503,6 +552,41 @@ static void test_bodies(void)
 	client_close(&cl);
 }
 
+/* Bodies past the input buffer: chunked (our buffer, sized to the limit)
+ * and Content-Length after a 100 Continue (received in place). */
+static void test_large_bodies(void)
+{
+	static char want[300001], req[400000];
+	static char body[300100];
+	struct client cl;
+	struct resp r;
+	size_t n = 0;
+
+	for (size_t i = 0; i < 300000; i++)
+		want[i] = (char)('A' + (i * 13) % 50);
+	client_open(&cl, S, 0);
+	n = (size_t)snprintf(req, sizeof(req),
+			     "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+	for (size_t off = 0; off < 300000; off += 30000)
+		n += (size_t)snprintf(req + n, sizeof(req) - n, "7530\r\n%.30000s\r\n", want + off);
+	n += (size_t)snprintf(req + n, sizeof(req) - n, "0\r\n\r\n");
+	send_str(&cl, req, n);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK_EQ(r.body_len, 300000);
+	CHECK(strcmp(body, want) == 0);
+	SEND(&cl, "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+		  "Content-Length: 300000\r\n\r\n");
+	CHECK_EQ(read_resp(&cl, &r, 1), 0);
+	CHECK_EQ(r.status, 100);
+	client_consume(&cl, r.head_len);
+	send_str(&cl, want, 300000);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.body_len, 300000);
+	CHECK(strcmp(body, want) == 0);
+	client_close(&cl);
+}
+
 static void test_expect_continue(void)
 {
 	struct client cl;
@@ -537,6 +621,14 @@ static void test_expect_continue(void)
 	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
 	CHECK_EQ(r.status, 413);
 	CHECK_EQ(closed_by_server(&cl), 1);
+	client_close(&cl);
+	/* a function that takes no body at all (and a fresh connection, no buffer yet) */
+	client_open(&cl, S, 0);
+	SEND(&cl, "POST /invoke/zero HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "1\r\nx\r\n0\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 413);
+	CHECK(strstr(body, "\"limit\":0}") != NULL);
 	client_close(&cl);
 }
 
@@ -668,6 +760,32 @@ static void test_tunnel(void)
 	CHECK_EQ(st1.tunnelled - st0.tunnelled, 2);
 }
 
+/* Big bodies both ways through a tunnel, and the client's half-close
+ * passed on while the answer still comes back. */
+static void test_tunnel_stream(void)
+{
+	static char want[1000001], req[1000200];
+	struct client cl;
+	struct resp r;
+	int n, conns = up_conns;
+
+	for (size_t i = 0; i < 1000000; i++)
+		want[i] = (char)('a' + (i * 31) % 26);
+	n = snprintf(req, sizeof(req), "POST /stream HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n%s",
+		     want);
+	client_open(&cl, S, 0);
+	send_str(&cl, req, (size_t)n);
+	shutdown(cl.fd, SHUT_WR);
+	CHECK_EQ(read_resp(&cl, &r, 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK_EQ(r.body_len, 1000000);
+	CHECK(r.body_len == 1000000 && memcmp(r.body, want, 1000000) == 0);
+	client_consume(&cl, r.head_len + r.body_len);
+	CHECK_EQ(closed_by_server(&cl), 1);
+	client_close(&cl);
+	wait_for(&up_conns, conns + 1);
+}
+
 static void test_upstream_down(void)
 {
 	struct sure_http_server_config cfg = base_cfg();
@@ -700,6 +818,7 @@ static void test_timeouts(void)
 	cfg.header_timeout_ms = 200;
 	cfg.body_timeout_ms = 200;
 	cfg.idle_timeout_ms = 300;
+	cfg.write_timeout_ms = 200;
 	s = start(&cfg);
 	/* a head that never ends */
 	client_open(&cl, s, 0);
@@ -729,6 +848,16 @@ static void test_timeouts(void)
 	client_close(&cl);
 	sure_http_server_stats(s, &st);
 	CHECK_EQ(st.timeouts, 2);
+	/* a client that never reads its (big) answer: cut off */
+	client_open(&cl, s, 4096);
+	SEND(&cl, "GET /invoke/big HTTP/1.1\r\nHost: h\r\n\r\n");
+	for (int i = 0; i < 100 && st.timeouts < 3; i++) {
+		usleep(10000);
+		sure_http_server_stats(s, &st);
+	}
+	CHECK_EQ(st.timeouts, 3);
+	CHECK_EQ(st.conns_open, 0);
+	client_close(&cl);
 	sure_http_server_stop(s, 0);
 }
 
@@ -747,6 +876,44 @@ static void test_cancel_on_disconnect(void)
 	CHECK_EQ(n_cancel, cancels + 1);
 	CHECK_EQ(n_answered, answered);
 	CHECK(held == NULL);
+}
+
+/* The owner answers from another thread's signal: an eventfd it watches. */
+static int watch_efd;
+static atomic_int n_watch;
+
+static void on_watch(void *arg)
+{
+	uint64_t v;
+
+	(void)arg;
+	while (read(watch_efd, &v, sizeof(v)) == sizeof(v))
+		n_watch++;
+	if (held) {
+		struct sure_http_exchange *ex = held;
+		held = NULL;
+		answer_echo(ex, "woken:");
+	}
+}
+
+static void test_watch(void)
+{
+	struct client cl;
+	struct resp r;
+	char body[256];
+	uint64_t one = 1;
+	int runs = n_run;
+
+	watch_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	CHECK_EQ(sure_http_server_watch(S, watch_efd, on_watch, NULL), 0);
+	client_open(&cl, S, 0);
+	SEND(&cl, "POST /invoke/hold HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc");
+	wait_for(&n_run, runs + 1);
+	CHECK(write(watch_efd, &one, sizeof(one)) == sizeof(one));
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "woken:abc") == 0);
+	CHECK(n_watch >= 1);
+	client_close(&cl);
 }
 
 struct stopper {
@@ -778,6 +945,7 @@ static void test_graceful_stop(void)
 	SEND(&idle, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n\r\n");
 	CHECK_EQ(next_resp(&idle, &r, body, sizeof(body), 0), 0);
 	client_open(&busy, st.s, 0);
+	runs = n_run; /* stop only once the server has it (a backlog is reset) */
 	SEND(&busy, "POST /invoke/slow HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nlast");
 	wait_for(&n_run, runs + 1);
 	pthread_create(&thr, NULL, stop_main, &st);
@@ -879,7 +1047,7 @@ static void test_bad_calls(void)
 		CHECK(sure_http_server_port(s) != 0);
 		sure_http_server_stop(s, 0);
 	}
-	CHECK_EQ(sure_http_server_tick(S, 0, slow_tick, NULL), -EINVAL);
+	CHECK_EQ(sure_http_server_tick(S, 0, slow_tick, S), -EINVAL);
 	CHECK_EQ(sure_http_server_watch(S, -1, NULL, NULL), -EINVAL);
 	CHECK_EQ(sure_http_answer(NULL, 200, NULL, NULL, 0), -EINVAL);
 }
@@ -896,13 +1064,16 @@ int main(void)
 	RUN(test_keep_alive);
 	RUN(test_pipelined);
 	RUN(test_bodies);
+	RUN(test_large_bodies);
 	RUN(test_expect_continue);
 	RUN(test_parse_errors);
 	RUN(test_no_body_answers);
 	RUN(test_tunnel);
+	RUN(test_tunnel_stream);
 	RUN(test_upstream_down);
 	RUN(test_timeouts);
 	RUN(test_cancel_on_disconnect);
+	RUN(test_watch);
 	RUN(test_graceful_stop);
 	RUN(test_max_conns);
 	RUN(test_big_answer_slow_reader);
