@@ -93,9 +93,16 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
-function putString(s: CStructs<typeof STRUCTS[keyof typeof STRUCTS]>, at: number, v: string, cap: number) {
+function putString(
+  s: CStructs<typeof STRUCTS[keyof typeof STRUCTS]>,
+  at: number,
+  v: string,
+  cap: number,
+) {
   const b = enc.encode(v);
-  if (b.byteLength >= cap) throw new RangeError(`${v.slice(0, 40)}... is longer than ${cap - 1} bytes`);
+  if (b.byteLength >= cap) {
+    throw new RangeError(`${v.slice(0, 40)}... is longer than ${cap - 1} bytes`);
+  }
   s.bytes.set(b, at);
   s.bytes[at + b.byteLength] = 0;
 }
@@ -142,6 +149,11 @@ export class Dataplane {
     return new Dataplane(Deno.UnsafePointer.create(out[0])!);
   }
 
+  /** False once stop() began: lent instances are their owners' again. */
+  get running(): boolean {
+    return this.#h !== null;
+  }
+
   #handle(): Deno.PointerObject {
     if (!this.#h) throw errorFromErrno("dataplane", -Errno.EINVAL, "stopped");
     return this.#h;
@@ -174,6 +186,11 @@ export class Dataplane {
   lend(route: number, instance: Deno.PointerObject, tag: number, need: boolean): void {
     const rc = libsure().sure_dataplane_lend(this.#handle(), route, instance, tag, need ? 1 : 0);
     if (rc < 0) throw errorFromErrno("sure_dataplane_lend", rc);
+  }
+
+  /** An instance is being started for the route (lend it with need, or startFailed). */
+  expect(route: number): void {
+    libsure().sure_dataplane_expect(this.#handle(), route);
   }
 
   /** "back": it was idle and is the caller's again; "busy": a "retired" event follows. */

@@ -180,6 +180,7 @@ export const SYMBOLS = {
   sure_dataplane_unroute: { parameters: ["pointer", "u32"], result: "i32" },
   // dp, route, instance, tag, need
   sure_dataplane_lend: { parameters: ["pointer", "u32", "pointer", "u32", "u32"], result: "i32" },
+  sure_dataplane_expect: { parameters: ["pointer", "u32"], result: "i32" },
   sure_dataplane_reclaim: { parameters: ["pointer", "u32", "u32"], result: "i32" },
   // dp, route, status, json, len, header lines (NUL-terminated)
   sure_dataplane_start_failed: {

@@ -103,10 +103,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route("/admin/functions", configRoutes(deps));
   app.route("/admin/functions", instanceRoutes(deps));
   app.route("/admin/functions", logRoutes(deps));
-  app.get("/metrics", (c) =>
-    c.body(deps.metrics.render(deps.scheduler, deps.chains, deps.dataplane?.dp.stats()), 200, {
-      "content-type": "text/plain; version=0.0.4; charset=utf-8",
-    }));
+  app.get(
+    "/metrics",
+    (c) =>
+      c.body(deps.metrics.render(deps.scheduler, deps.chains, deps.dataplane?.dp.stats()), 200, {
+        "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      }),
+  );
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/metrics",

@@ -455,6 +455,11 @@ SURE_API int sure_dataplane_unroute(struct sure_dataplane *dp, uint32_t route);
  * a SURE_DP_NEED. The data plane never destroys it. */
 SURE_API int sure_dataplane_lend(struct sure_dataplane *dp, uint32_t route,
 				 struct sure_instance *inst, uint32_t tag, uint32_t need);
+/* The control plane starts an instance for the route on its own (minimum,
+ * scaling, replacement): counted as starting until it is lent (need = 1) or
+ * fails (sure_dataplane_start_failed), so a request meanwhile does not ask
+ * for another one. */
+SURE_API int sure_dataplane_expect(struct sure_dataplane *dp, uint32_t route);
 /* Takes an instance back: 0 (it was idle, it is the caller's again),
  * -EBUSY (it is serving: a SURE_DP_RETIRED event says when it is back),
  * -ENOENT. */

@@ -173,6 +173,18 @@ out:
 	return rc;
 }
 
+SURE_API int sure_dataplane_expect(struct sure_dataplane *dp, uint32_t route)
+{
+	if (!dp)
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_route *r = route_at(dp, route);
+	if (r)
+		r->starting++;
+	pthread_mutex_unlock(&dp->lock);
+	return r ? 0 : -ENOENT;
+}
+
 static struct dp_inst *find_inst(struct dp_route *r, uint32_t tag)
 {
 	for (struct dp_inst *i = r->insts; i; i = i->next)

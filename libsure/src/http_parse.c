@@ -214,12 +214,11 @@ static int on_request_line(struct sure_http_parser *p, const uint8_t *l, size_t 
 	 * server-wide OPTIONS (asterisk-form). */
 	if (t[0] != '/')
 		return fail(p, 400, "request target is not an absolute path");
+	/* A '%' not followed by two hex digits stays a literal '%', as browsers
+	 * and Deno's URL parser keep it: it says nothing about where the message
+	 * ends, and a function sees its target raw anyway. */
 	for (size_t i = 0; i < tlen; i++) {
-		if (t[i] == '%') {
-			if (i + 2 >= tlen || !is_hex(t[i + 1]) || !is_hex(t[i + 2]))
-				return fail(p, 400, "bad percent-escape in request target");
-			i += 2;
-		} else if (!is_target_char(t[i])) {
+		if (t[i] != '%' && !is_target_char(t[i])) {
 			return fail(p, 400, "invalid character in request target");
 		}
 	}

@@ -226,6 +226,8 @@ static void test_paths(void)
 		{ "/invoke/fn?a=1&b=?c/d", "fn", "/", "a=1&b=?c/d" },
 		{ "/invoke/fn/users/7", "fn", "/users/7", "" },
 		{ "/invoke/fn//x/%2F%20y?q=%41", "fn", "//x/%2F%20y", "q=%41" },
+		/* a bad escape is a literal '%' (as Deno's URL parser keeps it) */
+		{ "/invoke/fn/a%zz%4?z=%zz&%", "fn", "/a%zz%4", "z=%zz&%" },
 		{ "/invoke/a-1/b", "a-1", "/b", "" },
 		{ "/invoke/abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk", /* 63 */
 		  "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk", "/", "" },
@@ -506,8 +508,6 @@ static const struct bad bad_cases[] = {
 	{ "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
 	{ "GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
 	{ "GET /a b HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
-	{ "GET /a%2 HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
-	{ "GET /a%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
 	{ "GET /a\tb HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
 	{ "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
 	{ "GET /?q={} HTTP/1.1\r\nHost: h\r\n\r\n", 400 },

@@ -98,8 +98,7 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
 export const serveCommand: Command = {
   name: "serve",
   summary: "Run a node: admin API under /admin, functions under /invoke/<name>, /healthz.",
-  usage:
-    "serve [--port PORT] [--host HOST] [--data-dir DIR] [--dataplane hono|sockets] " +
+  usage: "serve [--port PORT] [--host HOST] [--data-dir DIR] [--dataplane hono|sockets] " +
     "[--memory-budget MIB] [--vcpu-cpus LIST] " +
     "[--event-attempts N]",
   details: "Deployed functions are restored from the data directory at start. Without a usable\n" +

@@ -67,13 +67,16 @@ export class DataplaneLink {
       }
       return r;
     };
-    const link = this;
+    const owner = this.#owner, byId = this.#byId;
+    const dp = this.dp;
+    // After close() every instance is its group's again: calls become no-ops.
+    const up = () => dp.running;
     return {
       publish(dep: Deployment, ioCap: number, maxQueue: number, canStart: boolean) {
         const r = route();
         if (canStart) r.current = group;
-        if (r.current !== group) return; // an older deployment, draining
-        r.id = link.dp.route({
+        if (r.current !== group || !up()) return; // an older deployment, draining
+        r.id = dp.route({
           name: dep.name,
           maxBody: Math.min(dep.maxBody, ioCap),
           timeoutMs: dep.timeout,
@@ -84,29 +87,43 @@ export class DataplaneLink {
           concurrencyLimit: dep.concurrencyLimit,
           canStart,
         });
-        link.#byId[r.id] = r;
+        byId[r.id] = r;
+      },
+      expect() {
+        if (up()) dp.expect(route().id);
       },
       lend(vm, need) {
-        link.#owner.set(vm.id, group);
-        link.dp.lend(route().id, vm.pointer!, vm.id, need);
+        if (!up()) return;
+        owner.set(vm.id, group);
+        dp.lend(route().id, vm.pointer!, vm.id, need);
       },
       reclaim(vm) {
-        const out = link.dp.reclaim(route().id, vm.id);
-        if (out !== "busy") link.#owner.delete(vm.id);
+        if (!up()) return "back";
+        const out = dp.reclaim(route().id, vm.id);
+        if (out !== "busy") owner.delete(vm.id);
         return out;
       },
-      stats: () => link.dp.routeStats(route().id),
+      stats: () =>
+        up() ? dp.routeStats(route().id) : {
+          instances: 0,
+          idle: 0,
+          running: 0,
+          starting: 0,
+          queued: 0,
+          requests: 0,
+          idleTags: [],
+        },
       startFailed(err: HttpError) {
-        link.dp.startFailed(route().id, err.status, err.body(), err.headers());
+        if (up()) dp.startFailed(route().id, err.status, err.body(), err.headers());
       },
       answer(token: bigint, err: HttpError) {
-        link.dp.answer(token, err.status, err.body(), err.headers());
+        if (up()) dp.answer(token, err.status, err.body(), err.headers());
       },
       withdraw() {
         const r = route();
         if (r.current !== group) return;
         r.current = undefined;
-        link.dp.unroute(r.id);
+        if (up()) dp.unroute(r.id);
       },
     };
   }

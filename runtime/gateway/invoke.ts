@@ -113,6 +113,7 @@ export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
     const name = c.req.param("name");
     const chain = deps.chains?.get(name);
     if (!chain && deps.dataplane?.serves(name)) {
+      c.set("functionAnswer", true); // the function's bytes: no admin schema applies
       return forward(c.req.raw, deps.dataplane.port, c.get("requestId"));
     }
     c.set("invocation", { target: chain ? "chain" : "function", name });

@@ -118,7 +118,11 @@ function dataplaneFamilies(s: DataplaneStats): Family[] {
         { labels: { backend: "sockets", reason: "timeout" }, value: s.timeouts },
       ],
     ),
-    counter("sure_dataplane_bytes_total", "Bytes read from and written to clients.", dir(s.bytesIn, s.bytesOut)),
+    counter(
+      "sure_dataplane_bytes_total",
+      "Bytes read from and written to clients.",
+      dir(s.bytesIn, s.bytesOut),
+    ),
     counter(
       "sure_dataplane_copied_bytes_total",
       "Body bytes copied by the stack: in, into an instance's area; out, into the " +

@@ -38,8 +38,8 @@ import {
   MemoryBudgetError,
   OverloadedError,
   PayloadTooLargeError,
-  TooManyRequestsError,
   toHttpError,
+  TooManyRequestsError,
   ValidationError,
 } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -421,6 +421,8 @@ export class InstanceGroup {
     const mode = this.#deployment.coldStart;
     const starting = this.#starter.start(mode);
     this.#creating++;
+    // The data plane counts it as coming, so a request meanwhile asks for no other.
+    if (why !== "need") this.#lending?.expect();
     return starting.then(
       ({ vm, startMs, release }) => {
         this.#creating--;
@@ -447,8 +449,9 @@ export class InstanceGroup {
         this.#peak = Math.max(this.#peak, this.#members.size);
         if (this.#lending && vm.pointer) {
           m.busy = false;
-          if (this.#draining) this.#remove(m);
-          else this.#lending.lend(vm, why === "need");
+          // Lent even when draining: that is how the data plane stops counting it as coming.
+          this.#lending.lend(vm, true);
+          if (this.#draining && this.#lending.reclaim(vm) !== "busy") this.#remove(m);
           this.#armReaper();
           this.#checkDrained();
           return;
@@ -467,7 +470,7 @@ export class InstanceGroup {
           const fail = this.#startError(err);
           for (const w of this.#waiters.splice(0)) w.reject(fail);
         }
-        if (why === "need") this.#lending?.startFailed(this.#startError(err));
+        this.#lending?.startFailed(this.#startError(err));
         this.#checkDrained();
         throw err;
       },
@@ -655,7 +658,12 @@ export class InstanceGroup {
    * answer, log lines and replacement as a death in invoke(). Returns the
    * error the request got.
    */
-  async onDead(tag: number, token: bigint, rc: number, requestId: string): Promise<HttpError | Error> {
+  async onDead(
+    tag: number,
+    token: bigint,
+    rc: number,
+    requestId: string,
+  ): Promise<HttpError | Error> {
     const m = this.#member(tag);
     const e = errorFromErrno("invoke", rc);
     this.#requests++;

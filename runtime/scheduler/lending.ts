@@ -13,7 +13,9 @@ import type { Vm } from "../vmhost/vm.ts";
 export interface Lending {
   /** Publishes (or updates) the function's route with these settings. */
   publish(dep: Deployment, ioCap: number, maxQueue: number, canStart: boolean): void;
-  /** Lends an idle instance; need: it answers the data plane's request for one. */
+  /** An instance is being started (not asked for by the data plane): it counts it as coming. */
+  expect(): void;
+  /** Lends an idle instance; need: it was counted as coming (asked for, or expect()). */
   lend(vm: Vm, need: boolean): void;
   /** Takes an instance back: "back" (it was idle), "busy" (onRetired follows), "unknown". */
   reclaim(vm: Vm): "back" | "busy" | "unknown";
