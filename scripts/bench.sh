@@ -6,8 +6,16 @@
 # Installs wrk from Debian when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Benchmarks that run no VM: measured anywhere.
-NO_VM_BENCHES="bench/http_head_bench.ts"
+# Benchmarks that run no VM: measured anywhere. http_server_bench.ts runs
+# libsure/build/tests/tool_http_echo (built by `make bench`) under wrk.
+NO_VM_BENCHES="bench/http_head_bench.ts bench/http_server_bench.ts"
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "[bench] installing wrk" >&2
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+# The C benchmarks and the tools of the Deno ones; builds without KVM too.
+make -s -C libsure bench
 if [ ! -c "${SURE_KVM_DEVICE:-/dev/kvm}" ]; then
   # A nested guest would run them ~100x slower than hardware KVM: its numbers
   # would compare nothing, so nothing is measured rather than something wrong.
@@ -18,12 +26,6 @@ if [ ! -c "${SURE_KVM_DEVICE:-/dev/kvm}" ]; then
   done
   exit 0
 fi
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "[bench] installing wrk" >&2
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
-make -s -C libsure bench
 for b in libsure/build/tests/bench_*; do
   [ -x "$b" ] || continue
   echo "== $b"

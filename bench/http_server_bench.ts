@@ -1,0 +1,251 @@
+// libsure's HTTP server (the data plane's sockets backend) on its own: a
+// trivial echo served by the C server (libsure/tests/tool_http_echo.c: every
+// /invoke/<name> answered at once with its body, no VM, no dispatcher) next to
+// a plain Deno.serve echo (bench/lib/plain_echo.ts), both measured with wrk in
+// the same run, alternating C/Deno/C/Deno so that drift hits both alike.
+// Needs no KVM.
+//   deno run -A bench/http_server_bench.ts [seconds] [connections...]
+// Per row: requests/s, p50, p99 and the server's CPU per request: the
+// utime+stime of the server process (all its threads, /proc/<pid>/stat) over
+// the wrk run, divided by the requests wrk completed. Each figure is the
+// median over the rounds. wrk runs on the same cores (1 thread); its own CPU
+// per request is shown too (this process's reaped-children time), and so is
+// the machine's irq+softirq time per request (/proc/stat), which Linux charges
+// to no process: on loopback much of TCP's receive work runs there.
+import { runWrk, type WrkResult } from "./lib/wrk.ts";
+import { fmt, freePort, spawn, stop, waitReady } from "./lib/proc.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const toolBin = `${root}libsure/build/tests/tool_http_echo`;
+const seconds = Number(Deno.args[0] ?? "5");
+const connList = Deno.args.length > 1 ? Deno.args.slice(1).map(Number) : [1, 8, 32, 64];
+const ROUNDS = 2;
+if (!(seconds > 0) || connList.some((c) => !Number.isInteger(c) || c < 1)) {
+  console.error("usage: http_server_bench.ts [seconds] [connections...]");
+  Deno.exit(2);
+}
+
+interface Case {
+  conns: number;
+  bodyBytes: number;
+}
+const cases: Case[] = [
+  ...connList.map((conns) => ({ conns, bodyBytes: 64 })),
+  { conns: 32, bodyBytes: 4 << 10 },
+  { conns: 32, bodyBytes: 64 << 10 },
+];
+
+async function run(cmd: string, args: string[], cwd = root): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "inherit" })
+    .output();
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+const clkTck = Number((await run("getconf", ["CLK_TCK"])).trim());
+if (!(clkTck > 0)) throw new Error("getconf CLK_TCK gave no number");
+
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces);
+ * index 0 is field 3 (state). */
+function statFields(pid: number | "self"): string[] {
+  const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  return s.slice(s.lastIndexOf(")") + 2).split(" ");
+}
+/** utime + stime of a process, all its threads, in clock ticks. */
+function cpuTicks(pid: number): number {
+  const f = statFields(pid);
+  return Number(f[11]) + Number(f[12]); // fields 14 and 15
+}
+/** cutime + cstime of this process: the CPU of the children it has reaped
+ * (here: each wrk, once its run is over). */
+function childTicks(): number {
+  const f = statFields("self");
+  return Number(f[13]) + Number(f[14]); // fields 16 and 17
+}
+
+/** irq + softirq time of the whole machine, in clock ticks (/proc/stat). */
+function irqTicks(): number {
+  const cpu = Deno.readTextFileSync("/proc/stat").split("\n")[0].split(/\s+/);
+  return Number(cpu[6]) + Number(cpu[7]);
+}
+
+function exeName(pid: number): string {
+  try {
+    return Deno.readLinkSync(`/proc/${pid}/exe`).split("/").pop() ?? "";
+  } catch {
+    return "";
+  }
+}
+function children(pid: number): number[] {
+  const out: number[] = [];
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+    const text = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/children`).trim();
+    if (text) out.push(...text.split(/\s+/).map(Number));
+  }
+  return out;
+}
+/** The pid of the process that runs the server: pid itself when it is the
+ * expected executable, else its first descendant that is (a wrapper such as a
+ * launcher script would otherwise be measured instead of the server). */
+function serverPid(pid: number, exe: string): number {
+  const queue = [pid];
+  while (queue.length) {
+    const p = queue.shift()!;
+    if (exeName(p) === exe) return p;
+    queue.push(...children(p));
+  }
+  throw new Error(`no ${exe} process under pid ${pid}`);
+}
+
+interface Sample extends WrkResult {
+  cpuUsPerReq: number;
+  wrkUsPerReq: number;
+  irqUsPerReq: number;
+}
+
+async function measure(url: string, pid: number, c: Case): Promise<Sample> {
+  const body = "x".repeat(c.bodyBytes);
+  const cpu0 = cpuTicks(pid), kids0 = childTicks(), irq0 = irqTicks();
+  const r = await runWrk({ url, body, threads: 1, connections: c.conns, durationSec: seconds });
+  const cpu1 = cpuTicks(pid), kids1 = childTicks(), irq1 = irqTicks();
+  const us = (ticks: number) => ticks * 1e6 / clkTck / Math.max(1, r.requests);
+  return {
+    ...r,
+    cpuUsPerReq: us(cpu1 - cpu0),
+    wrkUsPerReq: us(kids1 - kids0),
+    irqUsPerReq: us(irq1 - irq0),
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+function mid(samples: Sample[]): Sample {
+  const k = (f: (s: Sample) => number) => median(samples.map(f));
+  return {
+    requestsPerSec: k((s) => s.requestsPerSec),
+    p50Ms: k((s) => s.p50Ms),
+    p99Ms: k((s) => s.p99Ms),
+    requests: k((s) => s.requests),
+    errors: samples.reduce((a, s) => a + s.errors, 0),
+    cpuUsPerReq: k((s) => s.cpuUsPerReq),
+    wrkUsPerReq: k((s) => s.wrkUsPerReq),
+    irqUsPerReq: k((s) => s.irqUsPerReq),
+  };
+}
+
+function sizeName(n: number): string {
+  return n >= 1024 ? `${n >> 10} KiB` : `${n} B`;
+}
+
+// The tool is built with the C benchmarks (make -C libsure bench); make is a
+// no-op when it is up to date and rebuilds it after a change of the server.
+await run("make", ["-s", "-C", "libsure", "tools"]);
+
+const cPort = freePort();
+const dPort = freePort();
+const cProc = new Deno.Command(toolBin, {
+  args: [String(cPort)],
+  cwd: root,
+  stdout: "null",
+  stderr: "inherit",
+}).spawn();
+const dProc = spawn([
+  "run",
+  "-A",
+  "--quiet",
+  new URL("./lib/plain_echo.ts", import.meta.url).pathname,
+  String(dPort),
+]);
+
+try {
+  const cUrl = `http://127.0.0.1:${cPort}/invoke/echo`;
+  const dUrl = `http://127.0.0.1:${dPort}/`;
+  await waitReady(cUrl);
+  await waitReady(dUrl);
+  const cPid = serverPid(cProc.pid, "tool_http_echo");
+  const dPid = serverPid(dProc.pid, "deno");
+  for (const url of [cUrl, dUrl]) {
+    const sent = "0123456789abcdef".repeat(4096);
+    const got = await (await fetch(url, { method: "POST", body: sent })).text();
+    if (got !== sent) throw new Error(`${url} did not echo (${got.length} bytes back)`);
+  }
+
+  // Warm-up: Deno's JIT, both servers' buffers and the kernel's sockets.
+  for (const url of [cUrl, dUrl]) {
+    await runWrk({ url, body: "x".repeat(64), connections: 32, durationSec: 2 });
+  }
+
+  const servers = [
+    { name: "C sure_http_server", url: cUrl, pid: cPid },
+    { name: "Deno.serve", url: dUrl, pid: dPid },
+  ];
+  const results: Sample[][] = []; // [case][server]
+  for (const c of cases) {
+    const rounds: Sample[][] = servers.map(() => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let i = 0; i < servers.length; i++) {
+        rounds[i].push(await measure(servers[i].url, servers[i].pid, c));
+      }
+    }
+    results.push(rounds.map(mid));
+  }
+
+  console.log(
+    `HTTP echo, C server (libsure) vs Deno.serve, wrk -t1 -d${seconds}s, median of ${ROUNDS} ` +
+      `rounds alternating C/Deno; ${navigator.hardwareConcurrency} cores shared with wrk; ` +
+      `CLK_TCK ${clkTck}`,
+  );
+  // Columns: [title, width]; the first is left-aligned.
+  const cols: [string, number][] = [
+    ["server", 19],
+    ["conns", 5],
+    ["body", 7],
+    ["req/s", 9],
+    ["p50 ms", 8],
+    ["p99 ms", 8],
+    ["cpu us/req", 10],
+    ["wrk us/req", 10],
+    ["irq us/req", 10],
+    ["errors", 6],
+  ];
+  const line = (cells: string[]) =>
+    cells.map((v, i) => i ? v.padStart(cols[i][1]) : v.padEnd(cols[i][1])).join(" ");
+  console.log(line(cols.map(([t]) => t)));
+  cases.forEach((c, ci) => {
+    servers.forEach((s, si) => {
+      const r = results[ci][si];
+      console.log(line([
+        s.name,
+        String(c.conns),
+        sizeName(c.bodyBytes),
+        fmt(r.requestsPerSec, 0),
+        fmt(r.p50Ms, 3),
+        fmt(r.p99Ms, 3),
+        fmt(r.cpuUsPerReq, 1),
+        fmt(r.wrkUsPerReq, 1),
+        fmt(r.irqUsPerReq, 1),
+        String(r.errors),
+      ]));
+    });
+  });
+  console.log("ratios C/Deno (throughput: >1 is C faster; cpu/req: <1 is C cheaper)");
+  cases.forEach((c, ci) => {
+    const [cr, dr] = results[ci];
+    console.log(
+      `c=${String(c.conns).padEnd(3)} body ${sizeName(c.bodyBytes).padEnd(7)} throughput ${
+        fmt(cr.requestsPerSec / dr.requestsPerSec)
+      }x  cpu/req ${fmt(cr.cpuUsPerReq / dr.cpuUsPerReq)}x  p50 ${fmt(cr.p50Ms / dr.p50Ms)}x  p99 ${
+        fmt(cr.p99Ms / dr.p99Ms)
+      }x`,
+    );
+  });
+  if (results.some((r) => r.some((s) => s.errors > 0))) {
+    console.log("warning: some requests failed (errors column): those rows are suspect");
+  }
+} finally {
+  await stop(cProc);
+  await stop(dProc);
+}

@@ -1,0 +1,117 @@
+/*
+ * tool_http_echo.c - libsure's HTTP server (src/http_server.c) serving a
+ * trivial echo, for bench/http_server_bench.ts: the server's own cost per
+ * request with no VM, no dispatcher and no upstream.
+ *
+ *   tool_http_echo PORT
+ *
+ * Listens on 127.0.0.1:PORT (0: any free port). Every /invoke/<name> request
+ * (any name, body up to 1 MiB, in the server's own buffer) is answered at once
+ * with 200 and its body; any other path would be tunnelled, and with no
+ * upstream it gets 502. Prints "ready" (and the port on stderr) once
+ * listening, runs until SIGTERM or SIGINT, then drains the server gracefully
+ * and prints its counters on stderr.
+ *
+ * Not named bench_*: scripts/bench.sh runs every build/tests/bench_* with no
+ * arguments, and this one only serves until told to stop.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_server.h"
+
+#define ECHO_MAX_BODY (1u << 20)
+
+static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
+		uint64_t *max_body, uint32_t *route, uint8_t **body, uint64_t *body_cap)
+{
+	(void)ctx;
+	(void)req;
+	(void)head;
+	(void)route;
+	(void)body; /* left NULL: the body lands in the server's own buffer */
+	(void)body_cap;
+	*max_body = ECHO_MAX_BODY;
+	return 1;
+}
+
+static void run(void *ctx, struct sure_http_exchange *ex)
+{
+	(void)ctx;
+	if (sure_http_answer(ex, 200, NULL, ex->body, ex->body_len) < 0)
+		fprintf(stderr, "tool_http_echo: answer refused\n");
+}
+
+static void cancel(void *ctx, struct sure_http_exchange *ex)
+{
+	(void)ctx;
+	(void)ex; /* nothing of ours to forget: every run() answers at once */
+}
+
+static const struct sure_http_ops OPS = { .take = take, .run = run, .cancel = cancel };
+
+int main(int argc, char **argv)
+{
+	struct sure_http_server_config cfg = { 0 };
+	struct sure_http_server_stats st;
+	struct sure_http_server *srv = NULL;
+	sigset_t sigs;
+	char *end;
+	unsigned long port;
+	int rc, sig;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s PORT\n", argv[0]);
+		return 2;
+	}
+	errno = 0;
+	port = strtoul(argv[1], &end, 10);
+	if (errno || end == argv[1] || *end || port > 65535) {
+		fprintf(stderr, "tool_http_echo: bad port '%s'\n", argv[1]);
+		return 2;
+	}
+	/* Blocked before the server's thread starts, so that it inherits the mask
+	 * and the signals are only ever taken by sigwait() below. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, &sigs, NULL)) {
+		fprintf(stderr, "tool_http_echo: cannot block signals\n");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	cfg.host = "127.0.0.1";
+	cfg.port = (uint16_t)port;
+	cfg.upstream = NULL; /* other paths: 502 */
+	cfg.max_body = ECHO_MAX_BODY;
+	cfg.ops = &OPS;
+	rc = sure_http_server_start(&cfg, &srv);
+	if (rc < 0) {
+		fprintf(stderr, "tool_http_echo: cannot start on 127.0.0.1:%lu: %s\n", port,
+			strerror(-rc));
+		return 1;
+	}
+	fprintf(stderr, "tool_http_echo: listening on 127.0.0.1:%u\n",
+		(unsigned)sure_http_server_port(srv));
+	printf("ready\n");
+	fflush(stdout);
+
+	do
+		rc = sigwait(&sigs, &sig);
+	while (rc == EINTR);
+
+	sure_http_server_stats(srv, &st);
+	sure_http_server_stop(srv, 1000);
+	fprintf(stderr,
+		"tool_http_echo: %s: %" PRIu64 " requests, %" PRIu64 " connections, %" PRIu64
+		" parse errors, %" PRIu64 " timeouts, %" PRIu64 " answer bytes copied\n",
+		rc ? "stopping" : strsignal(sig), st.requests, st.conns_accepted, st.parse_errors,
+		st.timeouts, st.copied_out);
+	return 0;
+}
