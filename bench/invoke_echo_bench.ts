@@ -1,5 +1,7 @@
 // Warm invoke of the `echo` function over HTTP, measured with wrk, next to a
-// plain Deno.serve handler doing the same work in-process, in the same run.
+// plain Deno.serve handler doing the same work in-process, in the same run:
+// the node with libsure's data plane in front (--dataplane sockets: /invoke
+// never enters JavaScript) and with the Hono gateway (--dataplane hono).
 //   npm run bench            (all benchmarks)
 //   deno run -A bench/invoke_echo_bench.ts [seconds] [connections]
 import { runWrk, type WrkResult } from "./lib/wrk.ts";
@@ -10,19 +12,25 @@ const connections = Number(Deno.args[1] ?? "16");
 const body = "hello";
 
 const dataDir = await Deno.makeTempDir({ prefix: "sure-bench-" });
+const dataDir2 = await Deno.makeTempDir({ prefix: "sure-bench-" });
 const nodePort = freePort();
+const honoPort = freePort();
 const basePort = freePort();
-const node = spawn([
+const nodeArgs = (port: number, dir: string, dataplane: string) => [
   "run",
   "-A",
   "--quiet",
   mainTs,
   "dev",
   "--port",
-  String(nodePort),
+  String(port),
   "--data-dir",
-  dataDir,
-]);
+  dir,
+  "--dataplane",
+  dataplane,
+];
+const node = spawn(nodeArgs(nodePort, dataDir, "sockets"));
+const hono = spawn(nodeArgs(honoPort, dataDir2, "hono"));
 const base = spawn([
   "run",
   "-A",
@@ -33,8 +41,10 @@ const base = spawn([
 
 try {
   const sureUrl = `http://127.0.0.1:${nodePort}/invoke/echo`;
+  const honoUrl = `http://127.0.0.1:${honoPort}/invoke/echo`;
   const baseUrl = `http://127.0.0.1:${basePort}/`;
   await waitReady(sureUrl);
+  await waitReady(honoUrl);
   await waitReady(baseUrl);
   const check = await (await fetch(sureUrl, { method: "POST", body })).text();
   if (check !== body) throw new Error(`echo answered ${JSON.stringify(check)}`);
@@ -42,8 +52,10 @@ try {
   const opts = { body, threads: 1, connections, durationSec: seconds };
   // Short warm-up of both so that neither pays JIT or first-instance costs.
   await runWrk({ ...opts, url: sureUrl, durationSec: 1 });
+  await runWrk({ ...opts, url: honoUrl, durationSec: 1 });
   await runWrk({ ...opts, url: baseUrl, durationSec: 1 });
   const sure = await runWrk({ ...opts, url: sureUrl });
+  const viaHono = await runWrk({ ...opts, url: honoUrl });
   const plain = await runWrk({ ...opts, url: baseUrl });
   // The same with 20 request headers more (browser-like sizes): each one is
   // copied into the function's request head block.
@@ -58,10 +70,16 @@ try {
       fmt(r.p50Ms, 3)
     } ms  p99 ${fmt(r.p99Ms, 3)} ms  errors ${r.errors}`;
   console.log(`warm invoke, body ${body.length} B, wrk -t1 -c${connections} -d${seconds}s`);
-  console.log(row("sure /invoke/echo (KVM VM)", sure));
+  console.log(row("sure, data plane in C", sure));
+  console.log(row("sure, Hono gateway", viaHono));
   console.log(row("plain Deno.serve echo", plain));
   console.log(row("sure, 20 request headers", sure20));
   console.log(row("plain, 20 request headers", plain20));
+  console.log(
+    `ratio C data plane / Hono gateway: throughput ${
+      fmt(sure.requestsPerSec / viaHono.requestsPerSec)
+    }x, p50 ${fmt(sure.p50Ms / viaHono.p50Ms)}x`,
+  );
   console.log(
     `ratio sure/plain: throughput ${fmt(sure.requestsPerSec / plain.requestsPerSec)}x, p50 ${
       fmt(sure.p50Ms / plain.p50Ms)
@@ -78,6 +96,8 @@ try {
   );
 } finally {
   await stop(node);
+  await stop(hono);
   await stop(base);
   await Deno.remove(dataDir, { recursive: true });
+  await Deno.remove(dataDir2, { recursive: true });
 }
