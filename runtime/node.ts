@@ -224,8 +224,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     port,
     close() {
       closing ??= (async () => {
-        await link?.close(); // the public port first
-        await server!.shutdown();
+        // Together: the Hono app's shutdown closes its idle keep-alive connections,
+        // which ends the tunnels that libsure's server would otherwise wait for.
+        await Promise.all([link?.close(), server!.shutdown()]);
         await parts.close();
       })();
       return closing;

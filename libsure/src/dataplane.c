@@ -203,7 +203,7 @@ SURE_API int sure_dataplane_reclaim(struct sure_dataplane *dp, uint32_t route, u
 	int rc = 0;
 	if (!i) {
 		rc = -ENOENT;
-	} else if (i->req) {
+	} else if (i->req || i->reserved) {
 		i->retire = 1;
 		rc = -EBUSY;
 	} else {

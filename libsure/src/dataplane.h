@@ -32,6 +32,7 @@ struct dp_inst {
 	struct dp_route *route;
 	uint32_t tag;
 	uint8_t retire; /* reclaimed while busy: back to the control plane after */
+	uint8_t reserved; /* its request area receives a body (take() to run()) */
 	struct dp_req *req; /* the request it runs, or NULL when idle */
 	uint64_t deadline_ns; /* when its request times out */
 	uint64_t idle_since_ns;
@@ -75,6 +76,7 @@ struct sure_dataplane {
 	uint32_t nroutes;
 	int32_t hash[DP_HASH]; /* route id + 1, 0 empty */
 	struct dp_inst *busy; /* instances running a request */
+	struct dp_inst *reserved; /* instances receiving a body (busy_next links them) */
 	struct dp_req *free_reqs;
 	struct dp_req *parked;
 	uint64_t next_token;

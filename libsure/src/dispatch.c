@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "dataplane.h"
+#include "dp_trace.h"
 #include "instance.h"
 #include "util.h"
 
@@ -60,35 +61,6 @@ static void hex_of(char *out, const uint8_t *b, size_t n)
 	out[2 * n] = 0;
 }
 
-/* n bytes from 2n lower-case hex digits: 0, or -1. */
-static int from_hex(uint8_t *out, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		int v = 0;
-		for (int k = 0; k < 2; k++) {
-			char c = s[2 * i + (size_t)k];
-			if (c >= '0' && c <= '9')
-				v = v * 16 + (c - '0');
-			else if (c >= 'a' && c <= 'f')
-				v = v * 16 + (c - 'a' + 10);
-			else if (c >= 'A' && c <= 'F')
-				v = v * 16 + (c - 'A' + 10);
-			else
-				return -1;
-		}
-		out[i] = (uint8_t)v;
-	}
-	return 0;
-}
-
-static int all_zero(const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return 0;
-	return 1;
-}
-
 /* The value of a request header in a head block the node wrote itself. */
 static const char *head_get(const uint8_t *blk, const char *name, uint32_t *len)
 {
@@ -105,22 +77,6 @@ static const char *head_get(const uint8_t *blk, const char *name, uint32_t *len)
 	return NULL;
 }
 
-/* A W3C traceparent "vv-<trace id>-<parent id>-<flags>[-more]": the rules of
- * parseTraceparent (trace.ts). 0 with trace id and flags set, or -1. */
-static int parse_traceparent(const char *v, uint32_t len, uint8_t *trace, uint8_t *flags)
-{
-	uint8_t ver, parent[8];
-
-	if (len < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-')
-		return -1;
-	if (from_hex(&ver, v, 1) < 0 || from_hex(trace, v + 3, 16) < 0 ||
-	    from_hex(parent, v + 36, 8) < 0 || from_hex(flags, v + 53, 1) < 0)
-		return -1;
-	if (ver == 0xff || (ver == 0 && len != 55) || (len > 55 && v[55] != '-'))
-		return -1;
-	return all_zero(trace, 16) || all_zero(parent, 8) ? -1 : 0;
-}
-
 /* The request's trace context: the caller's trace, or a new one; the node's
  * own span is the parent the function sees. */
 static void trace_for(struct sure_dataplane *dp, struct dp_req *q, const uint8_t *head)
@@ -133,7 +89,7 @@ static void trace_for(struct sure_dataplane *dp, struct dp_req *q, const uint8_t
 		v++, len--;
 	while (v && len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
 		len--;
-	if (!v || parse_traceparent(v, len, q->trace, &flags) < 0) {
+	if (!v || sure_dp_parse_traceparent(v, len, q->trace, &flags) < 0) {
 		uint64_t a = next_random(dp), b = next_random(dp) | 1;
 		memcpy(q->trace, &a, 8);
 		memcpy(q->trace + 8, &b, 8);
@@ -422,6 +378,20 @@ static void finish(struct sure_dataplane *dp, struct dp_inst *i, int rc)
 
 /* ---- the server's callbacks ---- */
 
+/* The instance reserved for the body in buf, taken off the reserved list. */
+static struct dp_inst *unreserve(struct sure_dataplane *dp, const uint8_t *buf)
+{
+	for (struct dp_inst **pp = &dp->reserved, *i; buf && (i = *pp); pp = &i->busy_next) {
+		if (sure_instance_req_buf(i->inst) != buf)
+			continue;
+		*pp = i->busy_next;
+		i->busy_next = NULL;
+		i->reserved = 0;
+		return i;
+	}
+	return NULL;
+}
+
 static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 		uint64_t *max_body, uint32_t *route, uint8_t **body, uint64_t *body_cap)
 {
@@ -429,8 +399,6 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 	uint32_t len = 0;
 	int rc = 0;
 
-	(void)body;
-	(void)body_cap;
 	/* CloudEvents in structured or batch mode are unpacked by the Hono app. */
 	const char *ct = head_get(head, "content-type", &len);
 	if (ct && len >= 22 && !strncasecmp(ct, "application/cloudevents", 23))
@@ -441,6 +409,17 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 		*max_body = r->cfg.max_body;
 		*route = r->id;
 		rc = 1;
+		/* An idle instance (so nothing waits in the queue) receives the body
+		 * straight into its request area: no copy. It is held while the body
+		 * arrives, which the server's body timeout bounds. */
+		if (r->nidle > 0 && ((req->has_length && req->content_length) || req->chunked)) {
+			struct dp_inst *i = r->idle[--r->nidle];
+			i->reserved = 1;
+			i->busy_next = dp->reserved;
+			dp->reserved = i;
+			*body = sure_instance_req_buf(i->inst);
+			*body_cap = r->cfg.max_body;
+		}
 	}
 	pthread_mutex_unlock(&dp->lock);
 	return rc;
@@ -510,6 +489,12 @@ static void run(void *ctx, struct sure_http_exchange *ex)
 		new_request_id(dp, q->request_id);
 	ex->request_id = q->request_id;
 	trace_for(dp, q, ex->head);
+	struct dp_inst *held = unreserve(dp, ex->body);
+	if (held && (held->route != r || !r)) {
+		/* Its route changed meanwhile: the body is in place all the same. */
+		sure_dp_release(dp, held);
+		held = NULL;
+	}
 	if (!r || !r->used) {
 		q->route = NULL;
 		set_traceparent(dp, q);
@@ -523,11 +508,13 @@ static void run(void *ctx, struct sure_http_exchange *ex)
 	}
 	/* What the function sees: the node's request id (the parser kept room for it). */
 	sure_http_head_add(ex->head, "x-request-id", 12, q->request_id, strlen(q->request_id));
-	if (r->nidle > 0) {
-		struct dp_inst *i = r->idle[--r->nidle];
-		start_on(dp, i, q);
+	if (held) {
+		start_on(dp, held, q);
 	} else {
-		admit_or_queue(dp, r, q);
+		if (r->nidle > 0)
+			start_on(dp, r->idle[--r->nidle], q);
+		else
+			admit_or_queue(dp, r, q);
 	}
 	pthread_mutex_unlock(&dp->lock);
 }
@@ -542,6 +529,10 @@ static void cancel(void *ctx, struct sure_http_exchange *ex)
 	if (q)
 		q->ex = NULL;
 	ex->owner = NULL;
+	/* Before run(): an instance may hold its body. */
+	struct dp_inst *held = q ? NULL : unreserve(dp, ex->body);
+	if (held)
+		sure_dp_release(dp, held);
 	pthread_mutex_unlock(&dp->lock);
 }
 

@@ -386,7 +386,7 @@ static int on_head(struct conn *c, int done)
 	c->limit = max_body < s->pcfg.max_body ? max_body : s->pcfg.max_body;
 	if (obody && ocap < c->limit)
 		c->limit = ocap;
-	if (done)
+	if (done) /* no body follows: a buffer the owner gave is not used */
 		return run_exchange(c);
 	c->req_start = c->in_pos; /* the raw head is no longer needed */
 	if (r->has_length && r->content_length > c->limit) {

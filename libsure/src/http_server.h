@@ -53,7 +53,10 @@ struct sure_http_ops {
 	 * > 0  the owner serves it: *max_body is its body limit (413 past it),
 	 *      *route is stored in the exchange; *body and *body_cap may point to where
 	 *      the body must land (e.g. the instance's request area), else the
-	 *      server uses a buffer of its own (then ex->body is that buffer)
+	 *      server uses a buffer of its own (then ex->body is that buffer).
+	 *      A request the head ends (no Content-Length, or 0, and not
+	 *      chunked) has no body: a buffer given for it is not used, so an
+	 *      owner reserves memory only when a body follows.
 	 *   0  not the owner's: the connection becomes a tunnel to the upstream
 	 * < 0  -ENOENT etc. are not used: an unknown name is simply 0
 	 */

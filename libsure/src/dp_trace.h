@@ -1,0 +1,19 @@
+/*
+ * dp_trace.h - internal: the W3C traceparent a client sends, read by the
+ * data plane (dp_trace.c). Untrusted bytes: fuzzed by tests/fuzz_traceparent.c.
+ */
+#ifndef SURE_DP_TRACE_H
+#define SURE_DP_TRACE_H
+
+#include <stdint.h>
+
+/*
+ * "vv-<32 hex trace id>-<16 hex parent id>-<2 hex flags>[-more]" in the
+ * len bytes at v (not NUL-terminated), by the rules of parseTraceparent in
+ * runtime/gateway/trace.ts: version ff is invalid, version 00 is exactly 55
+ * bytes, later versions may add "-..." fields, all-zero ids are invalid.
+ * 0 with trace (16 bytes) and *flags set, or -1 (trace and flags undefined).
+ */
+int sure_dp_parse_traceparent(const char *v, uint32_t len, uint8_t *trace, uint8_t *flags);
+
+#endif
