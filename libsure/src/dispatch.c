@@ -412,7 +412,8 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 		/* An idle instance (so nothing waits in the queue) receives the body
 		 * straight into its request area: no copy. It is held while the body
 		 * arrives, which the server's body timeout bounds. */
-		if (r->nidle > 0 && ((req->has_length && req->content_length) || req->chunked)) {
+		if (r->nidle > 0 && (req->chunked || (req->has_length && req->content_length &&
+						      req->content_length <= r->cfg.max_body))) {
 			struct dp_inst *i = r->idle[--r->nidle];
 			i->reserved = 1;
 			i->busy_next = dp->reserved;

@@ -383,6 +383,8 @@ static int on_head(struct conn *c, int done)
 	c->ex.head = c->head;
 	c->ex.started_ns = c->first_ns;
 	c->ex.route = route;
+	/* Until the body is placed: so that a cancel before it names the buffer. */
+	c->ex.body = obody;
 	c->limit = max_body < s->pcfg.max_body ? max_body : s->pcfg.max_body;
 	if (obody && ocap < c->limit)
 		c->limit = ocap;
