@@ -115,8 +115,21 @@ Deno.test({
       assert.match(big, /^HTTP\/1.1 413 /);
       assert.match(big, /"error":"payload_too_large"/);
 
+      const chunked = await raw(
+        node.port,
+        "POST /invoke/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+          "400\r\n" + "z".repeat(1024) + "\r\n400\r\n" + "z".repeat(1024) + "\r\n0\r\n\r\n",
+        (t) => t.includes("}"),
+      );
+      assert.match(chunked, /^HTTP\/1.1 413 /);
+
       const bad = await raw(node.port, "GET /invoke/echo HTTP/1.1\r\n\r\n", (t) => t.includes("}"));
       assert.match(bad, /^HTTP\/1.1 400 /); // no Host
+
+      // No refusal keeps an instance: every one is idle again.
+      const list = await (await fetch(`${node.url}/admin/functions/echo/instances`)).json();
+      assert.ok(list.instances.length > 0);
+      for (const i of list.instances) assert.equal(i.state, "idle", JSON.stringify(list));
     });
   },
 });
