@@ -77,6 +77,14 @@ Deno.test({
       const f = await fetch(`${node.url}/admin/functions/echo`);
       assert.equal(f.status, 200);
       await f.body?.cancel();
+      // The node's own errors in C: JSON, with retry-after where the Hono path has it.
+      const over = await fetch(`${node.url}/invoke/echo`, {
+        method: "POST",
+        body: "x".repeat(2048),
+      });
+      assert.equal(over.status, 413);
+      assert.equal(over.headers.get("content-type"), "application/json");
+      assert.equal((await over.json()).limit, 1024);
       const nf = await fetch(`${node.url}/invoke/nope`);
       assert.equal(nf.status, 404);
       assert.equal((await nf.json()).error, "not_found");
@@ -114,6 +122,7 @@ Deno.test({
       );
       assert.match(big, /^HTTP\/1.1 413 /);
       assert.match(big, /"error":"payload_too_large"/);
+      assert.match(big, /\r\ncontent-type: application\/json\r\n/);
 
       const chunked = await raw(
         node.port,

@@ -3,7 +3,7 @@
 // in-process (no VM, no FFI).
 const port = Number(Deno.args[0] ?? "0");
 Deno.serve({ port, hostname: "127.0.0.1", onListen: () => console.log("ready") }, async (req) => {
-  let body: Uint8Array;
+  let body: Uint8Array<ArrayBuffer>;
   try {
     body = new Uint8Array(await req.arrayBuffer());
   } catch {

@@ -36,7 +36,8 @@ static const uint8_t *json_head(struct sure_dataplane *dp, const char *headers)
 {
 	uint8_t *blk = dp->err_head;
 
-	if (sure_http_head_init(blk, sizeof(dp->err_head), "", 0, "", 0, "", 0) < 0)
+	/* The writer wants a method; a response block has none (zeroed below). */
+	if (sure_http_head_init(blk, sizeof(dp->err_head), "-", 1, "", 0, "", 0) < 0)
 		return NULL;
 	sure_http_head_add(blk, "content-type", 12, "application/json", 16);
 	if (dp->traceparent[0])

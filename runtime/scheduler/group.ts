@@ -264,7 +264,8 @@ export class InstanceGroup {
     const plan = planScale(n, {
       instances: this.instances,
       starting: this.#creating,
-      idle: this.#idle.length,
+      // Lent instances idle in the data plane (status() above set their busy flags).
+      idle: this.#lending ? this.#members.size - busy.length : this.#idle.length,
       retiring: busy.filter((m) => m.retire).length,
     });
     if (plan.start > 0) {
@@ -426,7 +427,7 @@ export class InstanceGroup {
     return starting.then(
       ({ vm, startMs, release }) => {
         this.#creating--;
-        if (why === "demand") this.#coldStarts++;
+        if (why === "demand" || why === "need") this.#coldStarts++;
         this.opts.logger("debug", "instance started", {
           function: this.name,
           instance: vm.id,
