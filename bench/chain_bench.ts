@@ -1,6 +1,8 @@
 // A chain of three functions (upper -> reverse -> echo) over HTTP, measured
 // with wrk for payloads of 64 B, 4 KiB and 64 KiB at concurrency 1, 8, 32 and
-// 64, in the same run as:
+// 64, with libsure's data plane in front (--dataplane sockets: the chain's
+// requests never enter JavaScript) and with the Hono gateway (--dataplane
+// hono: a completion pump in TypeScript), in the same run as:
 //   A, the Knative model: each function its own process behind its own proxy
 //      sidecar process, chained by a broker over HTTP (bench/baselines/knative.ts);
 //   B, the ceiling: the three handlers as in-process calls in one Deno.serve.
@@ -51,8 +53,8 @@ async function measure(sys: System, payload: number, c: number): Promise<Row> {
   };
 }
 
-async function startSure(): Promise<System> {
-  const node = await startBenchNode();
+async function startSure(dataplane: "sockets" | "hono"): Promise<System> {
+  const node = await startBenchNode(["--dataplane", dataplane]);
   const base = node.url;
   for (const fn of STEPS) {
     const built = await buildFunction(`${root}functions/${fn}`);
@@ -70,7 +72,7 @@ async function startSure(): Promise<System> {
   await apply();
   await waitReady(`${base}/invoke/bench3`);
   return {
-    name: "sure (3 KVM VMs, shared-memory hand-off)",
+    name: `sure --dataplane ${dataplane} (3 KVM VMs, shared-memory hand-off)`,
     url: `${base}/invoke/bench3`,
     pids: [node.pid],
     reset: apply, // a replaced chain starts with fresh VMs and counters
@@ -112,7 +114,12 @@ const results = new Map<string, Map<string, Row>>();
 const key = (p: number, c: number) => `${p}/${c}`;
 const systems: System[] = [];
 try {
-  systems.push(await startSure(), await startKnativeSystem(), await startInProcess());
+  systems.push(
+    await startSure("sockets"),
+    await startSure("hono"),
+    await startKnativeSystem(),
+    await startInProcess(),
+  );
   for (const sys of systems) {
     const rows = new Map<string, Row>();
     results.set(sys.name, rows);
@@ -124,7 +131,7 @@ try {
   for (const s of systems) await s.close();
 }
 
-const [sure, a, b] = systems.map((s) => results.get(s.name)!);
+const [sure, hono, a, b] = systems.map((s) => results.get(s.name)!);
 console.log(`chain of 3 functions (${STEPS.join(" -> ")}), wrk -t1 -d${seconds}s per row`);
 for (const sys of systems) {
   console.log(`\n${sys.name}`);
@@ -144,16 +151,21 @@ for (const sys of systems) {
     }
   }
 }
-console.log("\nratios (sure / A, sure / B): throughput, CPU per request");
+console.log(
+  "\nratios (sure sockets / A, / B, / sure hono): throughput, CPU per request",
+);
 for (const p of PAYLOADS) {
   for (const c of CONCURRENCY) {
     const s = sure.get(key(p, c))!, ra = a.get(key(p, c))!, rb = b.get(key(p, c))!;
+    const rh = hono.get(key(p, c))!;
     console.log(
       `${String(p).padStart(7)} ${String(c).padStart(5)}  x/A ${
         fmt(s.requestsPerSec / ra.requestsPerSec).padStart(6)
       }  x/B ${fmt(s.requestsPerSec / rb.requestsPerSec).padStart(5)}  cpu/A ${
         fmt(s.cpuPer1k / ra.cpuPer1k).padStart(5)
-      }  cpu/B ${fmt(s.cpuPer1k / rb.cpuPer1k).padStart(5)}`,
+      }  cpu/B ${fmt(s.cpuPer1k / rb.cpuPer1k).padStart(5)}  x/hono ${
+        fmt(s.requestsPerSec / rh.requestsPerSec).padStart(5)
+      }  cpu/hono ${fmt(s.cpuPer1k / rh.cpuPer1k).padStart(5)}`,
     );
   }
 }

@@ -36,6 +36,18 @@ export interface RouteSettings {
   canStart: boolean;
 }
 
+/** What the data plane needs to run a chain (struct sure_chain_route_config). */
+export interface ChainRouteSettings {
+  name: string;
+  /** 413 past it (at most one extent of the pool: the data plane lowers it). */
+  maxBody: number;
+  timeoutMs: number;
+  /** Bytes each request's extents hold at least. */
+  reserve: number;
+  /** Each step's sidecar deadline (its 504 names it), 0: none. */
+  stepDeadlineMs: number[];
+}
+
 export interface RouteStats {
   instances: number;
   idle: number;
@@ -52,6 +64,9 @@ export type DataplaneEvent =
     kind: "done";
     route: number;
     tag: number;
+    /** A chain's request: its attachment id (else 0); rc 1: it ended in a hand-off loop. */
+    chain: number;
+    rc: number;
     status: number;
     code: string;
     seconds: number;
@@ -72,7 +87,20 @@ export type DataplaneEvent =
     traceId: string;
     seconds: number;
   }
-  | { kind: "retired"; route: number; tag: number };
+  | { kind: "retired"; route: number; tag: number }
+  | {
+    /** A chain's step died or was stopped: restart it; token: a request to explain (else 0n). */
+    kind: "stepDown";
+    route: number;
+    /** The chain's attachment id. */
+    chain: number;
+    step: number;
+    rc: number;
+    token: bigint;
+    requestId: string;
+    traceId: string;
+    seconds: number;
+  };
 
 export interface DataplaneStats {
   connsOpen: number;
@@ -178,6 +206,40 @@ export class Dataplane {
     return rc;
   }
 
+  /** Serves a chain (its steps running): the attachment id. */
+  attachChain(chain: Deno.PointerObject, c: ChainRouteSettings): number {
+    const L = STRUCTS.sure_chain_route_config;
+    const cfg = new CStructs(L);
+    putString(cfg, L.name, c.name, L.max_body - L.name);
+    const v = new DataView(cfg.bytes.buffer);
+    v.setBigUint64(L.max_body, BigInt(c.maxBody), true);
+    v.setUint32(L.timeout_ms, c.timeoutMs, true);
+    v.setUint32(L.reserve, c.reserve, true);
+    c.stepDeadlineMs.forEach((ms, i) => v.setUint32(L.step_deadline_ms + 4 * i, ms, true));
+    const rc = libsure().sure_dataplane_attach_chain(this.#handle(), chain, cfg.bytes, cfg.size);
+    if (rc < 0) throw errorFromErrno("sure_dataplane_attach_chain", rc);
+    return rc;
+  }
+
+  /** The chain takes no new requests (those in flight go on). */
+  closeChain(id: number): void {
+    libsure().sure_dataplane_close_chain(this.#handle(), id);
+  }
+
+  /** Lets go of the chain (requests left are answered 504): false while a body still arrives. */
+  releaseChain(id: number): boolean {
+    const rc = libsure().sure_dataplane_release_chain(this.#handle(), id);
+    return rc !== -Errno.EBUSY;
+  }
+
+  /** Requests in the chain now, and answered so far. */
+  chainStats(id: number): { running: number; requests: number } {
+    const s = new CStructs(STRUCTS.sure_route_stats);
+    const rc = libsure().sure_dataplane_chain_stats(this.#handle(), id, s.bytes, s.size);
+    if (rc < 0) return { running: 0, requests: 0 };
+    return { running: s.u32("running"), requests: s.u64("requests") };
+  }
+
   unroute(route: number): void {
     libsure().sure_dataplane_unroute(this.#handle(), route);
   }
@@ -269,6 +331,20 @@ export class Dataplane {
       let traceId = "";
       for (let k = 0; k < 16; k++) traceId += HEX[t[k]];
       const requestId = cString(e.raw("request_id", 132, i));
+      if (kind === DP_EVENT.stepDown) {
+        out.push({
+          kind: "stepDown",
+          route,
+          chain: e.u32("chain", i),
+          step: e.u32("status", i),
+          rc: e.i32("rc", i),
+          token: e.u64n("token", i),
+          requestId,
+          traceId,
+          seconds: e.u64("total_ns", i) / 1e9,
+        });
+        continue;
+      }
       if (kind === DP_EVENT.dead) {
         out.push({
           kind: "dead",
@@ -286,6 +362,8 @@ export class Dataplane {
         kind: "done",
         route,
         tag,
+        chain: e.u32("chain", i),
+        rc: e.i32("rc", i),
         status: e.u32("status", i),
         code: cString(e.raw("code", 32, i)),
         seconds: e.u64("total_ns", i) / 1e9,

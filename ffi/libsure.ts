@@ -203,6 +203,14 @@ export const SYMBOLS = {
     result: "i32",
   },
   sure_dataplane_stats: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  // dp, chain, struct sure_chain_route_config *, its size: the attachment id
+  sure_dataplane_attach_chain: {
+    parameters: ["pointer", "pointer", "buffer", "usize"],
+    result: "i32",
+  },
+  sure_dataplane_close_chain: { parameters: ["pointer", "u32"], result: "i32" },
+  sure_dataplane_release_chain: { parameters: ["pointer", "u32"], result: "i32" },
+  sure_dataplane_chain_stats: { parameters: ["pointer", "u32", "buffer", "usize"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export type Libsure = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

@@ -88,7 +88,7 @@ export function assembleNode(
     ...(link ? { lending: (g) => link.lendingFor(g) } : {}),
   });
   const deployer = new Deployer(store, scheduler, logger, undefined, logs);
-  const chains = new ChainManager(store, scheduler, logger, logs);
+  const chains = new ChainManager(store, scheduler, logger, logs, link?.chainServing());
   const metrics = new NodeMetrics();
   const front: { current?: FrontInfo } = {};
   // Deliveries go through the node's own app (in-process), made just below.

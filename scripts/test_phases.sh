@@ -115,7 +115,7 @@ phase_deno() {
   if [ $# -eq 0 ]; then
     echo "== Deno tests through libsure's data plane (SURE_DATAPLANE=sockets)"
     SURE_DATAPLANE=sockets deno_tests tests/http_contract_test.ts tests/crash_report_test.ts \
-      tests/behaviour_test.ts
+      tests/behaviour_test.ts tests/chain_test.ts
   fi
 }
 

@@ -39,6 +39,14 @@ async function invoke(node: TestNode, name: string, body: string | Uint8Array<Ar
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
+/**
+ * scripts/test_phases.sh runs this file again with libsure's data plane in
+ * front: it receives a body of known length straight into the pool and
+ * writes the answer from it, so the node copies nothing either way.
+ */
+const viaDataplane = Deno.env.get("SURE_DATAPLANE") === "sockets";
+const nodeCopies = (bytes: number) => viaDataplane ? 0 : bytes;
+
 async function stats(node: TestNode, name: string) {
   const res = await fetch(`${node.url}/admin/chains/${name}/stats`);
   assert.equal(res.status, 200);
@@ -84,8 +92,8 @@ Deno.test({
         outBytes += r.bytes.byteLength;
       }
       const s = await assertPoolFull(node, "shout");
-      assert.equal(s.copies.inBytes, inBytes);
-      assert.equal(s.copies.outBytes, outBytes);
+      assert.equal(s.copies.inBytes, nodeCopies(inBytes));
+      assert.equal(s.copies.outBytes, nodeCopies(outBytes));
       // upper writes its answer into the other extent (a copy of every body's
       // length); reverse and echo work in place and copy nothing.
       assert.equal(s.copies.handoffBytes, inBytes);
@@ -109,8 +117,8 @@ Deno.test({
       }
       const s = await assertPoolFull(node, "flip");
       assert.equal(s.copies.handoffBytes, 0);
-      assert.equal(s.copies.inBytes, bodies.join("").length);
-      assert.equal(s.copies.outBytes, bodies.join("").length);
+      assert.equal(s.copies.inBytes, nodeCopies(bodies.join("").length));
+      assert.equal(s.copies.outBytes, nodeCopies(bodies.join("").length));
       assert.equal(s.handoffs, bodies.length * 2);
     });
   },

@@ -10,7 +10,14 @@
  * this path too: scripts/test.sh runs them again with SURE_DATAPLANE=sockets.)
  */
 import assert from "node:assert/strict";
-import { buildImage, deployFunction, hasKvm, startTestNode, type TestNode } from "./helpers.ts";
+import {
+  buildImage,
+  deployFunction,
+  faultyImage,
+  hasKvm,
+  startTestNode,
+  type TestNode,
+} from "./helpers.ts";
 
 async function withEcho(fn: (node: TestNode) => Promise<void>, opts = { minInstances: 1 }) {
   const node = await startTestNode({ dataplane: "sockets" });
@@ -186,5 +193,80 @@ Deno.test({
       assert.equal(cold.status, 200);
       assert.equal(await cold.text(), "cold");
     });
+  },
+});
+
+Deno.test({
+  name: "dataplane: chains run in C: pipelined, zero copies, faults explained, step restarted",
+  ignore: !hasKvm,
+  async fn() {
+    const node = await startTestNode({ dataplane: "sockets" });
+    try {
+      for (const f of ["upper", "reverse", "echo"]) {
+        await deployFunction(node, f, await buildImage(`functions/${f}`));
+      }
+      await deployFunction(node, "faulty", await faultyImage(), 5000);
+      const made = await fetch(`${node.url}/admin/chains`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "shout", steps: ["faulty", "upper", "reverse", "echo"] }),
+      });
+      assert.equal(made.status, 201, await made.text());
+      const served = async () => (await (await fetch(`${node.url}/healthz`)).json()).dataplane;
+      const before = await served();
+      // Three pipelined requests on one connection, answered in order by C.
+      const req = (b: string) =>
+        `POST /invoke/shout HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.length}\r\n\r\n${b}`;
+      const text = await raw(
+        node.port,
+        req("abc") + req("hello") + req("xyz"),
+        (t) => answers(t) >= 3 && t.endsWith("ZYX"),
+      );
+      const bodies = text.split("HTTP/1.1 ").filter((x) => x).map((x) => x.split("\r\n\r\n")[1]);
+      assert.deepEqual(bodies, ["CBA", "OLLEH", "ZYX"]);
+      assert.match(text, /traceparent: 00-[0-9a-f]{32}-/);
+      const after = await served();
+      assert.equal(after.requests - before.requests, 3);
+      assert.equal(after.tunnelled - before.tunnelled, 0);
+      // The body went into the pool and the answer came from it: no copy by the node.
+      const stats = await (await fetch(`${node.url}/admin/chains/shout/stats`)).json();
+      assert.equal(stats.copies.inBytes, 0);
+      assert.equal(stats.copies.outBytes, 0);
+      // A chunked body (length unknown at the head) is copied in once, and counted.
+      const chunked = await raw(
+        node.port,
+        "POST /invoke/shout HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n",
+        (t) => t.endsWith("DCBA"),
+      );
+      assert.match(chunked, /^HTTP\/1.1 200 /);
+      const s2 = await (await fetch(`${node.url}/admin/chains/shout/stats`)).json();
+      assert.equal(s2.copies.inBytes, 4);
+      // A fault in the first step: the control plane explains it, C answers it.
+      const r = await fetch(`${node.url}/invoke/shout`, { method: "POST", body: "null" });
+      assert.equal(r.status, 502);
+      const err = await r.json();
+      assert.equal(err.error, "function_fault");
+      assert.equal(err.function, "faulty");
+      assert.equal(err.fault.vector, 14);
+      // The step is restarted: the chain serves again.
+      let ok = 0;
+      for (let k = 0; k < 100 && ok === 0; k++) {
+        const again = await fetch(`${node.url}/invoke/shout`, { method: "POST", body: "fine" });
+        const t = await again.text();
+        if (again.status === 200) {
+          assert.equal(t, "ENIF");
+          ok++;
+        } else await new Promise((res) => setTimeout(res, 50));
+      }
+      assert.equal(ok, 1);
+      // Removed: its name is the Hono app's again (404).
+      const del = await fetch(`${node.url}/admin/chains/shout`, { method: "DELETE" });
+      assert.equal(del.status, 200, await del.text());
+      const gone = await fetch(`${node.url}/invoke/shout`, { method: "POST", body: "x" });
+      assert.equal(gone.status, 404);
+      await gone.body?.cancel();
+    } finally {
+      await node.close();
+    }
   },
 });

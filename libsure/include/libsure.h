@@ -484,15 +484,20 @@ enum sure_dp_event_kind {
 	SURE_DP_NEED = 2, /* the route wants one more instance */
 	SURE_DP_DEAD = 3, /* an instance died serving a request: answer it (token) */
 	SURE_DP_RETIRED = 4, /* a reclaimed busy instance is back */
+	SURE_DP_STEP_DOWN = 5, /* a chain step's instance died or was stopped: restart it */
 };
 struct sure_dp_event {
 	uint32_t kind;
 	uint32_t route;
 	uint32_t tag; /* the instance (DONE, DEAD, RETIRED) */
-	uint32_t status; /* DONE: the status answered */
-	int32_t rc; /* DEAD: -ETIMEDOUT, -EFAULT, -EPROTO, -EPIPE */
+	uint32_t status; /* DONE: the status answered; STEP_DOWN: the step */
+	int32_t rc; /* DEAD, STEP_DOWN: -ETIMEDOUT, -EFAULT, -EPROTO, -EPIPE,
+		     * -ENOENT (STEP_DOWN: a request timed out where no instance runs);
+		     * DONE of a chain: 1 when it ended in a hand-off loop (508) */
 	uint32_t method; /* enum sure_method */
-	uint64_t token; /* DEAD: pass to sure_dataplane_answer */
+	uint32_t chain; /* a chain's request or step (DONE, STEP_DOWN): its attachment id, else 0 */
+	uint32_t pad;
+	uint64_t token; /* DEAD, STEP_DOWN (0: nothing to answer): pass to sure_dataplane_answer */
 	uint64_t total_ns; /* first byte to answer */
 	uint64_t wait_ns; /* queued for an instance */
 	uint64_t bytes_in, bytes_out;
@@ -500,6 +505,41 @@ struct sure_dp_event {
 	char code[32]; /* the error code when the node answered an error, else "" */
 	char request_id[132];
 };
+/*
+ * Chains on the data plane: the server runs /invoke/<name> of an attached
+ * chain itself. A body of known length is received straight into the
+ * request's slot of the chain's pool; the request is handed to step 0
+ * through the gateway ring; completions are collected on the gateway's
+ * doorbell (on the server's thread) and answered straight from the pool.
+ * Refusals, bad response heads, bogus descriptors, hand-off loops and
+ * timeouts are answered in C; a step's death parks the request (SURE_DP_STEP_DOWN
+ * with a token: the control plane explains the fault and answers). Every
+ * step that dies or is stopped is reported (SURE_DP_STEP_DOWN) so that the
+ * control plane restarts it.
+ */
+struct sure_chain_route_config {
+	char name[64];
+	uint64_t max_body; /* 413 past it; at most an extent of the pool */
+	uint32_t timeout_ms; /* a request still in the chain after it: 504, its step is stopped */
+	uint32_t reserve; /* bytes each request's extents hold at least */
+	uint32_t step_deadline_ms[SURE_CHAIN_MAX_STEPS]; /* each step's sidecar deadline */
+};
+/* Attaches a chain (its steps started by the caller) and routes name to it
+ * (a chain attached later under the same name takes the route over): its
+ * attachment id (> 0), or -errno. The chain must outlive the attachment. */
+SURE_API int sure_dataplane_attach_chain(struct sure_dataplane *dp, struct sure_chain *chain,
+					 const struct sure_chain_route_config *cfg, size_t size);
+/* No new requests for it (its requests in flight go on); its name goes to
+ * the Hono app unless a newer chain took the route. */
+SURE_API int sure_dataplane_close_chain(struct sure_dataplane *dp, uint32_t id);
+/* Lets go of the chain: requests still in it are answered 504 and their
+ * slots freed. -EBUSY while a body is still being received into its pool
+ * (try again; the server's body timeout bounds it), -ENOENT. After 0 the
+ * data plane never touches the chain again. */
+SURE_API int sure_dataplane_release_chain(struct sure_dataplane *dp, uint32_t id);
+/* Requests in the chain now (running) and answered so far (requests). */
+SURE_API int sure_dataplane_chain_stats(struct sure_dataplane *dp, uint32_t id,
+					struct sure_route_stats *out, size_t size);
 /* Up to max events; waits up to timeout_ms for the first. Count or -errno. */
 SURE_API int sure_dataplane_events(struct sure_dataplane *dp, struct sure_dp_event *out,
 				   uint32_t max, uint32_t timeout_ms);

@@ -96,6 +96,12 @@ void sure_chain_drain_fd(int fd);
 void sure_chain_fail_slot(struct sure_chain *c, uint32_t slot, uint16_t error, uint16_t node,
 			  uint16_t status);
 
+/* ---- chain_gateway.c ---- */
+
+/* Failures, then completions from every ring into the gateway (up to max),
+ * without waiting; steps that sent bogus descriptors are stopped. */
+uint32_t sure_chain_collect(struct sure_chain *c, struct sure_completion *out, uint32_t max);
+
 /* ---- chain_stats.c ---- */
 
 /* Folds the seat's live instance's counters into its totals. seat_lock held. */
@@ -106,5 +112,8 @@ void sure_chain_seat_fold(struct sure_chain_seat *seat);
 /* Stops the instances of the steps in mask (bit i: step i) as protocol
  * breakers. Takes seat_lock; call with `lock` released. */
 void sure_chain_stop_steps(struct sure_chain *c, uint32_t mask);
+/* Stops step's instance for running past timeout_ms (its requests fail):
+ * 0, or -ENOENT when no instance runs the step. */
+int sure_chain_expire_step(struct sure_chain *c, uint32_t step, uint32_t timeout_ms);
 
 #endif

@@ -40,10 +40,13 @@ SURE_API int sure_chain_submit(struct sure_chain *c, uint32_t slot, const uint8_
 	h = r->head;
 	if (h - sure_load(&r->tail) >= SURE_RING_SLOTS)
 		return -ENOSPC;
-	/* The one copy on the way in: the body into extent 0. */
-	if (len)
-		memcpy(c->bufs + (uint64_t)c->m->slot[slot].first[0] * c->buf_size, body, len);
-	__atomic_add_fetch(&c->copied_in, len, __ATOMIC_RELAXED);
+	/* The one copy on the way in: the body into extent 0 (none when the
+	 * caller received it there). */
+	uint8_t *dst = c->bufs + (uint64_t)c->m->slot[slot].first[0] * c->buf_size;
+	if (len && body != dst) {
+		memcpy(dst, body, len);
+		__atomic_add_fetch(&c->copied_in, len, __ATOMIC_RELAXED);
+	}
 	/* The caller wrote the request head; the steps add response headers here. */
 	sure_http_resp_head_reset(c->heads + (uint64_t)slot * SURE_SLOT_HEAD_SIZE +
 				  SURE_REQ_HEAD_CAP);
@@ -139,7 +142,7 @@ static uint32_t collect(struct sure_chain *c, struct sure_completion *out, uint3
 }
 
 /* One look at the rings; the steps that lied are stopped once the lock is gone. */
-static uint32_t collect_once(struct sure_chain *c, struct sure_completion *out, uint32_t max)
+uint32_t sure_chain_collect(struct sure_chain *c, struct sure_completion *out, uint32_t max)
 {
 	uint32_t stop = 0, n;
 
@@ -161,7 +164,7 @@ SURE_API int sure_chain_wait(struct sure_chain *c, struct sure_completion *out, 
 	if (!c || !out || max == 0)
 		return -EINVAL;
 	for (;;) {
-		n = collect_once(c, out, max);
+		n = sure_chain_collect(c, out, max);
 		if (n > 0)
 			break;
 		uint64_t now = sure_now_ns();
@@ -175,7 +178,7 @@ SURE_API int sure_chain_wait(struct sure_chain *c, struct sure_completion *out, 
 		sure_store(&c->sleeping[SURE_NODE_GW], 1);
 		sure_store(&c->hdr->node[SURE_NODE_GW].sleeping, 1);
 		sure_fence();
-		n = collect_once(c, out, max);
+		n = sure_chain_collect(c, out, max);
 		if (n == 0) {
 			struct pollfd p = { .fd = c->wake_fd[SURE_NODE_GW], .events = POLLIN };
 			poll(&p, 1, (int)((deadline - now + 999999) / 1000000));

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 
+#include "fault.h"
 #include "instance.h"
 #include "template.h"
 #include "util.h"
@@ -199,6 +200,22 @@ void sure_chain_stop_steps(struct sure_chain *c, uint32_t mask)
 		if ((mask & (1u << s)) && c->seat[s].inst)
 			sure_instance_kill_bogus(c->seat[s].inst);
 	pthread_mutex_unlock(&c->seat_lock);
+}
+
+int sure_chain_expire_step(struct sure_chain *c, uint32_t step, uint32_t timeout_ms)
+{
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&c->seat_lock);
+	if (step < c->nsteps && c->seat[step].inst) {
+		/* Its fault says why (as sure_instance_expire), without ending a
+		 * plain request: a step has none. */
+		sure_fault_record(&c->seat[step].inst->fault, SURE_FAULT_TIMEOUT, 0, timeout_ms, 0, 0);
+		sure_instance_kill(c->seat[step].inst);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&c->seat_lock);
+	return rc;
 }
 
 SURE_API int sure_chain_template_create(struct sure_chain *chain, uint32_t step,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,25 +53,17 @@ static int valid_name(const char *n)
 	return 1;
 }
 
-SURE_API int sure_dataplane_route(struct sure_dataplane *dp, const struct sure_route_config *cfg,
-				  size_t size)
+int sure_dp_route_locked(struct sure_dataplane *dp, const struct sure_route_config *cfg)
 {
-	if (!dp || !cfg || size != sizeof(*cfg) || !valid_name(cfg->name) || !cfg->max_instances ||
-	    !cfg->target_concurrency)
+	if (!valid_name(cfg->name) || !cfg->max_instances || !cfg->target_concurrency)
 		return -EINVAL;
-	pthread_mutex_lock(&dp->lock);
 	struct dp_route *r = sure_dp_lookup(dp, cfg->name);
-	int rc;
 	if (!r) {
-		if (dp->nroutes == DP_MAX_ROUTES) {
-			pthread_mutex_unlock(&dp->lock);
+		if (dp->nroutes == DP_MAX_ROUTES)
 			return -ENOSPC;
-		}
 		r = calloc(1, sizeof(*r));
-		if (!r) {
-			pthread_mutex_unlock(&dp->lock);
+		if (!r)
 			return -ENOMEM;
-		}
 		r->id = dp->nroutes;
 		dp->routes[dp->nroutes++] = r;
 		uint32_t k = name_hash(cfg->name) % DP_HASH;
@@ -81,7 +74,17 @@ SURE_API int sure_dataplane_route(struct sure_dataplane *dp, const struct sure_r
 	r->cfg = *cfg;
 	r->cfg.name[63] = 0;
 	r->live = r->used = 1;
-	rc = (int)r->id;
+	r->chain = NULL; /* a chain's attachment sets it after */
+	return (int)r->id;
+}
+
+SURE_API int sure_dataplane_route(struct sure_dataplane *dp, const struct sure_route_config *cfg,
+				  size_t size)
+{
+	if (!dp || !cfg || size != sizeof(*cfg))
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	int rc = sure_dp_route_locked(dp, cfg);
 	pthread_mutex_unlock(&dp->lock);
 	return rc;
 }
@@ -332,6 +335,7 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 		return -ENOMEM;
 	dp->ev = calloc(DP_EVENTS, sizeof(*dp->ev));
 	dp->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	dp->chain_ep = epoll_create1(EPOLL_CLOEXEC);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -342,7 +346,7 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 	dp->rng[1] = sure_random_u64();
 	dp->tick_ms = cfg->tick_ms ? cfg->tick_ms : 5;
 	int rc = -ENOMEM;
-	if (!dp->ev || dp->notify_fd < 0)
+	if (!dp->ev || dp->notify_fd < 0 || dp->chain_ep < 0)
 		goto fail;
 	struct sure_http_server_config sc = {
 		.host = cfg->host,
@@ -363,6 +367,8 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 		goto fail;
 	rc = sure_http_server_watch(dp->srv, dp->notify_fd, sure_dp_on_notify, dp);
 	if (rc == 0)
+		rc = sure_http_server_watch(dp->srv, dp->chain_ep, sure_dp_on_chains, dp);
+	if (rc == 0)
 		rc = sure_http_server_tick(dp->srv, dp->tick_ms, sure_dp_on_tick, dp);
 	if (rc < 0) {
 		sure_http_server_stop(dp->srv, 0);
@@ -373,6 +379,8 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 fail:
 	if (dp->notify_fd >= 0)
 		close(dp->notify_fd);
+	if (dp->chain_ep >= 0)
+		close(dp->chain_ep);
 	free(dp->ev);
 	pthread_cond_destroy(&dp->ev_cond);
 	pthread_mutex_destroy(&dp->lock);
@@ -392,6 +400,7 @@ SURE_API void sure_dataplane_stop(struct sure_dataplane *dp, uint32_t grace_ms)
 	/* Requests still held are cancelled by the server before it returns. */
 	sure_http_server_stop(dp->srv, grace_ms);
 	pthread_mutex_lock(&dp->lock);
+	sure_dp_chains_free(dp);
 	for (uint32_t k = 0; k < dp->nroutes; k++) {
 		struct dp_route *r = dp->routes[k];
 		while (r->insts) {
@@ -419,6 +428,7 @@ SURE_API void sure_dataplane_stop(struct sure_dataplane *dp, uint32_t grace_ms)
 	}
 	pthread_mutex_unlock(&dp->lock);
 	close(dp->notify_fd);
+	close(dp->chain_ep);
 	free(dp->ev);
 	pthread_cond_destroy(&dp->ev_cond);
 	pthread_mutex_destroy(&dp->lock);

@@ -25,6 +25,8 @@
 
 struct dp_route;
 struct dp_req;
+struct dp_chain;
+struct sure_chain;
 
 /* An instance the control plane lent to a route. */
 struct dp_inst {
@@ -50,6 +52,10 @@ struct dp_req {
 	uint64_t token; /* parked after a death: the control plane answers it */
 	uint8_t trace[25]; /* trace id, the node's span as parent, flags */
 	uint8_t parked;
+	uint8_t timed_out; /* a chain request past its timeout: its failure is a 504 */
+	struct dp_chain *chain; /* a chain request: its chain and slot */
+	uint32_t slot;
+	uint64_t deadline_ns; /* a chain request: when it times out */
 	char request_id[132];
 	struct dp_req *next; /* route queue, parked list or free list */
 };
@@ -65,6 +71,21 @@ struct dp_route {
 	uint32_t instances, running, starting, queued;
 	uint64_t requests;
 	struct dp_req *qhead, *qtail;
+	struct dp_chain *chain; /* a chain's route: the chain attached last, or NULL */
+};
+
+/* A chain attached to the data plane (dp_chain.c). */
+struct dp_chain {
+	uint32_t id;
+	uint8_t closing; /* takes no new requests */
+	struct sure_chain *c;
+	struct dp_route *route;
+	struct sure_chain_route_config cfg;
+	struct dp_req **slot_req; /* per slot: the request in the chain, or NULL */
+	uint8_t *reserved; /* per slot: a body is being received into it */
+	uint32_t nslots, inflight, nreserved;
+	uint64_t requests;
+	struct dp_chain *next;
 };
 
 struct sure_dataplane {
@@ -79,6 +100,9 @@ struct sure_dataplane {
 	struct dp_inst *reserved; /* instances receiving a body (busy_next links them) */
 	struct dp_req *free_reqs;
 	struct dp_req *parked;
+	struct dp_chain *chains; /* attached chains */
+	uint32_t next_chain_id;
+	int chain_ep; /* epoll set of the attached chains' gateway doorbells */
 	uint64_t next_token;
 	uint64_t rng[2];
 	/* events: a ring the control plane drains */
@@ -95,6 +119,21 @@ struct sure_dataplane {
 
 /* ---- dispatch.c: the server's callbacks ---- */
 extern const struct sure_http_ops sure_dp_ops;
+/* The DONE event of q (rc: 1 for a chain's hand-off loop). */
+void sure_dp_done(struct sure_dataplane *dp, struct dp_req *q, uint32_t tag, int status,
+		  const char *code, uint64_t out_bytes, int32_t rc);
+void sure_dp_req_free(struct sure_dataplane *dp, struct dp_req *q);
+/* dp->traceparent := the node's span of q's trace (what it answers with). */
+void sure_dp_set_traceparent(struct sure_dataplane *dp, const struct dp_req *q);
+/* Parks q for the control plane's answer: ev (kind, route, tag, rc...) gets
+ * q's token, trace and request id and is sent. */
+void sure_dp_park(struct sure_dataplane *dp, struct dp_req *q, struct sure_dp_event *ev);
+/* Copies a request head block (table, then strings at the same offsets). */
+void sure_dp_copy_head(uint8_t *dst, const uint8_t *head);
+/* Answers a request the guest's sidecar refused or whose handle() failed
+ * (reason != SURE_REASON_HANDLER): 1, else 0. fn names the function. */
+int sure_dp_refused(struct sure_dataplane *dp, struct dp_req *q, const char *fn, int reason,
+		    int rc, uint32_t deadline_ms);
 void sure_dp_on_notify(void *arg);
 void sure_dp_on_tick(void *arg, uint64_t now_ns);
 /* A lent instance is free: the oldest queued request, else the idle stack. */
@@ -106,7 +145,25 @@ void sure_dp_fail_queued(struct sure_dataplane *dp, struct dp_route *r, int stat
 int sure_dp_answer_parked(struct sure_dataplane *dp, uint64_t token, int status,
 			  const char *json, uint32_t len, const char *headers);
 
+/* ---- dp_chain.c: chain requests ---- */
+/* take() of a chain's route: its body limit, and a slot to receive the body into. */
+void sure_dp_chain_take(struct sure_dataplane *dp, struct dp_route *r,
+			const struct sure_http_req *req, uint64_t *max_body, uint8_t **body,
+			uint64_t *body_cap);
+/* run(): q (id, trace and route set) is a chain's request, or its body was
+ * received into a chain's pool: 1 (it is handled), else 0. */
+int sure_dp_chain_run(struct sure_dataplane *dp, struct dp_req *q);
+/* A body slot given out by take() whose request never ran: 1 if it was a chain's. */
+int sure_dp_chain_cancel(struct sure_dataplane *dp, const uint8_t *body);
+void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns);
+/* The server's thread: a chain's gateway doorbell rang. */
+void sure_dp_on_chains(void *arg);
+/* dp stopped: forgets every chain (the server is gone). */
+void sure_dp_chains_free(struct sure_dataplane *dp);
+
 /* ---- dataplane.c ---- */
+/* Creates or updates the route cfg->name (lock held): its id or -errno. */
+int sure_dp_route_locked(struct sure_dataplane *dp, const struct sure_route_config *cfg);
 struct dp_route *sure_dp_lookup(struct sure_dataplane *dp, const char *name);
 /* Appends an event (lock held); DONE events may be dropped when the ring is nearly full. */
 void sure_dp_event(struct sure_dataplane *dp, const struct sure_dp_event *ev);
@@ -116,6 +173,17 @@ void sure_dp_idle_remove(struct dp_route *r, struct dp_inst *i);
 void sure_dp_inst_free(struct dp_route *r, struct dp_inst *i);
 
 /* ---- dp_answer.c ---- */
+/* Answers q with the node's error, counts it (DONE) and frees q. */
+#define SURE_DP_FAIL(dp, q, status, code, extra, headers, ...)                          \
+	do {                                                                             \
+		sure_dp_set_traceparent(dp, q);                                          \
+		sure_dp_done(dp, q, 0, status, code, 0, 0);                              \
+		if ((q)->ex)                                                             \
+			sure_dp_error(dp, (q)->ex, status, code, extra, headers, __VA_ARGS__); \
+		(q)->ex = NULL; /* answered: the server freed it */                      \
+		sure_dp_req_free(dp, q);                                                 \
+	} while (0)
+
 /* Answers ex with the node's JSON error {"error","message",...extra} and
  * headers (lines "name: value\n", or NULL). */
 void sure_dp_error(struct sure_dataplane *dp, struct sure_http_exchange *ex, int status,

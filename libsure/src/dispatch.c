@@ -101,7 +101,7 @@ static void trace_for(struct sure_dataplane *dp, struct dp_req *q, const uint8_t
 }
 
 /* What the node answers with: its own span of the request's trace. */
-static void set_traceparent(struct sure_dataplane *dp, const struct dp_req *q)
+void sure_dp_set_traceparent(struct sure_dataplane *dp, const struct dp_req *q)
 {
 	char *t = dp->traceparent;
 
@@ -129,8 +129,8 @@ static void new_request_id(struct sure_dataplane *dp, char *out)
 
 /* ---- events ---- */
 
-static void done_event(struct sure_dataplane *dp, struct dp_req *q, uint32_t tag, int status,
-		       const char *code, uint64_t out_bytes)
+void sure_dp_done(struct sure_dataplane *dp, struct dp_req *q, uint32_t tag, int status,
+		  const char *code, uint64_t out_bytes, int32_t rc)
 {
 	struct sure_dp_event ev = { 0 };
 	struct sure_http_exchange *ex = q->ex;
@@ -138,7 +138,9 @@ static void done_event(struct sure_dataplane *dp, struct dp_req *q, uint32_t tag
 	ev.kind = SURE_DP_DONE;
 	ev.route = q->route->id;
 	ev.tag = tag;
+	ev.chain = q->chain ? q->chain->id : 0;
 	ev.status = (uint32_t)status;
+	ev.rc = rc;
 	ev.wait_ns = q->wait_ns;
 	if (ex) {
 		ev.total_ns = sure_now_ns() - ex->started_ns;
@@ -153,24 +155,13 @@ static void done_event(struct sure_dataplane *dp, struct dp_req *q, uint32_t tag
 	q->route->requests++;
 }
 
-static void req_free(struct sure_dataplane *dp, struct dp_req *q)
+void sure_dp_req_free(struct sure_dataplane *dp, struct dp_req *q)
 {
 	if (q->ex)
 		q->ex->owner = NULL;
 	q->next = dp->free_reqs;
 	dp->free_reqs = q;
 }
-
-/* Answers q with the node's error, counts it, frees q. */
-#define FAIL(dp, q, status, code, extra, headers, ...)                                      \
-	do {                                                                             \
-		set_traceparent(dp, q);                                                  \
-		done_event(dp, q, 0, status, code, 0);                                   \
-		if ((q)->ex)                                                             \
-			sure_dp_error(dp, (q)->ex, status, code, extra, headers, __VA_ARGS__); \
-		(q)->ex = NULL; /* answered: the server freed it */                      \
-		req_free(dp, q);                                                         \
-	} while (0)
 
 /* ---- running a request on an instance ---- */
 
@@ -196,18 +187,23 @@ static void busy_unlink(struct sure_dataplane *dp, struct dp_inst *i)
 
 static void park(struct sure_dataplane *dp, struct dp_inst *i, struct dp_req *q, int rc);
 
+void sure_dp_copy_head(uint8_t *dst, const uint8_t *head)
+{
+	const struct sure_head *h = (const struct sure_head *)head;
+	uint32_t tend = (uint32_t)sizeof(*h) + h->nfields * (uint32_t)sizeof(h->field[0]);
+
+	/* The table, then the strings at the same offsets (both blocks are SURE_REQ_HEAD_CAP). */
+	memcpy(dst, head, tend);
+	memcpy(dst + h->str_lo, head + h->str_lo, h->cap - h->str_lo);
+}
+
 /* Copies the request into the instance's areas and posts it. */
 static void start_on(struct sure_dataplane *dp, struct dp_inst *i, struct dp_req *q)
 {
 	struct sure_http_exchange *ex = q->ex;
 	struct sure_instance *inst = i->inst;
-	const struct sure_head *h = (const struct sure_head *)ex->head;
-	uint8_t *dst = sure_instance_req_head(inst);
-	uint32_t tend = (uint32_t)sizeof(*h) + h->nfields * (uint32_t)sizeof(h->field[0]);
 
-	/* The table, then the strings at the same offsets (both blocks are SURE_REQ_HEAD_CAP). */
-	memcpy(dst, ex->head, tend);
-	memcpy(dst + h->str_lo, ex->head + h->str_lo, h->cap - h->str_lo);
+	sure_dp_copy_head(sure_instance_req_head(inst), ex->head);
 	if (ex->body != sure_instance_req_buf(inst) && ex->body_len) {
 		memcpy(sure_instance_req_buf(inst), ex->body, ex->body_len);
 		dp->copied_in += ex->body_len;
@@ -241,14 +237,14 @@ static struct dp_req *dequeue(struct sure_dataplane *dp, struct dp_route *r)
 		q->next = NULL;
 		q->wait_ns = sure_now_ns() - q->queued_ns;
 		if (!q->ex) { /* the client left while it waited */
-			req_free(dp, q);
+			sure_dp_req_free(dp, q);
 			continue;
 		}
 		if (r->cfg.deadline_ms && q->wait_ns > (uint64_t)r->cfg.deadline_ms * 1000000ull) {
 			char extra[160];
 			snprintf(extra, sizeof(extra), ",\"function\":\"%s\",\"deadline\":%u",
 				 r->cfg.name, r->cfg.deadline_ms);
-			FAIL(dp, q, 504, "deadline_exceeded", extra, NULL,
+			SURE_DP_FAIL(dp, q, 504, "deadline_exceeded", extra, NULL,
 			     "function %s did not start the request within its deadline of %u ms",
 			     r->cfg.name, r->cfg.deadline_ms);
 			continue;
@@ -291,27 +287,61 @@ static void need(struct sure_dataplane *dp, struct dp_route *r)
 
 /* The instance died under q: it leaves the route; q waits for the control
  * plane's answer (it knows how to explain the fault). */
-static void park(struct sure_dataplane *dp, struct dp_inst *i, struct dp_req *q, int rc)
+void sure_dp_park(struct sure_dataplane *dp, struct dp_req *q, struct sure_dp_event *ev)
 {
-	struct dp_route *r = i->route;
-	struct sure_dp_event ev = { .kind = SURE_DP_DEAD, .route = r->id, .tag = i->tag, .rc = rc };
-
 	q->parked = 1;
 	q->token = ++dp->next_token;
 	q->on = NULL;
 	q->next = dp->parked;
 	dp->parked = q;
-	ev.token = q->token;
-	memcpy(ev.trace_id, q->trace, 16);
-	memcpy(ev.request_id, q->request_id, sizeof(ev.request_id));
+	ev->token = q->token;
+	memcpy(ev->trace_id, q->trace, 16);
+	memcpy(ev->request_id, q->request_id, sizeof(ev->request_id));
 	if (q->ex)
-		ev.total_ns = sure_now_ns() - q->ex->started_ns;
-	sure_dp_event(dp, &ev);
+		ev->total_ns = sure_now_ns() - q->ex->started_ns;
+	sure_dp_event(dp, ev);
+}
+
+static void park(struct sure_dataplane *dp, struct dp_inst *i, struct dp_req *q, int rc)
+{
+	struct dp_route *r = i->route;
+	struct sure_dp_event ev = { .kind = SURE_DP_DEAD, .route = r->id, .tag = i->tag, .rc = rc };
+
+	sure_dp_park(dp, q, &ev);
 	i->req = NULL;
 	sure_dp_inst_free(r, i);
 	/* Those still waiting need someone else, if nobody else is coming. */
 	if (r->queued > 0 && r->instances + r->starting == 0 && r->cfg.can_start)
 		need(dp, r);
+}
+
+int sure_dp_refused(struct sure_dataplane *dp, struct dp_req *q, const char *fn, int reason,
+		    int rc, uint32_t deadline_ms)
+{
+	char extra[320];
+
+	snprintf(extra, sizeof(extra), ",\"function\":\"%s\"", fn);
+	if (reason == SURE_REASON_FAILED) {
+		snprintf(extra, sizeof(extra), ",\"function\":\"%s\",\"rc\":%d,\"requestId\":\"%s\"",
+			 fn, rc, q->request_id);
+		SURE_DP_FAIL(dp, q, 500, "function_failed", extra, NULL,
+			     "function %s: handle() returned %d", fn, rc);
+	} else if (reason == SURE_REASON_RATE) {
+		SURE_DP_FAIL(dp, q, 429, "rate_limited", extra, "retry-after: 1\n",
+			     "function %s is over its rate limit; retry shortly", fn);
+	} else if (reason == SURE_REASON_INFLIGHT) {
+		SURE_DP_FAIL(dp, q, 429, "concurrency_limited", extra, "retry-after: 1\n",
+			     "function %s is over its concurrency limit; retry shortly", fn);
+	} else if (reason == SURE_REASON_DEADLINE) {
+		snprintf(extra, sizeof(extra), ",\"function\":\"%s\",\"deadline\":%u", fn,
+			 deadline_ms);
+		SURE_DP_FAIL(dp, q, 504, "deadline_exceeded", extra, NULL,
+			     "function %s did not start the request within its deadline of %u ms",
+			     fn, deadline_ms);
+	} else {
+		return 0;
+	}
+	return 1;
 }
 
 /* The guest answered (len >= 0) or the instance died (< 0). */
@@ -331,47 +361,31 @@ static void finish(struct sure_dataplane *dp, struct dp_inst *i, int rc)
 	i->req = NULL;
 	q->on = NULL;
 	if (!q->ex) { /* the client left: the answer has nowhere to go */
-		req_free(dp, q);
+		sure_dp_req_free(dp, q);
 		sure_dp_release(dp, i);
 		return;
 	}
-	int reason = sure_instance_resp_reason(inst);
 	int status = sure_instance_status(inst);
 	char extra[320];
 	snprintf(extra, sizeof(extra), ",\"function\":\"%s\"", r->cfg.name);
-	if (reason == SURE_REASON_FAILED) {
-		int frc = sure_instance_resp_rc(inst);
-		snprintf(extra, sizeof(extra), ",\"function\":\"%s\",\"rc\":%d,\"requestId\":\"%s\"",
-			 r->cfg.name, frc, q->request_id);
-		FAIL(dp, q, 500, "function_failed", extra, NULL, "function %s: handle() returned %d",
-		     r->cfg.name, frc);
-	} else if (reason == SURE_REASON_RATE) {
-		FAIL(dp, q, 429, "rate_limited", extra, "retry-after: 1\n",
-		     "function %s is over its rate limit; retry shortly", r->cfg.name);
-	} else if (reason == SURE_REASON_INFLIGHT) {
-		FAIL(dp, q, 429, "concurrency_limited", extra, "retry-after: 1\n",
-		     "function %s is over its concurrency limit; retry shortly", r->cfg.name);
-	} else if (reason == SURE_REASON_DEADLINE) {
-		snprintf(extra, sizeof(extra), ",\"function\":\"%s\",\"deadline\":%u", r->cfg.name,
-			 r->cfg.deadline_ms);
-		FAIL(dp, q, 504, "deadline_exceeded", extra, NULL,
-		     "function %s did not start the request within its deadline of %u ms",
-		     r->cfg.name, r->cfg.deadline_ms);
+	if (sure_dp_refused(dp, q, r->cfg.name, sure_instance_resp_reason(inst),
+			    sure_instance_resp_rc(inst), r->cfg.deadline_ms)) {
+		/* answered */
 	} else if (sure_http_resp_head_take(sure_instance_resp_head(inst), dp->resp_head, err,
 					    sizeof(err)) < 0) {
-		FAIL(dp, q, 502, "bad_response_header", extra, NULL, "function %s: %s",
+		SURE_DP_FAIL(dp, q, 502, "bad_response_header", extra, NULL, "function %s: %s",
 		     r->cfg.name, err);
 	} else if (status < 200 || status > 599) {
-		FAIL(dp, q, 500, "internal_error", "", NULL,
+		SURE_DP_FAIL(dp, q, 500, "internal_error", "", NULL,
 		     "function %s answered with invalid HTTP status %d", r->cfg.name, status);
 	} else {
-		set_traceparent(dp, q);
+		sure_dp_set_traceparent(dp, q);
 		sure_http_head_add(dp->resp_head, "traceparent", 11, dp->traceparent, 55);
-		done_event(dp, q, i->tag, status, NULL, (uint64_t)rc);
+		sure_dp_done(dp, q, i->tag, status, NULL, (uint64_t)rc, 0);
 		sure_http_answer(q->ex, status, dp->resp_head, sure_instance_resp_buf(inst),
 				 (uint64_t)rc);
 		q->ex = NULL; /* answered: the server freed it */
-		req_free(dp, q);
+		sure_dp_req_free(dp, q);
 	}
 	sure_dp_release(dp, i);
 }
@@ -405,7 +419,11 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 		return 0;
 	pthread_mutex_lock(&dp->lock);
 	struct dp_route *r = sure_dp_lookup(dp, req->name);
-	if (r && r->live) {
+	if (r && r->live && r->chain) {
+		*route = r->id;
+		rc = 1;
+		sure_dp_chain_take(dp, r, req, max_body, body, body_cap);
+	} else if (r && r->live) {
 		*max_body = r->cfg.max_body;
 		*route = r->id;
 		rc = 1;
@@ -436,19 +454,19 @@ static void admit_or_queue(struct sure_dataplane *dp, struct dp_route *r, struct
 
 	snprintf(extra, sizeof(extra), ",\"function\":\"%s\"", c->name);
 	if (c->concurrency_limit && in_flight > (uint64_t)c->concurrency_limit * c->max_instances) {
-		FAIL(dp, q, 429, "concurrency_limited", extra, "retry-after: 1\n",
+		SURE_DP_FAIL(dp, q, 429, "concurrency_limited", extra, "retry-after: 1\n",
 		     "function %s is over its concurrency limit; retry shortly", c->name);
 		return;
 	}
 	int start = c->can_start && supply < c->max_instances &&
 		    (uint64_t)supply * c->target_concurrency < in_flight;
 	if (!start && r->queued >= c->max_queue) {
-		FAIL(dp, q, 503, "overloaded", extra, "retry-after: 1\n",
+		SURE_DP_FAIL(dp, q, 503, "overloaded", extra, "retry-after: 1\n",
 		     "function %s is overloaded: all instances busy and the queue is full", c->name);
 		return;
 	}
 	if (!start && supply == 0) {
-		FAIL(dp, q, 500, "internal_error", "", NULL, "function %s is being replaced",
+		SURE_DP_FAIL(dp, q, 500, "internal_error", "", NULL, "function %s is being replaced",
 		     c->name);
 		return;
 	}
@@ -490,6 +508,11 @@ static void run(void *ctx, struct sure_http_exchange *ex)
 		new_request_id(dp, q->request_id);
 	ex->request_id = q->request_id;
 	trace_for(dp, q, ex->head);
+	/* A chain's request (or a body already in a chain's pool). */
+	if (sure_dp_chain_run(dp, q)) {
+		pthread_mutex_unlock(&dp->lock);
+		return;
+	}
 	struct dp_inst *held = unreserve(dp, ex->body);
 	if (held && (held->route != r || !r)) {
 		/* Its route changed meanwhile: the body is in place all the same. */
@@ -498,7 +521,7 @@ static void run(void *ctx, struct sure_http_exchange *ex)
 	}
 	if (!r || !r->used) {
 		q->route = NULL;
-		set_traceparent(dp, q);
+		sure_dp_set_traceparent(dp, q);
 		sure_dp_error(dp, ex, 404, "not_found", "", NULL, "function %s is not deployed",
 			      ex->req->name);
 		q->ex = NULL;
@@ -534,6 +557,8 @@ static void cancel(void *ctx, struct sure_http_exchange *ex)
 	struct dp_inst *held = q ? NULL : unreserve(dp, ex->body);
 	if (held)
 		sure_dp_release(dp, held);
+	else if (!q)
+		sure_dp_chain_cancel(dp, ex->body);
 	pthread_mutex_unlock(&dp->lock);
 }
 
@@ -544,12 +569,12 @@ void sure_dp_fail_queued(struct sure_dataplane *dp, struct dp_route *r, int stat
 		r->qhead = q->next;
 		r->queued--;
 		if (q->ex) {
-			set_traceparent(dp, q);
-			done_event(dp, q, 0, status, "start_failed", 0);
+			sure_dp_set_traceparent(dp, q);
+			sure_dp_done(dp, q, 0, status, "start_failed", 0, 0);
 			sure_dp_answer_json(dp, q->ex, status, json, len, headers);
 			q->ex = NULL;
 		}
-		req_free(dp, q);
+		sure_dp_req_free(dp, q);
 	}
 	r->qtail = NULL;
 }
@@ -562,11 +587,11 @@ int sure_dp_answer_parked(struct sure_dataplane *dp, uint64_t token, int status,
 			continue;
 		*pp = q->next;
 		int rc = q->ex ? 0 : -ENOENT;
-		set_traceparent(dp, q);
+		sure_dp_set_traceparent(dp, q);
 		if (q->ex)
 			sure_dp_answer_json(dp, q->ex, status, json, len, headers);
 		q->ex = NULL;
-		req_free(dp, q);
+		sure_dp_req_free(dp, q);
 		return rc;
 	}
 	return -ENOENT;
@@ -608,5 +633,6 @@ void sure_dp_on_tick(void *arg, uint64_t now_ns)
 		}
 		finish(dp, i, rc);
 	}
+	sure_dp_chain_tick(dp, now_ns);
 	pthread_mutex_unlock(&dp->lock);
 }

@@ -135,6 +135,7 @@ int main(void)
 	num("need", SURE_DP_NEED);
 	num("dead", SURE_DP_DEAD);
 	num("retired", SURE_DP_RETIRED);
+	num("stepDown", SURE_DP_STEP_DOWN);
 	printf("} as const;\n\n");
 
 	printf("/** Byte offsets and sizes of the structs passed across the FFI (libsure.h). */\n");
@@ -243,6 +244,13 @@ int main(void)
 	FIELD(sure_route_config, concurrency_limit);
 	FIELD(sure_route_config, can_start);
 	STRUCT_END();
+	STRUCT_BEGIN(sure_chain_route_config);
+	FIELD(sure_chain_route_config, name);
+	FIELD(sure_chain_route_config, max_body);
+	FIELD(sure_chain_route_config, timeout_ms);
+	FIELD(sure_chain_route_config, reserve);
+	FIELD(sure_chain_route_config, step_deadline_ms);
+	STRUCT_END();
 	STRUCT_BEGIN(sure_route_stats);
 	FIELD(sure_route_stats, instances);
 	FIELD(sure_route_stats, idle);
@@ -260,6 +268,7 @@ int main(void)
 	FIELD(sure_dp_event, status);
 	FIELD(sure_dp_event, rc);
 	FIELD(sure_dp_event, method);
+	FIELD(sure_dp_event, chain);
 	FIELD(sure_dp_event, token);
 	FIELD(sure_dp_event, total_ns);
 	FIELD(sure_dp_event, wait_ns);

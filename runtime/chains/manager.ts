@@ -20,6 +20,7 @@ import { ChainRuntime } from "./runtime.ts";
 import { type ChainSpec, ChainSpecSchema, type StoredChain } from "./spec.ts";
 import type { StepImage } from "./step.ts";
 import { ChainStore } from "./store.ts";
+import type { ChainServing } from "./serving.ts";
 
 export class ChainManager {
   #running = new Map<string, ChainRuntime>();
@@ -31,6 +32,8 @@ export class ChainManager {
     readonly scheduler: Scheduler,
     readonly logger: Logger,
     readonly logs?: LogHub,
+    /** libsure's data plane, when it runs the chains' requests. */
+    readonly serving?: ChainServing,
   ) {
     this.#chains = new ChainStore(store.kv);
   }
@@ -90,7 +93,14 @@ export class ChainManager {
     // Start first: a chain that cannot boot is refused and nothing is stored.
     let rt: ChainRuntime;
     try {
-      rt = await ChainRuntime.start(spec, images, this.logger, this.scheduler.budget, this.logs);
+      rt = await ChainRuntime.start(
+        spec,
+        images,
+        this.logger,
+        this.scheduler.budget,
+        this.logs,
+        this.serving,
+      );
     } catch (e) {
       throw new FunctionStartError(spec.name, (e as Error).message);
     }
@@ -137,6 +147,7 @@ export class ChainManager {
             this.logger,
             this.scheduler.budget,
             this.logs,
+            this.serving,
           ),
         );
         n++;

@@ -19,6 +19,7 @@ import {
   BadResponseHeaderError,
   BogusDescriptorError,
   FunctionTimeoutError,
+  type HttpError,
   OverloadedError,
   PoolExhaustedError,
 } from "../errors.ts";
@@ -30,6 +31,8 @@ import { symbolise } from "../vmhost/symbolise.ts";
 import type { ChainSpec } from "./spec.ts";
 import { LIMITS } from "../../ffi/abi.ts";
 import { ChainStep, type StepImage } from "./step.ts";
+import type { ChainAttachment, ChainServing, ChainStepDown } from "./serving.ts";
+import { Errno } from "../../ffi/abi.ts";
 
 export type { StepImage } from "./step.ts";
 
@@ -56,6 +59,12 @@ const NO_STEP_FAULT = placeholderFault("none", "none");
 /** Completion batches between two reads of the steps' log rings. */
 const LOG_DRAIN_EVERY = 64;
 
+/** Served by the data plane: how often the steps' log rings are read. */
+const DATAPLANE_LOG_DRAIN_MS = 250;
+
+/** Served by the data plane: how long close() waits for a body still arriving into the pool. */
+const RELEASE_WAIT_MS = 15000;
+
 /** Requests in flight per chain at most: a ring must hold every one of them. */
 const MAX_SLOTS = Math.min(LIMITS.chainMaxSlots, LIMITS.ringSlots);
 
@@ -65,7 +74,10 @@ export class ChainRuntime {
   #pending = new Map<number, Pending>();
   #closed = false;
   #accepting = true;
-  #pump: Promise<void>;
+  #pump: Promise<void> | undefined;
+  /** Served by libsure's data plane: its attachment (no pump here then). */
+  #attachment: ChainAttachment | undefined;
+  #logTimer: ReturnType<typeof setInterval> | undefined;
   #sinceLogDrain = 0;
   #releaseBudget: () => void = () => {};
   readonly errors = {
@@ -84,10 +96,29 @@ export class ChainRuntime {
     readonly logger: Logger,
     chain: Chain,
     steps: ChainStep[],
+    serving?: ChainServing,
   ) {
     this.chain = chain;
     this.#steps = steps;
-    this.#pump = this.#run();
+    if (!serving) {
+      this.#pump = this.#run();
+      return;
+    }
+    // The data plane runs every request; this side restarts steps and
+    // explains deaths when it is told to, and reads the steps' logs.
+    this.#attachment = serving.attach(chain.handle, {
+      name: spec.name,
+      maxBody: spec.maxBody,
+      timeoutMs: spec.timeout,
+      reserve: spec.reserve,
+      stepDeadlineMs: steps.map((s) => s.image.limits?.deadlineMs ?? 0),
+    }, {
+      done: (status, code, loop) => this.#served(status, code, loop),
+      stepDown: (ev) => this.#stepDown(ev),
+    });
+    this.#logTimer = setInterval(() => {
+      for (const step of this.#steps) step.drainLog();
+    }, DATAPLANE_LOG_DRAIN_MS);
   }
 
   /**
@@ -101,6 +132,7 @@ export class ChainRuntime {
     logger: Logger,
     budget: MemoryBudget,
     logs?: LogHub,
+    serving?: ChainServing,
   ): Promise<ChainRuntime> {
     // Per step: its instance and its template (guest RAM).
     const bytes = spec.pool.buffers * spec.pool.bufferSize +
@@ -110,7 +142,7 @@ export class ChainRuntime {
       );
     const release = budget.reserve(bytes, `chain ${spec.name}`);
     try {
-      const rt = await ChainRuntime.#boot(spec, images, logger, logs);
+      const rt = await ChainRuntime.#boot(spec, images, logger, logs, serving);
       rt.#releaseBudget = release;
       return rt;
     } catch (e) {
@@ -124,6 +156,7 @@ export class ChainRuntime {
     images: StepImage[],
     logger: Logger,
     logs?: LogHub,
+    serving?: ChainServing,
   ): Promise<ChainRuntime> {
     const index = new Map(spec.steps.map((s, i) => [s, i]));
     const routes = spec.steps.map((s, i) => {
@@ -159,7 +192,14 @@ export class ChainRuntime {
       chain.destroy();
       throw e;
     }
-    return new ChainRuntime(spec, logger, chain, steps);
+    try {
+      return new ChainRuntime(spec, logger, chain, steps, serving);
+    } catch (e) {
+      await Promise.all(steps.map((s) => s.vm?.destroy()));
+      for (const s of steps) s.destroyTemplate();
+      chain.destroy();
+      throw e;
+    }
   }
 
   get name(): string {
@@ -174,7 +214,8 @@ export class ChainRuntime {
     head: RequestHead = PLAIN_HEAD,
   ): Promise<ChainResult> {
     // Being replaced or removed: new requests go elsewhere (or retry).
-    if (!this.#accepting) throw new OverloadedError(this.name);
+    // Served by the data plane: its requests never come here.
+    if (!this.#accepting || this.#attachment) throw new OverloadedError(this.name);
     const a = this.chain.alloc(Math.max(body.byteLength, this.spec.reserve, 1));
     if (!a) {
       this.errors.overloaded++;
@@ -307,6 +348,51 @@ export class ChainRuntime {
     if (step) this.#restart(step);
   }
 
+  /** Data plane: a request was answered in C; its counters, as #complete counts them. */
+  #served(status: number, code: string, loop: boolean): void {
+    if (code === "pool_exhausted" || code === "overloaded") {
+      this.errors.overloaded++;
+      return;
+    }
+    this.requests++;
+    if (loop && status === 508) this.errors.loop++;
+    else if (code === "function_timeout") this.errors.timeout++;
+    else if (code === "bogus_descriptor") this.errors.bogus++;
+    else if (code === "deadline_exceeded") this.errors.deadline++;
+    else if (code === "rate_limited" || code === "concurrency_limited") this.errors.rejected++;
+  }
+
+  /**
+   * Data plane: a step went down (died, stopped past the timeout, or sent a
+   * bogus descriptor). A death's request waits for its explained answer,
+   * read from the step's fault before the restart replaces the instance.
+   */
+  async #stepDown(ev: ChainStepDown): Promise<HttpError | undefined> {
+    const step = this.#steps[ev.step];
+    if (!step) return undefined;
+    let err: HttpError | undefined;
+    if (ev.token) {
+      this.requests++;
+      this.errors.fault++;
+      const fault = step.fault();
+      const instance = step.vm?.id;
+      const at = fault.kind === "exception" ? await symbolise(step.image.image, fault.rip) : null;
+      err = deathError(step.fn, fault, ev.requestId, at);
+      this.logger("warn", `chain ${this.name}: step died: ${err.message}`, {
+        chain: this.name,
+        function: step.fn,
+        requestId: ev.requestId,
+        ...(at ? { at } : {}),
+        ...(fault.reason ? { reason: fault.reason } : {}),
+      });
+      if (instance !== undefined) step.note(err.message, instance);
+      this.#attachment?.answer(ev.token, err);
+    }
+    // A request timed out where no instance runs: restart only a step that is down.
+    if (ev.rc !== -Errno.ENOENT || !step.vm) this.#restart(step);
+    return err;
+  }
+
   /** The sidecar counters of a step over all its instances. */
   stepSidecarStats(step: number): SidecarStats {
     return this.#steps[step]?.sidecarStats() ?? emptySidecarStats();
@@ -344,7 +430,7 @@ export class ChainRuntime {
   }
 
   get inFlight(): number {
-    return this.#pending.size;
+    return this.#attachment ? this.#attachment.running() : this.#pending.size;
   }
 
   /**
@@ -355,6 +441,7 @@ export class ChainRuntime {
   async close(): Promise<void> {
     if (!this.#accepting) return;
     this.#accepting = false;
+    if (this.#attachment) return await this.#closeServed(this.#attachment);
     const deadline = Date.now() + this.spec.timeout;
     while (this.#pending.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 5));
@@ -374,9 +461,44 @@ export class ChainRuntime {
       this.chain.free(slot);
     }
     this.#pending.clear();
+    this.#destroy();
+  }
+
+  /** close() of a chain the data plane serves: it answers what is left (504) when released. */
+  async #closeServed(a: ChainAttachment): Promise<void> {
+    a.close();
+    const deadline = Date.now() + this.spec.timeout;
+    while (a.running() > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const released = await releaseWithin(a, RELEASE_WAIT_MS);
+    clearInterval(this.#logTimer);
+    this.#closed = true;
+    await Promise.all(this.#steps.map((s) => s.restarting));
+    await Promise.all(this.#steps.map((s) => s.stop()));
+    for (const step of this.#steps) step.drainLog();
+    if (released) return this.#destroy();
+    // A client still sends a body into the pool: the pool stays until it is done.
+    this.logger("warn", `chain ${this.name}: a request body still arrives; its pool is kept`, {
+      chain: this.name,
+    });
+    void releaseWithin(a, Infinity).then(() => this.#destroy());
+  }
+
+  #destroy(): void {
     // Templates point at the chain: they go first.
     for (const s of this.#steps) s.destroyTemplate();
     this.chain.destroy();
     this.#releaseBudget();
+  }
+}
+
+/** Tries to release a chain from the data plane until it lets go or ms pass. */
+async function releaseWithin(a: ChainAttachment, ms: number): Promise<boolean> {
+  const stop = Date.now() + ms;
+  for (;;) {
+    if (a.release()) return true;
+    if (Date.now() >= stop) return false;
+    await new Promise((r) => setTimeout(r, 20));
   }
 }

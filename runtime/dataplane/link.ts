@@ -12,6 +12,7 @@ import type { Logger } from "../log.ts";
 import type { InvocationOutcome } from "../middleware/invocations.ts";
 import type { InstanceGroup } from "../scheduler/group.ts";
 import type { Lending } from "../scheduler/lending.ts";
+import type { ChainAttachment, ChainHooks, ChainServing } from "../chains/serving.ts";
 import type { Deployment } from "../store/store.ts";
 
 export interface LinkOptions {
@@ -35,6 +36,9 @@ export class DataplaneLink {
   readonly #byId: Route[] = [];
   /** Which group lent each instance (tags are process-unique vm ids). */
   readonly #owner = new Map<number, InstanceGroup>();
+  /** Attached chains by attachment id, and the attachment each name serves. */
+  readonly #chains = new Map<number, { name: string; hooks: ChainHooks }>();
+  readonly #chainRoute = new Map<string, number>();
   #observers: ((o: InvocationOutcome) => void)[] = [];
   #loop: Promise<void> | undefined;
   #stopping = false;
@@ -54,7 +58,38 @@ export class DataplaneLink {
 
   /** True when the data plane serves the function's /invoke requests. */
   serves(name: string): boolean {
-    return this.#routes.get(name)?.current !== undefined;
+    return this.#routes.get(name)?.current !== undefined || this.#chainRoute.has(name);
+  }
+
+  /** How chains are served here (ChainManager's). */
+  chainServing(): ChainServing {
+    return {
+      attach: (chain, settings, hooks): ChainAttachment => {
+        const dp = this.dp;
+        const id = dp.attachChain(chain, settings);
+        this.#chains.set(id, { name: settings.name, hooks });
+        this.#chainRoute.set(settings.name, id);
+        const unname = () => {
+          if (this.#chainRoute.get(settings.name) === id) this.#chainRoute.delete(settings.name);
+        };
+        return {
+          close: () => {
+            unname();
+            if (dp.running) dp.closeChain(id);
+          },
+          release: () => {
+            unname();
+            if (dp.running && !dp.releaseChain(id)) return false;
+            this.#chains.delete(id);
+            return true;
+          },
+          running: () => dp.running ? dp.chainStats(id).running : 0,
+          answer: (token, err) => {
+            if (dp.running) dp.answer(token, err.status, err.body(), err.headers());
+          },
+        };
+      },
+    };
   }
 
   /** The Lending of one instance group (GroupOptions.lending). */
@@ -158,7 +193,46 @@ export class DataplaneLink {
         this.#owner.get(ev.tag)?.onRetired(ev.tag);
         this.#owner.delete(ev.tag);
         return;
+      case "stepDown": {
+        const c = this.#chains.get(ev.chain);
+        if (!c) {
+          if (ev.token) {
+            this.dp.answer(ev.token, 502, {
+              error: "function_fault",
+              message: `chain ${r?.name}: a step died`,
+            }, {});
+          }
+          return;
+        }
+        c.hooks.stepDown(ev).then((e) => {
+          if (!e) return;
+          this.#report({
+            target: "chain",
+            name: c.name,
+            status: e.status,
+            kind: e.code,
+            seconds: ev.seconds,
+            requestId: ev.requestId,
+            traceId: ev.traceId,
+          });
+        });
+        return;
+      }
       case "done": {
+        if (ev.chain) {
+          const chain = this.#chains.get(ev.chain);
+          chain?.hooks.done(ev.status, ev.code, ev.rc === 1);
+          this.#report({
+            target: "chain",
+            name: chain?.name ?? r?.name ?? "",
+            status: ev.status,
+            kind: ev.code || undefined,
+            seconds: ev.seconds,
+            requestId: ev.requestId,
+            traceId: ev.traceId,
+          });
+          return;
+        }
         if (ev.tag) this.#owner.get(ev.tag)?.onDone(ev.tag);
         this.#report({
           target: "function",

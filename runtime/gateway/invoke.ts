@@ -111,11 +111,11 @@ export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
   // A plain route (no zod validation on the hot path); only its description is registered.
   r.on(INVOKE_METHODS, ["/invoke/:name", "/invoke/:name/*"], async (c) => {
     const name = c.req.param("name");
-    const chain = deps.chains?.get(name);
-    if (!chain && deps.dataplane?.serves(name)) {
+    if (deps.dataplane?.serves(name)) {
       c.set("functionAnswer", true); // the function's bytes: no admin schema applies
       return forward(c.req.raw, deps.dataplane.port, c.get("requestId"));
     }
+    const chain = deps.chains?.get(name);
     c.set("invocation", { target: chain ? "chain" : "function", name });
     // 404 before reading anything, then the function's (or chain's) own limits.
     const limit = chain ? chain.spec.maxBody : deps.scheduler.group(name).deployment.maxBody;

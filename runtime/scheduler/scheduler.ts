@@ -63,7 +63,9 @@ export class Scheduler {
       budget: this.budget,
       logs: opts.logs,
       vms: ffiVms,
-      lending: opts.lending,
+      // Without KVM nothing can serve in C: invocations stay on the Hono
+      // path, which answers 503 kvm_unavailable.
+      lending: this.#kvm.available ? opts.lending : undefined,
     };
   }
 

@@ -1,0 +1,481 @@
+/*
+ * dp_chain.c - chains on the data plane, with the semantics of
+ * runtime/chains/runtime.ts: the server's thread hands a request to step 0
+ * through the gateway ring and answers it when a step hands it back.
+ *
+ *   attach   the control plane started the steps; their gateway doorbell
+ *            (an eventfd the steps ring inside KVM) joins the data plane's
+ *            epoll set, and the gateway says it always sleeps, so every
+ *            hand-back rings it
+ *   take()   a body of known length is received straight into extent 0 of
+ *            a slot allocated for it (no copy); others land in the server's
+ *            buffer and are copied in once (counted)
+ *   answer   from the pool, after the same checks as the TypeScript pump:
+ *            refusals, the response head, status, loops; faults park the
+ *            request for the control plane's explained answer
+ *   tick     timeouts: the step holding the request is stopped (its failure
+ *            answers 504); a request no step holds is answered at once; and
+ *            one look at the rings, in case a guest cleared the gateway's
+ *            sleeping flag (it only delays its own chain's answers)
+ *
+ * Every step that dies or is stopped is reported (SURE_DP_STEP_DOWN) so the
+ * control plane restarts it. Everything read from the pool was checked by
+ * chain_gateway.c against host-private state before it arrives here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "chain.h"
+#include "dataplane.h"
+#include "util.h"
+
+#define COLLECT_BATCH 64u
+
+static struct dp_chain *chain_by_id(struct sure_dataplane *dp, uint32_t id)
+{
+	for (struct dp_chain *dc = dp->chains; dc; dc = dc->next)
+		if (dc->id == id)
+			return dc;
+	return NULL;
+}
+
+/* The attached chain whose pool holds body (a slot take() gave out), and its slot. */
+static struct dp_chain *reserved_slot(struct sure_dataplane *dp, const uint8_t *body,
+				      uint32_t *slot)
+{
+	for (struct dp_chain *dc = dp->chains; body && dc; dc = dc->next) {
+		if (!dc->nreserved)
+			continue;
+		for (uint32_t s = 0; s < dc->nslots; s++) {
+			if (dc->reserved[s] &&
+			    dc->c->bufs + (uint64_t)dc->c->m->slot[s].first[0] * dc->c->buf_size ==
+				    body) {
+				*slot = s;
+				return dc;
+			}
+		}
+	}
+	return NULL;
+}
+
+static uint32_t request_bytes(const struct dp_chain *dc, uint64_t len)
+{
+	uint64_t n = len > dc->cfg.reserve ? len : dc->cfg.reserve;
+
+	return n ? (uint32_t)n : 1;
+}
+
+void sure_dp_chain_take(struct sure_dataplane *dp, struct dp_route *r,
+			const struct sure_http_req *req, uint64_t *max_body, uint8_t **body,
+			uint64_t *body_cap)
+{
+	struct dp_chain *dc = r->chain;
+	uint32_t slot;
+	uint64_t off;
+
+	(void)dp;
+	*max_body = dc->cfg.max_body;
+	if (dc->closing || req->chunked || !req->has_length || !req->content_length ||
+	    req->content_length > dc->cfg.max_body)
+		return;
+	/* No slot free: run() answers 503 pool_exhausted once the body is read. */
+	if (sure_chain_alloc(dc->c, request_bytes(dc, req->content_length), &slot, &off) < 0)
+		return;
+	dc->reserved[slot] = 1;
+	dc->nreserved++;
+	*body = dc->c->bufs + off;
+	*body_cap = sure_chain_extent_bytes(dc->c, slot);
+}
+
+int sure_dp_chain_cancel(struct sure_dataplane *dp, const uint8_t *body)
+{
+	uint32_t slot;
+	struct dp_chain *dc = reserved_slot(dp, body, &slot);
+
+	if (!dc)
+		return 0;
+	dc->reserved[slot] = 0;
+	dc->nreserved--;
+	sure_chain_free(dc->c, slot);
+	return 1;
+}
+
+int sure_dp_chain_run(struct sure_dataplane *dp, struct dp_req *q)
+{
+	struct sure_http_exchange *ex = q->ex;
+	struct dp_route *r = q->route;
+	uint32_t slot;
+	uint64_t off;
+	struct dp_chain *dc = reserved_slot(dp, ex->body, &slot);
+	char extra[96];
+
+	if (dc) {
+		/* The body is in its slot already (whichever chain the route names now). */
+		dc->reserved[slot] = 0;
+		dc->nreserved--;
+	} else if (r && r->chain) {
+		dc = r->chain;
+		snprintf(extra, sizeof(extra), ",\"chain\":\"%s\"", dc->cfg.name);
+		q->chain = dc; /* its DONE event names the chain */
+		if (dc->closing) {
+			snprintf(extra, sizeof(extra), ",\"function\":\"%s\"", dc->cfg.name);
+			SURE_DP_FAIL(dp, q, 503, "overloaded", extra, "retry-after: 1\n",
+				     "function %s is overloaded: all instances busy and the queue is full",
+				     dc->cfg.name);
+			return 1;
+		}
+		if (sure_chain_alloc(dc->c, request_bytes(dc, ex->body_len), &slot, &off) < 0) {
+			SURE_DP_FAIL(dp, q, 503, "pool_exhausted", extra, "retry-after: 1\n",
+				     "chain %s has no free buffers for this request; retry shortly",
+				     dc->cfg.name);
+			return 1;
+		}
+	} else {
+		return 0;
+	}
+	q->chain = dc;
+	q->route = dc->route;
+	q->slot = slot;
+	/* What the steps see: the node's request id (the parser kept room for it). */
+	sure_http_head_add(ex->head, "x-request-id", 12, q->request_id, strlen(q->request_id));
+	sure_dp_copy_head(dc->c->heads + (uint64_t)slot * SURE_SLOT_HEAD_SIZE, ex->head);
+	const uint8_t *extent = dc->c->bufs + (uint64_t)dc->c->m->slot[slot].first[0] *
+						       dc->c->buf_size;
+	if (ex->body_len && ex->body != extent)
+		dp->copied_in += ex->body_len; /* sure_chain_submit copies it */
+	int rc = sure_chain_submit(dc->c, slot, ex->body, (uint32_t)ex->body_len, q->trace);
+	if (rc < 0) {
+		sure_chain_free(dc->c, slot);
+		snprintf(extra, sizeof(extra), ",\"chain\":\"%s\"", dc->cfg.name);
+		SURE_DP_FAIL(dp, q, 503, "pool_exhausted", extra, "retry-after: 1\n",
+			     "chain %s has no free buffers for this request; retry shortly",
+			     dc->cfg.name);
+		return 1;
+	}
+	dc->slot_req[slot] = q;
+	dc->inflight++;
+	dc->requests++;
+	q->deadline_ns = sure_now_ns() + (uint64_t)dc->cfg.timeout_ms * 1000000ull;
+	return 1;
+}
+
+/* The control plane restarts the step (and answers token, if not 0). */
+static void step_down(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req *q,
+		      uint32_t step, int rc, int park)
+{
+	struct sure_dp_event ev = {
+		.kind = SURE_DP_STEP_DOWN, .route = dc->route->id, .chain = dc->id,
+		.status = step, .rc = rc,
+	};
+
+	if (park && q && q->ex) {
+		sure_dp_park(dp, q, &ev);
+		return;
+	}
+	if (q) {
+		memcpy(ev.trace_id, q->trace, 16);
+		memcpy(ev.request_id, q->request_id, sizeof(ev.request_id));
+	}
+	sure_dp_event(dp, &ev);
+}
+
+static void timeout_answer(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req *q)
+{
+	char extra[128];
+
+	snprintf(extra, sizeof(extra), ",\"function\":\"%s\",\"timeoutMs\":%u", dc->cfg.name,
+		 dc->cfg.timeout_ms);
+	SURE_DP_FAIL(dp, q, 504, "function_timeout", extra, NULL,
+		     "function %s did not answer within %u ms", dc->cfg.name, dc->cfg.timeout_ms);
+}
+
+/* A step handed the request back (or the chain failed it). */
+static void complete(struct sure_dataplane *dp, struct dp_chain *dc, const struct sure_completion *cp)
+{
+	struct sure_chain *c = dc->c;
+	uint32_t slot = cp->slot;
+	struct dp_req *q = slot < dc->nslots ? dc->slot_req[slot] : NULL;
+	char extra[320], err[256];
+
+	if (!q) /* not a request of ours: nothing to answer, nothing to keep */
+		return;
+	dc->slot_req[slot] = NULL;
+	dc->inflight--;
+	uint32_t step = cp->node;
+	const char *fn = step < c->nsteps ? c->m->step[step].name : dc->cfg.name;
+
+	if (cp->error == SURE_CE_FAULT || cp->error == SURE_CE_BOGUS) {
+		int why = q->timed_out		       ? -ETIMEDOUT
+			  : cp->error == SURE_CE_BOGUS ? -EPROTO
+						       : -EFAULT;
+		sure_chain_free(c, slot);
+		if (why == -EFAULT && q->ex) {
+			/* A death: the control plane reads the step's fault and answers. */
+			step_down(dp, dc, q, step, why, 1);
+			return;
+		}
+		step_down(dp, dc, q, step, why, 0);
+		if (!q->ex) {
+			sure_dp_req_free(dp, q);
+		} else if (why == -ETIMEDOUT) {
+			timeout_answer(dp, dc, q);
+		} else {
+			snprintf(extra, sizeof(extra), ",\"chain\":\"%s\",\"function\":\"%s\"",
+				 dc->cfg.name, fn);
+			SURE_DP_FAIL(dp, q, 502, "bogus_descriptor", extra, NULL,
+				     "function %s of chain %s handed on a bogus buffer descriptor and was stopped",
+				     fn, dc->cfg.name);
+		}
+		return;
+	}
+	if (!q->ex) { /* the client left */
+		sure_chain_free(c, slot);
+		sure_dp_req_free(dp, q);
+		return;
+	}
+	if (cp->error == SURE_CE_OK &&
+	    sure_dp_refused(dp, q, fn, cp->reason, cp->rc,
+			    step < c->nsteps ? dc->cfg.step_deadline_ms[step] : 0)) {
+		sure_chain_free(c, slot);
+		return;
+	}
+	snprintf(extra, sizeof(extra), ",\"function\":\"%s\"", dc->cfg.name);
+	int status = cp->error == SURE_CE_LOOP ? 508 : cp->status;
+	if (sure_http_resp_head_take(c->heads + (uint64_t)slot * SURE_SLOT_HEAD_SIZE +
+					     SURE_REQ_HEAD_CAP,
+				     dp->resp_head, err, sizeof(err)) < 0) {
+		SURE_DP_FAIL(dp, q, 502, "bad_response_header", extra, NULL, "function %s: %s",
+			     dc->cfg.name, err);
+	} else if (status < 200 || status > 599) {
+		SURE_DP_FAIL(dp, q, 500, "internal_error", "", NULL,
+			     "function %s answered with invalid HTTP status %d", dc->cfg.name,
+			     status);
+	} else {
+		sure_dp_set_traceparent(dp, q);
+		sure_http_head_add(dp->resp_head, "traceparent", 11, dp->traceparent, 55);
+		sure_dp_done(dp, q, 0, status, NULL, cp->len, cp->error == SURE_CE_LOOP);
+		/* Written from the pool; what the socket does not take now is
+		 * copied by the server, so the slot is free to go. */
+		sure_http_answer(q->ex, status, dp->resp_head, c->bufs + cp->offset, cp->len);
+		q->ex = NULL;
+		sure_dp_req_free(dp, q);
+	}
+	sure_chain_free(c, slot);
+}
+
+static void collect(struct sure_dataplane *dp, struct dp_chain *dc)
+{
+	struct sure_completion done[COLLECT_BATCH];
+	uint32_t n;
+
+	do {
+		n = sure_chain_collect(dc->c, done, COLLECT_BATCH);
+		for (uint32_t k = 0; k < n; k++)
+			complete(dp, dc, &done[k]);
+	} while (n == COLLECT_BATCH);
+}
+
+void sure_dp_on_chains(void *arg)
+{
+	struct sure_dataplane *dp = arg;
+	struct epoll_event evs[16];
+	int n;
+
+	while ((n = epoll_wait(dp->chain_ep, evs, 16, 0)) > 0) {
+		pthread_mutex_lock(&dp->lock);
+		for (int k = 0; k < n; k++) {
+			struct dp_chain *dc = chain_by_id(dp, evs[k].data.u32);
+			if (!dc)
+				continue; /* released meanwhile */
+			sure_chain_drain_fd(dc->c->wake_fd[SURE_NODE_GW]);
+			collect(dp, dc);
+		}
+		pthread_mutex_unlock(&dp->lock);
+	}
+}
+
+void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns)
+{
+	for (struct dp_chain *dc = dp->chains; dc; dc = dc->next) {
+		if (!dc->inflight)
+			continue;
+		collect(dp, dc);
+		for (uint32_t s = 0; s < dc->nslots; s++) {
+			struct dp_req *q = dc->slot_req[s];
+			if (!q || now_ns < q->deadline_ns)
+				continue;
+			int at = sure_chain_locate(dc->c, s);
+			if (!q->timed_out) {
+				q->timed_out = 1;
+				/* Its step is stopped: the failure that follows answers
+				 * 504. Where the request is comes from the pool, which a
+				 * step can rewrite: if no failure comes within a second,
+				 * it is answered below all the same. */
+				q->deadline_ns = now_ns + 1000000000ull;
+				if (at >= 0 && (uint32_t)at < dc->c->nsteps &&
+				    sure_chain_expire_step(dc->c, (uint32_t)at, dc->cfg.timeout_ms) == 0)
+					continue;
+			}
+			/* Nobody can answer it now (between steps, or its step is
+			 * down): answer, and free the slot; its generation moves on,
+			 * so a descriptor still queued for it is dropped as stale. */
+			dc->slot_req[s] = NULL;
+			dc->inflight--;
+			sure_chain_free(dc->c, s);
+			if (at >= 0 && (uint32_t)at < dc->c->nsteps)
+				step_down(dp, dc, q, (uint32_t)at, -ENOENT, 0);
+			timeout_answer(dp, dc, q);
+		}
+	}
+}
+
+/* ---- the control plane's calls (libsure.h) ---- */
+
+static void gateway_sleeps(struct sure_chain *c, uint32_t on)
+{
+	sure_store(&c->sleeping[SURE_NODE_GW], on);
+	sure_store(&c->hdr->node[SURE_NODE_GW].sleeping, on);
+	sure_fence();
+}
+
+SURE_API int sure_dataplane_attach_chain(struct sure_dataplane *dp, struct sure_chain *chain,
+					 const struct sure_chain_route_config *cfg, size_t size)
+{
+	if (!dp || !chain || !cfg || size != sizeof(*cfg) || !memchr(cfg->name, 0, sizeof(cfg->name)) ||
+	    !cfg->timeout_ms)
+		return -EINVAL;
+	struct sure_route_config rc = { .max_body = cfg->max_body, .max_instances = 1,
+					.target_concurrency = 1 };
+	memcpy(rc.name, cfg->name, sizeof(rc.name));
+	struct dp_chain *dc = calloc(1, sizeof(*dc));
+	if (dc) {
+		dc->slot_req = calloc(chain->nslots, sizeof(*dc->slot_req));
+		dc->reserved = calloc(chain->nslots, 1);
+	}
+	if (!dc || !dc->slot_req || !dc->reserved) {
+		if (dc) {
+			free(dc->slot_req);
+			free(dc->reserved);
+		}
+		free(dc);
+		return -ENOMEM;
+	}
+	dc->c = chain;
+	dc->cfg = *cfg;
+	dc->nslots = chain->nslots;
+	/* Never more than one extent: the body is received into extent 0. */
+	uint64_t extent = (uint64_t)(chain->nbuf / 2) * chain->buf_size;
+	if (!dc->cfg.max_body || dc->cfg.max_body > extent)
+		dc->cfg.max_body = extent;
+	pthread_mutex_lock(&dp->lock);
+	dc->id = ++dp->next_chain_id;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = dc->id };
+	int route = sure_dp_route_locked(dp, &rc); /* checks the name */
+	if (route < 0 ||
+	    epoll_ctl(dp->chain_ep, EPOLL_CTL_ADD, chain->wake_fd[SURE_NODE_GW], &ev) < 0) {
+		int e = route < 0 ? route : -errno;
+		pthread_mutex_unlock(&dp->lock);
+		free(dc->slot_req);
+		free(dc->reserved);
+		free(dc);
+		return e;
+	}
+	dc->route = dp->routes[route];
+	dc->route->chain = dc;
+	dc->next = dp->chains;
+	dp->chains = dc;
+	gateway_sleeps(chain, 1);
+	pthread_mutex_unlock(&dp->lock);
+	return (int)dc->id;
+}
+
+SURE_API int sure_dataplane_close_chain(struct sure_dataplane *dp, uint32_t id)
+{
+	if (!dp)
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_chain *dc = chain_by_id(dp, id);
+	if (dc) {
+		dc->closing = 1;
+		if (dc->route->chain == dc)
+			dc->route->live = 0;
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return dc ? 0 : -ENOENT;
+}
+
+SURE_API int sure_dataplane_release_chain(struct sure_dataplane *dp, uint32_t id)
+{
+	if (!dp)
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_chain **pp = &dp->chains, *dc;
+	while ((dc = *pp) && dc->id != id)
+		pp = &dc->next;
+	if (!dc || dc->nreserved) {
+		pthread_mutex_unlock(&dp->lock);
+		return dc ? -EBUSY : -ENOENT;
+	}
+	dc->closing = 1;
+	collect(dp, dc); /* what finished meanwhile is answered as it is */
+	for (uint32_t s = 0; s < dc->nslots; s++) {
+		struct dp_req *q = dc->slot_req[s];
+		if (!q)
+			continue;
+		dc->slot_req[s] = NULL;
+		sure_chain_free(dc->c, s);
+		timeout_answer(dp, dc, q);
+	}
+	/* Requests it left parked keep their answer; they only name the chain's id. */
+	for (struct dp_req *q = dp->parked; q; q = q->next)
+		if (q->chain == dc)
+			q->chain = NULL;
+	epoll_ctl(dp->chain_ep, EPOLL_CTL_DEL, dc->c->wake_fd[SURE_NODE_GW], NULL);
+	gateway_sleeps(dc->c, 0);
+	if (dc->route->chain == dc) {
+		dc->route->chain = NULL;
+		dc->route->live = 0;
+	}
+	*pp = dc->next;
+	pthread_mutex_unlock(&dp->lock);
+	free(dc->slot_req);
+	free(dc->reserved);
+	free(dc);
+	return 0;
+}
+
+SURE_API int sure_dataplane_chain_stats(struct sure_dataplane *dp, uint32_t id,
+					struct sure_route_stats *out, size_t size)
+{
+	if (!dp || !out || size != sizeof(*out))
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_chain *dc = chain_by_id(dp, id);
+	if (dc) {
+		memset(out, 0, sizeof(*out));
+		out->running = dc->inflight + dc->nreserved;
+		out->requests = dc->requests;
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return dc ? 0 : -ENOENT;
+}
+
+void sure_dp_chains_free(struct sure_dataplane *dp)
+{
+	while (dp->chains) {
+		struct dp_chain *dc = dp->chains;
+		dp->chains = dc->next;
+		for (uint32_t s = 0; s < dc->nslots; s++)
+			free(dc->slot_req[s]);
+		for (struct dp_req *q = dp->parked; q; q = q->next)
+			if (q->chain == dc)
+				q->chain = NULL;
+		gateway_sleeps(dc->c, 0);
+		free(dc->slot_req);
+		free(dc->reserved);
+		free(dc);
+	}
+}
