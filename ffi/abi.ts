@@ -227,7 +227,7 @@ export const STRUCTS = {
     mapped_bytes: 16,
   },
   sure_dataplane_config: {
-    size: 204,
+    size: 216,
     host: 0,
     upstream: 64,
     port: 172,
@@ -237,6 +237,7 @@ export const STRUCTS = {
     idle_timeout_ms: 188,
     write_timeout_ms: 192,
     tick_ms: 196,
+    cpu_mask: 208,
   },
   sure_route_config: {
     size: 104,

@@ -22,6 +22,8 @@ export interface DataplaneOptions {
   bodyTimeoutMs?: number;
   idleTimeoutMs?: number;
   writeTimeoutMs?: number;
+  /** CPUs its thread may run on (below 64); empty or absent: any. */
+  cpus?: number[];
 }
 
 export interface RouteSettings {
@@ -171,6 +173,9 @@ export class Dataplane {
     v.setUint32(L.body_timeout_ms, o.bodyTimeoutMs ?? 0, true);
     v.setUint32(L.idle_timeout_ms, o.idleTimeoutMs ?? 0, true);
     v.setUint32(L.write_timeout_ms, o.writeTimeoutMs ?? 0, true);
+    let mask = 0n;
+    for (const c of o.cpus ?? []) if (c >= 0 && c < 64) mask |= 1n << BigInt(c);
+    v.setBigUint64(L.cpu_mask, mask, true);
     const out = new BigUint64Array(1);
     const rc = libsure().sure_dataplane_start(cfg.bytes, cfg.size, out);
     if (rc < 0) throw errorFromErrno("sure_dataplane_start", rc);

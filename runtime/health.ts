@@ -38,6 +38,10 @@ export const HealthSchema = z.object({
     tunnelled: z.number().int().optional().describe(
       "Connections handed to the Hono app (sockets)",
     ),
+    threads: z.number().int().optional().describe("Data-plane threads (sockets)"),
+    cpus: z.array(z.number().int()).optional().describe(
+      "CPUs the data-plane thread may run on; empty: any (sockets)",
+    ),
   }),
 }).openapi("Health");
 
@@ -48,6 +52,8 @@ export interface FrontInfo {
   backend: "hono" | "sockets";
   listen: string;
   stats?: () => { connsOpen: number; requests: number; tunnelled: number };
+  /** The data-plane thread's CPUs ([]: any). */
+  cpus?: number[];
 }
 
 export interface HealthDeps {
@@ -84,6 +90,7 @@ function front(f: FrontInfo | undefined): Health["dataplane"] {
     backend: f.backend,
     listen: f.listen,
     ...(s ? { connections: s.connsOpen, requests: s.requests, tunnelled: s.tunnelled } : {}),
+    ...(f.cpus ? { threads: 1, cpus: f.cpus } : {}),
   };
 }
 

@@ -16,6 +16,7 @@ import { VERSION } from "./version.ts";
 import { LogHub } from "./logs/hub.ts";
 import { NodeMetrics } from "./metrics/metrics.ts";
 import { DataplaneLink } from "./dataplane/link.ts";
+import { dataplaneCpus } from "./scheduler/placement.ts";
 import type { FrontInfo } from "./health.ts";
 
 export interface NodeOptions {
@@ -42,8 +43,8 @@ export interface NodeOptions {
   /**
    * Who serves HTTP: "hono" (Deno.serve and the Hono app for everything) or
    * "sockets" (libsure's HTTP server on the public port runs /invoke of every
-   * function in C and tunnels the rest to the Hono app on a unix socket).
-   * Default: SURE_DATAPLANE, else "hono".
+   * function and chain in C and tunnels the rest to the Hono app on a unix
+   * socket). Default: SURE_DATAPLANE, else "sockets".
    */
   dataplane?: Dataplane;
 }
@@ -147,19 +148,25 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const store = await Store.open(opts.dataDir);
   const requestLog = opts.requestLog ?? Deno.env.get("SURE_REQUEST_LOG") !== "0";
   const mode = opts.dataplane ?? (Deno.env.get("SURE_DATAPLANE") as Dataplane | undefined) ??
-    "hono";
+    "sockets";
   if (mode !== "hono" && mode !== "sockets") {
     await store.close();
     throw new Error(`unknown data plane ${mode}: use hono or sockets`);
   }
   const hostname = opts.hostname ?? "127.0.0.1";
-  // The Hono app listens on a unix socket behind libsure's server.
-  const upstream = `${opts.dataDir}/hono.sock`;
+  // The Hono app listens on a unix socket behind libsure's server: in the
+  // data dir, or in a private temporary folder when that path is longer than
+  // a socket address holds (sun_path: 108 bytes).
+  let upstream = `${opts.dataDir}/hono.sock`;
+  if (mode === "sockets" && new TextEncoder().encode(upstream).byteLength > 100) {
+    upstream = `${await Deno.makeTempDir({ prefix: "sure-" })}/hono.sock`;
+  }
   let link: DataplaneLink | undefined;
   if (mode === "sockets") {
     await Deno.remove(upstream).catch(() => {});
     try {
-      link = new DataplaneLink({ host: hostname, port: opts.port, upstream, logger });
+      const cpus = dataplaneCpus(opts.scheduler?.vcpuPlacement ?? "auto");
+      link = new DataplaneLink({ host: hostname, port: opts.port, upstream, logger, cpus });
     } catch (e) {
       await store.close();
       throw e;
@@ -211,7 +218,12 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   const url = `http://${host}:${port}`;
   parts.front.current = link
-    ? { backend: "sockets", listen: `${host}:${port}`, stats: () => link.dp.stats() }
+    ? {
+      backend: "sockets",
+      listen: `${host}:${port}`,
+      stats: () => link.dp.stats(),
+      cpus: link.opts.cpus ?? [],
+    }
     : { backend: "hono", listen: `${host}:${port}` };
   logger("info", `sure node listening on ${url}`, {
     version: VERSION,

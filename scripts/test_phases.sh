@@ -110,11 +110,12 @@ phase_checks() {
 phase_deno() {
   echo "== Deno tests"
   deno_tests "$@"
-  # The same HTTP suites again, with libsure's HTTP server in front
-  # (--dataplane sockets); only for a whole run, not for a chosen file.
+  # The same HTTP suites again, with the Hono app serving everything
+  # (--dataplane hono; the default is libsure's data plane in front); only
+  # for a whole run, not for a chosen file.
   if [ $# -eq 0 ]; then
-    echo "== Deno tests through libsure's data plane (SURE_DATAPLANE=sockets)"
-    SURE_DATAPLANE=sockets deno_tests tests/http_contract_test.ts tests/crash_report_test.ts \
+    echo "== Deno tests through the Hono gateway (SURE_DATAPLANE=hono)"
+    SURE_DATAPLANE=hono deno_tests tests/http_contract_test.ts tests/crash_report_test.ts \
       tests/behaviour_test.ts tests/chain_test.ts
   fi
 }

@@ -40,11 +40,12 @@ async function invoke(node: TestNode, name: string, body: string | Uint8Array<Ar
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 /**
- * scripts/test_phases.sh runs this file again with libsure's data plane in
- * front: it receives a body of known length straight into the pool and
- * writes the answer from it, so the node copies nothing either way.
+ * By default libsure's data plane is in front: it receives a body of known
+ * length straight into the pool and writes the answer from it, so the node
+ * copies nothing either way. scripts/test_phases.sh runs this file again
+ * with the Hono gateway (SURE_DATAPLANE=hono), which copies each once.
  */
-const viaDataplane = Deno.env.get("SURE_DATAPLANE") === "sockets";
+const viaDataplane = (Deno.env.get("SURE_DATAPLANE") ?? "sockets") === "sockets";
 const nodeCopies = (bytes: number) => viaDataplane ? 0 : bytes;
 
 async function stats(node: TestNode, name: string) {

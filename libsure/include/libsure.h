@@ -425,6 +425,7 @@ struct sure_dataplane_config {
 	uint32_t header_timeout_ms, body_timeout_ms, idle_timeout_ms, write_timeout_ms;
 	uint32_t tick_ms; /* timeout resolution (0: 5 ms) */
 	uint32_t pad;
+	uint64_t cpu_mask; /* CPUs (bit n: CPU n) its thread may run on; 0: anywhere */
 };
 SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_t size,
 				  struct sure_dataplane **out);

@@ -357,6 +357,7 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 		.body_timeout_ms = cfg->body_timeout_ms,
 		.idle_timeout_ms = cfg->idle_timeout_ms,
 		.write_timeout_ms = cfg->write_timeout_ms,
+		.cpu_mask = cfg->cpu_mask,
 		/* The largest body a function takes: each route lowers it (sure_http_limit_body). */
 		.max_body = (uint64_t)SURE_IO_MAX,
 		.ops = &sure_dp_ops,

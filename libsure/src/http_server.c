@@ -274,6 +274,16 @@ static void *loop(void *arg)
 	struct sure_http_server *s = arg;
 	struct epoll_event evs[EVENTS];
 
+	pthread_setname_np(pthread_self(), "sure-dataplane");
+	if (s->cfg.cpu_mask) {
+		/* Placed by the control plane (off the vCPUs' CPUs); refused: anywhere. */
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		for (int c = 0; c < 64; c++)
+			if (s->cfg.cpu_mask & (1ull << c))
+				CPU_SET(c, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
 	s->now_ns = sure_now_ns();
 	s->next_sweep_ns = s->now_ns + SWEEP_NS;
 	for (;;) {

@@ -91,6 +91,7 @@ struct sure_http_server_config {
 	uint32_t idle_timeout_ms; /* keep-alive connection idle (0: 60 s): close */
 	uint32_t write_timeout_ms; /* client reads nothing of the answer for this
 				    * long (0: 30 s): close. Tunnels have no timeout. */
+	uint64_t cpu_mask; /* CPUs (bit n: CPU n) the server's thread may run on; 0: anywhere */
 	const struct sure_http_ops *ops;
 	void *ctx;
 };

@@ -232,6 +232,7 @@ int main(void)
 	FIELD(sure_dataplane_config, idle_timeout_ms);
 	FIELD(sure_dataplane_config, write_timeout_ms);
 	FIELD(sure_dataplane_config, tick_ms);
+	FIELD(sure_dataplane_config, cpu_mask);
 	STRUCT_END();
 	STRUCT_BEGIN(sure_route_config);
 	FIELD(sure_route_config, name);

@@ -31,9 +31,9 @@ const OPTIONS: Record<string, OptionDoc> = {
   dataplane: {
     type: "string",
     arg: "KIND",
-    help: "who serves HTTP: hono (Deno.serve and the Hono app) or sockets (libsure's HTTP " +
-      "server runs /invoke in C and hands the rest to the Hono app) (env SURE_DATAPLANE; " +
-      "default hono)",
+    help: "who serves HTTP: sockets (libsure's HTTP server runs /invoke of functions and " +
+      "chains in C and hands the rest to the Hono app) or hono (Deno.serve and the Hono app " +
+      "for everything) (env SURE_DATAPLANE; default sockets)",
   },
   "event-attempts": {
     type: "string",
@@ -65,7 +65,7 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
       throw new UsageError(`--vcpu-cpus: ${(e as Error).message}`);
     }
   }
-  const dataplane = (values.dataplane ?? (Deno.env.get("SURE_DATAPLANE") || "hono")) as string;
+  const dataplane = (values.dataplane ?? (Deno.env.get("SURE_DATAPLANE") || "sockets")) as string;
   if (dataplane !== "hono" && dataplane !== "sockets") {
     throw new UsageError(`--dataplane must be hono or sockets, not ${dataplane}`);
   }

@@ -21,6 +21,8 @@ export interface LinkOptions {
   /** Unix socket of the Hono app. */
   upstream: string;
   logger: Logger;
+  /** CPUs for the data-plane thread ([]: any). */
+  cpus?: number[];
 }
 
 interface Route {
@@ -44,7 +46,12 @@ export class DataplaneLink {
   #stopping = false;
 
   constructor(readonly opts: LinkOptions) {
-    this.dp = Dataplane.start({ host: opts.host, port: opts.port, upstream: opts.upstream });
+    this.dp = Dataplane.start({
+      host: opts.host,
+      port: opts.port,
+      upstream: opts.upstream,
+      cpus: opts.cpus,
+    });
   }
 
   get port(): number {

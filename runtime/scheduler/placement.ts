@@ -5,7 +5,9 @@
  * from ~24-27k to ~29-33k requests/s with the vCPU threads kept off one CPU.
  * So by default ("auto") vCPU threads may use every CPU the node may use
  * except the first, leaving that one to the event loop; "all" lets them run
- * anywhere; a list ("1-3,6") names the CPUs.
+ * anywhere; a list ("1-3,6") names the CPUs. libsure's data-plane thread
+ * (--dataplane sockets) takes the CPUs the vCPU threads leave: with "auto",
+ * the event loop's, which no longer runs per request.
  */
 
 export type VcpuPlacement = "auto" | "all" | number[];
@@ -43,4 +45,12 @@ export function vcpuCpus(p: VcpuPlacement, allowed = allowedCpus()): number[] {
   if (p !== "auto") return p;
   if (!allowed || allowed.length < 2) return [];
   return allowed.slice(1);
+}
+
+/** The CPUs for the data-plane thread: those the vCPU threads leave ([] = anywhere). */
+export function dataplaneCpus(p: VcpuPlacement, allowed = allowedCpus()): number[] {
+  const vcpus = vcpuCpus(p, allowed);
+  if (vcpus.length === 0 || !allowed) return [];
+  const left = allowed.filter((c) => !vcpus.includes(c));
+  return left.length > 0 ? left : [];
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseCpuList, vcpuCpus } from "./placement.ts";
+import { dataplaneCpus, parseCpuList, vcpuCpus } from "./placement.ts";
 
 Deno.test("vCPU placement: CPU lists, and auto keeps the first allowed CPU for the event loop", () => {
   assert.deepEqual(parseCpuList("1-3,6"), [1, 2, 3, 6]);
@@ -14,4 +14,14 @@ Deno.test("vCPU placement: CPU lists, and auto keeps the first allowed CPU for t
   assert.deepEqual(vcpuCpus("auto", null), []);
   assert.deepEqual(vcpuCpus("all", [0, 1]), []);
   assert.deepEqual(vcpuCpus([1, 2], [0, 1, 2]), [1, 2]);
+});
+
+Deno.test("placement: the data-plane thread takes the CPUs the vCPU threads leave", () => {
+  assert.deepEqual(dataplaneCpus("auto", [0, 1]), [0]);
+  assert.deepEqual(dataplaneCpus("auto", [2, 3, 4]), [2]);
+  assert.deepEqual(dataplaneCpus("auto", [0]), []);
+  assert.deepEqual(dataplaneCpus("all", [0, 1]), []);
+  assert.deepEqual(dataplaneCpus([1, 2], [0, 1, 2, 3]), [0, 3]);
+  assert.deepEqual(dataplaneCpus([0, 1], [0, 1]), []);
+  assert.deepEqual(dataplaneCpus("auto", null), []);
 });
