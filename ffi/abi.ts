@@ -289,7 +289,7 @@ export const STRUCTS = {
     request_id: 120,
   },
   sure_dataplane_stats: {
-    size: 96,
+    size: 128,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -302,5 +302,9 @@ export const STRUCTS = {
     copied_in: 72,
     copied_out: 80,
     events_dropped: 88,
+    queued: 96,
+    running: 104,
+    in_chains: 112,
+    parked: 120,
   },
 } as const;

@@ -117,6 +117,11 @@ export interface DataplaneStats {
   copiedIn: number;
   copiedOut: number;
   eventsDropped: number;
+  /** Now: waiting for an instance, running on one, in chains, awaiting the control plane. */
+  queued: number;
+  running: number;
+  inChains: number;
+  parked: number;
 }
 
 const enc = new TextEncoder();
@@ -398,6 +403,10 @@ export class Dataplane {
       copiedIn: s.u64("copied_in"),
       copiedOut: s.u64("copied_out"),
       eventsDropped: s.u64("events_dropped"),
+      queued: s.u64("queued"),
+      running: s.u64("running"),
+      inChains: s.u64("in_chains"),
+      parked: s.u64("parked"),
     };
   }
 

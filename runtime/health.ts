@@ -39,6 +39,14 @@ export const HealthSchema = z.object({
       "Connections handed to the Hono app (sockets)",
     ),
     threads: z.number().int().optional().describe("Data-plane threads (sockets)"),
+    queues: z.object({
+      waiting: z.number().int().describe("Requests waiting in C for an instance"),
+      running: z.number().int().describe("Requests running on an instance"),
+      inChains: z.number().int().describe("Requests inside chains"),
+      parked: z.number().int().describe(
+        "Requests whose instance died, waiting for the control plane's answer",
+      ),
+    }).optional().describe("What the data plane holds now (sockets)"),
     cpus: z.array(z.number().int()).optional().describe(
       "CPUs the data-plane thread may run on; empty: any (sockets)",
     ),
@@ -51,7 +59,15 @@ export type Health = z.infer<typeof HealthSchema>;
 export interface FrontInfo {
   backend: "hono" | "sockets";
   listen: string;
-  stats?: () => { connsOpen: number; requests: number; tunnelled: number };
+  stats?: () => {
+    connsOpen: number;
+    requests: number;
+    tunnelled: number;
+    queued: number;
+    running: number;
+    inChains: number;
+    parked: number;
+  };
   /** The data-plane thread's CPUs ([]: any). */
   cpus?: number[];
 }
@@ -89,7 +105,19 @@ function front(f: FrontInfo | undefined): Health["dataplane"] {
   return {
     backend: f.backend,
     listen: f.listen,
-    ...(s ? { connections: s.connsOpen, requests: s.requests, tunnelled: s.tunnelled } : {}),
+    ...(s
+      ? {
+        connections: s.connsOpen,
+        requests: s.requests,
+        tunnelled: s.tunnelled,
+        queues: {
+          waiting: s.queued,
+          running: s.running,
+          inChains: s.inChains,
+          parked: s.parked,
+        },
+      }
+      : {}),
     ...(f.cpus ? { threads: 1, cpus: f.cpus } : {}),
   };
 }

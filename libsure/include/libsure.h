@@ -554,6 +554,9 @@ struct sure_dataplane_stats {
 	uint64_t requests, tunnelled, parse_errors, timeouts;
 	uint64_t bytes_in, bytes_out, copied_in, copied_out;
 	uint64_t events_dropped;
+	/* now: requests waiting for an instance, running on one, in chains,
+	 * and waiting for the control plane's answer after a death */
+	uint64_t queued, running, in_chains, parked;
 };
 SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_dataplane_stats *out,
 				  size_t size);

@@ -100,7 +100,8 @@ SURE_API int sure_dataplane_unroute(struct sure_dataplane *dp, uint32_t route)
 		return -EINVAL;
 	pthread_mutex_lock(&dp->lock);
 	struct dp_route *r = route_at(dp, route);
-	if (r)
+	/* A chain attached under the name since is not the function's to withdraw. */
+	if (r && !r->chain)
 		r->live = 0;
 	pthread_mutex_unlock(&dp->lock);
 	return r ? 0 : -ENOENT;
@@ -459,6 +460,14 @@ SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_datapla
 		.copied_out = s.copied_out,
 		.events_dropped = dp->events_dropped,
 	};
+	for (uint32_t k = 0; k < dp->nroutes; k++) {
+		out->queued += dp->routes[k]->queued;
+		out->running += dp->routes[k]->running;
+	}
+	for (struct dp_chain *dc = dp->chains; dc; dc = dc->next)
+		out->in_chains += dc->inflight;
+	for (struct dp_req *q = dp->parked; q; q = q->next)
+		out->parked++;
 	pthread_mutex_unlock(&dp->lock);
 	return 0;
 }

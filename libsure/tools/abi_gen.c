@@ -292,6 +292,10 @@ int main(void)
 	FIELD(sure_dataplane_stats, copied_in);
 	FIELD(sure_dataplane_stats, copied_out);
 	FIELD(sure_dataplane_stats, events_dropped);
+	FIELD(sure_dataplane_stats, queued);
+	FIELD(sure_dataplane_stats, running);
+	FIELD(sure_dataplane_stats, in_chains);
+	FIELD(sure_dataplane_stats, parked);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;

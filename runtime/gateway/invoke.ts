@@ -9,7 +9,7 @@
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ContentfulStatusCode, StatusCode } from "hono/utils/http-status";
-import { HeadersTooLargeError, InternalError, NotFoundError } from "../errors.ts";
+import { HeadersTooLargeError, InternalError, NotFoundError, OverloadedError } from "../errors.ts";
 import { type HeaderList, type RequestHead, requestHeadSize } from "../../ffi/mod.ts";
 import { LIMITS } from "../../ffi/abi.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
@@ -91,10 +91,14 @@ export interface GatewayDeps {
  * instances are the data plane's, so it goes there over loopback, with the
  * node's request id. The data plane reports it (metrics, request log).
  */
+/** Marks a request the Hono app forwarded to the data plane. */
+const FORWARDED = "x-sure-forwarded";
+
 async function forward(req: Request, port: number, requestId: string): Promise<Response> {
   const url = new URL(req.url);
   const headers = new Headers(req.headers);
   headers.set("x-request-id", requestId);
+  headers.set(FORWARDED, "1");
   headers.delete("host");
   const hasBody = req.method !== "GET" && req.method !== "HEAD";
   const body = hasBody ? new Uint8Array(await req.arrayBuffer()) : undefined;
@@ -112,6 +116,9 @@ export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
   r.on(INVOKE_METHODS, ["/invoke/:name", "/invoke/:name/*"], async (c) => {
     const name = c.req.param("name");
     if (deps.dataplane?.serves(name)) {
+      // Forwarded once already and handed back: the data plane no longer
+      // serves it (a route withdrawn meanwhile). Never forward in a loop.
+      if (c.req.header(FORWARDED)) throw new OverloadedError(name);
       c.set("functionAnswer", true); // the function's bytes: no admin schema applies
       return forward(c.req.raw, deps.dataplane.port, c.get("requestId"));
     }

@@ -125,9 +125,20 @@ function dataplaneFamilies(s: DataplaneStats): Family[] {
     ),
     counter(
       "sure_dataplane_copied_bytes_total",
-      "Body bytes copied by the stack: in, into an instance's area; out, into the " +
-        "connection's buffer because the socket was full.",
+      "Body bytes copied by the stack: in, into an instance's area or a chain's pool " +
+        "(a body not received there); out, into the connection's buffer because the socket " +
+        "was full.",
       dir(s.copiedIn, s.copiedOut),
+    ),
+    gauge(
+      "sure_dataplane_requests_held",
+      "Requests the data plane holds now, by where they are.",
+      [
+        { labels: { backend: "sockets", state: "waiting" }, value: s.queued },
+        { labels: { backend: "sockets", state: "running" }, value: s.running },
+        { labels: { backend: "sockets", state: "in_chain" }, value: s.inChains },
+        { labels: { backend: "sockets", state: "parked" }, value: s.parked },
+      ],
     ),
     counter(
       "sure_dataplane_events_dropped_total",
