@@ -265,6 +265,25 @@ export function makeLowSegment(img: Uint8Array): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/** A copy of img whose code holds WRPKRU (0f 01 ef) at an odd byte of its executable segment. */
+export function makePkruWriter(img: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = img.slice();
+  const dv = new DataView(out.buffer);
+  const code = phdrs(out).find((p) => p.type === PT_LOAD && (p.flags & PF_X));
+  if (!code) throw new Error("image has no executable segment");
+  const fileOff = Number(dv.getBigUint64(code.off + 8, true));
+  out.set([0x0f, 0x01, 0xef], fileOff + 0x101);
+  return out;
+}
+
+/** A copy of img whose section header table starts 16 bytes before its end. */
+export function makeSectionsPastEnd(img: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = img.slice();
+  const dv = new DataView(out.buffer);
+  dv.setBigUint64(0x28, BigInt(out.byteLength - 16), true);
+  return out;
+}
+
 /** The first n bytes of img: a truncated ELF. */
 export function truncate(img: Uint8Array, n = 200): Uint8Array<ArrayBuffer> {
   return img.slice(0, n);

@@ -22,6 +22,7 @@
 #define MIN_HEAP (64ull << 10)
 /* Real static images have about ten program headers; this bounds the scan. */
 #define MAX_PHDRS 64u
+#define MAX_SHDRS 4096u /* a debug build of a large function has ~40 */
 /* The ABI note: name "sure" (5 bytes with NUL), type 1, 4-byte version. */
 #define NOTE_NAME "sure"
 #define NOTE_NAMESZ 5u
@@ -118,6 +119,53 @@ static int check_header(struct ctx *c, Elf64_Ehdr *eh)
 			       "%llu, past the end of the file (%llu bytes)",
 			    (unsigned)eh->e_phnum, (unsigned long long)eh->e_phoff,
 			    (unsigned long long)end, (unsigned long long)c->len);
+	return 0;
+}
+
+/*
+ * Section headers are not loaded, but the host reads them (symbolising a
+ * fault reads the image's debug sections and .symtab), so they must describe
+ * the file they are in: a table inside it, entries of the right size, and
+ * every section with file bytes inside the file.
+ */
+static int check_sections(struct ctx *c, const Elf64_Ehdr *eh)
+{
+	uint64_t table, end;
+
+	if (eh->e_shnum == 0) {
+		if (eh->e_shoff != 0)
+			return fail(c, "section header offset 0x%llx but no section headers "
+				       "(extended section numbering is not accepted)",
+				    (unsigned long long)eh->e_shoff);
+		return 0;
+	}
+	if (eh->e_shentsize != sizeof(Elf64_Shdr))
+		return fail(c, "section header entry size %u, expected %zu",
+			    (unsigned)eh->e_shentsize, sizeof(Elf64_Shdr));
+	if (eh->e_shnum > MAX_SHDRS)
+		return fail(c, "%u section headers, at most %u are accepted", (unsigned)eh->e_shnum,
+			    MAX_SHDRS);
+	table = (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr); /* <= 4096 * 64: no overflow */
+	if (__builtin_add_overflow(eh->e_shoff, table, &end) || end > c->len)
+		return fail(c, "truncated section headers: %u headers at offset 0x%llx run past "
+			       "the end of the file (%llu bytes)",
+			    (unsigned)eh->e_shnum, (unsigned long long)eh->e_shoff,
+			    (unsigned long long)c->len);
+	if (eh->e_shstrndx != SHN_UNDEF && eh->e_shstrndx >= eh->e_shnum)
+		return fail(c, "section name table index %u is not a section (there are %u)",
+			    (unsigned)eh->e_shstrndx, (unsigned)eh->e_shnum);
+	for (unsigned i = 0; i < eh->e_shnum; i++) {
+		Elf64_Shdr sh;
+
+		memcpy(&sh, c->img + eh->e_shoff + (uint64_t)i * sizeof(sh), sizeof(sh));
+		if (sh.sh_type == SHT_NULL || sh.sh_type == SHT_NOBITS)
+			continue; /* no file bytes */
+		if (!in_file(c, sh.sh_offset, sh.sh_size))
+			return fail(c, "section %u: 0x%llx bytes at file offset 0x%llx run past the "
+				       "end of the file (%llu bytes)",
+				    i, (unsigned long long)sh.sh_size,
+				    (unsigned long long)sh.sh_offset, (unsigned long long)c->len);
+	}
 	return 0;
 }
 
@@ -302,6 +350,8 @@ int sure_image_parse(const uint8_t *img, size_t len, uint64_t mem_bytes,
 		return fail(&c, "image is %llu bytes, larger than the %u MiB limit",
 			    (unsigned long long)c.len, SURE_IMAGE_MAX_FILE >> 20);
 	rc = check_header(&c, &eh);
+	if (rc == 0)
+		rc = check_sections(&c, &eh);
 	if (rc < 0)
 		return rc;
 	info->entry = eh.e_entry;
@@ -324,6 +374,14 @@ int sure_image_parse(const uint8_t *img, size_t len, uint64_t mem_bytes,
 	rc = check_entry(&c, info);
 	if (rc < 0)
 		goto bad;
+	struct sure_image_hit hit;
+	if (sure_image_scan_code(img, info, &hit)) {
+		rc = fail(&c, "function code holds %s at 0x%llx (any byte address of executable "
+			      "pages counts): only the library OS may change protection keys; "
+			      "change the code or constant that makes these bytes",
+			  hit.what, (unsigned long long)hit.vaddr);
+		goto bad;
+	}
 	/* The layout: image, heap, unmapped guard page, stack at the top of RAM. */
 	need = info->end + MIN_HEAP + SURE_STACK_SIZE + PAGE; /* end < 256 MiB: no overflow */
 	if (need > mem_bytes) {

@@ -36,6 +36,17 @@ struct sure_image_info {
 int sure_image_parse(const uint8_t *img, size_t len, uint64_t mem_bytes,
 		     struct sure_image_info *info, char *err, size_t errcap);
 
+/* An instruction that can change protection keys, found in a function's code. */
+struct sure_image_hit {
+	uint64_t vaddr; /* its first byte (0x0f) */
+	const char *what; /* "WRPKRU", "XRSTOR" or "XRSTORS" */
+};
+
+/* image_scan.c: 1 (and *hit) if any byte address of the executable pages of a
+ * parsed image starts WRPKRU, XRSTOR or XRSTORS, else 0. */
+int sure_image_scan_code(const uint8_t *img, const struct sure_image_info *info,
+			 struct sure_image_hit *hit);
+
 /* Copies the segments of a parsed image into guest RAM (mem, mem_bytes). */
 void sure_image_load(const uint8_t *img, const struct sure_image_info *info, uint8_t *mem);
 

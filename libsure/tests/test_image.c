@@ -38,6 +38,8 @@ struct tb {
 	uint32_t note_version;
 	uint32_t note_type;
 	uint32_t note_namesz;
+	Elf64_Shdr sh[4]; /* written at eh.e_shoff when nsh > 0 */
+	unsigned nsh;
 	uint8_t file[FILE_LEN];
 	size_t len;
 };
@@ -101,6 +103,21 @@ static void emit(struct tb *t)
 	memcpy(t->file + NOTE_OFF + sizeof(nh) + 8, &t->note_version, 4);
 	memcpy(t->file + CODE_OFF, code, sizeof(code));
 	memcpy(t->file + DATA_OFF, data, sizeof(data));
+	if (t->nsh && t->eh.e_shoff + t->nsh * sizeof(Elf64_Shdr) <= sizeof(t->file))
+		memcpy(t->file + t->eh.e_shoff, t->sh, t->nsh * sizeof(Elf64_Shdr));
+}
+
+/* Section headers at 0x300 (inside the file): a null one and .text. */
+static void add_sections(struct tb *t)
+{
+	t->eh.e_shoff = 0x300;
+	t->eh.e_shentsize = sizeof(Elf64_Shdr);
+	t->eh.e_shnum = 2;
+	t->nsh = 2;
+	memset(t->sh, 0, sizeof(t->sh));
+	t->sh[1].sh_type = SHT_PROGBITS;
+	t->sh[1].sh_offset = CODE_OFF;
+	t->sh[1].sh_size = sizeof(code);
 }
 
 static int parse(struct tb *t, uint64_t mem, struct sure_image_info *info, char *err,
@@ -528,6 +545,125 @@ static void entry_outside(void)
 	expect_reject(&t, "entry point 0x0 is outside");
 }
 
+static void sections(void)
+{
+	struct tb t;
+	struct sure_image_info info;
+	char err[256];
+
+	tb_init(&t);
+	add_sections(&t);
+	CHECK_EQ(parse(&t, MEM, &info, err, sizeof(err)), 0);
+	tb_init(&t);
+	add_sections(&t);
+	t.sh[1].sh_type = SHT_NOBITS; /* no file bytes: any size */
+	t.sh[1].sh_size = 1ull << 40;
+	CHECK_EQ(parse(&t, MEM, &info, err, sizeof(err)), 0);
+	tb_init(&t);
+	add_sections(&t);
+	t.sh[1].sh_size = FILE_LEN; /* from 0x1000: past the end */
+	expect_reject(&t, "section 1: 0x2200 bytes at file offset 0x1000 run past the end");
+	tb_init(&t);
+	add_sections(&t);
+	t.sh[1].sh_offset = UINT64_MAX - 1; /* must not wrap */
+	expect_reject(&t, "section 1:");
+	tb_init(&t);
+	add_sections(&t);
+	t.eh.e_shoff = FILE_LEN - 64; /* the table's second entry is past the end */
+	t.nsh = 0;
+	expect_reject(&t, "truncated section headers: 2 headers at offset 0x21c0");
+	tb_init(&t);
+	add_sections(&t);
+	t.eh.e_shoff = UINT64_MAX - 8;
+	t.nsh = 0;
+	expect_reject(&t, "truncated section headers");
+	tb_init(&t);
+	add_sections(&t);
+	t.eh.e_shentsize = 40;
+	expect_reject(&t, "section header entry size 40, expected 64");
+	tb_init(&t);
+	add_sections(&t);
+	t.eh.e_shstrndx = 2;
+	expect_reject(&t, "section name table index 2 is not a section (there are 2)");
+	tb_init(&t);
+	t.eh.e_shoff = 0x300; /* e_shnum 0 with an offset: extended numbering */
+	expect_reject(&t, "extended section numbering is not accepted");
+	tb_init(&t);
+	add_sections(&t);
+	t.eh.e_shnum = 5000;
+	t.nsh = 0;
+	expect_reject(&t, "5000 section headers, at most 4096");
+}
+
+/* Parses t with bytes b (n of them) written at file offset off after emit(). */
+static int parse_patched(struct tb *t, uint64_t off, const uint8_t *b, size_t n, char *err)
+{
+	struct sure_image_info info;
+
+	emit(t);
+	memcpy(t->file + off, b, n);
+	return sure_image_parse(t->file, t->len, MEM, &info, err, 256);
+}
+
+static void pkru_writers(void)
+{
+	static const struct {
+		uint8_t b[6];
+		size_t n;
+		const char *want; /* NULL: accepted */
+	} cases[] = {
+		{ { 0x90, 0x0f, 0x01, 0xef }, 4, "WRPKRU at 0x401001" }, /* unaligned */
+		{ { 0xb8, 0x90, 0x0f, 0x01, 0xef }, 5, "WRPKRU at 0x401002" }, /* in an immediate */
+		{ { 0x0f, 0xae, 0x2f }, 3, "XRSTOR at 0x401000" }, /* xrstor [rdi] */
+		{ { 0x48, 0x0f, 0xae, 0x6f, 0x08 }, 5, "XRSTOR at 0x401001" }, /* xrstor64 [rdi+8] */
+		{ { 0x0f, 0xc7, 0x1f }, 3, "XRSTORS at 0x401000" }, /* xrstors [rdi] */
+		{ { 0x0f, 0xc7, 0x9f, 0, 1, 0 }, 6, "XRSTORS at 0x401000" }, /* [rdi+disp32] */
+		{ { 0x0f, 0xae, 0xe8 }, 3, NULL }, /* lfence: the register form */
+		{ { 0x0f, 0xae, 0x27 }, 3, NULL }, /* xsave [rdi]: /4 saves, restores nothing */
+		{ { 0x0f, 0xc7, 0xf0 }, 3, NULL }, /* rdrand eax */
+		{ { 0x0f, 0x01, 0xee }, 3, NULL }, /* rdpkru */
+	};
+	struct tb t;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tb_init(&t);
+		t.ph[1].p_filesz = t.ph[1].p_memsz = 8;
+		int rc = parse_patched(&t, CODE_OFF, cases[i].b, cases[i].n, err);
+		if (!cases[i].want) {
+			CHECK_EQ(rc, 0);
+			continue;
+		}
+		CHECK_EQ(rc, -EINVAL);
+		if (!strstr(err, cases[i].want)) {
+			fprintf(stderr, "  case %zu: \"%s\" lacks \"%s\"\n", i, err, cases[i].want);
+			CHECK(0);
+		}
+	}
+	/* The same bytes in data are not code. */
+	tb_init(&t);
+	CHECK_EQ(parse_patched(&t, DATA_OFF, (const uint8_t *)"\x0f\x01\xef", 3, err), 0);
+	/* The last file byte of a code segment and what follows in memory: zeros
+	 * (no match) ... */
+	tb_init(&t);
+	t.ph[1].p_filesz = t.ph[1].p_memsz = 8;
+	CHECK_EQ(parse_patched(&t, CODE_OFF + 7, (const uint8_t *)"\x0f", 1, err), 0);
+	/* ... or the next code segment when the two touch: read as one. */
+	tb_init(&t);
+	t.ph[1].p_filesz = t.ph[1].p_memsz = 0x1000; /* file 0x1000-0x1fff, to its page's end */
+	t.ph[2].p_type = PT_NULL; /* the data segment would share the next page */
+	add_ph(&t, PT_LOAD, PF_R | PF_X, 0x2000, SURE_IMAGE_BASE + 0x2000, 0x10, 0x10);
+	emit(&t);
+	t.file[0x1fff] = 0x0f;
+	t.file[0x2000] = 0x01;
+	t.file[0x2001] = 0xef;
+	{
+		struct sure_image_info info;
+		CHECK_EQ(sure_image_parse(t.file, t.len, MEM, &info, err, sizeof(err)), -EINVAL);
+		CHECK(strstr(err, "WRPKRU at 0x401fff") != NULL);
+	}
+}
+
 static void missing_note(void)
 {
 	struct tb t;
@@ -698,6 +834,8 @@ int main(void)
 	RUN(entry_not_exec);
 	RUN(entry_outside);
 	RUN(missing_note);
+	RUN(sections);
+	RUN(pkru_writers);
 	RUN(wrong_abi_version);
 	RUN(bad_notes);
 	RUN(duplicate_note);

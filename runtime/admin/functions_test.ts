@@ -10,6 +10,8 @@ import {
   hasKvm,
   hasLibsure,
   makeLowSegment,
+  makePkruWriter,
+  makeSectionsPastEnd,
   makeWritableCode,
   openTestApp,
   snapshotState,
@@ -102,6 +104,18 @@ Deno.test({
         ["truncated ELF", { name: "x", image: truncate(good) }, "image", /./],
         ["W+X segment", { name: "x", image: makeWritableCode(good) }, "image", /./],
         ["segment over the library OS", { name: "x", image: makeLowSegment(good) }, "image", /./],
+        [
+          "section headers past the end",
+          { name: "x", image: makeSectionsPastEnd(good) },
+          "image",
+          /truncated section headers/,
+        ],
+        [
+          "WRPKRU in the code",
+          { name: "x", image: makePkruWriter(good) },
+          "image",
+          /function code holds WRPKRU at 0x[0-9a-f]+.*protection keys/,
+        ],
       ];
       const memAsFile = deployForm({ name: "x", image: good });
       memAsFile.append("memory", new File(["16"], "m"));
