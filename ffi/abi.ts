@@ -252,12 +252,14 @@ export const STRUCTS = {
     can_start: 96,
   },
   sure_chain_route_config: {
-    size: 144,
+    size: 1168,
     name: 0,
     max_body: 64,
     timeout_ms: 72,
     reserve: 76,
     step_deadline_ms: 80,
+    step_node: 144,
+    step_peer: 656,
   },
   sure_route_stats: {
     size: 552,
@@ -289,7 +291,7 @@ export const STRUCTS = {
     request_id: 120,
   },
   sure_dataplane_stats: {
-    size: 128,
+    size: 152,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -306,5 +308,8 @@ export const STRUCTS = {
     running: 104,
     in_chains: 112,
     parked: 120,
+    hops_out: 128,
+    hops_in: 136,
+    hop_failures: 144,
   },
 } as const;

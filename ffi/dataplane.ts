@@ -48,6 +48,8 @@ export interface ChainRouteSettings {
   reserve: number;
   /** Each step's sidecar deadline (its 504 names it), 0: none. */
   stepDeadlineMs: number[];
+  /** Steps another node runs: its name and its data plane's "a.b.c.d:port" (else absent). */
+  stepNodes?: ({ node: string; addr: string } | undefined)[];
 }
 
 export interface RouteStats {
@@ -122,6 +124,10 @@ export interface DataplaneStats {
   running: number;
   inChains: number;
   parked: number;
+  /** Chain hops sent to other nodes, taken from them, failed. */
+  hopsOut: number;
+  hopsIn: number;
+  hopFailures: number;
 }
 
 const enc = new TextEncoder();
@@ -226,6 +232,11 @@ export class Dataplane {
     v.setUint32(L.timeout_ms, c.timeoutMs, true);
     v.setUint32(L.reserve, c.reserve, true);
     c.stepDeadlineMs.forEach((ms, i) => v.setUint32(L.step_deadline_ms + 4 * i, ms, true));
+    c.stepNodes?.forEach((n, i) => {
+      if (!n) return;
+      putString(cfg, L.step_node + 32 * i, n.node, 32);
+      putString(cfg, L.step_peer + 32 * i, n.addr, 32);
+    });
     const rc = libsure().sure_dataplane_attach_chain(this.#handle(), chain, cfg.bytes, cfg.size);
     if (rc < 0) throw errorFromErrno("sure_dataplane_attach_chain", rc);
     return rc;
@@ -407,6 +418,9 @@ export class Dataplane {
       running: s.u64("running"),
       inChains: s.u64("in_chains"),
       parked: s.u64("parked"),
+      hopsOut: s.u64("hops_out"),
+      hopsIn: s.u64("hops_in"),
+      hopFailures: s.u64("hop_failures"),
     };
   }
 

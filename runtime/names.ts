@@ -22,3 +22,11 @@ export function isName(s: string): boolean {
 export const FunctionName = z.string({ error: "must be a string" })
   .regex(NAME_PATTERN, { error: NAME_RULE })
   .describe("Function name, also its URL: /invoke/{name}");
+
+/** A node's name (--node-name; peers know it from --peer name=addr:port): as a name, at most 31. */
+export const NODE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
+export const NodeName = z.string({ error: "must be a string" })
+  .regex(NODE_NAME_PATTERN, {
+    error: "must start with a-z and contain only a-z, 0-9 and '-' (at most 31 characters)",
+  })
+  .describe("A node's name");

@@ -47,6 +47,8 @@ export interface NodeOptions {
    * socket). Default: SURE_DATAPLANE, else "sockets".
    */
   dataplane?: Dataplane;
+  /** This node's name and the other nodes' data planes, for chain steps they run. */
+  placement?: { self?: string; peers: Record<string, string> };
 }
 
 export type Dataplane = "hono" | "sockets";
@@ -79,6 +81,7 @@ export function assembleNode(
   requestLog = true,
   eventOptions: NodeOptions["events"] = {},
   link?: DataplaneLink,
+  placement?: NodeOptions["placement"],
 ): NodeParts {
   const logs = new LogHub();
   const scheduler = new Scheduler({
@@ -89,7 +92,14 @@ export function assembleNode(
     ...(link ? { lending: (g) => link.lendingFor(g) } : {}),
   });
   const deployer = new Deployer(store, scheduler, logger, undefined, logs);
-  const chains = new ChainManager(store, scheduler, logger, logs, link?.chainServing());
+  const chains = new ChainManager(
+    store,
+    scheduler,
+    logger,
+    logs,
+    link?.chainServing(),
+    placement ?? { peers: {} },
+  );
   const metrics = new NodeMetrics();
   const front: { current?: FrontInfo } = {};
   // Deliveries go through the node's own app (in-process), made just below.
@@ -180,6 +190,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     requestLog,
     opts.events,
     link,
+    opts.placement,
   );
   const { deployer, chains, app } = parts;
   let server: Deno.HttpServer<Deno.Addr> | undefined;

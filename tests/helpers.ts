@@ -178,18 +178,27 @@ export async function emptyVmsSettled(): Promise<void> {
 }
 
 /** Counts of things a leak would grow: threads, fds, libsure's own counters. */
-export function resourceCounts(): { tasks: number; fds: number; vmFds: number } {
+export function resourceCounts(): {
+  tasks: number;
+  fds: number;
+  vmFds: number;
+  nonSocketFds: number;
+} {
   const count = (dir: string) => [...Deno.readDirSync(dir)].length;
-  let vmFds = 0;
+  let vmFds = 0, nonSocketFds = 0;
   for (const e of Deno.readDirSync("/proc/self/fd")) {
     try {
+      const link = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
       // VMs, vCPUs, eventfds and guest memory: what libsure opens, and nothing HTTP does.
-      if (/kvm|memfd:sure/.test(Deno.readLinkSync(`/proc/self/fd/${e.name}`))) vmFds++;
+      if (/kvm|memfd:sure/.test(link)) vmFds++;
+      // Everything but sockets (keep-alive connections, in both directions when
+      // libsure's server is in front, come and go with the HTTP client's pool).
+      if (!link.startsWith("socket:")) nonSocketFds++;
     } catch {
       // closed while we looked
     }
   }
-  return { tasks: count("/proc/self/task"), fds: count("/proc/self/fd"), vmFds };
+  return { tasks: count("/proc/self/task"), fds: count("/proc/self/fd"), vmFds, nonSocketFds };
 }
 
 /** Polls cond every 20 ms until it holds or ms pass; returns its last value. */

@@ -524,6 +524,11 @@ struct sure_chain_route_config {
 	uint32_t timeout_ms; /* a request still in the chain after it: 504, its step is stopped */
 	uint32_t reserve; /* bytes each request's extents hold at least */
 	uint32_t step_deadline_ms[SURE_CHAIN_MAX_STEPS]; /* each step's sidecar deadline */
+	/* Steps another node runs: its name, and its data plane's "a.b.c.d:port"
+	 * (a hand-off to the step is a hop there; hops from there are taken
+	 * only from that address). "" for the steps this node runs. */
+	char step_node[SURE_CHAIN_MAX_STEPS][32];
+	char step_peer[SURE_CHAIN_MAX_STEPS][32];
 };
 /* Attaches a chain (its steps started by the caller) and routes name to it
  * (a chain attached later under the same name takes the route over): its
@@ -557,6 +562,9 @@ struct sure_dataplane_stats {
 	/* now: requests waiting for an instance, running on one, in chains,
 	 * and waiting for the control plane's answer after a death */
 	uint64_t queued, running, in_chains, parked;
+	/* chain hops: sent to the nodes that run the next step, taken from
+	 * them, and failed (the node unreachable or its answer malformed) */
+	uint64_t hops_out, hops_in, hop_failures;
 };
 SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_dataplane_stats *out,
 				  size_t size);

@@ -101,6 +101,23 @@ void sure_chain_fail_slot(struct sure_chain *c, uint32_t slot, uint16_t error, u
 /* Failures, then completions from every ring into the gateway (up to max),
  * without waiting; steps that sent bogus descriptors are stopped. */
 uint32_t sure_chain_collect(struct sure_chain *c, struct sure_completion *out, uint32_t max);
+/* The same for the rings into node `to`: the gateway, or a step another node
+ * runs (hand-offs: checked like completions, the slot stays in flight; node
+ * is the sender, status the descriptor's as it is, 0 = not set). */
+uint32_t sure_chain_collect_for(struct sure_chain *c, uint32_t to, struct sure_completion *out,
+				uint32_t max);
+
+/* Where sure_chain_push puts a descriptor, and what it carries. */
+struct sure_chain_hop {
+	uint32_t from, to; /* the ring; from may be SURE_NODE_GW */
+	uint16_t status, hops;
+	int fresh; /* a new request: its response head starts empty */
+};
+/* sure_chain_submit (hop NULL: gateway -> step 0, fresh) or a descriptor
+ * pushed as if `from` had sent it (a request back from another node, or one
+ * another node hands to a step here). */
+int sure_chain_push(struct sure_chain *c, uint32_t slot, const uint8_t *body, uint32_t len,
+		    const uint8_t *trace, const struct sure_chain_hop *hop);
 
 /* ---- chain_stats.c ---- */
 

@@ -24,19 +24,19 @@ static void wake_node(struct sure_chain *c, uint32_t node)
 		sure_chain_kick(c, node);
 }
 
-/* Called on the node's thread for every request: no syscall unless step 0 sleeps. */
-SURE_API int sure_chain_submit(struct sure_chain *c, uint32_t slot, const uint8_t *body,
-			       uint32_t len, const uint8_t *trace)
+int sure_chain_push(struct sure_chain *c, uint32_t slot, const uint8_t *body, uint32_t len,
+		    const uint8_t *trace, const struct sure_chain_hop *hop)
 {
 	struct sure_ring *r;
-	uint32_t h;
+	uint32_t h, from = hop ? hop->from : SURE_NODE_GW, to = hop ? hop->to : 0;
 
-	if (!c || slot >= c->nslots || (len && !body) ||
+	if (!c || slot >= c->nslots || (len && !body) || to >= c->nsteps ||
+	    (from != SURE_NODE_GW && from >= c->nsteps) || from == to ||
 	    __atomic_load_n(&c->state[slot], __ATOMIC_ACQUIRE) != SLOT_INFLIGHT)
 		return -EINVAL;
 	if ((uint64_t)len > sure_chain_extent_bytes(c, slot))
 		return -E2BIG;
-	r = sure_chain_ring(c, SURE_NODE_GW, 0);
+	r = sure_chain_ring(c, from, to);
 	h = r->head;
 	if (h - sure_load(&r->tail) >= SURE_RING_SLOTS)
 		return -ENOSPC;
@@ -47,9 +47,12 @@ SURE_API int sure_chain_submit(struct sure_chain *c, uint32_t slot, const uint8_
 		memcpy(dst, body, len);
 		__atomic_add_fetch(&c->copied_in, len, __ATOMIC_RELAXED);
 	}
-	/* The caller wrote the request head; the steps add response headers here. */
-	sure_http_resp_head_reset(c->heads + (uint64_t)slot * SURE_SLOT_HEAD_SIZE +
-				  SURE_REQ_HEAD_CAP);
+	/* A new request: the caller wrote the request head; the steps add
+	 * response headers here. A request back from another node keeps what
+	 * this node's steps added before. */
+	if (!hop || hop->fresh)
+		sure_http_resp_head_reset(c->heads + (uint64_t)slot * SURE_SLOT_HEAD_SIZE +
+					  SURE_REQ_HEAD_CAP);
 	struct sure_slot_ctx *ctx = &c->hdr->ctx[slot];
 	memset(&ctx->trace, 0, sizeof(ctx->trace));
 	if (trace) {
@@ -62,23 +65,34 @@ SURE_API int sure_chain_submit(struct sure_chain *c, uint32_t slot, const uint8_
 		.slot = slot,
 		.len = len,
 		.gen = c->m->slot[slot].gen,
-		.from = SURE_NODE_GW,
+		.from = (uint16_t)from,
+		.hops = hop ? hop->hops : 0,
+		.status = hop ? hop->status : 0,
 		.tsc = __rdtsc(),
 	};
 	ctx->start_tsc = d->tsc;
-	c->hdr->slot_loc[slot] = 0;
+	c->hdr->slot_loc[slot] = (uint16_t)to;
 	sure_store(&r->head, h + 1);
 	sure_fence(); /* Dekker with the step's sleep: push, fence, look */
-	wake_node(c, 0);
+	wake_node(c, to);
 	return 0;
 }
 
+/* Called on the node's thread for every request: no syscall unless step 0 sleeps. */
+SURE_API int sure_chain_submit(struct sure_chain *c, uint32_t slot, const uint8_t *body,
+			       uint32_t len, const uint8_t *trace)
+{
+	return sure_chain_push(c, slot, body, len, trace, NULL);
+}
+
 /*
- * Validates one descriptor from ring(step -> GW). `lock` held. Returns 1 if
- * it completed a request; a step that sent a bogus one is added to *stop.
+ * Validates one descriptor from ring(step -> to). `lock` held. Returns 1 if
+ * it is good: a completion (to is the gateway: the slot is done) or a
+ * hand-off to a step another node runs (the slot stays in flight). A step
+ * that sent a bogus one is added to *stop.
  */
-static int take_completion(struct sure_chain *c, uint32_t step, const struct sure_desc *d,
-			   struct sure_completion *out, uint32_t *stop)
+static int take_desc(struct sure_chain *c, uint32_t step, uint32_t to, const struct sure_desc *d,
+		     struct sure_completion *out, uint32_t *stop)
 {
 	uint32_t slot = d->slot;
 	int bad = 0;
@@ -91,20 +105,26 @@ static int take_completion(struct sure_chain *c, uint32_t step, const struct sur
 		bad = 1;
 	else {
 		uint16_t status = d->status ? d->status : 200;
-		c->state[slot] = SLOT_DONE;
-		c->completed++;
+		if (to == SURE_NODE_GW) {
+			c->state[slot] = SLOT_DONE;
+			c->completed++;
+		} else {
+			status = d->status; /* travels on as it is */
+		}
 		*out = (struct sure_completion){
 			.slot = slot,
 			.len = d->len,
 			.offset = (uint64_t)c->m->slot[slot].first[d->ext] * c->buf_size,
-			.status = status < 100 || status > 599 ? 502 : status,
+			.status = to != SURE_NODE_GW || (status >= 100 && status <= 599) ? status
+											 : 502,
 			.error = d->hops > SURE_MAX_HOPS ? SURE_CE_LOOP : SURE_CE_OK,
 			.node = (uint16_t)step,
 			.hops = d->hops,
 			.reason = d->reason <= SURE_REASON_FAILED ? (uint16_t)d->reason : 0,
 			.rc = d->reason == SURE_REASON_FAILED ? d->rc : 0,
 		};
-		c->done[slot] = *out;
+		if (to == SURE_NODE_GW)
+			c->done[slot] = *out;
 		return 1;
 	}
 	if (bad) {
@@ -115,16 +135,18 @@ static int take_completion(struct sure_chain *c, uint32_t step, const struct sur
 	return 0;
 }
 
-/* Failures first, then every ring into the gateway. `lock` held. */
-static uint32_t collect(struct sure_chain *c, struct sure_completion *out, uint32_t max,
-			uint32_t *stop)
+/* Failures first (for the gateway), then every ring into `to`. `lock` held. */
+static uint32_t collect(struct sure_chain *c, uint32_t to, struct sure_completion *out,
+			uint32_t max, uint32_t *stop)
 {
 	uint32_t n = 0;
 
-	while (c->fq_n > 0 && n < max)
+	while (to == SURE_NODE_GW && c->fq_n > 0 && n < max)
 		out[n++] = c->fq[--c->fq_n];
 	for (uint32_t s = 0; s < c->nsteps && n < max; s++) {
-		struct sure_ring *r = sure_chain_ring(c, s, SURE_NODE_GW);
+		if (s == to)
+			continue;
+		struct sure_ring *r = sure_chain_ring(c, s, to);
 		uint32_t t = r->tail, h = sure_load(&r->head);
 
 		/* A head more than a ring ahead is a lie: take one ring's worth. */
@@ -132,8 +154,8 @@ static uint32_t collect(struct sure_chain *c, struct sure_completion *out, uint3
 			h = t + SURE_RING_SLOTS;
 		for (; t != h && n < max; t++) {
 			struct sure_desc d = r->d[t % SURE_RING_SLOTS];
-			n += (uint32_t)take_completion(c, s, &d, &out[n], stop);
-			while (c->fq_n > 0 && n < max) /* a bogus one just failed */
+			n += (uint32_t)take_desc(c, s, to, &d, &out[n], stop);
+			while (to == SURE_NODE_GW && c->fq_n > 0 && n < max) /* a bogus one just failed */
 				out[n++] = c->fq[--c->fq_n];
 		}
 		sure_store(&r->tail, t);
@@ -141,17 +163,23 @@ static uint32_t collect(struct sure_chain *c, struct sure_completion *out, uint3
 	return n;
 }
 
-/* One look at the rings; the steps that lied are stopped once the lock is gone. */
-uint32_t sure_chain_collect(struct sure_chain *c, struct sure_completion *out, uint32_t max)
+uint32_t sure_chain_collect_for(struct sure_chain *c, uint32_t to, struct sure_completion *out,
+				uint32_t max)
 {
 	uint32_t stop = 0, n;
 
 	pthread_mutex_lock(&c->lock);
-	n = collect(c, out, max, &stop);
+	n = collect(c, to, out, max, &stop);
 	pthread_mutex_unlock(&c->lock);
 	if (stop)
 		sure_chain_stop_steps(c, stop);
 	return n;
+}
+
+/* One look at the rings; the steps that lied are stopped once the lock is gone. */
+uint32_t sure_chain_collect(struct sure_chain *c, struct sure_completion *out, uint32_t max)
+{
+	return sure_chain_collect_for(c, SURE_NODE_GW, out, max);
 }
 
 SURE_API int sure_chain_wait(struct sure_chain *c, struct sure_completion *out, uint32_t max,

@@ -337,6 +337,7 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 	dp->ev = calloc(DP_EVENTS, sizeof(*dp->ev));
 	dp->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	dp->chain_ep = epoll_create1(EPOLL_CLOEXEC);
+	dp->hop_ep = epoll_create1(EPOLL_CLOEXEC);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -347,7 +348,7 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 	dp->rng[1] = sure_random_u64();
 	dp->tick_ms = cfg->tick_ms ? cfg->tick_ms : 5;
 	int rc = -ENOMEM;
-	if (!dp->ev || dp->notify_fd < 0 || dp->chain_ep < 0)
+	if (!dp->ev || dp->notify_fd < 0 || dp->chain_ep < 0 || dp->hop_ep < 0)
 		goto fail;
 	struct sure_http_server_config sc = {
 		.host = cfg->host,
@@ -371,6 +372,8 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 	if (rc == 0)
 		rc = sure_http_server_watch(dp->srv, dp->chain_ep, sure_dp_on_chains, dp);
 	if (rc == 0)
+		rc = sure_http_server_watch(dp->srv, dp->hop_ep, sure_dp_on_hops, dp);
+	if (rc == 0)
 		rc = sure_http_server_tick(dp->srv, dp->tick_ms, sure_dp_on_tick, dp);
 	if (rc < 0) {
 		sure_http_server_stop(dp->srv, 0);
@@ -383,6 +386,8 @@ fail:
 		close(dp->notify_fd);
 	if (dp->chain_ep >= 0)
 		close(dp->chain_ep);
+	if (dp->hop_ep >= 0)
+		close(dp->hop_ep);
 	free(dp->ev);
 	pthread_cond_destroy(&dp->ev_cond);
 	pthread_mutex_destroy(&dp->lock);
@@ -402,6 +407,7 @@ SURE_API void sure_dataplane_stop(struct sure_dataplane *dp, uint32_t grace_ms)
 	/* Requests still held are cancelled by the server before it returns. */
 	sure_http_server_stop(dp->srv, grace_ms);
 	pthread_mutex_lock(&dp->lock);
+	sure_dp_hops_free(dp);
 	sure_dp_chains_free(dp);
 	for (uint32_t k = 0; k < dp->nroutes; k++) {
 		struct dp_route *r = dp->routes[k];
@@ -426,11 +432,13 @@ SURE_API void sure_dataplane_stop(struct sure_dataplane *dp, uint32_t grace_ms)
 	}
 	for (struct dp_req *q = dp->parked, *n; q; q = n) {
 		n = q->next;
+		free(q->hop_hdrs);
 		free(q);
 	}
 	pthread_mutex_unlock(&dp->lock);
 	close(dp->notify_fd);
 	close(dp->chain_ep);
+	close(dp->hop_ep);
 	free(dp->ev);
 	pthread_cond_destroy(&dp->ev_cond);
 	pthread_mutex_destroy(&dp->lock);
@@ -468,6 +476,9 @@ SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_datapla
 		out->in_chains += dc->inflight;
 	for (struct dp_req *q = dp->parked; q; q = q->next)
 		out->parked++;
+	out->hops_out = dp->hops_out;
+	out->hops_in = dp->hops_in;
+	out->hop_failures = dp->hop_failures;
 	pthread_mutex_unlock(&dp->lock);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #ifndef SURE_DATAPLANE_H
 #define SURE_DATAPLANE_H
 
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -56,6 +57,9 @@ struct dp_req {
 	struct dp_chain *chain; /* a chain request: its chain and slot */
 	uint32_t slot;
 	uint64_t deadline_ns; /* a chain request: when it times out */
+	uint8_t hop_in; /* a hop another node sent: answered with hop semantics (dp_hop.c) */
+	uint8_t *hop_hdrs; /* origin: response headers the other nodes' steps set */
+	struct dp_hop *hop; /* origin: its hop in progress */
 	char request_id[132];
 	struct dp_req *next; /* route queue, parked list or free list */
 };
@@ -85,8 +89,13 @@ struct dp_chain {
 	uint8_t *reserved; /* per slot: a body is being received into it */
 	uint32_t nslots, inflight, nreserved;
 	uint64_t requests;
+	uint32_t remote; /* steps another node runs (bit per step) */
+	struct sockaddr_in peer[SURE_CHAIN_MAX_STEPS]; /* for each remote step */
 	struct dp_chain *next;
 };
+
+/* An outbound hop: a request handed to a step another node runs (dp_hop.c). */
+struct dp_hop;
 
 struct sure_dataplane {
 	pthread_mutex_t lock;
@@ -103,6 +112,9 @@ struct sure_dataplane {
 	struct dp_chain *chains; /* attached chains */
 	uint32_t next_chain_id;
 	int chain_ep; /* epoll set of the attached chains' gateway doorbells */
+	int hop_ep; /* epoll set of the outbound hops' sockets */
+	struct dp_hop *hops; /* outbound hops in progress */
+	uint64_t hops_out, hops_in, hop_failures; /* counted here, shown in stats */
 	uint64_t next_token;
 	uint64_t rng[2];
 	/* events: a ring the control plane drains */
@@ -128,6 +140,9 @@ void sure_dp_set_traceparent(struct sure_dataplane *dp, const struct dp_req *q);
 /* Parks q for the control plane's answer: ev (kind, route, tag, rc...) gets
  * q's token, trace and request id and is sent. */
 void sure_dp_park(struct sure_dataplane *dp, struct dp_req *q, struct sure_dp_event *ev);
+/* The value of a request header in a head block the node wrote itself (names
+ * are lower case there), or NULL. */
+const char *sure_dp_head_get(const uint8_t *blk, const char *name, uint32_t *len);
 /* Copies a request head block (table, then strings at the same offsets). */
 void sure_dp_copy_head(uint8_t *dst, const uint8_t *head);
 /* Answers a request the guest's sidecar refused or whose handle() failed
@@ -160,6 +175,26 @@ void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns);
 void sure_dp_on_chains(void *arg);
 /* dp stopped: forgets every chain (the server is gone). */
 void sure_dp_chains_free(struct sure_dataplane *dp);
+/* Answers q from its slot (a completion at the gateway, or a hop's answer
+ * another node asked for), frees the slot and q. */
+void sure_dp_chain_answer(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req *q,
+			  const struct sure_completion *cp);
+
+/* ---- dp_hop.c: steps another node runs ---- */
+/* Attach: the remote steps' addresses from cfg (-EINVAL names none bad). */
+int sure_dp_hop_attach(struct dp_chain *dc, char *err, size_t errcap);
+/* run() of a hop another node sent (x-sure-hop): 1 if it was one (handled). */
+int sure_dp_hop_in(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req *q,
+		   uint32_t slot);
+/* Hand-offs to the steps other nodes run: collected and sent on. */
+void sure_dp_hop_collect(struct sure_dataplane *dp, struct dp_chain *dc, uint32_t node);
+/* The server's thread: a hop socket is ready. */
+void sure_dp_on_hops(void *arg);
+/* q leaves (timeout, release): its hop in progress is dropped. */
+void sure_dp_hop_cancel(struct sure_dataplane *dp, struct dp_req *q);
+void sure_dp_hops_free(struct sure_dataplane *dp);
+/* Connects that take too long fail. */
+void sure_dp_hop_tick(struct sure_dataplane *dp, uint64_t now_ns);
 
 /* ---- dataplane.c ---- */
 /* Creates or updates the route cfg->name (lock held): its id or -errno. */

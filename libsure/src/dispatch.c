@@ -62,7 +62,7 @@ static void hex_of(char *out, const uint8_t *b, size_t n)
 }
 
 /* The value of a request header in a head block the node wrote itself. */
-static const char *head_get(const uint8_t *blk, const char *name, uint32_t *len)
+const char *sure_dp_head_get(const uint8_t *blk, const char *name, uint32_t *len)
 {
 	const struct sure_head *h = (const struct sure_head *)blk;
 	size_t nlen = strlen(name);
@@ -82,7 +82,7 @@ static const char *head_get(const uint8_t *blk, const char *name, uint32_t *len)
 static void trace_for(struct sure_dataplane *dp, struct dp_req *q, const uint8_t *head)
 {
 	uint32_t len = 0;
-	const char *v = head_get(head, "traceparent", &len);
+	const char *v = sure_dp_head_get(head, "traceparent", &len);
 	uint8_t flags = 1;
 
 	while (v && len && (*v == ' ' || *v == '\t'))
@@ -159,6 +159,8 @@ void sure_dp_req_free(struct sure_dataplane *dp, struct dp_req *q)
 {
 	if (q->ex)
 		q->ex->owner = NULL;
+	free(q->hop_hdrs);
+	q->hop_hdrs = NULL;
 	q->next = dp->free_reqs;
 	dp->free_reqs = q;
 }
@@ -414,7 +416,7 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 	int rc = 0;
 
 	/* CloudEvents in structured or batch mode are unpacked by the Hono app. */
-	const char *ct = head_get(head, "content-type", &len);
+	const char *ct = sure_dp_head_get(head, "content-type", &len);
 	if (ct && len >= 22 && !strncasecmp(ct, "application/cloudevents", 23))
 		return 0;
 	pthread_mutex_lock(&dp->lock);

@@ -146,7 +146,12 @@ int sure_dp_chain_run(struct sure_dataplane *dp, struct dp_req *q)
 						       dc->c->buf_size;
 	if (ex->body_len && ex->body != extent)
 		dp->copied_in += ex->body_len; /* sure_chain_submit copies it */
-	int rc = sure_chain_submit(dc->c, slot, ex->body, (uint32_t)ex->body_len, q->trace);
+	/* A hop another node sent goes to the step it names; it answered any refusal. */
+	int rc = sure_dp_hop_in(dp, dc, q, slot);
+	if (rc < 0)
+		return 1;
+	if (rc == 0)
+		rc = sure_chain_submit(dc->c, slot, ex->body, (uint32_t)ex->body_len, q->trace);
 	if (rc < 0) {
 		sure_chain_free(dc->c, slot);
 		snprintf(extra, sizeof(extra), ",\"chain\":\"%s\"", dc->cfg.name);
@@ -198,7 +203,7 @@ static void complete(struct sure_dataplane *dp, struct dp_chain *dc, const struc
 	struct sure_chain *c = dc->c;
 	uint32_t slot = cp->slot;
 	struct dp_req *q = slot < dc->nslots ? dc->slot_req[slot] : NULL;
-	char extra[320], err[256];
+	char extra[320];
 
 	if (!q) /* not a request of ours: nothing to answer, nothing to keep */
 		return;
@@ -242,11 +247,33 @@ static void complete(struct sure_dataplane *dp, struct dp_chain *dc, const struc
 		sure_chain_free(c, slot);
 		return;
 	}
+	sure_dp_chain_answer(dp, dc, q, cp);
+}
+
+void sure_dp_chain_answer(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req *q,
+			  const struct sure_completion *cp)
+{
+	struct sure_chain *c = dc->c;
+	uint32_t slot = cp->slot;
+	char extra[320], err[256];
+
 	snprintf(extra, sizeof(extra), ",\"function\":\"%s\"", dc->cfg.name);
 	int status = cp->error == SURE_CE_LOOP ? 508 : cp->status;
-	if (sure_http_resp_head_take(c->heads + (uint64_t)slot * SURE_SLOT_HEAD_SIZE +
-					     SURE_REQ_HEAD_CAP,
-				     dp->resp_head, err, sizeof(err)) < 0) {
+	int rc = sure_http_resp_head_take(c->heads + (uint64_t)slot * SURE_SLOT_HEAD_SIZE +
+						  SURE_REQ_HEAD_CAP,
+					  dp->resp_head, err, sizeof(err));
+	/* What the steps other nodes ran set (their nodes checked them). */
+	const struct sure_head *more = (const struct sure_head *)q->hop_hdrs;
+	for (uint32_t k = 0; rc >= 0 && more && k < more->nfields; k++) {
+		const struct sure_head_field *f = &more->field[k];
+		if (sure_http_head_add(dp->resp_head, (const char *)q->hop_hdrs + f->name.off,
+				       f->name.len, (const char *)q->hop_hdrs + f->value.off,
+				       f->value.len) < 0) {
+			snprintf(err, sizeof(err), "the response headers of its steps do not fit");
+			rc = -E2BIG;
+		}
+	}
+	if (rc < 0) {
 		SURE_DP_FAIL(dp, q, 502, "bad_response_header", extra, NULL, "function %s: %s",
 			     dc->cfg.name, err);
 	} else if (status < 200 || status > 599) {
@@ -287,11 +314,18 @@ void sure_dp_on_chains(void *arg)
 	while ((n = epoll_wait(dp->chain_ep, evs, 16, 0)) > 0) {
 		pthread_mutex_lock(&dp->lock);
 		for (int k = 0; k < n; k++) {
-			struct dp_chain *dc = chain_by_id(dp, evs[k].data.u32);
+			/* (node + 1) << 32 | id: node 0 is the gateway's doorbell */
+			struct dp_chain *dc = chain_by_id(dp, (uint32_t)evs[k].data.u64);
+			uint32_t node = (uint32_t)(evs[k].data.u64 >> 32);
 			if (!dc)
 				continue; /* released meanwhile */
-			sure_chain_drain_fd(dc->c->wake_fd[SURE_NODE_GW]);
-			collect(dp, dc);
+			if (node == 0) {
+				sure_chain_drain_fd(dc->c->wake_fd[SURE_NODE_GW]);
+				collect(dp, dc);
+			} else if (node - 1 < dc->c->nsteps) {
+				sure_chain_drain_fd(dc->c->wake_fd[node - 1]);
+				sure_dp_hop_collect(dp, dc, node - 1);
+			}
 		}
 		pthread_mutex_unlock(&dp->lock);
 	}
@@ -299,10 +333,14 @@ void sure_dp_on_chains(void *arg)
 
 void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns)
 {
+	sure_dp_hop_tick(dp, now_ns);
 	for (struct dp_chain *dc = dp->chains; dc; dc = dc->next) {
 		if (!dc->inflight)
 			continue;
 		collect(dp, dc);
+		for (uint32_t r = 0; r < dc->c->nsteps; r++)
+			if (dc->remote & (1u << r))
+				sure_dp_hop_collect(dp, dc, r);
 		for (uint32_t s = 0; s < dc->nslots; s++) {
 			struct dp_req *q = dc->slot_req[s];
 			if (!q || now_ns < q->deadline_ns)
@@ -316,6 +354,7 @@ void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns)
 				 * it is answered below all the same. */
 				q->deadline_ns = now_ns + 1000000000ull;
 				if (at >= 0 && (uint32_t)at < dc->c->nsteps &&
+				    !(dc->remote & (1u << at)) &&
 				    sure_chain_expire_step(dc->c, (uint32_t)at, dc->cfg.timeout_ms) == 0)
 					continue;
 			}
@@ -324,8 +363,9 @@ void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns)
 			 * so a descriptor still queued for it is dropped as stale. */
 			dc->slot_req[s] = NULL;
 			dc->inflight--;
+			sure_dp_hop_cancel(dp, q); /* at another node: its answer is too late */
 			sure_chain_free(dc->c, s);
-			if (at >= 0 && (uint32_t)at < dc->c->nsteps)
+			if (at >= 0 && (uint32_t)at < dc->c->nsteps && !(dc->remote & (1u << at)))
 				step_down(dp, dc, q, (uint32_t)at, -ENOENT, 0);
 			timeout_answer(dp, dc, q);
 		}
@@ -334,11 +374,45 @@ void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns)
 
 /* ---- the control plane's calls (libsure.h) ---- */
 
-static void gateway_sleeps(struct sure_chain *c, uint32_t on)
+/* The nodes the data plane consumes for (the gateway, the steps other nodes
+ * run) say they always sleep, so that every push to them rings. */
+static void gateway_sleeps(struct dp_chain *dc, uint32_t on)
 {
-	sure_store(&c->sleeping[SURE_NODE_GW], on);
-	sure_store(&c->hdr->node[SURE_NODE_GW].sleeping, on);
+	struct sure_chain *c = dc->c;
+
+	for (uint32_t n = 0; n < SURE_NODES; n++) {
+		if (n != SURE_NODE_GW && !(n < c->nsteps && (dc->remote & (1u << n))))
+			continue;
+		sure_store(&c->sleeping[n], on);
+		sure_store(&c->hdr->node[n].sleeping, on);
+	}
 	sure_fence();
+}
+
+/* The doorbells of those nodes in (add) or out of the data plane's epoll set. */
+static int watch_nodes(struct sure_dataplane *dp, struct dp_chain *dc, int op)
+{
+	struct sure_chain *c = dc->c;
+
+	for (uint32_t n = 0; n < SURE_NODES; n++) {
+		uint64_t tag;
+		if (n == SURE_NODE_GW)
+			tag = 0;
+		else if (n < c->nsteps && (dc->remote & (1u << n)))
+			tag = (uint64_t)(n + 1) << 32;
+		else
+			continue;
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag | dc->id };
+		if (epoll_ctl(dp->chain_ep, op, c->wake_fd[n], op == EPOLL_CTL_DEL ? NULL : &ev) < 0 &&
+		    op == EPOLL_CTL_ADD) {
+			int e = -errno;
+			for (uint32_t k = 0; k < n; k++)
+				if (k == SURE_NODE_GW || (k < c->nsteps && (dc->remote & (1u << k))))
+					epoll_ctl(dp->chain_ep, EPOLL_CTL_DEL, c->wake_fd[k], NULL);
+			return e;
+		}
+	}
+	return 0;
 }
 
 SURE_API int sure_dataplane_attach_chain(struct sure_dataplane *dp, struct sure_chain *chain,
@@ -370,13 +444,19 @@ SURE_API int sure_dataplane_attach_chain(struct sure_dataplane *dp, struct sure_
 	uint64_t extent = (uint64_t)(chain->nbuf / 2) * chain->buf_size;
 	if (!dc->cfg.max_body || dc->cfg.max_body > extent)
 		dc->cfg.max_body = extent;
+	int hop = sure_dp_hop_attach(dc, NULL, 0);
+	if (hop < 0) {
+		free(dc->slot_req);
+		free(dc->reserved);
+		free(dc);
+		return hop;
+	}
 	pthread_mutex_lock(&dp->lock);
 	dc->id = ++dp->next_chain_id;
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = dc->id };
 	int route = sure_dp_route_locked(dp, &rc); /* checks the name */
-	if (route < 0 ||
-	    epoll_ctl(dp->chain_ep, EPOLL_CTL_ADD, chain->wake_fd[SURE_NODE_GW], &ev) < 0) {
-		int e = route < 0 ? route : -errno;
+	int watched = route < 0 ? route : watch_nodes(dp, dc, EPOLL_CTL_ADD);
+	if (watched < 0) {
+		int e = watched;
 		pthread_mutex_unlock(&dp->lock);
 		free(dc->slot_req);
 		free(dc->reserved);
@@ -387,7 +467,7 @@ SURE_API int sure_dataplane_attach_chain(struct sure_dataplane *dp, struct sure_
 	dc->route->chain = dc;
 	dc->next = dp->chains;
 	dp->chains = dc;
-	gateway_sleeps(chain, 1);
+	gateway_sleeps(dc, 1);
 	pthread_mutex_unlock(&dp->lock);
 	return (int)dc->id;
 }
@@ -426,6 +506,7 @@ SURE_API int sure_dataplane_release_chain(struct sure_dataplane *dp, uint32_t id
 		if (!q)
 			continue;
 		dc->slot_req[s] = NULL;
+		sure_dp_hop_cancel(dp, q);
 		sure_chain_free(dc->c, s);
 		timeout_answer(dp, dc, q);
 	}
@@ -433,8 +514,8 @@ SURE_API int sure_dataplane_release_chain(struct sure_dataplane *dp, uint32_t id
 	for (struct dp_req *q = dp->parked; q; q = q->next)
 		if (q->chain == dc)
 			q->chain = NULL;
-	epoll_ctl(dp->chain_ep, EPOLL_CTL_DEL, dc->c->wake_fd[SURE_NODE_GW], NULL);
-	gateway_sleeps(dc->c, 0);
+	watch_nodes(dp, dc, EPOLL_CTL_DEL);
+	gateway_sleeps(dc, 0);
 	if (dc->route->chain == dc) {
 		dc->route->chain = NULL;
 		dc->route->live = 0;
@@ -468,12 +549,15 @@ void sure_dp_chains_free(struct sure_dataplane *dp)
 	while (dp->chains) {
 		struct dp_chain *dc = dp->chains;
 		dp->chains = dc->next;
-		for (uint32_t s = 0; s < dc->nslots; s++)
+		for (uint32_t s = 0; s < dc->nslots; s++) {
+			if (dc->slot_req[s])
+				free(dc->slot_req[s]->hop_hdrs);
 			free(dc->slot_req[s]);
+		}
 		for (struct dp_req *q = dp->parked; q; q = q->next)
 			if (q->chain == dc)
 				q->chain = NULL;
-		gateway_sleeps(dc->c, 0);
+		gateway_sleeps(dc, 0);
 		free(dc->slot_req);
 		free(dc->reserved);
 		free(dc);

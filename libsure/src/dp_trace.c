@@ -48,3 +48,13 @@ int sure_dp_parse_traceparent(const char *v, uint32_t len, uint8_t *trace, uint8
 		return -1;
 	return all_zero(trace, 16) || all_zero(parent, 8) ? -1 : 0;
 }
+
+int sure_dp_parse_trace_context(const char *v, uint32_t len, uint8_t *ctx)
+{
+	uint8_t flags;
+
+	if (sure_dp_parse_traceparent(v, len, ctx, &flags) < 0 || from_hex(ctx + 16, v + 36, 8) < 0)
+		return -1;
+	ctx[24] = flags;
+	return 0;
+}

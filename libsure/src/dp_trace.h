@@ -15,5 +15,8 @@
  * 0 with trace (16 bytes) and *flags set, or -1 (trace and flags undefined).
  */
 int sure_dp_parse_traceparent(const char *v, uint32_t len, uint8_t *trace, uint8_t *flags);
+/* The same, keeping the parent id: ctx = trace id (16), parent id (8), flags
+ * (1), the context a chain hop's steps continue. 0 or -1. */
+int sure_dp_parse_trace_context(const char *v, uint32_t len, uint8_t *ctx);
 
 #endif

@@ -55,7 +55,7 @@ static void reset_request(struct conn *c)
 	memset(&c->ex, 0, sizeof(c->ex));
 }
 
-int conn_open(struct sure_http_server *s, int fd)
+int conn_open(struct sure_http_server *s, int fd, const struct sockaddr_storage *addr)
 {
 	struct conn *c = s->pool;
 	size_t in_cap = (size_t)s->pcfg.max_head + 16384;
@@ -80,6 +80,7 @@ int conn_open(struct sure_http_server *s, int fd)
 	c->srv = s;
 	c->fd = fd;
 	c->ufd = -1;
+	c->addr = *addr;
 	c->in_cap = (uint32_t)in_cap;
 	c->state = CS_REQ;
 	reset_request(c);
@@ -383,6 +384,7 @@ static int on_head(struct conn *c, int done)
 	c->ex.head = c->head;
 	c->ex.started_ns = c->first_ns;
 	c->ex.route = route;
+	c->ex.peer = (const struct sockaddr *)&c->addr;
 	/* Until the body is placed: so that a cancel before it names the buffer. */
 	c->ex.body = obody;
 	c->limit = max_body < s->pcfg.max_body ? max_body : s->pcfg.max_body;

@@ -72,6 +72,7 @@ struct conn {
 	uint64_t body_cap;
 	uint64_t limit; /* body limit of the taken request (413 shows it) */
 	struct sure_http_exchange ex;
+	struct sockaddr_storage addr; /* the client's address (ex.peer points here) */
 	struct sure_http_parser p;
 	uint8_t head[SURE_REQ_HEAD_CAP];
 	uint8_t in[]; /* in_cap bytes */
@@ -121,7 +122,7 @@ struct sure_http_server {
 #define STAT_SUB(s, f, n) __atomic_fetch_sub(&(s)->st.f, (uint64_t)(n), __ATOMIC_RELAXED)
 
 /* http_conn.c */
-int conn_open(struct sure_http_server *s, int fd);
+int conn_open(struct sure_http_server *s, int fd, const struct sockaddr_storage *addr);
 void conn_drive(struct conn *c);
 void conn_close(struct conn *c);
 /* Tells the owner to forget the exchange it took, if any (before it goes). */

@@ -112,7 +112,10 @@ static void pause_listener(struct sure_http_server *s, int pause)
 static void accept_some(struct sure_http_server *s)
 {
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
-		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+		struct sockaddr_storage addr = { 0 };
+		socklen_t alen = sizeof(addr);
+		int fd = accept4(s->lfd, (struct sockaddr *)&addr, &alen, SOCK_NONBLOCK | SOCK_CLOEXEC),
+		    one = 1;
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -130,7 +133,7 @@ static void accept_some(struct sure_http_server *s)
 		}
 		/* Answers go out whole; pipelined ones must not wait for an ACK. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (conn_open(s, fd) < 0) {
+		if (conn_open(s, fd, &addr) < 0) {
 			STAT_ADD(s, conns_refused, 1);
 			close(fd);
 		}

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "http_parse.h"
@@ -40,6 +41,7 @@ struct sure_http_exchange {
 	uint64_t body_len;
 	uint64_t started_ns; /* CLOCK_MONOTONIC when its first byte arrived */
 	uint32_t route; /* what take() set */
+	const struct sockaddr *peer; /* the client's address */
 	void *owner; /* the owner's */
 	/* The owner's: the x-request-id to answer with (NUL-terminated, sane,
 	 * alive until the answer), e.g. one it made up. NULL or "": the client's

@@ -251,6 +251,8 @@ int main(void)
 	FIELD(sure_chain_route_config, timeout_ms);
 	FIELD(sure_chain_route_config, reserve);
 	FIELD(sure_chain_route_config, step_deadline_ms);
+	FIELD(sure_chain_route_config, step_node);
+	FIELD(sure_chain_route_config, step_peer);
 	STRUCT_END();
 	STRUCT_BEGIN(sure_route_stats);
 	FIELD(sure_route_stats, instances);
@@ -296,6 +298,9 @@ int main(void)
 	FIELD(sure_dataplane_stats, running);
 	FIELD(sure_dataplane_stats, in_chains);
 	FIELD(sure_dataplane_stats, parked);
+	FIELD(sure_dataplane_stats, hops_out);
+	FIELD(sure_dataplane_stats, hops_in);
+	FIELD(sure_dataplane_stats, hop_failures);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;

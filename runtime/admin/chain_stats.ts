@@ -5,6 +5,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { ChainRuntime } from "../chains/runtime.ts";
+import { stepNames } from "../chains/spec.ts";
 
 const count = () => z.number().int();
 
@@ -72,7 +73,7 @@ export function chainStats(rt: ChainRuntime): z.infer<typeof ChainStatsSchema> {
       inUse: s.buffers - s.freeBuffers,
       slotsInFlight: s.slotsInFlight,
     },
-    steps: rt.spec.steps.map((fn, i) => {
+    steps: stepNames(rt.spec).map((fn, i) => {
       const st = rt.chain.stepStats(i);
       if (!st) return null;
       const total = st.hist.reduce((a, b) => a + b, 0);

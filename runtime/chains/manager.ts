@@ -16,8 +16,8 @@ import type { Scheduler } from "../scheduler/scheduler.ts";
 import { sidecarLimits } from "../scheduler/limits.ts";
 import type { LogHub } from "../logs/hub.ts";
 import type { Store } from "../store/store.ts";
-import { ChainRuntime } from "./runtime.ts";
-import { type ChainSpec, ChainSpecSchema, type StoredChain } from "./spec.ts";
+import { ChainRuntime, type RemoteStep } from "./runtime.ts";
+import { type ChainSpec, ChainSpecSchema, stepNames, stepNode, type StoredChain } from "./spec.ts";
 import type { StepImage } from "./step.ts";
 import { ChainStore } from "./store.ts";
 import type { ChainServing } from "./serving.ts";
@@ -34,6 +34,8 @@ export class ChainManager {
     readonly logs?: LogHub,
     /** libsure's data plane, when it runs the chains' requests. */
     readonly serving?: ChainServing,
+    /** This node's name and the other nodes' data planes (name -> "a.b.c.d:port"). */
+    readonly placement: { self?: string; peers: Record<string, string> } = { peers: {} },
   ) {
     this.#chains = new ChainStore(store.kv);
   }
@@ -51,13 +53,39 @@ export class ChainManager {
     return this.#running.size;
   }
 
-  /** Chains whose steps include function fn. */
+  /** Chains with a step this node runs that is function fn. */
   usedBy(fn: string): string[] {
-    return [...this.#running.values()].filter((c) => c.spec.steps.includes(fn)).map((c) => c.name);
+    return [...this.#running.values()].filter((c) => c.runsHere(fn)).map((c) => c.name);
   }
 
-  #images(spec: ChainSpec): StepImage[] {
-    return spec.steps.map((fn, i) => {
+  /** Which steps other nodes run (and where), from the steps' "node" and --peer. */
+  #remote(spec: ChainSpec): (RemoteStep | undefined)[] {
+    const { self, peers } = this.placement;
+    const remote = stepNames(spec).map((_, i) => {
+      const node = stepNode(spec, i);
+      if (node === undefined || node === self) return undefined;
+      const addr = peers[node];
+      if (!addr) {
+        throw new ValidationError(
+          `steps.${i}.node`,
+          `unknown node ${node}: this node is ${self ?? "unnamed (--node-name)"}; ` +
+            `give the others with --peer ${node}=ADDR:PORT`,
+        );
+      }
+      return { node, addr };
+    });
+    if (remote.some((r) => r) && !this.serving) {
+      throw new ValidationError(
+        "steps",
+        "steps on other nodes need libsure's data plane (--dataplane sockets)",
+      );
+    }
+    return remote;
+  }
+
+  #images(spec: ChainSpec, remote: (RemoteStep | undefined)[]): (StepImage | null)[] {
+    return stepNames(spec).map((fn, i) => {
+      if (remote[i]) return null; // its node has it
       try {
         return this.#stepImage(fn);
       } catch {
@@ -85,7 +113,8 @@ export class ChainManager {
     if (await this.store.get(spec.name)) {
       throw new ConflictError(`${spec.name} is a function; chains and functions share names`);
     }
-    const images = this.#images(spec);
+    const remote = this.#remote(spec);
+    const images = this.#images(spec, remote);
     if (!this.scheduler.kvmAvailable) throw new KvmUnavailableError("cannot start chain VMs");
     const previous = await this.#chains.get(spec.name);
     const now = new Date().toISOString();
@@ -100,6 +129,7 @@ export class ChainManager {
         this.scheduler.budget,
         this.logs,
         this.serving,
+        remote,
       );
     } catch (e) {
       throw new FunctionStartError(spec.name, (e as Error).message);
@@ -110,7 +140,7 @@ export class ChainManager {
     if (old) await old.close();
     this.logger("info", previous ? "chain replaced" : "chain created", {
       chain: spec.name,
-      steps: spec.steps.join(","),
+      steps: stepNames(spec).join(","),
     });
     return { chain: stored, replaced: previous !== null };
   }
@@ -139,15 +169,17 @@ export class ChainManager {
     for (const stored of await this.#chains.list()) {
       try {
         const spec = ChainSpecSchema.parse(stripTimes(stored));
+        const remote = this.#remote(spec);
         this.#running.set(
           spec.name,
           await ChainRuntime.start(
             spec,
-            this.#images(spec),
+            this.#images(spec, remote),
             this.logger,
             this.scheduler.budget,
             this.logs,
             this.serving,
+            remote,
           ),
         );
         n++;
@@ -163,7 +195,7 @@ export class ChainManager {
   /** A function was redeployed: chains using it switch to the new image. */
   async functionDeployed(fn: string): Promise<void> {
     for (const rt of this.#running.values()) {
-      if (!rt.spec.steps.includes(fn)) continue;
+      if (!rt.runsHere(fn)) continue;
       await rt.replaceImage(fn, this.#stepImage(fn));
     }
   }

@@ -28,13 +28,22 @@ import type { Logger } from "../log.ts";
 import { type MemoryBudget, vmBytes } from "../scheduler/budget.ts";
 import { deathError, placeholderFault, refusalError } from "../vmhost/failures.ts";
 import { symbolise } from "../vmhost/symbolise.ts";
-import type { ChainSpec } from "./spec.ts";
+import { type ChainSpec, stepNames } from "./spec.ts";
 import { LIMITS } from "../../ffi/abi.ts";
 import { ChainStep, type StepImage } from "./step.ts";
 import type { ChainAttachment, ChainServing, ChainStepDown } from "./serving.ts";
 import { Errno } from "../../ffi/abi.ts";
 
 export type { StepImage } from "./step.ts";
+
+/** Where a step runs when another node runs it: that node's name and data-plane address. */
+export interface RemoteStep {
+  node: string;
+  addr: string;
+}
+
+/** A step another node runs has no VM here: its image is this placeholder. */
+const NO_IMAGE: StepImage = { image: new Uint8Array(0), memory: 0 };
 
 export interface ChainResult {
   status: number;
@@ -97,6 +106,7 @@ export class ChainRuntime {
     chain: Chain,
     steps: ChainStep[],
     serving?: ChainServing,
+    remote: (RemoteStep | undefined)[] = [],
   ) {
     this.chain = chain;
     this.#steps = steps;
@@ -112,6 +122,7 @@ export class ChainRuntime {
       timeoutMs: spec.timeout,
       reserve: spec.reserve,
       stepDeadlineMs: steps.map((s) => s.image.limits?.deadlineMs ?? 0),
+      stepNodes: remote,
     }, {
       done: (status, code, loop) => this.#served(status, code, loop),
       stepDown: (ev) => this.#stepDown(ev),
@@ -128,21 +139,22 @@ export class ChainRuntime {
    */
   static async start(
     spec: ChainSpec,
-    images: StepImage[],
+    images: (StepImage | null)[],
     logger: Logger,
     budget: MemoryBudget,
     logs?: LogHub,
     serving?: ChainServing,
+    remote: (RemoteStep | undefined)[] = [],
   ): Promise<ChainRuntime> {
-    // Per step: its instance and its template (guest RAM).
+    // Per step run here: its instance and its template (guest RAM).
     const bytes = spec.pool.buffers * spec.pool.bufferSize +
       images.reduce(
-        (sum, img) => sum + vmBytes(img.memory, LIMITS.chainIoCap) + img.memory * MIB,
+        (sum, img) => img ? sum + vmBytes(img.memory, LIMITS.chainIoCap) + img.memory * MIB : sum,
         0,
       );
     const release = budget.reserve(bytes, `chain ${spec.name}`);
     try {
-      const rt = await ChainRuntime.#boot(spec, images, logger, logs, serving);
+      const rt = await ChainRuntime.#boot(spec, images, logger, logs, serving, remote);
       rt.#releaseBudget = release;
       return rt;
     } catch (e) {
@@ -153,39 +165,43 @@ export class ChainRuntime {
 
   static async #boot(
     spec: ChainSpec,
-    images: StepImage[],
+    images: (StepImage | null)[],
     logger: Logger,
-    logs?: LogHub,
-    serving?: ChainServing,
+    logs: LogHub | undefined,
+    serving: ChainServing | undefined,
+    remote: (RemoteStep | undefined)[],
   ): Promise<ChainRuntime> {
-    const index = new Map(spec.steps.map((s, i) => [s, i]));
-    const routes = spec.steps.map((s, i) => {
+    const names = stepNames(spec);
+    const index = new Map(names.map((s, i) => [s, i]));
+    const routes = names.map((s, i) => {
       const listed = spec.routes?.[s];
       if (listed) return listed.map((t) => index.get(t)!);
-      return i + 1 < spec.steps.length ? [i + 1] : [];
+      return i + 1 < names.length ? [i + 1] : [];
     });
     // Without a choice by the function: the first hop it may take, else finish.
     const defaultNext = routes.map((r) => (r.length ? r[0] : NODE_GW));
     const chain = Chain.create({
-      steps: spec.steps,
+      steps: names,
       routes,
       defaultNext,
       buffers: spec.pool.buffers,
       bufferSize: spec.pool.bufferSize,
       slots: Math.min(MAX_SLOTS, Math.floor(spec.pool.buffers / 2)),
     });
-    const steps = spec.steps.map((fn, i) =>
-      new ChainStep(
+    const steps = names.map((fn, i) => {
+      const step = new ChainStep(
         fn,
-        images[i],
+        images[i] ?? NO_IMAGE,
         logger,
         (img) => Template.createInChain(chain.handle, i, img.image, img.memory, 5000, img.env),
         spec.name,
         logs,
-      )
-    );
+      );
+      step.remote = remote[i];
+      return step;
+    });
     try {
-      for (const step of steps) await step.start();
+      for (const step of steps) if (!step.remote) await step.start();
     } catch (e) {
       await Promise.all(steps.map((s) => s.vm?.destroy()));
       for (const s of steps) s.destroyTemplate();
@@ -193,7 +209,7 @@ export class ChainRuntime {
       throw e;
     }
     try {
-      return new ChainRuntime(spec, logger, chain, steps, serving);
+      return new ChainRuntime(spec, logger, chain, steps, serving, remote);
     } catch (e) {
       await Promise.all(steps.map((s) => s.vm?.destroy()));
       for (const s of steps) s.destroyTemplate();
@@ -400,7 +416,7 @@ export class ChainRuntime {
 
   /** Stops a step's instance (if it still runs) and starts a fresh one. */
   #restart(step: ChainStep): void {
-    if (step.restarting || this.#closed) return;
+    if (step.restarting || this.#closed || step.remote) return;
     step.restarting = (async () => {
       await step.stop();
       try {
@@ -417,12 +433,22 @@ export class ChainRuntime {
 
   /** Replaces step `fn`'s instance with one of a new image (function redeployed). */
   async replaceImage(fn: string, img: StepImage): Promise<void> {
-    const step = this.#steps.find((s) => s.fn === fn);
+    const step = this.#steps.find((s) => s.fn === fn && !s.remote);
     if (!step) return;
     step.image = img;
     await step.restarting;
     this.#restart(step);
     await step.restarting;
+  }
+
+  /** True when this node runs a step that is function fn. */
+  runsHere(fn: string): boolean {
+    return this.#steps.some((s) => s.fn === fn && !s.remote);
+  }
+
+  /** The node that runs step i, when it is another one. */
+  stepNode(i: number): string | undefined {
+    return this.#steps[i]?.remote?.node;
   }
 
   get instances(): number {

@@ -3,17 +3,32 @@
  * (chains/*.json) and the OpenAPI document.
  */
 import { z } from "zod";
-import { FunctionName } from "../names.ts";
+import { FunctionName, NodeName } from "../names.ts";
 import { LIMITS } from "../../ffi/abi.ts";
 
 /** Page tables of every VM in the chain map the whole pool: libsure bounds it. */
 const POOL_MAX_BYTES = LIMITS.chainPoolMaxBytes;
 const PAGE = LIMITS.pageSize;
 
+/** A step: a deployed function, run here, or on the node it names. */
+const StepSchema = z.union([
+  FunctionName,
+  z.object({
+    function: FunctionName,
+    node: NodeName.optional().describe(
+      "The node that runs it (--node-name there; this node knows it from --peer). " +
+        "Absent: every node that applies the chain runs it",
+    ),
+  }).strict(),
+]);
+
 export const ChainSpecSchema = z.object({
   name: FunctionName.describe("Chain name, also its URL: /invoke/{name}"),
-  steps: z.array(FunctionName).min(1).max(LIMITS.chainMaxSteps)
-    .describe("Deployed functions, in order: each hands its output to the next"),
+  steps: z.array(StepSchema).min(1).max(LIMITS.chainMaxSteps)
+    .describe(
+      "Deployed functions, in order: each hands its output to the next. A step " +
+        '{"function": f, "node": n} runs on node n: apply the chain on every node it names',
+    ),
   routes: z.record(z.string(), z.array(FunctionName)).optional()
     .describe(
       "Allowed next hops per function (it picks one with sure_next); a function " +
@@ -31,7 +46,7 @@ export const ChainSpecSchema = z.object({
   timeout: z.int().min(1).max(300000).default(5000).describe("Per-request timeout in ms"),
 }).strict().superRefine((c, ctx) => {
   const seen = new Set<string>();
-  c.steps.forEach((s, i) => {
+  stepNames(c).forEach((s, i) => {
     if (seen.has(s)) ctx.addIssue({ code: "custom", path: ["steps", i], message: `${s} repeats` });
     seen.add(s);
   });
@@ -68,4 +83,17 @@ export type ChainSpec = z.infer<typeof ChainSpecSchema>;
 export interface StoredChain extends ChainSpec {
   createdAt: string;
   updatedAt: string;
+}
+
+type Step = z.infer<typeof StepSchema>;
+
+/** The functions of a chain's steps, in order. */
+export function stepNames(c: { steps: Step[] }): string[] {
+  return c.steps.map((s) => typeof s === "string" ? s : s.function);
+}
+
+/** The node a step names, if any. */
+export function stepNode(c: { steps: Step[] }, i: number): string | undefined {
+  const s = c.steps[i];
+  return typeof s === "string" ? undefined : s.node;
 }

@@ -30,11 +30,16 @@ export const chainCommand: Command = {
     }
     if (action === "ls") {
       if (arg !== undefined) throw new UsageError("chain ls takes no argument");
-      const { chains } = await requestJson<{ chains: { name: string; steps: string[] }[] }>(
+      type Step = string | { function: string; node?: string };
+      const { chains } = await requestJson<{ chains: { name: string; steps: Step[] }[] }>(
         base,
         "/admin/chains",
       );
-      for (const c of chains) console.log(`${c.name.padEnd(20)} ${c.steps.join(" -> ")}`);
+      const shown = (s: Step) =>
+        typeof s === "string" ? s : s.node ? `${s.function}@${s.node}` : s.function;
+      for (const c of chains) {
+        console.log(`${c.name.padEnd(20)} ${c.steps.map(shown).join(" -> ")}`);
+      }
       return 0;
     }
     if (arg === undefined) throw new UsageError(`chain ${action} needs an argument`);

@@ -2,6 +2,7 @@
 import { startNode } from "../node.ts";
 import { type Command, type FlagValue, intFlag, type OptionDoc, UsageError } from "./command.ts";
 import { parseCpuList, type VcpuPlacement } from "../scheduler/placement.ts";
+import { NODE_NAME_PATTERN } from "../names.ts";
 
 const OPTIONS: Record<string, OptionDoc> = {
   port: {
@@ -35,6 +36,18 @@ const OPTIONS: Record<string, OptionDoc> = {
       "chains in C and hands the rest to the Hono app) or hono (Deno.serve and the Hono app " +
       "for everything) (env SURE_DATAPLANE; default sockets)",
   },
+  "node-name": {
+    type: "string",
+    arg: "NAME",
+    help: 'this node\'s name, which chain steps name with "node" (env SURE_NODE_NAME)',
+  },
+  peer: {
+    type: "string",
+    multiple: true,
+    arg: "NAME=ADDR:PORT",
+    help: "another node and its data plane (numeric IPv4 address and port), for chain steps " +
+      "it runs; repeat for each (env SURE_PEERS: NAME=ADDR:PORT,...)",
+  },
   "event-attempts": {
     type: "string",
     arg: "N",
@@ -42,6 +55,26 @@ const OPTIONS: Record<string, OptionDoc> = {
       "default 8)",
   },
 };
+
+/** "name=a.b.c.d:port" each: the other nodes' data planes; a UsageError names a bad one. */
+export function parsePeers(list: string[]): Record<string, string> {
+  const peers: Record<string, string> = {};
+  for (const item of list) {
+    const m = /^([^=]+)=(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(item.trim());
+    const octets = m ? m[2].split(".").map(Number) : [];
+    if (
+      !m || !NODE_NAME_PATTERN.test(m[1]) || octets.some((o) => o > 255) || Number(m[3]) < 1 ||
+      Number(m[3]) > 65535
+    ) {
+      throw new UsageError(
+        `--peer ${item}: expected NAME=ADDR:PORT with a node name and a numeric IPv4 address`,
+      );
+    }
+    if (peers[m[1]]) throw new UsageError(`--peer ${m[1]} is given twice`);
+    peers[m[1]] = `${m[2]}:${Number(m[3])}`;
+  }
+  return peers;
+}
 
 async function run(values: Record<string, FlagValue>, examples: boolean) {
   const port = intFlag("port", values.port ?? (Deno.env.get("SURE_PORT") || undefined)) ?? 8080;
@@ -69,9 +102,19 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
   if (dataplane !== "hono" && dataplane !== "sockets") {
     throw new UsageError(`--dataplane must be hono or sockets, not ${dataplane}`);
   }
+  const nodeName = (values["node-name"] as string | undefined) ??
+    (Deno.env.get("SURE_NODE_NAME") || undefined);
+  if (nodeName !== undefined && !NODE_NAME_PATTERN.test(nodeName)) {
+    throw new UsageError(`--node-name: ${nodeName} is not a node name (a-z, 0-9, '-', 31 at most)`);
+  }
+  const peers = parsePeers([
+    ...((values.peer as string[] | undefined) ?? []),
+    ...(Deno.env.get("SURE_PEERS") || "").split(",").filter((p) => p.trim()),
+  ]);
   const node = await startNode({
     port,
     dataplane,
+    placement: { ...(nodeName ? { self: nodeName } : {}), peers },
     hostname: (values.host as string | undefined) ?? "127.0.0.1",
     dataDir: (values["data-dir"] as string | undefined) ??
       (Deno.env.get("SURE_DATA_DIR") || "./.sure"),
@@ -99,7 +142,7 @@ export const serveCommand: Command = {
   name: "serve",
   summary: "Run a node: admin API under /admin, functions under /invoke/<name>, /healthz.",
   usage: "serve [--port PORT] [--host HOST] [--data-dir DIR] [--dataplane hono|sockets] " +
-    "[--memory-budget MIB] [--vcpu-cpus LIST] " +
+    "[--memory-budget MIB] [--vcpu-cpus LIST] [--node-name NAME] [--peer NAME=ADDR:PORT ...] " +
     "[--event-attempts N]",
   details: "Deployed functions are restored from the data directory at start. Without a usable\n" +
     "/dev/kvm the node still starts (healthz says degraded) and invocations answer 503.",
@@ -113,7 +156,7 @@ export const devCommand: Command = {
   summary: "Like serve, but first builds and deploys every example in functions/.",
   usage:
     "dev [--port PORT] [--host HOST] [--data-dir DIR] [--memory-budget MIB] [--vcpu-cpus LIST] " +
-    "[--event-attempts N]",
+    "[--node-name NAME] [--peer NAME=ADDR:PORT ...] [--event-attempts N]",
   options: OPTIONS,
   positionals: [0, 0],
   run: (values) => run(values, true),

@@ -58,6 +58,11 @@ export class DataplaneLink {
     return this.dp.port;
   }
 
+  /** The address it listens on. */
+  get host(): string {
+    return this.opts.host;
+  }
+
   /** Where each answered request is reported (metrics, the request log). */
   observe(...fns: ((o: InvocationOutcome) => void)[]): void {
     this.#observers.push(...fns);

@@ -81,7 +81,12 @@ export interface GatewayDeps {
   scheduler: Scheduler;
   chains?: ChainManager;
   /** libsure's data plane: the functions it serves are run there, even from here. */
-  dataplane?: { serves(name: string): boolean; readonly port: number };
+  dataplane?: {
+    serves(name: string): boolean;
+    readonly port: number;
+    /** Where it listens (numeric): "0.0.0.0" and "::" are reached on loopback. */
+    readonly host: string;
+  };
 }
 
 /**
@@ -94,7 +99,11 @@ export interface GatewayDeps {
 /** Marks a request the Hono app forwarded to the data plane. */
 const FORWARDED = "x-sure-forwarded";
 
-async function forward(req: Request, port: number, requestId: string): Promise<Response> {
+async function forward(
+  req: Request,
+  dp: { port: number; host: string },
+  requestId: string,
+): Promise<Response> {
   const url = new URL(req.url);
   const headers = new Headers(req.headers);
   headers.set("x-request-id", requestId);
@@ -102,7 +111,9 @@ async function forward(req: Request, port: number, requestId: string): Promise<R
   headers.delete("host");
   const hasBody = req.method !== "GET" && req.method !== "HEAD";
   const body = hasBody ? new Uint8Array(await req.arrayBuffer()) : undefined;
-  return await fetch(`http://127.0.0.1:${port}${url.pathname}${url.search}`, {
+  const host = dp.host === "0.0.0.0" ? "127.0.0.1" : dp.host === "::" ? "::1" : dp.host;
+  const where = host.includes(":") ? `[${host}]` : host;
+  return await fetch(`http://${where}:${dp.port}${url.pathname}${url.search}`, {
     method: req.method,
     headers,
     body,
@@ -120,7 +131,7 @@ export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
       // serves it (a route withdrawn meanwhile). Never forward in a loop.
       if (c.req.header(FORWARDED)) throw new OverloadedError(name);
       c.set("functionAnswer", true); // the function's bytes: no admin schema applies
-      return forward(c.req.raw, deps.dataplane.port, c.get("requestId"));
+      return forward(c.req.raw, deps.dataplane, c.get("requestId"));
     }
     const chain = deps.chains?.get(name);
     c.set("invocation", { target: chain ? "chain" : "function", name });

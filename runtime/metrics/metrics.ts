@@ -6,6 +6,7 @@
  */
 import { emptyVmsReady, LATENCY_BOUNDS_SECONDS, type SidecarStats } from "../../ffi/mod.ts";
 import type { ChainManager } from "../chains/manager.ts";
+import { stepNames } from "../chains/spec.ts";
 import type { DataplaneStats } from "../../ffi/dataplane.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import {
@@ -141,6 +142,15 @@ function dataplaneFamilies(s: DataplaneStats): Family[] {
       ],
     ),
     counter(
+      "sure_dataplane_chain_hops_total",
+      "Chain hops to and from the nodes that run other steps, and hops that failed.",
+      [
+        { labels: { backend: "sockets", direction: "out" }, value: s.hopsOut },
+        { labels: { backend: "sockets", direction: "in" }, value: s.hopsIn },
+        { labels: { backend: "sockets", direction: "failed" }, value: s.hopFailures },
+      ],
+    ),
+    counter(
       "sure_dataplane_events_dropped_total",
       "Per-request events the control plane did not read in time (metrics and log miss them).",
       one(s.eventsDropped),
@@ -185,7 +195,7 @@ function sidecarFamilies(scheduler: Scheduler, chains?: ChainManager): Family[] 
     sources.push({ labels: { function: group.name, chain: "" }, st: group.sidecarStats() });
   }
   for (const rt of chains?.all() ?? []) {
-    rt.spec.steps.forEach((fn, i) => {
+    stepNames(rt.spec).forEach((fn, i) => {
       sources.push({ labels: { function: fn, chain: rt.name }, st: rt.stepSidecarStats(i) });
     });
   }

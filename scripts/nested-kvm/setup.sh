@@ -50,7 +50,7 @@ cp "$here/init" initfs/init
 mods=kernel-$kver/lib/modules/$kver/kernel
 # In load order: KVM (AMD: QEMU's software CPU emulates SVM, not VMX), then virtio 9p.
 order="irqbypass kvm ccp kvm-amd virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev
-  virtio_pci netfs fscache 9pnet 9pnet_virtio 9p"
+  virtio_pci netfs fscache 9pnet 9pnet_virtio 9p veth"
 for m in $order; do
   f=$(find "$mods" -name "$m.ko" -o -name "$m.ko.xz" | head -n 1)
   [ -n "$f" ] || { log "module $m not found in $kpkg"; exit 1; }

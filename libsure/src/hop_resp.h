@@ -1,0 +1,43 @@
+/*
+ * hop_resp.h - internal: the parser of a peer node's answer to a chain hop
+ * (hop_resp.c). A hop is an HTTP/1.1 request to the data plane of the node
+ * that runs the next step (dp_hop.c); its answer is either the chain's final
+ * answer or, with x-sure-hop-next, the request handed back at the step this
+ * node (or another) runs next. The bytes come from the network: every field
+ * is checked, nothing is trusted for its length.
+ */
+#ifndef SURE_HOP_RESP_H
+#define SURE_HOP_RESP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest answer head taken from a peer. */
+#define SURE_HOP_HEAD_MAX 16384u
+
+struct sure_hop_resp {
+	uint32_t head_len; /* bytes of the head, the blank line included */
+	int status; /* 200..599 */
+	uint64_t content_length;
+	int keep_alive;
+	/* x-sure-hop-next: <from> <to> <status> <hops>: not finished, go on at `to` */
+	int has_next;
+	uint32_t from, to, next_status, hops;
+	/* traceparent: the last span on the peer (trace id, span id, flags) */
+	int has_trace;
+	uint8_t trace[25];
+};
+
+/*
+ * Parses the head at buf[0, len): the head length (> 0) with *out filled,
+ * 0 when the blank line has not arrived yet (and len < SURE_HOP_HEAD_MAX),
+ * or -EBADMSG (malformed, too long, no Content-Length, chunked) with a
+ * reason in err. Every other header is added to hdrs (a response head block,
+ * struct sure_head) unless it is framing, hop-by-hop or the node's own
+ * (date, x-request-id, traceparent, the default content type): -E2BIG when
+ * hdrs is full.
+ */
+int sure_hop_resp_parse(const uint8_t *buf, size_t len, struct sure_hop_resp *out,
+			uint8_t *hdrs, char *err, size_t errcap);
+
+#endif

@@ -1,0 +1,225 @@
+/**
+ * Chains across nodes, for real: two nodes in two network namespaces, each
+ * joined by a veth pair to this test's own namespace, which routes between
+ * them and is the client (a third namespace). Both apply one manifest; node
+ * a runs upper and echo, node b runs reverse. A request on a goes upper (a)
+ * -> reverse (b) -> echo (a): two hops over TCP between the data planes, the
+ * bytes received straight into each node's pool. Hops are taken only from the
+ * chain's nodes; a node that is down fails the request at once with a 502
+ * naming it. Needs KVM and root (namespaces, veth); else SKIP.
+ */
+import assert from "node:assert/strict";
+import { buildImage, DENO, hasKvm, ROOT } from "./helpers.ts";
+
+const canRun = hasKvm && Deno.uid() === 0 && (await run(["ip", "-V"]).catch(() => false));
+
+const NS = ["sure-xa", "sure-xb"];
+const ADDR = ["10.231.1.2", "10.231.2.2"];
+const PORT = 8080;
+
+async function run(cmd: string[], check = true): Promise<boolean> {
+  const out = await new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdout: "null",
+    stderr: "piped",
+  })
+    .output();
+  if (check && !out.success) {
+    throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return out.success;
+}
+
+/** Namespace i: veth sxi0 (here, 10.231.<i+1>.1) <-> sxi1 (there), routed through here. */
+async function makeNetworks(): Promise<void> {
+  await cleanNetworks();
+  for (let i = 0; i < 2; i++) {
+    const ns = NS[i], here = `sx${i}0`, there = `sx${i}1`, net = `10.231.${i + 1}`;
+    await run(["ip", "netns", "add", ns]);
+    await run(["ip", "link", "add", here, "type", "veth", "peer", "name", there]);
+    await run(["ip", "link", "set", there, "netns", ns]);
+    await run(["ip", "addr", "add", `${net}.1/24`, "dev", here]);
+    await run(["ip", "link", "set", here, "up"]);
+    const inNs = (args: string[]) => run(["ip", "netns", "exec", ns, ...args]);
+    await inNs(["ip", "link", "set", "lo", "up"]);
+    await inNs(["ip", "addr", "add", `${net}.2/24`, "dev", there]);
+    await inNs(["ip", "link", "set", there, "up"]);
+    await inNs(["ip", "route", "add", "default", "via", `${net}.1`]);
+  }
+  await Deno.writeTextFile("/proc/sys/net/ipv4/ip_forward", "1");
+}
+
+async function cleanNetworks(): Promise<void> {
+  for (let i = 0; i < 2; i++) {
+    await run(["ip", "netns", "del", NS[i]], false);
+    await run(["ip", "link", "del", `sx${i}0`], false);
+  }
+}
+
+interface Node {
+  url: string;
+  child: Deno.ChildProcess;
+  lines: () => string;
+}
+
+/** `sure serve` inside namespace i, as node a or b, knowing the other one. */
+async function startNode(i: number, dataDir: string): Promise<Node> {
+  const me = i === 0 ? "a" : "b", other = i === 0 ? "b" : "a";
+  const child = new Deno.Command("ip", {
+    args: [
+      "netns",
+      "exec",
+      NS[i],
+      DENO,
+      "run",
+      "-A",
+      `${ROOT}/main.ts`,
+      "serve",
+      "--host",
+      ADDR[i],
+      "--port",
+      String(PORT),
+      "--data-dir",
+      dataDir,
+      "--node-name",
+      me,
+      "--peer",
+      `${other}=${ADDR[1 - i]}:${PORT}`,
+    ],
+    env: { SURE_REQUEST_LOG: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  (async () => {
+    for await (const c of child.stdout.pipeThrough(new TextDecoderStream())) text += c;
+  })();
+  (async () => {
+    for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) text += c;
+  })();
+  const url = `http://${ADDR[i]}:${PORT}`;
+  for (const end = Date.now() + 120_000; Date.now() < end;) {
+    if (/sure node listening/.test(text)) return { url, child, lines: () => text };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`node ${me} did not start: ${text}`);
+}
+
+async function deploy(node: Node, name: string, image: Uint8Array<ArrayBuffer>) {
+  const form = new FormData();
+  form.append("name", name);
+  form.append("image", new File([image], `${name}.sure`));
+  const res = await fetch(`${node.url}/admin/functions`, { method: "POST", body: form });
+  assert.equal(res.status, 201, await res.text());
+}
+
+const MANIFEST = {
+  name: "across",
+  steps: [
+    { function: "upper", node: "a" },
+    { function: "reverse", node: "b" },
+    { function: "echo", node: "a" },
+  ],
+};
+
+async function applyChain(node: Node) {
+  const res = await fetch(`${node.url}/admin/chains`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(MANIFEST),
+  });
+  assert.equal(res.status, 201, await res.text());
+}
+
+async function metric(node: Node, re: RegExp): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  return Number(re.exec(text)?.[1] ?? NaN);
+}
+
+Deno.test({
+  name: "remote chains: a step on another node runs there; hops carry the bytes and the trace",
+  ignore: !canRun,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await makeNetworks();
+    const dirs = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+    const nodes: Node[] = [];
+    try {
+      nodes.push(await startNode(0, dirs[0]), await startNode(1, dirs[1]));
+      const [a, b] = nodes;
+      await deploy(a, "upper", await buildImage("functions/upper"));
+      await deploy(a, "echo", await buildImage("functions/echo"));
+      await deploy(b, "reverse", await buildImage("functions/reverse"));
+      await applyChain(b);
+      await applyChain(a);
+
+      // upper (a) -> reverse (b) -> echo (a), the caller's trace continued.
+      const trace = "0af7651916cd43dd8448eb211c80319c";
+      const res = await fetch(`${a.url}/invoke/across`, {
+        method: "POST",
+        body: "hello nodes",
+        headers: { traceparent: `00-${trace}-b7ad6b7169203331-01` },
+      });
+      const body = await res.text();
+      assert.equal(
+        res.status,
+        200,
+        `${body}\n--- a:\n${a.lines().slice(-3000)}\n--- b:\n${b.lines().slice(-3000)}`,
+      );
+      assert.equal(body, "SEDON OLLEH");
+      assert.match(res.headers.get("traceparent") ?? "", new RegExp(`^00-${trace}-`));
+      const hops = (n: Node, dir: string) =>
+        metric(
+          n,
+          new RegExp(`sure_dataplane_chain_hops_total\\{[^}]*direction="${dir}"\\} (\\d+)`),
+        );
+      assert.equal(await hops(a, "out"), 1);
+      assert.equal(await hops(b, "in"), 1);
+      // Each node ran its own steps, in place.
+      const statsOf = async (n: Node) =>
+        (await (await fetch(`${n.url}/admin/chains/across/stats`)).json()).steps.map((
+          s: { handled: number } | null,
+        ) => s?.handled ?? 0);
+      assert.deepEqual(await statsOf(a), [1, 0, 1]);
+      assert.deepEqual(await statsOf(b), [0, 1, 0]);
+      // b's request log has the caller's trace id.
+      for (let k = 0; k < 30 && !b.lines().includes(trace); k++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(b.lines().includes(`"traceId":"${trace}"`), "b logged the caller's trace");
+
+      // A hop is taken only from the chain's nodes: not from this client.
+      const forged = await fetch(`${b.url}/invoke/across`, {
+        method: "POST",
+        body: "x",
+        headers: { "x-sure-hop": "0 1 0 1" },
+      });
+      assert.equal(forged.status, 403);
+      assert.equal((await forged.json()).error, "forbidden");
+
+      // b goes down: a fails the request at once, naming it.
+      b.child.kill("SIGKILL");
+      await b.child.status;
+      const t0 = performance.now();
+      const down = await fetch(`${a.url}/invoke/across`, { method: "POST", body: "again" });
+      const ms = performance.now() - t0;
+      assert.equal(down.status, 502);
+      const err = await down.json();
+      assert.equal(err.error, "peer_unreachable");
+      assert.equal(err.node, "b");
+      assert.match(err.message, /node b \(10\.231\.2\.2:8080\)/);
+      assert.ok(ms < 1500, `the 502 took ${ms} ms`);
+    } finally {
+      for (const n of nodes) {
+        try {
+          n.child.kill("SIGTERM");
+        } catch { /* already gone */ }
+        await n.child.status;
+      }
+      await cleanNetworks();
+      for (const d of dirs) await Deno.remove(d, { recursive: true }).catch(() => {});
+    }
+  },
+});
