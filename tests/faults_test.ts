@@ -136,7 +136,7 @@ Deno.test({
       await settle();
       // The Deno blocking pool keeps idle threads alive for a while: wait for
       // the count to come back rather than compare a moment in between.
-      await waitFor(() => resourceCounts().tasks <= before.tasks, 15_000);
+      await waitFor(() => resourceCounts().sureThreads <= before.sureThreads, 15_000);
       await emptyVmsSettled();
       const after = { ...resourceCounts(), ...stats() };
       assert.deepEqual(
@@ -153,7 +153,10 @@ Deno.test({
         before.nonSocketFds,
         `fds ${before.nonSocketFds} -> ${after.nonSocketFds} (sockets not counted)`,
       );
-      assert.ok(after.tasks <= before.tasks, `threads ${before.tasks} -> ${after.tasks}`);
+      assert.ok(
+        after.sureThreads <= before.sureThreads,
+        `libsure threads ${before.sureThreads} -> ${after.sureThreads}`,
+      );
     } finally {
       await node.close();
     }

@@ -183,6 +183,7 @@ export function resourceCounts(): {
   fds: number;
   vmFds: number;
   nonSocketFds: number;
+  sureThreads: number;
 } {
   const count = (dir: string) => [...Deno.readDirSync(dir)].length;
   let vmFds = 0, nonSocketFds = 0;
@@ -198,7 +199,22 @@ export function resourceCounts(): {
       // closed while we looked
     }
   }
-  return { tasks: count("/proc/self/task"), fds: count("/proc/self/fd"), vmFds, nonSocketFds };
+  // libsure's own threads (vCPUs, chain steps, the data plane); Deno's pools come and go.
+  let sureThreads = 0;
+  for (const t of Deno.readDirSync("/proc/self/task")) {
+    try {
+      if (Deno.readTextFileSync(`/proc/self/task/${t.name}/comm`).startsWith("sure")) sureThreads++;
+    } catch {
+      // gone while we looked
+    }
+  }
+  return {
+    tasks: count("/proc/self/task"),
+    fds: count("/proc/self/fd"),
+    vmFds,
+    nonSocketFds,
+    sureThreads,
+  };
 }
 
 /** Polls cond every 20 ms until it holds or ms pass; returns its last value. */

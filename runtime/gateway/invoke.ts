@@ -96,6 +96,16 @@ export interface GatewayDeps {
  * instances are the data plane's, so it goes there over loopback, with the
  * node's request id. The data plane reports it (metrics, request log).
  */
+/**
+ * Forwards never reuse a connection: the data plane hands a whole connection
+ * to the Hono app once it carried a request it does not serve, so a reused
+ * one could bring a forwarded request straight back here.
+ */
+let client: Deno.HttpClient | undefined;
+function forwardClient(): Deno.HttpClient {
+  return client ??= Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+}
+
 /** Marks a request the Hono app forwarded to the data plane. */
 const FORWARDED = "x-sure-forwarded";
 
@@ -117,6 +127,7 @@ async function forward(
     method: req.method,
     headers,
     body,
+    client: forwardClient(),
   });
 }
 
