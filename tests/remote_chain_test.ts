@@ -199,6 +199,17 @@ Deno.test({
       assert.equal(forged.status, 403);
       assert.equal((await forged.json()).error, "forbidden");
 
+      // Even from a chain's node, a hop must name a hand-off the manifest has and
+      // that lands on a step the receiver runs: every other one is a 400.
+      for (const hop of ["0 2 0 1", "1 2 0 1", "9 1 0 1", "0 1 0 99999", "0 1", "x y z w"]) {
+        const out = await new Deno.Command("ip", {
+          args: ["netns", "exec", NS[0], "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"]
+            .concat(["-H", `x-sure-hop: ${hop}`, "--data", "x", `${b.url}/invoke/across`]),
+          stdout: "piped",
+        }).output();
+        assert.equal(new TextDecoder().decode(out.stdout), "400", `x-sure-hop: ${hop}`);
+      }
+
       // b goes down: a fails the request at once, naming it.
       b.child.kill("SIGKILL");
       await b.child.status;

@@ -467,17 +467,29 @@ static void hop_send(struct sure_dataplane *dp, struct dp_hop *h)
 	hop_arm(dp, h, EPOLLIN);
 }
 
+/* Bytes read (> 0), or 0 with nothing to do now: nothing there yet, or the
+ * hop failed because the peer closed (why says when). */
+static ssize_t read_some(struct sure_dataplane *dp, struct dp_hop *h, uint8_t *buf, size_t len,
+			 const char *why)
+{
+	ssize_t n = read(h->fd, buf, len);
+
+	if (n > 0)
+		return n;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	hop_fail(dp, h, why);
+	return 0;
+}
+
 static void hop_read(struct sure_dataplane *dp, struct dp_hop *h)
 {
 	for (;;) {
 		if (h->state == HOP_HEAD) {
-			ssize_t n = read(h->fd, h->in + h->in_len, sizeof(h->in) - h->in_len);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			ssize_t n = read_some(dp, h, h->in + h->in_len, sizeof(h->in) - h->in_len,
+					      "closed the connection before answering");
+			if (n <= 0)
 				return;
-			if (n <= 0) {
-				hop_fail(dp, h, "closed the connection before answering");
-				return;
-			}
 			h->in_len += (size_t)n;
 			struct dp_req *q = h->q;
 			if (!q->hop_hdrs) {
@@ -518,13 +530,10 @@ static void hop_read(struct sure_dataplane *dp, struct dp_hop *h)
 			hop_done(dp, h);
 			return;
 		}
-		ssize_t n = read(h->fd, h->dst + h->got, h->resp.content_length - h->got);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		ssize_t n = read_some(dp, h, h->dst + h->got, h->resp.content_length - h->got,
+				      "closed the connection in the middle of its answer");
+		if (n <= 0)
 			return;
-		if (n <= 0) {
-			hop_fail(dp, h, "closed the connection in the middle of its answer");
-			return;
-		}
 		h->got += (uint64_t)n;
 	}
 }

@@ -231,24 +231,12 @@ export class DataplaneLink {
         return;
       }
       case "done": {
-        if (ev.chain) {
-          const chain = this.#chains.get(ev.chain);
-          chain?.hooks.done(ev.status, ev.code, ev.rc === 1);
-          this.#report({
-            target: "chain",
-            name: chain?.name ?? r?.name ?? "",
-            status: ev.status,
-            kind: ev.code || undefined,
-            seconds: ev.seconds,
-            requestId: ev.requestId,
-            traceId: ev.traceId,
-          });
-          return;
-        }
-        if (ev.tag) this.#owner.get(ev.tag)?.onDone(ev.tag);
+        const chain = ev.chain ? this.#chains.get(ev.chain) : undefined;
+        if (ev.chain) chain?.hooks.done(ev.status, ev.code, ev.rc === 1);
+        else if (ev.tag) this.#owner.get(ev.tag)?.onDone(ev.tag);
         this.#report({
-          target: "function",
-          name: r?.name ?? "",
+          target: ev.chain ? "chain" : "function",
+          name: chain?.name ?? r?.name ?? "",
           status: ev.status,
           kind: ev.code || undefined,
           seconds: ev.seconds,
