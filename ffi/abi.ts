@@ -133,6 +133,12 @@ export const DP_EVENT = {
   stepDown: 5,
 } as const;
 
+/** sure_dataplane_config.backend. */
+export const DP_BACKEND = {
+  sockets: 0,
+  af_xdp: 1,
+} as const;
+
 /** Byte offsets and sizes of the structs passed across the FFI (libsure.h). */
 export const STRUCTS = {
   sure_completion: {
@@ -227,7 +233,7 @@ export const STRUCTS = {
     mapped_bytes: 16,
   },
   sure_dataplane_config: {
-    size: 216,
+    size: 280,
     host: 0,
     upstream: 64,
     port: 172,
@@ -238,6 +244,13 @@ export const STRUCTS = {
     write_timeout_ms: 192,
     tick_ms: 196,
     cpu_mask: 208,
+    backend: 216,
+    prefix: 220,
+    iface: 224,
+    addr: 240,
+    gateway: 256,
+    queue: 272,
+    frames: 276,
   },
   sure_route_config: {
     size: 104,
@@ -291,7 +304,7 @@ export const STRUCTS = {
     request_id: 120,
   },
   sure_dataplane_stats: {
-    size: 152,
+    size: 256,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -311,5 +324,18 @@ export const STRUCTS = {
     hops_out: 128,
     hops_in: 136,
     hop_failures: 144,
+    zs_rx_frames: 152,
+    zs_tx_frames: 160,
+    zs_rx_bytes: 168,
+    zs_tx_bytes: 176,
+    zs_rx_dropped: 184,
+    zs_copied_in: 192,
+    zs_copied_out: 200,
+    zs_copied_wire: 208,
+    zs_retransmits: 216,
+    zs_resets: 224,
+    zs_drops: 232,
+    zs_conns_open: 240,
+    zs_conns_total: 248,
   },
 } as const;

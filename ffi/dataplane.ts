@@ -5,7 +5,7 @@
  * publishes routes and instances and reads what happened in batches
  * (`events`); it never touches a request on the hot path.
  */
-import { DP_EVENT, Errno, STRUCTS } from "./abi.ts";
+import { DP_BACKEND, DP_EVENT, Errno, STRUCTS } from "./abi.ts";
 import { errorFromErrno } from "./errors.ts";
 import { libsure } from "./libsure.ts";
 import { CStructs } from "./struct.ts";
@@ -24,6 +24,20 @@ export interface DataplaneOptions {
   writeTimeoutMs?: number;
   /** CPUs its thread may run on (below 64); empty or absent: any. */
   cpus?: number[];
+  /** The af_xdp backend: the Z-stack on an AF_XDP socket of `iface`, serving
+   * `addr:port` (an IPv4 address the kernel does not use there), next to the
+   * kernel listener on host:port (host "": none); `port` must be set. */
+  afXdp?: {
+    iface: string;
+    addr: string;
+    /** addr's network prefix length (24). */
+    prefix?: number;
+    /** Next hop off-link (numeric IPv4). */
+    gateway?: string;
+    queue?: number;
+    /** UMEM frames of 2 KiB (4096). */
+    frames?: number;
+  };
 }
 
 export interface RouteSettings {
@@ -128,6 +142,24 @@ export interface DataplaneStats {
   hopsOut: number;
   hopsIn: number;
   hopFailures: number;
+  /** The Z-stack's (af_xdp; all 0 on sockets). */
+  stack: {
+    rxFrames: number;
+    txFrames: number;
+    rxBytes: number;
+    txBytes: number;
+    /** Frames the kernel dropped for want of room in the UMEM's rings. */
+    rxDropped: number;
+    /** Bytes copied out of received frames, into TCP segments, into TX frames. */
+    copiedIn: number;
+    copiedOut: number;
+    copiedWire: number;
+    retransmits: number;
+    resets: number;
+    drops: number;
+    connsOpen: number;
+    connsTotal: number;
+  };
 }
 
 const enc = new TextEncoder();
@@ -187,6 +219,15 @@ export class Dataplane {
     let mask = 0n;
     for (const c of o.cpus ?? []) if (c >= 0 && c < 64) mask |= 1n << BigInt(c);
     v.setBigUint64(L.cpu_mask, mask, true);
+    if (o.afXdp) {
+      v.setUint32(L.backend, DP_BACKEND.af_xdp, true);
+      putString(cfg, L.iface, o.afXdp.iface, L.addr - L.iface);
+      putString(cfg, L.addr, o.afXdp.addr, L.gateway - L.addr);
+      putString(cfg, L.gateway, o.afXdp.gateway ?? "", L.queue - L.gateway);
+      v.setUint32(L.prefix, o.afXdp.prefix ?? 0, true);
+      v.setUint32(L.queue, o.afXdp.queue ?? 0, true);
+      v.setUint32(L.frames, o.afXdp.frames ?? 0, true);
+    }
     const out = new BigUint64Array(1);
     const rc = libsure().sure_dataplane_start(cfg.bytes, cfg.size, out);
     if (rc < 0) throw errorFromErrno("sure_dataplane_start", rc);
@@ -421,6 +462,21 @@ export class Dataplane {
       hopsOut: s.u64("hops_out"),
       hopsIn: s.u64("hops_in"),
       hopFailures: s.u64("hop_failures"),
+      stack: {
+        rxFrames: s.u64("zs_rx_frames"),
+        txFrames: s.u64("zs_tx_frames"),
+        rxBytes: s.u64("zs_rx_bytes"),
+        txBytes: s.u64("zs_tx_bytes"),
+        rxDropped: s.u64("zs_rx_dropped"),
+        copiedIn: s.u64("zs_copied_in"),
+        copiedOut: s.u64("zs_copied_out"),
+        copiedWire: s.u64("zs_copied_wire"),
+        retransmits: s.u64("zs_retransmits"),
+        resets: s.u64("zs_resets"),
+        drops: s.u64("zs_drops"),
+        connsOpen: s.u64("zs_conns_open"),
+        connsTotal: s.u64("zs_conns_total"),
+      },
     };
   }
 

@@ -106,9 +106,18 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.get(
     "/metrics",
     (c) =>
-      c.body(deps.metrics.render(deps.scheduler, deps.chains, deps.dataplane?.dp.stats()), 200, {
-        "content-type": "text/plain; version=0.0.4; charset=utf-8",
-      }),
+      c.body(
+        deps.metrics.render(
+          deps.scheduler,
+          deps.chains,
+          deps.dataplane?.dp.stats(),
+          deps.dataplane?.backend,
+        ),
+        200,
+        {
+          "content-type": "text/plain; version=0.0.4; charset=utf-8",
+        },
+      ),
   );
   app.openAPIRegistry.registerPath({
     method: "get",

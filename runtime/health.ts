@@ -29,8 +29,9 @@ export const HealthSchema = z.object({
     reservedBytes: z.number().int().describe("Reserved by live instances, templates and chains"),
   }),
   dataplane: z.object({
-    backend: z.enum(["hono", "sockets"]).describe(
-      "Who serves HTTP: the Hono app (Deno.serve), or libsure's HTTP server (sockets)",
+    backend: z.enum(["hono", "sockets", "af_xdp"]).describe(
+      "Who serves HTTP: the Hono app (Deno.serve), or libsure's HTTP server on kernel TCP " +
+        "(sockets) or on kernel TCP and the Z-stack (af_xdp)",
     ),
     listen: z.string().describe("The public address"),
     connections: z.number().int().optional().describe("Open client connections (sockets)"),
@@ -50,6 +51,17 @@ export const HealthSchema = z.object({
     cpus: z.array(z.number().int()).optional().describe(
       "CPUs the data-plane thread may run on; empty: any (sockets)",
     ),
+    stack: z.object({
+      iface: z.string().describe("The interface its AF_XDP socket is bound to"),
+      listen: z.string().describe("The address and port it serves"),
+      connections: z.number().int().describe("Its open TCP connections"),
+      rxFrames: z.number().int().describe("Frames received"),
+      txFrames: z.number().int().describe("Frames sent"),
+      retransmits: z.number().int().describe("TCP segments sent again"),
+      drops: z.number().int().describe(
+        "Frames dropped (by the kernel for want of room, or by the stack)",
+      ),
+    }).optional().describe("The Z-stack (af_xdp)"),
   }),
 }).openapi("Health");
 
@@ -57,7 +69,7 @@ export type Health = z.infer<typeof HealthSchema>;
 
 /** What health says of the HTTP front (runtime/dataplane/link.ts, or Deno.serve). */
 export interface FrontInfo {
-  backend: "hono" | "sockets";
+  backend: "hono" | "sockets" | "af_xdp";
   listen: string;
   stats?: () => {
     connsOpen: number;
@@ -67,7 +79,17 @@ export interface FrontInfo {
     running: number;
     inChains: number;
     parked: number;
+    stack: {
+      connsOpen: number;
+      rxFrames: number;
+      txFrames: number;
+      retransmits: number;
+      drops: number;
+      rxDropped: number;
+    };
   };
+  /** The Z-stack's interface and address (af_xdp). */
+  stack?: { iface: string; listen: string };
   /** The data-plane thread's CPUs ([]: any). */
   cpus?: number[];
 }
@@ -119,6 +141,19 @@ function front(f: FrontInfo | undefined): Health["dataplane"] {
       }
       : {}),
     ...(f.cpus ? { threads: 1, cpus: f.cpus } : {}),
+    ...(f.stack && s
+      ? {
+        stack: {
+          iface: f.stack.iface,
+          listen: f.stack.listen,
+          connections: s.stack.connsOpen,
+          rxFrames: s.stack.rxFrames,
+          txFrames: s.stack.txFrames,
+          retransmits: s.stack.retransmits,
+          drops: s.stack.drops + s.stack.rxDropped,
+        },
+      }
+      : {}),
   };
 }
 

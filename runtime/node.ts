@@ -47,11 +47,21 @@ export interface NodeOptions {
    * socket). Default: SURE_DATAPLANE, else "sockets".
    */
   dataplane?: Dataplane;
+  /** "af_xdp": the interface and the IPv4 address (the kernel does not use it
+   * there) the Z-stack serves on, at the node's port; prefix: its network's
+   * length (24); gateway: the next hop off-link. */
+  afXdp?: AfXdpOptions;
   /** This node's name and the other nodes' data planes, for chain steps they run. */
   placement?: { self?: string; peers: Record<string, string> };
 }
 
-export type Dataplane = "hono" | "sockets";
+export type Dataplane = "hono" | "sockets" | "af_xdp";
+export interface AfXdpOptions {
+  iface: string;
+  addr: string;
+  prefix?: number;
+  gateway?: string;
+}
 
 export interface RunningNode {
   url: string;
@@ -159,24 +169,35 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const requestLog = opts.requestLog ?? Deno.env.get("SURE_REQUEST_LOG") !== "0";
   const mode = opts.dataplane ?? (Deno.env.get("SURE_DATAPLANE") as Dataplane | undefined) ??
     "sockets";
-  if (mode !== "hono" && mode !== "sockets") {
+  if (mode !== "hono" && mode !== "sockets" && mode !== "af_xdp") {
     await store.close();
-    throw new Error(`unknown data plane ${mode}: use hono or sockets`);
+    throw new Error(`unknown data plane ${mode}: use hono, sockets or af_xdp`);
+  }
+  if (mode === "af_xdp" && !opts.afXdp) {
+    await store.close();
+    throw new Error("the af_xdp data plane needs an interface and an address (--iface, --addr)");
   }
   const hostname = opts.hostname ?? "127.0.0.1";
   // The Hono app listens on a unix socket behind libsure's server: in the
   // data dir, or in a private temporary folder when that path is longer than
   // a socket address holds (sun_path: 108 bytes).
   let upstream = `${opts.dataDir}/hono.sock`;
-  if (mode === "sockets" && new TextEncoder().encode(upstream).byteLength > 100) {
+  if (mode !== "hono" && new TextEncoder().encode(upstream).byteLength > 100) {
     upstream = `${await Deno.makeTempDir({ prefix: "sure-" })}/hono.sock`;
   }
   let link: DataplaneLink | undefined;
-  if (mode === "sockets") {
+  if (mode !== "hono") {
     await Deno.remove(upstream).catch(() => {});
     try {
       const cpus = dataplaneCpus(opts.scheduler?.vcpuPlacement ?? "auto");
-      link = new DataplaneLink({ host: hostname, port: opts.port, upstream, logger, cpus });
+      link = new DataplaneLink({
+        host: hostname,
+        port: opts.port,
+        upstream,
+        logger,
+        cpus,
+        ...(mode === "af_xdp" ? { afXdp: opts.afXdp } : {}),
+      });
     } catch (e) {
       await store.close();
       throw e;
@@ -230,10 +251,13 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const url = `http://${host}:${port}`;
   parts.front.current = link
     ? {
-      backend: "sockets",
+      backend: link.backend,
       listen: `${host}:${port}`,
       stats: () => link.dp.stats(),
       cpus: link.opts.cpus ?? [],
+      ...(link.opts.afXdp
+        ? { stack: { iface: link.opts.afXdp.iface, listen: `${link.opts.afXdp.addr}:${port}` } }
+        : {}),
     }
     : { backend: "hono", listen: `${host}:${port}` };
   logger("info", `sure node listening on ${url}`, {

@@ -7,6 +7,11 @@
  * bytes received straight into each node's pool. Hops are taken only from the
  * chain's nodes; a node that is down fails the request at once with a 502
  * naming it. Needs KVM and root (namespaces, veth); else SKIP.
+ *
+ * The same runs on both libsure backends: sockets (kernel TCP), and af_xdp,
+ * where each node's Z-stack owns an address of its own (10.231.<n>.3) on its
+ * veth end, the client and every hop speak to those, and the hops cross this
+ * namespace as a router, both ends in the Z-stacks.
  */
 import assert from "node:assert/strict";
 import { buildImage, DENO, hasKvm, ROOT } from "./helpers.ts";
@@ -15,7 +20,10 @@ const canRun = hasKvm && Deno.uid() === 0 && (await run(["ip", "-V"]).catch(() =
 
 const NS = ["sure-xa", "sure-xb"];
 const ADDR = ["10.231.1.2", "10.231.2.2"];
+/** The Z-stacks' own addresses (af_xdp). */
+const STACK = ["10.231.1.3", "10.231.2.3"];
 const PORT = 8080;
+type Backend = "sockets" | "af_xdp";
 
 async function run(cmd: string[], check = true): Promise<boolean> {
   const out = await new Deno.Command(cmd[0], {
@@ -63,8 +71,9 @@ interface Node {
 }
 
 /** `sure serve` inside namespace i, as node a or b, knowing the other one. */
-async function startNode(i: number, dataDir: string): Promise<Node> {
+async function startNode(i: number, dataDir: string, backend: Backend): Promise<Node> {
   const me = i === 0 ? "a" : "b", other = i === 0 ? "b" : "a";
+  const served = backend === "af_xdp" ? STACK : ADDR;
   const child = new Deno.Command("ip", {
     args: [
       "netns",
@@ -84,7 +93,12 @@ async function startNode(i: number, dataDir: string): Promise<Node> {
       "--node-name",
       me,
       "--peer",
-      `${other}=${ADDR[1 - i]}:${PORT}`,
+      `${other}=${served[1 - i]}:${PORT}`,
+      "--dataplane",
+      backend,
+      ...(backend === "af_xdp"
+        ? ["--iface", `sx${i}1`, "--addr", `${STACK[i]}/24`, "--gateway", `10.231.${i + 1}.1`]
+        : []),
     ],
     env: { SURE_REQUEST_LOG: "1" },
     stdout: "piped",
@@ -97,7 +111,7 @@ async function startNode(i: number, dataDir: string): Promise<Node> {
   (async () => {
     for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) text += c;
   })();
-  const url = `http://${ADDR[i]}:${PORT}`;
+  const url = `http://${served[i]}:${PORT}`;
   for (const end = Date.now() + 120_000; Date.now() < end;) {
     if (/sure node listening/.test(text)) return { url, child, lines: () => text };
     await new Promise((r) => setTimeout(r, 100));
@@ -137,100 +151,126 @@ async function metric(node: Node, re: RegExp): Promise<number> {
   return Number(re.exec(text)?.[1] ?? NaN);
 }
 
-Deno.test({
-  name: "remote chains: a step on another node runs there; hops carry the bytes and the trace",
-  ignore: !canRun,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    await makeNetworks();
-    const dirs = [await Deno.makeTempDir(), await Deno.makeTempDir()];
-    const nodes: Node[] = [];
-    try {
-      nodes.push(await startNode(0, dirs[0]), await startNode(1, dirs[1]));
-      const [a, b] = nodes;
-      await deploy(a, "upper", await buildImage("functions/upper"));
-      await deploy(a, "echo", await buildImage("functions/echo"));
-      await deploy(b, "reverse", await buildImage("functions/reverse"));
-      await applyChain(b);
-      await applyChain(a);
+for (const backend of ["sockets", "af_xdp"] as const) {
+  Deno.test({
+    name:
+      `remote chains (${backend}): a step on another node runs there; hops carry the bytes and the trace`,
+    ignore: !canRun,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      await makeNetworks();
+      const dirs = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+      const nodes: Node[] = [];
+      try {
+        nodes.push(await startNode(0, dirs[0], backend), await startNode(1, dirs[1], backend));
+        const [a, b] = nodes;
+        await deploy(a, "upper", await buildImage("functions/upper"));
+        await deploy(a, "echo", await buildImage("functions/echo"));
+        await deploy(b, "reverse", await buildImage("functions/reverse"));
+        await applyChain(b);
+        await applyChain(a);
 
-      // upper (a) -> reverse (b) -> echo (a), the caller's trace continued.
-      const trace = "0af7651916cd43dd8448eb211c80319c";
-      const res = await fetch(`${a.url}/invoke/across`, {
-        method: "POST",
-        body: "hello nodes",
-        headers: { traceparent: `00-${trace}-b7ad6b7169203331-01` },
-      });
-      const body = await res.text();
-      assert.equal(
-        res.status,
-        200,
-        `${body}\n--- a:\n${a.lines().slice(-3000)}\n--- b:\n${b.lines().slice(-3000)}`,
-      );
-      assert.equal(body, "SEDON OLLEH");
-      assert.match(res.headers.get("traceparent") ?? "", new RegExp(`^00-${trace}-`));
-      const hops = (n: Node, dir: string) =>
-        metric(
-          n,
-          new RegExp(`sure_dataplane_chain_hops_total\\{[^}]*direction="${dir}"\\} (\\d+)`),
+        // upper (a) -> reverse (b) -> echo (a), the caller's trace continued.
+        const trace = "0af7651916cd43dd8448eb211c80319c";
+        const res = await fetch(`${a.url}/invoke/across`, {
+          method: "POST",
+          body: "hello nodes",
+          headers: { traceparent: `00-${trace}-b7ad6b7169203331-01` },
+        });
+        const body = await res.text();
+        assert.equal(
+          res.status,
+          200,
+          `${body}\n--- a:\n${a.lines().slice(-3000)}\n--- b:\n${b.lines().slice(-3000)}`,
         );
-      assert.equal(await hops(a, "out"), 1);
-      assert.equal(await hops(b, "in"), 1);
-      // Each node ran its own steps, in place.
-      const statsOf = async (n: Node) =>
-        (await (await fetch(`${n.url}/admin/chains/across/stats`)).json()).steps.map((
-          s: { handled: number } | null,
-        ) => s?.handled ?? 0);
-      assert.deepEqual(await statsOf(a), [1, 0, 1]);
-      assert.deepEqual(await statsOf(b), [0, 1, 0]);
-      // b's request log has the caller's trace id.
-      for (let k = 0; k < 30 && !b.lines().includes(trace); k++) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.ok(b.lines().includes(`"traceId":"${trace}"`), "b logged the caller's trace");
+        assert.equal(body, "SEDON OLLEH");
+        assert.match(res.headers.get("traceparent") ?? "", new RegExp(`^00-${trace}-`));
+        const hopCount = (n: Node, dir: string) =>
+          metric(
+            n,
+            new RegExp(`sure_dataplane_chain_hops_total\\{[^}]*direction="${dir}"\\} (\\d+)`),
+          );
+        assert.equal(await hopCount(a, "out"), 1);
+        assert.equal(await hopCount(b, "in"), 1);
+        // Each node ran its own steps, in place.
+        const statsOf = async (n: Node) =>
+          (await (await fetch(`${n.url}/admin/chains/across/stats`)).json()).steps.map((
+            s: { handled: number } | null,
+          ) => s?.handled ?? 0);
+        assert.deepEqual(await statsOf(a), [1, 0, 1]);
+        assert.deepEqual(await statsOf(b), [0, 1, 0]);
+        // b's request log has the caller's trace id.
+        for (let k = 0; k < 30 && !b.lines().includes(trace); k++) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.ok(b.lines().includes(`"traceId":"${trace}"`), "b logged the caller's trace");
 
-      // A hop is taken only from the chain's nodes: not from this client.
-      const forged = await fetch(`${b.url}/invoke/across`, {
-        method: "POST",
-        body: "x",
-        headers: { "x-sure-hop": "0 1 0 1" },
-      });
-      assert.equal(forged.status, 403);
-      assert.equal((await forged.json()).error, "forbidden");
+        if (backend === "af_xdp") {
+          // A plain function through the Z-stack, a body of many segments each way.
+          const big = new Uint8Array(256 * 1024).map((_, k) => (k * 7) & 255);
+          const echo = await fetch(`${a.url}/invoke/echo`, { method: "POST", body: big });
+          assert.equal(echo.status, 200);
+          assert.deepEqual(new Uint8Array(await echo.arrayBuffer()), big);
+          const h = (await (await fetch(`${a.url}/healthz`)).json()).dataplane;
+          assert.equal(h.backend, "af_xdp");
+          assert.equal(h.stack.iface, "sx01");
+          assert.equal(h.stack.listen, `${STACK[0]}:${PORT}`);
+          assert.ok(h.stack.rxFrames > 0 && h.stack.txFrames > 0, JSON.stringify(h.stack));
+          const frames = await metric(a, /sure_zstack_frames_total\{direction="in"\} (\d+)/);
+          assert.ok(frames >= h.stack.rxFrames, `${frames} frames`);
+          const wire = await metric(a, /sure_zstack_copied_bytes_total\{kind="wire"\} (\d+)/);
+          assert.ok(wire >= big.length, `${wire} bytes copied into TX frames`);
+        }
 
-      // Even from a chain's node, a hop must name a hand-off the manifest has and
-      // that lands on a step the receiver runs: every other one is a 400.
-      for (const hop of ["0 2 0 1", "1 2 0 1", "9 1 0 1", "0 1 0 99999", "0 1", "x y z w"]) {
-        const out = await new Deno.Command("ip", {
-          args: ["netns", "exec", NS[0], "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"]
-            .concat(["-H", `x-sure-hop: ${hop}`, "--data", "x", `${b.url}/invoke/across`]),
-          stdout: "piped",
-        }).output();
-        assert.equal(new TextDecoder().decode(out.stdout), "400", `x-sure-hop: ${hop}`);
-      }
+        // A hop is taken only from the chain's nodes: not from this client.
+        const forged = await fetch(`${b.url}/invoke/across`, {
+          method: "POST",
+          body: "x",
+          headers: { "x-sure-hop": "0 1 0 1" },
+        });
+        assert.equal(forged.status, 403);
+        assert.equal((await forged.json()).error, "forbidden");
 
-      // b goes down: a fails the request at once, naming it.
-      b.child.kill("SIGKILL");
-      await b.child.status;
-      const t0 = performance.now();
-      const down = await fetch(`${a.url}/invoke/across`, { method: "POST", body: "again" });
-      const ms = performance.now() - t0;
-      assert.equal(down.status, 502);
-      const err = await down.json();
-      assert.equal(err.error, "peer_unreachable");
-      assert.equal(err.node, "b");
-      assert.match(err.message, /node b \(10\.231\.2\.2:8080\)/);
-      assert.ok(ms < 1500, `the 502 took ${ms} ms`);
-    } finally {
-      for (const n of nodes) {
-        try {
-          n.child.kill("SIGTERM");
-        } catch { /* already gone */ }
-        await n.child.status;
+        // Even from a chain's node, a hop must name a hand-off the manifest has and
+        // that lands on a step the receiver runs: every other one is a 400. (Only
+        // the kernel's address of a node can be used by curl: on sockets it is
+        // the node's address as a peer.)
+        const hops = backend === "sockets"
+          ? ["0 2 0 1", "1 2 0 1", "9 1 0 1", "0 1 0 99999", "0 1", "x y z w"]
+          : [];
+        for (const hop of hops) {
+          const out = await new Deno.Command("ip", {
+            args: ["netns", "exec", NS[0], "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"]
+              .concat(["-H", `x-sure-hop: ${hop}`, "--data", "x", `${b.url}/invoke/across`]),
+            stdout: "piped",
+          }).output();
+          assert.equal(new TextDecoder().decode(out.stdout), "400", `x-sure-hop: ${hop}`);
+        }
+
+        // b goes down: a fails the request at once, naming it.
+        b.child.kill("SIGKILL");
+        await b.child.status;
+        const t0 = performance.now();
+        const down = await fetch(`${a.url}/invoke/across`, { method: "POST", body: "again" });
+        const ms = performance.now() - t0;
+        assert.equal(down.status, 502);
+        const err = await down.json();
+        assert.equal(err.error, "peer_unreachable");
+        assert.equal(err.node, "b");
+        const bAddr = (backend === "af_xdp" ? STACK : ADDR)[1];
+        assert.ok(err.message.includes(`node b (${bAddr}:8080)`), err.message);
+        assert.ok(ms < 1500, `the 502 took ${ms} ms`);
+      } finally {
+        for (const n of nodes) {
+          try {
+            n.child.kill("SIGTERM");
+          } catch { /* already gone */ }
+          await n.child.status;
+        }
+        await cleanNetworks();
+        for (const d of dirs) await Deno.remove(d, { recursive: true }).catch(() => {});
       }
-      await cleanNetworks();
-      for (const d of dirs) await Deno.remove(d, { recursive: true }).catch(() => {});
-    }
-  },
-});
+    },
+  });
+}

@@ -426,7 +426,21 @@ struct sure_dataplane_config {
 	uint32_t tick_ms; /* timeout resolution (0: 5 ms) */
 	uint32_t pad;
 	uint64_t cpu_mask; /* CPUs (bit n: CPU n) its thread may run on; 0: anywhere */
+	/* SURE_DP_SOCKETS: kernel TCP on host:port. SURE_DP_AF_XDP: that too
+	 * (host "": not), and the Z-stack, libsure's own TCP/IP on an AF_XDP
+	 * socket of iface (root), at addr:port, addr being an IPv4 address it
+	 * owns there (one the kernel does not use); frames to other addresses
+	 * and ports stay the kernel's. One server serves both. */
+	uint32_t backend;
+	uint32_t prefix; /* af_xdp: addr's network prefix length (0: 24) */
+	char iface[16]; /* af_xdp: the interface */
+	char addr[16]; /* af_xdp: numeric IPv4 the stack owns */
+	char gateway[16]; /* af_xdp: numeric IPv4 of the next hop off-link, "": none */
+	uint32_t queue; /* af_xdp: the RX queue to bind (0) */
+	uint32_t frames; /* af_xdp: UMEM frames of 2 KiB (0: 4096) */
 };
+#define SURE_DP_SOCKETS 0u
+#define SURE_DP_AF_XDP 1u
 SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_t size,
 				  struct sure_dataplane **out);
 SURE_API int sure_dataplane_port(struct sure_dataplane *dp);
@@ -565,6 +579,14 @@ struct sure_dataplane_stats {
 	/* chain hops: sent to the nodes that run the next step, taken from
 	 * them, and failed (the node unreachable or its answer malformed) */
 	uint64_t hops_out, hops_in, hop_failures;
+	/* The Z-stack (af_xdp; zero on sockets): frames and bytes on the wire,
+	 * frames the kernel dropped for want of room, bytes the stack copied
+	 * (out of received frames, into its segments, into TX frames: veth's
+	 * copy mode), TCP segments retransmitted, connections reset, frames
+	 * the stack dropped, its connections open and made in all. */
+	uint64_t zs_rx_frames, zs_tx_frames, zs_rx_bytes, zs_tx_bytes, zs_rx_dropped;
+	uint64_t zs_copied_in, zs_copied_out, zs_copied_wire;
+	uint64_t zs_retransmits, zs_resets, zs_drops, zs_conns_open, zs_conns_total;
 };
 SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_dataplane_stats *out,
 				  size_t size);

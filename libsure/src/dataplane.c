@@ -329,7 +329,8 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 				  struct sure_dataplane **out)
 {
 	if (!cfg || !out || size != sizeof(*cfg) || !memchr(cfg->host, 0, sizeof(cfg->host)) ||
-	    !memchr(cfg->upstream, 0, sizeof(cfg->upstream)) || cfg->port > 65535)
+	    !memchr(cfg->upstream, 0, sizeof(cfg->upstream)) || cfg->port > 65535 ||
+	    cfg->backend > SURE_DP_AF_XDP)
 		return -EINVAL;
 	struct sure_dataplane *dp = calloc(1, sizeof(*dp));
 	if (!dp)
@@ -365,6 +366,11 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 		.ops = &sure_dp_ops,
 		.ctx = dp,
 	};
+	if (cfg->backend == SURE_DP_AF_XDP) {
+		rc = sure_dp_zstack_open(dp, cfg, &sc);
+		if (rc < 0)
+			goto fail;
+	}
 	rc = sure_http_server_start(&sc, &dp->srv);
 	if (rc < 0)
 		goto fail;
@@ -382,6 +388,7 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 	*out = dp;
 	return 0;
 fail:
+	sure_dp_zstack_close(dp);
 	if (dp->notify_fd >= 0)
 		close(dp->notify_fd);
 	if (dp->chain_ep >= 0)
@@ -408,6 +415,8 @@ SURE_API void sure_dataplane_stop(struct sure_dataplane *dp, uint32_t grace_ms)
 	sure_http_server_stop(dp->srv, grace_ms);
 	pthread_mutex_lock(&dp->lock);
 	sure_dp_hops_free(dp);
+	/* After the hops: they close their sockets of it. */
+	sure_dp_zstack_close(dp);
 	sure_dp_chains_free(dp);
 	for (uint32_t k = 0; k < dp->nroutes; k++) {
 		struct dp_route *r = dp->routes[k];
@@ -479,6 +488,7 @@ SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_datapla
 	out->hops_out = dp->hops_out;
 	out->hops_in = dp->hops_in;
 	out->hop_failures = dp->hop_failures;
+	sure_dp_zstack_stats(dp, out);
 	pthread_mutex_unlock(&dp->lock);
 	return 0;
 }

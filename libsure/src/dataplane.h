@@ -100,6 +100,7 @@ struct dp_hop;
 struct sure_dataplane {
 	pthread_mutex_t lock;
 	struct sure_http_server *srv;
+	struct zstack *zs; /* the af_xdp backend's stack, or NULL (sockets) */
 	int notify_fd; /* eventfd every lent instance's vCPU thread writes */
 	uint32_t tick_ms;
 	struct dp_route *routes[DP_MAX_ROUTES];
@@ -227,5 +228,13 @@ void sure_dp_error(struct sure_dataplane *dp, struct sure_http_exchange *ex, int
 /* Answers ex with a JSON body made elsewhere (the control plane's). */
 void sure_dp_answer_json(struct sure_dataplane *dp, struct sure_http_exchange *ex, int status,
 			 const char *json, uint32_t len, const char *headers);
+
+/* dp_zstack.c: the af_xdp backend. Opens the Z-stack cfg asks for into
+ * dp->zs and points the server's config at it (0 or -errno); fills the
+ * stack's counters; closes it (after the server stopped). */
+int sure_dp_zstack_open(struct sure_dataplane *dp, const struct sure_dataplane_config *cfg,
+			struct sure_http_server_config *sc);
+void sure_dp_zstack_stats(struct sure_dataplane *dp, struct sure_dataplane_stats *out);
+void sure_dp_zstack_close(struct sure_dataplane *dp);
 
 #endif

@@ -28,7 +28,9 @@
  * A node that cannot be reached, or that answers something malformed, fails
  * the request at once with 502 peer_unreachable naming it; the chain's timeout
  * bounds the rest (a late answer finds the slot's generation moved on).
- * Connections are not reused yet: one per hop.
+ * Connections are not reused yet: one per hop. With the af_xdp backend,
+ * hops go over the Z-stack (zstack.h) from a local port the XDP program
+ * steers back to it; with sockets, over kernel TCP.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,6 +49,7 @@
 #include "dp_trace.h"
 #include "hop_resp.h"
 #include "util.h"
+#include "zstack.h"
 
 #define CONNECT_TIMEOUT_NS 1000000000ull
 #define OUT_CAP (SURE_REQ_HEAD_CAP + 2048u)
@@ -54,7 +57,9 @@
 enum hop_state { HOP_CONNECT, HOP_SEND, HOP_HEAD, HOP_BODY, HOP_DEAD };
 
 struct dp_hop {
-	int fd;
+	int fd; /* kernel TCP, or -1 with zs */
+	struct zs_sock *zs; /* the Z-stack's socket (af_xdp), or NULL */
+	struct sure_dataplane *dp;
 	int state;
 	struct dp_chain *dc;
 	struct dp_req *q;
@@ -294,7 +299,51 @@ static void hop_arm(struct sure_dataplane *dp, struct dp_hop *h, uint32_t events
 {
 	struct epoll_event ev = { .events = events, .data.ptr = h };
 
-	epoll_ctl(dp->hop_ep, EPOLL_CTL_MOD, h->fd, &ev);
+	if (!h->zs) /* the Z-stack tells every change anyway */
+		epoll_ctl(dp->hop_ep, EPOLL_CTL_MOD, h->fd, &ev);
+}
+
+/* The hop's socket, kernel or Z-stack, with the kernel's conventions. */
+static ssize_t hop_writev(struct dp_hop *h, struct iovec *iov, int n)
+{
+	if (h->zs) {
+		ssize_t w = zs_sendv(h->zs, iov, (unsigned)n);
+		if (w < 0) {
+			errno = (int)-w;
+			return -1;
+		}
+		return w;
+	}
+	return writev(h->fd, iov, n);
+}
+
+static ssize_t hop_recv(struct dp_hop *h, uint8_t *buf, size_t len)
+{
+	if (h->zs) {
+		ssize_t n = zs_recv(h->zs, buf, len);
+		if (n < 0) {
+			errno = (int)-n;
+			return -1;
+		}
+		return n;
+	}
+	return read(h->fd, buf, len);
+}
+
+static void hop_ready(struct sure_dataplane *dp, struct dp_hop *h, uint32_t events);
+static void sweep(struct sure_dataplane *dp);
+
+/* The Z-stack's events of a hop: as the epoll set's (sure_dp_on_hops). */
+static void hop_zs_event(void *arg, unsigned ev)
+{
+	struct dp_hop *h = arg;
+	struct sure_dataplane *dp = h->dp;
+
+	pthread_mutex_lock(&dp->lock);
+	if (h->state != HOP_DEAD)
+		hop_ready(dp, h, ((ev & ZS_EV_IN) ? EPOLLIN : 0u) | ((ev & ZS_EV_OUT) ? EPOLLOUT : 0u));
+	sweep(dp);
+	pthread_mutex_unlock(&dp->lock);
 }
 
 /* Ends a hop: its socket closes now, its memory goes at the next sweep. */
@@ -305,8 +354,13 @@ static void hop_end(struct sure_dataplane *dp, struct dp_hop *h)
 	if (h->q && h->q->hop == h)
 		h->q->hop = NULL;
 	h->q = NULL;
-	epoll_ctl(dp->hop_ep, EPOLL_CTL_DEL, h->fd, NULL);
-	close(h->fd);
+	if (h->zs) {
+		zs_close(h->zs);
+		h->zs = NULL;
+	} else {
+		epoll_ctl(dp->hop_ep, EPOLL_CTL_DEL, h->fd, NULL);
+		close(h->fd);
+	}
 	h->fd = -1;
 	h->state = HOP_DEAD;
 }
@@ -322,6 +376,7 @@ static void hop_start(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_
 		goto fail;
 	h->out = malloc(OUT_CAP);
 	h->fd = -1;
+	h->dp = dp;
 	h->dc = dc;
 	h->q = q;
 	h->slot = cp->slot;
@@ -336,6 +391,15 @@ static void hop_start(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_
 	if (build_request(h, q, cp, to, trace) < 0) {
 		why = "cannot take it: the request's head is too large to pass on";
 		goto fail;
+	}
+	if (dp->zs) {
+		int rc = zs_connect(dp->zs, &dc->peer[to], hop_zs_event, h, &h->zs);
+		if (rc < 0) {
+			why = rc == -EADDRNOTAVAIL ? "cannot be reached: no local port free"
+						   : "cannot be reached: out of memory";
+			goto fail;
+		}
+		goto started;
 	}
 	h->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (h->fd < 0) {
@@ -354,6 +418,7 @@ static void hop_start(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_
 		why = "cannot be reached: epoll";
 		goto fail;
 	}
+started:
 	h->state = HOP_CONNECT;
 	h->deadline_ns = sure_now_ns() + CONNECT_TIMEOUT_NS;
 	h->next = dp->hops;
@@ -452,7 +517,7 @@ static void hop_send(struct sure_dataplane *dp, struct dp_hop *h)
 		if (h->body_off < h->body_len)
 			iov[n++] = (struct iovec){ (void *)(h->body + h->body_off),
 						   h->body_len - h->body_off };
-		ssize_t w = writev(h->fd, iov, n);
+		ssize_t w = hop_writev(h, iov, n);
 		if (w < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -472,7 +537,7 @@ static void hop_send(struct sure_dataplane *dp, struct dp_hop *h)
 static ssize_t read_some(struct sure_dataplane *dp, struct dp_hop *h, uint8_t *buf, size_t len,
 			 const char *why)
 {
-	ssize_t n = read(h->fd, buf, len);
+	ssize_t n = hop_recv(h, buf, len);
 
 	if (n > 0)
 		return n;
@@ -540,6 +605,17 @@ static void hop_read(struct sure_dataplane *dp, struct dp_hop *h)
 
 static void hop_ready(struct sure_dataplane *dp, struct dp_hop *h, uint32_t events)
 {
+	if (h->state == HOP_CONNECT && h->zs) {
+		int st = zs_sock_state(h->zs);
+		if (st == 1)
+			return; /* still connecting */
+		if (st < 0) {
+			hop_fail(dp, h, st == -ECONNREFUSED ? "refused the connection"
+							    : "cannot be reached");
+			return;
+		}
+		h->state = HOP_SEND;
+	}
 	if (h->state == HOP_CONNECT) {
 		int e = 0;
 		socklen_t l = sizeof(e);

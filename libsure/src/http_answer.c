@@ -203,10 +203,9 @@ int answer_send(struct conn *c, const char *head, size_t hlen, const uint8_t *bo
 
 	if (c->out_off == c->out_len && c->wr) {
 		struct iovec iov[2] = { { (void *)head, hlen }, { (void *)body, blen } };
-		struct msghdr m = { .msg_iov = iov, .msg_iovlen = blen ? 2 : 1 };
 		ssize_t n;
 		do
-			n = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+			n = conn_io_sendv(c, iov, blen ? 2 : 1);
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			conn_close(c); /* the client is gone: nobody to answer */

@@ -55,7 +55,19 @@ static void reset_request(struct conn *c)
 	memset(&c->ex, 0, sizeof(c->ex));
 }
 
-int conn_open(struct sure_http_server *s, int fd, const struct sockaddr_storage *addr)
+static void on_zs_event(void *arg, unsigned ev)
+{
+	struct conn *c = arg;
+
+	if (c->closed)
+		return;
+	c->rd |= (ev & ZS_EV_IN) != 0;
+	c->wr |= (ev & ZS_EV_OUT) != 0;
+	conn_drive(c);
+}
+
+int conn_open(struct sure_http_server *s, int fd, struct zs_sock *zs,
+	      const struct sockaddr_storage *addr)
 {
 	struct conn *c = s->pool;
 	size_t in_cap = (size_t)s->pcfg.max_head + 16384;
@@ -79,6 +91,7 @@ int conn_open(struct sure_http_server *s, int fd, const struct sockaddr_storage 
 	c->uev.kind = EV_UPSTREAM;
 	c->srv = s;
 	c->fd = fd;
+	c->zs = zs;
 	c->ufd = -1;
 	c->addr = *addr;
 	c->in_cap = (uint32_t)in_cap;
@@ -87,7 +100,9 @@ int conn_open(struct sure_http_server *s, int fd, const struct sockaddr_storage 
 
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 				  .data.ptr = &c->cev };
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	if (zs) {
+		zs_sock_bind(zs, on_zs_event, c); /* its first event says it is ready */
+	} else if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int rc = -errno;
 		c->next = s->pool;
 		s->pool = c;
@@ -125,7 +140,11 @@ void conn_close(struct conn *c)
 	conn_cancel(c);
 	c->closed = 1;
 	STAT_SUB(s, conns_open, 1); /* before the client can see the close */
-	close(c->fd); /* also leaves the epoll set */
+	if (c->zs)
+		zs_close(c->zs);
+	else
+		close(c->fd); /* also leaves the epoll set */
+	c->zs = NULL;
 	if (c->ufd >= 0)
 		close(c->ufd);
 	c->fd = c->ufd = -1;
@@ -212,8 +231,8 @@ int conn_flush(struct conn *c)
 	int prog = 0;
 
 	while (c->out_off < c->out_len && c->wr) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		struct iovec iov = { c->out + c->out_off, c->out_len - c->out_off };
+		ssize_t n = conn_io_sendv(c, &iov, 1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -271,7 +290,7 @@ int conn_recv_in(struct conn *c, int *eof)
 	room = in_room(c);
 	if (room == 0)
 		return 0; /* backpressure: the kernel's buffer and TCP's window fill */
-	n = recv(c->fd, c->in + c->in_end, room, MSG_DONTWAIT);
+	n = conn_io_recv(c, c->in + c->in_end, room);
 	if (n > 0) {
 		c->in_end += (uint32_t)n;
 		STAT_ADD(c->srv, bytes_in, n);
@@ -452,7 +471,7 @@ static int recv_body(struct conn *c, uint8_t *dst, size_t room)
 
 	if (room > BODY_RECV_MAX)
 		room = BODY_RECV_MAX;
-	n = recv(c->fd, dst, room, MSG_DONTWAIT);
+	n = conn_io_recv(c, dst, room);
 	if (n < 0) {
 		if (errno == EINTR)
 			return 1;
@@ -510,7 +529,10 @@ static void answered(struct conn *c)
 	struct sure_http_server *s = c->srv;
 
 	if (c->close_after || s->draining) {
-		shutdown(c->fd, SHUT_WR);
+		if (c->zs)
+			zs_shutdown_wr(c->zs);
+		else
+			shutdown(c->fd, SHUT_WR);
 		c->state = CS_LINGER;
 		c->req_start = c->in_pos = c->in_end = 0;
 		conn_set_deadline(c, DL_LINGER, LINGER_NS);

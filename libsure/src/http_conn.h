@@ -17,6 +17,7 @@
 #ifndef SURE_HTTP_CONN_H
 #define SURE_HTTP_CONN_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,11 +25,12 @@
 #include <sys/un.h>
 
 #include "http_server.h"
+#include "zstack.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* What an epoll event's data.ptr points at: the first member of its owner. */
-enum ev_kind { EV_LISTEN, EV_WAKE, EV_WATCH, EV_CLIENT, EV_UPSTREAM };
+enum ev_kind { EV_LISTEN, EV_WAKE, EV_WATCH, EV_CLIENT, EV_UPSTREAM, EV_ZSTACK };
 struct http_ev {
 	int kind;
 };
@@ -64,6 +66,7 @@ struct conn {
 	 * parsed. In a tunnel, [req_start, in_end) is still due to the upstream. */
 	uint32_t in_cap, req_start, in_pos, in_end;
 	uint64_t dropped; /* bytes read and dropped while lingering */
+	struct zs_sock *zs; /* the client's Z-stack socket (then fd is -1), or NULL */
 	/* Output: [out_off, out_len) still to send (a tunnel: the upstream's bytes). */
 	uint8_t *out;
 	size_t out_cap, out_off, out_len;
@@ -99,7 +102,8 @@ struct sure_http_server {
 	struct sockaddr_un up_addr;
 	socklen_t up_len; /* 0: no upstream (tunnels answer 502) */
 	int ep, lfd, wfd;
-	struct http_ev lev, wev;
+	struct http_ev lev, wev, zev;
+	struct zs_sock *zls; /* the Z-stack listener (cfg.zs), or NULL */
 	uint16_t port;
 	pthread_t thr;
 	uint64_t now_ns; /* the loop's clock, read once per round */
@@ -121,8 +125,43 @@ struct sure_http_server {
 #define STAT_ADD(s, f, n) __atomic_fetch_add(&(s)->st.f, (uint64_t)(n), __ATOMIC_RELAXED)
 #define STAT_SUB(s, f, n) __atomic_fetch_sub(&(s)->st.f, (uint64_t)(n), __ATOMIC_RELAXED)
 
+/* A connection's client socket, kernel or Z-stack, with the kernel's
+ * conventions (-1 and errno), so that the code above does not care which. */
+static inline ssize_t conn_io_recv(struct conn *c, void *buf, size_t len)
+{
+	if (c->zs) {
+		ssize_t n = zs_recv(c->zs, buf, len);
+		if (n < 0) {
+			errno = (int)-n;
+			return -1;
+		}
+		return n;
+	}
+	return recv(c->fd, buf, len, MSG_DONTWAIT);
+}
+static inline ssize_t conn_io_sendv(struct conn *c, struct iovec *iov, unsigned n)
+{
+	if (c->zs) {
+		ssize_t w = zs_sendv(c->zs, iov, n);
+		if (w < 0) {
+			errno = (int)-w;
+			return -1;
+		}
+		return w;
+	}
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = n };
+	return sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* http_zs.c: the server on a Z-stack (cfg.zs) */
+int zsrv_listen(struct sure_http_server *s);
+void zsrv_poll(struct sure_http_server *s); /* frames, timers, socket events */
+void zsrv_stop_listening(struct sure_http_server *s);
+
 /* http_conn.c */
-int conn_open(struct sure_http_server *s, int fd, const struct sockaddr_storage *addr);
+/* A new client: its kernel socket fd, or (fd -1) its Z-stack socket zs. */
+int conn_open(struct sure_http_server *s, int fd, struct zs_sock *zs,
+	      const struct sockaddr_storage *addr);
 void conn_drive(struct conn *c);
 void conn_close(struct conn *c);
 /* Tells the owner to forget the exchange it took, if any (before it goes). */

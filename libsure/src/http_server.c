@@ -133,7 +133,7 @@ static void accept_some(struct sure_http_server *s)
 		}
 		/* Answers go out whole; pipelined ones must not wait for an ACK. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (conn_open(s, fd, &addr) < 0) {
+		if (conn_open(s, fd, NULL, &addr) < 0) {
 			STAT_ADD(s, conns_refused, 1);
 			close(fd);
 		}
@@ -146,9 +146,12 @@ static void begin_drain(struct sure_http_server *s)
 
 	s->draining = 1;
 	s->drain_deadline_ns = s->now_ns + MS(sure_load(&s->grace_ms));
-	epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lfd, NULL);
-	close(s->lfd);
-	s->lfd = -1;
+	if (s->lfd >= 0) {
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lfd, NULL);
+		close(s->lfd);
+		s->lfd = -1;
+	}
+	zsrv_stop_listening(s);
 	for (c = s->conns; c; c = next) {
 		next = c->next;
 		conn_drain(c);
@@ -185,6 +188,9 @@ static void dispatch(struct sure_http_server *s, const struct epoll_event *ev)
 		c->rd |= (ev->events & in) != 0;
 		c->wr |= (ev->events & out) != 0;
 		conn_drive(c);
+		break;
+	case EV_ZSTACK:
+		zsrv_poll(s);
 		break;
 	default: /* EV_UPSTREAM */
 		c = container_of(e, struct conn, uev);
@@ -297,8 +303,13 @@ static void *loop(void *arg)
 			dispatch(s, &evs[i]);
 		run_again(s);
 		run_ticks(s);
-		if (s->now_ns >= s->next_sweep_ns)
+		if (s->now_ns >= s->next_sweep_ns) {
 			sweep(s);
+			if (s->cfg.zs)
+				zsrv_poll(s); /* lwIP's timers: retransmissions, ARP, TIME-WAIT */
+		}
+		if (s->cfg.zs)
+			zstack_flush(s->cfg.zs); /* what this round's answers queued */
 		if (s->draining && (!s->conns || s->now_ns >= s->drain_deadline_ns))
 			break;
 		reap(s);
@@ -306,6 +317,9 @@ static void *loop(void *arg)
 	/* The grace is over: cancel and close what is left. */
 	while (s->conns)
 		conn_close(s->conns);
+	zsrv_stop_listening(s);
+	if (s->cfg.zs)
+		zstack_flush(s->cfg.zs); /* the FINs and resets of those closes */
 	for (struct conn *c = s->again; c; c = c->again_next)
 		c->on_again = 0;
 	s->again = NULL;
@@ -378,19 +392,22 @@ int sure_http_server_start(const struct sure_http_server_config *cfg,
 		s->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		rc = s->ep < 0 || s->wfd < 0 ? -errno : 0;
 	}
-	if (rc == 0)
+	if (rc == 0 && (cfg->host[0] || !cfg->zs))
 		rc = listen_on(s, cfg->host, cfg->port);
+	if (rc == 0 && cfg->zs)
+		rc = zsrv_listen(s);
 	if (rc == 0) {
-		ev.data.ptr = &s->lev;
-		rc = epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd, &ev);
 		ev.data.ptr = &s->wev;
-		if (rc == 0)
-			rc = epoll_ctl(s->ep, EPOLL_CTL_ADD, s->wfd, &ev);
+		rc = epoll_ctl(s->ep, EPOLL_CTL_ADD, s->wfd, &ev);
+		ev.data.ptr = &s->lev;
+		if (rc == 0 && s->lfd >= 0)
+			rc = epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd, &ev);
 		rc = rc < 0 ? -errno : 0;
 	}
 	if (rc == 0)
 		rc = -pthread_create(&s->thr, NULL, loop, s);
 	if (rc < 0) {
+		zsrv_stop_listening(s);
 		destroy(s);
 		return rc;
 	}

@@ -28,6 +28,8 @@
 
 #include "http_parse.h"
 
+struct zstack;
+
 struct sure_http_server;
 
 /* One request being served on the invoke path: from the owner's take() until
@@ -94,6 +96,12 @@ struct sure_http_server_config {
 	uint32_t write_timeout_ms; /* client reads nothing of the answer for this
 				    * long (0: 30 s): close. Tunnels have no timeout. */
 	uint64_t cpu_mask; /* CPUs (bit n: CPU n) the server's thread may run on; 0: anywhere */
+	/* Also (or, with host "", only) the Z-stack (zstack.h): the server
+	 * accepts on it too, at the same port of the stack's own address (port
+	 * must not be 0 then), and runs it on its thread from start to stop: the
+	 * owner must not touch the stack meanwhile except from the ops
+	 * callbacks, watches and ticks, which run on that thread. NULL: none. */
+	struct zstack *zs;
 	const struct sure_http_ops *ops;
 	void *ctx;
 };

@@ -138,6 +138,11 @@ int main(void)
 	num("stepDown", SURE_DP_STEP_DOWN);
 	printf("} as const;\n\n");
 
+	printf("/** sure_dataplane_config.backend. */\nexport const DP_BACKEND = {\n");
+	num("sockets", SURE_DP_SOCKETS);
+	num("af_xdp", SURE_DP_AF_XDP);
+	printf("} as const;\n\n");
+
 	printf("/** Byte offsets and sizes of the structs passed across the FFI (libsure.h). */\n");
 	printf("export const STRUCTS = {\n");
 	STRUCT_BEGIN(sure_completion);
@@ -233,6 +238,13 @@ int main(void)
 	FIELD(sure_dataplane_config, write_timeout_ms);
 	FIELD(sure_dataplane_config, tick_ms);
 	FIELD(sure_dataplane_config, cpu_mask);
+	FIELD(sure_dataplane_config, backend);
+	FIELD(sure_dataplane_config, prefix);
+	FIELD(sure_dataplane_config, iface);
+	FIELD(sure_dataplane_config, addr);
+	FIELD(sure_dataplane_config, gateway);
+	FIELD(sure_dataplane_config, queue);
+	FIELD(sure_dataplane_config, frames);
 	STRUCT_END();
 	STRUCT_BEGIN(sure_route_config);
 	FIELD(sure_route_config, name);
@@ -301,6 +313,19 @@ int main(void)
 	FIELD(sure_dataplane_stats, hops_out);
 	FIELD(sure_dataplane_stats, hops_in);
 	FIELD(sure_dataplane_stats, hop_failures);
+	FIELD(sure_dataplane_stats, zs_rx_frames);
+	FIELD(sure_dataplane_stats, zs_tx_frames);
+	FIELD(sure_dataplane_stats, zs_rx_bytes);
+	FIELD(sure_dataplane_stats, zs_tx_bytes);
+	FIELD(sure_dataplane_stats, zs_rx_dropped);
+	FIELD(sure_dataplane_stats, zs_copied_in);
+	FIELD(sure_dataplane_stats, zs_copied_out);
+	FIELD(sure_dataplane_stats, zs_copied_wire);
+	FIELD(sure_dataplane_stats, zs_retransmits);
+	FIELD(sure_dataplane_stats, zs_resets);
+	FIELD(sure_dataplane_stats, zs_drops);
+	FIELD(sure_dataplane_stats, zs_conns_open);
+	FIELD(sure_dataplane_stats, zs_conns_total);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;

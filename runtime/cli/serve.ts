@@ -1,5 +1,5 @@
 /** `sure serve` and `sure dev`: run a node in the foreground until SIGINT/SIGTERM. */
-import { startNode } from "../node.ts";
+import { type AfXdpOptions, startNode } from "../node.ts";
 import { type Command, type FlagValue, intFlag, type OptionDoc, UsageError } from "./command.ts";
 import { parseCpuList, type VcpuPlacement } from "../scheduler/placement.ts";
 import { NODE_NAME_PATTERN } from "../names.ts";
@@ -33,8 +33,25 @@ const OPTIONS: Record<string, OptionDoc> = {
     type: "string",
     arg: "KIND",
     help: "who serves HTTP: sockets (libsure's HTTP server runs /invoke of functions and " +
-      "chains in C and hands the rest to the Hono app) or hono (Deno.serve and the Hono app " +
-      "for everything) (env SURE_DATAPLANE; default sockets)",
+      "chains in C and hands the rest to the Hono app), af_xdp (the same server also on the " +
+      "Z-stack, libsure's own TCP/IP on an AF_XDP socket: --iface, --addr; root) or hono " +
+      "(Deno.serve and the Hono app for everything) (env SURE_DATAPLANE; default sockets)",
+  },
+  iface: {
+    type: "string",
+    arg: "IF",
+    help: "af_xdp: the network interface the Z-stack serves on (env SURE_IFACE)",
+  },
+  addr: {
+    type: "string",
+    arg: "A.B.C.D[/LEN]",
+    help: "af_xdp: the IPv4 address the Z-stack owns on --iface, one the kernel does not use " +
+      "there, and its network's prefix length (default 24) (env SURE_ADDR)",
+  },
+  gateway: {
+    type: "string",
+    arg: "A.B.C.D",
+    help: "af_xdp: the next hop for addresses off --addr's network (env SURE_GATEWAY)",
   },
   "node-name": {
     type: "string",
@@ -76,6 +93,35 @@ export function parsePeers(list: string[]): Record<string, string> {
   return peers;
 }
 
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+const isIpv4 = (s: string) => IPV4.test(s) && s.split(".").every((o) => Number(o) <= 255);
+
+/** --iface, --addr A.B.C.D[/LEN], --gateway (or their env) for --dataplane af_xdp. */
+export function parseAfXdp(values: Record<string, FlagValue>): AfXdpOptions {
+  const flag = (name: string, env: string) =>
+    (values[name] as string | undefined) ?? (Deno.env.get(env) || undefined);
+  const iface = flag("iface", "SURE_IFACE");
+  const addr = flag("addr", "SURE_ADDR");
+  const gateway = flag("gateway", "SURE_GATEWAY");
+  if (!iface) throw new UsageError("--dataplane af_xdp needs --iface IF (or SURE_IFACE)");
+  if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(iface)) {
+    throw new UsageError(`--iface ${iface}: not an interface name (15 characters at most)`);
+  }
+  if (!addr) throw new UsageError("--dataplane af_xdp needs --addr A.B.C.D[/LEN] (or SURE_ADDR)");
+  const [ip, len, ...rest] = addr.split("/");
+  const prefix = len === undefined ? 24 : Number(len);
+  if (
+    rest.length || !isIpv4(ip) || ip === "0.0.0.0" || !/^\d{1,2}$/.test(len ?? "24") ||
+    prefix < 1 || prefix > 32
+  ) {
+    throw new UsageError(`--addr ${addr}: expected a numeric IPv4 address and /1-32`);
+  }
+  if (gateway !== undefined && !isIpv4(gateway)) {
+    throw new UsageError(`--gateway ${gateway}: expected a numeric IPv4 address`);
+  }
+  return { iface, addr: ip, prefix, ...(gateway ? { gateway } : {}) };
+}
+
 async function run(values: Record<string, FlagValue>, examples: boolean) {
   const port = intFlag("port", values.port ?? (Deno.env.get("SURE_PORT") || undefined)) ?? 8080;
   if (port > 65535) throw new UsageError("--port must be at most 65535");
@@ -99,8 +145,12 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
     }
   }
   const dataplane = (values.dataplane ?? (Deno.env.get("SURE_DATAPLANE") || "sockets")) as string;
-  if (dataplane !== "hono" && dataplane !== "sockets") {
-    throw new UsageError(`--dataplane must be hono or sockets, not ${dataplane}`);
+  if (dataplane !== "hono" && dataplane !== "sockets" && dataplane !== "af_xdp") {
+    throw new UsageError(`--dataplane must be sockets, af_xdp or hono, not ${dataplane}`);
+  }
+  const afXdp = dataplane === "af_xdp" ? parseAfXdp(values) : undefined;
+  if (afXdp && port === 0) {
+    throw new UsageError("--dataplane af_xdp needs a fixed --port (the XDP program steers it)");
   }
   const nodeName = (values["node-name"] as string | undefined) ??
     (Deno.env.get("SURE_NODE_NAME") || undefined);
@@ -114,6 +164,7 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
   const node = await startNode({
     port,
     dataplane,
+    ...(afXdp ? { afXdp } : {}),
     placement: { ...(nodeName ? { self: nodeName } : {}), peers },
     hostname: (values.host as string | undefined) ?? "127.0.0.1",
     dataDir: (values["data-dir"] as string | undefined) ??

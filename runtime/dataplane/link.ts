@@ -23,6 +23,8 @@ export interface LinkOptions {
   logger: Logger;
   /** CPUs for the data-plane thread ([]: any). */
   cpus?: number[];
+  /** The af_xdp backend: the Z-stack on iface at addr, next to host:port. */
+  afXdp?: { iface: string; addr: string; prefix?: number; gateway?: string };
 }
 
 interface Route {
@@ -51,7 +53,13 @@ export class DataplaneLink {
       port: opts.port,
       upstream: opts.upstream,
       cpus: opts.cpus,
+      ...(opts.afXdp ? { afXdp: opts.afXdp } : {}),
     });
+  }
+
+  /** Which backend serves: "sockets", or "af_xdp" (the Z-stack, and kernel TCP on host). */
+  get backend(): "sockets" | "af_xdp" {
+    return this.opts.afXdp ? "af_xdp" : "sockets";
   }
 
   get port(): number {

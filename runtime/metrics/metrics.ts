@@ -64,9 +64,15 @@ export class NodeMetrics {
     this.duration.observe(l, seconds);
   }
 
-  render(scheduler: Scheduler, chains?: ChainManager, dp?: DataplaneStats): string {
+  render(
+    scheduler: Scheduler,
+    chains?: ChainManager,
+    dp?: DataplaneStats,
+    backend: "sockets" | "af_xdp" = "sockets",
+  ): string {
     return render([
-      ...(dp ? dataplaneFamilies(dp) : []),
+      ...(dp ? dataplaneFamilies(dp, backend) : []),
+      ...(dp && backend === "af_xdp" ? stackFamilies(dp.stack) : []),
       this.requests.family(),
       this.errors.family(),
       this.duration.family(),
@@ -86,12 +92,12 @@ function counter(name: string, help: string, samples: Sample[]): Family {
   return { name, help, type: "counter", samples };
 }
 
-/** libsure's HTTP server (--dataplane sockets): what it counted itself. */
-function dataplaneFamilies(s: DataplaneStats): Family[] {
-  const one = (value: number): Sample[] => [{ labels: { backend: "sockets" }, value }];
+/** libsure's HTTP server (--dataplane sockets or af_xdp): what it counted itself. */
+function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
+  const one = (value: number): Sample[] => [{ labels: { backend }, value }];
   const dir = (rx: number, tx: number): Sample[] => [
-    { labels: { backend: "sockets", direction: "in" }, value: rx },
-    { labels: { backend: "sockets", direction: "out" }, value: tx },
+    { labels: { backend, direction: "in" }, value: rx },
+    { labels: { backend, direction: "out" }, value: tx },
   ];
   return [
     gauge("sure_dataplane_connections", "Open client connections.", one(s.connsOpen)),
@@ -115,8 +121,8 @@ function dataplaneFamilies(s: DataplaneStats): Family[] {
       "sure_dataplane_drops_total",
       "Requests refused by the parser (4xx/5xx, connection closed) or closed as too slow.",
       [
-        { labels: { backend: "sockets", reason: "malformed" }, value: s.parseErrors },
-        { labels: { backend: "sockets", reason: "timeout" }, value: s.timeouts },
+        { labels: { backend, reason: "malformed" }, value: s.parseErrors },
+        { labels: { backend, reason: "timeout" }, value: s.timeouts },
       ],
     ),
     counter(
@@ -135,19 +141,19 @@ function dataplaneFamilies(s: DataplaneStats): Family[] {
       "sure_dataplane_requests_held",
       "Requests the data plane holds now, by where they are.",
       [
-        { labels: { backend: "sockets", state: "waiting" }, value: s.queued },
-        { labels: { backend: "sockets", state: "running" }, value: s.running },
-        { labels: { backend: "sockets", state: "in_chain" }, value: s.inChains },
-        { labels: { backend: "sockets", state: "parked" }, value: s.parked },
+        { labels: { backend, state: "waiting" }, value: s.queued },
+        { labels: { backend, state: "running" }, value: s.running },
+        { labels: { backend, state: "in_chain" }, value: s.inChains },
+        { labels: { backend, state: "parked" }, value: s.parked },
       ],
     ),
     counter(
       "sure_dataplane_chain_hops_total",
       "Chain hops to and from the nodes that run other steps, and hops that failed.",
       [
-        { labels: { backend: "sockets", direction: "out" }, value: s.hopsOut },
-        { labels: { backend: "sockets", direction: "in" }, value: s.hopsIn },
-        { labels: { backend: "sockets", direction: "failed" }, value: s.hopFailures },
+        { labels: { backend, direction: "out" }, value: s.hopsOut },
+        { labels: { backend, direction: "in" }, value: s.hopsIn },
+        { labels: { backend, direction: "failed" }, value: s.hopFailures },
       ],
     ),
     counter(
@@ -300,6 +306,52 @@ function nodeFamilies(scheduler: Scheduler): Family[] {
       "sure_empty_vms_ready",
       "Empty VMs made ahead for new instances.",
       one(scheduler.kvmAvailable ? emptyVmsReady() : 0),
+    ),
+  ];
+}
+
+/** The Z-stack (--dataplane af_xdp): what it and its AF_XDP socket counted. */
+function stackFamilies(z: DataplaneStats["stack"]): Family[] {
+  const dir = (rx: number, tx: number): Sample[] => [
+    { labels: { direction: "in" }, value: rx },
+    { labels: { direction: "out" }, value: tx },
+  ];
+  return [
+    gauge("sure_zstack_connections", "Open TCP connections of the Z-stack.", [
+      { labels: {}, value: z.connsOpen },
+    ]),
+    counter("sure_zstack_connections_total", "TCP connections accepted or made.", [
+      { labels: {}, value: z.connsTotal },
+    ]),
+    counter("sure_zstack_frames_total", "Frames received and sent.", dir(z.rxFrames, z.txFrames)),
+    counter(
+      "sure_zstack_bytes_total",
+      "Bytes of frames received and sent.",
+      dir(z.rxBytes, z.txBytes),
+    ),
+    counter(
+      "sure_zstack_copied_bytes_total",
+      "Bytes the stack copied: out of received frames (into request buffers, or of slow " +
+        "readers), into TCP segments, and into TX frames (the AF_XDP socket's copy mode).",
+      [
+        { labels: { kind: "received" }, value: z.copiedIn },
+        { labels: { kind: "segment" }, value: z.copiedOut },
+        { labels: { kind: "wire" }, value: z.copiedWire },
+      ],
+    ),
+    counter("sure_zstack_retransmits_total", "TCP segments sent again.", [
+      { labels: {}, value: z.retransmits },
+    ]),
+    counter("sure_zstack_resets_total", "TCP connections reset or given up.", [
+      { labels: {}, value: z.resets },
+    ]),
+    counter(
+      "sure_zstack_drops_total",
+      "Frames dropped: by the kernel (no room in the rings) or by the stack.",
+      [
+        { labels: { by: "kernel" }, value: z.rxDropped },
+        { labels: { by: "stack" }, value: z.drops },
+      ],
     ),
   ];
 }

@@ -1,0 +1,93 @@
+/*
+ * lwipopts.h - how libsure builds lwIP for the Z-stack (lwip.mk): the raw,
+ * callback API on one thread (NO_SYS: the data-plane thread runs input,
+ * timers and every callback), IPv4 with ARP and ICMP echo, TCP only.
+ */
+#ifndef SURE_LWIPOPTS_H
+#define SURE_LWIPOPTS_H
+
+#define NO_SYS 1
+#define SYS_LIGHTWEIGHT_PROT 0
+#define LWIP_SOCKET 0
+#define LWIP_NETCONN 0
+#define LWIP_SINGLE_NETIF 1
+
+/* Memory: the C heap, so limits are the node's, not a static arena's. */
+#define MEM_LIBC_MALLOC 1
+#define MEMP_MEM_MALLOC 1
+#define MEM_ALIGNMENT 8
+#define MEMP_NUM_TCP_PCB 4096
+#define MEMP_NUM_TCP_PCB_LISTEN 8
+#define MEMP_NUM_TCP_SEG 65535
+#define PBUF_POOL_BUFSIZE 1600
+/* Received frames stay in the UMEM: lwIP holds them as custom pbufs. */
+#define LWIP_SUPPORT_CUSTOM_PBUF 1
+
+#define LWIP_IPV4 1
+#define LWIP_IPV6 0
+#define LWIP_ARP 1
+#define LWIP_ETHERNET 1
+#define ETHARP_SUPPORT_STATIC_ENTRIES 1
+#define ARP_QUEUEING 1
+#define LWIP_ICMP 1
+#define LWIP_RAW 0
+#define LWIP_UDP 0
+#define LWIP_DHCP 0
+#define LWIP_AUTOIP 0
+#define LWIP_IGMP 0
+#define LWIP_DNS 0
+#define IP_REASSEMBLY 0
+#define IP_FRAG 0
+
+#define LWIP_TCP 1
+#define TCP_MSS 1460
+/* Window scaling: a 1 MiB receive window, so one connection can fill a
+ * body at line rate without waiting for window updates. */
+#define LWIP_WND_SCALE 1
+#define TCP_RCV_SCALE 5
+#define TCP_WND (1024 * 1024)
+#define TCP_SND_BUF (1024 * 1024)
+#define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
+#define TCP_SNDLOWAT 32768 /* lwIP keeps it below 64 KiB - 4 MSS */
+#define TCP_QUEUE_OOSEQ 1
+#define TCP_OOSEQ_MAX_BYTES (4 * 1024 * 1024)
+#define TCP_LISTEN_BACKLOG 1
+#define TCP_DEFAULT_LISTEN_BACKLOG 255 /* a u8_t */
+#define LWIP_TCP_KEEPALIVE 1
+#define LWIP_TCP_TIMESTAMPS 0
+#define LWIP_TCP_SACK_OUT 0
+#define LWIP_CALLBACK_API 1
+#define LWIP_EVENT_API 0
+
+/* Checksums: veth (and NICs with offload) hand over TCP and ICMP segments
+ * whose checksum is only the pseudo-header's (the kernel vouches for them),
+ * so lwIP checks the IPv4 header's and generates all of its own. */
+#define CHECKSUM_GEN_IP 1
+#define CHECKSUM_GEN_TCP 1
+#define CHECKSUM_GEN_ICMP 1
+#define CHECKSUM_CHECK_IP 1
+#define CHECKSUM_CHECK_TCP 0
+#define CHECKSUM_CHECK_ICMP 0
+
+/* Counters for /metrics: retransmissions, drops. */
+#define LWIP_STATS 1
+#define LWIP_STATS_DISPLAY 0
+#define MIB2_STATS 1 /* retransmitted segments, resets */
+#define LINK_STATS 1
+#define ETHARP_STATS 1
+#define IP_STATS 1
+#define ICMP_STATS 1
+#define TCP_STATS 1
+#define MEM_STATS 0
+#define MEMP_STATS 0
+#define SYS_STATS 0
+
+#define LWIP_NETIF_LINK_CALLBACK 0
+#define LWIP_NETIF_STATUS_CALLBACK 0
+#define LWIP_HAVE_LOOPIF 0
+#define LWIP_NETIF_LOOPBACK 0
+
+#define LWIP_RAND() ((u32_t)random())
+#define LWIP_DEBUG 0
+
+#endif

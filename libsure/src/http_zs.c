@@ -1,0 +1,65 @@
+/*
+ * http_zs.c - the HTTP server on the Z-stack (cfg.zs, zstack.h) instead of
+ * kernel TCP: the stack's listener, its accepts, and running the stack from
+ * the server's loop. Connections are the same as on kernel sockets
+ * (http_conn.c): only their reads, writes and close go through
+ * conn_io_* to the stack's sockets, whose events set the same readiness
+ * flags an epoll event would.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "http_conn.h"
+
+static int on_accept(void *arg, struct zs_sock *zs, const struct sockaddr_in *peer)
+{
+	struct sure_http_server *s = arg;
+	struct sockaddr_storage addr = { 0 };
+
+	if (s->draining || s->nconns >= s->cfg.max_conns) {
+		STAT_ADD(s, conns_refused, 1);
+		return -1; /* the stack resets it: the client learns at once */
+	}
+	memcpy(&addr, peer, sizeof(*peer));
+	if (conn_open(s, -1, zs, &addr) < 0) {
+		STAT_ADD(s, conns_refused, 1);
+		return -1;
+	}
+	return 0;
+}
+
+int zsrv_listen(struct sure_http_server *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &s->zev };
+	int rc;
+
+	if (!s->cfg.port)
+		return -EINVAL;
+	rc = zs_listen(s->cfg.zs, s->cfg.port, on_accept, s, &s->zls);
+	if (rc < 0)
+		return rc;
+	s->port = s->cfg.port;
+	s->zev.kind = EV_ZSTACK;
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, zstack_fd(s->cfg.zs), &ev) < 0) {
+		rc = -errno;
+		zsrv_stop_listening(s);
+		return rc;
+	}
+	return 0;
+}
+
+void zsrv_poll(struct sure_http_server *s)
+{
+	/* A bounded batch per event, so the owner's watches get their turn;
+	 * the XSK's fd is level-triggered, so what is left wakes us again. */
+	zstack_poll(s->cfg.zs);
+}
+
+void zsrv_stop_listening(struct sure_http_server *s)
+{
+	if (!s->zls)
+		return;
+	zs_close(s->zls);
+	s->zls = NULL;
+}

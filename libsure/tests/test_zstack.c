@@ -1,0 +1,416 @@
+/*
+ * test_zstack.c - the Z-stack (src/zstack.c, zs_sock.c, on zs_port.c) under
+ * libsure's HTTP server, for real: this test moves into a network namespace
+ * of its own, joins it by a veth pair to a client namespace, and serves an
+ * echo route on the stack's address (10.77.0.2, an address the kernel does
+ * not have) and on kernel TCP (10.77.0.1) from one server. Clients in the
+ * other namespace use the kernel's TCP: ARP, ICMP echo, handshakes, bodies
+ * of a MiB both ways, pipelining, resets, and loss recovery (every Nth frame
+ * dropped both ways: our retransmissions and the peer's, out-of-order
+ * segments). Needs root; says SKIP without it or without AF_XDP.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "http_server.h"
+#include "zstack.h"
+
+#define PORT 8080
+#define BIG (1u << 20)
+
+static char ns_name[32];
+static int ns_client = -1, ns_self = -1;
+
+/* ---- the owner: /invoke/echo answers the body back ---- */
+
+static atomic_int n_cancel;
+static uint8_t echo_out[BIG + 16];
+
+static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
+		uint64_t *max_body, uint32_t *route, uint8_t **body, uint64_t *body_cap)
+{
+	(void)ctx;
+	(void)head;
+	(void)body;
+	(void)body_cap;
+	if (strcmp(req->name, "echo"))
+		return 0;
+	*max_body = BIG;
+	*route = 1;
+	return 1;
+}
+
+static void run(void *ctx, struct sure_http_exchange *ex)
+{
+	(void)ctx;
+	memcpy(echo_out, ex->body, ex->body_len);
+	sure_http_answer(ex, 200, NULL, echo_out, ex->body_len);
+}
+
+static void cancel(void *ctx, struct sure_http_exchange *ex)
+{
+	(void)ctx;
+	(void)ex;
+	n_cancel++;
+}
+
+static const struct sure_http_ops OPS = { take, run, cancel };
+
+/* ---- the client side: kernel sockets made in the client namespace ---- */
+
+static int client_socket(void)
+{
+	int fd;
+
+	if (setns(ns_client, CLONE_NEWNET) < 0)
+		return -1;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (setns(ns_self, CLONE_NEWNET) < 0)
+		abort();
+	return fd;
+}
+
+static int dial(const char *ip)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	struct timeval tv = { .tv_sec = 10 };
+	int fd = client_socket();
+
+	if (fd < 0)
+		return -1;
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int send_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n) {
+		ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads one answer: its status and body (into body, at most cap). -1 on error. */
+static int read_answer(int fd, uint8_t *body, size_t cap, size_t *blen)
+{
+	static char buf[BIG + 4096];
+	static size_t have; /* bytes of the next answer already read (pipelining) */
+	size_t len = have, hl, cl;
+	char *end, *p;
+	int status;
+
+	for (;;) {
+		buf[len] = 0;
+		end = strstr(buf, "\r\n\r\n");
+		if (end)
+			break;
+		ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+	}
+	hl = (size_t)(end + 4 - buf);
+	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+		return -1;
+	p = strcasestr(buf, "content-length:");
+	if (!p || p > end)
+		return -1;
+	cl = strtoul(p + 15, NULL, 10);
+	while (len < hl + cl) {
+		ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+	}
+	if (cl > cap)
+		return -1;
+	memcpy(body, buf + hl, cl);
+	*blen = cl;
+	have = len - hl - cl;
+	memmove(buf, buf + hl + cl, have);
+	return status;
+}
+
+static int echo_once(int fd, const uint8_t *body, size_t n)
+{
+	static uint8_t got[BIG];
+	char head[160];
+	size_t glen = 0;
+	int hlen = snprintf(head, sizeof(head),
+			    "POST /invoke/echo HTTP/1.1\r\nHost: z\r\nContent-Length: %zu\r\n\r\n", n);
+
+	if (send_all(fd, head, (size_t)hlen) < 0 || send_all(fd, body, n) < 0)
+		return -1;
+	if (read_answer(fd, got, sizeof(got), &glen) != 200 || glen != n || memcmp(got, body, n))
+		return -1;
+	return 0;
+}
+
+/* ---- the namespaces ---- */
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+static void cleanup(void)
+{
+	if (ns_name[0])
+		sh("ip netns del %s 2>/dev/null", ns_name);
+}
+
+static int setup(void)
+{
+	char path[64];
+
+	if (unshare(CLONE_NEWNET) < 0)
+		return -1;
+	snprintf(ns_name, sizeof(ns_name), "zsc%d", (int)getpid());
+	atexit(cleanup);
+	if (sh("ip link set lo up && ip link add zs0 type veth peer name zs1 && "
+	       "ip netns add %s && ip link set zs1 netns %s && "
+	       "ip addr add 10.77.0.1/24 dev zs0 && ip link set zs0 up && "
+	       "ip netns exec %s sh -c 'ip link set lo up && ip addr add 10.77.0.10/24 dev zs1 && "
+	       "ip link set zs1 up'",
+	       ns_name, ns_name, ns_name))
+		return -1;
+	snprintf(path, sizeof(path), "/var/run/netns/%s", ns_name);
+	ns_client = open(path, O_RDONLY | O_CLOEXEC);
+	ns_self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	return ns_client >= 0 && ns_self >= 0 ? 0 : -1;
+}
+
+static int start(uint32_t drop_every, struct zstack **zs, struct sure_http_server **srv)
+{
+	struct zstack_config zc = { .ifname = "zs0", .listen_port = PORT, .drop_every = drop_every };
+	struct sure_http_server_config sc = { .host = "10.77.0.1", .port = PORT, .ops = &OPS,
+					      .max_body = BIG };
+	int rc;
+
+	inet_pton(AF_INET, "10.77.0.2", &zc.addr);
+	rc = zstack_open(&zc, zs);
+	if (rc < 0)
+		return rc;
+	sc.zs = *zs;
+	rc = sure_http_server_start(&sc, srv);
+	if (rc < 0) {
+		zstack_close(*zs);
+		*zs = NULL;
+	}
+	return rc;
+}
+
+static void stop(struct zstack *zs, struct sure_http_server *srv)
+{
+	sure_http_server_stop(srv, 0);
+	zstack_close(zs);
+}
+
+static void wait_until(atomic_int *v, int want)
+{
+	for (int i = 0; i < 200 && atomic_load(v) < want; i++)
+		usleep(10000);
+}
+
+static struct zstack *zs;
+static struct sure_http_server *srv;
+static int env_rc = 1; /* 0: ready; > 0: skip (why in env_why); < 0: failed */
+static char env_why[160];
+static uint8_t big[BIG];
+
+/* Every test starts with this: the namespaces and a running server. */
+#define NEED_ENV()                                                                  \
+	do {                                                                        \
+		if (env_rc > 0)                                                     \
+			SKIP("%s", env_why);                                        \
+		if (env_rc < 0 || !srv) {                                           \
+			CHECK(!"the Z-stack and its server are running");           \
+			return;                                                     \
+		}                                                                   \
+	} while (0)
+
+static void test_arp_icmp(void)
+{
+	NEED_ENV();
+	CHECK(sh("ip netns exec %s ping -c 2 -W 2 -q 10.77.0.2 >/dev/null", ns_name) == 0);
+	CHECK(sh("ip netns exec %s ip neigh show 10.77.0.2 | grep -q lladdr", ns_name) == 0);
+}
+
+static void test_exchange(void)
+{
+	NEED_ENV();
+	int fd = dial("10.77.0.2");
+	CHECK(fd >= 0);
+	CHECK(echo_once(fd, (const uint8_t *)"hello", 5) == 0);
+	CHECK(echo_once(fd, (const uint8_t *)"again", 5) == 0);
+	close(fd);
+}
+
+static void test_kernel_too(void)
+{
+	NEED_ENV();
+	int fd = dial("10.77.0.1");
+	CHECK(fd >= 0);
+	CHECK(echo_once(fd, (const uint8_t *)"kernel", 6) == 0);
+	close(fd);
+}
+
+static void test_pipelined(void)
+{
+	const char *two = "POST /invoke/echo HTTP/1.1\r\nHost: z\r\nContent-Length: 3\r\n\r\none"
+			  "POST /invoke/echo HTTP/1.1\r\nHost: z\r\nContent-Length: 3\r\n\r\ntwo";
+	uint8_t got[16];
+	size_t n = 0;
+
+	NEED_ENV();
+	int fd = dial("10.77.0.2");
+	CHECK(fd >= 0 && send_all(fd, two, strlen(two)) == 0);
+	CHECK(read_answer(fd, got, sizeof(got), &n) == 200 && n == 3 && !memcmp(got, "one", 3));
+	CHECK(read_answer(fd, got, sizeof(got), &n) == 200 && n == 3 && !memcmp(got, "two", 3));
+	close(fd);
+}
+
+static void test_mib_each_way(void)
+{
+	NEED_ENV();
+	int fd = dial("10.77.0.2");
+	CHECK(fd >= 0);
+	for (int i = 0; i < 3; i++)
+		CHECK(echo_once(fd, big, BIG) == 0);
+	close(fd);
+}
+
+static void test_reset(void)
+{
+	struct linger lg = { 1, 0 };
+	struct sure_http_server_stats ss;
+	struct zstack_stats st = { 0 };
+
+	NEED_ENV();
+	int before = atomic_load(&n_cancel), fd = dial("10.77.0.2");
+	CHECK(fd >= 0);
+	const char *part = "POST /invoke/echo HTTP/1.1\r\nHost: z\r\nContent-Length: 100\r\n\r\nab";
+	CHECK(send_all(fd, part, strlen(part)) == 0);
+	usleep(100000);
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd); /* RST */
+	wait_until(&n_cancel, before + 1);
+	CHECK(atomic_load(&n_cancel) == before + 1);
+	for (int i = 0; i < 100; i++) {
+		zstack_stats(zs, &st);
+		if (st.conns_open == 0)
+			break;
+		usleep(10000);
+	}
+	CHECK_EQ(st.conns_open, 0);
+	CHECK(st.resets >= 1);
+	sure_http_server_stats(srv, &ss);
+	CHECK_EQ(ss.conns_open, 0);
+}
+
+static void test_counters(void)
+{
+	struct zstack_stats st;
+
+	NEED_ENV();
+	zstack_stats(zs, &st);
+	CHECK(st.rx_frames > 3 * BIG / 1500);
+	CHECK(st.tx_frames > 3 * BIG / 1500);
+	CHECK(st.copied_in >= 3ull * BIG); /* recv copies out of the frames */
+	CHECK(st.copied_out >= 3ull * BIG); /* sends copy into segments */
+	CHECK(st.copied_wire >= 3ull * BIG); /* and the port into TX frames */
+	CHECK(st.conns_total >= 4); /* exchange, pipelined, MiB, reset */
+	CHECK_EQ(st.mtu, 1500);
+}
+
+static void test_close_detaches(void)
+{
+	NEED_ENV();
+	stop(zs, srv);
+	zs = NULL;
+	srv = NULL;
+	CHECK(sh("ip link show zs0 | grep -q xdp") != 0);
+}
+
+/* Every 13th frame in and out dropped by the stack: our retransmissions,
+ * the peer's, and segments that arrive after a gap. */
+static void test_loss(void)
+{
+	struct zstack_stats st;
+
+	if (env_rc > 0)
+		SKIP("%s", env_why);
+	int rc = start(13, &zs, &srv);
+	CHECK_EQ(rc, 0);
+	if (rc < 0)
+		return;
+	int fd = dial("10.77.0.2");
+	CHECK(fd >= 0);
+	for (int i = 0; i < 2 && fd >= 0; i++)
+		CHECK(echo_once(fd, big, BIG) == 0);
+	if (fd >= 0)
+		close(fd);
+	zstack_stats(zs, &st);
+	CHECK(st.retransmits > 0);
+	CHECK(st.drops > 0);
+	stop(zs, srv);
+	zs = NULL;
+	srv = NULL;
+}
+
+int main(void)
+{
+	for (uint32_t i = 0; i < BIG; i++)
+		big[i] = (uint8_t)(i * 131 + (i >> 9));
+	if (geteuid() != 0) {
+		snprintf(env_why, sizeof(env_why), "needs root (network namespaces, XDP)");
+	} else if (setup() < 0) {
+		snprintf(env_why, sizeof(env_why), "cannot make network namespaces and a veth pair");
+	} else {
+		env_rc = start(0, &zs, &srv);
+		if (env_rc == -EOPNOTSUPP || env_rc == -EAFNOSUPPORT) {
+			snprintf(env_why, sizeof(env_why), "no AF_XDP in this kernel");
+			env_rc = 1;
+		} else if (env_rc < 0) {
+			fprintf(stderr, "# zstack_open / server start: %s\n", strerror(-env_rc));
+		}
+	}
+	RUN(test_arp_icmp);
+	RUN(test_exchange);
+	RUN(test_kernel_too);
+	RUN(test_pipelined);
+	RUN(test_mib_each_way);
+	RUN(test_reset);
+	RUN(test_counters);
+	RUN(test_close_detaches);
+	RUN(test_loss);
+	return CHECK_DONE();
+}
