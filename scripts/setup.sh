@@ -8,10 +8,15 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 need_apt=()
-for tool in gcc:gcc make:make ar:binutils readelf:binutils; do
+# clang builds libsure's XDP program (-target bpf); ip and ping are used by
+# its AF_XDP port's test (libsure/tests/test_zs_port.c).
+for tool in gcc:gcc make:make ar:binutils readelf:binutils clang:clang ip:iproute2 \
+  ping:iputils-ping; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool##*:}")
 done
 [ -f /usr/include/linux/kvm.h ] || need_apt+=(linux-libc-dev)
+# libbpf loads and attaches the Z-stack's XDP program (libsure/zstack.mk).
+[ -f /usr/include/bpf/libbpf.h ] || need_apt+=(libbpf-dev)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" != 0 ]; then
     log "missing Debian packages: ${need_apt[*]} (run as root or install them)"

@@ -1,0 +1,531 @@
+/*
+ * zs_port.c - see zs_port.h. Raw AF_XDP (the four rings are mapped and
+ * driven here, no libxdp); libbpf only loads the steering program embedded
+ * in libsure.so (zs_steer_obj.S) and attaches it.
+ *
+ * UMEM layout: frames [0, nrx) are RX frames, [nrx, nrx + ntx) TX frames.
+ * An RX frame is always in exactly one place: the fill ring or the kernel
+ * (waiting for a frame to land in it, or on the RX ring), or held by the
+ * stack between zs_port_rx() and zs_port_release(). A TX frame is free
+ * (tx_free), on the TX ring, or in the kernel until it shows up on the
+ * completion ring. Each ring is sized to hold all the frames that can be on
+ * it, so a producer here never finds its ring full.
+ */
+#include "zs_port.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "shm.h"
+#include "util.h"
+#include "zs_steer.h"
+
+#ifndef SOL_XDP
+#define SOL_XDP 283
+#endif
+
+/* The BPF object (build/bpf/zs_steer.bpf.o), embedded by zs_steer_obj.S. */
+extern const unsigned char zs_steer_obj[] __attribute__((visibility("hidden")));
+extern const unsigned char zs_steer_obj_end[] __attribute__((visibility("hidden")));
+
+#define ZS_DEFAULT_FRAMES 4096u
+#define ZS_MAX_FRAMES (1u << 20)
+
+/* One mapped ring. head is our side's index: the producer index on the fill
+ * and TX rings, the consumer index on the RX and completion rings. */
+struct zs_ring {
+	uint32_t *prod, *cons;
+	void *desc;
+	uint32_t mask, head;
+	void *map;
+	size_t map_len;
+};
+
+struct zs_port {
+	int fd;
+	int ifindex;
+	uint32_t queue, mtu;
+	uint8_t mac[6];
+	struct sure_shm umem;
+	uint32_t nrx, ntx;
+	struct zs_ring fill, comp, rx, tx;
+	uint64_t *tx_free; /* ntx entries */
+	uint32_t tx_nfree;
+	uint8_t *rx_held; /* nrx entries: 1 while the stack holds the frame */
+	struct bpf_object *obj;
+	int prog_fd;
+	uint32_t xdp_mode; /* XDP_FLAGS_DRV_MODE or _SKB_MODE once attached, else 0 */
+	struct zs_port_stats st;
+};
+
+static uint32_t zs_pow2(uint32_t n)
+{
+	uint32_t r = 1;
+
+	while (r < n)
+		r <<= 1;
+	return r;
+}
+
+static int zs_ring_map(int fd, struct zs_ring *r, const struct xdp_ring_offset *off,
+		       uint32_t size, size_t desc_size, off_t pgoff)
+{
+	uint8_t *m;
+
+	r->map_len = off->desc + (size_t)size * desc_size;
+	m = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, pgoff);
+	if (m == MAP_FAILED) {
+		r->map = NULL;
+		return -errno;
+	}
+	r->map = m;
+	r->prod = (uint32_t *)(m + off->producer);
+	r->cons = (uint32_t *)(m + off->consumer);
+	r->desc = m + off->desc;
+	r->mask = size - 1;
+	return 0;
+}
+
+static void zs_ring_unmap(struct zs_ring *r)
+{
+	if (r->map)
+		munmap(r->map, r->map_len);
+	r->map = NULL;
+}
+
+/* Hands the kernel one free RX frame. The fill ring holds nrx entries, so it
+ * always has room for a frame we own. */
+static void zs_fill_put(struct zs_port *p, uint64_t addr)
+{
+	((uint64_t *)p->fill.desc)[p->fill.head & p->fill.mask] = addr;
+	p->fill.head++;
+	/* Release: the kernel must see the address before the new index. */
+	sure_store(p->fill.prod, p->fill.head);
+}
+
+/* Takes the TX frames the kernel is done with back into tx_free. */
+static void zs_reap(struct zs_port *p)
+{
+	uint32_t prod = sure_load(p->comp.prod); /* acquire: entries before index */
+	const uint64_t *d = p->comp.desc;
+	uint32_t h = p->comp.head;
+
+	if (prod == h)
+		return;
+	for (; h != prod; h++) {
+		uint64_t addr = d[h & p->comp.mask];
+		uint64_t i = addr / ZS_FRAME_SIZE;
+
+		/* Only addresses we queued come back; a check keeps tx_free bounded anyway. */
+		if (i >= p->nrx && i < (uint64_t)p->nrx + p->ntx && p->tx_nfree < p->ntx)
+			p->tx_free[p->tx_nfree++] = i * ZS_FRAME_SIZE;
+	}
+	p->comp.head = h;
+	/* Release: our reads of the entries are done before the kernel may reuse them. */
+	sure_store(p->comp.cons, h);
+}
+
+/* The interface's MAC and MTU, asked in the caller's network namespace (sysfs
+ * would answer for the namespace it was mounted in). */
+static int zs_link_info(struct zs_port *p, const char *ifname)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (s < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	if (ioctl(s, SIOCGIFHWADDR, &ifr) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	memcpy(p->mac, ifr.ifr_hwaddr.sa_data, 6);
+	if (ioctl(s, SIOCGIFMTU, &ifr) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	p->mtu = (uint32_t)ifr.ifr_mtu;
+out:
+	close(s);
+	return rc == -ENXIO ? -ENODEV : rc;
+}
+
+/* -EBUSY when any XDP program (in any mode) is attached to the interface: the
+ * port would otherwise replace someone else's program. */
+static int zs_xdp_free(int ifindex)
+{
+	static const int modes[] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_HW_MODE };
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		uint32_t id = 0;
+		int rc = bpf_xdp_query_id(ifindex, modes[i], &id);
+
+		if (rc < 0)
+			return rc;
+		if (id)
+			return -EBUSY;
+	}
+	return 0;
+}
+
+/* Undoes zs_xsk_setup (also a half-done one). */
+static void zs_xsk_teardown(struct zs_port *p)
+{
+	zs_ring_unmap(&p->fill);
+	zs_ring_unmap(&p->comp);
+	zs_ring_unmap(&p->rx);
+	zs_ring_unmap(&p->tx);
+	memset(&p->fill, 0, sizeof(p->fill));
+	memset(&p->comp, 0, sizeof(p->comp));
+	memset(&p->rx, 0, sizeof(p->rx));
+	memset(&p->tx, 0, sizeof(p->tx));
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+	/* The kernel unpins the UMEM when the socket goes; our mapping can go now. */
+	sure_shm_destroy(&p->umem);
+	p->tx_nfree = 0;
+}
+
+/* The XSK, its UMEM, the four rings and the bind (copy mode). */
+static int zs_xsk_setup(struct zs_port *p, uint32_t frames)
+{
+	struct xdp_umem_reg reg;
+	struct xdp_mmap_offsets off;
+	struct sockaddr_xdp sxdp;
+	socklen_t optlen = sizeof(off);
+	uint32_t rxsz = zs_pow2(p->nrx), txsz = zs_pow2(p->ntx);
+	int rc;
+
+	p->fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (p->fd < 0) {
+		rc = -errno;
+		return rc == -EAFNOSUPPORT || rc == -EPROTONOSUPPORT ? -EOPNOTSUPP : rc;
+	}
+	rc = sure_shm_create(&p->umem, "sure-zs-umem", (size_t)frames * ZS_FRAME_SIZE);
+	if (rc < 0)
+		return rc;
+	memset(&reg, 0, sizeof(reg));
+	reg.addr = (uint64_t)(uintptr_t)p->umem.map;
+	reg.len = p->umem.size; /* page-rounded: a multiple of the frame size */
+	reg.chunk_size = ZS_FRAME_SIZE;
+	reg.headroom = 0;
+	if (setsockopt(p->fd, SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg)) < 0)
+		return -errno;
+	if (setsockopt(p->fd, SOL_XDP, XDP_UMEM_FILL_RING, &rxsz, sizeof(rxsz)) < 0 ||
+	    setsockopt(p->fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, &txsz, sizeof(txsz)) < 0 ||
+	    setsockopt(p->fd, SOL_XDP, XDP_RX_RING, &rxsz, sizeof(rxsz)) < 0 ||
+	    setsockopt(p->fd, SOL_XDP, XDP_TX_RING, &txsz, sizeof(txsz)) < 0)
+		return -errno;
+	if (getsockopt(p->fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &optlen) < 0)
+		return -errno;
+	if (optlen < sizeof(off))
+		return -EOPNOTSUPP; /* a kernel older than 5.4: rings without the flags word */
+	if ((rc = zs_ring_map(p->fd, &p->fill, &off.fr, rxsz, sizeof(uint64_t),
+			      (off_t)XDP_UMEM_PGOFF_FILL_RING)) < 0 ||
+	    (rc = zs_ring_map(p->fd, &p->comp, &off.cr, txsz, sizeof(uint64_t),
+			      (off_t)XDP_UMEM_PGOFF_COMPLETION_RING)) < 0 ||
+	    (rc = zs_ring_map(p->fd, &p->rx, &off.rx, rxsz, sizeof(struct xdp_desc),
+			      XDP_PGOFF_RX_RING)) < 0 ||
+	    (rc = zs_ring_map(p->fd, &p->tx, &off.tx, txsz, sizeof(struct xdp_desc),
+			      XDP_PGOFF_TX_RING)) < 0)
+		return rc;
+	/* Every RX frame starts on the fill ring, every TX frame free. */
+	for (uint32_t i = 0; i < p->nrx; i++)
+		zs_fill_put(p, (uint64_t)i * ZS_FRAME_SIZE);
+	for (uint32_t i = 0; i < p->ntx; i++)
+		p->tx_free[p->tx_nfree++] = (uint64_t)(p->nrx + p->ntx - 1 - i) * ZS_FRAME_SIZE;
+
+	memset(&sxdp, 0, sizeof(sxdp));
+	sxdp.sxdp_family = AF_XDP;
+	sxdp.sxdp_ifindex = (uint32_t)p->ifindex;
+	sxdp.sxdp_queue_id = p->queue;
+	/* Copy mode: veth has no zero-copy, and copy mode works on any driver. */
+	sxdp.sxdp_flags = XDP_COPY;
+	if (bind(p->fd, (struct sockaddr *)&sxdp, sizeof(sxdp)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Loads the embedded program, fills its maps and attaches it: native (DRV)
+ * mode where the driver has it, else generic (SKB) mode. */
+static int zs_bpf_setup(struct zs_port *p, const struct zs_port_config *cfg)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "zs_steer");
+	struct zs_steer_cfg sc;
+	struct bpf_program *prog;
+	struct bpf_map *cfg_map, *xsks;
+	libbpf_print_fn_t old_print;
+	uint32_t key = 0;
+	int rc, xsk_fd = p->fd;
+
+	p->obj = bpf_object__open_mem(zs_steer_obj, (size_t)(zs_steer_obj_end - zs_steer_obj),
+				      &oo);
+	if (!p->obj)
+		return -errno;
+	cfg_map = bpf_object__find_map_by_name(p->obj, "zs_cfg");
+	xsks = bpf_object__find_map_by_name(p->obj, "xsks");
+	prog = bpf_object__find_program_by_name(p->obj, "zs_steer");
+	if (!cfg_map || !xsks || !prog)
+		return -ENOENT; /* the embedded object does not match this file */
+	/* The XSKMAP is keyed by RX queue: large enough for ours. */
+	rc = bpf_map__set_max_entries(xsks, p->queue + 1);
+	if (rc < 0)
+		return rc;
+	rc = bpf_object__load(p->obj);
+	if (rc < 0)
+		return rc;
+	p->prog_fd = bpf_program__fd(prog);
+
+	memset(&sc, 0, sizeof(sc));
+	sc.addr = cfg->addr;
+	sc.queue = cfg->queue;
+	sc.port = cfg->port;
+	sc.lport_lo = cfg->lport_lo;
+	sc.lport_hi = cfg->lport_hi;
+	/* Both maps are filled before the program sees a frame. */
+	if (bpf_map_update_elem(bpf_map__fd(cfg_map), &key, &sc, BPF_ANY) < 0)
+		return -errno;
+	if (bpf_map_update_elem(bpf_map__fd(xsks), &p->queue, &xsk_fd, BPF_ANY) < 0)
+		return -errno;
+
+	/* UPDATE_IF_NOEXIST: a program attached since zs_xdp_free() looked is
+	 * not replaced (-EBUSY; -EEXIST when it runs in the other mode). A
+	 * driver without native XDP is expected and handled below: libbpf's
+	 * print of the kernel's message about it is silenced meanwhile. */
+	old_print = libbpf_set_print(NULL);
+	rc = bpf_xdp_attach(p->ifindex, p->prog_fd,
+			    XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_DRV_MODE, NULL);
+	libbpf_set_print(old_print);
+	if (rc == 0) {
+		p->xdp_mode = XDP_FLAGS_DRV_MODE;
+		return 0;
+	}
+	if (rc == -EBUSY || rc == -EEXIST)
+		return -EBUSY;
+	if (rc == -EPERM)
+		return rc;
+	rc = bpf_xdp_attach(p->ifindex, p->prog_fd,
+			    XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_SKB_MODE, NULL);
+	if (rc == 0) {
+		p->xdp_mode = XDP_FLAGS_SKB_MODE;
+		return 0;
+	}
+	return rc == -EEXIST ? -EBUSY : rc;
+}
+
+int zs_port_open(const struct zs_port_config *cfg, struct zs_port **out)
+{
+	uint32_t frames = cfg->frames ? cfg->frames : ZS_DEFAULT_FRAMES;
+	struct zs_port *p;
+	uint64_t give_up;
+	int rc;
+
+	*out = NULL;
+	if (!cfg->ifname || strlen(cfg->ifname) >= IFNAMSIZ || frames < 4 || frames > ZS_MAX_FRAMES)
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->fd = -1;
+	p->prog_fd = -1;
+	p->umem.fd = -1;
+	p->queue = cfg->queue;
+	/* A quarter for TX: a TX frame is only held from zs_port_tx() until the
+	 * kick sends it, while RX frames may be held by the stack for a while. */
+	p->ntx = frames / 4;
+	p->nrx = frames - p->ntx;
+	p->tx_free = calloc(p->ntx, sizeof(*p->tx_free));
+	p->rx_held = calloc(p->nrx, 1);
+	if (!p->tx_free || !p->rx_held) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	p->ifindex = (int)if_nametoindex(cfg->ifname);
+	if (!p->ifindex) {
+		rc = errno == ENODEV || errno == ENXIO ? -ENODEV : -errno;
+		goto fail;
+	}
+	rc = zs_link_info(p, cfg->ifname);
+	if (rc < 0)
+		goto fail;
+	rc = zs_xdp_free(p->ifindex);
+	if (rc < 0)
+		goto fail;
+	/* A port closed just before (here or in another process) keeps its
+	 * queue until the kernel's deferred release of its UMEM runs, an RCU
+	 * grace period and a work item later (a few ms): bind says -EBUSY
+	 * meanwhile. No XDP program is attached (zs_xdp_free), so a live
+	 * owner of the queue is unlikely; it gets -EBUSY after the wait. */
+	give_up = sure_now_ns() + 2000000000ull;
+	while ((rc = zs_xsk_setup(p, frames)) == -EBUSY && sure_now_ns() < give_up) {
+		zs_xsk_teardown(p);
+		usleep(5000);
+	}
+	if (rc < 0)
+		goto fail;
+	rc = zs_bpf_setup(p, cfg);
+	if (rc < 0)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	zs_port_close(p);
+	return rc == -EACCES ? -EPERM : rc;
+}
+
+void zs_port_close(struct zs_port *p)
+{
+	if (!p)
+		return;
+	if (p->xdp_mode) {
+		/* REPLACE with our fd: never detaches a program that replaced ours.
+		 * Netlink speaks for the caller's network namespace: close a port in
+		 * the namespace it was opened in. */
+		LIBBPF_OPTS(bpf_xdp_attach_opts, ao, .old_prog_fd = p->prog_fd);
+
+		bpf_xdp_detach(p->ifindex, p->xdp_mode, &ao);
+	}
+	bpf_object__close(p->obj);
+	zs_xsk_teardown(p);
+	free(p->tx_free);
+	free(p->rx_held);
+	free(p);
+}
+
+int zs_port_fd(const struct zs_port *p)
+{
+	return p->fd;
+}
+
+const uint8_t *zs_port_mac(const struct zs_port *p)
+{
+	return p->mac;
+}
+
+uint32_t zs_port_mtu(const struct zs_port *p)
+{
+	return p->mtu;
+}
+
+unsigned zs_port_rx(struct zs_port *p, unsigned budget,
+		    void (*fn)(void *arg, uint8_t *frame, uint32_t len, uint64_t handle), void *arg)
+{
+	/* Acquire: the descriptors are read only after the index that covers them. */
+	uint32_t prod = sure_load(p->rx.prod), n = prod - p->rx.head;
+	const struct xdp_desc *d = p->rx.desc;
+
+	if (n > budget)
+		n = budget;
+	for (uint32_t k = 0; k < n; k++) {
+		struct xdp_desc desc = d[(p->rx.head + k) & p->rx.mask];
+		/* Aligned chunks: the address points at the data, past the headroom;
+		 * the frame's own address is its chunk's start. */
+		uint64_t i = desc.addr / ZS_FRAME_SIZE, handle = i * ZS_FRAME_SIZE;
+
+		if (i >= p->nrx || desc.addr - handle + desc.len > ZS_FRAME_SIZE)
+			continue; /* never from a sane kernel: not handed out */
+		p->rx_held[i] = 1;
+		p->st.rx_frames++;
+		p->st.rx_bytes += desc.len;
+		fn(arg, p->umem.map + desc.addr, desc.len, handle);
+	}
+	p->rx.head += n;
+	/* Release: the entries are read before the kernel may write them again. */
+	sure_store(p->rx.cons, p->rx.head);
+	return n;
+}
+
+void zs_port_release(struct zs_port *p, uint64_t handle)
+{
+	uint64_t i = handle / ZS_FRAME_SIZE;
+
+	/* A stray or repeated handle must not put a frame on the fill ring twice
+	 * (the kernel would fill it while the stack still reads it). */
+	if (handle % ZS_FRAME_SIZE || i >= p->nrx || !p->rx_held[i])
+		return;
+	p->rx_held[i] = 0;
+	zs_fill_put(p, handle);
+}
+
+int zs_port_tx(struct zs_port *p, const struct iovec *iov, unsigned n)
+{
+	struct xdp_desc *d;
+	size_t len = 0;
+	uint64_t addr;
+	uint8_t *dst;
+
+	for (unsigned k = 0; k < n; k++) {
+		if (iov[k].iov_len > ZS_FRAME_SIZE - len)
+			return -EMSGSIZE;
+		len += iov[k].iov_len;
+	}
+	if (len == 0)
+		return -EMSGSIZE; /* the kernel would drop an empty descriptor as invalid */
+	if (!p->tx_nfree)
+		zs_reap(p);
+	if (!p->tx_nfree) {
+		p->st.tx_busy++;
+		return -EAGAIN;
+	}
+	addr = p->tx_free[--p->tx_nfree];
+	dst = p->umem.map + addr;
+	for (unsigned k = 0; k < n; k++) {
+		memcpy(dst, iov[k].iov_base, iov[k].iov_len);
+		dst += iov[k].iov_len;
+	}
+	/* The TX ring holds ntx entries, so a free frame always has a slot. */
+	d = &((struct xdp_desc *)p->tx.desc)[p->tx.head & p->tx.mask];
+	d->addr = addr;
+	d->len = (uint32_t)len;
+	d->options = 0;
+	p->tx.head++;
+	/* Release: the frame's bytes and descriptor before the index. */
+	sure_store(p->tx.prod, p->tx.head);
+	p->st.tx_frames++;
+	p->st.tx_bytes += len;
+	p->st.tx_copied += len;
+	return 0;
+}
+
+void zs_port_flush(struct zs_port *p)
+{
+	/* In copy mode the kernel sends from the TX ring only inside sendto,
+	 * at most a batch per call (32 by default; -EAGAIN: more are left), so
+	 * kick until it has taken everything. Bounded: a device that keeps
+	 * refusing (ENOBUFS, ENETDOWN) gets its frames at the next flush. */
+	unsigned tries = (p->tx.mask + 1) / 16 + 4;
+
+	while (tries--) {
+		if (sure_load(p->tx.cons) == p->tx.head)
+			break;
+		if (sendto(p->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
+			continue;
+		if (errno != EAGAIN && errno != EBUSY && errno != ENOBUFS && errno != EINTR)
+			break;
+		zs_reap(p);
+	}
+	zs_reap(p);
+}
+
+void zs_port_stats(const struct zs_port *p, struct zs_port_stats *out)
+{
+	struct xdp_statistics xs;
+	socklen_t len = sizeof(xs);
+
+	*out = p->st;
+	memset(&xs, 0, sizeof(xs));
+	if (getsockopt(p->fd, SOL_XDP, XDP_STATISTICS, &xs, &len) == 0)
+		out->rx_dropped = xs.rx_dropped + xs.rx_ring_full + xs.rx_fill_ring_empty_descs;
+}
