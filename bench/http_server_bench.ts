@@ -12,7 +12,17 @@
 // per request is shown too (this process's reaped-children time), and so is
 // the machine's irq+softirq time per request (/proc/stat), which Linux charges
 // to no process: on loopback much of TCP's receive work runs there.
-import { runWrk, type WrkResult } from "./lib/wrk.ts";
+import { runWrk } from "./lib/wrk.ts";
+import {
+  type Case,
+  clkTck,
+  measure as measureOne,
+  mid,
+  run,
+  type Sample,
+  serverPid,
+  sizeName,
+} from "./lib/server_cpu.ts";
 import { fmt, freePort, spawn, stop, waitReady } from "./lib/proc.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -25,120 +35,11 @@ if (!(seconds > 0) || connList.some((c) => !Number.isInteger(c) || c < 1)) {
   Deno.exit(2);
 }
 
-interface Case {
-  conns: number;
-  bodyBytes: number;
-}
 const cases: Case[] = [
   ...connList.map((conns) => ({ conns, bodyBytes: 64 })),
   { conns: 32, bodyBytes: 4 << 10 },
   { conns: 32, bodyBytes: 64 << 10 },
 ];
-
-async function run(cmd: string, args: string[], cwd = root): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "inherit" })
-    .output();
-  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed`);
-  return new TextDecoder().decode(out.stdout);
-}
-
-const clkTck = Number((await run("getconf", ["CLK_TCK"])).trim());
-if (!(clkTck > 0)) throw new Error("getconf CLK_TCK gave no number");
-
-/** Fields of /proc/<pid>/stat after the command name (which may hold spaces);
- * index 0 is field 3 (state). */
-function statFields(pid: number | "self"): string[] {
-  const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  return s.slice(s.lastIndexOf(")") + 2).split(" ");
-}
-/** utime + stime of a process, all its threads, in clock ticks. */
-function cpuTicks(pid: number): number {
-  const f = statFields(pid);
-  return Number(f[11]) + Number(f[12]); // fields 14 and 15
-}
-/** cutime + cstime of this process: the CPU of the children it has reaped
- * (here: each wrk, once its run is over). */
-function childTicks(): number {
-  const f = statFields("self");
-  return Number(f[13]) + Number(f[14]); // fields 16 and 17
-}
-
-/** irq + softirq time of the whole machine, in clock ticks (/proc/stat). */
-function irqTicks(): number {
-  const cpu = Deno.readTextFileSync("/proc/stat").split("\n")[0].split(/\s+/);
-  return Number(cpu[6]) + Number(cpu[7]);
-}
-
-function exeName(pid: number): string {
-  try {
-    return Deno.readLinkSync(`/proc/${pid}/exe`).split("/").pop() ?? "";
-  } catch {
-    return "";
-  }
-}
-function children(pid: number): number[] {
-  const out: number[] = [];
-  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
-    const text = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/children`).trim();
-    if (text) out.push(...text.split(/\s+/).map(Number));
-  }
-  return out;
-}
-/** The pid of the process that runs the server: pid itself when it is the
- * expected executable, else its first descendant that is (a wrapper such as a
- * launcher script would otherwise be measured instead of the server). */
-function serverPid(pid: number, exe: string): number {
-  const queue = [pid];
-  while (queue.length) {
-    const p = queue.shift()!;
-    if (exeName(p) === exe) return p;
-    queue.push(...children(p));
-  }
-  throw new Error(`no ${exe} process under pid ${pid}`);
-}
-
-interface Sample extends WrkResult {
-  cpuUsPerReq: number;
-  wrkUsPerReq: number;
-  irqUsPerReq: number;
-}
-
-async function measure(url: string, pid: number, c: Case): Promise<Sample> {
-  const body = "x".repeat(c.bodyBytes);
-  const cpu0 = cpuTicks(pid), kids0 = childTicks(), irq0 = irqTicks();
-  const r = await runWrk({ url, body, threads: 1, connections: c.conns, durationSec: seconds });
-  const cpu1 = cpuTicks(pid), kids1 = childTicks(), irq1 = irqTicks();
-  const us = (ticks: number) => ticks * 1e6 / clkTck / Math.max(1, r.requests);
-  return {
-    ...r,
-    cpuUsPerReq: us(cpu1 - cpu0),
-    wrkUsPerReq: us(kids1 - kids0),
-    irqUsPerReq: us(irq1 - irq0),
-  };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-function mid(samples: Sample[]): Sample {
-  const k = (f: (s: Sample) => number) => median(samples.map(f));
-  return {
-    requestsPerSec: k((s) => s.requestsPerSec),
-    p50Ms: k((s) => s.p50Ms),
-    p99Ms: k((s) => s.p99Ms),
-    requests: k((s) => s.requests),
-    errors: samples.reduce((a, s) => a + s.errors, 0),
-    cpuUsPerReq: k((s) => s.cpuUsPerReq),
-    wrkUsPerReq: k((s) => s.wrkUsPerReq),
-    irqUsPerReq: k((s) => s.irqUsPerReq),
-  };
-}
-
-function sizeName(n: number): string {
-  return n >= 1024 ? `${n >> 10} KiB` : `${n} B`;
-}
 
 // The tool is built with the C benchmarks (make -C libsure bench); make is a
 // no-op when it is up to date and rebuilds it after a change of the server.
@@ -187,7 +88,7 @@ try {
     const rounds: Sample[][] = servers.map(() => []);
     for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < servers.length; i++) {
-        rounds[i].push(await measure(servers[i].url, servers[i].pid, c));
+        rounds[i].push(await measureOne(servers[i].url, servers[i].pid, c, seconds));
       }
     }
     results.push(rounds.map(mid));

@@ -29,3 +29,15 @@ $(LWIP_SRC)/src/%.c: | $(LWIP_SRC)/src/core/tcp.c
 $(LWIP_A): $(LWIP_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# For the fuzz targets (tests/fuzz_zstack.c feeds frames to the stack), lwIP
+# is built again with the fuzzer's coverage and sanitizers, so that libFuzzer
+# sees inside it. FUZZ_CC / FUZZ_CFLAGS are the Makefile's.
+LWIP_FUZZ_OBJ := $(patsubst %.c,$(BUILD)/fuzz/lwip/%.o,$(LWIP_FILES))
+LWIP_FUZZ_A := $(BUILD)/fuzz/liblwip.a
+$(BUILD)/fuzz/lwip/%.o: $(LWIP_SRC)/src/%.c lwip/lwipopts.h lwip/arch/cc.h | $(LWIP_SRC)/src/core/tcp.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out -Wall -Wextra,$(FUZZ_CFLAGS)) -w -fsanitize=fuzzer-no-link $(LWIP_INC) -c $< -o $@
+$(LWIP_FUZZ_A): $(LWIP_FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^

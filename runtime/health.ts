@@ -20,7 +20,10 @@ export const HealthSchema = z.object({
     kvm: z.boolean().describe("/dev/kvm can run guests"),
     protectionKeys: z.boolean().describe("The CPU has memory protection keys (PKU)"),
     afxdp: z.boolean().describe("AF_XDP sockets can be created"),
-  }).describe("What this machine offers, not what sure uses: today sure uses only KVM"),
+  }).describe(
+    "What this machine offers, not what sure uses: sure uses KVM, and AF_XDP with " +
+      "--dataplane af_xdp",
+  ),
   functions: z.number().int().describe("Deployed functions"),
   instances: z.number().int().describe("Live function instances (micro-VMs)"),
   chains: z.number().int().describe("Chains in service"),

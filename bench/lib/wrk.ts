@@ -17,6 +17,8 @@ export interface WrkOptions {
   durationSec?: number;
   /** Extra request headers. */
   headers?: Record<string, string>;
+  /** Run wrk inside this network namespace (`ip netns exec`; root). */
+  netns?: string;
 }
 
 function toMs(value: string, unit: string): number {
@@ -53,7 +55,9 @@ export async function runWrk(opts: WrkOptions): Promise<WrkResult> {
       script,
       opts.url,
     ];
-    const out = await new Deno.Command("wrk", { args, stdout: "piped", stderr: "piped" }).output();
+    const cmd = opts.netns ? "ip" : "wrk";
+    if (opts.netns) args.unshift("netns", "exec", opts.netns, "wrk");
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
     const text = new TextDecoder().decode(out.stdout);
     if (!out.success) {
       throw new Error(`wrk failed: ${new TextDecoder().decode(out.stderr)}\n${text}`);

@@ -1,6 +1,6 @@
 /*
  * http_server.h - internal: the HTTP/1.1 server of libsure's data plane
- * (sockets backend: kernel TCP, epoll, one data-plane thread).
+ * (kernel TCP and, with cfg.zs, the Z-stack; epoll; one data-plane thread).
  *
  * It owns the listening socket and every client connection. It parses with
  * http_parse.c, keeps requests of a connection in order (pipelining: the

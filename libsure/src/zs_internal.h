@@ -46,6 +46,8 @@ struct zstack {
 	uint16_t lport_lo, lport_hi, lport_next;
 	uint8_t tx_pending;
 	uint32_t drop_every, rx_seen, tx_seen;
+	void (*tap)(void *arg, const uint8_t *frame, uint32_t len);
+	void *tap_arg;
 	struct zs_sock *socks, *pending, *dead;
 	/* Counters (this thread writes, others read). */
 	uint64_t rx_frames, rx_bytes, copied_in, copied_out, drops, resets;

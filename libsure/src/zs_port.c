@@ -65,6 +65,7 @@ struct zs_port {
 	struct bpf_object *obj;
 	int prog_fd;
 	uint32_t xdp_mode; /* XDP_FLAGS_DRV_MODE or _SKB_MODE once attached, else 0 */
+	int link_fd; /* the BPF link that holds the program on the interface */
 	struct zs_port_stats st;
 };
 
@@ -300,28 +301,35 @@ static int zs_bpf_setup(struct zs_port *p, const struct zs_port_config *cfg)
 	if (bpf_map_update_elem(bpf_map__fd(xsks), &p->queue, &xsk_fd, BPF_ANY) < 0)
 		return -errno;
 
-	/* UPDATE_IF_NOEXIST: a program attached since zs_xdp_free() looked is
-	 * not replaced (-EBUSY; -EEXIST when it runs in the other mode). A
-	 * driver without native XDP is expected and handled below: libbpf's
-	 * print of the kernel's message about it is silenced meanwhile. */
+	/* A BPF link, not a netlink attach: the program leaves the interface
+	 * when the link's last fd closes, so a node that crashes or is killed
+	 * never leaves it steering frames to a socket that is gone (and its
+	 * restart does not find the interface busy). A link never replaces a
+	 * program attached since zs_xdp_free() looked (-EBUSY). A driver
+	 * without native XDP is expected and handled below: libbpf's print of
+	 * the kernel's message about it is silenced meanwhile. */
+	LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = XDP_FLAGS_DRV_MODE);
 	old_print = libbpf_set_print(NULL);
-	rc = bpf_xdp_attach(p->ifindex, p->prog_fd,
-			    XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_DRV_MODE, NULL);
+	rc = bpf_link_create(p->prog_fd, p->ifindex, BPF_XDP, &lo);
 	libbpf_set_print(old_print);
-	if (rc == 0) {
+	if (rc >= 0) {
+		p->link_fd = rc;
 		p->xdp_mode = XDP_FLAGS_DRV_MODE;
 		return 0;
 	}
+	rc = -errno;
 	if (rc == -EBUSY || rc == -EEXIST)
 		return -EBUSY;
 	if (rc == -EPERM)
 		return rc;
-	rc = bpf_xdp_attach(p->ifindex, p->prog_fd,
-			    XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_SKB_MODE, NULL);
-	if (rc == 0) {
+	lo.flags = XDP_FLAGS_SKB_MODE;
+	rc = bpf_link_create(p->prog_fd, p->ifindex, BPF_XDP, &lo);
+	if (rc >= 0) {
+		p->link_fd = rc;
 		p->xdp_mode = XDP_FLAGS_SKB_MODE;
 		return 0;
 	}
+	rc = -errno;
 	return rc == -EEXIST ? -EBUSY : rc;
 }
 
@@ -340,6 +348,7 @@ int zs_port_open(const struct zs_port_config *cfg, struct zs_port **out)
 		return -ENOMEM;
 	p->fd = -1;
 	p->prog_fd = -1;
+	p->link_fd = -1;
 	p->umem.fd = -1;
 	p->queue = cfg->queue;
 	/* A quarter for TX: a TX frame is only held from zs_port_tx() until the
@@ -389,14 +398,8 @@ void zs_port_close(struct zs_port *p)
 {
 	if (!p)
 		return;
-	if (p->xdp_mode) {
-		/* REPLACE with our fd: never detaches a program that replaced ours.
-		 * Netlink speaks for the caller's network namespace: close a port in
-		 * the namespace it was opened in. */
-		LIBBPF_OPTS(bpf_xdp_attach_opts, ao, .old_prog_fd = p->prog_fd);
-
-		bpf_xdp_detach(p->ifindex, p->xdp_mode, &ao);
-	}
+	if (p->link_fd >= 0)
+		close(p->link_fd); /* detaches the program, from any namespace */
 	bpf_object__close(p->obj);
 	zs_xsk_teardown(p);
 	free(p->tx_free);

@@ -11,6 +11,7 @@
 #include "lwip/init.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
@@ -92,6 +93,15 @@ static err_t linkoutput(struct netif *nif, struct pbuf *p)
 	unsigned n = 0;
 	int rc;
 
+	if (!zs->port) { /* unwired: the wire is nowhere, but a tap may look */
+		static uint8_t frame[0x10000];
+		if (zs->tap) { /* tot_len fits: it is a u16_t */
+			pbuf_copy_partial(p, frame, p->tot_len, 0);
+			zs->tap(zs->tap_arg, frame, p->tot_len);
+		}
+		return ERR_OK;
+	}
+
 	if (zs->drop_every && ++zs->tx_seen % zs->drop_every == 0) {
 		zs->drops++;
 		return ERR_OK; /* "sent": lost on the way */
@@ -124,9 +134,11 @@ static err_t netif_setup(struct netif *nif)
 
 	nif->name[0] = 'z';
 	nif->name[1] = 's';
+	static const uint8_t unwired_mac[ETH_HWADDR_LEN] = { 2, 0, 0, 0, 0, 1 };
+
 	nif->hwaddr_len = ETH_HWADDR_LEN;
-	memcpy(nif->hwaddr, zs_port_mac(zs->port), ETH_HWADDR_LEN);
-	nif->mtu = (u16_t)zs_port_mtu(zs->port);
+	memcpy(nif->hwaddr, zs->port ? zs_port_mac(zs->port) : unwired_mac, ETH_HWADDR_LEN);
+	nif->mtu = (u16_t)(zs->port ? zs_port_mtu(zs->port) : 1500);
 	nif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET |
 		     NETIF_FLAG_LINK_UP;
 	nif->output = etharp_output;
@@ -136,7 +148,7 @@ static err_t netif_setup(struct netif *nif)
 
 /* ---- lifetime ---- */
 
-int zstack_open(const struct zstack_config *cfg, struct zstack **out)
+static int open_stack(const struct zstack_config *cfg, int wired, struct zstack **out)
 {
 	struct zs_port_config pc = { 0 };
 	struct zstack *zs;
@@ -144,7 +156,7 @@ int zstack_open(const struct zstack_config *cfg, struct zstack **out)
 	int rc;
 
 	*out = NULL;
-	if (!cfg || !cfg->ifname || !cfg->addr)
+	if (!cfg || (wired && !cfg->ifname) || !cfg->addr)
 		return -EINVAL;
 	if (the_stack)
 		return -EBUSY;
@@ -159,6 +171,8 @@ int zstack_open(const struct zstack_config *cfg, struct zstack **out)
 	}
 	zs->lport_next = zs->lport_lo;
 	zs->drop_every = cfg->drop_every;
+	zs->tap = wired ? NULL : cfg->tap;
+	zs->tap_arg = cfg->tap_arg;
 	pc.ifname = cfg->ifname;
 	pc.queue = cfg->queue;
 	pc.addr = cfg->addr;
@@ -166,7 +180,7 @@ int zstack_open(const struct zstack_config *cfg, struct zstack **out)
 	pc.lport_lo = zs->lport_lo;
 	pc.lport_hi = zs->lport_hi;
 	pc.frames = cfg->frames;
-	rc = zs_port_open(&pc, &zs->port);
+	rc = wired ? zs_port_open(&pc, &zs->port) : 0;
 	if (rc < 0) {
 		free(zs);
 		return rc;
@@ -204,11 +218,42 @@ int zstack_open(const struct zstack_config *cfg, struct zstack **out)
 	return 0;
 }
 
+int zstack_open(const struct zstack_config *cfg, struct zstack **out)
+{
+	return open_stack(cfg, 1, out);
+}
+
+int zstack_open_unwired(const struct zstack_config *cfg, struct zstack **out)
+{
+	return open_stack(cfg, 0, out);
+}
+
+void zstack_inject(struct zstack *zs, const uint8_t *frame, uint32_t len)
+{
+	struct pbuf *p = len <= 0xffff ? pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM) : NULL;
+
+	if (!p)
+		return;
+	memcpy(p->payload, frame, len);
+	zs->rx_frames++;
+	zs->rx_bytes += len;
+	if (zs->nif.input(p, &zs->nif) != ERR_OK)
+		pbuf_free(p);
+	sys_check_timeouts();
+	zs_sock_deliver(zs);
+}
+
 void zstack_close(struct zstack *zs)
 {
 	if (!zs)
 		return;
 	zs_sock_abort_all(zs);
+	/* Connections its users closed, still ending (FIN-WAIT, TIME-WAIT): they
+	 * end here, with their segments and the frames those hold. */
+	while (tcp_active_pcbs)
+		tcp_abort(tcp_active_pcbs);
+	while (tcp_tw_pcbs)
+		tcp_abort(tcp_tw_pcbs);
 	netif_set_down(&zs->nif);
 	netif_remove(&zs->nif);
 	etharp_cleanup_netif(&zs->nif);
@@ -245,9 +290,14 @@ void zstack_flush(struct zstack *zs)
 
 void zstack_stats(const struct zstack *zs, struct zstack_stats *out)
 {
-	struct zs_port_stats ps;
+	struct zs_port_stats ps = { 0 };
 
-	zs_port_stats(zs->port, &ps);
+	if (zs->port)
+		zs_port_stats(zs->port, &ps);
+	else {
+		ps.rx_frames = zs->rx_frames; /* unwired: what was injected */
+		ps.rx_bytes = zs->rx_bytes;
+	}
 	memset(out, 0, sizeof(*out));
 	out->rx_frames = ps.rx_frames;
 	out->rx_bytes = ps.rx_bytes;

@@ -45,10 +45,19 @@ struct zstack_config {
 	/* Fault injection for tests of loss recovery: every Nth frame received
 	 * and every Nth frame sent is dropped (counted in drops). 0: none. */
 	uint32_t drop_every;
+	/* Unwired stacks only: every frame the stack sends (fuzzing). */
+	void (*tap)(void *arg, const uint8_t *frame, uint32_t len);
+	void *tap_arg;
 };
 
 /* 0 or -errno (the port's, or -EBUSY: a Z-stack is already open here). */
 int zstack_open(const struct zstack_config *cfg, struct zstack **out);
+/* A stack with no port (no interface, no XDP, frames sent are dropped):
+ * frames reach it only through zstack_inject. For fuzzing the stack's
+ * parsing of frames (tests/fuzz_zstack.c). */
+int zstack_open_unwired(const struct zstack_config *cfg, struct zstack **out);
+/* One frame in (copied), as if received; then socket events are delivered. */
+void zstack_inject(struct zstack *zs, const uint8_t *frame, uint32_t len);
 /* Aborts every connection (their users must have closed their sockets),
  * detaches from the interface and frees. NULL is fine. */
 void zstack_close(struct zstack *zs);

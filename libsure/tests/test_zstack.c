@@ -16,7 +16,9 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -360,6 +362,34 @@ static void test_close_detaches(void)
 	CHECK(sh("ip link show zs0 | grep -q xdp") != 0);
 }
 
+/* A node killed with the stack open leaves nothing attached: the next one
+ * opens on the same interface. */
+static void test_kill_detaches(void)
+{
+	int ready[2];
+	char c;
+
+	if (env_rc > 0)
+		SKIP("%s", env_why);
+	CHECK(pipe(ready) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct zstack *z;
+		struct zstack_config zc = { .ifname = "zs0", .listen_port = PORT };
+		inet_pton(AF_INET, "10.77.0.2", &zc.addr);
+		if (zstack_open(&zc, &z) == 0 && write(ready[1], "y", 1) == 1)
+			pause();
+		_exit(1);
+	}
+	close(ready[1]);
+	CHECK(read(ready[0], &c, 1) == 1);
+	close(ready[0]);
+	CHECK(sh("ip link show zs0 | grep -q xdp") == 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	CHECK(sh("ip link show zs0 | grep -q xdp") != 0);
+}
+
 /* Every 13th frame in and out dropped by the stack: our retransmissions,
  * the peer's, and segments that arrive after a gap. */
 static void test_loss(void)
@@ -411,6 +441,7 @@ int main(void)
 	RUN(test_reset);
 	RUN(test_counters);
 	RUN(test_close_detaches);
+	RUN(test_kill_detaches);
 	RUN(test_loss);
 	return CHECK_DONE();
 }

@@ -3,9 +3,11 @@
  * trivial echo, for bench/http_server_bench.ts: the server's own cost per
  * request with no VM, no dispatcher and no upstream.
  *
- *   tool_http_echo PORT
+ *   tool_http_echo PORT [HOST [IFACE ADDR]]
  *
- * Listens on 127.0.0.1:PORT (0: any free port). Every /invoke/<name> request
+ * Listens on HOST:PORT (default 127.0.0.1; 0: any free port) and, given
+ * IFACE and ADDR, on ADDR:PORT too through the Z-stack on an AF_XDP socket of
+ * IFACE (bench/zstack_bench.ts; root). Every /invoke/<name> request
  * (any name, body up to 1 MiB, in the server's own buffer) is answered at once
  * with 200 and its body; any other path would be tunnelled, and with no
  * upstream it gets 502. Prints "ready" (and the port on stderr) once
@@ -23,7 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "http_server.h"
+#include "zstack.h"
 
 #define ECHO_MAX_BODY (1u << 20)
 
@@ -60,13 +65,15 @@ int main(int argc, char **argv)
 	struct sure_http_server_config cfg = { 0 };
 	struct sure_http_server_stats st;
 	struct sure_http_server *srv = NULL;
+	struct zstack *zs = NULL;
+	const char *host = argc > 2 ? argv[2] : "127.0.0.1";
 	sigset_t sigs;
 	char *end;
 	unsigned long port;
 	int rc, sig;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s PORT\n", argv[0]);
+	if (argc != 2 && argc != 3 && argc != 5) {
+		fprintf(stderr, "usage: %s PORT [HOST [IFACE ADDR]]\n", argv[0]);
 		return 2;
 	}
 	errno = 0;
@@ -86,19 +93,33 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
-	cfg.host = "127.0.0.1";
+	if (argc == 5) {
+		struct zstack_config zc = { .ifname = argv[3], .listen_port = (uint16_t)port };
+		if (inet_pton(AF_INET, argv[4], &zc.addr) != 1 || port == 0) {
+			fprintf(stderr, "tool_http_echo: bad address '%s' or port 0\n", argv[4]);
+			return 2;
+		}
+		rc = zstack_open(&zc, &zs);
+		if (rc < 0) {
+			fprintf(stderr, "tool_http_echo: no Z-stack on %s: %s\n", argv[3], strerror(-rc));
+			return 1;
+		}
+		cfg.zs = zs;
+	}
+	cfg.host = host;
 	cfg.port = (uint16_t)port;
 	cfg.upstream = NULL; /* other paths: 502 */
 	cfg.max_body = ECHO_MAX_BODY;
 	cfg.ops = &OPS;
 	rc = sure_http_server_start(&cfg, &srv);
 	if (rc < 0) {
-		fprintf(stderr, "tool_http_echo: cannot start on 127.0.0.1:%lu: %s\n", port,
+		fprintf(stderr, "tool_http_echo: cannot start on %s:%lu: %s\n", host, port,
 			strerror(-rc));
 		return 1;
 	}
-	fprintf(stderr, "tool_http_echo: listening on 127.0.0.1:%u\n",
-		(unsigned)sure_http_server_port(srv));
+	fprintf(stderr, "tool_http_echo: listening on %s:%u%s%s\n", host,
+		(unsigned)sure_http_server_port(srv), zs ? " and on the Z-stack at " : "",
+		zs ? argv[4] : "");
 	printf("ready\n");
 	fflush(stdout);
 
@@ -108,6 +129,15 @@ int main(int argc, char **argv)
 
 	sure_http_server_stats(srv, &st);
 	sure_http_server_stop(srv, 1000);
+	if (zs) {
+		struct zstack_stats z;
+		zstack_stats(zs, &z);
+		fprintf(stderr,
+			"tool_http_echo: Z-stack: %" PRIu64 " frames in, %" PRIu64 " out, %" PRIu64
+			" retransmits, %" PRIu64 " dropped by the kernel, %" PRIu64 " by the stack\n",
+			z.rx_frames, z.tx_frames, z.retransmits, z.rx_dropped, z.drops);
+		zstack_close(zs);
+	}
 	fprintf(stderr,
 		"tool_http_echo: %s: %" PRIu64 " requests, %" PRIu64 " connections, %" PRIu64
 		" parse errors, %" PRIu64 " timeouts, %" PRIu64 " answer bytes copied\n",

@@ -1,0 +1,130 @@
+// What a server costs per request under wrk: its CPU (all its threads, from
+// /proc/<pid>/stat), wrk's own (reaped children), and the machine's irq and
+// softirq time, which Linux charges to no process. Shared by the benchmarks
+// of servers (http_server_bench.ts, zstack_bench.ts).
+import { runWrk, type WrkResult } from "./wrk.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+export async function run(cmd: string, args: string[], cwd = root): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "inherit" })
+    .output();
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+export const clkTck = Number((await run("getconf", ["CLK_TCK"])).trim());
+if (!(clkTck > 0)) throw new Error("getconf CLK_TCK gave no number");
+
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces);
+ * index 0 is field 3 (state). */
+function statFields(pid: number | "self"): string[] {
+  const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  return s.slice(s.lastIndexOf(")") + 2).split(" ");
+}
+/** utime + stime of a process, all its threads, in clock ticks. */
+function cpuTicks(pid: number): number {
+  const f = statFields(pid);
+  return Number(f[11]) + Number(f[12]); // fields 14 and 15
+}
+/** cutime + cstime of this process: the CPU of the children it has reaped
+ * (here: each wrk, once its run is over). */
+function childTicks(): number {
+  const f = statFields("self");
+  return Number(f[13]) + Number(f[14]); // fields 16 and 17
+}
+
+/** irq + softirq time of the whole machine, in clock ticks (/proc/stat). */
+function irqTicks(): number {
+  const cpu = Deno.readTextFileSync("/proc/stat").split("\n")[0].split(/\s+/);
+  return Number(cpu[6]) + Number(cpu[7]);
+}
+
+function exeName(pid: number): string {
+  try {
+    return Deno.readLinkSync(`/proc/${pid}/exe`).split("/").pop() ?? "";
+  } catch {
+    return "";
+  }
+}
+function children(pid: number): number[] {
+  const out: number[] = [];
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+    const text = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/children`).trim();
+    if (text) out.push(...text.split(/\s+/).map(Number));
+  }
+  return out;
+}
+/** The pid of the process that runs the server: pid itself when it is the
+ * expected executable, else its first descendant that is (a wrapper such as a
+ * launcher script would otherwise be measured instead of the server). */
+export function serverPid(pid: number, exe: string): number {
+  const queue = [pid];
+  while (queue.length) {
+    const p = queue.shift()!;
+    if (exeName(p) === exe) return p;
+    queue.push(...children(p));
+  }
+  throw new Error(`no ${exe} process under pid ${pid}`);
+}
+
+export interface Sample extends WrkResult {
+  cpuUsPerReq: number;
+  wrkUsPerReq: number;
+  irqUsPerReq: number;
+}
+
+export interface Case {
+  conns: number;
+  bodyBytes: number;
+}
+
+export async function measure(
+  url: string,
+  pid: number,
+  c: Case,
+  seconds: number,
+  netns?: string,
+): Promise<Sample> {
+  const body = "x".repeat(c.bodyBytes);
+  const cpu0 = cpuTicks(pid), kids0 = childTicks(), irq0 = irqTicks();
+  const r = await runWrk({
+    url,
+    body,
+    threads: 1,
+    connections: c.conns,
+    durationSec: seconds,
+    ...(netns ? { netns } : {}),
+  });
+  const cpu1 = cpuTicks(pid), kids1 = childTicks(), irq1 = irqTicks();
+  const us = (ticks: number) => ticks * 1e6 / clkTck / Math.max(1, r.requests);
+  return {
+    ...r,
+    cpuUsPerReq: us(cpu1 - cpu0),
+    wrkUsPerReq: us(kids1 - kids0),
+    irqUsPerReq: us(irq1 - irq0),
+  };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+export function mid(samples: Sample[]): Sample {
+  const k = (f: (s: Sample) => number) => median(samples.map(f));
+  return {
+    requestsPerSec: k((s) => s.requestsPerSec),
+    p50Ms: k((s) => s.p50Ms),
+    p99Ms: k((s) => s.p99Ms),
+    requests: k((s) => s.requests),
+    errors: samples.reduce((a, s) => a + s.errors, 0),
+    cpuUsPerReq: k((s) => s.cpuUsPerReq),
+    wrkUsPerReq: k((s) => s.wrkUsPerReq),
+    irqUsPerReq: k((s) => s.irqUsPerReq),
+  };
+}
+
+export function sizeName(n: number): string {
+  return n >= 1024 ? `${n >> 10} KiB` : `${n} B`;
+}

@@ -1,0 +1,161 @@
+// The Z-stack (libsure's TCP/IP on AF_XDP, --dataplane af_xdp) against the
+// kernel's TCP (--dataplane sockets), on the same wire and in the same server:
+// libsure/tests/tool_http_echo in a network namespace listens on the kernel's
+// address of its veth end (10.78.0.1) and, through the Z-stack, on an address
+// of its own on the same interface (10.78.0.2); wrk runs in a second namespace
+// at the other end of the veth pair and alternates between the two addresses,
+// so both paths cross the same veth and hit the same HTTP server and echo.
+// Needs root (namespaces, XDP); says so and exits 0 otherwise.
+//   deno run -A bench/zstack_bench.ts [seconds]
+// Per row: requests/s, p50, p99 and the server's CPU per request (all its
+// threads), wrk's, and the machine's irq+softirq time per request: the
+// kernel's TCP does its receive work there, the Z-stack on the server's
+// thread. veth gives AF_XDP copy mode only: each frame is copied once by the
+// kernel each way, which a NIC with zero-copy AF_XDP would not do.
+import { fmt, stop } from "./lib/proc.ts";
+import {
+  type Case,
+  measure,
+  mid,
+  run,
+  type Sample,
+  serverPid,
+  sizeName,
+} from "./lib/server_cpu.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const toolBin = `${root}libsure/build/tests/tool_http_echo`;
+const seconds = Number(Deno.args[0] ?? "5");
+const ROUNDS = 2;
+const NS_SERVER = "sure-zb-s", NS_CLIENT = "sure-zb-c";
+const PORT = 8080;
+const cases: Case[] = [
+  { conns: 1, bodyBytes: 64 },
+  { conns: 32, bodyBytes: 64 },
+  { conns: 32, bodyBytes: 4 << 10 },
+  { conns: 8, bodyBytes: 64 << 10 },
+];
+
+if (Deno.uid() !== 0) {
+  console.log("zstack_bench: needs root (network namespaces, XDP): not measured");
+  Deno.exit(0);
+}
+
+async function sh(args: string[], check = true): Promise<void> {
+  const out = await new Deno.Command(args[0], { args: args.slice(1), stderr: "piped" }).output();
+  if (check && !out.success) {
+    throw new Error(`${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+async function clean(): Promise<void> {
+  await sh(["ip", "netns", "del", NS_SERVER], false);
+  await sh(["ip", "netns", "del", NS_CLIENT], false);
+}
+
+await run("make", ["-s", "-C", "libsure", "tools"]);
+await clean();
+await sh(["ip", "netns", "add", NS_SERVER]);
+await sh(["ip", "netns", "add", NS_CLIENT]);
+const inNs = (ns: string, args: string[]) => sh(["ip", "netns", "exec", ns, ...args]);
+await inNs(NS_SERVER, ["ip", "link", "add", "zb0", "type", "veth", "peer", "name", "zb1"]);
+await inNs(NS_SERVER, ["ip", "link", "set", "zb1", "netns", NS_CLIENT]);
+await inNs(NS_SERVER, ["ip", "addr", "add", "10.78.0.1/24", "dev", "zb0"]);
+await inNs(NS_SERVER, ["ip", "link", "set", "zb0", "up"]);
+await inNs(NS_SERVER, ["ip", "link", "set", "lo", "up"]);
+await inNs(NS_CLIENT, ["ip", "addr", "add", "10.78.0.10/24", "dev", "zb1"]);
+await inNs(NS_CLIENT, ["ip", "link", "set", "zb1", "up"]);
+await inNs(NS_CLIENT, ["ip", "link", "set", "lo", "up"]);
+
+const server = new Deno.Command("ip", {
+  args: ["netns", "exec", NS_SERVER, toolBin, String(PORT), "10.78.0.1", "zb0", "10.78.0.2"],
+  stdout: "piped",
+  stderr: "inherit",
+}).spawn();
+try {
+  const reader = server.stdout.getReader();
+  const first = await reader.read();
+  reader.releaseLock();
+  if (!new TextDecoder().decode(first.value).includes("ready")) {
+    throw new Error("tool_http_echo did not start");
+  }
+  const pid = serverPid(server.pid, "tool_http_echo");
+  const paths = [
+    { name: "kernel TCP (sockets)", url: `http://10.78.0.1:${PORT}/invoke/echo` },
+    { name: "Z-stack (af_xdp)", url: `http://10.78.0.2:${PORT}/invoke/echo` },
+  ];
+  // Both answer from the client's namespace (curl there: this process is not).
+  for (const p of paths) {
+    await inNs(NS_CLIENT, ["curl", "-sf", "-o", "/dev/null", "--data", "hello", p.url]);
+  }
+  for (const p of paths) {
+    await measure(p.url, pid, { conns: 32, bodyBytes: 64 }, 2, NS_CLIENT); // warm-up
+  }
+  const results: Sample[][] = [];
+  for (const c of cases) {
+    const rounds: Sample[][] = paths.map(() => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let i = 0; i < paths.length; i++) {
+        rounds[i].push(await measure(paths[i].url, pid, c, seconds, NS_CLIENT));
+      }
+    }
+    results.push(rounds.map(mid));
+  }
+  console.log(
+    `HTTP echo over veth, one libsure server: kernel TCP vs the Z-stack (AF_XDP copy mode), ` +
+      `wrk -t1 -d${seconds}s in another namespace, median of ${ROUNDS} rounds alternating; ` +
+      `${navigator.hardwareConcurrency} cores shared with wrk`,
+  );
+  const cols: [string, number][] = [
+    ["path", 21],
+    ["conns", 5],
+    ["body", 7],
+    ["req/s", 9],
+    ["p50 ms", 8],
+    ["p99 ms", 8],
+    ["cpu us/req", 10],
+    ["wrk us/req", 10],
+    ["irq us/req", 10],
+    ["errors", 6],
+  ];
+  const line = (cells: string[]) =>
+    cells.map((v, i) => i ? v.padStart(cols[i][1]) : v.padEnd(cols[i][1])).join(" ");
+  console.log(line(cols.map(([t]) => t)));
+  cases.forEach((c, ci) =>
+    paths.forEach((p, pi) => {
+      const r = results[ci][pi];
+      console.log(line([
+        p.name,
+        String(c.conns),
+        sizeName(c.bodyBytes),
+        fmt(r.requestsPerSec, 0),
+        fmt(r.p50Ms, 3),
+        fmt(r.p99Ms, 3),
+        fmt(r.cpuUsPerReq, 1),
+        fmt(r.wrkUsPerReq, 1),
+        fmt(r.irqUsPerReq, 1),
+        String(r.errors),
+      ]));
+    })
+  );
+  console.log(
+    "ratios Z-stack/kernel (throughput: >1 is the Z-stack faster; cpu+irq/req: <1 is it cheaper)",
+  );
+  cases.forEach((c, ci) => {
+    const [k, z] = results[ci];
+    const cost = (s: Sample) => s.cpuUsPerReq + s.irqUsPerReq;
+    console.log(
+      `c=${String(c.conns).padEnd(3)} body ${sizeName(c.bodyBytes).padEnd(7)} throughput ${
+        fmt(z.requestsPerSec / k.requestsPerSec)
+      }x  cpu+irq/req ${fmt(cost(z) / cost(k))}x  p50 ${fmt(z.p50Ms / k.p50Ms)}x  p99 ${
+        fmt(z.p99Ms / k.p99Ms)
+      }x`,
+    );
+  });
+  if (results.some((r) => r.some((s) => s.errors > 0))) {
+    console.log("warning: some requests failed (errors column): those rows are suspect");
+  }
+} finally {
+  await stop(server);
+  await clean();
+}
