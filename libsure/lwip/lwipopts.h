@@ -54,6 +54,10 @@
 #define TCP_LISTEN_BACKLOG 1
 #define TCP_DEFAULT_LISTEN_BACKLOG 255 /* a u8_t */
 #define LWIP_TCP_KEEPALIVE 1
+/* TIME-WAIT lasts 2 MSL: 4 s, not lwIP's 2 minutes, so that connections the
+ * server closes first (timeouts, "connection: close") do not pile up as
+ * pcbs on the heap at the rate clients come (the C heap has no pool limit). */
+#define TCP_MSL 2000UL
 #define LWIP_TCP_TIMESTAMPS 0
 #define LWIP_TCP_SACK_OUT 0
 #define LWIP_CALLBACK_API 1

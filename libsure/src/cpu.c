@@ -28,6 +28,13 @@ extern const uint8_t sure_trap_blob[], sure_trap_blob_end[];
 #define CR4_PAE (1ull << 5)
 #define CR4_OSFXSR (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_UMIP (1ull << 11)
+#define CR4_SMEP (1ull << 20)
+#define CR4_SMAP (1ull << 21)
+/* CPUID leaf 7, subleaf 0: EBX bit 7 SMEP, bit 20 SMAP; ECX bit 2 UMIP. */
+#define CPUID7_EBX_SMEP (1u << 7)
+#define CPUID7_EBX_SMAP (1u << 20)
+#define CPUID7_ECX_UMIP (1u << 2)
 #define MSR_IA32_TSC 0x10
 #define EFER_LME (1ull << 8)
 #define EFER_LMA (1ull << 10)
@@ -98,7 +105,32 @@ static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, int code)
 	s->db = !code;
 }
 
-static int set_sregs(int fd, uint64_t cr3)
+/*
+ * CR4's protections the vCPU has (KVM's supported CPUID, which is what every
+ * vCPU is given): SMEP and SMAP (CPL0, i.e. the trap stubs, can neither run
+ * nor touch user pages, so nothing a function writes can become code or data
+ * of CPL0) and UMIP (SGDT, SIDT, SLDT, SMSW and STR fault at CPL3, so a
+ * function does not even learn where the tables are).
+ */
+uint64_t sure_cpu_cr4_protections(const struct sure_kvm *kvm)
+{
+	uint64_t cr4 = 0;
+
+	for (uint32_t i = 0; kvm && kvm->cpuid && i < kvm->cpuid->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &kvm->cpuid->entries[i];
+		if (e->function != 7 || e->index != 0)
+			continue;
+		if (e->ebx & CPUID7_EBX_SMEP)
+			cr4 |= CR4_SMEP;
+		if (e->ebx & CPUID7_EBX_SMAP)
+			cr4 |= CR4_SMAP;
+		if (e->ecx & CPUID7_ECX_UMIP)
+			cr4 |= CR4_UMIP;
+	}
+	return cr4;
+}
+
+static int set_sregs(int fd, const struct sure_kvm *kvm, uint64_t cr3)
 {
 	struct kvm_sregs sr;
 
@@ -113,17 +145,17 @@ static int set_sregs(int fd, uint64_t cr3)
 	sr.tr.limit = TSS_LIMIT;
 	sr.tr.type = 0xb;
 	sr.tr.present = 1;
+	/* No LDT at all (not the reset state: base 0, present): a selector
+	 * with TI set faults, so no descriptor can come from guest memory. */
 	memset(&sr.ldt, 0, sizeof(sr.ldt));
-	sr.ldt.type = 0x2;
-	sr.ldt.present = 1;
-	sr.ldt.limit = 0xffff;
+	sr.ldt.unusable = 1;
 	sr.gdt.base = SURE_GDT_GPA;
 	sr.gdt.limit = GDT_LIMIT;
 	sr.idt.base = SURE_IDT_GPA;
 	sr.idt.limit = IDT_VECTORS * 16 - 1;
 	sr.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
 	sr.cr3 = cr3;
-	sr.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+	sr.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | sure_cpu_cr4_protections(kvm);
 	sr.efer = EFER_LME | EFER_LMA | EFER_NXE;
 	if (ioctl(fd, KVM_SET_SREGS, &sr) < 0)
 		return -errno;
@@ -157,7 +189,7 @@ int sure_cpu_setup(int fd, const struct sure_kvm *kvm, uint64_t cr3, uint64_t ri
 	/* First: KVM refuses EFER.NXE until CPUID says the vCPU has NX. */
 	if (ioctl(fd, KVM_SET_CPUID2, kvm->cpuid) < 0)
 		return -errno;
-	rc = set_sregs(fd, cr3);
+	rc = set_sregs(fd, kvm, cr3);
 	if (rc < 0)
 		return rc;
 	memset(&regs, 0, sizeof(regs));

@@ -21,6 +21,9 @@ struct sure_cpu_state {
 void sure_cpu_tables(uint8_t *mem);
 
 /* Sets CPUID, special and general registers and the FPU of a new vCPU. */
+/* The CR4 protections (SMEP, SMAP, UMIP) that KVM's supported CPUID offers:
+ * sure_cpu_setup turns on every one of them. */
+uint64_t sure_cpu_cr4_protections(const struct sure_kvm *kvm);
 int sure_cpu_setup(int vcpu_fd, const struct sure_kvm *kvm, uint64_t cr3, uint64_t rip,
 		   uint64_t rsp);
 

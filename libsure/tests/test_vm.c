@@ -22,12 +22,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+
 #include "build_fn.h"
 #include "check.h"
+#include "cpu.h"
+#include "instance.h"
+#include "kvm.h"
 #include "libsure.h"
 #include "sure_abi.h"
 
 /* The guest addresses sure_ctrl fields by absolute address: pin them. */
+#undef CTRL /* <sys/ioctl.h> has a CTRL of its own */
 #define CTRL(f) (SURE_CTRL_GPA + offsetof(struct sure_ctrl, f))
 _Static_assert(CTRL(heap_start) == 0x8010, "layout");
 _Static_assert(CTRL(heap_end) == 0x8018, "layout");
@@ -53,7 +60,9 @@ _Static_assert(SURE_LOG_GPA == 0x9000, "layout");
  * a supervisor page, "P" port I/O, "D" write to an unknown doorbell, "H"
  * hlt, "E" jump into the (NX) heap, "S" touch the stack guard page, "G" log
  * a line then echo, "T" echo with status 404, "R" fill abort_reason with
- * 256 bytes (no NUL, a BEL at [1]) then EXIT (code 1); anything else: echo.
+ * 256 bytes (no NUL, a BEL at [1]) then EXIT (code 1), "M" SGDT (UMIP makes
+ * it fault), "Y" load FS with an LDT selector (there is no LDT: it faults);
+ * anything else: echo.
  */
 __asm__(".section .rodata.guest, \"a\"\n"
 	".globl guest_blob, guest_blob_end, guest_start, guest_start_crash, guest_start_hang\n"
@@ -103,6 +112,8 @@ __asm__(".section .rodata.guest, \"a\"\n"
 	"	cmpb $'G', %dl\n	je do_log\n"
 	"	cmpb $'T', %dl\n	je do_404\n"
 	"	cmpb $'R', %dl\n	je do_reason\n"
+	"	cmpb $'M', %dl\n	je do_sgdt\n"
+	"	cmpb $'Y', %dl\n	je do_ldt\n"
 	"echo:\n"
 	"	movl 0x8044, %ecx\n"
 	"	movq 0x8028, %rdi\n"
@@ -139,6 +150,8 @@ __asm__(".section .rodata.guest, \"a\"\n"
 	"	movl %edx, 0x8094\n"
 	"	jmp echo\n"
 	"do_404:	movl $404, %r8d\n	jmp echo\n"
+	"do_sgdt:	subq $16, %rsp\n	sgdt (%rsp)\n	addq $16, %rsp\n	jmp echo\n"
+	"do_ldt:	movw $7, %dx\n	movw %dx, %fs\n	jmp echo\n"
 	"do_reason:\n"
 	"	movl $0x82c0, %edi\n"
 	"	movl $256, %ecx\n"
@@ -378,6 +391,43 @@ static void test_faults(void)
 	expect_fault("D", -EFAULT, SURE_FAULT_BAD_EXIT, 0, 6 /* KVM_EXIT_MMIO */,
 		     SURE_DOORBELL_GPA + 0x18);
 	expect_fault("B", -EPROTO, SURE_FAULT_PROTOCOL, 0, 0xffffffff, 0);
+}
+
+/* The special registers the VMM sets, by construction on every host: no LDT,
+ * CR4's SMEP, SMAP and UMIP wherever the vCPU offers them, write protection
+ * and NX, the function at CPL3; and what a function tries with them faults. */
+static void test_cpu_hardening(void)
+{
+	REQUIRE_KVM();
+	const struct sure_kvm *kvm = NULL;
+	char err[200];
+	struct kvm_sregs sr;
+
+	CHECK_EQ(sure_kvm_get(&kvm, err, sizeof(err)), 0);
+	if (!kvm)
+		return;
+	uint64_t want = sure_cpu_cr4_protections(kvm);
+	fprintf(stderr, "# CR4 protections this vCPU offers: SMEP %s, SMAP %s, UMIP %s\n",
+		want & (1ull << 20) ? "on" : "not offered", want & (1ull << 21) ? "on" : "not offered",
+		want & (1ull << 11) ? "on" : "not offered");
+	struct sure_instance *inst = create_echo();
+	if (!inst) {
+		CHECK(0);
+		return;
+	}
+	/* The guest sleeps in the host (outside KVM_RUN): its vCPU can be read. */
+	CHECK_EQ(ioctl(inst->vcpu.fd, KVM_GET_SREGS, &sr), 0);
+	CHECK(sr.ldt.unusable || !sr.ldt.present);
+	CHECK_EQ(sr.cr4 & want, want);
+	CHECK(sr.cr0 & (1ull << 16)); /* WP: read-only pages hold at CPL0 too */
+	CHECK(sr.efer & (1ull << 11)); /* NXE */
+	CHECK_EQ(sr.cs.dpl, 3);
+	CHECK_EQ(sr.ss.dpl, 3);
+	CHECK_EQ(sr.idt.limit, 32 * 16 - 1);
+	sure_instance_destroy(inst);
+	expect_fault("Y", -EFAULT, SURE_FAULT_EXCEPTION, 13, 0x4, 0);
+	if (want & (1ull << 11))
+		expect_fault("M", -EFAULT, SURE_FAULT_EXCEPTION, 13, 0, 0);
 }
 
 /* The reason a guest leaves before EXIT comes out bounded and printable. */
@@ -652,6 +702,7 @@ int main(void)
 	RUN(test_echo);
 	RUN(test_log);
 	RUN(test_faults);
+	RUN(test_cpu_hardening);
 	RUN(test_abort_reason);
 	RUN(test_nx_heap);
 	RUN(test_timeout);
