@@ -78,6 +78,7 @@ struct sure_vcpu {
 	size_t run_size;
 	pthread_t thread;
 	int started;
+	int tid; /* the thread's id once it runs (0 before), for /proc */
 };
 
 struct sure_instance {
@@ -114,6 +115,9 @@ int sure_vcpu_start(struct sure_instance *inst);
 /* Makes a running KVM_RUN return now (the thread then sees the dead channel). */
 void sure_vcpu_kick(struct sure_vcpu *v);
 /* Joins the thread (if started), unmaps and closes. */
+/* vcpu_confine.c: the calling thread's seccomp filter (a vCPU thread's
+ * allowed system calls; everything else EPERM). 0 or -errno. */
+int sure_vcpu_confine(void);
 void sure_vcpu_destroy(struct sure_vcpu *v);
 
 /* ---- instance.c, shared with template.c ---- */

@@ -229,6 +229,7 @@ static void *vcpu_main(void *arg)
 	else
 		snprintf(name, sizeof(name), "sure-vcpu");
 	pthread_setname_np(pthread_self(), name);
+	__atomic_store_n(&inst->vcpu.tid, (int)gettid(), __ATOMIC_RELEASE);
 	pthread_mutex_lock(&vcpu_cpus_lock);
 	if (vcpu_cpus_set)
 		pthread_setaffinity_np(pthread_self(), sizeof(vcpu_cpus), &vcpu_cpus);
@@ -239,7 +240,13 @@ static void *vcpu_main(void *arg)
 	sigaddset(&only_kick, kick_sig);
 	pthread_sigmask(SIG_UNBLOCK, &only_kick, NULL);
 
-	while (!sure_channel_dead(&inst->ch)) {
+	/* From here on the thread may only do what a vCPU thread does; a guest
+	 * never runs in a thread that could do more. */
+	int confined = sure_vcpu_confine();
+	if (confined < 0)
+		sure_fault_record(&inst->fault, SURE_FAULT_KVM, 0, (uint64_t)-confined, 0, 0);
+
+	while (confined == 0 && !sure_channel_dead(&inst->ch)) {
 		if (ioctl(inst->vcpu.fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue; /* a kick: the loop condition decides */

@@ -424,6 +424,17 @@ static void test_cpu_hardening(void)
 	CHECK_EQ(sr.cs.dpl, 3);
 	CHECK_EQ(sr.ss.dpl, 3);
 	CHECK_EQ(sr.idt.limit, 32 * 16 - 1);
+	/* Its vCPU thread runs under the seccomp filter (test_confine.c tests
+	 * what the filter allows). */
+	int tid = __atomic_load_n(&inst->vcpu.tid, __ATOMIC_ACQUIRE);
+	char path[64], status[4096];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(status, 1, sizeof(status) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	status[n] = 0;
+	CHECK(tid > 0 && strstr(status, "\nSeccomp:\t2\n") != NULL);
 	sure_instance_destroy(inst);
 	expect_fault("Y", -EFAULT, SURE_FAULT_EXCEPTION, 13, 0x4, 0);
 	if (want & (1ull << 11))

@@ -1,0 +1,89 @@
+/*
+ * test_confine.c - the seccomp filter of vCPU threads (src/vcpu_confine.c),
+ * applied to a thread of this test: what a vCPU thread does still works,
+ * what an escaped guest would want next fails with EPERM, and other threads
+ * are not confined. (test_vm.c checks that real vCPU threads run under it.)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "instance.h"
+
+static int efd = -1;
+static int results[16];
+
+enum { R_CONFINE, R_WRITE, R_FUTEX, R_MMAP_RW, R_OPEN, R_SOCKET, R_EXEC, R_MMAP_X, R_MPROTECT_X,
+       R_CLONE, R_KILL, R_N };
+
+static int err_of(long rc)
+{
+	return rc < 0 ? errno : 0;
+}
+
+static void *confined(void *arg)
+{
+	uint64_t one = 1;
+	uint32_t word = 0;
+
+	(void)arg;
+	results[R_CONFINE] = sure_vcpu_confine();
+	results[R_WRITE] = err_of(write(efd, &one, sizeof(one)));
+	results[R_FUTEX] = err_of(syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0));
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	results[R_MMAP_RW] = p == MAP_FAILED ? errno : 0;
+	results[R_OPEN] = err_of(open("/proc/self/status", O_RDONLY));
+	results[R_SOCKET] = err_of(socket(AF_INET, SOCK_STREAM, 0));
+	char *argv[] = { "/bin/true", NULL };
+	results[R_EXEC] = err_of(execve("/bin/true", argv, NULL));
+	void *x = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	results[R_MMAP_X] = x == MAP_FAILED ? errno : 0;
+	results[R_MPROTECT_X] = p == MAP_FAILED ? -1 : err_of(mprotect(p, 4096, PROT_READ | PROT_EXEC));
+	results[R_CLONE] = err_of(syscall(SYS_clone, 0, NULL, NULL, NULL, 0));
+	results[R_KILL] = err_of(syscall(SYS_kill, getpid(), 0));
+	if (p != MAP_FAILED)
+		munmap(p, 4096);
+	return NULL;
+}
+
+static void test_filter(void)
+{
+	pthread_t t;
+
+	efd = eventfd(0, EFD_CLOEXEC);
+	CHECK(efd >= 0);
+	CHECK_EQ(pthread_create(&t, NULL, confined, NULL), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0); /* it exits normally */
+	CHECK_EQ(results[R_CONFINE], 0);
+	/* What a vCPU thread does. */
+	CHECK_EQ(results[R_WRITE], 0);
+	CHECK_EQ(results[R_FUTEX], 0);
+	CHECK_EQ(results[R_MMAP_RW], 0);
+	/* What an escape would want. */
+	CHECK_EQ(results[R_OPEN], EPERM);
+	CHECK_EQ(results[R_SOCKET], EPERM);
+	CHECK_EQ(results[R_EXEC], EPERM);
+	CHECK_EQ(results[R_MMAP_X], EPERM);
+	CHECK_EQ(results[R_MPROTECT_X], EPERM);
+	CHECK_EQ(results[R_CLONE], EPERM);
+	CHECK_EQ(results[R_KILL], EPERM);
+	/* This thread is not confined. */
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	close(efd);
+}
+
+int main(void)
+{
+	RUN(test_filter);
+	return CHECK_DONE();
+}
