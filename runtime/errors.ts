@@ -268,6 +268,18 @@ export class UnsupportedMediaTypeError extends HttpError {
   readonly code = "unsupported_media_type";
 }
 
+/** A chain asks for request-level isolation, which this node cannot give (runtime/isolation.ts). */
+export class IsolationUnavailableError extends HttpError {
+  readonly status = 409;
+  readonly code = "isolation_unavailable";
+  constructor(chain: string, level: string, reason: string) {
+    super(
+      `chain ${chain} asks for request-level isolation; this node gives ${level}-level ` +
+        `isolation only: ${reason}`,
+    );
+  }
+}
+
 export class ConflictError extends HttpError {
   readonly status = 409;
   readonly code = "conflict";

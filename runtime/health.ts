@@ -4,6 +4,7 @@
  * what the host offers, probed at start; sure itself uses only KVM so far
  * (protection keys and AF_XDP are not built: docs/architecture.md).
  */
+import { isolationModel } from "./isolation.ts";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Capabilities } from "../ffi/mod.ts";
 import type { AppEnv } from "./middleware/env.ts";
@@ -31,6 +32,17 @@ export const HealthSchema = z.object({
     budgetBytes: z.number().int().describe("Memory all VMs together may reserve"),
     reservedBytes: z.number().int().describe("Reserved by live instances, templates and chains"),
   }),
+  isolation: z.object({
+    level: z.enum(["chain"]).describe(
+      "chain: each function instance and chain step is its own KVM VM (functions are isolated " +
+        "from each other and from the node); the steps of one chain share its pool and could " +
+        "read any of its requests",
+    ),
+    requestLevel: z.boolean().describe(
+      "Whether a chain may ask for request-level isolation (a step sees only what it holds)",
+    ),
+    reason: z.string().describe("Why the node gives what it gives"),
+  }).describe("The data isolation this node gives"),
   dataplane: z.object({
     backend: z.enum(["hono", "sockets", "af_xdp"]).describe(
       "Who serves HTTP: the Hono app (Deno.serve), or libsure's HTTP server on kernel TCP " +
@@ -120,6 +132,7 @@ export function health(deps: HealthDeps): Health {
       budgetBytes: deps.scheduler.budget.limitBytes,
       reservedBytes: deps.scheduler.budget.usedBytes,
     },
+    isolation: isolationModel(pku),
     dataplane: front(deps.front?.current),
   };
 }

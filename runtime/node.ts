@@ -3,6 +3,7 @@
  * back, and serves the app on a socket. `examples` (the `dev` command) also
  * builds and deploys every folder under functions/.
  */
+import { isolationModel } from "./isolation.ts";
 import { type Capabilities, probe } from "../ffi/mod.ts";
 import { createApp } from "./app.ts";
 import { ChainManager } from "./chains/manager.ts";
@@ -109,6 +110,7 @@ export function assembleNode(
     logs,
     link?.chainServing(),
     placement ?? { peers: {} },
+    isolationModel(capabilities.pku),
   );
   const metrics = new NodeMetrics();
   const front: { current?: FrontInfo } = {};

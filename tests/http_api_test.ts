@@ -163,3 +163,30 @@ Deno.test({
       assert.equal(line.traceId, inv.headers.get("traceparent")!.split("-")[1]);
     }),
 });
+
+Deno.test({
+  name:
+    "http: a chain asking for request-level isolation is refused (409) where it cannot be given",
+  ignore: !hasLibsure,
+  fn: () =>
+    withApp(async (t) => {
+      const health = await call(t, "GET", "/healthz");
+      assert.equal(health.body.isolation.level, "chain");
+      assert.equal(health.body.isolation.requestLevel, false);
+      const r = await call(t, "POST", "/admin/chains", {
+        name: "iso",
+        steps: ["echo"],
+        isolation: "request",
+      });
+      assert.equal(r.status, 409);
+      assert.equal(r.body.error, "isolation_unavailable");
+      assert.match(r.body.message, /chain iso asks for request-level isolation; this node gives/);
+      assert.equal((await call(t, "GET", "/admin/chains/iso")).status, 404); // nothing stored
+      const bad = await call(t, "POST", "/admin/chains", {
+        name: "iso",
+        steps: ["echo"],
+        isolation: "x",
+      });
+      assert.equal(bad.status, 400);
+    }),
+});

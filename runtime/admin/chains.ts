@@ -50,7 +50,10 @@ export function chainRoutes(deps: ChainRoutesDeps): OpenAPIHono<AppEnv> {
         201: json(ChainSchema, "Created"),
         200: json(ChainSchema, "Replaced an existing chain"),
         400: error("Invalid definition or a step that is not deployed"),
-        409: error("A function already has that name"),
+        409: error(
+          "A function already has that name, or the chain asks for request-level isolation, " +
+            "which this node cannot give (isolation_unavailable)",
+        ),
         default: ANY_OTHER_ERROR,
       },
     }),

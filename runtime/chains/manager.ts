@@ -3,9 +3,11 @@
  * then the running chain), bringing them back at start, and keeping them in
  * step with the functions they use.
  */
+import { type IsolationModel, isolationModel } from "../isolation.ts";
 import {
   ConflictError,
   FunctionStartError,
+  IsolationUnavailableError,
   KvmUnavailableError,
   NotFoundError,
   ValidationError,
@@ -36,6 +38,8 @@ export class ChainManager {
     readonly serving?: ChainServing,
     /** This node's name and the other nodes' data planes (name -> "a.b.c.d:port"). */
     readonly placement: { self?: string; peers: Record<string, string> } = { peers: {} },
+    /** The data isolation this node gives (a chain asking for more is refused). */
+    readonly isolation: IsolationModel = isolationModel(false),
   ) {
     this.#chains = new ChainStore(store.kv);
   }
@@ -110,6 +114,9 @@ export class ChainManager {
     const parsed = ChainSpecSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error, input);
     const spec = parsed.data;
+    if (spec.isolation === "request" && !this.isolation.requestLevel) {
+      throw new IsolationUnavailableError(spec.name, this.isolation.level, this.isolation.reason);
+    }
     if (await this.store.get(spec.name)) {
       throw new ConflictError(`${spec.name} is a function; chains and functions share names`);
     }

@@ -44,6 +44,11 @@ export const ChainSpecSchema = z.object({
     .describe("Smallest extent per request in bytes: room for outputs larger than the input"),
   maxBody: z.int().min(1).max(16 << 20).default(1 << 20).describe("Largest request body"),
   timeout: z.int().min(1).max(300000).default(5000).describe("Per-request timeout in ms"),
+  isolation: z.enum(["chain", "request"]).default("chain").describe(
+    "chain: each step is its own VM and sees the requests of its chain's pool; request: a " +
+      "step sees only the requests it holds (protection keys), refused (409) by nodes that " +
+      "cannot give it (today: every node; /healthz says which)",
+  ),
 }).strict().superRefine((c, ctx) => {
   const seen = new Set<string>();
   stepNames(c).forEach((s, i) => {
