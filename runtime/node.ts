@@ -202,7 +202,12 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       });
     } catch (e) {
       await store.close();
-      throw e;
+      throw explainDataplaneError(
+        e,
+        hostname,
+        opts.port,
+        mode === "af_xdp" ? opts.afXdp : undefined,
+      );
     }
   }
   const parts = assembleNode(
@@ -266,6 +271,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     version: VERSION,
     dataDir: opts.dataDir,
     dataplane: mode,
+    ...(link?.opts.afXdp
+      ? { zstack: `${link.opts.afXdp.addr}:${port} on ${link.opts.afXdp.iface}` }
+      : {}),
   });
   let closing: Promise<void> | undefined;
   return {
@@ -326,4 +334,33 @@ async function applyChains(chains: ChainManager, dir: string, logger: Logger): P
       logger("error", `chain manifest ${file} not applied: ${(e as Error).message}`, { file });
     }
   }
+}
+
+/** libsure's data plane did not start: say what to change, in the user's terms. */
+function explainDataplaneError(
+  e: unknown,
+  host: string,
+  port: number,
+  afXdp: AfXdpOptions | undefined,
+): unknown {
+  const code = (e as { code?: string }).code;
+  const at = `${host}:${port}`;
+  if (code === "EADDRINUSE") return new Error(`${at} is in use: choose another --port (SURE_PORT)`);
+  if (code === "EADDRNOTAVAIL") {
+    return new Error(`${host} is not an address of this machine (--host)`);
+  }
+  if (!afXdp) return e;
+  const iface = afXdp.iface;
+  const why: Record<string, string> = {
+    ENODEV: `--iface ${iface}: no such network interface`,
+    EPERM: "--dataplane af_xdp needs root (CAP_NET_ADMIN and CAP_BPF, for XDP and AF_XDP)",
+    EACCES: "--dataplane af_xdp needs root (CAP_NET_ADMIN and CAP_BPF, for XDP and AF_XDP)",
+    EBUSY: `--iface ${iface}: another XDP program is attached to it, or its queue is taken`,
+    EOPNOTSUPP: `--iface ${iface}: this kernel or interface has no AF_XDP`,
+    EAFNOSUPPORT: "this kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS)",
+    EINVAL:
+      `--dataplane af_xdp: bad settings (--iface ${iface}, --addr ${afXdp.addr}, --port ${port})`,
+    ENOMEM: "--dataplane af_xdp: out of memory for the AF_XDP UMEM",
+  };
+  return code && why[code] ? new Error(`${why[code]} (${code})`) : e;
 }
