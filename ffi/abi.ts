@@ -7,6 +7,7 @@ export const ABI_VERSION = 5;
 /** Limits from sure_abi.h and sure_chain_abi.h. */
 export const LIMITS = {
   pageSize: 4096,
+  runawayMs: 2000,
   memMinMib: 8,
   memMaxMib: 1024,
   ioMax: 67108864,
@@ -131,6 +132,7 @@ export const DP_EVENT = {
   dead: 3,
   retired: 4,
   stepDown: 5,
+  runaway: 6,
 } as const;
 
 /** sure_dataplane_config.backend. */

@@ -106,6 +106,8 @@ export type DataplaneEvent =
     seconds: number;
   }
   | { kind: "retired"; route: number; tag: number }
+  /** An idle instance that never went back to sleep: stopped, the control plane's again. */
+  | { kind: "runaway"; route: number; tag: number }
   | {
     /** A chain's step died or was stopped: restart it; token: a request to explain (else 0n). */
     kind: "stepDown";
@@ -385,6 +387,10 @@ export class Dataplane {
         continue;
       }
       const tag = e.u32("tag", i);
+      if (kind === DP_EVENT.runaway) {
+        out.push({ kind: "runaway", route, tag });
+        continue;
+      }
       if (kind === DP_EVENT.retired) {
         out.push({ kind: "retired", route, tag });
         continue;

@@ -192,6 +192,18 @@ export class Instance {
     }
   }
 
+  /** True while its vCPU sleeps waiting for a request, false while it runs, null once dead. */
+  sleeping(): boolean | null {
+    if (!this.#handle || this.#destroyPending) return null;
+    const rc = libsure().sure_instance_sleeping(this.#handle);
+    return rc < 0 ? null : rc === 1;
+  }
+
+  /** Stops the guest for good (its vCPU thread ends); destroy() frees it. */
+  stop(): void {
+    if (this.#handle && !this.#destroyPending) libsure().sure_instance_stop(this.#handle);
+  }
+
   /** libsure's handle, for lending the instance to the data plane (null once destroyed). */
   get pointer(): Deno.PointerObject | null {
     return this.#destroyPending ? null : this.#handle;

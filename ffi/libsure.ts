@@ -64,6 +64,8 @@ export const SYMBOLS = {
     nonblocking: true,
   },
   sure_instance_status: { parameters: ["pointer"], result: "i32" },
+  sure_instance_sleeping: { parameters: ["pointer"], result: "i32" },
+  sure_instance_stop: { parameters: ["pointer"], result: "i32" },
   // inst, struct sure_fault_info *, its size
   sure_instance_fault: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   sure_instance_read_log: { parameters: ["pointer", "buffer", "usize"], result: "i32" },

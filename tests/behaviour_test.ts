@@ -13,6 +13,7 @@ import {
   startTestNode,
   type TestNode,
   waitFor,
+  waitForAsync,
 } from "./helpers.ts";
 
 async function invoke(node: TestNode, name: string, body: string) {
@@ -99,5 +100,42 @@ Deno.test({
       await node.close();
     }
     assert.ok(await waitFor(() => stats().instances === base.instances));
+  },
+});
+
+Deno.test({
+  name:
+    "function: an instance that answers and never goes back to sleep is stopped, logged, counted",
+  ignore: !hasKvm,
+  async fn() {
+    const node = await startTestNode();
+    try {
+      await deployFunction(node, "faulty", await faultyImage());
+      const vcpus = () => stats().vcpuThreads;
+      const before = vcpus();
+      const t0 = performance.now();
+      let r = await invoke(node, "faulty", "runaway");
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.text, "ran away"); // the client got its answer
+      const runaways = async () => {
+        const text = await (await fetch(`${node.url}/metrics`)).text();
+        return Number(/sure_function_runaways_total\{function="faulty"\} (\d+)/.exec(text)?.[1]);
+      };
+      assert.ok(await waitForAsync(async () => (await runaways()) === 1, 10_000), "not stopped");
+      const ms = performance.now() - t0;
+      assert.ok(ms >= 1900, `stopped after ${ms} ms: before the bound`);
+      const rec = node.records.find((x) => /kept running .* after its answer/.test(x.msg));
+      assert.ok(rec, "no log line");
+      assert.equal(rec.function, "faulty");
+      // Its vCPU thread is gone: it burns nothing any more.
+      assert.ok(await waitFor(() => vcpus() < before + 1, 5000), `${vcpus()} vCPU threads`);
+      const st = await (await fetch(`${node.url}/admin/functions/faulty/instances`)).json();
+      assert.equal(st.runaways, 1);
+      // The function keeps serving, on a new instance.
+      r = await invoke(node, "faulty", "again");
+      assert.equal(r.text, "again");
+    } finally {
+      await node.close();
+    }
   },
 });

@@ -120,6 +120,16 @@ SURE_API int sure_instance_invoke(struct sure_instance *inst, uint32_t req_len,
 
 /* HTTP status the function chose for the last response (200 by default). */
 SURE_API int sure_instance_status(struct sure_instance *inst);
+/* 1 if its vCPU sleeps waiting for a request, 0 if it runs guest code,
+ * -EPIPE once it is dead. Host-side truth: the guest cannot fake it. */
+SURE_API int sure_instance_sleeping(struct sure_instance *inst);
+/* An idle instance (its last request answered) that has not gone back to
+ * sleep this long after its answer is a runaway: it is stopped (the data
+ * plane's idle instances: SURE_DP_RUNAWAY; the control plane's: the same
+ * rule, with sure_instance_sleeping). */
+#define SURE_RUNAWAY_MS 2000u
+/* Stops an instance's guest for good (its vCPU thread ends); 0. */
+SURE_API int sure_instance_stop(struct sure_instance *inst);
 
 /* Why the instance died. */
 enum sure_fault_kind {
@@ -500,6 +510,10 @@ enum sure_dp_event_kind {
 	SURE_DP_DEAD = 3, /* an instance died serving a request: answer it (token) */
 	SURE_DP_RETIRED = 4, /* a reclaimed busy instance is back */
 	SURE_DP_STEP_DOWN = 5, /* a chain step's instance died or was stopped: restart it */
+	/* an idle instance kept running SURE_RUNAWAY_MS after its last answer
+	 * without going back to sleep: the data plane stopped it and let it go
+	 * (the control plane destroys it) */
+	SURE_DP_RUNAWAY = 6,
 };
 struct sure_dp_event {
 	uint32_t kind;

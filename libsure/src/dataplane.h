@@ -117,6 +117,7 @@ struct sure_dataplane {
 	struct dp_hop *hops; /* outbound hops in progress */
 	uint64_t hops_out, hops_in, hop_failures; /* counted here, shown in stats */
 	uint64_t next_token;
+	uint64_t next_runaway_ns; /* the next look for idle instances that never slept */
 	uint64_t rng[2];
 	/* events: a ring the control plane drains */
 	pthread_cond_t ev_cond;

@@ -618,11 +618,40 @@ void sure_dp_on_notify(void *arg)
 	pthread_mutex_unlock(&dp->lock);
 }
 
+/* Idle instances that did not go back to sleep after their answer: each is
+ * stopped and handed back (SURE_DP_RUNAWAY), so none burns a CPU while it
+ * is listed idle, and no request is ever given to one. */
+static void stop_runaways(struct sure_dataplane *dp, uint64_t now_ns)
+{
+	const uint64_t bound = (uint64_t)SURE_RUNAWAY_MS * 1000000u;
+
+	for (uint32_t k = 0; k < dp->nroutes; k++) {
+		struct dp_route *r = dp->routes[k];
+		for (uint32_t n = 0; n < r->nidle;) {
+			struct dp_inst *i = r->idle[n];
+			if (now_ns - i->idle_since_ns < bound || sure_instance_sleeping(i->inst) == 1) {
+				n++;
+				continue;
+			}
+			memmove(&r->idle[n], &r->idle[n + 1], (r->nidle - n - 1) * sizeof(r->idle[0]));
+			r->nidle--;
+			sure_instance_stop(i->inst);
+			struct sure_dp_event ev = { .kind = SURE_DP_RUNAWAY, .route = r->id, .tag = i->tag };
+			sure_dp_event(dp, &ev);
+			sure_dp_inst_free(r, i);
+		}
+	}
+}
+
 void sure_dp_on_tick(void *arg, uint64_t now_ns)
 {
 	struct sure_dataplane *dp = arg;
 
 	pthread_mutex_lock(&dp->lock);
+	if (now_ns >= dp->next_runaway_ns) {
+		dp->next_runaway_ns = now_ns + 100000000u; /* every 100 ms */
+		stop_runaways(dp, now_ns);
+	}
 	for (struct dp_inst *i = dp->busy, *next; i; i = next) {
 		next = i->busy_next;
 		if (now_ns < i->deadline_ns)

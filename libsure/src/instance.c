@@ -419,6 +419,23 @@ void sure_instance_expire(struct sure_instance *inst, uint32_t timeout_ms)
 	finish(inst, -ETIMEDOUT, timeout_ms);
 }
 
+SURE_API int sure_instance_sleeping(struct sure_instance *inst)
+{
+	if (!inst)
+		return -EINVAL;
+	if (sure_channel_dead(&inst->ch))
+		return -EPIPE;
+	return sure_load(&inst->ch.vcpu_sleeping) ? 1 : 0;
+}
+
+SURE_API int sure_instance_stop(struct sure_instance *inst)
+{
+	if (!inst)
+		return -EINVAL;
+	sure_instance_kill(inst);
+	return 0;
+}
+
 SURE_API int sure_instance_status(struct sure_instance *inst)
 {
 	return inst ? inst->status : 0;

@@ -36,6 +36,7 @@ int main(void)
 
 	printf("/** Limits from sure_abi.h and sure_chain_abi.h. */\nexport const LIMITS = {\n");
 	LIMIT("pageSize", SURE_PAGE_SIZE);
+	LIMIT("runawayMs", SURE_RUNAWAY_MS);
 	LIMIT("memMinMib", SURE_MEM_MIN_MIB);
 	LIMIT("memMaxMib", SURE_MEM_MAX_MIB);
 	LIMIT("ioMax", SURE_IO_MAX);
@@ -136,6 +137,7 @@ int main(void)
 	num("dead", SURE_DP_DEAD);
 	num("retired", SURE_DP_RETIRED);
 	num("stepDown", SURE_DP_STEP_DOWN);
+	num("runaway", SURE_DP_RUNAWAY);
 	printf("} as const;\n\n");
 
 	printf("/** sure_dataplane_config.backend. */\nexport const DP_BACKEND = {\n");

@@ -44,6 +44,9 @@ export const InstancesSchema = z.object({
   queued: z.number().int().describe("Requests waiting for an instance"),
   peakInstances: z.number().int().describe("Most instances alive at once since the deploy"),
   coldStarts: z.number().int().describe("Instances started because a request found none free"),
+  runaways: z.number().int().describe(
+    "Idle instances stopped because they did not go back to sleep after their answer",
+  ),
   requests: z.number().int(),
   template: z.object({
     residentBytes: z.number().int().describe("Host memory the template's RAM holds"),

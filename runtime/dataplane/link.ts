@@ -213,6 +213,10 @@ export class DataplaneLink {
         this.#owner.get(ev.tag)?.onRetired(ev.tag);
         this.#owner.delete(ev.tag);
         return;
+      case "runaway":
+        this.#owner.get(ev.tag)?.onRunaway(ev.tag);
+        this.#owner.delete(ev.tag);
+        return;
       case "stepDown": {
         const c = this.#chains.get(ev.chain);
         if (!c) {

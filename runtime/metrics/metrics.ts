@@ -166,6 +166,7 @@ function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
 
 function functionFamilies(scheduler: Scheduler): Family[] {
   const inst: Sample[] = [], queued: Sample[] = [], cold: Sample[] = [], peak: Sample[] = [];
+  const runaways: Sample[] = [];
   for (const group of scheduler.groups()) {
     const st = group.status();
     const l = { function: group.name };
@@ -180,6 +181,7 @@ function functionFamilies(scheduler: Scheduler): Family[] {
     inst.push({ labels: { ...l, state: "starting" }, value: st.starting });
     queued.push({ labels: l, value: st.queued });
     cold.push({ labels: l, value: st.coldStarts });
+    runaways.push({ labels: l, value: st.runaways });
     peak.push({ labels: l, value: st.peakInstances });
   }
   return [
@@ -191,6 +193,12 @@ function functionFamilies(scheduler: Scheduler): Family[] {
       cold,
     ),
     gauge("sure_function_instances_peak", "Most instances alive at once since the deploy.", peak),
+    counter(
+      "sure_function_runaways_total",
+      "Idle instances stopped because they kept running after their answer without going back " +
+        "to sleep.",
+      runaways,
+    ),
   ];
 }
 

@@ -51,6 +51,7 @@ import { LogDrain } from "../vmhost/log_drain.ts";
 import { SidecarTally } from "../vmhost/sidecar_tally.ts";
 import { symbolise } from "../vmhost/symbolise.ts";
 import type { Vm, VmFactory } from "../vmhost/vm.ts";
+import { LIMITS } from "../../ffi/abi.ts";
 import {
   admit,
   idleToStop,
@@ -115,6 +116,9 @@ export class InstanceGroup {
   #reaper: ReturnType<typeof setInterval> | undefined;
   #peak = 0;
   #coldStarts = 0;
+  #runaways = 0;
+  /** Looks for idle instances that never went back to sleep (while any idle here). */
+  #watchdog: ReturnType<typeof setInterval> | undefined;
   #requests = 0;
   /** Set when the data plane runs the requests (the instances are lent to it). */
   readonly #lending: Lending | undefined;
@@ -319,6 +323,7 @@ export class InstanceGroup {
       queued,
       peakInstances: this.#peak,
       coldStarts: this.#coldStarts,
+      runaways: this.#runaways,
       requests: this.#requests,
     });
   }
@@ -502,8 +507,58 @@ export class InstanceGroup {
     } else {
       this.#idle.push(m);
       this.#armReaper();
+      this.#armWatchdog();
     }
     this.#checkDrained();
+  }
+
+  /** Checks the idle instances every 100 ms while there are any (not lent: the data plane
+   * checks its own and says so with onRunaway). */
+  #armWatchdog(): void {
+    if (this.#watchdog !== undefined || this.#lending) return;
+    const id = setInterval(() => {
+      const now = performance.now();
+      for (const m of [...this.#idle]) {
+        if (now - m.lastUsed >= LIMITS.runawayMs && m.vm.sleeping?.() === false) {
+          m.vm.stop?.();
+          this.#runaway(m);
+        }
+      }
+      if (this.#idle.length === 0 || this.#draining) {
+        clearInterval(id);
+        this.#watchdog = undefined;
+      }
+    }, 100);
+    Deno.unrefTimer(id as unknown as number);
+    this.#watchdog = id;
+  }
+
+  /**
+   * An idle instance kept running after its answer without going back to
+   * sleep (stopped already): it goes, is logged and counted, and the
+   * minimum is kept. No request was given to it meanwhile.
+   */
+  #runaway(m: Member): void {
+    this.#runaways++;
+    this.opts.logger(
+      "warn",
+      `instance stopped: function ${this.name} kept running ${LIMITS.runawayMs} ms after its ` +
+        "answer without going back to sleep",
+      { function: this.name, instance: m.vm.id },
+    );
+    this.#logs.note(
+      `instance ${m.vm.id} stopped: it kept running after its answer without going back to sleep`,
+      m.vm.id,
+    );
+    this.#remove(m);
+    if (!this.#draining) this.#fillTo(this.#deployment.minInstances, "minimum");
+    this.#checkDrained();
+  }
+
+  /** The data plane stopped instance tag: idle, it never went back to sleep. */
+  onRunaway(tag: number): void {
+    const m = this.#member(tag);
+    if (m) this.#runaway(m);
   }
 
   /** Takes a dead instance out of service and says what killed it; starts a replacement if needed. */

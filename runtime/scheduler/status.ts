@@ -33,6 +33,8 @@ export interface GroupStatus {
   peakInstances: number;
   /** Instances started because a request found none free. */
   coldStarts: number;
+  /** Idle instances stopped because they did not go back to sleep after their answer. */
+  runaways: number;
   requests: number;
   template: { residentBytes: number; clones: number } | null;
 }
@@ -50,7 +52,7 @@ export interface MemberState {
 /** The group's counters that are not in the deployment or its instances. */
 type Counts = Pick<
   GroupStatus,
-  "starting" | "queued" | "peakInstances" | "coldStarts" | "requests"
+  "starting" | "queued" | "peakInstances" | "coldStarts" | "runaways" | "requests"
 >;
 
 export function groupStatus(

@@ -36,6 +36,11 @@ export interface Vm {
   drainLog(): string[];
   /** Resolves when the VM and its memory are gone. */
   destroy(): Promise<void>;
+  /** True while its vCPU sleeps waiting for a request, false while it runs
+   * guest code, null once dead (the host's view; fakes may leave it out). */
+  sleeping?(): boolean | null;
+  /** Stops its guest for good (a runaway); destroy() still frees it. */
+  stop?(): void;
 }
 
 /** A VM stopped right after init, cloned copy-on-write into instances (ffi Template). */
