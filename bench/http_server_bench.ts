@@ -16,12 +16,12 @@ import { runWrk } from "./lib/wrk.ts";
 import {
   type Case,
   clkTck,
-  measure as measureOne,
-  mid,
+  measureAll,
+  printSamples,
   run,
-  type Sample,
   serverPid,
   sizeName,
+  warnOnErrors,
 } from "./lib/server_cpu.ts";
 import { fmt, freePort, spawn, stop, waitReady } from "./lib/proc.ts";
 
@@ -83,55 +83,14 @@ try {
     { name: "C sure_http_server", url: cUrl, pid: cPid },
     { name: "Deno.serve", url: dUrl, pid: dPid },
   ];
-  const results: Sample[][] = []; // [case][server]
-  for (const c of cases) {
-    const rounds: Sample[][] = servers.map(() => []);
-    for (let round = 0; round < ROUNDS; round++) {
-      for (let i = 0; i < servers.length; i++) {
-        rounds[i].push(await measureOne(servers[i].url, servers[i].pid, c, seconds));
-      }
-    }
-    results.push(rounds.map(mid));
-  }
+  const results = await measureAll(servers, cases, ROUNDS, seconds);
 
   console.log(
     `HTTP echo, C server (libsure) vs Deno.serve, wrk -t1 -d${seconds}s, median of ${ROUNDS} ` +
       `rounds alternating C/Deno; ${navigator.hardwareConcurrency} cores shared with wrk; ` +
       `CLK_TCK ${clkTck}`,
   );
-  // Columns: [title, width]; the first is left-aligned.
-  const cols: [string, number][] = [
-    ["server", 19],
-    ["conns", 5],
-    ["body", 7],
-    ["req/s", 9],
-    ["p50 ms", 8],
-    ["p99 ms", 8],
-    ["cpu us/req", 10],
-    ["wrk us/req", 10],
-    ["irq us/req", 10],
-    ["errors", 6],
-  ];
-  const line = (cells: string[]) =>
-    cells.map((v, i) => i ? v.padStart(cols[i][1]) : v.padEnd(cols[i][1])).join(" ");
-  console.log(line(cols.map(([t]) => t)));
-  cases.forEach((c, ci) => {
-    servers.forEach((s, si) => {
-      const r = results[ci][si];
-      console.log(line([
-        s.name,
-        String(c.conns),
-        sizeName(c.bodyBytes),
-        fmt(r.requestsPerSec, 0),
-        fmt(r.p50Ms, 3),
-        fmt(r.p99Ms, 3),
-        fmt(r.cpuUsPerReq, 1),
-        fmt(r.wrkUsPerReq, 1),
-        fmt(r.irqUsPerReq, 1),
-        String(r.errors),
-      ]));
-    });
-  });
+  printSamples("server", servers, cases, results);
   console.log("ratios C/Deno (throughput: >1 is C faster; cpu/req: <1 is C cheaper)");
   cases.forEach((c, ci) => {
     const [cr, dr] = results[ci];
@@ -143,9 +102,7 @@ try {
       }x`,
     );
   });
-  if (results.some((r) => r.some((s) => s.errors > 0))) {
-    console.log("warning: some requests failed (errors column): those rows are suspect");
-  }
+  warnOnErrors(results);
 } finally {
   await stop(cProc);
   await stop(dProc);

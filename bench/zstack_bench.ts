@@ -16,11 +16,13 @@ import { fmt, stop } from "./lib/proc.ts";
 import {
   type Case,
   measure,
-  mid,
+  measureAll,
+  printSamples,
   run,
   type Sample,
   serverPid,
   sizeName,
+  warnOnErrors,
 } from "./lib/server_cpu.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -81,8 +83,8 @@ try {
   }
   const pid = serverPid(server.pid, "tool_http_echo");
   const paths = [
-    { name: "kernel TCP (sockets)", url: `http://10.78.0.1:${PORT}/invoke/echo` },
-    { name: "Z-stack (af_xdp)", url: `http://10.78.0.2:${PORT}/invoke/echo` },
+    { name: "kernel TCP (sockets)", url: `http://10.78.0.1:${PORT}/invoke/echo`, pid },
+    { name: "Z-stack (af_xdp)", url: `http://10.78.0.2:${PORT}/invoke/echo`, pid },
   ];
   // Both answer from the client's namespace (curl there: this process is not).
   for (const p of paths) {
@@ -91,53 +93,13 @@ try {
   for (const p of paths) {
     await measure(p.url, pid, { conns: 32, bodyBytes: 64 }, 2, NS_CLIENT); // warm-up
   }
-  const results: Sample[][] = [];
-  for (const c of cases) {
-    const rounds: Sample[][] = paths.map(() => []);
-    for (let round = 0; round < ROUNDS; round++) {
-      for (let i = 0; i < paths.length; i++) {
-        rounds[i].push(await measure(paths[i].url, pid, c, seconds, NS_CLIENT));
-      }
-    }
-    results.push(rounds.map(mid));
-  }
+  const results = await measureAll(paths, cases, ROUNDS, seconds, NS_CLIENT);
   console.log(
     `HTTP echo over veth, one libsure server: kernel TCP vs the Z-stack (AF_XDP copy mode), ` +
       `wrk -t1 -d${seconds}s in another namespace, median of ${ROUNDS} rounds alternating; ` +
       `${navigator.hardwareConcurrency} cores shared with wrk`,
   );
-  const cols: [string, number][] = [
-    ["path", 21],
-    ["conns", 5],
-    ["body", 7],
-    ["req/s", 9],
-    ["p50 ms", 8],
-    ["p99 ms", 8],
-    ["cpu us/req", 10],
-    ["wrk us/req", 10],
-    ["irq us/req", 10],
-    ["errors", 6],
-  ];
-  const line = (cells: string[]) =>
-    cells.map((v, i) => i ? v.padStart(cols[i][1]) : v.padEnd(cols[i][1])).join(" ");
-  console.log(line(cols.map(([t]) => t)));
-  cases.forEach((c, ci) =>
-    paths.forEach((p, pi) => {
-      const r = results[ci][pi];
-      console.log(line([
-        p.name,
-        String(c.conns),
-        sizeName(c.bodyBytes),
-        fmt(r.requestsPerSec, 0),
-        fmt(r.p50Ms, 3),
-        fmt(r.p99Ms, 3),
-        fmt(r.cpuUsPerReq, 1),
-        fmt(r.wrkUsPerReq, 1),
-        fmt(r.irqUsPerReq, 1),
-        String(r.errors),
-      ]));
-    })
-  );
+  printSamples("path", paths, cases, results);
   console.log(
     "ratios Z-stack/kernel (throughput: >1 is the Z-stack faster; cpu+irq/req: <1 is it cheaper)",
   );
@@ -152,9 +114,7 @@ try {
       }x`,
     );
   });
-  if (results.some((r) => r.some((s) => s.errors > 0))) {
-    console.log("warning: some requests failed (errors column): those rows are suspect");
-  }
+  warnOnErrors(results);
 } finally {
   await stop(server);
   await clean();

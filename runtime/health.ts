@@ -72,7 +72,9 @@ export const HealthSchema = z.object({
       connections: z.number().int().describe("Its open TCP connections"),
       rxFrames: z.number().int().describe("Frames received"),
       txFrames: z.number().int().describe("Frames sent"),
-      retransmits: z.number().int().describe("TCP segments sent again"),
+      retransmits: z.number().int().describe(
+        "TCP segments sent again on duplicate ACKs (fast retransmit; timeouts are not counted)",
+      ),
       drops: z.number().int().describe(
         "Frames dropped (by the kernel for want of room, or by the stack)",
       ),

@@ -2,6 +2,7 @@
 // /proc/<pid>/stat), wrk's own (reaped children), and the machine's irq and
 // softirq time, which Linux charges to no process. Shared by the benchmarks
 // of servers (http_server_bench.ts, zstack_bench.ts).
+import { fmt } from "./proc.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -127,4 +128,82 @@ export function mid(samples: Sample[]): Sample {
 
 export function sizeName(n: number): string {
   return n >= 1024 ? `${n >> 10} KiB` : `${n} B`;
+}
+
+/** A server under measure: its name in the table, the URL wrk loads, the pid whose CPU counts. */
+export interface Target {
+  name: string;
+  url: string;
+  pid: number;
+}
+
+/** Every case on every target, `rounds` times, alternating targets so that drift hits all
+ * alike; the median per case and target ([case][target]). */
+export async function measureAll(
+  targets: Target[],
+  cases: Case[],
+  rounds: number,
+  seconds: number,
+  netns?: string,
+): Promise<Sample[][]> {
+  const results: Sample[][] = [];
+  for (const c of cases) {
+    const runs: Sample[][] = targets.map(() => []);
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < targets.length; i++) {
+        runs[i].push(await measure(targets[i].url, targets[i].pid, c, seconds, netns));
+      }
+    }
+    results.push(runs.map(mid));
+  }
+  return results;
+}
+
+/** The table: one row per case and target. */
+export function printSamples(
+  first: string,
+  targets: { name: string }[],
+  cases: Case[],
+  results: Sample[][],
+): void {
+  // Columns: [title, width]; the first is left-aligned.
+  const cols: [string, number][] = [
+    [first, Math.max(first.length, ...targets.map((t) => t.name.length))],
+    ["conns", 5],
+    ["body", 7],
+    ["req/s", 9],
+    ["p50 ms", 8],
+    ["p99 ms", 8],
+    ["cpu us/req", 10],
+    ["wrk us/req", 10],
+    ["irq us/req", 10],
+    ["errors", 6],
+  ];
+  const line = (cells: string[]) =>
+    cells.map((v, i) => i ? v.padStart(cols[i][1]) : v.padEnd(cols[i][1])).join(" ");
+  console.log(line(cols.map(([t]) => t)));
+  cases.forEach((c, ci) =>
+    targets.forEach((t, ti) => {
+      const r = results[ci][ti];
+      console.log(line([
+        t.name,
+        String(c.conns),
+        sizeName(c.bodyBytes),
+        fmt(r.requestsPerSec, 0),
+        fmt(r.p50Ms, 3),
+        fmt(r.p99Ms, 3),
+        fmt(r.cpuUsPerReq, 1),
+        fmt(r.wrkUsPerReq, 1),
+        fmt(r.irqUsPerReq, 1),
+        String(r.errors),
+      ]));
+    })
+  );
+}
+
+/** Says when some requests failed: those rows are suspect. */
+export function warnOnErrors(results: Sample[][]): void {
+  if (results.some((r) => r.some((s) => s.errors > 0))) {
+    console.log("warning: some requests failed (errors column): those rows are suspect");
+  }
 }

@@ -596,7 +596,8 @@ struct sure_dataplane_stats {
 	/* The Z-stack (af_xdp; zero on sockets): frames and bytes on the wire,
 	 * frames the kernel dropped for want of room, bytes the stack copied
 	 * (out of received frames, into its segments, into TX frames: veth's
-	 * copy mode), TCP segments retransmitted, connections reset, frames
+	 * copy mode), TCP segments sent again on duplicate ACKs (lwIP does not
+	 * count retransmission timeouts), connections that ended in an error, frames
 	 * the stack dropped, its connections open and made in all. */
 	uint64_t zs_rx_frames, zs_tx_frames, zs_rx_bytes, zs_tx_bytes, zs_rx_dropped;
 	uint64_t zs_copied_in, zs_copied_out, zs_copied_wire;

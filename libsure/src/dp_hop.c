@@ -48,6 +48,7 @@
 #include "dataplane.h"
 #include "dp_trace.h"
 #include "hop_resp.h"
+#include "sock_io.h"
 #include "util.h"
 #include "zstack.h"
 
@@ -303,33 +304,6 @@ static void hop_arm(struct sure_dataplane *dp, struct dp_hop *h, uint32_t events
 		epoll_ctl(dp->hop_ep, EPOLL_CTL_MOD, h->fd, &ev);
 }
 
-/* The hop's socket, kernel or Z-stack, with the kernel's conventions. */
-static ssize_t hop_writev(struct dp_hop *h, struct iovec *iov, int n)
-{
-	if (h->zs) {
-		ssize_t w = zs_sendv(h->zs, iov, (unsigned)n);
-		if (w < 0) {
-			errno = (int)-w;
-			return -1;
-		}
-		return w;
-	}
-	return writev(h->fd, iov, n);
-}
-
-static ssize_t hop_recv(struct dp_hop *h, uint8_t *buf, size_t len)
-{
-	if (h->zs) {
-		ssize_t n = zs_recv(h->zs, buf, len);
-		if (n < 0) {
-			errno = (int)-n;
-			return -1;
-		}
-		return n;
-	}
-	return read(h->fd, buf, len);
-}
-
 static void hop_ready(struct sure_dataplane *dp, struct dp_hop *h, uint32_t events);
 static void sweep(struct sure_dataplane *dp);
 
@@ -517,7 +491,7 @@ static void hop_send(struct sure_dataplane *dp, struct dp_hop *h)
 		if (h->body_off < h->body_len)
 			iov[n++] = (struct iovec){ (void *)(h->body + h->body_off),
 						   h->body_len - h->body_off };
-		ssize_t w = hop_writev(h, iov, n);
+		ssize_t w = sock_sendv(h->zs, h->fd, iov, (unsigned)n);
 		if (w < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -537,7 +511,7 @@ static void hop_send(struct sure_dataplane *dp, struct dp_hop *h)
 static ssize_t read_some(struct sure_dataplane *dp, struct dp_hop *h, uint8_t *buf, size_t len,
 			 const char *why)
 {
-	ssize_t n = hop_recv(h, buf, len);
+	ssize_t n = sock_recv(h->zs, h->fd, buf, len);
 
 	if (n > 0)
 		return n;

@@ -205,7 +205,7 @@ int answer_send(struct conn *c, const char *head, size_t hlen, const uint8_t *bo
 		struct iovec iov[2] = { { (void *)head, hlen }, { (void *)body, blen } };
 		ssize_t n;
 		do
-			n = conn_io_sendv(c, iov, blen ? 2 : 1);
+			n = sock_sendv(c->zs, c->fd, iov, blen ? 2 : 1);
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			conn_close(c); /* the client is gone: nobody to answer */

@@ -232,7 +232,7 @@ int conn_flush(struct conn *c)
 
 	while (c->out_off < c->out_len && c->wr) {
 		struct iovec iov = { c->out + c->out_off, c->out_len - c->out_off };
-		ssize_t n = conn_io_sendv(c, &iov, 1);
+		ssize_t n = sock_sendv(c->zs, c->fd, &iov, 1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -290,7 +290,7 @@ int conn_recv_in(struct conn *c, int *eof)
 	room = in_room(c);
 	if (room == 0)
 		return 0; /* backpressure: the kernel's buffer and TCP's window fill */
-	n = conn_io_recv(c, c->in + c->in_end, room);
+	n = sock_recv(c->zs, c->fd, c->in + c->in_end, room);
 	if (n > 0) {
 		c->in_end += (uint32_t)n;
 		STAT_ADD(c->srv, bytes_in, n);
@@ -471,7 +471,7 @@ static int recv_body(struct conn *c, uint8_t *dst, size_t room)
 
 	if (room > BODY_RECV_MAX)
 		room = BODY_RECV_MAX;
-	n = conn_io_recv(c, dst, room);
+	n = sock_recv(c->zs, c->fd, dst, room);
 	if (n < 0) {
 		if (errno == EINTR)
 			return 1;

@@ -25,6 +25,7 @@
 #include <sys/un.h>
 
 #include "http_server.h"
+#include "sock_io.h"
 #include "zstack.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -124,34 +125,6 @@ struct sure_http_server {
 
 #define STAT_ADD(s, f, n) __atomic_fetch_add(&(s)->st.f, (uint64_t)(n), __ATOMIC_RELAXED)
 #define STAT_SUB(s, f, n) __atomic_fetch_sub(&(s)->st.f, (uint64_t)(n), __ATOMIC_RELAXED)
-
-/* A connection's client socket, kernel or Z-stack, with the kernel's
- * conventions (-1 and errno), so that the code above does not care which. */
-static inline ssize_t conn_io_recv(struct conn *c, void *buf, size_t len)
-{
-	if (c->zs) {
-		ssize_t n = zs_recv(c->zs, buf, len);
-		if (n < 0) {
-			errno = (int)-n;
-			return -1;
-		}
-		return n;
-	}
-	return recv(c->fd, buf, len, MSG_DONTWAIT);
-}
-static inline ssize_t conn_io_sendv(struct conn *c, struct iovec *iov, unsigned n)
-{
-	if (c->zs) {
-		ssize_t w = zs_sendv(c->zs, iov, n);
-		if (w < 0) {
-			errno = (int)-w;
-			return -1;
-		}
-		return w;
-	}
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = n };
-	return sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-}
 
 /* http_zs.c: the server on a Z-stack (cfg.zs) */
 int zsrv_listen(struct sure_http_server *s);

@@ -3,7 +3,7 @@
  * kernel TCP: the stack's listener, its accepts, and running the stack from
  * the server's loop. Connections are the same as on kernel sockets
  * (http_conn.c): only their reads, writes and close go through
- * conn_io_* to the stack's sockets, whose events set the same readiness
+ * sock_io.h to the stack's sockets, whose events set the same readiness
  * flags an epoll event would.
  */
 #include <errno.h>

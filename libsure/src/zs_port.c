@@ -530,5 +530,7 @@ void zs_port_stats(const struct zs_port *p, struct zs_port_stats *out)
 	*out = p->st;
 	memset(&xs, 0, sizeof(xs));
 	if (getsockopt(p->fd, SOL_XDP, XDP_STATISTICS, &xs, &len) == 0)
-		out->rx_dropped = xs.rx_dropped + xs.rx_ring_full + xs.rx_fill_ring_empty_descs;
+		/* A frame dropped for want of a fill-ring frame counts in both
+		 * rx_dropped and rx_fill_ring_empty_descs: only the first is a drop. */
+		out->rx_dropped = xs.rx_dropped + xs.rx_ring_full;
 }

@@ -79,7 +79,8 @@ struct zs_port_stats {
 	uint64_t rx_frames, rx_bytes; /* handed to the stack */
 	uint64_t tx_frames, tx_bytes; /* queued for the wire */
 	uint64_t tx_copied; /* bytes copied into TX frames (all of tx_bytes) */
-	uint64_t rx_dropped; /* the kernel's XDP_STATISTICS: rx_dropped + rx_ring_full + fill_ring_empty */
+	uint64_t rx_dropped; /* the kernel's XDP_STATISTICS: rx_dropped + rx_ring_full (a frame with no
+			      * fill-ring frame is in rx_dropped; fill_ring_empty only repeats it) */
 	uint64_t tx_busy; /* zs_port_tx calls refused with -EAGAIN */
 };
 void zs_port_stats(const struct zs_port *p, struct zs_port_stats *out);

@@ -307,8 +307,11 @@ void zstack_stats(const struct zstack *zs, struct zstack_stats *out)
 	out->copied_wire = ps.tx_copied;
 	out->copied_in = zs->copied_in;
 	out->copied_out = zs->copied_out;
+	/* lwIP counts fast retransmissions only (tcp_rexmit); its
+	 * tcpestabresets counts every close of an established connection, so
+	 * resets are ours: connections that ended in an error. */
 	out->retransmits = lwip_stats.mib2.tcpretranssegs;
-	out->resets = lwip_stats.mib2.tcpestabresets + zs->resets;
+	out->resets = zs->resets;
 	out->drops = zs->drops + lwip_stats.link.drop + lwip_stats.ip.drop + lwip_stats.tcp.drop +
 		     lwip_stats.etharp.drop + lwip_stats.icmp.drop;
 	out->conns_open = zs->conns_open;

@@ -110,8 +110,9 @@ struct zstack_stats {
 	uint64_t copied_in; /* payload copied out of frames: recv, plus slow readers' */
 	uint64_t copied_out; /* bytes copied into lwIP's segments by sends */
 	uint64_t copied_wire; /* bytes copied into TX frames (copy mode) */
-	uint64_t retransmits; /* TCP segments sent again */
-	uint64_t resets; /* connections reset */
+	uint64_t retransmits; /* TCP segments sent again on duplicate ACKs (fast retransmit;
+			       * lwIP does not count retransmission timeouts) */
+	uint64_t resets; /* connections that ended in an error: reset, given up, refused */
 	uint64_t drops; /* frames lwIP dropped (bad, unwanted or no memory) */
 	uint64_t conns_open; /* sockets alive */
 	uint64_t conns_total; /* accepted + connected */

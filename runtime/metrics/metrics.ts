@@ -347,12 +347,21 @@ function stackFamilies(z: DataplaneStats["stack"]): Family[] {
         { labels: { kind: "wire" }, value: z.copiedWire },
       ],
     ),
-    counter("sure_zstack_retransmits_total", "TCP segments sent again.", [
-      { labels: {}, value: z.retransmits },
-    ]),
-    counter("sure_zstack_resets_total", "TCP connections reset or given up.", [
-      { labels: {}, value: z.resets },
-    ]),
+    counter(
+      "sure_zstack_retransmits_total",
+      "TCP segments sent again on duplicate ACKs (fast retransmit; lwIP does not count " +
+        "retransmission timeouts).",
+      [
+        { labels: {}, value: z.retransmits },
+      ],
+    ),
+    counter(
+      "sure_zstack_resets_total",
+      "TCP connections that ended in an error: reset, given up.",
+      [
+        { labels: {}, value: z.resets },
+      ],
+    ),
     counter(
       "sure_zstack_drops_total",
       "Frames dropped: by the kernel (no room in the rings) or by the stack.",
