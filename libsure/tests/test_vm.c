@@ -60,8 +60,8 @@ _Static_assert(SURE_LOG_GPA == 0x9000, "layout");
  * a supervisor page, "P" port I/O, "D" write to an unknown doorbell, "H"
  * hlt, "E" jump into the (NX) heap, "S" touch the stack guard page, "G" log
  * a line then echo, "T" echo with status 404, "R" fill abort_reason with
- * 256 bytes (no NUL, a BEL at [1]) then EXIT (code 1), "M" SGDT (UMIP makes
- * it fault), "Y" load FS with an LDT selector (there is no LDT: it faults);
+ * 256 bytes (no NUL, a BEL at [1]) then EXIT (code 1), "M" SGDT, "I" SIDT,
+ * "Z" SLDT, "O" SMSW, "J" STR (UMIP makes each fault), "Y" load FS with an LDT selector (there is no LDT: it faults);
  * anything else: echo.
  */
 __asm__(".section .rodata.guest, \"a\"\n"
@@ -113,6 +113,10 @@ __asm__(".section .rodata.guest, \"a\"\n"
 	"	cmpb $'T', %dl\n	je do_404\n"
 	"	cmpb $'R', %dl\n	je do_reason\n"
 	"	cmpb $'M', %dl\n	je do_sgdt\n"
+	"	cmpb $'I', %dl\n	je do_sidt\n"
+	"	cmpb $'Z', %dl\n	je do_sldt\n"
+	"	cmpb $'O', %dl\n	je do_smsw\n"
+	"	cmpb $'J', %dl\n	je do_str\n"
 	"	cmpb $'Y', %dl\n	je do_ldt\n"
 	"echo:\n"
 	"	movl 0x8044, %ecx\n"
@@ -151,6 +155,10 @@ __asm__(".section .rodata.guest, \"a\"\n"
 	"	jmp echo\n"
 	"do_404:	movl $404, %r8d\n	jmp echo\n"
 	"do_sgdt:	subq $16, %rsp\n	sgdt (%rsp)\n	addq $16, %rsp\n	jmp echo\n"
+	"do_sidt:	subq $16, %rsp\n	sidt (%rsp)\n	addq $16, %rsp\n	jmp echo\n"
+	"do_sldt:	sldt %dx\n	jmp echo\n"
+	"do_smsw:	smsw %dx\n	jmp echo\n"
+	"do_str:	str %dx\n	jmp echo\n"
 	"do_ldt:	movw $7, %dx\n	movw %dx, %fs\n	jmp echo\n"
 	"do_reason:\n"
 	"	movl $0x82c0, %edi\n"
@@ -437,8 +445,10 @@ static void test_cpu_hardening(void)
 	CHECK(tid > 0 && strstr(status, "\nSeccomp:\t2\n") != NULL);
 	sure_instance_destroy(inst);
 	expect_fault("Y", -EFAULT, SURE_FAULT_EXCEPTION, 13, 0x4, 0);
+	/* UMIP: every instruction that reads a descriptor-table register or CR0. */
 	if (want & (1ull << 11))
-		expect_fault("M", -EFAULT, SURE_FAULT_EXCEPTION, 13, 0, 0);
+		for (const char *ins = "MIZOJ"; *ins; ins++)
+			expect_fault((char[]){ *ins, 0 }, -EFAULT, SURE_FAULT_EXCEPTION, 13, 0, 0);
 }
 
 /* The reason a guest leaves before EXIT comes out bounded and printable. */
