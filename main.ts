@@ -11,7 +11,7 @@ import {
   parseCommand,
   UsageError,
 } from "./runtime/cli/command.ts";
-import { HttpFailure } from "./runtime/cli/client.ts";
+import { HttpFailure, useNodeFlags } from "./runtime/cli/client.ts";
 import { devCommand, serveCommand } from "./runtime/cli/serve.ts";
 import { buildCommand } from "./runtime/cli/build.ts";
 import { deployCommand } from "./runtime/cli/deploy.ts";
@@ -85,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(commandHelp(cmd));
       return 0;
     }
+    if (cmd.options && "token" in cmd.options) useNodeFlags(parsed.values);
     return await cmd.run(parsed.values, parsed.positionals);
   } catch (e) {
     if (e instanceof UsageError) {

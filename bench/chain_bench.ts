@@ -63,7 +63,7 @@ async function startSure(dataplane: "sockets" | "hono"): Promise<System> {
   const apply = async () => {
     const r = await fetch(`${base}/admin/chains`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...node.auth },
       body: JSON.stringify({ name: "bench3", steps: STEPS, reserve: 65536 }),
     });
     if (!r.ok) throw new Error(`chain: ${await r.text()}`);
@@ -77,7 +77,8 @@ async function startSure(dataplane: "sockets" | "hono"): Promise<System> {
     pids: [node.pid],
     reset: apply, // a replaced chain starts with fresh VMs and counters
     after: async () => {
-      const s = await (await fetch(`${base}/admin/chains/bench3/stats`)).json();
+      const s = await (await fetch(`${base}/admin/chains/bench3/stats`, { headers: node.auth }))
+        .json();
       return {
         hopP50Us: s.steps.map((x: { handoffLatency: { p50Ns: number } } | null) =>
           x ? x.handoffLatency.p50Ns / 1000 : NaN

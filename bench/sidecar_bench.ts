@@ -10,7 +10,7 @@
 import { buildFunction } from "../runtime/builder/compile.ts";
 import { runWrk } from "./lib/wrk.ts";
 import { fmt } from "./lib/proc.ts";
-import { cpuSecondsOf, deploy, startBenchNode } from "./lib/node.ts";
+import { authFor, cpuSecondsOf, deploy, startBenchNode } from "./lib/node.ts";
 import { startKnative } from "./lib/knative.ts";
 
 const seconds = Number(Deno.args[0] ?? "5");
@@ -21,7 +21,7 @@ const connections = 32;
 
 /** Sum of sure_sidecar_cpu_seconds_total over a chain's steps. */
 async function sidecarSeconds(url: string, chain: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${url}/metrics`, { headers: authFor(url) })).text();
   let sum = 0;
   for (const line of text.split("\n")) {
     if (line.startsWith("sure_sidecar_cpu_seconds_total{") && line.includes(`chain="${chain}"`)) {
@@ -50,7 +50,7 @@ try {
   for (const [chain, steps] of [["sc-on", STEPS], ["sc-off", STEPS.map((s) => `${s}-off`)]]) {
     const r = await fetch(`${node.url}/admin/chains`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...node.auth },
       body: JSON.stringify({ name: chain, steps }),
     });
     if (!r.ok) throw new Error(`chain ${chain}: ${await r.text()}`);

@@ -190,7 +190,7 @@ export const STRUCTS = {
     latency_hist: 96,
   },
   sure_chain_counters: {
-    size: 64,
+    size: 80,
     slots_in_flight: 0,
     free_buffers: 8,
     buffers: 16,
@@ -199,6 +199,8 @@ export const STRUCTS = {
     completed: 40,
     handoffs: 48,
     handoff_bytes: 56,
+    bogus: 64,
+    unconfirmed: 72,
   },
   sure_step_counters: {
     size: 312,
@@ -265,6 +267,7 @@ export const STRUCTS = {
     target_concurrency: 88,
     concurrency_limit: 92,
     can_start: 96,
+    is_private: 100,
   },
   sure_chain_route_config: {
     size: 1168,

@@ -69,6 +69,11 @@ export interface ChainStats {
    * the steps' libraries report them (kept monotonic and bounded by libsure). */
   handoffs: number;
   handoffBytes: number;
+  /** Host-accounted: descriptors the node itself found forged or broken (each
+   * stopped the step whose ring it was on), and steps' reports of bogus
+   * descriptors it found no evidence for (nobody was stopped). */
+  bogus: number;
+  unconfirmed: number;
 }
 
 export interface StepStats {
@@ -229,6 +234,8 @@ export class Chain {
       completed: c.u64("completed"),
       handoffs: c.u64("handoffs"),
       handoffBytes: c.u64("handoff_bytes"),
+      bogus: c.u64("bogus"),
+      unconfirmed: c.u64("unconfirmed"),
     };
   }
 

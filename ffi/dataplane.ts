@@ -50,6 +50,8 @@ export interface RouteSettings {
   targetConcurrency: number;
   concurrencyLimit: number;
   canStart: boolean;
+  /** Only requests with the admin token (sure_dataplane_set_token); the rest go to the Hono app. */
+  isPrivate: boolean;
 }
 
 /** What the data plane needs to run a chain (struct sure_chain_route_config). */
@@ -260,6 +262,7 @@ export class Dataplane {
     v.setUint32(L.target_concurrency, r.targetConcurrency, true);
     v.setUint32(L.concurrency_limit, r.concurrencyLimit, true);
     v.setUint32(L.can_start, r.canStart ? 1 : 0, true);
+    v.setUint32(L.is_private, r.isPrivate ? 1 : 0, true);
     const rc = libsure().sure_dataplane_route(this.#handle(), cfg.bytes, cfg.size);
     if (rc < 0) throw errorFromErrno("sure_dataplane_route", rc);
     return rc;
@@ -302,6 +305,13 @@ export class Dataplane {
     const rc = libsure().sure_dataplane_chain_stats(this.#handle(), id, s.bytes, s.size);
     if (rc < 0) return { running: 0, requests: 0 };
     return { running: s.u32("running"), requests: s.u64("requests") };
+  }
+
+  /** The node's admin token, which private routes require. */
+  setToken(token: string): void {
+    const b = new TextEncoder().encode(token);
+    const rc = libsure().sure_dataplane_set_token(this.#handle(), b, b.byteLength);
+    if (rc < 0) throw errorFromErrno("sure_dataplane_set_token", rc);
   }
 
   unroute(route: number): void {

@@ -179,6 +179,8 @@ export const SYMBOLS = {
   // Waits for requests in progress (up to grace_ms) and joins the server's thread.
   sure_dataplane_stop: { parameters: ["pointer", "u32"], result: "void", nonblocking: true },
   sure_dataplane_route: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  // dp, token (hex), its length
+  sure_dataplane_set_token: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
   sure_dataplane_unroute: { parameters: ["pointer", "u32"], result: "i32" },
   // dp, route, instance, tag, need
   sure_dataplane_lend: { parameters: ["pointer", "u32", "pointer", "u32", "u32"], result: "i32" },

@@ -26,10 +26,12 @@ import type { NodeMetrics } from "./metrics/metrics.ts";
 import { openApiDocument, openApiRoutes } from "./admin/openapi.ts";
 import type { Deployer } from "./deployer.ts";
 import { HttpError, toHttpError } from "./errors.ts";
+import { error } from "./admin/schemas.ts";
 import { gatewayRoutes } from "./gateway/invoke.ts";
 import { healthRoutes } from "./health.ts";
 import type { Logger } from "./log.ts";
 import type { AppEnv } from "./middleware/env.ts";
+import { type AdminAuth, adminGuard, privateGuard } from "./middleware/auth.ts";
 import { cloudEventModes } from "./middleware/cloudevents.ts";
 import { noRoute } from "./middleware/method_not_allowed.ts";
 import { observeInvocations } from "./middleware/invocations.ts";
@@ -64,6 +66,8 @@ export interface AppDeps {
   front?: { current?: FrontInfo };
   /** Check every JSON answer against the OpenAPI document (default: SURE_VALIDATE_RESPONSES=1). */
   validateResponses?: boolean;
+  /** The admin token and where admin calls may come from (runtime/middleware/auth.ts). */
+  auth: AdminAuth;
 }
 
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
@@ -94,8 +98,17 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   if (deps.requestLog !== false) observers.push(requestLog(deps.logger));
   // What the data plane answered reaches the same observers, in batches.
   deps.dataplane?.observe(...observers);
-  // Structured and batch CloudEvents become binary-mode requests to the app itself.
-  app.use("/invoke/*", cloudEventModes(async (req) => await app.fetch(req)));
+  // The locks: admin calls, metrics and the event sink need the token; so
+  // does a private function, checked before anything unpacks the request.
+  const admin = adminGuard(deps.auth);
+  for (const path of ["/admin/*", "/metrics", "/events", "/events/*"]) app.use(path, admin);
+  app.use("/invoke/:name/*", privateGuard(deps.auth, (n) => deps.scheduler.isPrivate(n)));
+  // Structured and batch CloudEvents become binary-mode requests to the app
+  // itself (checked already: "internal").
+  app.use(
+    "/invoke/*",
+    cloudEventModes(async (req) => await app.fetch(req, { transport: "internal" })),
+  );
   app.use("/invoke/:name/*", traceContext, observeInvocations(...observers));
 
   app.route("/", healthRoutes(deps));
@@ -134,7 +147,23 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route("/admin/triggers", triggerRoutes(deps));
   app.route("/admin/events/dead", deadLetterRoutes(deps));
   app.route("/admin", openApiRoutes(() => openApiDocument(app, deps.version)));
+  documentLocks(app);
   return app;
+}
+
+/** The locks' answers, in the description of every route they guard (adminGuard, privateGuard). */
+function documentLocks(app: OpenAPIHono<AppEnv>): void {
+  const unauthorized = error(
+    "No admin token, or not this node's (Authorization: Bearer <token>); on /invoke: only for " +
+      "a private function",
+  );
+  const tlsRequired = error("The admin API over plain HTTP on a node that serves it only over TLS");
+  for (const route of routeConfigs(app)) {
+    const locked = /^\/(admin|metrics$|events)/.test(route.path);
+    if (!locked && !route.path.startsWith("/invoke/")) continue;
+    route.responses[401] ??= unauthorized;
+    if (locked) route.responses[403] ??= tlsRequired;
+  }
 }
 
 /** The routes the OpenAPI document describes. */

@@ -429,3 +429,32 @@ export function errorResponse(err: unknown): Response {
     headers: { "content-type": "application/json", ...e.headers() },
   });
 }
+
+/** An admin call (or a private function's invocation) without the node's token. */
+export class UnauthorizedError extends HttpError {
+  readonly status = 401;
+  readonly code = "unauthorized";
+  constructor(message: string) {
+    super(message);
+  }
+  override headers(): Record<string, string> {
+    return { "www-authenticate": 'Bearer realm="sure"' };
+  }
+}
+
+/** The admin API over plain HTTP on a node that listens beyond loopback. */
+export class TlsRequiredError extends HttpError {
+  readonly status = 403;
+  readonly code = "tls_required";
+  constructor(readonly adminUrl: string | undefined) {
+    super(
+      adminUrl
+        ? `this node serves its admin API only over TLS: use ${adminUrl}`
+        : "this node listens beyond loopback and serves its admin API only over TLS: start it " +
+          "with --tls-cert and --tls-key (or --insecure)",
+    );
+  }
+  override details(): Record<string, unknown> {
+    return this.adminUrl ? { adminUrl: this.adminUrl } : {};
+  }
+}

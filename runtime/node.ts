@@ -19,10 +19,16 @@ import { NodeMetrics } from "./metrics/metrics.ts";
 import { DataplaneLink } from "./dataplane/link.ts";
 import { dataplaneCpus } from "./scheduler/placement.ts";
 import type { FrontInfo } from "./health.ts";
+import { isLoopback, loadOrCreateToken, tokenPath } from "./auth/token.ts";
+import type { AdminAuth } from "./middleware/auth.ts";
 
 export interface NodeOptions {
   port: number;
   hostname?: string;
+  /** The admin API over TLS on its own port (default 8443; 0: any free port). */
+  tls?: { cert: string; key: string; port?: number };
+  /** Serve the admin API over plain HTTP even beyond loopback (the token is still needed). */
+  insecure?: boolean;
   dataDir: string;
   examples?: boolean;
   /** Folder whose subfolders are built with `examples` (default: functions/). */
@@ -67,6 +73,10 @@ export interface AfXdpOptions {
 export interface RunningNode {
   url: string;
   port: number;
+  /** The admin token (also in <dataDir>/admin.token). */
+  token: string;
+  /** The admin API over TLS, when the node serves it so. */
+  adminUrl?: string;
   close(): Promise<void>;
 }
 
@@ -88,6 +98,8 @@ export function assembleNode(
   store: Store,
   capabilities: Capabilities,
   logger: Logger,
+  /** The locks on the admin API; in-process app tests pass token: null. */
+  auth: AdminAuth,
   schedulerOpts: NodeOptions["scheduler"] = {},
   requestLog = true,
   eventOptions: NodeOptions["events"] = {},
@@ -118,7 +130,7 @@ export function assembleNode(
   const events = new EventBus({
     kv: store.kv,
     triggers: (type, source) => store.triggers.matching(type, source),
-    deliver: (req) => Promise.resolve(app.fetch(req)),
+    deliver: (req) => Promise.resolve(app.fetch(req, INTERNAL)),
     logger,
     options: eventOptions,
   });
@@ -136,6 +148,7 @@ export function assembleNode(
     requestLog,
     dataplane: link,
     front,
+    auth,
   });
   return {
     scheduler,
@@ -167,7 +180,25 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       },
     );
   }
+  const hostname = opts.hostname ?? "127.0.0.1";
+  // The admin API is never open to the network in clear text by default.
+  const plainAdmin = isLoopback(hostname) || opts.insecure === true;
+  if (!plainAdmin && !opts.tls) {
+    throw new Error(
+      `listening on ${hostname} (beyond loopback): the admin API is served only over TLS; ` +
+        "give --tls-cert and --tls-key (or --insecure to serve it over plain HTTP)",
+    );
+  }
+  const tlsFiles = opts.tls ? await readTlsFiles(opts.tls) : undefined;
   const store = await Store.open(opts.dataDir);
+  let token: string;
+  try {
+    token = await loadOrCreateToken(opts.dataDir, (m) => logger("warn", m));
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const auth: AdminAuth = { token, plainAdmin };
   const requestLog = opts.requestLog ?? Deno.env.get("SURE_REQUEST_LOG") !== "0";
   const mode = opts.dataplane ?? (Deno.env.get("SURE_DATAPLANE") as Dataplane | undefined) ??
     "sockets";
@@ -179,7 +210,6 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     await store.close();
     throw new Error("the af_xdp data plane needs an interface and an address (--iface, --addr)");
   }
-  const hostname = opts.hostname ?? "127.0.0.1";
   // The Hono app listens on a unix socket behind libsure's server: in the
   // data dir, or in a private temporary folder when that path is longer than
   // a socket address holds (sun_path: 108 bytes).
@@ -198,6 +228,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         upstream,
         logger,
         cpus,
+        token,
         ...(mode === "af_xdp" ? { afXdp: opts.afXdp } : {}),
       });
     } catch (e) {
@@ -214,6 +245,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     store,
     capabilities,
     logger,
+    auth,
     opts.scheduler,
     requestLog,
     opts.events,
@@ -222,6 +254,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   );
   const { deployer, chains, app } = parts;
   let server: Deno.HttpServer<Deno.Addr> | undefined;
+  let adminServer: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
     const restored = await deployer.restore();
     if (restored > 0) logger("info", `restored ${restored} function(s)`, { dataDir: opts.dataDir });
@@ -245,16 +278,24 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     }
     // Events queued before a stop are delivered now that their functions are back.
     parts.events.listen();
+    const plain = (req: Request) => app.fetch(req, PLAIN);
     server = link
-      ? Deno.serve({ path: upstream, onListen: () => {} }, app.fetch)
-      : Deno.serve({ port: opts.port, hostname, onListen: () => {} }, app.fetch);
+      ? Deno.serve({ path: upstream, onListen: () => {} }, plain)
+      : Deno.serve({ port: opts.port, hostname, onListen: () => {} }, plain);
+    if (tlsFiles) {
+      adminServer = Deno.serve(
+        { port: opts.tls!.port ?? 8443, hostname, ...tlsFiles, onListen: () => {} },
+        (req) => app.fetch(req, TLS),
+      );
+      auth.adminUrl = `https://${hostPart(hostname)}:${adminServer.addr.port}`;
+    }
     link?.listen();
   } catch (e) {
     await parts.close();
     throw e;
   }
   const port = link ? link.port : (server.addr as Deno.NetAddr).port;
-  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  const host = hostPart(hostname);
   const url = `http://${host}:${port}`;
   parts.front.current = link
     ? {
@@ -271,6 +312,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     version: VERSION,
     dataDir: opts.dataDir,
     dataplane: mode,
+    admin: auth.adminUrl ?? url,
+    token: tokenPath(opts.dataDir),
     ...(link?.opts.afXdp
       ? { zstack: `${link.opts.afXdp.addr}:${port} on ${link.opts.afXdp.iface}` }
       : {}),
@@ -279,16 +322,39 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   return {
     url,
     port,
+    token,
+    adminUrl: auth.adminUrl,
     close() {
       closing ??= (async () => {
         // Together: the Hono app's shutdown closes its idle keep-alive connections,
         // which ends the tunnels that libsure's server would otherwise wait for.
-        await Promise.all([link?.close(), server!.shutdown()]);
+        await Promise.all([link?.close(), server!.shutdown(), adminServer?.shutdown()]);
         await parts.close();
       })();
       return closing;
     },
   };
+}
+
+const PLAIN = { transport: "plain" } as const;
+const TLS = { transport: "tls" } as const;
+/** The node's own requests (event deliveries): checked when they came in. */
+const INTERNAL = { transport: "internal" } as const;
+
+function hostPart(hostname: string): string {
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+/** The TLS certificate chain and key (PEM), or an error naming the file. */
+async function readTlsFiles(tls: { cert: string; key: string }) {
+  const read = async (what: string, path: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (e) {
+      throw new Error(`cannot read the TLS ${what} ${path}: ${(e as Error).message}`);
+    }
+  };
+  return { cert: await read("certificate", tls.cert), key: await read("key", tls.key) };
 }
 
 /** Builds every function folder in dir and deploys it from its manifest. */

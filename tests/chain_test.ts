@@ -16,28 +16,7 @@ import {
   startTestNode,
   type TestNode,
 } from "./helpers.ts";
-
-async function chain(node: TestNode, spec: Record<string, unknown>, expect = 201) {
-  const res = await fetch(`${node.url}/admin/chains`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(spec),
-  });
-  const text = await res.text();
-  assert.equal(res.status, expect, text);
-  return JSON.parse(text);
-}
-
-async function invoke(node: TestNode, name: string, body: string | Uint8Array<ArrayBuffer>) {
-  const res = await fetch(`${node.url}/invoke/${name}`, { method: "POST", body });
-  return {
-    status: res.status,
-    bytes: new Uint8Array(await res.arrayBuffer()),
-    headers: res.headers,
-  };
-}
-
-const text = (b: Uint8Array) => new TextDecoder().decode(b);
+import { assertPoolFull, chain, invoke, stats, text } from "./chain_helpers.ts";
 
 /**
  * By default libsure's data plane is in front: it receives a body of known
@@ -47,23 +26,6 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b);
  */
 const viaDataplane = (Deno.env.get("SURE_DATAPLANE") ?? "sockets") === "sockets";
 const nodeCopies = (bytes: number) => viaDataplane ? 0 : bytes;
-
-async function stats(node: TestNode, name: string) {
-  const res = await fetch(`${node.url}/admin/chains/${name}/stats`);
-  assert.equal(res.status, 200);
-  return await res.json();
-}
-
-/** The pool is whole again once nothing is in flight (zeroed buffers are back). */
-async function assertPoolFull(node: TestNode, name: string) {
-  for (let i = 0; i < 50; i++) {
-    const s = await stats(node, name);
-    if (s.pool.free === s.pool.buffers && s.pool.slotsInFlight === 0) return s;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const s = await stats(node, name);
-  assert.fail(`pool not full: ${JSON.stringify(s.pool)}`);
-}
 
 async function withNode(fn: (node: TestNode) => Promise<void>) {
   const node = await startTestNode();
@@ -293,6 +255,27 @@ Deno.test({
       assert.equal(text(bin.bytes), "00000000  00 01 02 ff\n");
       const s = await stats(node, "text-router");
       assert.deepEqual(s.steps.map((x: { handled: number }) => x.handled), [2, 1, 1]);
+    });
+  },
+});
+
+Deno.test({
+  name: "chains: routes that loop answer 508 after the hop limit, blaming nobody",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      await chain(node, {
+        name: "circle",
+        steps: ["upper", "reverse"],
+        routes: { upper: ["reverse"], reverse: ["upper"] },
+      });
+      const r = await invoke(node, "circle", "round");
+      assert.equal(r.status, 508, text(r.bytes));
+      const s = await assertPoolFull(node, "circle");
+      assert.equal(s.errors.loop, 1);
+      assert.equal(s.errors.bogus, 0);
+      assert.equal(s.descriptors.bogus, 0);
+      assert.equal((await invoke(node, "circle", "again")).status, 508);
     });
   },
 });

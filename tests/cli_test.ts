@@ -12,6 +12,7 @@ import {
   hasLibsure,
   ROOT,
   startTestNode,
+  tokenFor,
 } from "./helpers.ts";
 
 interface Run {
@@ -20,10 +21,13 @@ interface Run {
   stderr: string;
 }
 
+/** The CLI as the node's owner runs it: with the token of the node it talks to. */
 async function sure(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const at = args.indexOf("--node");
+  const token = tokenFor(at >= 0 ? args[at + 1] : env.SURE_NODE ?? "");
   const out = await new Deno.Command(DENO, {
     args: ["run", "-A", "--quiet", `${ROOT}/main.ts`, ...args],
-    env,
+    env: token && !("SURE_TOKEN" in env) ? { SURE_TOKEN: token, ...env } : env,
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -105,7 +109,7 @@ Deno.test({
     try {
       const imagePath = `${tmp}/echo.sure`;
       await Deno.writeFile(imagePath, await echoImage());
-      const env = { SURE_NODE: node.url };
+      const env = { SURE_NODE: node.url, SURE_TOKEN: node.token };
 
       let r = await sure(["deploy", imagePath, "--name", "echo", "--memory", "32"], env);
       assert.equal(r.code, 0, r.stderr);
@@ -207,7 +211,7 @@ Deno.test({
         `${dir}/sure.json`,
         JSON.stringify({ name: "cfg-echo", timeout: 1000, maxBody: 65536 }),
       );
-      const env = { SURE_NODE: node.url };
+      const env = { SURE_NODE: node.url, SURE_TOKEN: node.token };
       const settings = async () => {
         const res = await fetch(`${node.url}/admin/functions/cfg-echo`);
         assert.equal(res.status, 200);
@@ -257,7 +261,7 @@ Deno.test({
   async fn() {
     const node = await startTestNode();
     try {
-      const env = { SURE_NODE: node.url };
+      const env = { SURE_NODE: node.url, SURE_TOKEN: node.token };
       await deployFunction(node, "faulty", await faultyImage());
       const say = async (body: string) => {
         const r = await fetch(`${node.url}/invoke/faulty`, { method: "POST", body });

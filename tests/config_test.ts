@@ -8,15 +8,17 @@
  * log record or function log line.
  */
 import assert from "node:assert/strict";
-import { DENO, hasKvm, ROOT, startTestNode, type TestNode } from "./helpers.ts";
+import { DENO, hasKvm, ROOT, startTestNode, type TestNode, tokenFor } from "./helpers.ts";
 
 const SECRET = "s3cr3t-7d1e0b9a";
 const SECRET2 = "s3cr3t-second-44c2";
 const FIXTURE = `${ROOT}/tests/fixtures/functions/config`;
 
 async function sure(args: string[]): Promise<{ code: number; out: string }> {
+  const token = tokenFor(args[args.indexOf("--node") + 1] ?? "");
   const r = await new Deno.Command(DENO, {
     args: ["run", "-A", "--quiet", `${ROOT}/main.ts`, ...args],
+    env: token ? { SURE_TOKEN: token } : {},
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -18,6 +18,38 @@ Deno.env.set("SURE_VALIDATE_RESPONSES", "1");
 export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const DENO = Deno.execPath();
 
+/**
+ * Every node a test starts locks its admin API with a token. The tests talk
+ * to their nodes as their owner does: this fetch adds the node's token to
+ * every request for that node's origin that does not set Authorization
+ * itself. fetchWithoutToken is the plain fetch, for trying the locks.
+ */
+const nodeTokens = new Map<string, string>();
+export const fetchWithoutToken: typeof fetch = globalThis.fetch.bind(globalThis);
+
+/** Requests to url's origin (from this process) carry token from now on. */
+export function registerNodeToken(url: string, token: string): void {
+  nodeTokens.set(new URL(url).origin, token);
+}
+
+/** The token of the node at url, if a test started it. */
+export function tokenFor(url: string): string | undefined {
+  try {
+    return nodeTokens.get(new URL(url).origin);
+  } catch {
+    return undefined;
+  }
+}
+
+globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+  const url = input instanceof Request ? input.url : String(input);
+  const token = tokenFor(url);
+  if (!token) return fetchWithoutToken(input, init);
+  const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : {}));
+  if (!headers.has("authorization")) headers.set("authorization", `Bearer ${token}`);
+  return fetchWithoutToken(input, { ...init, headers });
+};
+
 /** True when libsure loads and /dev/kvm (or $SURE_KVM_DEVICE) can run guests. */
 export const hasKvm: boolean = (() => {
   try {
@@ -83,6 +115,7 @@ export async function startTestNode(
     events: opts.events,
     dataplane: opts.dataplane,
   });
+  registerNodeToken(node.url, node.token);
   return { ...node, dataDir, records };
 }
 
@@ -94,7 +127,16 @@ export async function openTestApp(
   const dir = dataDir ?? await Deno.makeTempDir({ prefix: "sure-app-" });
   const { logger, records } = memoryLogger();
   const store = await Store.open(dir);
-  const parts = assembleNode(store, probe(), logger, {}, true, events);
+  // In-process: the app's routes, not its locks (tests/auth_test.ts tries those on a node).
+  const parts = assembleNode(
+    store,
+    probe(),
+    logger,
+    { token: null, plainAdmin: true },
+    {},
+    true,
+    events,
+  );
   await parts.deployer.restore();
   return { ...parts, store, dataDir: dir, records };
 }
@@ -115,6 +157,7 @@ const FORM_FIELDS = [
   "rateBurst",
   "deadline",
   "sidecar",
+  "access",
 ] as const;
 
 export type DeployFields = { [K in typeof FORM_FIELDS[number]]?: string | number } & {

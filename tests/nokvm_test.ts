@@ -4,7 +4,7 @@
  * and answers invocations with 503 kvm_unavailable.
  */
 import assert from "node:assert/strict";
-import { DENO, deployForm, echoImage, hasLibsure, ROOT } from "./helpers.ts";
+import { DENO, deployForm, echoImage, hasLibsure, registerNodeToken, ROOT } from "./helpers.ts";
 
 interface Spawned {
   url: string;
@@ -37,6 +37,8 @@ export async function spawnNode(env: Record<string, string>, dataDir: string): P
       (async () => {
         while (!(await lines.read()).done) { /* discard */ }
       })();
+      // The node wrote its admin token at start: talk to it as its owner.
+      registerNodeToken(m[1], (await Deno.readTextFile(`${dataDir}/admin.token`)).trim());
       return { url: m[1], child, stderr: () => errText };
     }
   }

@@ -4,7 +4,17 @@ import { freePort, mainTs, spawn, stop } from "./proc.ts";
 export interface BenchNode {
   url: string;
   pid: number;
+  /** Authorization with the node's admin token, for admin calls and /metrics. */
+  auth: Record<string, string>;
   close(): Promise<void>;
+}
+
+/** Admin tokens of the bench nodes, by URL (deploy and scale below use them). */
+const tokens = new Map<string, string>();
+
+export function authFor(url: string): Record<string, string> {
+  const t = tokens.get(url);
+  return t ? { authorization: `Bearer ${t}` } : {};
 }
 
 /** `sure serve` on a free port with a fresh data dir; resolves once /healthz answers. */
@@ -36,9 +46,11 @@ export async function startBenchNode(extra: string[] = []): Promise<BenchNode> {
     if (Date.now() > end) throw new Error("the node did not start");
     await new Promise((r) => setTimeout(r, 50));
   }
+  tokens.set(url, (await Deno.readTextFile(`${dataDir}/admin.token`)).trim());
   return {
     url,
     pid: proc.pid,
+    auth: authFor(url),
     async close() {
       await stop(proc);
       await Deno.remove(dataDir, { recursive: true });
@@ -57,7 +69,11 @@ export async function deploy(
   form.append("name", name);
   for (const [k, v] of Object.entries(settings)) form.append(k, String(v));
   form.append("image", new File([image], `${name}.sure`));
-  const r = await fetch(`${url}/admin/functions`, { method: "POST", body: form });
+  const r = await fetch(`${url}/admin/functions`, {
+    method: "POST",
+    body: form,
+    headers: authFor(url),
+  });
   if (!r.ok) throw new Error(`deploy ${name}: ${r.status} ${await r.text()}`);
   await r.body?.cancel();
 }
@@ -66,7 +82,7 @@ export async function deploy(
 export async function scaleTo(url: string, name: string, instances: number): Promise<void> {
   const r = await fetch(`${url}/admin/functions/${name}/scale`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...authFor(url) },
     body: JSON.stringify({ instances }),
   });
   if (!r.ok) throw new Error(`scale ${name} to ${instances}: ${r.status} ${await r.text()}`);

@@ -2,20 +2,36 @@
  * sure_chain_abi.h - the chain data plane shared by the host and the guests
  * of one function chain: a per-chain pool of buffers, descriptor rings
  * between the chain's VMs and the gateway, and a read-only table the host
- * keeps for the guests. Everything in the pool is writable by every VM of the
- * chain (the chain is one security domain) and therefore untrusted; the
- * read-only table is written by the host only.
+ * keeps for the guests.
  *
  * Two memfds per chain, mapped in the host and in every VM of the chain:
- *   SURE_META_GPA  struct sure_chain_meta + slot table   guest READ-ONLY memslot
- *   SURE_POOL_GPA  struct sure_pool_hdr, rings, buffers  guest RW memslot
+ *   SURE_META_GPA  struct sure_chain_meta + slot table   guest READ-ONLY
+ *   SURE_POOL_GPA  header, node pages, rings, buffers    see below
+ *
+ * Who may touch what in the pool is decided per VM by the page tables the
+ * host builds (the guest runs at CPL3 and never sees its page tables):
+ *   - ring(from -> to) (struct sure_ring: head and descriptors) is writable
+ *     only in `from`'s VM, read-only in `to`'s, absent from every other VM;
+ *   - node n's page (struct sure_node_state: its sleeping flag and the tails
+ *     of the rings into n) is writable only in n's VM, read-only in the VMs
+ *     that produce into n, absent elsewhere;
+ *   - the buffers and head blocks are read-write in every step (data
+ *     isolation inside a chain needs protection keys: not built).
+ * So a descriptor on ring(from -> to) was written by `from`, whatever it says.
  *
  * A request in flight owns one "slot": two extents of contiguous buffers
  * (ext 0 holds the request body, ext 1 is the fresh buffer a function may
  * write its output to; later functions ping-pong between them or work in
  * place). The host allocates and frees extents; guests never allocate, so a
- * guest can never corrupt the allocator. Hand-off moves a 32-byte descriptor
+ * guest can never corrupt the allocator. Hand-off moves a 64-byte descriptor
  * through an SPSC ring; bytes are never copied between functions.
+ *
+ * Holding a request is proven by its capability: 128 random bits the host
+ * draws for each allocation and puts only in the descriptors that carry the
+ * request. The table publishes a one-way check of it (sure_cap.h), so a
+ * consumer can tell a real descriptor from a forged one, and the host checks
+ * the capability itself on every completion. A step the request never passed
+ * through cannot read the rings that carried it, so it cannot name it.
  */
 #ifndef SURE_CHAIN_ABI_H
 #define SURE_CHAIN_ABI_H
@@ -31,7 +47,7 @@
 #define SURE_POOL_MAX (1ull << 30)
 
 #define SURE_CHAIN_MAX_STEPS 16
-/* Requests in flight per chain at most (slot_loc[] and ctx[] below). */
+/* Requests in flight per chain at most (the slot table below). */
 #define SURE_CHAIN_MAX_SLOTS 4096u
 /* Largest pool of buffers: every VM of the chain maps it and its page tables cover it. */
 #define SURE_CHAIN_POOL_MAX_BYTES (256ull << 20)
@@ -50,7 +66,10 @@
 
 /* Doorbells (offsets in the SURE_DOORBELL_GPA page, see sure_abi.h). */
 #define SURE_DOORBELL_WAKE 0x18 /* data: node to wake (a step, or SURE_NODE_GW) */
-#define SURE_DOORBELL_BOGUS 0x20 /* data: node that sent a bogus descriptor */
+/* BOGUS data: the node that sent a bogus descriptor (bits 0..15) and the
+ * descriptor's position in ring(that node -> reporter) (bits 32..63), which
+ * the host reads itself before it believes the report. */
+#define SURE_DOORBELL_BOGUS 0x20
 
 #ifndef __ASSEMBLER__
 
@@ -74,38 +93,35 @@ struct sure_desc {
 	uint64_t tsc; /* producer's TSC at push, for per-hop latency */
 	uint32_t reason; /* enum sure_reason (sure_abi.h): who answered, on the way to the gateway */
 	int32_t rc; /* handle()'s return value when reason is SURE_REASON_FAILED */
+	uint64_t cap[2]; /* the request's capability, passed on unchanged */
+	uint8_t parent_id[8]; /* trace context: the span of the hop that pushed it */
+	uint64_t pad;
 };
 
-/* Single producer, single consumer. head/tail are free-running counters. */
+/* Single producer, single consumer; head and tail are free-running counters.
+ * The producer's part: head and the descriptors, on pages of their own. The
+ * consumer's tail is in its node page (sure_node_state.tail[from]). */
 struct sure_ring {
 	_Alignas(64) volatile uint32_t head; /* producer: next write */
-	_Alignas(64) volatile uint32_t tail; /* consumer: next read */
 	_Alignas(64) struct sure_desc d[SURE_RING_SLOTS];
 };
+/* Rings are laid out one every SURE_RING_STRIDE bytes (whole pages). */
+#define SURE_RING_STRIDE ((sizeof(struct sure_ring) + 4095) & ~(uint64_t)4095)
 
-/* Per node shared state, in the pool header. */
+/* What node n writes: one page, writable only in n's VM (the gateway's and
+ * other nodes' steps': only by the host). */
 struct sure_node_state {
-	_Alignas(64) volatile uint32_t sleeping; /* 1: the consumer sleeps; producers ring WAKE */
-	uint32_t pad[15];
+	_Alignas(4096) volatile uint32_t sleeping; /* 1: the node sleeps; producers ring WAKE */
+	struct {
+		_Alignas(64) volatile uint32_t v;
+	} tail[SURE_NODES]; /* tail[from]: consumer's next read of ring(from -> n) */
 };
 
-/* Start of the pool memfd. Rings follow, then the buffers (buf_off in meta). */
+/* Start of the pool memfd (one page, read-only in the guests). Node pages
+ * follow at meta->node_off, rings at meta->ring_off, then the buffers. */
 struct sure_pool_hdr {
 	uint32_t magic; /* SURE_POOL_MAGIC */
 	uint32_t pad;
-	/* slot_loc[slot] = node that holds (or is queued to process) the slot:
-	 * set to the destination before each push. Untrusted: used to find whom
-	 * to blame and whom to fail, never for memory safety. */
-	volatile uint16_t slot_loc[SURE_CHAIN_MAX_SLOTS];
-	struct sure_node_state node[SURE_NODES];
-	/* Per request slot, written by the host at submit and by each hop (its
-	 * own span as the next hop's parent): W3C trace context and the TSC at
-	 * which the node took the request (deadlines). Untrusted, like the rest. */
-	struct sure_slot_ctx {
-		struct sure_trace trace;
-		uint64_t start_tsc;
-	} ctx[SURE_CHAIN_MAX_SLOTS];
-	/* rings: struct sure_ring ring[SURE_NODES * SURE_NODES] at meta->ring_off */
 };
 
 struct sure_step_meta {
@@ -122,6 +138,11 @@ struct sure_slot_meta {
 	uint32_t nbuf; /* buffers per extent (both the same) */
 	uint16_t gen; /* bumped by the host at every allocation and cancel */
 	uint16_t live; /* 1 while a request owns the slot */
+	uint64_t check; /* sure_cap_check(cap, slot, gen) of the request's capability */
+	uint64_t start_tsc; /* TSC at which the node took the request (deadlines) */
+	uint8_t trace_id[16]; /* W3C trace id of the request; all zero: no trace */
+	uint8_t trace_flags;
+	uint8_t pad[7];
 };
 
 struct sure_chain_meta {
@@ -132,7 +153,8 @@ struct sure_chain_meta {
 	uint32_t buf_size; /* bytes per buffer, multiple of 4096 */
 	uint32_t pad;
 	uint64_t pool_size; /* bytes of the pool memslot */
-	uint64_t ring_off; /* offset of ring[0] in the pool */
+	uint64_t node_off; /* offset of node 0's page (struct sure_node_state) in the pool */
+	uint64_t ring_off; /* offset of ring 0 in the pool; ring i at ring_off + i * SURE_RING_STRIDE */
 	uint64_t buf_off; /* offset of buffer 0 in the pool (page aligned) */
 	/* offset of the head blocks in the pool (sure_http_abi.h): slot s has
 	 * its request head at head_off + s * SURE_SLOT_HEAD_SIZE, its response
@@ -157,6 +179,10 @@ struct sure_chain_stats {
 	 * rather than transformed in place): the only bytes a hand-off moves. */
 	uint64_t copied;
 };
+
+_Static_assert(sizeof(struct sure_desc) == 64, "a descriptor is one cache line");
+_Static_assert(sizeof(struct sure_node_state) == 4096, "a node's page is one page");
+_Static_assert(sizeof(struct sure_pool_hdr) <= 4096, "the pool header is one page");
 
 #endif /* !__ASSEMBLER__ */
 #endif

@@ -383,6 +383,12 @@ struct sure_chain_counters {
 	 * increase by what the steps handled (chain_stats.c). */
 	uint64_t handoffs; /* descriptors the steps pushed on */
 	uint64_t handoff_bytes; /* bytes the steps' answers put into the other extent */
+	/* Host-accounted: descriptors the host itself found forged or bogus (a
+	 * completion, or an entry a step reported that the host read; each
+	 * stopped its sender), and reports of bogus descriptors it found no
+	 * evidence for (nobody was stopped). */
+	uint64_t bogus;
+	uint64_t unconfirmed;
 };
 /* size must be sizeof(struct sure_chain_counters). */
 SURE_API int sure_chain_stats(struct sure_chain *chain, struct sure_chain_counters *out,
@@ -469,8 +475,12 @@ struct sure_route_config {
 	uint32_t target_concurrency;
 	uint32_t concurrency_limit; /* per instance at full scale; 0: none */
 	uint32_t can_start; /* 0: never ask for an instance (the function is going away) */
-	uint32_t pad;
+	uint32_t is_private; /* 1: only requests with the node's admin token (else the Hono app answers) */
 };
+/* The node's admin token (hex): a private route serves only requests whose
+ * Authorization is `Bearer <token>`; the others go to the Hono app, which
+ * answers 401. 0, or -EINVAL for a token that is not 16..128 hex digits. */
+SURE_API int sure_dataplane_set_token(struct sure_dataplane *dp, const char *token, uint32_t len);
 /* Creates or updates (by name) a route: its id (>= 0), or -errno. */
 SURE_API int sure_dataplane_route(struct sure_dataplane *dp, const struct sure_route_config *cfg,
 				  size_t size);

@@ -18,12 +18,17 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "instance.h"
 #include "libsure.h"
 #include "pool.h"
 #include "shm.h"
 #include "sure_abi.h"
+#include "sure_cap.h"
 
 struct sure_instance;
+
+/* Pool pages one step's VM maps (its page tables), at most. */
+#define SURE_CHAIN_MAX_VIEWS (4 + 3 * SURE_NODES)
 
 enum sure_slot_state {
 	SLOT_FREE = 0,
@@ -42,15 +47,19 @@ struct sure_chain_seat {
 	 * running totals (see chain_step.c: kept monotonic and bounded). */
 	uint64_t seen_handled, seen_handoffs, seen_copied;
 	uint64_t handled, handoffs, copied;
+	/* The pool as this step's page tables show it (sure_chain_abi.h). */
+	struct sure_view views[SURE_CHAIN_MAX_VIEWS];
+	uint32_t nviews;
 };
 
 struct sure_chain {
 	uint32_t nsteps, nslots, nbuf, buf_size;
-	struct sure_shm pool; /* RW in every VM of the chain */
+	struct sure_shm pool; /* per page, as each step's views say */
 	struct sure_shm meta; /* read-only in the guests */
 	struct sure_pool_hdr *hdr;
 	struct sure_chain_meta *m;
-	struct sure_ring *rings;
+	struct sure_node_state *nodes; /* node n's page */
+	uint8_t *rings; /* ring i at rings + i * SURE_RING_STRIDE */
 	uint8_t *bufs;
 	uint8_t *heads; /* per slot: request head, response head (sure_http_abi.h) */
 
@@ -62,6 +71,19 @@ struct sure_chain {
 	uint32_t nfree_slots;
 	struct sure_completion *fq; /* failures not yet reported, at most nslots */
 	uint32_t fq_n;
+	/* Per slot, host-private: the request's capability (only the rings that
+	 * carry it hold it too) and its trace context as the last hop left it. */
+	uint64_t (*cap)[2];
+	struct sure_trace *trace;
+	uint64_t rnd[64]; /* random bits for capabilities, from getrandom */
+	uint32_t rnd_n;
+	/* Holder scans (chain_holder.c): per slot, hops + 1 of the latest
+	 * hand-off found (0: none) and the node it went to. */
+	uint8_t *scan_hops;
+	uint16_t *scan_node;
+	/* Descriptors found forged or bogus by the host (a report it confirmed,
+	 * or a completion), and reports of bogus descriptors it could not. */
+	uint64_t bogus, unconfirmed;
 
 	pthread_mutex_t seat_lock; /* seat[].inst and the seats' counters */
 	struct sure_chain_seat seat[SURE_CHAIN_MAX_STEPS];
@@ -77,7 +99,13 @@ struct sure_chain {
 
 static inline struct sure_ring *sure_chain_ring(struct sure_chain *c, uint32_t from, uint32_t to)
 {
-	return &c->rings[SURE_RING_INDEX(from, to)];
+	return (struct sure_ring *)(c->rings + (uint64_t)SURE_RING_INDEX(from, to) * SURE_RING_STRIDE);
+}
+
+/* The consumer's tail of ring(from -> to), in to's node page. */
+static inline volatile uint32_t *sure_chain_tail(struct sure_chain *c, uint32_t from, uint32_t to)
+{
+	return &c->nodes[to].tail[from].v;
 }
 
 /* Bytes in each extent of a slot (both extents are the same size). */
@@ -118,6 +146,25 @@ struct sure_chain_hop {
  * another node hands to a step here). */
 int sure_chain_push(struct sure_chain *c, uint32_t slot, const uint8_t *body, uint32_t len,
 		    const uint8_t *trace, const struct sure_chain_hop *hop);
+
+/* ---- chain_holder.c ---- */
+
+enum sure_desc_verdict {
+	SURE_DESC_OK = 0,
+	SURE_DESC_STALE = 1, /* the slot moved on (freed, failed): nobody's fault */
+	SURE_DESC_FORGED = 2, /* a live request's descriptor without its capability */
+	SURE_DESC_BOGUS = 3, /* a request its sender held, with a broken descriptor */
+};
+/* Judges a descriptor found on ring(from -> to) against the host's own
+ * state: what a consumer checks, with the capability itself. `lock` held. */
+enum sure_desc_verdict sure_chain_judge(struct sure_chain *c, uint32_t from, uint32_t to,
+					const struct sure_desc *d);
+/* The node that holds a slot in flight, found from the rings (the latest
+ * hand-off that carries its capability): SURE_NODE_GW when none is found.
+ * `lock` held. */
+uint32_t sure_chain_holder(struct sure_chain *c, uint32_t slot);
+/* The same for every slot at once, into c->scan_node (SURE_NODE_GW: none). */
+void sure_chain_holders(struct sure_chain *c);
 
 /* ---- chain_stats.c ---- */
 

@@ -38,7 +38,7 @@ int sure_chain_push(struct sure_chain *c, uint32_t slot, const uint8_t *body, ui
 		return -E2BIG;
 	r = sure_chain_ring(c, from, to);
 	h = r->head;
-	if (h - sure_load(&r->tail) >= SURE_RING_SLOTS)
+	if (h - sure_load(sure_chain_tail(c, from, to)) >= SURE_RING_SLOTS)
 		return -ENOSPC;
 	/* The one copy on the way in: the body into extent 0 (none when the
 	 * caller received it there). */
@@ -53,25 +53,31 @@ int sure_chain_push(struct sure_chain *c, uint32_t slot, const uint8_t *body, ui
 	if (!hop || hop->fresh)
 		sure_http_resp_head_reset(c->heads + (uint64_t)slot * SURE_SLOT_HEAD_SIZE +
 					  SURE_REQ_HEAD_CAP);
-	struct sure_slot_ctx *ctx = &c->hdr->ctx[slot];
-	memset(&ctx->trace, 0, sizeof(ctx->trace));
+	/* The request's context, in the read-only table: the trace id and when
+	 * the node took it (deadlines); the parent span travels in the descriptor. */
+	struct sure_slot_meta *sm = &c->m->slot[slot];
+	struct sure_trace *t = &c->trace[slot];
+	memset(t, 0, sizeof(*t));
 	if (trace) {
-		memcpy(ctx->trace.trace_id, trace, 16);
-		memcpy(ctx->trace.parent_id, trace + 16, 8);
-		ctx->trace.flags = trace[24];
+		memcpy(t->trace_id, trace, 16);
+		memcpy(t->parent_id, trace + 16, 8);
+		t->flags = trace[24];
 	}
+	memcpy(sm->trace_id, t->trace_id, 16);
+	sm->trace_flags = t->flags;
 	struct sure_desc *d = &r->d[h % SURE_RING_SLOTS];
 	*d = (struct sure_desc){
 		.slot = slot,
 		.len = len,
-		.gen = c->m->slot[slot].gen,
+		.gen = sm->gen,
 		.from = (uint16_t)from,
 		.hops = hop ? hop->hops : 0,
 		.status = hop ? hop->status : 0,
 		.tsc = __rdtsc(),
+		.cap = { c->cap[slot][0], c->cap[slot][1] },
 	};
-	ctx->start_tsc = d->tsc;
-	c->hdr->slot_loc[slot] = (uint16_t)to;
+	memcpy(d->parent_id, t->parent_id, 8);
+	sm->start_tsc = d->tsc;
 	sure_store(&r->head, h + 1);
 	sure_fence(); /* Dekker with the step's sleep: push, fence, look */
 	wake_node(c, to);
@@ -95,44 +101,47 @@ static int take_desc(struct sure_chain *c, uint32_t step, uint32_t to, const str
 		     struct sure_completion *out, uint32_t *stop)
 {
 	uint32_t slot = d->slot;
-	int bad = 0;
 
-	if (slot >= c->nslots || c->state[slot] != SLOT_INFLIGHT)
-		bad = slot >= c->nslots; /* a finished or freed slot: late, not bogus */
-	else if (d->gen != c->m->slot[slot].gen)
-		return 0; /* stale: the request was failed already */
-	else if (d->ext > 1 || d->from != step || (uint64_t)d->len > sure_chain_extent_bytes(c, slot))
-		bad = 1;
-	else {
-		uint16_t status = d->status ? d->status : 200;
-		if (to == SURE_NODE_GW) {
-			c->state[slot] = SLOT_DONE;
-			c->completed++;
-		} else {
-			status = d->status; /* travels on as it is */
-		}
-		*out = (struct sure_completion){
-			.slot = slot,
-			.len = d->len,
-			.offset = (uint64_t)c->m->slot[slot].first[d->ext] * c->buf_size,
-			.status = to != SURE_NODE_GW || (status >= 100 && status <= 599) ? status
-											 : 502,
-			.error = d->hops > SURE_MAX_HOPS ? SURE_CE_LOOP : SURE_CE_OK,
-			.node = (uint16_t)step,
-			.hops = d->hops,
-			.reason = d->reason <= SURE_REASON_FAILED ? (uint16_t)d->reason : 0,
-			.rc = d->reason == SURE_REASON_FAILED ? d->rc : 0,
-		};
-		if (to == SURE_NODE_GW)
-			c->done[slot] = *out;
-		return 1;
-	}
-	if (bad) {
-		if (slot < c->nslots)
+	switch (sure_chain_judge(c, step, to, d)) {
+	case SURE_DESC_STALE:
+		return 0; /* finished, freed or failed meanwhile: late, nobody's fault */
+	case SURE_DESC_FORGED:
+		/* Only step wrote this ring: it named a request it never held. That
+		 * request is not its to fail; step is stopped. */
+		c->bogus++;
+		*stop |= 1u << step;
+		return 0;
+	case SURE_DESC_BOGUS:
+		c->bogus++;
+		if (slot < c->nslots) /* its own request, broken on the way out */
 			sure_chain_fail_slot(c, slot, SURE_CE_BOGUS, (uint16_t)step, 502);
 		*stop |= 1u << step;
+		return 0;
+	case SURE_DESC_OK:
+		break;
 	}
-	return 0;
+	uint16_t status = d->status ? d->status : 200;
+	if (to == SURE_NODE_GW) {
+		c->state[slot] = SLOT_DONE;
+		c->completed++;
+	} else {
+		status = d->status; /* travels on as it is */
+	}
+	memcpy(c->trace[slot].parent_id, d->parent_id, 8); /* the last hop's span */
+	*out = (struct sure_completion){
+		.slot = slot,
+		.len = d->len,
+		.offset = (uint64_t)c->m->slot[slot].first[d->ext] * c->buf_size,
+		.status = to != SURE_NODE_GW || (status >= 100 && status <= 599) ? status : 502,
+		.error = d->hops > SURE_MAX_HOPS ? SURE_CE_LOOP : SURE_CE_OK,
+		.node = (uint16_t)step,
+		.hops = d->hops,
+		.reason = d->reason <= SURE_REASON_FAILED ? (uint16_t)d->reason : 0,
+		.rc = d->reason == SURE_REASON_FAILED ? d->rc : 0,
+	};
+	if (to == SURE_NODE_GW)
+		c->done[slot] = *out;
+	return 1;
 }
 
 /* Failures first (for the gateway), then every ring into `to`. `lock` held. */
@@ -147,7 +156,8 @@ static uint32_t collect(struct sure_chain *c, uint32_t to, struct sure_completio
 		if (s == to)
 			continue;
 		struct sure_ring *r = sure_chain_ring(c, s, to);
-		uint32_t t = r->tail, h = sure_load(&r->head);
+		volatile uint32_t *tail = sure_chain_tail(c, s, to);
+		uint32_t t = *tail, h = sure_load(&r->head);
 
 		/* A head more than a ring ahead is a lie: take one ring's worth. */
 		if (h - t > SURE_RING_SLOTS)
@@ -158,7 +168,7 @@ static uint32_t collect(struct sure_chain *c, uint32_t to, struct sure_completio
 			while (to == SURE_NODE_GW && c->fq_n > 0 && n < max) /* a bogus one just failed */
 				out[n++] = c->fq[--c->fq_n];
 		}
-		sure_store(&r->tail, t);
+		sure_store(tail, t);
 	}
 	return n;
 }
@@ -204,7 +214,7 @@ SURE_API int sure_chain_wait(struct sure_chain *c, struct sure_completion *out, 
 		}
 		/* Tell producers to ring WAKE, then look once more before sleeping. */
 		sure_store(&c->sleeping[SURE_NODE_GW], 1);
-		sure_store(&c->hdr->node[SURE_NODE_GW].sleeping, 1);
+		sure_store(&c->nodes[SURE_NODE_GW].sleeping, 1);
 		sure_fence();
 		n = sure_chain_collect(c, out, max);
 		if (n == 0) {
@@ -212,7 +222,7 @@ SURE_API int sure_chain_wait(struct sure_chain *c, struct sure_completion *out, 
 			poll(&p, 1, (int)((deadline - now + 999999) / 1000000));
 			sure_chain_drain_fd(c->wake_fd[SURE_NODE_GW]);
 		}
-		sure_store(&c->hdr->node[SURE_NODE_GW].sleeping, 0);
+		sure_store(&c->nodes[SURE_NODE_GW].sleeping, 0);
 		sure_store(&c->sleeping[SURE_NODE_GW], 0);
 		if (n > 0)
 			break;
@@ -252,12 +262,12 @@ SURE_API int sure_chain_take(struct sure_chain *c, uint32_t slot, uint8_t *dst, 
 
 SURE_API int sure_chain_locate(struct sure_chain *c, uint32_t slot)
 {
-	uint16_t loc;
+	uint32_t at;
 
 	if (!c || slot >= c->nslots)
 		return -EINVAL;
-	if (__atomic_load_n(&c->state[slot], __ATOMIC_ACQUIRE) != SLOT_INFLIGHT)
-		return SURE_NODE_GW;
-	loc = c->hdr->slot_loc[slot];
-	return loc < c->nsteps ? loc : SURE_NODE_GW;
+	pthread_mutex_lock(&c->lock);
+	at = sure_chain_holder(c, slot);
+	pthread_mutex_unlock(&c->lock);
+	return at < c->nsteps ? (int)at : SURE_NODE_GW;
 }

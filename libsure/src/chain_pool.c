@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 
 #include "util.h"
 
@@ -73,8 +74,9 @@ static int check_config(uint32_t nsteps, const char *names, const uint8_t *route
 
 static int layout(struct sure_chain *c, char *err, size_t errcap)
 {
-	uint64_t ring_off = page_up(sizeof(struct sure_pool_hdr));
-	uint64_t buf_off = page_up(ring_off + (uint64_t)SURE_NODES * SURE_NODES * sizeof(struct sure_ring));
+	uint64_t node_off = SURE_PAGE_SIZE; /* the header has page 0 */
+	uint64_t ring_off = node_off + (uint64_t)SURE_NODES * sizeof(struct sure_node_state);
+	uint64_t buf_off = ring_off + (uint64_t)SURE_NODES * SURE_NODES * SURE_RING_STRIDE;
 	uint64_t head_off = buf_off + (uint64_t)c->nbuf * c->buf_size; /* pages: buf_size is */
 	uint64_t pool_size = head_off + (uint64_t)c->nslots * SURE_SLOT_HEAD_SIZE;
 	uint64_t meta_size =
@@ -89,7 +91,8 @@ static int layout(struct sure_chain *c, char *err, size_t errcap)
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "pool memory: %s", strerror(-rc));
 	c->hdr = (struct sure_pool_hdr *)c->pool.map;
-	c->rings = (struct sure_ring *)(c->pool.map + ring_off);
+	c->nodes = (struct sure_node_state *)(c->pool.map + node_off);
+	c->rings = c->pool.map + ring_off;
 	c->bufs = c->pool.map + buf_off;
 	c->heads = c->pool.map + head_off;
 	c->m = (struct sure_chain_meta *)c->meta.map;
@@ -99,12 +102,56 @@ static int layout(struct sure_chain *c, char *err, size_t errcap)
 	c->m->nslots = c->nslots;
 	c->m->nbuf = c->nbuf;
 	c->m->buf_size = c->buf_size;
-	c->m->pool_size = pool_size;
+	c->m->pool_size = c->pool.size;
+	c->m->node_off = node_off;
 	c->m->ring_off = ring_off;
 	c->m->buf_off = buf_off;
 	c->m->head_off = head_off;
-	for (uint32_t s = 0; s < c->nslots && s < SURE_CHAIN_MAX_SLOTS; s++)
-		c->hdr->slot_loc[s] = SURE_NODE_GW;
+	return 0;
+}
+
+static void add_view(struct sure_chain_seat *seat, uint64_t off, uint64_t size, uint32_t writable)
+{
+	if (seat->nviews < SURE_CHAIN_MAX_VIEWS)
+		seat->views[seat->nviews++] = (struct sure_view){ off, size, writable };
+}
+
+/* What step i's page tables show of the pool (sure_chain_abi.h): its own
+ * node page and outgoing rings writable; the node pages and incoming rings
+ * it reads, read-only; the buffers and head blocks; nothing else. */
+static void fill_views(struct sure_chain *c, uint32_t i)
+{
+	const struct sure_step_meta *s = &c->m->step[i];
+	struct sure_chain_seat *seat = &c->seat[i];
+	uint64_t node = c->m->node_off, ring = c->m->ring_off;
+
+	seat->nviews = 0;
+	add_view(seat, 0, SURE_PAGE_SIZE, 0);
+	add_view(seat, node + (uint64_t)i * SURE_PAGE_SIZE, SURE_PAGE_SIZE, 1);
+	for (uint32_t k = 0; k < s->n_next; k++) {
+		add_view(seat, node + (uint64_t)s->next[k] * SURE_PAGE_SIZE, SURE_PAGE_SIZE, 0);
+		add_view(seat, ring + (uint64_t)SURE_RING_INDEX(i, s->next[k]) * SURE_RING_STRIDE,
+			 SURE_RING_STRIDE, 1);
+	}
+	for (uint32_t k = 0; k < s->n_in; k++)
+		add_view(seat, ring + (uint64_t)SURE_RING_INDEX(s->in[k], i) * SURE_RING_STRIDE,
+			 SURE_RING_STRIDE, 0);
+	add_view(seat, c->m->buf_off, c->pool.size - c->m->buf_off, 1);
+}
+
+/* A fresh capability: 128 bits from the kernel's CSPRNG, drawn a page at a
+ * time (`lock` held). */
+static int draw_cap(struct sure_chain *c, uint64_t cap[2])
+{
+	if (c->rnd_n < 2) {
+		ssize_t n = getrandom(c->rnd, sizeof(c->rnd), 0);
+		if (n != (ssize_t)sizeof(c->rnd))
+			return n < 0 ? -errno : -EIO;
+		c->rnd_n = sizeof(c->rnd) / sizeof(c->rnd[0]);
+	}
+	cap[0] = c->rnd[--c->rnd_n];
+	cap[1] = c->rnd[--c->rnd_n];
+	c->rnd[c->rnd_n] = c->rnd[c->rnd_n + 1] = 0; /* used bits are not kept */
 	return 0;
 }
 
@@ -152,7 +199,12 @@ SURE_API int sure_chain_create(uint32_t nsteps, const char *names, const uint8_t
 	c->free_slots = calloc(nslots, sizeof(uint32_t));
 	c->fq = calloc(nslots, sizeof(struct sure_completion));
 	c->done = calloc(nslots, sizeof(struct sure_completion));
-	rc = (!c->state || !c->free_slots || !c->fq || !c->done)
+	c->cap = calloc(nslots, sizeof(*c->cap));
+	c->trace = calloc(nslots, sizeof(*c->trace));
+	c->scan_hops = calloc(nslots, 1);
+	c->scan_node = calloc(nslots, sizeof(uint16_t));
+	rc = (!c->state || !c->free_slots || !c->fq || !c->done || !c->cap || !c->trace ||
+	      !c->scan_hops || !c->scan_node)
 		     ? -ENOMEM
 		     : sure_pool_alloc_init(&c->alloc, nbuf);
 	if (rc < 0) {
@@ -163,6 +215,8 @@ SURE_API int sure_chain_create(uint32_t nsteps, const char *names, const uint8_t
 	if (rc < 0)
 		goto fail;
 	fill_steps(c, names, routes, default_next);
+	for (uint32_t i = 0; i < nsteps; i++)
+		fill_views(c, i);
 	/* Popped from the end: slot 0 first, for readable traces. */
 	for (uint32_t i = 0; i < nslots; i++)
 		c->free_slots[i] = nslots - 1 - i;
@@ -205,6 +259,10 @@ SURE_API int sure_chain_destroy(struct sure_chain *c)
 	free(c->free_slots);
 	free(c->fq);
 	free(c->done);
+	free(c->cap);
+	free(c->trace);
+	free(c->scan_hops);
+	free(c->scan_node);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->seat_lock);
 	free(c);
@@ -253,14 +311,21 @@ SURE_API int sure_chain_alloc(struct sure_chain *c, uint32_t bytes, uint32_t *sl
 		sure_pool_give(&c->alloc, (uint32_t)a, n);
 		goto nospace;
 	}
-	s = c->free_slots[--c->nfree_slots];
+	s = c->free_slots[c->nfree_slots - 1];
+	if (draw_cap(c, c->cap[s]) < 0) {
+		sure_pool_give(&c->alloc, (uint32_t)a, n);
+		sure_pool_give(&c->alloc, (uint32_t)b, n);
+		goto nospace;
+	}
+	c->nfree_slots--;
 	struct sure_slot_meta *sm = &c->m->slot[s];
 	sm->first[0] = (uint32_t)a;
 	sm->first[1] = (uint32_t)b;
 	sm->nbuf = n;
 	sm->gen++;
+	sm->check = sure_cap_check(c->cap[s], s, sm->gen);
+	memset(&c->trace[s], 0, sizeof(c->trace[s]));
 	__atomic_store_n(&sm->live, 1, __ATOMIC_RELEASE);
-	c->hdr->slot_loc[s] = SURE_NODE_GW;
 	c->state[s] = SLOT_INFLIGHT;
 	pthread_mutex_unlock(&c->lock);
 	*slot = s;
@@ -296,7 +361,8 @@ SURE_API int sure_chain_free(struct sure_chain *c, uint32_t slot)
 		       (uint64_t)sm->nbuf * c->buf_size);
 		sure_pool_give(&c->alloc, sm->first[e], sm->nbuf);
 	}
-	c->hdr->slot_loc[slot] = SURE_NODE_GW;
+	/* The capability dies with the request: nothing the host keeps still opens it. */
+	c->cap[slot][0] = c->cap[slot][1] = 0;
 	c->state[slot] = SLOT_FREE;
 	c->free_slots[c->nfree_slots++] = slot;
 	pthread_mutex_unlock(&c->lock);

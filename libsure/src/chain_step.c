@@ -56,16 +56,19 @@ static void release(void *p, struct sure_instance *inst)
 	pthread_mutex_unlock(&c->seat_lock);
 }
 
-/* The chain's table read-only, its pool read-write, in every step's VM. */
+/* The chain's table read-only; of its pool, only what this step's views
+ * show (its own node page and outgoing rings writable, sure_chain_abi.h). */
 static uint32_t regions(void *p, struct sure_region *out)
 {
-	struct sure_chain *c = ((struct sure_chain_seat *)p)->chain;
+	struct sure_chain_seat *seat = p;
+	struct sure_chain *c = seat->chain;
 
 	out[0] = (struct sure_region){
 		.gpa = SURE_META_GPA, .host = c->meta.map, .size = c->meta.size, .writable = 0,
 	};
 	out[1] = (struct sure_region){
 		.gpa = SURE_POOL_GPA, .host = c->pool.map, .size = c->pool.size, .writable = 1,
+		.views = seat->views, .nviews = seat->nviews,
 	};
 	return 2;
 }
@@ -102,7 +105,7 @@ static int has_work(struct sure_chain *c, uint32_t step)
 
 	for (uint32_t i = 0; i < s->n_in && i < SURE_NODES; i++) {
 		struct sure_ring *r = sure_chain_ring(c, s->in[i], step);
-		if (sure_load(&r->head) != sure_load(&r->tail))
+		if (sure_load(&r->head) != sure_load(sure_chain_tail(c, s->in[i], step)))
 			return 1;
 	}
 	return 0;
@@ -128,15 +131,17 @@ static void step_sleep(struct sure_instance *inst)
 	sure_store(&c->sleeping[step], 0);
 }
 
-/* The step's instance stopped: fail every request it held. */
+/* The step's instance stopped: fail every request it held (as the rings
+ * show it, not as any step says). */
 static void step_stopped(struct sure_instance *inst)
 {
 	struct sure_chain_seat *seat = seat_of(inst);
 	struct sure_chain *c = seat->chain;
 
 	pthread_mutex_lock(&c->lock);
+	sure_chain_holders(c);
 	for (uint32_t s = 0; s < c->nslots; s++)
-		if (c->state[s] == SLOT_INFLIGHT && c->hdr->slot_loc[s] == seat->step)
+		if (c->state[s] == SLOT_INFLIGHT && c->scan_node[s] == seat->step)
 			sure_chain_fail_slot(c, s, SURE_CE_FAULT, (uint16_t)seat->step, 502);
 	pthread_mutex_unlock(&c->lock);
 	sure_chain_kick(c, SURE_NODE_GW);
@@ -153,23 +158,45 @@ static int on_wake(struct sure_instance *inst, uint64_t node)
 	return 1;
 }
 
-/* BOGUS: data = blamed node | (slot << 32). */
+/*
+ * BOGUS: data = sender | (position << 32) of the descriptor in ring(sender ->
+ * reporter). A report is evidence only once the host has read that entry
+ * itself: only the sender can write it, so a bogus or forged entry is the
+ * sender's doing and the sender is stopped (and the request fails if the
+ * sender held it). An entry that is good or stale, out of the ring's window,
+ * or a sender that does not feed the reporter, makes the report unconfirmed:
+ * nobody is stopped and nothing fails on a step's word.
+ */
 static int on_bogus(struct sure_instance *inst, uint64_t data)
 {
 	struct sure_chain_seat *seat = seat_of(inst);
 	struct sure_chain *c = seat->chain;
-	uint32_t blamed = (uint32_t)(data & 0xffff), slot = (uint32_t)(data >> 32);
+	uint32_t sender = (uint32_t)(data & 0xffff), pos = (uint32_t)(data >> 32);
 	uint32_t reporter = seat->step;
+	const struct sure_step_meta *m = &c->m->step[reporter];
+	int feeds = 0, guilty = 0;
 
+	for (uint32_t k = 0; k < m->n_in && k < SURE_NODES; k++)
+		feeds |= m->in[k] == sender;
 	pthread_mutex_lock(&c->lock);
-	/* The descriptor's own request fails (the chain is one trust domain: a
-	 * step's report is believed); its later descriptors are then stale. */
-	if (slot < c->nslots)
-		sure_chain_fail_slot(c, slot, SURE_CE_BOGUS,
-				     (uint16_t)(blamed < c->nsteps ? blamed : reporter), 502);
+	if (feeds && sender < c->nsteps) {
+		struct sure_ring *r = sure_chain_ring(c, sender, reporter);
+		uint32_t head = sure_load(&r->head);
+		if (head - pos - 1 < SURE_RING_SLOTS) { /* published, not yet overwritten */
+			struct sure_desc d = r->d[pos % SURE_RING_SLOTS];
+			enum sure_desc_verdict v = sure_chain_judge(c, sender, reporter, &d);
+			guilty = v == SURE_DESC_FORGED || v == SURE_DESC_BOGUS;
+			if (v == SURE_DESC_BOGUS && d.slot < c->nslots)
+				sure_chain_fail_slot(c, d.slot, SURE_CE_BOGUS, (uint16_t)sender, 502);
+		}
+	}
+	if (guilty)
+		c->bogus++;
+	else
+		c->unconfirmed++;
 	pthread_mutex_unlock(&c->lock);
-	if (blamed < c->nsteps && blamed != reporter)
-		sure_chain_stop_steps(c, 1u << blamed);
+	if (guilty)
+		sure_chain_stop_steps(c, 1u << sender);
 	sure_chain_kick(c, SURE_NODE_GW);
 	return 1;
 }

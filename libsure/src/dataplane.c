@@ -4,6 +4,7 @@
  * events the control plane reads back in batches. The per-request work is
  * dispatch.c's.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,21 @@ int sure_dp_route_locked(struct sure_dataplane *dp, const struct sure_route_conf
 	r->live = r->used = 1;
 	r->chain = NULL; /* a chain's attachment sets it after */
 	return (int)r->id;
+}
+
+SURE_API int sure_dataplane_set_token(struct sure_dataplane *dp, const char *token, uint32_t len)
+{
+	if (!dp || !token || len < 16 || len > DP_TOKEN_MAX)
+		return -EINVAL;
+	for (uint32_t i = 0; i < len; i++)
+		if (!isxdigit((unsigned char)token[i]))
+			return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	memcpy(dp->token, token, len);
+	dp->token[len] = 0;
+	dp->token_len = len;
+	pthread_mutex_unlock(&dp->lock);
+	return 0;
 }
 
 SURE_API int sure_dataplane_route(struct sure_dataplane *dp, const struct sure_route_config *cfg,

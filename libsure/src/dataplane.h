@@ -97,8 +97,12 @@ struct dp_chain {
 /* An outbound hop: a request handed to a step another node runs (dp_hop.c). */
 struct dp_hop;
 
+#define DP_TOKEN_MAX 128
+
 struct sure_dataplane {
 	pthread_mutex_t lock;
+	char token[DP_TOKEN_MAX + 1]; /* the admin token, for private routes ("" : none set) */
+	uint32_t token_len;
 	struct sure_http_server *srv;
 	struct zstack *zs; /* the af_xdp backend's stack, or NULL (sockets) */
 	int notify_fd; /* eventfd every lent instance's vCPU thread writes */

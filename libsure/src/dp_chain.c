@@ -384,7 +384,7 @@ static void gateway_sleeps(struct dp_chain *dc, uint32_t on)
 		if (n != SURE_NODE_GW && !(n < c->nsteps && (dc->remote & (1u << n))))
 			continue;
 		sure_store(&c->sleeping[n], on);
-		sure_store(&c->hdr->node[n].sleeping, on);
+		sure_store(&c->nodes[n].sleeping, on);
 	}
 	sure_fence();
 }

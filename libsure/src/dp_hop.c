@@ -178,7 +178,7 @@ static int all_zero(const uint8_t *b, size_t n)
  * hop's parent), or the request's own when a step wiped it. */
 static void slot_trace(struct dp_chain *dc, struct dp_req *q, uint32_t slot, uint8_t *out)
 {
-	const struct sure_trace *t = &dc->c->hdr->ctx[slot].trace;
+	const struct sure_trace *t = &dc->c->trace[slot]; /* host-private */
 
 	memcpy(out, t->trace_id, 16);
 	memcpy(out + 16, t->parent_id, 8);

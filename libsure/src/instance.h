@@ -20,13 +20,22 @@ struct kvm_run;
 struct sure_instance;
 struct sure_ctrl;
 
+/* Pages of a region the guest's page tables show, and how: a region with
+ * views maps only those (the rest of its memslot is unreachable). */
+struct sure_view {
+	uint64_t off, size; /* page aligned, inside the region */
+	uint32_t writable; /* 1 only in a writable region */
+};
+
 /* Guest memory an attachment adds to each of its instances: a memslot of its
- * own and the matching page-table entries. */
+ * own and the matching page-table entries (all of it, or its views). */
 struct sure_region {
 	uint64_t gpa; /* page aligned, above the doorbell page */
 	uint8_t *host; /* host mapping of the memory */
 	uint64_t size; /* bytes, whole pages */
 	uint32_t writable; /* 0: read-only in the memslot and in the page tables */
+	const struct sure_view *views; /* NULL: the whole region */
+	uint32_t nviews;
 };
 #define SURE_MAX_REGIONS 2
 

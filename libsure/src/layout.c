@@ -41,6 +41,28 @@ static int region_ok(const struct sure_region *r)
 	       r->gpa >= SURE_DOORBELL_GPA + SURE_PAGE_SIZE && r->gpa + r->size > r->gpa;
 }
 
+/* A region's page-table entries: all of it, or only its views, each inside
+ * it and writable only if the memslot is. */
+static int map_region(struct sure_pt *pt, const struct sure_region *r)
+{
+	if (!region_ok(r))
+		return -EINVAL;
+	if (!r->views)
+		return sure_pt_map(pt, r->gpa, r->size, r->writable ? USER_RW : SURE_MAP_USER);
+	for (uint32_t i = 0; i < r->nviews; i++) {
+		const struct sure_view *v = &r->views[i];
+		int rc;
+
+		if (v->size == 0 || (v->off | v->size) & (SURE_PAGE_SIZE - 1) || v->off > r->size ||
+		    v->size > r->size - v->off || (v->writable && !r->writable))
+			return -EINVAL;
+		rc = sure_pt_map(pt, r->gpa + v->off, v->size, v->writable ? USER_RW : SURE_MAP_USER);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int map_image(struct sure_pt *pt, const struct sure_image_info *info)
 {
 	for (unsigned i = 0; i < info->nseg; i++) {
@@ -126,12 +148,8 @@ int sure_layout_build(const struct sure_layout_in *in, struct sure_layout_out *o
 	if (rc == 0 && in->io_cap)
 		rc = sure_pt_map(&pt, SURE_IO_GPA, SURE_IO_BYTES(in->io_cap), USER_RW);
 	/* A read-only region is read-only twice over: here and in its memslot. */
-	for (uint32_t i = 0; rc == 0 && i < in->nregions; i++) {
-		const struct sure_region *r = &in->regions[i];
-		rc = region_ok(r) ? sure_pt_map(&pt, r->gpa, r->size,
-						r->writable ? USER_RW : SURE_MAP_USER)
-				  : -EINVAL;
-	}
+	for (uint32_t i = 0; rc == 0 && i < in->nregions; i++)
+		rc = map_region(&pt, &in->regions[i]);
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "building guest page tables failed (%d)", rc);
 

@@ -1,14 +1,14 @@
 /*
  * fuzz_chain.c - libFuzzer target for the gateway's side of a chain's pool
  * (src/chain*.c): completions read from the rings the steps push to the
- * gateway, the descriptors in them, ring heads and tails, and the pool
- * header - all memory every guest of the chain can write.
+ * gateway, the descriptors in them, ring heads and tails, and the steps'
+ * node pages - the memory the chain's guests can write (each its own).
  *
  * No VM: a small chain is made through the public API (libsure.h), requests
  * are allocated and submitted, and the input then plays the chain's guests -
  * step 0 taking descriptors off its ring, any step pushing descriptors
  * (forwarded ones with fields changed, or raw bytes) to the gateway, lying
- * about ring heads and tails, scribbling on the pool header - while the
+ * about ring heads and tails, scribbling on their node pages - while the
  * gateway waits (timeout 0: it never sleeps), frees, locates and counts.
  * Only the structs of sure_chain_abi.h and the public API are used, so the
  * target does not care how the host's chain code is split into files.
@@ -34,7 +34,7 @@
 #define MAX_HELD 32
 #define PAGE SURE_PAGE_SIZE
 
-_Static_assert(sizeof(struct sure_desc) == 32, "descriptor layout");
+_Static_assert(sizeof(struct sure_desc) == 64, "descriptor layout");
 
 /* What the gateway knows of a slot: M_DONE answered (take it), M_FAILED failed. */
 enum { M_FREE, M_INFLIGHT, M_DONE, M_FAILED };
@@ -45,7 +45,8 @@ struct fx {
 	uint8_t *bufs;
 	uint64_t bufs_size;
 	struct sure_pool_hdr *hdr;
-	struct sure_ring *rings;
+	struct sure_node_state *nodes;
+	uint8_t *rings;
 	uint8_t st[MAX_SLOTS]; /* what the gateway knows of each slot */
 	uint64_t off0[MAX_SLOTS], ext_bytes[MAX_SLOTS];
 	struct sure_completion done[MAX_SLOTS]; /* of M_DONE slots */
@@ -53,11 +54,6 @@ struct fx {
 	struct sure_desc held[MAX_HELD]; /* descriptors step 0 took */
 	uint32_t nheld;
 };
-
-static uint64_t page_up(uint64_t n)
-{
-	return (n + PAGE - 1) & ~(PAGE - 1);
-}
 
 /* The start of the mapping that holds p, from /proc/self/maps (0 if none). */
 static uintptr_t mapping_start(const void *p)
@@ -79,7 +75,7 @@ static uintptr_t mapping_start(const void *p)
 }
 
 /*
- * The pool is header, rings, buffers (sure_chain_abi.h); the guests learn the
+ * The pool is header, node pages, rings, buffers (sure_chain_abi.h); the guests learn the
  * offsets from the read-only table, which the public API does not expose, so
  * they are computed here as the host lays them out, and checked once against
  * the real mapping so that a layout change stops this target loudly.
@@ -87,9 +83,9 @@ static uintptr_t mapping_start(const void *p)
 static void locate_pool(struct fx *f)
 {
 	static int checked;
-	uint64_t ring_off = page_up(sizeof(struct sure_pool_hdr));
-	uint64_t buf_off =
-		page_up(ring_off + (uint64_t)SURE_NODES * SURE_NODES * sizeof(struct sure_ring));
+	uint64_t node_off = PAGE;
+	uint64_t ring_off = node_off + (uint64_t)SURE_NODES * sizeof(struct sure_node_state);
+	uint64_t buf_off = ring_off + (uint64_t)SURE_NODES * SURE_NODES * SURE_RING_STRIDE;
 	uint8_t *base = f->bufs - buf_off;
 
 	if (!checked) {
@@ -101,14 +97,21 @@ static void locate_pool(struct fx *f)
 		checked = 1;
 	}
 	f->hdr = (struct sure_pool_hdr *)base;
-	f->rings = (struct sure_ring *)(base + ring_off);
+	f->nodes = (struct sure_node_state *)(base + node_off);
+	f->rings = base + ring_off;
 	if (f->hdr->magic != SURE_POOL_MAGIC)
 		abort();
 }
 
 static struct sure_ring *ring(struct fx *f, uint32_t from, uint32_t to)
 {
-	return &f->rings[SURE_RING_INDEX(from, to)];
+	return (struct sure_ring *)(f->rings + (uint64_t)SURE_RING_INDEX(from, to) * SURE_RING_STRIDE);
+}
+
+/* The consumer's tail of ring(from -> to), in to's node page. */
+static volatile uint32_t *tail(struct fx *f, uint32_t from, uint32_t to)
+{
+	return &f->nodes[to].tail[from].v;
 }
 
 static int is_zero(const uint8_t *p, uint64_t n)
@@ -189,7 +192,7 @@ static void do_alloc(struct fx *f, uint32_t bytes)
 static void do_submit(struct fx *f, uint32_t slot, uint32_t len, int with_trace)
 {
 	struct sure_ring *r = ring(f, SURE_NODE_GW, 0);
-	uint32_t h = r->head, full = h - r->tail >= SURE_RING_SLOTS;
+	uint32_t h = r->head, full = h - *tail(f, SURE_NODE_GW, 0) >= SURE_RING_SLOTS;
 	int sane = len <= 4 * f->buf_size;
 	uint8_t *body = len == 0 && !with_trace ? NULL : malloc(sane && len ? len : 1);
 	uint8_t trace[25];
@@ -210,14 +213,12 @@ static void do_submit(struct fx *f, uint32_t slot, uint32_t len, int with_trace)
 			abort();
 	} else {
 		const struct sure_desc *d = &r->d[h % SURE_RING_SLOTS];
-		const struct sure_trace *t = &f->hdr->ctx[slot].trace;
 		if (rc != 0 || r->head != h + 1 || d->slot != slot || d->len != len || d->ext != 0 ||
-		    d->from != SURE_NODE_GW || f->hdr->slot_loc[slot] != 0)
+		    d->from != SURE_NODE_GW || (d->cap[0] == 0 && d->cap[1] == 0))
 			abort();
 		if (len && memcmp(f->bufs + f->off0[slot], body, len) != 0)
 			abort(); /* the body went into extent 0 */
-		if (with_trace && (memcmp(t->trace_id, trace, 16) != 0 ||
-				   memcmp(t->parent_id, trace + 16, 8) != 0 || t->flags != trace[24]))
+		if (with_trace && memcmp(d->parent_id, trace + 16, 8) != 0)
 			abort();
 		f->copied_in += len;
 	}
@@ -228,12 +229,12 @@ static void do_submit(struct fx *f, uint32_t slot, uint32_t len, int with_trace)
 static void do_pop(struct fx *f, uint32_t keep_at)
 {
 	struct sure_ring *r = ring(f, SURE_NODE_GW, 0);
-	uint32_t t = r->tail;
+	uint32_t t = *tail(f, SURE_NODE_GW, 0);
 
 	if (t == r->head)
 		return;
 	struct sure_desc d = r->d[t % SURE_RING_SLOTS];
-	r->tail = t + 1;
+	*tail(f, SURE_NODE_GW, 0) = t + 1;
 	if (f->nheld < MAX_HELD)
 		f->held[f->nheld++] = d;
 	else
@@ -274,8 +275,8 @@ static void do_forward(struct fx *f, struct fuzz_in *in)
 		d.slot = fin_u8(in, 0) & 1 ? fin_u32(in, 0) : fin_u8(in, 0) % (f->nslots + 1);
 	if (how & 64)
 		d.gen = (uint16_t)(d.gen + fin_u8(in, 1));
-	if (how & 128) /* the fields after tsc differ between ABI versions: raw bytes */
-		fin_bytes(in, (uint8_t *)&d + 24, 8);
+	if (how & 128) /* the fields after tsc: raw bytes (capability included, or not) */
+		fin_bytes(in, (uint8_t *)&d + 24, fin_u8(in, 8) % (sizeof(d) - 24 + 1));
 	push(f, step, &d);
 }
 
@@ -440,22 +441,25 @@ static void run(struct fx *f, struct fuzz_in *in)
 			push(f, fin_u8(in, 0) % f->nsteps, &d);
 			break;
 		}
-		case 6: { /* a guest lies about a ring's head or tail */
-			uint32_t s = fin_u8(in, 0) % f->nsteps, what = fin_u8(in, 0) % 4;
-			struct sure_ring *r = what < 2 ? ring(f, s, SURE_NODE_GW) : ring(f, SURE_NODE_GW, 0);
-			if (what % 2)
-				r->tail = fin_u8(in, 0) & 1 ? fin_u32(in, 0) : r->tail + fin_u8(in, 1);
-			else
+		case 6: { /* a guest lies about what it may write: its ring's head or its tail */
+			uint32_t s = fin_u8(in, 0) % f->nsteps;
+			if (fin_u8(in, 0) % 2) {
+				volatile uint32_t *t = tail(f, SURE_NODE_GW, 0); /* step 0 consumes */
+				*t = fin_u8(in, 0) & 1 ? fin_u32(in, 0) : *t + fin_u8(in, 1);
+			} else {
+				struct sure_ring *r = ring(f, s, SURE_NODE_GW); /* step s produces */
 				r->head = fin_u8(in, 0) & 1 ? fin_u32(in, 0) : r->head + fin_u8(in, 1);
+			}
 			break;
 		}
-		case 7: { /* ... or writes anything into the pool header */
+		case 7: { /* ... or writes anything into its own node page */
 			uint8_t bytes[16] = { 0 };
-			size_t off = fin_u16(in, 0) % sizeof(struct sure_pool_hdr);
+			uint8_t *page = (uint8_t *)&f->nodes[fin_u8(in, 0) % f->nsteps];
+			size_t off = fin_u16(in, 0) % sizeof(struct sure_node_state);
 			size_t n = fin_bytes(in, bytes, 1 + fin_u8(in, 0) % sizeof(bytes));
-			if (n > sizeof(struct sure_pool_hdr) - off)
-				n = sizeof(struct sure_pool_hdr) - off;
-			memcpy((uint8_t *)f->hdr + off, bytes, n);
+			if (n > sizeof(struct sure_node_state) - off)
+				n = sizeof(struct sure_node_state) - off;
+			memcpy(page + off, bytes, n);
 			break;
 		}
 		case 8:

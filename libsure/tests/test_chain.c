@@ -3,8 +3,11 @@
  * the steps by writing descriptors into the rings the way a guest would, so
  * it runs everywhere (no KVM needed). It checks that the node's copies are
  * counted where they happen, that completions are checked against the
- * host's own slot state, and that the numbers a step's guest reports are
- * folded so that they never go backwards and cannot be inflated at will.
+ * host's own slot state and capabilities, that each step's page tables show
+ * only its own rings writable, that the host finds a request's holder from
+ * evidence no other step can fake, and that the numbers a step's guest
+ * reports are folded so that they never go backwards and cannot be inflated
+ * at will.
  */
 #include <errno.h>
 #include <string.h>
@@ -34,13 +37,28 @@ static struct sure_chain *make_chain(uint32_t nsteps)
 	return c;
 }
 
-/* What the last step's guest does: push a descriptor to the gateway. */
-static void answer(struct sure_chain *c, uint32_t step, struct sure_desc d)
+/* What a step's guest does: push a descriptor to node `to`. */
+static void push_to(struct sure_chain *c, uint32_t step, uint32_t to, struct sure_desc d)
 {
-	struct sure_ring *r = sure_chain_ring(c, step, SURE_NODE_GW);
+	struct sure_ring *r = sure_chain_ring(c, step, to);
 
 	r->d[r->head % SURE_RING_SLOTS] = d;
 	__atomic_store_n(&r->head, r->head + 1, __ATOMIC_RELEASE);
+}
+
+static void answer(struct sure_chain *c, uint32_t step, struct sure_desc d)
+{
+	push_to(c, step, SURE_NODE_GW, d);
+}
+
+/* A descriptor as a step that holds the slot makes it: with its capability. */
+static struct sure_desc held(struct sure_chain *c, uint32_t slot, uint32_t from, uint8_t hops)
+{
+	struct sure_desc d = { .slot = slot, .len = 1, .gen = c->m->slot[slot].gen,
+			       .hops = hops, .from = (uint16_t)from };
+	d.cap[0] = c->cap[slot][0];
+	d.cap[1] = c->cap[slot][1];
+	return d;
 }
 
 static struct sure_chain_counters counters(struct sure_chain *c)
@@ -69,18 +87,25 @@ static void test_copies_are_counted_where_they_happen(void)
 	CHECK_EQ(sure_chain_submit(c, slot, (const uint8_t *)body, sizeof(body), trace), 0);
 	/* The body is in extent 0, the trace in the slot's context, the descriptor on ring(GW, 0). */
 	CHECK(memcmp(c->bufs + off, body, sizeof(body)) == 0);
-	CHECK_EQ(c->hdr->ctx[slot].trace.trace_id[0], 7);
+	CHECK_EQ(c->m->slot[slot].trace_id[0], 7);
 	struct sure_ring *in = sure_chain_ring(c, SURE_NODE_GW, 0);
 	CHECK_EQ(in->head, 1);
 	CHECK_EQ(in->d[0].slot, slot);
 	CHECK_EQ(in->d[0].len, sizeof(body));
+	CHECK_EQ(in->d[0].parent_id[0], 7);
+	/* The capability rides in the descriptor; the table has only its check. */
+	CHECK(in->d[0].cap[0] != 0 || in->d[0].cap[1] != 0);
+	CHECK_EQ(sure_cap_check(in->d[0].cap, slot, in->d[0].gen), c->m->slot[slot].check);
 	CHECK_EQ(counters(c).copied_in, sizeof(body));
 
 	/* Step 0 answers "HI" from extent 1. */
 	uint8_t *ext1 = c->bufs + (uint64_t)c->m->slot[slot].first[1] * BUF;
 	memcpy(ext1, "HI", 2);
-	answer(c, 0, (struct sure_desc){ .slot = slot, .len = 2, .gen = c->m->slot[slot].gen,
-					 .ext = 1, .hops = 1, .status = 201, .from = 0 });
+	struct sure_desc hi = held(c, slot, 0, 1);
+	hi.len = 2;
+	hi.ext = 1;
+	hi.status = 201;
+	answer(c, 0, hi);
 	CHECK_EQ(sure_chain_wait(c, done, 4, 0), 1);
 	CHECK_EQ(done[0].slot, slot);
 	CHECK_EQ(done[0].status, 201);
@@ -116,9 +141,10 @@ static void test_completions_are_checked_by_the_host(void)
 	CHECK_EQ(sure_chain_submit(c, a, (const uint8_t *)"a", 1, NULL), 0);
 	CHECK_EQ(sure_chain_submit(c, b, (const uint8_t *)"b", 1, NULL), 0);
 	/* Step 1 claims step 0 sent it (from != ring), and a length past the extent. */
-	answer(c, 1, (struct sure_desc){ .slot = a, .len = 1, .gen = c->m->slot[a].gen, .from = 0 });
-	answer(c, 1, (struct sure_desc){ .slot = b, .len = BUF + 1, .gen = c->m->slot[b].gen,
-					 .from = 1 });
+	answer(c, 1, held(c, a, 0, 2));
+	struct sure_desc big = held(c, b, 1, 2);
+	big.len = BUF + 1;
+	answer(c, 1, big);
 	/* A stale generation and a slot that does not exist are dropped or failed. */
 	answer(c, 1, (struct sure_desc){ .slot = 99, .len = 1, .from = 1 });
 	int n = sure_chain_wait(c, done, 8, 0);
@@ -131,6 +157,116 @@ static void test_completions_are_checked_by_the_host(void)
 	CHECK_EQ(counters(c).completed, 0);
 	CHECK_EQ(sure_chain_free(c, a), 0);
 	CHECK_EQ(sure_chain_free(c, b), 0);
+	CHECK_EQ(sure_chain_destroy(c), 0);
+}
+
+/* A step that never held a request cannot complete it, fail it, or get
+ * another step blamed: without the capability it is only itself stopped. */
+static void test_forged_completions_fail_nothing(void)
+{
+	struct sure_chain *c = make_chain(2);
+	struct sure_completion done[8];
+	uint32_t a;
+	uint64_t off;
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	CHECK_EQ(sure_chain_alloc(c, 10, &a, &off), 0);
+	CHECK_EQ(sure_chain_submit(c, a, (const uint8_t *)"a", 1, NULL), 0);
+	/* Everything but the capability right; then the capability off by one bit. */
+	struct sure_desc f = held(c, a, 1, 2);
+	f.cap[0] = f.cap[1] = 0;
+	answer(c, 1, f);
+	f = held(c, a, 1, 2);
+	f.cap[1] ^= 1;
+	answer(c, 1, f);
+	CHECK_EQ(sure_chain_wait(c, done, 8, 0), 0); /* nothing completed, nothing failed */
+	struct sure_chain_counters k = counters(c);
+	CHECK_EQ(k.bogus, 2);
+	CHECK_EQ(k.slots_in_flight, 1);
+	/* The real holder still answers it. */
+	answer(c, 1, held(c, a, 1, 2));
+	CHECK_EQ(sure_chain_wait(c, done, 8, 0), 1);
+	CHECK_EQ(done[0].slot, a);
+	CHECK_EQ(done[0].error, SURE_CE_OK);
+	CHECK_EQ(sure_chain_free(c, a), 0);
+	CHECK_EQ(sure_chain_destroy(c), 0);
+}
+
+/* The views of every step of a 3-step chain, against every ring and node
+ * page: writable exactly where the step is the producer (its own node page),
+ * visible exactly where it is the producer or the consumer. */
+static void test_each_step_sees_only_its_own_rings(void)
+{
+	struct sure_chain *c = make_chain(3);
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	for (uint32_t s = 0; s < 3; s++) {
+		const struct sure_chain_seat *seat = &c->seat[s];
+		const struct sure_step_meta *m = &c->m->step[s];
+		for (uint32_t from = 0; from < SURE_NODES; from++) {
+			for (uint32_t to = 0; to < SURE_NODES; to++) {
+				uint64_t off = c->m->ring_off +
+					       (uint64_t)SURE_RING_INDEX(from, to) * SURE_RING_STRIDE;
+				int in = 0, out = 0, seen = 0, writable = 0;
+				for (uint32_t k = 0; k < m->n_next; k++)
+					out |= from == s && m->next[k] == to;
+				for (uint32_t k = 0; k < m->n_in; k++)
+					in |= to == s && m->in[k] == from;
+				for (uint32_t v = 0; v < seat->nviews; v++) {
+					const struct sure_view *w = &seat->views[v];
+					if (off + SURE_RING_STRIDE > w->off && off < w->off + w->size) {
+						seen = 1;
+						writable |= (int)w->writable;
+					}
+				}
+				CHECK_EQ(seen, in || out);
+				CHECK_EQ(writable, out);
+			}
+		}
+		for (uint32_t n = 0; n < SURE_NODES; n++) {
+			uint64_t off = c->m->node_off + (uint64_t)n * SURE_PAGE_SIZE;
+			int writable = 0;
+			for (uint32_t v = 0; v < seat->nviews; v++) {
+				const struct sure_view *w = &seat->views[v];
+				if (off >= w->off && off < w->off + w->size)
+					writable |= (int)w->writable;
+			}
+			CHECK_EQ(writable, n == s);
+		}
+	}
+	CHECK_EQ(sure_chain_destroy(c), 0);
+}
+
+/* Who holds a request is what the rings carrying its capability say: a
+ * descriptor without it moves nothing, whoever it names. */
+static void test_the_holder_comes_from_evidence(void)
+{
+	struct sure_chain *c = make_chain(3);
+	uint32_t a;
+	uint64_t off;
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	CHECK_EQ(sure_chain_alloc(c, 10, &a, &off), 0);
+	CHECK_EQ(sure_chain_submit(c, a, (const uint8_t *)"a", 1, NULL), 0);
+	CHECK_EQ(sure_chain_locate(c, a), 0);
+	push_to(c, 0, 1, held(c, a, 0, 1));
+	CHECK_EQ(sure_chain_locate(c, a), 1);
+	/* Step 1 pushes a capability-less claim that step 2 has it, and a
+	 * later hop count: the holder does not move. */
+	struct sure_desc lie = held(c, a, 1, 9);
+	lie.cap[0] ^= 0x10;
+	push_to(c, 1, 2, lie);
+	CHECK_EQ(sure_chain_locate(c, a), 1);
+	push_to(c, 1, 2, held(c, a, 1, 2));
+	CHECK_EQ(sure_chain_locate(c, a), 2);
+	CHECK_EQ(sure_chain_free(c, a), 0);
+	CHECK_EQ(sure_chain_locate(c, a), SURE_NODE_GW);
 	CHECK_EQ(sure_chain_destroy(c), 0);
 }
 
@@ -199,6 +335,9 @@ int main(void)
 {
 	RUN(test_copies_are_counted_where_they_happen);
 	RUN(test_completions_are_checked_by_the_host);
+	RUN(test_forged_completions_fail_nothing);
+	RUN(test_each_step_sees_only_its_own_rings);
+	RUN(test_the_holder_comes_from_evidence);
 	RUN(test_named_structs_check_their_size);
 	RUN(test_guest_counters_never_go_back_nor_inflate);
 	return CHECK_DONE();

@@ -198,6 +198,8 @@ int main(void)
 	FIELD(sure_chain_counters, completed);
 	FIELD(sure_chain_counters, handoffs);
 	FIELD(sure_chain_counters, handoff_bytes);
+	FIELD(sure_chain_counters, bogus);
+	FIELD(sure_chain_counters, unconfirmed);
 	STRUCT_END();
 	STRUCT_BEGIN(sure_step_counters);
 	FIELD(sure_step_counters, tsc_hz);
@@ -258,6 +260,7 @@ int main(void)
 	FIELD(sure_route_config, target_concurrency);
 	FIELD(sure_route_config, concurrency_limit);
 	FIELD(sure_route_config, can_start);
+	FIELD(sure_route_config, is_private);
 	STRUCT_END();
 	STRUCT_BEGIN(sure_chain_route_config);
 	FIELD(sure_chain_route_config, name);

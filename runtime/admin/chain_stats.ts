@@ -36,6 +36,16 @@ export const ChainStatsSchema = z.object({
       "(untrusted; kept monotonic by the node)",
   ),
   completed: count(),
+  descriptors: z.object({
+    bogus: count().describe(
+      "Descriptors the node itself found forged (without the request's capability) or broken, " +
+        "each on a ring only one step can write: that step was stopped",
+    ),
+    unconfirmed: count().describe(
+      "Steps' reports of a bogus descriptor that the node, reading the ring itself, found no " +
+        "evidence for: nobody was stopped and no request failed",
+    ),
+  }),
   pool: z.object({
     buffers: count(),
     free: count(),
@@ -48,7 +58,7 @@ export const ChainStatsSchema = z.object({
       handled: count(),
       handoffs: count(),
       stale: count(),
-      bogus: count(),
+      bogus: count().describe("Bogus descriptors this step reported (guest-reported)"),
       handoffLatency: z.object({
         meanNs: z.number(),
         p50Ns: z.number().describe("Upper bound of the median's log2 bucket"),
@@ -67,6 +77,7 @@ export function chainStats(rt: ChainRuntime): z.infer<typeof ChainStatsSchema> {
     copies: { inBytes: s.copiedIn, outBytes: s.copiedOut, handoffBytes: s.handoffBytes },
     handoffs: s.handoffs,
     completed: s.completed,
+    descriptors: { bogus: s.bogus, unconfirmed: s.unconfirmed },
     pool: {
       buffers: s.buffers,
       free: s.freeBuffers,

@@ -46,7 +46,13 @@ export const DeployFormDoc = z.object({
 const ASSIGNMENT_FIELDS = { env: "env", secret: "secrets" } as const;
 
 /** Text fields accepted by the deploy form; anything else is refused by name. */
-const FORM_TEXT_FIELDS = new Set(["name", "coldStart", "sidecar", ...Object.keys(INT_SETTINGS)]);
+const FORM_TEXT_FIELDS = new Set([
+  "name",
+  "coldStart",
+  "sidecar",
+  "access",
+  ...Object.keys(INT_SETTINGS),
+]);
 
 /** Parses and validates the deploy form. Throws ValidationError naming the field. */
 export async function readDeployForm(req: Request) {

@@ -10,6 +10,7 @@ import type { AppEnv } from "../middleware/env.ts";
 import { FunctionName } from "../names.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import {
+  ACCESS_MODES,
   COLD_START_MODES,
   INT_SETTINGS,
   SCALE_RANGE_ISSUE,
@@ -39,6 +40,9 @@ function describedSettings() {
   }
   out.coldStart = z.enum(COLD_START_MODES).describe("How new instances start");
   out.sidecar = z.enum(SIDECAR_MODES).describe("The library sidecar: on or off");
+  out.access = z.enum(ACCESS_MODES).describe(
+    "Who may invoke it: public, or private (only with the node's admin token)",
+  );
   return out;
 }
 

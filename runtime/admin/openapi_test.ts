@@ -4,7 +4,11 @@ import { nullLogger } from "../log.ts";
 
 /** The app's routes and document need no node behind them: nothing is called. */
 async function document() {
-  const app = createApp({ version: "1.2.3", logger: nullLogger } as unknown as AppDeps);
+  const app = createApp({
+    version: "1.2.3",
+    logger: nullLogger,
+    auth: { token: null, plainAdmin: true },
+  } as unknown as AppDeps);
   const res = await app.request("/admin/openapi.json");
   assert.equal(res.status, 200);
   return await res.json();

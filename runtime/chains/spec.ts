@@ -6,7 +6,7 @@ import { z } from "zod";
 import { FunctionName, NodeName } from "../names.ts";
 import { LIMITS } from "../../ffi/abi.ts";
 
-/** Page tables of every VM in the chain map the whole pool: libsure bounds it. */
+/** Page tables of every VM in the chain map the pool's buffers: libsure bounds them. */
 const POOL_MAX_BYTES = LIMITS.chainPoolMaxBytes;
 const PAGE = LIMITS.pageSize;
 

@@ -22,6 +22,7 @@ export const DEPLOY_FLAGS: readonly (readonly [string, keyof FunctionSettings])[
   ...SCALING_FLAGS as [string, keyof FunctionSettings][],
   ["cold-start", "coldStart"],
   ["sidecar", "sidecar"],
+  ["access", "access"],
 ];
 
 type Values = Record<string, FlagValue>;
@@ -156,7 +157,7 @@ export const deployCommand: Command = {
     "prints the deployment.",
   usage: "deploy <image|folder> [--name NAME] [--memory MIB] [--timeout MS] [--max-body BYTES] " +
     "[--min N] [--max N] [--target N] [--idle-timeout MS] [--cold-start clone|boot] " +
-    "[--concurrency-limit N] [--rate-limit N] [--rate-burst N] [--deadline MS] [--sidecar on|off] " +
+    "[--concurrency-limit N] [--rate-limit N] [--rate-burst N] [--deadline MS] [--sidecar on|off] [--access public|private] " +
     "[--env NAME=VALUE]... [--secret NAME=@FILE]...",
   details: "An image needs --name. A folder is built as `sure build` builds it and deployed " +
     "with its sure.json: its name (else the folder's) and every setting; flags override them. " +
@@ -190,6 +191,11 @@ export const deployCommand: Command = {
       type: "string",
       arg: "on|off",
       help: "the library sidecar: limits, accounting, trace context (default on)",
+    },
+    access: {
+      type: "string",
+      arg: "public|private",
+      help: "who may invoke it: anyone (public; default) or holders of the node's token (private)",
     },
     env: {
       type: "string",

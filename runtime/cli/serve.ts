@@ -71,7 +71,42 @@ const OPTIONS: Record<string, OptionDoc> = {
     help: "attempts per event delivery before it is a dead letter (env SURE_EVENT_ATTEMPTS; " +
       "default 8)",
   },
+  "tls-cert": {
+    type: "string",
+    arg: "FILE",
+    help: "PEM certificate chain: the admin API is also served over TLS on --admin-port " +
+      "(env SURE_TLS_CERT)",
+  },
+  "tls-key": { type: "string", arg: "FILE", help: "its PEM private key (env SURE_TLS_KEY)" },
+  "admin-port": {
+    type: "string",
+    arg: "PORT",
+    help: "port of the TLS admin listener (env SURE_ADMIN_PORT; default 8443)",
+  },
+  insecure: {
+    type: "boolean",
+    help: "a node on a --host beyond loopback serves its admin API over plain HTTP too " +
+      "(the token is still required)",
+  },
 };
+
+/** --tls-cert and --tls-key together, or neither; a UsageError otherwise. */
+export function parseTls(
+  values: Record<string, FlagValue>,
+): { cert: string; key: string; port: number } | undefined {
+  const cert = (values["tls-cert"] as string | undefined) ??
+    (Deno.env.get("SURE_TLS_CERT") || undefined);
+  const key = (values["tls-key"] as string | undefined) ??
+    (Deno.env.get("SURE_TLS_KEY") || undefined);
+  if (!cert && !key) return undefined;
+  if (!cert || !key) throw new UsageError("--tls-cert and --tls-key go together");
+  const port = intFlag(
+    "admin-port",
+    values["admin-port"] ?? (Deno.env.get("SURE_ADMIN_PORT") || undefined),
+  ) ?? 8443;
+  if (port > 65535) throw new UsageError("--admin-port must be at most 65535");
+  return { cert, key, port };
+}
 
 /** "name=a.b.c.d:port" each: the other nodes' data planes; a UsageError names a bad one. */
 export function parsePeers(list: string[]): Record<string, string> {
@@ -161,9 +196,12 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
     ...((values.peer as string[] | undefined) ?? []),
     ...(Deno.env.get("SURE_PEERS") || "").split(",").filter((p) => p.trim()),
   ]);
+  const tls = parseTls(values);
   const node = await startNode({
     port,
     dataplane,
+    ...(tls ? { tls } : {}),
+    insecure: values.insecure === true,
     ...(afXdp ? { afXdp } : {}),
     placement: { ...(nodeName ? { self: nodeName } : {}), peers },
     hostname: (values.host as string | undefined) ?? "127.0.0.1",
@@ -194,9 +232,11 @@ export const serveCommand: Command = {
   summary: "Run a node: admin API under /admin, functions under /invoke/<name>, /healthz.",
   usage: "serve [--port PORT] [--host HOST] [--data-dir DIR] [--dataplane hono|sockets] " +
     "[--memory-budget MIB] [--vcpu-cpus LIST] [--node-name NAME] [--peer NAME=ADDR:PORT ...] " +
-    "[--event-attempts N]",
+    "[--event-attempts N] [--tls-cert FILE --tls-key FILE [--admin-port PORT]] [--insecure]",
   details: "Deployed functions are restored from the data directory at start. Without a usable\n" +
-    "/dev/kvm the node still starts (healthz says degraded) and invocations answer 503.",
+    "/dev/kvm the node still starts (healthz says degraded) and invocations answer 503.\n" +
+    "Admin calls need the token the node writes to <data dir>/admin.token at first start;\n" +
+    "on a --host beyond loopback they are served only over TLS unless --insecure.",
   options: OPTIONS,
   positionals: [0, 0],
   run: (values) => run(values, false),
@@ -207,7 +247,8 @@ export const devCommand: Command = {
   summary: "Like serve, but first builds and deploys every example in functions/.",
   usage:
     "dev [--port PORT] [--host HOST] [--data-dir DIR] [--memory-budget MIB] [--vcpu-cpus LIST] " +
-    "[--node-name NAME] [--peer NAME=ADDR:PORT ...] [--event-attempts N]",
+    "[--node-name NAME] [--peer NAME=ADDR:PORT ...] [--event-attempts N] " +
+    "[--tls-cert FILE --tls-key FILE [--admin-port PORT]] [--insecure]",
   options: OPTIONS,
   positionals: [0, 0],
   run: (values) => run(values, true),

@@ -25,6 +25,8 @@ export interface LinkOptions {
   cpus?: number[];
   /** The af_xdp backend: the Z-stack on iface at addr, next to host:port. */
   afXdp?: { iface: string; addr: string; prefix?: number; gateway?: string };
+  /** The node's admin token: private functions are served only with it. */
+  token: string;
 }
 
 interface Route {
@@ -55,6 +57,12 @@ export class DataplaneLink {
       cpus: opts.cpus,
       ...(opts.afXdp ? { afXdp: opts.afXdp } : {}),
     });
+    try {
+      this.dp.setToken(opts.token);
+    } catch (e) {
+      this.dp.stop(0).catch(() => {});
+      throw e;
+    }
   }
 
   /** Which backend serves: "sockets", or "af_xdp" (the Z-stack, and kernel TCP on host). */
@@ -141,6 +149,7 @@ export class DataplaneLink {
           targetConcurrency: dep.targetConcurrency,
           concurrencyLimit: dep.concurrencyLimit,
           canStart,
+          isPrivate: dep.access === "private",
         });
         byId[r.id] = r;
       },

@@ -11,7 +11,12 @@ export interface Invocation {
   name: string;
 }
 
+/** How a request reached the app (runtime/middleware/auth.ts). */
+export type Transport = "plain" | "tls" | "internal";
+
 export interface AppEnv {
+  /** Passed by whoever calls app.fetch; absent: "plain". */
+  Bindings: { transport?: Transport } | undefined;
   Variables: {
     /** Every request: the caller's sane X-Request-Id, or a new UUID. */
     requestId: string;

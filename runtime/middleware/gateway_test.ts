@@ -22,6 +22,7 @@ function app(opts: { requestLog?: boolean } = {}) {
       }
       return { deployment: { maxBody: 1024 } };
     },
+    isPrivate: () => false,
     invoke(name: string, body: Uint8Array, requestId: string, trace: Uint8Array) {
       seen.push({ requestId, trace });
       if (name === "slow") throw new FunctionTimeoutError(name, 300);
@@ -35,6 +36,7 @@ function app(opts: { requestLog?: boolean } = {}) {
     scheduler,
     chains: { get: () => undefined },
     requestLog: opts.requestLog,
+    auth: { token: null, plainAdmin: true },
   } as unknown as AppDeps;
   return { app: createApp(deps), records, metrics, seen };
 }

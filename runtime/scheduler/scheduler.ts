@@ -119,6 +119,11 @@ export class Scheduler {
     });
   }
 
+  /** Whether a deployed function is private (only holders of the admin token invoke it). */
+  isPrivate(name: string): boolean {
+    return this.#groups.get(name)?.deployment.access === "private";
+  }
+
   /** The instance group of a function; NotFoundError if it is not deployed. */
   group(name: string): InstanceGroup {
     const group = this.#groups.get(name);

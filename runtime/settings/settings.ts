@@ -71,6 +71,10 @@ export type ColdStart = typeof COLD_START_MODES[number];
 export const SIDECAR_MODES = ["on", "off"] as const;
 export type SidecarMode = typeof SIDECAR_MODES[number];
 
+/** Who may invoke it: anyone who reaches the node, or only holders of the node's admin token. */
+export const ACCESS_MODES = ["public", "private"] as const;
+export type Access = typeof ACCESS_MODES[number];
+
 /** The fields that change how a function scales and admits (PATCH-able without a redeploy). */
 export const SCALING_FIELDS = [
   "minInstances",
@@ -108,6 +112,12 @@ export function settingsShape(coerce: boolean) {
     sidecar: z.enum(SIDECAR_MODES, { error: `must be one of ${SIDECAR_MODES.join(", ")}` })
       .default("on")
       .describe("The library sidecar in each instance: on (limits, accounting, tracing) or off"),
+    access: z.enum(ACCESS_MODES, { error: `must be one of ${ACCESS_MODES.join(", ")}` })
+      .default("public")
+      .describe(
+        "Who may invoke it: public (anyone who reaches the node) or private (only with the " +
+          "node's admin token: Authorization: Bearer <token>)",
+      ),
   };
 }
 
@@ -146,6 +156,7 @@ export interface FunctionSettings {
   deadline: number;
   coldStart: ColdStart;
   sidecar: SidecarMode;
+  access: Access;
 }
 
 /** Every setting at its default. */
@@ -163,5 +174,6 @@ export function withDefaults<T extends Partial<FunctionSettings>>(
   }
   if (!COLD_START_MODES.includes(out.coldStart)) out.coldStart = "clone";
   if (!SIDECAR_MODES.includes(out.sidecar)) out.sidecar = "on";
+  if (!ACCESS_MODES.includes(out.access)) out.access = "public";
   return out;
 }

@@ -4,18 +4,21 @@
  * function runs on the request's buffer where it lies; the descriptor moves on
  * to the next step's ring (or the gateway's). No byte is copied and, while
  * requests keep coming, no VM exit happens. Descriptors come from other VMs,
- * so each is checked against the host's read-only table before use.
+ * so each is checked against the host's read-only table before use, its
+ * capability included (sure_cap.h). This VM's page tables show only its own
+ * rings and node page (sure_chain_abi.h): the host, not this code, makes sure
+ * nobody else writes them.
  */
 #include "sg.h"
 #include "sg_chain.h"
 #include "sg_sidecar.h"
+#include "sure_cap.h"
 
 #define SPIN_US 50
 #define TSC_HZ_GUESS 3000000000ull
 #define PUSH_SPIN_LIMIT 100000000ull /* TSC ticks: a consumer this stuck is dead */
 
 static const struct sure_chain_meta *meta;
-static struct sure_pool_hdr *hdr;
 static uint8_t *pool;
 static uint32_t self;
 static uint64_t spin_ticks;
@@ -24,7 +27,13 @@ int sg_chain_mode;
 
 static struct sure_ring *ring(uint32_t from, uint32_t to)
 {
-	return (struct sure_ring *)(pool + meta->ring_off) + SURE_RING_INDEX(from, to);
+	return (struct sure_ring *)(pool + meta->ring_off +
+				    (uint64_t)SURE_RING_INDEX(from, to) * SURE_RING_STRIDE);
+}
+
+static struct sure_node_state *node(uint32_t n)
+{
+	return (struct sure_node_state *)(pool + meta->node_off) + n;
 }
 
 static int list_ok(const uint16_t *v, uint32_t n)
@@ -41,9 +50,10 @@ static int list_ok(const uint16_t *v, uint32_t n)
 static int meta_ok(const struct sure_ctrl *c)
 {
 	const struct sure_chain_meta *m = meta;
-	uint64_t rings_end = m->ring_off + (uint64_t)SURE_NODES * SURE_NODES * sizeof(struct sure_ring);
+	uint64_t rings_end = m->ring_off + (uint64_t)SURE_NODES * SURE_NODES * SURE_RING_STRIDE;
 
-	if (m->magic != SURE_META_MAGIC || m->nsteps == 0 || m->nsteps > SURE_CHAIN_MAX_STEPS ||
+	if (m->node_off + (uint64_t)SURE_NODES * sizeof(struct sure_node_state) > m->ring_off ||
+	    m->magic != SURE_META_MAGIC || m->nsteps == 0 || m->nsteps > SURE_CHAIN_MAX_STEPS ||
 	    c->chain_step >= m->nsteps || m->nslots == 0 || m->nslots > SURE_CHAIN_MAX_SLOTS ||
 	    m->nslots > SURE_RING_SLOTS || m->buf_size == 0 || m->buf_size % 4096 || m->nbuf == 0 ||
 	    m->pool_size > SURE_POOL_MAX || rings_end > m->buf_off ||
@@ -88,12 +98,13 @@ const char *sg_chain_step_name(void)
 	return sg_chain_mode ? meta->step[self].name : "";
 }
 
-static void bogus(uint32_t from, uint32_t slot)
+/* The host reads ring(from -> self) at pos itself before it believes this. */
+static void bogus(uint32_t from, uint32_t pos)
 {
 	struct sure_ctrl *c = sg_ctrl();
 
 	__atomic_store_n(&c->chain.bogus, c->chain.bogus + 1, __ATOMIC_RELAXED);
-	sg_doorbell(SURE_DOORBELL_BOGUS, (uint64_t)from | (uint64_t)slot << 32);
+	sg_doorbell(SURE_DOORBELL_BOGUS, (uint64_t)from | (uint64_t)pos << 32);
 }
 
 static void push(uint32_t next, const struct sure_desc *d)
@@ -104,12 +115,11 @@ static void push(uint32_t next, const struct sure_desc *d)
 
 	/* Rings hold at least as many entries as there are slots: full only if the
 	 * consumer died with stale entries in it. Then give up on this request. */
-	while (h - sg_load(&r->tail) >= SURE_RING_SLOTS) {
+	while (h - sg_load(&node(next)->tail[self].v) >= SURE_RING_SLOTS) {
 		if (sg_rdtsc() - t0 > PUSH_SPIN_LIMIT)
 			return;
 		sg_pause();
 	}
-	hdr->slot_loc[d->slot] = (uint16_t)next;
 	r->d[h % SURE_RING_SLOTS] = *d;
 	r->d[h % SURE_RING_SLOTS].tsc = sg_rdtsc();
 	/* Counted before publishing: whoever sees the result also sees the count. */
@@ -119,7 +129,7 @@ static void push(uint32_t next, const struct sure_desc *d)
 	/* Dekker with the consumer's sleep: it sets sleeping, fences, looks at
 	 * the ring; we publish, fence, look at sleeping. */
 	sg_fence();
-	if (sg_load(&hdr->node[next].sleeping))
+	if (sg_load(&node(next)->sleeping))
 		sg_doorbell(SURE_DOORBELL_WAKE, next);
 }
 
@@ -146,7 +156,8 @@ static uint64_t backlog(void)
 
 	for (uint32_t i = 0; i < s->n_in; i++) {
 		struct sure_ring *r = ring(s->in[i], self);
-		n += (uint32_t)(sg_load(&r->head) - r->tail) % (SURE_RING_SLOTS + 1);
+		n += (uint32_t)(sg_load(&r->head) - node(self)->tail[s->in[i]].v) %
+		     (SURE_RING_SLOTS + 1);
 	}
 	return n;
 }
@@ -161,15 +172,21 @@ static void run(struct sure_desc *d)
 	for (int e = 0; e < 2; e++)
 		ext[e] = pool + meta->buf_off + (uint64_t)sm->first[e] * meta->buf_size;
 	if (d->hops >= SURE_MAX_HOPS) {
+		/* Sent back as this step's own descriptor: the node checks who sent it. */
 		d->status = 508;
 		d->len = 0;
+		d->from = (uint16_t)self;
+		d->hops++;
 		push(SURE_NODE_GW, d);
 		return;
 	}
-	/* The slot's context is in the shared pool: untrusted, and only read. */
-	struct sure_slot_ctx *ctx = &hdr->ctx[d->slot];
-	sg_trace_enter(&ctx->trace);
-	uint32_t reason = sg_sidecar_admit(ctx->start_tsc, backlog());
+	/* The request's trace id and start are the host's (read-only table);
+	 * its parent span is the previous hop's, in the descriptor. */
+	struct sure_trace trace = { .flags = sm->trace_flags };
+	memcpy(trace.trace_id, sm->trace_id, 16);
+	memcpy(trace.parent_id, d->parent_id, 8);
+	sg_trace_enter(&trace);
+	uint32_t reason = sg_sidecar_admit(sm->start_tsc, backlog());
 	if (reason != SURE_REASON_HANDLER) {
 		d->status = (uint16_t)sg_sidecar_status(reason);
 		sg_sidecar_record(0, d->status, reason);
@@ -214,7 +231,8 @@ static void run(struct sure_desc *d)
 		req.status = 500;
 	sg_sidecar_done(spent, req.status);
 	sg_sidecar_record(spent, req.status, why);
-	sg_trace_pass(&ctx->trace);
+	sg_trace_pass(&trace);
+	memcpy(d->parent_id, trace.parent_id, 8);
 	if (req.sg_inplace) {
 		/* sure_inplace bounded len by the buffer; a scribbled value is not trusted. */
 		d->len = req.len <= ext_bytes ? (uint32_t)req.len : 0;
@@ -239,15 +257,16 @@ static void run(struct sure_desc *d)
 static int poll_ring(uint32_t from)
 {
 	struct sure_ring *r = ring(from, self);
-	uint32_t t = r->tail;
+	volatile uint32_t *tail = &node(self)->tail[from].v;
+	uint32_t t = *tail;
 
 	if (t == sg_load(&r->head))
 		return 0;
 	struct sure_desc d = r->d[t % SURE_RING_SLOTS];
-	sg_store(&r->tail, t + 1);
+	sg_store(tail, t + 1);
 
 	if (d.slot >= meta->nslots) {
-		bogus(from, 0xffffffffu);
+		bogus(from, t);
 		return 1;
 	}
 	const struct sure_slot_meta *sm = &meta->slot[d.slot];
@@ -257,11 +276,12 @@ static int poll_ring(uint32_t from)
 		c->chain.stale++;
 		return 1;
 	}
-	if (d.ext > 1 || d.from != from || hdr->slot_loc[d.slot] != self ||
+	/* Only a step that held this request has its capability. */
+	if (sure_cap_check(d.cap, d.slot, d.gen) != sm->check || d.ext > 1 || d.from != from ||
 	    (uint64_t)d.len > (uint64_t)sm->nbuf * meta->buf_size ||
 	    sm->first[0] + (uint64_t)sm->nbuf > meta->nbuf ||
 	    sm->first[1] + (uint64_t)sm->nbuf > meta->nbuf) {
-		bogus(from, d.slot);
+		bogus(from, t);
 		return 1;
 	}
 	record_handoff(d.tsc);
@@ -295,11 +315,11 @@ __attribute__((noreturn)) void sg_serve_chain(void)
 			else
 				sg_pause();
 		}
-		hdr->node[self].sleeping = 1;
+		node(self)->sleeping = 1;
 		sg_fence();
 		if (!poll_all())
 			sg_doorbell(SURE_DOORBELL_SLEEP, 0);
-		hdr->node[self].sleeping = 0;
+		node(self)->sleeping = 0;
 	}
 }
 
@@ -313,7 +333,6 @@ int sg_chain_init(void)
 		return -1;
 	meta = (const struct sure_chain_meta *)(uintptr_t)SURE_META_GPA;
 	pool = (uint8_t *)(uintptr_t)SURE_POOL_GPA;
-	hdr = (struct sure_pool_hdr *)pool;
 	if (!meta_ok(c))
 		return -1;
 	self = c->chain_step;

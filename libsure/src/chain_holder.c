@@ -1,0 +1,98 @@
+/*
+ * chain_holder.c - what the host believes about a descriptor and about who
+ * holds a request, from evidence no step can fake: a ring is written only by
+ * its producer (the page tables of sure_chain_abi.h), and a descriptor that
+ * carries the request's capability was made by a step that held the request.
+ * So the holder of a slot is the consumer of the latest hand-off carrying
+ * its capability; a step that never held it cannot put itself, or anyone
+ * else, in that place.
+ */
+#include "chain.h"
+
+#include <string.h>
+
+#include "util.h"
+
+enum sure_desc_verdict sure_chain_judge(struct sure_chain *c, uint32_t from, uint32_t to,
+					const struct sure_desc *d)
+{
+	uint32_t slot = d->slot;
+
+	(void)to;
+	if (slot >= c->nslots)
+		return SURE_DESC_BOGUS; /* no correct producer names a slot that does not exist */
+	if (c->state[slot] != SLOT_INFLIGHT || d->gen != c->m->slot[slot].gen)
+		return SURE_DESC_STALE;
+	if (d->cap[0] != c->cap[slot][0] || d->cap[1] != c->cap[slot][1])
+		return SURE_DESC_FORGED;
+	if (d->ext > 1 || d->from != from || (uint64_t)d->len > sure_chain_extent_bytes(c, slot))
+		return SURE_DESC_BOGUS;
+	return SURE_DESC_OK;
+}
+
+/* 1 if the meta lets `from` push to `to` (the gateway feeds step 0). */
+static int edge(struct sure_chain *c, uint32_t from, uint32_t to)
+{
+	if (from == SURE_NODE_GW)
+		return to == 0;
+	const struct sure_step_meta *s = &c->m->step[from];
+	for (uint32_t k = 0; k < s->n_next && k < SURE_NODES; k++)
+		if (s->next[k] == to)
+			return 1;
+	return 0;
+}
+
+/* Every descriptor still in ring(from -> to) that carries a live request's
+ * capability raises that slot's latest hand-off (only = one slot, or all). */
+static void scan_ring(struct sure_chain *c, uint32_t from, uint32_t to, uint32_t only)
+{
+	struct sure_ring *r = sure_chain_ring(c, from, to);
+	uint32_t head = sure_load(&r->head);
+
+	for (uint32_t k = 1; k <= SURE_RING_SLOTS; k++) {
+		struct sure_desc d = r->d[(head - k) % SURE_RING_SLOTS];
+		uint32_t s = d.slot;
+
+		if (s >= c->nslots || (only < c->nslots && s != only))
+			continue;
+		enum sure_desc_verdict v = sure_chain_judge(c, from, to, &d);
+		if (v == SURE_DESC_STALE || v == SURE_DESC_FORGED)
+			continue;
+		if ((uint32_t)d.hops + 1 > c->scan_hops[s]) {
+			c->scan_hops[s] = (uint8_t)(d.hops + 1 > 255 ? 255 : d.hops + 1);
+			c->scan_node[s] = (uint16_t)to;
+		}
+	}
+}
+
+static void scan(struct sure_chain *c, uint32_t only)
+{
+	if (only < c->nslots) {
+		c->scan_hops[only] = 0;
+		c->scan_node[only] = SURE_NODE_GW;
+	} else {
+		memset(c->scan_hops, 0, c->nslots);
+		for (uint32_t s = 0; s < c->nslots; s++)
+			c->scan_node[s] = SURE_NODE_GW;
+	}
+	for (uint32_t from = 0; from < SURE_NODES; from++) {
+		if (from >= c->nsteps && from != SURE_NODE_GW)
+			continue;
+		for (uint32_t to = 0; to < SURE_NODES; to++)
+			if (to != from && (to < c->nsteps || to == SURE_NODE_GW) && edge(c, from, to))
+				scan_ring(c, from, to, only);
+	}
+}
+
+uint32_t sure_chain_holder(struct sure_chain *c, uint32_t slot)
+{
+	if (slot >= c->nslots || c->state[slot] != SLOT_INFLIGHT)
+		return SURE_NODE_GW;
+	scan(c, slot);
+	return c->scan_node[slot];
+}
+
+void sure_chain_holders(struct sure_chain *c)
+{
+	scan(c, 0xffffffffu);
+}

@@ -1,0 +1,129 @@
+/**
+ * Hostile chain steps on real KVM, one class of attack each, with the
+ * `chain-forge` fixture deployed as the text-router's `hexdump` step (so
+ * text goes route-text -> upper and never passes it):
+ * - every ring and node page a step does not own is out of its reach: each
+ *   write (and each read of a ring it neither feeds nor drains) faults in
+ *   that step, and only there;
+ * - descriptors for requests it never held, with guessed or copied
+ *   capabilities, to every next hop it has, complete nothing and fail
+ *   nothing: the node stops the forger and every other request is answered;
+ * - reports of bogus descriptors it never received stop nobody.
+ */
+import assert from "node:assert/strict";
+import { buildImage, deployFunction, hasKvm, startTestNode, type TestNode } from "./helpers.ts";
+import { assertPoolFull, chain, invoke, text } from "./chain_helpers.ts";
+
+const GW = 16; // SURE_NODE_GW: steps are 0 (route-text), 1 (upper), 2 (the forger)
+
+async function withGuardedChain(fn: (node: TestNode) => Promise<void>) {
+  const node = await startTestNode();
+  try {
+    for (const f of ["route-text", "upper"]) {
+      await deployFunction(node, f, await buildImage(`functions/${f}`));
+    }
+    await deployFunction(node, "hexdump", await buildImage("tests/fixtures/functions/chain-forge"));
+    await chain(node, {
+      name: "guarded",
+      steps: ["route-text", "upper", "hexdump"],
+      routes: { "route-text": ["upper", "hexdump"], upper: [], hexdump: ["upper"] },
+    });
+    await fn(node);
+  } finally {
+    await node.close();
+  }
+}
+
+async function assertServes(node: TestNode) {
+  const r = await invoke(node, "guarded", "still here");
+  assert.equal(r.status, 200, text(r.bytes));
+  assert.equal(text(r.bytes), "STILL HERE");
+}
+
+Deno.test({
+  name: "chain forgery: rings and node pages a step does not own fault in that step only",
+  ignore: !hasKvm,
+  async fn() {
+    await withGuardedChain(async (node) => {
+      const faults = [
+        // Writes: rings it does not produce (incoming ones included) ...
+        `3 ${GW} 0`,
+        "3 0 1",
+        "3 0 2",
+        `3 1 ${GW}`,
+        `3 0 ${GW}`,
+        "3 2 2",
+        // ... reads of rings it neither produces nor consumes ...
+        `4 ${GW} 0`,
+        "4 0 1",
+        `4 1 ${GW}`,
+        // ... and writes to node pages not its own (read-only or absent).
+        "5 0",
+        "5 1",
+        `5 ${GW}`,
+      ];
+      for (const attack of faults) {
+        const r = await invoke(node, "guarded", attack);
+        assert.equal(r.status, 502, `${attack}: ${text(r.bytes)}`);
+        const err = JSON.parse(text(r.bytes));
+        assert.equal(err.error, "function_fault", attack);
+        assert.equal(err.function, "hexdump", attack);
+        assert.equal(err.fault.vector, 14, attack);
+        await assertServes(node);
+      }
+      // What it owns it may touch: its ring to upper, the ring into it, its page.
+      for (const fine of ["3 2 1", "4 0 2", "5 2"]) {
+        const r = await invoke(node, "guarded", fine);
+        assert.equal(r.status, 200, `${fine}: ${text(r.bytes)}`);
+      }
+      const s = await assertPoolFull(node, "guarded");
+      assert.equal(s.errors.fault, faults.length);
+      assert.equal(s.descriptors.bogus, 0);
+    });
+  },
+});
+
+Deno.test({
+  name: "chain forgery: forged descriptors complete and fail nothing; false reports stop nobody",
+  ignore: !hasKvm,
+  async fn() {
+    await withGuardedChain(async (node) => {
+      // The forger waits for other requests to be in flight; keep some coming.
+      const forger = invoke(node, "guarded", "1");
+      let done = false;
+      forger.finally(() => done = true);
+      const innocent: Promise<{ status: number; bytes: Uint8Array }>[] = [];
+      for (let i = 0; !done && i < 400; i++) {
+        const batch = Array.from(
+          { length: 8 },
+          (_, k) => invoke(node, "guarded", `hello ${i} ${k}`),
+        );
+        innocent.push(...batch);
+        await Promise.all(batch);
+      }
+      const f = await forger;
+      assert.equal(f.status, 502, text(f.bytes)); // the forger itself is stopped ...
+      assert.equal(JSON.parse(text(f.bytes)).function, "hexdump");
+      for (const r of await Promise.all(innocent)) { // ... and nothing else is
+        assert.equal(r.status, 200, text(r.bytes));
+        assert.match(text(r.bytes), /^HELLO \d+ \d$/);
+      }
+      let s = await assertPoolFull(node, "guarded");
+      assert.ok(s.descriptors.bogus >= 1, JSON.stringify(s.descriptors));
+      // One request failed: the forger's own, when the node stopped it.
+      assert.equal(s.errors.fault + s.errors.bogus + s.errors.timeout, 1, JSON.stringify(s.errors));
+      // A forged descriptor for a request that finished before the node read
+      // it is stale by then: unconfirmed, which stops nobody either.
+      const before = s.descriptors.unconfirmed;
+
+      // Reports of a good descriptor, of a ring that does not feed it and of
+      // a step that does not exist: nobody is stopped, its request answers.
+      const r = await invoke(node, "guarded", "2");
+      assert.equal(r.status, 200, text(r.bytes));
+      assert.equal(text(r.bytes), "2");
+      s = await assertPoolFull(node, "guarded");
+      assert.equal(s.descriptors.unconfirmed, before + 3);
+      await assertServes(node);
+    });
+  },
+});
