@@ -77,10 +77,14 @@ export const Errno = {
   ENODEV: 19,
   EINVAL: 22,
   ENOSPC: 28,
+  EDQUOT: 122,
   EPIPE: 32,
   ENOSYS: 38,
   EPROTO: 71,
   EOPNOTSUPP: 95,
+  EADDRINUSE: 98,
+  EADDRNOTAVAIL: 99,
+  EAFNOSUPPORT: 97,
   ETIMEDOUT: 110,
 } as const;
 

@@ -20,6 +20,8 @@ import { DataplaneLink } from "./dataplane/link.ts";
 import { dataplaneCpus } from "./scheduler/placement.ts";
 import type { FrontInfo } from "./health.ts";
 import { isLoopback, loadOrCreateToken, tokenPath } from "./auth/token.ts";
+import { checkPortFree, lockDataDir } from "./store/lock.ts";
+import { STATE_SCHEMA } from "./store/schema.ts";
 import type { AdminAuth } from "./middleware/auth.ts";
 
 export interface NodeOptions {
@@ -77,6 +79,8 @@ export interface RunningNode {
   token: string;
   /** The admin API over TLS, when the node serves it so. */
   adminUrl?: string;
+  /** Requests the node holds now (waiting, running, in chains): what a stop drains. */
+  inFlight(): number;
   close(): Promise<void>;
 }
 
@@ -168,6 +172,28 @@ export function assembleNode(
 }
 
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
+  // One node per data dir, checked before anything in it is opened.
+  const lock = await lockDataDir(opts.dataDir);
+  try {
+    const node = await startLocked(opts);
+    await lock.listening(node.adminUrl ? `${node.url} (admin ${node.adminUrl})` : node.url);
+    return {
+      ...node,
+      async close() {
+        try {
+          await node.close();
+        } finally {
+          lock.release();
+        }
+      },
+    };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function startLocked(opts: NodeOptions): Promise<RunningNode> {
   const logger = opts.logger ?? consoleLogger;
   const capabilities = probe();
   if (!capabilities.kvm.available) {
@@ -190,7 +216,17 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     );
   }
   const tlsFiles = opts.tls ? await readTlsFiles(opts.tls) : undefined;
+  // Ports taken are found now, before anything is restored (libsure's data
+  // plane binds its own port before restoring too: explainDataplaneError).
+  const dataplaneMode = opts.dataplane ?? Deno.env.get("SURE_DATAPLANE") ?? "sockets";
+  if (dataplaneMode === "hono") checkPortFree(hostname, opts.port);
+  if (opts.tls) checkPortFree(hostname, opts.tls.port ?? 8443, "--admin-port or SURE_ADMIN_PORT");
   const store = await Store.open(opts.dataDir);
+  if (store.migratedFrom < STATE_SCHEMA) {
+    logger("info", `state migrated from version ${store.migratedFrom} to ${STATE_SCHEMA}`, {
+      dataDir: opts.dataDir,
+    });
+  }
   let token: string;
   try {
     token = await loadOrCreateToken(opts.dataDir, (m) => logger("warn", m));
@@ -324,17 +360,37 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     port,
     token,
     adminUrl: auth.adminUrl,
+    inFlight() {
+      if (link) {
+        const s = link.dp.stats();
+        return s.queued + s.running + s.inChains + s.parked;
+      }
+      let n = 0;
+      for (const g of parts.scheduler.groups()) {
+        const st = g.status();
+        n += st.queued + st.instances.filter((i) => i.state === "busy").length;
+      }
+      for (const c of parts.chains.all()) n += c.inFlight;
+      return n;
+    },
     close() {
       closing ??= (async () => {
         // Together: the Hono app's shutdown closes its idle keep-alive connections,
         // which ends the tunnels that libsure's server would otherwise wait for.
-        await Promise.all([link?.close(), server!.shutdown(), adminServer?.shutdown()]);
+        await Promise.all([
+          link?.close(STOP_GRACE_MS),
+          server!.shutdown(),
+          adminServer?.shutdown(),
+        ]);
         await parts.close();
       })();
       return closing;
     },
   };
 }
+
+/** How long a stopping node lets the requests it holds finish. */
+export const STOP_GRACE_MS = 5000;
 
 const PLAIN = { transport: "plain" } as const;
 const TLS = { transport: "tls" } as const;

@@ -20,8 +20,10 @@ if [ ! -c "${SURE_KVM_DEVICE:-/dev/kvm}" ]; then
   # A nested guest would run them ~100x slower than hardware KVM: its numbers
   # would compare nothing, so nothing is measured rather than something wrong.
   echo "[bench] no /dev/kvm on this machine: the benchmarks of VMs need real KVM; only those without VMs run" >&2
-  echo "== libsure/build/tests/bench_confine"
-  libsure/build/tests/bench_confine
+  for b in libsure/build/tests/bench_confine libsure/build/tests/bench_chain_guard; do
+    echo "== $b"
+    "$b"
+  done
   for b in $NO_VM_BENCHES; do
     echo "== $b"
     node_modules/.bin/deno run -A "$b"

@@ -360,6 +360,7 @@ Deno.test("build: the manifest is optional, checked, and names the function", as
       deadline: 0,
       coldStart: "clone",
       sidecar: "on",
+      access: "public",
     });
     assert.equal(built.image, `${dir}/build/my-fn.sure`);
   }, "my-fn");

@@ -44,7 +44,10 @@ function invocations(node: TestNode, fn: string, status: number): number {
 /** Emits through the SDK's HTTP transport; answers the sink's JSON (the transport has no status). */
 async function emit(node: TestNode, mode: Mode, ev: CloudEvent<string>) {
   const emitter = emitterFor(httpTransport(`${node.url}/events`), { mode });
-  const res = await emitter(ev) as { body: string };
+  // The SDK posts with node:http, not fetch: it carries the node's token itself.
+  const res = await emitter(ev, { headers: { authorization: `Bearer ${node.token}` } }) as {
+    body: string;
+  };
   return JSON.parse(res.body);
 }
 

@@ -172,16 +172,13 @@ Deno.test({
       for (let i = 0; i < 6; i++) free.push((await invoke(node, "paced", `f${i}`)).status);
       assert.deepEqual(free, [200, 200, 200, 200, 200, 200]);
 
-      // The paced instance's sidecar kept a record of each, refused ones included.
+      // The paced instance's sidecar kept a record of each request it ran; the
+      // four over the rate never reached it: libsure refused them before
+      // posting them (the limit holds whatever the guest's page says).
       const recs = (await (await fetch(`${node.url}/admin/functions/paced/requests`)).json())
         .requests;
-      assert.equal(recs.length, 13);
-      assert.deepEqual(
-        recs.map((r: { status: number }) => r.status).slice(6),
-        [200, 429, 429, 429, 429, 200, 200],
-        "newest first",
-      );
-      assert.equal(recs[7].answeredBy, "sidecar:rate");
+      assert.equal(recs.length, 9);
+      assert.ok(recs.every((r: { status: number }) => r.status === 200));
       assert.equal(recs[0].answeredBy, "function");
       assert.match(recs[0].traceId, /^[0-9a-f]{32}$/);
 

@@ -95,6 +95,7 @@ struct sure_chain {
 	uint32_t sleeping[SURE_NODES]; /* host truth: the node's thread sleeps or is about to */
 	/* Bytes this process copied into the pool and out of it; requests answered. */
 	uint64_t copied_in, copied_out, completed;
+	uint64_t submitted; /* requests pushed into the chain (fresh ones), atomic */
 };
 
 static inline struct sure_ring *sure_chain_ring(struct sure_chain *c, uint32_t from, uint32_t to)

@@ -50,9 +50,11 @@ int sure_chain_push(struct sure_chain *c, uint32_t slot, const uint8_t *body, ui
 	/* A new request: the caller wrote the request head; the steps add
 	 * response headers here. A request back from another node keeps what
 	 * this node's steps added before. */
-	if (!hop || hop->fresh)
+	if (!hop || hop->fresh) {
+		__atomic_add_fetch(&c->submitted, 1, __ATOMIC_RELAXED);
 		sure_http_resp_head_reset(c->heads + (uint64_t)slot * SURE_SLOT_HEAD_SIZE +
 					  SURE_REQ_HEAD_CAP);
+	}
 	/* The request's context, in the read-only table: the trace id and when
 	 * the node took it (deadlines); the parent span travels in the descriptor. */
 	struct sure_slot_meta *sm = &c->m->slot[slot];

@@ -32,6 +32,13 @@ void sure_chain_seat_fold(struct sure_chain_seat *seat)
 	uint64_t handoffs = grown(g->handoffs, &seat->seen_handoffs);
 	uint64_t copied = grown(g->copied, &seat->seen_copied);
 
+	/* Each request the chain took reaches a step at most once per hop. */
+	uint64_t visits = (__atomic_load_n(&c->submitted, __ATOMIC_RELAXED) + 1) * (SURE_MAX_HOPS + 1);
+
+	if (seat->handled + handled > visits)
+		handled = visits > seat->handled ? visits - seat->handled : 0;
+	if (seat->handoffs + handoffs > visits)
+		handoffs = visits > seat->handoffs ? visits - seat->handoffs : 0;
 	if (copied > handled * extent_max)
 		copied = handled * extent_max;
 	seat->handled += handled;
@@ -82,16 +89,21 @@ SURE_API int sure_chain_step_stats(struct sure_chain *c, uint32_t step,
 		return -ENOENT;
 	}
 	memcpy(&st, (const void *)&c->seat[step].inst->ctrl->chain, sizeof(st));
-	hz = c->seat[step].inst->ctrl->tsc_hz;
+	hz = sure_instance_tsc_hz(c->seat[step].inst);
+	/* The counts that move data are the seat's folded totals (every
+	 * instance the step had); the rest is this instance's own word. */
+	sure_chain_seat_fold(&c->seat[step]);
+	uint64_t handled = c->seat[step].handled, handoffs = c->seat[step].handoffs;
+	uint64_t copied = c->seat[step].copied;
 	pthread_mutex_unlock(&c->seat_lock);
 	*out = (struct sure_step_counters){
 		.tsc_hz = hz,
-		.handled = st.handled,
-		.handoffs = st.handoffs,
+		.handled = handled,
+		.handoffs = handoffs,
 		.handoff_tsc_sum = st.handoff_tsc_sum,
 		.stale = st.stale,
 		.bogus = st.bogus,
-		.copied = st.copied,
+		.copied = copied,
 	};
 	for (int i = 0; i < 32; i++)
 		out->handoff_hist[i] = st.handoff_hist[i];

@@ -206,6 +206,14 @@ static const struct sure_doorbell step_doorbells[] = {
 	{ SURE_DOORBELL_BOGUS, on_bogus },
 };
 
+/* A step's sidecar can have seen each request the chain took at most once per hop. */
+static uint64_t step_requests_bound(void *p)
+{
+	struct sure_chain *c = ((struct sure_chain_seat *)p)->chain;
+
+	return (__atomic_load_n(&c->submitted, __ATOMIC_RELAXED) + 1) * (SURE_MAX_HOPS + 1);
+}
+
 static const struct sure_attach_ops step_ops = {
 	.thread_name = "sure-step",
 	.io_cap = SURE_CHAIN_IO_CAP,
@@ -218,6 +226,7 @@ static const struct sure_attach_ops step_ops = {
 	.stopped = step_stopped,
 	.doorbells = step_doorbells,
 	.ndoorbells = sizeof(step_doorbells) / sizeof(step_doorbells[0]),
+	.requests_bound = step_requests_bound,
 };
 
 void sure_chain_stop_steps(struct sure_chain *c, uint32_t mask)

@@ -188,6 +188,7 @@ static void busy_unlink(struct sure_dataplane *dp, struct dp_inst *i)
 }
 
 static void park(struct sure_dataplane *dp, struct dp_inst *i, struct dp_req *q, int rc);
+static struct dp_req *dequeue(struct sure_dataplane *dp, struct dp_route *r);
 
 void sure_dp_copy_head(uint8_t *dst, const uint8_t *head)
 {
@@ -220,7 +221,20 @@ static void start_on(struct sure_dataplane *dp, struct dp_inst *i, struct dp_req
 				 : UINT64_MAX;
 	busy_link(dp, i);
 	int rc = sure_instance_post(inst, (uint32_t)ex->body_len, dp->notify_fd);
-	if (rc < 0) {
+	if (rc == -EDQUOT) {
+		/* Over the rate limit the node set (the host's check, whatever the
+		 * guest's page says): refused like the sidecar refuses, and so is
+		 * every request queued behind it; the instance stays idle. */
+		struct dp_route *r = i->route;
+		busy_unlink(dp, i);
+		r->running--;
+		i->req = NULL;
+		q->on = NULL;
+		for (; q; q = dequeue(dp, r))
+			sure_dp_refused(dp, q, r->cfg.name, SURE_REASON_RATE, 0, 0);
+		i->idle_since_ns = sure_now_ns();
+		r->idle[r->nidle++] = i;
+	} else if (rc < 0) {
 		busy_unlink(dp, i);
 		i->route->running--;
 		park(dp, i, q, rc == -EPIPE ? -EFAULT : rc);

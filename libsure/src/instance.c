@@ -68,6 +68,7 @@ struct sure_instance *sure_instance_alloc(const struct sure_kvm *kvm)
 	if (!inst)
 		return NULL;
 	inst->kvm = kvm;
+	inst->born_tsc = __rdtsc();
 	inst->vm_fd = -1;
 	inst->ram.fd = inst->io.fd = -1;
 	inst->vcpu.fd = -1;
@@ -173,6 +174,15 @@ static int boot_cpu(struct sure_instance *inst, const struct sure_layout_out *lo
 	inst->ctrl->tsc_hz = khz > 0 ? (uint64_t)khz * 1000 : 0;
 	sure_sidecar_init(inst);
 	return 0;
+}
+
+uint64_t sure_instance_tsc_hz(struct sure_instance *inst)
+{
+	if (inst->tsc_hz == 0) {
+		int khz = inst->vcpu.fd >= 0 ? ioctl(inst->vcpu.fd, KVM_GET_TSC_KHZ, 0) : -1;
+		inst->tsc_hz = khz > 0 ? (uint64_t)khz * 1000 : 1000000000ull;
+	}
+	return inst->tsc_hz;
 }
 
 static uint64_t realtime_ns(void)
@@ -392,6 +402,8 @@ SURE_API int sure_instance_invoke(struct sure_instance *inst, uint32_t req_len,
 
 	if (!inst)
 		return -EINVAL;
+	if (!sure_sidecar_take(inst))
+		return -EDQUOT; /* over the rate limit the node set: never posted */
 	deadline = deadline_after(timeout_ms);
 	sure_sidecar_stamp(inst);
 	rc = sure_channel_begin(&inst->ch, req_len);
@@ -402,6 +414,8 @@ SURE_API int sure_instance_invoke(struct sure_instance *inst, uint32_t req_len,
 
 int sure_instance_post(struct sure_instance *inst, uint32_t req_len, int notify_fd)
 {
+	if (!sure_sidecar_take(inst))
+		return -EDQUOT; /* over the rate limit the node set: never posted */
 	__atomic_store_n(&inst->ch.notify_fd, notify_fd, __ATOMIC_RELEASE);
 	sure_sidecar_stamp(inst);
 	return sure_channel_begin(&inst->ch, req_len);

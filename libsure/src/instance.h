@@ -53,6 +53,12 @@ struct sure_doorbell {
  * The hooks are called with no lock held; they must not call back into the
  * instance's lifecycle (create, destroy).
  */
+/* The sidecar counters the host folds: requests .. status_5xx are bounded by
+ * the requests the instance can have seen, the two tick sums by its age. */
+enum { SURE_SC_REQUESTS, SURE_SC_ADMITTED, SURE_SC_RATE, SURE_SC_INFLIGHT, SURE_SC_DEADLINE,
+       SURE_SC_POLICY, SURE_SC_4XX, SURE_SC_5XX, SURE_SC_HANDLER, SURE_SC_SIDECAR,
+       SURE_SC_NCOUNT };
+
 struct sure_attach_ops {
 	const char *thread_name; /* vCPU thread name prefix; the seat index follows */
 	uint32_t io_cap; /* bytes per request/response area its instances need */
@@ -73,6 +79,9 @@ struct sure_attach_ops {
 	void (*stopped)(struct sure_instance *inst);
 	const struct sure_doorbell *doorbells;
 	uint32_t ndoorbells;
+	/* Most requests an instance in this seat can have seen so far, as the
+	 * host counts them (bounds its sidecar's counters); NULL: plain rules. */
+	uint64_t (*requests_bound)(void *seat);
 };
 
 struct sure_attachment {
@@ -105,6 +114,21 @@ struct sure_instance {
 	struct sure_logring log;
 	int status; /* host copy of the last checked resp_status */
 	uint64_t requests; /* answers the host accepted */
+	uint64_t born_tsc; /* when the host made it: bounds the guest's time counters */
+	uint64_t tsc_hz; /* the guest's TSC rate as KVM says (0: not asked yet); see sure_instance_tsc_hz */
+	/* The rate limit as the host last set it, and the host's own GCRA state:
+	 * it holds whatever the guest writes into its sidecar page (sidecar.c). */
+	struct {
+		uint32_t per_sec, burst;
+		uint64_t tat;
+		uint64_t refused; /* requests the host refused before posting them */
+	} rate;
+	/* The sidecar's counters as the host vouches for them (sidecar.c): what
+	 * the guest showed last, and totals kept monotonic and bounded. */
+	struct sure_sidecar_fold {
+		uint64_t seen[SURE_SC_NCOUNT], total[SURE_SC_NCOUNT];
+		uint64_t seen_hist[SURE_LAT_BUCKETS], total_hist[SURE_LAT_BUCKETS];
+	} sc_fold;
 	struct sure_attachment att; /* ops NULL for a plain function instance */
 	/* eventfd the vCPU thread sleeps on when its attachment has one (-1):
 	 * a kill writes it, so killing never calls into the attachment. */
@@ -114,6 +138,16 @@ struct sure_instance {
 	struct sure_cpu_state *snap;
 	uint32_t snapshot_taken;
 };
+
+/* The guest's TSC rate from KVM, never from guest memory (the control page's
+ * copy is the guest's to rewrite); 1 GHz if KVM does not say. */
+uint64_t sure_instance_tsc_hz(struct sure_instance *inst);
+
+/* ---- sidecar.c ---- */
+
+/* The host's rate check before a request is posted: 1 admits it (and takes
+ * its token), 0 refuses it (over the limit the node set). */
+int sure_sidecar_take(struct sure_instance *inst);
 
 /* ---- vcpu.c ---- */
 

@@ -20,10 +20,11 @@ static struct sure_sidecar *page(struct sure_instance *inst)
 	return (struct sure_sidecar *)(inst->ram.map + SURE_SIDECAR_GPA);
 }
 
-/* The guest's TSC rate as the host measured it (1 GHz if KVM did not say). */
+/* The guest's TSC rate as KVM says it (1 GHz if KVM does not), never the
+ * control page's copy, which the guest can rewrite. */
 static uint64_t tsc_hz(struct sure_instance *inst)
 {
-	return inst->ctrl->tsc_hz ? inst->ctrl->tsc_hz : 1000000000ull;
+	return sure_instance_tsc_hz(inst);
 }
 
 SURE_API int sure_instance_set_sidecar(struct sure_instance *inst, uint32_t enabled,
@@ -35,6 +36,9 @@ SURE_API int sure_instance_set_sidecar(struct sure_instance *inst, uint32_t enab
 	struct sure_sidecar *sc = page(inst);
 	uint64_t hz = tsc_hz(inst);
 
+	/* The host keeps its own copy: the page is the guest's to rewrite. */
+	inst->rate.per_sec = enabled ? rate_per_sec : 0;
+	inst->rate.burst = rate_burst ? rate_burst : 1;
 	sc->max_inflight = max_inflight;
 	sc->rate_per_sec = rate_per_sec;
 	sc->rate_burst = rate_burst ? rate_burst : 1;
@@ -44,10 +48,58 @@ SURE_API int sure_instance_set_sidecar(struct sure_instance *inst, uint32_t enab
 	return 0;
 }
 
+/*
+ * GCRA on the TSC, the guest sidecar's rule with the host's copy of the
+ * limit: a request is admitted unless the theoretical arrival time is more
+ * than (burst - 1) intervals ahead. The guest checks again when it takes the
+ * request (a little later, so never more leniently); a guest that lifts its
+ * own limit still gets no more than this.
+ */
+int sure_sidecar_take(struct sure_instance *inst)
+{
+	if (!inst->rate.per_sec)
+		return 1;
+	uint64_t now = __rdtsc();
+	uint64_t interval = tsc_hz(inst) / inst->rate.per_sec;
+	uint64_t tolerance = (uint64_t)(inst->rate.burst - 1) * interval;
+
+	if (inst->rate.tat > now + tolerance) {
+		__atomic_add_fetch(&inst->rate.refused, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	inst->rate.tat = (inst->rate.tat > now ? inst->rate.tat : now) + interval;
+	return 1;
+}
+
 /* TSC ticks to nanoseconds at hz (never 0 here). */
 static uint64_t ticks_ns(uint64_t ticks, uint64_t hz)
 {
 	return (uint64_t)((unsigned __int128)ticks * 1000000000u / hz);
+}
+
+/*
+ * Folds one guest counter into the host's total: an increase counts, a
+ * counter that went back (zeroed, rewritten) adds nothing, and the total
+ * never passes bound (what the host knows the instance can have done), so a
+ * guest can neither make it go backwards nor inflate it.
+ */
+static uint64_t fold(uint64_t raw, uint64_t *seen, uint64_t *total, uint64_t bound)
+{
+	uint64_t grew = raw >= *seen ? raw - *seen : 0;
+
+	*seen = raw;
+	if (*total < bound)
+		*total += grew < bound - *total ? grew : bound - *total;
+	return *total;
+}
+
+/* Most requests inst can have seen: the host's count (and the one it may be
+ * running), or its attachment's bound (a chain step). */
+static uint64_t requests_bound(struct sure_instance *inst)
+{
+	if (inst->att.ops && inst->att.ops->requests_bound)
+		return inst->att.ops->requests_bound(inst->att.seat);
+	return inst->requests + 1;
 }
 
 SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst,
@@ -56,24 +108,62 @@ SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst,
 	if (!inst || !out || size != sizeof(*out))
 		return -EINVAL;
 	const volatile struct sure_sidecar *sc = page(inst);
+	struct sure_sidecar_fold *f = &inst->sc_fold;
 	uint64_t hz = tsc_hz(inst);
-
-	*out = (struct sure_sidecar_counters){
-		.requests = sc->requests,
-		.admitted = sc->admitted,
-		.rejected_rate = sc->rejected_rate,
-		.rejected_inflight = sc->rejected_inflight,
-		.deadline_missed = sc->deadline_missed,
-		.policy_denied = sc->policy_denied,
-		.status_4xx = sc->status_4xx,
-		.status_5xx = sc->status_5xx,
-		.queue_depth = sc->queue_depth,
-		.max_queue_depth = sc->max_queue_depth,
-		.handler_ns = ticks_ns(sc->handler_ticks, hz),
-		.sidecar_ns = ticks_ns(sc->sidecar_ticks, hz),
+	uint64_t reqs = requests_bound(inst);
+	uint64_t now = __rdtsc();
+	uint64_t age = now > inst->born_tsc ? now - inst->born_tsc : 0;
+	const uint64_t raw[SURE_SC_NCOUNT] = {
+		[SURE_SC_REQUESTS] = sc->requests,
+		[SURE_SC_ADMITTED] = sc->admitted,
+		[SURE_SC_RATE] = sc->rejected_rate,
+		[SURE_SC_INFLIGHT] = sc->rejected_inflight,
+		[SURE_SC_DEADLINE] = sc->deadline_missed,
+		[SURE_SC_POLICY] = sc->policy_denied,
+		[SURE_SC_4XX] = sc->status_4xx,
+		[SURE_SC_5XX] = sc->status_5xx,
+		[SURE_SC_HANDLER] = sc->handler_ticks,
+		[SURE_SC_SIDECAR] = sc->sidecar_ticks,
 	};
+	uint64_t v[SURE_SC_NCOUNT];
+
+	for (int i = 0; i < SURE_SC_NCOUNT; i++) {
+		/* Time sums: no more than the instance has lived; counts: requests. */
+		uint64_t bound = i == SURE_SC_HANDLER || i == SURE_SC_SIDECAR ? age : reqs;
+		v[i] = fold(raw[i], &f->seen[i], &f->total[i], bound);
+	}
+	/* The host's own refusals (never posted, so the guest never counted
+	 * them) are host-accounted: added as they are. */
+	uint64_t host_refused = __atomic_load_n(&inst->rate.refused, __ATOMIC_RELAXED);
+	v[SURE_SC_REQUESTS] += host_refused;
+	v[SURE_SC_RATE] += host_refused;
+	/* Gauges: a queue no longer than the requests it can have seen. */
+	uint64_t depth = sc->queue_depth, max_depth = sc->max_queue_depth;
+	*out = (struct sure_sidecar_counters){
+		.requests = v[SURE_SC_REQUESTS],
+		.admitted = v[SURE_SC_ADMITTED],
+		.rejected_rate = v[SURE_SC_RATE],
+		.rejected_inflight = v[SURE_SC_INFLIGHT],
+		.deadline_missed = v[SURE_SC_DEADLINE],
+		.policy_denied = v[SURE_SC_POLICY],
+		.status_4xx = v[SURE_SC_4XX],
+		.status_5xx = v[SURE_SC_5XX],
+		.queue_depth = depth < reqs ? depth : reqs,
+		.max_queue_depth = max_depth < reqs ? max_depth : reqs,
+		.handler_ns = ticks_ns(v[SURE_SC_HANDLER], hz),
+		.sidecar_ns = ticks_ns(v[SURE_SC_SIDECAR], hz),
+	};
+	/* The histogram as a whole holds no more observations than requests. */
+	uint64_t in_hist = 0;
 	for (int i = 0; i < SURE_LAT_BUCKETS; i++)
-		out->latency_hist[i] = sc->latency_hist[i];
+		in_hist += f->total_hist[i];
+	for (int i = 0; i < SURE_LAT_BUCKETS; i++) {
+		uint64_t before = f->total_hist[i];
+		uint64_t room = reqs > in_hist ? reqs - in_hist : 0;
+		out->latency_hist[i] = fold(sc->latency_hist[i], &f->seen_hist[i], &f->total_hist[i],
+					    before + room);
+		in_hist += f->total_hist[i] - before;
+	}
 	return 0;
 }
 

@@ -9,7 +9,8 @@
  * after the sidecar page, so ASan sees a read past it. The input is a script
  * of guest writes and host calls; the host must write only the caller's
  * buffers (exactly sized here), return counts within what was asked, hand
- * out records that are in the page (newest first), and reasons that exist.
+ * out records that are in the page (newest first), reasons that exist, and
+ * counters that never go back nor pass what the host knows the instance did.
  * An empty input writes a few records and reads them (the built-in seed).
  *
  *   make -C libsure fuzz && libsure/build/fuzz/fuzz_sidecar -max_total_time=60
@@ -91,12 +92,20 @@ static void read_records(struct sure_instance *inst, uint32_t max)
 	free(out);
 }
 
-/* The counters, into a block of exactly their size (or a wrong size: refused). */
+/* What the host answered last: its counters may only grow from there. */
+static struct sure_sidecar_counters prev;
+
+/*
+ * The counters, into a block of exactly their size (or a wrong size:
+ * refused). Whatever the guest wrote, they never go back from the last read,
+ * the counts and the histogram never pass the requests the host gave the
+ * instance (and the one it may be running), and the time sums never pass
+ * its age.
+ */
 static void read_stats(struct sure_instance *inst, uint8_t how)
 {
 	size_t size = sizeof(struct sure_sidecar_counters) - (how % 4 == 3 ? 8 : 0);
 	struct sure_sidecar_counters *out = malloc(size);
-	const struct sure_sidecar *sc = page(inst);
 	int rc = sure_instance_sidecar_stats(inst, out, size);
 
 	if (size != sizeof(*out)) {
@@ -105,11 +114,27 @@ static void read_stats(struct sure_instance *inst, uint8_t how)
 		free(out);
 		return;
 	}
-	/* The counts are the page's, as they stand (nothing writes meanwhile). */
-	if (rc != 0 || out->requests != sc->requests || out->admitted != sc->admitted ||
-	    out->max_queue_depth != sc->max_queue_depth ||
-	    out->latency_hist[SURE_LAT_BUCKETS - 1] != sc->latency_hist[SURE_LAT_BUCKETS - 1])
+	uint64_t bound = inst->requests + 1, hist = 0;
+	const uint64_t now[] = { out->requests, out->admitted, out->rejected_rate,
+				 out->rejected_inflight, out->deadline_missed, out->policy_denied,
+				 out->status_4xx, out->status_5xx };
+	const uint64_t was[] = { prev.requests, prev.admitted, prev.rejected_rate,
+				 prev.rejected_inflight, prev.deadline_missed, prev.policy_denied,
+				 prev.status_4xx, prev.status_5xx };
+	if (rc != 0)
 		abort();
+	for (size_t i = 0; i < sizeof(now) / sizeof(now[0]); i++)
+		if (now[i] < was[i] || now[i] > bound)
+			abort();
+	for (int i = 0; i < SURE_LAT_BUCKETS; i++) {
+		if (out->latency_hist[i] < prev.latency_hist[i])
+			abort();
+		hist += out->latency_hist[i];
+	}
+	if (hist > bound || out->handler_ns < prev.handler_ns || out->sidecar_ns < prev.sidecar_ns ||
+	    out->queue_depth > bound || out->max_queue_depth > bound)
+		abort();
+	prev = *out;
 	free(out);
 }
 
@@ -141,10 +166,14 @@ static void run(struct sure_instance *inst, struct fuzz_in *in)
 			write_record(sc, &none, 1);
 	}
 	sc->requests = sc->admitted = 3;
+	inst->requests = 3;
+	memset(&prev, 0, sizeof(prev));
 	read_records(inst, SURE_REQ_RECORDS);
 	read_stats(inst, 0);
+	if (prev.requests != 3 || prev.admitted != 3)
+		abort(); /* honest counts within the bound come through as they are */
 	while (fin_more(in)) {
-		switch (fin_u8(in, 0) % 9) {
+		switch (fin_u8(in, 0) % 10) {
 		case 0: { /* the guest writes any bytes of its page */
 			size_t off = fin_u16(in, 0) % sizeof(*sc);
 			size_t n = fin_u8(in, 0) % sizeof(bytes);
@@ -180,6 +209,9 @@ static void run(struct sure_instance *inst, struct fuzz_in *in)
 			if (sure_instance_resp_reason(inst) < 0 ||
 			    sure_instance_resp_reason(inst) > SURE_REASON_FAILED)
 				abort();
+			break;
+		case 9: /* the host accepted answers */
+			inst->requests += fin_u8(in, 1);
 			break;
 		case 8: { /* the host passes a trace context on */
 			uint8_t t[25] = { 1 };

@@ -9,6 +9,7 @@ import {
   readManifest,
 } from "../builder/manifest.ts";
 import {
+  ACCESS_MODES,
   COLD_START_MODES,
   defaultSettings,
   INT_SETTINGS,
@@ -52,6 +53,7 @@ function nonDefaultSettings(): Record<string, number | string> {
   for (const [key, s] of ints) out[key] = s.def === s.max ? s.min : s.max;
   out.coldStart = COLD_START_MODES.find((m) => m !== defaultSettings().coldStart)!;
   out.sidecar = SIDECAR_MODES.find((m) => m !== defaultSettings().sidecar)!;
+  out.access = ACCESS_MODES.find((m) => m !== defaultSettings().access)!;
   return out;
 }
 

@@ -1,5 +1,6 @@
 /** `sure serve` and `sure dev`: run a node in the foreground until SIGINT/SIGTERM. */
-import { type AfXdpOptions, startNode } from "../node.ts";
+import { type AfXdpOptions, startNode, STOP_GRACE_MS } from "../node.ts";
+import { consoleLogger } from "../log.ts";
 import { type Command, type FlagValue, intFlag, type OptionDoc, UsageError } from "./command.ts";
 import { parseCpuList, type VcpuPlacement } from "../scheduler/placement.ts";
 import { NODE_NAME_PATTERN } from "../names.ts";
@@ -214,16 +215,33 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
     },
     events: attempts === undefined ? {} : { maxAttempts: attempts },
   });
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      Deno.removeSignalListener("SIGINT", stop);
-      Deno.removeSignalListener("SIGTERM", stop);
-      resolve();
+  const signal = await new Promise<string>((resolve) => {
+    const stop = (sig: Deno.Signal) => () => {
+      Deno.removeSignalListener("SIGINT", onInt);
+      Deno.removeSignalListener("SIGTERM", onTerm);
+      resolve(sig);
     };
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
+    const onInt = stop("SIGINT"), onTerm = stop("SIGTERM");
+    Deno.addSignalListener("SIGINT", onInt);
+    Deno.addSignalListener("SIGTERM", onTerm);
   });
+  // Says what stopping does; a second signal stops at once and says what it cut.
+  const draining = node.inFlight();
+  consoleLogger(
+    "info",
+    `${signal}: stopping, draining ${draining} request(s) for up to ` +
+      `${STOP_GRACE_MS / 1000} s (a second SIGINT or SIGTERM stops at once)`,
+    { inFlight: draining, graceMs: STOP_GRACE_MS },
+  );
+  const now = () => {
+    const cut = node.inFlight();
+    consoleLogger("warn", `stopping at once: ${cut} request(s) cut`, { cut });
+    Deno.exit(1);
+  };
+  Deno.addSignalListener("SIGINT", now);
+  Deno.addSignalListener("SIGTERM", now);
   await node.close();
+  consoleLogger("info", "stopped");
   return 0;
 }
 

@@ -240,23 +240,39 @@ function sidecarFamilies(scheduler: Scheduler, chains?: ChainManager): Family[] 
     const total = acc + (st.latencyBuckets[LATENCY_BOUNDS_SECONDS.length] ?? 0);
     histogramSamples(hist, labels, LATENCY_BOUNDS_SECONDS, cum, st.handlerSeconds, total);
   }
+  // Every series here is the guests' own account (their sidecar pages): the
+  // node keeps it monotonic and bounds it by what it gave them (sidecar.c).
+  const GUEST = " Guest-reported: monotonic, bounded by the requests the node gave the instances.";
   return [
     counter(
       "sure_sidecar_requests_total",
-      "Requests the instances' library sidecars saw, by outcome of admission.",
+      "Requests the instances' library sidecars saw, by outcome of admission." + GUEST,
       outcome,
     ),
-    counter("sure_sidecar_errors_total", "Handler answers with a 4xx or 5xx status.", status),
+    counter(
+      "sure_sidecar_errors_total",
+      "Handler answers with a 4xx or 5xx status." + GUEST,
+      status,
+    ),
     counter(
       "sure_sidecar_policy_denied_total",
-      "Hand-offs a function asked for that its chain's routes forbid (refused).",
+      "Hand-offs a function asked for that its chain's routes forbid (refused)." + GUEST,
       denied,
     ),
-    counter("sure_sidecar_cpu_seconds_total", "Time the library sidecars themselves took.", cpu),
-    gauge("sure_sidecar_queue_depth_max", "Most requests seen waiting at one instance.", depth),
+    counter(
+      "sure_sidecar_cpu_seconds_total",
+      "Time the library sidecars themselves took. Guest-reported: monotonic, at most the " +
+        "instances' age.",
+      cpu,
+    ),
+    gauge(
+      "sure_sidecar_queue_depth_max",
+      "Most requests seen waiting at one instance." + GUEST,
+      depth,
+    ),
     {
       name: "sure_sidecar_handler_seconds",
-      help: "Handler run time measured in the guest (TSC), per admitted request.",
+      help: "Handler run time measured in the guest (TSC), per admitted request." + GUEST,
       type: "histogram",
       samples: hist,
     },

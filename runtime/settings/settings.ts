@@ -50,7 +50,8 @@ export const INT_SETTINGS = {
     min: 0,
     max: 1000000,
     def: 0,
-    help: "Requests per second each instance admits (the sidecar answers 429 beyond); 0: no limit",
+    help: "Requests per second each instance admits (429 beyond, checked by the node before the " +
+      "instance sees the request; a chain step's by its sidecar); 0: no limit",
   },
   rateBurst: { min: 1, max: 100000, def: 10, help: "Requests admitted at once above rateLimit" },
   deadline: {

@@ -17,6 +17,7 @@ import { ImageStore } from "./images.ts";
 import { TriggerStore } from "./triggers.ts";
 import { defaultSettings, type FunctionSettings } from "../settings/settings.ts";
 import { checkConfig, type EnvVars, sortedVars } from "../settings/env.ts";
+import { STATE_SCHEMA, upgradeState } from "./schema.ts";
 
 export type { Deployment } from "./deployments.ts";
 
@@ -49,6 +50,8 @@ export class Store {
   readonly triggers: TriggerStore;
   /** The node's KV database, for modules that keep their own records in it. */
   readonly kv: Deno.Kv;
+  /** The state version the data dir held when opened (STATE_SCHEMA: none migrated). */
+  migratedFrom = STATE_SCHEMA;
   /** The latest mutation: the next one runs after it. */
   #last: Promise<unknown> = Promise.resolve();
 
@@ -64,6 +67,8 @@ export class Store {
     const kv = await Deno.openKv(`${dataDir}/state.kv`);
     const store = new Store(dataDir, kv);
     try {
+      // Before anything is written (images.init tidies): newer state is refused untouched.
+      store.migratedFrom = await upgradeState(kv, dataDir);
       await store.images.init();
       await store.#collect();
     } catch (e) {

@@ -1,0 +1,82 @@
+/**
+ * Limits and numbers the host vouches for, tried with a function that
+ * rewrites its own sidecar page (the `faulty` fixture's "lie": no rate limit,
+ * counters zeroed or set to 10^15): the node's rate limit still holds (it is
+ * checked by libsure before a request is posted, on both data planes), and
+ * the sidecar series in /metrics never go back and never pass the requests
+ * the node gave the function.
+ */
+import assert from "node:assert/strict";
+import { deployFunction, faultyImage, hasKvm, startTestNode, type TestNode } from "./helpers.ts";
+
+/** Every sure_sidecar_* sample of one function, by its full name and labels (sums left out). */
+async function sidecarSamples(node: TestNode, fn: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("sure_sidecar_") || !line.includes(`function="${fn}"`)) continue;
+    const [key, value] = [line.slice(0, line.lastIndexOf(" ")), line.slice(line.lastIndexOf(" "))];
+    out.set(key, Number(value));
+  }
+  return out;
+}
+
+for (const dataplane of ["sockets", "hono"] as const) {
+  Deno.test({
+    name: `limits: a function that rewrites its sidecar page keeps its rate limit and cannot ` +
+      `bend its counters (--dataplane ${dataplane})`,
+    ignore: !hasKvm,
+    async fn() {
+      const node = await startTestNode({ dataplane });
+      try {
+        await deployFunction(node, "liar", await faultyImage(), 5000, {
+          rateLimit: 1,
+          rateBurst: 1,
+          maxInstances: 1,
+        });
+        let sent = 0;
+        const call = async (body: string) => {
+          sent++;
+          const r = await fetch(`${node.url}/invoke/liar`, { method: "POST", body });
+          return { status: r.status, text: await r.text() };
+        };
+        const lied = await call("lie");
+        assert.equal(lied.status, 200, lied.text);
+        assert.equal(lied.text, "lied");
+        const first = await sidecarSamples(node, "liar");
+
+        // Its page now says "no limit": 20 at once are still paced at 1/s.
+        const t0 = performance.now();
+        const answers = await Promise.all(Array.from({ length: 20 }, () => call("x")));
+        const seconds = (performance.now() - t0) / 1000;
+        const served = answers.filter((a) => a.status === 200).length;
+        const refused = answers.filter((a) => a.status === 429);
+        for (const a of refused) assert.equal(JSON.parse(a.text).error, "rate_limited");
+        // (A queue that is full answers 503: also not served.)
+        const overloaded = answers.filter((a) => a.status === 503).length;
+        assert.equal(
+          served + refused.length + overloaded,
+          20,
+          JSON.stringify(answers.map((a) => a.status)),
+        );
+        assert.ok(refused.length > 0);
+        // One token at most in the bucket after "lie", one more per second.
+        assert.ok(served <= 2 + Math.ceil(seconds), `${served} served in ${seconds.toFixed(1)} s`);
+
+        const second = await sidecarSamples(node, "liar");
+        assert.ok(second.size > 0, "no sidecar series for liar");
+        for (const [key, value] of second) {
+          // Times are bounded by the instance's age, not by requests.
+          if (key.includes("_sum{") || key.startsWith("sure_sidecar_cpu_seconds")) continue;
+          assert.ok(value <= sent + 1, `${key} = ${value} after ${sent} requests`);
+          assert.ok(
+            value >= (first.get(key) ?? 0),
+            `${key} went back: ${first.get(key)} -> ${value}`,
+          );
+        }
+      } finally {
+        await node.close();
+      }
+    },
+  });
+}
