@@ -172,6 +172,11 @@ export class Instance {
       this.#req.set(body);
       const sym = libsure();
       const rc = await sym.sure_instance_invoke(handle, body.byteLength, Math.max(1, timeoutMs));
+      // Over the rate limit the node set (libsure's own check, before the
+      // guest sees anything): the same refusal the guest's sidecar gives.
+      if (rc === -Errno.EDQUOT) {
+        return { status: 429, body: new Uint8Array(0), reason: "rate", headers: [] };
+      }
       if (rc < 0) throw errorFromErrno("invoke", rc);
       if (rc > this.ioCap) throw errorFromErrno("invoke", -Errno.EPROTO, `response length ${rc}`);
       const h = takeResponseHead(this.#respHead!);

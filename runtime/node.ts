@@ -20,7 +20,7 @@ import { DataplaneLink } from "./dataplane/link.ts";
 import { dataplaneCpus } from "./scheduler/placement.ts";
 import type { FrontInfo } from "./health.ts";
 import { isLoopback, loadOrCreateToken, tokenPath } from "./auth/token.ts";
-import { checkPortFree, lockDataDir } from "./store/lock.ts";
+import { checkPortFree, type DataDirLock, lockDataDir } from "./store/lock.ts";
 import { STATE_SCHEMA } from "./store/schema.ts";
 import type { AdminAuth } from "./middleware/auth.ts";
 
@@ -175,8 +175,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // One node per data dir, checked before anything in it is opened.
   const lock = await lockDataDir(opts.dataDir);
   try {
-    const node = await startLocked(opts);
-    await lock.listening(node.adminUrl ? `${node.url} (admin ${node.adminUrl})` : node.url);
+    const node = await startLocked(opts, lock);
     return {
       ...node,
       async close() {
@@ -193,7 +192,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   }
 }
 
-async function startLocked(opts: NodeOptions): Promise<RunningNode> {
+async function startLocked(opts: NodeOptions, lock: DataDirLock): Promise<RunningNode> {
   const logger = opts.logger ?? consoleLogger;
   const capabilities = probe();
   if (!capabilities.kvm.available) {
@@ -344,6 +343,8 @@ async function startLocked(opts: NodeOptions): Promise<RunningNode> {
         : {}),
     }
     : { backend: "hono", listen: `${host}:${port}` };
+  // The lock file names where this node listens before the log says so.
+  await lock.listening(auth.adminUrl ? `${url} (admin ${auth.adminUrl})` : url);
   logger("info", `sure node listening on ${url}`, {
     version: VERSION,
     dataDir: opts.dataDir,
@@ -355,23 +356,29 @@ async function startLocked(opts: NodeOptions): Promise<RunningNode> {
       : {}),
   });
   let closing: Promise<void> | undefined;
+  let lastInFlight = 0;
   return {
     url,
     port,
     token,
     adminUrl: auth.adminUrl,
     inFlight() {
-      if (link) {
-        const s = link.dp.stats();
-        return s.queued + s.running + s.inChains + s.parked;
+      // Once stopping, the data plane answers no more questions: the last count stands.
+      try {
+        if (link) {
+          const s = link.dp.stats();
+          return lastInFlight = s.queued + s.running + s.inChains + s.parked;
+        }
+        let n = 0;
+        for (const g of parts.scheduler.groups()) {
+          const st = g.status();
+          n += st.queued + st.instances.filter((i) => i.state === "busy").length;
+        }
+        for (const c of parts.chains.all()) n += c.inFlight;
+        return lastInFlight = n;
+      } catch {
+        return lastInFlight;
       }
-      let n = 0;
-      for (const g of parts.scheduler.groups()) {
-        const st = g.status();
-        n += st.queued + st.instances.filter((i) => i.state === "busy").length;
-      }
-      for (const c of parts.chains.all()) n += c.inFlight;
-      return n;
     },
     close() {
       closing ??= (async () => {

@@ -89,7 +89,7 @@ SURE_API int sure_chain_step_stats(struct sure_chain *c, uint32_t step,
 		return -ENOENT;
 	}
 	memcpy(&st, (const void *)&c->seat[step].inst->ctrl->chain, sizeof(st));
-	hz = sure_instance_tsc_hz(c->seat[step].inst);
+	hz = c->seat[step].inst->tsc_hz;
 	/* The counts that move data are the seat's folded totals (every
 	 * instance the step had); the rest is this instance's own word. */
 	sure_chain_seat_fold(&c->seat[step]);

@@ -69,6 +69,7 @@ struct sure_instance *sure_instance_alloc(const struct sure_kvm *kvm)
 		return NULL;
 	inst->kvm = kvm;
 	inst->born_tsc = __rdtsc();
+	inst->tsc_hz = 1000000000ull; /* until its vCPU says (no VM: fuzz targets) */
 	inst->vm_fd = -1;
 	inst->ram.fd = inst->io.fd = -1;
 	inst->vcpu.fd = -1;
@@ -160,6 +161,10 @@ int sure_instance_build_vm(struct sure_instance *inst, char *err, size_t errcap)
 	rc = sure_vcpu_create(&inst->vcpu, inst->vm_fd, inst->kvm);
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "KVM_CREATE_VCPU: %s", strerror(-rc));
+	/* The host's own copy of the guest's TSC rate (booted or cloned alike):
+	 * the control page's is the guest's to rewrite. */
+	int khz = ioctl(inst->vcpu.fd, KVM_GET_TSC_KHZ, 0);
+	inst->tsc_hz = khz > 0 ? (uint64_t)khz * 1000 : 1000000000ull;
 	return 0;
 }
 
@@ -176,14 +181,6 @@ static int boot_cpu(struct sure_instance *inst, const struct sure_layout_out *lo
 	return 0;
 }
 
-uint64_t sure_instance_tsc_hz(struct sure_instance *inst)
-{
-	if (inst->tsc_hz == 0) {
-		int khz = inst->vcpu.fd >= 0 ? ioctl(inst->vcpu.fd, KVM_GET_TSC_KHZ, 0) : -1;
-		inst->tsc_hz = khz > 0 ? (uint64_t)khz * 1000 : 1000000000ull;
-	}
-	return inst->tsc_hz;
-}
 
 static uint64_t realtime_ns(void)
 {

@@ -115,7 +115,9 @@ struct sure_instance {
 	int status; /* host copy of the last checked resp_status */
 	uint64_t requests; /* answers the host accepted */
 	uint64_t born_tsc; /* when the host made it: bounds the guest's time counters */
-	uint64_t tsc_hz; /* the guest's TSC rate as KVM says (0: not asked yet); see sure_instance_tsc_hz */
+	/* The guest's TSC rate as KVM said when its vCPU was made (1 GHz if it
+	 * did not): never the control page's copy, which the guest can rewrite. */
+	uint64_t tsc_hz;
 	/* The rate limit as the host last set it, and the host's own GCRA state:
 	 * it holds whatever the guest writes into its sidecar page (sidecar.c). */
 	struct {
@@ -138,10 +140,6 @@ struct sure_instance {
 	struct sure_cpu_state *snap;
 	uint32_t snapshot_taken;
 };
-
-/* The guest's TSC rate from KVM, never from guest memory (the control page's
- * copy is the guest's to rewrite); 1 GHz if KVM does not say. */
-uint64_t sure_instance_tsc_hz(struct sure_instance *inst);
 
 /* ---- sidecar.c ---- */
 

@@ -24,7 +24,7 @@ static struct sure_sidecar *page(struct sure_instance *inst)
  * control page's copy, which the guest can rewrite. */
 static uint64_t tsc_hz(struct sure_instance *inst)
 {
-	return sure_instance_tsc_hz(inst);
+	return inst->tsc_hz ? inst->tsc_hz : 1000000000ull;
 }
 
 SURE_API int sure_instance_set_sidecar(struct sure_instance *inst, uint32_t enabled,

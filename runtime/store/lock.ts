@@ -23,16 +23,18 @@ export interface DataDirLock {
   release(): void;
 }
 
-async function describeHolder(file: Deno.FsFile): Promise<string> {
-  try {
-    const buf = new Uint8Array(4096);
-    const n = (await file.read(buf)) ?? 0;
-    const h = JSON.parse(new TextDecoder().decode(buf.subarray(0, n))) as LockHolder;
-    const where = h.listen ? ` listening on ${h.listen}` : " (still starting)";
-    return `the node with PID ${h.pid}${where}, started ${h.startedAt}`;
-  } catch {
-    return "another node (it has not said which yet)";
+/** What the file says of its holder; a holder may be rewriting it: read again a few times. */
+async function describeHolder(path: string): Promise<string> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      const h = JSON.parse(await Deno.readTextFile(path)) as LockHolder;
+      const where = h.listen ? ` listening on ${h.listen}` : " (still starting)";
+      return `the node with PID ${h.pid}${where}, started ${h.startedAt}`;
+    } catch {
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
+  return "another node (it has not said which)";
 }
 
 export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
@@ -40,18 +42,21 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   const path = `${dataDir.replace(/\/+$/, "")}/${LOCK_FILE}`;
   const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
   if (!(await file.tryLock(true))) {
-    const who = await describeHolder(file);
     file.close();
+    const who = await describeHolder(path);
     throw new DataDirInUseError(
       `the data directory ${dataDir} is in use by ${who}: stop it, or give this node another ` +
         "--data-dir (SURE_DATA_DIR)",
     );
   }
   const holder: LockHolder = { pid: Deno.pid, listen: "", startedAt: new Date().toISOString() };
+  // One write at offset 0 of a fixed-size record (JSON padded with spaces):
+  // the file is never empty or half old, whenever another node reads it.
   const write = async () => {
-    await file.truncate(0);
+    const json = JSON.stringify(holder);
+    const bytes = new TextEncoder().encode(json.padEnd(Math.max(512, json.length + 1), " "));
     await file.seek(0, Deno.SeekMode.Start);
-    await file.write(new TextEncoder().encode(JSON.stringify(holder) + "\n"));
+    await file.write(bytes);
   };
   await write();
   let released = false;
