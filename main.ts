@@ -12,6 +12,7 @@ import {
   UsageError,
 } from "./runtime/cli/command.ts";
 import { HttpFailure, useNodeFlags } from "./runtime/cli/client.ts";
+import { installCommand, uninstallCommand } from "./runtime/cli/install.ts";
 import { devCommand, serveCommand } from "./runtime/cli/serve.ts";
 import { buildCommand } from "./runtime/cli/build.ts";
 import { deployCommand } from "./runtime/cli/deploy.ts";
@@ -44,6 +45,8 @@ const COMMANDS: Command[] = [
   triggerCommand,
   eventsCommand,
   healthCommand,
+  installCommand,
+  uninstallCommand,
 ];
 
 function usage(): string {

@@ -31,6 +31,8 @@ export interface NodeOptions {
   tls?: { cert: string; key: string; port?: number };
   /** Serve the admin API over plain HTTP even beyond loopback (the token is still needed). */
   insecure?: boolean;
+  /** The admin token to use (64 hex digits) instead of the data dir's own. */
+  token?: string;
   dataDir: string;
   examples?: boolean;
   /** Folder whose subfolders are built with `examples` (default: functions/). */
@@ -228,7 +230,7 @@ async function startLocked(opts: NodeOptions, lock: DataDirLock): Promise<Runnin
   }
   let token: string;
   try {
-    token = await loadOrCreateToken(opts.dataDir, (m) => logger("warn", m));
+    token = await loadOrCreateToken(opts.dataDir, (m) => logger("warn", m), opts.token);
   } catch (e) {
     await store.close();
     throw e;

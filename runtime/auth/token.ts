@@ -27,8 +27,21 @@ function newToken(): string {
 export async function loadOrCreateToken(
   dataDir: string,
   warn: (msg: string) => void = () => {},
+  configured?: string,
 ): Promise<string> {
   const path = tokenPath(dataDir);
+  if (configured !== undefined) {
+    // A token the operator chose (sure install --token, SURE_ADMIN_TOKEN): it
+    // replaces the file's, so the CLI on this machine finds it there too.
+    if (!TOKEN_PATTERN.test(configured)) {
+      throw new TokenFileError(
+        "the configured admin token (SURE_ADMIN_TOKEN) must be 64 hex digits",
+      );
+    }
+    await Deno.writeTextFile(path, configured + "\n", { mode: 0o600 });
+    await Deno.chmod(path, 0o600);
+    return configured;
+  }
   try {
     const f = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
     try {

@@ -31,7 +31,10 @@ export async function run(cmd: string, args: string[], cwd?: string): Promise<Ru
     }).output();
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new BuildError(`${cmd} not found: a C toolchain (gcc, make) is needed to build`);
+      throw new BuildError(
+        `${cmd} not found: building a function needs a C toolchain; install gcc, make and ` +
+          "binutils (Debian: apt-get install gcc make binutils)",
+      );
     }
     throw e;
   }

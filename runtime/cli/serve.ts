@@ -12,7 +12,11 @@ const OPTIONS: Record<string, OptionDoc> = {
     arg: "PORT",
     help: "port to listen on (env SURE_PORT; default 8080)",
   },
-  host: { type: "string", arg: "HOST", help: "address to listen on (default 127.0.0.1)" },
+  host: {
+    type: "string",
+    arg: "HOST",
+    help: "address to listen on (env SURE_HOST; default 127.0.0.1)",
+  },
   "data-dir": {
     type: "string",
     short: "d",
@@ -87,7 +91,7 @@ const OPTIONS: Record<string, OptionDoc> = {
   insecure: {
     type: "boolean",
     help: "a node on a --host beyond loopback serves its admin API over plain HTTP too " +
-      "(the token is still required)",
+      "(the token is still required) (env SURE_INSECURE=1)",
   },
 };
 
@@ -202,10 +206,14 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
     port,
     dataplane,
     ...(tls ? { tls } : {}),
-    insecure: values.insecure === true,
+    insecure: values.insecure === true || Deno.env.get("SURE_INSECURE") === "1",
+    // The admin token the operator chose (sure install --token): else the data dir makes one.
+    ...(Deno.env.get("SURE_ADMIN_TOKEN")
+      ? { token: Deno.env.get("SURE_ADMIN_TOKEN")!.trim() }
+      : {}),
     ...(afXdp ? { afXdp } : {}),
     placement: { ...(nodeName ? { self: nodeName } : {}), peers },
-    hostname: (values.host as string | undefined) ?? "127.0.0.1",
+    hostname: (values.host as string | undefined) ?? (Deno.env.get("SURE_HOST") || "127.0.0.1"),
     dataDir: (values["data-dir"] as string | undefined) ??
       (Deno.env.get("SURE_DATA_DIR") || "./.sure"),
     examples,

@@ -38,6 +38,13 @@ export async function stateVersion(kv: Deno.Kv): Promise<number> {
  * it found.
  */
 export async function upgradeState(kv: Deno.Kv, dataDir: string): Promise<number> {
+  // A new data dir holds nothing to migrate: it starts at this version.
+  let empty = true;
+  for await (const _ of kv.list({ prefix: [] }, { limit: 1 })) empty = false;
+  if (empty) {
+    await kv.set(SCHEMA_KEY, STATE_SCHEMA);
+    return STATE_SCHEMA;
+  }
   const found = await stateVersion(kv);
   if (found > STATE_SCHEMA) {
     throw new StateVersionError(

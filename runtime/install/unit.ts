@@ -1,0 +1,79 @@
+/**
+ * What `sure install` writes: a systemd unit that runs `sure serve` and an
+ * environment file with the node's settings (the same SURE_* variables the
+ * CLI reads), so the settings live in one file an operator edits. The node
+ * logs JSON lines to stdout, which the journal keeps.
+ */
+export interface InstallSettings {
+  /** How to run sure: the executable and the arguments before `serve`. */
+  exec: string[];
+  port: number;
+  host: string;
+  dataDir: string;
+  memoryBudgetMib?: number;
+  dataplane?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  adminPort?: number;
+  insecure?: boolean;
+  /** The admin token (64 hex digits); else the node makes one in the data dir. */
+  token?: string;
+  /** Where the environment file goes (the unit names it). */
+  configPath: string;
+}
+
+export const UNIT_PATH = "/etc/systemd/system/sure.service";
+export const CONFIG_PATH = "/etc/sure/sure.env";
+export const DATA_DIR = "/var/lib/sure";
+
+/** A systemd word: quoted when it holds anything but safe characters. */
+function word(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `"${s.replace(/(["\\\\])/g, "\\\\$1")}"`;
+}
+
+export function unitFile(s: InstallSettings): string {
+  return [
+    "# Written by `sure install`; `sure uninstall` removes it.",
+    "[Unit]",
+    "Description=sure: serverless functions in KVM micro-VMs",
+    "After=network-online.target",
+    "Wants=network-online.target",
+    "",
+    "[Service]",
+    "Type=simple",
+    `EnvironmentFile=${s.configPath}`,
+    `ExecStart=${[...s.exec, "serve"].map(word).join(" ")}`,
+    // The first SIGTERM drains (up to 5 s), so give it more than that.
+    "KillSignal=SIGTERM",
+    "TimeoutStopSec=20",
+    "Restart=on-failure",
+    "RestartSec=1",
+    "StandardOutput=journal",
+    "StandardError=journal",
+    "LimitNOFILE=65536",
+    "NoNewPrivileges=true",
+    "PrivateTmp=true",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}
+
+export function configFile(s: InstallSettings): string {
+  const lines = [
+    "# sure node settings (read by sure.service; restart it after a change).",
+    "# The admin token: SURE_ADMIN_TOKEN below, else made at first start in",
+    "# $SURE_DATA_DIR/admin.token (0600); the node writes it there either way.",
+    `SURE_PORT=${s.port}`,
+    `SURE_HOST=${s.host}`,
+    `SURE_DATA_DIR=${s.dataDir}`,
+  ];
+  if (s.memoryBudgetMib !== undefined) lines.push(`SURE_MEMORY_BUDGET=${s.memoryBudgetMib}`);
+  if (s.dataplane) lines.push(`SURE_DATAPLANE=${s.dataplane}`);
+  if (s.tlsCert) lines.push(`SURE_TLS_CERT=${s.tlsCert}`, `SURE_TLS_KEY=${s.tlsKey}`);
+  if (s.adminPort !== undefined) lines.push(`SURE_ADMIN_PORT=${s.adminPort}`);
+  if (s.insecure) lines.push("SURE_INSECURE=1");
+  if (s.token) lines.push(`SURE_ADMIN_TOKEN=${s.token}`);
+  return lines.join("\n") + "\n";
+}

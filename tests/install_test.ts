@@ -1,0 +1,153 @@
+/**
+ * `sure install` on machines with and without systemd: --print shows a unit
+ * that `systemd-analyze verify` accepts and a settings file that `sure serve`
+ * runs from as it is; a real install without systemd (or root) says what to
+ * do instead; bad settings are usage errors before anything is written.
+ */
+import assert from "node:assert/strict";
+import { configFile, unitFile } from "../runtime/install/unit.ts";
+import { installSettings } from "../runtime/cli/install.ts";
+import { DENO, hasLibsure, ROOT } from "./helpers.ts";
+
+async function sure(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(DENO, {
+    args: ["run", "-A", "--quiet", `${ROOT}/main.ts`, ...args],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, out: dec.decode(out.stdout), err: dec.decode(out.stderr) };
+}
+
+const hasAnalyze = (() => {
+  try {
+    return new Deno.Command("systemd-analyze", { args: ["--version"], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "install: --print shows a unit systemd-analyze verifies and the settings it runs with",
+  ignore: !hasAnalyze,
+  async fn() {
+    const r = await sure([
+      "install",
+      "--print",
+      "--port",
+      "9090",
+      "--host",
+      "0.0.0.0",
+      "--memory-budget",
+      "2048",
+      "--tls-cert",
+      "/etc/sure/cert.pem",
+      "--tls-key",
+      "/etc/sure/key.pem",
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^# \/etc\/systemd\/system\/sure\.service\n/);
+    assert.match(r.out, /^ExecStart=.* serve$/m);
+    assert.match(r.out, /^EnvironmentFile=\/etc\/sure\/sure\.env$/m);
+    assert.match(r.out, /^Restart=on-failure$/m);
+    for (
+      const line of [
+        "SURE_PORT=9090",
+        "SURE_HOST=0.0.0.0",
+        "SURE_DATA_DIR=/var/lib/sure",
+        "SURE_MEMORY_BUDGET=2048",
+        "SURE_TLS_CERT=/etc/sure/cert.pem",
+        "SURE_TLS_KEY=/etc/sure/key.pem",
+      ]
+    ) {
+      assert.ok(r.out.includes(`\n${line}\n`), `settings lack ${line}`);
+    }
+    // The unit as install writes it, pointing at a settings file that exists.
+    const dir = await Deno.makeTempDir({ prefix: "sure-unit-" });
+    const s = { ...installSettings({ port: "9090" }), configPath: `${dir}/sure.env` };
+    await Deno.writeTextFile(`${dir}/sure.env`, configFile(s));
+    await Deno.writeTextFile(`${dir}/sure.service`, unitFile(s));
+    const v = await new Deno.Command("systemd-analyze", {
+      args: ["verify", `${dir}/sure.service`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const said = new TextDecoder().decode(v.stderr) + new TextDecoder().decode(v.stdout);
+    assert.equal(v.code, 0, said);
+    assert.equal(said.trim(), "", "systemd-analyze has remarks");
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "install: sure serve runs from the settings file as install writes it",
+  ignore: !hasLibsure,
+  async fn() {
+    const dataDir = await Deno.makeTempDir({ prefix: "sure-installed-" });
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const token = "ab".repeat(32);
+    const s = { ...installSettings({ port: String(port), "data-dir": dataDir, token }) };
+    const env: Record<string, string> = {};
+    for (const line of configFile(s).split("\n")) {
+      const m = /^([A-Z_]+)=(.*)$/.exec(line);
+      if (m) env[m[1]] = m[2];
+    }
+    const child = new Deno.Command(DENO, {
+      args: ["run", "-A", `${ROOT}/main.ts`, "serve"],
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let text = "";
+    for (const st of [child.stdout, child.stderr]) {
+      (async () => {
+        for await (const c of st.pipeThrough(new TextDecoderStream())) text += c;
+      })();
+    }
+    for (const end = Date.now() + 60_000; !/sure node listening/.test(text) && Date.now() < end;) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    try {
+      assert.match(text, new RegExp(`sure node listening on http://127\\.0\\.0\\.1:${port}`));
+      assert.ok(text.includes(`"dataDir":"${dataDir}"`), text);
+      // The token the settings name is the node's, and in the data dir for the local CLI.
+      assert.equal((await Deno.readTextFile(`${dataDir}/admin.token`)).trim(), token);
+      const ok = await fetch(`http://127.0.0.1:${port}/admin/functions`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(ok.status, 200);
+      await ok.body?.cancel();
+    } finally {
+      child.kill("SIGTERM");
+      assert.equal((await child.status).code, 0, text);
+    }
+    // JSON lines on stdout, one record per line: what the journal keeps.
+    for (const line of text.split("\n").filter((l) => l.startsWith("{"))) JSON.parse(line);
+    await Deno.remove(dataDir, { recursive: true });
+  },
+});
+
+Deno.test("install: without systemd or root it says what to do; bad settings are usage errors", async () => {
+  let r = await sure(["install"]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, Deno.uid() === 0 ? /does not run systemd.*--print/ : /needs root/);
+  r = await sure(["uninstall"]);
+  assert.equal(r.code, 1);
+  for (
+    const [args, why] of [
+      [["--port", "70000"], /--port/],
+      [["--tls-cert", "/x.pem"], /--tls-cert and --tls-key go together/],
+      [["--data-dir", "relative/dir"], /absolute/],
+      [["--dataplane", "carrier-pigeon"], /--dataplane/],
+      [["--token", "hunter2"], /--token must be 64 hex digits/],
+    ] as const
+  ) {
+    r = await sure(["install", "--print", ...args]);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.out}${r.err}`);
+    assert.match(r.err, why);
+  }
+});
