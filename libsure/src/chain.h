@@ -75,7 +75,7 @@ struct sure_chain {
 	 * carry it hold it too) and its trace context as the last hop left it. */
 	uint64_t (*cap)[2];
 	struct sure_trace *trace;
-	uint64_t rnd[64]; /* random bits for capabilities, from getrandom */
+	uint64_t rnd[512]; /* random bits for capabilities: one getrandom per 256 requests */
 	uint32_t rnd_n;
 	/* Holder scans (chain_holder.c): per slot, hops + 1 of the latest
 	 * hand-off found (0: none) and the node it went to. */

@@ -160,6 +160,33 @@ static void test_completions_are_checked_by_the_host(void)
 	CHECK_EQ(sure_chain_destroy(c), 0);
 }
 
+/* One request in flight on a fresh slot (the gateway pushed it to step 0). */
+static int submit_one(struct sure_chain *c, uint32_t *slot)
+{
+	uint64_t off;
+
+	CHECK(c != NULL);
+	if (!c)
+		return -1;
+	CHECK_EQ(sure_chain_alloc(c, 10, slot, &off), 0);
+	CHECK_EQ(sure_chain_submit(c, *slot, (const uint8_t *)"a", 1, NULL), 0);
+	return 0;
+}
+
+/* Whether any of a seat's views covers [off, off + size), and writably. */
+static void view_of(const struct sure_chain_seat *seat, uint64_t off, uint64_t size, int *seen,
+		    int *writable)
+{
+	*seen = *writable = 0;
+	for (uint32_t v = 0; v < seat->nviews; v++) {
+		const struct sure_view *w = &seat->views[v];
+		if (off + size > w->off && off < w->off + w->size) {
+			*seen = 1;
+			*writable |= (int)w->writable;
+		}
+	}
+}
+
 /* A step that never held a request cannot complete it, fail it, or get
  * another step blamed: without the capability it is only itself stopped. */
 static void test_forged_completions_fail_nothing(void)
@@ -167,13 +194,9 @@ static void test_forged_completions_fail_nothing(void)
 	struct sure_chain *c = make_chain(2);
 	struct sure_completion done[8];
 	uint32_t a;
-	uint64_t off;
 
-	CHECK(c != NULL);
-	if (!c)
+	if (submit_one(c, &a) < 0)
 		return;
-	CHECK_EQ(sure_chain_alloc(c, 10, &a, &off), 0);
-	CHECK_EQ(sure_chain_submit(c, a, (const uint8_t *)"a", 1, NULL), 0);
 	/* Everything but the capability right; then the capability off by one bit. */
 	struct sure_desc f = held(c, a, 1, 2);
 	f.cap[0] = f.cap[1] = 0;
@@ -211,30 +234,20 @@ static void test_each_step_sees_only_its_own_rings(void)
 			for (uint32_t to = 0; to < SURE_NODES; to++) {
 				uint64_t off = c->m->ring_off +
 					       (uint64_t)SURE_RING_INDEX(from, to) * SURE_RING_STRIDE;
-				int in = 0, out = 0, seen = 0, writable = 0;
+				int in = 0, out = 0, seen, writable;
 				for (uint32_t k = 0; k < m->n_next; k++)
 					out |= from == s && m->next[k] == to;
 				for (uint32_t k = 0; k < m->n_in; k++)
 					in |= to == s && m->in[k] == from;
-				for (uint32_t v = 0; v < seat->nviews; v++) {
-					const struct sure_view *w = &seat->views[v];
-					if (off + SURE_RING_STRIDE > w->off && off < w->off + w->size) {
-						seen = 1;
-						writable |= (int)w->writable;
-					}
-				}
+				view_of(seat, off, SURE_RING_STRIDE, &seen, &writable);
 				CHECK_EQ(seen, in || out);
 				CHECK_EQ(writable, out);
 			}
 		}
 		for (uint32_t n = 0; n < SURE_NODES; n++) {
-			uint64_t off = c->m->node_off + (uint64_t)n * SURE_PAGE_SIZE;
-			int writable = 0;
-			for (uint32_t v = 0; v < seat->nviews; v++) {
-				const struct sure_view *w = &seat->views[v];
-				if (off >= w->off && off < w->off + w->size)
-					writable |= (int)w->writable;
-			}
+			int seen, writable;
+			view_of(seat, c->m->node_off + (uint64_t)n * SURE_PAGE_SIZE, SURE_PAGE_SIZE,
+				&seen, &writable);
 			CHECK_EQ(writable, n == s);
 		}
 	}
@@ -247,13 +260,9 @@ static void test_the_holder_comes_from_evidence(void)
 {
 	struct sure_chain *c = make_chain(3);
 	uint32_t a;
-	uint64_t off;
 
-	CHECK(c != NULL);
-	if (!c)
+	if (submit_one(c, &a) < 0)
 		return;
-	CHECK_EQ(sure_chain_alloc(c, 10, &a, &off), 0);
-	CHECK_EQ(sure_chain_submit(c, a, (const uint8_t *)"a", 1, NULL), 0);
 	CHECK_EQ(sure_chain_locate(c, a), 0);
 	push_to(c, 0, 1, held(c, a, 0, 1));
 	CHECK_EQ(sure_chain_locate(c, a), 1);

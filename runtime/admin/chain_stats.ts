@@ -57,7 +57,7 @@ export const ChainStatsSchema = z.object({
       function: z.string(),
       handled: count(),
       handoffs: count(),
-      stale: count(),
+      stale: count().describe("Stale descriptors this step dropped (guest-reported)"),
       bogus: count().describe("Bogus descriptors this step reported (guest-reported)"),
       handoffLatency: z.object({
         meanNs: z.number(),

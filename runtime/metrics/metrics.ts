@@ -246,7 +246,8 @@ function sidecarFamilies(scheduler: Scheduler, chains?: ChainManager): Family[] 
   return [
     counter(
       "sure_sidecar_requests_total",
-      "Requests the instances' library sidecars saw, by outcome of admission." + GUEST,
+      "Requests the instances' library sidecars saw, by outcome of admission." + GUEST +
+        " rate_limited also counts the node's own refusals (host-accounted).",
       outcome,
     ),
     counter(
