@@ -2,7 +2,7 @@
 // `make -C libsure abi` rewrites it; ffi/abi_test.ts fails when it is stale.
 
 /** SURE_ABI_VERSION: the guest library an image was built with must match. */
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 
 /** Limits from sure_abi.h and sure_chain_abi.h. */
 export const LIMITS = {

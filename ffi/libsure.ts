@@ -13,6 +13,7 @@ import { Errno, errorFromErrno, LibsureLoadError } from "./errors.ts";
 export const SYMBOLS = {
   sure_kvm_probe: { parameters: ["buffer", "usize"], result: "i32" },
   sure_pku_probe: { parameters: [], result: "i32" },
+  sure_guest_pku_probe: { parameters: [], result: "i32" },
   sure_afxdp_probe: { parameters: [], result: "i32" },
   sure_image_check: {
     parameters: ["buffer", "usize", "u32", "buffer", "usize"],

@@ -9,7 +9,10 @@ import { CStructs } from "./struct.ts";
 
 export interface Capabilities {
   kvm: { available: boolean; reason?: string };
+  /** The host CPU has protection keys. */
   pku: boolean;
+  /** Guests have them too, and the gates use them (KVM offers PKU; SURE_GUEST_PKU is not off). */
+  guestPku: boolean;
   afxdp: boolean;
 }
 
@@ -21,7 +24,12 @@ export function probe(): Capabilities {
   const kvm: Capabilities["kvm"] = rc === 0
     ? { available: true }
     : { available: false, reason: cString(err) || `KVM probe failed: ${errnoName(-rc)}` };
-  return { kvm, pku: sym.sure_pku_probe() === 1, afxdp: sym.sure_afxdp_probe() === 1 };
+  return {
+    kvm,
+    pku: sym.sure_pku_probe() === 1,
+    guestPku: kvm.available && sym.sure_guest_pku_probe() === 1,
+    afxdp: sym.sure_afxdp_probe() === 1,
+  };
 }
 
 export interface Stats {

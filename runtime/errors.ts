@@ -90,7 +90,10 @@ export function faultText(f: Fault): string {
     case 13:
       return "general protection fault";
     case 14:
-      return `page fault at ${hex(f.address)}`;
+      // Error code bit 5: the page's protection key forbade it (a gate-only page).
+      return (Number(f.errorCode) & 0x20)
+        ? `protection-key fault at ${hex(f.address)} (a page only the library OS's gates may touch)`
+        : `page fault at ${hex(f.address)}`;
     default:
       return `exception ${f.name}`;
   }

@@ -1,8 +1,8 @@
 /**
  * GET /healthz: what this node can do right now. "degraded" means it serves
  * the admin API but cannot run functions (no usable KVM). `machine` says
- * what the host offers, probed at start; sure itself uses only KVM so far
- * (protection keys and AF_XDP are not built: docs/architecture.md).
+ * what the host offers, probed at start; `isolation` what sure makes of it
+ * (docs/architecture.md, "Security model").
  */
 import { isolationModel } from "./isolation.ts";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
@@ -41,6 +41,12 @@ export const HealthSchema = z.object({
     requestLevel: z.boolean().describe(
       "Whether a chain may ask for request-level isolation (a step sees only what it holds)",
     ),
+    keys: z.object({
+      guests: z.boolean().describe(
+        "Guests have protection keys and the gates use them (SURE_GUEST_PKU=off turns them off)",
+      ),
+      fenced: z.array(z.string()).describe("What the gates close to functions with them"),
+    }).describe("Protection keys inside the function VMs"),
     reason: z.string().describe("Why the node gives what it gives"),
   }).describe("The data isolation this node gives"),
   dataplane: z.object({
@@ -121,7 +127,7 @@ export interface HealthDeps {
 }
 
 export function health(deps: HealthDeps): Health {
-  const { kvm, pku, afxdp } = deps.capabilities;
+  const { kvm, pku, guestPku, afxdp } = deps.capabilities;
   return {
     status: kvm.available ? "ok" : "degraded",
     version: deps.version,
@@ -134,7 +140,7 @@ export function health(deps: HealthDeps): Health {
       budgetBytes: deps.scheduler.budget.limitBytes,
       reservedBytes: deps.scheduler.budget.usedBytes,
     },
-    isolation: isolationModel(pku),
+    isolation: isolationModel(guestPku),
     dataplane: front(deps.front?.current),
   };
 }

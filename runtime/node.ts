@@ -128,7 +128,7 @@ export function assembleNode(
     logs,
     link?.chainServing(),
     placement ?? { peers: {} },
-    isolationModel(capabilities.pku),
+    isolationModel(capabilities.guestPku),
   );
   const metrics = new NodeMetrics();
   const front: { current?: FrontInfo } = {};

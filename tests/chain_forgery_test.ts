@@ -9,14 +9,30 @@
  *   capabilities, to every next hop it has, complete nothing and fail
  *   nothing: the node stops the forger and every other request is answered;
  * - reports of bogus descriptors it never received stop nobody.
+ * That is the node's own defence, all there is where guests have no
+ * protection keys, so these run with guest keys off; where guests have keys
+ * the rings, node pages and the chain's table are the gate's alone, and the
+ * last test checks that a step touching any of them faults.
  */
 import assert from "node:assert/strict";
-import { buildImage, deployFunction, hasKvm, startTestNode, type TestNode } from "./helpers.ts";
+import {
+  buildImage,
+  deployFunction,
+  hasGuestPku,
+  hasKvm,
+  startTestNode,
+  type TestNode,
+  withoutGuestKeys,
+} from "./helpers.ts";
 import { assertPoolFull, chain, invoke, text } from "./chain_helpers.ts";
 
 const GW = 16; // SURE_NODE_GW: steps are 0 (route-text), 1 (upper), 2 (the forger)
 
-async function withGuardedChain(fn: (node: TestNode) => Promise<void>) {
+async function withGuardedChain(
+  fn: (node: TestNode) => Promise<void>,
+  withKeys = false,
+): Promise<void> {
+  if (!withKeys) return withoutGuestKeys(() => withGuardedChain(fn, true));
   const node = await startTestNode();
   try {
     for (const f of ["route-text", "upper"]) {
@@ -125,5 +141,28 @@ Deno.test({
       assert.equal(s.descriptors.unconfirmed, before + 3);
       await assertServes(node);
     });
+  },
+});
+
+Deno.test({
+  name: "chain forgery: where guests have protection keys, the chain's table, rings and node " +
+    "pages fault for the function, even its own",
+  ignore: !hasKvm || !hasGuestPku,
+  async fn() {
+    await withGuardedChain(async (node) => {
+      // What it owns without keys (its ring to upper, the ring into it, its
+      // page) is the gate's too: the fixture's first read of the table faults.
+      for (const attack of ["3 2 1", "4 0 2", "5 2"]) {
+        const r = await invoke(node, "guarded", attack);
+        assert.equal(r.status, 502, `${attack}: ${text(r.bytes)}`);
+        const err = JSON.parse(text(r.bytes));
+        assert.equal(err.error, "function_fault", attack);
+        assert.equal(err.function, "hexdump", attack);
+        assert.equal(err.fault.vector, 14, attack);
+        assert.equal(err.fault.errorCode & 0x20, 0x20, attack); // the PK bit
+        assert.match(err.message, /protection-key fault/);
+        await assertServes(node);
+      }
+    }, true);
   },
 });

@@ -59,6 +59,31 @@ export const hasKvm: boolean = (() => {
   }
 })();
 
+/** True when guests get protection keys here (the gates close the library OS's pages). */
+export const hasGuestPku: boolean = (() => {
+  try {
+    return probe().guestPku;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * Runs fn with guest protection keys off for every VM built meanwhile
+ * (SURE_GUEST_PKU=off, read by libsure per VM): for tests of what the node
+ * itself enforces, which is all that stands where guests have no keys.
+ */
+export async function withoutGuestKeys<T>(fn: () => Promise<T>): Promise<T> {
+  const was = Deno.env.get("SURE_GUEST_PKU");
+  Deno.env.set("SURE_GUEST_PKU", "off");
+  try {
+    return await fn();
+  } finally {
+    if (was === undefined) Deno.env.delete("SURE_GUEST_PKU");
+    else Deno.env.set("SURE_GUEST_PKU", was);
+  }
+}
+
 /** True when libsure.so exists (image checks need it even without KVM). */
 export const hasLibsure: boolean = (() => {
   try {

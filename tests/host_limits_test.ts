@@ -4,10 +4,21 @@
  * counters zeroed or set to 10^15): the node's rate limit still holds (it is
  * checked by libsure before a request is posted, on both data planes), and
  * the sidecar series in /metrics never go back and never pass the requests
- * the node gave the function.
+ * the node gave the function. That is what stands where guests have no
+ * protection keys; where they have them the page is closed to the function
+ * (the gates own it), so these tests turn guest keys off for their node
+ * (SURE_GUEST_PKU=off) and a last one checks that with keys the lie faults.
  */
 import assert from "node:assert/strict";
-import { deployFunction, faultyImage, hasKvm, startTestNode, type TestNode } from "./helpers.ts";
+import {
+  deployFunction,
+  faultyImage,
+  hasGuestPku,
+  hasKvm,
+  startTestNode,
+  type TestNode,
+  withoutGuestKeys,
+} from "./helpers.ts";
 
 /** Every sure_sidecar_* sample of one function, by its full name and labels (sums left out). */
 async function sidecarSamples(node: TestNode, fn: string): Promise<Map<string, number>> {
@@ -26,57 +37,83 @@ for (const dataplane of ["sockets", "hono"] as const) {
     name: `limits: a function that rewrites its sidecar page keeps its rate limit and cannot ` +
       `bend its counters (--dataplane ${dataplane})`,
     ignore: !hasKvm,
-    async fn() {
-      const node = await startTestNode({ dataplane });
-      try {
-        await deployFunction(node, "liar", await faultyImage(), 5000, {
-          rateLimit: 1,
-          rateBurst: 1,
-          maxInstances: 1,
-        });
-        let sent = 0;
-        const call = async (body: string) => {
-          sent++;
-          const r = await fetch(`${node.url}/invoke/liar`, { method: "POST", body });
-          return { status: r.status, text: await r.text() };
-        };
-        const lied = await call("lie");
-        assert.equal(lied.status, 200, lied.text);
-        assert.equal(lied.text, "lied");
-        const first = await sidecarSamples(node, "liar");
+    fn: () =>
+      withoutGuestKeys(async () => {
+        const node = await startTestNode({ dataplane });
+        try {
+          await deployFunction(node, "liar", await faultyImage(), 5000, {
+            rateLimit: 1,
+            rateBurst: 1,
+            maxInstances: 1,
+          });
+          let sent = 0;
+          const call = async (body: string) => {
+            sent++;
+            const r = await fetch(`${node.url}/invoke/liar`, { method: "POST", body });
+            return { status: r.status, text: await r.text() };
+          };
+          const lied = await call("lie");
+          assert.equal(lied.status, 200, lied.text);
+          assert.equal(lied.text, "lied");
+          const first = await sidecarSamples(node, "liar");
 
-        // Its page now says "no limit": 20 at once are still paced at 1/s.
-        const t0 = performance.now();
-        const answers = await Promise.all(Array.from({ length: 20 }, () => call("x")));
-        const seconds = (performance.now() - t0) / 1000;
-        const served = answers.filter((a) => a.status === 200).length;
-        const refused = answers.filter((a) => a.status === 429);
-        for (const a of refused) assert.equal(JSON.parse(a.text).error, "rate_limited");
-        // (A queue that is full answers 503: also not served.)
-        const overloaded = answers.filter((a) => a.status === 503).length;
-        assert.equal(
-          served + refused.length + overloaded,
-          20,
-          JSON.stringify(answers.map((a) => [a.status, a.text.slice(0, 200)])),
-        );
-        assert.ok(refused.length > 0);
-        // One token at most in the bucket after "lie", one more per second.
-        assert.ok(served <= 2 + Math.ceil(seconds), `${served} served in ${seconds.toFixed(1)} s`);
-
-        const second = await sidecarSamples(node, "liar");
-        assert.ok(second.size > 0, "no sidecar series for liar");
-        for (const [key, value] of second) {
-          // Times are bounded by the instance's age, not by requests.
-          if (key.includes("_sum{") || key.startsWith("sure_sidecar_cpu_seconds")) continue;
-          assert.ok(value <= sent + 1, `${key} = ${value} after ${sent} requests`);
-          assert.ok(
-            value >= (first.get(key) ?? 0),
-            `${key} went back: ${first.get(key)} -> ${value}`,
+          // Its page now says "no limit": 20 at once are still paced at 1/s.
+          const t0 = performance.now();
+          const answers = await Promise.all(Array.from({ length: 20 }, () => call("x")));
+          const seconds = (performance.now() - t0) / 1000;
+          const served = answers.filter((a) => a.status === 200).length;
+          const refused = answers.filter((a) => a.status === 429);
+          for (const a of refused) assert.equal(JSON.parse(a.text).error, "rate_limited");
+          // (A queue that is full answers 503: also not served.)
+          const overloaded = answers.filter((a) => a.status === 503).length;
+          assert.equal(
+            served + refused.length + overloaded,
+            20,
+            JSON.stringify(answers.map((a) => [a.status, a.text.slice(0, 200)])),
           );
+          assert.ok(refused.length > 0);
+          // One token at most in the bucket after "lie", one more per second.
+          assert.ok(
+            served <= 2 + Math.ceil(seconds),
+            `${served} served in ${seconds.toFixed(1)} s`,
+          );
+
+          const second = await sidecarSamples(node, "liar");
+          assert.ok(second.size > 0, "no sidecar series for liar");
+          for (const [key, value] of second) {
+            // Times are bounded by the instance's age, not by requests.
+            if (key.includes("_sum{") || key.startsWith("sure_sidecar_cpu_seconds")) continue;
+            assert.ok(value <= sent + 1, `${key} = ${value} after ${sent} requests`);
+            assert.ok(
+              value >= (first.get(key) ?? 0),
+              `${key} went back: ${first.get(key)} -> ${value}`,
+            );
+          }
+        } finally {
+          await node.close();
         }
-      } finally {
-        await node.close();
-      }
-    },
+      }),
   });
 }
+
+Deno.test({
+  name: "limits: where guests have protection keys, a function that writes its sidecar page faults",
+  ignore: !hasKvm || !hasGuestPku,
+  async fn() {
+    const node = await startTestNode();
+    try {
+      await deployFunction(node, "liar", await faultyImage(), 5000);
+      const r = await fetch(`${node.url}/invoke/liar`, { method: "POST", body: "lie" });
+      const body = await r.json();
+      assert.equal(r.status, 502, JSON.stringify(body));
+      assert.equal(body.error, "function_fault");
+      assert.match(body.message, /protection-key fault at 0xd0/); // the sidecar page
+      assert.equal(body.fault.errorCode & 0x20, 0x20);
+      // The node goes on serving it from a fresh instance.
+      const ok = await fetch(`${node.url}/invoke/liar`, { method: "POST", body: "x" });
+      assert.equal(ok.status, 200, await ok.text());
+    } finally {
+      await node.close();
+    }
+  },
+});

@@ -12,8 +12,10 @@
  *   0x004000  trap stack (4 pages)          supervisor RW NX
  *   0x008000  control page (struct sure_ctrl) user RW NX, shared with host
  *   0x009000  log ring (SURE_LOG_SIZE)      user RW NX, shared with host
- *   0x00d000  sidecar page (struct sure_sidecar) user RW NX, shared with host
- *   0x010000  page tables                   not mapped at all
+ *   0x00d000  sidecar page (struct sure_sidecar) user RW NX, shared with host,
+ *                                           protection key SIDECAR (sure_gate_abi.h)
+ *   0x010000  the gates (sure_gate_abi.h)   code, state, private data, stack
+ *   0x020000  page tables                   not mapped at all
  *   0x400000  function image (ELF PT_LOADs) user, per segment (W^X)
  *     ...     heap                          user RW NX
  *     ...     guard page                    unmapped
@@ -30,12 +32,17 @@
 #include <stdint.h>
 #endif
 #include "sure_chain_abi.h"
+#include "sure_gate_abi.h"
 #include "sure_http_abi.h"
 
 /* 2: templates; 3: library sidecar page, trace context; 4: fixed latency
  * buckets, descriptor reason, copied bytes per step; 5: HTTP head blocks,
- * environment, wall clock, handler return code and abort reason */
-#define SURE_ABI_VERSION 5u
+ * environment, wall clock, handler return code and abort reason; 6: the
+ * gates (sure_gate_abi.h): the sidecar and trace context move behind them */
+#define SURE_ABI_VERSION 6u
+/* Images of this version still run where guests have no protection keys (its
+ * library writes the sidecar page itself; everything else is the same). */
+#define SURE_ABI_LEGACY 5u
 #define SURE_PAGE_SIZE 0x1000ull
 
 #define SURE_GDT_GPA 0x1000ull
@@ -48,7 +55,7 @@
 /* A power of two, so that the free-running uint32 counters wrap cleanly. */
 #define SURE_LOG_SIZE 0x4000u /* 16 KiB byte ring */
 #define SURE_SIDECAR_GPA 0xd000ull
-#define SURE_PT_GPA 0x10000ull
+#define SURE_PT_GPA 0x20000ull
 #define SURE_PT_END 0x400000ull
 
 /* Function images must load entirely inside [IMAGE_BASE, IMAGE_LIMIT). */

@@ -16,8 +16,11 @@
  *     of the rings into n) is writable only in n's VM, read-only in the VMs
  *     that produce into n, absent elsewhere;
  *   - the buffers and head blocks are read-write in every step (data
- *     isolation inside a chain needs protection keys: not built).
+ *     isolation inside a chain needs per-request keys: not built).
  * So a descriptor on ring(from -> to) was written by `from`, whatever it says.
+ * All but the buffers and head blocks, and the table, carry the chain's
+ * protection key (sure_gate_abi.h): only the gate's code touches them, where
+ * guests have keys not even the step's own function.
  *
  * A request in flight owns one "slot": two extents of contiguous buffers
  * (ext 0 holds the request body, ext 1 is the fresh buffer a function may

@@ -32,6 +32,9 @@ struct sure_chain;
 SURE_API int sure_kvm_probe(char *err, size_t errcap);
 /* 1 if the host CPU has protection keys usable by pkey_alloc(), else 0. */
 SURE_API int sure_pku_probe(void);
+/* 1 if guests get protection keys (KVM offers PKU, SURE_GUEST_PKU is not
+ * "off"): the gates then close the library OS's pages to functions. */
+SURE_API int sure_guest_pku_probe(void);
 /* 1 if an AF_XDP socket can be created here, else 0. */
 SURE_API int sure_afxdp_probe(void);
 

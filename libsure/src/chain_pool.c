@@ -112,13 +112,17 @@ static int layout(struct sure_chain *c, char *err, size_t errcap)
 
 static void add_view(struct sure_chain_seat *seat, uint64_t off, uint64_t size, uint32_t writable)
 {
+	/* Everything but the buffers and head blocks is the gate's (sure_gate_abi.h). */
+	uint32_t key = off < seat->chain->m->buf_off ? SURE_PKEY_CHAIN : 0;
+
 	if (seat->nviews < SURE_CHAIN_MAX_VIEWS)
-		seat->views[seat->nviews++] = (struct sure_view){ off, size, writable };
+		seat->views[seat->nviews++] = (struct sure_view){ off, size, writable, key };
 }
 
 /* What step i's page tables show of the pool (sure_chain_abi.h): its own
  * node page and outgoing rings writable; the node pages and incoming rings
- * it reads, read-only; the buffers and head blocks; nothing else. */
+ * it reads, read-only; the buffers and head blocks; nothing else. All but the
+ * buffers and head blocks carry the chain's key: only the gate touches them. */
 static void fill_views(struct sure_chain *c, uint32_t i)
 {
 	const struct sure_step_meta *s = &c->m->step[i];

@@ -65,6 +65,7 @@ static uint32_t regions(void *p, struct sure_region *out)
 
 	out[0] = (struct sure_region){
 		.gpa = SURE_META_GPA, .host = c->meta.map, .size = c->meta.size, .writable = 0,
+		.pkey = SURE_PKEY_CHAIN,
 	};
 	out[1] = (struct sure_region){
 		.gpa = SURE_POOL_GPA, .host = c->pool.map, .size = c->pool.size, .writable = 1,

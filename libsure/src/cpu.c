@@ -7,10 +7,12 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
 #include "sure_abi.h"
+#include "sure_gate_abi.h"
 
 extern const uint8_t sure_trap_blob[], sure_trap_blob_end[];
 
@@ -31,10 +33,15 @@ extern const uint8_t sure_trap_blob[], sure_trap_blob_end[];
 #define CR4_UMIP (1ull << 11)
 #define CR4_SMEP (1ull << 20)
 #define CR4_SMAP (1ull << 21)
+#define CR4_PKE (1ull << 22)
 /* CPUID leaf 7, subleaf 0: EBX bit 7 SMEP, bit 20 SMAP; ECX bit 2 UMIP. */
 #define CPUID7_EBX_SMEP (1u << 7)
 #define CPUID7_EBX_SMAP (1u << 20)
 #define CPUID7_ECX_UMIP (1u << 2)
+#define CPUID7_ECX_PKU (1u << 3)
+#define XCR0_PKRU (1u << 9)
+#define XSAVE_HDR_BV 512 /* XSTATE_BV in the XSAVE header */
+#define XSTATE_PKRU 9
 #define MSR_IA32_TSC 0x10
 #define EFER_LME (1ull << 8)
 #define EFER_LMA (1ull << 10)
@@ -130,7 +137,71 @@ uint64_t sure_cpu_cr4_protections(const struct sure_kvm *kvm)
 	return cr4;
 }
 
-static int set_sregs(int fd, const struct sure_kvm *kvm, uint64_t cr3)
+static struct kvm_cpuid_entry2 *cpuid_entry(struct kvm_cpuid2 *cpuid, uint32_t fn, uint32_t idx)
+{
+	for (uint32_t i = 0; cpuid && i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == fn && cpuid->entries[i].index == idx)
+			return &cpuid->entries[i];
+	return NULL;
+}
+
+uint32_t sure_cpu_pku_setup(struct kvm_cpuid2 *cpuid)
+{
+	struct kvm_cpuid_entry2 *l7 = cpuid_entry(cpuid, 7, 0);
+	struct kvm_cpuid_entry2 *xcr0 = cpuid_entry(cpuid, 0xd, 0);
+	struct kvm_cpuid_entry2 *pk = cpuid_entry(cpuid, 0xd, XSTATE_PKRU);
+
+	if (!l7 || !(l7->ecx & CPUID7_ECX_PKU))
+		return 0;
+	/* PKRU must have a place in the XSAVE area KVM_GET/SET_XSAVE move, or a
+	 * clone could not be given its template's rights. */
+	if (!xcr0 || !(xcr0->eax & XCR0_PKRU) || !pk || pk->eax < 4 ||
+	    pk->ebx + 4 > sizeof(struct kvm_xsave)) {
+		l7->ecx &= ~CPUID7_ECX_PKU;
+		return 0;
+	}
+	return pk->ebx;
+}
+
+int sure_cpu_guest_keys(const struct sure_kvm *kvm)
+{
+	const char *v = getenv("SURE_GUEST_PKU");
+
+	return kvm && kvm->pkru_offset && !(v && strcmp(v, "off") == 0);
+}
+
+/* PKRU lives in the XSAVE area only: KVM has no register call for it. */
+static int get_pkru(int fd, uint32_t off, uint32_t *pkru)
+{
+	struct kvm_xsave xs;
+	uint64_t bv;
+
+	if (ioctl(fd, KVM_GET_XSAVE, &xs) < 0)
+		return -errno;
+	memcpy(&bv, (uint8_t *)xs.region + XSAVE_HDR_BV, 8);
+	*pkru = 0; /* the component's init state */
+	if (bv & (1ull << XSTATE_PKRU))
+		memcpy(pkru, (uint8_t *)xs.region + off, 4);
+	return 0;
+}
+
+static int set_pkru(int fd, uint32_t off, uint32_t pkru)
+{
+	struct kvm_xsave xs;
+	uint64_t bv;
+
+	if (ioctl(fd, KVM_GET_XSAVE, &xs) < 0)
+		return -errno;
+	memcpy(&bv, (uint8_t *)xs.region + XSAVE_HDR_BV, 8);
+	bv |= 1ull << XSTATE_PKRU;
+	memcpy((uint8_t *)xs.region + XSAVE_HDR_BV, &bv, 8);
+	memcpy((uint8_t *)xs.region + off, &pkru, 4);
+	if (ioctl(fd, KVM_SET_XSAVE, &xs) < 0)
+		return -errno;
+	return 0;
+}
+
+static int set_sregs(int fd, const struct sure_kvm *kvm, int keys, uint64_t cr3)
 {
 	struct kvm_sregs sr;
 
@@ -156,6 +227,8 @@ static int set_sregs(int fd, const struct sure_kvm *kvm, uint64_t cr3)
 	sr.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
 	sr.cr3 = cr3;
 	sr.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | sure_cpu_cr4_protections(kvm);
+	if (keys)
+		sr.cr4 |= CR4_PKE;
 	sr.efer = EFER_LME | EFER_LMA | EFER_NXE;
 	if (ioctl(fd, KVM_SET_SREGS, &sr) < 0)
 		return -errno;
@@ -180,7 +253,8 @@ static void sync_tsc(int fd)
 		ioctl(fd, KVM_SET_DEVICE_ATTR, &attr);
 }
 
-int sure_cpu_setup(int fd, const struct sure_kvm *kvm, uint64_t cr3, uint64_t rip, uint64_t rsp)
+int sure_cpu_setup(int fd, const struct sure_kvm *kvm, int keys, uint64_t cr3, uint64_t rip,
+		   uint64_t rsp)
 {
 	struct kvm_regs regs;
 	struct kvm_fpu fpu;
@@ -189,7 +263,7 @@ int sure_cpu_setup(int fd, const struct sure_kvm *kvm, uint64_t cr3, uint64_t ri
 	/* First: KVM refuses EFER.NXE until CPUID says the vCPU has NX. */
 	if (ioctl(fd, KVM_SET_CPUID2, kvm->cpuid) < 0)
 		return -errno;
-	rc = set_sregs(fd, kvm, cr3);
+	rc = set_sregs(fd, kvm, keys, cr3);
 	if (rc < 0)
 		return rc;
 	memset(&regs, 0, sizeof(regs));
@@ -203,6 +277,13 @@ int sure_cpu_setup(int fd, const struct sure_kvm *kvm, uint64_t cr3, uint64_t ri
 	fpu.mxcsr = 0x1f80;
 	if (ioctl(fd, KVM_SET_FPU, &fpu) < 0)
 		return -errno;
+	/* A new vCPU's PKRU is 0, every key open: the function's first
+	 * instruction already runs with the library OS's keys closed. */
+	if (keys) {
+		rc = set_pkru(fd, kvm->pkru_offset, SURE_PKRU_FUNC);
+		if (rc < 0)
+			return rc;
+	}
 	sync_tsc(fd);
 	return 0;
 }
@@ -223,12 +304,13 @@ int sure_cpu_guest_tsc(int fd, uint64_t *tsc)
 	return 0;
 }
 
-int sure_cpu_save(int fd, struct sure_cpu_state *st)
+int sure_cpu_save(int fd, const struct sure_kvm *kvm, struct sure_cpu_state *st)
 {
 	if (ioctl(fd, KVM_GET_REGS, &st->regs) < 0 || ioctl(fd, KVM_GET_SREGS, &st->sregs) < 0 ||
 	    ioctl(fd, KVM_GET_FPU, &st->fpu) < 0)
 		return -errno;
-	return 0;
+	st->pkru = 0;
+	return kvm->pkru_offset ? get_pkru(fd, kvm->pkru_offset, &st->pkru) : 0;
 }
 
 int sure_cpu_restore(int fd, const struct sure_kvm *kvm, const struct sure_cpu_state *st)
@@ -242,6 +324,12 @@ int sure_cpu_restore(int fd, const struct sure_kvm *kvm, const struct sure_cpu_s
 	if (ioctl(fd, KVM_SET_SREGS, &sr) < 0 || ioctl(fd, KVM_SET_REGS, &st->regs) < 0 ||
 	    ioctl(fd, KVM_SET_FPU, &st->fpu) < 0)
 		return -errno;
+	/* Not left at a new vCPU's 0 (all open): the template's own rights. */
+	if (kvm->pkru_offset) {
+		int rc = set_pkru(fd, kvm->pkru_offset, st->pkru);
+		if (rc < 0)
+			return rc;
+	}
 	sync_tsc(fd);
 	return 0;
 }

@@ -15,6 +15,7 @@ struct sure_cpu_state {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	struct kvm_fpu fpu;
+	uint32_t pkru; /* the protection-key rights register, where guests have PKU */
 };
 
 /* Writes the GDT + TSS, IDT and trap stubs at their sure_abi.h addresses. */
@@ -24,11 +25,23 @@ void sure_cpu_tables(uint8_t *mem);
 /* The CR4 protections (SMEP, SMAP, UMIP) that KVM's supported CPUID offers:
  * sure_cpu_setup turns on every one of them. */
 uint64_t sure_cpu_cr4_protections(const struct sure_kvm *kvm);
-int sure_cpu_setup(int vcpu_fd, const struct sure_kvm *kvm, uint64_t cr3, uint64_t rip,
+/*
+ * Whether guests can have protection keys: the offset of PKRU in KVM's XSAVE
+ * area if KVM offers PKU and an XCR0 with PKRU, else 0, with PKU taken out of
+ * the CPUID every vCPU is given.
+ */
+uint32_t sure_cpu_pku_setup(struct kvm_cpuid2 *cpuid);
+/*
+ * Whether a VM built now uses them: they exist and $SURE_GUEST_PKU is not
+ * "off" (read at each VM, so that a node, or a test, can run without them).
+ */
+int sure_cpu_guest_keys(const struct sure_kvm *kvm);
+/* keys: sure_cpu_guest_keys() when the VM was laid out. */
+int sure_cpu_setup(int vcpu_fd, const struct sure_kvm *kvm, int keys, uint64_t cr3, uint64_t rip,
 		   uint64_t rsp);
 
 /* Reads the state of a stopped vCPU (from its own thread or after it ended). */
-int sure_cpu_save(int vcpu_fd, struct sure_cpu_state *st);
+int sure_cpu_save(int vcpu_fd, const struct sure_kvm *kvm, struct sure_cpu_state *st);
 /* Gives a new vCPU a saved state: a clone continues where its template stopped. */
 int sure_cpu_restore(int vcpu_fd, const struct sure_kvm *kvm, const struct sure_cpu_state *st);
 

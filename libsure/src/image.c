@@ -5,7 +5,9 @@
  * the first problem it finds in one line. It depends on nothing else in
  * libsure so that the fuzz target can build it on its own.
  */
+#include "cpu.h"
 #include "image.h"
+#include "kvm.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -38,6 +40,7 @@ struct ctx {
 	uint64_t raw_hi[SURE_IMAGE_MAX_SEGS];
 	unsigned idx[SURE_IMAGE_MAX_SEGS];
 	int notes; /* sure ABI notes seen */
+	uint32_t abi_version; /* the note's */
 };
 
 /* Local twin of sure_errf: keeps this file free of other libsure objects. */
@@ -208,10 +211,11 @@ static int scan_notes(struct ctx *c, unsigned i, const Elf64_Phdr *ph)
 			if (++c->notes > 1)
 				return fail(c, "more than one sure ABI note");
 			memcpy(&version, seg + desc, sizeof(version));
-			if (version != SURE_ABI_VERSION)
+			if (version != SURE_ABI_VERSION && version != SURE_ABI_LEGACY)
 				return fail(c, "image was built for sure ABI version %u, this node "
 					       "runs ABI version %u: rebuild it with `sure build`",
 					    (unsigned)version, SURE_ABI_VERSION);
+			c->abi_version = version;
 		}
 		/* The last note may omit its trailing padding. */
 		rel = align_up(desc + nh.n_descsz, align);
@@ -371,6 +375,7 @@ int sure_image_parse(const uint8_t *img, size_t len, uint64_t mem_bytes,
 		rc = fail(&c, "not a sure image: no sure ABI note (build it with `sure build`)");
 		goto bad;
 	}
+	info->abi_version = c.abi_version;
 	rc = check_entry(&c, info);
 	if (rc < 0)
 		goto bad;
@@ -422,5 +427,25 @@ SURE_API int sure_image_check(const uint8_t *img, size_t len, uint32_t mem_mib, 
 	if (mem_mib < SURE_MEM_MIN_MIB || mem_mib > SURE_MEM_MAX_MIB)
 		return fail(&c, "function memory %u MiB is outside %u..%u MiB", mem_mib,
 			    SURE_MEM_MIN_MIB, SURE_MEM_MAX_MIB);
-	return sure_image_parse(img, len, (uint64_t)mem_mib * MIB, &info, err, errcap);
+	int rc = sure_image_parse(img, len, (uint64_t)mem_mib * MIB, &info, err, errcap);
+	const struct sure_kvm *kvm;
+	char kerr[128];
+
+	/* Without KVM nothing runs it here; where it runs, the same check is made again. */
+	if (rc == 0 && sure_kvm_get(&kvm, kerr, sizeof(kerr)) == 0)
+		rc = sure_image_runnable(&info, sure_cpu_guest_keys(kvm), err, errcap);
+	return rc;
+}
+
+int sure_image_runnable(const struct sure_image_info *info, int guest_pku, char *err,
+			size_t errcap)
+{
+	struct ctx c = {.err = err, .errcap = errcap};
+
+	if (info->abi_version == SURE_ABI_LEGACY && guest_pku)
+		return fail(&c, "image was built for sure ABI version %u, before the gates: its "
+				"library writes the sidecar page itself, which this host's "
+				"protection keys close; rebuild it with `sure build`",
+			    (unsigned)info->abi_version);
+	return 0;
 }

@@ -26,6 +26,7 @@ struct sure_image_info {
 	uint64_t end; /* page aligned end of the highest segment */
 	unsigned nseg;
 	struct sure_image_seg seg[SURE_IMAGE_MAX_SEGS];
+	uint32_t abi_version; /* SURE_ABI_VERSION, or SURE_ABI_LEGACY */
 };
 
 /*
@@ -46,6 +47,11 @@ struct sure_image_hit {
  * parsed image starts WRPKRU, XRSTOR or XRSTORS, else 0. */
 int sure_image_scan_code(const uint8_t *img, const struct sure_image_info *info,
 			 struct sure_image_hit *hit);
+
+/* 0 if an image of info's ABI can run where guests have protection keys
+ * (guest_pku) or not; else -EINVAL and why. */
+int sure_image_runnable(const struct sure_image_info *info, int guest_pku, char *err,
+			size_t errcap);
 
 /* Copies the segments of a parsed image into guest RAM (mem, mem_bytes). */
 void sure_image_load(const uint8_t *img, const struct sure_image_info *info, uint8_t *mem);

@@ -16,6 +16,7 @@
 #include <x86intrin.h>
 
 #include "cpu.h"
+#include "gate_load.h"
 #include "image.h"
 #include "instance.h"
 #include "env.h"
@@ -122,10 +123,15 @@ static int build_memory(struct sure_instance *inst, const uint8_t *img,
 		.info = info,
 		.env = env,
 		.env_len = env_len,
+		.pku = inst->keys,
 	};
 	rc = sure_layout_build(&li, lo, err, errcap);
-	if (rc == 0 && inst->att.ops)
+	if (rc == 0 && inst->att.ops) {
 		inst->att.ops->fill_ctrl(inst->att.seat, inst->ctrl);
+		/* Before the guest runs, so the gate can take it as the node's word. */
+		if (inst->ctrl->chain_meta_gva)
+			sure_gate_set_chain(inst->ram.map, inst->ctrl->chain_step);
+	}
 	if (rc == 0)
 		inst->ctrl->instance_seed = sure_random_u64();
 	return rc;
@@ -171,12 +177,14 @@ int sure_instance_build_vm(struct sure_instance *inst, char *err, size_t errcap)
 static int boot_cpu(struct sure_instance *inst, const struct sure_layout_out *lo, char *err,
 		    size_t errcap)
 {
-	int khz, rc = sure_cpu_setup(inst->vcpu.fd, inst->kvm, lo->cr3, lo->rip, lo->rsp);
+	int khz, rc = sure_cpu_setup(inst->vcpu.fd, inst->kvm, inst->keys, lo->cr3, lo->rip,
+				     lo->rsp);
 
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "vCPU setup: %s", strerror(-rc));
 	khz = ioctl(inst->vcpu.fd, KVM_GET_TSC_KHZ, 0);
 	inst->ctrl->tsc_hz = khz > 0 ? (uint64_t)khz * 1000 : 0;
+	sure_gate_set_tsc_hz(inst->ram.map, inst->ctrl->tsc_hz);
 	sure_sidecar_init(inst);
 	return 0;
 }
@@ -259,7 +267,7 @@ static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_
 	struct sure_layout_out lo;
 	struct sure_instance *inst;
 	const struct sure_kvm *kvm;
-	int rc;
+	int rc, keys;
 
 	if (err && errcap)
 		err[0] = 0;
@@ -279,6 +287,9 @@ static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_
 	if (rc < 0)
 		return rc;
 	rc = sure_image_parse(img, len, (uint64_t)mem_mib * MIB, &info, err, errcap);
+	keys = sure_cpu_guest_keys(kvm);
+	if (rc == 0)
+		rc = sure_image_runnable(&info, keys, err, errcap);
 	if (rc < 0)
 		return rc;
 
@@ -286,6 +297,7 @@ static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_
 	if (!inst)
 		return sure_errf(err, errcap, -ENOMEM, "out of memory");
 	inst->snap = snap;
+	inst->keys = keys;
 	if (att && att->ops) {
 		rc = sure_instance_attach(inst, att);
 		if (rc < 0) {

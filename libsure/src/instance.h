@@ -25,6 +25,7 @@ struct sure_ctrl;
 struct sure_view {
 	uint64_t off, size; /* page aligned, inside the region */
 	uint32_t writable; /* 1 only in a writable region */
+	uint32_t pkey; /* its protection key (sure_gate_abi.h), 0: the function's */
 };
 
 /* Guest memory an attachment adds to each of its instances: a memslot of its
@@ -34,6 +35,7 @@ struct sure_region {
 	uint8_t *host; /* host mapping of the memory */
 	uint64_t size; /* bytes, whole pages */
 	uint32_t writable; /* 0: read-only in the memslot and in the page tables */
+	uint32_t pkey; /* the whole region's protection key (no views) */
 	const struct sure_view *views; /* NULL: the whole region */
 	uint32_t nviews;
 };
@@ -118,6 +120,7 @@ struct sure_instance {
 	/* The guest's TSC rate as KVM said when its vCPU was made (1 GHz if it
 	 * did not): never the control page's copy, which the guest can rewrite. */
 	uint64_t tsc_hz;
+	int keys; /* the VM uses protection keys (sure_cpu_guest_keys() at its build) */
 	/* The rate limit as the host last set it, and the host's own GCRA state:
 	 * it holds whatever the guest writes into its sidecar page (sidecar.c). */
 	struct {

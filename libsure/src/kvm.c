@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "cpu.h"
 #include "libsure.h"
 #include "util.h"
 
@@ -100,6 +101,7 @@ static int open_kvm(const char *path, struct sure_kvm *kvm, char *err, size_t er
 		goto fail;
 	}
 	kvm->cpuid = cpuid;
+	kvm->pkru_offset = sure_cpu_pku_setup(cpuid);
 	kvm->fd = fd;
 	return 0;
 fail:
@@ -146,4 +148,12 @@ SURE_API int sure_kvm_probe(char *err, size_t errcap)
 	if (err && errcap)
 		err[0] = 0;
 	return sure_kvm_get(&kvm, err, errcap);
+}
+
+SURE_API int sure_guest_pku_probe(void)
+{
+	const struct sure_kvm *kvm;
+	char err[128];
+
+	return sure_kvm_get(&kvm, err, sizeof(err)) == 0 && sure_cpu_guest_keys(kvm);
 }

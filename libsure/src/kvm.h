@@ -7,6 +7,7 @@
 #define SURE_KVM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct kvm_cpuid2;
 
@@ -14,6 +15,10 @@ struct sure_kvm {
 	int fd;
 	int vcpu_mmap_size;
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, given to every vCPU */
+	/* Where PKRU sits in KVM's XSAVE area if guests can have protection
+	 * keys (CPUID has PKU and XCR0 can hold PKRU), else 0: then no vCPU sees
+	 * PKU. Whether a new VM uses them: sure_cpu_guest_keys(). */
+	uint32_t pkru_offset;
 };
 
 /*

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "gate_load.h"
 #include "paging.h"
 #include "sure_abi.h"
 #include "util.h"
@@ -18,7 +19,9 @@ static void fill_ctrl(const struct sure_layout_in *in, uint64_t env_gva, uint64_
 
 	memset(c, 0, sizeof(*c));
 	c->magic = SURE_CTRL_MAGIC;
-	c->abi_version = SURE_ABI_VERSION;
+	/* The image's own (the parser allowed only this one or the legacy one);
+	 * the control page is the same in both. */
+	c->abi_version = in->info->abi_version;
 	c->mem_size = in->mem_bytes;
 	c->heap_start = heap_start;
 	c->heap_end = heap_end;
@@ -48,7 +51,8 @@ static int map_region(struct sure_pt *pt, const struct sure_region *r)
 	if (!region_ok(r))
 		return -EINVAL;
 	if (!r->views)
-		return sure_pt_map(pt, r->gpa, r->size, r->writable ? USER_RW : SURE_MAP_USER);
+		return sure_pt_map(pt, r->gpa, r->size,
+				   (r->writable ? USER_RW : SURE_MAP_USER) | SURE_MAP_KEY(r->pkey));
 	for (uint32_t i = 0; i < r->nviews; i++) {
 		const struct sure_view *v = &r->views[i];
 		int rc;
@@ -56,7 +60,8 @@ static int map_region(struct sure_pt *pt, const struct sure_region *r)
 		if (v->size == 0 || (v->off | v->size) & (SURE_PAGE_SIZE - 1) || v->off > r->size ||
 		    v->size > r->size - v->off || (v->writable && !r->writable))
 			return -EINVAL;
-		rc = sure_pt_map(pt, r->gpa + v->off, v->size, v->writable ? USER_RW : SURE_MAP_USER);
+		rc = sure_pt_map(pt, r->gpa + v->off, v->size,
+				 (v->writable ? USER_RW : SURE_MAP_USER) | SURE_MAP_KEY(v->pkey));
 		if (rc < 0)
 			return rc;
 	}
@@ -118,6 +123,7 @@ int sure_layout_build(const struct sure_layout_in *in, struct sure_layout_out *o
 	if (in->env_len)
 		memcpy(in->ram + env_gva, in->env, in->env_len);
 	sure_cpu_tables(in->ram);
+	sure_gate_install(in->ram, in->mem_bytes, in->pku);
 
 	rc = sure_pt_init(&pt, in->ram, in->mem_bytes);
 	if (rc == 0)
@@ -134,7 +140,7 @@ int sure_layout_build(const struct sure_layout_in *in, struct sure_layout_out *o
 	if (rc == 0)
 		rc = sure_pt_map(&pt, SURE_LOG_GPA, SURE_LOG_SIZE, USER_RW);
 	if (rc == 0)
-		rc = sure_pt_map(&pt, SURE_SIDECAR_GPA, SURE_PAGE_SIZE, USER_RW);
+		rc = sure_gate_map(&pt);
 	if (rc == 0)
 		rc = map_image(&pt, info);
 	if (rc == 0 && env_pages)

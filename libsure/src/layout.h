@@ -21,6 +21,7 @@ struct sure_layout_in {
 	const struct sure_image_info *info; /* parsed (checked) image */
 	const uint8_t *env; /* checked environment block (env.h), copied below the heap */
 	uint32_t env_len; /* 0: none */
+	int pku; /* the vCPU will have CR4.PKE (the gates switch keys) */
 };
 
 struct sure_layout_out {

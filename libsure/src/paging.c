@@ -60,6 +60,7 @@ int sure_pt_map(struct sure_pt *pt, uint64_t gva, uint64_t len, uint64_t perms)
 		leaf |= SURE_PTE_RW;
 	if (!(perms & SURE_MAP_EXEC))
 		leaf |= SURE_PTE_NX;
+	leaf |= perms & SURE_PTE_PKEY_MASK;
 	while (gva < end) {
 		uint64_t t = sure_pt_root(pt);
 		for (int shift = 39; shift > 12; shift -= 9) {

@@ -21,6 +21,10 @@
 #define SURE_MAP_USER SURE_PTE_US
 #define SURE_MAP_WRITE SURE_PTE_RW
 #define SURE_MAP_EXEC 1ull /* no NX; reuses the P bit position, which is always set */
+/* The page's protection key (bits 62:59; ignored by a CPU without CR4.PKE). */
+#define SURE_PTE_PKEY_SHIFT 59
+#define SURE_PTE_PKEY_MASK (15ull << SURE_PTE_PKEY_SHIFT)
+#define SURE_MAP_KEY(k) (((uint64_t)(k) << SURE_PTE_PKEY_SHIFT) & SURE_PTE_PKEY_MASK)
 
 struct sure_pt {
 	uint8_t *mem; /* host view of guest RAM */

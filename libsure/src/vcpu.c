@@ -164,7 +164,7 @@ static int on_mmio(struct sure_instance *inst, struct kvm_run *run)
 		 * replay of the doorbell its template rang, and means nothing. */
 		if (!inst->snap || __atomic_load_n(&inst->snapshot_taken, __ATOMIC_RELAXED))
 			return 1;
-		if (sure_cpu_save(inst->vcpu.fd, inst->snap) < 0) {
+		if (sure_cpu_save(inst->vcpu.fd, inst->kvm, inst->snap) < 0) {
 			sure_fault_record(&inst->fault, SURE_FAULT_KVM, 0, (uint64_t)errno, 0, 0);
 			return 0;
 		}

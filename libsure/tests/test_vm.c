@@ -31,6 +31,7 @@
 #include "instance.h"
 #include "kvm.h"
 #include "libsure.h"
+#include "run_fn.h"
 #include "sure_abi.h"
 
 /* The guest addresses sure_ctrl fields by absolute address: pin them. */
@@ -272,14 +273,6 @@ static struct sure_instance *create_echo(void)
 	if (rc != 0)
 		fprintf(stderr, "  create: %d %s\n", rc, err);
 	return inst;
-}
-
-static int send(struct sure_instance *inst, const char *body, uint32_t timeout_ms)
-{
-	size_t n = strlen(body);
-
-	memcpy(sure_instance_req_buf(inst), body, n);
-	return sure_instance_invoke(inst, (uint32_t)n, timeout_ms);
 }
 
 static void test_trap_port_matches_abi(void)
@@ -629,17 +622,6 @@ static const char faulty_src[] = "#include <sure.h>\n"
 				 "	sure_log(\"got %zu bytes\", req->len);\n"
 				 "	return sure_write(req, req->body, req->len);\n"
 				 "}\n";
-
-static struct sure_instance *create_image(const uint8_t *img, size_t len)
-{
-	struct sure_instance *inst = NULL;
-	char err[256] = "";
-	int rc = sure_instance_create(img, len, 16, 65536, 2000, NULL, 0, &inst, err, sizeof(err));
-
-	if (rc != 0)
-		fprintf(stderr, "  create: %d %s\n", rc, err);
-	return inst;
-}
 
 static void test_libsg_echo(void)
 {

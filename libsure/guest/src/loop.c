@@ -132,7 +132,6 @@ __attribute__((noreturn)) void sg_serve(void)
 	if (hz == 0 || hz > TSC_HZ_MAX)
 		hz = TSC_HZ_GUESS;
 	spin_ticks = hz / 1000000 * SPIN_US;
-	sg_sidecar_init(hz);
 	/* resp_seq is the last request answered (0 before the first), so a request
 	 * posted before we got here is still seen as new. */
 	uint32_t seen = c->resp_seq;

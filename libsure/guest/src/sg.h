@@ -53,6 +53,23 @@ static inline void sg_doorbell(uint64_t offset, uint64_t value)
 	*bell = value;
 }
 
+/*
+ * Calls the gate (sure_gate_abi.h): the node's code, not this image's, for
+ * everything that touches the library OS's protected state.
+ */
+static inline uint64_t sg_gate(uint64_t op, uint64_t a, uint64_t b)
+{
+	uint64_t (*gate)(uint64_t, uint64_t, uint64_t) =
+		(uint64_t(*)(uint64_t, uint64_t, uint64_t))(uintptr_t)SURE_GATE_GPA;
+
+	return gate(op, a, b);
+}
+
+static inline const struct sure_gstate *sg_gstate(void)
+{
+	return (const struct sure_gstate *)(uintptr_t)SURE_GSTATE_GPA;
+}
+
 /* The ABI note of this image (note.c); the guest checks the host against it. */
 struct sg_note {
 	uint32_t namesz;

@@ -6,7 +6,6 @@
 
 #include "sure_abi.h"
 
-void sg_sidecar_init(uint64_t tsc_hz);
 /* SURE_REASON_HANDLER (0) to run the handler, else why not (enum sure_reason).
  * start_tsc: when the node took the request; queued: requests waiting behind it. */
 uint32_t sg_sidecar_admit(uint64_t start_tsc, uint64_t queued);
