@@ -25,6 +25,7 @@ export const LIMITS = {
   stepName: 32,
   ringSlots: 1024,
   maxHops: 64,
+  requestColours: 11,
   reqHeadCap: 16384,
   respHeadCap: 8192,
   headMaxFields: 256,

@@ -3,7 +3,7 @@
  * body is copied in by libsure, which counts it), completions collected in
  * batches by one nonblocking wait, and answers copied out by libsure.
  */
-import { ERR_CAP, libsure, takeHandle } from "./libsure.ts";
+import { cString, ERR_CAP, libsure, takeHandle } from "./libsure.ts";
 import { Errno, errorFromErrno } from "./errors.ts";
 import { type AnswerReason, REASONS } from "./sidecar.ts";
 import { COMPLETION_ERROR, LIMITS, STRUCTS } from "./abi.ts";
@@ -35,6 +35,12 @@ export interface ChainLayout {
   buffers: number;
   bufferSize: number;
   slots: number;
+  /**
+   * Request-level data isolation (sure_chain_isolate): one protection-key
+   * colour per request in flight, at most 11 of them, each with its own
+   * share of the pool.
+   */
+  isolateRequests?: boolean;
 }
 
 export type CompletionError = keyof typeof COMPLETION_ERROR;
@@ -141,7 +147,20 @@ export class Chain {
       err,
       BigInt(ERR_CAP),
     );
-    return new Chain(takeHandle("sure_chain_create", rc, out, err), maxBatch);
+    const chain = new Chain(takeHandle("sure_chain_create", rc, out, err), maxBatch);
+    if (layout.isolateRequests) {
+      const irc = libsure().sure_chain_isolate(chain.handle, err, BigInt(ERR_CAP));
+      if (irc < 0) {
+        chain.destroy();
+        throw errorFromErrno("sure_chain_isolate", irc, cString(err) || undefined);
+      }
+    }
+    return chain;
+  }
+
+  /** Requests it can have in flight under request-level isolation, else 0. */
+  get colours(): number {
+    return libsure().sure_chain_colours(this.handle);
   }
 
   /** A slot whose extents hold `bytes`; null when the pool is exhausted. */

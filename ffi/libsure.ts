@@ -152,6 +152,8 @@ export const SYMBOLS = {
     result: "i32",
   },
   sure_chain_destroy: { parameters: ["pointer"], result: "i32" },
+  sure_chain_isolate: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  sure_chain_colours: { parameters: ["pointer"], result: "u32" },
   sure_chain_alloc: { parameters: ["pointer", "u32", "buffer", "buffer"], result: "i32" },
   sure_chain_heads: { parameters: ["pointer"], result: "pointer" },
   sure_chain_heads_size: { parameters: ["pointer"], result: "u64" },

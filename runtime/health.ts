@@ -35,8 +35,8 @@ export const HealthSchema = z.object({
   isolation: z.object({
     level: z.enum(["chain"]).describe(
       "chain: each function instance and chain step is its own KVM VM (functions are isolated " +
-        "from each other and from the node); the steps of one chain share its pool and could " +
-        "read any of its requests",
+        "from each other and from the node); by default the steps of one chain share its pool " +
+        "and could read any of its requests",
     ),
     requestLevel: z.boolean().describe(
       "Whether a chain may ask for request-level isolation (a step sees only what it holds)",

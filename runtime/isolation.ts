@@ -3,23 +3,25 @@
  * where there is no PKU"). Each function instance and each chain step is its
  * own KVM micro-VM: that isolates functions from each other and from the
  * node. Within a chain, control is isolated per step (each ring writable only
- * by its producer, a request's capability needed to hand it on or answer it),
- * but data is not: every step maps the chain's buffers, so a step could read
- * a request it does not hold. Request-level data isolation needs buffers
- * opened per request by the gates, which sure does not do yet on any host, so
- * it is never claimed: a chain that asks for it is refused (409).
+ * by its producer, a request's capability needed to hand it on or answer it).
+ * Data, by default, is chain-level: every step maps the chain's buffers, so a
+ * step could read a request it does not hold.
  *
- * Where guests have protection keys, the gates (code the node, not the image,
- * puts in every guest) keep the library OS's own pages from the function: the
- * sidecar page (its limits, counters and request records), the gate's state
- * and its private data. Without keys those pages are the function's to write,
- * and only the node's own checks (host-enforced limits, bounded counters)
- * stand.
+ * Where the VMs have protection keys, the gates (code the node, not the
+ * image, puts in every guest) keep the library OS's own pages from the
+ * function (the sidecar page, the gate's state and private data, a chain's
+ * table, node pages and rings), and a chain may ask for request-level
+ * isolation: each request in flight gets a key of its own (at most 11 at
+ * once), opened by the gate only while a step holds that request. Without
+ * keys those pages are the function's to write, only the node's own checks
+ * (host-enforced limits, bounded counters, capabilities) stand, and a chain
+ * that asks for request-level isolation is refused (409).
  */
 export interface IsolationModel {
-  /** What a chain's steps can see: the requests of their chain ("chain"). */
+  /** What a chain's steps can see by default: the requests of their chain ("chain"). */
   level: "chain";
-  requestLevel: false;
+  /** Whether a chain may ask for request-level isolation ("isolation": "request"). */
+  requestLevel: boolean;
   /** Protection keys in guests: whether the gates use them, and what they close. */
   keys: { guests: boolean; fenced: string[] };
   reason: string;
@@ -34,16 +36,16 @@ export const FENCED_BY_KEYS = [
 ];
 
 export function isolationModel(guestPku: boolean): IsolationModel {
-  const chains = "every step of a chain maps the chain's buffers (per-request buffer keys " +
-    "are not built)";
   return {
     level: "chain",
-    requestLevel: false,
+    requestLevel: guestPku,
     keys: { guests: guestPku, fenced: guestPku ? FENCED_BY_KEYS : [] },
     reason: guestPku
       ? `guests have protection keys: the gates close the ${FENCED_BY_KEYS.join(", ")} to ` +
-        `functions; but ${chains}`
-      : `guests have no protection keys (PKU), so the library OS's pages are the function's ` +
-        `to write and the node's own checks stand; and ${chains}`,
+        `functions, and a chain may ask for request-level isolation (a key per request in ` +
+        `flight, at most 11 at once); by default every step maps its chain's buffers`
+      : `guests have no protection keys (PKU): the library OS's pages are the function's to ` +
+        `write and the node's own checks stand, and every step of a chain maps the chain's ` +
+        `buffers`,
   };
 }

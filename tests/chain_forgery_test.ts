@@ -146,14 +146,18 @@ Deno.test({
 
 Deno.test({
   name: "chain forgery: where guests have protection keys, the chain's table, rings and node " +
-    "pages fault for the function, even its own",
-  ignore: !hasKvm || !hasGuestPku,
+    "pages fault for the function, even its own (without them, its own are its own)",
+  ignore: !hasKvm,
   async fn() {
     await withGuardedChain(async (node) => {
       // What it owns without keys (its ring to upper, the ring into it, its
       // page) is the gate's too: the fixture's first read of the table faults.
       for (const attack of ["3 2 1", "4 0 2", "5 2"]) {
         const r = await invoke(node, "guarded", attack);
+        if (!hasGuestPku) {
+          assert.equal(r.status, 200, `${attack}: ${text(r.bytes)}`);
+          continue;
+        }
         assert.equal(r.status, 502, `${attack}: ${text(r.bytes)}`);
         const err = JSON.parse(text(r.bytes));
         assert.equal(err.error, "function_fault", attack);

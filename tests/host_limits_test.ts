@@ -97,13 +97,18 @@ for (const dataplane of ["sockets", "hono"] as const) {
 }
 
 Deno.test({
-  name: "limits: where guests have protection keys, a function that writes its sidecar page faults",
-  ignore: !hasKvm || !hasGuestPku,
+  name: "limits: where guests have protection keys, a function that writes its sidecar page " +
+    "faults (without them, it may: the model /healthz states)",
+  ignore: !hasKvm,
   async fn() {
     const node = await startTestNode();
     try {
       await deployFunction(node, "liar", await faultyImage(), 5000);
       const r = await fetch(`${node.url}/invoke/liar`, { method: "POST", body: "lie" });
+      if (!hasGuestPku) {
+        assert.equal(r.status, 200, await r.text());
+        return;
+      }
       const body = await r.json();
       assert.equal(r.status, 502, JSON.stringify(body));
       assert.equal(body.error, "function_fault");

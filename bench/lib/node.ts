@@ -18,7 +18,10 @@ export function authFor(url: string): Record<string, string> {
 }
 
 /** `sure serve` on a free port with a fresh data dir; resolves once /healthz answers. */
-export async function startBenchNode(extra: string[] = []): Promise<BenchNode> {
+export async function startBenchNode(
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<BenchNode> {
   const dataDir = await Deno.makeTempDir({ prefix: "sure-bench-" });
   const port = freePort();
   const proc = spawn([
@@ -32,7 +35,7 @@ export async function startBenchNode(extra: string[] = []): Promise<BenchNode> {
     "--data-dir",
     dataDir,
     ...extra,
-  ]);
+  ], env);
   const url = `http://127.0.0.1:${port}`;
   const end = Date.now() + 60_000;
   for (;;) {

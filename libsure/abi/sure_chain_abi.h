@@ -15,8 +15,10 @@
  *   - node n's page (struct sure_node_state: its sleeping flag and the tails
  *     of the rings into n) is writable only in n's VM, read-only in the VMs
  *     that produce into n, absent elsewhere;
- *   - the buffers and head blocks are read-write in every step (data
- *     isolation inside a chain needs per-request keys: not built).
+ *   - the buffers and head blocks are read-write in every step; under
+ *     request-level isolation (meta->colours) each slot's share and head
+ *     block carry a key of their own, which the gate opens only in the step
+ *     that holds that request.
  * So a descriptor on ring(from -> to) was written by `from`, whatever it says.
  * All but the buffers and head blocks, and the table, carry the chain's
  * protection key (sure_gate_abi.h): only the gate's code touches them, where
@@ -154,6 +156,12 @@ struct sure_chain_meta {
 	uint32_t nslots; /* <= SURE_CHAIN_MAX_SLOTS and <= SURE_RING_SLOTS */
 	uint32_t nbuf; /* buffers in the pool */
 	uint32_t buf_size; /* bytes per buffer, multiple of 4096 */
+	/* Request-level isolation (0: off): slots 0..colours-1 only, slot s with
+	 * the buffers [s * colour_bufs, (s + 1) * colour_bufs) and its head block
+	 * under protection key SURE_PKEY_COLOUR0 + s, opened by the gate only
+	 * while its step holds that request. */
+	uint32_t colours;
+	uint32_t colour_bufs;
 	uint32_t pad;
 	uint64_t pool_size; /* bytes of the pool memslot */
 	uint64_t node_off; /* offset of node 0's page (struct sure_node_state) in the pool */

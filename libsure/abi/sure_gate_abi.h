@@ -48,12 +48,17 @@
 #define SURE_PKEY_GSTATE 2u	/* the gate state page: the function may read it */
 #define SURE_PKEY_SIDECAR 3u	/* the sidecar page */
 #define SURE_PKEY_CHAIN 4u	/* a chain's table, pool header, node pages and rings */
+/* Keys 5..15: one request each of a chain with request-level isolation. */
+#define SURE_PKEY_COLOUR0 5u
+#define SURE_CHAIN_COLOURS 11u
+/* The PKRU bits of every colour: the only ones a gate may leave open. */
+#define SURE_PKRU_COLOURS 0xfffffc00u
 #define SURE_PKEY_NKEYS 16u
 
 /* PKRU: two bits per key, AD (access disable) at 2k, WD (write disable) at 2k+1. */
 #define SURE_PKRU_AD(k) (1u << (2 * (k)))
 #define SURE_PKRU_WD(k) (2u << (2 * (k)))
-/* Every key from 5 up is closed in both modes (no page carries one yet). */
+/* Every key from 5 up (the request colours) is closed unless a gate opens one. */
 #define SURE_PKRU_REST 0xfffffc00u
 /* While a function runs: its own memory only; the gate state readable. */
 #define SURE_PKRU_FUNC                                                                          \

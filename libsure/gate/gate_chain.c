@@ -63,7 +63,8 @@ static int meta_ok(const struct sure_chain_meta *m, uint32_t step)
 	    step >= m->nsteps || m->nslots == 0 || m->nslots > SURE_CHAIN_MAX_SLOTS ||
 	    m->nslots > SURE_RING_SLOTS || m->buf_size == 0 || m->buf_size % 4096 || m->nbuf == 0 ||
 	    m->pool_size > SURE_POOL_MAX || rings_end > m->buf_off ||
-	    m->buf_off + (uint64_t)m->nbuf * m->buf_size > m->pool_size)
+	    m->buf_off + (uint64_t)m->nbuf * m->buf_size > m->pool_size ||
+	    m->colours > SURE_CHAIN_COLOURS || (uint64_t)m->colours * m->colour_bufs > m->nbuf)
 		return 0;
 	const struct sure_step_meta *s = &m->step[step];
 	return list_ok(s->next, s->n_next) && list_ok(s->in, s->n_in) &&
@@ -169,6 +170,21 @@ static uint64_t backlog(void)
 	return n;
 }
 
+/*
+ * Request-level isolation: the key of the slot's buffers and head block is
+ * open in what the gate leaves PKRU at only while this step holds it. A
+ * gate's exit writes gstate.exit_pkru and checks it (gate_entry.S).
+ */
+static void colour(uint32_t slot, int open)
+{
+	struct sure_gstate *g = gate_state();
+	uint32_t key = SURE_PKEY_COLOUR0 + slot;
+
+	g->exit_pkru = SURE_PKRU_FUNC;
+	if (open && meta->colours && slot < meta->colours && key < SURE_PKEY_NKEYS)
+		g->exit_pkru &= ~(SURE_PKRU_AD(key) | SURE_PKRU_WD(key));
+}
+
 static int sidecar_status(uint32_t reason)
 {
 	return reason == SURE_REASON_DEADLINE ? 504 : 429;
@@ -216,6 +232,7 @@ static int start(struct sure_desc *d, struct sure_gate_take *out)
 	out->resp_head = heads + SURE_REQ_HEAD_CAP;
 	held = *d;
 	holding = 1;
+	colour(d->slot, 1);
 	return 1;
 }
 
@@ -287,6 +304,7 @@ uint64_t gate_chain_give(uint64_t in)
 	uint32_t why = SURE_REASON_HANDLER;
 
 	holding = 0;
+	colour(d->slot, 0);
 	c->busy_tsc += g.handler_ticks;
 	c->chain.handled++;
 	/* A failed handler's output is dropped and the request goes straight

@@ -10,7 +10,9 @@
  * gate ever calls back into the function, and no interrupt reaches a guest,
  * so once the keys are open only this code runs until they are closed again.
  * Where the vCPU has no PKU (gstate.pku == 0) the WRPKRUs are skipped: there
- * is nothing to open.
+ * is nothing to open. Each exit also checks that only request-colour keys
+ * can differ from the function's value (gate_chain.c opens one while its
+ * step holds that request).
  */
 #include "sure_gate_abi.h"
 
@@ -46,7 +48,12 @@ sg_gate_entry:
 	wrpkru
 	cmp GSTATE_EXIT, %eax	/* read again, after the write */
 	jne gate_die
-	cmp $SURE_PKRU_FUNC, %eax
+	/* Whatever the gate state says, every key but the request colours is
+	 * back at the function's value (a colour is open only while its step
+	 * holds that request, which only the gate writes down). */
+	mov %eax, %ecx
+	or $SURE_PKRU_COLOURS, %ecx
+	cmp $SURE_PKRU_FUNC, %ecx
 	jne gate_die
 2:	mov %r11, %rsp
 	mov %r10, %rax

@@ -318,6 +318,16 @@ SURE_API uint64_t sure_chain_heads_size(struct sure_chain *chain);
 
 
 /*
+ * Request-level data isolation (sure_gate_abi.h): before the chain has
+ * instances or requests, splits its pool into one region per protection-key
+ * colour (at most 11) and uses only that many slots, each slot with its own
+ * region and head block under its own key, which a step's gate opens only
+ * while it holds that request. 0, or -EINVAL (pool too small) / -EBUSY.
+ */
+SURE_API int sure_chain_isolate(struct sure_chain *chain, char *err, size_t errcap);
+/* The chain's colours (requests it can have in flight) under isolation, else 0. */
+SURE_API uint32_t sure_chain_colours(struct sure_chain *chain);
+/*
  * Reserves a slot whose two extents hold at least `bytes` each. Stores the
  * slot and the byte offset of extent 0 inside the buffers view. -ENOSPC when
  * no slot or no run of free buffers is left (the gateway answers 503).

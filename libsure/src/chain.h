@@ -28,7 +28,7 @@
 struct sure_instance;
 
 /* Pool pages one step's VM maps (its page tables), at most. */
-#define SURE_CHAIN_MAX_VIEWS (4 + 3 * SURE_NODES)
+#define SURE_CHAIN_MAX_VIEWS (4 + 3 * SURE_NODES + 2 * SURE_CHAIN_COLOURS)
 
 enum sure_slot_state {
 	SLOT_FREE = 0,
@@ -54,6 +54,7 @@ struct sure_chain_seat {
 
 struct sure_chain {
 	uint32_t nsteps, nslots, nbuf, buf_size;
+	uint32_t colours, colour_bufs; /* request-level isolation (sure_chain_isolate), 0: off */
 	struct sure_shm pool; /* per page, as each step's views say */
 	struct sure_shm meta; /* read-only in the guests */
 	struct sure_pool_hdr *hdr;

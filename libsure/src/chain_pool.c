@@ -110,11 +110,9 @@ static int layout(struct sure_chain *c, char *err, size_t errcap)
 	return 0;
 }
 
-static void add_view(struct sure_chain_seat *seat, uint64_t off, uint64_t size, uint32_t writable)
+static void add_view(struct sure_chain_seat *seat, uint64_t off, uint64_t size, uint32_t writable,
+		     uint32_t key)
 {
-	/* Everything but the buffers and head blocks is the gate's (sure_gate_abi.h). */
-	uint32_t key = off < seat->chain->m->buf_off ? SURE_PKEY_CHAIN : 0;
-
 	if (seat->nviews < SURE_CHAIN_MAX_VIEWS)
 		seat->views[seat->nviews++] = (struct sure_view){ off, size, writable, key };
 }
@@ -129,18 +127,72 @@ static void fill_views(struct sure_chain *c, uint32_t i)
 	struct sure_chain_seat *seat = &c->seat[i];
 	uint64_t node = c->m->node_off, ring = c->m->ring_off;
 
+	const uint32_t gate = SURE_PKEY_CHAIN;
+
 	seat->nviews = 0;
-	add_view(seat, 0, SURE_PAGE_SIZE, 0);
-	add_view(seat, node + (uint64_t)i * SURE_PAGE_SIZE, SURE_PAGE_SIZE, 1);
+	add_view(seat, 0, SURE_PAGE_SIZE, 0, gate);
+	add_view(seat, node + (uint64_t)i * SURE_PAGE_SIZE, SURE_PAGE_SIZE, 1, gate);
 	for (uint32_t k = 0; k < s->n_next; k++) {
-		add_view(seat, node + (uint64_t)s->next[k] * SURE_PAGE_SIZE, SURE_PAGE_SIZE, 0);
+		add_view(seat, node + (uint64_t)s->next[k] * SURE_PAGE_SIZE, SURE_PAGE_SIZE, 0, gate);
 		add_view(seat, ring + (uint64_t)SURE_RING_INDEX(i, s->next[k]) * SURE_RING_STRIDE,
-			 SURE_RING_STRIDE, 1);
+			 SURE_RING_STRIDE, 1, gate);
 	}
 	for (uint32_t k = 0; k < s->n_in; k++)
 		add_view(seat, ring + (uint64_t)SURE_RING_INDEX(s->in[k], i) * SURE_RING_STRIDE,
-			 SURE_RING_STRIDE, 0);
-	add_view(seat, c->m->buf_off, c->pool.size - c->m->buf_off, 1);
+			 SURE_RING_STRIDE, 0, gate);
+	if (!c->colours) {
+		add_view(seat, c->m->buf_off, c->pool.size - c->m->buf_off, 1, 0);
+		return;
+	}
+	/* Request-level isolation: each slot's buffers and head block under its
+	 * own key; buffers and slots past the colours are not mapped at all. */
+	for (uint32_t k = 0; k < c->colours; k++) {
+		add_view(seat, c->m->buf_off + (uint64_t)k * c->colour_bufs * c->buf_size,
+			 (uint64_t)c->colour_bufs * c->buf_size, 1, SURE_PKEY_COLOUR0 + k);
+		add_view(seat, c->m->head_off + (uint64_t)k * SURE_SLOT_HEAD_SIZE, SURE_SLOT_HEAD_SIZE,
+			 1, SURE_PKEY_COLOUR0 + k);
+	}
+}
+
+SURE_API int sure_chain_isolate(struct sure_chain *c, char *err, size_t errcap)
+{
+	uint32_t colours, per;
+
+	if (!c)
+		return sure_errf(err, errcap, -EINVAL, "missing chain");
+	colours = c->nslots < SURE_CHAIN_COLOURS ? c->nslots : SURE_CHAIN_COLOURS;
+	per = c->nbuf / colours;
+	if (per < 2)
+		return sure_errf(err, errcap, -EINVAL,
+				 "request-level isolation splits the pool in %u: %u buffers are too few",
+				 colours, c->nbuf);
+	pthread_mutex_lock(&c->seat_lock);
+	int busy = 0;
+	for (uint32_t i = 0; i < c->nsteps; i++)
+		busy |= c->seat[i].inst != NULL;
+	pthread_mutex_unlock(&c->seat_lock);
+	pthread_mutex_lock(&c->lock);
+	if (busy || c->nfree_slots != c->nslots) {
+		pthread_mutex_unlock(&c->lock);
+		return sure_errf(err, errcap, -EBUSY, "the chain already has instances or requests");
+	}
+	c->colours = colours;
+	c->colour_bufs = per;
+	c->m->colours = colours;
+	c->m->colour_bufs = per;
+	/* Only the coloured slots are ever handed out: one request per key. */
+	for (uint32_t i = 0; i < colours; i++)
+		c->free_slots[i] = colours - 1 - i;
+	c->nfree_slots = colours;
+	pthread_mutex_unlock(&c->lock);
+	for (uint32_t i = 0; i < c->nsteps; i++)
+		fill_views(c, i);
+	return 0;
+}
+
+SURE_API uint32_t sure_chain_colours(struct sure_chain *c)
+{
+	return c ? c->colours : 0;
 }
 
 /* A fresh capability: 128 bits from the kernel's CSPRNG, drawn a page at a
@@ -302,23 +354,33 @@ SURE_API int sure_chain_alloc(struct sure_chain *c, uint32_t bytes, uint32_t *sl
 	if (!c || !slot || !offset)
 		return -EINVAL;
 	n = bytes ? (uint32_t)(((uint64_t)bytes + c->buf_size - 1) / c->buf_size) : 1;
-	if (n > c->nbuf / 2)
+	if (n > (c->colours ? c->colour_bufs : c->nbuf) / 2)
 		return -E2BIG;
 	pthread_mutex_lock(&c->lock);
-	if (c->nfree_slots == 0 || c->alloc.nfree < 2 * n)
+	if (c->nfree_slots == 0)
 		goto nospace;
-	a = sure_pool_take(&c->alloc, n);
-	if (a < 0)
-		goto nospace;
-	b = sure_pool_take(&c->alloc, n);
-	if (b < 0) {
-		sure_pool_give(&c->alloc, (uint32_t)a, n);
-		goto nospace;
-	}
 	s = c->free_slots[c->nfree_slots - 1];
+	if (c->colours) {
+		/* The slot's own buffers: its colour's, the two halves. */
+		a = (int64_t)s * c->colour_bufs;
+		b = a + c->colour_bufs / 2;
+	} else {
+		if (c->alloc.nfree < 2 * n)
+			goto nospace;
+		a = sure_pool_take(&c->alloc, n);
+		if (a < 0)
+			goto nospace;
+		b = sure_pool_take(&c->alloc, n);
+		if (b < 0) {
+			sure_pool_give(&c->alloc, (uint32_t)a, n);
+			goto nospace;
+		}
+	}
 	if (draw_cap(c, c->cap[s]) < 0) {
-		sure_pool_give(&c->alloc, (uint32_t)a, n);
-		sure_pool_give(&c->alloc, (uint32_t)b, n);
+		if (!c->colours) {
+			sure_pool_give(&c->alloc, (uint32_t)a, n);
+			sure_pool_give(&c->alloc, (uint32_t)b, n);
+		}
 		goto nospace;
 	}
 	c->nfree_slots--;
@@ -363,7 +425,8 @@ SURE_API int sure_chain_free(struct sure_chain *c, uint32_t slot)
 	for (int e = 0; e < 2; e++) {
 		memset(c->bufs + (uint64_t)sm->first[e] * c->buf_size, 0,
 		       (uint64_t)sm->nbuf * c->buf_size);
-		sure_pool_give(&c->alloc, sm->first[e], sm->nbuf);
+		if (!c->colours)
+			sure_pool_give(&c->alloc, sm->first[e], sm->nbuf);
 	}
 	/* The capability dies with the request: nothing the host keeps still opens it. */
 	c->cap[slot][0] = c->cap[slot][1] = 0;

@@ -62,8 +62,10 @@ SURE_API int sure_chain_stats(struct sure_chain *c, struct sure_chain_counters *
 	}
 	pthread_mutex_unlock(&c->seat_lock);
 	pthread_mutex_lock(&c->lock);
-	v.slots_in_flight = c->nslots - c->nfree_slots;
-	v.free_buffers = c->alloc.nfree;
+	/* Under request-level isolation only the coloured slots are used, each
+	 * with its whole share of the pool. */
+	v.slots_in_flight = (c->colours ? c->colours : c->nslots) - c->nfree_slots;
+	v.free_buffers = c->colours ? c->nbuf - v.slots_in_flight * c->colour_bufs : c->alloc.nfree;
 	v.buffers = c->nbuf;
 	v.completed = c->completed;
 	v.bogus = c->bogus;

@@ -42,6 +42,7 @@ enum { M_FREE, M_INFLIGHT, M_DONE, M_FAILED };
 struct fx {
 	struct sure_chain *c;
 	uint32_t nsteps, nslots, nbuf, buf_size;
+	uint32_t colours, per; /* request-level isolation: slots used, buffers per share */
 	uint8_t *bufs;
 	uint64_t bufs_size;
 	struct sure_pool_hdr *hdr;
@@ -147,6 +148,13 @@ static void make_chain(struct fx *f, struct fuzz_in *in)
 		fprintf(stderr, "fuzz_chain: sure_chain_create: %s\n", err);
 		abort();
 	}
+	/* Half the inputs run under request-level isolation: a share per slot. */
+	if (fin_u8(in, 0) & 1 && sure_chain_isolate(f->c, err, sizeof(err)) == 0) {
+		f->colours = sure_chain_colours(f->c);
+		f->per = f->nbuf / f->colours;
+		if (f->colours == 0 || f->colours > f->nslots || f->per < 2)
+			abort();
+	}
 	f->bufs = sure_chain_buffers(f->c);
 	f->bufs_size = sure_chain_buffers_size(f->c);
 	if (f->bufs_size != (uint64_t)f->nbuf * f->buf_size)
@@ -162,7 +170,7 @@ static void do_alloc(struct fx *f, uint32_t bytes)
 
 	for (uint32_t s = 0; s < f->nslots; s++)
 		nfree += f->st[s] == M_FREE;
-	if (nper > f->nbuf / 2) {
+	if (nper > (f->colours ? f->per : f->nbuf) / 2) {
 		if (rc != -E2BIG)
 			abort();
 		return;
@@ -173,6 +181,9 @@ static void do_alloc(struct fx *f, uint32_t bytes)
 		abort();
 	uint64_t ext = (uint64_t)nper * f->buf_size;
 	if (off % f->buf_size || off + ext > f->bufs_size)
+		abort();
+	/* Isolated: only coloured slots, each in its own share. */
+	if (f->colours && (slot >= f->colours || off != (uint64_t)slot * f->per * f->buf_size))
 		abort();
 	for (uint32_t s = 0; s < f->nslots; s++)
 		if (f->st[s] != M_FREE && off < f->off0[s] + f->ext_bytes[s] &&
@@ -396,7 +407,8 @@ static void check_stats(struct fx *f)
 	for (uint32_t s = 0; s < f->nslots; s++) {
 		if (f->st[s] != M_FREE) {
 			busy++;
-			used += 2 * f->ext_bytes[s] / f->buf_size;
+			/* Isolated, a request holds its whole share. */
+			used += f->colours ? f->per : 2 * f->ext_bytes[s] / f->buf_size;
 		}
 	}
 	if (st.slots_in_flight != busy || st.free_buffers != f->nbuf - used ||

@@ -254,6 +254,57 @@ static void test_each_step_sees_only_its_own_rings(void)
 	CHECK_EQ(sure_chain_destroy(c), 0);
 }
 
+/* Request-level isolation: one slot per key colour, each with its own share
+ * of the pool and head block under that key; nothing else of the buffers is
+ * mapped; the rings and node pages are the gate's. */
+static void test_request_isolation_gives_each_slot_its_key(void)
+{
+	struct sure_chain *c = make_chain(2);
+	char err[160] = "";
+	uint32_t slot, got[SURE_CHAIN_COLOURS];
+	uint64_t off;
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	/* 16 buffers, 8 slots: 8 colours of 2 buffers (an extent of 1 each). */
+	CHECK_EQ(sure_chain_isolate(c, err, sizeof(err)), 0);
+	CHECK_EQ(sure_chain_colours(c), 8);
+	CHECK_EQ(sure_chain_alloc(c, BUF + 1, &slot, &off), -E2BIG);
+	for (uint32_t i = 0; i < 8; i++) {
+		CHECK_EQ(sure_chain_alloc(c, BUF, &got[i], &off), 0);
+		CHECK_EQ(c->m->slot[got[i]].first[0], got[i] * 2);
+		CHECK_EQ(c->m->slot[got[i]].first[1], got[i] * 2 + 1);
+		CHECK_EQ(off, (uint64_t)got[i] * 2 * BUF);
+	}
+	CHECK_EQ(sure_chain_alloc(c, 1, &slot, &off), -ENOSPC);
+	struct sure_chain_counters v;
+	CHECK_EQ(sure_chain_stats(c, &v, sizeof(v)), 0);
+	CHECK_EQ(v.slots_in_flight, 8);
+	CHECK_EQ(v.free_buffers, 0);
+	CHECK_EQ(sure_chain_free(c, got[3]), 0);
+	CHECK_EQ(sure_chain_alloc(c, 1, &slot, &off), 0);
+	CHECK_EQ(slot, got[3]); /* its own share again */
+	for (uint32_t s = 0; s < 2; s++) {
+		const struct sure_chain_seat *seat = &c->seat[s];
+		for (uint32_t k = 0; k < seat->nviews; k++) {
+			const struct sure_view *w = &seat->views[k];
+			if (w->off < c->m->buf_off) {
+				CHECK_EQ(w->pkey, SURE_PKEY_CHAIN);
+				continue;
+			}
+			uint64_t rel = w->off >= c->m->head_off
+					       ? (w->off - c->m->head_off) / SURE_SLOT_HEAD_SIZE
+					       : (w->off - c->m->buf_off) / (2 * BUF);
+			CHECK(rel < 8);
+			CHECK_EQ(w->pkey, SURE_PKEY_COLOUR0 + rel);
+		}
+	}
+	/* Too late once it has requests; too small a pool is said so. */
+	CHECK_EQ(sure_chain_isolate(c, err, sizeof(err)), -EBUSY);
+	CHECK_EQ(sure_chain_destroy(c), 0);
+}
+
 /* Who holds a request is what the rings carrying its capability say: a
  * descriptor without it moves nothing, whoever it names. */
 static void test_the_holder_comes_from_evidence(void)
@@ -346,6 +397,7 @@ int main(void)
 	RUN(test_completions_are_checked_by_the_host);
 	RUN(test_forged_completions_fail_nothing);
 	RUN(test_each_step_sees_only_its_own_rings);
+	RUN(test_request_isolation_gives_each_slot_its_key);
 	RUN(test_the_holder_comes_from_evidence);
 	RUN(test_named_structs_check_their_size);
 	RUN(test_guest_counters_never_go_back_nor_inflate);

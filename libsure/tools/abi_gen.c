@@ -54,6 +54,7 @@ int main(void)
 	LIMIT("stepName", SURE_STEP_NAME);
 	LIMIT("ringSlots", SURE_RING_SLOTS);
 	LIMIT("maxHops", SURE_MAX_HOPS);
+	LIMIT("requestColours", SURE_CHAIN_COLOURS);
 	LIMIT("reqHeadCap", SURE_REQ_HEAD_CAP);
 	LIMIT("respHeadCap", SURE_RESP_HEAD_CAP);
 	LIMIT("headMaxFields", SURE_HEAD_MAX_FIELDS);

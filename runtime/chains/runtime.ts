@@ -187,6 +187,7 @@ export class ChainRuntime {
       buffers: spec.pool.buffers,
       bufferSize: spec.pool.bufferSize,
       slots: Math.min(MAX_SLOTS, Math.floor(spec.pool.buffers / 2)),
+      isolateRequests: spec.isolation === "request",
     });
     const steps = names.map((fn, i) => {
       const step = new ChainStep(

@@ -6,6 +6,9 @@ import { z } from "zod";
 import { FunctionName, NodeName } from "../names.ts";
 import { LIMITS } from "../../ffi/abi.ts";
 
+/** Requests in flight of a chain with request-level isolation: one protection key each. */
+export const REQUEST_COLOURS = LIMITS.requestColours;
+
 /** Page tables of every VM in the chain map the pool's buffers: libsure bounds them. */
 const POOL_MAX_BYTES = LIMITS.chainPoolMaxBytes;
 const PAGE = LIMITS.pageSize;
@@ -46,8 +49,9 @@ export const ChainSpecSchema = z.object({
   timeout: z.int().min(1).max(300000).default(5000).describe("Per-request timeout in ms"),
   isolation: z.enum(["chain", "request"]).default("chain").describe(
     "chain: each step is its own VM and sees the requests of its chain's pool; request: a " +
-      "step sees only the requests it holds (protection keys), refused (409) by nodes that " +
-      "cannot give it (today: every node; /healthz says which)",
+      "step sees only the request it holds (a protection key per request in flight, at most " +
+      `${REQUEST_COLOURS} at once, each with 1/${REQUEST_COLOURS} of the pool), refused (409) ` +
+      "by nodes whose VMs have no protection keys (/healthz isolation.requestLevel)",
   ),
 }).strict().superRefine((c, ctx) => {
   const seen = new Set<string>();
@@ -73,7 +77,17 @@ export const ChainSpecSchema = z.object({
     });
   }
   const perRequest = Math.ceil(Math.max(c.maxBody, c.reserve) / c.pool.bufferSize) * 2;
-  if (perRequest > c.pool.buffers) {
+  const share = Math.floor(c.pool.buffers / REQUEST_COLOURS);
+  if (c.isolation === "request" && perRequest > share) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["maxBody"],
+      message: `request-level isolation gives each of its ${REQUEST_COLOURS} requests in flight ` +
+        `1/${REQUEST_COLOURS} of the pool: a ${c.maxBody}-byte request needs ${perRequest} ` +
+        `buffers, a share has ${share}; raise pool.buffers to ${perRequest * REQUEST_COLOURS} ` +
+        `or lower maxBody`,
+    });
+  } else if (perRequest > c.pool.buffers) {
     ctx.addIssue({
       code: "custom",
       path: ["maxBody"],
