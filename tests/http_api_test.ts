@@ -179,6 +179,7 @@ Deno.test({
           name: "iso",
           steps: ["echo"],
           isolation: "request",
+          maxBody: 65536, // fits 1/11 of the default pool: a valid manifest
         });
         assert.equal(r.status, 409);
         assert.equal(r.body.error, "isolation_unavailable");
