@@ -161,7 +161,11 @@ SURE_API int sure_dataplane_lend(struct sure_dataplane *dp, uint32_t route,
 		rc = -ENOENT;
 		goto out;
 	}
-	if (r->nidle == r->idle_cap) {
+	/* The idle stack holds every instance the route has, idle or busy: each
+	 * may come back to it (sure_dp_release) without another check. Sized by
+	 * the instances, not by how many are idle now, which overflowed it once
+	 * more instances were lent while others were busy. */
+	if (r->instances >= r->idle_cap) {
 		uint32_t cap = r->idle_cap ? r->idle_cap * 2 : 8;
 		struct dp_inst **idle = realloc(r->idle, cap * sizeof(*idle));
 		if (!idle) {
