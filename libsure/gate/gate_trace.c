@@ -24,8 +24,7 @@ static void hex(char *out, const uint8_t *b, int n)
 /* splitmix64: distinct, well-spread span ids from the instance's seed. */
 static uint64_t next_span(void)
 {
-	const struct sure_ctrl *c = (const struct sure_ctrl *)(uintptr_t)SURE_CTRL_GPA;
-	uint64_t z = c->instance_seed + ++span_counter * 0x9e3779b97f4a7c15ull;
+	uint64_t z = gate_ctrl()->instance_seed + ++span_counter * 0x9e3779b97f4a7c15ull;
 
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;

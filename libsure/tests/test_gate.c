@@ -103,7 +103,7 @@ static const char hostile_src[] =
 	"	case 'J': case 'O': jump(at, 0); break;\n"
 	"	case 'D': {\n"
 	"		uint64_t (*g)(uint64_t, uint64_t, uint64_t) = (void *)(uintptr_t)0x10000;\n"
-	"		sure_printf(req, \"%llx\", (unsigned long long)g(5, 0x14000, 0));\n"
+	"		sure_printf(req, \"%llx\", (unsigned long long)g(5, at ? at : 0x14000, 0));\n"
 	"		break;\n"
 	"	}\n"
 	"	case 'T': sure_printf(req, \"[%s]\", sure_traceparent()); break;\n"
@@ -266,6 +266,16 @@ static void test_hostile(void)
 	if (inst) {
 		CHECK_EQ(send(inst, "D", 2000), 16);
 		CHECK(memcmp(sure_instance_resp_buf(inst), "ffffffffffffffea", 16) == 0);
+		/* Every protected page, and pointers that wrap or run off the end. */
+		const uint64_t bad[] = { SURE_SIDECAR_GPA, SURE_GPRIV_GPA, SURE_GSTACK_TOP - 64,
+					 SURE_GATE_GPA, SURE_META_GPA, SURE_POOL_GPA, 16 * 1048576 - 8,
+					 0xfffffffffffffff0ull };
+		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+			char q[40];
+			snprintf(q, sizeof(q), "D%llx", (unsigned long long)bad[k]);
+			CHECK_EQ(send(inst, q, 2000), 16);
+			CHECK(memcmp(sure_instance_resp_buf(inst), "ffffffffffffffea", 16) == 0);
+		}
 		CHECK_EQ(send(inst, "T", 2000), 2); /* no trace: the gate left it empty */
 		sure_instance_destroy(inst);
 	}
