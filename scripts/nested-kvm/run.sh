@@ -11,7 +11,8 @@
 #
 # Prints the command's output; exits with its exit code (125: the guest did
 # not run it). SURE_NESTED_MEM (MiB, default 6144), SURE_NESTED_TIMEOUT (s,
-# default 3600).
+# default 3600), SURE_NESTED_START_TIMEOUT (s, default 300: a guest that has
+# not started the command by then is booted once more).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 dir=${SURE_NESTED_DIR:-/var/cache/sure-nested-kvm}
@@ -21,9 +22,9 @@ shift
 
 state=$work/.sure-nested
 mkdir -p "$state"
-rm -f "$state/rc"
 {
   echo "cd $(printf %q "$work") || exit 125"
+  echo ": >$(printf %q "$state/started")"
   echo "export HOME=/tmp/home PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
   # Environment the command should see (CI, the test switches), not the host's whole one.
   for v in CI SURE_FUZZ_SECONDS SURE_REQUIRE_KVM SURE_REQUEST_LOG; do
@@ -31,18 +32,39 @@ rm -f "$state/rc"
   done
   echo "mkdir -p \$HOME"
   echo "ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up"
-  echo "$(printf %q "$dir/hold") &"
   printf '%q ' "$@"
   echo
   echo "echo \$? > $(printf %q "$state/rc")"
 } >"$state/cmd.sh"
 
-timeout "${SURE_NESTED_TIMEOUT:-3600}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max \
-  -smp "$(nproc)" -m "${SURE_NESTED_MEM:-6144}" -nographic -no-reboot \
-  -kernel "$dir/vmlinuz" -initrd "$dir/initrd.gz" \
-  -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-  -virtfs "local,path=$work,mount_tag=work,security_model=none,multidevs=remap" \
-  -append "console=ttyS0 quiet loglevel=3 panic=-1 sure.work=$work" </dev/null |
-  sed -u 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\r$//'
+# One boot. A guest that has not started the command within
+# SURE_NESTED_START_TIMEOUT seconds (default 300; it takes ~5 s) hung while
+# booting and is stopped, so that the caller can boot again instead of losing
+# the whole SURE_NESTED_TIMEOUT to it.
+boot() {
+  rm -f "$state/rc" "$state/started" "$state/qemu.pid"
+  timeout "${SURE_NESTED_TIMEOUT:-3600}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max \
+    -smp "$(nproc)" -m "${SURE_NESTED_MEM:-6144}" -nographic -no-reboot \
+    -pidfile "$state/qemu.pid" \
+    -kernel "$dir/vmlinuz" -initrd "$dir/initrd.gz" \
+    -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+    -virtfs "local,path=$work,mount_tag=work,security_model=none,multidevs=remap" \
+    -append "console=ttyS0 quiet loglevel=3 panic=-1 maxcpus=1 sure.work=$work" </dev/null |
+    sed -u 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\r$//' &
+  local run=$! waited=0
+  while kill -0 "$run" 2>/dev/null && [ ! -e "$state/started" ]; do
+    if ((waited >= ${SURE_NESTED_START_TIMEOUT:-300})); then
+      echo "nested-kvm: the guest did not start the command within ${waited} s; stopping it"
+      kill "$(cat "$state/qemu.pid" 2>/dev/null)" 2>/dev/null
+      break
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  wait "$run"
+  [ -e "$state/started" ]
+}
+
+boot || { echo "nested-kvm: booting once more" && boot; }
 rc=$(cat "$state/rc" 2>/dev/null || echo 125)
 exit "$rc"

@@ -57,8 +57,8 @@ for m in $order; do
   case $f in *.xz) xz -dc "$f" >"initfs/mods/$m.ko" ;; *) cp "$f" initfs/mods/ ;; esac
 done
 echo $order >initfs/mods/order
+gcc -O2 -static -Wall -Wextra -Werror -o initfs/bin/hold "$here/hold.c"
 (cd initfs && find . | cpio -o -H newc 2>/dev/null | gzip -1 >../initrd.gz)
 ln -sfn "kernel-$kver/boot/vmlinuz-$kver" vmlinuz
-gcc -O2 -static -Wall -Wextra -Werror -o hold "$here/hold.c"
 echo "$stamp" >ready
 log "ready in $dir"
