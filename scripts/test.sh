@@ -12,6 +12,9 @@
 #   3. deno fmt --check, deno lint and deno check (one check each)
 #   4. Deno tests (unit and real-KVM integration, type-checked by 3); ignored
 #      ones count as skipped
+#   5. sure as a systemd service (tests/service/): needs systemd as PID 1;
+#      where this machine is not booted with it, a nested-KVM guest that is
+#      runs it (run.sh --systemd); only for a whole run, not for chosen tests
 #
 # Where the phases that run VMs (1 and 4) run:
 #   - on this machine when it has /dev/kvm (or $SURE_KVM_DEVICE); then nothing
@@ -53,8 +56,21 @@ run_phases() {
 
 kvm_here() { [ -c "${SURE_KVM_DEVICE:-/dev/kvm}" ]; }
 
+systemd_here() { [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; }
+
 if kvm_here || [ "${SURE_NESTED_KVM:-1}" = 0 ]; then
   run_phases bash scripts/test_phases.sh c fuzz checks deno -- "$@"
+  if [ $# -eq 0 ]; then
+    if systemd_here; then
+      run_phases bash scripts/test_phases.sh service
+    elif [ "${SURE_NESTED_KVM:-1}" != 0 ] && bash scripts/nested-kvm/setup.sh; then
+      echo "== no systemd as PID 1 here: the service test runs in a nested-KVM guest that boots it"
+      SURE_REQUIRE_KVM=1 run_phases scripts/nested-kvm/run.sh --systemd "$PWD" \
+        bash scripts/test_phases.sh service
+    else
+      SURE_REQUIRE_KVM=0 run_phases bash scripts/test_phases.sh service
+    fi
+  fi
 elif bash scripts/nested-kvm/setup.sh; then
   echo "== no /dev/kvm here: the tests that run VMs run in a nested-KVM guest (scripts/nested-kvm/)"
   run_phases bash scripts/test_phases.sh fuzz checks
@@ -62,9 +78,15 @@ elif bash scripts/nested-kvm/setup.sh; then
   make -s -C libsure tests >/dev/null 2>&1
   SURE_REQUIRE_KVM=1 run_phases scripts/nested-kvm/run.sh "$PWD" \
     bash scripts/test_phases.sh c deno -- "$@"
+  if [ $# -eq 0 ]; then
+    echo "== sure as a systemd service: in a nested-KVM guest that boots systemd as PID 1"
+    SURE_REQUIRE_KVM=1 run_phases scripts/nested-kvm/run.sh --systemd "$PWD" \
+      bash scripts/test_phases.sh service
+  fi
 else
   echo "== no /dev/kvm and no nested-KVM guest here: the tests that run VMs skip"
   run_phases bash scripts/test_phases.sh c fuzz checks deno -- "$@"
+  [ $# -eq 0 ] && SURE_REQUIRE_KVM=0 run_phases bash scripts/test_phases.sh service
 fi
 
 if [ "$skipped" -gt 0 ]; then

@@ -6,7 +6,8 @@
 #
 #   scripts/test_phases.sh PHASE... [-- DENO-TEST-ARGS...]
 #   PHASE: c (libsure's C tests), fuzz (libFuzzer targets), checks (deno fmt
-#          --check, deno lint), deno (Deno tests)
+#          --check, deno lint), deno (Deno tests), service (sure under
+#          systemd as PID 1)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${SURE_REQUIRE_KVM:-}" ] && [ -c "${SURE_KVM_DEVICE:-/dev/kvm}" ]; then
@@ -118,6 +119,13 @@ phase_deno() {
     SURE_DATAPLANE=hono deno_tests tests/http_contract_test.ts tests/crash_report_test.ts \
       tests/behaviour_test.ts tests/chain_test.ts
   fi
+}
+
+# sure as a systemd service: needs systemd as PID 1 (scripts/test.sh boots
+# the nested guest with it); elsewhere its test is ignored (skipped).
+phase_service() {
+  echo "== sure as a systemd service"
+  deno_tests tests/service/systemd_service.ts
 }
 
 deno_tests() {

@@ -7,7 +7,10 @@
 # KVM: the tests that need VMs run instead of skipping on machines without
 # /dev/kvm. scripts/nested-kvm/setup.sh prepares it.
 #
-#   scripts/nested-kvm/run.sh WORKDIR COMMAND [ARG...]
+#   scripts/nested-kvm/run.sh [--systemd] WORKDIR COMMAND [ARG...]
+#
+# --systemd boots systemd as PID 1 (on a writable overlay of this machine's /)
+# and runs the command as a unit of it, for tests of sure as a service.
 #
 # Prints the command's output; exits with its exit code (125: the guest did
 # not run it). SURE_NESTED_MEM (MiB, default 6144), SURE_NESTED_TIMEOUT (s,
@@ -16,6 +19,11 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 dir=${SURE_NESTED_DIR:-/var/cache/sure-nested-kvm}
+boot_args=
+if [ "${1:-}" = --systemd ]; then
+  boot_args=" sure.systemd=1"
+  shift
+fi
 work=$(cd "$1" && pwd)
 shift
 [ -f "$dir/ready" ] || { echo "nested-kvm: run $here/setup.sh first" >&2; exit 125; }
@@ -49,7 +57,7 @@ boot() {
     -kernel "$dir/vmlinuz" -initrd "$dir/initrd.gz" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$work,mount_tag=work,security_model=none,multidevs=remap" \
-    -append "console=ttyS0 quiet loglevel=3 panic=-1 maxcpus=1 sure.work=$work" </dev/null |
+    -append "console=ttyS0 quiet loglevel=3 panic=-1 maxcpus=1 sure.work=$work$boot_args" </dev/null |
     sed -u 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\r$//' &
   local run=$! waited=0
   while kill -0 "$run" 2>/dev/null && [ ! -e "$state/started" ]; do

@@ -48,9 +48,10 @@ rm -rf initfs && mkdir -p initfs/{bin,proc,sys,dev,mods,host}
 cp /bin/busybox initfs/bin/busybox
 cp "$here/init" initfs/init
 mods=kernel-$kver/lib/modules/$kver/kernel
-# In load order: KVM (AMD: QEMU's software CPU emulates SVM, not VMX), then virtio 9p.
+# In load order: KVM (AMD: QEMU's software CPU emulates SVM, not VMX), virtio 9p,
+# veth, and overlayfs and autofs for a guest that boots systemd (run.sh --systemd).
 order="irqbypass kvm ccp kvm-amd virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev
-  virtio_pci netfs fscache 9pnet 9pnet_virtio 9p veth"
+  virtio_pci netfs fscache 9pnet 9pnet_virtio 9p veth overlay autofs4"
 for m in $order; do
   f=$(find "$mods" -name "$m.ko" -o -name "$m.ko.xz" | head -n 1)
   [ -n "$f" ] || { log "module $m not found in $kpkg"; exit 1; }
