@@ -17,6 +17,7 @@ import { devCommand, serveCommand } from "./runtime/cli/serve.ts";
 import { buildCommand } from "./runtime/cli/build.ts";
 import { deployCommand } from "./runtime/cli/deploy.ts";
 import { lsCommand } from "./runtime/cli/ls.ts";
+import { nodesCommand } from "./runtime/cli/nodes.ts";
 import { rmCommand } from "./runtime/cli/rm.ts";
 import { invokeCommand } from "./runtime/cli/invoke.ts";
 import { healthCommand } from "./runtime/cli/health.ts";
@@ -34,6 +35,7 @@ const COMMANDS: Command[] = [
   buildCommand,
   deployCommand,
   lsCommand,
+  nodesCommand,
   rmCommand,
   invokeCommand,
   instancesCommand,

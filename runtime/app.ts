@@ -24,7 +24,9 @@ import { logRoutes } from "./admin/logs.ts";
 import type { LogHub } from "./logs/hub.ts";
 import type { NodeMetrics } from "./metrics/metrics.ts";
 import { openApiDocument, openApiRoutes } from "./admin/openapi.ts";
-import type { Deployer } from "./deployer.ts";
+import type { FunctionControl } from "./deployer.ts";
+import type { FleetMember } from "./fleet/member.ts";
+import { fleetRoutes } from "./admin/fleet.ts";
 import { HttpError, toHttpError } from "./errors.ts";
 import { error } from "./admin/schemas.ts";
 import { gatewayRoutes } from "./gateway/invoke.ts";
@@ -49,7 +51,9 @@ import type { Store } from "./store/store.ts";
 export interface AppDeps {
   store: Store;
   scheduler: Scheduler;
-  deployer: Deployer;
+  deployer: FunctionControl;
+  /** The fleet this node is a member of (sure serve --fleet). */
+  fleet?: FleetMember;
   capabilities: Capabilities;
   version: string;
   logger: Logger;
@@ -102,7 +106,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   // does a private function, checked before anything unpacks the request.
   const admin = adminGuard(deps.auth);
   for (const path of ["/admin/*", "/metrics", "/events", "/events/*"]) app.use(path, admin);
-  app.use("/invoke/:name/*", privateGuard(deps.auth, (n) => deps.scheduler.isPrivate(n)));
+  app.use(
+    "/invoke/:name/*",
+    privateGuard(
+      deps.auth,
+      (n) => deps.scheduler.isPrivate(n) || deps.fleet?.isPrivateElsewhere(n) === true,
+    ),
+  );
   // Structured and batch CloudEvents become binary-mode requests to the app
   // itself (checked already: "internal").
   app.use(
@@ -146,6 +156,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route("/", sinkRoutes(deps));
   app.route("/admin/triggers", triggerRoutes(deps));
   app.route("/admin/events/dead", deadLetterRoutes(deps));
+  app.route("/admin/fleet", fleetRoutes(deps));
   app.route("/admin", openApiRoutes(() => openApiDocument(app, deps.version)));
   documentLocks(app);
   return app;

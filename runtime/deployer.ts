@@ -15,6 +15,7 @@ import type { DeployConfig, Deployment, FunctionConfig, Store } from "./store/st
 import type { FunctionSettings } from "./settings/settings.ts";
 import { checkConfig, encodeEnvBlock, EnvProblem, type EnvVars } from "./settings/env.ts";
 import type { LogHub } from "./logs/hub.ts";
+import type { Placement } from "./fleet/records.ts";
 
 /** Largest image accepted (SURE_IMAGE_MAX_FILE in sure_abi.h). */
 export const IMAGE_MAX_BYTES = LIMITS.imageMaxFile;
@@ -24,7 +25,28 @@ export interface DeployResult {
   replaced: boolean;
 }
 
-export class Deployer {
+/**
+ * What the admin API changes functions through: the node's Deployer, or on a
+ * fleet member the fleet's desired state (runtime/fleet/control.ts).
+ */
+export interface FunctionControl {
+  deploy(
+    name: string,
+    image: Uint8Array,
+    cfg: DeployConfig,
+    config?: FunctionConfig,
+    placement?: Placement,
+  ): Promise<DeployResult>;
+  updateScaling(name: string, change: Partial<FunctionSettings>): Promise<Deployment>;
+  updateConfig(
+    name: string,
+    change: (current: FunctionConfig) => FunctionConfig,
+    what: Record<string, unknown>,
+  ): Promise<Deployment>;
+  remove(name: string): Promise<Deployment>;
+}
+
+export class Deployer implements FunctionControl {
   constructor(
     readonly store: Store,
     readonly scheduler: Scheduler,
@@ -42,7 +64,15 @@ export class Deployer {
     image: Uint8Array,
     cfg: DeployConfig,
     config: FunctionConfig = { env: {}, secrets: {} },
+    placement: Placement = {},
   ): Promise<DeployResult> {
+    if (Object.keys(placement).length > 0) {
+      throw new ValidationError(
+        "placement",
+        "labels and replicas place a function on a fleet's nodes: this node is not in a fleet " +
+          "(sure serve --fleet)",
+      );
+    }
     if (image.byteLength === 0) throw new ValidationError("image", "image file is empty");
     if (image.byteLength > IMAGE_MAX_BYTES) {
       throw new ValidationError("image", `image is larger than ${IMAGE_MAX_BYTES} bytes`);

@@ -288,6 +288,18 @@ export class ConflictError extends HttpError {
   readonly code = "conflict";
 }
 
+/** A fleet member cannot reach the fleet, so a change to its desired state cannot be made now. */
+export class FleetUnavailableError extends HttpError {
+  readonly status = 503;
+  readonly code = "fleet_unavailable";
+}
+
+/** A request forwarded to another node of the fleet came back without an answer to pass on. */
+export class ForwardFailedError extends HttpError {
+  readonly status = 502;
+  readonly code = "forward_failed";
+}
+
 /** A chain's pool has no room for one more request right now. */
 export class PoolExhaustedError extends HttpError {
   readonly status = 503;

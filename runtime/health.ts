@@ -86,6 +86,12 @@ export const HealthSchema = z.object({
       ),
     }).optional().describe("The Z-stack (af_xdp)"),
   }),
+  fleet: z.object({
+    node: z.string().describe("This node's name in the fleet"),
+    connected: z.boolean().describe("It reaches the fleet's NATS servers now"),
+    alive: z.number().int().describe("Nodes of the fleet with a recent heartbeat, this one too"),
+    failing: z.array(z.string()).describe("Functions placed here that could not be applied"),
+  }).optional().describe("The fleet this node is in (sure serve --fleet)"),
 }).openapi("Health");
 
 export type Health = z.infer<typeof HealthSchema>;
@@ -124,6 +130,12 @@ export interface HealthDeps {
   scheduler: Scheduler;
   version: string;
   chains?: { count: number };
+  fleet?: {
+    name: string;
+    connected: boolean;
+    liveNodes(): unknown[];
+    failing: Map<string, string>;
+  };
 }
 
 export function health(deps: HealthDeps): Health {
@@ -142,6 +154,16 @@ export function health(deps: HealthDeps): Health {
     },
     isolation: isolationModel(guestPku),
     dataplane: front(deps.front?.current),
+    ...(deps.fleet
+      ? {
+        fleet: {
+          node: deps.fleet.name,
+          connected: deps.fleet.connected,
+          alive: deps.fleet.liveNodes().length + 1,
+          failing: [...deps.fleet.failing.keys()].sort(),
+        },
+      }
+      : {}),
   };
 }
 

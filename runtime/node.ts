@@ -23,6 +23,8 @@ import { isLoopback, loadOrCreateToken, tokenPath } from "./auth/token.ts";
 import { checkPortFree, type DataDirLock, lockDataDir } from "./store/lock.ts";
 import { STATE_SCHEMA } from "./store/schema.ts";
 import type { AdminAuth } from "./middleware/auth.ts";
+import { FleetMember, type FleetOptions } from "./fleet/member.ts";
+import { FleetControl } from "./fleet/control.ts";
 
 export interface NodeOptions {
   port: number;
@@ -64,6 +66,8 @@ export interface NodeOptions {
   afXdp?: AfXdpOptions;
   /** This node's name and the other nodes' data planes, for chain steps they run. */
   placement?: { self?: string; peers: Record<string, string> };
+  /** Join a fleet: its desired state in NATS JetStream (sure serve --fleet). */
+  fleet?: FleetOptions;
 }
 
 export type Dataplane = "hono" | "sockets" | "af_xdp";
@@ -96,6 +100,8 @@ export interface NodeParts {
   app: ReturnType<typeof createApp>;
   /** What serves HTTP (healthz), set once the node listens. */
   front: { current?: FrontInfo };
+  /** The fleet this node is a member of. */
+  fleet?: FleetMember;
   /** Stops event delivery (letting running deliveries finish), chains and instances, then the store. */
   close(): Promise<void>;
 }
@@ -111,6 +117,8 @@ export function assembleNode(
   eventOptions: NodeOptions["events"] = {},
   link?: DataplaneLink,
   placement?: NodeOptions["placement"],
+  /** A fleet member: admin changes go to the fleet, and the node converges to it. */
+  fleet?: FleetMember,
 ): NodeParts {
   const logs = new LogHub();
   const scheduler = new Scheduler({
@@ -143,7 +151,8 @@ export function assembleNode(
   const app = createApp({
     store,
     scheduler,
-    deployer,
+    deployer: fleet ? new FleetControl(fleet) : deployer,
+    fleet,
     capabilities,
     version: VERSION,
     logger,
@@ -163,7 +172,9 @@ export function assembleNode(
     events,
     app,
     front,
+    fleet,
     async close() {
+      await fleet?.close();
       await link?.close();
       await events.close();
       await chains.close();
@@ -288,6 +299,7 @@ async function startLocked(opts: NodeOptions, lock: DataDirLock): Promise<Runnin
     opts.events,
     link,
     opts.placement,
+    opts.fleet ? new FleetMember(opts.fleet) : undefined,
   );
   const { deployer, chains, app } = parts;
   let server: Deno.HttpServer<Deno.Addr> | undefined;
@@ -357,6 +369,9 @@ async function startLocked(opts: NodeOptions, lock: DataDirLock): Promise<Runnin
       ? { zstack: `${link.opts.afXdp.addr}:${port} on ${link.opts.afXdp.iface}` }
       : {}),
   });
+  // The fleet is followed from now on, in the background: the node serves
+  // what it has (its own state) while it reaches the fleet and converges.
+  parts.fleet?.start(store, deployer, logger, url, async (req) => await app.fetch(req, INTERNAL));
   let closing: Promise<void> | undefined;
   let lastInFlight = 0;
   return {

@@ -29,6 +29,19 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# nats-server (JetStream), for the tests of fleet mode (tests/fleet_test.ts):
+# a node needs it only when it joins a fleet, so without root this is a warning.
+if ! command -v nats-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing Debian package: nats-server"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null; } ||
+      log "could not install nats-server: the fleet tests will skip"
+  else
+    log "nats-server is missing (run as root to install it): the fleet tests will skip"
+  fi
+fi
+
 # clang and libFuzzer's runtime, for the fuzz targets npm test runs for a few
 # seconds each (libsure/tests/fuzz_*.c). Best effort: without them those checks
 # count as skipped, so a failure here is a warning.

@@ -10,7 +10,7 @@
  * below never quote it).
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Deployer } from "../deployer.ts";
+import type { FunctionControl } from "../deployer.ts";
 import { NotFoundError } from "../errors.ts";
 import type { AppEnv } from "../middleware/env.ts";
 import { FunctionName } from "../names.ts";
@@ -52,7 +52,7 @@ const NO_FUNCTION = error("No such function");
 const CHANGED = json(DeploymentSchema, "The deployment with its new configuration");
 
 export interface ConfigRoutesDeps {
-  deployer: Deployer;
+  deployer: FunctionControl;
   scheduler: Scheduler;
   chains?: ChainManager;
 }

@@ -10,6 +10,7 @@ import { z } from "@hono/zod-openapi";
 import { IMAGE_MAX_BYTES } from "../deployer.ts";
 import { PayloadTooLargeError, ValidationError, validationError } from "../errors.ts";
 import { FunctionName } from "../names.ts";
+import { parseLabels, type Placement } from "../fleet/records.ts";
 import { type EnvVars, parseAssignment } from "../settings/env.ts";
 import {
   INT_SETTINGS,
@@ -40,6 +41,18 @@ export const DeployFormDoc = z.object({
     "Secrets, one NAME=VALUE per field (the field repeats): read by sure_getenv like env, " +
       "but never answered or logged (GET lists their names)",
   ),
+  labels: z.string().optional().describe(
+    "Fleet placement: only on nodes with these labels, k=v[,k=v...] (a fleet member only)",
+  ),
+  replicas: z.number().int().min(1).max(1000).optional().describe(
+    "Fleet placement: on at most this many of the matching nodes (a fleet member only)",
+  ),
+});
+
+/** The placement fields (a fleet member's; a single node refuses them). */
+const PlacementFormSchema = z.object({
+  labels: z.string().optional(),
+  replicas: z.coerce.number({ error: "must be a number" }).int().min(1).max(1000).optional(),
 });
 
 /** The repeatable NAME=VALUE fields: form field -> what the deploy gets. */
@@ -53,6 +66,7 @@ const FORM_TEXT_FIELDS = new Set([
   "access",
   ...Object.keys(INT_SETTINGS),
 ]);
+const PLACEMENT_FIELDS = new Set(["labels", "replicas"]);
 
 /** Parses and validates the deploy form. Throws ValidationError naming the field. */
 export async function readDeployForm(req: Request) {
@@ -88,7 +102,7 @@ export async function readDeployForm(req: Request) {
       }
       if (image) throw new ValidationError("image", "given more than once");
       image = value;
-    } else if (FORM_TEXT_FIELDS.has(key)) {
+    } else if (FORM_TEXT_FIELDS.has(key) || PLACEMENT_FIELDS.has(key)) {
       if (typeof value !== "string") throw new ValidationError(key, "must be a text field");
       if (key in fields) throw new ValidationError(key, "given more than once");
       // An empty optional field means "use the default".
@@ -97,13 +111,26 @@ export async function readDeployForm(req: Request) {
       throw new ValidationError(key, "unknown field");
     }
   }
-  const parsed = DeployFormSchema.safeParse(fields);
-  if (!parsed.success) throw validationError(parsed.error, fields);
+  const { labels, replicas, ...settings } = fields;
+  const parsed = DeployFormSchema.safeParse(settings);
+  if (!parsed.success) throw validationError(parsed.error, settings);
+  const place = PlacementFormSchema.safeParse({ labels, replicas });
+  if (!place.success) throw validationError(place.error, fields);
+  const placement: Placement = {};
+  if (place.data.labels !== undefined) {
+    try {
+      placement.labels = parseLabels(place.data.labels);
+    } catch (e) {
+      throw new ValidationError("labels", (e as Error).message);
+    }
+  }
+  if (place.data.replicas !== undefined) placement.replicas = place.data.replicas;
   if (!image) throw new ValidationError("image", "is required (a file field)");
   return {
     ...parsed.data,
     image: new Uint8Array(await image.arrayBuffer()),
     env: vars.env,
     secrets: vars.secrets,
+    placement,
   };
 }

@@ -4,7 +4,7 @@
  * request with them and the OpenAPI document is generated from them.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Deployer } from "../deployer.ts";
+import type { FunctionControl } from "../deployer.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import type { AppEnv } from "../middleware/env.ts";
 import { FunctionName } from "../names.ts";
@@ -76,7 +76,7 @@ const NO_FUNCTION = error("No such function");
 
 export interface FunctionRoutesDeps {
   store: Store;
-  deployer: Deployer;
+  deployer: FunctionControl;
   scheduler: Scheduler;
   chains?: ChainManager;
 }
@@ -111,14 +111,17 @@ export function functionRoutes(deps: FunctionRoutesDeps): OpenAPIHono<AppEnv> {
       },
     }),
     async (c) => {
-      const { name, image, env, secrets, ...cfg } = await readDeployForm(c.req.raw);
+      const { name, image, env, secrets, placement, ...cfg } = await readDeployForm(c.req.raw);
       if (deps.chains?.get(name)) {
         throw new ConflictError(`${name} is a chain; chains and functions share names`);
       }
-      const { deployment, replaced } = await deps.deployer.deploy(name, image, cfg, {
-        env,
-        secrets,
-      });
+      const { deployment, replaced } = await deps.deployer.deploy(
+        name,
+        image,
+        cfg,
+        { env, secrets },
+        placement,
+      );
       if (replaced) await deps.chains?.functionDeployed(name);
       return replaced ? c.json(deployment, 200) : c.json(deployment, 201);
     },

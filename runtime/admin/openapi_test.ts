@@ -40,6 +40,8 @@ Deno.test("openapi: a 3.1 document generated from the routes, every admin path i
     "/admin/events/dead": ["get"],
     "/admin/events/dead/{id}": ["delete"],
     "/admin/events/dead/{id}/replay": ["post"],
+    "/admin/fleet/nodes": ["get"],
+    "/admin/fleet/functions": ["get"],
   };
   assert.deepEqual(Object.keys(doc.paths).sort(), Object.keys(ops).sort());
   for (const [path, methods] of Object.entries(ops)) {

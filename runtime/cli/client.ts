@@ -83,3 +83,9 @@ export async function requestJson<T>(base: string, path: string, init?: RequestI
   const res = await request(base, path, init);
   return await res.json() as T;
 }
+
+/** Rows as aligned columns (the first row is the header). */
+export function printTable(rows: string[][]): void {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+}

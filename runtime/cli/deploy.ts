@@ -158,7 +158,7 @@ export const deployCommand: Command = {
   usage: "deploy <image|folder> [--name NAME] [--memory MIB] [--timeout MS] [--max-body BYTES] " +
     "[--min N] [--max N] [--target N] [--idle-timeout MS] [--cold-start clone|boot] " +
     "[--concurrency-limit N] [--rate-limit N] [--rate-burst N] [--deadline MS] [--sidecar on|off] [--access public|private] " +
-    "[--env NAME=VALUE]... [--secret NAME=@FILE]...",
+    "[--env NAME=VALUE]... [--secret NAME=@FILE]... [--labels K=V,...] [--replicas N]",
   details: "An image needs --name. A folder is built as `sure build` builds it and deployed " +
     "with its sure.json: its name (else the folder's) and every setting; flags override them. " +
     "The function reads --env and --secret values with sure_getenv (also in sure_init); " +
@@ -209,6 +209,16 @@ export const deployCommand: Command = {
       arg: "NAME=@FILE",
       help: "a secret from a file's contents (@-: standard input); never shown again",
     },
+    labels: {
+      type: "string",
+      arg: "K=V,...",
+      help: "in a fleet: run only on nodes with these labels",
+    },
+    replicas: {
+      type: "string",
+      arg: "N",
+      help: "in a fleet: run on at most N of the matching nodes",
+    },
     ...NODE_OPTION,
   },
   positionals: [1, 1],
@@ -218,6 +228,9 @@ export const deployCommand: Command = {
     for (const [field, value] of Object.entries(plan.fields)) form.append(field, value);
     for (const [k, v] of Object.entries(plan.env)) form.append("env", `${k}=${v}`);
     for (const [k, v] of Object.entries(plan.secrets)) form.append("secret", `${k}=${v}`);
+    // Placement: checked by the node (a node not in a fleet refuses it, saying why).
+    if (typeof values.labels === "string") form.append("labels", values.labels);
+    if (typeof values.replicas === "string") form.append("replicas", values.replicas);
     let bytes: Uint8Array<ArrayBuffer>;
     try {
       bytes = await Deno.readFile(plan.image);

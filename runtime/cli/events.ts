@@ -3,7 +3,7 @@
  * every attempt (dead letters), put back on the queue or dropped.
  */
 import { type Command, UsageError } from "./command.ts";
-import { NODE_OPTION, nodeUrl, request, requestJson } from "./client.ts";
+import { NODE_OPTION, nodeUrl, printTable, request, requestJson } from "./client.ts";
 
 const ACTIONS = ["dead", "replay", "drop"];
 
@@ -70,6 +70,5 @@ function printDead(letters: DeadLetter[]): void {
       d.lastError ?? String(d.lastStatus ?? ""),
     ]);
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+  printTable(rows);
 }

@@ -4,7 +4,7 @@
  * scale to N instances now and/or change the scaling settings.
  */
 import { type Command, intFlag, type OptionDoc, UsageError } from "./command.ts";
-import { NODE_OPTION, nodeUrl, requestJson } from "./client.ts";
+import { NODE_OPTION, nodeUrl, printTable, requestJson } from "./client.ts";
 import type { GroupStatus } from "../scheduler/status.ts";
 
 export const SCALING_OPTIONS: Record<string, OptionDoc> = {
@@ -75,8 +75,7 @@ function printStatus(s: GroupStatus): void {
       `${i.start} ${i.startMs.toFixed(2)}ms`,
     ]);
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+  printTable(rows);
 }
 
 export const instancesCommand: Command = {

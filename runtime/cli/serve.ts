@@ -4,6 +4,9 @@ import { consoleLogger } from "../log.ts";
 import { type Command, type FlagValue, intFlag, type OptionDoc, UsageError } from "./command.ts";
 import { parseCpuList, type VcpuPlacement } from "../scheduler/placement.ts";
 import { NODE_NAME_PATTERN } from "../names.ts";
+import type { FleetOptions } from "../fleet/member.ts";
+import { parseLabels } from "../fleet/records.ts";
+import { importFleetKey } from "../fleet/seal.ts";
 
 const OPTIONS: Record<string, OptionDoc> = {
   port: {
@@ -93,7 +96,89 @@ const OPTIONS: Record<string, OptionDoc> = {
     help: "a node on a --host beyond loopback serves its admin API over plain HTTP too " +
       "(the token is still required) (env SURE_INSECURE=1)",
   },
+  fleet: {
+    type: "string",
+    arg: "URL",
+    help: "join a fleet: its desired state in NATS JetStream at nats://HOST:PORT[,...]; needs " +
+      "--node-name (env SURE_FLEET)",
+  },
+  labels: {
+    type: "string",
+    arg: "K=V,...",
+    help: "this node's labels, which a function's placement can ask for (env SURE_LABELS)",
+  },
+  "fleet-key-file": {
+    type: "string",
+    arg: "FILE",
+    help: "the fleet key (64 hex digits, the same on every node) that seals secrets in the " +
+      "fleet (env SURE_FLEET_KEY: the key itself)",
+  },
+  "fleet-replicas": {
+    type: "string",
+    arg: "N",
+    help: "JetStream replicas of the fleet's buckets when this node makes them (default 1; 3 " +
+      "on a three-server cluster) (env SURE_FLEET_REPLICAS)",
+  },
 };
+
+/** --fleet and its companions, or undefined without --fleet; a UsageError names a bad one. */
+export async function parseFleet(
+  values: Record<string, FlagValue>,
+  nodeName: string | undefined,
+): Promise<FleetOptions | undefined> {
+  const flag = (name: string, env: string) =>
+    (values[name] as string | undefined) ?? (Deno.env.get(env) || undefined);
+  const servers = flag("fleet", "SURE_FLEET");
+  if (!servers) {
+    for (const f of ["labels", "fleet-key-file", "fleet-replicas"]) {
+      if (values[f] !== undefined) throw new UsageError(`--${f} goes with --fleet`);
+    }
+    return undefined;
+  }
+  for (const s of servers.split(",")) {
+    if (!/^(nats:\/\/)?[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/.test(s.trim())) {
+      throw new UsageError(`--fleet ${s}: expected nats://HOST:PORT`);
+    }
+  }
+  if (!nodeName) throw new UsageError("--fleet needs --node-name NAME (or SURE_NODE_NAME)");
+  let labels;
+  try {
+    labels = parseLabels(flag("labels", "SURE_LABELS"));
+  } catch (e) {
+    throw new UsageError(`--labels: ${(e as Error).message}`);
+  }
+  const replicas = intFlag("fleet-replicas", flag("fleet-replicas", "SURE_FLEET_REPLICAS")) ?? 1;
+  if (replicas < 1 || replicas > 5) throw new UsageError("--fleet-replicas must be 1..5");
+  let keyHex = Deno.env.get("SURE_FLEET_KEY") || undefined;
+  const keyFile = values["fleet-key-file"] as string | undefined;
+  if (keyFile) {
+    try {
+      keyHex = await Deno.readTextFile(keyFile);
+    } catch (e) {
+      throw new UsageError(`--fleet-key-file ${keyFile}: ${(e as Error).message}`);
+    }
+  }
+  let key: CryptoKey | undefined;
+  if (keyHex !== undefined) {
+    try {
+      key = await importFleetKey(keyHex);
+    } catch (e) {
+      throw new UsageError(
+        `${keyFile ? `--fleet-key-file ${keyFile}` : "SURE_FLEET_KEY"}: ${(e as Error).message}`,
+      );
+    }
+  }
+  // Tests shorten the heartbeat (a node is dead after three missed beats).
+  const beat = intFlag("SURE_FLEET_HEARTBEAT_MS", Deno.env.get("SURE_FLEET_HEARTBEAT_MS"));
+  return {
+    servers,
+    nodeName,
+    labels,
+    replicas,
+    ...(key ? { key } : {}),
+    ...(beat ? { heartbeatMs: beat } : {}),
+  };
+}
 
 /** --tls-cert and --tls-key together, or neither; a UsageError otherwise. */
 export function parseTls(
@@ -202,7 +287,9 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
     ...(Deno.env.get("SURE_PEERS") || "").split(",").filter((p) => p.trim()),
   ]);
   const tls = parseTls(values);
+  const fleet = await parseFleet(values, nodeName);
   const node = await startNode({
+    ...(fleet ? { fleet } : {}),
     port,
     dataplane,
     ...(tls ? { tls } : {}),
@@ -258,11 +345,15 @@ export const serveCommand: Command = {
   summary: "Run a node: admin API under /admin, functions under /invoke/<name>, /healthz.",
   usage: "serve [--port PORT] [--host HOST] [--data-dir DIR] [--dataplane hono|sockets] " +
     "[--memory-budget MIB] [--vcpu-cpus LIST] [--node-name NAME] [--peer NAME=ADDR:PORT ...] " +
-    "[--event-attempts N] [--tls-cert FILE --tls-key FILE [--admin-port PORT]] [--insecure]",
+    "[--event-attempts N] [--tls-cert FILE --tls-key FILE [--admin-port PORT]] [--insecure] " +
+    "[--fleet nats://HOST:PORT --node-name NAME [--labels K=V,...] [--fleet-key-file FILE] " +
+    "[--fleet-replicas N]]",
   details: "Deployed functions are restored from the data directory at start. Without a usable\n" +
     "/dev/kvm the node still starts (healthz says degraded) and invocations answer 503.\n" +
     "Admin calls need the token the node writes to <data dir>/admin.token at first start;\n" +
-    "on a --host beyond loopback they are served only over TLS unless --insecure.",
+    "on a --host beyond loopback they are served only over TLS unless --insecure.\n" +
+    "With --fleet the node joins a fleet: functions deployed through any member's admin API\n" +
+    "live in NATS JetStream and every member converges to them (labels, replicas place them).",
   options: OPTIONS,
   positionals: [0, 0],
   run: (values) => run(values, false),

@@ -1,6 +1,6 @@
-/** `sure serve`'s flags for peers and the af_xdp data plane (no node needed). */
+/** `sure serve`'s flags for peers, the af_xdp data plane and fleets (no node needed). */
 import assert from "node:assert/strict";
-import { parseAfXdp, parsePeers } from "./serve.ts";
+import { parseAfXdp, parseFleet, parsePeers } from "./serve.ts";
 
 Deno.test("serve: --iface and --addr A.B.C.D[/LEN] for af_xdp, with clear errors", () => {
   assert.deepEqual(parseAfXdp({ iface: "veth0", addr: "10.0.0.3" }), {
@@ -50,4 +50,38 @@ Deno.test("serve: --peer NAME=A.B.C.D:PORT, each once", () => {
     assert.throws(() => parsePeers([bad]), /--peer/, bad);
   }
   assert.throws(() => parsePeers(["b=10.0.0.2:1", "b=10.0.0.3:1"]), /given twice/);
+});
+
+Deno.test("serve: --fleet and its flags, with clear errors", async () => {
+  assert.equal(await parseFleet({}, "a"), undefined);
+  const f = await parseFleet(
+    { fleet: "nats://10.0.0.1:4222,nats://10.0.0.2:4222", labels: "site=north,tier=edge" },
+    "a",
+  );
+  assert.equal(f?.servers, "nats://10.0.0.1:4222,nats://10.0.0.2:4222");
+  assert.deepEqual(f?.labels, { site: "north", tier: "edge" });
+  assert.equal(f?.replicas, 1);
+  assert.equal(f?.key, undefined);
+  await assert.rejects(parseFleet({ fleet: "nats://h:4222" }, undefined), /needs --node-name/);
+  await assert.rejects(parseFleet({ fleet: "h" }, "a"), /expected nats:\/\/HOST:PORT/);
+  await assert.rejects(parseFleet({ fleet: "h:1", labels: "site" }, "a"), /--labels: .*key=value/);
+  await assert.rejects(parseFleet({ fleet: "h:1", labels: "Bad Key=1" }, "a"), /--labels/);
+  await assert.rejects(parseFleet({ fleet: "h:1", "fleet-replicas": "9" }, "a"), /1\.\.5/);
+  await assert.rejects(parseFleet({ labels: "a=b" }, "a"), /--labels goes with --fleet/);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/key`, "not a key\n");
+    await assert.rejects(
+      parseFleet({ fleet: "h:1", "fleet-key-file": `${dir}/key` }, "a"),
+      /--fleet-key-file .*64 hex digits/,
+    );
+    await Deno.writeTextFile(`${dir}/key`, "ab".repeat(32) + "\n");
+    assert.ok((await parseFleet({ fleet: "h:1", "fleet-key-file": `${dir}/key` }, "a"))?.key);
+    await assert.rejects(
+      parseFleet({ fleet: "h:1", "fleet-key-file": `${dir}/none` }, "a"),
+      /--fleet-key-file .*none/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -3,7 +3,7 @@
  * which functions the events posted to the node's sink (POST /events) go to.
  */
 import { type Command, UsageError } from "./command.ts";
-import { NODE_OPTION, nodeUrl, request, requestJson } from "./client.ts";
+import { NODE_OPTION, nodeUrl, printTable, request, requestJson } from "./client.ts";
 import type { Trigger } from "../store/triggers.ts";
 
 const ACTIONS = ["add", "ls", "rm"];
@@ -72,6 +72,5 @@ export const triggerCommand: Command = {
 function printTriggers(triggers: Trigger[]): void {
   const rows = [["ID", "TYPE", "SOURCE PREFIX", "FUNCTION"]];
   for (const t of triggers) rows.push([t.id, t.type, t.sourcePrefix ?? "-", t.function]);
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+  printTable(rows);
 }

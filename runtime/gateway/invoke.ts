@@ -87,6 +87,11 @@ export interface GatewayDeps {
     /** Where it listens (numeric): "0.0.0.0" and "::" are reached on loopback. */
     readonly host: string;
   };
+  /** The fleet: functions this node does not run are forwarded to a node that does. */
+  fleet?: {
+    forwards(name: string): boolean;
+    forward(name: string, req: Request): Promise<Response>;
+  };
 }
 
 /**
@@ -145,6 +150,10 @@ export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
       return forward(c.req.raw, deps.dataplane, c.get("requestId"));
     }
     const chain = deps.chains?.get(name);
+    if (!chain && deps.fleet?.forwards(name)) {
+      c.set("functionAnswer", true);
+      return await deps.fleet.forward(name, c.req.raw);
+    }
     c.set("invocation", { target: chain ? "chain" : "function", name });
     // 404 before reading anything, then the function's (or chain's) own limits.
     const limit = chain ? chain.spec.maxBody : deps.scheduler.group(name).deployment.maxBody;

@@ -208,7 +208,7 @@ export class Store {
 }
 
 /** Only the settings (a manifest or form may carry more, like a name). */
-function pickSettings(cfg: FunctionSettings): FunctionSettings {
+export function pickSettings(cfg: FunctionSettings): FunctionSettings {
   const out = defaultSettings() as unknown as Record<string, unknown>;
   for (const key of Object.keys(out)) out[key] = (cfg as unknown as Record<string, unknown>)[key];
   return out as unknown as FunctionSettings;

@@ -1,0 +1,410 @@
+/**
+ * This node as a member of a fleet: it follows the desired state in
+ * JetStream (every function record, and which nodes are alive) and converges
+ * its own deployments to it through the same Deployer the admin API uses
+ * without a fleet, so every local check still applies. It beats in the status
+ * bucket with what it runs and what it could not apply.
+ *
+ * Its own Deno KV stays the node's state: a node cut off from the fleet keeps
+ * serving what it last converged to, and catches up when the link returns
+ * (the watch resumes; a restart re-reads every record). Which fleet revision
+ * each local function came from is kept there too, so a restart does not
+ * redeploy what did not change.
+ */
+import type { KvWatchEntry } from "@nats-io/kv";
+import type { Deployer } from "../deployer.ts";
+import { FleetUnavailableError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { Store } from "../store/store.ts";
+import { VERSION } from "../version.ts";
+import { type FleetLink, openFleetLink } from "./link.ts";
+import { type LiveNode, placedHere, placedOn } from "./placement.ts";
+import {
+  decode,
+  encode,
+  FUNCTION_PREFIX,
+  type FunctionRecord,
+  FunctionRecordSchema,
+  type LabelSet,
+  type NodeStatus,
+  NodeStatusSchema,
+} from "./records.ts";
+import { openSecrets } from "./seal.ts";
+import { forwardInvoke, serveForwarded } from "./forward.ts";
+
+export interface FleetOptions {
+  servers: string;
+  nodeName: string;
+  labels: LabelSet;
+  /** The fleet key (seal.ts); without it, functions with secrets cannot be applied here. */
+  key?: CryptoKey;
+  /** JetStream replicas of the buckets (default 1). */
+  replicas?: number;
+  /** Heartbeat period (ms, default 2000); a node is dead after 3 missed beats. */
+  heartbeatMs?: number;
+}
+
+interface Seen {
+  status: NodeStatus;
+  /** When the fleet's server stored the heartbeat (its clock, not the node's). */
+  at: number;
+}
+
+/** The version of a record this node applied: its revision in the desired bucket. */
+const APPLIED = (name: string) => ["fleet", "applied", name];
+
+export class FleetMember {
+  readonly name: string;
+  readonly labels: LabelSet;
+  readonly key?: CryptoKey;
+  readonly heartbeatMs: number;
+  #opts: FleetOptions;
+  #link?: FleetLink;
+  #linked: Promise<FleetLink>;
+  #resolveLink!: (l: FleetLink) => void;
+  #stop = new AbortController();
+  /** The desired records by function name, with their revisions. */
+  readonly desired = new Map<string, { record: FunctionRecord; revision: number }>();
+  #seen = new Map<string, Seen>();
+  #live = "";
+  #initialized = false;
+  #online = false;
+  /** Why a function could not be applied here (name -> reason). */
+  readonly failing = new Map<string, string>();
+  #queue: Promise<void> = Promise.resolve();
+  #url = "";
+  #startedAt = new Date().toISOString();
+  #deployer?: Deployer;
+  /** The functions this node answers forwarded requests for. */
+  #serving = new Map<string, { stop(): void }>();
+  #runHere?: (req: Request) => Promise<Response>;
+  #store?: Store;
+  #logger: Logger = () => {};
+
+  constructor(opts: FleetOptions) {
+    this.#opts = opts;
+    this.name = opts.nodeName;
+    this.labels = opts.labels;
+    this.key = opts.key;
+    this.heartbeatMs = opts.heartbeatMs ?? 2000;
+    this.#linked = new Promise((r) => this.#resolveLink = r);
+  }
+
+  /** The link, once the fleet was reached (admin writes wait for it, bounded by the caller). */
+  link(timeoutMs: number): Promise<FleetLink> {
+    if (this.#link) return Promise.resolve(this.#link);
+    return Promise.race([
+      this.#linked,
+      new Promise<never>((_, rej) =>
+        setTimeout(() => rej(new Error("the fleet is out of reach")), timeoutMs)
+      ),
+    ]);
+  }
+
+  /** The link is up now (false while the client reconnects). */
+  get connected(): boolean {
+    return this.#link !== undefined && this.#online && !this.#link.nc.isClosed();
+  }
+
+  /** Starts following the fleet (in the background: the node serves meanwhile). */
+  start(
+    store: Store,
+    deployer: Deployer,
+    logger: Logger,
+    url: string,
+    /** Runs a forwarded request on this node (the app, as its own request). */
+    run: (req: Request) => Promise<Response>,
+  ): void {
+    this.#runHere = run;
+    this.#store = store;
+    this.#deployer = deployer;
+    this.#logger = logger;
+    this.#url = url;
+    this.#run().catch((e) => {
+      if (!this.#stop.signal.aborted) {
+        logger("error", `fleet: ${(e as Error).message}`, { fleet: this.#opts.servers });
+      }
+    });
+  }
+
+  async #run(): Promise<void> {
+    const deadAfterMs = this.heartbeatMs * 3;
+    const link = await openFleetLink({
+      servers: this.#opts.servers,
+      nodeName: this.name,
+      replicas: this.#opts.replicas ?? 1,
+      deadAfterMs,
+    }, this.#stop.signal);
+    if (this.#stop.signal.aborted) {
+      await link.close();
+      return;
+    }
+    this.#link = link;
+    this.#online = true;
+    (async () => {
+      for await (const s of link.nc.status()) {
+        if (s.type === "disconnect") this.#online = false;
+        else if (s.type === "reconnect") this.#online = true;
+        if (s.type === "disconnect" || s.type === "reconnect") {
+          this.#logger(s.type === "disconnect" ? "warn" : "info", `fleet: ${s.type}ed`, {
+            fleet: this.#opts.servers,
+          });
+        }
+      }
+    })().catch(() => {});
+    this.#resolveLink(link);
+    this.#logger("info", "joined the fleet", {
+      fleet: this.#opts.servers,
+      node: this.name,
+      labels: this.labels,
+    });
+    await this.#beat();
+    const beats = setInterval(() => {
+      this.#beat().catch(() => {/* out of reach: the next beat tries again */});
+      this.#checkLive();
+    }, this.heartbeatMs);
+    this.#stop.signal.addEventListener("abort", () => clearInterval(beats));
+    this.#follow(link, "nodes", (e) => this.#onNode(e));
+    // The desired state: every last value, then changes. Initialised once the
+    // last value present at the start was seen (or at once, when there is none).
+    const pending = (await link.desired.status()).values;
+    if (pending === 0) this.#initialize();
+    this.#follow(link, "desired", (e) => this.#onRecord(e));
+  }
+
+  /** Runs a watch for as long as the node runs (the client resumes it across reconnects). */
+  #follow(link: FleetLink, which: "desired" | "nodes", on: (e: KvWatchEntry) => void): void {
+    (async () => {
+      const kv = which === "desired" ? link.desired : link.nodes;
+      const w = await kv.watch(which === "desired" ? { key: `${FUNCTION_PREFIX}>` } : {});
+      this.#stop.signal.addEventListener("abort", () => w.stop());
+      for await (const e of w) on(e);
+    })().catch((e) => {
+      if (!this.#stop.signal.aborted) {
+        this.#logger("error", `fleet: watching ${which} stopped: ${(e as Error).message}`, {});
+      }
+    });
+  }
+
+  #onRecord(e: KvWatchEntry): void {
+    const name = e.key.slice(FUNCTION_PREFIX.length);
+    if (e.operation === "PUT") {
+      const record = decode(FunctionRecordSchema, e.value);
+      if (!record || record.name !== name) {
+        this.#logger("warn", `fleet: ignoring a desired record that does not parse`, {
+          key: e.key,
+          revision: e.revision,
+        });
+      } else {
+        this.desired.set(name, { record, revision: e.revision });
+      }
+    } else {
+      this.desired.delete(name);
+    }
+    if (!this.#initialized && !e.isUpdate && (e.delta ?? 0) === 0) this.#initialize();
+    else if (this.#initialized) this.#enqueue(() => this.#reconcile(name));
+  }
+
+  #initialize(): void {
+    this.#initialized = true;
+    this.#enqueue(() => this.#reconcileAll());
+  }
+
+  #onNode(e: KvWatchEntry): void {
+    if (e.operation !== "PUT") {
+      this.#seen.delete(e.key);
+    } else {
+      const status = decode(NodeStatusSchema, e.value);
+      if (status && status.name === e.key) {
+        this.#seen.set(e.key, { status, at: e.created.getTime() });
+      }
+    }
+    this.#checkLive();
+  }
+
+  /** The other nodes whose heartbeat is recent, by the server's clock. */
+  liveNodes(): LiveNode[] {
+    const newest = Math.max(0, ...[...this.#seen.values()].map((s) => s.at));
+    const horizon = Math.max(newest, Date.now()) - this.heartbeatMs * 3;
+    return [...this.#seen.values()]
+      .filter((s) => s.at >= horizon && s.status.name !== this.name)
+      .map((s) => ({ name: s.status.name, labels: s.status.labels }));
+  }
+
+  /** Every node's last status and whether it is alive (for /admin/fleet/nodes). */
+  nodeStatuses(): Array<NodeStatus & { alive: boolean; self: boolean }> {
+    const live = new Set(this.liveNodes().map((n) => n.name));
+    return [...this.#seen.values()].map((s) => ({
+      ...s.status,
+      alive: s.status.name === this.name || live.has(s.status.name),
+      self: s.status.name === this.name,
+    })).sort((a, b) => a.name < b.name ? -1 : 1);
+  }
+
+  /** Where each desired function should run now, by this node's view. */
+  placements(): Array<{ record: FunctionRecord; nodes: string[] }> {
+    const nodes = [{ name: this.name, labels: this.labels }, ...this.liveNodes()];
+    return [...this.desired.values()].map(({ record }) => ({
+      record,
+      nodes: placedOn(record.name, record.placement, nodes),
+    })).sort((a, b) => a.record.name < b.record.name ? -1 : 1);
+  }
+
+  /** Membership changed: placements may have moved. */
+  #checkLive(): void {
+    const live = this.liveNodes().map((n) => `${n.name}:${JSON.stringify(n.labels)}`).sort()
+      .join(",");
+    if (live === this.#live) return;
+    this.#live = live;
+    if (this.#initialized) this.#enqueue(() => this.#reconcileAll());
+  }
+
+  #enqueue(fn: () => Promise<void>): void {
+    this.#queue = this.#queue.then(fn).catch((e) => {
+      this.#logger("error", `fleet: converging: ${(e as Error).message}`, {});
+    });
+  }
+
+  /** Resolves once everything queued so far was applied (or failed). */
+  settled(): Promise<void> {
+    return this.#queue;
+  }
+
+  async #reconcileAll(): Promise<void> {
+    const local = (await this.#store!.list()).map((d) => d.name);
+    for (const name of new Set([...local, ...this.desired.keys()])) await this.#reconcile(name);
+  }
+
+  /** Makes this node's deployment of `name` what the fleet wants of it. */
+  async #reconcile(name: string): Promise<void> {
+    await this.#converge(name);
+    // Answers forwarded requests for exactly what it runs.
+    const runs = (await this.#store!.get(name)) !== null;
+    const link = this.#link;
+    if (runs && !this.#serving.has(name) && link && this.#runHere) {
+      this.#serving.set(name, serveForwarded(link.nc, name, this.name, this.#runHere));
+    } else if (!runs && this.#serving.has(name)) {
+      this.#serving.get(name)!.stop();
+      this.#serving.delete(name);
+    }
+  }
+
+  async #converge(name: string): Promise<void> {
+    const store = this.#store!, deployer = this.#deployer!;
+    const want = this.desired.get(name);
+    const here = want !== undefined &&
+      placedHere(
+        name,
+        want.record.placement,
+        { name: this.name, labels: this.labels },
+        this.liveNodes(),
+      );
+    const local = await store.get(name);
+    if (!here) {
+      this.failing.delete(name);
+      if (local) {
+        await deployer.remove(name);
+        await store.kv.delete(APPLIED(name));
+        this.#logger("info", "fleet: function removed here", { function: name });
+      }
+      return;
+    }
+    const applied = (await store.kv.get<number>(APPLIED(name))).value;
+    if (local && applied === want.revision) return;
+    const r = want.record;
+    try {
+      const image = local?.digest === r.digest
+        ? await store.readImage(r.digest)
+        : await this.#fetchImage(r.digest);
+      const secrets = await openSecrets(this.key, name, r.sealed);
+      await deployer.deploy(name, image, r.settings, { env: r.env, secrets });
+      await store.kv.set(APPLIED(name), want.revision);
+      this.failing.delete(name);
+    } catch (e) {
+      const why = (e as Error).message;
+      if (this.failing.get(name) !== why) {
+        this.#logger("error", `fleet: cannot run ${name} here: ${why}`, { function: name });
+      }
+      this.failing.set(name, why);
+    }
+  }
+
+  /** An image from the fleet's object store, checked against its digest. */
+  async #fetchImage(digest: string): Promise<Uint8Array> {
+    const link = await this.link(30_000);
+    const bytes = await link.images.getBlob(digest);
+    if (!bytes) throw new Error(`its image ${digest.slice(0, 12)} is not in the fleet's store`);
+    const got = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
+    const hex = [...got].map((b) => b.toString(16).padStart(2, "0")).join("");
+    if (hex !== digest) {
+      throw new Error(`the fleet's image ${digest.slice(0, 12)} has another digest`);
+    }
+    return bytes;
+  }
+
+  /**
+   * Waits until this node has seen revision `rev` of `name` (or its removal)
+   * and converged to it; returns why it failed here, if it did.
+   */
+  async applied(name: string, rev: number, timeoutMs: number): Promise<string | undefined> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      const d = this.desired.get(name);
+      const seen = rev === 0 ? d === undefined : (d?.revision ?? 0) >= rev;
+      if (seen && this.#initialized) {
+        await this.settled();
+        return this.failing.get(name);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return "this node did not see the change in time";
+  }
+
+  async #beat(): Promise<void> {
+    const link = this.#link;
+    if (!link || !this.#store) return;
+    const status: NodeStatus = {
+      name: this.name,
+      url: this.#url,
+      labels: this.labels,
+      version: VERSION,
+      startedAt: this.#startedAt,
+      at: new Date().toISOString(),
+      functions: (await this.#store.list()).map((d) => ({ name: d.name, digest: d.digest })),
+      failing: Object.fromEntries(this.failing),
+    };
+    await link.nodes.put(this.name, encode(status));
+  }
+
+  /** Whether a request for `name` goes to another node: the fleet has it, this node does not. */
+  forwards(name: string): boolean {
+    return this.#link !== undefined && this.desired.has(name) && !this.#serving.has(name);
+  }
+
+  /** A private function another node runs: the caller needs this node's token here. */
+  isPrivateElsewhere(name: string): boolean {
+    return this.forwards(name) && this.desired.get(name)!.record.settings.access === "private";
+  }
+
+  /** Sends an invocation to a node that runs `name` (forward.ts). */
+  forward(name: string, req: Request): Promise<Response> {
+    const want = this.desired.get(name)!;
+    if (!this.connected) {
+      throw new FleetUnavailableError(`${name} runs on other nodes, which are out of reach now`);
+    }
+    // Its own timeout, plus the start of an instance there and the way back.
+    return forwardInvoke(this.#link!.nc, name, req, want.record.settings.timeout + 10_000);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#serving.values()) s.stop();
+    this.#serving.clear();
+    this.#stop.abort();
+    await this.#queue.catch(() => {});
+    if (this.#link) {
+      // Leaving: the others need not wait for the heartbeat to expire.
+      await this.#link.nodes.delete(this.name).catch(() => {});
+      await this.#link.close().catch(() => {});
+    }
+  }
+}

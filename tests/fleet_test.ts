@@ -1,0 +1,342 @@
+/**
+ * Fleet mode for real: a JetStream nats-server (Debian's) and three `sure
+ * serve --fleet` nodes as their own processes. A deploy through any node
+ * reaches every node it is placed on (all, by labels, N replicas); secrets
+ * cross the fleet sealed; a node that dies hands its replicas to the others
+ * within three heartbeats; with the NATS server gone the nodes keep serving
+ * what they run and refuse changes with 503, and converge once it is back;
+ * rm through any node removes everywhere. Prints how long placement took to
+ * follow a dead node (not asserted: timings are for the note). A request to
+ * a node for a function placed elsewhere is forwarded to one that runs it.
+ */
+import assert from "node:assert/strict";
+import { connect } from "@nats-io/transport-node";
+import { Kvm } from "@nats-io/kv";
+import {
+  DENO,
+  deployForm,
+  echoImage,
+  hasKvm,
+  hasLibsure,
+  openTestApp,
+  registerNodeToken,
+  ROOT,
+} from "./helpers.ts";
+
+const hasNats = (() => {
+  try {
+    return new Deno.Command("nats-server", { args: ["--version"], stdout: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+})();
+
+const KEY = "a1".repeat(32);
+const BEAT_MS = 300;
+
+interface Nats {
+  port: number;
+  dir: string;
+  proc: Deno.ChildProcess;
+}
+
+/** A JetStream server on a free loopback port, its store in `dir` (kept across restarts). */
+async function startNats(dir: string, port = 0): Promise<Nats> {
+  const proc = new Deno.Command("nats-server", {
+    args: ["-js", "-a", "127.0.0.1", "-p", String(port || -1), "-sd", dir],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const lines = proc.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let log = "";
+  for (const end = Date.now() + 30_000; Date.now() < end;) {
+    const { done, value } = await lines.read();
+    if (done) break;
+    log += value;
+    const m = /Listening for client connections on [^\s]*:(\d+)/.exec(log);
+    if (m) {
+      (async () => {
+        while (!(await lines.read()).done) { /* drain */ }
+      })();
+      return { port: Number(m[1]), dir, proc };
+    }
+  }
+  proc.kill("SIGKILL");
+  throw new Error(`nats-server did not start:\n${log}`);
+}
+
+async function stopNats(n: Nats): Promise<void> {
+  try {
+    n.proc.kill("SIGKILL");
+  } catch {
+    // already gone
+  }
+  await n.proc.status;
+}
+
+interface FleetNode {
+  name: string;
+  url: string;
+  dataDir: string;
+  child: Deno.ChildProcess;
+  log: () => string;
+}
+
+async function startNode(name: string, natsPort: number, labels: string): Promise<FleetNode> {
+  const dataDir = await Deno.makeTempDir({ prefix: `sure-fleet-${name}-` });
+  const child = new Deno.Command(DENO, {
+    args: ["run", "-A", `${ROOT}/main.ts`, "serve", "--port", "0", "--data-dir", dataDir],
+    env: {
+      SURE_FLEET: `nats://127.0.0.1:${natsPort}`,
+      SURE_NODE_NAME: name,
+      SURE_LABELS: labels,
+      SURE_FLEET_KEY: KEY,
+      SURE_FLEET_HEARTBEAT_MS: String(BEAT_MS),
+      SURE_REQUEST_LOG: "0",
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  for (const s of [child.stdout, child.stderr]) {
+    (async () => {
+      for await (const c of s.pipeThrough(new TextDecoderStream())) out += c;
+    })();
+  }
+  for (const end = Date.now() + 120_000; Date.now() < end;) {
+    const m = /"msg":"sure node listening on (http:\/\/[^"]+)"/.exec(out);
+    if (m) {
+      registerNodeToken(m[1], (await Deno.readTextFile(`${dataDir}/admin.token`)).trim());
+      return { name, url: m[1], dataDir, child, log: () => out };
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`node ${name} did not start:\n${out}`);
+}
+
+async function stopNode(n: FleetNode, signal: Deno.Signal = "SIGTERM"): Promise<void> {
+  try {
+    n.child.kill(signal);
+  } catch {
+    // already gone
+  }
+  await n.child.status;
+}
+
+const names = async (n: FleetNode): Promise<string[]> => {
+  const r = await fetch(`${n.url}/admin/functions`);
+  assert.equal(r.status, 200);
+  return ((await r.json()).functions as Array<{ name: string }>).map((f) => f.name).sort();
+};
+
+/** Waits (up to ms) until cond holds; returns how long it took, or throws with what was seen. */
+async function until(what: string, cond: () => Promise<boolean>, ms = 60_000): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < ms) {
+    if (await cond()) return performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`not within ${ms} ms: ${what}`);
+}
+
+async function deploy(n: FleetNode, fields: { name: string }, extra?: [string, string][]) {
+  const form = deployForm({ ...fields, image: await echoImage() });
+  for (const [k, v] of extra ?? []) form.append(k, v);
+  return await fetch(`${n.url}/admin/functions`, { method: "POST", body: form });
+}
+
+async function fleetFunctions(n: FleetNode) {
+  const r = await fetch(`${n.url}/admin/fleet/functions`);
+  assert.equal(r.status, 200);
+  return (await r.json()).functions as Array<
+    { name: string; nodes: string[]; running: string[] }
+  >;
+}
+
+Deno.test({
+  name: "fleet: deploy anywhere, placement, sealed secrets, a dead node's share moves, rm",
+  ignore: !hasLibsure || !hasNats,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const nats = await startNats(await Deno.makeTempDir({ prefix: "sure-nats-" }));
+    const nodes: FleetNode[] = [];
+    try {
+      for (const [n, l] of [["a", "site=north"], ["b", "site=south"], ["c", "site=north"]]) {
+        nodes.push(await startNode(n, nats.port, l));
+      }
+      const [a, b, c] = nodes;
+      await until("three nodes see each other", async () => {
+        const r = await (await fetch(`${b.url}/admin/fleet/nodes`)).json();
+        return r.nodes.filter((n: { alive: boolean }) => n.alive).length === 3;
+      });
+
+      // Deployed through a, with a secret: on every node.
+      let res = await deploy(a, { name: "echo" }, [["secret", "TOKEN=hunter2"], ["env", "E=1"]]);
+      assert.equal(res.status, 201, await res.clone().text());
+      await res.body?.cancel();
+      for (const n of nodes) {
+        await until(`echo on ${n.name}`, async () => (await names(n)).includes("echo"));
+      }
+      const got = await (await fetch(`${c.url}/admin/functions/echo`)).json();
+      assert.deepEqual(got.secrets, ["TOKEN"]);
+      assert.deepEqual(got.env, { E: "1" });
+      if (hasKvm) {
+        const inv = await fetch(`${c.url}/invoke/echo`, { method: "POST", body: "from c" });
+        assert.equal(await inv.text(), "from c");
+      }
+      // The secret crossed the fleet sealed: not in the desired record's bytes.
+      const nc = await connect({ servers: `127.0.0.1:${nats.port}` });
+      try {
+        const kv = await new Kvm(nc).open("sure_desired");
+        const raw = (await kv.get("fn.echo"))!.string();
+        assert.ok(!raw.includes("hunter2"), "the secret is in plain text in the fleet");
+        assert.match(raw, /"sealed":"v1\./);
+      } finally {
+        await nc.close();
+      }
+
+      // By labels, through b (which is not north itself): on a and c only.
+      res = await deploy(b, { name: "north" }, [["labels", "site=north"]]);
+      assert.equal(res.status, 201, await res.clone().text());
+      await res.body?.cancel();
+      await until(
+        "north on a and c",
+        async () => (await names(a)).includes("north") && (await names(c)).includes("north"),
+      );
+      assert.ok(!(await names(b)).includes("north"));
+      // Invoked on b, which does not run it: forwarded to a node that does,
+      // with that node's answer (503 kvm_unavailable there where there is no KVM).
+      await until("a or c serves north", async () => {
+        const fw = await fetch(`${b.url}/invoke/north/x?q=1`, { method: "POST", body: "via b" });
+        const served = fw.headers.get("x-sure-node") ?? "";
+        const text = await fw.text();
+        if (fw.status === 503 && /no node of the fleet serves/.test(text)) return false;
+        assert.match(served, /^(a|c)$/, text);
+        if (hasKvm) {
+          assert.equal(fw.status, 200, text);
+          assert.equal(text, "via b");
+        } else {
+          assert.equal(fw.status, 503, text);
+          assert.match(text, /kvm_unavailable/);
+        }
+        return true;
+      });
+
+      // Two replicas: on exactly two nodes, the same two every node names.
+      res = await deploy(c, { name: "pair" }, [["replicas", "2"]]);
+      assert.equal(res.status, 201, await res.clone().text());
+      await res.body?.cancel();
+      let pair: string[] = [];
+      await until("pair runs on two nodes", async () => {
+        const f = (await fleetFunctions(a)).find((x) => x.name === "pair");
+        pair = f?.running ?? [];
+        return pair.length === 2 && f!.nodes.slice().sort().join() === pair.slice().sort().join();
+      });
+      for (const n of nodes) {
+        assert.equal((await names(n)).includes("pair"), pair.includes(n.name), n.name);
+      }
+
+      // A node that runs one of the pair dies (SIGKILL: no goodbye): the third
+      // node takes its place within a few heartbeats.
+      const dead = nodes.find((n) => pair.includes(n.name))!;
+      const spare = nodes.find((n) => !pair.includes(n.name))!;
+      const t0 = performance.now();
+      await stopNode(dead, "SIGKILL");
+      await until(`${spare.name} runs pair`, async () => (await names(spare)).includes("pair"));
+      const moved = performance.now() - t0;
+      console.log(
+        `fleet: ${dead.name} killed; pair on ${spare.name} after ${moved.toFixed(0)} ms ` +
+          `(heartbeat ${BEAT_MS} ms, dead after 3)`,
+      );
+      const alive = nodes.filter((n) => n !== dead);
+
+      // rm through one node: gone from the others.
+      const r = await fetch(`${alive[0].url}/admin/functions/echo`, { method: "DELETE" });
+      assert.equal(r.status, 200, await r.clone().text());
+      await r.body?.cancel();
+      for (const n of alive) {
+        await until(`echo gone from ${n.name}`, async () => !(await names(n)).includes("echo"));
+      }
+      // The fleet knows no such function any more either.
+      const gone = await fetch(`${alive[1].url}/admin/functions/echo`, { method: "DELETE" });
+      assert.equal(gone.status, 404);
+      await gone.body?.cancel();
+    } finally {
+      for (const n of nodes) await stopNode(n);
+      await stopNats(nats);
+    }
+  },
+});
+
+Deno.test({
+  name: "fleet: without its NATS server a node keeps serving and refuses changes; then converges",
+  ignore: !hasLibsure || !hasNats,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "sure-nats-" });
+    let nats = await startNats(dir);
+    const a = await startNode("a", nats.port, "");
+    const b = await startNode("b", nats.port, "");
+    try {
+      let res = await deploy(a, { name: "echo" });
+      assert.equal(res.status, 201, await res.clone().text());
+      await res.body?.cancel();
+      await until("echo on b", async () => (await names(b)).includes("echo"));
+
+      // The fleet goes away: b still serves what it runs; a change is a 503.
+      await stopNats(nats);
+      if (hasKvm) {
+        const inv = await fetch(`${b.url}/invoke/echo`, { method: "POST", body: "cut off" });
+        assert.equal(await inv.text(), "cut off");
+      }
+      assert.deepEqual(await names(b), ["echo"]);
+      res = await deploy(b, { name: "later" });
+      assert.equal(res.status, 503, await res.clone().text());
+      assert.equal((await res.json()).error, "fleet_unavailable");
+      const nodes = await (await fetch(`${b.url}/admin/fleet/nodes`)).json();
+      assert.equal(nodes.connected, false);
+      const h = await (await fetch(`${b.url}/healthz`)).json();
+      assert.deepEqual([h.fleet.node, h.fleet.connected], ["b", false]);
+
+      // Back on the same port with the same store: changes flow again.
+      nats = await startNats(dir, nats.port);
+      await until(
+        "b reconnected",
+        async () => (await (await fetch(`${b.url}/admin/fleet/nodes`)).json()).connected === true,
+      );
+      res = await deploy(b, { name: "later" });
+      assert.equal(res.status, 201, await res.clone().text());
+      await res.body?.cancel();
+      await until("later on a", async () => (await names(a)).includes("later"));
+      assert.deepEqual(await names(a), ["echo", "later"]);
+    } finally {
+      await stopNode(a);
+      await stopNode(b);
+      await stopNats(nats);
+    }
+  },
+});
+
+Deno.test({
+  name: "fleet: a node outside a fleet refuses placement and says it is in none",
+  ignore: !hasLibsure,
+  async fn() {
+    const t = await openTestApp();
+    try {
+      const form = deployForm({ name: "echo", image: await echoImage() });
+      form.append("replicas", "2");
+      let res = await t.app.request("/admin/functions", { method: "POST", body: form });
+      assert.equal(res.status, 400);
+      assert.match((await res.json()).message, /not in a fleet/);
+      res = await t.app.request("/admin/fleet/nodes");
+      assert.equal(res.status, 404);
+      assert.match((await res.json()).message, /not in a fleet/);
+    } finally {
+      await t.close();
+    }
+  },
+});
