@@ -42,9 +42,9 @@ interface Nats {
 }
 
 /** A JetStream server on a free loopback port, its store in `dir` (kept across restarts). */
-async function startNats(dir: string, port = 0): Promise<Nats> {
+async function startNats(dir: string, port = 0, extra: string[] = []): Promise<Nats> {
   const proc = new Deno.Command("nats-server", {
-    args: ["-js", "-a", "127.0.0.1", "-p", String(port || -1), "-sd", dir],
+    args: ["-js", "-a", "127.0.0.1", "-p", String(port || -1), "-sd", dir, ...extra],
     stdout: "null",
     stderr: "piped",
   }).spawn();
@@ -83,17 +83,51 @@ interface FleetNode {
   log: () => string;
 }
 
-async function startNode(name: string, natsPort: number, labels: string): Promise<FleetNode> {
+/** Loopback ports free now (taken and released: good enough for a test's servers). */
+function freePorts(n: number): number[] {
+  const ls = Array.from({ length: n }, () => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
+  const ports = ls.map((l) => (l.addr as Deno.NetAddr).port);
+  for (const l of ls) l.close();
+  return ports;
+}
+
+/** Three JetStream servers in one cluster, each with its own store. */
+async function startCluster(): Promise<{ servers: Nats[]; urls: string }> {
+  const ports = freePorts(6);
+  const routes = ports.slice(3).map((p) => `nats://127.0.0.1:${p}`).join(",");
+  const servers = await Promise.all([0, 1, 2].map(async (i) => {
+    const dir = await Deno.makeTempDir({ prefix: `sure-nats-s${i}-` });
+    return await startNats(dir, ports[i], [
+      "-n",
+      `s${i}`,
+      "--cluster_name",
+      "sure",
+      "--cluster",
+      `nats://127.0.0.1:${ports[3 + i]}`,
+      "--routes",
+      routes,
+    ]);
+  }));
+  return { servers, urls: ports.slice(0, 3).map((p) => `nats://127.0.0.1:${p}`).join(",") };
+}
+
+async function startNode(
+  name: string,
+  nats: number | string,
+  labels: string,
+  env: Record<string, string> = {},
+): Promise<FleetNode> {
   const dataDir = await Deno.makeTempDir({ prefix: `sure-fleet-${name}-` });
   const child = new Deno.Command(DENO, {
     args: ["run", "-A", `${ROOT}/main.ts`, "serve", "--port", "0", "--data-dir", dataDir],
     env: {
-      SURE_FLEET: `nats://127.0.0.1:${natsPort}`,
+      SURE_FLEET: typeof nats === "number" ? `nats://127.0.0.1:${nats}` : nats,
       SURE_NODE_NAME: name,
       SURE_LABELS: labels,
       SURE_FLEET_KEY: KEY,
       SURE_FLEET_HEARTBEAT_MS: String(BEAT_MS),
       SURE_REQUEST_LOG: "0",
+      ...env,
     },
     stdout: "piped",
     stderr: "piped",
@@ -337,6 +371,45 @@ Deno.test({
       assert.match((await res.json()).message, /not in a fleet/);
     } finally {
       await t.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "fleet: on a three-server NATS cluster (replicas 3), one server killed loses nothing",
+  ignore: !hasLibsure || !hasNats,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { servers, urls } = await startCluster();
+    const nodes: FleetNode[] = [];
+    try {
+      for (const n of ["a", "b"]) {
+        nodes.push(await startNode(n, urls, "", { SURE_FLEET_REPLICAS: "3" }));
+      }
+      const [a, b] = nodes;
+      let res = await deploy(a, { name: "one" });
+      assert.equal(res.status, 201, await res.clone().text());
+      await res.body?.cancel();
+      await until("one on b", async () => (await names(b)).includes("one")).catch((e) => {
+        throw new Error(`${e.message}\n${b.log()}\n${a.log()}`);
+      });
+
+      // The server that leads (or any): killed with its store. The others elect
+      // new leaders; a change through either node goes through and reaches both.
+      await stopNats(servers[0]);
+      res = await deploy(b, { name: "two" });
+      assert.equal(res.status, 201, await res.clone().text());
+      await res.body?.cancel();
+      for (const n of nodes) {
+        await until(`one and two on ${n.name}`, async () => (await names(n)).join() === "one,two");
+      }
+      // And the record written before the kill is still there, on the rest.
+      const f = await (await fetch(`${b.url}/admin/fleet/functions`)).json();
+      assert.deepEqual(f.functions.map((x: { name: string }) => x.name), ["one", "two"]);
+    } finally {
+      for (const n of nodes) await stopNode(n);
+      for (const s of servers) await stopNats(s);
     }
   },
 });

@@ -34,6 +34,10 @@ import {
 } from "./records.ts";
 import { openSecrets, sealSecrets } from "./seal.ts";
 
+/** How long a change waits out a cluster electing leaders, and a client reconnecting. */
+const ELECTION_MS = 30_000;
+const RECONNECT_MS = 3_000;
+
 /** How long an admin change waits for the fleet and for this node to converge. */
 const WAIT_MS = 60_000;
 
@@ -54,16 +58,26 @@ export class FleetControl implements FunctionControl {
     } catch (e) {
       throw new FleetUnavailableError(`the fleet is out of reach: ${(e as Error).message}`);
     }
-    if (!this.member.connected) {
-      throw new FleetUnavailableError("the fleet is out of reach: this node is reconnecting");
-    }
-    try {
-      return await fn(link);
-    } catch (e) {
-      if (e instanceof HttpError || e instanceof ConflictRetry) throw e;
-      const msg = (e as Error).message;
-      if (/wrong last sequence/i.test(msg)) throw new ConflictRetry(msg);
-      throw new FleetUnavailableError(`the fleet did not answer: ${msg}`);
+    // A cluster that lost a server elects new leaders, which can take seconds
+    // while the client is connected to another server: that is waited out
+    // (ELECTION_MS). A client with no server at all is given RECONNECT_MS.
+    const t0 = Date.now();
+    for (;;) {
+      const waited = Date.now() - t0;
+      if (!this.member.connected && waited >= RECONNECT_MS) {
+        throw new FleetUnavailableError("the fleet is out of reach: this node is reconnecting");
+      }
+      try {
+        if (this.member.connected) return await fn(link);
+      } catch (e) {
+        if (e instanceof HttpError || e instanceof ConflictRetry) throw e;
+        const msg = (e as Error).message;
+        if (/wrong last sequence/i.test(msg)) throw new ConflictRetry(msg);
+        if (Date.now() - t0 >= ELECTION_MS) {
+          throw new FleetUnavailableError(`the fleet did not answer: ${msg}`);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 

@@ -20,6 +20,8 @@ export interface FleetLinkOptions {
   replicas: number;
   /** A node is dead when its heartbeat is older than this (ms); the status bucket's TTL. */
   deadAfterMs: number;
+  /** Told why opening the buckets failed, before each new try. */
+  onRetry?: (why: string) => void;
 }
 
 export interface FleetLink {
@@ -52,19 +54,27 @@ export async function openFleetLink(
       await new Promise((r) => setTimeout(r, wait));
     }
   }
-  try {
-    const kvm = new Kvm(nc);
-    const desired = await kvm.create(DESIRED_BUCKET, { history: 5, replicas: opts.replicas });
-    const nodes = await kvm.create(NODES_BUCKET, {
-      history: 1,
-      replicas: opts.replicas,
-      ttl: opts.deadAfterMs,
-    });
-    const images = await new Objm(nc).create(IMAGES_STORE, { replicas: opts.replicas });
-    const conn = nc;
-    return { nc: conn, desired, nodes, images, close: () => conn.close() };
-  } catch (e) {
-    await nc.close();
-    throw e;
+  // A cluster that is still electing its leaders answers "no responders" or
+  // times out for a while: the buckets are tried again until they open.
+  const conn = nc;
+  for (let wait = 250;; wait = Math.min(wait * 2, 4000)) {
+    try {
+      const kvm = new Kvm(conn);
+      const desired = await kvm.create(DESIRED_BUCKET, { history: 5, replicas: opts.replicas });
+      const nodes = await kvm.create(NODES_BUCKET, {
+        history: 1,
+        replicas: opts.replicas,
+        ttl: opts.deadAfterMs,
+      });
+      const images = await new Objm(conn).create(IMAGES_STORE, { replicas: opts.replicas });
+      return { nc: conn, desired, nodes, images, close: () => conn.close() };
+    } catch (e) {
+      if (signal.aborted) {
+        await conn.close();
+        throw e;
+      }
+      opts.onRetry?.((e as Error).message);
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 }

@@ -69,6 +69,11 @@ export class FleetMember {
   #live = "";
   #initialized = false;
   #online = false;
+  /** The current watches, and when each last delivered (or was made). */
+  #watches: { desired?: { stop(): void }; nodes?: { stop(): void } } = {};
+  #heard = { desired: 0, nodes: 0 };
+  /** The highest desired-bucket revision the watch delivered. */
+  #seenRevision = 0;
   /** Why a function could not be applied here (name -> reason). */
   readonly failing = new Map<string, string>();
   #queue: Promise<void> = Promise.resolve();
@@ -129,11 +134,18 @@ export class FleetMember {
 
   async #run(): Promise<void> {
     const deadAfterMs = this.heartbeatMs * 3;
+    let said = "";
     const link = await openFleetLink({
       servers: this.#opts.servers,
       nodeName: this.name,
       replicas: this.#opts.replicas ?? 1,
       deadAfterMs,
+      onRetry: (why) => {
+        if (why !== said) {
+          this.#logger("warn", `fleet: opening its buckets: ${why}; trying again`, {});
+        }
+        said = why;
+      },
     }, this.#stop.signal);
     if (this.#stop.signal.aborted) {
       await link.close();
@@ -162,31 +174,86 @@ export class FleetMember {
     const beats = setInterval(() => {
       this.#beat().catch(() => {/* out of reach: the next beat tries again */});
       this.#checkLive();
+      this.#checkWatches(link).catch(() => {/* out of reach: checked again next beat */});
+      // What could not be applied is tried again (an image that did not come, a
+      // fleet that was electing leaders); what still fails says so once.
+      for (const name of this.failing.keys()) this.#enqueue(() => this.#reconcile(name));
     }, this.heartbeatMs);
     this.#stop.signal.addEventListener("abort", () => clearInterval(beats));
     this.#follow(link, "nodes", (e) => this.#onNode(e));
     // The desired state: every last value, then changes. Initialised once the
     // last value present at the start was seen (or at once, when there is none).
-    const pending = (await link.desired.status()).values;
-    if (pending === 0) this.#initialize();
     this.#follow(link, "desired", (e) => this.#onRecord(e));
   }
 
-  /** Runs a watch for as long as the node runs (the client resumes it across reconnects). */
+  /**
+   * Runs a watch for as long as the node runs. The client resumes a watch
+   * across reconnects; one that fails (a cluster electing leaders, a server
+   * gone with its consumer) is made again, from a fresh snapshot: the desired
+   * state is read whole again before anything is reconciled, so a record
+   * removed meanwhile is not kept.
+   */
   #follow(link: FleetLink, which: "desired" | "nodes", on: (e: KvWatchEntry) => void): void {
     (async () => {
-      const kv = which === "desired" ? link.desired : link.nodes;
-      const w = await kv.watch(which === "desired" ? { key: `${FUNCTION_PREFIX}>` } : {});
-      this.#stop.signal.addEventListener("abort", () => w.stop());
-      for await (const e of w) on(e);
-    })().catch((e) => {
-      if (!this.#stop.signal.aborted) {
-        this.#logger("error", `fleet: watching ${which} stopped: ${(e as Error).message}`, {});
+      let said = "";
+      while (!this.#stop.signal.aborted) {
+        try {
+          const kv = which === "desired" ? link.desired : link.nodes;
+          if (which === "desired") {
+            this.#initialized = false;
+            this.desired.clear();
+            if ((await kv.status()).values === 0) this.#initialize();
+          } else {
+            this.#seen.clear();
+          }
+          const w = await kv.watch(which === "desired" ? { key: `${FUNCTION_PREFIX}>` } : {});
+          this.#watches[which] = w;
+          this.#heard[which] = Date.now();
+          const stop = () => w.stop();
+          this.#stop.signal.addEventListener("abort", stop);
+          if (said) this.#logger("info", `fleet: watching ${which} again`, {});
+          said = "";
+          try {
+            for await (const e of w) on(e);
+          } finally {
+            this.#stop.signal.removeEventListener("abort", stop);
+          }
+        } catch (e) {
+          const why = (e as Error).message;
+          if (!this.#stop.signal.aborted && why !== said) {
+            this.#logger("warn", `fleet: watching ${which}: ${why}; trying again`, {});
+          }
+          said = why;
+        }
+        if (!this.#stop.signal.aborted) await new Promise((r) => setTimeout(r, 1000));
       }
-    });
+    })();
+  }
+
+  /**
+   * A watch whose consumer went with a server can stay silent without an
+   * error. Each beat checks: the nodes watch must hear this node's own
+   * heartbeats, the desired watch must have seen the bucket's last revision;
+   * one that stays behind for three beats is made again.
+   */
+  async #checkWatches(link: FleetLink): Promise<void> {
+    if (!this.connected) return;
+    const late = this.heartbeatMs * 3;
+    const now = Date.now();
+    if (now - this.#heard.nodes > late) {
+      this.#heard.nodes = now;
+      this.#watches.nodes?.stop();
+    }
+    const last = (await link.desired.status()).streamInfo.state.last_seq;
+    if (last <= this.#seenRevision) this.#heard.desired = Date.now();
+    else if (Date.now() - this.#heard.desired > late) {
+      this.#heard.desired = Date.now();
+      this.#watches.desired?.stop();
+    }
   }
 
   #onRecord(e: KvWatchEntry): void {
+    this.#seenRevision = Math.max(this.#seenRevision, e.revision);
     const name = e.key.slice(FUNCTION_PREFIX.length);
     if (e.operation === "PUT") {
       const record = decode(FunctionRecordSchema, e.value);
@@ -201,7 +268,8 @@ export class FleetMember {
     } else {
       this.desired.delete(name);
     }
-    if (!this.#initialized && !e.isUpdate && (e.delta ?? 0) === 0) this.#initialize();
+    // delta: how many more the watch has queued now; the last value present at the start has 0.
+    if (!this.#initialized && (e.delta ?? 0) === 0) this.#initialize();
     else if (this.#initialized) this.#enqueue(() => this.#reconcile(name));
   }
 
@@ -211,6 +279,7 @@ export class FleetMember {
   }
 
   #onNode(e: KvWatchEntry): void {
+    this.#heard.nodes = Date.now();
     if (e.operation !== "PUT") {
       this.#seen.delete(e.key);
     } else {
@@ -313,9 +382,8 @@ export class FleetMember {
     if (local && applied === want.revision) return;
     const r = want.record;
     try {
-      const image = local?.digest === r.digest
-        ? await store.readImage(r.digest)
-        : await this.#fetchImage(r.digest);
+      // Images are content addressed: one another function here has is read locally.
+      const image = await store.readImage(r.digest).catch(() => this.#fetchImage(r.digest));
       const secrets = await openSecrets(this.key, name, r.sealed);
       await deployer.deploy(name, image, r.settings, { env: r.env, secrets });
       await store.kv.set(APPLIED(name), want.revision);
