@@ -399,6 +399,9 @@ async function startLocked(opts: NodeOptions, lock: DataDirLock): Promise<Runnin
     },
     close() {
       closing ??= (async () => {
+        // First out of the fleet: no more forwarded requests, and the others
+        // take this node's share now rather than after its heartbeat expires.
+        await parts.fleet?.leave();
         // Together: the Hono app's shutdown closes its idle keep-alive connections,
         // which ends the tunnels that libsure's server would otherwise wait for.
         await Promise.all([

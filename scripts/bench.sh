@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Benchmarks that run no VM: measured anywhere. http_server_bench.ts runs
 # libsure/build/tests/tool_http_echo (built by `make bench`) under wrk.
-NO_VM_BENCHES="bench/http_head_bench.ts bench/http_server_bench.ts bench/zstack_bench.ts"
+NO_VM_BENCHES="bench/http_head_bench.ts bench/http_server_bench.ts bench/zstack_bench.ts bench/fleet_bench.ts"
 if ! command -v wrk >/dev/null 2>&1; then
   echo "[bench] installing wrk" >&2
   apt-get update -qq >/dev/null

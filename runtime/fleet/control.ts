@@ -143,7 +143,9 @@ export class FleetControl implements FunctionControl {
     return this.#retry(async () => {
       const digest = await sha256(image);
       await this.#nats(async (link) => {
-        if (!(await link.images.info(digest))) await link.images.putBlob({ name: digest }, image);
+        // An image deleted once (no function used it) leaves a marker that info() returns.
+        const info = await link.images.info(digest);
+        if (!info || info.deleted) await link.images.putBlob({ name: digest }, image);
       });
       const prev = await this.#current(name);
       const kept = prev ? await openSecrets(this.member.key, name, prev.record.sealed) : {};

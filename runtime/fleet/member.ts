@@ -461,7 +461,19 @@ export class FleetMember {
       throw new FleetUnavailableError(`${name} runs on other nodes, which are out of reach now`);
     }
     // Its own timeout, plus the start of an instance there and the way back.
-    return forwardInvoke(this.#link!.nc, name, req, want.record.settings.timeout + 10_000);
+    return forwardInvoke(this.#link!.nc, name, req, want.record.settings.timeout + 3_000);
+  }
+
+  /**
+   * Leaves the fleet before the node drains: no new forwarded requests (those
+   * running finish), and the heartbeat is deleted so that the others move this
+   * node's share at once. close() then ends the rest.
+   */
+  async leave(): Promise<void> {
+    for (const s of this.#serving.values()) s.stop();
+    this.#serving.clear();
+    this.#stop.abort();
+    await this.#link?.nodes.delete(this.name).catch(() => {});
   }
 
   async close(): Promise<void> {
