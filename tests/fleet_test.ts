@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import {
+  buildImage,
   DENO,
   deployForm,
   echoImage,
@@ -347,6 +348,21 @@ Deno.test({
       await res.body?.cancel();
       await until("later on a", async () => (await names(a)).includes("later"));
       assert.deepEqual(await names(a), ["echo", "later"]);
+
+      // An image the fleet dropped (no function used it any more) is stored
+      // again when it is deployed again: echo -> upper -> echo -> upper, through a.
+      const upper = await buildImage("functions/upper");
+      for (const image of [upper, await echoImage(), upper]) {
+        const form = deployForm({ name: "later", image });
+        res = await fetch(`${a.url}/admin/functions`, { method: "POST", body: form });
+        assert.equal(res.status, 200, await res.clone().text());
+        const digest = (await res.json()).digest;
+        await until(
+          "b runs the new image",
+          async () =>
+            (await (await fetch(`${b.url}/admin/functions/later`)).json()).digest === digest,
+        );
+      }
     } finally {
       await stopNode(a);
       await stopNode(b);
