@@ -43,6 +43,9 @@ async function withGuardedChain(
       name: "guarded",
       steps: ["route-text", "upper", "hexdump"],
       routes: { "route-text": ["upper", "hexdump"], upper: [], hexdump: ["upper"] },
+      // The forger spins until other requests are in flight (up to 30 s): on a
+      // loaded, emulated machine that can take longer than the default 5 s.
+      timeout: 60000,
     });
     await fn(node);
   } finally {

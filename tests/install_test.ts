@@ -52,6 +52,17 @@ Deno.test({
     assert.match(r.out, /^ExecStart=.* serve$/m);
     assert.match(r.out, /^EnvironmentFile=\/etc\/sure\/sure\.env$/m);
     assert.match(r.out, /^Restart=on-failure$/m);
+    // A private /tmp, except where sure or its data live in /tmp.
+    const base = installSettings({ port: "9090" });
+    assert.match(unitFile({ ...base, exec: ["/usr/local/bin/sure"] }), /^PrivateTmp=true$/m);
+    assert.doesNotMatch(
+      unitFile({ ...base, exec: ["/usr/bin/deno", "run", "-A", "/tmp/ci/main.ts"] }),
+      /PrivateTmp/,
+    );
+    assert.doesNotMatch(
+      unitFile({ ...base, exec: ["/usr/local/bin/sure"], dataDir: "/var/tmp/sure" }),
+      /PrivateTmp/,
+    );
     for (
       const line of [
         "SURE_PORT=9090",

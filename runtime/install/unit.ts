@@ -31,6 +31,11 @@ function word(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `"${s.replace(/(["\\\\])/g, "\\\\$1")}"`;
 }
 
+/** Whether the node's executable, checkout or data dir is under /tmp or /var/tmp. */
+export function usesTmp(s: InstallSettings): boolean {
+  return [...s.exec, s.dataDir].some((p) => /^\/(var\/)?tmp(\/|$)/.test(p));
+}
+
 export function unitFile(s: InstallSettings): string {
   return [
     "# Written by `sure install`; `sure uninstall` removes it.",
@@ -52,7 +57,8 @@ export function unitFile(s: InstallSettings): string {
     "StandardError=journal",
     "LimitNOFILE=65536",
     "NoNewPrivileges=true",
-    "PrivateTmp=true",
+    // A private /tmp hides the real one: not when sure itself or its data live there.
+    ...(usesTmp(s) ? [] : ["PrivateTmp=true"]),
     "",
     "[Install]",
     "WantedBy=multi-user.target",
