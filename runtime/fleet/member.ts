@@ -170,14 +170,18 @@ export class FleetMember {
       node: this.name,
       labels: this.labels,
     });
-    await this.#beat();
+    await this.#beat().catch(() => {/* out of reach: the next beat tries again */});
+    let beat = 0;
     const beats = setInterval(() => {
       this.#beat().catch(() => {/* out of reach: the next beat tries again */});
       this.#checkLive();
       this.#checkWatches(link).catch(() => {/* out of reach: checked again next beat */});
-      // What could not be applied is tried again (an image that did not come, a
-      // fleet that was electing leaders); what still fails says so once.
-      for (const name of this.failing.keys()) this.#enqueue(() => this.#reconcile(name));
+      // What could not be applied is tried again every fifth beat (an image
+      // that did not come, a cluster electing leaders); what still fails says
+      // so once.
+      if (++beat % 5 === 0) {
+        for (const name of this.failing.keys()) this.#enqueue(() => this.#reconcile(name));
+      }
     }, this.heartbeatMs);
     this.#stop.signal.addEventListener("abort", () => clearInterval(beats));
     this.#follow(link, "nodes", (e) => this.#onNode(e));
