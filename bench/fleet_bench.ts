@@ -17,7 +17,7 @@ import { probe } from "../ffi/mod.ts";
 import { buildFunction } from "../runtime/builder/compile.ts";
 import { percentile, runWrk } from "./lib/wrk.ts";
 import { fmt, freePort } from "./lib/proc.ts";
-import { authFor, type BenchNode, startBenchNode } from "./lib/node.ts";
+import { authFor, type BenchNode, deploy, startBenchNode } from "./lib/node.ts";
 
 const seconds = Number(Deno.args[0] ?? "5");
 const rounds = Number(Deno.args[1] ?? "5");
@@ -45,19 +45,7 @@ const images = await Promise.all(
   ),
 );
 
-async function post(url: string, name: string, image: Uint8Array<ArrayBuffer>, more = {}) {
-  const form = new FormData();
-  form.append("name", name);
-  for (const [k, v] of Object.entries(more)) form.append(k, String(v));
-  form.append("image", new File([image], `${name}.sure`));
-  const r = await fetch(`${url}/admin/functions`, {
-    method: "POST",
-    body: form,
-    headers: authFor(url),
-  });
-  if (!r.ok) throw new Error(`deploy ${name}: ${r.status} ${await r.text()}`);
-  return (await r.json()).digest as string;
-}
+const post = deploy;
 
 async function digestOn(url: string, name: string): Promise<string> {
   const r = await fetch(`${url}/admin/functions/${name}`, { headers: authFor(url) });

@@ -73,17 +73,7 @@ export class Deployer implements FunctionControl {
           "(sure serve --fleet)",
       );
     }
-    if (image.byteLength === 0) throw new ValidationError("image", "image file is empty");
-    if (image.byteLength > IMAGE_MAX_BYTES) {
-      throw new ValidationError("image", `image is larger than ${IMAGE_MAX_BYTES} bytes`);
-    }
-    try {
-      checkConfig(config.env, config.secrets);
-    } catch (e) {
-      throw configError(e);
-    }
-    const reason = this.check(image, cfg.memory);
-    if (reason !== null) throw new ValidationError("image", reason);
+    checkDeploy(image, cfg, config, this.check);
     const { deployment, previous, secrets } = await this.store.deploy(name, image, cfg, config)
       .catch((e) => {
         throw configError(e);
@@ -167,6 +157,29 @@ export class Deployer implements FunctionControl {
     }
     return n;
   }
+}
+
+/**
+ * The checks of a deploy before anything is stored (here or in a fleet):
+ * the image's size, the configuration, the image checker. Throws ValidationError.
+ */
+export function checkDeploy(
+  image: Uint8Array,
+  cfg: DeployConfig,
+  config: FunctionConfig,
+  check: (image: Uint8Array, memMib: number) => string | null,
+): void {
+  if (image.byteLength === 0) throw new ValidationError("image", "image file is empty");
+  if (image.byteLength > IMAGE_MAX_BYTES) {
+    throw new ValidationError("image", `image is larger than ${IMAGE_MAX_BYTES} bytes`);
+  }
+  try {
+    checkConfig(config.env, config.secrets);
+  } catch (e) {
+    throw configError(e);
+  }
+  const reason = check(image, cfg.memory);
+  if (reason !== null) throw new ValidationError("image", reason);
 }
 
 /** The guest's environment block, undefined when there is none. */

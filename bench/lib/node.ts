@@ -61,13 +61,13 @@ export async function startBenchNode(
   };
 }
 
-/** Deploys image as `name` with the given settings (form fields). */
+/** Deploys image as `name` with the given settings (form fields); its digest. */
 export async function deploy(
   url: string,
   name: string,
   image: Uint8Array<ArrayBuffer>,
   settings: Record<string, string | number> = {},
-): Promise<void> {
+): Promise<string> {
   const form = new FormData();
   form.append("name", name);
   for (const [k, v] of Object.entries(settings)) form.append(k, String(v));
@@ -78,7 +78,7 @@ export async function deploy(
     headers: authFor(url),
   });
   if (!r.ok) throw new Error(`deploy ${name}: ${r.status} ${await r.text()}`);
-  await r.body?.cancel();
+  return (await r.json()).digest;
 }
 
 /** POST /admin/functions/<name>/scale; resolves when the instances serve. */

@@ -10,7 +10,7 @@
  * lose either change.
  */
 import type { DeployResult, FunctionControl } from "../deployer.ts";
-import { IMAGE_MAX_BYTES } from "../deployer.ts";
+import { checkDeploy } from "../deployer.ts";
 import { checkImage } from "../../ffi/mod.ts";
 import { FleetUnavailableError, HttpError, NotFoundError, ValidationError } from "../errors.ts";
 import type { FleetLink } from "./link.ts";
@@ -133,13 +133,7 @@ export class FleetControl implements FunctionControl {
     config: FunctionConfig = { env: {}, secrets: {} },
     placement: Placement = {},
   ): Promise<DeployResult> {
-    if (image.byteLength === 0) throw new ValidationError("image", "image file is empty");
-    if (image.byteLength > IMAGE_MAX_BYTES) {
-      throw new ValidationError("image", `image is larger than ${IMAGE_MAX_BYTES} bytes`);
-    }
-    configChecked(config.env, config.secrets);
-    const reason = this.check(image, cfg.memory);
-    if (reason !== null) throw new ValidationError("image", reason);
+    checkDeploy(image, cfg, config, this.check);
     return this.#retry(async () => {
       const digest = await sha256(image);
       await this.#nats(async (link) => {
