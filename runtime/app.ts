@@ -14,7 +14,7 @@ import type { Capabilities } from "../ffi/mod.ts";
 import { chainRoutes } from "./admin/chains.ts";
 import { deadLetterRoutes } from "./admin/dead_letters.ts";
 import { triggerRoutes } from "./admin/triggers.ts";
-import type { EventBus } from "./events/bus.ts";
+import type { EventService } from "./events/service.ts";
 import { sinkRoutes } from "./events/sink.ts";
 import type { ChainManager } from "./chains/manager.ts";
 import { functionRoutes } from "./admin/functions.ts";
@@ -47,6 +47,7 @@ import type { Scheduler } from "./scheduler/scheduler.ts";
 import type { DataplaneLink } from "./dataplane/link.ts";
 import type { FrontInfo } from "./health.ts";
 import type { Store } from "./store/store.ts";
+import type { Triggers } from "./store/triggers.ts";
 
 export interface AppDeps {
   store: Store;
@@ -61,7 +62,9 @@ export interface AppDeps {
   metrics: NodeMetrics;
   logs: LogHub;
   /** The event sink's queue (POST /events, dead letters). */
-  events: EventBus;
+  events: EventService;
+  /** Where triggers are kept (default: the store's, in this node's Deno KV). */
+  triggers?: Triggers;
   /** One structured log line per request (default true). */
   requestLog?: boolean;
   /** libsure's data plane, when it serves /invoke (node --dataplane sockets). */
@@ -154,7 +157,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route("/admin/chains", chainRoutes(deps));
   app.route("/", gatewayRoutes(deps));
   app.route("/", sinkRoutes(deps));
-  app.route("/admin/triggers", triggerRoutes(deps));
+  app.route(
+    "/admin/triggers",
+    triggerRoutes({ ...deps, triggers: deps.triggers ?? deps.store?.triggers }),
+  );
   app.route("/admin/events/dead", deadLetterRoutes(deps));
   app.route("/admin/fleet", fleetRoutes(deps));
   app.route("/admin", openApiRoutes(() => openApiDocument(app, deps.version)));

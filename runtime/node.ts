@@ -25,6 +25,10 @@ import { STATE_SCHEMA } from "./store/schema.ts";
 import type { AdminAuth } from "./middleware/auth.ts";
 import { FleetMember, type FleetOptions } from "./fleet/member.ts";
 import { FleetControl } from "./fleet/control.ts";
+import { FleetEventBus } from "./fleet/events.ts";
+import { FleetTriggers } from "./fleet/triggers.ts";
+import type { EventService } from "./events/service.ts";
+import type { Triggers } from "./store/triggers.ts";
 
 export interface NodeOptions {
   port: number;
@@ -96,7 +100,7 @@ export interface NodeParts {
   deployer: Deployer;
   chains: ChainManager;
   /** The event sink's queue; it delivers once listen() is called (after the functions are back). */
-  events: EventBus;
+  events: EventService;
   app: ReturnType<typeof createApp>;
   /** What serves HTTP (healthz), set once the node listens. */
   front: { current?: FrontInfo };
@@ -141,13 +145,18 @@ export function assembleNode(
   const metrics = new NodeMetrics();
   const front: { current?: FrontInfo } = {};
   // Deliveries go through the node's own app (in-process), made just below.
-  const events = new EventBus({
-    kv: store.kv,
-    triggers: (type, source) => store.triggers.matching(type, source),
-    deliver: (req) => Promise.resolve(app.fetch(req, INTERNAL)),
-    logger,
-    options: eventOptions,
-  });
+  const deliver = (req: Request) => Promise.resolve(app.fetch(req, INTERNAL));
+  // In a fleet, triggers and the event queue are the fleet's (an event outlives its node).
+  const triggers: Triggers = fleet ? new FleetTriggers(fleet, logger) : store.triggers;
+  const events: EventService = fleet
+    ? new FleetEventBus({ member: fleet, triggers, deliver, logger, options: eventOptions })
+    : new EventBus({
+      kv: store.kv,
+      triggers: (type, source) => triggers.matching(type, source),
+      deliver,
+      logger,
+      options: eventOptions,
+    });
   const app = createApp({
     store,
     scheduler,
@@ -160,6 +169,7 @@ export function assembleNode(
     metrics,
     logs,
     events,
+    triggers,
     requestLog,
     dataplane: link,
     front,
@@ -299,7 +309,9 @@ async function startLocked(opts: NodeOptions, lock: DataDirLock): Promise<Runnin
     opts.events,
     link,
     opts.placement,
-    opts.fleet ? new FleetMember(opts.fleet) : undefined,
+    opts.fleet
+      ? new FleetMember({ eventDedupMs: opts.events?.dedupWindowMs, ...opts.fleet })
+      : undefined,
   );
   const { deployer, chains, app } = parts;
   let server: Deno.HttpServer<Deno.Addr> | undefined;

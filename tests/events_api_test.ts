@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { CloudEvent, HTTP } from "cloudevents";
 import { main } from "../main.ts";
+import type { EventBus } from "../runtime/events/bus.ts";
 import {
   deployForm,
   deployFunction,
@@ -131,7 +132,7 @@ Deno.test({
       assert.ok(
         await waitForAsync(async () =>
           (await call(t, "GET", "/admin/events/dead")).body.deadLetters.length === 3 &&
-          (await t.events.pending()).length === 0
+          (await (t.events as EventBus).pending()).length === 0
         ),
       );
       // Delete: gone, and a second delete or replay is a 404.

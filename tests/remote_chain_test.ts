@@ -15,6 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { buildImage, DENO, hasKvm, registerNodeToken, ROOT } from "./helpers.ts";
+import { cleanVethNamespaces, makeVethNamespaces, run } from "./netns_helpers.ts";
 
 const canRun = hasKvm && Deno.uid() === 0 && (await run(["ip", "-V"]).catch(() => false));
 
@@ -25,44 +26,10 @@ const STACK = ["10.231.1.3", "10.231.2.3"];
 const PORT = 8080;
 type Backend = "sockets" | "af_xdp";
 
-async function run(cmd: string[], check = true): Promise<boolean> {
-  const out = await new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
-    stdout: "null",
-    stderr: "piped",
-  })
-    .output();
-  if (check && !out.success) {
-    throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return out.success;
-}
-
 /** Namespace i: veth sxi0 (here, 10.231.<i+1>.1) <-> sxi1 (there), routed through here. */
-async function makeNetworks(): Promise<void> {
-  await cleanNetworks();
-  for (let i = 0; i < 2; i++) {
-    const ns = NS[i], here = `sx${i}0`, there = `sx${i}1`, net = `10.231.${i + 1}`;
-    await run(["ip", "netns", "add", ns]);
-    await run(["ip", "link", "add", here, "type", "veth", "peer", "name", there]);
-    await run(["ip", "link", "set", there, "netns", ns]);
-    await run(["ip", "addr", "add", `${net}.1/24`, "dev", here]);
-    await run(["ip", "link", "set", here, "up"]);
-    const inNs = (args: string[]) => run(["ip", "netns", "exec", ns, ...args]);
-    await inNs(["ip", "link", "set", "lo", "up"]);
-    await inNs(["ip", "addr", "add", `${net}.2/24`, "dev", there]);
-    await inNs(["ip", "link", "set", there, "up"]);
-    await inNs(["ip", "route", "add", "default", "via", `${net}.1`]);
-  }
-  await Deno.writeTextFile("/proc/sys/net/ipv4/ip_forward", "1");
-}
-
-async function cleanNetworks(): Promise<void> {
-  for (let i = 0; i < 2; i++) {
-    await run(["ip", "netns", "del", NS[i]], false);
-    await run(["ip", "link", "del", `sx${i}0`], false);
-  }
-}
+const NETS = NS.map((ns, i) => ({ ns, here: `sx${i}0`, there: `sx${i}1`, net: `10.231.${i + 1}` }));
+const makeNetworks = () => makeVethNamespaces(NETS);
+const cleanNetworks = () => cleanVethNamespaces(NETS);
 
 interface Node {
   url: string;

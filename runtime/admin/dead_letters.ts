@@ -6,7 +6,7 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { NotFoundError } from "../errors.ts";
-import type { EventBus } from "../events/bus.ts";
+import type { EventService } from "../events/service.ts";
 import type { AppEnv } from "../middleware/env.ts";
 import { FunctionName } from "../names.ts";
 import { ANY_OTHER_ERROR, error, json } from "./schemas.ts";
@@ -36,7 +36,7 @@ const TAGS = ["events"];
 const NO_LETTER = error("No such dead letter");
 
 export interface DeadLetterRoutesDeps {
-  events: EventBus;
+  events: EventService;
 }
 
 export function deadLetterRoutes(deps: DeadLetterRoutesDeps): OpenAPIHono<AppEnv> {

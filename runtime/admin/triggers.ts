@@ -13,7 +13,9 @@ import type { ChainManager } from "../chains/manager.ts";
 import { NotFoundError } from "../errors.ts";
 import type { AppEnv } from "../middleware/env.ts";
 import { FunctionName } from "../names.ts";
+import type { FleetMember } from "../fleet/member.ts";
 import type { Store } from "../store/store.ts";
+import type { Triggers } from "../store/triggers.ts";
 import { ANY_OTHER_ERROR, error, json } from "./schemas.ts";
 
 export const TriggerInputSchema = z.strictObject({
@@ -43,7 +45,11 @@ const TAGS = ["events"];
 
 export interface TriggerRoutesDeps {
   store: Store;
+  /** Where triggers are kept: this node's store, or the fleet's. */
+  triggers: Triggers;
   chains?: ChainManager;
+  /** In a fleet a function may run on other nodes only: it exists if the fleet has it. */
+  fleet?: FleetMember;
 }
 
 export function triggerRoutes(deps: TriggerRoutesDeps): OpenAPIHono<AppEnv> {
@@ -68,11 +74,12 @@ export function triggerRoutes(deps: TriggerRoutesDeps): OpenAPIHono<AppEnv> {
     }),
     async (c) => {
       const input = c.req.valid("json");
-      const exists = deps.chains?.get(input.function) ?? await deps.store.get(input.function);
+      const exists = deps.chains?.get(input.function) ?? deps.fleet?.desired.get(input.function) ??
+        await deps.store.get(input.function);
       if (!exists) {
         throw new NotFoundError(`function ${input.function} does not exist`);
       }
-      return c.json(await deps.store.triggers.add(input), 201);
+      return c.json(await deps.triggers.add(input), 201);
     },
   );
 
@@ -85,7 +92,7 @@ export function triggerRoutes(deps: TriggerRoutesDeps): OpenAPIHono<AppEnv> {
       tags: TAGS,
       responses: { 200: json(TriggerListSchema, "All triggers"), default: ANY_OTHER_ERROR },
     }),
-    async (c) => c.json({ triggers: await deps.store.triggers.list() }, 200),
+    async (c) => c.json({ triggers: await deps.triggers.list() }, 200),
   );
 
   r.openapi(
@@ -104,7 +111,7 @@ export function triggerRoutes(deps: TriggerRoutesDeps): OpenAPIHono<AppEnv> {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      if (!(await deps.store.triggers.remove(id))) {
+      if (!(await deps.triggers.remove(id))) {
         throw new NotFoundError(`trigger ${id} does not exist`);
       }
       return c.json({ id, removed: true as const }, 200);

@@ -18,7 +18,9 @@
  */
 import type { Logger } from "../log.ts";
 import type { Trigger } from "../store/triggers.ts";
-import { type CloudEvent, toBinary } from "./cloudevents.ts";
+import type { CloudEvent } from "./cloudevents.ts";
+import { type Deliver, delivered, postEvent } from "./post.ts";
+import type { Accepted, DeadLetterView, EventService } from "./service.ts";
 import {
   type DeadLetter,
   type Delivery,
@@ -46,16 +48,6 @@ export const DEFAULT_DELIVERY: DeliveryOptions = {
   dedupWindowMs: 24 * 3600_000,
 };
 
-/** Posts one event (binary mode) to a function; the node's own app.fetch. */
-export type Deliver = (req: Request) => Promise<Response>;
-
-export interface Accepted {
-  id: string;
-  source: string;
-  /** True when the sink had accepted this id+source before: it is not delivered again. */
-  duplicate: boolean;
-}
-
 export interface EventBusDeps {
   kv: Deno.Kv;
   /** The triggers an event of this type and source goes to. */
@@ -65,7 +57,7 @@ export interface EventBusDeps {
   options?: Partial<DeliveryOptions>;
 }
 
-export class EventBus {
+export class EventBus implements EventService {
   readonly options: DeliveryOptions;
   #kv: Deno.Kv;
   #deps: EventBusDeps;
@@ -162,12 +154,12 @@ export class EventBus {
         .commit();
       return;
     }
-    const outcome = await this.#post(d, ev);
+    const outcome = await postEvent(this.#deps.deliver, d.id, d.function, ev);
     const status = outcome.lastStatus;
     if (this.#closing && status === undefined) {
       throw new Error("the node stopped during the delivery"); // not its fault: run it again
     }
-    if (status !== undefined && status >= 200 && status < 300) {
+    if (delivered(outcome)) {
       await this.#kv.atomic().check(entry).delete(K.delivery(id)).delete(K.ref(d.event, id))
         .commit();
       await this.#collect(d.event);
@@ -209,27 +201,6 @@ export class EventBus {
     return Math.min(retryMaxMs, retryBaseMs * 2 ** Math.max(0, attempts - 1));
   }
 
-  async #post(d: Delivery, ev: StoredEvent): Promise<{ lastStatus?: number; lastError?: string }> {
-    const { headers, body } = toBinary(ev);
-    headers.set("x-sure-delivery", d.id);
-    const req = new Request(`http://sure.internal/invoke/${encodeURIComponent(d.function)}`, {
-      method: "POST",
-      headers,
-      body: body as Uint8Array<ArrayBuffer>,
-    });
-    try {
-      const res = await this.#deps.deliver(req);
-      if (res.ok) {
-        await res.body?.cancel();
-        return { lastStatus: res.status };
-      }
-      const text = (await res.text()).slice(0, 200);
-      return { lastStatus: res.status, lastError: `HTTP ${res.status}: ${text}` };
-    } catch (e) {
-      return { lastError: (e as Error).message };
-    }
-  }
-
   /** Drops the event's record once no delivery or dead letter uses it. */
   async #collect(key: string): Promise<void> {
     for await (const _ of this.#kv.list({ prefix: K.refs(key) }, { limit: 1 })) return;
@@ -238,7 +209,7 @@ export class EventBus {
 
   // ---- dead letters (the admin API) ----------------------------------------
 
-  async deadLetters(): Promise<(DeadLetter & { attributes: Record<string, string> })[]> {
+  async deadLetters(): Promise<DeadLetterView[]> {
     const out = [];
     for await (const e of this.#kv.list<DeadLetter>({ prefix: K.deadLetters })) {
       const ev = (await this.#kv.get<StoredEvent>(K.event(e.value.event))).value;

@@ -10,7 +10,8 @@ import { memoryLogger } from "../log.ts";
 import { TriggerStore } from "../store/triggers.ts";
 import { waitFor } from "../../tests/helpers.ts";
 import { type CloudEvent, fromBinary } from "./cloudevents.ts";
-import { type Deliver, EventBus } from "./bus.ts";
+import { EventBus } from "./bus.ts";
+import type { Deliver } from "./post.ts";
 import { K } from "./records.ts";
 
 const enc = new TextEncoder();

@@ -11,7 +11,7 @@ import { PayloadTooLargeError, UnsupportedMediaTypeError } from "../errors.ts";
 import { readLimited } from "../gateway/body.ts";
 import type { AppEnv } from "../middleware/env.ts";
 import { ANY_OTHER_ERROR, error, json } from "../admin/schemas.ts";
-import type { EventBus } from "./bus.ts";
+import type { EventService } from "./service.ts";
 import { BATCH, fromRequestParts, STRUCTURED } from "./cloudevents.ts";
 import { MAX_EVENT_BYTES, storedSize } from "./records.ts";
 
@@ -30,7 +30,7 @@ export const EventsAcceptedSchema = z.object({
 }).openapi("EventsAccepted");
 
 export interface SinkDeps {
-  events: EventBus;
+  events: EventService;
 }
 
 export function sinkRoutes(deps: SinkDeps): OpenAPIHono<AppEnv> {

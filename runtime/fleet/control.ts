@@ -12,8 +12,9 @@
 import type { DeployResult, FunctionControl } from "../deployer.ts";
 import { checkDeploy } from "../deployer.ts";
 import { checkImage } from "../../ffi/mod.ts";
-import { FleetUnavailableError, HttpError, NotFoundError, ValidationError } from "../errors.ts";
+import { NotFoundError, ValidationError } from "../errors.ts";
 import type { FleetLink } from "./link.ts";
+import { callFleet } from "./call.ts";
 import {
   type DeployConfig,
   type Deployment,
@@ -34,10 +35,6 @@ import {
 } from "./records.ts";
 import { openSecrets, sealSecrets } from "./seal.ts";
 
-/** How long a change waits out a cluster electing leaders, and a client reconnecting. */
-const ELECTION_MS = 30_000;
-const RECONNECT_MS = 3_000;
-
 /** How long an admin change waits for the fleet and for this node to converge. */
 const WAIT_MS = 60_000;
 
@@ -47,38 +44,13 @@ export class FleetControl implements FunctionControl {
     readonly check: (image: Uint8Array, memMib: number) => string | null = checkImage,
   ) {}
 
-  /**
-   * Runs fn against the fleet: a 503 when the fleet is out of reach or does
-   * not answer, a ConflictRetry when another node wrote the record first.
-   */
-  async #nats<T>(fn: (link: FleetLink) => Promise<T>): Promise<T> {
-    let link: FleetLink;
-    try {
-      link = await this.member.link(5_000);
-    } catch (e) {
-      throw new FleetUnavailableError(`the fleet is out of reach: ${(e as Error).message}`);
-    }
-    // A cluster that lost a server elects new leaders, which can take seconds
-    // while the client is connected to another server: that is waited out
-    // (ELECTION_MS). A client with no server at all is given RECONNECT_MS.
-    const t0 = Date.now();
-    for (;;) {
-      const waited = Date.now() - t0;
-      if (!this.member.connected && waited >= RECONNECT_MS) {
-        throw new FleetUnavailableError("the fleet is out of reach: this node is reconnecting");
-      }
-      try {
-        if (this.member.connected) return await fn(link);
-      } catch (e) {
-        if (e instanceof HttpError || e instanceof ConflictRetry) throw e;
-        const msg = (e as Error).message;
-        if (/wrong last sequence/i.test(msg)) throw new ConflictRetry(msg);
-        if (Date.now() - t0 >= ELECTION_MS) {
-          throw new FleetUnavailableError(`the fleet did not answer: ${msg}`);
-        }
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
+  /** Runs fn against the fleet; a write that lost a race is a ConflictRetry. */
+  #nats<T>(fn: (link: FleetLink) => Promise<T>): Promise<T> {
+    return callFleet(this.member, fn, (e) => {
+      if (e instanceof ConflictRetry) return e;
+      if (/wrong last sequence/i.test(e.message)) return new ConflictRetry(e.message);
+      return undefined;
+    });
   }
 
   /** The current record and its revision, or null. */

@@ -1,7 +1,7 @@
 /**
  * The node's connection to the fleet: NATS with JetStream, the desired-state
- * and status KV buckets and the image object store (records.ts), made if
- * they do not exist (JetStream replicas: --fleet-replicas, 1 for a single
+ * and status KV buckets and the image object store (records.ts), the events'
+ * stream, consumers and buckets (event_records.ts), made if they do not exist (JetStream replicas: --fleet-replicas, 1 for a single
  * server, 3 for a cluster). The client reconnects on its own for as long as
  * the node runs; while the fleet is out of reach the node keeps serving what
  * it runs (its own Deno KV holds that).
@@ -10,7 +10,17 @@ import { connect } from "@nats-io/transport-node";
 import { type KV, Kvm } from "@nats-io/kv";
 import { type ObjectStore, Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { AckPolicy, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { DESIRED_BUCKET, IMAGES_STORE, NODES_BUCKET } from "./records.ts";
+import {
+  ACCEPTED_SUBJECT,
+  DEAD_BUCKET,
+  DELIVER_CONSUMER,
+  DELIVER_SUBJECT,
+  EVENTS_STREAM,
+  FANOUT_CONSUMER,
+  TRIGGERS_BUCKET,
+} from "./event_records.ts";
 
 export interface FleetLinkOptions {
   /** nats://host:port[,nats://...] */
@@ -20,6 +30,8 @@ export interface FleetLinkOptions {
   replicas: number;
   /** A node is dead when its heartbeat is older than this (ms); the status bucket's TTL. */
   deadAfterMs: number;
+  /** How long the events' stream remembers a message id to drop repeats (ms). */
+  eventDedupMs: number;
   /** Told why opening the buckets failed, before each new try. */
   onRetry?: (why: string) => void;
 }
@@ -29,6 +41,8 @@ export interface FleetLink {
   desired: KV;
   nodes: KV;
   images: ObjectStore;
+  triggers: KV;
+  deadLetters: KV;
   close(): Promise<void>;
 }
 
@@ -67,7 +81,18 @@ export async function openFleetLink(
         ttl: opts.deadAfterMs,
       });
       const images = await new Objm(conn).create(IMAGES_STORE, { replicas: opts.replicas });
-      return { nc: conn, desired, nodes, images, close: () => conn.close() };
+      const triggers = await kvm.create(TRIGGERS_BUCKET, { history: 1, replicas: opts.replicas });
+      const deadLetters = await kvm.create(DEAD_BUCKET, { history: 1, replicas: opts.replicas });
+      await openEventStream(conn, opts);
+      return {
+        nc: conn,
+        desired,
+        nodes,
+        images,
+        triggers,
+        deadLetters,
+        close: () => conn.close(),
+      };
     } catch (e) {
       if (signal.aborted) {
         await conn.close();
@@ -75,6 +100,50 @@ export async function openFleetLink(
       }
       opts.onRetry?.((e as Error).message);
       await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+/** How long a delivery may run before JetStream gives it to another node (it says it is working). */
+export const DELIVERY_ACK_WAIT_MS = 10_000;
+
+/**
+ * The events' work-queue stream and its two shared durable consumers, made by
+ * the first node (a later node finds them and leaves them as they are).
+ */
+async function openEventStream(nc: NatsConnection, opts: FleetLinkOptions): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const nanos = (ms: number) => ms * 1_000_000;
+  try {
+    await jsm.streams.info(EVENTS_STREAM);
+  } catch {
+    await jsm.streams.add({
+      name: EVENTS_STREAM,
+      subjects: [ACCEPTED_SUBJECT, DELIVER_SUBJECT],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      num_replicas: opts.replicas,
+      duplicate_window: nanos(opts.eventDedupMs),
+    });
+  }
+  for (
+    const [name, subject] of [[FANOUT_CONSUMER, ACCEPTED_SUBJECT], [
+      DELIVER_CONSUMER,
+      DELIVER_SUBJECT,
+    ]]
+  ) {
+    try {
+      await jsm.consumers.info(EVENTS_STREAM, name);
+    } catch {
+      await jsm.consumers.add(EVENTS_STREAM, {
+        durable_name: name,
+        filter_subject: subject,
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: nanos(DELIVERY_ACK_WAIT_MS),
+        // Attempts are counted by the node (it dead-letters), so JetStream never gives up.
+        max_deliver: -1,
+        num_replicas: opts.replicas,
+      });
     }
   }
 }

@@ -42,6 +42,8 @@ export interface FleetOptions {
   replicas?: number;
   /** Heartbeat period (ms, default 2000); a node is dead after 3 missed beats. */
   heartbeatMs?: number;
+  /** How long the events' stream drops a repeated event id+source (ms, default 24 h). */
+  eventDedupMs?: number;
 }
 
 interface Seen {
@@ -140,6 +142,7 @@ export class FleetMember {
       nodeName: this.name,
       replicas: this.#opts.replicas ?? 1,
       deadAfterMs,
+      eventDedupMs: this.#opts.eventDedupMs ?? 24 * 3600_000,
       onRetry: (why) => {
         if (why !== said) {
           this.#logger("warn", `fleet: opening its buckets: ${why}; trying again`, {});
