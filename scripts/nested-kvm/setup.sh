@@ -49,9 +49,10 @@ cp /bin/busybox initfs/bin/busybox
 cp "$here/init" initfs/init
 mods=kernel-$kver/lib/modules/$kver/kernel
 # In load order: KVM (AMD: QEMU's software CPU emulates SVM, not VMX), virtio 9p,
-# veth, and overlayfs and autofs for a guest that boots systemd (run.sh --systemd).
+# veth, netem (the fleet's lossy-link test), and overlayfs and autofs for a guest
+# that boots systemd (run.sh --systemd).
 order="irqbypass kvm ccp kvm-amd virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev
-  virtio_pci netfs fscache 9pnet 9pnet_virtio 9p veth overlay autofs4"
+  virtio_pci netfs fscache 9pnet 9pnet_virtio 9p veth sch_netem overlay autofs4"
 for m in $order; do
   f=$(find "$mods" -name "$m.ko" -o -name "$m.ko.xz" | head -n 1)
   [ -n "$f" ] || { log "module $m not found in $kpkg"; exit 1; }
