@@ -5,6 +5,9 @@
 //     in no fleet (until it answers);
 //   forwarded invoke: wrk -c32 on a node that does not run the function (the
 //     request goes over NATS to the one that does) against wrk on that node;
+//   event accept: 8 clients posting one CloudEvent each to /events on a fleet
+//     node (answered once JetStream stored it) against the same on the node
+//     in no fleet (stored in its Deno KV);
 //   failover: 32 clients in a loop on a node that forwards to the one node
 //     that runs the function (replicas 1), which is killed (SIGKILL) after
 //     2 s: the requests no node served, and the time until they are served
@@ -50,6 +53,34 @@ const post = deploy;
 async function digestOn(url: string, name: string): Promise<string> {
   const r = await fetch(`${url}/admin/functions/${name}`, { headers: authFor(url) });
   return r.ok ? (await r.json()).digest : (await r.body?.cancel(), "");
+}
+
+/** POST /events from 8 clients for `seconds`: events per second and latency percentiles. */
+async function acceptRate(url: string, tag: string) {
+  const ms: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  let n = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (performance.now() < end) {
+      const t0 = performance.now();
+      const r = await fetch(`${url}/events`, {
+        method: "POST",
+        headers: {
+          ...authFor(url),
+          "ce-specversion": "1.0",
+          "ce-id": `${tag}-${n++}`,
+          "ce-source": "/bench",
+          "ce-type": "com.example.bench",
+        },
+        body: "x".repeat(64),
+      });
+      await r.body?.cancel();
+      if (r.status !== 202) throw new Error(`/events answered ${r.status}`);
+      ms.push(performance.now() - t0);
+    }
+  }));
+  ms.sort((x, y) => x - y);
+  return { perSec: ms.length / seconds, p50: percentile(ms, 50), p99: percentile(ms, 99) };
 }
 
 const nodes: BenchNode[] = [];
@@ -112,6 +143,17 @@ try {
         `${fmt(local.p50Ms)} ms p99 ${fmt(local.p99Ms)} ms; forwarded ` +
         `${fmt(fwd.requestsPerSec, 0)} req/s p50 ${fmt(fwd.p50Ms)} ms p99 ${fmt(fwd.p99Ms)} ms ` +
         `-> ${fmt(fwd.requestsPerSec / local.requestsPerSec)}x req/s`,
+    );
+  }
+
+  // Event accept: the sink's answer waits for the store (JetStream / Deno KV).
+  for (let i = 0; i < Math.min(rounds, 3); i++) {
+    const inFleet = await acceptRate(b.url, `f${i}`);
+    const alone = await acceptRate(single.url, `s${i}`);
+    console.log(
+      `event accept c8: fleet ${fmt(inFleet.perSec, 0)}/s p50 ${fmt(inFleet.p50)} ms p99 ` +
+        `${fmt(inFleet.p99)} ms; single node ${fmt(alone.perSec, 0)}/s p50 ${fmt(alone.p50)} ms ` +
+        `p99 ${fmt(alone.p99)} ms -> ${fmt(inFleet.perSec / alone.perSec)}x`,
     );
   }
 

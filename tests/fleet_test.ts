@@ -317,3 +317,66 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "fleet: junk in the desired and status buckets is never applied; a deploy replaces it",
+  ignore: !hasLibsure || !hasNats,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const nats = await startNats(await Deno.makeTempDir({ prefix: "sure-nats-" }));
+    let nc: Awaited<ReturnType<typeof connect>> | undefined;
+    let a: FleetNode | undefined;
+    try {
+      a = await startNode("a", nats.port, "");
+      let res = await deploy(a, { name: "echo" });
+      assert.equal(res.status, 201, await res.clone().text());
+      await res.body?.cancel();
+      nc = await connect({ servers: `127.0.0.1:${nats.port}` });
+      const kvm = new Kvm(nc);
+      const desired = await kvm.open("sure_desired");
+      const status = await kvm.open("sure_nodes");
+      const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+      const good = JSON.parse((await desired.get("fn.echo"))!.string());
+      // echo's record overwritten with junk; records under other names that lie
+      // (a name that is not the key, a digest that is not one, a name no node takes).
+      await desired.put("fn.echo", new TextEncoder().encode("{not json"));
+      await desired.put("fn.ghost", enc({ ...good, name: "echo" }));
+      await desired.put("fn.bad", enc({ ...good, name: "bad", digest: "../../etc/passwd" }));
+      await desired.put("fn.UPPER", enc({ ...good, name: "UPPER" }));
+      await status.put("zz", enc({ name: "zz", url: "http://evil" }));
+      await status.put("yy", new TextEncoder().encode("\u0000"));
+      await until(
+        "the junk is seen",
+        async () =>
+          (a!.log().match(/ignoring a desired record that does not parse/g) ?? []).length >= 3,
+      );
+      // Nothing applied: a still runs echo as it was, and nothing else.
+      assert.deepEqual(await names(a), ["echo"]);
+      const nodes = await (await fetch(`${a.url}/admin/fleet/nodes`)).json();
+      assert.deepEqual(nodes.nodes.map((n: { name: string }) => n.name), ["a"]);
+      // A change that needs the record is a 409 saying what to do ...
+      res = await fetch(`${a.url}/admin/functions/echo`, {
+        method: "PATCH",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ maxInstances: 3 }),
+      });
+      assert.equal(res.status, 409, await res.clone().text());
+      assert.match((await res.json()).message, /does not parse: deploy echo again/);
+      // ... a deploy replaces it, and a removal deletes a broken one.
+      res = await deploy(a, { name: "echo" });
+      assert.equal(res.status, 200, await res.clone().text());
+      await res.body?.cancel();
+      assert.equal(JSON.parse((await desired.get("fn.echo"))!.string()).name, "echo");
+      res = await fetch(`${a.url}/admin/functions/bad`, { method: "DELETE" });
+      assert.equal(res.status, 404, await res.clone().text());
+      assert.match((await res.json()).message, /did not parse; it is removed/);
+      assert.equal((await desired.get("fn.bad"))?.operation, "DEL");
+      assert.deepEqual(await names(a), ["echo"]);
+    } finally {
+      await nc?.close();
+      if (a) await stopNode(a);
+      await stopNats(nats);
+    }
+  },
+});

@@ -12,7 +12,7 @@
 import type { DeployResult, FunctionControl } from "../deployer.ts";
 import { checkDeploy } from "../deployer.ts";
 import { checkImage } from "../../ffi/mod.ts";
-import { NotFoundError, ValidationError } from "../errors.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import type { FleetLink } from "./link.ts";
 import { callFleet } from "./call.ts";
 import {
@@ -53,13 +53,26 @@ export class FleetControl implements FunctionControl {
     });
   }
 
-  /** The current record and its revision, or null. */
-  async #current(name: string): Promise<{ record: FunctionRecord; revision: number } | null> {
+  /**
+   * The current record and its revision, or null; `record` is null when what
+   * the bucket holds does not parse (written by hand, or by a newer sure): a
+   * deploy replaces it, a removal deletes it, anything else is a 409.
+   */
+  async #stored(name: string): Promise<{ record: FunctionRecord | null; revision: number } | null> {
     const e = await this.#nats((link) => link.desired.get(`${FUNCTION_PREFIX}${name}`));
     if (!e || e.operation !== "PUT") return null;
-    const record = decode(FunctionRecordSchema, e.value);
-    if (!record) throw new Error(`the fleet's record of ${name} does not parse`);
-    return { record, revision: e.revision };
+    return { record: decode(FunctionRecordSchema, e.value), revision: e.revision };
+  }
+
+  /** The current record (null: none), for a change that needs one that parses. */
+  async #current(name: string): Promise<{ record: FunctionRecord; revision: number } | null> {
+    const cur = await this.#stored(name);
+    if (cur && !cur.record) {
+      throw new ConflictError(
+        `the fleet's record of ${name} does not parse: deploy ${name} again, or remove it`,
+      );
+    }
+    return cur as { record: FunctionRecord; revision: number } | null;
   }
 
   /** Writes a record (create, or update from `revision`), then waits for this node. */
@@ -113,7 +126,8 @@ export class FleetControl implements FunctionControl {
         const info = await link.images.info(digest);
         if (!info || info.deleted) await link.images.putBlob({ name: digest }, image);
       });
-      const prev = await this.#current(name);
+      const stored = await this.#stored(name);
+      const prev = stored?.record ? { record: stored.record, revision: stored.revision } : null;
       const kept = prev ? await openSecrets(this.member.key, name, prev.record.sealed) : {};
       const secrets = { ...kept, ...config.secrets };
       configChecked(config.env, secrets);
@@ -131,9 +145,9 @@ export class FleetControl implements FunctionControl {
         updatedAt: now,
         by: this.member.name,
       };
-      await this.#write(record, prev?.revision ?? null);
+      await this.#write(record, stored?.revision ?? null);
       if (prev && prev.record.digest !== digest) await this.#dropImageIfUnused(prev.record.digest);
-      return { deployment: toDeployment(record), replaced: prev !== null };
+      return { deployment: toDeployment(record), replaced: stored !== null };
     });
   }
 
@@ -177,12 +191,17 @@ export class FleetControl implements FunctionControl {
 
   remove(name: string): Promise<Deployment> {
     return this.#retry(async () => {
-      const prev = await this.#current(name);
+      const prev = await this.#stored(name);
       if (!prev) throw new NotFoundError(`function ${name} is not deployed`);
       await this.#nats((link) =>
         link.desired.delete(`${FUNCTION_PREFIX}${name}`, { previousSeq: prev.revision })
       );
       await this.#converged(name, 0, null);
+      if (!prev.record) {
+        throw new NotFoundError(
+          `function ${name} is not deployed (the fleet's record of it did not parse; it is removed)`,
+        );
+      }
       await this.#dropImageIfUnused(prev.record.digest);
       return toDeployment(prev.record);
     });
