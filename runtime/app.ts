@@ -48,6 +48,7 @@ import type { DataplaneLink } from "./dataplane/link.ts";
 import type { FrontInfo } from "./health.ts";
 import type { Store } from "./store/store.ts";
 import type { Triggers } from "./store/triggers.ts";
+import type { ChainControl } from "./chains/control.ts";
 
 export interface AppDeps {
   store: Store;
@@ -63,6 +64,8 @@ export interface AppDeps {
   logs: LogHub;
   /** The event sink's queue (POST /events, dead letters). */
   events: EventService;
+  /** Where chain changes go (default: `chains`; the fleet's on a fleet member). */
+  chainControl?: ChainControl;
   /** Where triggers are kept (default: the store's, in this node's Deno KV). */
   triggers?: Triggers;
   /** One structured log line per request (default true). */

@@ -27,6 +27,7 @@ import { FleetMember, type FleetOptions } from "./fleet/member.ts";
 import { FleetControl } from "./fleet/control.ts";
 import { FleetEventBus } from "./fleet/events.ts";
 import { FleetTriggers } from "./fleet/triggers.ts";
+import { FleetChains } from "./fleet/chains.ts";
 import type { EventService } from "./events/service.ts";
 import type { Triggers } from "./store/triggers.ts";
 
@@ -170,6 +171,7 @@ export function assembleNode(
     logs,
     events,
     triggers,
+    ...(fleet ? { chainControl: new FleetChains(fleet) } : {}),
     requestLog,
     dataplane: link,
     front,
@@ -383,7 +385,14 @@ async function startLocked(opts: NodeOptions, lock: DataDirLock): Promise<Runnin
   });
   // The fleet is followed from now on, in the background: the node serves
   // what it has (its own state) while it reaches the fleet and converges.
-  parts.fleet?.start(store, deployer, logger, url, async (req) => await app.fetch(req, INTERNAL));
+  parts.fleet?.start(
+    store,
+    deployer,
+    logger,
+    url,
+    async (req) => await app.fetch(req, INTERNAL),
+    chains,
+  );
   let closing: Promise<void> | undefined;
   let lastInFlight = 0;
   return {

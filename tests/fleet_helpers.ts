@@ -4,7 +4,7 @@
  * processes, with waits that say what they waited for.
  */
 import assert from "node:assert/strict";
-import { DENO, deployForm, echoImage, registerNodeToken, ROOT } from "./helpers.ts";
+import { DENO, deployForm, echoImage, hasLibsure, registerNodeToken, ROOT } from "./helpers.ts";
 
 /** Debian's nats-server is installed (scripts/setup.sh installs it). */
 export const hasNats = (() => {
@@ -192,4 +192,30 @@ export async function fleetFunctions(n: FleetNode) {
   return (await r.json()).functions as Array<
     { name: string; nodes: string[]; running: string[] }
   >;
+}
+
+/**
+ * A Deno test on a fresh NATS server of its own: the nodes the test puts in
+ * `nodes` are stopped after it, then the server.
+ */
+export function fleetTest(
+  name: string,
+  fn: (nats: Nats, nodes: FleetNode[]) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore: !hasLibsure || !hasNats,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      const nats = await startNats(await Deno.makeTempDir({ prefix: "sure-nats-" }));
+      const nodes: FleetNode[] = [];
+      try {
+        await fn(nats, nodes);
+      } finally {
+        for (const n of nodes) await stopNode(n);
+        await stopNats(nats);
+      }
+    },
+  });
 }

@@ -21,6 +21,7 @@ import {
   deploy,
   fleetFunctions,
   type FleetNode,
+  fleetTest,
   hasNats,
   names,
   startCluster,
@@ -31,121 +32,111 @@ import {
   until,
 } from "./fleet_helpers.ts";
 
-Deno.test({
-  name: "fleet: deploy anywhere, placement, sealed secrets, a dead node's share moves, rm",
-  ignore: !hasLibsure || !hasNats,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const nats = await startNats(await Deno.makeTempDir({ prefix: "sure-nats-" }));
-    const nodes: FleetNode[] = [];
-    try {
-      for (const [n, l] of [["a", "site=north"], ["b", "site=south"], ["c", "site=north"]]) {
-        nodes.push(await startNode(n, nats.port, l));
-      }
-      const [a, b, c] = nodes;
-      await until("three nodes see each other", async () => {
-        const r = await (await fetch(`${b.url}/admin/fleet/nodes`)).json();
-        return r.nodes.filter((n: { alive: boolean }) => n.alive).length === 3;
-      });
-
-      // Deployed through a, with a secret: on every node.
-      let res = await deploy(a, { name: "echo" }, [["secret", "TOKEN=hunter2"], ["env", "E=1"]]);
-      assert.equal(res.status, 201, await res.clone().text());
-      await res.body?.cancel();
-      for (const n of nodes) {
-        await until(`echo on ${n.name}`, async () => (await names(n)).includes("echo"));
-      }
-      const got = await (await fetch(`${c.url}/admin/functions/echo`)).json();
-      assert.deepEqual(got.secrets, ["TOKEN"]);
-      assert.deepEqual(got.env, { E: "1" });
-      if (hasKvm) {
-        const inv = await fetch(`${c.url}/invoke/echo`, { method: "POST", body: "from c" });
-        assert.equal(await inv.text(), "from c");
-      }
-      // The secret crossed the fleet sealed: not in the desired record's bytes.
-      const nc = await connect({ servers: `127.0.0.1:${nats.port}` });
-      try {
-        const kv = await new Kvm(nc).open("sure_desired");
-        const raw = (await kv.get("fn.echo"))!.string();
-        assert.ok(!raw.includes("hunter2"), "the secret is in plain text in the fleet");
-        assert.match(raw, /"sealed":"v1\./);
-      } finally {
-        await nc.close();
-      }
-
-      // By labels, through b (which is not north itself): on a and c only.
-      res = await deploy(b, { name: "north" }, [["labels", "site=north"]]);
-      assert.equal(res.status, 201, await res.clone().text());
-      await res.body?.cancel();
-      await until(
-        "north on a and c",
-        async () => (await names(a)).includes("north") && (await names(c)).includes("north"),
-      );
-      assert.ok(!(await names(b)).includes("north"));
-      // Invoked on b, which does not run it: forwarded to a node that does,
-      // with that node's answer (503 kvm_unavailable there where there is no KVM).
-      await until("a or c serves north", async () => {
-        const fw = await fetch(`${b.url}/invoke/north/x?q=1`, { method: "POST", body: "via b" });
-        const served = fw.headers.get("x-sure-node") ?? "";
-        const text = await fw.text();
-        if (fw.status === 503 && /no node of the fleet serves/.test(text)) return false;
-        assert.match(served, /^(a|c)$/, text);
-        if (hasKvm) {
-          assert.equal(fw.status, 200, text);
-          assert.equal(text, "via b");
-        } else {
-          assert.equal(fw.status, 503, text);
-          assert.match(text, /kvm_unavailable/);
-        }
-        return true;
-      });
-
-      // Two replicas: on exactly two nodes, the same two every node names.
-      res = await deploy(c, { name: "pair" }, [["replicas", "2"]]);
-      assert.equal(res.status, 201, await res.clone().text());
-      await res.body?.cancel();
-      let pair: string[] = [];
-      await until("pair runs on two nodes", async () => {
-        const f = (await fleetFunctions(a)).find((x) => x.name === "pair");
-        pair = f?.running ?? [];
-        return pair.length === 2 && f!.nodes.slice().sort().join() === pair.slice().sort().join();
-      });
-      for (const n of nodes) {
-        assert.equal((await names(n)).includes("pair"), pair.includes(n.name), n.name);
-      }
-
-      // A node that runs one of the pair dies (SIGKILL: no goodbye): the third
-      // node takes its place within a few heartbeats.
-      const dead = nodes.find((n) => pair.includes(n.name))!;
-      const spare = nodes.find((n) => !pair.includes(n.name))!;
-      const t0 = performance.now();
-      await stopNode(dead, "SIGKILL");
-      await until(`${spare.name} runs pair`, async () => (await names(spare)).includes("pair"));
-      const moved = performance.now() - t0;
-      console.log(
-        `fleet: ${dead.name} killed; pair on ${spare.name} after ${moved.toFixed(0)} ms ` +
-          `(heartbeat ${BEAT_MS} ms, dead after 3)`,
-      );
-      const alive = nodes.filter((n) => n !== dead);
-
-      // rm through one node: gone from the others.
-      const r = await fetch(`${alive[0].url}/admin/functions/echo`, { method: "DELETE" });
-      assert.equal(r.status, 200, await r.clone().text());
-      await r.body?.cancel();
-      for (const n of alive) {
-        await until(`echo gone from ${n.name}`, async () => !(await names(n)).includes("echo"));
-      }
-      // The fleet knows no such function any more either.
-      const gone = await fetch(`${alive[1].url}/admin/functions/echo`, { method: "DELETE" });
-      assert.equal(gone.status, 404);
-      await gone.body?.cancel();
-    } finally {
-      for (const n of nodes) await stopNode(n);
-      await stopNats(nats);
+fleetTest(
+  "fleet: deploy anywhere, placement, sealed secrets, a dead node's share moves, rm",
+  async (nats, nodes) => {
+    for (const [n, l] of [["a", "site=north"], ["b", "site=south"], ["c", "site=north"]]) {
+      nodes.push(await startNode(n, nats.port, l));
     }
+    const [a, b, c] = nodes;
+    await until("three nodes see each other", async () => {
+      const r = await (await fetch(`${b.url}/admin/fleet/nodes`)).json();
+      return r.nodes.filter((n: { alive: boolean }) => n.alive).length === 3;
+    });
+
+    // Deployed through a, with a secret: on every node.
+    let res = await deploy(a, { name: "echo" }, [["secret", "TOKEN=hunter2"], ["env", "E=1"]]);
+    assert.equal(res.status, 201, await res.clone().text());
+    await res.body?.cancel();
+    for (const n of nodes) {
+      await until(`echo on ${n.name}`, async () => (await names(n)).includes("echo"));
+    }
+    const got = await (await fetch(`${c.url}/admin/functions/echo`)).json();
+    assert.deepEqual(got.secrets, ["TOKEN"]);
+    assert.deepEqual(got.env, { E: "1" });
+    if (hasKvm) {
+      const inv = await fetch(`${c.url}/invoke/echo`, { method: "POST", body: "from c" });
+      assert.equal(await inv.text(), "from c");
+    }
+    // The secret crossed the fleet sealed: not in the desired record's bytes.
+    const nc = await connect({ servers: `127.0.0.1:${nats.port}` });
+    try {
+      const kv = await new Kvm(nc).open("sure_desired");
+      const raw = (await kv.get("fn.echo"))!.string();
+      assert.ok(!raw.includes("hunter2"), "the secret is in plain text in the fleet");
+      assert.match(raw, /"sealed":"v1\./);
+    } finally {
+      await nc.close();
+    }
+
+    // By labels, through b (which is not north itself): on a and c only.
+    res = await deploy(b, { name: "north" }, [["labels", "site=north"]]);
+    assert.equal(res.status, 201, await res.clone().text());
+    await res.body?.cancel();
+    await until(
+      "north on a and c",
+      async () => (await names(a)).includes("north") && (await names(c)).includes("north"),
+    );
+    assert.ok(!(await names(b)).includes("north"));
+    // Invoked on b, which does not run it: forwarded to a node that does,
+    // with that node's answer (503 kvm_unavailable there where there is no KVM).
+    await until("a or c serves north", async () => {
+      const fw = await fetch(`${b.url}/invoke/north/x?q=1`, { method: "POST", body: "via b" });
+      const served = fw.headers.get("x-sure-node") ?? "";
+      const text = await fw.text();
+      if (fw.status === 503 && /no node of the fleet serves/.test(text)) return false;
+      assert.match(served, /^(a|c)$/, text);
+      if (hasKvm) {
+        assert.equal(fw.status, 200, text);
+        assert.equal(text, "via b");
+      } else {
+        assert.equal(fw.status, 503, text);
+        assert.match(text, /kvm_unavailable/);
+      }
+      return true;
+    });
+
+    // Two replicas: on exactly two nodes, the same two every node names.
+    res = await deploy(c, { name: "pair" }, [["replicas", "2"]]);
+    assert.equal(res.status, 201, await res.clone().text());
+    await res.body?.cancel();
+    let pair: string[] = [];
+    await until("pair runs on two nodes", async () => {
+      const f = (await fleetFunctions(a)).find((x) => x.name === "pair");
+      pair = f?.running ?? [];
+      return pair.length === 2 && f!.nodes.slice().sort().join() === pair.slice().sort().join();
+    });
+    for (const n of nodes) {
+      assert.equal((await names(n)).includes("pair"), pair.includes(n.name), n.name);
+    }
+
+    // A node that runs one of the pair dies (SIGKILL: no goodbye): the third
+    // node takes its place within a few heartbeats.
+    const dead = nodes.find((n) => pair.includes(n.name))!;
+    const spare = nodes.find((n) => !pair.includes(n.name))!;
+    const t0 = performance.now();
+    await stopNode(dead, "SIGKILL");
+    await until(`${spare.name} runs pair`, async () => (await names(spare)).includes("pair"));
+    const moved = performance.now() - t0;
+    console.log(
+      `fleet: ${dead.name} killed; pair on ${spare.name} after ${moved.toFixed(0)} ms ` +
+        `(heartbeat ${BEAT_MS} ms, dead after 3)`,
+    );
+    const alive = nodes.filter((n) => n !== dead);
+
+    // rm through one node: gone from the others.
+    const r = await fetch(`${alive[0].url}/admin/functions/echo`, { method: "DELETE" });
+    assert.equal(r.status, 200, await r.clone().text());
+    await r.body?.cancel();
+    for (const n of alive) {
+      await until(`echo gone from ${n.name}`, async () => !(await names(n)).includes("echo"));
+    }
+    // The fleet knows no such function any more either.
+    const gone = await fetch(`${alive[1].url}/admin/functions/echo`, { method: "DELETE" });
+    assert.equal(gone.status, 404);
+    await gone.body?.cancel();
   },
-});
+);
 
 Deno.test({
   name: "fleet: without its NATS server a node keeps serving and refuses changes; then converges",
@@ -348,8 +339,10 @@ Deno.test({
       await status.put("yy", new TextEncoder().encode("\u0000"));
       await until(
         "the junk is seen",
-        async () =>
-          (a!.log().match(/ignoring a desired record that does not parse/g) ?? []).length >= 3,
+        () =>
+          Promise.resolve(
+            (a!.log().match(/ignoring a desired record that does not parse/g) ?? []).length >= 3,
+          ),
       );
       // Nothing applied: a still runs echo as it was, and nothing else.
       assert.deepEqual(await names(a), ["echo"]);

@@ -4,6 +4,7 @@
  * validates a definition with it, the chain manager checks its steps.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { ChainControl } from "../chains/control.ts";
 import type { ChainManager } from "../chains/manager.ts";
 import { ChainSpecSchema } from "../chains/spec.ts";
 import { NotFoundError } from "../errors.ts";
@@ -30,11 +31,15 @@ const TAGS = ["chains"];
 const NO_CHAIN = error("No such chain");
 
 export interface ChainRoutesDeps {
+  /** The chains this node runs (stats). */
   chains: ChainManager;
+  /** Where chain changes go (default: `chains`; the fleet's on a fleet member). */
+  chainControl?: ChainControl;
 }
 
 export function chainRoutes(deps: ChainRoutesDeps): OpenAPIHono<AppEnv> {
   const r = new OpenAPIHono<AppEnv>();
+  const control = deps.chainControl ?? deps.chains;
 
   r.openapi(
     createRoute({
@@ -58,7 +63,7 @@ export function chainRoutes(deps: ChainRoutesDeps): OpenAPIHono<AppEnv> {
       },
     }),
     async (c) => {
-      const { chain, replaced } = await deps.chains.apply(c.req.valid("json"));
+      const { chain, replaced } = await control.apply(c.req.valid("json"));
       return replaced ? c.json(chain, 200) : c.json(chain, 201);
     },
   );
@@ -73,7 +78,7 @@ export function chainRoutes(deps: ChainRoutesDeps): OpenAPIHono<AppEnv> {
       responses: { 200: json(ChainListSchema, "All chains"), default: ANY_OTHER_ERROR },
     }),
     async (c) => {
-      const chains = (await deps.chains.list()).sort((a, b) => a.name.localeCompare(b.name));
+      const chains = (await control.list()).sort((a, b) => a.name.localeCompare(b.name));
       return c.json({ chains }, 200);
     },
   );
@@ -90,7 +95,7 @@ export function chainRoutes(deps: ChainRoutesDeps): OpenAPIHono<AppEnv> {
     }),
     async (c) => {
       const { name } = c.req.valid("param");
-      const chain = await deps.chains.describe(name);
+      const chain = await control.describe(name);
       if (!chain) throw notFound(name);
       return c.json(chain, 200);
     },
@@ -134,7 +139,7 @@ export function chainRoutes(deps: ChainRoutesDeps): OpenAPIHono<AppEnv> {
     }),
     async (c) => {
       const { name } = c.req.valid("param");
-      await deps.chains.remove(name);
+      await control.remove(name);
       return c.json({ name, removed: true as const }, 200);
     },
   );

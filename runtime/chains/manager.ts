@@ -3,6 +3,7 @@
  * then the running chain), bringing them back at start, and keeping them in
  * step with the functions they use.
  */
+import type { ChainControl } from "./control.ts";
 import { type IsolationModel, isolationModel } from "../isolation.ts";
 import {
   ConflictError,
@@ -24,7 +25,7 @@ import type { StepImage } from "./step.ts";
 import { ChainStore } from "./store.ts";
 import type { ChainServing } from "./serving.ts";
 
-export class ChainManager {
+export class ChainManager implements ChainControl {
   #running = new Map<string, ChainRuntime>();
   /** Chain records, in the node's KV next to the deployments. */
   readonly #chains: ChainStore;

@@ -20,6 +20,7 @@ import { VERSION } from "../version.ts";
 import { type FleetLink, openFleetLink } from "./link.ts";
 import { type LiveNode, placedHere, placedOn } from "./placement.ts";
 import {
+  CHAIN_PREFIX,
   decode,
   encode,
   FUNCTION_PREFIX,
@@ -30,6 +31,8 @@ import {
   NodeStatusSchema,
 } from "./records.ts";
 import { openSecrets } from "./seal.ts";
+import { ChainFollower } from "./chain_follower.ts";
+import type { ChainManager } from "../chains/manager.ts";
 import { forwardInvoke, serveForwarded } from "./forward.ts";
 
 export interface FleetOptions {
@@ -87,6 +90,8 @@ export class FleetMember {
   #runHere?: (req: Request) => Promise<Response>;
   #store?: Store;
   #logger: Logger = () => {};
+  /** The fleet's chains on this node (start() makes it). */
+  #chains?: ChainFollower;
 
   constructor(opts: FleetOptions) {
     this.#opts = opts;
@@ -121,8 +126,18 @@ export class FleetMember {
     url: string,
     /** Runs a forwarded request on this node (the app, as its own request). */
     run: (req: Request) => Promise<Response>,
+    chains?: ChainManager,
   ): void {
     this.#runHere = run;
+    if (chains) {
+      this.#chains = new ChainFollower({
+        self: this.name,
+        store,
+        chains,
+        logger,
+        serving: (name, runs) => this.#serve(name, runs),
+      });
+    }
     this.#store = store;
     this.#deployer = deployer;
     this.#logger = logger;
@@ -184,6 +199,9 @@ export class FleetMember {
       // so once.
       if (++beat % 5 === 0) {
         for (const name of this.failing.keys()) this.#enqueue(() => this.#reconcile(name));
+        for (const name of this.#chains?.failing.keys() ?? []) {
+          this.#enqueue(() => this.#chains!.reconcile(name));
+        }
       }
     }, this.heartbeatMs);
     this.#stop.signal.addEventListener("abort", () => clearInterval(beats));
@@ -209,11 +227,13 @@ export class FleetMember {
           if (which === "desired") {
             this.#initialized = false;
             this.desired.clear();
+            this.#chains?.desired.clear();
             if ((await kv.status()).values === 0) this.#initialize();
           } else {
             this.#seen.clear();
           }
-          const w = await kv.watch(which === "desired" ? { key: `${FUNCTION_PREFIX}>` } : {});
+          // Every key of the desired bucket: functions (fn.) and chains (chain.).
+          const w = await kv.watch({});
           this.#watches[which] = w;
           this.#heard[which] = Date.now();
           const stop = () => w.stop();
@@ -261,6 +281,22 @@ export class FleetMember {
 
   #onRecord(e: KvWatchEntry): void {
     this.#seenRevision = Math.max(this.#seenRevision, e.revision);
+    let reconcile: (() => Promise<void>) | undefined;
+    if (e.key.startsWith(CHAIN_PREFIX)) {
+      const chains = this.#chains;
+      const name = chains?.onEntry(e);
+      if (chains && name !== undefined) reconcile = () => chains.reconcile(name);
+    } else if (e.key.startsWith(FUNCTION_PREFIX)) {
+      const name = this.#onFunction(e);
+      reconcile = () => this.#reconcile(name);
+    }
+    // delta: how many more the watch has queued now; the last value present at the start has 0.
+    if (!this.#initialized && (e.delta ?? 0) === 0) this.#initialize();
+    else if (this.#initialized && reconcile) this.#enqueue(reconcile);
+  }
+
+  /** A function record from the watch: kept, dropped, or (not parsing) ignored. */
+  #onFunction(e: KvWatchEntry): string {
     const name = e.key.slice(FUNCTION_PREFIX.length);
     if (e.operation === "PUT") {
       const record = decode(FunctionRecordSchema, e.value);
@@ -275,9 +311,7 @@ export class FleetMember {
     } else {
       this.desired.delete(name);
     }
-    // delta: how many more the watch has queued now; the last value present at the start has 0.
-    if (!this.#initialized && (e.delta ?? 0) === 0) this.#initialize();
-    else if (this.#initialized) this.#enqueue(() => this.#reconcile(name));
+    return name;
   }
 
   #initialize(): void {
@@ -348,14 +382,25 @@ export class FleetMember {
 
   async #reconcileAll(): Promise<void> {
     const local = (await this.#store!.list()).map((d) => d.name);
-    for (const name of new Set([...local, ...this.desired.keys()])) await this.#reconcile(name);
+    for (const name of new Set([...local, ...this.desired.keys()])) await this.#converge(name);
+    await this.#serveFunctions([...local, ...this.desired.keys()]);
+    await this.#chains?.reconcileAll();
   }
 
-  /** Makes this node's deployment of `name` what the fleet wants of it. */
+  /** Makes this node's deployment of `name` what the fleet wants of it (and its chains). */
   async #reconcile(name: string): Promise<void> {
     await this.#converge(name);
-    // Answers forwarded requests for exactly what it runs.
-    const runs = (await this.#store!.get(name)) !== null;
+    await this.#serveFunctions([name]);
+    // A chain runs where all its steps do: one that uses it may come or go.
+    await this.#chains?.reconcileAll();
+  }
+
+  async #serveFunctions(names: Iterable<string>): Promise<void> {
+    for (const name of new Set(names)) this.#serve(name, (await this.#store!.get(name)) !== null);
+  }
+
+  /** Answers forwarded requests for exactly what it runs. */
+  #serve(name: string, runs: boolean): void {
     const link = this.#link;
     if (runs && !this.#serving.has(name) && link && this.#runHere) {
       this.#serving.set(name, serveForwarded(link.nc, name, this.name, this.#runHere));
@@ -435,6 +480,26 @@ export class FleetMember {
     return "this node did not see the change in time";
   }
 
+  /** applied() for a chain: revision `rev` of chain `name` (0: its removal) converged here. */
+  async appliedChain(name: string, rev: number, timeoutMs: number): Promise<string | undefined> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end && this.#chains) {
+      const d = this.#chains.desired.get(name);
+      const seen = rev === 0 ? d === undefined : (d?.revision ?? 0) >= rev;
+      if (seen && this.#initialized) {
+        await this.settled();
+        return this.#chains.failing.get(name);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return "this node did not see the change in time";
+  }
+
+  /** The fleet's chains (records and revisions), and whether one runs on this node. */
+  get chains(): ChainFollower | undefined {
+    return this.#chains;
+  }
+
   async #beat(): Promise<void> {
     const link = this.#link;
     if (!link || !this.#store) return;
@@ -446,29 +511,31 @@ export class FleetMember {
       startedAt: this.#startedAt,
       at: new Date().toISOString(),
       functions: (await this.#store.list()).map((d) => ({ name: d.name, digest: d.digest })),
-      failing: Object.fromEntries(this.failing),
+      failing: Object.fromEntries([...this.failing, ...this.#chains?.failing ?? []]),
     };
     await link.nodes.put(this.name, encode(status));
   }
 
   /** Whether a request for `name` goes to another node: the fleet has it, this node does not. */
   forwards(name: string): boolean {
-    return this.#link !== undefined && this.desired.has(name) && !this.#serving.has(name);
+    return this.#link !== undefined && !this.#serving.has(name) &&
+      (this.desired.has(name) || this.#chains?.desired.has(name) === true);
   }
 
   /** A private function another node runs: the caller needs this node's token here. */
   isPrivateElsewhere(name: string): boolean {
-    return this.forwards(name) && this.desired.get(name)!.record.settings.access === "private";
+    return this.forwards(name) && this.desired.get(name)?.record.settings.access === "private";
   }
 
   /** Sends an invocation to a node that runs `name` (forward.ts). */
   forward(name: string, req: Request): Promise<Response> {
-    const want = this.desired.get(name)!;
+    const timeout = this.desired.get(name)?.record.settings.timeout ??
+      this.#chains?.desired.get(name)?.record.spec.timeout ?? 5_000;
     if (!this.connected) {
       throw new FleetUnavailableError(`${name} runs on other nodes, which are out of reach now`);
     }
     // Its own timeout, plus the start of an instance there and the way back.
-    return forwardInvoke(this.#link!.nc, name, req, want.record.settings.timeout + 3_000);
+    return forwardInvoke(this.#link!.nc, name, req, timeout + 3_000);
   }
 
   /**

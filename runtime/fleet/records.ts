@@ -4,6 +4,8 @@
  * (never applied), so one bad write cannot stop a node converging.
  *
  *   bucket sure_desired   fn.<name>   FunctionRecord: the desired state
+ *                         chain.<name>  ChainRecord: a chain, run on every
+ *                                     node that runs all of its steps
  *   bucket sure_nodes     <node>      NodeStatus: a heartbeat (the bucket's
  *                                     TTL drops a node that stops beating)
  *   object store sure_images  <sha-256>   function images by digest
@@ -11,11 +13,13 @@
 import { z } from "zod";
 import { FunctionName, NodeName } from "../names.ts";
 import { settingsShape } from "../settings/settings.ts";
+import { ChainSpecSchema } from "../chains/spec.ts";
 
 export const DESIRED_BUCKET = "sure_desired";
 export const NODES_BUCKET = "sure_nodes";
 export const IMAGES_STORE = "sure_images";
 export const FUNCTION_PREFIX = "fn.";
+export const CHAIN_PREFIX = "chain.";
 
 const Labels = z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/), z.string().max(128));
 export type LabelSet = z.infer<typeof Labels>;
@@ -46,6 +50,17 @@ export const FunctionRecordSchema = z.strictObject({
   by: NodeName,
 });
 export type FunctionRecord = z.infer<typeof FunctionRecordSchema>;
+
+export const ChainRecordSchema = z.strictObject({
+  name: FunctionName,
+  /** The definition as applied (defaults filled in). */
+  spec: ChainSpecSchema,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  /** The node whose admin API made this version. */
+  by: NodeName,
+});
+export type ChainRecord = z.infer<typeof ChainRecordSchema>;
 
 export const NodeStatusSchema = z.strictObject({
   name: NodeName,
