@@ -134,13 +134,16 @@ export function assembleNode(
     ...(link ? { lending: (g) => link.lendingFor(g) } : {}),
   });
   const deployer = new Deployer(store, scheduler, logger, undefined, logs);
+  // In a fleet, peers for chain steps on other nodes also come from its heartbeats.
+  const chainPlacement = placement ?? { peers: {} };
+  fleet?.sharePeers(chainPlacement.peers);
   const chains = new ChainManager(
     store,
     scheduler,
     logger,
     logs,
     link?.chainServing(),
-    placement ?? { peers: {} },
+    chainPlacement,
     isolationModel(capabilities.guestPku),
   );
   const metrics = new NodeMetrics();

@@ -111,3 +111,31 @@ fleetTest(
     await again.body?.cancel();
   },
 );
+
+fleetTest(
+  "fleet chains: a step on another node is reached at the address the fleet knows it by",
+  async (nats, nodes) => {
+    // No --peer anywhere: a learns b's address from b's heartbeat.
+    const a = await startNode("a", nats.port, "");
+    const b = await startNode("b", nats.port, "");
+    nodes.push(a, b);
+    await until("a sees b", async () => {
+      const r = await (await fetch(`${a.url}/admin/fleet/nodes`)).json();
+      return r.nodes.filter((n: { alive: boolean }) => n.alive).length === 2;
+    });
+    for (const f of ["upper", "reverse", "echo"]) await deployFn(a, f);
+    await until("all three on b", async () => (await names(b)).length === 3);
+    const res = await apply(a, {
+      name: "split",
+      steps: ["upper", { function: "reverse", node: "b" }, "echo"],
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    await until("split on b", async () => (await chainsOn(b)).includes("split"));
+    await until("split across a and b", async () => {
+      const r = await fetch(`${a.url}/invoke/split`, { method: "POST", body: "hello" });
+      const text = await r.text();
+      return r.status === 200 && text === "OLLEH";
+    });
+  },
+  hasKvm,
+);

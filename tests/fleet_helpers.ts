@@ -201,10 +201,12 @@ export async function fleetFunctions(n: FleetNode) {
 export function fleetTest(
   name: string,
   fn: (nats: Nats, nodes: FleetNode[]) => Promise<void>,
+  /** More it needs (KVM, say) than NATS and libsure. */
+  needs = true,
 ): void {
   Deno.test({
     name,
-    ignore: !hasLibsure || !hasNats,
+    ignore: !hasLibsure || !hasNats || !needs,
     sanitizeResources: false,
     sanitizeOps: false,
     async fn() {

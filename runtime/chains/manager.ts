@@ -74,7 +74,7 @@ export class ChainManager implements ChainControl {
         throw new ValidationError(
           `steps.${i}.node`,
           `unknown node ${node}: this node is ${self ?? "unnamed (--node-name)"}; ` +
-            `give the others with --peer ${node}=ADDR:PORT`,
+            `give the others with --peer ${node}=ADDR:PORT, or let them join this node's fleet`,
         );
       }
       return { node, addr };

@@ -92,6 +92,8 @@ export class FleetMember {
   #logger: Logger = () => {};
   /** The fleet's chains on this node (start() makes it). */
   #chains?: ChainFollower;
+  /** The chain manager's peers, filled from heartbeats (sharePeers). */
+  #peers?: { table: Record<string, string>; fixed: Set<string> };
 
   constructor(opts: FleetOptions) {
     this.#opts = opts;
@@ -327,9 +329,29 @@ export class FleetMember {
       const status = decode(NodeStatusSchema, e.value);
       if (status && status.name === e.key) {
         this.#seen.set(e.key, { status, at: e.created.getTime() });
+        this.#learnPeer(status);
       }
     }
     this.#checkLive();
+  }
+
+  /**
+   * Chain steps on other nodes reach them at the address they listen on, as
+   * their heartbeats say; a peer given with --peer is kept as given.
+   */
+  sharePeers(peers: Record<string, string>): void {
+    this.#peers = { table: peers, fixed: new Set(Object.keys(peers)) };
+  }
+
+  #learnPeer(status: NodeStatus): void {
+    const p = this.#peers;
+    if (!p || status.name === this.name || p.fixed.has(status.name)) return;
+    try {
+      const u = new URL(status.url);
+      if (u.protocol === "http:" && u.port) p.table[status.name] = `${u.hostname}:${u.port}`;
+    } catch {
+      // not an address: no peer
+    }
   }
 
   /** The other nodes whose heartbeat is recent, by the server's clock. */
