@@ -348,7 +348,11 @@ export class FleetMember {
     if (!p || status.name === this.name || p.fixed.has(status.name)) return;
     try {
       const u = new URL(status.url);
-      if (u.protocol === "http:" && u.port) p.table[status.name] = `${u.hostname}:${u.port}`;
+      // Hops dial numeric IPv4; a node listening on every address names none.
+      const ipv4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(u.hostname) && u.hostname !== "0.0.0.0";
+      if (u.protocol === "http:" && u.port && ipv4) {
+        p.table[status.name] = `${u.hostname}:${u.port}`;
+      }
     } catch {
       // not an address: no peer
     }
