@@ -300,6 +300,30 @@ export class ForwardFailedError extends HttpError {
   readonly code = "forward_failed";
 }
 
+/** A chain step's node (a peer) cannot be reached: the request fails at once, naming it. */
+export class PeerUnreachableError extends HttpError {
+  readonly status = 502;
+  readonly code = "peer_unreachable";
+  constructor(readonly chain: string, readonly node: string, message: string) {
+    super(message);
+  }
+  override details() {
+    return { chain: this.chain, node: this.node };
+  }
+}
+
+/** A chain hop (`x-sure-hop`) from anything but the data plane of one of the chain's nodes. */
+export class HopForbiddenError extends HttpError {
+  readonly status = 403;
+  readonly code = "forbidden";
+  constructor(readonly chain: string) {
+    super(`chain ${chain} takes x-sure-hop only from the nodes that run its other steps`);
+  }
+  override details() {
+    return { chain: this.chain };
+  }
+}
+
 /** A chain's pool has no room for one more request right now. */
 export class PoolExhaustedError extends HttpError {
   readonly status = 503;

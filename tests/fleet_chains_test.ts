@@ -125,17 +125,36 @@ fleetTest(
     });
     for (const f of ["upper", "reverse", "echo"]) await deployFn(a, f);
     await until("all three on b", async () => (await names(b)).length === 3);
+    // Where a step runs is named for every step or for none (a mix is a 400).
+    const mixed = await apply(a, {
+      name: "split",
+      steps: ["upper", { function: "reverse", node: "b" }],
+    });
+    assert.equal(mixed.status, 400, JSON.stringify(mixed.body));
     const res = await apply(a, {
       name: "split",
-      steps: ["upper", { function: "reverse", node: "b" }, "echo"],
+      steps: [
+        { function: "upper", node: "a" },
+        { function: "reverse", node: "b" },
+        { function: "echo", node: "a" },
+      ],
     });
     assert.equal(res.status, 201, JSON.stringify(res.body));
-    await until("split on b", async () => (await chainsOn(b)).includes("split"));
-    await until("split across a and b", async () => {
-      const r = await fetch(`${a.url}/invoke/split`, { method: "POST", body: "hello" });
-      const text = await r.text();
-      return r.status === 200 && text === "OLLEH";
-    });
+    // A request entering either node goes upper (a) -> reverse (b) -> echo (a).
+    for (const entry of [a, b]) {
+      let last = "";
+      await until(`split across a and b, entering at ${entry.name}`, async () => {
+        const r = await fetch(`${entry.url}/invoke/split`, { method: "POST", body: "hello" });
+        const text = await r.text();
+        last = `${r.status} ${text}`;
+        return r.status === 200 && text === "OLLEH";
+      }).catch((e) => {
+        throw new Error(
+          `${e.message}; last answer: ${last}\n--- a:\n${a.log().slice(-4000)}\n` +
+            `--- b:\n${b.log().slice(-4000)}`,
+        );
+      });
+    }
   },
   hasKvm,
 );

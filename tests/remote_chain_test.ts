@@ -195,6 +195,13 @@ for (const backend of ["sockets", "af_xdp"] as const) {
           assert.ok(wire >= big.length, `${wire} bytes copied into TX frames`);
         }
 
+        // A request that comes in on b is led by a, which runs the first step:
+        // b sends it there and passes the answer back, saying who served it.
+        const viaB = await fetch(`${b.url}/invoke/across`, { method: "POST", body: "from b" });
+        assert.equal(viaB.status, 200, await viaB.clone().text());
+        assert.equal(await viaB.text(), "B MORF");
+        assert.equal(viaB.headers.get("x-sure-node"), "a");
+
         // A hop is taken only from the chain's nodes: not from this client.
         const forged = await fetch(`${b.url}/invoke/across`, {
           method: "POST",

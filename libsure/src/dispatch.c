@@ -460,6 +460,10 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 	struct dp_route *r = sure_dp_lookup(dp, req->name);
 	if (r && r->live && !r->chain && r->cfg.is_private && !authorized(dp, head)) {
 		/* The Hono app answers it (401, the same body as with --dataplane hono). */
+	} else if (r && r->live && r->chain && (r->chain->remote & 1u) &&
+		   !sure_dp_head_get(head, "x-sure-hop", &len)) {
+		/* The chain's first step runs on another node: a new request is led
+		 * from there, so the Hono app sends it there. Hops still come here. */
 	} else if (r && r->live && r->chain) {
 		*route = r->id;
 		rc = 1;

@@ -447,6 +447,11 @@ export class ChainRuntime {
     return this.#steps.some((s) => s.fn === fn && !s.remote);
   }
 
+  /** Where the chain's first step runs, when another node runs it (requests start there). */
+  get entry(): RemoteStep | undefined {
+    return this.#steps[0]?.remote;
+  }
+
   /** The node that runs step i, when it is another one. */
   stepNode(i: number): string | undefined {
     return this.#steps[i]?.remote?.node;

@@ -19,8 +19,8 @@ const StepSchema = z.union([
   z.object({
     function: FunctionName,
     node: NodeName.optional().describe(
-      "The node that runs it (--node-name there; this node knows it from --peer). " +
-        "Absent: every node that applies the chain runs it",
+      "The node that runs it (--node-name there; known from --peer or the fleet). " +
+        "Either every step names its node or none does (then the node that runs the chain runs them all)",
     ),
   }).strict(),
 ]);
@@ -59,6 +59,20 @@ export const ChainSpecSchema = z.object({
     if (seen.has(s)) ctx.addIssue({ code: "custom", path: ["steps", i], message: `${s} repeats` });
     seen.add(s);
   });
+  // Every node of the chain must agree where each step runs: a step that names
+  // no node would run on each of them.
+  const named = c.steps.findIndex((_, i) => stepNode(c, i) !== undefined);
+  if (named >= 0) {
+    c.steps.forEach((_, i) => {
+      if (stepNode(c, i) !== undefined) return;
+      ctx.addIssue({
+        code: "custom",
+        path: ["steps", i],
+        message: `names no node while step ${named} names ${stepNode(c, named)}: ` +
+          `give every step its node ({"function": "${stepNames(c)[i]}", "node": "..."}) or none`,
+      });
+    });
+  }
   for (const [from, to] of Object.entries(c.routes ?? {})) {
     if (!seen.has(from)) {
       ctx.addIssue({ code: "custom", path: ["routes", from], message: `${from} is not a step` });

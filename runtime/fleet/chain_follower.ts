@@ -7,7 +7,7 @@
  */
 import type { KvWatchEntry } from "@nats-io/kv";
 import type { ChainManager } from "../chains/manager.ts";
-import { type ChainSpec, stepNames } from "../chains/spec.ts";
+import { type ChainSpec, stepNames, stepNode } from "../chains/spec.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/store.ts";
 import { CHAIN_PREFIX, type ChainRecord, ChainRecordSchema, decode } from "./records.ts";
@@ -50,13 +50,17 @@ export class ChainFollower {
     return name;
   }
 
-  /** Every step this node runs itself is a function deployed here. */
+  /**
+   * Every step this node runs itself is a function deployed here. A chain whose
+   * steps name their nodes runs only on the nodes it names (each the steps named
+   * to it); one that names none runs on every node that has all its functions.
+   */
   async placedHere(spec: ChainSpec): Promise<boolean> {
+    const nodes = spec.steps.map((_, i) => stepNode(spec, i));
+    const pinned = nodes.some((n) => n !== undefined);
+    if (pinned && !nodes.includes(this.deps.self)) return false;
     for (const [i, fn] of stepNames(spec).entries()) {
-      const step = spec.steps[i];
-      if (typeof step !== "string" && step.node !== undefined && step.node !== this.deps.self) {
-        continue;
-      }
+      if (pinned && nodes[i] !== this.deps.self) continue;
       if (!(await this.deps.store.get(fn))) return false;
     }
     return true;

@@ -14,6 +14,7 @@ import { type HeaderList, type RequestHead, requestHeadSize } from "../../ffi/mo
 import { LIMITS } from "../../ffi/abi.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import { readLimited } from "./body.ts";
+import { sendToEntry } from "./chain_entry.ts";
 import type { ChainManager } from "../chains/manager.ts";
 import type { AppEnv } from "../middleware/env.ts";
 import { ANY_OTHER_ERROR, error, NameParams } from "../admin/schemas.ts";
@@ -142,6 +143,11 @@ export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
   // A plain route (no zod validation on the hot path); only its description is registered.
   r.on(INVOKE_METHODS, ["/invoke/:name", "/invoke/:name/*"], async (c) => {
     const name = c.req.param("name");
+    const entry = deps.chains?.get(name)?.entry;
+    if (entry) {
+      c.set("functionAnswer", true);
+      return await sendToEntry(c.req.raw, name, entry, c.get("requestId"));
+    }
     if (deps.dataplane?.serves(name)) {
       // Forwarded once already and handed back: the data plane no longer
       // serves it (a route withdrawn meanwhile). Never forward in a loop.

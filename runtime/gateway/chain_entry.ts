@@ -1,0 +1,59 @@
+/**
+ * A chain whose first step runs on another node takes its new requests there:
+ * the node that runs the first step leads each request (its steps and hops
+ * there), and this node's steps see it as hops. The data plane hands such a
+ * request to the Hono app, which sends it on to that node over HTTP and passes
+ * its answer back, saying which node served it (`x-sure-node`, as a fleet's
+ * forwarded requests do).
+ */
+import { HopForbiddenError, InternalError, PeerUnreachableError } from "../errors.ts";
+import type { RemoteStep } from "../chains/runtime.ts";
+
+/** Marks a request sent on to the chain's first node, so that it never comes back. */
+const SENT_ON = "x-sure-chain-entry";
+
+/** Hop-by-hop headers, which are this connection's, not the request's. */
+const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host"];
+
+export async function sendToEntry(
+  req: Request,
+  chain: string,
+  entry: RemoteStep,
+  requestId: string,
+): Promise<Response> {
+  // Hops go between the data planes themselves (a fresh connection each); one
+  // that reaches the app came from elsewhere, as the data plane would say.
+  if (req.headers.has("x-sure-hop")) throw new HopForbiddenError(chain);
+  if (req.headers.has(SENT_ON)) {
+    throw new InternalError(
+      `chain ${chain}: its first step runs on node ${entry.node} by this node's manifest, ` +
+        "and a node that sent the request here says the same of this one; apply the same " +
+        "manifest on every node the chain names",
+    );
+  }
+  const url = new URL(req.url);
+  const headers = new Headers(req.headers);
+  for (const h of HOP_BY_HOP) headers.delete(h);
+  headers.set("x-request-id", requestId);
+  headers.set(SENT_ON, "1");
+  const hasBody = req.method !== "GET" && req.method !== "HEAD";
+  let res: Response;
+  try {
+    res = await fetch(`http://${entry.addr}${url.pathname}${url.search}`, {
+      method: req.method,
+      headers,
+      body: hasBody ? new Uint8Array(await req.arrayBuffer()) : undefined,
+      redirect: "manual",
+    });
+  } catch (e) {
+    throw new PeerUnreachableError(
+      chain,
+      entry.node,
+      `chain ${chain}: node ${entry.node} (${entry.addr}), which runs step 0, ` +
+        `cannot be reached: ${(e as Error).message}`,
+    );
+  }
+  const out = new Headers(res.headers);
+  out.set("x-sure-node", entry.node);
+  return new Response(res.body, { status: res.status, headers: out });
+}
