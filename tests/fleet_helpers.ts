@@ -26,14 +26,35 @@ export interface Nats {
 }
 
 /** A JetStream server on a free port of `host`, its store in `dir` (kept across restarts). */
-export async function startNats(
+export function startNats(
   dir: string,
   port = 0,
   extra: string[] = [],
   host = "127.0.0.1",
 ): Promise<Nats> {
-  const proc = new Deno.Command("nats-server", {
-    args: ["-js", "-a", host, "-p", String(port || -1), "-sd", dir, ...extra],
+  return runNats(dir, [
+    "nats-server",
+    "-js",
+    "-a",
+    host,
+    "-p",
+    String(port || -1),
+    "-sd",
+    dir,
+    ...extra,
+  ]);
+}
+
+/** nats-server with a configuration file of `dir` (a hub, a leaf), in network namespace `netns`. */
+export function startNatsConf(dir: string, conf: string, netns?: string): Promise<Nats> {
+  Deno.writeTextFileSync(`${dir}/nats.conf`, conf);
+  const cmd = ["nats-server", "-c", `${dir}/nats.conf`];
+  return runNats(dir, netns ? ["ip", "netns", "exec", netns, ...cmd] : cmd);
+}
+
+async function runNats(dir: string, cmd: string[]): Promise<Nats> {
+  const proc = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
     stdout: "null",
     stderr: "piped",
   }).spawn();
@@ -158,6 +179,13 @@ export async function stopNode(n: FleetNode, signal: Deno.Signal = "SIGTERM"): P
     // already gone
   }
   await n.child.status;
+}
+
+/** The nodes `n` sees alive, by name. */
+export async function alive(n: FleetNode): Promise<string[]> {
+  const r = await (await fetch(`${n.url}/admin/fleet/nodes`)).json();
+  return r.nodes.filter((x: { alive: boolean }) => x.alive).map((x: { name: string }) => x.name)
+    .sort();
 }
 
 export const names = async (n: FleetNode): Promise<string[]> => {

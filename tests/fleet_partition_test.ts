@@ -16,6 +16,7 @@
 import assert from "node:assert/strict";
 import { hasKvm, hasLibsure } from "./helpers.ts";
 import {
+  alive,
   deploy,
   type FleetNode,
   hasNats,
@@ -26,10 +27,9 @@ import {
   stopNode,
   until,
 } from "./fleet_helpers.ts";
-import { cleanVethNamespaces, makeVethNamespaces, run } from "./netns_helpers.ts";
+import { cleanVethNamespaces, hasNetns, makeVethNamespaces, run } from "./netns_helpers.ts";
 
-const canRun = hasLibsure && hasNats && Deno.uid() === 0 &&
-  (await run(["ip", "-V"], false).catch(() => false));
+const canRun = hasLibsure && hasNats && hasNetns;
 
 /** tc's netem is there (a kernel without sch_netem cannot make a lossy link). */
 const hasNetem = canRun && await (async () => {
@@ -63,12 +63,6 @@ const NETS = ["sure-fpa", "sure-fpb", "sure-fpc"].map((ns, i) => ({
 
 /** Where the nodes reach the NATS cluster. */
 const FLEET_ADDR = "10.240.0.1";
-
-async function alive(n: FleetNode): Promise<string[]> {
-  const r = await (await fetch(`${n.url}/admin/fleet/nodes`)).json();
-  return r.nodes.filter((x: { alive: boolean }) => x.alive).map((x: { name: string }) => x.name)
-    .sort();
-}
 
 /**
  * Three nodes a, b, c in their namespaces on a three-server cluster, echo

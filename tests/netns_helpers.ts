@@ -27,6 +27,9 @@ export async function run(cmd: string[], check = true): Promise<boolean> {
   return out.success;
 }
 
+/** Root with iproute2: network namespaces and veth pairs can be made here. */
+export const hasNetns = Deno.uid() === 0 && await run(["ip", "-V"], false).catch(() => false);
+
 export async function makeVethNamespaces(nets: VethNamespace[]): Promise<void> {
   await cleanVethNamespaces(nets);
   for (const { ns, here, there, net } of nets) {

@@ -113,6 +113,12 @@ const OPTIONS: Record<string, OptionDoc> = {
     help: "the fleet key (64 hex digits, the same on every node) that seals secrets in the " +
       "fleet (env SURE_FLEET_KEY: the key itself)",
   },
+  "fleet-domain": {
+    type: "string",
+    arg: "NAME",
+    help: "the JetStream domain of the fleet's hub, for a node that joins through its site's " +
+      "NATS leaf server (env SURE_FLEET_DOMAIN)",
+  },
   "fleet-replicas": {
     type: "string",
     arg: "N",
@@ -130,7 +136,7 @@ export async function parseFleet(
     (values[name] as string | undefined) ?? (Deno.env.get(env) || undefined);
   const servers = flag("fleet", "SURE_FLEET");
   if (!servers) {
-    for (const f of ["labels", "fleet-key-file", "fleet-replicas"]) {
+    for (const f of ["labels", "fleet-key-file", "fleet-replicas", "fleet-domain"]) {
       if (values[f] !== undefined) throw new UsageError(`--${f} goes with --fleet`);
     }
     return undefined;
@@ -149,6 +155,10 @@ export async function parseFleet(
   }
   const replicas = intFlag("fleet-replicas", flag("fleet-replicas", "SURE_FLEET_REPLICAS")) ?? 1;
   if (replicas < 1 || replicas > 5) throw new UsageError("--fleet-replicas must be 1..5");
+  const domain = flag("fleet-domain", "SURE_FLEET_DOMAIN");
+  if (domain !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(domain)) {
+    throw new UsageError(`--fleet-domain ${domain}: letters, digits, - and _ only`);
+  }
   let keyHex = Deno.env.get("SURE_FLEET_KEY") || undefined;
   const keyFile = values["fleet-key-file"] as string | undefined;
   if (keyFile) {
@@ -175,6 +185,7 @@ export async function parseFleet(
     nodeName,
     labels,
     replicas,
+    ...(domain ? { domain } : {}),
     ...(key ? { key } : {}),
     ...(beat ? { heartbeatMs: beat } : {}),
   };
@@ -347,7 +358,7 @@ export const serveCommand: Command = {
     "[--memory-budget MIB] [--vcpu-cpus LIST] [--node-name NAME] [--peer NAME=ADDR:PORT ...] " +
     "[--event-attempts N] [--tls-cert FILE --tls-key FILE [--admin-port PORT]] [--insecure] " +
     "[--fleet nats://HOST:PORT --node-name NAME [--labels K=V,...] [--fleet-key-file FILE] " +
-    "[--fleet-replicas N]]",
+    "[--fleet-replicas N] [--fleet-domain D]]",
   details: "Deployed functions are restored from the data directory at start. Without a usable\n" +
     "/dev/kvm the node still starts (healthz says degraded) and invocations answer 503.\n" +
     "Admin calls need the token the node writes to <data dir>/admin.token at first start;\n" +

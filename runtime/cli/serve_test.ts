@@ -68,6 +68,9 @@ Deno.test("serve: --fleet and its flags, with clear errors", async () => {
   await assert.rejects(parseFleet({ fleet: "h:1", labels: "Bad Key=1" }, "a"), /--labels/);
   await assert.rejects(parseFleet({ fleet: "h:1", "fleet-replicas": "9" }, "a"), /1\.\.5/);
   await assert.rejects(parseFleet({ labels: "a=b" }, "a"), /--labels goes with --fleet/);
+  assert.equal((await parseFleet({ fleet: "h:1", "fleet-domain": "hub" }, "a"))?.domain, "hub");
+  await assert.rejects(parseFleet({ fleet: "h:1", "fleet-domain": "a.b" }, "a"), /--fleet-domain/);
+  await assert.rejects(parseFleet({ "fleet-domain": "hub" }, "a"), /goes with --fleet/);
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/key`, "not a key\n");

@@ -20,7 +20,7 @@
  * accepted within the dedup window is not accepted again (the stream's
  * duplicate window, keyed by the event's key).
  */
-import { type ConsumerMessages, jetstream, type JsMsg } from "@nats-io/jetstream";
+import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../log.ts";
 import type { Triggers } from "../store/triggers.ts";
 import { DEFAULT_DELIVERY, type DeliveryOptions } from "../events/bus.ts";
@@ -78,7 +78,7 @@ export class FleetEventBus implements EventService {
   /** Each event into the stream; answers once JetStream stored it (replicated). */
   accept(events: CloudEvent[]): Promise<Accepted[]> {
     return callFleet(this.#deps.member, async (link) => {
-      const js = jetstream(link.nc);
+      const js = link.js;
       const out: Accepted[] = [];
       for (const ev of events) {
         const { id, source } = ev.attributes;
@@ -114,7 +114,7 @@ export class FleetEventBus implements EventService {
     while (!this.#closing) {
       try {
         const link = await this.#deps.member.link(60_000);
-        const consumer = await jetstream(link.nc).consumers.get(EVENTS_STREAM, name);
+        const consumer = await link.js.consumers.get(EVENTS_STREAM, name);
         // Pulls renewed every 5 s (not the client's 30): after a server dies
         // the pull is made again on another within seconds.
         const it = await consumer.consume({ max_messages: IN_FLIGHT, expires: PULL_EXPIRES_MS });
@@ -153,7 +153,7 @@ export class FleetEventBus implements EventService {
     if (!ev) return this.#drop(m, "an accepted event");
     try {
       const link = await this.#deps.member.link(5_000);
-      const js = jetstream(link.nc);
+      const js = link.js;
       const { type, source } = ev.attributes;
       for (const t of await this.#deps.triggers.matching(type, source)) {
         const d: DeliveryMessage = {
@@ -274,7 +274,7 @@ export class FleetEventBus implements EventService {
       const r = e?.operation === "PUT" ? decode(DeadLetterRecordSchema, e.value) : null;
       if (!e || !r) return false;
       const again: DeliveryMessage = { ...r.delivery, replay: r.delivery.replay + 1 };
-      await jetstream(link.nc).publish(DELIVER_SUBJECT, encode(again), {
+      await link.js.publish(DELIVER_SUBJECT, encode(again), {
         msgID: `${id}.r${again.replay}`,
         timeout: 5000,
       });

@@ -4,13 +4,21 @@
  * stream, consumers and buckets (event_records.ts), made if they do not exist (JetStream replicas: --fleet-replicas, 1 for a single
  * server, 3 for a cluster). The client reconnects on its own for as long as
  * the node runs; while the fleet is out of reach the node keeps serving what
- * it runs (its own Deno KV holds that).
+ * it runs (its own Deno KV holds that). A node of a site behind a weak link
+ * connects to the site's leaf server and names the hub's JetStream domain.
  */
 import { connect } from "@nats-io/transport-node";
 import { type KV, Kvm } from "@nats-io/kv";
 import { type ObjectStore, Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { AckPolicy, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  jetstream,
+  type JetStreamClient,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
 import { DESIRED_BUCKET, IMAGES_STORE, NODES_BUCKET } from "./records.ts";
 import {
   ACCEPTED_SUBJECT,
@@ -32,12 +40,19 @@ export interface FleetLinkOptions {
   deadAfterMs: number;
   /** How long the events' stream remembers a message id to drop repeats (ms). */
   eventDedupMs: number;
+  /**
+   * The JetStream domain that holds the fleet's state, when the node reaches it
+   * through a leaf server of its site (which has no JetStream of its own).
+   */
+  domain?: string;
   /** Told why opening the buckets failed, before each new try. */
   onRetry?: (why: string) => void;
 }
 
 export interface FleetLink {
   nc: NatsConnection;
+  /** JetStream, in the fleet's domain. */
+  js: JetStreamClient;
   desired: KV;
   nodes: KV;
   images: ObjectStore;
@@ -71,21 +86,23 @@ export async function openFleetLink(
   // A cluster that is still electing its leaders answers "no responders" or
   // times out for a while: the buckets are tried again until they open.
   const conn = nc;
+  const js = jetstream(conn, opts.domain ? { domain: opts.domain } : {});
   for (let wait = 250;; wait = Math.min(wait * 2, 4000)) {
     try {
-      const kvm = new Kvm(conn);
+      const kvm = new Kvm(js);
       const desired = await kvm.create(DESIRED_BUCKET, { history: 5, replicas: opts.replicas });
       const nodes = await kvm.create(NODES_BUCKET, {
         history: 1,
         replicas: opts.replicas,
         ttl: opts.deadAfterMs,
       });
-      const images = await new Objm(conn).create(IMAGES_STORE, { replicas: opts.replicas });
+      const images = await new Objm(js).create(IMAGES_STORE, { replicas: opts.replicas });
       const triggers = await kvm.create(TRIGGERS_BUCKET, { history: 1, replicas: opts.replicas });
       const deadLetters = await kvm.create(DEAD_BUCKET, { history: 1, replicas: opts.replicas });
       await openEventStream(conn, opts);
       return {
         nc: conn,
+        js,
         desired,
         nodes,
         images,
@@ -112,7 +129,7 @@ export const DELIVERY_ACK_WAIT_MS = 10_000;
  * the first node (a later node finds them and leaves them as they are).
  */
 async function openEventStream(nc: NatsConnection, opts: FleetLinkOptions): Promise<void> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(nc, opts.domain ? { domain: opts.domain } : {});
   const nanos = (ms: number) => ms * 1_000_000;
   try {
     await jsm.streams.info(EVENTS_STREAM);

@@ -43,6 +43,8 @@ export interface FleetOptions {
   key?: CryptoKey;
   /** JetStream replicas of the buckets (default 1). */
   replicas?: number;
+  /** The hub's JetStream domain, for a node on a site's leaf server (link.ts). */
+  domain?: string;
   /** Heartbeat period (ms, default 2000); a node is dead after 3 missed beats. */
   heartbeatMs?: number;
   /** How long the events' stream drops a repeated event id+source (ms, default 24 h). */
@@ -158,6 +160,7 @@ export class FleetMember {
       servers: this.#opts.servers,
       nodeName: this.name,
       replicas: this.#opts.replicas ?? 1,
+      ...(this.#opts.domain ? { domain: this.#opts.domain } : {}),
       deadAfterMs,
       eventDedupMs: this.#opts.eventDedupMs ?? 24 * 3600_000,
       onRetry: (why) => {

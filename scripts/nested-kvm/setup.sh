@@ -49,10 +49,11 @@ cp /bin/busybox initfs/bin/busybox
 cp "$here/init" initfs/init
 mods=kernel-$kver/lib/modules/$kver/kernel
 # In load order: KVM (AMD: QEMU's software CPU emulates SVM, not VMX), virtio 9p,
-# veth, netem (the fleet's lossy-link test), and overlayfs and autofs for a guest
+# veth, netem (the fleet's lossy-link test), socket diagnostics (`ss -K`, which
+# the leaf-link test cuts connections with), and overlayfs and autofs for a guest
 # that boots systemd (run.sh --systemd).
 order="irqbypass kvm ccp kvm-amd virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev
-  virtio_pci netfs fscache 9pnet 9pnet_virtio 9p veth sch_netem overlay autofs4"
+  virtio_pci netfs fscache 9pnet 9pnet_virtio 9p veth sch_netem inet_diag tcp_diag overlay autofs4"
 for m in $order; do
   f=$(find "$mods" -name "$m.ko" -o -name "$m.ko.xz" | head -n 1)
   [ -n "$f" ] || { log "module $m not found in $kpkg"; exit 1; }
