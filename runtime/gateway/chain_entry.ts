@@ -8,6 +8,7 @@
  */
 import { HopForbiddenError, InternalError, PeerUnreachableError } from "../errors.ts";
 import type { RemoteStep } from "../chains/runtime.ts";
+import { readLimited } from "./body.ts";
 
 /** Marks a request sent on to the chain's first node, so that it never comes back. */
 const SENT_ON = "x-sure-chain-entry";
@@ -20,6 +21,8 @@ export async function sendToEntry(
   chain: string,
   entry: RemoteStep,
   requestId: string,
+  /** The chain's maxBody: a larger body is a 413 here, as it would be there. */
+  maxBody: number,
 ): Promise<Response> {
   // Hops go between the data planes themselves (a fresh connection each); one
   // that reaches the app came from elsewhere, as the data plane would say.
@@ -37,12 +40,13 @@ export async function sendToEntry(
   headers.set("x-request-id", requestId);
   headers.set(SENT_ON, "1");
   const hasBody = req.method !== "GET" && req.method !== "HEAD";
+  const body = hasBody ? await readLimited(req, maxBody) : undefined;
   let res: Response;
   try {
     res = await fetch(`http://${entry.addr}${url.pathname}${url.search}`, {
       method: req.method,
       headers,
-      body: hasBody ? new Uint8Array(await req.arrayBuffer()) : undefined,
+      body,
       redirect: "manual",
     });
   } catch (e) {

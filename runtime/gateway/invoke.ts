@@ -143,10 +143,10 @@ export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
   // A plain route (no zod validation on the hot path); only its description is registered.
   r.on(INVOKE_METHODS, ["/invoke/:name", "/invoke/:name/*"], async (c) => {
     const name = c.req.param("name");
-    const entry = deps.chains?.get(name)?.entry;
-    if (entry) {
+    const led = deps.chains?.get(name);
+    if (led?.entry) {
       c.set("functionAnswer", true);
-      return await sendToEntry(c.req.raw, name, entry, c.get("requestId"));
+      return await sendToEntry(c.req.raw, name, led.entry, c.get("requestId"), led.spec.maxBody);
     }
     if (deps.dataplane?.serves(name)) {
       // Forwarded once already and handed back: the data plane no longer
