@@ -300,39 +300,43 @@ export class ForwardFailedError extends HttpError {
   readonly code = "forward_failed";
 }
 
-/** A chain step's node (a peer) cannot be reached: the request fails at once, naming it. */
-export class PeerUnreachableError extends HttpError {
-  readonly status = 502;
-  readonly code = "peer_unreachable";
-  constructor(readonly chain: string, readonly node: string, message: string) {
+/** An error of one chain's request: the body names the chain. */
+abstract class ChainError extends HttpError {
+  constructor(readonly chain: string, message: string) {
     super(message);
   }
+  override details(): Record<string, unknown> {
+    return { chain: this.chain };
+  }
+}
+
+/** A chain step's node (a peer) cannot be reached: the request fails at once, naming it. */
+export class PeerUnreachableError extends ChainError {
+  readonly status = 502;
+  readonly code = "peer_unreachable";
+  constructor(chain: string, readonly node: string, message: string) {
+    super(chain, message);
+  }
   override details() {
-    return { chain: this.chain, node: this.node };
+    return { ...super.details(), node: this.node };
   }
 }
 
 /** A chain hop (`x-sure-hop`) from anything but the data plane of one of the chain's nodes. */
-export class HopForbiddenError extends HttpError {
+export class HopForbiddenError extends ChainError {
   readonly status = 403;
   readonly code = "forbidden";
-  constructor(readonly chain: string) {
-    super(`chain ${chain} takes x-sure-hop only from the nodes that run its other steps`);
-  }
-  override details() {
-    return { chain: this.chain };
+  constructor(chain: string) {
+    super(chain, `chain ${chain} takes x-sure-hop only from the nodes that run its other steps`);
   }
 }
 
 /** A chain's pool has no room for one more request right now. */
-export class PoolExhaustedError extends HttpError {
+export class PoolExhaustedError extends ChainError {
   readonly status = 503;
   readonly code = "pool_exhausted";
-  constructor(readonly chain: string, readonly retryAfterSec = 1) {
-    super(`chain ${chain} has no free buffers for this request; retry shortly`);
-  }
-  override details() {
-    return { chain: this.chain };
+  constructor(chain: string, readonly retryAfterSec = 1) {
+    super(chain, `chain ${chain} has no free buffers for this request; retry shortly`);
   }
   override headers() {
     return { "retry-after": String(this.retryAfterSec) };
@@ -340,14 +344,17 @@ export class PoolExhaustedError extends HttpError {
 }
 
 /** A function of a chain handed on a descriptor that failed the checks. */
-export class BogusDescriptorError extends HttpError {
+export class BogusDescriptorError extends ChainError {
   readonly status = 502;
   readonly code = "bogus_descriptor";
-  constructor(readonly chain: string, readonly fn: string) {
-    super(`function ${fn} of chain ${chain} handed on a bogus buffer descriptor and was stopped`);
+  constructor(chain: string, readonly fn: string) {
+    super(
+      chain,
+      `function ${fn} of chain ${chain} handed on a bogus buffer descriptor and was stopped`,
+    );
   }
   override details() {
-    return { chain: this.chain, function: this.fn };
+    return { ...super.details(), function: this.fn };
   }
 }
 

@@ -15,7 +15,6 @@ import {
   AckPolicy,
   jetstream,
   type JetStreamClient,
-  jetstreamManager,
   RetentionPolicy,
   StorageType,
 } from "@nats-io/jetstream";
@@ -99,7 +98,7 @@ export async function openFleetLink(
       const images = await new Objm(js).create(IMAGES_STORE, { replicas: opts.replicas });
       const triggers = await kvm.create(TRIGGERS_BUCKET, { history: 1, replicas: opts.replicas });
       const deadLetters = await kvm.create(DEAD_BUCKET, { history: 1, replicas: opts.replicas });
-      await openEventStream(conn, opts);
+      await openEventStream(js, opts);
       return {
         nc: conn,
         js,
@@ -128,8 +127,8 @@ export const DELIVERY_ACK_WAIT_MS = 10_000;
  * The events' work-queue stream and its two shared durable consumers, made by
  * the first node (a later node finds them and leaves them as they are).
  */
-async function openEventStream(nc: NatsConnection, opts: FleetLinkOptions): Promise<void> {
-  const jsm = await jetstreamManager(nc, opts.domain ? { domain: opts.domain } : {});
+async function openEventStream(js: JetStreamClient, opts: FleetLinkOptions): Promise<void> {
+  const jsm = await js.jetstreamManager();
   const nanos = (ms: number) => ms * 1_000_000;
   try {
     await jsm.streams.info(EVENTS_STREAM);

@@ -9,12 +9,10 @@
 import { HopForbiddenError, InternalError, PeerUnreachableError } from "../errors.ts";
 import type { RemoteStep } from "../chains/runtime.ts";
 import { readLimited } from "./body.ts";
+import { hasBody, sendOn } from "./send_on.ts";
 
 /** Marks a request sent on to the chain's first node, so that it never comes back. */
 const SENT_ON = "x-sure-chain-entry";
-
-/** Hop-by-hop headers, which are this connection's, not the request's. */
-const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host"];
 
 export async function sendToEntry(
   req: Request,
@@ -34,21 +32,15 @@ export async function sendToEntry(
         "manifest on every node the chain names",
     );
   }
-  const url = new URL(req.url);
-  const headers = new Headers(req.headers);
-  for (const h of HOP_BY_HOP) headers.delete(h);
-  headers.set("x-request-id", requestId);
-  headers.set(SENT_ON, "1");
-  const hasBody = req.method !== "GET" && req.method !== "HEAD";
-  const body = hasBody ? await readLimited(req, maxBody) : undefined;
+  const body = hasBody(req) ? await readLimited(req, maxBody) : undefined;
   let res: Response;
   try {
-    res = await fetch(`http://${entry.addr}${url.pathname}${url.search}`, {
-      method: req.method,
-      headers,
+    res = await sendOn(
+      req,
+      `http://${entry.addr}`,
+      { "x-request-id": requestId, [SENT_ON]: "1" },
       body,
-      redirect: "manual",
-    });
+    );
   } catch (e) {
     throw new PeerUnreachableError(
       chain,

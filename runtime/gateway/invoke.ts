@@ -15,6 +15,7 @@ import { LIMITS } from "../../ffi/abi.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import { readLimited } from "./body.ts";
 import { sendToEntry } from "./chain_entry.ts";
+import { hasBody, sendOn } from "./send_on.ts";
 import type { ChainManager } from "../chains/manager.ts";
 import type { AppEnv } from "../middleware/env.ts";
 import { ANY_OTHER_ERROR, error, NameParams } from "../admin/schemas.ts";
@@ -120,21 +121,11 @@ async function forward(
   dp: { port: number; host: string },
   requestId: string,
 ): Promise<Response> {
-  const url = new URL(req.url);
-  const headers = new Headers(req.headers);
-  headers.set("x-request-id", requestId);
-  headers.set(FORWARDED, "1");
-  headers.delete("host");
-  const hasBody = req.method !== "GET" && req.method !== "HEAD";
-  const body = hasBody ? new Uint8Array(await req.arrayBuffer()) : undefined;
+  const body = hasBody(req) ? new Uint8Array(await req.arrayBuffer()) : undefined;
   const host = dp.host === "0.0.0.0" ? "127.0.0.1" : dp.host === "::" ? "::1" : dp.host;
   const where = host.includes(":") ? `[${host}]` : host;
-  return await fetch(`http://${where}:${dp.port}${url.pathname}${url.search}`, {
-    method: req.method,
-    headers,
-    body,
-    client: forwardClient(),
-  });
+  const set = { "x-request-id": requestId, [FORWARDED]: "1" };
+  return await sendOn(req, `http://${where}:${dp.port}`, set, body, forwardClient());
 }
 
 export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
@@ -143,10 +134,16 @@ export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
   // A plain route (no zod validation on the hot path); only its description is registered.
   r.on(INVOKE_METHODS, ["/invoke/:name", "/invoke/:name/*"], async (c) => {
     const name = c.req.param("name");
-    const led = deps.chains?.get(name);
-    if (led?.entry) {
+    const chain = deps.chains?.get(name);
+    if (chain?.entry) {
       c.set("functionAnswer", true);
-      return await sendToEntry(c.req.raw, name, led.entry, c.get("requestId"), led.spec.maxBody);
+      return await sendToEntry(
+        c.req.raw,
+        name,
+        chain.entry,
+        c.get("requestId"),
+        chain.spec.maxBody,
+      );
     }
     if (deps.dataplane?.serves(name)) {
       // Forwarded once already and handed back: the data plane no longer
@@ -155,7 +152,6 @@ export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
       c.set("functionAnswer", true); // the function's bytes: no admin schema applies
       return forward(c.req.raw, deps.dataplane, c.get("requestId"));
     }
-    const chain = deps.chains?.get(name);
     if (!chain && deps.fleet?.forwards(name)) {
       c.set("functionAnswer", true);
       return await deps.fleet.forward(name, c.req.raw);

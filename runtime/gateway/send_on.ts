@@ -1,0 +1,33 @@
+/**
+ * Sending a client's request on over HTTP (to this node's data plane, or to
+ * the node that leads a chain): its method, path, query and headers as they
+ * came, less the headers of the connection it came on, plus the node's own.
+ */
+
+/** Hop-by-hop headers, which are the connection's, not the request's. */
+const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host"];
+
+export function sendOn(
+  req: Request,
+  /** "http://host:port" */
+  origin: string,
+  /** Headers the node sets (request id, its marks). */
+  set: Record<string, string>,
+  body: Uint8Array<ArrayBuffer> | undefined,
+  client?: Deno.HttpClient,
+): Promise<Response> {
+  const url = new URL(req.url);
+  const headers = new Headers(req.headers);
+  for (const h of HOP_BY_HOP) headers.delete(h);
+  for (const [k, v] of Object.entries(set)) headers.set(k, v);
+  return fetch(`${origin}${url.pathname}${url.search}`, {
+    method: req.method,
+    headers,
+    body,
+    redirect: "manual",
+    ...(client ? { client } : {}),
+  });
+}
+
+/** Whether the method carries a body the function sees. */
+export const hasBody = (req: Request): boolean => req.method !== "GET" && req.method !== "HEAD";
