@@ -172,6 +172,19 @@ export class Chain {
   }
 
   /**
+   * Admits the request whose slot alloc gave, against every step's own
+   * limits as the host holds them: null, or the step over its rate limit
+   * ("rate") or its concurrency limit ("inflight").
+   */
+  admit(): { step: number; reason: "rate" | "inflight" } | null {
+    const rc = libsure().sure_chain_admit(this.handle, this.#slotOut);
+    if (rc === 0) return null;
+    if (rc === -Errno.EDQUOT) return { step: this.#slotOut[0], reason: "rate" };
+    if (rc === -Errno.EBUSY) return { step: this.#slotOut[0], reason: "inflight" };
+    throw errorFromErrno("sure_chain_admit", rc);
+  }
+
+  /**
    * Copies body into the slot (libsure does the copy and counts it), with
    * the request's W3C trace context (25 bytes) if any, and hands it to step 0.
    */

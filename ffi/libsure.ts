@@ -157,6 +157,8 @@ export const SYMBOLS = {
   sure_chain_alloc: { parameters: ["pointer", "u32", "buffer", "buffer"], result: "i32" },
   sure_chain_heads: { parameters: ["pointer"], result: "pointer" },
   sure_chain_heads_size: { parameters: ["pointer"], result: "u64" },
+  // chain, step out (u32): 0, or -EDQUOT / -EBUSY naming the step over its limit
+  sure_chain_admit: { parameters: ["pointer", "buffer"], result: "i32" },
   // chain, slot, body, len, trace (25 bytes or NULL): the body is copied in here
   sure_chain_submit: {
     parameters: ["pointer", "u32", "buffer", "u32", "buffer"],

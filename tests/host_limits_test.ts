@@ -96,6 +96,106 @@ for (const dataplane of ["sockets", "hono"] as const) {
   });
 }
 
+async function addChain(node: TestNode, name: string, steps: string[]): Promise<void> {
+  const res = await fetch(`${node.url}/admin/chains`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name, steps }),
+  });
+  assert.equal(res.status, 201, await res.text());
+}
+
+for (const dataplane of ["sockets", "hono"] as const) {
+  Deno.test({
+    name: `limits: a chain step that rewrites its sidecar page keeps its rate, concurrency and ` +
+      `deadline limits, held by the host (--dataplane ${dataplane})`,
+    ignore: !hasKvm,
+    fn: () =>
+      withoutGuestKeys(async () => {
+        const node = await startTestNode({ dataplane });
+        const call = async (chain: string, body: string) => {
+          const r = await fetch(`${node.url}/invoke/${chain}`, { method: "POST", body });
+          return { status: r.status, text: await r.text() };
+        };
+        const show = (as: { status: number; text: string }[]) =>
+          JSON.stringify(as.map((a) => [a.status, a.text.slice(0, 160)]));
+        try {
+          // The limited step is the second: the host charges every step, not just the first.
+          await deployFunction(node, "front", await faultyImage(), 5000);
+          await deployFunction(node, "paced", await faultyImage(), 5000, {
+            rateLimit: 1,
+            rateBurst: 1,
+          });
+          await addChain(node, "pacedchain", ["front", "paced"]);
+          // "lie" passes front (it echoes it) and reaches paced, which lifts its own limits.
+          const lied = await call("pacedchain", "lie");
+          assert.equal(lied.status, 200, lied.text);
+          assert.equal(lied.text, "lied");
+
+          const t0 = performance.now();
+          const answers = await Promise.all(
+            Array.from({ length: 20 }, () => call("pacedchain", "x")),
+          );
+          const seconds = (performance.now() - t0) / 1000;
+          const served = answers.filter((a) => a.status === 200).length;
+          const refused = answers.filter((a) => a.status === 429);
+          assert.equal(served + refused.length, 20, show(answers));
+          for (const a of refused) {
+            const body = JSON.parse(a.text);
+            assert.equal(body.error, "rate_limited", a.text);
+            assert.equal(body.function, "paced", a.text);
+          }
+          assert.ok(served <= 1 + Math.ceil(seconds), `${served} served in ${seconds} s`);
+
+          await deployFunction(node, "narrow", await faultyImage(), 5000, {
+            concurrencyLimit: 1,
+          });
+          await addChain(node, "narrowchain", ["front", "narrow"]);
+          assert.equal((await call("narrowchain", "lie")).text, "lied");
+          // Four at once, each 300 ms in the step: one at a time gets in.
+          const busy = await Promise.all(
+            Array.from({ length: 4 }, () => call("narrowchain", "busy:300")),
+          );
+          const ok = busy.filter((a) => a.status === 200).length;
+          const limited = busy.filter((a) => a.status === 429);
+          assert.ok(ok >= 1 && ok <= 2, show(busy));
+          assert.equal(ok + limited.length, 4, show(busy));
+          for (const a of limited) {
+            assert.equal(JSON.parse(a.text).error, "concurrency_limited", a.text);
+            assert.equal(JSON.parse(a.text).function, "narrow", a.text);
+          }
+          // A deadline: requests queued behind a busy step past it are answered 504 by
+          // the host, though the step's page says "no deadline".
+          await deployFunction(node, "late", await faultyImage(), 5000, { deadline: 100 });
+          await addChain(node, "latechain", ["late"]);
+          assert.equal((await call("latechain", "lie")).text, "lied");
+          const queued = await Promise.all(
+            Array.from({ length: 3 }, () => call("latechain", "busy:400")),
+          );
+          const ran = queued.filter((a) => a.status === 200).length;
+          const expired = queued.filter((a) => a.status === 504);
+          assert.equal(ran, 1, show(queued));
+          assert.equal(expired.length, 2, show(queued));
+          for (const a of expired) {
+            assert.equal(JSON.parse(a.text).error, "deadline_exceeded", a.text);
+            assert.equal(JSON.parse(a.text).function, "late", a.text);
+          }
+
+          // The refusals are the host's, counted on the step's series.
+          const text = await (await fetch(`${node.url}/metrics`)).text();
+          const line = text.split("\n").find((l) =>
+            l.startsWith("sure_sidecar_requests_total") && l.includes(`function="paced"`) &&
+            l.includes(`chain="pacedchain"`) && l.includes(`outcome="rate_limited"`)
+          );
+          assert.ok(line, "no rate refusals for paced in /metrics");
+          assert.ok(Number(line.slice(line.lastIndexOf(" "))) >= refused.length, line);
+        } finally {
+          await node.close();
+        }
+      }),
+  });
+}
+
 Deno.test({
   name: "limits: where guests have protection keys, a function that writes its sidecar page " +
     "faults (without them, it may: the model /healthz states)",

@@ -335,6 +335,14 @@ SURE_API uint32_t sure_chain_colours(struct sure_chain *chain);
 SURE_API int sure_chain_alloc(struct sure_chain *chain, uint32_t bytes, uint32_t *slot,
 			      uint64_t *offset);
 /*
+ * Admits a request into the chain on this node, its slot already allocated:
+ * charged to every step this node runs (each step's rate limit, and its
+ * concurrency limit against the requests the chain holds here), on host state
+ * no guest can write. 0; -EDQUOT (a step's rate limit) or -EBUSY (its
+ * concurrency limit), with that step in *step; -EINVAL.
+ */
+SURE_API int sure_chain_admit(struct sure_chain *chain, uint32_t *step);
+/*
  * Copies body (len bytes) into the slot's extent 0 - the one copy on the way
  * in, counted in copied_in - records the request's W3C trace context (25
  * bytes: trace-id 16, parent-id 8, flags 1; NULL for none) and hands the

@@ -47,6 +47,10 @@ struct sure_chain_seat {
 	 * running totals (see chain_step.c: kept monotonic and bounded). */
 	uint64_t seen_handled, seen_handoffs, seen_copied;
 	uint64_t handled, handoffs, copied;
+	/* The step's limits as its last instance had them, and the host's own
+	 * GCRA state for it (chain_admit.c): they outlive a restart. */
+	uint32_t rate_per_sec, rate_burst, max_inflight, deadline_ms;
+	uint64_t tsc_hz, rate_tat;
 	/* The pool as this step's page tables show it (sure_chain_abi.h). */
 	struct sure_view views[SURE_CHAIN_MAX_VIEWS];
 	uint32_t nviews;
@@ -97,7 +101,12 @@ struct sure_chain {
 	/* Bytes this process copied into the pool and out of it; requests answered. */
 	uint64_t copied_in, copied_out, completed;
 	uint64_t submitted; /* requests pushed into the chain (fresh ones), atomic */
+	/* Some step has a deadline (chain_admit.c): the gateway's collect looks
+	 * for requests queued too long, at most every SURE_DEADLINE_SCAN_NS. */
+	uint32_t deadlines; /* atomic */
+	uint64_t next_deadline_scan; /* ns, under `lock` */
 };
+#define SURE_DEADLINE_SCAN_NS 2000000ull
 
 static inline struct sure_ring *sure_chain_ring(struct sure_chain *c, uint32_t from, uint32_t to)
 {
@@ -148,6 +157,14 @@ struct sure_chain_hop {
  * another node hands to a step here). */
 int sure_chain_push(struct sure_chain *c, uint32_t slot, const uint8_t *body, uint32_t len,
 		    const uint8_t *trace, const struct sure_chain_hop *hop);
+
+/* ---- chain_admit.c ---- */
+
+/* Fails, with its step's 504 deadline_exceeded, every request still queued
+ * for a step this node runs (in a ring into it, past the step's tail) longer
+ * than the step's deadline since the node took it. Takes seat_lock, then
+ * `lock`: call with neither held. */
+void sure_chain_expire_waiting(struct sure_chain *c);
 
 /* ---- chain_holder.c ---- */
 

@@ -180,6 +180,8 @@ uint32_t sure_chain_collect_for(struct sure_chain *c, uint32_t to, struct sure_c
 {
 	uint32_t stop = 0, n;
 
+	if (to == SURE_NODE_GW)
+		sure_chain_expire_waiting(c); /* its failures are reported below */
 	pthread_mutex_lock(&c->lock);
 	n = collect(c, to, out, max, &stop);
 	pthread_mutex_unlock(&c->lock);
@@ -221,7 +223,11 @@ SURE_API int sure_chain_wait(struct sure_chain *c, struct sure_completion *out, 
 		n = sure_chain_collect(c, out, max);
 		if (n == 0) {
 			struct pollfd p = { .fd = c->wake_fd[SURE_NODE_GW], .events = POLLIN };
-			poll(&p, 1, (int)((deadline - now + 999999) / 1000000));
+			uint64_t ms = (deadline - now + 999999) / 1000000;
+			/* Steps with deadlines: look at their queues every few ms. */
+			if (__atomic_load_n(&c->deadlines, __ATOMIC_RELAXED) && ms > 5)
+				ms = 5;
+			poll(&p, 1, (int)ms);
 			sure_chain_drain_fd(c->wake_fd[SURE_NODE_GW]);
 		}
 		sure_store(&c->nodes[SURE_NODE_GW].sleeping, 0);

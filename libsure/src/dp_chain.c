@@ -146,8 +146,17 @@ int sure_dp_chain_run(struct sure_dataplane *dp, struct dp_req *q)
 						       dc->c->buf_size;
 	if (ex->body_len && ex->body != extent)
 		dp->copied_in += ex->body_len; /* sure_chain_submit copies it */
+	/* Every step's own limits, held by the host (chain_admit.c). */
+	uint32_t over = 0;
+	int rc = sure_chain_admit(dc->c, &over);
+	if (rc < 0) {
+		sure_chain_free(dc->c, slot);
+		sure_dp_refused(dp, q, over < dc->c->nsteps ? dc->c->m->step[over].name : dc->cfg.name,
+				rc == -EDQUOT ? SURE_REASON_RATE : SURE_REASON_INFLIGHT, 0, 0);
+		return 1;
+	}
 	/* A hop another node sent goes to the step it names; it answered any refusal. */
-	int rc = sure_dp_hop_in(dp, dc, q, slot);
+	rc = sure_dp_hop_in(dp, dc, q, slot);
 	if (rc < 0)
 		return 1;
 	if (rc == 0)

@@ -128,6 +128,12 @@ struct sure_instance {
 		uint64_t tat;
 		uint64_t refused; /* requests the host refused before posting them */
 	} rate;
+	/* The concurrency limit as the host last set it (a chain step's: its
+	 * chain admits no more requests at once, chain_admit.c), and the
+	 * requests the host refused for it. */
+	uint32_t max_inflight;
+	uint64_t refused_inflight;
+	uint32_t deadline_ms; /* as the host last set it (a chain step's: chain_admit.c) */
 	/* The sidecar's counters as the host vouches for them (sidecar.c): what
 	 * the guest showed last, and totals kept monotonic and bounded. */
 	struct sure_sidecar_fold {
@@ -149,6 +155,11 @@ struct sure_instance {
 /* The host's rate check before a request is posted: 1 admits it (and takes
  * its token), 0 refuses it (over the limit the node set). */
 int sure_sidecar_take(struct sure_instance *inst);
+/* The same rule for any GCRA state: 1 if a request arriving at TSC `now`
+ * fits the limit (per_sec 0: none) with theoretical arrival time tat, and
+ * *next is tat after taking its token; 0 if it does not. hz: TSC ticks/s. */
+int sure_gcra_fits(uint32_t per_sec, uint32_t burst, uint64_t hz, uint64_t tat, uint64_t now,
+		   uint64_t *next);
 
 /* ---- vcpu.c ---- */
 

@@ -39,6 +39,8 @@ SURE_API int sure_instance_set_sidecar(struct sure_instance *inst, uint32_t enab
 	/* The host keeps its own copy: the page is the guest's to rewrite. */
 	inst->rate.per_sec = enabled ? rate_per_sec : 0;
 	inst->rate.burst = rate_burst ? rate_burst : 1;
+	inst->max_inflight = enabled ? max_inflight : 0;
+	inst->deadline_ms = enabled ? deadline_ms : 0;
 	sc->max_inflight = max_inflight;
 	sc->rate_per_sec = rate_per_sec;
 	sc->rate_burst = rate_burst ? rate_burst : 1;
@@ -55,19 +57,34 @@ SURE_API int sure_instance_set_sidecar(struct sure_instance *inst, uint32_t enab
  * request (a little later, so never more leniently); a guest that lifts its
  * own limit still gets no more than this.
  */
+int sure_gcra_fits(uint32_t per_sec, uint32_t burst, uint64_t hz, uint64_t tat, uint64_t now,
+		   uint64_t *next)
+{
+	if (!per_sec) {
+		*next = tat;
+		return 1;
+	}
+	uint64_t interval = hz / per_sec;
+	uint64_t tolerance = (uint64_t)((burst ? burst : 1) - 1) * interval;
+
+	if (tat > now + tolerance)
+		return 0;
+	*next = (tat > now ? tat : now) + interval;
+	return 1;
+}
+
 int sure_sidecar_take(struct sure_instance *inst)
 {
+	uint64_t next;
+
 	if (!inst->rate.per_sec)
 		return 1;
-	uint64_t now = __rdtsc();
-	uint64_t interval = tsc_hz(inst) / inst->rate.per_sec;
-	uint64_t tolerance = (uint64_t)(inst->rate.burst - 1) * interval;
-
-	if (inst->rate.tat > now + tolerance) {
+	if (!sure_gcra_fits(inst->rate.per_sec, inst->rate.burst, tsc_hz(inst), inst->rate.tat,
+			    __rdtsc(), &next)) {
 		__atomic_add_fetch(&inst->rate.refused, 1, __ATOMIC_RELAXED);
 		return 0;
 	}
-	inst->rate.tat = (inst->rate.tat > now ? inst->rate.tat : now) + interval;
+	inst->rate.tat = next;
 	return 1;
 }
 
@@ -135,8 +152,10 @@ SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst,
 	/* The host's own refusals (never posted, so the guest never counted
 	 * them) are host-accounted: added as they are. */
 	uint64_t host_refused = __atomic_load_n(&inst->rate.refused, __ATOMIC_RELAXED);
-	v[SURE_SC_REQUESTS] += host_refused;
+	uint64_t host_busy = __atomic_load_n(&inst->refused_inflight, __ATOMIC_RELAXED);
+	v[SURE_SC_REQUESTS] += host_refused + host_busy;
 	v[SURE_SC_RATE] += host_refused;
+	v[SURE_SC_INFLIGHT] += host_busy;
 	/* Gauges: a queue no longer than the requests it can have seen. */
 	uint64_t depth = sc->queue_depth, max_depth = sc->max_queue_depth;
 	*out = (struct sure_sidecar_counters){

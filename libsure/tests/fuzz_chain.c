@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chain.h"
 #include "fuzz_input.h"
 #include "libsure.h"
 #include "sure_abi.h"
@@ -147,6 +148,15 @@ static void make_chain(struct fx *f, struct fuzz_in *in)
 			      &f->c, err, sizeof(err)) != 0) {
 		fprintf(stderr, "fuzz_chain: sure_chain_create: %s\n", err);
 		abort();
+	}
+	/* Some inputs give every step a deadline that every queued request has
+	 * passed: the host's scan of the rings (chain_admit.c) fails them. */
+	if (fin_u8(in, 0) & 2) {
+		for (uint32_t i = 0; i < f->nsteps; i++) {
+			f->c->seat[i].deadline_ms = 1;
+			f->c->seat[i].tsc_hz = 1000; /* 1 ms = 1 tick */
+		}
+		f->c->deadlines = 1;
 	}
 	/* Half the inputs run under request-level isolation: a share per slot. */
 	if (fin_u8(in, 0) & 1 && sure_chain_isolate(f->c, err, sizeof(err)) == 0) {

@@ -7,10 +7,11 @@
  * only its own rings writable, that the host finds a request's holder from
  * evidence no other step can fake, and that the numbers a step's guest
  * reports are folded so that they never go backwards and cannot be inflated
- * at will.
+ * at will, and that each step's own limits are held by the host.
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "chain.h"
 #include "check.h"
@@ -391,6 +392,126 @@ static void test_guest_counters_never_go_back_nor_inflate(void)
 	CHECK_EQ(sure_chain_destroy(c), 0);
 }
 
+/*
+ * A step's own limits hold at the host: stand-in instances whose sidecar
+ * pages are never read (a guest may write anything there), with the limits
+ * the host keeps. A request is charged to every step or to none.
+ */
+static void test_step_limits_are_held_by_the_host(void)
+{
+	struct sure_chain *c = make_chain(2);
+	struct sure_instance first, second;
+	uint32_t slot[4], step = 99;
+	uint64_t off;
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	memset(&first, 0, sizeof(first));
+	memset(&second, 0, sizeof(second));
+	first.tsc_hz = second.tsc_hz = 1000000000000ull; /* one token per 1000 s of TSC */
+	first.max_inflight = 2;
+	first.rate.per_sec = 1;
+	first.rate.burst = 3;
+	second.rate.per_sec = 1;
+	second.rate.burst = 2;
+	c->seat[0].inst = &first;
+	c->seat[1].inst = &second;
+
+	/* Rate: the second step's burst of 2, then refused, blaming it. */
+	for (int k = 0; k < 2; k++) {
+		CHECK_EQ(sure_chain_alloc(c, 1, &slot[0], &off), 0);
+		CHECK_EQ(sure_chain_admit(c, &step), 0);
+		CHECK_EQ(sure_chain_free(c, slot[0]), 0);
+	}
+	uint64_t first_tat = c->seat[0].rate_tat;
+	CHECK_EQ(sure_chain_alloc(c, 1, &slot[0], &off), 0);
+	CHECK_EQ(sure_chain_admit(c, &step), -EDQUOT);
+	CHECK_EQ(step, 1);
+	CHECK_EQ(second.rate.refused, 1);
+	CHECK_EQ(first.rate.refused, 0);
+	/* The refused request took no token from the step that would have admitted it. */
+	CHECK_EQ(c->seat[0].rate_tat, first_tat);
+	/* A restart (no instance for a while) does not refill the bucket. */
+	c->seat[1].inst = NULL;
+	CHECK_EQ(sure_chain_admit(c, &step), -EDQUOT);
+	CHECK_EQ(step, 1);
+	CHECK_EQ(sure_chain_free(c, slot[0]), 0);
+
+	/* Concurrency: the first step admits 2 requests held at once, counted
+	 * by the host's own slots, whatever the rings say. */
+	second.rate.per_sec = 0;
+	c->seat[1].inst = &second;
+	first.rate.per_sec = 0;
+	for (int k = 0; k < 2; k++) {
+		CHECK_EQ(sure_chain_alloc(c, 1, &slot[k], &off), 0);
+		CHECK_EQ(sure_chain_admit(c, &step), 0);
+	}
+	CHECK_EQ(sure_chain_alloc(c, 1, &slot[2], &off), 0);
+	step = 99;
+	CHECK_EQ(sure_chain_admit(c, &step), -EBUSY);
+	CHECK_EQ(step, 0);
+	CHECK_EQ(first.refused_inflight, 1);
+	/* One answered: room again. */
+	CHECK_EQ(sure_chain_free(c, slot[0]), 0);
+	CHECK_EQ(sure_chain_admit(c, &step), 0);
+	CHECK_EQ(sure_chain_free(c, slot[1]), 0);
+	CHECK_EQ(sure_chain_free(c, slot[2]), 0);
+	CHECK_EQ(sure_chain_admit(NULL, &step), -EINVAL);
+	c->seat[0].inst = c->seat[1].inst = NULL;
+	CHECK_EQ(sure_chain_destroy(c), 0);
+}
+
+/*
+ * A step's deadline holds at the host for requests still queued for it: one
+ * waiting in ring(0 -> 1) past step 1's deadline is answered 504 (a deadline
+ * refusal naming step 1) and its descriptor goes stale; one step 1 has taken
+ * (its tail moved past it) is the chain timeout's business.
+ */
+static void test_step_deadlines_expire_queued_requests(void)
+{
+	struct sure_chain *c = make_chain(2);
+	struct sure_instance second;
+	struct sure_completion done[4];
+	uint32_t waiting, taken, step;
+	uint64_t off;
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	memset(&second, 0, sizeof(second));
+	second.tsc_hz = 1000000; /* 1 ms = 1000 ticks: real waits of well under a ms */
+	second.deadline_ms = 1;
+	c->seat[1].inst = &second;
+	CHECK_EQ(sure_chain_alloc(c, 1, &taken, &off), 0);
+	CHECK_EQ(sure_chain_admit(c, &step), 0);
+	CHECK_EQ(sure_chain_submit(c, taken, (const uint8_t *)"a", 1, NULL), 0);
+	CHECK_EQ(sure_chain_alloc(c, 1, &waiting, &off), 0);
+	CHECK_EQ(sure_chain_admit(c, &step), 0);
+	CHECK_EQ(sure_chain_submit(c, waiting, (const uint8_t *)"b", 1, NULL), 0);
+	/* Step 0 hands both on; step 1 takes the first only. */
+	push_to(c, 0, 1, held(c, taken, 0, 1));
+	push_to(c, 0, 1, held(c, waiting, 0, 1));
+	*sure_chain_tail(c, 0, 1) = sure_chain_ring(c, 0, 1)->head - 1;
+	uint32_t gen = c->m->slot[waiting].gen;
+	struct timespec ts = { 0, 20000000 };
+	nanosleep(&ts, NULL);
+	uint32_t n = sure_chain_collect(c, done, 4);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(done[0].slot, waiting);
+	CHECK_EQ(done[0].reason, SURE_REASON_DEADLINE);
+	CHECK_EQ(done[0].status, 504);
+	CHECK_EQ(done[0].node, 1);
+	CHECK(c->m->slot[waiting].gen != gen);
+	/* Reported once. */
+	nanosleep(&ts, NULL);
+	CHECK_EQ(sure_chain_collect(c, done, 4), 0);
+	CHECK_EQ(sure_chain_free(c, waiting), 0);
+	CHECK_EQ(sure_chain_free(c, taken), 0);
+	c->seat[1].inst = NULL;
+	CHECK_EQ(sure_chain_destroy(c), 0);
+}
+
 int main(void)
 {
 	RUN(test_copies_are_counted_where_they_happen);
@@ -401,5 +522,7 @@ int main(void)
 	RUN(test_the_holder_comes_from_evidence);
 	RUN(test_named_structs_check_their_size);
 	RUN(test_guest_counters_never_go_back_nor_inflate);
+	RUN(test_step_limits_are_held_by_the_host);
+	RUN(test_step_deadlines_expire_queued_requests);
 	return CHECK_DONE();
 }

@@ -238,6 +238,14 @@ export class ChainRuntime {
       this.errors.overloaded++;
       throw new PoolExhaustedError(this.name);
     }
+    // Every step's own limits, held by libsure (chain_admit.c), not by the
+    // steps' sidecar pages.
+    const over = this.chain.admit();
+    if (over) {
+      this.chain.free(a.slot);
+      this.errors.rejected++;
+      throw refusalError(this.#steps[over.step]?.fn ?? this.name, over.reason, 0)!;
+    }
     this.requests++;
     return new Promise<ChainResult>((resolve, reject) => {
       const timer = setTimeout(() => this.#timeout(a.slot), this.spec.timeout);

@@ -247,7 +247,8 @@ function sidecarFamilies(scheduler: Scheduler, chains?: ChainManager): Family[] 
     counter(
       "sure_sidecar_requests_total",
       "Requests the instances' library sidecars saw, by outcome of admission." + GUEST +
-        " rate_limited also counts the node's own refusals (host-accounted).",
+        " rate_limited (and, for chain steps, concurrency_limited) also counts the node's own " +
+        "refusals (host-accounted).",
       outcome,
     ),
     counter(
