@@ -3,8 +3,9 @@
 //   deploy propagation: from POST /admin/functions on one node until all
 //     three answer the new version, against the same deploy on a node that is
 //     in no fleet (until it answers);
-//   forwarded invoke: wrk -c32 on a node that does not run the function (the
-//     request goes over NATS to the one that does) against wrk on that node;
+//   forwarded invoke: wrk -c32 on a node that does not run the function (a
+//     public function goes straight to the data plane of the one that does; a
+//     private one over NATS request/reply) against wrk on that node;
 //   event accept: 8 clients posting one CloudEvent each to /events on a fleet
 //     node (answered once JetStream stored it) against the same on the node
 //     in no fleet (stored in its Deno KV);
@@ -115,14 +116,19 @@ try {
       ` -> ${fmt(percentile(fleetMs, 50) / percentile(singleMs, 50))}x`,
   );
 
-  // Forwarded against local: "near" runs on a only.
+  // Forwarded against local: "near" (public) and "nearp" (private) run on a only.
   await post(a.url, "near", images[0], { labels: "node=a" });
-  while (!(await digestOn(a.url, "near"))) { /* converging */ }
-  for (;;) { // b forwards once it knows a serves it
-    const r = await fetch(`${b.url}/invoke/near`, { method: "POST", body: "x" });
-    const by = r.headers.get("x-sure-node");
-    await r.body?.cancel();
-    if (by === "a") break;
+  await post(a.url, "nearp", images[0], { labels: "node=a", access: "private" });
+  while (!(await digestOn(a.url, "near")) || !(await digestOn(a.url, "nearp"))) {
+    /* converging */
+  }
+  for (const [fn, headers] of [["near", {}], ["nearp", authFor(b.url)]] as const) {
+    for (;;) { // b forwards once it knows a serves it
+      const r = await fetch(`${b.url}/invoke/${fn}`, { method: "POST", body: "x", headers });
+      const by = r.headers.get("x-sure-node");
+      await r.body?.cancel();
+      if (by === "a") break;
+    }
   }
   const note = kvm ? "" : " (no KVM: every answer is 503 kvm_unavailable from a; the hop alone)";
   for (let i = 0; i < Math.min(rounds, 3); i++) {
@@ -138,11 +144,20 @@ try {
       connections: 32,
       durationSec: seconds,
     });
+    const viaNats = await runWrk({
+      url: `${b.url}/invoke/nearp`,
+      body: "x".repeat(64),
+      connections: 32,
+      durationSec: seconds,
+      headers: authFor(b.url),
+    });
     console.log(
       `invoke c32, 64 B${note}: local ${fmt(local.requestsPerSec, 0)} req/s p50 ` +
-        `${fmt(local.p50Ms)} ms p99 ${fmt(local.p99Ms)} ms; forwarded ` +
+        `${fmt(local.p50Ms)} ms p99 ${fmt(local.p99Ms)} ms; forwarded to the data plane ` +
         `${fmt(fwd.requestsPerSec, 0)} req/s p50 ${fmt(fwd.p50Ms)} ms p99 ${fmt(fwd.p99Ms)} ms ` +
-        `-> ${fmt(fwd.requestsPerSec / local.requestsPerSec)}x req/s`,
+        `-> ${fmt(fwd.requestsPerSec / local.requestsPerSec)}x req/s; forwarded over NATS ` +
+        `(private) ${fmt(viaNats.requestsPerSec, 0)} req/s p50 ${fmt(viaNats.p50Ms)} ms p99 ` +
+        `${fmt(viaNats.p99Ms)} ms -> ${fmt(viaNats.requestsPerSec / local.requestsPerSec)}x`,
     );
   }
 
@@ -209,7 +224,7 @@ try {
     `failover (c32 on ${via.url.split(":").pop()}, the one node running it killed): ${failed} ` +
       `request(s) no node served (the last failed ${
         lastFail > killed ? fmt(lastFail - killed, 0) : "0"
-      } ms after the kill: those in flight to the dead node wait out their timeout); new ` +
+      } ms after the kill); new ` +
       `requests served by another node ${
         firstServed ? fmt(firstServed - killed, 0) : "never"
       } ms after the kill (heartbeat ${BEAT_MS} ms, dead after 3); ${served} served`,

@@ -298,6 +298,13 @@ export class FleetUnavailableError extends HttpError {
 export class ForwardFailedError extends HttpError {
   readonly status = 502;
   readonly code = "forward_failed";
+  /** node: the node it was forwarded to, when known. */
+  constructor(message: string, readonly node?: string) {
+    super(message);
+  }
+  override details(): Record<string, unknown> {
+    return this.node ? { node: this.node } : {};
+  }
 }
 
 /** An error of one chain's request: the body names the chain. */

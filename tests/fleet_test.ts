@@ -70,7 +70,7 @@ fleetTest(
     }
 
     // By labels, through b (which is not north itself): on a and c only.
-    res = await deploy(b, { name: "north" }, [["labels", "site=north"]]);
+    res = await deploy(b, { name: "north" }, [["labels", "site=north"], ["maxBody", "4194304"]]);
     assert.equal(res.status, 201, await res.clone().text());
     await res.body?.cancel();
     await until(
@@ -95,6 +95,19 @@ fleetTest(
       }
       return true;
     });
+    // Straight to the data plane of a node that runs it, not through NATS: a
+    // body twice NATS's max_payload gets there whole.
+    const big = new Uint8Array(2 << 20).fill(0x61);
+    const fwBig = await fetch(`${b.url}/invoke/north`, { method: "POST", body: big });
+    const bigText = await fwBig.text();
+    assert.match(fwBig.headers.get("x-sure-node") ?? "", /^(a|c)$/, bigText.slice(0, 200));
+    if (hasKvm) {
+      assert.equal(fwBig.status, 200, bigText.slice(0, 200));
+      assert.equal(bigText.length, big.length);
+    } else {
+      assert.equal(fwBig.status, 503, bigText);
+      assert.match(bigText, /kvm_unavailable/);
+    }
 
     // Two replicas: on exactly two nodes, the same two every node names.
     res = await deploy(c, { name: "pair" }, [["replicas", "2"]]);

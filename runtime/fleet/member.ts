@@ -34,6 +34,9 @@ import { openSecrets } from "./seal.ts";
 import { ChainFollower } from "./chain_follower.ts";
 import type { ChainManager } from "../chains/manager.ts";
 import { forwardInvoke, serveForwarded } from "./forward.ts";
+import { DirectForwarder, type DirectTarget } from "./forward_direct.ts";
+import { readLimited } from "../gateway/body.ts";
+import { FORWARDED_BY, hasBody } from "../gateway/send_on.ts";
 
 export interface FleetOptions {
   servers: string;
@@ -94,6 +97,8 @@ export class FleetMember {
   #logger: Logger = () => {};
   /** The fleet's chains on this node (start() makes it). */
   #chains?: ChainFollower;
+  /** Requests sent straight to the data plane of a node that runs the function. */
+  #direct: DirectForwarder;
   /** The chain manager's peers, filled from heartbeats (sharePeers). */
   #peers?: { table: Record<string, string>; fixed: Set<string> };
 
@@ -103,6 +108,7 @@ export class FleetMember {
     this.labels = opts.labels;
     this.key = opts.key;
     this.heartbeatMs = opts.heartbeatMs ?? 2000;
+    this.#direct = new DirectForwarder(opts.nodeName);
     this.#linked = new Promise((r) => this.#resolveLink = r);
   }
 
@@ -349,16 +355,8 @@ export class FleetMember {
   #learnPeer(status: NodeStatus): void {
     const p = this.#peers;
     if (!p || status.name === this.name || p.fixed.has(status.name)) return;
-    try {
-      const u = new URL(status.url);
-      // Hops dial numeric IPv4; a node listening on every address names none.
-      const ipv4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(u.hostname) && u.hostname !== "0.0.0.0";
-      if (u.protocol === "http:" && u.port && ipv4) {
-        p.table[status.name] = `${u.hostname}:${u.port}`;
-      }
-    } catch {
-      // not an address: no peer
-    }
+    const addr = dialable(status.url);
+    if (addr) p.table[status.name] = addr;
   }
 
   /** The other nodes whose heartbeat is recent, by the server's clock. */
@@ -391,7 +389,15 @@ export class FleetMember {
 
   /** Membership changed: placements may have moved. */
   #checkLive(): void {
-    const live = this.liveNodes().map((n) => `${n.name}:${JSON.stringify(n.labels)}`).sort()
+    const alive = this.liveNodes();
+    // A node whose heartbeat expired may be dead: what was sent to it fails now
+    // if its port is gone too. (One that left deleted its heartbeat and drains
+    // what it has.)
+    const names = new Set(alive.map((n) => n.name));
+    for (const node of this.#seen.keys()) {
+      if (node !== this.name && !names.has(node)) void this.#direct.suspect(node);
+    }
+    const live = alive.map((n) => `${n.name}:${JSON.stringify(n.labels)}`).sort()
       .join(",");
     if (live === this.#live) return;
     this.#live = live;
@@ -556,15 +562,42 @@ export class FleetMember {
     return this.forwards(name) && this.desired.get(name)?.record.settings.access === "private";
   }
 
-  /** Sends an invocation to a node that runs `name` (forward.ts). */
-  forward(name: string, req: Request): Promise<Response> {
-    const timeout = this.desired.get(name)?.record.settings.timeout ??
-      this.#chains?.desired.get(name)?.record.spec.timeout ?? 5_000;
+  /**
+   * Sends an invocation to a node that runs `name`: a public function straight
+   * to the data plane of a live node that runs it (forward_direct.ts), anything
+   * else, or when none of those can be dialled, over NATS (forward.ts).
+   */
+  async forward(name: string, req: Request, requestId: string): Promise<Response> {
+    const fn = this.desired.get(name)?.record.settings;
+    const timeout = fn?.timeout ?? this.#chains?.desired.get(name)?.record.spec.timeout ?? 5_000;
+    // Its own timeout, plus the start of an instance there and the way back.
+    const bound = timeout + 3_000;
+    if (fn && fn.access !== "private" && !req.headers.has(FORWARDED_BY)) {
+      const targets = this.#directTargets(name);
+      if (targets.length > 0) {
+        const body = hasBody(req) ? await readLimited(req, fn.maxBody) : undefined;
+        const res = await this.#direct.send(name, req, body, requestId, targets, bound);
+        if (res) return res;
+        // None took the connection: NATS picks among the nodes that answer it.
+        req = new Request(req, { body });
+      }
+    }
     if (!this.connected) {
       throw new FleetUnavailableError(`${name} runs on other nodes, which are out of reach now`);
     }
-    // Its own timeout, plus the start of an instance there and the way back.
-    return forwardInvoke(this.#link!.nc, name, req, timeout + 3_000);
+    return await forwardInvoke(this.#link!.nc, name, req, bound);
+  }
+
+  /** The live nodes that say they run `name`, where their public ports answer. */
+  #directTargets(name: string): DirectTarget[] {
+    const live = new Set(this.liveNodes().map((n) => n.name));
+    const out: DirectTarget[] = [];
+    for (const { status } of this.#seen.values()) {
+      if (!live.has(status.name) || !status.functions.some((f) => f.name === name)) continue;
+      const addr = dialable(status.url);
+      if (addr) out.push({ node: status.name, addr });
+    }
+    return out;
   }
 
   /**
@@ -580,6 +613,7 @@ export class FleetMember {
   }
 
   async close(): Promise<void> {
+    this.#direct.close();
     for (const s of this.#serving.values()) s.stop();
     this.#serving.clear();
     this.#stop.abort();
@@ -589,5 +623,19 @@ export class FleetMember {
       await this.#link.nodes.delete(this.name).catch(() => {});
       await this.#link.close().catch(() => {});
     }
+  }
+}
+
+/**
+ * "a.b.c.d:port" where a node's public port answers, as its heartbeat says, or
+ * null: hops dial numeric IPv4, and a node listening on every address names none.
+ */
+function dialable(url: string): string | null {
+  try {
+    const u = new URL(url);
+    const ipv4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(u.hostname) && u.hostname !== "0.0.0.0";
+    return u.protocol === "http:" && u.port && ipv4 ? `${u.hostname}:${u.port}` : null;
+  } catch {
+    return null; // not an address
   }
 }

@@ -15,7 +15,7 @@ import { LIMITS } from "../../ffi/abi.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import { readLimited } from "./body.ts";
 import { sendToEntry } from "./chain_entry.ts";
-import { hasBody, sendOn } from "./send_on.ts";
+import { FORWARDED_BY, hasBody, sendOn } from "./send_on.ts";
 import type { ChainManager } from "../chains/manager.ts";
 import type { AppEnv } from "../middleware/env.ts";
 import { ANY_OTHER_ERROR, error, NameParams } from "../admin/schemas.ts";
@@ -92,7 +92,7 @@ export interface GatewayDeps {
   /** The fleet: functions this node does not run are forwarded to a node that does. */
   fleet?: {
     forwards(name: string): boolean;
-    forward(name: string, req: Request): Promise<Response>;
+    forward(name: string, req: Request, requestId: string): Promise<Response>;
   };
 }
 
@@ -153,8 +153,11 @@ export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
       return forward(c.req.raw, deps.dataplane, c.get("requestId"));
     }
     if (!chain && deps.fleet?.forwards(name)) {
+      // Another node sent it here as one that runs it, and this one does not
+      // (any more): never forward it on.
+      if (c.req.header(FORWARDED_BY)) throw new OverloadedError(name);
       c.set("functionAnswer", true);
-      return await deps.fleet.forward(name, c.req.raw);
+      return await deps.fleet.forward(name, c.req.raw, c.get("requestId"));
     }
     c.set("invocation", { target: chain ? "chain" : "function", name });
     // 404 before reading anything, then the function's (or chain's) own limits.

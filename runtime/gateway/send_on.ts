@@ -4,6 +4,9 @@
  * came, less the headers of the connection it came on, plus the node's own.
  */
 
+/** Marks a request one node of a fleet forwarded to another: that one never forwards it on. */
+export const FORWARDED_BY = "x-sure-forwarded-by";
+
 /** Hop-by-hop headers, which are the connection's, not the request's. */
 const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host"];
 
@@ -15,6 +18,7 @@ export function sendOn(
   set: Record<string, string>,
   body: Uint8Array<ArrayBuffer> | undefined,
   client?: Deno.HttpClient,
+  signal?: AbortSignal,
 ): Promise<Response> {
   const url = new URL(req.url);
   const headers = new Headers(req.headers);
@@ -26,6 +30,7 @@ export function sendOn(
     body,
     redirect: "manual",
     ...(client ? { client } : {}),
+    ...(signal ? { signal } : {}),
   });
 }
 
