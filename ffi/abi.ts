@@ -314,7 +314,7 @@ export const STRUCTS = {
     request_id: 120,
   },
   sure_dataplane_stats: {
-    size: 256,
+    size: 264,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -347,5 +347,6 @@ export const STRUCTS = {
     zs_drops: 232,
     zs_conns_open: 240,
     zs_conns_total: 248,
+    hop_connects: 256,
   },
 } as const;

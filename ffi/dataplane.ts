@@ -146,6 +146,8 @@ export interface DataplaneStats {
   hopsOut: number;
   hopsIn: number;
   hopFailures: number;
+  /** Connections opened for hops (a hop on one kept open since an earlier hop opens none). */
+  hopConnects: number;
   /** The Z-stack's (af_xdp; all 0 on sockets). */
   stack: {
     rxFrames: number;
@@ -478,6 +480,7 @@ export class Dataplane {
       hopsOut: s.u64("hops_out"),
       hopsIn: s.u64("hops_in"),
       hopFailures: s.u64("hop_failures"),
+      hopConnects: s.u64("hop_connects"),
       stack: {
         rxFrames: s.u64("zs_rx_frames"),
         txFrames: s.u64("zs_tx_frames"),

@@ -178,6 +178,18 @@ for (const backend of ["sockets", "af_xdp"] as const) {
         }
         assert.ok(b.lines().includes(`"traceId":"${trace}"`), "b logged the caller's trace");
 
+        // Hops to the same node go on the connection the last one left open.
+        for (let k = 0; k < 5; k++) {
+          const again = await fetch(`${a.url}/invoke/across`, { method: "POST", body: `n${k}` });
+          assert.equal(await again.text(), `${k}N`);
+        }
+        assert.equal(await hopCount(a, "out"), 6);
+        const opened = await metric(
+          a,
+          /sure_dataplane_hop_connections_total\{[^}]*\} (\d+)/,
+        );
+        assert.ok(opened >= 1 && opened < 6, `${opened} connections opened for 6 hops`);
+
         if (backend === "af_xdp") {
           // A plain function through the Z-stack, a body of many segments each way.
           const big = new Uint8Array(256 * 1024).map((_, k) => (k * 7) & 255);

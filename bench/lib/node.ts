@@ -21,9 +21,10 @@ export function authFor(url: string): Record<string, string> {
 export async function startBenchNode(
   extra: string[] = [],
   env: Record<string, string> = {},
+  /** A port picked beforehand (a peer of another node names it); else a free one. */
+  port = freePort(),
 ): Promise<BenchNode> {
   const dataDir = await Deno.makeTempDir({ prefix: "sure-bench-" });
-  const port = freePort();
   const proc = spawn([
     "run",
     "-A",

@@ -633,6 +633,9 @@ struct sure_dataplane_stats {
 	uint64_t zs_rx_frames, zs_tx_frames, zs_rx_bytes, zs_tx_bytes, zs_rx_dropped;
 	uint64_t zs_copied_in, zs_copied_out, zs_copied_wire;
 	uint64_t zs_retransmits, zs_resets, zs_drops, zs_conns_open, zs_conns_total;
+	/* connections opened for chain hops (a hop on a connection kept open
+	 * since an earlier hop to the same node opens none) */
+	uint64_t hop_connects;
 };
 SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_dataplane_stats *out,
 				  size_t size);

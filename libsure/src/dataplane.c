@@ -368,6 +368,9 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 	dp->rng[0] = sure_random_u64() | 1;
 	dp->rng[1] = sure_random_u64();
 	dp->tick_ms = cfg->tick_ms ? cfg->tick_ms : 5;
+	/* SURE_HOP_KEEPALIVE=0: a connection per hop, as before (for comparison). */
+	const char *ka = getenv("SURE_HOP_KEEPALIVE");
+	dp->hop_keepalive = !(ka && ka[0] == '0' && !ka[1]);
 	int rc = -ENOMEM;
 	if (!dp->ev || dp->notify_fd < 0 || dp->chain_ep < 0 || dp->hop_ep < 0)
 		goto fail;
@@ -508,6 +511,7 @@ SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_datapla
 	out->hops_out = dp->hops_out;
 	out->hops_in = dp->hops_in;
 	out->hop_failures = dp->hop_failures;
+	out->hop_connects = dp->hop_connects;
 	sure_dp_zstack_stats(dp, out);
 	pthread_mutex_unlock(&dp->lock);
 	return 0;

@@ -98,6 +98,7 @@ struct dp_chain {
 struct dp_hop;
 
 #define DP_TOKEN_MAX 128
+#define DP_HOP_IDLE_MAX 32 /* idle connections kept to other nodes */
 
 struct sure_dataplane {
 	pthread_mutex_t lock;
@@ -119,7 +120,18 @@ struct sure_dataplane {
 	int chain_ep; /* epoll set of the attached chains' gateway doorbells */
 	int hop_ep; /* epoll set of the outbound hops' sockets */
 	struct dp_hop *hops; /* outbound hops in progress */
+	/* Connections to other nodes kept open after a hop's answer, for the
+	 * next hop there (dp_hop.c): newest last. */
+	struct dp_hop_idle {
+		int fd; /* kernel TCP, or -1 with zs */
+		struct zs_sock *zs;
+		struct sockaddr_in peer;
+		uint64_t since_ns;
+	} hop_idle[DP_HOP_IDLE_MAX];
+	uint32_t nhop_idle;
+	int hop_keepalive; /* keep them at all (SURE_HOP_KEEPALIVE) */
 	uint64_t hops_out, hops_in, hop_failures; /* counted here, shown in stats */
+	uint64_t hop_connects; /* connections opened for hops */
 	uint64_t next_token;
 	uint64_t next_runaway_ns; /* the next look for idle instances that never slept */
 	uint64_t rng[2];

@@ -28,7 +28,10 @@
  * A node that cannot be reached, or that answers something malformed, fails
  * the request at once with 502 peer_unreachable naming it; the chain's timeout
  * bounds the rest (a late answer finds the slot's generation moved on).
- * Connections are not reused yet: one per hop. With the af_xdp backend,
+ * A connection whose answer said keep-alive stays open for the next hop to
+ * the same node (up to DP_HOP_IDLE_MAX, for HOP_IDLE_NS); a hop on such a
+ * connection that finds it closed before any answer came (the peer let it
+ * go) is sent again once on a fresh one. With the af_xdp backend,
  * hops go over the Z-stack (zstack.h) from a local port the XDP program
  * steers back to it; with sockets, over kernel TCP.
  */
@@ -53,6 +56,12 @@
 #include "zstack.h"
 
 #define CONNECT_TIMEOUT_NS 1000000000ull
+/* Idle connections are kept 2 s, far below the peer's idle timeout (60 s by
+ * default), so that the peer seldom closes one as it is taken. */
+#define HOP_IDLE_NS 2000000000ull
+/* A hop whose bytes the peer has not acknowledged for this long failed: the
+ * node is gone (on a kept connection no connect would have told). */
+#define HOP_STALL_NS 1000000000ull
 #define OUT_CAP (SURE_REQ_HEAD_CAP + 2048u)
 
 enum hop_state { HOP_CONNECT, HOP_SEND, HOP_HEAD, HOP_BODY, HOP_DEAD };
@@ -75,6 +84,8 @@ struct dp_hop {
 	uint64_t dst_cap, got;
 	struct sure_hop_resp resp;
 	size_t in_len;
+	int reused; /* on a connection an earlier hop left open: one retry if it was closed */
+	uint64_t unacked_since_ns; /* what it sent is not acknowledged since then (0: it is) */
 	struct dp_hop *next;
 	uint8_t in[SURE_HOP_HEAD_MAX];
 };
@@ -292,7 +303,7 @@ static int build_request(struct dp_hop *h, struct dp_req *q, const struct sure_c
 			      (int)f->value.len, (const char *)blk + f->value.off);
 	}
 	if (rc == 0)
-		rc = head_out(h, "content-length: %u\r\nconnection: close\r\n\r\n", cp->len);
+		rc = head_out(h, "content-length: %u\r\n\r\n", cp->len);
 	return rc;
 }
 
@@ -305,6 +316,7 @@ static void hop_arm(struct sure_dataplane *dp, struct dp_hop *h, uint32_t events
 }
 
 static void hop_ready(struct sure_dataplane *dp, struct dp_hop *h, uint32_t events);
+static void hop_send(struct sure_dataplane *dp, struct dp_hop *h);
 static void sweep(struct sure_dataplane *dp);
 
 /* The Z-stack's events of a hop: as the epoll set's (sure_dp_on_hops). */
@@ -339,6 +351,153 @@ static void hop_end(struct sure_dataplane *dp, struct dp_hop *h)
 	h->state = HOP_DEAD;
 }
 
+/* ---- connections kept open between hops ---- */
+
+static void idle_close(struct dp_hop_idle *c)
+{
+	if (c->zs)
+		zs_close(c->zs);
+	else
+		close(c->fd);
+}
+
+static void idle_drop(struct sure_dataplane *dp, uint32_t k)
+{
+	idle_close(&dp->hop_idle[k]);
+	memmove(&dp->hop_idle[k], &dp->hop_idle[k + 1],
+		(dp->nhop_idle - k - 1) * sizeof(dp->hop_idle[0]));
+	dp->nhop_idle--;
+}
+
+/* Nothing to do for an idle Z-stack socket: its state is looked at when taken. */
+static void idle_zs_event(void *arg, unsigned ev)
+{
+	(void)arg;
+	(void)ev;
+}
+
+/* Whether an idle connection is still open with nothing unasked-for on it. */
+static int idle_usable(const struct dp_hop_idle *c)
+{
+	if (c->zs)
+		return zs_sock_reusable(c->zs);
+	uint8_t b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* The newest idle connection to peer that is still usable (others to it go). */
+static int idle_take(struct sure_dataplane *dp, const struct sockaddr_in *peer,
+		     struct dp_hop_idle *out)
+{
+	for (uint32_t k = dp->nhop_idle; k-- > 0;) {
+		struct dp_hop_idle *c = &dp->hop_idle[k];
+		if (c->peer.sin_addr.s_addr != peer->sin_addr.s_addr ||
+		    c->peer.sin_port != peer->sin_port)
+			continue;
+		if (!idle_usable(c)) {
+			idle_drop(dp, k);
+			continue;
+		}
+		*out = *c;
+		memmove(&dp->hop_idle[k], &dp->hop_idle[k + 1],
+			(dp->nhop_idle - k - 1) * sizeof(dp->hop_idle[0]));
+		dp->nhop_idle--;
+		return 1;
+	}
+	return 0;
+}
+
+/* A hop answered in full on a connection the peer keeps: kept for the next. */
+static void idle_keep(struct sure_dataplane *dp, struct dp_hop *h)
+{
+	struct dp_hop_idle c = { .fd = h->fd, .zs = h->zs, .peer = h->dc->peer[h->to],
+				 .since_ns = sure_now_ns() };
+
+	if (h->zs)
+		zs_sock_bind(h->zs, idle_zs_event, NULL);
+	else
+		epoll_ctl(dp->hop_ep, EPOLL_CTL_DEL, h->fd, NULL);
+	h->fd = -1;
+	h->zs = NULL;
+	if (dp->nhop_idle == DP_HOP_IDLE_MAX)
+		idle_drop(dp, 0); /* the oldest */
+	dp->hop_idle[dp->nhop_idle++] = c;
+}
+
+static void idle_expire(struct sure_dataplane *dp, uint64_t now_ns)
+{
+	while (dp->nhop_idle && now_ns - dp->hop_idle[0].since_ns >= HOP_IDLE_NS)
+		idle_drop(dp, 0);
+}
+
+/* A fresh connection for h to the node that runs its step: 0, or -1 with why. */
+static int hop_connect(struct sure_dataplane *dp, struct dp_hop *h, const char **why)
+{
+	const struct sockaddr_in *peer = &h->dc->peer[h->to];
+
+	dp->hop_connects++;
+	if (dp->zs) {
+		int rc = zs_connect(dp->zs, peer, hop_zs_event, h, &h->zs);
+		if (rc < 0) {
+			*why = rc == -EADDRNOTAVAIL ? "cannot be reached: no local port free"
+						    : "cannot be reached: out of memory";
+			return -1;
+		}
+	} else {
+		h->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (h->fd < 0) {
+			*why = "cannot be reached: no socket";
+			return -1;
+		}
+		int one = 1, unacked_ms = (int)(HOP_STALL_NS / 1000000u);
+		setsockopt(h->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* A peer that stops acknowledging (gone without a FIN) fails the hop. */
+		setsockopt(h->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &unacked_ms, sizeof(unacked_ms));
+		if (connect(h->fd, (const struct sockaddr *)peer, sizeof(*peer)) < 0 &&
+		    errno != EINPROGRESS) {
+			*why = errno == ECONNREFUSED ? "refused the connection" : "cannot be reached";
+			close(h->fd);
+			h->fd = -1;
+			return -1;
+		}
+		struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = h };
+		if (epoll_ctl(dp->hop_ep, EPOLL_CTL_ADD, h->fd, &ev) < 0) {
+			*why = "cannot be reached: epoll";
+			close(h->fd);
+			h->fd = -1;
+			return -1;
+		}
+	}
+	h->state = HOP_CONNECT;
+	h->deadline_ns = sure_now_ns() + CONNECT_TIMEOUT_NS;
+	return 0;
+}
+
+/* A connection kept from an earlier hop, taken for h: 1, or 0 when none is. */
+static int hop_reuse(struct sure_dataplane *dp, struct dp_hop *h)
+{
+	struct dp_hop_idle c;
+
+	if (!idle_take(dp, &h->dc->peer[h->to], &c))
+		return 0;
+	h->fd = c.fd;
+	h->zs = c.zs;
+	if (h->zs) {
+		zs_sock_bind(h->zs, hop_zs_event, h);
+	} else {
+		struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = h };
+		if (epoll_ctl(dp->hop_ep, EPOLL_CTL_ADD, h->fd, &ev) < 0) {
+			close(h->fd);
+			h->fd = -1;
+			return 0;
+		}
+	}
+	h->reused = 1;
+	h->state = HOP_SEND;
+	return 1;
+}
+
 /* The origin sends q (its slot's bytes) to the node that runs step `to`. */
 static void hop_start(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req *q,
 		      const struct sure_completion *cp, uint32_t to, const uint8_t *trace)
@@ -366,44 +525,17 @@ static void hop_start(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_
 		why = "cannot take it: the request's head is too large to pass on";
 		goto fail;
 	}
-	if (dp->zs) {
-		int rc = zs_connect(dp->zs, &dc->peer[to], hop_zs_event, h, &h->zs);
-		if (rc < 0) {
-			why = rc == -EADDRNOTAVAIL ? "cannot be reached: no local port free"
-						   : "cannot be reached: out of memory";
-			goto fail;
-		}
-		goto started;
-	}
-	h->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (h->fd < 0) {
-		why = "cannot be reached: no socket";
+	if (!hop_reuse(dp, h) && hop_connect(dp, h, &why) < 0)
 		goto fail;
-	}
-	int one = 1;
-	setsockopt(h->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(h->fd, (const struct sockaddr *)&dc->peer[to], sizeof(dc->peer[to])) < 0 &&
-	    errno != EINPROGRESS) {
-		why = errno == ECONNREFUSED ? "refused the connection" : "cannot be reached";
-		goto fail;
-	}
-	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = h };
-	if (epoll_ctl(dp->hop_ep, EPOLL_CTL_ADD, h->fd, &ev) < 0) {
-		why = "cannot be reached: epoll";
-		goto fail;
-	}
-started:
-	h->state = HOP_CONNECT;
-	h->deadline_ns = sure_now_ns() + CONNECT_TIMEOUT_NS;
 	h->next = dp->hops;
 	dp->hops = h;
 	q->hop = h;
 	dp->hops_out++;
+	if (h->state == HOP_SEND) /* kept open: writable now, and the Z-stack says nothing */
+		hop_send(dp, h);
 	return;
 fail:
 	if (h) {
-		if (h->fd >= 0)
-			close(h->fd);
 		free(h->out);
 		free(h);
 	}
@@ -434,6 +566,8 @@ static void hop_done(struct sure_dataplane *dp, struct dp_hop *h)
 	const struct sure_hop_resp *r = &h->resp;
 	uint32_t slot = h->slot, to = h->to;
 
+	if (r->keep_alive && dp->hop_keepalive)
+		idle_keep(dp, h);
 	hop_end(dp, h);
 	if (!q || dc->slot_req[slot] != q || c->m->slot[slot].gen != h->gen)
 		return; /* answered meanwhile (timeout, release) */
@@ -476,6 +610,23 @@ static void hop_fail(struct sure_dataplane *dp, struct dp_hop *h, const char *wh
 	struct dp_chain *dc = h->dc;
 	uint32_t slot = h->slot;
 
+	if (h->reused && h->in_len == 0 && h->state != HOP_DEAD && !h->unacked_since_ns) {
+		/* The peer closed a connection kept from an earlier hop before it
+		 * answered anything: it let it go idle, so it never took this one. */
+		h->reused = 0;
+		if (h->zs) {
+			zs_close(h->zs);
+			h->zs = NULL;
+		} else {
+			epoll_ctl(dp->hop_ep, EPOLL_CTL_DEL, h->fd, NULL);
+			close(h->fd);
+			h->fd = -1;
+		}
+		h->out_off = 0;
+		h->body_off = 0;
+		if (hop_connect(dp, h, &why) == 0)
+			return;
+	}
 	hop_end(dp, h);
 	if (q && dc->slot_req[slot] == q && dc->c->m->slot[slot].gen == h->gen)
 		unreachable(dp, dc, q, slot, h->to, why);
@@ -517,6 +668,10 @@ static ssize_t read_some(struct sure_dataplane *dp, struct dp_hop *h, uint8_t *b
 		return n;
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
+	if (n < 0 && errno == ETIMEDOUT) { /* TCP_USER_TIMEOUT: gone, not just closed */
+		h->unacked_since_ns = 1;
+		why = "stopped acknowledging what it was sent";
+	}
 	hop_fail(dp, h, why);
 	return 0;
 }
@@ -642,9 +797,24 @@ void sure_dp_on_hops(void *arg)
 
 void sure_dp_hop_tick(struct sure_dataplane *dp, uint64_t now_ns)
 {
-	for (struct dp_hop *h = dp->hops; h; h = h->next)
-		if (h->state == HOP_CONNECT && now_ns >= h->deadline_ns)
+	idle_expire(dp, now_ns);
+	for (struct dp_hop *h = dp->hops; h; h = h->next) {
+		if (h->state == HOP_CONNECT && now_ns >= h->deadline_ns) {
 			hop_fail(dp, h, "did not accept a connection within a second");
+			continue;
+		}
+		/* The Z-stack's sockets: bytes unacknowledged for HOP_STALL_NS (the
+		 * kernel's have TCP_USER_TIMEOUT). Not sent again elsewhere: a
+		 * peer that is gone would not accept a connection either. */
+		if (!h->zs || (h->state != HOP_SEND && h->state != HOP_HEAD))
+			continue;
+		if (!zs_sock_unacked(h->zs))
+			h->unacked_since_ns = 0;
+		else if (!h->unacked_since_ns)
+			h->unacked_since_ns = now_ns;
+		else if (now_ns - h->unacked_since_ns >= HOP_STALL_NS)
+			hop_fail(dp, h, "stopped acknowledging what it was sent");
+	}
 	sweep(dp);
 }
 
@@ -656,6 +826,8 @@ void sure_dp_hop_cancel(struct sure_dataplane *dp, struct dp_req *q)
 
 void sure_dp_hops_free(struct sure_dataplane *dp)
 {
+	while (dp->nhop_idle)
+		idle_drop(dp, dp->nhop_idle - 1);
 	for (struct dp_hop *h = dp->hops; h; h = h->next)
 		hop_end(dp, h);
 	sweep(dp);

@@ -306,6 +306,16 @@ int zs_sock_state(const struct zs_sock *s)
 	return s->connecting ? 1 : 0;
 }
 
+int zs_sock_reusable(const struct zs_sock *s)
+{
+	return s->pcb && !s->err && !s->connecting && !s->eof && !s->closed && s->rx_len == 0;
+}
+
+int zs_sock_unacked(const struct zs_sock *s)
+{
+	return s->pcb && (s->pcb->unacked || s->pcb->unsent);
+}
+
 /* Opens the receive window by n bytes the user has taken. */
 static void recved(struct zs_sock *s, size_t n)
 {

@@ -94,6 +94,11 @@ int zs_connect(struct zstack *zs, const struct sockaddr_in *to, zs_event_fn fn, 
 /* 1 while a zs_connect() is in progress, 0 once established, or the
  * -errno it failed with (-ECONNREFUSED, -ETIMEDOUT, -ECONNRESET...). */
 int zs_sock_state(const struct zs_sock *s);
+/* 1 if an established socket can carry another request: no error, no FIN
+ * from the peer, nothing unread. */
+int zs_sock_reusable(const struct zs_sock *s);
+/* 1 while bytes written are not all acknowledged by the peer. */
+int zs_sock_unacked(const struct zs_sock *s);
 /* > 0 bytes, 0 at the peer's FIN, -EAGAIN nothing yet, -ECONNRESET etc. */
 ssize_t zs_recv(struct zs_sock *s, void *buf, size_t len);
 /* Bytes taken (copied) from the pieces, in order; -EAGAIN none (ZS_EV_OUT

@@ -336,6 +336,7 @@ int main(void)
 	FIELD(sure_dataplane_stats, zs_drops);
 	FIELD(sure_dataplane_stats, zs_conns_open);
 	FIELD(sure_dataplane_stats, zs_conns_total);
+	FIELD(sure_dataplane_stats, hop_connects);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;

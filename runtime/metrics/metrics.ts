@@ -157,6 +157,12 @@ function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
       ],
     ),
     counter(
+      "sure_dataplane_hop_connections_total",
+      "Connections opened to other nodes for chain hops (a hop on a connection kept open since " +
+        "an earlier hop to the same node opens none).",
+      one(s.hopConnects),
+    ),
+    counter(
       "sure_dataplane_events_dropped_total",
       "Per-request events the control plane did not read in time (metrics and log miss them).",
       one(s.eventsDropped),

@@ -1,0 +1,95 @@
+// A chain split over two nodes against the same chain on one: upper -> reverse
+// -> echo with reverse on the second node (one hop there and back per
+// request, data plane to data plane over loopback), against all three on the
+// first node, in the same run. Each row is run twice, alternating: with hops
+// on connections kept open between them (the default) and with a fresh
+// connection per hop (SURE_HOP_KEEPALIVE=0 on both nodes, as before). Per
+// row: requests/s, p50/p99, and the p50 a remote step adds over a local one.
+//   deno run -A bench/split_chain_bench.ts [seconds] [rounds]
+import { probe } from "../ffi/mod.ts";
+import { buildFunction } from "../runtime/builder/compile.ts";
+import { runWrk } from "./lib/wrk.ts";
+import { fmt, freePort } from "./lib/proc.ts";
+import { authFor, type BenchNode, deploy, startBenchNode } from "./lib/node.ts";
+
+const seconds = Number(Deno.args[0] ?? "3");
+const rounds = Number(Deno.args[1] ?? "2");
+const root = new URL("../", import.meta.url).pathname;
+if (!probe().kvm.available) {
+  console.log("split chain: no KVM on this machine, nothing measured");
+  Deno.exit(0);
+}
+const images = Object.fromEntries(
+  await Promise.all(
+    ["upper", "reverse", "echo"].map(async (f) =>
+      [f, await Deno.readFile((await buildFunction(`${root}functions/${f}`)).image)] as const
+    ),
+  ),
+);
+
+async function chain(node: BenchNode, spec: unknown): Promise<void> {
+  const r = await fetch(`${node.url}/admin/chains`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...authFor(node.url) },
+    body: JSON.stringify(spec),
+  });
+  if (r.status !== 201) throw new Error(`chain: ${r.status} ${await r.text()}`);
+}
+
+/** Two nodes that know each other as peers, with both chains applied. */
+async function pair(keepalive: boolean): Promise<[BenchNode, BenchNode]> {
+  const ports = [freePort(), freePort()];
+  const env = { SURE_REQUEST_LOG: "0", ...(keepalive ? {} : { SURE_HOP_KEEPALIVE: "0" }) };
+  const nodes: BenchNode[] = [];
+  for (const [i, me] of ["a", "b"].entries()) {
+    nodes.push(
+      await startBenchNode(
+        ["--node-name", me, "--peer", `${i ? "a" : "b"}=127.0.0.1:${ports[1 - i]}`],
+        env,
+        ports[i],
+      ),
+    );
+  }
+  const [a, b] = nodes;
+  for (const f of ["upper", "reverse", "echo"]) await deploy(a.url, f, images[f]);
+  await deploy(b.url, "reverse", images.reverse);
+  const across = {
+    name: "across",
+    steps: [
+      { function: "upper", node: "a" },
+      { function: "reverse", node: "b" },
+      { function: "echo", node: "a" },
+    ],
+  };
+  await chain(b, across);
+  await chain(a, across);
+  await chain(a, { name: "local", steps: ["upper", "reverse", "echo"] });
+  return [a, b];
+}
+
+const body = "x".repeat(64);
+for (let round = 0; round < rounds; round++) {
+  for (const keepalive of [true, false]) {
+    const [a, b] = await pair(keepalive);
+    try {
+      for (const c of [1, 32]) {
+        const run = (name: string) =>
+          runWrk({ url: `${a.url}/invoke/${name}`, body, connections: c, durationSec: seconds });
+        await run("across"); // warm: instances, connections
+        const one = await run("local");
+        const two = await run("across");
+        console.log(
+          `chain 64 B c${c}, hops ${keepalive ? "on kept connections" : "a connection each"}: ` +
+            `one node ${fmt(one.requestsPerSec, 0)} req/s p50 ${fmt(one.p50Ms, 3)} ms p99 ` +
+            `${fmt(one.p99Ms, 3)} ms; split over two ${fmt(two.requestsPerSec, 0)} req/s p50 ` +
+            `${fmt(two.p50Ms, 3)} ms p99 ${fmt(two.p99Ms, 3)} ms -> ` +
+            `${fmt(two.requestsPerSec / one.requestsPerSec)}x req/s, the remote step adds ` +
+            `${fmt((two.p50Ms - one.p50Ms) * 1000, 0)} us p50`,
+        );
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }
+}
