@@ -195,7 +195,7 @@ export const STRUCTS = {
     latency_hist: 96,
   },
   sure_chain_counters: {
-    size: 80,
+    size: 88,
     slots_in_flight: 0,
     free_buffers: 8,
     buffers: 16,
@@ -206,6 +206,7 @@ export const STRUCTS = {
     handoff_bytes: 56,
     bogus: 64,
     unconfirmed: 72,
+    runaways: 80,
   },
   sure_step_counters: {
     size: 312,

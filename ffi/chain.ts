@@ -80,6 +80,8 @@ export interface ChainStats {
    * descriptors it found no evidence for (nobody was stopped). */
   bogus: number;
   unconfirmed: number;
+  /** Host-accounted: steps stopped for running with nothing to do. */
+  runaways: number;
 }
 
 export interface StepStats {
@@ -169,6 +171,11 @@ export class Chain {
     if (rc === -Errno.ENOSPC) return null;
     if (rc < 0) throw errorFromErrno("sure_chain_alloc", rc);
     return { slot: this.#slotOut[0], offset: Number(this.#offOut[0]) };
+  }
+
+  /** The steps libsure stopped now for running with nothing to do (bit i: step i). */
+  runaways(): number {
+    return libsure().sure_chain_runaways(this.handle);
   }
 
   /**
@@ -268,6 +275,7 @@ export class Chain {
       handoffBytes: c.u64("handoff_bytes"),
       bogus: c.u64("bogus"),
       unconfirmed: c.u64("unconfirmed"),
+      runaways: c.u64("runaways"),
     };
   }
 

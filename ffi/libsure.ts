@@ -159,6 +159,8 @@ export const SYMBOLS = {
   sure_chain_heads_size: { parameters: ["pointer"], result: "u64" },
   // chain, step out (u32): 0, or -EDQUOT / -EBUSY naming the step over its limit
   sure_chain_admit: { parameters: ["pointer", "buffer"], result: "i32" },
+  // chain: the steps stopped now as runaways (bit i: step i)
+  sure_chain_runaways: { parameters: ["pointer"], result: "u32" },
   // chain, slot, body, len, trace (25 bytes or NULL): the body is copied in here
   sure_chain_submit: {
     parameters: ["pointer", "u32", "buffer", "u32", "buffer"],

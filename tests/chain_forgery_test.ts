@@ -8,7 +8,9 @@
  * - descriptors for requests it never held, with guessed or copied
  *   capabilities, to every next hop it has, complete nothing and fail
  *   nothing: the node stops the forger and every other request is answered;
- * - reports of bogus descriptors it never received stop nobody.
+ * - reports of bogus descriptors it never received stop nobody;
+ * - a step that answers by hand and then never sleeps again is stopped and
+ *   restarted, so it burns no CPU with nothing to do.
  * That is the node's own defence, all there is where guests have no
  * protection keys, so these run with guest keys off; where guests have keys
  * the rings, node pages and the chain's table are the gate's alone, and the
@@ -24,7 +26,7 @@ import {
   type TestNode,
   withoutGuestKeys,
 } from "./helpers.ts";
-import { assertPoolFull, chain, invoke, text } from "./chain_helpers.ts";
+import { assertPoolFull, chain, invoke, stats, text } from "./chain_helpers.ts";
 
 const GW = 16; // SURE_NODE_GW: steps are 0 (route-text), 1 (upper), 2 (the forger)
 
@@ -98,6 +100,39 @@ Deno.test({
       const s = await assertPoolFull(node, "guarded");
       assert.equal(s.errors.fault, faults.length);
       assert.equal(s.descriptors.bogus, 0);
+    });
+  },
+});
+
+Deno.test({
+  name: "chain forgery: a step that answers by hand, then runs on with nothing to do, is stopped " +
+    "and restarted",
+  ignore: !hasKvm,
+  async fn() {
+    await withGuardedChain(async (node) => {
+      const r = await invoke(node, "guarded", "6");
+      assert.equal(r.status, 200, text(r.bytes));
+      assert.equal(text(r.bytes), "6");
+      // Awake with nothing queued and nothing held: stopped after 2 s.
+      const t0 = performance.now();
+      let s = await stats(node, "guarded");
+      while (s.runaways === 0 && performance.now() - t0 < 30_000) {
+        await new Promise((r) => setTimeout(r, 200));
+        s = await stats(node, "guarded");
+      }
+      assert.equal(s.runaways, 1, JSON.stringify(s));
+      const ms = performance.now() - t0;
+      assert.ok(ms >= 1500, `stopped after ${ms} ms`);
+      // Restarted: it serves the next request that passes it, and the others go on.
+      let again = await invoke(node, "guarded", "7");
+      for (let k = 0; k < 50 && again.status !== 200; k++) {
+        await new Promise((r) => setTimeout(r, 200));
+        again = await invoke(node, "guarded", "7");
+      }
+      assert.equal(again.status, 200, text(again.bytes));
+      assert.equal(text(again.bytes), "7");
+      await assertServes(node);
+      assert.equal((await stats(node, "guarded")).runaways, 1);
     });
   },
 });

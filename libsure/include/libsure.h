@@ -343,6 +343,13 @@ SURE_API int sure_chain_alloc(struct sure_chain *chain, uint32_t bytes, uint32_t
  */
 SURE_API int sure_chain_admit(struct sure_chain *chain, uint32_t *step);
 /*
+ * Stops the steps that ran away: awake, with nothing queued and no request
+ * held, for SURE_RUNAWAY_MS (looked at every 100 ms, whatever the calls).
+ * The steps stopped now (bit i: step i), for the caller to restart; counted
+ * in sure_chain_counters.runaways.
+ */
+SURE_API uint32_t sure_chain_runaways(struct sure_chain *chain);
+/*
  * Copies body (len bytes) into the slot's extent 0 - the one copy on the way
  * in, counted in copied_in - records the request's W3C trace context (25
  * bytes: trace-id 16, parent-id 8, flags 1; NULL for none) and hands the
@@ -410,6 +417,8 @@ struct sure_chain_counters {
 	 * evidence for (nobody was stopped). */
 	uint64_t bogus;
 	uint64_t unconfirmed;
+	/* Host-accounted: steps stopped for running with nothing to do. */
+	uint64_t runaways;
 };
 /* size must be sizeof(struct sure_chain_counters). */
 SURE_API int sure_chain_stats(struct sure_chain *chain, struct sure_chain_counters *out,
@@ -540,7 +549,9 @@ enum sure_dp_event_kind {
 	SURE_DP_NEED = 2, /* the route wants one more instance */
 	SURE_DP_DEAD = 3, /* an instance died serving a request: answer it (token) */
 	SURE_DP_RETIRED = 4, /* a reclaimed busy instance is back */
-	SURE_DP_STEP_DOWN = 5, /* a chain step's instance died or was stopped: restart it */
+	/* a chain step's instance died or was stopped: restart it (rc -EBUSY:
+	 * it ran away, sure_chain_runaways) */
+	SURE_DP_STEP_DOWN = 5,
 	/* an idle instance kept running SURE_RUNAWAY_MS after its last answer
 	 * without going back to sleep: the data plane stopped it and let it go
 	 * (the control plane destroys it) */

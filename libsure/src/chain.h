@@ -51,6 +51,10 @@ struct sure_chain_seat {
 	 * GCRA state for it (chain_admit.c): they outlive a restart. */
 	uint32_t rate_per_sec, rate_burst, max_inflight, deadline_ms;
 	uint64_t tsc_hz, rate_tat;
+	/* Runaways (chain_runaway.c): the instance slept once since it started;
+	 * since when it was seen awake with nothing to do (0: it was not). */
+	int slept;
+	uint64_t idle_since_ns;
 	/* The pool as this step's page tables show it (sure_chain_abi.h). */
 	struct sure_view views[SURE_CHAIN_MAX_VIEWS];
 	uint32_t nviews;
@@ -105,6 +109,8 @@ struct sure_chain {
 	 * for requests queued too long, at most every SURE_DEADLINE_SCAN_NS. */
 	uint32_t deadlines; /* atomic */
 	uint64_t next_deadline_scan; /* ns, under `lock` */
+	uint64_t next_runaway_scan; /* ns, under `lock` */
+	uint64_t runaways; /* steps stopped for running with nothing to do (seat_lock) */
 };
 #define SURE_DEADLINE_SCAN_NS 2000000ull
 
@@ -165,6 +171,11 @@ int sure_chain_push(struct sure_chain *c, uint32_t slot, const uint8_t *body, ui
  * than the step's deadline since the node took it. Takes seat_lock, then
  * `lock`: call with neither held. */
 void sure_chain_expire_waiting(struct sure_chain *c);
+
+/* ---- chain_step.c (also) ---- */
+
+/* 1 if a ring into step has a descriptor the step has not taken. */
+int sure_chain_step_has_work(struct sure_chain *c, uint32_t step);
 
 /* ---- chain_holder.c ---- */
 

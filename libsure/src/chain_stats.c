@@ -70,6 +70,7 @@ SURE_API int sure_chain_stats(struct sure_chain *c, struct sure_chain_counters *
 	v.completed = c->completed;
 	v.bogus = c->bogus;
 	v.unconfirmed = c->unconfirmed;
+	v.runaways = __atomic_load_n(&c->runaways, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&c->lock);
 	v.copied_in = __atomic_load_n(&c->copied_in, __ATOMIC_RELAXED);
 	v.copied_out = __atomic_load_n(&c->copied_out, __ATOMIC_RELAXED);

@@ -34,6 +34,8 @@ static int claim(void *p, struct sure_instance *inst)
 		rc = -EEXIST;
 	else {
 		seat->inst = inst;
+		seat->slept = 0;
+		seat->idle_since_ns = 0;
 		/* A new instance counts from zero: fold from there. */
 		seat->seen_handled = seat->seen_handoffs = seat->seen_copied = 0;
 	}
@@ -100,7 +102,7 @@ static void bind_vm(void *p, int vm_fd)
 	}
 }
 
-static int has_work(struct sure_chain *c, uint32_t step)
+int sure_chain_step_has_work(struct sure_chain *c, uint32_t step)
 {
 	const struct sure_step_meta *s = &c->m->step[step];
 
@@ -122,8 +124,9 @@ static void step_sleep(struct sure_instance *inst)
 	/* The host checks the rings itself: a guest that lies only hurts itself. */
 	for (;;) {
 		sure_store(&c->sleeping[step], 1);
+		seat->slept = 1; /* started: chain_runaway.c looks at it from now on */
 		sure_fence();
-		if (sure_channel_dead(&inst->ch) || has_work(c, step))
+		if (sure_channel_dead(&inst->ch) || sure_chain_step_has_work(c, step))
 			break;
 		struct pollfd p = { .fd = c->wake_fd[step], .events = POLLIN };
 		poll(&p, 1, -1); /* a kill writes this fd too (and the signal ends poll) */

@@ -344,6 +344,12 @@ void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns)
 {
 	sure_dp_hop_tick(dp, now_ns);
 	for (struct dp_chain *dc = dp->chains; dc; dc = dc->next) {
+		/* Steps that run with nothing to do are stopped there; the control
+		 * plane restarts them (rc -EBUSY: a runaway). */
+		uint32_t ran = sure_chain_runaways(dc->c);
+		for (uint32_t s = 0; ran && s < dc->c->nsteps; s++)
+			if (ran & (1u << s))
+				step_down(dp, dc, NULL, s, -EBUSY, 0);
 		if (!dc->inflight)
 			continue;
 		collect(dp, dc);

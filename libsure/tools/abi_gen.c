@@ -205,6 +205,7 @@ int main(void)
 	FIELD(sure_chain_counters, handoff_bytes);
 	FIELD(sure_chain_counters, bogus);
 	FIELD(sure_chain_counters, unconfirmed);
+	FIELD(sure_chain_counters, runaways);
 	STRUCT_END();
 	STRUCT_BEGIN(sure_step_counters);
 	FIELD(sure_step_counters, tsc_hz);

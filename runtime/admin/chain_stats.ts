@@ -46,6 +46,10 @@ export const ChainStatsSchema = z.object({
         "evidence for: nobody was stopped and no request failed",
     ),
   }),
+  runaways: count().describe(
+    "Steps the node stopped for running with nothing to do (awake, nothing queued, no request " +
+      "held) for 2 s; each was restarted",
+  ),
   pool: z.object({
     buffers: count(),
     free: count(),
@@ -78,6 +82,7 @@ export function chainStats(rt: ChainRuntime): z.infer<typeof ChainStatsSchema> {
     handoffs: s.handoffs,
     completed: s.completed,
     descriptors: { bogus: s.bogus, unconfirmed: s.unconfirmed },
+    runaways: s.runaways,
     pool: {
       buffers: s.buffers,
       free: s.freeBuffers,

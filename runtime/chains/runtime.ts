@@ -300,6 +300,7 @@ export class ChainRuntime {
         continue;
       }
       for (const c of done) this.#complete(c);
+      this.#stopRunaways(this.chain.runaways());
       // Under load every LOG_DRAIN_EVERY batches; when idle, at every quiet wait.
       if (done.length === 0 || ++this.#sinceLogDrain >= LOG_DRAIN_EVERY) {
         this.#sinceLogDrain = 0;
@@ -392,9 +393,26 @@ export class ChainRuntime {
    * bogus descriptor). A death's request waits for its explained answer,
    * read from the step's fault before the restart replaces the instance.
    */
+  /** Steps libsure stopped for running with nothing to do (bit i: step i): restarted. */
+  #stopRunaways(mask: number): void {
+    this.#steps.forEach((step, i) => {
+      if (!(mask & (1 << i))) return;
+      this.logger("warn", `chain ${this.name}: step ran away: stopped and restarted`, {
+        chain: this.name,
+        function: step.fn,
+        reason: "awake with nothing to do for 2 s after its last hand-off",
+      });
+      this.#restart(step);
+    });
+  }
+
   async #stepDown(ev: ChainStepDown): Promise<HttpError | undefined> {
     const step = this.#steps[ev.step];
     if (!step) return undefined;
+    if (!ev.token && ev.rc === -Errno.EBUSY) {
+      this.#stopRunaways(1 << ev.step);
+      return undefined;
+    }
     let err: HttpError | undefined;
     if (ev.token) {
       this.requests++;
