@@ -4,7 +4,8 @@
  * cluster (replicas 3) here, which the nodes reach at an address of its own
  * (10.240.0.1, on this namespace's loopback) routed over their veths. Node c is cut off
  * from it (a blackhole route in c's namespace drops every packet it sends
- * there, as a dead uplink would, while the test still reaches c's port),
+ * there, and its connections to the servers are dropped at both ends, as a
+ * dead uplink would, while the test still reaches c's port),
  * then heals; later c's link loses 30% of its packets (`tc netem`). Cut off, c keeps
  * serving what it ran and refuses changes with 503; the others see it dead
  * and go on; a deploy and a removal made during the cut reach c once it
@@ -103,10 +104,20 @@ async function withFleet(
     for (const n of nodes) {
       await until(`echo and old on ${n.name}`, async () => (await names(n)).join() === "echo,old");
     }
-    await fn(
-      nodes,
-      (op) => run(["ip", "netns", "exec", NETS[2].ns, "ip", "route", op, "blackhole", FLEET_ADDR]),
-    );
+    await fn(nodes, async (op) => {
+      const ok = await run(
+        ["ip", "netns", "exec", NETS[2].ns, "ip", "route", op, "blackhole", FLEET_ADDR],
+      );
+      // The route drops only what c sends: on connections made before the cut,
+      // what the servers send would still reach c. A dead uplink carries
+      // nothing either way, so both ends drop those connections at once, as
+      // they would when TCP gives up on them.
+      if (op === "add") {
+        await run(["ip", "netns", "exec", NETS[2].ns, "ss", "-K", "dst", FLEET_ADDR]);
+        await run(["ss", "-K", "dst", `${NETS[2].net}.2`, "src", FLEET_ADDR]);
+      }
+      return ok;
+    });
   } finally {
     for (const n of nodes) await stopNode(n);
     for (const s of servers) await stopNats(s);
