@@ -108,11 +108,20 @@ struct sure_chain {
 	/* Some step has a deadline (chain_admit.c): the gateway's collect looks
 	 * for requests queued too long, at most every SURE_DEADLINE_SCAN_NS. */
 	uint32_t deadlines; /* atomic */
-	uint64_t next_deadline_scan; /* ns, under `lock` */
-	uint64_t next_runaway_scan; /* ns, under `lock` */
+	uint64_t next_deadline_scan, next_runaway_scan; /* ns (sure_chain_due) */
 	uint64_t runaways; /* steps stopped for running with nothing to do (seat_lock) */
 };
 #define SURE_DEADLINE_SCAN_NS 2000000ull
+
+/* 1 (once, whichever thread asks first) when `now` reached *next, which
+ * moves on by period: a look that runs at most every period, without a lock. */
+static inline int sure_chain_due(uint64_t *next, uint64_t now, uint64_t period)
+{
+	uint64_t at = __atomic_load_n(next, __ATOMIC_RELAXED);
+
+	return now >= at && __atomic_compare_exchange_n(next, &at, now + period, 0,
+							__ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
 
 static inline struct sure_ring *sure_chain_ring(struct sure_chain *c, uint32_t from, uint32_t to)
 {

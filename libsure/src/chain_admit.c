@@ -111,12 +111,7 @@ void sure_chain_expire_waiting(struct sure_chain *c)
 
 	if (!__atomic_load_n(&c->deadlines, __ATOMIC_RELAXED))
 		return;
-	pthread_mutex_lock(&c->lock);
-	int due = now_ns >= c->next_deadline_scan;
-	if (due)
-		c->next_deadline_scan = now_ns + SURE_DEADLINE_SCAN_NS;
-	pthread_mutex_unlock(&c->lock);
-	if (!due)
+	if (!sure_chain_due(&c->next_deadline_scan, now_ns, SURE_DEADLINE_SCAN_NS))
 		return;
 	pthread_mutex_lock(&c->seat_lock);
 	for (uint32_t s = 0; s < c->nsteps; s++) {

@@ -24,12 +24,7 @@ SURE_API uint32_t sure_chain_runaways(struct sure_chain *c)
 
 	if (!c)
 		return 0;
-	pthread_mutex_lock(&c->lock);
-	int due = now >= c->next_runaway_scan;
-	if (due)
-		c->next_runaway_scan = now + RUNAWAY_SCAN_NS;
-	pthread_mutex_unlock(&c->lock);
-	if (!due)
+	if (!sure_chain_due(&c->next_runaway_scan, now, RUNAWAY_SCAN_NS))
 		return 0;
 	pthread_mutex_lock(&c->seat_lock);
 	for (uint32_t s = 0; s < c->nsteps; s++) {

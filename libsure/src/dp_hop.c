@@ -332,6 +332,19 @@ static void hop_zs_event(void *arg, unsigned ev)
 	pthread_mutex_unlock(&dp->lock);
 }
 
+/* Closes the hop's socket (the hop itself goes on or ends). */
+static void hop_close_sock(struct sure_dataplane *dp, struct dp_hop *h)
+{
+	if (h->zs) {
+		zs_close(h->zs);
+		h->zs = NULL;
+	} else if (h->fd >= 0) {
+		epoll_ctl(dp->hop_ep, EPOLL_CTL_DEL, h->fd, NULL);
+		close(h->fd);
+	}
+	h->fd = -1;
+}
+
 /* Ends a hop: its socket closes now, its memory goes at the next sweep. */
 static void hop_end(struct sure_dataplane *dp, struct dp_hop *h)
 {
@@ -340,14 +353,7 @@ static void hop_end(struct sure_dataplane *dp, struct dp_hop *h)
 	if (h->q && h->q->hop == h)
 		h->q->hop = NULL;
 	h->q = NULL;
-	if (h->zs) {
-		zs_close(h->zs);
-		h->zs = NULL;
-	} else {
-		epoll_ctl(dp->hop_ep, EPOLL_CTL_DEL, h->fd, NULL);
-		close(h->fd);
-	}
-	h->fd = -1;
+	hop_close_sock(dp, h);
 	h->state = HOP_DEAD;
 }
 
@@ -614,14 +620,7 @@ static void hop_fail(struct sure_dataplane *dp, struct dp_hop *h, const char *wh
 		/* The peer closed a connection kept from an earlier hop before it
 		 * answered anything: it let it go idle, so it never took this one. */
 		h->reused = 0;
-		if (h->zs) {
-			zs_close(h->zs);
-			h->zs = NULL;
-		} else {
-			epoll_ctl(dp->hop_ep, EPOLL_CTL_DEL, h->fd, NULL);
-			close(h->fd);
-			h->fd = -1;
-		}
+		hop_close_sock(dp, h);
 		h->out_off = 0;
 		h->body_off = 0;
 		if (hop_connect(dp, h, &why) == 0)
