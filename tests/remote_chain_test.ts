@@ -178,9 +178,8 @@ for (const backend of ["sockets", "af_xdp"] as const) {
         }
         assert.ok(b.lines().includes(`"traceId":"${trace}"`), "b logged the caller's trace");
 
-        // Hops to the same node may go on a connection an earlier one left open:
-        // never more connections than hops. (How many are reused is not asserted:
-        // in the nested guest it varied from none to two of six; see issue 11.)
+        // Hops to the same node go on the connection an earlier one left open:
+        // one, or two if the peer closed a kept one just as it was taken.
         for (let k = 0; k < 5; k++) {
           const again = await fetch(`${a.url}/invoke/across`, { method: "POST", body: `n${k}` });
           assert.equal(await again.text(), `${k}N`);
@@ -190,7 +189,7 @@ for (const backend of ["sockets", "af_xdp"] as const) {
           a,
           /sure_dataplane_hop_connections_total\{[^}]*\} (\d+)/,
         );
-        assert.ok(opened >= 1 && opened <= 6, `${opened} connections opened for 6 hops`);
+        assert.ok(opened >= 1 && opened <= 2, `${opened} connections opened for 6 hops`);
         console.log(`remote chains (${backend}): ${opened} connections opened for 6 hops`);
 
         if (backend === "af_xdp") {

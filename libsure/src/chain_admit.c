@@ -142,7 +142,7 @@ void sure_chain_expire_waiting(struct sure_chain *c)
 				if (sure_chain_judge(c, from, s, &d) != SURE_DESC_OK)
 					continue; /* not a live request's genuine hand-off */
 				uint64_t took = c->m->slot[d.slot].start_tsc;
-				if (now > took && now - took > limit[s])
+				if (sure_elapsed_ns(now, took) > limit[s])
 					expire(c, d.slot, s);
 			}
 		}

@@ -59,7 +59,7 @@ SURE_API uint32_t sure_chain_runaways(struct sure_chain *c)
 		}
 		if (!seat->idle_since_ns) {
 			seat->idle_since_ns = now;
-		} else if (now - seat->idle_since_ns >= bound) {
+		} else if (sure_elapsed_ns(now, seat->idle_since_ns) >= bound) {
 			sure_instance_kill(seat->inst);
 			seat->idle_since_ns = 0;
 			__atomic_add_fetch(&c->runaways, 1, __ATOMIC_RELAXED);

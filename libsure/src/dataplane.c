@@ -280,7 +280,7 @@ SURE_API int sure_dataplane_route_stats(struct sure_dataplane *dp, uint32_t rout
 	uint64_t now = sure_now_ns();
 	/* Oldest idle first: the bottom of the stack. */
 	for (uint32_t k = 0; k < r->nidle && k < 64; k++) {
-		uint64_t ms = (now - r->idle[k]->idle_since_ns) / 1000000ull;
+		uint64_t ms = sure_elapsed_ns(now, r->idle[k]->idle_since_ns) / 1000000ull;
 		out->idle_tags[k] = ((uint64_t)r->idle[k]->tag << 32) | (ms > UINT32_MAX ? UINT32_MAX : ms);
 	}
 	out->nidle_tags = r->nidle < 64 ? r->nidle : 64;

@@ -672,7 +672,7 @@ static void stop_runaways(struct sure_dataplane *dp, uint64_t now_ns)
 		struct dp_route *r = dp->routes[k];
 		for (uint32_t n = 0; n < r->nidle;) {
 			struct dp_inst *i = r->idle[n];
-			if (now_ns - i->idle_since_ns < bound || sure_instance_sleeping(i->inst) == 1) {
+			if (sure_elapsed_ns(now_ns, i->idle_since_ns) < bound || sure_instance_sleeping(i->inst) == 1) {
 				n++;
 				continue;
 			}

@@ -56,9 +56,10 @@
 #include "zstack.h"
 
 #define CONNECT_TIMEOUT_NS 1000000000ull
-/* Idle connections are kept 2 s, far below the peer's idle timeout (60 s by
- * default), so that the peer seldom closes one as it is taken. */
-#define HOP_IDLE_NS 2000000000ull
+/* Idle connections are kept 15 s, a quarter of the peer's idle timeout (60 s
+ * by default), so that the peer seldom closes one as it is taken (one it has
+ * closed is seen at take, or the hop is sent again on a fresh one). */
+#define HOP_IDLE_NS 15000000000ull
 /* A hop whose bytes the peer has not acknowledged for this long failed: the
  * node is gone (on a kept connection no connect would have told). */
 #define HOP_STALL_NS 1000000000ull
@@ -433,7 +434,7 @@ static void idle_keep(struct sure_dataplane *dp, struct dp_hop *h)
 
 static void idle_expire(struct sure_dataplane *dp, uint64_t now_ns)
 {
-	while (dp->nhop_idle && now_ns - dp->hop_idle[0].since_ns >= HOP_IDLE_NS)
+	while (dp->nhop_idle && sure_elapsed_ns(now_ns, dp->hop_idle[0].since_ns) >= HOP_IDLE_NS)
 		idle_drop(dp, 0);
 }
 
@@ -811,7 +812,7 @@ void sure_dp_hop_tick(struct sure_dataplane *dp, uint64_t now_ns)
 			h->unacked_since_ns = 0;
 		else if (!h->unacked_since_ns)
 			h->unacked_since_ns = now_ns;
-		else if (now_ns - h->unacked_since_ns >= HOP_STALL_NS)
+		else if (sure_elapsed_ns(now_ns, h->unacked_since_ns) >= HOP_STALL_NS)
 			hop_fail(dp, h, "stopped acknowledging what it was sent");
 	}
 	sweep(dp);

@@ -21,6 +21,15 @@ static inline uint64_t sure_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Time from then to now, 0 when then is later. A tick's `now` is read once per
+ * loop round, so a stamp taken during that round (sure_now_ns()) is newer:
+ * a plain now - then wraps to centuries, and whatever was stamped is judged
+ * expired at once. */
+static inline uint64_t sure_elapsed_ns(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+
 /*
  * Futexes. Private futexes are enough: every waiter and waker is a thread of
  * this process using the same virtual address. timeout_ns == UINT64_MAX

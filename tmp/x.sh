@@ -1,0 +1,1 @@
+cd "$1"; shift; bash scripts/test_phases.sh deno -- "$@"
