@@ -174,7 +174,8 @@ const t = sure.get(key(64, 32))!, ta = a.get(key(64, 32))!, tb = b.get(key(64, 3
 console.log(
   `\ntargets at 64 B, concurrency 32: sure/A ${
     fmt(t.requestsPerSec / ta.requestsPerSec)
-  }x (target >= 10x), ` +
-    `sure/B ${fmt((100 * t.requestsPerSec) / tb.requestsPerSec, 0)}% (target >= 50%), ` +
-    `hand-off p50 per step ${t.hopP50Us?.map((x) => fmt(x, 1)).join("/")} us (target <= 2 us)`,
+  }x (target >= 20x), ` +
+    `sure/B ${fmt((100 * t.requestsPerSec) / tb.requestsPerSec, 0)}% (target >= 80%), ` +
+    `hand-off p50 per step ${t.hopP50Us?.map((x) => fmt(x, 1)).join("/")} us ` +
+    `(latency mode's target, <= 0.5 us, is bench_chain_latency's)`,
 );

@@ -192,6 +192,9 @@ enum sure_guest_state {
  * so that the host and the vCPU do not bounce lines they both write.
  * All seq fields wrap; equality is what matters.
  */
+/* sure_ctrl.spin_us: the step polls and never sleeps. */
+#define SURE_SPIN_FOREVER 0xffffffffu
+
 struct sure_ctrl {
 	/* written by the host once, before the vCPU first runs */
 	uint32_t magic;
@@ -240,6 +243,11 @@ struct sure_ctrl {
 	 * never tells its template's time). */
 	uint64_t wall_ns;
 	uint64_t wall_tsc;
+	/* Written by the host at any time; read by a chain step each time it runs
+	 * out of work: how long it polls its rings before it sleeps. 0: the
+	 * default (50 us); SURE_SPIN_FOREVER: it never sleeps (latency mode: a
+	 * hand-off then costs no wake-up, and the step holds its CPU). */
+	uint32_t spin_us;
 
 	/* written by the host once, before the vCPU first runs */
 	_Alignas(SURE_CACHELINE) uint64_t req_head_gva; /* SURE_REQ_HEAD_CAP bytes (unused by chain steps) */

@@ -131,6 +131,13 @@ SURE_API int sure_instance_sleeping(struct sure_instance *inst);
  * plane's idle instances: SURE_DP_RUNAWAY; the control plane's: the same
  * rule, with sure_instance_sleeping). */
 #define SURE_RUNAWAY_MS 2000u
+/*
+ * How long a chain step polls its rings before it sleeps, once it runs out of
+ * work: 0 the default (50 us), SURE_SPIN_FOREVER never (latency mode: a
+ * hand-off to it costs no wake-up, and it holds a CPU; such a step is not a
+ * runaway). The step reads it at its next idle moment. 0, or -EINVAL.
+ */
+SURE_API int sure_instance_set_spin(struct sure_instance *inst, uint32_t us);
 /* Stops an instance's guest for good (its vCPU thread ends); 0. */
 SURE_API int sure_instance_stop(struct sure_instance *inst);
 

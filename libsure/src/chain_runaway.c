@@ -7,7 +7,8 @@
  * says: chain_holder.c) for SURE_RUNAWAY_MS, seen at looks every
  * RUNAWAY_SCAN_NS, is burning a CPU for nothing: it is stopped and counted,
  * and its chain's control plane restarts it. A step that has not slept once
- * since it started is still starting and is left alone.
+ * since it started is still starting and is left alone, and so is a step the
+ * host put in latency mode (sure_instance_set_spin).
  */
 #include "chain.h"
 
@@ -29,7 +30,9 @@ SURE_API uint32_t sure_chain_runaways(struct sure_chain *c)
 	pthread_mutex_lock(&c->seat_lock);
 	for (uint32_t s = 0; s < c->nsteps; s++) {
 		struct sure_chain_seat *seat = &c->seat[s];
-		if (seat->inst && seat->slept && !sure_load(&c->sleeping[s]))
+		/* A step in latency mode is awake by the host's choice. */
+		if (seat->inst && seat->slept && !sure_load(&c->sleeping[s]) &&
+		    seat->inst->spin_us != SURE_SPIN_FOREVER)
 			awake |= 1u << s;
 		else
 			seat->idle_since_ns = 0;

@@ -451,6 +451,15 @@ SURE_API int sure_instance_sleeping(struct sure_instance *inst)
 	return sure_load(&inst->ch.vcpu_sleeping) ? 1 : 0;
 }
 
+SURE_API int sure_instance_set_spin(struct sure_instance *inst, uint32_t us)
+{
+	if (!inst)
+		return -EINVAL;
+	inst->spin_us = us;
+	sure_store(&inst->ctrl->spin_us, us);
+	return 0;
+}
+
 SURE_API int sure_instance_stop(struct sure_instance *inst)
 {
 	if (!inst)

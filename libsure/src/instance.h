@@ -120,6 +120,7 @@ struct sure_instance {
 	/* The guest's TSC rate as KVM said when its vCPU was made (1 GHz if it
 	 * did not): never the control page's copy, which the guest can rewrite. */
 	uint64_t tsc_hz;
+	uint32_t spin_us; /* the host's own copy of what it set in ctrl->spin_us */
 	int keys; /* the VM uses protection keys (sure_cpu_guest_keys() at its build) */
 	/* The rate limit as the host last set it, and the host's own GCRA state:
 	 * it holds whatever the guest writes into its sidecar page (sidecar.c). */

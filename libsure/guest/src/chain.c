@@ -15,8 +15,6 @@
 #define SPIN_US 50
 #define TSC_HZ_GUESS 3000000000ull
 
-static uint64_t spin_ticks;
-
 int sg_chain_mode;
 
 int sg_chain_next(sure_req *req, const char *name)
@@ -88,15 +86,20 @@ __attribute__((noreturn)) void sg_serve_chain(void)
 	struct sure_ctrl *c = sg_ctrl();
 	uint64_t hz = c->tsc_hz ? c->tsc_hz : TSC_HZ_GUESS;
 
-	spin_ticks = hz / 1000000 * SPIN_US;
 	for (;;) {
 		uint64_t idle_since = sg_rdtsc();
 
-		while (sg_rdtsc() - idle_since < spin_ticks) {
-			if (poll_all())
+		for (;;) {
+			if (poll_all()) {
 				idle_since = sg_rdtsc();
-			else
-				sg_pause();
+				continue;
+			}
+			/* The host may turn latency mode on or off at any time. */
+			uint32_t us = sg_load(&c->spin_us);
+			if (us != SURE_SPIN_FOREVER &&
+			    sg_rdtsc() - idle_since >= hz / 1000000 * (us ? us : SPIN_US))
+				break;
+			sg_pause();
 		}
 		/* The gate marks this step asleep and looks once more (producers
 		 * publish, fence, then look at the flag). */
