@@ -2,7 +2,9 @@
 // with wrk for payloads of 64 B, 4 KiB and 64 KiB at concurrency 1, 8, 32 and
 // 64, with libsure's data plane in front (--dataplane sockets: the chain's
 // requests never enter JavaScript) and with the Hono gateway (--dataplane
-// hono: a completion pump in TypeScript), in the same run as:
+// hono: a completion pump in TypeScript), and, as root, through the Z-stack
+// (--dataplane af_xdp on one end of a veth pair, wrk in a namespace at the
+// other end: AF_XDP copy mode), in the same run as:
 //   A, the Knative model: each function its own process behind its own proxy
 //      sidecar process, chained by a broker over HTTP (bench/baselines/knative.ts);
 //   B, the ceiling: the three handlers as in-process calls in one Deno.serve.
@@ -13,7 +15,7 @@
 import { buildFunction } from "../runtime/builder/compile.ts";
 import { runWrk, type WrkResult } from "./lib/wrk.ts";
 import { fmt, freePort, spawn, stop, waitReady } from "./lib/proc.ts";
-import { cpuSecondsOf, deploy, startBenchNode } from "./lib/node.ts";
+import { cpuSecondsOf, deploy, hostCpuSecondsOf, startBenchNode } from "./lib/node.ts";
 import { startKnative } from "./lib/knative.ts";
 
 const seconds = Number(Deno.args[0] ?? "3");
@@ -25,12 +27,16 @@ const root = here("../");
 
 interface Row extends WrkResult {
   cpuPer1k: number;
+  /** CPU the servers spent per request outside guests (us): the node's own work. */
+  hostUsPerReq: number;
   hopP50Us?: number[];
 }
 
 interface System {
   name: string;
   url: string;
+  /** wrk runs in this network namespace (the af_xdp row). */
+  netns?: string;
   pids: number[];
   /** Called before each measured run (sure: fresh chain, fresh counters). */
   reset?: () => Promise<void>;
@@ -42,19 +48,56 @@ interface System {
 async function measure(sys: System, payload: number, c: number): Promise<Row> {
   const body = "abcdefghijklmnopqrstuvwxyz".repeat(Math.ceil(payload / 26)).slice(0, payload);
   await sys.reset?.();
-  await runWrk({ url: sys.url, body, connections: c, durationSec: 1 }); // warm-up
+  const netns = sys.netns;
+  await runWrk({ url: sys.url, body, connections: c, durationSec: 1, netns }); // warm-up
   const cpu0 = sys.pids.reduce((a, p) => a + cpuSecondsOf(p), 0);
-  const r = await runWrk({ url: sys.url, body, connections: c, durationSec: seconds });
+  const host0 = sys.pids.reduce((a, p) => a + hostCpuSecondsOf(p), 0);
+  const r = await runWrk({ url: sys.url, body, connections: c, durationSec: seconds, netns });
   const cpu1 = sys.pids.reduce((a, p) => a + cpuSecondsOf(p), 0);
+  const host1 = sys.pids.reduce((a, p) => a + hostCpuSecondsOf(p), 0);
   return {
     ...r,
     cpuPer1k: ((cpu1 - cpu0) / Math.max(1, r.requests)) * 1000,
+    hostUsPerReq: ((host1 - host0) / Math.max(1, r.requests)) * 1e6,
     ...(await sys.after?.()),
   };
 }
 
-async function startSure(dataplane: "sockets" | "hono"): Promise<System> {
-  const node = await startBenchNode(["--dataplane", dataplane]);
+/** The af_xdp row's wire: XDP_IF here (no kernel address), its peer in XDP_NS. */
+const XDP_NS = "sure-cb-c", XDP_IF = "surecb0", XDP_ADDR = "10.79.0.2", XDP_CLIENT = "10.79.0.10";
+
+async function sh(args: string[], check = true): Promise<void> {
+  const out = await new Deno.Command(args[0], { args: args.slice(1), stderr: "piped" }).output();
+  if (check && !out.success) {
+    throw new Error(`${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+async function xdpWireDown(): Promise<void> {
+  await sh(["ip", "link", "del", XDP_IF], false);
+  await sh(["ip", "netns", "del", XDP_NS], false);
+}
+
+async function xdpWireUp(): Promise<void> {
+  await xdpWireDown();
+  await sh(["ip", "netns", "add", XDP_NS]);
+  await sh(["ip", "link", "add", XDP_IF, "type", "veth", "peer", "name", "surecb1"]);
+  await sh(["ip", "link", "set", "surecb1", "netns", XDP_NS]);
+  await sh(["ip", "link", "set", XDP_IF, "up"]);
+  const inNs = (args: string[]) => sh(["ip", "netns", "exec", XDP_NS, ...args]);
+  await inNs(["ip", "addr", "add", `${XDP_CLIENT}/24`, "dev", "surecb1"]);
+  await inNs(["ip", "link", "set", "surecb1", "up"]);
+  await inNs(["ip", "link", "set", "lo", "up"]);
+}
+
+async function startSure(dataplane: "sockets" | "hono" | "af_xdp"): Promise<System> {
+  const xdp = dataplane === "af_xdp";
+  if (xdp) await xdpWireUp();
+  const node = await startBenchNode([
+    "--dataplane",
+    dataplane,
+    ...(xdp ? ["--iface", XDP_IF, "--addr", `${XDP_ADDR}/24`] : []),
+  ]);
   const base = node.url;
   for (const fn of STEPS) {
     const built = await buildFunction(`${root}functions/${fn}`);
@@ -70,10 +113,13 @@ async function startSure(dataplane: "sockets" | "hono"): Promise<System> {
     await r.body?.cancel();
   };
   await apply();
-  await waitReady(`${base}/invoke/bench3`);
+  await waitReady(`${base}/invoke/bench3`); // the kernel listener, here
+  const port = new URL(base).port;
   return {
-    name: `sure --dataplane ${dataplane} (3 KVM VMs, shared-memory hand-off)`,
-    url: `${base}/invoke/bench3`,
+    name: `sure --dataplane ${dataplane} (3 KVM VMs, shared-memory hand-off)` +
+      (xdp ? ", wrk over veth" : ""),
+    url: xdp ? `http://${XDP_ADDR}:${port}/invoke/bench3` : `${base}/invoke/bench3`,
+    ...(xdp ? { netns: XDP_NS } : {}),
     pids: [node.pid],
     reset: apply, // a replaced chain starts with fresh VMs and counters
     after: async () => {
@@ -85,7 +131,10 @@ async function startSure(dataplane: "sockets" | "hono"): Promise<System> {
         ),
       };
     },
-    close: () => node.close(),
+    close: async () => {
+      await node.close();
+      if (xdp) await xdpWireDown();
+    },
   };
 }
 
@@ -121,6 +170,8 @@ try {
     await startKnativeSystem(),
     await startInProcess(),
   );
+  if (Deno.uid() === 0) systems.push(await startSure("af_xdp"));
+  else console.log("chain_bench: not root, so no af_xdp row (namespaces, XDP)");
   for (const sys of systems) {
     const rows = new Map<string, Row>();
     results.set(sys.name, rows);
@@ -132,11 +183,14 @@ try {
   for (const s of systems) await s.close();
 }
 
-const [sure, hono, a, b] = systems.map((s) => results.get(s.name)!);
+const [sure, hono, a, b, xdp] = systems.map((s) => results.get(s.name));
 console.log(`chain of 3 functions (${STEPS.join(" -> ")}), wrk -t1 -d${seconds}s per row`);
 for (const sys of systems) {
   console.log(`\n${sys.name}`);
-  console.log("payload  conc    req/s   p50 ms   p99 ms  CPU s/1k req  errors  hand-off p50 us");
+  console.log(
+    "payload  conc    req/s   p50 ms   p99 ms  CPU s/1k req  outside guests us/req  errors  " +
+      "hand-off p50 us",
+  );
   for (const p of PAYLOADS) {
     for (const c of CONCURRENCY) {
       const r = results.get(sys.name)!.get(key(p, c))!;
@@ -145,7 +199,7 @@ for (const sys of systems) {
           fmt(r.requestsPerSec, 0).padStart(8)
         } ${fmt(r.p50Ms, 3).padStart(8)} ${fmt(r.p99Ms, 3).padStart(8)} ${
           fmt(r.cpuPer1k, 3).padStart(13)
-        } ${String(r.errors).padStart(7)}  ${
+        } ${fmt(r.hostUsPerReq, 1).padStart(22)} ${String(r.errors).padStart(7)}  ${
           r.hopP50Us ? r.hopP50Us.map((x) => fmt(x, 1)).join("/") : ""
         }`,
       );
@@ -157,8 +211,8 @@ console.log(
 );
 for (const p of PAYLOADS) {
   for (const c of CONCURRENCY) {
-    const s = sure.get(key(p, c))!, ra = a.get(key(p, c))!, rb = b.get(key(p, c))!;
-    const rh = hono.get(key(p, c))!;
+    const s = sure!.get(key(p, c))!, ra = a!.get(key(p, c))!, rb = b!.get(key(p, c))!;
+    const rh = hono!.get(key(p, c))!;
     console.log(
       `${String(p).padStart(7)} ${String(c).padStart(5)}  x/A ${
         fmt(s.requestsPerSec / ra.requestsPerSec).padStart(6)
@@ -170,12 +224,31 @@ for (const p of PAYLOADS) {
     );
   }
 }
-const t = sure.get(key(64, 32))!, ta = a.get(key(64, 32))!, tb = b.get(key(64, 32))!;
+if (xdp) {
+  console.log(
+    "\nratios (sure af_xdp over veth / A, / B, / sure sockets): throughput, CPU per request",
+  );
+  for (const p of PAYLOADS) {
+    for (const c of CONCURRENCY) {
+      const x = xdp.get(key(p, c))!, ra = a!.get(key(p, c))!, rb = b!.get(key(p, c))!;
+      const rs = sure!.get(key(p, c))!;
+      console.log(
+        `${String(p).padStart(7)} ${String(c).padStart(5)}  x/A ${
+          fmt(x.requestsPerSec / ra.requestsPerSec).padStart(6)
+        }  x/B ${fmt(x.requestsPerSec / rb.requestsPerSec).padStart(5)}  x/sockets ${
+          fmt(x.requestsPerSec / rs.requestsPerSec).padStart(5)
+        }  cpu/sockets ${fmt(x.cpuPer1k / rs.cpuPer1k).padStart(5)}`,
+      );
+    }
+  }
+}
+const t = sure!.get(key(64, 32))!, ta = a!.get(key(64, 32))!, tb = b!.get(key(64, 32))!;
 console.log(
   `\ntargets at 64 B, concurrency 32: sure/A ${
     fmt(t.requestsPerSec / ta.requestsPerSec)
   }x (target >= 20x), ` +
     `sure/B ${fmt((100 * t.requestsPerSec) / tb.requestsPerSec, 0)}% (target >= 80%), ` +
     `hand-off p50 per step ${t.hopP50Us?.map((x) => fmt(x, 1)).join("/")} us ` +
-    `(latency mode's target, <= 0.5 us, is bench_chain_latency's)`,
+    `(latency mode's target, <= 0.5 us, is bench_chain_latency's), ` +
+    `node CPU outside the guests ${fmt(t.hostUsPerReq, 1)} us per request (target <= 5 us)`,
 );

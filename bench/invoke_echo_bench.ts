@@ -6,6 +6,7 @@
 //   deno run -A bench/invoke_echo_bench.ts [seconds] [connections]
 import { runWrk, type WrkResult } from "./lib/wrk.ts";
 import { fmt, freePort, mainTs, spawn, stop, waitReady } from "./lib/proc.ts";
+import { cpuSecondsOf, hostCpuSecondsOf } from "./lib/node.ts";
 
 const seconds = Number(Deno.args[0] ?? "5");
 const connections = Number(Deno.args[1] ?? "16");
@@ -54,9 +55,14 @@ try {
   await runWrk({ ...opts, url: sureUrl, durationSec: 1 });
   await runWrk({ ...opts, url: honoUrl, durationSec: 1 });
   await runWrk({ ...opts, url: baseUrl, durationSec: 1 });
+  // CPU per request: the node's outside its guests, the plain server's all of it.
+  const host0 = hostCpuSecondsOf(node.pid);
   const sure = await runWrk({ ...opts, url: sureUrl });
+  const nodeUs = ((hostCpuSecondsOf(node.pid) - host0) / Math.max(1, sure.requests)) * 1e6;
   const viaHono = await runWrk({ ...opts, url: honoUrl });
+  const plain0 = cpuSecondsOf(base.pid);
   const plain = await runWrk({ ...opts, url: baseUrl });
+  const plainUs = ((cpuSecondsOf(base.pid) - plain0) / Math.max(1, plain.requests)) * 1e6;
   // The same with 20 request headers more (browser-like sizes): each one is
   // copied into the function's request head block.
   const headers = Object.fromEntries(
@@ -84,6 +90,10 @@ try {
     `ratio sure/plain: throughput ${fmt(sure.requestsPerSec / plain.requestsPerSec)}x, p50 ${
       fmt(sure.p50Ms / plain.p50Ms)
     }x, p99 ${fmt(sure.p99Ms / plain.p99Ms)}x`,
+  );
+  console.log(
+    `CPU per request: the node outside its guests ${fmt(nodeUs, 1)} us (target <= 5 us), ` +
+      `plain Deno.serve ${fmt(plainUs, 1)} us: ${fmt(nodeUs / plainUs)}x`,
   );
   // Time per request at c connections = c / throughput; the headers' cost is the difference.
   const us = (r: WrkResult) => 1e6 / r.requestsPerSec;

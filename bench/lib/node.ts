@@ -118,6 +118,17 @@ export function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
 }
 
+/**
+ * CPU seconds of a process outside its guests: user + system time less guest
+ * time (field 43 of /proc/<pid>/stat: time its vCPU threads ran guest code,
+ * which the kernel also counts as user time). What the node itself spends.
+ */
+export function hostCpuSecondsOf(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12]) - Number(fields[40])) / 100;
+}
+
 export function memAvailable(): number {
   const m = /MemAvailable:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/meminfo"));
   return m ? Number(m[1]) * 1024 : 0;
