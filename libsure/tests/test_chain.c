@@ -16,6 +16,7 @@
 #include "chain.h"
 #include "check.h"
 #include "instance.h"
+#include "util.h"
 
 #define BUF 4096u
 
@@ -512,6 +513,49 @@ static void test_step_deadlines_expire_queued_requests(void)
 	CHECK_EQ(sure_chain_destroy(c), 0);
 }
 
+/*
+ * A step awake with nothing queued and nothing held for SURE_RUNAWAY_MS is
+ * stopped and counted, unless the host itself put it in latency mode
+ * (sure_instance_set_spin: it polls by the host's choice).
+ */
+static void test_runaways_spare_steps_in_latency_mode(void)
+{
+	struct sure_chain *c = make_chain(2);
+	struct sure_instance polling, runaway;
+	struct timespec ts = { 0, 50000000 };
+	uint32_t stopped = 0;
+	uint64_t t0;
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	memset(&polling, 0, sizeof(polling));
+	memset(&runaway, 0, sizeof(runaway));
+	polling.ch.notify_fd = runaway.ch.notify_fd = -1; /* stand-ins: no VM, no fds */
+	polling.wake_fd = runaway.wake_fd = -1;
+	static struct sure_ctrl ctrl, ctrl1; /* the control pages the guests would read */
+	polling.ctrl = &ctrl;
+	runaway.ctrl = &ctrl1;
+	CHECK_EQ(sure_instance_set_spin(&polling, SURE_SPIN_FOREVER), 0);
+	CHECK_EQ(ctrl.spin_us, SURE_SPIN_FOREVER);
+	CHECK_EQ(sure_instance_set_spin(NULL, 0), -EINVAL);
+	c->seat[0].inst = &polling;
+	c->seat[1].inst = &runaway;
+	c->seat[0].slept = c->seat[1].slept = 1; /* both started, and awake now */
+	t0 = sure_now_ns();
+	while (!stopped && sure_now_ns() - t0 < 4000000000ull) {
+		stopped = sure_chain_runaways(c);
+		nanosleep(&ts, NULL);
+	}
+	CHECK_EQ(stopped, 2u); /* step 1 only */
+	CHECK(sure_now_ns() - t0 >= (uint64_t)SURE_RUNAWAY_MS * 1000000u);
+	CHECK_EQ(counters(c).runaways, 1);
+	CHECK_EQ(runaway.ch.dead, 1);
+	CHECK_EQ(polling.ch.dead, 0);
+	c->seat[0].inst = c->seat[1].inst = NULL;
+	CHECK_EQ(sure_chain_destroy(c), 0);
+}
+
 int main(void)
 {
 	RUN(test_copies_are_counted_where_they_happen);
@@ -524,5 +568,6 @@ int main(void)
 	RUN(test_guest_counters_never_go_back_nor_inflate);
 	RUN(test_step_limits_are_held_by_the_host);
 	RUN(test_step_deadlines_expire_queued_requests);
+	RUN(test_runaways_spare_steps_in_latency_mode);
 	return CHECK_DONE();
 }
