@@ -58,7 +58,7 @@ export const HealthSchema = z.object({
     connections: z.number().int().optional().describe("Open client connections (sockets)"),
     requests: z.number().int().optional().describe("Requests answered in C (sockets)"),
     tunnelled: z.number().int().optional().describe(
-      "Connections handed to the Hono app (sockets)",
+      "Tunnels to the Hono app begun: one per exchange, or the rest of a connection (sockets)",
     ),
     threads: z.number().int().optional().describe("Data-plane threads (sockets)"),
     queues: z.object({

@@ -393,10 +393,10 @@ static int on_head(struct conn *c, int done)
 	int rc;
 
 	if (!r->invoke)
-		return tunnel_start(c);
+		return tunnel_start(c, done);
 	rc = s->cfg.ops->take(s->cfg.ctx, r, c->head, &max_body, &route, &obody, &ocap);
 	if (rc <= 0)
-		return tunnel_start(c);
+		return tunnel_start(c, done);
 	c->taken = 1;
 	c->ex.srv = s;
 	c->ex.req = &c->p.req;
@@ -523,8 +523,7 @@ static int watch_step(struct conn *c)
 	return prog;
 }
 
-/* The answer is fully written: close, or go on with the next request. */
-static void answered(struct conn *c)
+void conn_answered(struct conn *c)
 {
 	struct sure_http_server *s = c->srv;
 
@@ -584,7 +583,7 @@ static int step(struct conn *c)
 		return watch_step(c) | prog;
 	case CS_WRITE:
 		if (c->out_off == c->out_len) {
-			answered(c);
+			conn_answered(c);
 			return 1;
 		}
 		return watch_step(c) | prog;

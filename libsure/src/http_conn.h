@@ -68,6 +68,14 @@ struct conn {
 	uint32_t in_cap, req_start, in_pos, in_end;
 	uint64_t dropped; /* bytes read and dropped while lingering */
 	struct zs_sock *zs; /* the client's Z-stack socket (then fd is -1), or NULL */
+	/* A tunnel for one exchange (http_tunnel.c): once the request is passed
+	 * on and its answer passed back, the upstream connection is closed and
+	 * this one parses requests again. tx 0: a tunnel until a side closes. */
+	uint8_t tx, tx_head_req, tx_framed;
+	uint64_t tx_req_left; /* bytes of the request still to pass on */
+	uint64_t tx_resp_got; /* bytes of the answer received so far */
+	uint64_t tx_resp_total; /* head + body, once its head is read (tx_framed) */
+	size_t tx_resp_off; /* where the answer starts in out */
 	/* Output: [out_off, out_len) still to send (a tunnel: the upstream's bytes). */
 	uint8_t *out;
 	size_t out_cap, out_off, out_len;
@@ -147,6 +155,8 @@ int conn_recv_in(struct conn *c, int *eof);
 int conn_flush(struct conn *c);
 int conn_out_reserve(struct conn *c, size_t n);
 void conn_again(struct conn *c);
+/* The exchange's answer is fully written: close, or parse the next request. */
+void conn_answered(struct conn *c);
 
 /* http_answer.c */
 int answer_send(struct conn *c, const char *head, size_t hlen, const uint8_t *body, size_t blen);
@@ -156,7 +166,8 @@ void conn_fail(struct conn *c, int status, const char *code, const char *message
 	       const char *extra);
 
 /* http_tunnel.c */
-int tunnel_start(struct conn *c);
+/* done: the request has no body (its head was all of it). */
+int tunnel_start(struct conn *c, int done);
 int tunnel_pump(struct conn *c);
 
 #endif

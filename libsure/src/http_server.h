@@ -8,9 +8,10 @@
  * finish in), answers `100 Continue`, enforces slow-client timeouts and
  * drains gracefully. It serves /invoke/<name> requests that its owner (the
  * dispatcher, struct sure_http_ops) takes; any other request, and an
- * /invoke the owner does not take, switches its connection to a tunnel to
- * the upstream (the node's Hono app on a unix socket): from the first byte of
- * that request on, bytes are relayed both ways unchanged until either side
+ * /invoke the owner does not take, goes through a tunnel to the upstream
+ * (the node's Hono app on a unix socket): from the first byte of that
+ * request on, bytes are relayed both ways unchanged, for that exchange only
+ * where both its ends are known (http_tunnel.c), else until either side
  * closes, so users see one port.
  *
  * Threading: everything here runs on the server's thread, and so do the
@@ -61,7 +62,7 @@ struct sure_http_ops {
 	 *      A request the head ends (no Content-Length, or 0, and not
 	 *      chunked) has no body: a buffer given for it is not used, so an
 	 *      owner reserves memory only when a body follows.
-	 *   0  not the owner's: the connection becomes a tunnel to the upstream
+	 *   0  not the owner's: it goes through a tunnel to the upstream
 	 * < 0  -ENOENT etc. are not used: an unknown name is simply 0
 	 */
 	int (*take)(void *ctx, const struct sure_http_req *req, const uint8_t *head,
@@ -160,7 +161,7 @@ struct sure_http_server_stats {
 	uint64_t conns_accepted;
 	uint64_t conns_refused; /* over max_conns */
 	uint64_t requests; /* answered on the invoke path */
-	uint64_t tunnelled; /* connections handed to the upstream (connect began) */
+	uint64_t tunnelled; /* tunnels to the upstream begun (one exchange, or the rest of a connection) */
 	uint64_t parse_errors; /* 4xx/5xx from the parser (413s after take() too) */
 	uint64_t timeouts; /* slow clients closed (head, body, write; not idle) */
 	uint64_t bytes_in; /* from clients, tunnels included */

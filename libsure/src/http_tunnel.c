@@ -10,6 +10,18 @@
  * Closing: the client's FIN is passed on (shutdown of the upstream's write
  * side) and the answer still relayed; the upstream's FIN ends the tunnel once
  * its bytes are written; an error on either side ends it at once.
+ *
+ * One exchange: most requests that reach the upstream (admin calls, health,
+ * metrics) have ends both sides can tell, so the tunnel carries that one
+ * exchange only, and the connection is parsed again after it: an /invoke
+ * that follows on the same keep-alive connection is the data plane's, not a
+ * second hop through the upstream. That needs a request that keeps the
+ * connection, with no body or a Content-Length one, no Upgrade and no
+ * Expect, and an answer whose head says where it ends (hop_resp.c's parser:
+ * a Content-Length, and no close). Pipelined requests behind it wait in the
+ * input buffer, unparsed. Anything else (chunked either way, an upgrade, a
+ * HEAD, an answer with no length) keeps the tunnel for the connection's
+ * life, as before.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "hop_resp.h"
 #include "http_conn.h"
 
 /* The upstream-to-client buffer. */
@@ -36,7 +49,42 @@ static int unavailable(struct conn *c, int err)
 	return 1;
 }
 
-int tunnel_start(struct conn *c)
+/* Whether the head block has a field named name (lower case, as stored). */
+static int has_field(const uint8_t *blk, const char *name)
+{
+	const struct sure_head *h = (const struct sure_head *)blk;
+	size_t nl = strlen(name);
+
+	if (h->magic != SURE_HEAD_MAGIC)
+		return 1; /* unknown: assume the worst */
+	for (uint32_t k = 0; k < h->nfields; k++) {
+		const struct sure_str *n = &h->field[k].name;
+		if (n->len == nl && n->off < h->cap && h->cap - n->off >= nl &&
+		    !memcmp(blk + n->off, name, nl))
+			return 1;
+	}
+	return 0;
+}
+
+/* Sets up a tunnel for this request's exchange only, if its end is known. */
+static void one_exchange(struct conn *c, int done)
+{
+	const struct sure_http_req *r = &c->p.req;
+	const struct sure_head *h = (const struct sure_head *)c->head;
+
+	c->tx = 0;
+	if (!r->keep_alive || r->expect_continue || r->chunked || (!done && !r->has_length) ||
+	    h->magic != SURE_HEAD_MAGIC || h->method == SURE_METHOD_HEAD ||
+	    has_field(c->head, "upgrade"))
+		return;
+	c->tx = 1;
+	c->tx_framed = 0;
+	c->tx_req_left = (uint64_t)(c->in_pos - c->req_start) + (done ? 0 : r->content_length);
+	c->tx_resp_got = c->tx_resp_total = 0;
+	c->tx_resp_off = c->out_len;
+}
+
+int tunnel_start(struct conn *c, int done)
 {
 	struct sure_http_server *s = c->srv;
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
@@ -67,6 +115,7 @@ int tunnel_start(struct conn *c)
 	c->urd = c->uwr = 0;
 	c->ueof = c->ushut = 0;
 	c->state = CS_TUNNEL;
+	one_exchange(c, done);
 	/* Tunnels may be long (streams, websockets): only a stop ends them. */
 	conn_set_deadline(c, DL_NONE, 0);
 	STAT_ADD(s, tunnelled, 1);
@@ -78,9 +127,11 @@ static int to_upstream(struct conn *c)
 {
 	int prog = 0, eof;
 
-	if (c->req_start < c->in_end && c->uwr) {
-		ssize_t n = send(c->ufd, c->in + c->req_start, c->in_end - c->req_start,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (c->req_start < c->in_end && c->uwr && (!c->tx || c->tx_req_left)) {
+		size_t len = c->in_end - c->req_start;
+		if (c->tx && len > c->tx_req_left)
+			len = (size_t)c->tx_req_left; /* what follows is the next request */
+		ssize_t n = send(c->ufd, c->in + c->req_start, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno != EINTR) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				conn_close(c);
@@ -89,15 +140,21 @@ static int to_upstream(struct conn *c)
 			c->uwr = 0;
 		} else if (n > 0) {
 			c->req_start += (uint32_t)n;
+			if (c->tx)
+				c->tx_req_left -= (uint64_t)n;
 			if (c->req_start == c->in_end)
 				c->req_start = c->in_end = 0;
 			prog = 1;
 		}
 	}
-	c->in_pos = c->in_end; /* nothing is parsed here */
+	/* Nothing is parsed here; in one exchange, what follows its request
+	 * is parsed after it. */
+	c->in_pos = c->tx ? c->req_start : c->in_end;
 	prog |= conn_recv_in(c, &eof);
 	if (c->closed)
 		return 0;
+	if (c->eof)
+		c->tx = 0; /* the client is done: the tunnel ends as it always did */
 	if (c->eof && c->req_start == c->in_end && !c->ushut) {
 		shutdown(c->ufd, SHUT_WR);
 		c->ushut = 1;
@@ -106,17 +163,63 @@ static int to_upstream(struct conn *c)
 	return prog;
 }
 
+/* n more bytes of the answer arrived (at the end of out): its end, once its
+ * head says it. An answer whose end cannot be told keeps the tunnel. */
+static void answer_framing(struct conn *c, uint64_t n)
+{
+	struct sure_hop_resp r;
+
+	c->tx_resp_got += n;
+	if (!c->tx_framed) {
+		int rc = sure_hop_resp_parse(c->out + c->tx_resp_off, c->out_len - c->tx_resp_off, &r,
+					     NULL, NULL, 0);
+		if (rc == 0 && c->out_len < c->out_cap)
+			return; /* the rest of the head is still to come */
+		if (rc <= 0 || !r.keep_alive) {
+			c->tx = 0;
+			return;
+		}
+		c->tx_framed = 1;
+		c->tx_resp_total = r.head_len;
+		if (r.status != 204 && r.status != 304)
+			c->tx_resp_total += r.content_length;
+	}
+	if (c->tx_resp_got > c->tx_resp_total)
+		c->tx = 0; /* more than it announced: not one exchange after all */
+}
+
+/* The exchange is over both ways, and its answer written: the upstream
+ * connection goes, and the client's is parsed again. */
+static int exchange_done(struct conn *c)
+{
+	if (!c->tx || !c->tx_framed || c->tx_req_left || c->tx_resp_got != c->tx_resp_total ||
+	    c->out_off != c->out_len)
+		return 0;
+	close(c->ufd);
+	c->ufd = -1;
+	c->tx = 0;
+	c->out_off = c->out_len = 0;
+	c->in_pos = c->req_start;
+	conn_answered(c);
+	return 1;
+}
+
 /* Upstream to client: more from the upstream, then to the client. */
 static int to_client(struct conn *c)
 {
 	int prog = 0;
 
-	if (c->out_off == c->out_len)
-		c->out_off = c->out_len = 0;
-	if (!c->ueof && c->urd && c->out_len < c->out_cap) {
+	if (c->out_off == c->out_len && !(c->tx && !c->tx_framed))
+		c->out_off = c->out_len = c->tx_resp_off = 0;
+	/* In one exchange, nothing is read past its answer (not even the
+	 * upstream's FIN): the exchange is over, the upstream connection goes. */
+	int whole = c->tx && c->tx_framed && c->tx_resp_got == c->tx_resp_total;
+	if (!c->ueof && c->urd && c->out_len < c->out_cap && !whole) {
 		ssize_t n = recv(c->ufd, c->out + c->out_len, c->out_cap - c->out_len, MSG_DONTWAIT);
 		if (n > 0) {
 			c->out_len += (size_t)n;
+			if (c->tx)
+				answer_framing(c, (uint64_t)n);
 			prog = 1;
 		} else if (n == 0) {
 			c->ueof = 1;
@@ -128,9 +231,14 @@ static int to_client(struct conn *c)
 			return 0;
 		}
 	}
-	prog |= conn_flush(c);
+	if (!(c->tx && !c->tx_framed)) /* an answer's head is held until it is read */
+		prog |= conn_flush(c);
 	if (c->closed)
 		return 0;
+	if (c->ueof && c->tx && !c->tx_framed) {
+		c->tx = 0; /* ended before its head did: pass on what there is */
+		return 1;
+	}
 	if (c->ueof && c->out_off == c->out_len) {
 		conn_close(c); /* the upstream is done and all it said is written */
 		return 0;
@@ -157,5 +265,8 @@ int tunnel_pump(struct conn *c)
 	prog |= to_upstream(c);
 	if (c->closed)
 		return 0;
-	return to_client(c) | prog;
+	prog |= to_client(c);
+	if (c->closed)
+		return 0;
+	return exchange_done(c) | prog;
 }

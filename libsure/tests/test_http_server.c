@@ -205,6 +205,8 @@ static char up_got[65536];
 static size_t up_got_len;
 
 #define UP_ANSWER "HTTP/1.1 200 OK\r\ncontent-length: 8\r\nx-from: upstream\r\n\r\nupstream"
+/* An answer whose end only a chunk parser can tell: the tunnel stays. */
+#define UP_CHUNKED "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
 
 /* Content-Length of a raw head, 0 when none. */
 static size_t raw_length(const char *head, size_t len)
@@ -251,6 +253,10 @@ static void up_serve(int fd)
 					break;
 				off += (size_t)k;
 			}
+		}
+	} else if (len > 12 && memcmp(buf, "GET /chunked", 12) == 0) {
+		if (send(fd, UP_CHUNKED, strlen(UP_CHUNKED), MSG_NOSIGNAL) < 0) {
+			/* the test will tell */
 		}
 	} else if (send(fd, UP_ANSWER, strlen(UP_ANSWER), MSG_NOSIGNAL) < 0) {
 		/* the test will tell */
@@ -732,7 +738,11 @@ static void test_tunnel(void)
 	CHECK_EQ(r.status, 200);
 	CHECK(strcmp(body, "upstream") == 0);
 	CHECK(header(&r, "x-from") != NULL);
-	CHECK_EQ(closed_by_server(&cl), 1); /* the upstream closed: so do we */
+	/* One exchange: the connection is parsed again after its answer, so an
+	 * /invoke on it is the owner's, not the upstream's. */
+	SEND(&cl, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(header(&r, "x-echo") != NULL);
 	client_close(&cl);
 	wait_for(&up_conns, conns + 1);
 	pthread_mutex_lock(&up_lock);
@@ -758,6 +768,63 @@ static void test_tunnel(void)
 	pthread_mutex_unlock(&up_lock);
 	sure_http_server_stats(S, &st1);
 	CHECK_EQ(st1.tunnelled - st0.tunnelled, 2);
+}
+
+/* Requests for the upstream between /invoke requests on one connection,
+ * pipelined: each exchange is tunnelled alone, in order, and what follows it
+ * is parsed again; a body of many segments passes whole. An answer whose end
+ * the server cannot tell (chunked) keeps the tunnel until the upstream closes. */
+static void test_tunnel_one_exchange(void)
+{
+	static char big[300001], req[300200];
+	const char *second = "POST /admin/b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc";
+	struct client cl;
+	struct resp r;
+	char body[512];
+	struct sure_http_server_stats st0, st1;
+	int n, conns = up_conns;
+
+	sure_http_server_stats(S, &st0);
+	client_open(&cl, S, 0);
+	SEND(&cl, "GET /admin/a HTTP/1.1\r\nHost: h\r\n\r\n"
+		  "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n\r\n"
+		  "POST /admin/b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+		  "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "upstream") == 0);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(header(&r, "x-echo") != NULL);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "upstream") == 0);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(header(&r, "x-echo") != NULL);
+	wait_for(&up_conns, conns + 2);
+	pthread_mutex_lock(&up_lock);
+	CHECK_EQ(up_got_len, strlen(second)); /* exactly its request, nothing of the next */
+	CHECK(memcmp(up_got, second, strlen(second)) == 0);
+	pthread_mutex_unlock(&up_lock);
+
+	/* A body far bigger than the input buffer, then an /invoke. */
+	for (size_t i = 0; i < 300000; i++)
+		big[i] = (char)('a' + (i * 7) % 26);
+	n = snprintf(req, sizeof(req),
+		     "POST /stream HTTP/1.1\r\nHost: h\r\nContent-Length: 300000\r\n\r\n%s", big);
+	send_str(&cl, req, (size_t)n);
+	SEND(&cl, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(read_resp(&cl, &r, 0), 0);
+	CHECK(r.body_len == 300000 && memcmp(r.body, big, 300000) == 0);
+	client_consume(&cl, r.head_len + r.body_len);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(header(&r, "x-echo") != NULL);
+	sure_http_server_stats(S, &st1);
+	CHECK_EQ(st1.tunnelled - st0.tunnelled, 3);
+
+	/* Chunked: relayed as it comes, and the connection ends with the upstream's. */
+	SEND(&cl, "GET /chunked HTTP/1.1\r\nHost: h\r\n\r\n");
+	while (client_more(&cl) > 0)
+		;
+	CHECK(cl.len == strlen(UP_CHUNKED) && memcmp(cl.buf, UP_CHUNKED, cl.len) == 0);
+	client_close(&cl);
 }
 
 /* Big bodies both ways through a tunnel, and the client's half-close
@@ -1070,6 +1137,7 @@ int main(void)
 	RUN(test_no_body_answers);
 	RUN(test_tunnel);
 	RUN(test_tunnel_stream);
+	RUN(test_tunnel_one_exchange);
 	RUN(test_upstream_down);
 	RUN(test_timeouts);
 	RUN(test_cancel_on_disconnect);

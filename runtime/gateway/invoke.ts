@@ -98,7 +98,7 @@ export interface GatewayDeps {
 
 /**
  * A request for a function the data plane serves that reached the Hono app
- * anyway (a connection tunnelled here after a non-invoke request, an event
+ * anyway (a connection that stayed a tunnel here after a streamed answer, an event
  * delivery, a structured CloudEvent unpacked by the middleware): the
  * instances are the data plane's, so it goes there over loopback, with the
  * node's request id. The data plane reports it (metrics, request log).

@@ -114,7 +114,8 @@ function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
     counter("sure_dataplane_requests_total", "Requests answered in C.", one(s.requests)),
     counter(
       "sure_dataplane_tunnelled_total",
-      "Connections handed to the Hono app (admin API, health, events, unknown names).",
+      "Tunnels to the Hono app begun (admin API, health, events, unknown names): one per " +
+        "exchange, or the rest of a connection whose ends cannot be told.",
       one(s.tunnelled),
     ),
     counter(
