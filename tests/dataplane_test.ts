@@ -246,7 +246,9 @@ Deno.test({
       assert.match(text, /traceparent: 00-[0-9a-f]{32}-/);
       const after = await served();
       assert.equal(after.requests - before.requests, 3);
-      assert.equal(after.tunnelled - before.tunnelled, 0);
+      // No tunnel but the one of the /healthz that read this (each exchange
+      // with the Hono app is a tunnel of its own).
+      assert.equal(after.tunnelled - before.tunnelled, 1);
       // The body went into the pool and the answer came from it: no copy by the node.
       const stats = await (await fetch(`${node.url}/admin/chains/shout/stats`)).json();
       assert.equal(stats.copies.inBytes, 0);
