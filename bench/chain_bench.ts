@@ -14,7 +14,7 @@
 //   deno run -A bench/chain_bench.ts [seconds per run]
 import { buildFunction } from "../runtime/builder/compile.ts";
 import { runWrk, type WrkResult } from "./lib/wrk.ts";
-import { fmt, freePort, spawn, stop, waitReady } from "./lib/proc.ts";
+import { fmt, freePort, sh, spawn, stop, waitReady } from "./lib/proc.ts";
 import { cpuSecondsOf, deploy, hostCpuSecondsOf, startBenchNode } from "./lib/node.ts";
 import { startKnative } from "./lib/knative.ts";
 
@@ -65,13 +65,6 @@ async function measure(sys: System, payload: number, c: number): Promise<Row> {
 
 /** The af_xdp row's wire: XDP_IF here (no kernel address), its peer in XDP_NS. */
 const XDP_NS = "sure-cb-c", XDP_IF = "surecb0", XDP_ADDR = "10.79.0.2", XDP_CLIENT = "10.79.0.10";
-
-async function sh(args: string[], check = true): Promise<void> {
-  const out = await new Deno.Command(args[0], { args: args.slice(1), stderr: "piped" }).output();
-  if (check && !out.success) {
-    throw new Error(`${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
 
 async function xdpWireDown(): Promise<void> {
   await sh(["ip", "link", "del", XDP_IF], false);

@@ -12,7 +12,7 @@
 // kernel's TCP does its receive work there, the Z-stack on the server's
 // thread. veth gives AF_XDP copy mode only: each frame is copied once by the
 // kernel each way, which a NIC with zero-copy AF_XDP would not do.
-import { fmt, stop } from "./lib/proc.ts";
+import { fmt, sh, stop } from "./lib/proc.ts";
 import {
   type Case,
   measure,
@@ -41,13 +41,6 @@ const cases: Case[] = [
 if (Deno.uid() !== 0) {
   console.log("zstack_bench: needs root (network namespaces, XDP): not measured");
   Deno.exit(0);
-}
-
-async function sh(args: string[], check = true): Promise<void> {
-  const out = await new Deno.Command(args[0], { args: args.slice(1), stderr: "piped" }).output();
-  if (check && !out.success) {
-    throw new Error(`${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
 }
 
 async function clean(): Promise<void> {

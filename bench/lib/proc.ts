@@ -50,3 +50,11 @@ export async function stop(p: Deno.ChildProcess): Promise<void> {
 export function fmt(n: number, digits = 2): string {
   return n.toFixed(digits);
 }
+
+/** Runs a command (ip, ...); throws with its stderr if check and it fails. */
+export async function sh(args: string[], check = true): Promise<void> {
+  const out = await new Deno.Command(args[0], { args: args.slice(1), stderr: "piped" }).output();
+  if (check && !out.success) {
+    throw new Error(`${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}

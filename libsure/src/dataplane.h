@@ -160,7 +160,6 @@ void sure_dp_set_traceparent(struct sure_dataplane *dp, const struct dp_req *q);
 void sure_dp_park(struct sure_dataplane *dp, struct dp_req *q, struct sure_dp_event *ev);
 /* The value of a request header in a head block the node wrote itself (names
  * are lower case there), or NULL. */
-const char *sure_dp_head_get(const uint8_t *blk, const char *name, uint32_t *len);
 /* Copies a request head block (table, then strings at the same offsets). */
 void sure_dp_copy_head(uint8_t *dst, const uint8_t *head);
 /* Answers a request the guest's sidecar refused or whose handle() failed

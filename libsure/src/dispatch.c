@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "dataplane.h"
+#include "http_head.h"
 #include "dp_trace.h"
 #include "instance.h"
 #include "util.h"
@@ -61,28 +62,12 @@ static void hex_of(char *out, const uint8_t *b, size_t n)
 	out[2 * n] = 0;
 }
 
-/* The value of a request header in a head block the node wrote itself. */
-const char *sure_dp_head_get(const uint8_t *blk, const char *name, uint32_t *len)
-{
-	const struct sure_head *h = (const struct sure_head *)blk;
-	size_t nlen = strlen(name);
-
-	for (uint32_t i = 0; i < h->nfields; i++) {
-		const struct sure_head_field *f = &h->field[i];
-		if (f->name.len == nlen && !memcmp(blk + f->name.off, name, nlen)) {
-			*len = f->value.len;
-			return (const char *)blk + f->value.off;
-		}
-	}
-	return NULL;
-}
-
 /* The request's trace context: the caller's trace, or a new one; the node's
  * own span is the parent the function sees. */
 static void trace_for(struct sure_dataplane *dp, struct dp_req *q, const uint8_t *head)
 {
 	uint32_t len = 0;
-	const char *v = sure_dp_head_get(head, "traceparent", &len);
+	const char *v = sure_http_head_get(head, "traceparent", &len);
 	uint8_t flags = 1;
 
 	while (v && len && (*v == ' ' || *v == '\t'))
@@ -426,7 +411,7 @@ static struct dp_inst *unreserve(struct sure_dataplane *dp, const uint8_t *buf)
 static int authorized(const struct sure_dataplane *dp, const uint8_t *head)
 {
 	uint32_t len = 0;
-	const char *v = sure_dp_head_get(head, "authorization", &len);
+	const char *v = sure_http_head_get(head, "authorization", &len);
 	uint8_t diff;
 
 	if (!v || dp->token_len == 0 || len < 7 || strncasecmp(v, "Bearer ", 7) != 0)
@@ -453,7 +438,7 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 	int rc = 0;
 
 	/* CloudEvents in structured or batch mode are unpacked by the Hono app. */
-	const char *ct = sure_dp_head_get(head, "content-type", &len);
+	const char *ct = sure_http_head_get(head, "content-type", &len);
 	if (ct && len >= 22 && !strncasecmp(ct, "application/cloudevents", 23))
 		return 0;
 	pthread_mutex_lock(&dp->lock);
@@ -461,7 +446,7 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 	if (r && r->live && !r->chain && r->cfg.is_private && !authorized(dp, head)) {
 		/* The Hono app answers it (401, the same body as with --dataplane hono). */
 	} else if (r && r->live && r->chain && (r->chain->remote & 1u) &&
-		   !sure_dp_head_get(head, "x-sure-hop", &len)) {
+		   !sure_http_head_get(head, "x-sure-hop", &len)) {
 		/* The chain's first step runs on another node: a new request is led
 		 * from there, so the Hono app sends it there. Hops still come here. */
 	} else if (r && r->live && r->chain) {

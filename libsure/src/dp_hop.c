@@ -49,6 +49,7 @@
 
 #include "chain.h"
 #include "dataplane.h"
+#include "http_head.h"
 #include "dp_trace.h"
 #include "hop_resp.h"
 #include "sock_io.h"
@@ -887,7 +888,7 @@ int sure_dp_hop_in(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req
 	struct sure_http_exchange *ex = q->ex;
 	struct sure_chain *c = dc->c;
 	uint32_t len = 0, v[4];
-	const char *hop = sure_dp_head_get(ex->head, "x-sure-hop", &len);
+	const char *hop = sure_http_head_get(ex->head, "x-sure-hop", &len);
 	char extra[128], num[48];
 
 	if (!hop)
@@ -922,7 +923,7 @@ int sure_dp_hop_in(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req
 		return -1;
 	}
 	/* The sender's span is the parent of the steps here. */
-	const char *tp = sure_dp_head_get(ex->head, "traceparent", &len);
+	const char *tp = sure_http_head_get(ex->head, "traceparent", &len);
 	uint8_t ctx[25];
 	if (tp && sure_dp_parse_trace_context(tp, len, ctx) == 0)
 		memcpy(q->trace, ctx, 25);

@@ -71,7 +71,7 @@ struct conn {
 	/* A tunnel for one exchange (http_tunnel.c): once the request is passed
 	 * on and its answer passed back, the upstream connection is closed and
 	 * this one parses requests again. tx 0: a tunnel until a side closes. */
-	uint8_t tx, tx_head_req, tx_framed;
+	uint8_t tx, tx_framed;
 	uint64_t tx_req_left; /* bytes of the request still to pass on */
 	uint64_t tx_resp_got; /* bytes of the answer received so far */
 	uint64_t tx_resp_total; /* head + body, once its head is read (tx_framed) */

@@ -216,3 +216,18 @@ SURE_API void sure_http_resp_head_reset(uint8_t *blk)
 	h->str_lo = SURE_RESP_HEAD_CAP;
 	h->magic = SURE_HEAD_MAGIC;
 }
+
+const char *sure_http_head_get(const uint8_t *blk, const char *name, uint32_t *len)
+{
+	const struct sure_head *h = (const struct sure_head *)blk;
+	size_t nlen = strlen(name);
+
+	for (uint32_t i = 0; i < h->nfields; i++) {
+		const struct sure_head_field *f = &h->field[i];
+		if (f->name.len == nlen && !memcmp(blk + f->name.off, name, nlen)) {
+			*len = f->value.len;
+			return (const char *)blk + f->value.off;
+		}
+	}
+	return NULL;
+}

@@ -1,4 +1,5 @@
-/* http_head.h - internal: checking a response head block (http_head.c). */
+/* http_head.h - internal: reading a head block the node wrote, and checking a
+ * response head block a guest wrote (http_head.c). */
 #ifndef SURE_HTTP_HEAD_H
 #define SURE_HTTP_HEAD_H
 
@@ -9,5 +10,9 @@
  * the number of headers, or -EPROTO (malformed), -EINVAL (a bad name or
  * value) or -EPERM (a header only the node may set), naming it in err. */
 int sure_http_resp_head_check(const uint8_t *blk, char *err, size_t errcap);
+/* The value of the first field named name (lower case, as the writer stores
+ * names) in a head block the node wrote itself, its length in *len; NULL if
+ * there is none. */
+const char *sure_http_head_get(const uint8_t *blk, const char *name, uint32_t *len);
 
 #endif

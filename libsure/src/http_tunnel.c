@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "hop_resp.h"
+#include "http_head.h"
 #include "http_conn.h"
 
 /* The upstream-to-client buffer. */
@@ -49,33 +50,17 @@ static int unavailable(struct conn *c, int err)
 	return 1;
 }
 
-/* Whether the head block has a field named name (lower case, as stored). */
-static int has_field(const uint8_t *blk, const char *name)
-{
-	const struct sure_head *h = (const struct sure_head *)blk;
-	size_t nl = strlen(name);
-
-	if (h->magic != SURE_HEAD_MAGIC)
-		return 1; /* unknown: assume the worst */
-	for (uint32_t k = 0; k < h->nfields; k++) {
-		const struct sure_str *n = &h->field[k].name;
-		if (n->len == nl && n->off < h->cap && h->cap - n->off >= nl &&
-		    !memcmp(blk + n->off, name, nl))
-			return 1;
-	}
-	return 0;
-}
-
 /* Sets up a tunnel for this request's exchange only, if its end is known. */
 static void one_exchange(struct conn *c, int done)
 {
 	const struct sure_http_req *r = &c->p.req;
 	const struct sure_head *h = (const struct sure_head *)c->head;
+	uint32_t len;
 
 	c->tx = 0;
 	if (!r->keep_alive || r->expect_continue || r->chunked || (!done && !r->has_length) ||
 	    h->magic != SURE_HEAD_MAGIC || h->method == SURE_METHOD_HEAD ||
-	    has_field(c->head, "upgrade"))
+	    sure_http_head_get(c->head, "upgrade", &len))
 		return;
 	c->tx = 1;
 	c->tx_framed = 0;

@@ -85,6 +85,8 @@ __attribute__((noreturn)) void sg_serve_chain(void)
 {
 	struct sure_ctrl *c = sg_ctrl();
 	uint64_t hz = c->tsc_hz ? c->tsc_hz : TSC_HZ_GUESS;
+	uint32_t spin_us = SPIN_US; /* the last spin_us seen, and its ticks */
+	uint64_t spin_ticks = hz / 1000000 * SPIN_US;
 
 	for (;;) {
 		uint64_t idle_since = sg_rdtsc();
@@ -96,8 +98,16 @@ __attribute__((noreturn)) void sg_serve_chain(void)
 			}
 			/* The host may turn latency mode on or off at any time. */
 			uint32_t us = sg_load(&c->spin_us);
-			if (us != SURE_SPIN_FOREVER &&
-			    sg_rdtsc() - idle_since >= hz / 1000000 * (us ? us : SPIN_US))
+			if (us == SURE_SPIN_FOREVER) {
+				sg_pause();
+				continue;
+			}
+			uint32_t want = us ? us : SPIN_US;
+			if (want != spin_us) { /* changed: one division, not one per look */
+				spin_us = want;
+				spin_ticks = hz / 1000000 * want;
+			}
+			if (sg_rdtsc() - idle_since >= spin_ticks)
 				break;
 			sg_pause();
 		}
