@@ -536,6 +536,7 @@ static void test_runaways_spare_steps_in_latency_mode(void)
 	static struct sure_ctrl ctrl, ctrl1; /* the control pages the guests would read */
 	polling.ctrl = &ctrl;
 	runaway.ctrl = &ctrl1;
+	ctrl1.spin_us = SURE_SPIN_FOREVER; /* a guest's own claim of latency mode counts for nothing */
 	CHECK_EQ(sure_instance_set_spin(&polling, SURE_SPIN_FOREVER), 0);
 	CHECK_EQ(ctrl.spin_us, SURE_SPIN_FOREVER);
 	CHECK_EQ(sure_instance_set_spin(NULL, 0), -EINVAL);
