@@ -20,7 +20,7 @@ if [ ! -c "${SURE_KVM_DEVICE:-/dev/kvm}" ]; then
   # A nested guest would run them ~100x slower than hardware KVM: its numbers
   # would compare nothing, so nothing is measured rather than something wrong.
   echo "[bench] no /dev/kvm on this machine: the benchmarks of VMs need real KVM; only those without VMs run" >&2
-  for b in libsure/build/tests/bench_confine libsure/build/tests/bench_chain_guard; do
+  for b in libsure/build/tests/bench_confine libsure/build/tests/bench_chain_guard libsure/build/tests/bench_rx_placement; do
     echo "== $b"
     "$b"
   done

@@ -496,7 +496,7 @@ SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_datapla
 		.timeouts = s.timeouts,
 		.bytes_in = s.bytes_in,
 		.bytes_out = s.bytes_out,
-		.copied_in = dp->copied_in,
+		.copied_in = dp->copied_in + s.copied_in,
 		.copied_out = s.copied_out,
 		.events_dropped = dp->events_dropped,
 	};

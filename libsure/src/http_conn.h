@@ -58,6 +58,9 @@ struct conn {
 	uint64_t deadline_ns;
 	uint64_t first_ns; /* first byte of the current request, 0: none yet */
 	uint8_t rd, wr, urd, uwr; /* edge-triggered readiness */
+	/* The kernel said the client's side ended or failed (EPOLLRDHUP, HUP,
+	 * ERR): from then on, read until recv says so (see conn_read_short). */
+	uint8_t hup;
 	uint8_t eof, ueof, ushut, uconnecting;
 	uint8_t closed, on_again, close_after;
 	uint8_t taken; /* the owner's take() accepted the request, not answered yet */
@@ -152,6 +155,9 @@ void conn_sweep(struct conn *c, uint64_t now);
 void conn_drain(struct conn *c); /* the server stops: close it if idle */
 void conn_set_deadline(struct conn *c, int kind, uint64_t ns);
 int conn_recv_in(struct conn *c, int *eof);
+/* A recv of got bytes where room were asked for: a short read of a kernel
+ * socket drained it, so readiness is off until the next edge. */
+void conn_read_short(struct conn *c, size_t got, size_t room);
 int conn_flush(struct conn *c);
 int conn_out_reserve(struct conn *c, size_t n);
 void conn_again(struct conn *c);

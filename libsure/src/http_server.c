@@ -187,6 +187,7 @@ static void dispatch(struct sure_http_server *s, const struct epoll_event *ev)
 			break;
 		c->rd |= (ev->events & in) != 0;
 		c->wr |= (ev->events & out) != 0;
+		c->hup |= (ev->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
 		conn_drive(c);
 		break;
 	case EV_ZSTACK:
@@ -503,5 +504,6 @@ void sure_http_server_stats(struct sure_http_server *srv, struct sure_http_serve
 	out->timeouts = sure_load(&st->timeouts);
 	out->bytes_in = sure_load(&st->bytes_in);
 	out->bytes_out = sure_load(&st->bytes_out);
+	out->copied_in = sure_load(&st->copied_in);
 	out->copied_out = sure_load(&st->copied_out);
 }

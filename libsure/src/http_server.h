@@ -166,6 +166,9 @@ struct sure_http_server_stats {
 	uint64_t timeouts; /* slow clients closed (head, body, write; not idle) */
 	uint64_t bytes_in; /* from clients, tunnels included */
 	uint64_t bytes_out; /* to clients, tunnels included */
+	uint64_t copied_in; /* body bytes the parser copied out of a connection's
+			     * input buffer (those that came with the head, or a
+			     * chunked body); the rest was received in place */
 	uint64_t copied_out; /* answer bytes copied because the socket was full */
 };
 void sure_http_server_stats(struct sure_http_server *srv, struct sure_http_server_stats *out);

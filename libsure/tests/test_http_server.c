@@ -566,8 +566,10 @@ static void test_large_bodies(void)
 	static char body[300100];
 	struct client cl;
 	struct resp r;
+	struct sure_http_server_stats st0, st1;
 	size_t n = 0;
 
+	sure_http_server_stats(S, &st0);
 	for (size_t i = 0; i < 300000; i++)
 		want[i] = (char)('A' + (i * 13) % 50);
 	client_open(&cl, S, 0);
@@ -581,6 +583,9 @@ static void test_large_bodies(void)
 	CHECK_EQ(r.status, 200);
 	CHECK_EQ(r.body_len, 300000);
 	CHECK(strcmp(body, want) == 0);
+	/* Every chunk went through the input buffer: the parser copied it, counted. */
+	sure_http_server_stats(S, &st1);
+	CHECK_EQ(st1.copied_in - st0.copied_in, 300000);
 	SEND(&cl, "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
 		  "Content-Length: 300000\r\n\r\n");
 	CHECK_EQ(read_resp(&cl, &r, 1), 0);
@@ -590,6 +595,9 @@ static void test_large_bodies(void)
 	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
 	CHECK_EQ(r.body_len, 300000);
 	CHECK(strcmp(body, want) == 0);
+	/* Sent after the head was read: received in place, nothing copied. */
+	sure_http_server_stats(S, &st0);
+	CHECK_EQ(st0.copied_in, st1.copied_in);
 	client_close(&cl);
 }
 

@@ -140,8 +140,9 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr,
 		"tool_http_echo: %s: %" PRIu64 " requests, %" PRIu64 " connections, %" PRIu64
-		" parse errors, %" PRIu64 " timeouts, %" PRIu64 " answer bytes copied\n",
+		" parse errors, %" PRIu64 " timeouts, %" PRIu64 " body bytes copied in, %" PRIu64
+		" answer bytes copied\n",
 		rc ? "stopping" : strsignal(sig), st.requests, st.conns_accepted, st.parse_errors,
-		st.timeouts, st.copied_out);
+		st.timeouts, st.copied_in, st.copied_out);
 	return 0;
 }

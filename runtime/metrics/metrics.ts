@@ -133,9 +133,10 @@ function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
     ),
     counter(
       "sure_dataplane_copied_bytes_total",
-      "Body bytes copied by the stack: in, into an instance's area or a chain's pool " +
-        "(a body not received there); out, into the connection's buffer because the socket " +
-        "was full.",
+      "Body bytes copied by the stack: in, out of the connection's input buffer (bytes that " +
+        "came with their head, or a chunked body) and into an instance's area or a chain's " +
+        "pool (a body not received there); out, into the connection's buffer because the " +
+        "socket was full.",
       dir(s.copiedIn, s.copiedOut),
     ),
     gauge(
