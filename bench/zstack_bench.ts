@@ -6,7 +6,10 @@
 // at the other end of the veth pair and alternates between the two addresses,
 // so both paths cross the same veth and hit the same HTTP server and echo.
 // Needs root (namespaces, XDP); says so and exits 0 otherwise.
-//   deno run -A bench/zstack_bench.ts [seconds]
+//   deno run -A bench/zstack_bench.ts [seconds] [native|generic]
+// The XDP mode is the port's own choice unless given (on veth with
+// multi-buffer AF_XDP it is generic: see src/zs_port.c), so that runs in each
+// mode can be compared.
 // Per row: requests/s, p50, p99 and the server's CPU per request (all its
 // threads), wrk's, and the machine's irq+softirq time per request: the
 // kernel's TCP does its receive work there, the Z-stack on the server's
@@ -28,6 +31,11 @@ import {
 const root = new URL("../", import.meta.url).pathname;
 const toolBin = `${root}libsure/build/tests/tool_http_echo`;
 const seconds = Number(Deno.args[0] ?? "5");
+const xdpMode = Deno.args[1];
+if (!(seconds > 0) || (xdpMode !== undefined && xdpMode !== "native" && xdpMode !== "generic")) {
+  console.error("usage: zstack_bench.ts [seconds] [native|generic]");
+  Deno.exit(2);
+}
 const ROUNDS = 2;
 const NS_SERVER = "sure-zb-s", NS_CLIENT = "sure-zb-c";
 const PORT = 8080;
@@ -63,7 +71,17 @@ await inNs(NS_CLIENT, ["ip", "link", "set", "zb1", "up"]);
 await inNs(NS_CLIENT, ["ip", "link", "set", "lo", "up"]);
 
 const server = new Deno.Command("ip", {
-  args: ["netns", "exec", NS_SERVER, toolBin, String(PORT), "10.78.0.1", "zb0", "10.78.0.2"],
+  args: [
+    "netns",
+    "exec",
+    NS_SERVER,
+    toolBin,
+    String(PORT),
+    "10.78.0.1",
+    "zb0",
+    "10.78.0.2",
+    ...(xdpMode ? [xdpMode] : []),
+  ],
   stdout: "piped",
   stderr: "inherit",
 }).spawn();
@@ -88,7 +106,8 @@ try {
   }
   const results = await measureAll(paths, cases, ROUNDS, seconds, NS_CLIENT);
   console.log(
-    `HTTP echo over veth, one libsure server: kernel TCP vs the Z-stack (AF_XDP copy mode), ` +
+    `HTTP echo over veth, one libsure server: kernel TCP vs the Z-stack (AF_XDP copy mode, ` +
+      `XDP ${xdpMode ?? "mode of the port's choice"}), ` +
       `wrk -t1 -d${seconds}s in another namespace, median of ${ROUNDS} rounds alternating; ` +
       `${navigator.hardwareConcurrency} cores shared with wrk`,
   );

@@ -315,7 +315,7 @@ export const STRUCTS = {
     request_id: 120,
   },
   sure_dataplane_stats: {
-    size: 264,
+    size: 288,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -349,5 +349,8 @@ export const STRUCTS = {
     zs_conns_open: 240,
     zs_conns_total: 248,
     hop_connects: 256,
+    zs_xdp_generic: 264,
+    zs_multi_buffer: 272,
+    zs_rx_chained: 280,
   },
 } as const;

@@ -35,7 +35,7 @@ export interface DataplaneOptions {
     /** Next hop off-link (numeric IPv4). */
     gateway?: string;
     queue?: number;
-    /** UMEM frames of 2 KiB (4096). */
+    /** UMEM frames of 4 KiB (4096). */
     frames?: number;
   };
 }
@@ -165,6 +165,10 @@ export interface DataplaneStats {
     drops: number;
     connsOpen: number;
     connsTotal: number;
+    /** Its XDP program's mode, whether packets longer than a frame can come, how many did. */
+    xdp: "native" | "generic";
+    multiBuffer: boolean;
+    rxChained: number;
   };
 }
 
@@ -208,6 +212,12 @@ export class Dataplane {
   private constructor(h: Deno.PointerObject) {
     this.#h = h;
     this.port = libsure().sure_dataplane_port(h);
+  }
+
+  /** Accepts connections from now on (refused since start, so that none finds the routes unpublished). */
+  open(): void {
+    const rc = libsure().sure_dataplane_open(this.#handle());
+    if (rc < 0) throw errorFromErrno("sure_dataplane_open", rc);
   }
 
   static start(o: DataplaneOptions): Dataplane {
@@ -495,6 +505,9 @@ export class Dataplane {
         drops: s.u64("zs_drops"),
         connsOpen: s.u64("zs_conns_open"),
         connsTotal: s.u64("zs_conns_total"),
+        xdp: s.u64("zs_xdp_generic") ? "generic" : "native",
+        multiBuffer: s.u64("zs_multi_buffer") !== 0,
+        rxChained: s.u64("zs_rx_chained"),
       },
     };
   }

@@ -182,6 +182,7 @@ export const SYMBOLS = {
   sure_chain_step_stats: { parameters: ["pointer", "u32", "buffer", "usize"], result: "i32" },
   // the data plane (libsure.h): config, its size, out handle
   sure_dataplane_start: { parameters: ["buffer", "usize", "buffer"], result: "i32" },
+  sure_dataplane_open: { parameters: ["pointer"], result: "i32" },
   sure_dataplane_port: { parameters: ["pointer"], result: "i32" },
   // Waits for requests in progress (up to grace_ms) and joins the server's thread.
   sure_dataplane_stop: { parameters: ["pointer", "u32"], result: "void", nonblocking: true },

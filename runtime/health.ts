@@ -84,6 +84,12 @@ export const HealthSchema = z.object({
       drops: z.number().int().describe(
         "Frames dropped (by the kernel for want of room, or by the stack)",
       ),
+      xdp: z.enum(["native", "generic"]).describe(
+        "How its XDP program runs: in the driver, or on the kernel's buffers (generic)",
+      ),
+      multiBuffer: z.boolean().describe(
+        "Packets longer than a frame reach it in several frames (multi-buffer AF_XDP, Linux 6.6)",
+      ),
     }).optional().describe("The Z-stack (af_xdp)"),
   }),
   fleet: z.object({
@@ -115,6 +121,8 @@ export interface FrontInfo {
       retransmits: number;
       drops: number;
       rxDropped: number;
+      xdp: "native" | "generic";
+      multiBuffer: boolean;
     };
   };
   /** The Z-stack's interface and address (af_xdp). */
@@ -197,6 +205,8 @@ function front(f: FrontInfo | undefined): Health["dataplane"] {
           txFrames: s.stack.txFrames,
           retransmits: s.stack.retransmits,
           drops: s.stack.drops + s.stack.rxDropped,
+          xdp: s.stack.xdp,
+          multiBuffer: s.stack.multiBuffer,
         },
       }
       : {}),

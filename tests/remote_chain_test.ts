@@ -207,6 +207,13 @@ for (const backend of ["sockets", "af_xdp"] as const) {
           assert.ok(frames >= h.stack.rxFrames, `${frames} frames`);
           const wire = await metric(a, /sure_zstack_copied_bytes_total\{kind="wire"\} (\d+)/);
           assert.ok(wire >= big.length, `${wire} bytes copied into TX frames`);
+          // The mode is the port's choice (generic on veth with multi-buffer
+          // AF_XDP, which Linux has from 6.6); without multi-buffer no packet
+          // comes in more than one frame.
+          assert.ok(["native", "generic"].includes(h.stack.xdp), JSON.stringify(h.stack));
+          assert.equal(h.stack.xdp === "generic", h.stack.multiBuffer, JSON.stringify(h.stack));
+          const chained = await metric(a, /sure_zstack_packets_chained_total (\d+)/);
+          if (!h.stack.multiBuffer) assert.equal(chained, 0);
         }
 
         // A request that comes in on b is led by a, which runs the first step:

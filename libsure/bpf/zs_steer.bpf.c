@@ -101,7 +101,10 @@ static __always_inline int zs_ipv4(struct xdp_md *ctx, const struct zs_steer_cfg
 	return XDP_PASS;
 }
 
-SEC("xdp")
+/* xdp.frags: it also takes packets in several buffers (its headers are all
+ * in the first, which is all it reads); zs_port.c clears the flag when its
+ * socket cannot receive them. */
+SEC("xdp.frags")
 int zs_steer(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;

@@ -490,12 +490,17 @@ struct sure_dataplane_config {
 	char addr[16]; /* af_xdp: numeric IPv4 the stack owns */
 	char gateway[16]; /* af_xdp: numeric IPv4 of the next hop off-link, "": none */
 	uint32_t queue; /* af_xdp: the RX queue to bind (0) */
-	uint32_t frames; /* af_xdp: UMEM frames of 2 KiB (0: 4096) */
+	uint32_t frames; /* af_xdp: UMEM frames of 4 KiB (0: 4096) */
 };
 #define SURE_DP_SOCKETS 0u
 #define SURE_DP_AF_XDP 1u
+/* Binds the port (a taken one is -EADDRINUSE here) and starts the data
+ * plane; connections are refused until sure_dataplane_open. */
 SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_t size,
 				  struct sure_dataplane **out);
+/* Accepts connections from now on: once the control plane has published its
+ * routes and its upstream listens. Once. 0 or -errno. */
+SURE_API int sure_dataplane_open(struct sure_dataplane *dp);
 SURE_API int sure_dataplane_port(struct sure_dataplane *dp);
 /* Stops accepting, lets requests in progress finish for up to grace_ms,
  * then closes everything and frees dp. Instances still lent are not
@@ -654,6 +659,10 @@ struct sure_dataplane_stats {
 	/* connections opened for chain hops (a hop on a connection kept open
 	 * since an earlier hop to the same node opens none) */
 	uint64_t hop_connects;
+	/* The Z-stack's XDP program runs in generic (SKB) mode (1) or native
+	 * (0); packets longer than a frame can come (multi-buffer AF_XDP, 1),
+	 * and how many came in more than one frame. */
+	uint64_t zs_xdp_generic, zs_multi_buffer, zs_rx_chained;
 };
 SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_dataplane_stats *out,
 				  size_t size);

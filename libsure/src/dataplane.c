@@ -384,6 +384,9 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 		.idle_timeout_ms = cfg->idle_timeout_ms,
 		.write_timeout_ms = cfg->write_timeout_ms,
 		.cpu_mask = cfg->cpu_mask,
+		/* Connections are refused until the control plane has published
+		 * its routes and its upstream listens (sure_dataplane_open). */
+		.hold_accept = 1,
 		/* The largest body a function takes: each route lowers it (sure_http_limit_body). */
 		.max_body = (uint64_t)SURE_IO_MAX,
 		.ops = &sure_dp_ops,
@@ -423,6 +426,11 @@ fail:
 	pthread_mutex_destroy(&dp->lock);
 	free(dp);
 	return rc;
+}
+
+SURE_API int sure_dataplane_open(struct sure_dataplane *dp)
+{
+	return dp ? sure_http_server_open(dp->srv) : -EINVAL;
 }
 
 SURE_API int sure_dataplane_port(struct sure_dataplane *dp)

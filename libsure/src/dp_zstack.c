@@ -62,6 +62,9 @@ void sure_dp_zstack_stats(struct sure_dataplane *dp, struct sure_dataplane_stats
 	out->zs_drops = z.drops;
 	out->zs_conns_open = z.conns_open;
 	out->zs_conns_total = z.conns_total;
+	out->zs_xdp_generic = z.xdp_generic;
+	out->zs_multi_buffer = z.multi_buffer;
+	out->zs_rx_chained = z.rx_chained;
 }
 
 void sure_dp_zstack_close(struct sure_dataplane *dp)

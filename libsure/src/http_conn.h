@@ -127,6 +127,8 @@ struct sure_http_server {
 	struct http_tick *ticks;
 	struct http_watch *watches;
 	uint32_t stop_req, grace_ms; /* atomics: set by sure_http_server_stop */
+	uint32_t open_req; /* atomic: sure_http_server_open asked for the Z-stack's listener */
+	int listening; /* the loop's: accepting (the listeners are up) */
 	int draining;
 	uint64_t drain_deadline_ns;
 	/* Answer heads are built here and sent (or copied) at once. */

@@ -173,6 +173,11 @@ static void dispatch(struct sure_http_server *s, const struct epoll_event *ev)
 	case EV_WAKE:
 		if (read(s->wfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			break;
+		if (sure_load(&s->open_req) && !s->listening && !s->draining) {
+			s->listening = 1;
+			if (s->cfg.zs)
+				zsrv_listen(s); /* lwIP is this thread's */
+		}
 		if (sure_load(&s->stop_req) && !s->draining)
 			begin_drain(s);
 		break;
@@ -395,13 +400,14 @@ int sure_http_server_start(const struct sure_http_server_config *cfg,
 	}
 	if (rc == 0 && (cfg->host[0] || !cfg->zs))
 		rc = listen_on(s, cfg->host, cfg->port);
-	if (rc == 0 && cfg->zs)
+	if (rc == 0 && cfg->zs && !cfg->hold_accept)
 		rc = zsrv_listen(s);
+	s->listening = !cfg->hold_accept;
 	if (rc == 0) {
 		ev.data.ptr = &s->wev;
 		rc = epoll_ctl(s->ep, EPOLL_CTL_ADD, s->wfd, &ev);
 		ev.data.ptr = &s->lev;
-		if (rc == 0 && s->lfd >= 0)
+		if (rc == 0 && s->lfd >= 0 && !cfg->hold_accept)
 			rc = epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd, &ev);
 		rc = rc < 0 ? -errno : 0;
 	}
@@ -413,6 +419,28 @@ int sure_http_server_start(const struct sure_http_server_config *cfg,
 		return rc;
 	}
 	*out = s;
+	return 0;
+}
+
+int sure_http_server_open(struct sure_http_server *srv)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint64_t one = 1;
+
+	if (!srv || !srv->cfg.hold_accept || sure_load(&srv->open_req) || sure_load(&srv->stop_req))
+		return -EINVAL;
+	sure_store(&srv->open_req, 1);
+	/* The listener is not in the loop's epoll set yet, so the loop does
+	 * not touch it: add it from here (an epoll set takes that from any
+	 * thread). Connections made meanwhile waited in its backlog. */
+	if (srv->lfd >= 0) {
+		ev.data.ptr = &srv->lev;
+		if (epoll_ctl(srv->ep, EPOLL_CTL_ADD, srv->lfd, &ev) < 0)
+			return -errno;
+	}
+	if (write(srv->wfd, &one, sizeof(one)) < 0) {
+		/* An eventfd only fails when its counter would overflow. */
+	}
 	return 0;
 }
 

@@ -103,15 +103,26 @@ struct sure_http_server_config {
 	 * owner must not touch the stack meanwhile except from the ops
 	 * callbacks, watches and ticks, which run on that thread. NULL: none. */
 	struct zstack *zs;
+	/* 1: listen, but accept nothing until sure_http_server_open(), so that
+	 * no request reaches an owner that is not ready (its routes, the
+	 * upstream), while a taken port is still found at start: connections
+	 * made meanwhile wait in the kernel's backlog and are served once open
+	 * (the Z-stack's listener only comes then: its peers are refused
+	 * before). 0: accept at once. */
+	uint8_t hold_accept;
 	const struct sure_http_ops *ops;
 	void *ctx;
 };
 
-/* Binds, listens and starts the server's thread. 0 or -errno (-EADDRINUSE,
- * -EINVAL for a host that is no numeric address, -ENAMETOOLONG...). The
- * strings of cfg are not kept. */
+/* Binds, listens and starts the server's thread (accepting unless
+ * cfg->hold_accept). 0 or -errno (-EADDRINUSE, -EINVAL for a host that is no numeric address,
+ * -ENAMETOOLONG...). The strings of cfg are not kept. */
 int sure_http_server_start(const struct sure_http_server_config *cfg,
 			   struct sure_http_server **out);
+/* Starts accepting on a server started with hold_accept: the kernel
+ * listener at once, the Z-stack's from the server's thread right after.
+ * Once; not after sure_http_server_stop. 0 or -errno. */
+int sure_http_server_open(struct sure_http_server *srv);
 /* The port it listens on. */
 uint16_t sure_http_server_port(struct sure_http_server *srv);
 /*

@@ -4,11 +4,20 @@
  * only the frames the Z-stack owns (everything else goes to the kernel).
  *
  * The UMEM is a memfd (struct sure_shm) so that the frames live in memory
- * that can be mapped elsewhere (a guest's pool); received frames are handed
+ * that can be mapped elsewhere; received frames are handed
  * to the caller in place and given back with zs_port_release() once the
  * stack is done with them (the stack may hold a frame for a while, e.g. an
  * out-of-order TCP segment). Transmit copies into a free TX frame (veth gives
  * copy mode anyway) and is counted.
+ *
+ * Packets longer than a frame: the socket is bound with XDP_USE_SG and the
+ * program loaded as taking frags (Linux 6.6 and later), so the kernel splits
+ * such a packet over several frames and marks all but the last (copy mode).
+ * That is what keeps large transfers working in generic mode, where GRO has
+ * joined segments before the program runs, and on veth, which then keeps
+ * passing its peer's 64 KiB segments whole to the kernel's own traffic too.
+ * A kernel without it: bound without, and such packets are the kernel's to
+ * drop, as a single-frame socket always had it.
  *
  * What the XDP program steers to the XSK (all else: XDP_PASS):
  *   - IPv4 frames whose destination address is cfg->addr and that are
@@ -38,9 +47,29 @@ struct zs_port_config {
 	uint16_t port; /* TCP listen port, host byte order (0: none) */
 	uint16_t lport_lo, lport_hi; /* host byte order; 0,0: none */
 	uint32_t frames; /* UMEM frames (0: 4096), each ZS_FRAME_SIZE bytes */
+	uint8_t xdp_mode; /* ZS_XDP_AUTO, or one mode forced (tests, benchmarks) */
 };
 
-#define ZS_FRAME_SIZE 2048u
+enum {
+	ZS_XDP_AUTO, /* native where the driver has it, except generic on veth with multi-buffer */
+	ZS_XDP_NATIVE, /* native or -EOPNOTSUPP */
+	ZS_XDP_GENERIC,
+};
+
+/* One page per frame: a packet longer than a frame (a jumbo frame, or the
+ * up to 64 KiB that GRO joins before generic XDP sees it, or that veth passes
+ * on whole) comes in several frames, and copy mode gives at most
+ * ZS_MAX_FRAGS of them to a packet: 18 pages hold 64 KiB and its headers. */
+#define ZS_FRAME_SIZE 4096u
+#define ZS_MAX_FRAGS 18u
+
+/* One frame of a received packet: its bytes in the UMEM and the handle that
+ * gives the frame back. */
+struct zs_frag {
+	uint8_t *data;
+	uint32_t len;
+	uint64_t handle;
+};
 
 /* Creates the UMEM, the XSK (copy mode; XDP_FLAGS_DRV_MODE, falling back to
  * SKB mode), loads and attaches the XDP program and puts the XSK in its map.
@@ -57,12 +86,16 @@ int zs_port_fd(const struct zs_port *p);
 const uint8_t *zs_port_mac(const struct zs_port *p);
 uint32_t zs_port_mtu(const struct zs_port *p);
 
-/* Up to budget received frames: fn(arg, frame, len, handle) for each, in
- * order. frame points into the UMEM; it stays valid (and is not reused)
- * until zs_port_release(p, handle). Refills the fill ring with free frames.
- * Returns how many frames were handed out. */
-unsigned zs_port_rx(struct zs_port *p, unsigned budget,
-		    void (*fn)(void *arg, uint8_t *frame, uint32_t len, uint64_t handle), void *arg);
+/* Up to budget received packets: fn(arg, frags, n) for each, in order, with
+ * its n (1..ZS_MAX_FRAGS) frames in order. Each frame's bytes stay valid
+ * (and the frame is not reused) until zs_port_release(p, its handle), which
+ * the callee must call for every one of them. A packet whose descriptors are
+ * not all sane (outside the RX frames, a frame handed out twice, more than
+ * ZS_MAX_FRAGS) is not handed out; its frames that are ours go back at once
+ * (counted in rx_invalid). Returns how many packets were handed out or
+ * refused. */
+typedef void (*zs_rx_fn)(void *arg, const struct zs_frag *frags, unsigned n);
+unsigned zs_port_rx(struct zs_port *p, unsigned budget, zs_rx_fn fn, void *arg);
 /* Gives a received frame back (it returns to the fill ring). */
 void zs_port_release(struct zs_port *p, uint64_t handle);
 
@@ -82,6 +115,10 @@ struct zs_port_stats {
 	uint64_t rx_dropped; /* the kernel's XDP_STATISTICS: rx_dropped + rx_ring_full (a frame with no
 			      * fill-ring frame is in rx_dropped; fill_ring_empty only repeats it) */
 	uint64_t tx_busy; /* zs_port_tx calls refused with -EAGAIN */
+	uint64_t rx_chained; /* packets that came in more than one frame */
+	uint64_t rx_invalid; /* packets refused by zs_port_rx (see there) */
+	uint8_t multi_buffer; /* 1: bound with XDP_USE_SG, the program takes frags */
+	uint8_t generic; /* 1: the program runs in generic (SKB) mode, 0: native */
 };
 void zs_port_stats(const struct zs_port *p, struct zs_port_stats *out);
 

@@ -9,17 +9,20 @@
 
 #include "lwip/etharp.h"
 #include "lwip/init.h"
+#include "lwip/ip4.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
+#include "lwip/prot/ethernet.h"
+#include "lwip/prot/ip4.h"
 #include "netif/ethernet.h"
 
 #include "zs_internal.h"
 
-/* Frames taken from the port per zstack_poll round. */
+/* Packets taken from the port per zstack_poll round. */
 #define RX_BUDGET 256u
 
 static struct zstack *the_stack; /* lwIP is one per process */
@@ -47,41 +50,97 @@ static void rxbuf_free(struct pbuf *p)
 	zs->frames_held--;
 }
 
-static void on_frame(void *arg, uint8_t *frame, uint32_t len, uint64_t handle)
+/* Frame bytes lent to lwIP in place as one custom pbuf. */
+static struct pbuf *lend(struct zstack *zs, uint8_t *data, uint32_t len, uint64_t handle)
+{
+	struct zs_rxbuf *b = zs->rx_free;
+
+	zs->rx_free = b->next_free;
+	b->handle = handle;
+	b->pc.custom_free_function = rxbuf_free;
+	zs->frames_held++;
+	return pbuf_alloced_custom(PBUF_RAW, (u16_t)len, PBUF_REF, &b->pc, data, (u16_t)len);
+}
+
+static void release_all(struct zstack *zs, const struct zs_frag *f, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++)
+		zs_port_release(zs->port, f[k].handle);
+}
+
+/* How many bytes of the first of n frames (first_len of them, total in
+ * all) lwIP is not given: none of a packet of one frame, which goes to the
+ * Ethernet input as it is. A longer packet (GRO's or veth's, up to 64 KiB)
+ * can only be IPv4 for us, its headers in its first frame: its Ethernet
+ * header is taken off here, as the whole frame may be longer than the 16-bit
+ * length of a pbuf chain. -1: drop it. */
+static int chain_skip(const uint8_t *first, uint32_t first_len, uint32_t total, unsigned n)
+{
+	if (n == 1)
+		return 0;
+	/* lwIP reads the IPv4 header from the first pbuf before it checks its length. */
+	if (first_len < SIZEOF_ETH_HDR + IP_HLEN || first[12] != 0x08 || first[13] != 0x00 ||
+	    total - SIZEOF_ETH_HDR > 0xffff)
+		return -1;
+	return SIZEOF_ETH_HDR;
+}
+
+/* A packet of n frames, as pbufs, into lwIP (which frees it). */
+static void deliver(struct zstack *zs, struct pbuf *p, unsigned n)
+{
+	if ((n > 1 ? ip4_input(p, &zs->nif) : zs->nif.input(p, &zs->nif)) != ERR_OK)
+		pbuf_free(p);
+}
+
+/* One received packet of n frames. */
+static void on_packet(void *arg, const struct zs_frag *f, unsigned n)
 {
 	struct zstack *zs = arg;
-	struct zs_rxbuf *b = zs->rx_free;
-	struct pbuf *p;
+	uint32_t total = 0;
+	struct pbuf *p = NULL;
+	unsigned lent = 0;
+	int skip;
 
-	zs->rx_bytes += len;
-	if (zs->drop_every && ++zs->rx_seen % zs->drop_every == 0) {
-		zs_port_release(zs->port, handle);
+	for (unsigned k = 0; k < n; k++)
+		total += f[k].len;
+	zs->rx_bytes += total;
+	skip = chain_skip(f[0].data, f[0].len, total, n);
+	if (skip < 0 || (zs->drop_every && ++zs->rx_seen % zs->drop_every == 0)) {
+		release_all(zs, f, n);
 		zs->drops++;
 		return;
 	}
 	/* Frames the user holds (unread bytes) past half of the UMEM: copy this
-	 * one out, so slow readers cannot starve the fill ring. */
-	if (!b || zs->frames_held * 2 >= zs->nframes) {
-		p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+	 * packet out, so slow readers cannot starve the fill ring. */
+	for (struct zs_rxbuf *b = zs->rx_free; b && lent < n; b = b->next_free)
+		lent++;
+	if (lent < n || (zs->frames_held + n) * 2 > zs->nframes) {
+		p = pbuf_alloc(PBUF_RAW, (u16_t)(total - (uint32_t)skip), PBUF_RAM);
 		if (p) {
-			memcpy(p->payload, frame, len);
-			zs->copied_in += len;
+			uint32_t at = 0;
+			for (unsigned k = 0; k < n; k++) {
+				uint32_t from = k ? 0 : (uint32_t)skip;
+				memcpy((uint8_t *)p->payload + at, f[k].data + from, f[k].len - from);
+				at += f[k].len - from;
+			}
+			zs->copied_in += total - (uint32_t)skip;
 		}
-		zs_port_release(zs->port, handle);
+		release_all(zs, f, n);
 	} else {
-		zs->rx_free = b->next_free;
-		b->handle = handle;
-		b->pc.custom_free_function = rxbuf_free;
-		zs->frames_held++;
-		p = pbuf_alloced_custom(PBUF_RAW, (u16_t)len, PBUF_REF, &b->pc, frame,
-					ZS_FRAME_SIZE);
+		for (unsigned k = 0; k < n; k++) {
+			uint32_t from = k ? 0 : (uint32_t)skip;
+			struct pbuf *q = lend(zs, f[k].data + from, f[k].len - from, f[k].handle);
+			if (k == 0)
+				p = q;
+			else
+				pbuf_cat(p, q);
+		}
 	}
 	if (!p) {
 		zs->drops++;
 		return;
 	}
-	if (zs->nif.input(p, &zs->nif) != ERR_OK)
-		pbuf_free(p);
+	deliver(zs, p, n);
 }
 
 /* ---- transmit ---- */
@@ -180,6 +239,7 @@ static int open_stack(const struct zstack_config *cfg, int wired, struct zstack 
 	pc.lport_lo = zs->lport_lo;
 	pc.lport_hi = zs->lport_hi;
 	pc.frames = cfg->frames;
+	pc.xdp_mode = cfg->xdp_mode;
 	rc = wired ? zs_port_open(&pc, &zs->port) : 0;
 	if (rc < 0) {
 		free(zs);
@@ -228,17 +288,40 @@ int zstack_open_unwired(const struct zstack_config *cfg, struct zstack **out)
 	return open_stack(cfg, 0, out);
 }
 
-void zstack_inject(struct zstack *zs, const uint8_t *frame, uint32_t len)
+void zstack_inject(struct zstack *zs, const uint8_t *frame, uint32_t len, unsigned pieces)
 {
-	struct pbuf *p = len <= 0xffff ? pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM) : NULL;
+	struct pbuf *p = NULL;
+	uint32_t at = 0;
+	int skip;
 
-	if (!p)
+	if (pieces < 1 || pieces > ZS_MAX_FRAGS || pieces > len || (pieces == 1 && len > 0xffff))
 		return;
-	memcpy(p->payload, frame, len);
-	zs->rx_frames++;
+	zs->rx_frames += pieces;
 	zs->rx_bytes += len;
-	if (zs->nif.input(p, &zs->nif) != ERR_OK)
-		pbuf_free(p);
+	/* Cut evenly, the last piece taking the rest, as the port hands over a
+	 * packet in frames; the checks of a real packet's first frame. */
+	skip = chain_skip(frame, pieces == 1 ? len : len / pieces, len, pieces);
+	if (skip < 0) {
+		zs->drops++;
+		return;
+	}
+	for (unsigned k = 0; k < pieces; k++) {
+		uint32_t n = k + 1 < pieces ? len / pieces : len - at, from = k ? 0 : (uint32_t)skip;
+		struct pbuf *q = pbuf_alloc(PBUF_RAW, (u16_t)(n - from), PBUF_RAM);
+		if (!q) {
+			if (p)
+				pbuf_free(p);
+			zs->drops++;
+			return;
+		}
+		memcpy(q->payload, frame + at + from, n - from);
+		at += n;
+		if (k == 0)
+			p = q;
+		else
+			pbuf_cat(p, q);
+	}
+	deliver(zs, p, pieces);
 	sys_check_timeouts();
 	zs_sock_deliver(zs);
 }
@@ -271,9 +354,8 @@ int zstack_fd(const struct zstack *zs)
 
 int zstack_poll(struct zstack *zs)
 {
-	unsigned got = zs_port_rx(zs->port, RX_BUDGET, on_frame, zs);
+	unsigned got = zs_port_rx(zs->port, RX_BUDGET, on_packet, zs);
 
-	zs->rx_frames += got;
 	sys_check_timeouts();
 	zs_sock_deliver(zs);
 	zstack_flush(zs);
@@ -312,8 +394,11 @@ void zstack_stats(const struct zstack *zs, struct zstack_stats *out)
 	 * resets are ours: connections that ended in an error. */
 	out->retransmits = lwip_stats.mib2.tcpretranssegs;
 	out->resets = zs->resets;
-	out->drops = zs->drops + lwip_stats.link.drop + lwip_stats.ip.drop + lwip_stats.tcp.drop +
-		     lwip_stats.etharp.drop + lwip_stats.icmp.drop;
+	out->drops = zs->drops + ps.rx_invalid + lwip_stats.link.drop + lwip_stats.ip.drop +
+		     lwip_stats.tcp.drop + lwip_stats.etharp.drop + lwip_stats.icmp.drop;
+	out->rx_chained = ps.rx_chained;
+	out->multi_buffer = ps.multi_buffer;
+	out->xdp_generic = ps.generic;
 	out->conns_open = zs->conns_open;
 	out->conns_total = zs->conns_total;
 	out->mtu = zs->nif.mtu;

@@ -45,6 +45,9 @@ struct zstack_config {
 	/* Fault injection for tests of loss recovery: every Nth frame received
 	 * and every Nth frame sent is dropped (counted in drops). 0: none. */
 	uint32_t drop_every;
+	/* 0: the port's choice; 1: native XDP only; 2: generic (SKB) mode
+	 * (zs_port.h's ZS_XDP_*; tests and benchmarks). */
+	uint8_t xdp_mode;
 	/* Unwired stacks only: every frame the stack sends (fuzzing). */
 	void (*tap)(void *arg, const uint8_t *frame, uint32_t len);
 	void *tap_arg;
@@ -56,8 +59,10 @@ int zstack_open(const struct zstack_config *cfg, struct zstack **out);
  * frames reach it only through zstack_inject. For fuzzing the stack's
  * parsing of frames (tests/fuzz_zstack.c). */
 int zstack_open_unwired(const struct zstack_config *cfg, struct zstack **out);
-/* One frame in (copied), as if received; then socket events are delivered. */
-void zstack_inject(struct zstack *zs, const uint8_t *frame, uint32_t len);
+/* One frame in (copied), as if received in pieces frames (1 to
+ * ZS_MAX_FRAGS, cut evenly; a packet of more than one frame must be IPv4);
+ * then socket events are delivered. */
+void zstack_inject(struct zstack *zs, const uint8_t *frame, uint32_t len, unsigned pieces);
 /* Aborts every connection (their users must have closed their sockets),
  * detaches from the interface and frees. NULL is fine. */
 void zstack_close(struct zstack *zs);
@@ -118,7 +123,11 @@ struct zstack_stats {
 	uint64_t retransmits; /* TCP segments sent again on duplicate ACKs (fast retransmit;
 			       * lwIP does not count retransmission timeouts) */
 	uint64_t resets; /* connections that ended in an error: reset, given up, refused */
-	uint64_t drops; /* frames lwIP dropped (bad, unwanted or no memory) */
+	uint64_t drops; /* packets dropped: by lwIP (bad, unwanted or no memory), by the
+			 * stack (refused descriptors, a long packet that is not IPv4) */
+	uint64_t rx_chained; /* packets that came in more than one frame */
+	uint8_t multi_buffer; /* packets longer than a frame can come (XDP_USE_SG) */
+	uint8_t xdp_generic; /* the steering program runs in generic (SKB) mode */
 	uint64_t conns_open; /* sockets alive */
 	uint64_t conns_total; /* accepted + connected */
 	uint32_t mtu;

@@ -6,7 +6,8 @@
  * raw Ethernet frames, TCP segments to the stack (valid Ethernet and IPv4
  * headers built here, the TCP header and payload from the input, the ACK
  * number optionally the stack's last sequence number plus one), ARP
- * requests. Every frame the stack sends goes through a tap that checks it is
+ * requests; each given in one frame or cut into several, as the port hands
+ * over a packet longer than a frame. Every frame the stack sends goes through a tap that checks it is
  * a well-formed Ethernet frame from the stack. The stack is closed after
  * each input (and must free everything: LeakSanitizer watches). An empty
  * input is a whole exchange: handshake, a request, its echo, FIN.
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include "fuzz_input.h"
+#include "zs_port.h"
 #include "zstack.h"
 
 #define OUR_IP 0x0200000au /* 10.0.0.2, network order */
@@ -197,7 +199,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = arp_request(f, &in);
 			break;
 		}
-		zstack_inject(zs, f, len);
+		/* Mostly one frame; else cut as a packet the port gave in several. */
+		uint8_t cut = fin_u8(&in, 0);
+		zstack_inject(zs, f, len, cut < 192 ? 1 : 1 + cut % ZS_MAX_FRAGS);
 	}
 	zstack_stats(zs, &st);
 	check(st.conns_open <= st.conns_total);

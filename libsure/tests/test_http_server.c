@@ -1050,6 +1050,40 @@ static void test_graceful_stop(void)
 	client_close(&late);
 }
 
+/* hold_accept: the port is taken at start (a second server on it fails),
+ * a connection made before open waits, unanswered, and is served once open;
+ * open is once, and only for a server that holds. */
+static void test_hold_accept(void)
+{
+	struct sure_http_server_config cfg = base_cfg(), again;
+	struct sure_http_server *s, *other = NULL;
+	struct client cl;
+	struct resp r;
+	char body[64];
+
+	cfg.hold_accept = 1;
+	s = start(&cfg);
+	again = cfg;
+	again.port = sure_http_server_port(s);
+	again.hold_accept = 0;
+	CHECK(again.port != 0);
+	CHECK_EQ(sure_http_server_start(&again, &other), -EADDRINUSE);
+	client_open(&cl, s, 0);
+	SEND(&cl, "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok");
+	struct pollfd pfd = { .fd = cl.fd, .events = POLLIN };
+	CHECK_EQ(poll(&pfd, 1, 200), 0); /* not accepted: nobody answers */
+	CHECK_EQ(sure_http_server_open(s), 0);
+	CHECK_EQ(sure_http_server_open(s), -EINVAL);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK(strcmp(body, "ok") == 0);
+	client_close(&cl);
+	sure_http_server_stop(s, 0);
+	s = start(&again); /* accepting at once: nothing to open */
+	CHECK_EQ(sure_http_server_open(s), -EINVAL);
+	sure_http_server_stop(s, 0);
+}
+
 static void test_max_conns(void)
 {
 	struct sure_http_server_config cfg = base_cfg();
@@ -1151,6 +1185,7 @@ int main(void)
 	RUN(test_cancel_on_disconnect);
 	RUN(test_watch);
 	RUN(test_graceful_stop);
+	RUN(test_hold_accept);
 	RUN(test_max_conns);
 	RUN(test_big_answer_slow_reader);
 	RUN(test_bad_calls);

@@ -564,19 +564,22 @@ static size_t glen(const struct grab *g, unsigned i)
 	return g->len[i] < 128 ? g->len[i] : 128;
 }
 
-static void grab_fn(void *arg, uint8_t *frame, uint32_t len, uint64_t handle)
+/* Each frame of a packet as a frame of its own (the frames sent here fit one). */
+static void grab_fn(void *arg, const struct zs_frag *f, unsigned n)
 {
 	struct grab *g = arg;
 
-	if (g->n < GRAB_MAX) {
-		g->len[g->n] = len;
-		g->handle[g->n] = handle;
-		g->at[g->n] = frame;
-		memcpy(g->copy[g->n], frame, len < 128 ? len : 128);
-		g->n++;
+	for (unsigned k = 0; k < n; k++) {
+		if (g->n < GRAB_MAX) {
+			g->len[g->n] = f[k].len;
+			g->handle[g->n] = f[k].handle;
+			g->at[g->n] = f[k].data;
+			memcpy(g->copy[g->n], f[k].data, f[k].len < 128 ? f[k].len : 128);
+			g->n++;
+		}
+		if (!g->hold)
+			zs_port_release(g->p, f[k].handle);
 	}
-	if (!g->hold)
-		zs_port_release(g->p, handle);
 }
 
 /* Receives until g holds want frames or ms passed; how many it holds. */
@@ -644,9 +647,11 @@ struct responder {
 	int arps, echoes, tx_errors;
 };
 
-static void respond_fn(void *arg, uint8_t *f, uint32_t len, uint64_t handle)
+static void respond_fn(void *arg, const struct zs_frag *frags, unsigned nf)
 {
 	struct responder *r = arg;
+	uint8_t *f = frags[0].data;
+	uint32_t len = frags[0].len;
 	const uint8_t *mac = zs_port_mac(r->p);
 	struct parsed q;
 	uint8_t out[2048];
@@ -684,7 +689,8 @@ static void respond_fn(void *arg, uint8_t *f, uint32_t len, uint64_t handle)
 		r->tx_errors += zs_port_tx(r->p, iov, 2) != 0;
 		r->echoes++;
 	}
-	zs_port_release(r->p, handle);
+	for (unsigned k = 0; k < nf; k++)
+		zs_port_release(r->p, frags[k].handle);
 }
 
 /* Serves the port (answering as respond_fn does) until the child exits or

@@ -3,11 +3,12 @@
  * trivial echo, for bench/http_server_bench.ts: the server's own cost per
  * request with no VM, no dispatcher and no upstream.
  *
- *   tool_http_echo PORT [HOST [IFACE ADDR]]
+ *   tool_http_echo PORT [HOST [IFACE ADDR [native|generic]]]
  *
  * Listens on HOST:PORT (default 127.0.0.1; 0: any free port) and, given
  * IFACE and ADDR, on ADDR:PORT too through the Z-stack on an AF_XDP socket of
- * IFACE (bench/zstack_bench.ts; root). Every /invoke/<name> request
+ * IFACE (bench/zstack_bench.ts; root), its XDP program in the mode asked
+ * for (default: the port's own choice, zs_port.h). Every /invoke/<name> request
  * (any name, body up to 1 MiB, in the server's own buffer) is answered at once
  * with 200 and its body; any other path would be tunnelled, and with no
  * upstream it gets 502. Prints "ready" (and the port on stderr) once
@@ -28,6 +29,7 @@
 #include <arpa/inet.h>
 
 #include "http_server.h"
+#include "zs_port.h"
 #include "zstack.h"
 
 #define ECHO_MAX_BODY (1u << 20)
@@ -72,8 +74,9 @@ int main(int argc, char **argv)
 	unsigned long port;
 	int rc, sig;
 
-	if (argc != 2 && argc != 3 && argc != 5) {
-		fprintf(stderr, "usage: %s PORT [HOST [IFACE ADDR]]\n", argv[0]);
+	if (argc != 2 && argc != 3 && argc != 5 &&
+	    !(argc == 6 && (!strcmp(argv[5], "native") || !strcmp(argv[5], "generic")))) {
+		fprintf(stderr, "usage: %s PORT [HOST [IFACE ADDR [native|generic]]]\n", argv[0]);
 		return 2;
 	}
 	errno = 0;
@@ -93,8 +96,11 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
-	if (argc == 5) {
-		struct zstack_config zc = { .ifname = argv[3], .listen_port = (uint16_t)port };
+	if (argc >= 5) {
+		struct zstack_config zc = { .ifname = argv[3], .listen_port = (uint16_t)port,
+					    .xdp_mode = argc < 6		      ? ZS_XDP_AUTO
+							: !strcmp(argv[5], "native") ? ZS_XDP_NATIVE
+										     : ZS_XDP_GENERIC };
 		if (inet_pton(AF_INET, argv[4], &zc.addr) != 1 || port == 0) {
 			fprintf(stderr, "tool_http_echo: bad address '%s' or port 0\n", argv[4]);
 			return 2;

@@ -338,6 +338,9 @@ int main(void)
 	FIELD(sure_dataplane_stats, zs_conns_open);
 	FIELD(sure_dataplane_stats, zs_conns_total);
 	FIELD(sure_dataplane_stats, hop_connects);
+	FIELD(sure_dataplane_stats, zs_xdp_generic);
+	FIELD(sure_dataplane_stats, zs_multi_buffer);
+	FIELD(sure_dataplane_stats, zs_rx_chained);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;

@@ -192,9 +192,15 @@ export class DataplaneLink {
     };
   }
 
-  /** Starts reading events (once the node serves). */
+  /**
+   * Opens the port and starts reading events, once the node serves: its
+   * routes published and the Hono app listening on the upstream socket.
+   * Until then connections are refused, as on a closed port.
+   */
   listen(): void {
-    this.#loop ??= this.#run();
+    if (this.#loop) return;
+    this.dp.open();
+    this.#loop = this.#run();
   }
 
   async #run(): Promise<void> {

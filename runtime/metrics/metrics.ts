@@ -359,6 +359,11 @@ function stackFamilies(z: DataplaneStats["stack"]): Family[] {
     ]),
     counter("sure_zstack_frames_total", "Frames received and sent.", dir(z.rxFrames, z.txFrames)),
     counter(
+      "sure_zstack_packets_chained_total",
+      "Received packets longer than a frame, that came in several (multi-buffer AF_XDP).",
+      [{ labels: {}, value: z.rxChained }],
+    ),
+    counter(
       "sure_zstack_bytes_total",
       "Bytes of frames received and sent.",
       dir(z.rxBytes, z.txBytes),
