@@ -12,8 +12,8 @@
  * then drops those guest mappings) and map the pool's own page back when the
  * slot is freed. This measures that move against the copy it would save, in
  * the same run:
- *   - copy: the payload of size bytes gathered out of 2048-byte frames
- *     (1448 bytes of TCP payload each, after the headers) into a pool extent,
+ *   - copy: the payload of size bytes gathered out of the UMEM's frames
+ *     (1448 bytes of TCP payload each at MTU 1500) into a pool extent,
  *     as zs_recv does;
  *   - move: two mmap(MAP_FIXED) of one page (in, then back) and the first
  *     touch of the moved page, while another thread reads the pool on the
@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #define PAGE 4096u
-#define FRAME 2048u
+#define FRAME 4096u /* ZS_FRAME_SIZE */
 #define PAYLOAD 1448u /* MSS 1460 less the timestamp option */
 #define HEADERS 66u /* Ethernet 14 + IPv4 20 + TCP 20 + 12 of options */
 #define FRAMES 256u
