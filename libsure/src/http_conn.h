@@ -140,6 +140,9 @@ struct sure_http_server {
 #define STAT_SUB(s, f, n) __atomic_fetch_sub(&(s)->st.f, (uint64_t)(n), __ATOMIC_RELAXED)
 
 /* http_zs.c: the server on a Z-stack (cfg.zs) */
+/* Runs the stack from the loop (frames, timers: ARP and ICMP are answered). */
+int zsrv_attach(struct sure_http_server *s);
+/* Accepts on it (before: the stack resets connections to the port). */
 int zsrv_listen(struct sure_http_server *s);
 void zsrv_poll(struct sure_http_server *s); /* frames, timers, socket events */
 void zsrv_stop_listening(struct sure_http_server *s);

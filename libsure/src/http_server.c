@@ -400,6 +400,8 @@ int sure_http_server_start(const struct sure_http_server_config *cfg,
 	}
 	if (rc == 0 && (cfg->host[0] || !cfg->zs))
 		rc = listen_on(s, cfg->host, cfg->port);
+	if (rc == 0 && cfg->zs)
+		rc = zsrv_attach(s);
 	if (rc == 0 && cfg->zs && !cfg->hold_accept)
 		rc = zsrv_listen(s);
 	s->listening = !cfg->hold_accept;

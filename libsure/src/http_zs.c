@@ -29,24 +29,20 @@ static int on_accept(void *arg, struct zs_sock *zs, const struct sockaddr_in *pe
 	return 0;
 }
 
-int zsrv_listen(struct sure_http_server *s)
+int zsrv_attach(struct sure_http_server *s)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &s->zev };
-	int rc;
 
 	if (!s->cfg.port)
 		return -EINVAL;
-	rc = zs_listen(s->cfg.zs, s->cfg.port, on_accept, s, &s->zls);
-	if (rc < 0)
-		return rc;
 	s->port = s->cfg.port;
 	s->zev.kind = EV_ZSTACK;
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, zstack_fd(s->cfg.zs), &ev) < 0) {
-		rc = -errno;
-		zsrv_stop_listening(s);
-		return rc;
-	}
-	return 0;
+	return epoll_ctl(s->ep, EPOLL_CTL_ADD, zstack_fd(s->cfg.zs), &ev) < 0 ? -errno : 0;
+}
+
+int zsrv_listen(struct sure_http_server *s)
+{
+	return zs_listen(s->cfg.zs, s->cfg.port, on_accept, s, &s->zls);
 }
 
 void zsrv_poll(struct sure_http_server *s)

@@ -211,13 +211,13 @@ static int setup(void)
 	return ns_client >= 0 && ns_self >= 0 ? 0 : -1;
 }
 
-static int start_mode(uint32_t drop_every, uint8_t mode, struct zstack **zs,
+static int start_full(uint32_t drop_every, uint8_t mode, uint8_t hold, struct zstack **zs,
 		      struct sure_http_server **srv)
 {
 	struct zstack_config zc = { .ifname = "zs0", .listen_port = PORT, .drop_every = drop_every,
 				    .xdp_mode = mode };
 	struct sure_http_server_config sc = { .host = "10.77.0.1", .port = PORT, .ops = &OPS,
-					      .max_body = BIG };
+					      .max_body = BIG, .hold_accept = hold };
 	int rc;
 
 	inet_pton(AF_INET, "10.77.0.2", &zc.addr);
@@ -231,6 +231,12 @@ static int start_mode(uint32_t drop_every, uint8_t mode, struct zstack **zs,
 		*zs = NULL;
 	}
 	return rc;
+}
+
+static int start_mode(uint32_t drop_every, uint8_t mode, struct zstack **zs,
+		      struct sure_http_server **srv)
+{
+	return start_full(drop_every, mode, 0, zs, srv);
 }
 
 static int start(uint32_t drop_every, struct zstack **zs, struct sure_http_server **srv)
@@ -476,6 +482,35 @@ static void test_generic_mode(void)
 	mib_in_mode(ZS_XDP_GENERIC);
 }
 
+/* A server that holds its accepts: the stack runs (it answers ping) but
+ * resets connections to the port until the server is opened. */
+static void test_hold_accept(void)
+{
+	if (env_rc > 0)
+		SKIP("%s", env_why);
+	int rc = start_full(0, ZS_XDP_AUTO, 1, &zs, &srv);
+	CHECK_EQ(rc, 0);
+	if (rc < 0)
+		return;
+	CHECK_EQ(sh("ip netns exec %s ping -c 1 -W 2 10.77.0.2 >/dev/null", ns_name), 0);
+	int fd = dial("10.77.0.2");
+	CHECK(fd < 0 && errno == ECONNREFUSED);
+	if (fd >= 0)
+		close(fd);
+	CHECK_EQ(sure_http_server_open(srv), 0);
+	/* The stack's listener comes from the server's thread right after. */
+	for (int i = 0; i < 100 && (fd = dial("10.77.0.2")) < 0; i++)
+		usleep(10000);
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		CHECK(echo_once(fd, big, 1000) == 0);
+		close(fd);
+	}
+	stop(zs, srv);
+	zs = NULL;
+	srv = NULL;
+}
+
 int main(void)
 {
 	for (uint32_t i = 0; i < BIG; i++)
@@ -505,5 +540,6 @@ int main(void)
 	RUN(test_loss);
 	RUN(test_native_mode);
 	RUN(test_generic_mode);
+	RUN(test_hold_accept);
 	return CHECK_DONE();
 }
