@@ -214,7 +214,7 @@ export class Dataplane {
     this.port = libsure().sure_dataplane_port(h);
   }
 
-  /** Accepts connections from now on (refused since start, so that none finds the routes unpublished). */
+  /** Accepts connections from now on (held since start, so that none finds the routes unpublished). */
   open(): void {
     const rc = libsure().sure_dataplane_open(this.#handle());
     if (rc < 0) throw errorFromErrno("sure_dataplane_open", rc);

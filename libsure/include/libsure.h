@@ -494,8 +494,9 @@ struct sure_dataplane_config {
 };
 #define SURE_DP_SOCKETS 0u
 #define SURE_DP_AF_XDP 1u
-/* Binds the port (a taken one is -EADDRINUSE here) and starts the data
- * plane; connections are refused until sure_dataplane_open. */
+/* Binds and listens on the port (a taken one is -EADDRINUSE here) and
+ * starts the data plane, which accepts nothing until sure_dataplane_open:
+ * kernel connections wait in the backlog, the Z-stack's are refused. */
 SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_t size,
 				  struct sure_dataplane **out);
 /* Accepts connections from now on: once the control plane has published its

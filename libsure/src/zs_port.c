@@ -483,10 +483,12 @@ static void zs_rx_packet(struct zs_port *p, uint32_t h, uint32_t e, zs_rx_fn fn,
 			bad = 1;
 		} else {
 			p->rx_held[i] = 1;
-			if (n < ZS_MAX_FRAGS)
+			if (n < ZS_MAX_FRAGS) {
 				f[n++] = (struct zs_frag){ p->umem.map + desc.addr, desc.len, handle };
-			else
-				bad = 1, zs_port_release(p, handle);
+			} else {
+				bad = 1;
+				zs_port_release(p, handle);
+			}
 		}
 		if (h == e)
 			break;

@@ -98,7 +98,6 @@ static void on_packet(void *arg, const struct zs_frag *f, unsigned n)
 	struct zstack *zs = arg;
 	uint32_t total = 0;
 	struct pbuf *p = NULL;
-	unsigned lent = 0;
 	int skip;
 
 	for (unsigned k = 0; k < n; k++)
@@ -111,10 +110,9 @@ static void on_packet(void *arg, const struct zs_frag *f, unsigned n)
 		return;
 	}
 	/* Frames the user holds (unread bytes) past half of the UMEM: copy this
-	 * packet out, so slow readers cannot starve the fill ring. */
-	for (struct zs_rxbuf *b = zs->rx_free; b && lent < n; b = b->next_free)
-		lent++;
-	if (lent < n || (zs->frames_held + n) * 2 > zs->nframes) {
+	 * packet out, so slow readers cannot starve the fill ring. (There is a
+	 * zs_rxbuf per frame, so below half held there are n free ones.) */
+	if ((zs->frames_held + n) * 2 > zs->nframes) {
 		p = pbuf_alloc(PBUF_RAW, (u16_t)(total - (uint32_t)skip), PBUF_RAM);
 		if (p) {
 			uint32_t at = 0;

@@ -30,8 +30,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "util.h"
 
 #define PAGE 4096u
 #define FRAME 4096u /* ZS_FRAME_SIZE */
@@ -40,14 +41,6 @@
 #define FRAMES 256u
 #define POOL_PAGES 64u
 #define ROUNDS 5
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static uint8_t *umem, *pool;
 static int umem_fd, pool_fd;
@@ -69,7 +62,7 @@ static void *reader(void *arg)
 /* The payload of size bytes, spread over consecutive frames, into the pool. */
 static double copy_ns(size_t size, unsigned iters)
 {
-	double t0 = now_ns();
+	double t0 = (double)sure_now_ns();
 
 	for (unsigned i = 0; i < iters; i++) {
 		uint8_t *dst = pool + (size_t)(i % 4) * (64u << 10);
@@ -81,13 +74,13 @@ static double copy_ns(size_t size, unsigned iters)
 		}
 		sink += dst[size - 1];
 	}
-	return (now_ns() - t0) / iters;
+	return ((double)sure_now_ns() - t0) / iters;
 }
 
 /* One frame page moved over a pool page, touched, and the pool's page moved back. */
 static double move_ns(unsigned iters)
 {
-	double t0 = now_ns();
+	double t0 = (double)sure_now_ns();
 
 	for (unsigned i = 0; i < iters; i++) {
 		unsigned pg = 1 + i % (POOL_PAGES - 1), fr = i % (FRAMES * FRAME / PAGE);
@@ -100,7 +93,7 @@ static double move_ns(unsigned iters)
 			 (off_t)pg * PAGE) == MAP_FAILED)
 			return -1;
 	}
-	return (now_ns() - t0) / iters;
+	return ((double)sure_now_ns() - t0) / iters;
 }
 
 static double best(double a, double b)

@@ -411,6 +411,28 @@ static void test_kill_detaches(void)
 	CHECK(sh("ip link show zs0 | grep -q xdp") != 0);
 }
 
+/* A stack and server of their own (every drop_every-th frame lost, the
+ * program in mode), a MiB echoed twice on one connection, its counters in
+ * *st, and both stopped. -1 (after a failed check) if it could not start. */
+static int two_mib(uint32_t drop_every, uint8_t mode, struct zstack_stats *st)
+{
+	int rc = start_mode(drop_every, mode, &zs, &srv);
+	CHECK_EQ(rc, 0);
+	if (rc < 0)
+		return -1;
+	int fd = dial("10.77.0.2");
+	CHECK(fd >= 0);
+	for (int i = 0; i < 2 && fd >= 0; i++)
+		CHECK(echo_once(fd, big, BIG) == 0);
+	if (fd >= 0)
+		close(fd);
+	zstack_stats(zs, st);
+	stop(zs, srv);
+	zs = NULL;
+	srv = NULL;
+	return 0;
+}
+
 /* Every 13th frame in and out dropped by the stack: our retransmissions,
  * the peer's, and segments that arrive after a gap. */
 static void test_loss(void)
@@ -419,22 +441,10 @@ static void test_loss(void)
 
 	if (env_rc > 0)
 		SKIP("%s", env_why);
-	int rc = start(13, &zs, &srv);
-	CHECK_EQ(rc, 0);
-	if (rc < 0)
+	if (two_mib(13, ZS_XDP_AUTO, &st) < 0)
 		return;
-	int fd = dial("10.77.0.2");
-	CHECK(fd >= 0);
-	for (int i = 0; i < 2 && fd >= 0; i++)
-		CHECK(echo_once(fd, big, BIG) == 0);
-	if (fd >= 0)
-		close(fd);
-	zstack_stats(zs, &st);
 	CHECK(st.retransmits > 0);
 	CHECK(st.drops > 0);
-	stop(zs, srv);
-	zs = NULL;
-	srv = NULL;
 }
 
 /* A MiB each way with the program in one mode, forced: native (veth's own
@@ -448,17 +458,8 @@ static void mib_in_mode(uint8_t mode)
 
 	if (env_rc > 0)
 		SKIP("%s", env_why);
-	int rc = start_mode(0, mode, &zs, &srv);
-	CHECK_EQ(rc, 0);
-	if (rc < 0)
+	if (two_mib(0, mode, &st) < 0)
 		return;
-	int fd = dial("10.77.0.2");
-	CHECK(fd >= 0);
-	for (int i = 0; i < 2 && fd >= 0; i++)
-		CHECK(echo_once(fd, big, BIG) == 0);
-	if (fd >= 0)
-		close(fd);
-	zstack_stats(zs, &st);
 	CHECK_EQ(st.xdp_generic, mode == ZS_XDP_GENERIC);
 	fprintf(stderr, "# %s mode, multi-buffer %s: %llu packets in more than one frame\n",
 		st.xdp_generic ? "generic" : "native", st.multi_buffer ? "on" : "off",
@@ -467,9 +468,6 @@ static void mib_in_mode(uint8_t mode)
 		CHECK(st.rx_chained > 0);
 	if (!st.multi_buffer)
 		CHECK_EQ(st.rx_chained, 0);
-	stop(zs, srv);
-	zs = NULL;
-	srv = NULL;
 }
 
 static void test_native_mode(void)

@@ -195,7 +195,8 @@ export class DataplaneLink {
   /**
    * Opens the port and starts reading events, once the node serves: its
    * routes published and the Hono app listening on the upstream socket.
-   * Until then connections are refused, as on a closed port.
+   * Until then the port accepts nothing: connections wait in the kernel's
+   * backlog (the Z-stack's are refused).
    */
   listen(): void {
     if (this.#loop) return;
