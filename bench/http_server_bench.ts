@@ -3,6 +3,9 @@
 // /invoke/<name> answered at once with its body, no VM, no dispatcher) next to
 // a plain Deno.serve echo (bench/lib/plain_echo.ts), both measured with wrk in
 // the same run, alternating C/Deno/C/Deno so that drift hits both alike.
+// The C server runs twice, reading its sockets with epoll (the default) and
+// with io_uring (SURE_HTTP_IO=io_uring: a recv submitted with the loop's wait
+// instead of a recv syscall per request); the ratio io_uring/epoll is printed.
 // Needs no KVM.
 //   deno run -A bench/http_server_bench.ts [seconds] [connections...]
 // Per row: requests/s, p50, p99 and the server's CPU per request: the
@@ -19,6 +22,7 @@ import {
   measureAll,
   printSamples,
   run,
+  type Sample,
   serverPid,
   sizeName,
   warnOnErrors,
@@ -46,13 +50,18 @@ const cases: Case[] = [
 await run("make", ["-s", "-C", "libsure", "tools"]);
 
 const cPort = freePort();
+const uPort = freePort();
 const dPort = freePort();
-const cProc = new Deno.Command(toolBin, {
-  args: [String(cPort)],
-  cwd: root,
-  stdout: "null",
-  stderr: "inherit",
-}).spawn();
+const cTool = (port: number, io: "epoll" | "io_uring") =>
+  new Deno.Command(toolBin, {
+    args: [String(port)],
+    cwd: root,
+    env: { SURE_HTTP_IO: io },
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+const cProc = cTool(cPort, "epoll");
+const uProc = cTool(uPort, "io_uring");
 const dProc = spawn([
   "run",
   "-A",
@@ -63,47 +72,50 @@ const dProc = spawn([
 
 try {
   const cUrl = `http://127.0.0.1:${cPort}/invoke/echo`;
+  const uUrl = `http://127.0.0.1:${uPort}/invoke/echo`;
   const dUrl = `http://127.0.0.1:${dPort}/`;
   await waitReady(cUrl);
+  await waitReady(uUrl);
   await waitReady(dUrl);
   const cPid = serverPid(cProc.pid, "tool_http_echo");
+  const uPid = serverPid(uProc.pid, "tool_http_echo");
   const dPid = serverPid(dProc.pid, "deno");
-  for (const url of [cUrl, dUrl]) {
+  for (const url of [cUrl, uUrl, dUrl]) {
     const sent = "0123456789abcdef".repeat(4096);
     const got = await (await fetch(url, { method: "POST", body: sent })).text();
     if (got !== sent) throw new Error(`${url} did not echo (${got.length} bytes back)`);
   }
 
   // Warm-up: Deno's JIT, both servers' buffers and the kernel's sockets.
-  for (const url of [cUrl, dUrl]) {
+  for (const url of [cUrl, uUrl, dUrl]) {
     await runWrk({ url, body: "x".repeat(64), connections: 32, durationSec: 2 });
   }
 
   const servers = [
     { name: "C sure_http_server", url: cUrl, pid: cPid },
     { name: "Deno.serve", url: dUrl, pid: dPid },
+    { name: "C on io_uring", url: uUrl, pid: uPid },
   ];
   const results = await measureAll(servers, cases, ROUNDS, seconds);
 
   console.log(
     `HTTP echo, C server (libsure) vs Deno.serve, wrk -t1 -d${seconds}s, median of ${ROUNDS} ` +
-      `rounds alternating C/Deno; ${navigator.hardwareConcurrency} cores shared with wrk; ` +
+      `rounds alternating C/Deno/C-io_uring; ${navigator.hardwareConcurrency} cores shared with wrk; ` +
       `CLK_TCK ${clkTck}`,
   );
   printSamples("server", servers, cases, results);
   console.log("ratios C/Deno (throughput: >1 is C faster; cpu/req: <1 is C cheaper)");
-  cases.forEach((c, ci) => {
-    const [cr, dr] = results[ci];
-    console.log(
-      `c=${String(c.conns).padEnd(3)} body ${sizeName(c.bodyBytes).padEnd(7)} throughput ${
-        fmt(cr.requestsPerSec / dr.requestsPerSec)
-      }x  cpu/req ${fmt(cr.cpuUsPerReq / dr.cpuUsPerReq)}x  p50 ${fmt(cr.p50Ms / dr.p50Ms)}x  p99 ${
-        fmt(cr.p99Ms / dr.p99Ms)
-      }x`,
-    );
-  });
+  const ratios = (a: Sample, b: Sample) =>
+    `throughput ${fmt(a.requestsPerSec / b.requestsPerSec)}x  cpu/req ${
+      fmt(a.cpuUsPerReq / b.cpuUsPerReq)
+    }x  p50 ${fmt(a.p50Ms / b.p50Ms)}x  p99 ${fmt(a.p99Ms / b.p99Ms)}x`;
+  const row = (c: Case) => `c=${String(c.conns).padEnd(3)} body ${sizeName(c.bodyBytes).padEnd(7)}`;
+  cases.forEach((c, ci) => console.log(`${row(c)} ${ratios(results[ci][0], results[ci][1])}`));
+  console.log("ratios C on io_uring / C on epoll (cpu/req: <1 is io_uring cheaper)");
+  cases.forEach((c, ci) => console.log(`${row(c)} ${ratios(results[ci][2], results[ci][0])}`));
   warnOnErrors(results);
 } finally {
   await stop(cProc);
+  await stop(uProc);
   await stop(dProc);
 }

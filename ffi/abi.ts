@@ -146,6 +146,12 @@ export const DP_BACKEND = {
   af_xdp: 1,
 } as const;
 
+/** sure_dataplane_config.io: how kernel sockets are read. */
+export const DP_IO = {
+  epoll: 0,
+  io_uring: 1,
+} as const;
+
 /** Byte offsets and sizes of the structs passed across the FFI (libsure.h). */
 export const STRUCTS = {
   sure_completion: {
@@ -253,6 +259,7 @@ export const STRUCTS = {
     idle_timeout_ms: 188,
     write_timeout_ms: 192,
     tick_ms: 196,
+    io: 200,
     cpu_mask: 208,
     backend: 216,
     prefix: 220,
@@ -315,7 +322,7 @@ export const STRUCTS = {
     request_id: 120,
   },
   sure_dataplane_stats: {
-    size: 288,
+    size: 296,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -352,5 +359,6 @@ export const STRUCTS = {
     zs_xdp_generic: 264,
     zs_multi_buffer: 272,
     zs_rx_chained: 280,
+    io_uring: 288,
   },
 } as const;

@@ -5,7 +5,7 @@
  * publishes routes and instances and reads what happened in batches
  * (`events`); it never touches a request on the hot path.
  */
-import { DP_BACKEND, DP_EVENT, Errno, STRUCTS } from "./abi.ts";
+import { DP_BACKEND, DP_EVENT, DP_IO, Errno, STRUCTS } from "./abi.ts";
 import { errorFromErrno } from "./errors.ts";
 import { libsure } from "./libsure.ts";
 import { CStructs } from "./struct.ts";
@@ -24,6 +24,9 @@ export interface DataplaneOptions {
   writeTimeoutMs?: number;
   /** CPUs its thread may run on (below 64); empty or absent: any. */
   cpus?: number[];
+  /** How kernel sockets are read: "epoll" (the default), or "io_uring" (start
+   * fails where the kernel or a seccomp policy has none we can use). */
+  io?: "epoll" | "io_uring";
   /** The af_xdp backend: the Z-stack on an AF_XDP socket of `iface`, serving
    * `addr:port` (an IPv4 address the kernel does not use there), next to the
    * kernel listener on host:port (host "": none); `port` must be set. */
@@ -148,6 +151,8 @@ export interface DataplaneStats {
   hopFailures: number;
   /** Connections opened for hops (a hop on one kept open since an earlier hop opens none). */
   hopConnects: number;
+  /** How kernel sockets are read. */
+  io: "epoll" | "io_uring";
   /** The Z-stack's (af_xdp; all 0 on sockets). */
   stack: {
     rxFrames: number;
@@ -235,6 +240,7 @@ export class Dataplane {
     let mask = 0n;
     for (const c of o.cpus ?? []) if (c >= 0 && c < 64) mask |= 1n << BigInt(c);
     v.setBigUint64(L.cpu_mask, mask, true);
+    v.setUint32(L.io, DP_IO[o.io ?? "epoll"], true);
     if (o.afXdp) {
       v.setUint32(L.backend, DP_BACKEND.af_xdp, true);
       putString(cfg, L.iface, o.afXdp.iface, L.addr - L.iface);
@@ -491,6 +497,7 @@ export class Dataplane {
       hopsIn: s.u64("hops_in"),
       hopFailures: s.u64("hop_failures"),
       hopConnects: s.u64("hop_connects"),
+      io: s.u64("io_uring") ? "io_uring" : "epoll",
       stack: {
         rxFrames: s.u64("zs_rx_frames"),
         txFrames: s.u64("zs_tx_frames"),

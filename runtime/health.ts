@@ -55,6 +55,9 @@ export const HealthSchema = z.object({
         "(sockets) or on kernel TCP and the Z-stack (af_xdp)",
     ),
     listen: z.string().describe("The public address"),
+    io: z.enum(["epoll", "io_uring"]).optional().describe(
+      "How libsure's server reads kernel sockets: epoll, or io_uring (sockets)",
+    ),
     connections: z.number().int().optional().describe("Open client connections (sockets)"),
     requests: z.number().int().optional().describe("Requests answered in C (sockets)"),
     tunnelled: z.number().int().optional().describe(
@@ -107,6 +110,7 @@ export interface FrontInfo {
   backend: "hono" | "sockets" | "af_xdp";
   listen: string;
   stats?: () => {
+    io: "epoll" | "io_uring";
     connsOpen: number;
     requests: number;
     tunnelled: number;
@@ -183,6 +187,7 @@ function front(f: FrontInfo | undefined): Health["dataplane"] {
     listen: f.listen,
     ...(s
       ? {
+        io: s.io,
         connections: s.connsOpen,
         requests: s.requests,
         tunnelled: s.tunnelled,

@@ -69,6 +69,10 @@ export interface NodeOptions {
    * there) the Z-stack serves on, at the node's port; prefix: its network's
    * length (24); gateway: the next hop off-link. */
   afXdp?: AfXdpOptions;
+  /** How libsure's server reads kernel sockets: "epoll" or "io_uring" (one
+   * syscall fewer per request; docs/architecture.md has the numbers).
+   * Default: SURE_DATAPLANE_IO, else "epoll". */
+  dataplaneIo?: DataplaneIo;
   /** This node's name and the other nodes' data planes, for chain steps they run. */
   placement?: { self?: string; peers: Record<string, string> };
   /** Join a fleet: its desired state in NATS JetStream (sure serve --fleet). */
@@ -76,6 +80,7 @@ export interface NodeOptions {
 }
 
 export type Dataplane = "hono" | "sockets" | "af_xdp";
+export type DataplaneIo = "epoll" | "io_uring";
 export interface AfXdpOptions {
   iface: string;
   addr: string;
@@ -269,6 +274,11 @@ async function startLocked(opts: NodeOptions, lock: DataDirLock): Promise<Runnin
     await store.close();
     throw new Error(`unknown data plane ${mode}: use hono, sockets or af_xdp`);
   }
+  const io = opts.dataplaneIo ?? (Deno.env.get("SURE_DATAPLANE_IO") || "epoll");
+  if (io !== "epoll" && io !== "io_uring") {
+    await store.close();
+    throw new Error(`unknown data-plane io ${io}: use epoll or io_uring`);
+  }
   if (mode === "af_xdp" && !opts.afXdp) {
     await store.close();
     throw new Error("the af_xdp data plane needs an interface and an address (--iface, --addr)");
@@ -292,6 +302,7 @@ async function startLocked(opts: NodeOptions, lock: DataDirLock): Promise<Runnin
         logger,
         cpus,
         token,
+        io,
         ...(mode === "af_xdp" ? { afXdp: opts.afXdp } : {}),
       });
     } catch (e) {
@@ -380,6 +391,7 @@ async function startLocked(opts: NodeOptions, lock: DataDirLock): Promise<Runnin
     version: VERSION,
     dataDir: opts.dataDir,
     dataplane: mode,
+    ...(link ? { io: link.io } : {}),
     admin: auth.adminUrl ?? url,
     token: tokenPath(opts.dataDir),
     ...(link?.opts.afXdp

@@ -118,6 +118,8 @@ phase_deno() {
     echo "== Deno tests through the Hono gateway (SURE_DATAPLANE=hono)"
     SURE_DATAPLANE=hono deno_tests tests/http_contract_test.ts tests/crash_report_test.ts \
       tests/behaviour_test.ts tests/chain_test.ts
+    echo "== Deno tests with kernel sockets on io_uring (SURE_DATAPLANE_IO=io_uring)"
+    SURE_DATAPLANE_IO=io_uring deno_tests tests/http_contract_test.ts tests/dataplane_test.ts
   fi
 }
 

@@ -58,7 +58,7 @@ Deno.test("cli: help documents every command; bad command lines exit 2", async (
     assert.ok(deployHelp.stdout.includes(flag), `deploy --help lacks ${flag}`);
   }
   const serveHelp = await sure(["help", "serve"]);
-  for (const flag of ["--port", "--data-dir", "--host", "--memory-budget"]) {
+  for (const flag of ["--port", "--data-dir", "--host", "--memory-budget", "--dataplane-io"]) {
     assert.ok(serveHelp.stdout.includes(flag), `serve help lacks ${flag}`);
   }
 
@@ -71,6 +71,9 @@ Deno.test("cli: help documents every command; bad command lines exit 2", async (
   r = await sure(["deploy", "x.sure"]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--name is required/);
+  r = await sure(["serve", "--dataplane-io", "kqueue"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--dataplane-io must be epoll or io_uring, not kqueue/);
   r = await sure(["deploy", "x.sure", "--name", "x", "--memory", "lots"]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--memory must be a whole number/);

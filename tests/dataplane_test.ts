@@ -95,6 +95,9 @@ Deno.test({
       assert.equal(h.status, 200);
       const health = await h.json();
       assert.equal(health.dataplane.backend, "sockets");
+      // What reads the sockets is what was asked for (scripts/test_phases.sh
+      // runs this file again on io_uring).
+      assert.equal(health.dataplane.io, Deno.env.get("SURE_DATAPLANE_IO") || "epoll");
       // Its thread runs where the control plane placed it (off the vCPUs' CPUs).
       const cpus: number[] = health.dataplane.cpus;
       const thread = dataplaneThreadCpus();

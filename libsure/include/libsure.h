@@ -477,7 +477,10 @@ struct sure_dataplane_config {
 	uint32_t max_conns; /* 0: 4096 */
 	uint32_t header_timeout_ms, body_timeout_ms, idle_timeout_ms, write_timeout_ms;
 	uint32_t tick_ms; /* timeout resolution (0: 5 ms) */
-	uint32_t pad;
+	/* How kernel sockets are read: SURE_DP_IO_EPOLL (0) or SURE_DP_IO_URING
+	 * (start fails with -ENOSYS, -EPERM or -EOPNOTSUPP where the kernel or
+	 * a seccomp policy has no io_uring we can use). */
+	uint32_t io;
 	uint64_t cpu_mask; /* CPUs (bit n: CPU n) its thread may run on; 0: anywhere */
 	/* SURE_DP_SOCKETS: kernel TCP on host:port. SURE_DP_AF_XDP: that too
 	 * (host "": not), and the Z-stack, libsure's own TCP/IP on an AF_XDP
@@ -494,6 +497,8 @@ struct sure_dataplane_config {
 };
 #define SURE_DP_SOCKETS 0u
 #define SURE_DP_AF_XDP 1u
+#define SURE_DP_IO_EPOLL 0u
+#define SURE_DP_IO_URING 1u
 /* Binds and listens on the port (a taken one is -EADDRINUSE here) and
  * starts the data plane, which accepts nothing until sure_dataplane_open:
  * kernel connections wait in the backlog, the Z-stack's are refused. */
@@ -664,6 +669,8 @@ struct sure_dataplane_stats {
 	 * (0); packets longer than a frame can come (multi-buffer AF_XDP, 1),
 	 * and how many came in more than one frame. */
 	uint64_t zs_xdp_generic, zs_multi_buffer, zs_rx_chained;
+	/* Kernel sockets are read through io_uring (1) or epoll (0). */
+	uint64_t io_uring;
 };
 SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_dataplane_stats *out,
 				  size_t size);

@@ -350,7 +350,7 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 {
 	if (!cfg || !out || size != sizeof(*cfg) || !memchr(cfg->host, 0, sizeof(cfg->host)) ||
 	    !memchr(cfg->upstream, 0, sizeof(cfg->upstream)) || cfg->port > 65535 ||
-	    cfg->backend > SURE_DP_AF_XDP)
+	    cfg->backend > SURE_DP_AF_XDP || cfg->io > SURE_DP_IO_URING)
 		return -EINVAL;
 	struct sure_dataplane *dp = calloc(1, sizeof(*dp));
 	if (!dp)
@@ -384,6 +384,7 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 		.idle_timeout_ms = cfg->idle_timeout_ms,
 		.write_timeout_ms = cfg->write_timeout_ms,
 		.cpu_mask = cfg->cpu_mask,
+		.io = cfg->io == SURE_DP_IO_URING ? SURE_HTTP_IO_URING : SURE_HTTP_IO_EPOLL,
 		/* Connections are refused until the control plane has published
 		 * its routes and its upstream listens (sure_dataplane_open). */
 		.hold_accept = 1,
@@ -507,6 +508,7 @@ SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_datapla
 		.copied_in = dp->copied_in + s.copied_in,
 		.copied_out = s.copied_out,
 		.events_dropped = dp->events_dropped,
+		.io_uring = s.io_uring,
 	};
 	for (uint32_t k = 0; k < dp->nroutes; k++) {
 		out->queued += dp->routes[k]->queued;

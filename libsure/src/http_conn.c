@@ -102,6 +102,8 @@ int conn_open(struct sure_http_server *s, int fd, struct zs_sock *zs,
 				  .data.ptr = &c->cev };
 	if (zs) {
 		zs_sock_bind(zs, on_zs_event, c); /* its first event says it is ready */
+	} else if (s->ring) {
+		c->wr = 1; /* a new socket takes what is sent; its recv is submitted by the caller's drive */
 	} else if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int rc = -errno;
 		c->next = s->pool;
@@ -140,10 +142,13 @@ void conn_close(struct conn *c)
 	conn_cancel(c);
 	c->closed = 1;
 	STAT_SUB(s, conns_open, 1); /* before the client can see the close */
-	if (c->zs)
+	if (c->zs) {
 		zs_close(c->zs);
-	else
+	} else {
+		if (s->ring)
+			conn_ring_close(c);
 		close(c->fd); /* also leaves the epoll set */
+	}
 	c->zs = NULL;
 	if (c->ufd >= 0)
 		close(c->ufd);
@@ -264,7 +269,7 @@ int conn_flush(struct conn *c)
 
 /* Room at the end of the input buffer, dropping bytes no longer needed: the
  * raw head is kept until it is decided (a tunnel replays it). */
-static uint32_t in_room(struct conn *c)
+uint32_t conn_in_room(struct conn *c)
 {
 	uint32_t keep = c->req_start;
 
@@ -297,10 +302,12 @@ int conn_recv_in(struct conn *c, int *eof)
 	uint32_t room;
 	ssize_t n;
 
+	if (conn_on_ring(c))
+		return conn_ring_recv_in(c, eof);
 	*eof = 0;
 	if (!c->rd || c->eof)
 		return 0;
-	room = in_room(c);
+	room = conn_in_room(c);
 	if (room == 0)
 		return 0; /* backpressure: the kernel's buffer and TCP's window fill */
 	n = sock_recv(c->zs, c->fd, c->in + c->in_end, room);
@@ -524,6 +531,19 @@ static int req_step(struct conn *c)
 		conn_close(c); /* between requests or inside one: either way done */
 		return 0;
 	}
+	if (conn_on_ring(c)) {
+		/* A recv into the input buffer is submitted or done: its bytes
+		 * come first (parsed, or copied into the body by the parser). */
+		if (c->rx_busy || c->rx_done)
+			return conn_recv_in(c, &eof);
+		if (c->taken && (room = sure_http_body_room(&c->p, &dst)) > 0) {
+			if (c->rd)
+				return recv_body(c, dst, room);
+			c->want_in = 1; /* a poll, then the recv (http_uring.c says why) */
+			return 0;
+		}
+		return conn_recv_in(c, &eof);
+	}
 	if (c->taken && c->rd && (room = sure_http_body_room(&c->p, &dst)) > 0)
 		return recv_body(c, dst, room);
 	return conn_recv_in(c, &eof);
@@ -624,6 +644,8 @@ void conn_drive(struct conn *c)
 	c->busy--;
 	if (!c->closed && i == DRIVE_ROUNDS)
 		conn_again(c); /* more to do: after the others had their turn */
+	else if (!c->closed && conn_on_ring(c))
+		conn_ring_arm(c);
 }
 
 void conn_sweep(struct conn *c, uint64_t now)

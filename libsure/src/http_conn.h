@@ -21,11 +21,13 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include "http_server.h"
 #include "sock_io.h"
+#include "uring.h"
 #include "zstack.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -70,6 +72,12 @@ struct conn {
 	 * parsed. In a tunnel, [req_start, in_end) is still due to the upstream. */
 	uint32_t in_cap, req_start, in_pos, in_end;
 	uint64_t dropped; /* bytes read and dropped while lingering */
+	/* On io_uring (http_uring.c): a recv submitted into in + rx_off, its
+	 * result not yet applied (rx_done, rx_res), polls submitted for a body
+	 * (pin) and for output (pout), and a body waiting for its poll. */
+	uint8_t rx_busy, rx_done, pin_busy, pout_busy, want_in;
+	int32_t rx_res;
+	uint32_t rx_off;
 	struct zs_sock *zs; /* the client's Z-stack socket (then fd is -1), or NULL */
 	/* A tunnel for one exchange (http_tunnel.c): once the request is passed
 	 * on and its answer passed back, the upstream connection is closed and
@@ -114,6 +122,14 @@ struct sure_http_server {
 	struct sockaddr_un up_addr;
 	socklen_t up_len; /* 0: no upstream (tunnels answer 502) */
 	int ep, lfd, wfd;
+	/* Kernel clients on io_uring (http_uring.c), or NULL: on epoll. */
+	struct uring *ring, ring_mem;
+	uint8_t ep_armed, ep_ready; /* the ring's poll of ep: submitted, fired */
+	/* The loop's word to start: 1 once it decided how it reads (ring_rc:
+	 * 0, or why it has no ring). */
+	uint32_t io_known;
+	int ring_rc;
+	struct conn *limbo; /* closed, waiting for their cancelled operations */
 	struct http_ev lev, wev, zev;
 	struct zs_sock *zls; /* the Z-stack listener (cfg.zs), or NULL */
 	uint16_t port;
@@ -147,6 +163,26 @@ int zsrv_listen(struct sure_http_server *s);
 void zsrv_poll(struct sure_http_server *s); /* frames, timers, socket events */
 void zsrv_stop_listening(struct sure_http_server *s);
 
+/* http_uring.c */
+/* Sets up s->ring (on the loop's thread), or -errno if this kernel has no
+ * io_uring we can use. */
+int srv_ring_open(struct sure_http_server *s);
+/* Submits, waits up to wait_ms (-1: no limit), handles the completions and
+ * returns the epoll events that are due (at most max, in evs). */
+int srv_ring_round(struct sure_http_server *s, struct epoll_event *evs, int max, int wait_ms);
+void srv_ring_reap(struct sure_http_server *s, struct conn *c); /* into limbo */
+void srv_ring_limbo(struct sure_http_server *s); /* releases what came back */
+void srv_ring_stop(struct sure_http_server *s);
+int conn_ring_busy(const struct conn *c);
+int conn_ring_recv_in(struct conn *c, int *eof);
+void conn_ring_arm(struct conn *c); /* the polls this connection waits on */
+void conn_ring_close(struct conn *c); /* cancels what it has submitted */
+
+static inline int conn_on_ring(const struct conn *c)
+{
+	return c->srv->ring && !c->zs;
+}
+
 /* http_conn.c */
 /* A new client: its kernel socket fd, or (fd -1) its Z-stack socket zs. */
 int conn_open(struct sure_http_server *s, int fd, struct zs_sock *zs,
@@ -160,6 +196,8 @@ void conn_sweep(struct conn *c, uint64_t now);
 void conn_drain(struct conn *c); /* the server stops: close it if idle */
 void conn_set_deadline(struct conn *c, int kind, uint64_t ns);
 int conn_recv_in(struct conn *c, int *eof);
+/* Room at the end of the input buffer (compacting it). */
+uint32_t conn_in_room(struct conn *c);
 /* A recv of got bytes where room were asked for: a short read of a kernel
  * socket drained it, so readiness is off until the next edge. */
 void conn_read_short(struct conn *c, size_t got, size_t room);

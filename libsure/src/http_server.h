@@ -82,6 +82,8 @@ struct sure_http_ops {
 	void (*cancel)(void *ctx, struct sure_http_exchange *ex);
 };
 
+enum { SURE_HTTP_IO_EPOLL = 0, SURE_HTTP_IO_URING = 1 };
+
 struct sure_http_server_config {
 	const char *host; /* listen address (numeric IPv4/IPv6), e.g. "127.0.0.1" */
 	uint16_t port; /* 0: any free port (sure_http_server_port tells) */
@@ -110,6 +112,11 @@ struct sure_http_server_config {
 	 * (the Z-stack's listener only comes then: its peers are refused
 	 * before). 0: accept at once. */
 	uint8_t hold_accept;
+	/* How kernel clients are read: SURE_HTTP_IO_EPOLL (0), or
+	 * SURE_HTTP_IO_URING, whose start fails (-ENOSYS, -EPERM,
+	 * -EOPNOTSUPP) on a kernel or under a seccomp policy without the
+	 * io_uring it needs (Linux 5.19+). http_uring.c says what it saves. */
+	uint8_t io;
 	const struct sure_http_ops *ops;
 	void *ctx;
 };
@@ -181,6 +188,7 @@ struct sure_http_server_stats {
 			     * input buffer (those that came with the head, or a
 			     * chunked body); the rest was received in place */
 	uint64_t copied_out; /* answer bytes copied because the socket was full */
+	uint64_t io_uring; /* 1: kernel clients are on io_uring, 0: on epoll */
 };
 void sure_http_server_stats(struct sure_http_server *srv, struct sure_http_server_stats *out);
 

@@ -310,10 +310,14 @@ struct resp {
 	char *body; /* into the client's buffer, valid until the next read */
 };
 
+/* The pass's way of reading kernel sockets: every test runs on both. */
+static uint8_t io_mode;
+
 static struct sure_http_server_config base_cfg(void)
 {
 	struct sure_http_server_config cfg = { 0 };
 
+	cfg.io = io_mode;
 	cfg.host = "127.0.0.1";
 	cfg.upstream = up_path;
 	cfg.ops = &OPS;
@@ -953,6 +957,50 @@ static void test_cancel_on_disconnect(void)
 	CHECK(held == NULL);
 }
 
+/* Clients that reset their connections with a head or a body half sent, or
+ * nothing: nothing the server waits on (a recv, a poll) outlives them, and
+ * it serves on as ever. */
+static void test_abrupt_closes(void)
+{
+	struct sure_http_server_config cfg = base_cfg();
+	struct sure_http_server *s = start(&cfg);
+	struct sure_http_server_stats st;
+	struct linger rst = { 1, 0 };
+	struct client cl[64], one;
+	struct resp r;
+	char body[64];
+
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 64; i++) {
+			client_open(&cl[i], s, 0);
+			if (i % 3 == 1)
+				SEND(&cl[i], "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nContent-Le");
+			if (i % 3 == 2)
+				SEND(&cl[i], "POST /invoke/echo HTTP/1.1\r\nHost: h\r\n"
+					     "Content-Length: 100000\r\n\r\nabc");
+		}
+		usleep(20000);
+		for (int i = 0; i < 64; i++) {
+			setsockopt(cl[i].fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+			client_close(&cl[i]);
+		}
+	}
+	client_open(&one, s, 0);
+	SEND(&one, "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok");
+	CHECK_EQ(next_resp(&one, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK(strcmp(body, "ok") == 0);
+	client_close(&one);
+	sure_http_server_stats(s, &st);
+	for (int i = 0; i < 300 && st.conns_open; i++) {
+		usleep(10000);
+		sure_http_server_stats(s, &st);
+	}
+	CHECK_EQ(st.conns_open, 0u);
+	CHECK_EQ(st.conns_accepted, 4u * 64 + 1);
+	sure_http_server_stop(s, 0);
+}
+
 /* The owner answers from another thread's signal: an eventfd it watches. */
 static int watch_efd;
 static atomic_int n_watch;
@@ -1161,15 +1209,29 @@ static void test_bad_calls(void)
 	CHECK_EQ(sure_http_answer(NULL, 200, NULL, NULL, 0), -EINVAL);
 }
 
-int main(void)
+/* The server of each pass reads its sockets the way the pass says. */
+static void test_io_mode(void)
 {
-	struct sure_http_server_config cfg;
+	struct sure_http_server_stats st;
 
-	signal(SIGPIPE, SIG_IGN);
-	big = malloc(BIG_LEN);
-	up_start();
-	cfg = base_cfg();
+	sure_http_server_stats(S, &st);
+	CHECK_EQ(st.io_uring, io_mode == SURE_HTTP_IO_URING ? 1u : 0u);
+}
+
+static int uring_rc;
+
+/* Stands for the io_uring pass on a kernel without it. */
+static void test_io_uring(void)
+{
+	SKIP("no io_uring here: %s", strerror(-uring_rc));
+}
+
+static void suite(void)
+{
+	struct sure_http_server_config cfg = base_cfg();
+
 	S = start(&cfg);
+	RUN(test_io_mode);
 	RUN(test_keep_alive);
 	RUN(test_pipelined);
 	RUN(test_bodies);
@@ -1183,6 +1245,7 @@ int main(void)
 	RUN(test_upstream_down);
 	RUN(test_timeouts);
 	RUN(test_cancel_on_disconnect);
+	RUN(test_abrupt_closes);
 	RUN(test_watch);
 	RUN(test_graceful_stop);
 	RUN(test_hold_accept);
@@ -1190,6 +1253,33 @@ int main(void)
 	RUN(test_big_answer_slow_reader);
 	RUN(test_bad_calls);
 	sure_http_server_stop(S, 1000);
+	S = NULL;
+}
+
+int main(void)
+{
+	struct sure_http_server_config cfg;
+	struct sure_http_server *probe = NULL;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	big = malloc(BIG_LEN);
+	up_start();
+	/* io_uring where this kernel has it (every machine of ours does: 5.19+). */
+	io_mode = SURE_HTTP_IO_URING;
+	cfg = base_cfg();
+	rc = getenv("ONLY_EPOLL") ? -1 : sure_http_server_start(&cfg, &probe);
+	if (rc == 0) {
+		sure_http_server_stop(probe, 0);
+		printf("# kernel sockets on io_uring\n");
+		suite();
+	} else {
+		uring_rc = rc;
+		RUN(test_io_uring);
+	}
+	printf("# kernel sockets on epoll\n");
+	io_mode = SURE_HTTP_IO_EPOLL;
+	suite();
 	up_stop = 1;
 	pthread_join(up_thr, NULL);
 	unlink(up_path);

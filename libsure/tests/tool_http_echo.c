@@ -11,7 +11,8 @@
  * for (default: the port's own choice, zs_port.h). Every /invoke/<name> request
  * (any name, body up to 1 MiB, in the server's own buffer) is answered at once
  * with 200 and its body; any other path would be tunnelled, and with no
- * upstream it gets 502. Prints "ready" (and the port on stderr) once
+ * upstream it gets 502. SURE_HTTP_IO=epoll (the default) or io_uring in the
+ * environment picks how kernel sockets are read, for A/B runs. Prints "ready" (and the port on stderr) once
  * listening, runs until SIGTERM or SIGINT, then drains the server gracefully
  * and prints its counters on stderr.
  *
@@ -117,15 +118,22 @@ int main(int argc, char **argv)
 	cfg.upstream = NULL; /* other paths: 502 */
 	cfg.max_body = ECHO_MAX_BODY;
 	cfg.ops = &OPS;
+	const char *io = getenv("SURE_HTTP_IO");
+	if (io && strcmp(io, "epoll") && strcmp(io, "io_uring")) {
+		fprintf(stderr, "tool_http_echo: SURE_HTTP_IO must be epoll or io_uring, not '%s'\n", io);
+		return 1;
+	}
+	cfg.io = io && !strcmp(io, "io_uring") ? SURE_HTTP_IO_URING : SURE_HTTP_IO_EPOLL;
 	rc = sure_http_server_start(&cfg, &srv);
 	if (rc < 0) {
 		fprintf(stderr, "tool_http_echo: cannot start on %s:%lu: %s\n", host, port,
 			strerror(-rc));
 		return 1;
 	}
-	fprintf(stderr, "tool_http_echo: listening on %s:%u%s%s\n", host,
-		(unsigned)sure_http_server_port(srv), zs ? " and on the Z-stack at " : "",
-		zs ? argv[4] : "");
+	sure_http_server_stats(srv, &st);
+	fprintf(stderr, "tool_http_echo: listening on %s:%u (%s)%s%s\n", host,
+		(unsigned)sure_http_server_port(srv), st.io_uring ? "io_uring" : "epoll",
+		zs ? " and on the Z-stack at " : "", zs ? argv[4] : "");
 	printf("ready\n");
 	fflush(stdout);
 

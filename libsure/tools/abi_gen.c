@@ -149,6 +149,10 @@ int main(void)
 	num("sockets", SURE_DP_SOCKETS);
 	num("af_xdp", SURE_DP_AF_XDP);
 	printf("} as const;\n\n");
+	printf("/** sure_dataplane_config.io: how kernel sockets are read. */\nexport const DP_IO = {\n");
+	num("epoll", SURE_DP_IO_EPOLL);
+	num("io_uring", SURE_DP_IO_URING);
+	printf("} as const;\n\n");
 
 	printf("/** Byte offsets and sizes of the structs passed across the FFI (libsure.h). */\n");
 	printf("export const STRUCTS = {\n");
@@ -247,6 +251,7 @@ int main(void)
 	FIELD(sure_dataplane_config, idle_timeout_ms);
 	FIELD(sure_dataplane_config, write_timeout_ms);
 	FIELD(sure_dataplane_config, tick_ms);
+	FIELD(sure_dataplane_config, io);
 	FIELD(sure_dataplane_config, cpu_mask);
 	FIELD(sure_dataplane_config, backend);
 	FIELD(sure_dataplane_config, prefix);
@@ -341,6 +346,7 @@ int main(void)
 	FIELD(sure_dataplane_stats, zs_xdp_generic);
 	FIELD(sure_dataplane_stats, zs_multi_buffer);
 	FIELD(sure_dataplane_stats, zs_rx_chained);
+	FIELD(sure_dataplane_stats, io_uring);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;

@@ -45,6 +45,13 @@ const OPTIONS: Record<string, OptionDoc> = {
       "Z-stack, libsure's own TCP/IP on an AF_XDP socket: --iface, --addr; root) or hono " +
       "(Deno.serve and the Hono app for everything) (env SURE_DATAPLANE; default sockets)",
   },
+  "dataplane-io": {
+    type: "string",
+    arg: "epoll|io_uring",
+    help: "sockets, af_xdp: how libsure's server reads kernel sockets: epoll, or io_uring " +
+      "(one syscall fewer per request; Linux 5.19+, refused where seccomp forbids it) " +
+      "(env SURE_DATAPLANE_IO; default epoll)",
+  },
   iface: {
     type: "string",
     arg: "IF",
@@ -284,6 +291,11 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
   if (dataplane !== "hono" && dataplane !== "sockets" && dataplane !== "af_xdp") {
     throw new UsageError(`--dataplane must be sockets, af_xdp or hono, not ${dataplane}`);
   }
+  const dataplaneIo =
+    (values["dataplane-io"] ?? (Deno.env.get("SURE_DATAPLANE_IO") || "epoll")) as string;
+  if (dataplaneIo !== "epoll" && dataplaneIo !== "io_uring") {
+    throw new UsageError(`--dataplane-io must be epoll or io_uring, not ${dataplaneIo}`);
+  }
   const afXdp = dataplane === "af_xdp" ? parseAfXdp(values) : undefined;
   if (afXdp && port === 0) {
     throw new UsageError("--dataplane af_xdp needs a fixed --port (the XDP program steers it)");
@@ -303,6 +315,7 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
     ...(fleet ? { fleet } : {}),
     port,
     dataplane,
+    dataplaneIo,
     ...(tls ? { tls } : {}),
     insecure: values.insecure === true || Deno.env.get("SURE_INSECURE") === "1",
     // The admin token the operator chose (sure install --token): else the data dir makes one.
@@ -354,7 +367,8 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
 export const serveCommand: Command = {
   name: "serve",
   summary: "Run a node: admin API under /admin, functions under /invoke/<name>, /healthz.",
-  usage: "serve [--port PORT] [--host HOST] [--data-dir DIR] [--dataplane hono|sockets] " +
+  usage: "serve [--port PORT] [--host HOST] [--data-dir DIR] [--dataplane hono|sockets|af_xdp] " +
+    "[--dataplane-io epoll|io_uring] [--iface IF --addr A.B.C.D[/LEN] [--gateway A.B.C.D]] " +
     "[--memory-budget MIB] [--vcpu-cpus LIST] [--node-name NAME] [--peer NAME=ADDR:PORT ...] " +
     "[--event-attempts N] [--tls-cert FILE --tls-key FILE [--admin-port PORT]] [--insecure] " +
     "[--fleet nats://HOST:PORT --node-name NAME [--labels K=V,...] [--fleet-key-file FILE] " +

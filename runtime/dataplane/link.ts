@@ -23,6 +23,8 @@ export interface LinkOptions {
   logger: Logger;
   /** CPUs for the data-plane thread ([]: any). */
   cpus?: number[];
+  /** How kernel sockets are read (epoll). */
+  io?: "epoll" | "io_uring";
   /** The af_xdp backend: the Z-stack on iface at addr, next to host:port. */
   afXdp?: { iface: string; addr: string; prefix?: number; gateway?: string };
   /** The node's admin token: private functions are served only with it. */
@@ -55,6 +57,7 @@ export class DataplaneLink {
       port: opts.port,
       upstream: opts.upstream,
       cpus: opts.cpus,
+      ...(opts.io ? { io: opts.io } : {}),
       ...(opts.afXdp ? { afXdp: opts.afXdp } : {}),
     });
     try {
@@ -68,6 +71,11 @@ export class DataplaneLink {
   /** Which backend serves: "sockets", or "af_xdp" (the Z-stack, and kernel TCP on host). */
   get backend(): "sockets" | "af_xdp" {
     return this.opts.afXdp ? "af_xdp" : "sockets";
+  }
+
+  /** How kernel sockets are read (what the data plane says, not what was asked). */
+  get io(): "epoll" | "io_uring" {
+    return this.dp.stats().io;
   }
 
   get port(): number {
