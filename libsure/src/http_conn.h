@@ -167,7 +167,7 @@ void zsrv_stop_listening(struct sure_http_server *s);
 /* Sets up s->ring (on the loop's thread), or -errno if this kernel has no
  * io_uring we can use. */
 int srv_ring_open(struct sure_http_server *s);
-/* Submits, waits up to wait_ms (-1: no limit), handles the completions and
+/* Submits, waits up to wait_ms, handles the completions and
  * returns the epoll events that are due (at most max, in evs). */
 int srv_ring_round(struct sure_http_server *s, struct epoll_event *evs, int max, int wait_ms);
 void srv_ring_reap(struct sure_http_server *s, struct conn *c); /* into limbo */

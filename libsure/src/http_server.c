@@ -395,7 +395,6 @@ int sure_http_server_start(const struct sure_http_server_config *cfg,
 	if (!cfg || !out || !cfg->host || !cfg->ops || !cfg->ops->take || !cfg->ops->run ||
 	    !cfg->ops->cancel || cfg->max_head > MAX_HEAD_LIMIT || cfg->io > SURE_HTTP_IO_URING)
 		return -EINVAL;
-
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -421,7 +420,6 @@ int sure_http_server_start(const struct sure_http_server_config *cfg,
 	}
 	if (rc == 0 && (cfg->host[0] || !cfg->zs))
 		rc = listen_on(s, cfg->host, cfg->port);
-
 	if (rc == 0 && cfg->zs)
 		rc = zsrv_attach(s);
 	if (rc == 0 && cfg->zs && !cfg->hold_accept)

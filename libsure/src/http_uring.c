@@ -213,24 +213,30 @@ static void on_cqe(struct sure_http_server *s, uint64_t ud, int32_t res)
 		conn_drive(c);
 }
 
-int srv_ring_round(struct sure_http_server *s, struct epoll_event *evs, int max, int wait_ms)
+/* Every completion the ring holds, each consumed before it is acted on (an
+ * action may submit, and a submission may flush the ring). */
+static void handle_cqes(struct sure_http_server *s)
 {
 	struct io_uring_cqe *cqe;
-	int rc;
 
-	arm_epoll(s);
-	rc = uring_wait(s->ring, wait_ms ? 1 : 0,
-			wait_ms < 0 ? UINT64_MAX : (uint64_t)wait_ms * 1000000);
-	s->now_ns = sure_now_ns();
-	if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY)
-		return rc;
-	/* Completions first: the epoll set's turn comes after. */
 	while ((cqe = uring_cqe(s->ring))) {
 		uint64_t ud = cqe->user_data;
 		int32_t res = cqe->res;
 		uring_cqe_done(s->ring);
 		on_cqe(s, ud, res);
 	}
+}
+
+int srv_ring_round(struct sure_http_server *s, struct epoll_event *evs, int max, int wait_ms)
+{
+	int rc;
+
+	arm_epoll(s);
+	rc = uring_wait(s->ring, wait_ms ? 1 : 0, (uint64_t)wait_ms * 1000000);
+	s->now_ns = sure_now_ns();
+	if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY)
+		return rc;
+	handle_cqes(s); /* completions first: the epoll set's turn comes after */
 	if (!s->ep_ready)
 		return 0;
 	s->ep_ready = 0;
@@ -268,15 +274,8 @@ void srv_ring_stop(struct sure_http_server *s)
 	 * for them before anything is freed. */
 	until = sure_now_ns() + LIMBO_WAIT_NS;
 	while (s->limbo && sure_now_ns() < until) {
-		struct io_uring_cqe *cqe;
 		uring_wait(s->ring, 1, 10 * 1000000);
-		while ((cqe = uring_cqe(s->ring))) {
-			uint64_t ud = cqe->user_data;
-			int32_t res = cqe->res;
-			uring_cqe_done(s->ring);
-			if ((ud & UD_TAGS) != UD_EPOLL)
-				on_cqe(s, ud, res);
-		}
+		handle_cqes(s);
 		srv_ring_limbo(s);
 	}
 	/* What is still in limbo is leaked rather than freed under the kernel. */

@@ -83,7 +83,6 @@ int uring_open(struct uring *r, unsigned sq_entries, unsigned cq_entries)
 	if (fd < 0)
 		return fd;
 	r->fd = fd;
-	r->features = p.features;
 	/* No dropped completions, and a timeout on the wait. */
 	if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG) ||
 	    !(p.features & IORING_FEAT_SINGLE_MMAP)) {

@@ -17,7 +17,6 @@
 
 struct uring {
 	int fd;
-	unsigned features;
 	/* Submission ring: the kernel reads [*sq_head, *sq_tail); sq_local is
 	 * our tail, published at the next enter. */
 	unsigned *sq_head, *sq_tail, *sq_array, sq_mask, sq_entries, sq_local;
