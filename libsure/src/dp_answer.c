@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dataplane.h"
+#include "dp_internal.h"
 
 /* Appends s to out as the inside of a JSON string. */
 static size_t json_escape(char *out, size_t cap, size_t at, const char *s)

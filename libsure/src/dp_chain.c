@@ -29,7 +29,7 @@
 #include <sys/epoll.h>
 
 #include "chain.h"
-#include "dataplane.h"
+#include "dp_internal.h"
 #include "util.h"
 
 #define COLLECT_BATCH 64u
@@ -257,49 +257,6 @@ static void complete(struct sure_dataplane *dp, struct dp_chain *dc, const struc
 		return;
 	}
 	sure_dp_chain_answer(dp, dc, q, cp);
-}
-
-void sure_dp_chain_answer(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req *q,
-			  const struct sure_completion *cp)
-{
-	struct sure_chain *c = dc->c;
-	uint32_t slot = cp->slot;
-	char extra[320], err[256];
-
-	snprintf(extra, sizeof(extra), ",\"function\":\"%s\"", dc->cfg.name);
-	int status = cp->error == SURE_CE_LOOP ? 508 : cp->status;
-	int rc = sure_http_resp_head_take(c->heads + (uint64_t)slot * SURE_SLOT_HEAD_SIZE +
-						  SURE_REQ_HEAD_CAP,
-					  dp->resp_head, err, sizeof(err));
-	/* What the steps other nodes ran set (their nodes checked them). */
-	const struct sure_head *more = (const struct sure_head *)q->hop_hdrs;
-	for (uint32_t k = 0; rc >= 0 && more && k < more->nfields; k++) {
-		const struct sure_head_field *f = &more->field[k];
-		if (sure_http_head_add(dp->resp_head, (const char *)q->hop_hdrs + f->name.off,
-				       f->name.len, (const char *)q->hop_hdrs + f->value.off,
-				       f->value.len) < 0) {
-			snprintf(err, sizeof(err), "the response headers of its steps do not fit");
-			rc = -E2BIG;
-		}
-	}
-	if (rc < 0) {
-		SURE_DP_FAIL(dp, q, 502, "bad_response_header", extra, NULL, "function %s: %s",
-			     dc->cfg.name, err);
-	} else if (status < 200 || status > 599) {
-		SURE_DP_FAIL(dp, q, 500, "internal_error", "", NULL,
-			     "function %s answered with invalid HTTP status %d", dc->cfg.name,
-			     status);
-	} else {
-		sure_dp_set_traceparent(dp, q);
-		sure_http_head_add(dp->resp_head, "traceparent", 11, dp->traceparent, 55);
-		sure_dp_done(dp, q, 0, status, NULL, cp->len, cp->error == SURE_CE_LOOP);
-		/* Written from the pool; what the socket does not take now is
-		 * copied by the server, so the slot is free to go. */
-		sure_http_answer(q->ex, status, dp->resp_head, c->bufs + cp->offset, cp->len);
-		q->ex = NULL;
-		sure_dp_req_free(dp, q);
-	}
-	sure_chain_free(c, slot);
 }
 
 static void collect(struct sure_dataplane *dp, struct dp_chain *dc)

@@ -48,7 +48,7 @@
 #include <unistd.h>
 
 #include "chain.h"
-#include "dataplane.h"
+#include "dp_internal.h"
 #include "http_head.h"
 #include "dp_trace.h"
 #include "hop_resp.h"

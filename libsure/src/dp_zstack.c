@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "dataplane.h"
+#include "dp_internal.h"
 #include "zstack.h"
 
 int sure_dp_zstack_open(struct sure_dataplane *dp, const struct sure_dataplane_config *cfg,

@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "http_conn.h"
+#include "http_internal.h"
 
 /* Longest message of an error answer (bytes before escaping) and extra. */
 #define MESSAGE_MAX 512u

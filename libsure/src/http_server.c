@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http_conn.h"
+#include "http_internal.h"
 #include "util.h"
 
 #define SWEEP_NS (100ull * 1000000)
@@ -29,6 +29,8 @@
 #define MAX_HEAD_LIMIT (1u << 20)
 #define EVENTS 64
 #define ACCEPTS_PER_EVENT 64
+/* How long a stopping server waits for cancelled operations to come back. */
+#define LIMBO_WAIT_NS (1000ull * 1000000)
 
 static int listen_on(struct sure_http_server *s, const char *host, uint16_t port)
 {
@@ -133,11 +135,12 @@ static void accept_some(struct sure_http_server *s)
 		}
 		/* Answers go out whole; pipelined ones must not wait for an ACK. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (conn_open(s, fd, NULL, &addr) < 0) {
+		struct conn *c;
+		if (conn_open(s, fd, NULL, &addr, &c) < 0) {
 			STAT_ADD(s, conns_refused, 1);
 			close(fd);
 		} else if (s->ring) {
-			conn_drive(s->conns); /* submits its first recv */
+			conn_drive(c); /* submits its first recv */
 		}
 	}
 }
@@ -250,6 +253,21 @@ static void sweep(struct sure_http_server *s)
 	}
 }
 
+/* Closed connections whose operations in the ring have all come back. */
+static void release_limbo(struct sure_http_server *s)
+{
+	struct conn **pp = &s->limbo, *c;
+
+	while ((c = *pp)) {
+		if (conn_ring_busy(c)) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		conn_release(c);
+	}
+}
+
 /* Frees the connections closed this round (those still on the again list
  * wait for the next: run_again will look at them once more). */
 static void reap(struct sure_http_server *s)
@@ -263,15 +281,32 @@ static void reap(struct sure_http_server *s)
 			c->next = keep;
 			keep = c;
 		} else if (s->ring && conn_ring_busy(c)) {
-			srv_ring_reap(s, c); /* its cancelled operations come back first */
+			c->next = s->limbo; /* its cancelled operations come back first */
+			s->limbo = c;
 		} else {
 			conn_release(c);
 		}
 		c = next;
 	}
 	s->grave = keep;
-	if (s->limbo)
-		srv_ring_limbo(s);
+	release_limbo(s);
+}
+
+/* After the loop: cancelled operations may still write into their
+ * connections, so wait (a while) for them before anything is freed; what is
+ * still in limbo then is leaked rather than freed under the kernel. */
+static void close_ring(struct sure_http_server *s)
+{
+	uint64_t until = sure_now_ns() + LIMBO_WAIT_NS;
+
+	if (!s->ring)
+		return;
+	while (s->limbo && sure_now_ns() < until) {
+		srv_ring_settle(s, 10);
+		release_limbo(s);
+	}
+	s->limbo = NULL;
+	srv_ring_close(s);
 }
 
 static int wait_ms(struct sure_http_server *s)
@@ -349,7 +384,7 @@ static void *loop(void *arg)
 		c->on_again = 0;
 	s->again = NULL;
 	reap(s);
-	srv_ring_stop(s);
+	close_ring(s);
 	return NULL;
 }
 

@@ -32,7 +32,7 @@
 
 #include "hop_resp.h"
 #include "http_head.h"
-#include "http_conn.h"
+#include "http_internal.h"
 
 /* The upstream-to-client buffer. */
 #define TUNNEL_BUF (64u * 1024)

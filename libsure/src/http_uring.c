@@ -1,5 +1,5 @@
 /*
- * http_uring.c - the HTTP server's kernel sockets on io_uring (http_conn.h:
+ * http_uring.c - the HTTP server's kernel sockets on io_uring (http_internal.h:
  * srv_ring_*, conn_ring_*), where the kernel has what it needs.
  *
  * Why: on epoll a request costs a recv, a send and a share of an
@@ -28,13 +28,11 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "http_conn.h"
+#include "http_internal.h"
 #include "util.h"
 
 #define RING_SQ 1024u
 #define RING_CQ 8192u
-/* How long a stopping server waits for cancelled operations to come back. */
-#define LIMBO_WAIT_NS (1000ull * 1000000)
 
 /* user_data: the connection's address with the operation in its low bits
  * (connections are malloc'ed: 16-aligned); UD_EPOLL has no connection. */
@@ -105,10 +103,8 @@ int conn_ring_recv_in(struct conn *c, int *eof)
 			 * submitted (the input was reset): move these down.
 			 * Nothing else adds input meanwhile, so in_end cannot
 			 * have passed rx_off; if it did, trust nothing. */
-			if (c->in_end > c->rx_off || (uint32_t)n > c->in_cap - c->rx_off) {
-				conn_close(c);
-				return 0;
-			}
+			if (c->in_end > c->rx_off || (uint32_t)n > c->in_cap - c->rx_off)
+				return -ECONNRESET;
 			if (c->rx_off != c->in_end)
 				memmove(c->in + c->in_end, c->in + c->rx_off, (size_t)n);
 			c->in_end += (uint32_t)n;
@@ -122,8 +118,7 @@ int conn_ring_recv_in(struct conn *c, int *eof)
 		}
 		if (n == -EINTR || n == -EAGAIN || n == -ENOBUFS)
 			return 1; /* submitted again below, on the next call */
-		conn_close(c); /* reset */
-		return 0;
+		return -ECONNRESET; /* reset */
 	}
 	if (c->rx_busy || c->eof)
 		return 0;
@@ -210,7 +205,7 @@ static void on_cqe(struct sure_http_server *s, uint64_t ud, int32_t res)
 		return;
 	}
 	if (!c->closed)
-		conn_drive(c);
+		conn_again(c); /* driven after this round's completions and events */
 }
 
 /* Every completion the ring holds, each consumed before it is acted on (an
@@ -244,42 +239,14 @@ int srv_ring_round(struct sure_http_server *s, struct epoll_event *evs, int max,
 	return n < 0 ? 0 : n;
 }
 
-void srv_ring_reap(struct sure_http_server *s, struct conn *c)
+void srv_ring_settle(struct sure_http_server *s, int wait_ms)
 {
-	c->next = s->limbo;
-	s->limbo = c;
+	uring_wait(s->ring, 1, (uint64_t)wait_ms * 1000000);
+	handle_cqes(s);
 }
 
-void srv_ring_limbo(struct sure_http_server *s)
+void srv_ring_close(struct sure_http_server *s)
 {
-	struct conn **pp = &s->limbo, *c;
-
-	while ((c = *pp)) {
-		if (conn_ring_busy(c)) {
-			pp = &c->next;
-			continue;
-		}
-		*pp = c->next;
-		conn_release(c);
-	}
-}
-
-void srv_ring_stop(struct sure_http_server *s)
-{
-	uint64_t until;
-
-	if (!s->ring)
-		return;
-	/* Cancelled operations may still write into their connections: wait
-	 * for them before anything is freed. */
-	until = sure_now_ns() + LIMBO_WAIT_NS;
-	while (s->limbo && sure_now_ns() < until) {
-		uring_wait(s->ring, 1, 10 * 1000000);
-		handle_cqes(s);
-		srv_ring_limbo(s);
-	}
-	/* What is still in limbo is leaked rather than freed under the kernel. */
-	s->limbo = NULL;
 	uring_close(s->ring);
 	s->ring = NULL;
 }

@@ -2,7 +2,7 @@
  * http_zs.c - the HTTP server on the Z-stack (cfg.zs, zstack.h) instead of
  * kernel TCP: the stack's listener, its accepts, and running the stack from
  * the server's loop. Connections are the same as on kernel sockets
- * (http_conn.c): only their reads, writes and close go through
+ * (http_conn.c, http_request.c): only their reads, writes and close go through
  * sock_io.h to the stack's sockets, whose events set the same readiness
  * flags an epoll event would.
  */
@@ -10,22 +10,36 @@
 #include <string.h>
 #include <sys/epoll.h>
 
-#include "http_conn.h"
+#include "http_internal.h"
+
+/* A connection's socket events set the readiness flags an epoll event would. */
+static void on_event(void *arg, unsigned ev)
+{
+	struct conn *c = arg;
+
+	if (c->closed)
+		return;
+	c->rd |= (ev & ZS_EV_IN) != 0;
+	c->wr |= (ev & ZS_EV_OUT) != 0;
+	conn_drive(c);
+}
 
 static int on_accept(void *arg, struct zs_sock *zs, const struct sockaddr_in *peer)
 {
 	struct sure_http_server *s = arg;
 	struct sockaddr_storage addr = { 0 };
+	struct conn *c;
 
 	if (s->draining || s->nconns >= s->cfg.max_conns) {
 		STAT_ADD(s, conns_refused, 1);
 		return -1; /* the stack resets it: the client learns at once */
 	}
 	memcpy(&addr, peer, sizeof(*peer));
-	if (conn_open(s, -1, zs, &addr) < 0) {
+	if (conn_open(s, -1, zs, &addr, &c) < 0) {
 		STAT_ADD(s, conns_refused, 1);
 		return -1;
 	}
+	zs_sock_bind(zs, on_event, c); /* its first event says it is ready */
 	return 0;
 }
 

@@ -9,6 +9,7 @@
  * the request it is given lies, and tells the gate what the handler made of
  * it.
  */
+#include "exit.h"
 #include "sg.h"
 #include "sg_chain.h"
 

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "exit.h"
 #include "sg.h"
+
+void (*sg_stdio_flusher)(void);
 
 __attribute__((noreturn)) void sg_exit(uint64_t code)
 {

@@ -3,6 +3,7 @@
  * SLEEP doorbell), run handle(), publish the response, and ring NOTIFY only
  * when the host sleeps on it. The fast path has no VM exit at all.
  */
+#include "exit.h"
 #include "sg.h"
 #include "sg_sidecar.h"
 

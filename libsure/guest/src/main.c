@@ -4,6 +4,7 @@
  * template, run sure_start (in every instance), tell the host we are ready,
  * then serve requests forever.
  */
+#include "exit.h"
 #include "sg.h"
 #include "sg_chain.h"
 

@@ -115,16 +115,4 @@ __attribute__((noreturn)) void sg_serve(void);
 /* Appends one complete line (text without '\n') to the log ring. */
 void sg_log_line(const char *text, size_t n);
 
-/* Writes out unfinished stdout/stderr lines (stdio.c). Weak: an image whose
- * function never uses stdio does not link it in. */
-void sg_stdio_flush(void) __attribute__((weak));
-static inline void sg_flush_stdio(void)
-{
-	if (sg_stdio_flush)
-		sg_stdio_flush();
-}
-
-/* Rings EXIT with code and never returns. */
-__attribute__((noreturn)) void sg_exit(uint64_t code);
-
 #endif

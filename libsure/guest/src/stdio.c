@@ -3,13 +3,15 @@
  * sg_log_line, one log line per '\n'. Each stream keeps its unfinished line
  * (so the two never mix within a line); a line longer than LINE_MAX is
  * split, '\r' is dropped. Unfinished lines go out on fflush, at the end of
- * each request (sg_stdio_flush, called by the loops) and before exit/abort.
+ * each request (through sg_flush_stdio, which the loops call: the first write
+ * installs flush_all there) and before exit/abort.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "exit.h"
 #include "sg.h"
 
 #define LINE_MAX 512 /* as sure_log's lines */
@@ -37,8 +39,11 @@ static void emit(FILE *f)
 	f->len = 0;
 }
 
+static void flush_all(void);
+
 static void put_bytes(FILE *f, const char *p, size_t n)
 {
+	sg_stdio_flusher = flush_all;
 	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
 		if (c == '\n') {
@@ -66,7 +71,7 @@ int fflush(FILE *f)
 	return 0;
 }
 
-void sg_stdio_flush(void)
+static void flush_all(void)
 {
 	fflush(NULL);
 }

@@ -7,6 +7,7 @@
 #ifndef SG_FP_H
 #define SG_FP_H
 
+#include <errno.h>
 #include <stdint.h>
 
 static inline uint64_t fp_bits(double x)
@@ -91,7 +92,11 @@ static const struct dd FP_PI = { 0x1.921fb54442d18p+1, 0x1.1a62633145c07p-53 };
 static const struct dd FP_PIO2 = { 0x1.921fb54442d18p+0, 0x1.1a62633145c07p-54 };
 
 /* Sets errno (EDOM or ERANGE) and returns v, so a case reads as one line. */
-double sg_fp_err(int e, double v);
+static inline double sg_fp_err(int e, double v)
+{
+	errno = e;
+	return v;
+}
 
 /* exp(hi + lo) for |lo| tiny next to hi; overflow and underflow handled. */
 double sg_exp_dd(double hi, double lo);

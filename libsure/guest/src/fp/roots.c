@@ -4,12 +4,6 @@
 
 #include "fp.h"
 
-double sg_fp_err(int e, double v)
-{
-	errno = e;
-	return v;
-}
-
 double sqrt(double x)
 {
 	if (x < 0)

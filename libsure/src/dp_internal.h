@@ -1,16 +1,25 @@
 /*
- * dataplane.h - internal: the data plane's state, shared by dataplane.c
- * (the control plane's calls: routes, lending, events), dispatch.c (what
- * happens to each request on the server's thread) and dp_answer.c (the
- * node's JSON error answers).
+ * dp_internal.h - internal: the data plane's state and the calls between its
+ * files. They stand in layers, each calling only those below it:
+ *
+ *   dataplane.c        the control plane's calls: routes, lending, events
+ *   dispatch.c         the server's callbacks: each /invoke request, plain
+ *                      functions' instances, notify and tick
+ *   dp_chain.c         chains' requests: slots, completions, timeouts
+ *   dp_hop.c           steps another node runs: hand-offs over TCP
+ *   dp_chain_answer.c  a chain's answer from its slot
+ *   dp_req.c           a request's ids, trace, DONE event, parking, freeing
+ *   dp_answer.c        the node's JSON error answers
+ *   dp_state.c         the route table, instance records, the event ring
+ *   dp_zstack.c        the af_xdp backend (opened and closed by dataplane.c)
  *
  * One lock (dp->lock) guards all of it. The server's thread takes it for
  * each callback; the control plane's calls take it briefly. It is never
  * held while calling into the server except to answer (sure_http_answer
  * runs on the server's thread, which is the one holding it).
  */
-#ifndef SURE_DATAPLANE_H
-#define SURE_DATAPLANE_H
+#ifndef SURE_DP_INTERNAL_H
+#define SURE_DP_INTERNAL_H
 
 #include <netinet/in.h>
 #include <pthread.h>
@@ -149,23 +158,6 @@ struct sure_dataplane {
 
 /* ---- dispatch.c: the server's callbacks ---- */
 extern const struct sure_http_ops sure_dp_ops;
-/* The DONE event of q (rc: 1 for a chain's hand-off loop). */
-void sure_dp_done(struct sure_dataplane *dp, struct dp_req *q, uint32_t tag, int status,
-		  const char *code, uint64_t out_bytes, int32_t rc);
-void sure_dp_req_free(struct sure_dataplane *dp, struct dp_req *q);
-/* dp->traceparent := the node's span of q's trace (what it answers with). */
-void sure_dp_set_traceparent(struct sure_dataplane *dp, const struct dp_req *q);
-/* Parks q for the control plane's answer: ev (kind, route, tag, rc...) gets
- * q's token, trace and request id and is sent. */
-void sure_dp_park(struct sure_dataplane *dp, struct dp_req *q, struct sure_dp_event *ev);
-/* The value of a request header in a head block the node wrote itself (names
- * are lower case there), or NULL. */
-/* Copies a request head block (table, then strings at the same offsets). */
-void sure_dp_copy_head(uint8_t *dst, const uint8_t *head);
-/* Answers a request the guest's sidecar refused or whose handle() failed
- * (reason != SURE_REASON_HANDLER): 1, else 0. fn names the function. */
-int sure_dp_refused(struct sure_dataplane *dp, struct dp_req *q, const char *fn, int reason,
-		    int rc, uint32_t deadline_ms);
 void sure_dp_on_notify(void *arg);
 void sure_dp_on_tick(void *arg, uint64_t now_ns);
 /* A lent instance is free: the oldest queued request, else the idle stack. */
@@ -176,6 +168,26 @@ void sure_dp_fail_queued(struct sure_dataplane *dp, struct dp_route *r, int stat
 /* Answers the parked request token: 0, or -ENOENT (unknown, or the client left). */
 int sure_dp_answer_parked(struct sure_dataplane *dp, uint64_t token, int status,
 			  const char *json, uint32_t len, const char *headers);
+
+/* ---- dp_req.c: a request's life ---- */
+/* q's request id (the client's x-request-id, else a new UUID) and trace
+ * context (the caller's traceparent, else a new trace; the node's span). */
+void sure_dp_identify(struct sure_dataplane *dp, struct dp_req *q, struct sure_http_exchange *ex);
+/* The DONE event of q (rc: 1 for a chain's hand-off loop). */
+void sure_dp_done(struct sure_dataplane *dp, struct dp_req *q, uint32_t tag, int status,
+		  const char *code, uint64_t out_bytes, int32_t rc);
+void sure_dp_req_free(struct sure_dataplane *dp, struct dp_req *q);
+/* dp->traceparent := the node's span of q's trace (what it answers with). */
+void sure_dp_set_traceparent(struct sure_dataplane *dp, const struct dp_req *q);
+/* Parks q for the control plane's answer: ev (kind, route, tag, rc...) gets
+ * q's token, trace and request id and is sent. */
+void sure_dp_park(struct sure_dataplane *dp, struct dp_req *q, struct sure_dp_event *ev);
+/* Copies a request head block (table, then strings at the same offsets). */
+void sure_dp_copy_head(uint8_t *dst, const uint8_t *head);
+/* Answers a request the guest's sidecar refused or whose handle() failed
+ * (reason != SURE_REASON_HANDLER): 1, else 0. fn names the function. */
+int sure_dp_refused(struct sure_dataplane *dp, struct dp_req *q, const char *fn, int reason,
+		    int rc, uint32_t deadline_ms);
 
 /* ---- dp_chain.c: chain requests ---- */
 /* take() of a chain's route: its body limit, and a slot to receive the body into. */
@@ -192,6 +204,8 @@ void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns);
 void sure_dp_on_chains(void *arg);
 /* dp stopped: forgets every chain (the server is gone). */
 void sure_dp_chains_free(struct sure_dataplane *dp);
+
+/* ---- dp_chain_answer.c ---- */
 /* Answers q from its slot (a completion at the gateway, or a hop's answer
  * another node asked for), frees the slot and q. */
 void sure_dp_chain_answer(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req *q,
@@ -213,7 +227,7 @@ void sure_dp_hops_free(struct sure_dataplane *dp);
 /* Connects that take too long fail. */
 void sure_dp_hop_tick(struct sure_dataplane *dp, uint64_t now_ns);
 
-/* ---- dataplane.c ---- */
+/* ---- dp_state.c ---- */
 /* Creates or updates the route cfg->name (lock held): its id or -errno. */
 int sure_dp_route_locked(struct sure_dataplane *dp, const struct sure_route_config *cfg);
 struct dp_route *sure_dp_lookup(struct sure_dataplane *dp, const char *name);

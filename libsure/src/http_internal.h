@@ -1,7 +1,17 @@
 /*
- * http_conn.h - internal to the HTTP server (http_server.c, http_conn.c,
- * http_answer.c, http_tunnel.c): the server and connection records and the
- * calls between those files. Everything here runs on the server's thread.
+ * http_internal.h - internal to the HTTP server: the server and connection
+ * records and the calls between its files. Everything here runs on the
+ * server's thread. The files stand in layers, each calling only those below
+ * it, so none calls back into a caller:
+ *
+ *   http_server.c   the loop: accepts, events, ticks, sweeps, reaping; the API
+ *   http_zs.c       the Z-stack's listener and its sockets' events
+ *   http_request.c  a connection's requests: parse, take, body, run, timeouts
+ *   http_tunnel.c   exchanges relayed to the upstream
+ *   http_answer.c   answers and the server's own errors
+ *   http_conn.c     the connection: open, output, input, close, release
+ *   http_uring.c    kernel sockets on io_uring (a completion queues its
+ *                   connection on srv->again; the loop drives it)
  *
  * A connection is one client socket and, once it is a tunnel, one upstream
  * socket. Both are registered edge-triggered once, for reading and writing;
@@ -14,13 +24,14 @@
  * moves it to srv->grave, and the loop frees (or pools) the grave after the
  * round of events, so a later event of the same round finds it marked closed.
  */
-#ifndef SURE_HTTP_CONN_H
-#define SURE_HTTP_CONN_H
+#ifndef SURE_HTTP_INTERNAL_H
+#define SURE_HTTP_INTERNAL_H
 
 #include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -163,6 +174,39 @@ int zsrv_listen(struct sure_http_server *s);
 void zsrv_poll(struct sure_http_server *s); /* frames, timers, socket events */
 void zsrv_stop_listening(struct sure_http_server *s);
 
+/* Work for a connection: conn_drive() runs it after this round's events,
+ * once the others had their turn. */
+static inline void conn_again(struct conn *c)
+{
+	struct sure_http_server *s = c->srv;
+
+	if (c->on_again)
+		return;
+	c->on_again = 1;
+	c->again_next = s->again;
+	s->again = c;
+}
+
+/* Room at the end of the input buffer, dropping bytes no longer needed: the
+ * raw head is kept until it is decided (a tunnel replays it). */
+static inline uint32_t conn_in_room(struct conn *c)
+{
+	uint32_t keep = c->req_start;
+
+	if (c->in_end == c->in_cap && keep > 0) {
+		memmove(c->in, c->in + keep, c->in_end - keep);
+		c->in_end -= keep;
+		c->in_pos -= keep;
+		c->req_start = 0;
+	}
+	return c->in_cap - c->in_end;
+}
+
+static inline int conn_on_ring(const struct conn *c)
+{
+	return c->srv->ring && !c->zs;
+}
+
 /* http_uring.c */
 /* Sets up s->ring (on the loop's thread), or -errno if this kernel has no
  * io_uring we can use. */
@@ -170,42 +214,41 @@ int srv_ring_open(struct sure_http_server *s);
 /* Submits, waits up to wait_ms, handles the completions and
  * returns the epoll events that are due (at most max, in evs). */
 int srv_ring_round(struct sure_http_server *s, struct epoll_event *evs, int max, int wait_ms);
-void srv_ring_reap(struct sure_http_server *s, struct conn *c); /* into limbo */
-void srv_ring_limbo(struct sure_http_server *s); /* releases what came back */
-void srv_ring_stop(struct sure_http_server *s);
+/* Waits up to wait_ms for completions and handles them (the server's stop
+ * waits so for the operations of closed connections). */
+void srv_ring_settle(struct sure_http_server *s, int wait_ms);
+void srv_ring_close(struct sure_http_server *s);
 int conn_ring_busy(const struct conn *c);
+/* As conn_recv_in, but -ECONNRESET: the caller closes the connection. */
 int conn_ring_recv_in(struct conn *c, int *eof);
 void conn_ring_arm(struct conn *c); /* the polls this connection waits on */
 void conn_ring_close(struct conn *c); /* cancels what it has submitted */
 
-static inline int conn_on_ring(const struct conn *c)
-{
-	return c->srv->ring && !c->zs;
-}
-
 /* http_conn.c */
 /* A new client: its kernel socket fd, or (fd -1) its Z-stack socket zs. */
 int conn_open(struct sure_http_server *s, int fd, struct zs_sock *zs,
-	      const struct sockaddr_storage *addr);
-void conn_drive(struct conn *c);
+	      const struct sockaddr_storage *addr, struct conn **out);
 void conn_close(struct conn *c);
 /* Tells the owner to forget the exchange it took, if any (before it goes). */
 void conn_cancel(struct conn *c);
 void conn_release(struct conn *c); /* frees or pools a closed connection */
-void conn_sweep(struct conn *c, uint64_t now);
 void conn_drain(struct conn *c); /* the server stops: close it if idle */
 void conn_set_deadline(struct conn *c, int kind, uint64_t ns);
+/* recv() into the input buffer: 1 progress, 0 nothing (EAGAIN or full), and
+ * *eof on the client's FIN. Closes on a reset. */
 int conn_recv_in(struct conn *c, int *eof);
-/* Room at the end of the input buffer (compacting it). */
-uint32_t conn_in_room(struct conn *c);
 /* A recv of got bytes where room were asked for: a short read of a kernel
  * socket drained it, so readiness is off until the next edge. */
 void conn_read_short(struct conn *c, size_t got, size_t room);
 int conn_flush(struct conn *c);
 int conn_out_reserve(struct conn *c, size_t n);
-void conn_again(struct conn *c);
 /* The exchange's answer is fully written: close, or parse the next request. */
 void conn_answered(struct conn *c);
+
+/* http_request.c */
+/* Does whatever the connection's readiness and state allow. */
+void conn_drive(struct conn *c);
+void conn_sweep(struct conn *c, uint64_t now);
 
 /* http_answer.c */
 int answer_send(struct conn *c, const char *head, size_t hlen, const uint8_t *body, size_t blen);
