@@ -3,7 +3,10 @@
  * - libsure: the instance code and the vCPU loop never name chains (a chain
  *   attaches its hooks through struct sure_attach_ops), checked both on the
  *   includes and on the symbols the compiled objects call;
- * - no include cycle among libsure's headers and sources;
+ * - no include cycle among libsure's headers and sources, and no call cycle
+ *   among the compiled files of the host library or of the guest library
+ *   (each file calls only files below it: the HTTP server's and the data
+ *   plane's layers are listed in http_internal.h and dp_internal.h);
  * - no import cycle among the TypeScript modules (main.ts, runtime/, ffi/),
  *   and the lower layers (store, chain spec, VM hosting) never import upper ones.
  */
@@ -77,6 +80,53 @@ Deno.test("libsure: the instance code and the vCPU loop call no chain function",
     const chainCalls = new TextDecoder().decode(out.stdout).split("\n")
       .filter((l) => /\bsure_chain_/.test(l));
     assert.deepEqual(chainCalls, [], `${f}.c calls chain code`);
+  }
+});
+
+/** Which object file calls which, from the symbols each defines and leaves undefined. */
+async function objectCalls(dir: string): Promise<Map<string, string[]>> {
+  const objs: string[] = [];
+  for (const sub of ["", "fp/"]) {
+    try {
+      for (const e of Deno.readDirSync(`${dir}/${sub}`)) {
+        if (e.isFile && e.name.endsWith(".o")) objs.push(sub + e.name);
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  const defined = new Map<string, string>();
+  const wanted = new Map<string, string[]>();
+  const outs = await Promise.all(
+    objs.map((o) => new Deno.Command("nm", { args: [`${dir}/${o}`] }).output()),
+  );
+  for (const [k, o] of objs.entries()) {
+    const out = outs[k];
+    assert.equal(out.code, 0, `nm ${o}: ${new TextDecoder().decode(out.stderr)}`);
+    const und: string[] = [];
+    for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+      const f = line.trim().split(/\s+/);
+      if (f.length === 3 && /^[TDBRW]$/.test(f[1]) && !defined.has(f[2])) defined.set(f[2], o);
+      else if (f.length === 2 && /^[Uw]$/.test(f[0])) und.push(f[1]);
+    }
+    wanted.set(o, und);
+  }
+  const edges = new Map<string, string[]>();
+  for (const [o, und] of wanted) {
+    edges.set(
+      o,
+      [...new Set(und.map((s) => defined.get(s)).filter((d) => d && d !== o))] as string[],
+    );
+  }
+  return edges;
+}
+
+Deno.test("libsure: no call cycle among the files of the host or the guest library", async () => {
+  for (const dir of ["host", "guest"]) {
+    const edges = await objectCalls(`${ROOT}/libsure/build/${dir}`);
+    assert.ok(edges.size > 30, `only ${edges.size} objects in build/${dir}`);
+    const cycle = findCycle(edges);
+    assert.equal(cycle, null, `build/${dir}: ${cycle?.join(" -> ")}`);
   }
 });
 
