@@ -10,7 +10,9 @@
 //   deno run -A bench/http_server_bench.ts [seconds] [connections...]
 // Per row: requests/s, p50, p99 and the server's CPU per request: the
 // utime+stime of the server process (all its threads, /proc/<pid>/stat) over
-// the wrk run, divided by the requests wrk completed. Each figure is the
+// the wrk run, divided by the requests wrk completed, and the part of it in
+// user mode ("of it user": the server's own code; the rest is the kernel's,
+// which on loopback includes the receiving side's TCP). Each figure is the
 // median over the rounds. wrk runs on the same cores (1 thread); its own CPU
 // per request is shown too (this process's reaped-children time), and so is
 // the machine's irq+softirq time per request (/proc/stat), which Linux charges

@@ -23,10 +23,12 @@ function statFields(pid: number | "self"): string[] {
   const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
   return s.slice(s.lastIndexOf(")") + 2).split(" ");
 }
-/** utime + stime of a process, all its threads, in clock ticks. */
-function cpuTicks(pid: number): number {
+/** utime and stime of a process, all its threads, in clock ticks: the time in
+ * its own code (and libc's) and the time the kernel spent on its behalf
+ * (syscalls: on loopback a send also runs the receiver's TCP work). */
+function cpuTicks(pid: number): { user: number; sys: number } {
   const f = statFields(pid);
-  return Number(f[11]) + Number(f[12]); // fields 14 and 15
+  return { user: Number(f[11]), sys: Number(f[12]) }; // fields 14 and 15
 }
 /** cutime + cstime of this process: the CPU of the children it has reaped
  * (here: each wrk, once its run is over). */
@@ -71,6 +73,8 @@ export function serverPid(pid: number, exe: string): number {
 
 export interface Sample extends WrkResult {
   cpuUsPerReq: number;
+  /** The part of cpuUsPerReq spent in user mode: the server's own code. */
+  userUsPerReq: number;
   wrkUsPerReq: number;
   irqUsPerReq: number;
 }
@@ -101,7 +105,8 @@ export async function measure(
   const us = (ticks: number) => ticks * 1e6 / clkTck / Math.max(1, r.requests);
   return {
     ...r,
-    cpuUsPerReq: us(cpu1 - cpu0),
+    cpuUsPerReq: us(cpu1.user + cpu1.sys - cpu0.user - cpu0.sys),
+    userUsPerReq: us(cpu1.user - cpu0.user),
     wrkUsPerReq: us(kids1 - kids0),
     irqUsPerReq: us(irq1 - irq0),
   };
@@ -121,6 +126,7 @@ export function mid(samples: Sample[]): Sample {
     requests: k((s) => s.requests),
     errors: samples.reduce((a, s) => a + s.errors, 0),
     cpuUsPerReq: k((s) => s.cpuUsPerReq),
+    userUsPerReq: k((s) => s.userUsPerReq),
     wrkUsPerReq: k((s) => s.wrkUsPerReq),
     irqUsPerReq: k((s) => s.irqUsPerReq),
   };
@@ -175,6 +181,7 @@ export function printSamples(
     ["p50 ms", 8],
     ["p99 ms", 8],
     ["cpu us/req", 10],
+    ["of it user", 10],
     ["wrk us/req", 10],
     ["irq us/req", 10],
     ["errors", 6],
@@ -193,6 +200,7 @@ export function printSamples(
         fmt(r.p50Ms, 3),
         fmt(r.p99Ms, 3),
         fmt(r.cpuUsPerReq, 1),
+        fmt(r.userUsPerReq, 2),
         fmt(r.wrkUsPerReq, 1),
         fmt(r.irqUsPerReq, 1),
         String(r.errors),

@@ -41,6 +41,26 @@ static void puts_(struct abuf *a, const char *s)
 	put(a, s, strlen(s));
 }
 
+/* v in decimal: every answer's status and length, without printf's cost. */
+static void put_u64(struct abuf *a, uint64_t v)
+{
+	char d[20];
+	size_t i = sizeof(d);
+
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	put(a, d + i, sizeof(d) - i);
+}
+
+/* A header line "name: value\r\n" (name with its ": "). */
+static void put_field(struct abuf *a, const char *name_colon, const char *value)
+{
+	puts_(a, name_colon);
+	puts_(a, value);
+	put(a, "\r\n", 2);
+}
+
 static void __attribute__((format(printf, 2, 3))) putf(struct abuf *a, const char *fmt, ...)
 {
 	va_list ap;
@@ -171,18 +191,25 @@ static int build_head(struct conn *c, int status, const uint8_t *resp_head, cons
 	/* RFC 9110 6.4.1: these never have content (HEAD: its length is said). */
 	int no_content = status == 204 || status == 304;
 
-	putf(&a, "HTTP/1.1 %d %s\r\n", status, reason_of(status));
+	/* Built with put, not printf: this runs for every answer (status is
+	 * 100-599, checked by the callers). */
+	puts_(&a, "HTTP/1.1 ");
+	put_u64(&a, (uint64_t)status);
+	put(&a, " ", 1);
+	put_field(&a, "", reason_of(status));
 	if (resp_head && put_resp_fields(&a, resp_head, &has_ctype) < 0)
 		return -EINVAL;
 	if (!no_content) {
 		if (ctype)
-			putf(&a, "content-type: %s\r\n", ctype);
+			put_field(&a, "content-type: ", ctype);
 		else if (!has_ctype)
 			puts_(&a, "content-type: application/octet-stream\r\n");
-		putf(&a, "content-length: %llu\r\n", (unsigned long long)(status == 205 ? 0 : *blen));
+		puts_(&a, "content-length: ");
+		put_u64(&a, status == 205 ? 0 : *blen);
+		put(&a, "\r\n", 2);
 	}
 	if (id && id[0])
-		putf(&a, "x-request-id: %s\r\n", id);
+		put_field(&a, "x-request-id: ", id);
 	if (closing)
 		puts_(&a, "connection: close\r\n");
 	else if (c->p.req.minor == 0)

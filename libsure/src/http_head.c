@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "http_chars.h"
 #include "http_head.h"
 #include "libsure.h"
 #include "util.h"
@@ -38,9 +39,14 @@ static int put_str(uint8_t *blk, const char *s, size_t len, int lower, struct su
 	if (need > h->str_lo || h->str_lo - need < table_end(h->nfields + reserve_fields))
 		return -ENOSPC;
 	uint32_t off = h->str_lo - (uint32_t)need;
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = (uint8_t)s[i];
-		blk[off + i] = lower && c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+	if (!lower) {
+		if (len)
+			memcpy(blk + off, s, len);
+	} else {
+		for (size_t i = 0; i < len; i++) {
+			uint8_t c = (uint8_t)s[i];
+			blk[off + i] = c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+		}
 	}
 	blk[off + len] = 0;
 	h->str_lo = off;
@@ -110,13 +116,6 @@ SURE_API int sure_http_head_add(uint8_t *blk, const char *name, size_t nlen, con
 	return 0;
 }
 
-/* RFC 9110 tchar. */
-static int is_tchar(uint8_t c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* Hop-by-hop (RFC 9110 7.6.1) and framing headers: the node's to set, never a function's. */
 static int is_reserved(const char *name)
 {
@@ -177,7 +176,7 @@ int sure_http_resp_head_check(const uint8_t *blk, char *err, size_t errcap)
 			return sure_errf(err, errcap, -EINVAL,
 					 "response header name \"%s\" is empty or too long", shown);
 		for (uint32_t k = 0; k < f->name.len; k++)
-			if (!is_tchar((uint8_t)name[k]))
+			if (!http_is_tchar((uint8_t)name[k]))
 				return sure_errf(err, errcap, -EINVAL,
 						 "response header name \"%s\" is not an HTTP token",
 						 shown);

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "http_chars.h"
 #include "http_parse.h"
 #include "libsure.h"
 
@@ -53,14 +54,6 @@ static int fail(struct sure_http_parser *p, int status, const char *reason)
 	return p->err;
 }
 
-/* RFC 9110 tchar. */
-static int is_tchar(uint8_t c)
-{
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-		return 1;
-	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 static int is_hex(uint8_t c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -71,30 +64,15 @@ static unsigned hex_val(uint8_t c)
 	return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
 }
 
-/* RFC 3986 pchar without '%' (checked apart), plus '/' and '?', which may
- * appear in the path (/) and in the query (both). */
-static int is_target_char(uint8_t c)
-{
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-		return 1;
-	return c && strchr("-._~!$&'()*+,;=:@/?", c) != NULL;
-}
-
 static int is_ows(uint8_t c)
 {
 	return c == ' ' || c == '\t';
 }
 
-/* Field values: VCHAR, obs-text, SP, HTAB; never another control byte. */
-static int is_value_char(uint8_t c)
+/* s (len bytes) is lit, ignoring ASCII case; lit is lower case. The length,
+ * known at compile time through EQ_NOCASE, settles most comparisons. */
+static int eq_nocase(const uint8_t *s, size_t len, const char *lit, size_t n)
 {
-	return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
-static int eq_nocase(const uint8_t *s, size_t len, const char *lit)
-{
-	size_t n = strlen(lit);
-
 	if (len != n)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
@@ -106,6 +84,8 @@ static int eq_nocase(const uint8_t *s, size_t len, const char *lit)
 	}
 	return 1;
 }
+
+#define EQ_NOCASE(s, len, lit) eq_nocase((s), (len), "" lit, sizeof(lit) - 1)
 
 static void reset_request(struct sure_http_parser *p)
 {
@@ -203,7 +183,7 @@ static int on_request_line(struct sure_http_parser *p, const uint8_t *l, size_t 
 		return fail(p, 400, "malformed request line");
 	mlen = (size_t)(sp1 - l);
 	for (size_t i = 0; i < mlen; i++)
-		if (!is_tchar(l[i]))
+		if (!http_is_tchar(l[i]))
 			return fail(p, 400, "method is not a token");
 	t = sp1 + 1;
 	sp2 = memchr(t, ' ', len - mlen - 1);
@@ -218,7 +198,7 @@ static int on_request_line(struct sure_http_parser *p, const uint8_t *l, size_t 
 	 * and Deno's URL parser keep it: it says nothing about where the message
 	 * ends, and a function sees its target raw anyway. */
 	for (size_t i = 0; i < tlen; i++) {
-		if (t[i] != '%' && !is_target_char(t[i])) {
+		if (t[i] != '%' && !http_is_target_char(t[i])) {
 			return fail(p, 400, "invalid character in request target");
 		}
 	}
@@ -253,7 +233,7 @@ static int split_field(struct sure_http_parser *p, const uint8_t *l, size_t len,
 	for (i = 0; i < *nlen; i++) {
 		if (is_ows(l[i]))
 			return fail(p, 400, "whitespace before the colon");
-		if (!is_tchar(l[i]))
+		if (!http_is_tchar(l[i]))
 			return fail(p, 400, "field name is not a token");
 	}
 	i = *nlen + 1;
@@ -263,7 +243,7 @@ static int split_field(struct sure_http_parser *p, const uint8_t *l, size_t len,
 	while (end > i && is_ows(l[end - 1]))
 		end--;
 	for (size_t k = i; k < end; k++)
-		if (!is_value_char(l[k]))
+		if (!http_is_value_char(l[k]))
 			return fail(p, 400, "control character in a field value");
 	*val = l + i;
 	*vlen = end - i;
@@ -294,7 +274,7 @@ static void each_elem(struct sure_http_parser *p, const uint8_t *v, size_t len,
 
 static void te_elem(struct sure_http_parser *p, const uint8_t *c, size_t len)
 {
-	if (eq_nocase(c, len, "chunked")) {
+	if (EQ_NOCASE(c, len, "chunked")) {
 		if (p->te_chunked)
 			p->te_bad = 1; /* chunked twice */
 		p->te_chunked = 1;
@@ -308,9 +288,9 @@ static void te_elem(struct sure_http_parser *p, const uint8_t *c, size_t len)
 
 static void conn_elem(struct sure_http_parser *p, const uint8_t *c, size_t len)
 {
-	if (eq_nocase(c, len, "close"))
+	if (EQ_NOCASE(c, len, "close"))
 		p->conn_close = 1;
-	else if (eq_nocase(c, len, "keep-alive"))
+	else if (EQ_NOCASE(c, len, "keep-alive"))
 		p->conn_keep_alive = 1;
 }
 
@@ -337,7 +317,7 @@ static int on_field(struct sure_http_parser *p, const uint8_t *l, size_t len)
 
 	if (rc < 0)
 		return rc;
-	if (eq_nocase(l, nlen, "x-request-id")) {
+	if (EQ_NOCASE(l, nlen, "x-request-id")) {
 		/* Never passed on: the server adds the id it answers with. */
 		if (++p->id_count == 1 && sane_id(v, vlen)) {
 			memcpy(p->req.request_id, v, vlen);
@@ -349,7 +329,7 @@ static int on_field(struct sure_http_parser *p, const uint8_t *l, size_t len)
 		}
 		return 0;
 	}
-	if (eq_nocase(l, nlen, "content-length")) {
+	if (EQ_NOCASE(l, nlen, "content-length")) {
 		uint64_t n = 0;
 		if (vlen == 0)
 			return fail(p, 400, "empty Content-Length");
@@ -363,15 +343,15 @@ static int on_field(struct sure_http_parser *p, const uint8_t *l, size_t len)
 			return fail(p, 400, "conflicting Content-Length values");
 		p->req.has_length = 1;
 		p->req.content_length = n;
-	} else if (eq_nocase(l, nlen, "transfer-encoding")) {
+	} else if (EQ_NOCASE(l, nlen, "transfer-encoding")) {
 		p->te_present = 1;
 		each_elem(p, v, vlen, te_elem);
-	} else if (eq_nocase(l, nlen, "connection")) {
+	} else if (EQ_NOCASE(l, nlen, "connection")) {
 		each_elem(p, v, vlen, conn_elem);
-	} else if (eq_nocase(l, nlen, "expect")) {
-		if (eq_nocase(v, vlen, "100-continue"))
+	} else if (EQ_NOCASE(l, nlen, "expect")) {
+		if (EQ_NOCASE(v, vlen, "100-continue"))
 			p->req.expect_continue = 1;
-	} else if (eq_nocase(l, nlen, "host")) {
+	} else if (EQ_NOCASE(l, nlen, "host")) {
 		if (p->host_count < UINT16_MAX)
 			p->host_count++;
 	}
@@ -448,7 +428,7 @@ static int on_chunk_size(struct sure_http_parser *p, const uint8_t *l, size_t le
 		if (k == len || l[k] != ';')
 			return fail(p, 400, "malformed chunk size");
 		for (; k < len; k++)
-			if (!is_value_char(l[k]))
+			if (!http_is_value_char(l[k]))
 				return fail(p, 400, "control character in a chunk extension");
 	}
 	if (n > p->cfg.max_body - p->req.body_len)
