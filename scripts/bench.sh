@@ -3,16 +3,21 @@
 # the same run, and the ratio): first the C timings of the VMM
 # (libsure/tests/bench_*.c: VM boot and clone, invoke round trips), then
 # bench/*_bench.ts with Deno. Without KVM the C ones say so and exit 0.
-# Installs wrk from Debian when missing.
+# Installs wrk and valgrind from Debian when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Benchmarks that run no VM: measured anywhere. http_server_bench.ts runs
-# libsure/build/tests/tool_http_echo (built by `make bench`) under wrk.
-NO_VM_BENCHES="bench/http_head_bench.ts bench/http_server_bench.ts bench/zstack_bench.ts bench/fleet_bench.ts"
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "[bench] installing wrk" >&2
+# libsure/build/tests/tool_http_echo (built by `make bench`) under wrk;
+# http_instructions_bench.ts counts its instructions under valgrind.
+NO_VM_BENCHES="bench/http_head_bench.ts bench/http_server_bench.ts bench/http_instructions_bench.ts bench/zstack_bench.ts bench/fleet_bench.ts"
+missing=""
+command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
+command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"
+if [ -n "$missing" ]; then
+  echo "[bench] installing$missing" >&2
   apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+  # shellcheck disable=SC2086 # one word per package
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 # The C benchmarks and the tools of the Deno ones; builds without KVM too.
 make -s -C libsure bench
