@@ -226,6 +226,7 @@ uint64_t sg_test_instance_seed(void);
 #include "../src/printf.c"
 #include "../src/qsort.c"
 #include "../src/string.c"
+#include "../src/strdup.c"
 #include "../src/strtol.c"
 #include "../src/calendar.c"
 #include "../src/div.c"
