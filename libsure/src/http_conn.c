@@ -277,6 +277,11 @@ int conn_recv_in(struct conn *c, int *eof)
 		*eof = 1;
 		return 1;
 	}
+	return conn_recv_failed(c);
+}
+
+int conn_recv_failed(struct conn *c)
+{
 	if (errno == EINTR)
 		return 1;
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {

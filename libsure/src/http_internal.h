@@ -237,6 +237,9 @@ void conn_set_deadline(struct conn *c, int kind, uint64_t ns);
 /* recv() into the input buffer: 1 progress, 0 nothing (EAGAIN or full), and
  * *eof on the client's FIN. Closes on a reset. */
 int conn_recv_in(struct conn *c, int *eof);
+/* A client recv() returned -1: 1 to try again (EINTR), else 0, with readiness
+ * cleared (EAGAIN) or the connection closed (anything else). */
+int conn_recv_failed(struct conn *c);
 /* A recv of got bytes where room were asked for: a short read of a kernel
  * socket drained it, so readiness is off until the next edge. */
 void conn_read_short(struct conn *c, size_t got, size_t room);

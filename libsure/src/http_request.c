@@ -191,16 +191,8 @@ static int recv_body(struct conn *c, uint8_t *dst, size_t room)
 	if (room > BODY_RECV_MAX)
 		room = BODY_RECV_MAX;
 	n = sock_recv(c->zs, c->fd, dst, room);
-	if (n < 0) {
-		if (errno == EINTR)
-			return 1;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			c->rd = 0;
-			return 0;
-		}
-		conn_close(c);
-		return 0;
-	}
+	if (n < 0)
+		return conn_recv_failed(c);
 	if (n == 0) {
 		conn_close(c); /* the client gave up mid-body */
 		return 0;
