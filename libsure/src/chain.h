@@ -33,7 +33,7 @@ struct sure_instance;
 enum sure_slot_state {
 	SLOT_FREE = 0,
 	SLOT_INFLIGHT = 1,
-	SLOT_DONE = 2, /* completion reported; waiting for take or free */
+	SLOT_DONE = 2, /* answered (an expiry: its completion queued in fq); waiting for take or free */
 	SLOT_FAILED = 3, /* failure reported; waiting for free */
 };
 

@@ -244,6 +244,16 @@ SURE_API void sure_chain_wake(struct sure_chain *c)
 		sure_chain_kick(c, SURE_NODE_GW);
 }
 
+/* The slot's completion is still queued (an expiry sets SLOT_DONE before
+ * sure_chain_wait reports it). `lock` held. */
+static int completion_queued(const struct sure_chain *c, uint32_t slot)
+{
+	for (uint32_t i = 0; i < c->fq_n; i++)
+		if (c->fq[i].slot == slot)
+			return 1;
+	return 0;
+}
+
 SURE_API int sure_chain_take(struct sure_chain *c, uint32_t slot, uint8_t *dst, uint32_t cap)
 {
 	struct sure_completion done;
@@ -251,7 +261,8 @@ SURE_API int sure_chain_take(struct sure_chain *c, uint32_t slot, uint8_t *dst, 
 	if (!c || slot >= c->nslots || (cap && !dst))
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
-	if (c->state[slot] != SLOT_DONE) {
+	/* Only an answer the caller was told of: one it guessed is not its yet. */
+	if (c->state[slot] != SLOT_DONE || completion_queued(c, slot)) {
 		pthread_mutex_unlock(&c->lock);
 		return -EINVAL;
 	}

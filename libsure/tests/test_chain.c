@@ -514,6 +514,48 @@ static void test_step_deadlines_expire_queued_requests(void)
 }
 
 /*
+ * An expired request's answer is the caller's only once a wait reported it:
+ * take() of a slot it was not told of is refused, whatever the pool says
+ * (found by fuzz_chain: an expiry marks the slot done before reporting it).
+ */
+static void test_unreported_answers_cannot_be_taken(void)
+{
+	struct sure_chain *c = make_chain(2);
+	struct sure_instance second;
+	struct sure_completion done[4];
+	uint32_t slot[2], step;
+	uint64_t off;
+	uint8_t out[8];
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	memset(&second, 0, sizeof(second));
+	second.tsc_hz = 1000000;
+	second.deadline_ms = 1;
+	c->seat[1].inst = &second;
+	for (int k = 0; k < 2; k++) {
+		CHECK_EQ(sure_chain_alloc(c, 1, &slot[k], &off), 0);
+		CHECK_EQ(sure_chain_admit(c, &step), 0);
+		CHECK_EQ(sure_chain_submit(c, slot[k], (const uint8_t *)"a", 1, NULL), 0);
+		push_to(c, 0, 1, held(c, slot[k], 0, 1)); /* step 1 takes neither */
+	}
+	struct timespec ts = { 0, 20000000 };
+	nanosleep(&ts, NULL);
+	/* Both expire; a wait for one reports one, the other stays queued. */
+	CHECK_EQ(sure_chain_collect(c, done, 1), 1);
+	uint32_t told = done[0].slot, other = told == slot[0] ? slot[1] : slot[0];
+	CHECK_EQ(sure_chain_take(c, other, out, sizeof(out)), -EINVAL);
+	CHECK_EQ(sure_chain_take(c, told, out, sizeof(out)), 0);
+	CHECK_EQ(sure_chain_collect(c, done, 4), 1);
+	CHECK_EQ(done[0].slot, other);
+	CHECK_EQ(done[0].status, 504);
+	CHECK_EQ(sure_chain_take(c, other, out, sizeof(out)), 0);
+	c->seat[1].inst = NULL;
+	CHECK_EQ(sure_chain_destroy(c), 0);
+}
+
+/*
  * A step awake with nothing queued and nothing held for SURE_RUNAWAY_MS is
  * stopped and counted, unless the host itself put it in latency mode
  * (sure_instance_set_spin: it polls by the host's choice).
@@ -569,6 +611,7 @@ int main(void)
 	RUN(test_guest_counters_never_go_back_nor_inflate);
 	RUN(test_step_limits_are_held_by_the_host);
 	RUN(test_step_deadlines_expire_queued_requests);
+	RUN(test_unreported_answers_cannot_be_taken);
 	RUN(test_runaways_spare_steps_in_latency_mode);
 	return CHECK_DONE();
 }
