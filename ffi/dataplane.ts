@@ -207,7 +207,9 @@ function headerLines(headers: Record<string, string>): Uint8Array<ArrayBuffer> {
   return enc.encode(s + "\0") as Uint8Array<ArrayBuffer>;
 }
 
-const BATCH = 256;
+/** Most events one events() call returns. */
+export const EVENT_BATCH = 256;
+const BATCH = EVENT_BATCH;
 
 export class Dataplane {
   #h: Deno.PointerObject | null;
@@ -399,12 +401,17 @@ export class Dataplane {
     };
   }
 
-  /** Waits up to timeoutMs for events, then returns every one that is there (at most a batch). */
-  async events(timeoutMs: number): Promise<DataplaneEvent[]> {
+  /**
+   * Waits up to timeoutMs for events, then up to lingerMs more while only
+   * "done" events come (so that a batch of them costs one wake-up), and
+   * returns every one that is there (at most a batch). timeoutMs 0: what is
+   * there now, without waiting.
+   */
+  async events(timeoutMs: number, lingerMs = 0): Promise<DataplaneEvent[]> {
     const h = this.#h;
     if (!h) return [];
     const e = this.#events;
-    const n = await libsure().sure_dataplane_events(h, e.bytes, BATCH, timeoutMs);
+    const n = await libsure().sure_dataplane_events(h, e.bytes, BATCH, timeoutMs, lingerMs);
     if (n < 0) throw errorFromErrno("sure_dataplane_events", n);
     const out: DataplaneEvent[] = [];
     for (let i = 0; i < n; i++) {
@@ -517,6 +524,12 @@ export class Dataplane {
         rxChained: s.u64("zs_rx_chained"),
       },
     };
+  }
+
+  /** Ends the wait of the events() call in flight (or of the next one) now. */
+  kickEvents(): void {
+    const h = this.#h;
+    if (h) libsure().sure_dataplane_events_kick(h);
   }
 
   /** Drains and frees it (lent instances are not destroyed: their owners do that). */

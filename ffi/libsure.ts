@@ -203,12 +203,14 @@ export const SYMBOLS = {
     parameters: ["pointer", "u32", "buffer", "usize"],
     result: "i32",
   },
-  // dp, events out, max, timeout_ms: waits for the first event
+  // dp, events out, max, timeout_ms, linger_ms: waits for the first event,
+  // then up to linger_ms for a batch of DONE events
   sure_dataplane_events: {
-    parameters: ["pointer", "buffer", "u32", "u32"],
+    parameters: ["pointer", "buffer", "u32", "u32", "u32"],
     result: "i32",
     nonblocking: true,
   },
+  sure_dataplane_events_kick: { parameters: ["pointer"], result: "i32" },
   // dp, token, status, json, len, header lines
   sure_dataplane_answer: {
     parameters: ["pointer", "u64", "u32", "buffer", "u32", "buffer"],

@@ -40,6 +40,7 @@ import { observeInvocations } from "./middleware/invocations.ts";
 import { requestMetrics } from "./middleware/metrics.ts";
 import { requestId } from "./middleware/request_id.ts";
 import { requestLog } from "./middleware/request_log.ts";
+import { settledEvents } from "./middleware/settled_events.ts";
 import { responseCheck } from "./middleware/response_check.ts";
 import { traceContext } from "./middleware/trace.ts";
 import { validationHook } from "./middleware/validation_hook.ts";
@@ -112,6 +113,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   // does a private function, checked before anything unpacks the request.
   const admin = adminGuard(deps.auth);
   for (const path of ["/admin/*", "/metrics", "/events", "/events/*"]) app.use(path, admin);
+  for (const path of ["/admin/*", "/metrics"]) app.use(path, settledEvents(deps.dataplane));
   app.use(
     "/invoke/:name/*",
     privateGuard(

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # Benchmarks that run no VM: measured anywhere. http_server_bench.ts runs
 # libsure/build/tests/tool_http_echo (built by `make bench`) under wrk;
 # http_instructions_bench.ts counts its instructions under valgrind.
-NO_VM_BENCHES="bench/http_head_bench.ts bench/http_server_bench.ts bench/http_instructions_bench.ts bench/zstack_bench.ts bench/fleet_bench.ts"
+NO_VM_BENCHES="bench/http_head_bench.ts bench/dataplane_events_bench.ts bench/http_server_bench.ts bench/http_instructions_bench.ts bench/zstack_bench.ts bench/fleet_bench.ts"
 missing=""
 command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
 command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"

@@ -397,7 +397,8 @@ SURE_API void sure_chain_wake(struct sure_chain *chain);
 /*
  * Copies a completed request's answer into dst (cap bytes; -E2BIG if it does
  * not fit) - the one copy on the way out, counted in copied_out - and frees
- * the slot. Returns the answer's length.
+ * the slot. Returns the answer's length; -EINVAL for a slot whose answer
+ * sure_chain_wait has not reported yet.
  */
 SURE_API int sure_chain_take(struct sure_chain *chain, uint32_t slot, uint8_t *dst, uint32_t cap);
 /* Zeroes and releases a slot's buffers (a failed request, or an answer not wanted). */
@@ -634,9 +635,21 @@ SURE_API int sure_dataplane_release_chain(struct sure_dataplane *dp, uint32_t id
 /* Requests in the chain now (running) and answered so far (requests). */
 SURE_API int sure_dataplane_chain_stats(struct sure_dataplane *dp, uint32_t id,
 					struct sure_route_stats *out, size_t size);
-/* Up to max events; waits up to timeout_ms for the first. Count or -errno. */
+/*
+ * Up to max events; waits up to timeout_ms for the first. Count or -errno.
+ * Once there is one, and the last call returned less than linger_ms ago, it
+ * waits until linger_ms after that return while only DONE events come, so
+ * that a busy node's reader takes them in batches instead of being woken for
+ * each (at most one return per linger_ms carries only DONE events), and an
+ * idle node's gets its first event at once. Any other event, max events or
+ * a kick end the wait at once. timeout_ms 0: no wait (what is there now).
+ */
 SURE_API int sure_dataplane_events(struct sure_dataplane *dp, struct sure_dp_event *out,
-				   uint32_t max, uint32_t timeout_ms);
+				   uint32_t max, uint32_t timeout_ms, uint32_t linger_ms);
+/* Ends the wait of sure_dataplane_events now, or the next one's if none
+ * waits: it returns what is there. For a reader that must see every event
+ * before it answers (metrics), and for a reader that stops. Any thread. */
+SURE_API int sure_dataplane_events_kick(struct sure_dataplane *dp);
 /* Answers the request of a SURE_DP_DEAD: status, JSON body, extra header
  * lines ("name: value\r\n"..., or NULL). -ENOENT if the client left. */
 SURE_API int sure_dataplane_answer(struct sure_dataplane *dp, uint64_t token, uint32_t status,

@@ -148,6 +148,10 @@ struct sure_dataplane {
 	pthread_cond_t ev_cond;
 	struct sure_dp_event *ev;
 	uint32_t ev_head, ev_len;
+	/* The reader's wake-ups (sure_dataplane_events): events other than
+	 * DONE in the ring, how many events end its linger, and a kick. */
+	uint32_t ev_urgent, ev_want, ev_kick;
+	uint64_t ev_last_ns; /* when the reader last returned */
 	uint64_t events_dropped;
 	uint64_t copied_in;
 	uint8_t resp_head[SURE_RESP_HEAD_CAP]; /* the checked copy of a guest's head */

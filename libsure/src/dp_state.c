@@ -109,6 +109,11 @@ void sure_dp_event(struct sure_dataplane *dp, const struct sure_dp_event *ev)
 		return;
 	}
 	dp->ev[(dp->ev_head + dp->ev_len) % DP_EVENTS] = *ev;
-	if (dp->ev_len++ == 0)
+	/* The reader wakes for the first event, then (lingering) only for one
+	 * that is not DONE or for a full batch: a DONE in between costs no
+	 * wake-up. With no waiter a signal is no syscall. */
+	int urgent = ev->kind != SURE_DP_DONE;
+	dp->ev_urgent += (uint32_t)urgent;
+	if (dp->ev_len++ == 0 || urgent || dp->ev_len == dp->ev_want)
 		pthread_cond_signal(&dp->ev_cond);
 }

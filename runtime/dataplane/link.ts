@@ -6,9 +6,9 @@
  * instance, "dead" gets the explained answer of a death, "retired" gives an
  * instance back. Nothing here runs per request except that batch read.
  */
-import { Dataplane, type DataplaneEvent } from "../../ffi/dataplane.ts";
+import { Dataplane, type DataplaneEvent, EVENT_BATCH } from "../../ffi/dataplane.ts";
 import type { HttpError } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { logBatch, type Logger } from "../log.ts";
 import type { InvocationOutcome } from "../middleware/invocations.ts";
 import type { InstanceGroup } from "../scheduler/group.ts";
 import type { Lending } from "../scheduler/lending.ts";
@@ -25,6 +25,12 @@ export interface LinkOptions {
   cpus?: number[];
   /** How kernel sockets are read (epoll). */
   io?: "epoll" | "io_uring";
+  /**
+   * How long answered requests' events may gather while the node is busy
+   * before the loop reads them (ms, default 5): one wake-up of the control
+   * plane per batch, not per request. Other events come at once.
+   */
+  eventLingerMs?: number;
   /** The af_xdp backend: the Z-stack on iface at addr, next to host:port. */
   afXdp?: { iface: string; addr: string; prefix?: number; gateway?: string };
   /** The node's admin token: private functions are served only with it. */
@@ -50,6 +56,8 @@ export class DataplaneLink {
   #observers: ((o: InvocationOutcome) => void)[] = [];
   #loop: Promise<void> | undefined;
   #stopping = false;
+  /** settled() calls waiting for the loop to have handled what was there. */
+  #settle: (() => void)[] = [];
 
   constructor(readonly opts: LinkOptions) {
     this.dp = Dataplane.start({
@@ -212,19 +220,44 @@ export class DataplaneLink {
     this.#loop = this.#run();
   }
 
+  /**
+   * Resolves once every event the data plane held when it was called has
+   * been handled: metrics, the request log, logs and chain counters read
+   * after it count every request answered before it.
+   */
+  settled(): Promise<void> {
+    if (!this.#loop || this.#stopping) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.#settle.push(resolve));
+    this.dp.kickEvents(); // the read in flight returns now
+    return done;
+  }
+
   async #run(): Promise<void> {
+    const linger = this.opts.eventLingerMs ?? 5;
+    let waiting: (() => void)[] = [];
     while (!this.#stopping) {
+      // Those who wait for what is there now get it without a wait.
+      waiting = waiting.concat(this.#settle.splice(0));
+      const now = waiting.length > 0;
       let batch: DataplaneEvent[];
       try {
-        batch = await this.dp.events(200);
+        batch = await this.dp.events(now ? 0 : 200, linger);
       } catch (e) {
-        if (this.#stopping) return;
+        if (this.#stopping) break;
         this.opts.logger("error", `data plane events: ${(e as Error).message}`, {});
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
-      for (const ev of batch) this.#handle(ev);
+      logBatch(() => {
+        for (const ev of batch) this.#handle(ev);
+      });
+      // A full batch may have left more behind: read on before answering them.
+      if (now && batch.length < EVENT_BATCH) {
+        for (const resolve of waiting) resolve();
+        waiting = [];
+      }
     }
+    for (const resolve of waiting.concat(this.#settle.splice(0))) resolve();
   }
 
   #handle(ev: DataplaneEvent): void {
@@ -315,7 +348,8 @@ export class DataplaneLink {
   /** Stops serving (requests in progress get grace_ms), then the event loop. */
   async close(graceMs = 5000): Promise<void> {
     this.#stopping = true;
-    // The event read in flight ends within its 200 ms; only then is dp freed.
+    // The event read in flight ends now; only then is dp freed.
+    if (this.#loop) this.dp.kickEvents();
     await this.#loop;
     await this.dp.stop(graceMs);
   }
