@@ -96,7 +96,14 @@ fleetTest(
       return true;
     });
     // Straight to the data plane of a node that runs it, not through NATS: a
-    // body twice NATS's max_payload gets there whole.
+    // body twice NATS's max_payload gets there whole. b dials a node once its
+    // heartbeat says it runs north (until then b forwards over NATS, which
+    // refuses such a body with 413).
+    await until("b sees north running on a or c", async () => {
+      const r = await fetch(`${b.url}/admin/fleet/functions`);
+      const fns = (await r.json()).functions as { name: string; running: string[] }[];
+      return fns.some((f) => f.name === "north" && f.running.some((n) => n === "a" || n === "c"));
+    });
     const big = new Uint8Array(2 << 20).fill(0x61);
     const fwBig = await fetch(`${b.url}/invoke/north`, { method: "POST", body: big });
     const bigText = await fwBig.text();
