@@ -460,7 +460,11 @@ void sure_dp_on_notify(void *arg)
 	struct sure_dataplane *dp = arg;
 	uint64_t n;
 
-	while (read(dp->notify_fd, &n, sizeof(n)) == (ssize_t)sizeof(n)) {
+	/* One read takes the whole count (not a semaphore eventfd); a write after
+	 * it raises a new edge. A second read would only say EAGAIN: a syscall
+	 * per answer for nothing. */
+	if (read(dp->notify_fd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: another round took it; the busy list is looked at anyway. */
 	}
 	pthread_mutex_lock(&dp->lock);
 	for (struct dp_inst *i = dp->busy, *next; i; i = next) {

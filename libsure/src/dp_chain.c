@@ -277,7 +277,13 @@ void sure_dp_on_chains(void *arg)
 	struct epoll_event evs[16];
 	int n;
 
-	while ((n = epoll_wait(dp->chain_ep, evs, 16, 0)) > 0) {
+	/* Fewer than asked for: every ready doorbell was returned (and drained
+	 * below), and one rung later raises a new edge; so only a full set calls
+	 * for another look, not an empty epoll_wait per completion. */
+	do {
+		n = epoll_wait(dp->chain_ep, evs, 16, 0);
+		if (n <= 0)
+			break;
 		pthread_mutex_lock(&dp->lock);
 		for (int k = 0; k < n; k++) {
 			/* (node + 1) << 32 | id: node 0 is the gateway's doorbell */
@@ -294,7 +300,7 @@ void sure_dp_on_chains(void *arg)
 			}
 		}
 		pthread_mutex_unlock(&dp->lock);
-	}
+	} while (n == 16);
 }
 
 void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns)
