@@ -16,7 +16,10 @@
  * Whatever the guests write, every completion must name a slot that is in
  * flight (once per allocation), lie inside the pool's buffers and inside its
  * slot's extent, carry a status of 100..599, and a freed slot's buffers must
- * read as zeroes. An empty input completes two requests (the built-in seed).
+ * read as zeroes. A slot in flight may be refused only once a step deadline
+ * expired it (the next wait must report that 504), and only an answer a wait
+ * reported may be taken. An empty input completes two requests (the built-in
+ * seed).
  *
  *   make -C libsure fuzz && libsure/build/fuzz/fuzz_chain -max_total_time=60
  */
@@ -55,6 +58,7 @@ struct fx {
 	uint64_t copied_in, copied_out; /* bytes the API copied, as it must count them */
 	struct sure_desc held[MAX_HELD]; /* descriptors step 0 took */
 	uint32_t nheld;
+	uint8_t deadlines; /* steps have deadlines: waits may expire queued requests */
 };
 
 /* The start of the mapping that holds p, from /proc/self/maps (0 if none). */
@@ -157,6 +161,7 @@ static void make_chain(struct fx *f, struct fuzz_in *in)
 			f->c->seat[i].tsc_hz = 1000; /* 1 ms = 1 tick */
 		}
 		f->c->deadlines = 1;
+		f->deadlines = 1;
 	}
 	/* Half the inputs run under request-level isolation: a share per slot. */
 	if (fin_u8(in, 0) & 1 && sure_chain_isolate(f->c, err, sizeof(err)) == 0) {
@@ -206,6 +211,33 @@ static void do_alloc(struct fx *f, uint32_t bytes)
 	f->ext_bytes[slot] = ext;
 }
 
+static void check_completion(struct fx *f, const struct sure_completion *o);
+
+/*
+ * Whether a wait reports slot's expiry (504, its step's deadline) now: the
+ * only reason a slot the caller still holds in flight may be refused. An
+ * expiry during an earlier wait is queued until a wait reports it, and the
+ * slot is no longer the caller's to submit to. Every completion reported
+ * here goes through check_completion like any other.
+ */
+static int expiry_reported(struct fx *f, uint32_t slot)
+{
+	struct sure_completion out[MAX_SLOTS];
+	int n, found = 0;
+
+	do {
+		n = sure_chain_wait(f->c, out, MAX_SLOTS, 0);
+		if (n < 0)
+			abort();
+		for (int k = 0; k < n; k++) {
+			found |= out[k].slot == slot && out[k].status == 504 &&
+				 out[k].reason == SURE_REASON_DEADLINE;
+			check_completion(f, &out[k]);
+		}
+	} while (n == MAX_SLOTS);
+	return found;
+}
+
 /*
  * The body is a heap block of exactly len bytes (ASan sees an over-read), or
  * one byte when len is absurd: the host must refuse those before reading.
@@ -226,6 +258,9 @@ static void do_submit(struct fx *f, uint32_t slot, uint32_t len, int with_trace)
 	if (slot >= f->nslots || f->st[slot] != M_INFLIGHT || (len && !body)) {
 		if (rc != -EINVAL)
 			abort();
+	} else if (rc == -EINVAL && f->deadlines) {
+		if (!expiry_reported(f, slot))
+			abort(); /* refused for no reason */
 	} else if (len > f->ext_bytes[slot]) {
 		if (rc != -E2BIG)
 			abort();
