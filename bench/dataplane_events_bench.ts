@@ -13,13 +13,11 @@
 // no VM is involved, so this runs on any machine. Rounds alternate the rows.
 //
 //   deno run -A bench/dataplane_events_bench.ts [rounds=3] [seconds=3] [conns=32]
-import { DataplaneLink } from "../runtime/dataplane/link.ts";
-import { consoleLogger, nullLogger } from "../runtime/log.ts";
+import { consoleLogger } from "../runtime/log.ts";
 import { NodeMetrics } from "../runtime/metrics/metrics.ts";
 import { requestMetrics } from "../runtime/middleware/metrics.ts";
 import { requestLog } from "../runtime/middleware/request_log.ts";
-import type { InstanceGroup } from "../runtime/scheduler/group.ts";
-import type { Deployment } from "../runtime/store/store.ts";
+import { linkAnsweredInC } from "./lib/c_answered.ts";
 import { deno, fmt, freePort, stop } from "./lib/proc.ts";
 import { clkTck, median, run } from "./lib/server_cpu.ts";
 import { runWrk } from "./lib/wrk.ts";
@@ -29,29 +27,9 @@ const here = new URL(import.meta.url).pathname;
 
 /** The node side, in a process of its own: `--serve PORT LINGER LOG`. */
 function serve(port: number, lingerMs: number, log: boolean): void {
-  const link = new DataplaneLink({
-    host: "127.0.0.1",
-    port,
-    upstream: `/tmp/sure-bench-none-${port}.sock`,
-    logger: nullLogger,
-    token: "0".repeat(32),
-    eventLingerMs: lingerMs,
-  });
+  const link = linkAnsweredInC("x", { port, eventLingerMs: lingerMs });
   const metrics = new NodeMetrics();
   link.observe(requestMetrics(metrics), ...(log ? [requestLog(consoleLogger)] : []));
-  const group = { name: "x" } as InstanceGroup;
-  const dep = {
-    name: "x",
-    maxBody: 1 << 20,
-    timeout: 1000,
-    deadline: 0,
-    maxInstances: 1,
-    targetConcurrency: 1,
-    concurrencyLimit: 0,
-    access: "public",
-  } as unknown as Deployment;
-  // No instance, none may start, no queue: every request is answered in C.
-  link.lendingFor(group).publish(dep, 1 << 20, 0, false);
   // Count the reads of events (one wake-up of this side each).
   const dp = link.dp;
   const events = dp.events.bind(dp);

@@ -209,11 +209,10 @@ function headerLines(headers: Record<string, string>): Uint8Array<ArrayBuffer> {
 
 /** Most events one events() call returns. */
 export const EVENT_BATCH = 256;
-const BATCH = EVENT_BATCH;
 
 export class Dataplane {
   #h: Deno.PointerObject | null;
-  readonly #events = new CStructs(STRUCTS.sure_dp_event, BATCH);
+  readonly #events = new CStructs(STRUCTS.sure_dp_event, EVENT_BATCH);
   readonly port: number;
 
   private constructor(h: Deno.PointerObject) {
@@ -411,7 +410,7 @@ export class Dataplane {
     const h = this.#h;
     if (!h) return [];
     const e = this.#events;
-    const n = await libsure().sure_dataplane_events(h, e.bytes, BATCH, timeoutMs, lingerMs);
+    const n = await libsure().sure_dataplane_events(h, e.bytes, EVENT_BATCH, timeoutMs, lingerMs);
     if (n < 0) throw errorFromErrno("sure_dataplane_events", n);
     const out: DataplaneEvent[] = [];
     for (let i = 0; i < n; i++) {

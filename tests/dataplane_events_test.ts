@@ -8,11 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { Dataplane, type RouteSettings } from "../ffi/dataplane.ts";
-import { DataplaneLink } from "../runtime/dataplane/link.ts";
-import { nullLogger } from "../runtime/log.ts";
+import { linkAnsweredInC } from "../bench/lib/c_answered.ts";
 import type { InvocationOutcome } from "../runtime/middleware/invocations.ts";
-import type { InstanceGroup } from "../runtime/scheduler/group.ts";
-import type { Deployment } from "../runtime/store/store.ts";
 
 const route = (name: string, canStart: boolean): RouteSettings => ({
   name,
@@ -27,6 +24,17 @@ const route = (name: string, canStart: boolean): RouteSettings => ({
   isPrivate: false,
 });
 
+/** A data plane with the routes of canStart (name: may start an instance), open. */
+function start(routes: Record<string, boolean>): { dp: Dataplane; ids: Record<string, number> } {
+  const dp = Dataplane.start({ host: "127.0.0.1", port: 0, upstream: "/nonexistent.sock" });
+  const ids: Record<string, number> = {};
+  for (const [name, canStart] of Object.entries(routes)) {
+    ids[name] = dp.route(route(name, canStart));
+  }
+  dp.open();
+  return { dp, ids };
+}
+
 async function post(port: number, name: string): Promise<number> {
   const r = await fetch(`http://127.0.0.1:${port}/invoke/${name}`, { method: "POST", body: "x" });
   await r.body?.cancel();
@@ -37,10 +45,8 @@ Deno.test({
   name: "answers are read in batches while busy; a kick ends the wait",
   sanitizeResources: false,
   async fn() {
-    const dp = Dataplane.start({ host: "127.0.0.1", port: 0, upstream: "/nonexistent.sock" });
+    const { dp } = start({ busy: false });
     try {
-      dp.route(route("busy", false));
-      dp.open();
       // Idle: the first answer comes on its own, at once.
       const first = dp.events(60_000, 60_000);
       assert.equal(await post(dp.port, "busy"), 503);
@@ -67,11 +73,8 @@ Deno.test({
   name: "an event that is not an answer ends the gathering at once",
   sanitizeResources: false,
   async fn() {
-    const dp = Dataplane.start({ host: "127.0.0.1", port: 0, upstream: "/nonexistent.sock" });
+    const { dp, ids } = start({ busy: false, cold: true });
     try {
-      dp.route(route("busy", false));
-      const cold = dp.route(route("cold", true));
-      dp.open();
       assert.equal(await post(dp.port, "busy"), 503);
       assert.equal((await dp.events(60_000, 0)).length, 1);
       // Lingering for a minute after the next answer...
@@ -83,7 +86,7 @@ Deno.test({
       const batch = await next;
       const ms = performance.now() - t0;
       assert.deepEqual(batch.map((e) => e.kind), ["done", "need"]);
-      assert.equal(batch[1].route, cold);
+      assert.equal(batch[1].route, ids.cold);
       assert.ok(ms < 30_000, `need waited ${ms} ms`);
       await dp.stop(0);
       await waiting.catch(() => {});
@@ -98,28 +101,10 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     // A linger far longer than the test: only settled() can make them seen.
-    const link = new DataplaneLink({
-      host: "127.0.0.1",
-      port: 0,
-      upstream: "/nonexistent.sock",
-      logger: nullLogger,
-      token: "0".repeat(32),
-      eventLingerMs: 60_000,
-    });
+    const link = linkAnsweredInC("busy", { port: 0, eventLingerMs: 60_000 });
     try {
       const seen: InvocationOutcome[] = [];
       link.observe((o) => seen.push(o));
-      const dep = {
-        name: "busy",
-        maxBody: 1024,
-        timeout: 1000,
-        deadline: 0,
-        maxInstances: 1,
-        targetConcurrency: 1,
-        concurrencyLimit: 0,
-        access: "public",
-      } as unknown as Deployment;
-      link.lendingFor({ name: "busy" } as InstanceGroup).publish(dep, 1024, 0, false);
       link.listen();
       for (let round = 1; round <= 3; round++) {
         for (let i = 0; i < 10; i++) assert.equal(await post(link.port, "busy"), 503);

@@ -234,10 +234,10 @@ export class DataplaneLink {
 
   async #run(): Promise<void> {
     const linger = this.opts.eventLingerMs ?? 5;
-    let waiting: (() => void)[] = [];
+    const waiting: (() => void)[] = [];
     while (!this.#stopping) {
       // Those who wait for what is there now get it without a wait.
-      waiting = waiting.concat(this.#settle.splice(0));
+      waiting.push(...this.#settle.splice(0));
       const now = waiting.length > 0;
       let batch: DataplaneEvent[];
       try {
@@ -254,10 +254,10 @@ export class DataplaneLink {
       // A full batch may have left more behind: read on before answering them.
       if (now && batch.length < EVENT_BATCH) {
         for (const resolve of waiting) resolve();
-        waiting = [];
+        waiting.length = 0;
       }
     }
-    for (const resolve of waiting.concat(this.#settle.splice(0))) resolve();
+    for (const resolve of [...waiting, ...this.#settle.splice(0)]) resolve();
   }
 
   #handle(ev: DataplaneEvent): void {
