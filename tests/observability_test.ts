@@ -15,6 +15,7 @@ import {
   pastColdStart,
   startTestNode,
   type TestNode,
+  waitForAsync,
 } from "./helpers.ts";
 
 const traceHopImage = () => buildImage("tests/fixtures/functions/trace-hop");
@@ -239,8 +240,14 @@ Deno.test({
       });
       // Its first request may expire while its instance starts (see pastColdStart).
       assert.equal((await pastColdStart(() => invoke(node, "slow", "warm"))).status, 200);
-      const first = invoke(node, "slow", "busy:300");
-      await new Promise((r) => setTimeout(r, 30));
+      // The second request must come while the first runs: it waits for the one instance.
+      const first = invoke(node, "slow", "busy:1500");
+      const busy = await waitForAsync(async () => {
+        const r = await fetch(`${node.url}/admin/functions/slow/instances`);
+        const s = await r.json() as { instances: { state: string }[] };
+        return s.instances.some((i) => i.state === "busy");
+      });
+      assert.ok(busy, "the first request never ran");
       const second = await invoke(node, "slow", "log:should not run");
       assert.equal(second.status, 504);
       assert.equal(JSON.parse(second.text).error, "deadline_exceeded");
