@@ -5,7 +5,8 @@
  * publishes routes and instances and reads what happened in batches
  * (`events`); it never touches a request on the hot path.
  */
-import { DP_BACKEND, DP_EVENT, DP_IO, Errno, STRUCTS } from "./abi.ts";
+import { DP_BACKEND, DP_IO, Errno, STRUCTS } from "./abi.ts";
+import { type DataplaneEvent, decodeEvents, EVENT_BATCH } from "./dataplane_events.ts";
 import { errorFromErrno } from "./errors.ts";
 import { libsure } from "./libsure.ts";
 import { CStructs } from "./struct.ts";
@@ -82,50 +83,7 @@ export interface RouteStats {
   idleTags: { tag: number; idleMs: number }[];
 }
 
-export type DataplaneEvent =
-  | {
-    kind: "done";
-    route: number;
-    tag: number;
-    /** A chain's request: its attachment id (else 0); rc 1: it ended in a hand-off loop. */
-    chain: number;
-    rc: number;
-    status: number;
-    code: string;
-    seconds: number;
-    waitSeconds: number;
-    bytesIn: number;
-    bytesOut: number;
-    requestId: string;
-    traceId: string;
-  }
-  | { kind: "need"; route: number }
-  | {
-    kind: "dead";
-    route: number;
-    tag: number;
-    rc: number;
-    token: bigint;
-    requestId: string;
-    traceId: string;
-    seconds: number;
-  }
-  | { kind: "retired"; route: number; tag: number }
-  /** An idle instance that never went back to sleep: stopped, the control plane's again. */
-  | { kind: "runaway"; route: number; tag: number }
-  | {
-    /** A chain's step died or was stopped: restart it; token: a request to explain (else 0n). */
-    kind: "stepDown";
-    route: number;
-    /** The chain's attachment id. */
-    chain: number;
-    step: number;
-    rc: number;
-    token: bigint;
-    requestId: string;
-    traceId: string;
-    seconds: number;
-  };
+export { type DataplaneEvent, EVENT_BATCH } from "./dataplane_events.ts";
 
 export interface DataplaneStats {
   connsOpen: number;
@@ -178,8 +136,6 @@ export interface DataplaneStats {
 }
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 function putString(
   s: CStructs<typeof STRUCTS[keyof typeof STRUCTS]>,
@@ -195,20 +151,12 @@ function putString(
   s.bytes[at + b.byteLength] = 0;
 }
 
-function cString(b: Uint8Array): string {
-  const end = b.indexOf(0);
-  return dec.decode(end < 0 ? b : b.subarray(0, end));
-}
-
 /** "name: value\n" lines, NUL-terminated, as the C side reads them. */
 function headerLines(headers: Record<string, string>): Uint8Array<ArrayBuffer> {
   let s = "";
   for (const [k, v] of Object.entries(headers)) s += `${k}: ${v}\n`;
   return enc.encode(s + "\0") as Uint8Array<ArrayBuffer>;
 }
-
-/** Most events one events() call returns. */
-export const EVENT_BATCH = 256;
 
 export class Dataplane {
   #h: Deno.PointerObject | null;
@@ -412,71 +360,7 @@ export class Dataplane {
     const e = this.#events;
     const n = await libsure().sure_dataplane_events(h, e.bytes, EVENT_BATCH, timeoutMs, lingerMs);
     if (n < 0) throw errorFromErrno("sure_dataplane_events", n);
-    const out: DataplaneEvent[] = [];
-    for (let i = 0; i < n; i++) {
-      const kind = e.u32("kind", i);
-      const route = e.u32("route", i);
-      if (kind === DP_EVENT.need) {
-        out.push({ kind: "need", route });
-        continue;
-      }
-      const tag = e.u32("tag", i);
-      if (kind === DP_EVENT.runaway) {
-        out.push({ kind: "runaway", route, tag });
-        continue;
-      }
-      if (kind === DP_EVENT.retired) {
-        out.push({ kind: "retired", route, tag });
-        continue;
-      }
-      const t = e.raw("trace_id", 16, i);
-      let traceId = "";
-      for (let k = 0; k < 16; k++) traceId += HEX[t[k]];
-      const requestId = cString(e.raw("request_id", 132, i));
-      if (kind === DP_EVENT.stepDown) {
-        out.push({
-          kind: "stepDown",
-          route,
-          chain: e.u32("chain", i),
-          step: e.u32("status", i),
-          rc: e.i32("rc", i),
-          token: e.u64n("token", i),
-          requestId,
-          traceId,
-          seconds: e.u64("total_ns", i) / 1e9,
-        });
-        continue;
-      }
-      if (kind === DP_EVENT.dead) {
-        out.push({
-          kind: "dead",
-          route,
-          tag,
-          rc: e.i32("rc", i),
-          token: e.u64n("token", i),
-          requestId,
-          traceId,
-          seconds: e.u64("total_ns", i) / 1e9,
-        });
-        continue;
-      }
-      out.push({
-        kind: "done",
-        route,
-        tag,
-        chain: e.u32("chain", i),
-        rc: e.i32("rc", i),
-        status: e.u32("status", i),
-        code: cString(e.raw("code", 32, i)),
-        seconds: e.u64("total_ns", i) / 1e9,
-        waitSeconds: e.u64("wait_ns", i) / 1e9,
-        bytesIn: e.u64("bytes_in", i),
-        bytesOut: e.u64("bytes_out", i),
-        requestId,
-        traceId,
-      });
-    }
-    return out;
+    return decodeEvents(e, n);
   }
 
   stats(): DataplaneStats {

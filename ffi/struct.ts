@@ -42,9 +42,13 @@ export class CStructs<L extends Layout> {
     return this.#v.getInt32(this.#at(field, i), true);
   }
 
-  /** A uint64 as a number: counters and sizes here stay far below 2^53. */
+  /**
+   * A uint64 as a number: counters and sizes here stay far below 2^53. Read
+   * as two halves, which allocates no BigInt (this runs per event).
+   */
   u64(field: keyof L & string, i = 0): number {
-    return Number(this.#v.getBigUint64(this.#at(field, i), true));
+    const o = this.#at(field, i);
+    return this.#v.getUint32(o, true) + this.#v.getUint32(o + 4, true) * 0x1_0000_0000;
   }
 
   u64n(field: keyof L & string, i = 0): bigint {

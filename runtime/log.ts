@@ -25,6 +25,22 @@ function debugEnabled(): boolean {
   return debug;
 }
 
+/**
+ * The time now as an ISO string, made at most once per millisecond: a batch
+ * of request-log lines is written within one, and toISOString() costs about
+ * as much as the rest of a line.
+ */
+let isoMs = -1;
+let isoText = "";
+function nowIso(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
 /** Lines held by logBatch() for stdout and stderr, or null: written at once. */
 let held: { out: string[]; err: string[] } | null = null;
 const encoder = new TextEncoder();
@@ -58,7 +74,7 @@ export function logBatch<T>(fn: () => T): T {
 /** Writes JSON lines to the console (stdout: debug, info; stderr: warn, error). */
 export const consoleLogger: Logger = (level, msg, fields) => {
   if (level === "debug" && !debugEnabled()) return;
-  const rec: LogRecord = { ts: new Date().toISOString(), level, ...fields, msg };
+  const rec: LogRecord = { ts: nowIso(), level, ...fields, msg };
   const line = JSON.stringify(rec);
   const err = level === "warn" || level === "error";
   if (held) (err ? held.err : held.out).push(line);
@@ -70,7 +86,7 @@ export const consoleLogger: Logger = (level, msg, fields) => {
 export function memoryLogger(): { logger: Logger; records: LogRecord[] } {
   const records: LogRecord[] = [];
   const logger: Logger = (level, msg, fields) => {
-    records.push({ ts: new Date().toISOString(), level, ...fields, msg });
+    records.push({ ts: nowIso(), level, ...fields, msg });
   };
   return { logger, records };
 }

@@ -50,6 +50,9 @@ export class DataplaneLink {
   readonly #byId: Route[] = [];
   /** Which group lent each instance (tags are process-unique vm ids). */
   readonly #owner = new Map<number, InstanceGroup>();
+  /** Groups with answers not yet counted, and the answers the observers have not seen yet. */
+  readonly #answeredBy = new Set<InstanceGroup>();
+  readonly #outcomes: InvocationOutcome[] = [];
   /** Attached chains by attachment id, and the attachment each name serves. */
   readonly #chains = new Map<number, { name: string; hooks: ChainHooks }>();
   readonly #chainRoute = new Map<string, number>();
@@ -250,6 +253,7 @@ export class DataplaneLink {
       }
       logBatch(() => {
         for (const ev of batch) this.#handle(ev);
+        this.#endOfAnswers();
       });
       // A full batch may have left more behind: read on before answering them.
       if (now && batch.length < EVENT_BATCH) {
@@ -260,8 +264,25 @@ export class DataplaneLink {
     for (const resolve of [...waiting, ...this.#settle.splice(0)]) resolve();
   }
 
+  /**
+   * Ends a run of answers: each group that answered counts them and reads its
+   * instances' logs once, then the observers see the answers, so a request's
+   * log line follows the lines its function wrote. Before any other event
+   * (an instance retired or dead) and at the end of each batch.
+   */
+  #endOfAnswers(): void {
+    if (this.#outcomes.length === 0) return;
+    // Taken first: what an observer throws cannot make the next batch report these again.
+    const groups = [...this.#answeredBy];
+    this.#answeredBy.clear();
+    const outcomes = this.#outcomes.splice(0);
+    for (const g of groups) g.onAnswered();
+    for (const o of outcomes) this.#report(o);
+  }
+
   #handle(ev: DataplaneEvent): void {
     const r = this.#byId[ev.route];
+    if (ev.kind !== "done") this.#endOfAnswers();
     switch (ev.kind) {
       case "need":
         r?.current?.onNeed();
@@ -302,8 +323,14 @@ export class DataplaneLink {
       case "done": {
         const chain = ev.chain ? this.#chains.get(ev.chain) : undefined;
         if (ev.chain) chain?.hooks.done(ev.status, ev.code, ev.rc === 1);
-        else if (ev.tag) this.#owner.get(ev.tag)?.onDone(ev.tag);
-        this.#report({
+        else if (ev.tag) {
+          const g = this.#owner.get(ev.tag);
+          if (g) {
+            g.onDone(ev.tag);
+            this.#answeredBy.add(g);
+          }
+        }
+        this.#outcomes.push({
           target: ev.chain ? "chain" : "function",
           name: chain?.name ?? r?.name ?? "",
           status: ev.status,

@@ -11,9 +11,11 @@ import type { DataplaneStats } from "../../ffi/dataplane.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import {
   Counter,
+  type CounterSeries,
   type Family,
   Histogram,
   histogramSamples,
+  type HistogramSeries,
   type Labels,
   render,
   type Sample,
@@ -41,6 +43,12 @@ const DURATION_BOUNDS = [
   10,
 ];
 
+interface Outcome {
+  requests: CounterSeries;
+  errors?: CounterSeries;
+  duration: HistogramSeries;
+}
+
 export class NodeMetrics {
   readonly requests = new Counter(
     "sure_requests_total",
@@ -56,12 +64,26 @@ export class NodeMetrics {
     DURATION_BOUNDS,
   );
 
+  /** The series one kind of outcome counts on, by target, name, status and error kind. */
+  #outcomes = new Map<string, Outcome>();
+
   /** One answered request. kind: the error code when it failed. */
   record(target: Target, name: string, code: number, seconds: number, kind?: string): void {
-    const l = { target, name };
-    this.requests.inc({ ...l, code: String(code) });
-    if (kind) this.errors.inc({ ...l, kind });
-    this.duration.observe(l, seconds);
+    // One lookup per request (this runs for each one the data plane reports).
+    const k = `${target}\u0000${name}\u0000${code}\u0000${kind ?? ""}`;
+    let o = this.#outcomes.get(k);
+    if (!o) {
+      const l = { target, name };
+      o = {
+        requests: this.requests.series({ ...l, code: String(code) }),
+        errors: kind ? this.errors.series({ ...l, kind }) : undefined,
+        duration: this.duration.series(l),
+      };
+      this.#outcomes.set(k, o);
+    }
+    o.requests.value++;
+    if (o.errors) o.errors.value++;
+    o.duration.observe(seconds);
   }
 
   render(

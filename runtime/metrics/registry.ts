@@ -55,15 +55,29 @@ function key(labels: Labels): string {
   return k;
 }
 
+/** One series of a counter: what a hot path keeps to count without a lookup. */
+export interface CounterSeries {
+  readonly labels: Labels;
+  value: number;
+}
+
 export class Counter {
-  #series = new Map<string, { labels: Labels; value: number }>();
+  #series = new Map<string, CounterSeries>();
   constructor(readonly name: string, readonly help: string) {}
 
   inc(labels: Labels, by = 1): void {
+    this.series(labels).value += by;
+  }
+
+  /** The series of these labels (created at 0): it counts as `value` goes up. */
+  series(labels: Labels): CounterSeries {
     const k = key(labels);
-    const s = this.#series.get(k);
-    if (s) s.value += by;
-    else this.#series.set(k, { labels, value: by });
+    let s = this.#series.get(k);
+    if (!s) {
+      s = { labels, value: 0 };
+      this.#series.set(k, s);
+    }
+    return s;
   }
 
   family(): Family {
@@ -76,26 +90,58 @@ export class Counter {
   }
 }
 
+/**
+ * One series of a histogram. An observation adds to one bucket (the first
+ * bound it is within, or the last slot past them all); the cumulative counts
+ * Prometheus wants are summed on scrape, not on every observation.
+ */
+export class HistogramSeries {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+
+  constructor(readonly labels: Labels, readonly bounds: readonly number[]) {
+    this.counts = new Array<number>(bounds.length + 1).fill(0);
+  }
+
+  observe(v: number): void {
+    let i = 0;
+    while (i < this.bounds.length && v > this.bounds[i]) i++;
+    this.counts[i]++;
+    this.sum += v;
+    this.count++;
+  }
+
+  /** Observations at or below each bound. */
+  cumulative(): number[] {
+    let run = 0;
+    return this.bounds.map((_, i) => (run += this.counts[i]));
+  }
+}
+
 export class Histogram {
-  #series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  #series = new Map<string, HistogramSeries>();
   constructor(readonly name: string, readonly help: string, readonly bounds: number[]) {}
 
   observe(labels: Labels, v: number): void {
+    this.series(labels).observe(v);
+  }
+
+  /** The series of these labels (created empty). */
+  series(labels: Labels): HistogramSeries {
     const k = key(labels);
     let s = this.#series.get(k);
     if (!s) {
-      s = { labels, counts: this.bounds.map(() => 0), sum: 0, count: 0 };
+      s = new HistogramSeries(labels, this.bounds);
       this.#series.set(k, s);
     }
-    for (let i = 0; i < this.bounds.length; i++) if (v <= this.bounds[i]) s.counts[i]++;
-    s.sum += v;
-    s.count++;
+    return s;
   }
 
   family(): Family {
     const samples: Sample[] = [];
     for (const s of this.#series.values()) {
-      histogramSamples(samples, s.labels, this.bounds, s.counts, s.sum, s.count);
+      histogramSamples(samples, s.labels, this.bounds, s.cumulative(), s.sum, s.count);
     }
     return { name: this.name, help: this.help, type: "histogram", samples };
   }

@@ -29,3 +29,16 @@ Deno.test("metrics registry: counters and histograms render in the Prometheus te
     ].join("\n"),
   );
 });
+
+Deno.test("metrics registry: a value on a bound is within it; series handles count on the same series", () => {
+  const h = new Histogram("d_seconds", "Durations.", [0.1, 1]);
+  const s = h.series({ name: "a" });
+  for (const v of [0.1, 1, 1.0000001, 0]) s.observe(v);
+  h.observe({ name: "a" }, 0.5);
+  assert.deepEqual(s.cumulative(), [2, 4]);
+  assert.equal(s.count, 5);
+  const c = new Counter("x_total", "Things.");
+  c.series({ name: "a" }).value += 2;
+  c.inc({ name: "a" });
+  assert.deepEqual(c.family().samples, [{ labels: { name: "a" }, value: 3 }]);
+});

@@ -120,6 +120,8 @@ export class InstanceGroup {
   /** Looks for idle instances that never went back to sleep (while any idle here). */
   #watchdog: ReturnType<typeof setInterval> | undefined;
   #requests = 0;
+  /** Answers the data plane reported since the last onAnswered(), by instance tag. */
+  #answered = new Map<number, number>();
   /** Set when the data plane runs the requests (the instances are lent to it). */
   readonly #lending: Lending | undefined;
 
@@ -693,13 +695,27 @@ export class InstanceGroup {
     }
   }
 
-  /** The data plane answered a request on instance tag. */
+  /**
+   * The data plane answered a request on instance tag. It is counted, and
+   * the instance's log read, at onAnswered(): once per instance per batch of
+   * events, not once per request.
+   */
   onDone(tag: number): void {
-    const m = this.#member(tag);
-    this.#requests++;
-    if (!m) return;
-    m.lastUsed = performance.now();
-    this.#logs.drain(m.vm, m.vm.id);
+    this.#answered.set(tag, (this.#answered.get(tag) ?? 0) + 1);
+  }
+
+  /** The end of a run of onDone() calls: counts them and reads each instance's new log lines. */
+  onAnswered(): void {
+    if (this.#answered.size === 0) return;
+    const now = performance.now();
+    for (const [tag, n] of this.#answered) {
+      this.#requests += n;
+      const m = this.#member(tag);
+      if (!m) continue;
+      m.lastUsed = now;
+      this.#logs.drain(m.vm, m.vm.id);
+    }
+    this.#answered.clear();
   }
 
   /** A reclaimed instance finished its request and is ours again. */
