@@ -1,8 +1,5 @@
 /** `sure serve` and `sure dev`: run a node in the foreground until SIGINT/SIGTERM. */
-// The node itself (node.ts: Hono, zod, NATS, libsure) is imported when a node
-// starts, not with this module: main.ts holds every command, and `sure ls` or
-// `sure invoke` need none of it (they start in half the time without it).
-import type { AfXdpOptions } from "../node.ts";
+import { type AfXdpOptions, startNode, STOP_GRACE_MS } from "../node.ts";
 import { consoleLogger } from "../log.ts";
 import { type Command, type FlagValue, intFlag, type OptionDoc, UsageError } from "./command.ts";
 import { parseCpuList, type VcpuPlacement } from "../scheduler/placement.ts";
@@ -314,7 +311,6 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
   ]);
   const tls = parseTls(values);
   const fleet = await parseFleet(values, nodeName);
-  const { startNode, STOP_GRACE_MS } = await import("../node.ts");
   const node = await startNode({
     ...(fleet ? { fleet } : {}),
     port,
