@@ -89,31 +89,24 @@ export function decodeEvents(
     let traceId = "";
     for (let k = 0; k < 16; k++) traceId += HEX[t[k]];
     const requestId = cString(e.raw("request_id", 132, i));
-    if (kind === DP_EVENT.stepDown) {
-      out.push({
-        kind: "stepDown",
+    if (kind === DP_EVENT.stepDown || kind === DP_EVENT.dead) {
+      // What a step's death and an instance's death both carry: a request to explain.
+      const failed = {
         route,
-        chain: e.u32("chain", i),
-        step: e.u32("status", i),
         rc: e.i32("rc", i),
         token: e.u64n("token", i),
         requestId,
         traceId,
         seconds: e.u64("total_ns", i) / 1e9,
-      });
-      continue;
-    }
-    if (kind === DP_EVENT.dead) {
-      out.push({
-        kind: "dead",
-        route,
-        tag,
-        rc: e.i32("rc", i),
-        token: e.u64n("token", i),
-        requestId,
-        traceId,
-        seconds: e.u64("total_ns", i) / 1e9,
-      });
+      };
+      out.push(
+        kind === DP_EVENT.dead ? { kind: "dead", tag, ...failed } : {
+          kind: "stepDown",
+          chain: e.u32("chain", i),
+          step: e.u32("status", i),
+          ...failed,
+        },
+      );
       continue;
     }
     out.push({
