@@ -8,7 +8,7 @@
  */
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
-import { type Fault, hex } from "../ffi/mod.ts";
+import { type Fault, hex } from "../ffi/fault.ts";
 
 export abstract class HttpError extends Error {
   abstract readonly status: number;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { HTTPException } from "hono/http-exception";
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import {
   errorResponse,
   FunctionAbortedError,

@@ -4,7 +4,7 @@
  * module imports nothing of the node: the chain spec, the admin API and the
  * CLI can all use it without importing each other.
  */
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 
 /** a-z first, then a-z, 0-9 and '-', at most 63 characters. */
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;

@@ -8,7 +8,9 @@
  *   (each file calls only files below it: the HTTP server's and the data
  *   plane's layers are listed in http_internal.h and dp_internal.h);
  * - no import cycle among the TypeScript modules (main.ts, runtime/, ffi/),
- *   and the lower layers (store, chain spec, VM hosting) never import upper ones.
+ *   and the lower layers (store, chain spec, VM hosting) never import upper ones;
+ * - main.ts loads the node only when a node starts, and zod schemas are made
+ *   with @hono/zod-openapi's z wherever they are made.
  */
 import assert from "node:assert/strict";
 import { ROOT } from "./helpers.ts";
@@ -174,4 +176,58 @@ Deno.test("TypeScript: lower layers do not import upper ones", () => {
       }
     }
   }
+});
+
+/** Value imports only: what loading a module loads (`import type` is erased, `import()` deferred). */
+const VALUE_IMPORT =
+  /(?:import|export)\s+(?!type\s)(?:[^'";]*?\s+from\s+)?["'](\.{1,2}\/[^"']+)["']/g;
+
+Deno.test("TypeScript: the CLI's client commands load without the node", () => {
+  // main.ts holds every command; `sure ls` or `sure invoke` should not pay for
+  // Hono, NATS and libsure. serve.ts imports the node when it starts one.
+  const loaded = new Set<string>();
+  const todo = [`${ROOT}/main.ts`];
+  while (todo.length) {
+    const file = todo.pop()!;
+    if (loaded.has(file)) continue;
+    loaded.add(file);
+    const text = Deno.readTextFileSync(file);
+    todo.push(
+      ...[...text.matchAll(VALUE_IMPORT)].map((m) => new URL(m[1], `file://${file}`).pathname),
+    );
+  }
+  for (const heavy of ["runtime/node.ts", "runtime/app.ts", "ffi/libsure.ts"]) {
+    assert.ok(!loaded.has(`${ROOT}/${heavy}`), `main.ts loads ${heavy} for every command`);
+  }
+});
+
+Deno.test("TypeScript: every zod schema is made with @hono/zod-openapi's z", () => {
+  // zod 4 gives a schema its methods when it is made; .openapi() exists only on
+  // schemas made after @hono/zod-openapi extended zod. Taking z from it makes
+  // that order hold whichever module loads first (a CLI command before the node).
+  const offenders: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory && !["node_modules", "tmp", "build", "dist"].includes(e.name)) walk(path);
+      else if (e.isFile && e.name.endsWith(".ts")) {
+        const text = Deno.readTextFileSync(path);
+        if (
+          /import\s+(?!type\s)[^;]*?from\s+["'](?:npm:)?zod(?:@[^/"']*)?(?:\/[^"']*)?["']/.test(
+            text,
+          )
+        ) {
+          offenders.push(short(path));
+        }
+      }
+    }
+  };
+  for (const dir of ["runtime", "ffi", "tests", "bench", "functions", "chains"]) {
+    try {
+      walk(`${ROOT}/${dir}`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  assert.deepEqual(offenders, []);
 });

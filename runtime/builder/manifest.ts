@@ -4,7 +4,7 @@
  * The settings and their ranges are those of the admin API (both come from
  * runtime/settings/settings.ts), so a built manifest always deploys.
  */
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { BuildError } from "./errors.ts";
 import { FunctionName, isName } from "../names.ts";
 import {

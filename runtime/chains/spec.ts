@@ -2,7 +2,7 @@
  * A chain definition: the zod schema shared by the admin API, manifest files
  * (chains/*.json) and the OpenAPI document.
  */
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { FunctionName, NodeName } from "../names.ts";
 import { LIMITS } from "../../ffi/abi.ts";
 

@@ -1,5 +1,10 @@
 /** `sure serve` and `sure dev`: run a node in the foreground until SIGINT/SIGTERM. */
-import { type AfXdpOptions, startNode, STOP_GRACE_MS } from "../node.ts";
+// The node itself (node.ts: Hono, zod, NATS, libsure) is imported when a node
+// starts, not with this module: main.ts holds every command, and `sure ls` or
+// `sure invoke` need none of it (they start in half the time without it).
+// Client commands may then make zod schemas before the node loads: that is why
+// every module takes `z` from @hono/zod-openapi (tests/zod_import_test.ts).
+import type { AfXdpOptions } from "../node.ts";
 import { consoleLogger } from "../log.ts";
 import { type Command, type FlagValue, intFlag, type OptionDoc, UsageError } from "./command.ts";
 import { parseCpuList, type VcpuPlacement } from "../scheduler/placement.ts";
@@ -311,6 +316,7 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
   ]);
   const tls = parseTls(values);
   const fleet = await parseFleet(values, nodeName);
+  const { startNode, STOP_GRACE_MS } = await import("../node.ts");
   const node = await startNode({
     ...(fleet ? { fleet } : {}),
     port,

@@ -17,7 +17,7 @@
  * it and whichever nodes live. Every value read back is checked; one that
  * does not parse is logged and dropped, never delivered.
  */
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { FunctionName } from "../names.ts";
 import type { CloudEvent } from "../events/cloudevents.ts";
 

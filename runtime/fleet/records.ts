@@ -10,7 +10,7 @@
  *                                     TTL drops a node that stops beating)
  *   object store sure_images  <sha-256>   function images by digest
  */
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { FunctionName, NodeName } from "../names.ts";
 import { settingsShape } from "../settings/settings.ts";
 import { ChainSpecSchema } from "../chains/spec.ts";

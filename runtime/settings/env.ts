@@ -8,7 +8,7 @@
  *
  * Problems name the variable, never its value: the value may be a secret.
  */
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { LIMITS } from "../../ffi/abi.ts";
 
 export type EnvVars = Record<string, string>;

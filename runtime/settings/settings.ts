@@ -4,7 +4,7 @@
  * manifests (JSON numbers, strict) and by PATCH /admin/functions/:name.
  * This module imports nothing of the node, so the builder can use it.
  */
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { LIMITS } from "../../ffi/abi.ts";
 
 interface IntSetting {
