@@ -63,7 +63,10 @@ Deno.test({
       assert.match(r.text, /\nparam q=hello world x\n/);
       assert.match(r.text, /\nheader x-case-test: Yes\n/); // names in lower case
       assert.match(r.text, /\ncase-insensitive Yes\n/); // sure_header("X-CASE-Test")
-      assert.match(r.text, /\nheader x-request-id: [0-9a-f-]{36}\n/); // the node's id
+      // The node's id: a version 4 UUID, as crypto.randomUUID() makes them.
+      const uuid4 =
+        /\nheader x-request-id: [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n/;
+      assert.match(r.text, uuid4);
     });
   },
 });
