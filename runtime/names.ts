@@ -6,25 +6,15 @@
  */
 import { z } from "@hono/zod-openapi";
 
-/** a-z first, then a-z, 0-9 and '-', at most 63 characters. */
-export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
+import { NAME_PATTERN, NAME_RULE, NODE_NAME_PATTERN } from "./name_rules.ts";
 
-/** The rule in words, for error messages: "<field> must start with ...". */
-export const NAME_RULE =
-  "must start with a-z and contain only a-z, 0-9 and '-' (at most 63 characters)";
-
-/** True for a valid function or chain name. */
-export function isName(s: string): boolean {
-  return NAME_PATTERN.test(s);
-}
+export { isName, NAME_PATTERN, NAME_RULE, NODE_NAME_PATTERN } from "./name_rules.ts";
 
 /** A function (or chain) name as the zod schemas and the OpenAPI document see it. */
 export const FunctionName = z.string({ error: "must be a string" })
   .regex(NAME_PATTERN, { error: NAME_RULE })
   .describe("Function name, also its URL: /invoke/{name}");
 
-/** A node's name (--node-name; peers know it from --peer name=addr:port): as a name, at most 31. */
-export const NODE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
 export const NodeName = z.string({ error: "must be a string" })
   .regex(NODE_NAME_PATTERN, {
     error: "must start with a-z and contain only a-z, 0-9 and '-' (at most 31 characters)",

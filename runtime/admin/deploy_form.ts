@@ -12,12 +12,8 @@ import { PayloadTooLargeError, ValidationError, validationError } from "../error
 import { FunctionName } from "../names.ts";
 import { parseLabels, type Placement } from "../fleet/records.ts";
 import { type EnvVars, parseAssignment } from "../settings/env.ts";
-import {
-  INT_SETTINGS,
-  SCALE_RANGE_ISSUE,
-  scaleRangeOk,
-  settingsShape,
-} from "../settings/settings.ts";
+import { INT_SETTINGS, SCALE_RANGE_ISSUE, scaleRangeOk } from "../settings/settings.ts";
+import { settingsShape } from "../settings/settings_schema.ts";
 
 /** The text fields (strings, coerced). */
 export const DeployFormSchema = z.object({ ...settingsShape(true), name: FunctionName }).refine(

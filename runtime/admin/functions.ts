@@ -16,10 +16,9 @@ import {
   SCALE_RANGE_ISSUE,
   scaleRangeOk,
   SCALING_FIELDS,
-  scalingPatchShape,
-  settingsShape,
   SIDECAR_MODES,
 } from "../settings/settings.ts";
+import { scalingPatchShape, settingsShape } from "../settings/settings_schema.ts";
 import type { Store } from "../store/store.ts";
 import type { ChainManager } from "../chains/manager.ts";
 import { deployedFunction } from "./deployed.ts";

@@ -11,9 +11,11 @@ import {
   type FunctionSettings,
   SCALE_RANGE_ISSUE,
   scaleRangeOk,
-  settingsShape,
+  SETTING_NAMES,
 } from "../settings/settings.ts";
-import { checkConfig, EnvProblem, type EnvVars, EnvVarsSchema } from "../settings/env.ts";
+import { settingsShape } from "../settings/settings_schema.ts";
+import { checkConfig, EnvProblem, type EnvVars } from "../settings/env.ts";
+import { EnvVarsSchema } from "../settings/env_schema.ts";
 
 /** sure.json. Unknown keys are refused: a typo must not pass silently. */
 export const ManifestSchema = z.strictObject({
@@ -24,7 +26,7 @@ export const ManifestSchema = z.strictObject({
 }).refine(scaleRangeOk, SCALE_RANGE_ISSUE);
 
 /** Every setting a manifest may hold (besides its name and env), from the settings module. */
-export const MANIFEST_SETTINGS = Object.keys(settingsShape(false)) as (keyof FunctionSettings)[];
+export const MANIFEST_SETTINGS = SETTING_NAMES;
 
 /** Every field of sure.json. */
 export const MANIFEST_FIELDS = ["name", ...MANIFEST_SETTINGS, "env"];

@@ -9,8 +9,8 @@ import { type Command, CommandError, type FlagValue, intFlag, UsageError } from 
 import { NODE_OPTION, nodeUrl, requestJson } from "./client.ts";
 import { SCALING_FLAGS, SCALING_OPTIONS } from "./scale.ts";
 import { buildFolder } from "./build.ts";
-import { type FunctionManifest, MANIFEST_SETTINGS } from "../builder/manifest.ts";
-import { type FunctionSettings, INT_SETTINGS } from "../settings/settings.ts";
+import type { FunctionManifest } from "../builder/manifest.ts";
+import { type FunctionSettings, INT_SETTINGS, SETTING_NAMES } from "../settings/settings.ts";
 import { checkConfig, EnvProblem, type EnvVars, parseAssignment } from "../settings/env.ts";
 import { readSecretArg, readSecretSource, type SecretReader } from "./secret_arg.ts";
 
@@ -82,7 +82,7 @@ export function folderFields(
   name?: string,
 ): Record<string, string> {
   const fields: Record<string, string> = { name: name ?? manifest.name };
-  for (const key of MANIFEST_SETTINGS) fields[key] = String(manifest[key]);
+  for (const key of SETTING_NAMES) fields[key] = String(manifest[key]);
   return { ...fields, ...flags };
 }
 

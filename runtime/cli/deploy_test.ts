@@ -13,9 +13,9 @@ import {
   COLD_START_MODES,
   defaultSettings,
   INT_SETTINGS,
-  settingsShape,
   SIDECAR_MODES,
 } from "../settings/settings.ts";
+import { settingsShape } from "../settings/settings_schema.ts";
 import { DeployFormSchema } from "../admin/deploy_form.ts";
 
 /** A function folder holding only a sure.json (text as given, or none). */

@@ -8,9 +8,8 @@ import type { AfXdpOptions } from "../node.ts";
 import { consoleLogger } from "../log.ts";
 import { type Command, type FlagValue, intFlag, type OptionDoc, UsageError } from "./command.ts";
 import { parseCpuList, type VcpuPlacement } from "../scheduler/placement.ts";
-import { NODE_NAME_PATTERN } from "../names.ts";
+import { NODE_NAME_PATTERN } from "../name_rules.ts";
 import type { FleetOptions } from "../fleet/member.ts";
-import { parseLabels } from "../fleet/records.ts";
 import { importFleetKey } from "../fleet/seal.ts";
 
 const OPTIONS: Record<string, OptionDoc> = {
@@ -161,6 +160,8 @@ export async function parseFleet(
   if (!nodeName) throw new UsageError("--fleet needs --node-name NAME (or SURE_NODE_NAME)");
   let labels;
   try {
+    // Loaded here: the fleet's records make zod schemas, which client commands need not load.
+    const { parseLabels } = await import("../fleet/records.ts");
     labels = parseLabels(flag("labels", "SURE_LABELS"));
   } catch (e) {
     throw new UsageError(`--labels: ${(e as Error).message}`);

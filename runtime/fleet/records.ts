@@ -12,7 +12,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { FunctionName, NodeName } from "../names.ts";
-import { settingsShape } from "../settings/settings.ts";
+import { settingsShape } from "../settings/settings_schema.ts";
 import { ChainSpecSchema } from "../chains/spec.ts";
 
 export const DESIRED_BUCKET = "sure_desired";

@@ -8,7 +8,6 @@
  *
  * Problems name the variable, never its value: the value may be a secret.
  */
-import { z } from "@hono/zod-openapi";
 import { LIMITS } from "../../ffi/abi.ts";
 
 export type EnvVars = Record<string, string>;
@@ -120,11 +119,3 @@ export function sortedVars(vars: EnvVars): EnvVars {
   for (const name of Object.keys(vars).sort()) out[name] = vars[name];
   return out;
 }
-
-/** zod schema of an env object (as in sure.json or a JSON body); the values are public. */
-export const EnvVarsSchema = z.record(
-  z.string().regex(ENV_NAME_RE, {
-    error: "names must match [A-Za-z_][A-Za-z0-9_]*",
-  }).max(ENV_NAME_MAX),
-  z.string().refine((v) => !v.includes("\0"), { error: "must not contain a NUL character" }),
-);

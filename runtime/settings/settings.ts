@@ -2,12 +2,12 @@
  * A function's settings, defined once: their ranges and defaults are shared
  * by the deploy form of the admin API (strings, coerced), by sure.json
  * manifests (JSON numbers, strict) and by PATCH /admin/functions/:name.
- * This module imports nothing of the node, so the builder can use it.
+ * This module imports nothing of the node, so the builder can use it, and no
+ * zod, so the CLI can: the schemas made from it are in settings_schema.ts.
  */
-import { z } from "@hono/zod-openapi";
 import { LIMITS } from "../../ffi/abi.ts";
 
-interface IntSetting {
+export interface IntSetting {
   min: number;
   max: number;
   def: number;
@@ -88,50 +88,6 @@ export const SCALING_FIELDS = [
   "deadline",
 ] as const;
 
-function intSchema(s: IntSetting, coerce: boolean): z.ZodNumber {
-  const base = coerce ? z.coerce.number({ error: "must be an integer" }) : z.number({
-    error: "must be a number",
-  });
-  return base
-    .int({ error: "must be an integer" })
-    .min(s.min, { error: `must be at least ${s.min}` })
-    .max(s.max, { error: `must be at most ${s.max}` }) as z.ZodNumber;
-}
-
-/** The settings as zod fields, each with its default. */
-export function settingsShape(coerce: boolean) {
-  const shape = {} as Record<IntSettingName, z.ZodDefault<z.ZodNumber>>;
-  for (const [key, s] of Object.entries(INT_SETTINGS) as [IntSettingName, IntSetting][]) {
-    shape[key] = intSchema(s, coerce).default(s.def)
-      .describe(`${s.help} (${s.min}..${s.max}, default ${s.def})`);
-  }
-  return {
-    ...shape,
-    coldStart: z.enum(COLD_START_MODES, { error: `must be one of ${COLD_START_MODES.join(", ")}` })
-      .default("clone")
-      .describe("How new instances start: clone (of the template taken after init) or boot"),
-    sidecar: z.enum(SIDECAR_MODES, { error: `must be one of ${SIDECAR_MODES.join(", ")}` })
-      .default("on")
-      .describe("The library sidecar in each instance: on (limits, accounting, tracing) or off"),
-    access: z.enum(ACCESS_MODES, { error: `must be one of ${ACCESS_MODES.join(", ")}` })
-      .default("public")
-      .describe(
-        "Who may invoke it: public (anyone who reaches the node) or private (only with the " +
-          "node's admin token: Authorization: Bearer <token>)",
-      ),
-  };
-}
-
-/** The scaling fields, all optional and without defaults (for PATCH). */
-export function scalingPatchShape() {
-  const shape = {} as Record<typeof SCALING_FIELDS[number], z.ZodOptional<z.ZodNumber>>;
-  for (const key of SCALING_FIELDS) {
-    const s = INT_SETTINGS[key];
-    shape[key] = intSchema(s, false).optional().describe(`${s.help} (${s.min}..${s.max})`);
-  }
-  return shape;
-}
-
 /** min <= max, reported on minInstances. */
 export function scaleRangeOk(s: { minInstances?: number; maxInstances?: number }): boolean {
   return s.minInstances === undefined || s.maxInstances === undefined ||
@@ -141,6 +97,14 @@ export const SCALE_RANGE_ISSUE = {
   path: ["minInstances"],
   error: "must not be larger than maxInstances",
 };
+
+/** Every setting's name: the fields of settings_schema.ts's shape (deploy_test checks). */
+export const SETTING_NAMES: readonly (keyof FunctionSettings)[] = [
+  ...Object.keys(INT_SETTINGS) as IntSettingName[],
+  "coldStart",
+  "sidecar",
+  "access",
+];
 
 /** Every setting of a deployment, defaults applied. */
 export interface FunctionSettings {
