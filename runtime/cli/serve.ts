@@ -158,10 +158,11 @@ export async function parseFleet(
     }
   }
   if (!nodeName) throw new UsageError("--fleet needs --node-name NAME (or SURE_NODE_NAME)");
+  // Loaded here: the fleet's records make zod schemas, which client commands need not load.
+  // Outside the try below, so a failure to load is not reported as a bad --labels.
+  const { parseLabels } = await import("../fleet/records.ts");
   let labels;
   try {
-    // Loaded here: the fleet's records make zod schemas, which client commands need not load.
-    const { parseLabels } = await import("../fleet/records.ts");
     labels = parseLabels(flag("labels", "SURE_LABELS"));
   } catch (e) {
     throw new UsageError(`--labels: ${(e as Error).message}`);
