@@ -322,7 +322,7 @@ export const STRUCTS = {
     request_id: 120,
   },
   sure_dataplane_stats: {
-    size: 296,
+    size: 312,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -360,5 +360,7 @@ export const STRUCTS = {
     zs_multi_buffer: 272,
     zs_rx_chained: 280,
     io_uring: 288,
+    hop_keyed: 296,
+    hops_refused: 304,
   },
 } as const;

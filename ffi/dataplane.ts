@@ -109,6 +109,10 @@ export interface DataplaneStats {
   hopFailures: number;
   /** Connections opened for hops (a hop on one kept open since an earlier hop opens none). */
   hopConnects: number;
+  /** Hops are authenticated by the nodes' shared key (else by the sender's address alone). */
+  hopKeyed: boolean;
+  /** Hops refused: from an address none of the chain's nodes has, or without the key's MAC. */
+  hopsRefused: number;
   /** How kernel sockets are read. */
   io: "epoll" | "io_uring";
   /** The Z-stack's (af_xdp; all 0 on sockets). */
@@ -281,6 +285,16 @@ export class Dataplane {
     if (rc < 0) throw errorFromErrno("sure_dataplane_set_token", rc);
   }
 
+  /**
+   * The key the nodes of a chain share for its hops (16-1024 bytes; empty:
+   * none): hops sent carry its MAC, and hops without it are refused.
+   */
+  setHopKey(key: Uint8Array): void {
+    const b = new Uint8Array(key); // a copy the call owns, as FFI buffers must be
+    const rc = libsure().sure_dataplane_set_hop_key(this.#handle(), b, b.byteLength);
+    if (rc < 0) throw errorFromErrno("sure_dataplane_set_hop_key", rc);
+  }
+
   unroute(route: number): void {
     libsure().sure_dataplane_unroute(this.#handle(), route);
   }
@@ -387,6 +401,8 @@ export class Dataplane {
       hopsIn: s.u64("hops_in"),
       hopFailures: s.u64("hop_failures"),
       hopConnects: s.u64("hop_connects"),
+      hopKeyed: s.u64("hop_keyed") !== 0,
+      hopsRefused: s.u64("hops_refused"),
       io: s.u64("io_uring") ? "io_uring" : "epoll",
       stack: {
         rxFrames: s.u64("zs_rx_frames"),

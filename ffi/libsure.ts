@@ -189,6 +189,7 @@ export const SYMBOLS = {
   sure_dataplane_route: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   // dp, token (hex), its length
   sure_dataplane_set_token: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
+  sure_dataplane_set_hop_key: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
   sure_dataplane_unroute: { parameters: ["pointer", "u32"], result: "i32" },
   // dp, route, instance, tag, need
   sure_dataplane_lend: { parameters: ["pointer", "u32", "pointer", "u32", "u32"], result: "i32" },

@@ -58,6 +58,10 @@ export const HealthSchema = z.object({
     io: z.enum(["epoll", "io_uring"]).optional().describe(
       "How libsure's server reads kernel sockets: epoll, or io_uring (sockets)",
     ),
+    hopAuth: z.enum(["key", "address"]).optional().describe(
+      "How chain hops from other nodes are authenticated: by the MAC of the nodes' shared hop " +
+        "key, or by the sender's address alone (sockets)",
+    ),
     connections: z.number().int().optional().describe("Open client connections (sockets)"),
     requests: z.number().int().optional().describe("Requests answered in C (sockets)"),
     tunnelled: z.number().int().optional().describe(
@@ -111,6 +115,7 @@ export interface FrontInfo {
   listen: string;
   stats?: () => {
     io: "epoll" | "io_uring";
+    hopKeyed: boolean;
     connsOpen: number;
     requests: number;
     tunnelled: number;
@@ -188,6 +193,7 @@ function front(f: FrontInfo | undefined): Health["dataplane"] {
     ...(s
       ? {
         io: s.io,
+        hopAuth: s.hopKeyed ? "key" as const : "address" as const,
         connections: s.connsOpen,
         requests: s.requests,
         tunnelled: s.tunnelled,

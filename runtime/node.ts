@@ -75,6 +75,9 @@ export interface NodeOptions {
   dataplaneIo?: DataplaneIo;
   /** This node's name and the other nodes' data planes, for chain steps they run. */
   placement?: { self?: string; peers: Record<string, string> };
+  /** The key the nodes of a chain share for its hops (runtime/dataplane/hop_key.ts):
+   * hops are signed with it, and those without its MAC refused. */
+  hopKey?: Uint8Array;
   /** Join a fleet: its desired state in NATS JetStream (sure serve --fleet). */
   fleet?: FleetOptions;
 }
@@ -303,6 +306,7 @@ async function startLocked(opts: NodeOptions, lock: DataDirLock): Promise<Runnin
         cpus,
         token,
         io,
+        ...(opts.hopKey ? { hopKey: opts.hopKey } : {}),
         ...(mode === "af_xdp" ? { afXdp: opts.afXdp } : {}),
       });
     } catch (e) {
@@ -398,6 +402,13 @@ async function startLocked(opts: NodeOptions, lock: DataDirLock): Promise<Runnin
       ? { zstack: `${link.opts.afXdp.addr}:${port} on ${link.opts.afXdp.iface}` }
       : {}),
   });
+  if (link && !opts.hopKey && (Object.keys(opts.placement?.peers ?? {}).length || opts.fleet)) {
+    logger(
+      "warn",
+      "chain hops from other nodes are taken on the sender's address alone: give every node " +
+        "the same --peer-key-file (or, in a fleet, a fleet key) to have them signed",
+    );
+  }
   // The fleet is followed from now on, in the background: the node serves
   // what it has (its own state) while it reaches the fleet and converges.
   parts.fleet?.start(

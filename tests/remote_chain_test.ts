@@ -5,7 +5,9 @@
  * a runs upper and echo, node b runs reverse. A request on a goes upper (a)
  * -> reverse (b) -> echo (a): two hops over TCP between the data planes, the
  * bytes received straight into each node's pool. Hops are taken only from the
- * chain's nodes; a node that is down fails the request at once with a 502
+ * chain's nodes, and only with the MAC of the hop key the nodes share
+ * (computed here with WebCrypto too, so libsure's HMAC is checked against
+ * another one); a node that is down fails the request at once with a 502
  * naming it. Needs KVM and root (namespaces, veth); else SKIP.
  *
  * The same runs on both libsure backends: sockets (kernel TCP), and af_xdp,
@@ -25,6 +27,20 @@ const ADDR = ["10.231.1.2", "10.231.2.2"];
 const STACK = ["10.231.1.3", "10.231.2.3"];
 const PORT = 8080;
 type Backend = "sockets" | "af_xdp";
+/** The hop key both nodes are given (SURE_PEER_KEY). */
+const HOP_KEY = Array.from(crypto.getRandomValues(new Uint8Array(32)))
+  .map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/** x-sure-hop-mac as libsure makes it: HMAC-SHA256 of the hop's parts, each ended by a NUL. */
+async function hopMac(key: string, parts: string[]): Promise<string> {
+  const raw = new Uint8Array(key.match(/../g)!.map((h) => parseInt(h, 16)));
+  const k = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+  ]);
+  const msg = new TextEncoder().encode(["sure-hop-1", ...parts].map((p) => p + "\0").join(""));
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", k, msg));
+  return Array.from(mac).map((b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 /** Namespace i: veth sxi0 (here, 10.231.<i+1>.1) <-> sxi1 (there), routed through here. */
 const NETS = NS.map((ns, i) => ({ ns, here: `sx${i}0`, there: `sx${i}1`, net: `10.231.${i + 1}` }));
@@ -69,7 +85,7 @@ async function startNode(i: number, dataDir: string, backend: Backend): Promise<
         ? ["--iface", `sx${i}1`, "--addr", `${STACK[i]}/24`, "--gateway", `10.231.${i + 1}.1`]
         : []),
     ],
-    env: { SURE_REQUEST_LOG: "1" },
+    env: { SURE_REQUEST_LOG: "1", SURE_PEER_KEY: HOP_KEY },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -232,20 +248,49 @@ for (const backend of ["sockets", "af_xdp"] as const) {
         assert.equal(forged.status, 403);
         assert.equal((await forged.json()).error, "forbidden");
 
-        // Even from a chain's node, a hop must name a hand-off the manifest has and
-        // that lands on a step the receiver runs: every other one is a 400. (Only
-        // the kernel's address of a node can be used by curl: on sockets it is
-        // the node's address as a peer.)
-        const hops = backend === "sockets"
-          ? ["0 2 0 1", "1 2 0 1", "9 1 0 1", "0 1 0 99999", "0 1", "x y z w"]
-          : [];
-        for (const hop of hops) {
+        const health = (await (await fetch(`${b.url}/healthz`)).json()).dataplane;
+        assert.equal(health.hopAuth, "key");
+
+        // From a chain's node, a hop needs the MAC of the nodes' hop key: without
+        // it, or with a wrong one, it is refused; with it, b runs its step and
+        // hands the request back. And it must name a hand-off the manifest has
+        // and that lands on a step the receiver runs: every other one is a 400.
+        // (Only the kernel's address of a node can be used by curl: on sockets it
+        // is the node's address as a peer.)
+        const hopFromA = async (hop: string, mac: string | undefined) => {
+          const id = `hop-test-${crypto.randomUUID()}`;
+          const sign = mac ?? await hopMac(HOP_KEY, ["across", hop, id, "POST", "/", "", "2"]);
           const out = await new Deno.Command("ip", {
-            args: ["netns", "exec", NS[0], "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"]
-              .concat(["-H", `x-sure-hop: ${hop}`, "--data", "x", `${b.url}/invoke/across`]),
+            args: ["netns", "exec", NS[0], "curl", "-s", "-D", "-", "-w", "\n%{http_code}"]
+              .concat(["-H", `x-sure-hop: ${hop}`, "-H", `x-request-id: ${id}`])
+              .concat(["-H", `x-sure-hop-mac: ${sign}`, "--data", "ab", `${b.url}/invoke/across`]),
             stdout: "piped",
           }).output();
-          assert.equal(new TextDecoder().decode(out.stdout), "400", `x-sure-hop: ${hop}`);
+          const text = new TextDecoder().decode(out.stdout);
+          return { status: text.slice(text.lastIndexOf("\n") + 1), text };
+        };
+        if (backend === "sockets") {
+          const refusedBefore = await metric(
+            b,
+            /sure_dataplane_chain_hops_total\{[^}]*direction="refused"\} (\d+)/,
+          );
+          for (const mac of ["", "0".repeat(64), await hopMac("11".repeat(32), ["across"])]) {
+            const r = await hopFromA("0 1 200 1", mac);
+            assert.equal(r.status, "403", r.text);
+            assert.match(r.text, /hop key/);
+          }
+          const ok = await hopFromA("0 1 200 1", undefined);
+          assert.equal(ok.status, "200", ok.text);
+          assert.match(ok.text, /x-sure-hop-next: 1 2 \d+ \d+/i);
+          assert.match(ok.text, /\r\n\r\nba\n200$/, "b's step (reverse) ran on the hop's bytes");
+          for (const hop of ["0 2 0 1", "1 2 0 1", "9 1 0 1", "0 1 0 99999", "0 1", "x y z w"]) {
+            const r = await hopFromA(hop, undefined);
+            assert.equal(r.status, "400", `x-sure-hop: ${hop}: ${r.text}`);
+          }
+          assert.equal(
+            await metric(b, /sure_dataplane_chain_hops_total\{[^}]*direction="refused"\} (\d+)/),
+            refusedBefore + 3,
+          );
         }
 
         // b goes down: a fails the request at once, naming it.

@@ -530,6 +530,12 @@ struct sure_route_config {
  * Authorization is `Bearer <token>`; the others go to the Hono app, which
  * answers 401. 0, or -EINVAL for a token that is not 16..128 hex digits. */
 SURE_API int sure_dataplane_set_token(struct sure_dataplane *dp, const char *token, uint32_t len);
+/* The key the nodes of a chain share for its hops (16..1024 bytes; len 0:
+ * none). With one, every hop this node sends carries x-sure-hop-mac, an
+ * HMAC-SHA256 of what it asks for, and a hop that comes without the right
+ * one is refused (403) whatever address it comes from; without one, hops are
+ * taken on the sender's address alone. 0, or -EINVAL. */
+SURE_API int sure_dataplane_set_hop_key(struct sure_dataplane *dp, const uint8_t *key, uint32_t len);
 /* Creates or updates (by name) a route: its id (>= 0), or -errno. */
 SURE_API int sure_dataplane_route(struct sure_dataplane *dp, const struct sure_route_config *cfg,
 				  size_t size);
@@ -684,6 +690,10 @@ struct sure_dataplane_stats {
 	uint64_t zs_xdp_generic, zs_multi_buffer, zs_rx_chained;
 	/* Kernel sockets are read through io_uring (1) or epoll (0). */
 	uint64_t io_uring;
+	/* Hops are authenticated by the nodes' shared key (1; else by address
+	 * alone), and hops refused: from an address that is none of the chain's
+	 * nodes, or without the key's MAC. */
+	uint64_t hop_keyed, hops_refused;
 };
 SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_dataplane_stats *out,
 				  size_t size);

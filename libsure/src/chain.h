@@ -187,6 +187,9 @@ void sure_chain_expire_waiting(struct sure_chain *c);
 int sure_chain_step_has_work(struct sure_chain *c, uint32_t step);
 
 /* ---- chain_holder.c ---- */
+/* 1 if the chain's meta (read-only in the guests) lets `from` push to `to`
+ * (the gateway feeds step 0): the routes its manifest gave. */
+int sure_chain_edge(struct sure_chain *c, uint32_t from, uint32_t to);
 
 enum sure_desc_verdict {
 	SURE_DESC_OK = 0,

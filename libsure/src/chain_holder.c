@@ -30,8 +30,7 @@ enum sure_desc_verdict sure_chain_judge(struct sure_chain *c, uint32_t from, uin
 	return SURE_DESC_OK;
 }
 
-/* 1 if the meta lets `from` push to `to` (the gateway feeds step 0). */
-static int edge(struct sure_chain *c, uint32_t from, uint32_t to)
+int sure_chain_edge(struct sure_chain *c, uint32_t from, uint32_t to)
 {
 	if (from == SURE_NODE_GW)
 		return to == 0;
@@ -79,7 +78,7 @@ static void scan(struct sure_chain *c, uint32_t only)
 		if (from >= c->nsteps && from != SURE_NODE_GW)
 			continue;
 		for (uint32_t to = 0; to < SURE_NODES; to++)
-			if (to != from && (to < c->nsteps || to == SURE_NODE_GW) && edge(c, from, to))
+			if (to != from && (to < c->nsteps || to == SURE_NODE_GW) && sure_chain_edge(c, from, to))
 				scan_ring(c, from, to, only);
 	}
 }

@@ -35,6 +35,17 @@ SURE_API int sure_dataplane_set_token(struct sure_dataplane *dp, const char *tok
 	return 0;
 }
 
+SURE_API int sure_dataplane_set_hop_key(struct sure_dataplane *dp, const uint8_t *key, uint32_t len)
+{
+	if (!dp || (len && (!key || len < 16 || len > 1024)))
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	sure_hmac_key_init(&dp->hop_key, key, len);
+	dp->hop_keyed = len != 0;
+	pthread_mutex_unlock(&dp->lock);
+	return 0;
+}
+
 SURE_API int sure_dataplane_route(struct sure_dataplane *dp, const struct sure_route_config *cfg,
 				  size_t size)
 {
@@ -475,6 +486,8 @@ SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_datapla
 	out->hops_in = dp->hops_in;
 	out->hop_failures = dp->hop_failures;
 	out->hop_connects = dp->hop_connects;
+	out->hop_keyed = (uint64_t)dp->hop_keyed;
+	out->hops_refused = dp->hops_refused;
 	sure_dp_zstack_stats(dp, out);
 	pthread_mutex_unlock(&dp->lock);
 	return 0;

@@ -6,7 +6,8 @@
  *   dispatch.c         the server's callbacks: each /invoke request, plain
  *                      functions' instances, notify and tick
  *   dp_chain.c         chains' requests: slots, completions, timeouts
- *   dp_hop.c           steps another node runs: hand-offs over TCP
+ *   dp_hop*.c          steps another node runs: hand-offs over TCP
+ *                      (dp_hop.h lists its files)
  *   dp_chain_answer.c  a chain's answer from its slot
  *   dp_req.c           a request's ids, trace, DONE event, parking, freeing
  *   dp_answer.c        the node's JSON error answers
@@ -27,6 +28,7 @@
 
 #include "http_server.h"
 #include "libsure.h"
+#include "sha256.h"
 
 #define DP_MAX_ROUTES 1024u
 #define DP_HASH 2048u /* open addressing, twice the routes */
@@ -66,7 +68,7 @@ struct dp_req {
 	struct dp_chain *chain; /* a chain request: its chain and slot */
 	uint32_t slot;
 	uint64_t deadline_ns; /* a chain request: when it times out */
-	uint8_t hop_in; /* a hop another node sent: answered with hop semantics (dp_hop.c) */
+	uint8_t hop_in; /* a hop another node sent: answered with hop semantics (dp_hop_in.c) */
 	uint8_t *hop_hdrs; /* origin: response headers the other nodes' steps set */
 	struct dp_hop *hop; /* origin: its hop in progress */
 	char request_id[132];
@@ -103,7 +105,7 @@ struct dp_chain {
 	struct dp_chain *next;
 };
 
-/* An outbound hop: a request handed to a step another node runs (dp_hop.c). */
+/* An outbound hop: a request handed to a step another node runs (dp_hop.h). */
 struct dp_hop;
 
 #define DP_TOKEN_MAX 128
@@ -130,7 +132,7 @@ struct sure_dataplane {
 	int hop_ep; /* epoll set of the outbound hops' sockets */
 	struct dp_hop *hops; /* outbound hops in progress */
 	/* Connections to other nodes kept open after a hop's answer, for the
-	 * next hop there (dp_hop.c): newest last. */
+	 * next hop there (dp_hop_idle.c): newest last. */
 	struct dp_hop_idle {
 		int fd; /* kernel TCP, or -1 with zs */
 		struct zs_sock *zs;
@@ -139,6 +141,10 @@ struct sure_dataplane {
 	} hop_idle[DP_HOP_IDLE_MAX];
 	uint32_t nhop_idle;
 	int hop_keepalive; /* keep them at all (SURE_HOP_KEEPALIVE) */
+	/* The nodes' shared key for hops (sure_dataplane_set_hop_key), if any. */
+	struct sure_hmac_key hop_key;
+	int hop_keyed;
+	uint64_t hops_refused; /* from elsewhere, or without the key's MAC */
 	uint64_t hops_out, hops_in, hop_failures; /* counted here, shown in stats */
 	uint64_t hop_connects; /* connections opened for hops */
 	uint64_t next_token;
@@ -215,7 +221,7 @@ void sure_dp_chains_free(struct sure_dataplane *dp);
 void sure_dp_chain_answer(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req *q,
 			  const struct sure_completion *cp);
 
-/* ---- dp_hop.c: steps another node runs ---- */
+/* ---- dp_hop_in.c, dp_hop.c: steps another node runs ---- */
 /* Attach: the remote steps' addresses from cfg (-EINVAL names none bad). */
 int sure_dp_hop_attach(struct dp_chain *dc, char *err, size_t errcap);
 /* run() of a hop another node sent (x-sure-hop): 1 if it was one (handled). */

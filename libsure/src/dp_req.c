@@ -26,17 +26,6 @@ static uint64_t next_random(struct sure_dataplane *dp)
 	return dp->rng[1] + s0;
 }
 
-static const char HEX[] = "0123456789abcdef";
-
-static void hex_of(char *out, const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = HEX[b[i] >> 4];
-		out[2 * i + 1] = HEX[b[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
 /* The request's trace context: the caller's trace, or a new one; the node's
  * own span is the parent the function sees. */
 static void trace_for(struct sure_dataplane *dp, struct dp_req *q, const uint8_t *head)
@@ -63,14 +52,7 @@ static void trace_for(struct sure_dataplane *dp, struct dp_req *q, const uint8_t
 /* What the node answers with: its own span of the request's trace. */
 void sure_dp_set_traceparent(struct sure_dataplane *dp, const struct dp_req *q)
 {
-	char *t = dp->traceparent;
-
-	memcpy(t, "00-", 3);
-	hex_of(t + 3, q->trace, 16);
-	t[35] = '-';
-	hex_of(t + 36, q->trace + 16, 8);
-	t[52] = '-';
-	hex_of(t + 53, q->trace + 24, 1);
+	sure_dp_format_trace_context(dp->traceparent, q->trace);
 }
 
 static void new_request_id(struct sure_dataplane *dp, char *out)
@@ -89,7 +71,7 @@ static void new_request_id(struct sure_dataplane *dp, char *out)
 	for (size_t i = 0; i < sizeof(group); i++) {
 		if (i)
 			*out++ = '-';
-		hex_of(out, p, group[i]);
+		sure_dp_hex(out, p, group[i]);
 		out += 2 * group[i];
 		p += group[i];
 	}

@@ -1,6 +1,6 @@
 /*
- * dp_trace.c - see dp_trace.h. Every index is below 55, and 55 <= len is
- * checked first, so no byte past the value is read.
+ * dp_trace.c - see dp_trace.h. In parsing, every index is below 55, and
+ * 55 <= len is checked first, so no byte past the value is read.
  */
 #include "dp_trace.h"
 
@@ -57,4 +57,28 @@ int sure_dp_parse_trace_context(const char *v, uint32_t len, uint8_t *ctx)
 		return -1;
 	ctx[24] = flags;
 	return 0;
+}
+
+void sure_dp_hex(char *out, const uint8_t *b, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+void sure_dp_format_trace_context(char *out, const uint8_t *ctx)
+{
+	/* Each NUL sure_dp_hex leaves is overwritten by the next dash. */
+	out[0] = '0';
+	out[1] = '0';
+	out[2] = '-';
+	sure_dp_hex(out + 3, ctx, 16);
+	out[35] = '-';
+	sure_dp_hex(out + 36, ctx + 16, 8);
+	out[52] = '-';
+	sure_dp_hex(out + 53, ctx + 24, 1);
 }

@@ -1,10 +1,12 @@
 /*
- * dp_trace.h - internal: the W3C traceparent a client sends, read by the
- * data plane (dp_trace.c). Untrusted bytes: fuzzed by tests/fuzz_traceparent.c.
+ * dp_trace.h - internal: the W3C traceparent, read from what a client or
+ * another node sends and written into the node's answers and hops
+ * (dp_trace.c). What is read is untrusted: fuzzed by tests/fuzz_traceparent.c.
  */
 #ifndef SURE_DP_TRACE_H
 #define SURE_DP_TRACE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -18,5 +20,13 @@ int sure_dp_parse_traceparent(const char *v, uint32_t len, uint8_t *trace, uint8
 /* The same, keeping the parent id: ctx = trace id (16), parent id (8), flags
  * (1), the context a chain hop's steps continue. 0 or -1. */
 int sure_dp_parse_trace_context(const char *v, uint32_t len, uint8_t *ctx);
+
+/* SURE_TRACEPARENT_LEN: "00-<trace id>-<parent id>-<flags>" of version 00. */
+#define SURE_TRACEPARENT_LEN 55
+/* Writes ctx (trace id, parent id, flags, as above) as a version 00
+ * traceparent: SURE_TRACEPARENT_LEN characters and a NUL. */
+void sure_dp_format_trace_context(char *out, const uint8_t *ctx);
+/* Writes the n bytes at b as 2n lower-case hex digits and a NUL. */
+void sure_dp_hex(char *out, const uint8_t *b, size_t n);
 
 #endif

@@ -5,11 +5,14 @@
  * An accepted value must satisfy the rules themselves: dashes at 2, 35 and
  * 52, hex everywhere else in the first 55 bytes, not version ff, exactly 55
  * bytes for version 00, a '-' after byte 55 otherwise, ids not all zero, and
- * the trace id and flags returned must be what those digits say.
+ * the trace id and flags returned must be what those digits say. Its
+ * context, written back (sure_dp_format_trace_context, what the node sends
+ * on), must be the same 55 bytes in lower case, as version 00.
  * The seed (an empty input) is a valid header.
  *
  *   make -C libsure fuzz && libsure/build/fuzz/fuzz_traceparent -max_total_time=60
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +69,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			zero_parent &= byte_at(v, 36 + 2 * i) == 0;
 		check(!zero_trace && !zero_parent);
 		check(flags == byte_at(v, 53));
+
+		uint8_t ctx[25];
+		char out[SURE_TRACEPARENT_LEN + 1];
+		check(sure_dp_parse_trace_context(v, (uint32_t)n, ctx) == 0);
+		sure_dp_format_trace_context(out, ctx);
+		check(out[SURE_TRACEPARENT_LEN] == 0 && out[0] == '0' && out[1] == '0');
+		for (size_t i = 2; i < SURE_TRACEPARENT_LEN; i++)
+			check(out[i] == tolower((unsigned char)v[i]));
 	}
 	free(v);
 	return 0;

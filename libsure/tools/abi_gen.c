@@ -347,6 +347,8 @@ int main(void)
 	FIELD(sure_dataplane_stats, zs_multi_buffer);
 	FIELD(sure_dataplane_stats, zs_rx_chained);
 	FIELD(sure_dataplane_stats, io_uring);
+	FIELD(sure_dataplane_stats, hop_keyed);
+	FIELD(sure_dataplane_stats, hops_refused);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;

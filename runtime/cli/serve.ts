@@ -11,6 +11,7 @@ import { parseCpuList, type VcpuPlacement } from "../scheduler/placement.ts";
 import { NODE_NAME_PATTERN } from "../name_rules.ts";
 import type { FleetOptions } from "../fleet/member.ts";
 import { importFleetKey } from "../fleet/seal.ts";
+import { hopKeyOfFleet, keyFromHex } from "../dataplane/hop_key.ts";
 
 const OPTIONS: Record<string, OptionDoc> = {
   port: {
@@ -83,6 +84,14 @@ const OPTIONS: Record<string, OptionDoc> = {
     arg: "NAME=ADDR:PORT",
     help: "another node and its data plane (numeric IPv4 address and port), for chain steps " +
       "it runs; repeat for each (env SURE_PEERS: NAME=ADDR:PORT,...)",
+  },
+  "peer-key-file": {
+    type: "string",
+    arg: "FILE",
+    help: "the hop key (64 hex digits, the same on every node of a chain): hops are signed with " +
+      "it and a hop without its MAC is refused; without it, hops are taken on the sender's " +
+      "address alone (env SURE_PEER_KEY: the key itself; in a fleet with a fleet key, derived " +
+      "from that key by default)",
   },
   "event-attempts": {
     type: "string",
@@ -173,15 +182,8 @@ export async function parseFleet(
   if (domain !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(domain)) {
     throw new UsageError(`--fleet-domain ${domain}: letters, digits, - and _ only`);
   }
-  let keyHex = Deno.env.get("SURE_FLEET_KEY") || undefined;
+  const keyHex = await readKeyHex(values, "fleet-key-file", "SURE_FLEET_KEY");
   const keyFile = values["fleet-key-file"] as string | undefined;
-  if (keyFile) {
-    try {
-      keyHex = await Deno.readTextFile(keyFile);
-    } catch (e) {
-      throw new UsageError(`--fleet-key-file ${keyFile}: ${(e as Error).message}`);
-    }
-  }
   let key: CryptoKey | undefined;
   if (keyHex !== undefined) {
     try {
@@ -203,6 +205,46 @@ export async function parseFleet(
     ...(key ? { key } : {}),
     ...(beat ? { heartbeatMs: beat } : {}),
   };
+}
+
+/** A key's hex digits from --FLAG FILE, else from the env variable itself. */
+async function readKeyHex(
+  values: Record<string, FlagValue>,
+  flag: string,
+  env: string,
+): Promise<string | undefined> {
+  const file = values[flag] as string | undefined;
+  if (!file) return Deno.env.get(env) || undefined;
+  try {
+    return await Deno.readTextFile(file);
+  } catch (e) {
+    throw new UsageError(`--${flag} ${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The hop key (hop_key.ts): --peer-key-file or SURE_PEER_KEY, else the
+ * fleet's (derived from its key) when the node is in a fleet with one.
+ */
+export async function parseHopKey(
+  values: Record<string, FlagValue>,
+  inFleet: boolean,
+): Promise<Uint8Array | undefined> {
+  const hex = await readKeyHex(values, "peer-key-file", "SURE_PEER_KEY");
+  if (hex !== undefined) {
+    try {
+      return keyFromHex(hex, "hop key");
+    } catch (e) {
+      const where = values["peer-key-file"]
+        ? `--peer-key-file ${values["peer-key-file"]}`
+        : "SURE_PEER_KEY";
+      throw new UsageError(`${where}: ${(e as Error).message}`);
+    }
+  }
+  const fleetHex = inFleet
+    ? await readKeyHex(values, "fleet-key-file", "SURE_FLEET_KEY")
+    : undefined;
+  return fleetHex === undefined ? undefined : await hopKeyOfFleet(fleetHex);
 }
 
 /** --tls-cert and --tls-key together, or neither; a UsageError otherwise. */
@@ -318,6 +360,7 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
   ]);
   const tls = parseTls(values);
   const fleet = await parseFleet(values, nodeName);
+  const hopKey = await parseHopKey(values, fleet !== undefined);
   const { startNode, STOP_GRACE_MS } = await import("../node.ts");
   const node = await startNode({
     ...(fleet ? { fleet } : {}),
@@ -332,6 +375,7 @@ async function run(values: Record<string, FlagValue>, examples: boolean) {
       : {}),
     ...(afXdp ? { afXdp } : {}),
     placement: { ...(nodeName ? { self: nodeName } : {}), peers },
+    ...(hopKey ? { hopKey } : {}),
     hostname: (values.host as string | undefined) ?? (Deno.env.get("SURE_HOST") || "127.0.0.1"),
     dataDir: (values["data-dir"] as string | undefined) ??
       (Deno.env.get("SURE_DATA_DIR") || "./.sure"),
@@ -377,7 +421,7 @@ export const serveCommand: Command = {
   summary: "Run a node: admin API under /admin, functions under /invoke/<name>, /healthz.",
   usage: "serve [--port PORT] [--host HOST] [--data-dir DIR] [--dataplane hono|sockets|af_xdp] " +
     "[--dataplane-io epoll|io_uring] [--iface IF --addr A.B.C.D[/LEN] [--gateway A.B.C.D]] " +
-    "[--memory-budget MIB] [--vcpu-cpus LIST] [--node-name NAME] [--peer NAME=ADDR:PORT ...] " +
+    "[--memory-budget MIB] [--vcpu-cpus LIST] [--node-name NAME] [--peer NAME=ADDR:PORT ...] [--peer-key-file FILE] " +
     "[--event-attempts N] [--tls-cert FILE --tls-key FILE [--admin-port PORT]] [--insecure] " +
     "[--fleet nats://HOST:PORT --node-name NAME [--labels K=V,...] [--fleet-key-file FILE] " +
     "[--fleet-replicas N] [--fleet-domain D]]",
@@ -397,7 +441,7 @@ export const devCommand: Command = {
   summary: "Like serve, but first builds and deploys every example in functions/.",
   usage:
     "dev [--port PORT] [--host HOST] [--data-dir DIR] [--memory-budget MIB] [--vcpu-cpus LIST] " +
-    "[--node-name NAME] [--peer NAME=ADDR:PORT ...] [--event-attempts N] " +
+    "[--node-name NAME] [--peer NAME=ADDR:PORT ...] [--peer-key-file FILE] [--event-attempts N] " +
     "[--tls-cert FILE --tls-key FILE [--admin-port PORT]] [--insecure]",
   options: OPTIONS,
   positionals: [0, 0],

@@ -1,6 +1,6 @@
 /** `sure serve`'s flags for peers, the af_xdp data plane and fleets (no node needed). */
 import assert from "node:assert/strict";
-import { parseAfXdp, parseFleet, parsePeers } from "./serve.ts";
+import { parseAfXdp, parseFleet, parseHopKey, parsePeers } from "./serve.ts";
 
 Deno.test("serve: --iface and --addr A.B.C.D[/LEN] for af_xdp, with clear errors", () => {
   assert.deepEqual(parseAfXdp({ iface: "veth0", addr: "10.0.0.3" }), {
@@ -84,6 +84,41 @@ Deno.test("serve: --fleet and its flags, with clear errors", async () => {
       parseFleet({ fleet: "h:1", "fleet-key-file": `${dir}/none` }, "a"),
       /--fleet-key-file .*none/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve: the hop key from --peer-key-file, SURE_PEER_KEY or the fleet's key", async () => {
+  const hex = "0123456789abcdef".repeat(4);
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/hop.key`;
+    await Deno.writeTextFile(file, `${hex}\n`);
+    const fromFile = await parseHopKey({ "peer-key-file": file }, false);
+    assert.deepEqual(Array.from(fromFile!.slice(0, 4)), [0x01, 0x23, 0x45, 0x67]);
+    assert.equal(fromFile!.byteLength, 32);
+    await Deno.writeTextFile(file, "not hex");
+    await assert.rejects(
+      parseHopKey({ "peer-key-file": file }, false),
+      /--peer-key-file .*64 hex digits/,
+    );
+    await assert.rejects(
+      parseHopKey({ "peer-key-file": `${dir}/missing` }, false),
+      /--peer-key-file .*missing/,
+    );
+    // None given: hops go on addresses alone (undefined), unless the node is in
+    // a fleet with a key, whose hop key is derived from it: not the key itself,
+    // the same on every node, and another for another fleet key.
+    assert.equal(await parseHopKey({}, false), undefined);
+    await Deno.writeTextFile(file, hex);
+    assert.equal(await parseHopKey({ "fleet-key-file": file }, false), undefined);
+    const fleet = await parseHopKey({ "fleet-key-file": file }, true);
+    assert.equal(fleet!.byteLength, 32);
+    assert.notDeepEqual(fleet, fromFile);
+    assert.deepEqual(await parseHopKey({ "fleet-key-file": file }, true), fleet);
+    await Deno.writeTextFile(file, "f".repeat(64));
+    assert.notDeepEqual(await parseHopKey({ "fleet-key-file": file }, true), fleet);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -35,6 +35,8 @@ export interface LinkOptions {
   afXdp?: { iface: string; addr: string; prefix?: number; gateway?: string };
   /** The node's admin token: private functions are served only with it. */
   token: string;
+  /** The key the nodes of a chain share for its hops (hop_key.ts); none: by address alone. */
+  hopKey?: Uint8Array;
 }
 
 interface Route {
@@ -73,6 +75,7 @@ export class DataplaneLink {
     });
     try {
       this.dp.setToken(opts.token);
+      if (opts.hopKey) this.dp.setHopKey(opts.hopKey);
     } catch (e) {
       this.dp.stop(0).catch(() => {});
       throw e;

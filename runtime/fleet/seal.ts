@@ -4,19 +4,13 @@
  * associated data so a sealed blob cannot be moved to another function).
  * Nodes without the key cannot deploy or serve functions that have secrets.
  */
+import { keyFromHex } from "../dataplane/hop_key.ts";
 import { ValidationError } from "../errors.ts";
 import type { EnvVars } from "../settings/env.ts";
 
-export const FLEET_KEY_BYTES = 32;
-
 /** The fleet key from 64 hex digits (SURE_FLEET_KEY / --fleet-key-file). */
 export async function importFleetKey(hex: string): Promise<CryptoKey> {
-  const h = hex.trim();
-  if (!/^[0-9a-f]{64}$/i.test(h)) {
-    throw new Error("the fleet key must be 64 hex digits (e.g. `openssl rand -hex 32`)");
-  }
-  const raw = new Uint8Array(FLEET_KEY_BYTES);
-  for (let i = 0; i < FLEET_KEY_BYTES; i++) raw[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
+  const raw = keyFromHex(hex, "fleet key");
   return await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
 }
 

@@ -173,11 +173,13 @@ function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
     ),
     counter(
       "sure_dataplane_chain_hops_total",
-      "Chain hops to and from the nodes that run other steps, and hops that failed.",
+      "Chain hops to and from the nodes that run other steps, hops that failed, and hops " +
+        "refused (from an address none of the chain's nodes has, or without the hop key's MAC).",
       [
         { labels: { backend, direction: "out" }, value: s.hopsOut },
         { labels: { backend, direction: "in" }, value: s.hopsIn },
         { labels: { backend, direction: "failed" }, value: s.hopFailures },
+        { labels: { backend, direction: "refused" }, value: s.hopsRefused },
       ],
     ),
     counter(
