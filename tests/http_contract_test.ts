@@ -112,6 +112,9 @@ Deno.test({
         ["connection=close", /connection.*hop-by-hop or framing/],
         ["Upgrade=h2c", /Upgrade/],
         ["Keep-Alive=timeout=5", /Keep-Alive/],
+        // The node's own headers: x-sure-hop-next would steer a chain between nodes.
+        ["X-Sure-Hop-Next=1 2 200 1", /X-Sure-Hop-Next.*the node's own/],
+        ["x-sure-node=elsewhere", /x-sure-node.*the node's own/],
         ["X-Evil=a\\nSet-Cookie: stolen=1", /X-Evil.*control character/],
         ["Bad Name=v", /not an HTTP token/],
       ];

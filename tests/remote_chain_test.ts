@@ -306,6 +306,39 @@ for (const backend of ["sockets", "af_xdp"] as const) {
         const bAddr = (backend === "af_xdp" ? STACK : ADDR)[1];
         assert.ok(err.message.includes(`node b (${bAddr}:8080)`), err.message);
         assert.ok(ms < 1500, `the 502 took ${ms} ms`);
+
+        // A program that takes b's port once b is gone cannot answer for b: a
+        // hop's answer needs the MAC of the hop key too, so a forged hand-back
+        // fails the request (502 naming b) instead of steering it on.
+        if (backend === "sockets") {
+          const impostor = new Deno.Command("ip", {
+            args: [
+              "netns",
+              "exec",
+              NS[1],
+              DENO,
+              "eval",
+              `Deno.serve({ hostname: "${
+                ADDR[1]
+              }", port: ${PORT}, onListen() { console.log("up") } }, () => new Response("forged", { headers: { "x-sure-hop-next": "1 2 200 2" } }))`,
+            ],
+            stdout: "piped",
+            stderr: "null",
+          }).spawn();
+          try {
+            const up = impostor.stdout.pipeThrough(new TextDecoderStream()).getReader();
+            assert.match((await up.read()).value ?? "", /up/);
+            const forged = await fetch(`${a.url}/invoke/across`, { method: "POST", body: "x" });
+            const err = await forged.json();
+            assert.equal(forged.status, 502, JSON.stringify(err));
+            assert.equal(err.error, "peer_unreachable");
+            assert.match(err.message, /without a MAC made with the hop key/);
+            up.releaseLock();
+          } finally {
+            impostor.kill("SIGKILL");
+            await impostor.status;
+          }
+        }
       } finally {
         for (const n of nodes) {
           try {

@@ -533,8 +533,10 @@ SURE_API int sure_dataplane_set_token(struct sure_dataplane *dp, const char *tok
 /* The key the nodes of a chain share for its hops (16..1024 bytes; len 0:
  * none). With one, every hop this node sends carries x-sure-hop-mac, an
  * HMAC-SHA256 of what it asks for, and a hop that comes without the right
- * one is refused (403) whatever address it comes from; without one, hops are
- * taken on the sender's address alone. 0, or -EINVAL. */
+ * one is refused (403) whatever address it comes from; answers to hops are
+ * signed the same way, and one without its MAC fails the request (502
+ * naming the node). Without one, hops are taken on the sender's address
+ * alone. 0, or -EINVAL. */
 SURE_API int sure_dataplane_set_hop_key(struct sure_dataplane *dp, const uint8_t *key, uint32_t len);
 /* Creates or updates (by name) a route: its id (>= 0), or -errno. */
 SURE_API int sure_dataplane_route(struct sure_dataplane *dp, const struct sure_route_config *cfg,

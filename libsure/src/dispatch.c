@@ -378,7 +378,7 @@ static void run(void *ctx, struct sure_http_exchange *ex)
 	if (!r || !r->used) {
 		q->route = NULL;
 		sure_dp_set_traceparent(dp, q);
-		sure_dp_error(dp, ex, 404, "not_found", "", NULL, "function %s is not deployed",
+		sure_dp_error(dp, ex, NULL, 404, "not_found", "", NULL, "function %s is not deployed",
 			      ex->req->name);
 		q->ex = NULL;
 		q->next = dp->free_reqs;
@@ -427,7 +427,7 @@ void sure_dp_fail_queued(struct sure_dataplane *dp, struct dp_route *r, int stat
 		if (q->ex) {
 			sure_dp_set_traceparent(dp, q);
 			sure_dp_done(dp, q, 0, status, "start_failed", 0, 0);
-			sure_dp_answer_json(dp, q->ex, status, json, len, headers);
+			sure_dp_answer_json(dp, q->ex, q, status, json, len, headers);
 			q->ex = NULL;
 		}
 		sure_dp_req_free(dp, q);
@@ -445,7 +445,7 @@ int sure_dp_answer_parked(struct sure_dataplane *dp, uint64_t token, int status,
 		int rc = q->ex ? 0 : -ENOENT;
 		sure_dp_set_traceparent(dp, q);
 		if (q->ex)
-			sure_dp_answer_json(dp, q->ex, status, json, len, headers);
+			sure_dp_answer_json(dp, q->ex, q, status, json, len, headers);
 		q->ex = NULL;
 		sure_dp_req_free(dp, q);
 		return rc;

@@ -32,7 +32,7 @@ static size_t json_escape(char *out, size_t cap, size_t at, const char *s)
 }
 
 /* The head block for a JSON answer plus header lines "name: value\n". */
-static const uint8_t *json_head(struct sure_dataplane *dp, const char *headers)
+static uint8_t *json_head(struct sure_dataplane *dp, const char *headers)
 {
 	uint8_t *blk = dp->err_head;
 
@@ -62,14 +62,20 @@ static const uint8_t *json_head(struct sure_dataplane *dp, const char *headers)
 	return blk;
 }
 
-void sure_dp_answer_json(struct sure_dataplane *dp, struct sure_http_exchange *ex, int status,
-			 const char *json, uint32_t len, const char *headers)
+void sure_dp_answer_json(struct sure_dataplane *dp, struct sure_http_exchange *ex,
+			 const struct dp_req *q, int status, const char *json, uint32_t len,
+			 const char *headers)
 {
-	sure_http_answer(ex, status, json_head(dp, headers), (const uint8_t *)json, len);
+	uint8_t *blk = json_head(dp, headers);
+
+	if (blk)
+		sure_dp_hop_seal(dp, q, blk, status, NULL, len);
+	sure_http_answer(ex, status, blk, (const uint8_t *)json, len);
 }
 
-void sure_dp_error(struct sure_dataplane *dp, struct sure_http_exchange *ex, int status,
-		   const char *code, const char *extra, const char *headers, const char *fmt, ...)
+void sure_dp_error(struct sure_dataplane *dp, struct sure_http_exchange *ex, const struct dp_req *q,
+		   int status, const char *code, const char *extra, const char *headers,
+		   const char *fmt, ...)
 {
 	char msg[512], body[1400];
 	va_list ap;
@@ -82,5 +88,5 @@ void sure_dp_error(struct sure_dataplane *dp, struct sure_http_exchange *ex, int
 	at += (size_t)snprintf(body + at, sizeof(body) - at, "\"%s}", extra ? extra : "");
 	if (at >= sizeof(body))
 		at = sizeof(body) - 1;
-	sure_dp_answer_json(dp, ex, status, body, (uint32_t)at, headers);
+	sure_dp_answer_json(dp, ex, q, status, body, (uint32_t)at, headers);
 }

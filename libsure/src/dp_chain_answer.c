@@ -45,6 +45,7 @@ void sure_dp_chain_answer(struct sure_dataplane *dp, struct dp_chain *dc, struct
 	} else {
 		sure_dp_set_traceparent(dp, q);
 		sure_http_head_add(dp->resp_head, "traceparent", 11, dp->traceparent, 55);
+		sure_dp_hop_seal(dp, q, dp->resp_head, status, NULL, cp->len);
 		sure_dp_done(dp, q, 0, status, NULL, cp->len, cp->error == SURE_CE_LOOP);
 		/* Written from the pool; what the socket does not take now is
 		 * copied by the server, so the slot is free to go. */

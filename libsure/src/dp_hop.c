@@ -334,6 +334,23 @@ static ssize_t read_some(struct sure_dataplane *dp, struct dp_hop *h, uint8_t *b
 	return 0;
 }
 
+/* Whether the peer's answer carries the MAC of what it says under the nodes'
+ * key, bound to this hop's own MAC: an answer from anyone else (a program
+ * that took the peer's port, say) cannot steer the request or answer it. */
+static int answer_signed(struct sure_dataplane *dp, const struct dp_hop *h)
+{
+	const struct sure_hop_resp *r = &h->resp;
+	char next[48], want[SURE_HOP_MAC_HEX + 1];
+
+	if (!r->has_mac)
+		return 0;
+	if (r->has_next)
+		snprintf(next, sizeof(next), "%u %u %u %u", r->from, r->to, r->next_status, r->hops);
+	sure_dp_hop_answer_mac(&dp->hop_key, h->mac, r->status, r->has_next ? next : NULL,
+			       r->content_length, want);
+	return sure_equal_ct((const uint8_t *)r->mac, (const uint8_t *)want, SURE_HOP_MAC_HEX);
+}
+
 static void hop_read(struct sure_dataplane *dp, struct dp_hop *h)
 {
 	for (;;) {
@@ -361,6 +378,11 @@ static void hop_read(struct sure_dataplane *dp, struct dp_hop *h)
 				char why[192];
 				snprintf(why, sizeof(why), "answered something malformed: %s", err);
 				hop_fail(dp, h, why);
+				return;
+			}
+			if (dp->hop_keyed && !answer_signed(dp, h)) {
+				hop_fail(dp, h,
+					 "answered without a MAC made with the hop key (is its hop key this node's?)");
 				return;
 			}
 			if (h->resp.content_length > h->dst_cap) {

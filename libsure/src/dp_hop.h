@@ -42,6 +42,8 @@
  *   dp_hop.c       an outbound hop: connect, send, read the answer, go on
  *   dp_hop_idle.c  connections kept open between hops
  *   dp_hop_wire.c  what a hop says: its request head and trace context
+ * and, below the whole data plane's answers (dp_internal.h), dp_hop_mac.c:
+ * the MACs of hops and of their answers under the nodes' hop key.
  */
 #ifndef SURE_DP_HOP_H
 #define SURE_DP_HOP_H
@@ -73,6 +75,7 @@ struct dp_hop {
 	uint8_t *dst; /* the slot's extent 0: the answer's body */
 	uint64_t dst_cap, got;
 	struct sure_hop_resp resp;
+	char mac[SURE_HOP_RESP_MAC_LEN + 1]; /* the request's x-sure-hop-mac ("" without a key) */
 	size_t in_len;
 	int reused; /* on a connection an earlier hop left open: one retry if it was closed */
 	uint64_t unacked_since_ns; /* what it sent is not acknowledged since then (0: it is) */
@@ -111,17 +114,6 @@ void sure_dp_hop_idle_free(struct sure_dataplane *dp);
  * context, 25 bytes) into h->out: 0, or -E2BIG when it does not fit. */
 int sure_dp_hop_build_request(struct dp_hop *h, struct dp_req *q, const struct sure_completion *cp,
 			      uint32_t to, const uint8_t *trace);
-/* x-sure-hop-mac: HMAC-SHA256, under the nodes' shared key, of what a hop
- * asks for: the chain, its x-sure-hop value, the request id, the method,
- * path and query (from the head block), and the body's length, each ended by
- * a NUL. Written as 64 lower-case hex digits and a NUL. It proves that a
- * node with the key sent it; the body's bytes are not in it (hashing them
- * would cost more than the hop), nor is anything against a replay by whoever
- * can read the link between the nodes. */
-#define SURE_HOP_MAC_HEX (2 * SURE_SHA256_LEN)
-void sure_dp_hop_mac(const struct sure_hmac_key *k, const char *chain, const char *hop,
-		     uint32_t hop_len, const char *request_id, const uint8_t *head,
-		     uint64_t body_len, char *out);
 /* The slot's trace context as the last step left it (its span is the next
  * hop's parent), or the request's own when a step wiped it (25 bytes). */
 void sure_dp_hop_slot_trace(struct dp_chain *dc, struct dp_req *q, uint32_t slot, uint8_t *out);

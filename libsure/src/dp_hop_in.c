@@ -78,6 +78,7 @@ static void answer_next(struct sure_dataplane *dp, struct dp_chain *dc, struct d
 	sure_dp_format_trace_context(tp, trace);
 	sure_http_head_add(dp->resp_head, "traceparent", 11, tp, SURE_TRACEPARENT_LEN);
 	sure_dp_hop_forget(dc, cp->slot);
+	sure_dp_hop_seal(dp, q, dp->resp_head, 200, line, cp->len);
 	sure_dp_done(dp, q, 0, 200, NULL, cp->len, 0);
 	sure_http_answer(q->ex, 200, dp->resp_head, c->bufs + cp->offset, cp->len);
 	q->ex = NULL;
@@ -173,6 +174,7 @@ int sure_dp_hop_in(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req
 			     refused);
 		return -1;
 	}
+	q->hop_in = 1; /* from a chain's node (with the key's MAC): answered as a hop, sealed */
 	/* "<from> <to> <status> <hops>" */
 	int ok = len < sizeof(num);
 	if (ok) {
@@ -199,7 +201,6 @@ int sure_dp_hop_in(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req
 	uint8_t ctx[25];
 	if (tp && sure_dp_parse_trace_context(tp, len, ctx) == 0)
 		memcpy(q->trace, ctx, 25);
-	q->hop_in = 1;
 	dp->hops_in++;
 	struct sure_chain_hop h = {
 		.from = v[0], .to = v[1], .status = (uint16_t)v[2], .hops = (uint16_t)v[3], .fresh = 1,

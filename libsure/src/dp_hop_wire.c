@@ -30,35 +30,6 @@ void sure_dp_hop_slot_trace(struct dp_chain *dc, struct dp_req *q, uint32_t slot
 		memcpy(out, q->trace, 25);
 }
 
-static void absorb(struct sure_sha256 *s, const char *part, size_t len)
-{
-	sure_sha256_update(s, part, len);
-	sure_sha256_update(s, "", 1);
-}
-
-void sure_dp_hop_mac(const struct sure_hmac_key *k, const char *chain, const char *hop,
-		     uint32_t hop_len, const char *request_id, const uint8_t *head,
-		     uint64_t body_len, char *out)
-{
-	const struct sure_head *hd = (const struct sure_head *)head;
-	const char *blk = (const char *)head;
-	struct sure_sha256 s;
-	uint8_t mac[SURE_SHA256_LEN];
-	char len[24];
-
-	sure_hmac_start(k, &s);
-	absorb(&s, "sure-hop-1", 10);
-	absorb(&s, chain, strlen(chain));
-	absorb(&s, hop, hop_len);
-	absorb(&s, request_id, strlen(request_id));
-	absorb(&s, blk + hd->method_name.off, hd->method_name.len);
-	absorb(&s, blk + hd->path.off, hd->path.len);
-	absorb(&s, blk + hd->query.off, hd->query.len);
-	absorb(&s, len, (size_t)snprintf(len, sizeof(len), "%llu", (unsigned long long)body_len));
-	sure_hmac_finish(k, &s, mac);
-	sure_dp_hex(out, mac, sizeof(mac));
-}
-
 static int head_out(struct dp_hop *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int head_out(struct dp_hop *h, const char *fmt, ...)
 {
@@ -94,7 +65,7 @@ int sure_dp_hop_build_request(struct dp_hop *h, struct dp_req *q, const struct s
 	const uint8_t *blk = q->ex->head;
 	const struct sure_head *hd = (const struct sure_head *)blk;
 	struct dp_chain *dc = h->dc;
-	char tp[SURE_TRACEPARENT_LEN + 1], hop[48], mac[SURE_HOP_MAC_HEX + 1];
+	char tp[SURE_TRACEPARENT_LEN + 1], hop[48];
 	int rc, hop_len;
 
 	sure_dp_format_trace_context(tp, trace);
@@ -106,9 +77,10 @@ int sure_dp_hop_build_request(struct dp_hop *h, struct dp_req *q, const struct s
 		      hd->query.len ? "?" : "", (int)hd->query.len, (const char *)blk + hd->query.off,
 		      dc->cfg.step_peer[to], q->request_id, hop, tp);
 	if (rc == 0 && h->dp->hop_keyed) {
+		_Static_assert(sizeof(h->mac) == SURE_HOP_MAC_HEX + 1, "a MAC fits");
 		sure_dp_hop_mac(&h->dp->hop_key, dc->cfg.name, hop, (uint32_t)hop_len, q->request_id,
-				blk, cp->len, mac);
-		rc = head_out(h, "x-sure-hop-mac: %s\r\n", mac);
+				blk, cp->len, h->mac);
+		rc = head_out(h, "x-sure-hop-mac: %s\r\n", h->mac);
 	}
 	for (uint32_t i = 0; rc == 0 && i < hd->nfields; i++) {
 		const struct sure_head_field *f = &hd->field[i];

@@ -11,6 +11,7 @@
  *   dp_chain_answer.c  a chain's answer from its slot
  *   dp_req.c           a request's ids, trace, DONE event, parking, freeing
  *   dp_answer.c        the node's JSON error answers
+ *   dp_hop_mac.c       the MACs of chain hops and of their answers
  *   dp_state.c         the route table, instance records, the event ring
  *   dp_zstack.c        the af_xdp backend (opened and closed by dataplane.c)
  *
@@ -237,6 +238,28 @@ void sure_dp_hops_free(struct sure_dataplane *dp);
 /* Connects that take too long fail. */
 void sure_dp_hop_tick(struct sure_dataplane *dp, uint64_t now_ns);
 
+/* ---- dp_hop_mac.c: the MACs of chain hops between nodes ---- */
+/* x-sure-hop-mac: HMAC-SHA256, under the nodes' shared key, of what a hop
+ * asks for: the chain, its x-sure-hop value, the request id, the method,
+ * path and query (from the head block), and the body's length, each ended by
+ * a NUL. Written as 64 lower-case hex digits and a NUL. It proves that a
+ * node with the key sent it; the body's bytes are not in it (hashing them
+ * would cost more than the hop), nor is anything against a replay by whoever
+ * can read the link between the nodes. */
+#define SURE_HOP_MAC_HEX (2 * SURE_SHA256_LEN)
+void sure_dp_hop_mac(const struct sure_hmac_key *k, const char *chain, const char *hop,
+		     uint32_t hop_len, const char *request_id, const uint8_t *head,
+		     uint64_t body_len, char *out);
+/* The MAC of the answer to a hop: of the hop's own MAC (which binds what it
+ * asked), the status, the x-sure-hop-next value ("" for a final answer) and
+ * the body's length. Written as above. */
+void sure_dp_hop_answer_mac(const struct sure_hmac_key *k, const char *request_mac, int status,
+			    const char *next, uint64_t body_len, char *out);
+/* Adds x-sure-hop-mac to the response head blk of q's answer when q is a hop
+ * another node sent with a good MAC (and this node has a key): next as above. */
+void sure_dp_hop_seal(struct sure_dataplane *dp, const struct dp_req *q, uint8_t *blk, int status,
+		      const char *next, uint64_t body_len);
+
 /* ---- dp_state.c ---- */
 /* Creates or updates the route cfg->name (lock held): its id or -errno. */
 int sure_dp_route_locked(struct sure_dataplane *dp, const struct sure_route_config *cfg);
@@ -255,19 +278,21 @@ void sure_dp_inst_free(struct dp_route *r, struct dp_inst *i);
 		sure_dp_set_traceparent(dp, q);                                          \
 		sure_dp_done(dp, q, 0, status, code, 0, 0);                              \
 		if ((q)->ex)                                                             \
-			sure_dp_error(dp, (q)->ex, status, code, extra, headers, __VA_ARGS__); \
+			sure_dp_error(dp, (q)->ex, q, status, code, extra, headers, __VA_ARGS__); \
 		(q)->ex = NULL; /* answered: the server freed it */                      \
 		sure_dp_req_free(dp, q);                                                 \
 	} while (0)
 
 /* Answers ex with the node's JSON error {"error","message",...extra} and
- * headers (lines "name: value\n", or NULL). */
-void sure_dp_error(struct sure_dataplane *dp, struct sure_http_exchange *ex, int status,
-		   const char *code, const char *extra, const char *headers, const char *fmt, ...)
-	__attribute__((format(printf, 7, 8)));
-/* Answers ex with a JSON body made elsewhere (the control plane's). */
-void sure_dp_answer_json(struct sure_dataplane *dp, struct sure_http_exchange *ex, int status,
-			 const char *json, uint32_t len, const char *headers);
+ * headers (lines "name: value\n", or NULL); q: its request, if it has one
+ * (a hop's answer is sealed, sure_dp_hop_seal). */
+void sure_dp_error(struct sure_dataplane *dp, struct sure_http_exchange *ex, const struct dp_req *q,
+		   int status, const char *code, const char *extra, const char *headers,
+		   const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+/* Answers ex with a JSON body made elsewhere (the control plane's); q as above. */
+void sure_dp_answer_json(struct sure_dataplane *dp, struct sure_http_exchange *ex,
+			 const struct dp_req *q, int status, const char *json, uint32_t len,
+			 const char *headers);
 
 /* dp_zstack.c: the af_xdp backend. Opens the Z-stack cfg asks for into
  * dp->zs and points the server's config at it (0 or -errno); fills the

@@ -72,6 +72,10 @@ static int dropped(const uint8_t *n, size_t nl, const uint8_t *v, size_t vl)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (name_is(n, nl, names[i]))
 			return 1;
+	/* The node's own namespace: the peer's protocol, never a step's (a
+	 * function cannot set x-sure-*), and not the client's business. */
+	if (nl >= 7 && !strncasecmp((const char *)n, "x-sure-", 7))
+		return 1;
 	/* What the peer adds when its steps set no type says nothing. */
 	return name_is(n, nl, "content-type") && vl == 24 &&
 	       !strncasecmp((const char *)v, "application/octet-stream", 24);
@@ -109,6 +113,13 @@ static int field(const uint8_t *n, size_t nl, const uint8_t *v, size_t vl,
 		out->to = x[1];
 		out->next_status = x[2];
 		out->hops = x[3];
+		return 0;
+	}
+	if (name_is(n, nl, "x-sure-hop-mac")) {
+		if (out->has_mac || vl != SURE_HOP_RESP_MAC_LEN)
+			return bad(err, cap, "bad x-sure-hop-mac");
+		memcpy(out->mac, v, vl);
+		out->has_mac = 1;
 		return 0;
 	}
 	if (name_is(n, nl, "traceparent")) {

@@ -184,6 +184,12 @@ int sure_http_resp_head_check(const uint8_t *blk, char *err, size_t errcap)
 			return sure_errf(err, errcap, -EPERM,
 					 "response header \"%s\" is hop-by-hop or framing: only the node sets it",
 					 shown);
+		/* The node's own protocol (x-sure-hop-next steers a chain between
+		 * nodes, x-sure-node says who served, ...): never a function's. */
+		if (f->name.len >= 7 && !strncasecmp(name, "x-sure-", 7))
+			return sure_errf(err, errcap, -EPERM,
+					 "response header \"%s\" is the node's own (x-sure-*): only the node sets it",
+					 shown);
 		for (uint32_t k = 0; k < f->value.len; k++) {
 			uint8_t c = (uint8_t)value[k];
 			if ((c < 0x20 && c != '\t') || c == 0x7f)

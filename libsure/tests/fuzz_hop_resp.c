@@ -27,7 +27,9 @@ static void check(int ok)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char seed[] = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n"
-				   "x-sure-hop-next: 1 2 0 3\r\ncontent-length: 5\r\n\r\nhello";
+				   "x-sure-hop-next: 1 2 0 3\r\nx-sure-hop-mac: 0123456789abcdef"
+				   "0123456789abcdef0123456789abcdef0123456789abcdef\r\n"
+				   "content-length: 5\r\n\r\nhello";
 	const uint8_t *src = size ? data : (const uint8_t *)seed;
 	size_t n = size ? size : sizeof(seed) - 1;
 	uint8_t *buf = malloc(n ? n : 1);
@@ -42,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc = sure_hop_resp_parse(buf, n, &r, hdrs, err, sizeof(err));
 	if (!size)
 		check(rc > 0 && r.has_next && r.from == 1 && r.to == 2 && r.hops == 3 &&
-		      r.content_length == 5);
+		      r.content_length == 5 && r.has_mac);
 	check(rc == 0 || rc == -EBADMSG || rc == -E2BIG || rc > 0);
 	if (rc > 0) {
 		check((size_t)rc == r.head_len && r.head_len <= n && r.head_len >= 4);

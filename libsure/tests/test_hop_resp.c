@@ -32,6 +32,8 @@ static void test_hand_back(void)
 			"x-sure-hop-next: 1 2 201 3\r\ntraceparent: "
 			"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
 			"x-custom: kept\r\ndate: Thu, 03 Dec 2026 10:00:00 GMT\r\n"
+			"x-sure-hop-mac: 0123456789abcdef0123456789abcdef"
+			"0123456789abcdef0123456789abcdef\r\nX-Sure-Node: b\r\n"
 			"x-request-id: abc\r\ncontent-length: 5\r\n\r\nhello";
 	int rc = parse(a, &r, err);
 	CHECK_EQ(rc, (int)(strlen(a) - 5));
@@ -40,7 +42,9 @@ static void test_hand_back(void)
 	CHECK(r.has_next && r.from == 1 && r.to == 2 && r.next_status == 201 && r.hops == 3);
 	CHECK(r.has_trace && r.trace[0] == 0x0a && r.trace[16] == 0xb7 && r.trace[24] == 1);
 	CHECK(r.keep_alive);
-	/* Kept: the steps' own headers; dropped: framing, the node's own, the default type. */
+	CHECK(r.has_mac && !memcmp(r.mac, "0123456789abcdef", 16) && r.mac[63] == 'f');
+	/* Kept: the steps' own headers; dropped: framing, the node's own (x-sure-*
+	 * too), the default type. */
 	CHECK_EQ(((const struct sure_head *)hdrs)->nfields, 1);
 	CHECK(strcmp(field(0, 0), "x-custom") == 0 && strcmp(field(0, 1), "kept") == 0);
 }
@@ -78,6 +82,10 @@ static void test_refused(void)
 		"HTTP/1.1 200 OK\r\nx-sure-hop-next: 1 2 3\r\ncontent-length: 0\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nx-sure-hop-next: 1 2 3 99999999999\r\ncontent-length: 0\r\n\r\n",
 		"HTTP/1.1 2x0 OK\r\ncontent-length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nx-sure-hop-mac: abc\r\ncontent-length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nx-sure-hop-mac: 0123456789abcdef0123456789abcdef0123456789abcdef"
+		"0123456789abcdef\r\nx-sure-hop-mac: 0123456789abcdef0123456789abcdef0123456789abcdef"
+		"0123456789abcdef\r\ncontent-length: 0\r\n\r\n",
 	};
 	struct sure_hop_resp r;
 	char err[128];

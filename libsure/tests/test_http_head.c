@@ -106,6 +106,15 @@ static void test_response_head(void)
 		CHECK_EQ(check_one(reserved[i], "x", err), -EPERM);
 		CHECK(strstr(err, reserved[i]) != NULL);
 	}
+	/* The node's own namespace, in any case: x-sure-hop-next would steer a
+	 * chain between nodes. Names that only look alike are a function's. */
+	const char *own[] = { "x-sure-hop-next", "X-Sure-Node", "x-sure-", "X-SURE-HOP-MAC" };
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		CHECK_EQ(check_one(own[i], "1 2 200 1", err), -EPERM);
+		CHECK(strstr(err, "the node's own") != NULL);
+	}
+	CHECK_EQ(check_one("x-sure", "v", err), 1);
+	CHECK_EQ(check_one("x-surely", "v", err), 1);
 	CHECK_EQ(check_one("x-a", "one\r\nSet-Cookie: evil=1", err), -EINVAL);
 	CHECK(strstr(err, "x-a") && strstr(err, "control character"));
 	CHECK_EQ(check_one("x-a", "bell\x07", err), -EINVAL);

@@ -1,7 +1,8 @@
 /**
  * The key the nodes of a chain share for its hops: libsure signs every hop it
- * sends with it (x-sure-hop-mac, HMAC-SHA256) and refuses a hop without the
- * right MAC, whatever address it comes from. It is 64 hex digits given to
+ * sends and every answer to one with it (x-sure-hop-mac, HMAC-SHA256), and
+ * refuses a hop or an answer without the right MAC, whatever address it comes
+ * from. It is 64 hex digits given to
  * every node (`--peer-key-file`, SURE_PEER_KEY), or, in a fleet with a fleet
  * key, derived from that key, so that the fleet's nodes need nothing more and
  * the key that seals secrets is never the one on the hops' wire.

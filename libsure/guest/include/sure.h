@@ -100,7 +100,8 @@ int sure_header_at(const sure_req *req, size_t i, const char **name, const char 
  * sure_add_header adds one more (Set-Cookie). 0, or -1 if the name or value
  * is not valid HTTP or the response headers are full (SURE_RESP_HEAD_CAP).
  * The node refuses hop-by-hop and framing headers (Connection,
- * Transfer-Encoding, Content-Length, ...) with a 502 that names them. */
+ * Transfer-Encoding, Content-Length, ...) and its own (X-Sure-*) with a 502
+ * that names them. */
 int sure_set_header(sure_req *req, const char *name, const char *value);
 int sure_add_header(sure_req *req, const char *name, const char *value);
 
