@@ -3,8 +3,11 @@
 // request, data plane to data plane over loopback), against all three on the
 // first node, in the same run. Each row is run twice, alternating: with hops
 // on connections kept open between them (the default) and with a fresh
-// connection per hop (SURE_HOP_KEEPALIVE=0 on both nodes, as before). Per
-// row: requests/s, p50/p99, and the p50 a remote step adds over a local one.
+// connection per hop (SURE_HOP_KEEPALIVE=0 on both nodes, as before), and a
+// third time with signed hops (SURE_PEER_KEY on both nodes: each hop and its
+// answer carry an HMAC-SHA256), whose cost is printed against unsigned hops
+// of the same round. Per row: requests/s, p50/p99, and the p50 a remote step
+// adds over a local one.
 //   deno run -A bench/split_chain_bench.ts [seconds] [rounds]
 import { probe } from "../ffi/mod.ts";
 import { buildFunction } from "../runtime/builder/compile.ts";
@@ -37,9 +40,13 @@ async function chain(node: BenchNode, spec: unknown): Promise<void> {
 }
 
 /** Two nodes that know each other as peers, with both chains applied. */
-async function pair(keepalive: boolean): Promise<[BenchNode, BenchNode]> {
+async function pair(keepalive: boolean, signed: boolean): Promise<[BenchNode, BenchNode]> {
   const ports = [freePort(), freePort()];
-  const env = { SURE_REQUEST_LOG: "0", ...(keepalive ? {} : { SURE_HOP_KEEPALIVE: "0" }) };
+  const env = {
+    SURE_REQUEST_LOG: "0",
+    ...(keepalive ? {} : { SURE_HOP_KEEPALIVE: "0" }),
+    ...(signed ? { SURE_PEER_KEY: "5a".repeat(32) } : {}),
+  };
   const nodes: BenchNode[] = [];
   for (const [i, me] of ["a", "b"].entries()) {
     nodes.push(
@@ -68,9 +75,16 @@ async function pair(keepalive: boolean): Promise<[BenchNode, BenchNode]> {
 }
 
 const body = "x".repeat(64);
+const VARIANTS = [
+  { keepalive: true, signed: false, label: "on kept connections" },
+  { keepalive: false, signed: false, label: "a connection each" },
+  { keepalive: true, signed: true, label: "on kept connections, signed" },
+];
 for (let round = 0; round < rounds; round++) {
-  for (const keepalive of [true, false]) {
-    const [a, b] = await pair(keepalive);
+  /** Split-chain results of this round by variant label and connections. */
+  const split = new Map<string, { requestsPerSec: number; p50Ms: number }>();
+  for (const { keepalive, signed, label } of VARIANTS) {
+    const [a, b] = await pair(keepalive, signed);
     try {
       for (const c of [1, 32]) {
         const run = (name: string) =>
@@ -78,8 +92,9 @@ for (let round = 0; round < rounds; round++) {
         await run("across"); // warm: instances, connections
         const one = await run("local");
         const two = await run("across");
+        split.set(`${label} c${c}`, two);
         console.log(
-          `chain 64 B c${c}, hops ${keepalive ? "on kept connections" : "a connection each"}: ` +
+          `chain 64 B c${c}, hops ${label}: ` +
             `one node ${fmt(one.requestsPerSec, 0)} req/s p50 ${fmt(one.p50Ms, 3)} ms p99 ` +
             `${fmt(one.p99Ms, 3)} ms; split over two ${fmt(two.requestsPerSec, 0)} req/s p50 ` +
             `${fmt(two.p50Ms, 3)} ms p99 ${fmt(two.p99Ms, 3)} ms -> ` +
@@ -91,5 +106,14 @@ for (let round = 0; round < rounds; round++) {
       await a.close();
       await b.close();
     }
+  }
+  for (const c of [1, 32]) {
+    const plain = split.get(`on kept connections c${c}`)!;
+    const signed = split.get(`on kept connections, signed c${c}`)!;
+    console.log(
+      `chain 64 B c${c}, signed hops against unsigned (round ${round + 1}): ` +
+        `${fmt(signed.requestsPerSec / plain.requestsPerSec)}x req/s, ` +
+        `${fmt((signed.p50Ms - plain.p50Ms) * 1000, 0)} us p50`,
+    );
   }
 }
