@@ -208,6 +208,13 @@ for (const backend of ["sockets", "af_xdp"] as const) {
         assert.ok(opened >= 1 && opened <= 2, `${opened} connections opened for 6 hops`);
         console.log(`remote chains (${backend}): ${opened} connections opened for 6 hops`);
 
+        // HEAD: an answer to HEAD has no body, but a hop's answer carries the
+        // request's bytes on, so the hop goes as GET; the client's answer has none.
+        const head = await fetch(`${a.url}/invoke/across`, { method: "HEAD" });
+        assert.equal(head.status, 200);
+        assert.equal(await head.text(), "");
+        assert.equal(await hopCount(a, "out"), 7);
+
         if (backend === "af_xdp") {
           // A plain function through the Z-stack, a body of many segments each way.
           const big = new Uint8Array(256 * 1024).map((_, k) => (k * 7) & 255);

@@ -19,6 +19,18 @@ static void absorb(struct sure_sha256 *s, const char *part, size_t len)
 	sure_sha256_update(s, "", 1);
 }
 
+const char *sure_dp_hop_method(const uint8_t *head, uint32_t *len)
+{
+	const struct sure_head *hd = (const struct sure_head *)head;
+
+	if (hd->method == SURE_METHOD_HEAD) {
+		*len = 3;
+		return "GET";
+	}
+	*len = hd->method_name.len;
+	return (const char *)head + hd->method_name.off;
+}
+
 void sure_dp_hop_mac(const struct sure_hmac_key *k, const char *chain, const char *hop,
 		     uint32_t hop_len, const char *request_id, const uint8_t *head,
 		     uint64_t body_len, char *out)
@@ -34,7 +46,9 @@ void sure_dp_hop_mac(const struct sure_hmac_key *k, const char *chain, const cha
 	absorb(&s, chain, strlen(chain));
 	absorb(&s, hop, hop_len);
 	absorb(&s, request_id, strlen(request_id));
-	absorb(&s, blk + hd->method_name.off, hd->method_name.len);
+	uint32_t mlen;
+	const char *method = sure_dp_hop_method(head, &mlen);
+	absorb(&s, method, mlen);
 	absorb(&s, blk + hd->path.off, hd->path.len);
 	absorb(&s, blk + hd->query.off, hd->query.len);
 	absorb(&s, len, (size_t)snprintf(len, sizeof(len), "%llu", (unsigned long long)body_len));

@@ -68,12 +68,14 @@ int sure_dp_hop_build_request(struct dp_hop *h, struct dp_req *q, const struct s
 	char tp[SURE_TRACEPARENT_LEN + 1], hop[48];
 	int rc, hop_len;
 
+	uint32_t mlen;
+	const char *method = sure_dp_hop_method(blk, &mlen);
+
 	sure_dp_format_trace_context(tp, trace);
 	hop_len = snprintf(hop, sizeof(hop), "%u %u %u %u", cp->node, to, cp->status, cp->hops);
 	rc = head_out(h, "%.*s /invoke/%s%.*s%s%.*s HTTP/1.1\r\nhost: %s\r\nx-request-id: %s\r\n"
 			 "x-sure-hop: %s\r\ntraceparent: %s\r\n",
-		      (int)hd->method_name.len, (const char *)blk + hd->method_name.off,
-		      dc->cfg.name, (int)hd->path.len, (const char *)blk + hd->path.off,
+		      (int)mlen, method, dc->cfg.name, (int)hd->path.len, (const char *)blk + hd->path.off,
 		      hd->query.len ? "?" : "", (int)hd->query.len, (const char *)blk + hd->query.off,
 		      dc->cfg.step_peer[to], q->request_id, hop, tp);
 	if (rc == 0 && h->dp->hop_keyed) {

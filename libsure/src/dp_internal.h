@@ -239,9 +239,15 @@ void sure_dp_hops_free(struct sure_dataplane *dp);
 void sure_dp_hop_tick(struct sure_dataplane *dp, uint64_t now_ns);
 
 /* ---- dp_hop_mac.c: the MACs of chain hops between nodes ---- */
+/* The method a hop is sent with for a request whose head is `head`: the
+ * client's, except HEAD, sent as GET, since an answer to HEAD has no body and
+ * a hop's answer carries the request's bytes on (the step another node runs
+ * sees GET; the client's answer still has no body). */
+const char *sure_dp_hop_method(const uint8_t *head, uint32_t *len);
 /* x-sure-hop-mac: HMAC-SHA256, under the nodes' shared key, of what a hop
- * asks for: the chain, its x-sure-hop value, the request id, the method,
- * path and query (from the head block), and the body's length, each ended by
+ * asks for: the chain, its x-sure-hop value, the request id, the method
+ * (sure_dp_hop_method), path and query (from the head block), and the body's
+ * length, each ended by
  * a NUL. Written as 64 lower-case hex digits and a NUL. It proves that a
  * node with the key sent it; the body's bytes are not in it (hashing them
  * would cost more than the hop), nor is anything against a replay by whoever
