@@ -9,10 +9,11 @@ import { configFile, unitFile } from "../runtime/install/unit.ts";
 import { installSettings } from "../runtime/cli/install.ts";
 import { DENO, hasLibsure, ROOT } from "./helpers.ts";
 
-async function sure(args: string[], env: Record<string, string> = {}) {
+async function sure(args: string[], env: Record<string, string> = {}, cwd?: string) {
   const out = await new Deno.Command(DENO, {
     args: ["run", "-A", "--quiet", `${ROOT}/main.ts`, ...args],
     env,
+    ...(cwd ? { cwd } : {}),
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -33,27 +34,59 @@ Deno.test({
   name: "install: --print shows a unit systemd-analyze verifies and the settings it runs with",
   ignore: !hasAnalyze,
   async fn() {
-    const r = await sure([
-      "install",
-      "--print",
-      "--port",
-      "9090",
-      "--host",
-      "0.0.0.0",
-      "--memory-budget",
-      "2048",
-      "--tls-cert",
-      "/etc/sure/cert.pem",
-      "--tls-key",
-      "/etc/sure/key.pem",
-    ]);
+    // Files named relative to where install runs: the service runs elsewhere.
+    const tlsDir = await Deno.makeTempDir({ prefix: "sure-tls-" });
+    await Deno.writeTextFile(`${tlsDir}/cert.pem`, "");
+    await Deno.writeTextFile(`${tlsDir}/key.pem`, "");
+    await Deno.writeTextFile(`${tlsDir}/hop.key`, ` ${"C0".repeat(32)}\n`);
+    await Deno.writeTextFile(`${tlsDir}/fleet.key`, "d1".repeat(32));
+    const r = await sure(
+      [
+        "install",
+        "--print",
+        "--port",
+        "9090",
+        "--host",
+        "0.0.0.0",
+        "--memory-budget",
+        "2048",
+        "--tls-cert",
+        "cert.pem",
+        "--tls-key",
+        `${tlsDir}/key.pem`,
+        "--node-name",
+        "edge-1",
+        "--peer",
+        "edge-2=10.9.0.2:8080",
+        "--peer",
+        "edge-3=10.9.0.3:8080",
+        "--peer-key-file",
+        "hop.key",
+        "--fleet",
+        "nats://10.9.0.1:4222",
+        "--labels",
+        "site=north,tier=edge",
+        "--fleet-key-file",
+        `${tlsDir}/fleet.key`,
+        "--dataplane",
+        "af_xdp",
+        "--iface",
+        "eth1",
+        "--addr",
+        "10.9.0.7/16",
+        "--vcpu-cpus",
+        "1",
+      ],
+      {},
+      tlsDir,
+    );
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^# \/etc\/systemd\/system\/sure\.service\n/);
     assert.match(r.out, /^ExecStart=.* serve$/m);
     assert.match(r.out, /^EnvironmentFile=\/etc\/sure\/sure\.env$/m);
     assert.match(r.out, /^Restart=on-failure$/m);
     // A private /tmp, except where sure or its data live in /tmp.
-    const base = installSettings({ port: "9090" });
+    const base = await installSettings({ port: "9090" });
     assert.match(unitFile({ ...base, exec: ["/usr/local/bin/sure"] }), /^PrivateTmp=true$/m);
     assert.doesNotMatch(
       unitFile({ ...base, exec: ["/usr/bin/deno", "run", "-A", "/tmp/ci/main.ts"] }),
@@ -69,15 +102,26 @@ Deno.test({
         "SURE_HOST=0.0.0.0",
         "SURE_DATA_DIR=/var/lib/sure",
         "SURE_MEMORY_BUDGET=2048",
-        "SURE_TLS_CERT=/etc/sure/cert.pem",
-        "SURE_TLS_KEY=/etc/sure/key.pem",
+        `SURE_TLS_CERT=${tlsDir}/cert.pem`,
+        `SURE_TLS_KEY=${tlsDir}/key.pem`,
+        "SURE_NODE_NAME=edge-1",
+        "SURE_PEERS=edge-2=10.9.0.2:8080,edge-3=10.9.0.3:8080",
+        `SURE_PEER_KEY=${"C0".repeat(32)}`,
+        "SURE_FLEET=nats://10.9.0.1:4222",
+        "SURE_LABELS=site=north,tier=edge",
+        `SURE_FLEET_KEY=${"d1".repeat(32)}`,
+        "SURE_DATAPLANE=af_xdp",
+        "SURE_IFACE=eth1",
+        "SURE_ADDR=10.9.0.7/16",
+        "SURE_VCPU_CPUS=1",
       ]
     ) {
-      assert.ok(r.out.includes(`\n${line}\n`), `settings lack ${line}`);
+      assert.ok(r.out.includes(`\n${line}\n`), `settings lack ${line}:\n${r.out}`);
     }
+    await Deno.remove(tlsDir, { recursive: true });
     // The unit as install writes it, pointing at a settings file that exists.
     const dir = await Deno.makeTempDir({ prefix: "sure-unit-" });
-    const s = { ...installSettings({ port: "9090" }), configPath: `${dir}/sure.env` };
+    const s = { ...(await installSettings({ port: "9090" })), configPath: `${dir}/sure.env` };
     await Deno.writeTextFile(`${dir}/sure.env`, configFile(s));
     await Deno.writeTextFile(`${dir}/sure.service`, unitFile(s));
     const v = await new Deno.Command("systemd-analyze", {
@@ -101,7 +145,16 @@ Deno.test({
     const port = (probe.addr as Deno.NetAddr).port;
     probe.close();
     const token = "ab".repeat(32);
-    const s = { ...installSettings({ port: String(port), "data-dir": dataDir, token }) };
+    // A node of a chain across nodes: its name, a peer, and the hop key from a file.
+    await Deno.writeTextFile(`${dataDir}/hop.key`, `${"5a".repeat(32)}\n`);
+    const s = await installSettings({
+      port: String(port),
+      "data-dir": dataDir,
+      token,
+      "node-name": "edge-1",
+      peer: ["edge-2=10.9.0.2:8080"],
+      "peer-key-file": `${dataDir}/hop.key`,
+    });
     const env: Record<string, string> = {};
     for (const line of configFile(s).split("\n")) {
       const m = /^([A-Z_]+)=(.*)$/.exec(line);
@@ -132,6 +185,9 @@ Deno.test({
       });
       assert.equal(ok.status, 200);
       await ok.body?.cancel();
+      // The hop key the settings carry is the one hops are signed with.
+      const h = await (await fetch(`http://127.0.0.1:${port}/healthz`)).json();
+      assert.equal(h.dataplane.hopAuth, "key", JSON.stringify(h));
     } finally {
       child.kill("SIGTERM");
       assert.equal((await child.status).code, 0, text);
@@ -153,8 +209,18 @@ Deno.test("install: without systemd or root it says what to do; bad settings are
       [["--port", "70000"], /--port/],
       [["--tls-cert", "/x.pem"], /--tls-cert and --tls-key go together/],
       [["--data-dir", "relative/dir"], /absolute/],
-      [["--dataplane", "carrier-pigeon"], /--dataplane/],
+      [["--dataplane", "carrier-pigeon"], /--dataplane must be sockets, af_xdp or hono/],
       [["--token", "hunter2"], /--token must be 64 hex digits/],
+      // What serve would refuse at start, refused before anything is written.
+      [["--peer", "b=host:80"], /--peer b=host:80: expected NAME=ADDR:PORT/],
+      [["--peer-key-file", "/nonexistent/hop.key"], /--peer-key-file \/nonexistent\/hop\.key/],
+      [["--labels", "a=b"], /--labels goes with --fleet/],
+      [["--fleet", "nats://10.0.0.1:4222"], /--fleet needs --node-name/],
+      [["--node-name", "Edge 1"], /--node-name: Edge 1 is not a node name/],
+      [["--dataplane", "af_xdp"], /--dataplane af_xdp needs --iface/],
+      [["--vcpu-cpus", "9-1"], /--vcpu-cpus/],
+      [["--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.pem"], /--tls-cert/],
+      [["--tls-cert", "/", "--tls-key", "/"], /--tls-cert \/: not a file/],
     ] as const
   ) {
     r = await sure(["install", "--print", ...args]);

@@ -28,6 +28,14 @@ export interface OptionDoc {
   /** e.g. "PORT" for `--port PORT` */
   arg?: string;
   help: string;
+  /**
+   * The SURE_* variable that stands for the flag when it is not given (serve
+   * reads it, install writes it): comma-separated for a repeatable flag, "1"
+   * for a boolean one, and the file's content for a flag marked fileContent.
+   */
+  env?: string;
+  /** The flag names a file; its variable holds what the file holds (a key). */
+  fileContent?: boolean;
 }
 
 /** A parsed flag: a string, a boolean, every value of a repeatable one, or absent. */
@@ -92,6 +100,13 @@ export function intFlag(name: string, value: FlagValue): number | undefined {
   return Number(value);
 }
 
+/** How a flag's variable is written, beyond its plain value. */
+function envForm(o: OptionDoc): string {
+  if (o.fileContent) return ": the file's content";
+  if (o.multiple) return ": comma-separated";
+  return o.type === "boolean" ? "=1" : "";
+}
+
 /** Help text of one command. */
 export function commandHelp(cmd: Command): string {
   const lines = [`Usage: sure ${cmd.usage}`, "", cmd.summary];
@@ -100,7 +115,7 @@ export function commandHelp(cmd: Command): string {
   lines.push("", "Options:");
   const rows = opts.map(([name, o]) => {
     const flag = (o.short ? `-${o.short}, ` : "    ") + `--${name}` + (o.arg ? ` ${o.arg}` : "");
-    return [flag, o.help];
+    return [flag, o.env ? `${o.help} (env ${o.env}${envForm(o)})` : o.help];
   });
   rows.push(["-h, --help", "show this help"]);
   const width = Math.max(...rows.map(([f]) => f.length));

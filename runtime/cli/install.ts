@@ -5,9 +5,15 @@
  * both, keeping the data unless --purge. --print shows what install would
  * write, for machines without systemd.
  */
-import { type Command, type FlagValue, intFlag, UsageError } from "./command.ts";
-import { CommandError } from "./command.ts";
-import { parseTls } from "./serve.ts";
+import {
+  type Command,
+  CommandError,
+  type FlagValue,
+  intFlag,
+  type OptionDoc,
+  UsageError,
+} from "./command.ts";
+import { NODE_OPTIONS, noEnv, parseNodeSettings, readKeyHex } from "./node_settings.ts";
 import {
   CONFIG_PATH,
   configFile,
@@ -31,34 +37,57 @@ export function selfExec(): string[] {
   return [Deno.execPath()];
 }
 
-export function installSettings(values: Record<string, FlagValue>): InstallSettings {
+/** The flags install writes as variables itself, or not at all. */
+const OWN = new Set(["port", "host", "data-dir"]);
+
+/**
+ * What install writes, from its flags: serve's flags (node_settings.ts) each as
+ * its variable, checked as serve checks them first, so a setting the node
+ * would refuse at start is refused before anything is written. A key file's
+ * key goes into the settings file (0600); other files are named by absolute
+ * path, since the service does not run where install did, and must exist.
+ */
+export async function installSettings(values: Record<string, FlagValue>): Promise<InstallSettings> {
   const port = intFlag("port", values.port) ?? 8080;
   if (port < 1 || port > 65535) throw new UsageError("--port must be 1..65535");
-  const budget = intFlag("memory-budget", values["memory-budget"]);
-  if (budget === 0) throw new UsageError("--memory-budget must be at least 1 MiB");
-  const dataplane = values.dataplane as string | undefined;
-  if (dataplane !== undefined && !["sockets", "hono"].includes(dataplane)) {
-    throw new UsageError("--dataplane: sockets or hono (af_xdp needs its flags: edit the unit)");
-  }
   const dataDir = (values["data-dir"] as string | undefined) ?? DATA_DIR;
   if (!dataDir.startsWith("/")) throw new UsageError("--data-dir must be an absolute path");
-  const tls = parseTls(values);
+  const host = (values.host as string | undefined) ?? "127.0.0.1";
   const token = values.token as string | undefined;
   if (token !== undefined && !/^[0-9a-f]{64}$/.test(token)) {
     throw new UsageError("--token must be 64 hex digits (e.g. `openssl rand -hex 32`)");
   }
-  return {
-    exec: selfExec(),
-    port,
-    host: (values.host as string | undefined) ?? "127.0.0.1",
-    dataDir,
-    ...(budget === undefined ? {} : { memoryBudgetMib: budget }),
-    ...(dataplane ? { dataplane } : {}),
-    ...(tls ? { tlsCert: tls.cert, tlsKey: tls.key, adminPort: tls.port } : {}),
-    insecure: values.insecure === true,
-    ...(token ? { token } : {}),
-    configPath: CONFIG_PATH,
-  };
+  await parseNodeSettings({ ...values, port: String(port), host, "data-dir": dataDir }, noEnv);
+  const vars: [string, string][] = [
+    ["SURE_PORT", String(port)],
+    ["SURE_HOST", host],
+    ["SURE_DATA_DIR", dataDir],
+  ];
+  for (const [name, o] of Object.entries(NODE_OPTIONS)) {
+    const v = values[name];
+    if (v === undefined || v === false || OWN.has(name)) continue;
+    let value: string;
+    if (o.fileContent) value = (await readKeyHex(values, name, noEnv))!.trim();
+    else if (Array.isArray(v)) value = v.map((s) => s.trim()).join(",");
+    else if (v === true) value = "1";
+    else if (o.arg === "FILE") value = await existingFile(name, v);
+    else value = v;
+    if (/[\n\r]/.test(value)) throw new UsageError(`--${name}: a line break cannot be a setting`);
+    vars.push([o.env!, value]);
+  }
+  if (token) vars.push(["SURE_ADMIN_TOKEN", token]);
+  return { exec: selfExec(), port, host, dataDir, vars, configPath: CONFIG_PATH };
+}
+
+/** A file flag's absolute path, or a UsageError when it names no readable file. */
+async function existingFile(flag: string, path: string): Promise<string> {
+  const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  try {
+    if ((await Deno.stat(abs)).isFile) return abs;
+  } catch (e) {
+    throw new UsageError(`--${flag} ${path}: ${(e as Error).message}`);
+  }
+  throw new UsageError(`--${flag} ${path}: not a file`);
 }
 
 /** Root on a machine that runs systemd, or a CommandError that says what to do. */
@@ -86,36 +115,37 @@ async function systemctl(...args: string[]): Promise<void> {
   }
 }
 
-const OPTIONS = {
-  port: { type: "string", short: "p", arg: "PORT", help: "port to serve on (default 8080)" },
-  host: { type: "string", arg: "HOST", help: "address to serve on (default 127.0.0.1)" },
-  "data-dir": { type: "string", arg: "DIR", help: `the node's data (default ${DATA_DIR})` },
-  "memory-budget": { type: "string", arg: "MIB", help: "memory all VMs together may use" },
-  dataplane: { type: "string", arg: "KIND", help: "sockets (default) or hono" },
-  "tls-cert": { type: "string", arg: "FILE", help: "PEM certificate for the TLS admin listener" },
-  "tls-key": { type: "string", arg: "FILE", help: "its PEM key" },
-  "admin-port": { type: "string", arg: "PORT", help: "port of the TLS admin listener" },
-  insecure: { type: "boolean", help: "admin API over plain HTTP beyond loopback" },
+const OPTIONS: Record<string, OptionDoc> = {
+  ...NODE_OPTIONS,
+  "data-dir": {
+    type: "string",
+    short: "d",
+    arg: "DIR",
+    env: "SURE_DATA_DIR",
+    help: `the node's data (default ${DATA_DIR})`,
+  },
   token: {
     type: "string",
     arg: "HEX",
+    env: "SURE_ADMIN_TOKEN",
     help: "the admin token (64 hex digits); default: the node makes one at first start",
   },
   print: { type: "boolean", help: "print the unit and the settings file; write nothing" },
-} as const;
+};
 
 export const installCommand: Command = {
   name: "install",
   summary: "Install the node as a systemd service (root), or --print what it would write.",
-  usage: "install [--port PORT] [--host HOST] [--data-dir DIR] [--memory-budget MIB] " +
-    "[--dataplane sockets|hono] [--tls-cert FILE --tls-key FILE [--admin-port PORT]] " +
-    "[--insecure] [--token HEX] [--print]",
+  usage: "install [--port PORT] [--host HOST] [--data-dir DIR] [--token HEX] [--print] " +
+    "[any other flag of serve]",
   details: `Writes ${UNIT_PATH} and ${CONFIG_PATH}, makes the data dir (0700) and starts\n` +
-    "the node, which restarts on failure and logs JSON lines to the journal.",
+    "the node, which restarts on failure and logs JSON lines to the journal. Every flag\n" +
+    "of serve is checked as serve checks it and written as the variable it names; a key\n" +
+    "file's key is copied into the settings file (0600), other files are named by path.",
   options: { ...OPTIONS },
   positionals: [0, 0],
   async run(values) {
-    const s = installSettings(values);
+    const s = await installSettings(values);
     if (values.print === true) {
       console.log(`# ${UNIT_PATH}\n${unitFile(s)}\n# ${CONFIG_PATH}\n${configFile(s)}`);
       return 0;

@@ -1,6 +1,14 @@
-/** `sure serve`'s flags for peers, the af_xdp data plane and fleets (no node needed). */
+/** `sure serve`'s flags and their variables (node_settings.ts; no node needed). */
 import assert from "node:assert/strict";
-import { parseAfXdp, parseFleet, parseHopKey, parsePeers } from "./serve.ts";
+import {
+  noEnv,
+  parseAfXdp,
+  parseFleet,
+  parseHopKey,
+  parseNodeSettings,
+  parsePeers,
+  withEnv,
+} from "./node_settings.ts";
 
 Deno.test("serve: --iface and --addr A.B.C.D[/LEN] for af_xdp, with clear errors", () => {
   assert.deepEqual(parseAfXdp({ iface: "veth0", addr: "10.0.0.3" }), {
@@ -121,5 +129,48 @@ Deno.test("serve: the hop key from --peer-key-file, SURE_PEER_KEY or the fleet's
     assert.notDeepEqual(await parseHopKey({ "fleet-key-file": file }, true), fleet);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve: a flag not given is its variable's; a given flag wins; keys come from theirs", async () => {
+  const vars: Record<string, string> = {
+    SURE_PORT: "9001",
+    SURE_PEERS: "b=10.0.0.2:8080, c=10.0.0.3:9",
+    SURE_INSECURE: "1",
+    SURE_NODE_NAME: "a",
+    SURE_PEER_KEY: "ab".repeat(32),
+    SURE_VCPU_CPUS: "1",
+  };
+  const env = (name: string) => vars[name];
+  const merged = withEnv({ port: "9002" }, env);
+  assert.equal(merged.port, "9002");
+  assert.deepEqual(merged.peer, ["b=10.0.0.2:8080", "c=10.0.0.3:9"]);
+  assert.equal(merged.insecure, true);
+  // The key file's variable holds the key, not a path: it is no flag's value.
+  assert.equal(merged["peer-key-file"], undefined);
+  const s = await parseNodeSettings(merged, env);
+  assert.equal(s.port, 9002);
+  assert.deepEqual(s.placement, { self: "a", peers: { b: "10.0.0.2:8080", c: "10.0.0.3:9" } });
+  assert.equal(s.insecure, true);
+  assert.equal(s.hopKey?.[0], 0xab);
+  assert.deepEqual(s.scheduler?.vcpuPlacement, [1]);
+  assert.deepEqual(withEnv({ peer: ["d=10.0.0.4:1"] }, env).peer, ["d=10.0.0.4:1"]);
+  // Without the environment (install checks its flags so), none of it is seen.
+  const bare = await parseNodeSettings(withEnv({}, noEnv), noEnv);
+  assert.deepEqual(bare.placement, { peers: {} });
+  assert.equal(bare.hopKey, undefined);
+  assert.equal(bare.port, 8080);
+  // A bad variable is named as its flag, like the flag itself would be.
+  for (
+    const [name, value, why] of [
+      ["SURE_PORT", "x", /--port must be a whole number/],
+      ["SURE_DATAPLANE", "carrier-pigeon", /--dataplane must be/],
+      ["SURE_PEERS", "b=host:80", /--peer b=host:80/],
+      ["SURE_PEER_KEY", "zz", /SURE_PEER_KEY: .*64 hex digits/],
+      ["SURE_LABELS", "a=b", /--labels goes with --fleet/],
+    ] as const
+  ) {
+    const one = (n: string) => n === name ? value : undefined;
+    await assert.rejects(parseNodeSettings(withEnv({}, one), one), why, name);
   }
 });

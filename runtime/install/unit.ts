@@ -10,14 +10,8 @@ export interface InstallSettings {
   port: number;
   host: string;
   dataDir: string;
-  memoryBudgetMib?: number;
-  dataplane?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  adminPort?: number;
-  insecure?: boolean;
-  /** The admin token (64 hex digits); else the node makes one in the data dir. */
-  token?: string;
+  /** The node's settings as the SURE_* variables serve reads, in the order written. */
+  vars: [string, string][];
   /** Where the environment file goes (the unit names it). */
   configPath: string;
 }
@@ -66,20 +60,22 @@ export function unitFile(s: InstallSettings): string {
   ].join("\n");
 }
 
+/**
+ * A value as systemd's EnvironmentFile reads it: bare when it holds only safe
+ * characters, else double-quoted with \, ", $ and ` escaped. A line break
+ * cannot be written (it would start another variable): install refuses it.
+ */
+export function envValue(v: string): string {
+  if (/[\n\r]/.test(v)) throw new Error("a setting cannot hold a line break");
+  return /^[A-Za-z0-9_@%+=:,./-]*$/.test(v) ? v : `"${v.replace(/(["\\$`])/g, "\\$1")}"`;
+}
+
 export function configFile(s: InstallSettings): string {
-  const lines = [
+  return [
     "# sure node settings (read by sure.service; restart it after a change).",
-    "# The admin token: SURE_ADMIN_TOKEN below, else made at first start in",
-    "# $SURE_DATA_DIR/admin.token (0600); the node writes it there either way.",
-    `SURE_PORT=${s.port}`,
-    `SURE_HOST=${s.host}`,
-    `SURE_DATA_DIR=${s.dataDir}`,
-  ];
-  if (s.memoryBudgetMib !== undefined) lines.push(`SURE_MEMORY_BUDGET=${s.memoryBudgetMib}`);
-  if (s.dataplane) lines.push(`SURE_DATAPLANE=${s.dataplane}`);
-  if (s.tlsCert) lines.push(`SURE_TLS_CERT=${s.tlsCert}`, `SURE_TLS_KEY=${s.tlsKey}`);
-  if (s.adminPort !== undefined) lines.push(`SURE_ADMIN_PORT=${s.adminPort}`);
-  if (s.insecure) lines.push("SURE_INSECURE=1");
-  if (s.token) lines.push(`SURE_ADMIN_TOKEN=${s.token}`);
-  return lines.join("\n") + "\n";
+    "# Each is the variable `sure serve --help` names for a flag. The admin token:",
+    "# SURE_ADMIN_TOKEN below, else made at first start in $SURE_DATA_DIR/admin.token",
+    "# (0600); the node writes it there either way.",
+    ...s.vars.map(([k, v]) => `${k}=${envValue(v)}`),
+  ].join("\n") + "\n";
 }
