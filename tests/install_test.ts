@@ -5,7 +5,7 @@
  * do instead; bad settings are usage errors before anything is written.
  */
 import assert from "node:assert/strict";
-import { configFile, unitFile } from "../runtime/install/unit.ts";
+import { configFile, envValue, readConfigFile, unitFile } from "../runtime/install/unit.ts";
 import { installSettings } from "../runtime/cli/install.ts";
 import { DENO, hasLibsure, ROOT } from "./helpers.ts";
 
@@ -155,11 +155,7 @@ Deno.test({
       peer: ["edge-2=10.9.0.2:8080"],
       "peer-key-file": `${dataDir}/hop.key`,
     });
-    const env: Record<string, string> = {};
-    for (const line of configFile(s).split("\n")) {
-      const m = /^([A-Z_]+)=(.*)$/.exec(line);
-      if (m) env[m[1]] = m[2];
-    }
+    const env = readConfigFile(configFile(s));
     const child = new Deno.Command(DENO, {
       args: ["run", "-A", `${ROOT}/main.ts`, "serve"],
       env,
@@ -227,4 +223,12 @@ Deno.test("install: without systemd or root it says what to do; bad settings are
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.out}${r.err}`);
     assert.match(r.err, why);
   }
+});
+
+Deno.test("install: a setting with a space, quotes or a $ is written so that it reads back as is", () => {
+  for (const v of ["/var/lib/sure", "/var/lib/my sure", 'a "b" \\c', "$HOME `x` ${Y}", "", "é"]) {
+    const text = `SURE_X=${envValue(v)}\n`;
+    assert.equal(readConfigFile(text).SURE_X, v, text);
+  }
+  assert.throws(() => envValue("a\nSURE_TOKEN=x"), /line break/);
 });

@@ -309,7 +309,9 @@ for (const backend of ["sockets", "af_xdp"] as const) {
           assert.equal(ok.status, "200", ok.text);
           assert.match(ok.text, /x-sure-hop-next: 1 2 \d+ \d+/i);
           assert.match(ok.text, /\r\n\r\nba\n200$/, "b's step (reverse) ran on the hop's bytes");
-          for (const hop of ["0 2 0 1", "1 2 0 1", "9 1 0 1", "0 1 0 99999", "0 1", "x y z w"]) {
+          const badHops = ["0 2 0 1", "1 2 0 1", "9 1 0 1", "0 1 0 99999", "0 1", "x y z w"];
+          // Only digits and single spaces: no sign, no other blank, even under a valid MAC.
+          for (const hop of [...badHops, "+0 1 200 1", "0  1 200 1", "0 1 200 1 1"]) {
             const r = await hopFromA(hop, undefined);
             assert.equal(r.status, "400", `x-sure-hop: ${hop}: ${r.text}`);
           }

@@ -157,7 +157,7 @@ int sure_dp_hop_in(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req
 	struct sure_chain *c = dc->c;
 	uint32_t len = 0, v[4];
 	const char *hop = sure_http_head_get(ex->head, "x-sure-hop", &len);
-	char extra[128], num[48];
+	char extra[128];
 
 	if (!hop)
 		return 0;
@@ -175,19 +175,8 @@ int sure_dp_hop_in(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req
 		return -1;
 	}
 	q->hop_in = 1; /* from a chain's node (with the key's MAC): answered as a hop, sealed */
-	/* "<from> <to> <status> <hops>" */
-	int ok = len < sizeof(num);
-	if (ok) {
-		memcpy(num, hop, len);
-		num[len] = 0;
-		char *p = num, *end;
-		for (int k = 0; k < 4 && ok; k++) {
-			unsigned long x = strtoul(p, &end, 10);
-			ok = end != p && x <= UINT32_MAX && (*end == (k < 3 ? ' ' : 0));
-			v[k] = (uint32_t)x;
-			p = end + 1;
-		}
-	}
+	/* "<from> <to> <status> <hops>", digits and single spaces only */
+	int ok = sure_hop_numbers((const uint8_t *)hop, len, v, 4) == 0;
 	if (!ok || v[0] >= c->nsteps || v[1] >= c->nsteps || !(dc->remote & (1u << v[0])) ||
 	    (dc->remote & (1u << v[1])) || !sure_chain_edge(c, v[0], v[1]) || v[2] > 599 ||
 	    v[3] > SURE_MAX_HOPS + 1) {

@@ -39,8 +39,7 @@ static int name_is(const uint8_t *n, size_t len, const char *want)
 	return strlen(want) == len && !strncasecmp((const char *)n, want, len);
 }
 
-/* Up to `count` decimal numbers separated by single spaces; each < 2^32. */
-static int numbers(const uint8_t *v, size_t len, uint32_t *out, int count)
+int sure_hop_numbers(const uint8_t *v, size_t len, uint32_t *out, int count)
 {
 	size_t i = 0;
 
@@ -106,7 +105,7 @@ static int field(const uint8_t *n, size_t nl, const uint8_t *v, size_t vl,
 	}
 	if (name_is(n, nl, "x-sure-hop-next")) {
 		uint32_t x[4];
-		if (out->has_next || numbers(v, vl, x, 4) < 0)
+		if (out->has_next || sure_hop_numbers(v, vl, x, 4) < 0)
 			return bad(err, cap, "bad x-sure-hop-next");
 		out->has_next = 1;
 		out->from = x[0];

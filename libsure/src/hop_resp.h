@@ -47,4 +47,11 @@ struct sure_hop_resp {
 int sure_hop_resp_parse(const uint8_t *buf, size_t len, struct sure_hop_resp *out,
 			uint8_t *hdrs, char *err, size_t errcap);
 
+/*
+ * Exactly `count` decimal numbers, each below 2^32, separated by single spaces
+ * and nothing else (no sign, no other blank, nothing after): the form of
+ * x-sure-hop and x-sure-hop-next. 0, or -1 for anything else.
+ */
+int sure_hop_numbers(const uint8_t *v, size_t len, uint32_t *out, int count);
+
 #endif

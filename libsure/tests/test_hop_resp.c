@@ -103,8 +103,32 @@ static void test_refused(void)
 	CHECK_EQ(sure_hop_resp_parse(big, sizeof(big), &r, hdrs, err, sizeof(err)), -EBADMSG);
 }
 
+/* The numbers of x-sure-hop and x-sure-hop-next: digits and single spaces only. */
+static void test_numbers(void)
+{
+	static const char *const bad[] = {
+		"", "1 2 3", "1 2 3 4 5", "+1 2 3 4", "-0 2 3 4", " 1 2 3 4", "1  2 3 4",
+		"1 2 3 4 ", "1\t2 3 4", "1 2 3 4294967296", "1 2 3 0x10",
+	};
+	uint32_t v[4];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = sure_hop_numbers((const uint8_t *)bad[i], strlen(bad[i]), v, 4);
+		if (rc != -1)
+			fprintf(stderr, "  \"%s\" taken\n", bad[i]);
+		CHECK_EQ(rc, -1);
+	}
+	const char *ok = "0 12 200 4294967295";
+	CHECK_EQ(sure_hop_numbers((const uint8_t *)ok, strlen(ok), v, 4), 0);
+	CHECK_EQ(v[0], 0);
+	CHECK_EQ(v[1], 12);
+	CHECK_EQ(v[2], 200);
+	CHECK_EQ(v[3], 4294967295u);
+}
+
 int main(void)
 {
+	RUN(test_numbers);
 	RUN(test_hand_back);
 	RUN(test_final_and_partial);
 	RUN(test_refused);

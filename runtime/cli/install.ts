@@ -19,6 +19,7 @@ import {
   configFile,
   DATA_DIR,
   type InstallSettings,
+  readConfigFile,
   UNIT_PATH,
   unitFile,
 } from "../install/unit.ts";
@@ -180,8 +181,7 @@ export const uninstallCommand: Command = {
     needSystemd("sure uninstall");
     let dataDir = DATA_DIR;
     try {
-      const m = /^SURE_DATA_DIR=(.*)$/m.exec(await Deno.readTextFile(CONFIG_PATH));
-      if (m) dataDir = m[1];
+      dataDir = readConfigFile(await Deno.readTextFile(CONFIG_PATH)).SURE_DATA_DIR ?? dataDir;
     } catch {
       // no settings file: the default place
     }

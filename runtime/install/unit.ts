@@ -70,6 +70,18 @@ export function envValue(v: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]*$/.test(v) ? v : `"${v.replace(/(["\\$`])/g, "\\$1")}"`;
 }
 
+/** The variables of a settings file as configFile writes them (envValue undone). */
+export function readConfigFile(text: string): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (!m) continue;
+    const q = /^"((?:[^"\\]|\\.)*)"$/.exec(m[2]);
+    vars[m[1]] = q ? q[1].replace(/\\(.)/g, "$1") : m[2];
+  }
+  return vars;
+}
+
 export function configFile(s: InstallSettings): string {
   return [
     "# sure node settings (read by sure.service; restart it after a change).",

@@ -22,7 +22,8 @@ const underSystemd = (() => {
 
 const PORT = 18231;
 const URL = `http://127.0.0.1:${PORT}`;
-const DATA = "/var/lib/sure-service-test";
+// A space and a $: the settings file quotes and escapes it, and systemd must read it back as is.
+const DATA = "/var/lib/sure service-test $HOME";
 const TOKEN = "5e".repeat(32);
 const auth = { authorization: `Bearer ${TOKEN}` };
 
@@ -69,11 +70,21 @@ Deno.test({
   ignore: !underSystemd || !hasKvm,
   async fn() {
     await Deno.remove(DATA, { recursive: true }).catch(() => {});
-    let r = await sure("install", "--port", String(PORT), "--data-dir", DATA, "--token", TOKEN);
+    // A node of a chain across nodes: the hop key is read from its file at install.
+    const hopKey = await Deno.makeTempFile();
+    await Deno.writeTextFile(hopKey, "7c".repeat(32));
+    let r = await sure(
+      "install",
+      ...["--port", String(PORT), "--data-dir", DATA, "--token", TOKEN],
+      ...["--node-name", "edge-1", "--peer", "edge-2=10.9.0.2:8080", "--peer-key-file", hopKey],
+    );
+    await Deno.remove(hopKey);
     assert.equal(r.code, 0, r.out + r.err);
     try {
       assert.ok(await healthy(180_000), (await journal()).join("\n"));
       step("installed and healthy");
+      const h = await (await fetch(`${URL}/healthz`)).json();
+      assert.equal(h.dataplane.hopAuth, "key", JSON.stringify(h));
       assert.equal((await Deno.stat(DATA)).mode! & 0o777, 0o700);
       assert.equal((await Deno.stat("/etc/sure/sure.env")).mode! & 0o777, 0o600);
 
