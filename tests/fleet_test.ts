@@ -188,6 +188,8 @@ Deno.test({
       assert.equal(nodes.connected, false);
       const h = await (await fetch(`${b.url}/healthz`)).json();
       assert.deepEqual([h.fleet.node, h.fleet.connected], ["b", false]);
+      // A member with the fleet's key signs its chain hops with the key derived from it.
+      assert.equal(h.dataplane.hopAuth, "key", JSON.stringify(h.dataplane));
 
       // Back on the same port with the same store: changes flow again.
       nats = await startNats(dir, nats.port);
