@@ -322,7 +322,7 @@ export const STRUCTS = {
     request_id: 120,
   },
   sure_dataplane_stats: {
-    size: 312,
+    size: 328,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -362,5 +362,7 @@ export const STRUCTS = {
     io_uring: 288,
     hop_keyed: 296,
     hops_refused: 304,
+    threads: 312,
+    cpu_mask: 320,
   },
 } as const;

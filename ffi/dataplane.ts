@@ -115,6 +115,10 @@ export interface DataplaneStats {
   hopsRefused: number;
   /** How kernel sockets are read. */
   io: "epoll" | "io_uring";
+  /** The server's loop threads running now. */
+  threads: number;
+  /** The CPUs (0-63) its loop thread may run on, as the kernel has them (empty before it runs). */
+  cpus: number[];
   /** The Z-stack's (af_xdp; all 0 on sockets). */
   stack: {
     rxFrames: number;
@@ -404,6 +408,8 @@ export class Dataplane {
       hopKeyed: s.u64("hop_keyed") !== 0,
       hopsRefused: s.u64("hops_refused"),
       io: s.u64("io_uring") ? "io_uring" : "epoll",
+      threads: s.u64("threads"),
+      cpus: cpuList(s.u64n("cpu_mask")),
       stack: {
         rxFrames: s.u64("zs_rx_frames"),
         txFrames: s.u64("zs_tx_frames"),
@@ -438,4 +444,11 @@ export class Dataplane {
     this.#h = null;
     await libsure().sure_dataplane_stop(h, graceMs);
   }
+}
+
+/** The CPUs a mask names, lowest first. */
+function cpuList(mask: bigint): number[] {
+  const out: number[] = [];
+  for (let c = 0; c < 64; c++) if ((mask >> BigInt(c)) & 1n) out.push(c);
+  return out;
 }

@@ -67,7 +67,7 @@ export const HealthSchema = z.object({
     tunnelled: z.number().int().optional().describe(
       "Tunnels to the Hono app begun: one per exchange, or the rest of a connection (sockets)",
     ),
-    threads: z.number().int().optional().describe("Data-plane threads (sockets)"),
+    threads: z.number().int().optional().describe("Data-plane loop threads running (sockets)"),
     queues: z.object({
       waiting: z.number().int().describe("Requests waiting in C for an instance"),
       running: z.number().int().describe("Requests running on an instance"),
@@ -77,7 +77,7 @@ export const HealthSchema = z.object({
       ),
     }).optional().describe("What the data plane holds now (sockets)"),
     cpus: z.array(z.number().int()).optional().describe(
-      "CPUs the data-plane thread may run on; empty: any (sockets)",
+      "CPUs the data-plane thread may run on, as the kernel has them (sockets)",
     ),
     stack: z.object({
       iface: z.string().describe("The interface its AF_XDP socket is bound to"),
@@ -116,6 +116,8 @@ export interface FrontInfo {
   stats?: () => {
     io: "epoll" | "io_uring";
     hopKeyed: boolean;
+    threads: number;
+    cpus: number[];
     connsOpen: number;
     requests: number;
     tunnelled: number;
@@ -136,8 +138,6 @@ export interface FrontInfo {
   };
   /** The Z-stack's interface and address (af_xdp). */
   stack?: { iface: string; listen: string };
-  /** The data-plane thread's CPUs ([]: any). */
-  cpus?: number[];
 }
 
 export interface HealthDeps {
@@ -205,7 +205,7 @@ function front(f: FrontInfo | undefined): Health["dataplane"] {
         },
       }
       : {}),
-    ...(f.cpus ? { threads: 1, cpus: f.cpus } : {}),
+    ...(s ? { threads: s.threads, cpus: s.cpus } : {}),
     ...(f.stack && s
       ? {
         stack: {

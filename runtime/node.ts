@@ -383,7 +383,6 @@ async function startLocked(opts: NodeOptions, lock: DataDirLock): Promise<Runnin
       backend: link.backend,
       listen: `${host}:${port}`,
       stats: () => link.dp.stats(),
-      cpus: link.opts.cpus ?? [],
       ...(link.opts.afXdp
         ? { stack: { iface: link.opts.afXdp.iface, listen: `${link.opts.afXdp.addr}:${port}` } }
         : {}),

@@ -12,13 +12,13 @@
 import assert from "node:assert/strict";
 import {
   buildImage,
+  dataplaneThreadCpus,
   deployFunction,
   faultyImage,
   hasKvm,
   startTestNode,
   type TestNode,
 } from "./helpers.ts";
-import { parseCpuList } from "../runtime/scheduler/placement.ts";
 
 async function withEcho(fn: (node: TestNode) => Promise<void>, opts = { minInstances: 1 }) {
   const node = await startTestNode({ dataplane: "sockets" });
@@ -53,19 +53,6 @@ async function raw(port: number, bytes: string, until: (text: string) => boolean
   }
 }
 
-/** The CPUs the data-plane thread of this process may run on (from /proc), or null. */
-function dataplaneThreadCpus(): number[] | null {
-  for (const t of Deno.readDirSync("/proc/self/task")) {
-    const dir = `/proc/self/task/${t.name}`;
-    if (Deno.readTextFileSync(`${dir}/comm`).trim() !== "sure-dataplane") continue;
-    const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(Deno.readTextFileSync(`${dir}/status`));
-    if (!m) return null;
-    const placed = parseCpuList(m[1]);
-    return Array.isArray(placed) ? placed : null;
-  }
-  return null;
-}
-
 const DONE6 = /sure_requests_total\{[^}]*name="echo"[^}]*code="200"[^}]*\} 6\n/;
 
 const answers = (t: string) => t.split("HTTP/1.1 ").filter((x) => x).length;
@@ -98,11 +85,12 @@ Deno.test({
       // What reads the sockets is what was asked for (scripts/test_phases.sh
       // runs this file again on io_uring).
       assert.equal(health.dataplane.io, Deno.env.get("SURE_DATAPLANE_IO") || "epoll");
-      // Its thread runs where the control plane placed it (off the vCPUs' CPUs).
-      const cpus: number[] = health.dataplane.cpus;
-      const thread = dataplaneThreadCpus();
+      // Its one thread, and the CPUs it runs on as the kernel has them (placed
+      // off the vCPUs' CPUs): what health says is what /proc says.
+      assert.equal(health.dataplane.threads, 1);
+      const thread = dataplaneThreadCpus(Deno.pid);
       assert.ok(thread, "a thread named sure-dataplane");
-      if (cpus.length > 0) assert.deepEqual(thread, cpus);
+      assert.deepEqual(health.dataplane.cpus, thread);
       const f = await fetch(`${node.url}/admin/functions/echo`);
       assert.equal(f.status, 200);
       await f.body?.cancel();

@@ -7,6 +7,7 @@ import { DEFAULT_EMPTY_VMS } from "../runtime/scheduler/scheduler.ts";
 import { assembleNode, type RunningNode, startNode } from "../runtime/node.ts";
 import { type LogRecord, memoryLogger } from "../runtime/log.ts";
 import { Store } from "../runtime/store/store.ts";
+import { parseCpuList } from "../runtime/scheduler/placement.ts";
 
 /*
  * Every node a test starts (in this process, or spawned: they inherit the
@@ -400,4 +401,17 @@ export function makeSectionsPastEnd(img: Uint8Array): Uint8Array<ArrayBuffer> {
 /** The first n bytes of img: a truncated ELF. */
 export function truncate(img: Uint8Array, n = 200): Uint8Array<ArrayBuffer> {
   return img.slice(0, n);
+}
+
+/** The CPUs the data-plane thread of process pid may run on (from /proc), or null. */
+export function dataplaneThreadCpus(pid: number): number[] | null {
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+    const dir = `/proc/${pid}/task/${t.name}`;
+    if (Deno.readTextFileSync(`${dir}/comm`).trim() !== "sure-dataplane") continue;
+    const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(Deno.readTextFileSync(`${dir}/status`));
+    if (!m) return null;
+    const placed = parseCpuList(m[1]);
+    return Array.isArray(placed) ? placed : null;
+  }
+  return null;
 }

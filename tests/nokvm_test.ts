@@ -4,7 +4,15 @@
  * and answers invocations with 503 kvm_unavailable.
  */
 import assert from "node:assert/strict";
-import { DENO, deployForm, echoImage, hasLibsure, registerNodeToken, ROOT } from "./helpers.ts";
+import {
+  dataplaneThreadCpus,
+  DENO,
+  deployForm,
+  echoImage,
+  hasLibsure,
+  registerNodeToken,
+  ROOT,
+} from "./helpers.ts";
 
 interface Spawned {
   url: string;
@@ -60,6 +68,9 @@ Deno.test({
       assert.match(h.kvm.reason, /nonexistent/);
       assert.equal(h.instances, 0);
       assert.match(node.stderr(), /KVM is unavailable/);
+      // Its data plane runs all the same: one loop thread, on the CPUs /proc gives it.
+      assert.equal(h.dataplane.threads, 1);
+      assert.deepEqual(h.dataplane.cpus, dataplaneThreadCpus(node.child.pid));
 
       res = await fetch(`${node.url}/admin/functions`, {
         method: "POST",

@@ -696,6 +696,9 @@ struct sure_dataplane_stats {
 	 * alone), and hops refused: from an address that is none of the chain's
 	 * nodes, or without the key's MAC. */
 	uint64_t hop_keyed, hops_refused;
+	/* The server's loop threads running now, and the CPUs (0-63) the loop
+	 * thread may run on, as the kernel has them. */
+	uint64_t threads, cpu_mask;
 };
 SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_dataplane_stats *out,
 				  size_t size);

@@ -473,6 +473,8 @@ SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_datapla
 		.copied_out = s.copied_out,
 		.events_dropped = dp->events_dropped,
 		.io_uring = s.io_uring,
+		.threads = s.threads,
+		.cpu_mask = s.cpu_mask,
 	};
 	for (uint32_t k = 0; k < dp->nroutes; k++) {
 		out->queued += dp->routes[k]->queued;

@@ -340,10 +340,20 @@ static void *loop(void *arg)
 				CPU_SET(c, &set);
 		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	}
+	/* Where it runs, as the kernel has it: what stats report, not what was asked. */
+	cpu_set_t got;
+	uint64_t mask = 0;
+	if (pthread_getaffinity_np(pthread_self(), sizeof(got), &got) == 0)
+		for (int c = 0; c < 64; c++)
+			if (CPU_ISSET(c, &got))
+				mask |= 1ull << c;
+	sure_store(&s->st.cpu_mask, mask);
 	/* Kernel clients on io_uring if asked for. The ring is this thread's
 	 * alone (uring.h says why); start() waits for the outcome. */
 	if (s->lfd >= 0 && s->cfg.io == SURE_HTTP_IO_URING)
 		s->ring_rc = srv_ring_open(s);
+	if (s->ring_rc == 0)
+		STAT_ADD(s, threads, 1); /* counted before start() returns */
 	sure_store(&s->io_known, 1);
 	sure_futex_wake(&s->io_known);
 	if (s->ring_rc < 0)
@@ -385,6 +395,7 @@ static void *loop(void *arg)
 	s->again = NULL;
 	reap(s);
 	close_ring(s);
+	STAT_SUB(s, threads, 1);
 	return NULL;
 }
 
@@ -601,4 +612,6 @@ void sure_http_server_stats(struct sure_http_server *srv, struct sure_http_serve
 	out->copied_in = sure_load(&st->copied_in);
 	out->copied_out = sure_load(&st->copied_out);
 	out->io_uring = sure_load(&st->io_uring);
+	out->threads = sure_load(&st->threads);
+	out->cpu_mask = sure_load(&st->cpu_mask);
 }

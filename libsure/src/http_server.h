@@ -189,6 +189,9 @@ struct sure_http_server_stats {
 			     * chunked body); the rest was received in place */
 	uint64_t copied_out; /* answer bytes copied because the socket was full */
 	uint64_t io_uring; /* 1: kernel clients are on io_uring, 0: on epoll */
+	uint64_t threads; /* loop threads running: 1 from its start to its end */
+	uint64_t cpu_mask; /* CPUs 0-63 the loop thread may run on, as the kernel
+			    * has it once placed (0 until the thread runs) */
 };
 void sure_http_server_stats(struct sure_http_server *srv, struct sure_http_server_stats *out);
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -1218,6 +1219,31 @@ static void test_io_mode(void)
 	CHECK_EQ(st.io_uring, io_mode == SURE_HTTP_IO_URING ? 1u : 0u);
 }
 
+/* Its loop thread is counted while it runs, and placed where it was asked:
+ * the CPUs it reports are the kernel's for that thread. */
+static void test_thread_placed(void)
+{
+	struct sure_http_server_config cfg = base_cfg();
+	struct sure_http_server_stats st;
+	struct sure_http_server *s;
+	cpu_set_t mine;
+
+	sure_http_server_stats(S, &st);
+	CHECK_EQ(st.threads, 1);
+	CHECK(st.cpu_mask != 0);
+	/* The first CPU this process may use, alone. */
+	CHECK_EQ(sched_getaffinity(0, sizeof(mine), &mine), 0);
+	int cpu = 0;
+	while (cpu < 63 && !CPU_ISSET(cpu, &mine))
+		cpu++;
+	cfg.cpu_mask = 1ull << cpu;
+	s = start(&cfg);
+	sure_http_server_stats(s, &st);
+	CHECK_EQ(st.threads, 1);
+	CHECK_EQ(st.cpu_mask, 1ull << cpu);
+	sure_http_server_stop(s, 0);
+}
+
 static int uring_rc;
 
 /* Stands for the io_uring pass on a kernel without it. */
@@ -1252,6 +1278,7 @@ static void suite(void)
 	RUN(test_max_conns);
 	RUN(test_big_answer_slow_reader);
 	RUN(test_bad_calls);
+	RUN(test_thread_placed);
 	sure_http_server_stop(S, 1000);
 	S = NULL;
 }

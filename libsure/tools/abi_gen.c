@@ -349,6 +349,8 @@ int main(void)
 	FIELD(sure_dataplane_stats, io_uring);
 	FIELD(sure_dataplane_stats, hop_keyed);
 	FIELD(sure_dataplane_stats, hops_refused);
+	FIELD(sure_dataplane_stats, threads);
+	FIELD(sure_dataplane_stats, cpu_mask);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;
