@@ -217,6 +217,10 @@ Deno.test("install: without systemd or root it says what to do; bad settings are
       [["--vcpu-cpus", "9-1"], /--vcpu-cpus/],
       [["--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.pem"], /--tls-cert/],
       [["--tls-cert", "/", "--tls-key", "/"], /--tls-cert \/: not a file/],
+      // A line break would start another variable in the settings file.
+      [["--host", "127.0.0.1\nSURE_ADMIN_TOKEN=x"], /--host: a line break/],
+      [["--data-dir", "/var/lib/sure\nSURE_INSECURE=1"], /--data-dir: a line break/],
+      [["--iface", "eth1", "--addr", "10.0.0.7"], /--iface goes with --dataplane af_xdp/],
     ] as const
   ) {
     r = await sure(["install", "--print", ...args]);

@@ -59,6 +59,8 @@ export async function installSettings(values: Record<string, FlagValue>): Promis
     throw new UsageError("--token must be 64 hex digits (e.g. `openssl rand -hex 32`)");
   }
   await parseNodeSettings({ ...values, port: String(port), host, "data-dir": dataDir }, noEnv);
+  oneLine("host", host);
+  oneLine("data-dir", dataDir);
   const vars: [string, string][] = [
     ["SURE_PORT", String(port)],
     ["SURE_HOST", host],
@@ -73,11 +75,16 @@ export async function installSettings(values: Record<string, FlagValue>): Promis
     else if (v === true) value = "1";
     else if (o.arg === "FILE") value = await existingFile(name, v);
     else value = v;
-    if (/[\n\r]/.test(value)) throw new UsageError(`--${name}: a line break cannot be a setting`);
-    vars.push([o.env!, value]);
+    vars.push([o.env!, oneLine(name, value)]);
   }
   if (token) vars.push(["SURE_ADMIN_TOKEN", token]);
   return { exec: selfExec(), port, host, dataDir, vars, configPath: CONFIG_PATH };
+}
+
+/** A setting is one line of the settings file: a line break would start another variable. */
+function oneLine(flag: string, value: string): string {
+  if (/[\n\r]/.test(value)) throw new UsageError(`--${flag}: a line break cannot be a setting`);
+  return value;
 }
 
 /** A file flag's absolute path, or a UsageError when it names no readable file. */

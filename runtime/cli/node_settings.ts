@@ -222,6 +222,9 @@ export async function parseNodeSettings(
     throw new UsageError(`--dataplane-io must be epoll or io_uring, not ${dataplaneIo}`);
   }
   const afXdp = dataplane === "af_xdp" ? parseAfXdp(values) : undefined;
+  for (const f of afXdp ? [] : ["iface", "addr", "gateway"]) {
+    if (values[f] !== undefined) throw new UsageError(`--${f} goes with --dataplane af_xdp`);
+  }
   if (afXdp && port === 0) {
     throw new UsageError("--dataplane af_xdp needs a fixed --port (the XDP program steers it)");
   }

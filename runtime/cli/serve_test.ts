@@ -168,6 +168,7 @@ Deno.test("serve: a flag not given is its variable's; a given flag wins; keys co
       ["SURE_PEERS", "b=host:80", /--peer b=host:80/],
       ["SURE_PEER_KEY", "zz", /SURE_PEER_KEY: .*64 hex digits/],
       ["SURE_LABELS", "a=b", /--labels goes with --fleet/],
+      ["SURE_GATEWAY", "10.0.0.1", /--gateway goes with --dataplane af_xdp/],
     ] as const
   ) {
     const one = (n: string) => n === name ? value : undefined;
