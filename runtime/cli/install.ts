@@ -113,6 +113,16 @@ function needSystemd(what: string): void {
   }
 }
 
+/** Whether sure.service runs now. */
+async function isActive(): Promise<boolean> {
+  const out = await new Deno.Command("systemctl", {
+    args: ["is-active", "--quiet", "sure.service"],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return out.success;
+}
+
 async function systemctl(...args: string[]): Promise<void> {
   const out = await new Deno.Command("systemctl", { args, stdout: "null", stderr: "piped" })
     .output();
@@ -167,10 +177,15 @@ export const installCommand: Command = {
     await Deno.chmod(CONFIG_PATH, 0o600);
     await Deno.writeTextFile(UNIT_PATH, unitFile(s), { mode: 0o644 });
     await systemctl("daemon-reload");
-    await systemctl("enable", "--now", "sure.service");
+    // Installed over a running node: it restarts (draining) with the new settings,
+    // which `enable --now` would leave unread until its next start.
+    const running = await isActive();
+    await systemctl("enable", "sure.service");
+    await systemctl(running ? "restart" : "start", "sure.service");
     console.log(
       `installed: ${UNIT_PATH}, settings in ${CONFIG_PATH}, data in ${s.dataDir}; ` +
-        `the node serves on ${s.host}:${s.port} (journalctl -u sure)`,
+        `the node ${running ? "restarted and " : ""}serves on ${s.host}:${s.port} ` +
+        `(journalctl -u sure)`,
     );
     return 0;
   },

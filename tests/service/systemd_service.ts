@@ -5,6 +5,7 @@
  * not pick it up). `sure install` starts the node from its unit; it logs JSON
  * lines to the journal, takes a deployment and answers it; killed with
  * SIGKILL, systemd starts it again and its deployments are back and served;
+ * installed over itself with another setting, it restarts with that setting;
  * `sure uninstall` stops it and keeps the data (installed again, the node
  * serves what it had), `--purge` removes it.
  * Prints how long the restart took (not asserted).
@@ -141,6 +142,25 @@ Deno.test({
       });
       const listening = records.filter((x) => /sure node listening/.test(String(x.msg)));
       assert.equal(listening.length, 2, lines.join("\n"));
+
+      // Installed again over the running node, with another setting: it restarts
+      // with it (enable --now alone would leave the new file unread).
+      const before = await mainPid();
+      r = await sure(
+        "install",
+        ...["--port", String(PORT), "--data-dir", DATA, "--token", TOKEN],
+        ...["--memory-budget", "640"],
+      );
+      assert.equal(r.code, 0, r.out + r.err);
+      assert.match(r.out, /restarted/);
+      assert.ok(await healthy(180_000), (await journal()).join("\n"));
+      assert.notEqual(await mainPid(), before);
+      const h2 = await (await fetch(`${URL}/healthz`)).json();
+      assert.equal(h2.memory.budgetBytes, 640 * 1048576, JSON.stringify(h2.memory));
+      assert.equal(h2.dataplane.hopAuth, "address", "the hop key was not given again");
+      inv = await fetch(`${URL}/invoke/echo`, { method: "POST", body: "reinstalled" });
+      assert.equal(await inv.text(), "reinstalled");
+      step("installed over itself, restarted with the new settings");
     } finally {
       r = await sure("uninstall");
       assert.equal(r.code, 0, r.out + r.err);
