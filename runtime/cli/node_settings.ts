@@ -335,6 +335,23 @@ export async function readKeyHex(
 }
 
 /**
+ * The key files given whose mode lets anyone but their owner read them (ssh
+ * refuses such a key; a node warns): the hop key, the fleet key (it opens the
+ * fleet's secrets) and the TLS key.
+ */
+export async function looseKeyFiles(values: Record<string, FlagValue>): Promise<string[]> {
+  const loose: string[] = [];
+  for (const name of ["peer-key-file", "fleet-key-file", "tls-key"]) {
+    const file = values[name] as string | undefined;
+    const mode = file ? (await Deno.stat(file).catch(() => null))?.mode : null;
+    if (file && mode != null && (mode & 0o077) !== 0) {
+      loose.push(`--${name} ${file} (mode ${(mode & 0o777).toString(8).padStart(4, "0")})`);
+    }
+  }
+  return loose;
+}
+
+/**
  * The hop key (hop_key.ts): --peer-key-file or SURE_PEER_KEY, else the
  * fleet's (derived from its key) when the node is in a fleet with one.
  */

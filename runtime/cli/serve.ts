@@ -6,10 +6,19 @@
 // every module takes `z` from @hono/zod-openapi (tests/zod_import_test.ts).
 import { consoleLogger } from "../log.ts";
 import type { Command, FlagValue } from "./command.ts";
-import { NODE_OPTIONS, parseNodeSettings, processEnv, withEnv } from "./node_settings.ts";
+import {
+  looseKeyFiles,
+  NODE_OPTIONS,
+  parseNodeSettings,
+  processEnv,
+  withEnv,
+} from "./node_settings.ts";
 
 async function run(values: Record<string, FlagValue>, examples: boolean) {
   const settings = await parseNodeSettings(withEnv(values, processEnv), processEnv);
+  for (const file of await looseKeyFiles(values)) {
+    consoleLogger("warn", `${file} can be read by others than its owner: chmod 600 it`);
+  }
   const { startNode, STOP_GRACE_MS } = await import("../node.ts");
   const node = await startNode({
     ...settings,

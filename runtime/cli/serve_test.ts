@@ -1,6 +1,7 @@
 /** `sure serve`'s flags and their variables (node_settings.ts; no node needed). */
 import assert from "node:assert/strict";
 import {
+  looseKeyFiles,
   noEnv,
   parseAfXdp,
   parseFleet,
@@ -173,5 +174,27 @@ Deno.test("serve: a flag not given is its variable's; a given flag wins; keys co
   ) {
     const one = (n: string) => n === name ? value : undefined;
     await assert.rejects(parseNodeSettings(withEnv({}, one), one), why, name);
+  }
+});
+
+Deno.test("serve: a key file others can read is named, with its mode", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const hop = `${dir}/hop.key`, fleet = `${dir}/fleet.key`;
+    await Deno.writeTextFile(hop, "ab".repeat(32), { mode: 0o600 });
+    await Deno.chmod(hop, 0o600);
+    await Deno.writeTextFile(fleet, "cd".repeat(32));
+    await Deno.chmod(fleet, 0o640);
+    assert.deepEqual(await looseKeyFiles({ "peer-key-file": hop }), []);
+    assert.deepEqual(await looseKeyFiles({ "peer-key-file": hop, "fleet-key-file": fleet }), [
+      `--fleet-key-file ${fleet} (mode 0640)`,
+    ]);
+    await Deno.chmod(hop, 0o604);
+    assert.equal((await looseKeyFiles({ "peer-key-file": hop })).length, 1);
+    assert.equal((await looseKeyFiles({ "tls-key": fleet })).length, 1);
+    // Not a key (a certificate is public), or no file at all (the parser says so).
+    assert.deepEqual(await looseKeyFiles({ "tls-cert": fleet, "peer-key-file": `${dir}/no` }), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
