@@ -1,1 +1,0 @@
-cd "$1"; shift; bash scripts/test_phases.sh deno -- "$@"
