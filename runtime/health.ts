@@ -203,9 +203,10 @@ function front(f: FrontInfo | undefined): Health["dataplane"] {
           inChains: s.inChains,
           parked: s.parked,
         },
+        threads: s.threads,
+        cpus: s.cpus,
       }
       : {}),
-    ...(s ? { threads: s.threads, cpus: s.cpus } : {}),
     ...(f.stack && s
       ? {
         stack: {

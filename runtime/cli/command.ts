@@ -36,6 +36,8 @@ export interface OptionDoc {
   env?: string;
   /** The flag names a file; its variable holds what the file holds (a key). */
   fileContent?: boolean;
+  /** The flag names a file that holds a secret: a node warns when others can read it. */
+  secret?: boolean;
 }
 
 /** A parsed flag: a string, a boolean, every value of a repeatable one, or absent. */

@@ -106,6 +106,7 @@ export const NODE_OPTIONS: Record<string, OptionDoc> = {
     arg: "FILE",
     env: "SURE_PEER_KEY",
     fileContent: true,
+    secret: true,
     help: "the hop key (64 hex digits, the same on every node of a chain): hops are signed with " +
       "it and a hop without its MAC is refused; without it, hops are taken on the sender's " +
       "address alone (in a fleet with a fleet key, derived from that key by default)",
@@ -122,7 +123,13 @@ export const NODE_OPTIONS: Record<string, OptionDoc> = {
     env: "SURE_TLS_CERT",
     help: "PEM certificate chain: the admin API is also served over TLS on --admin-port",
   },
-  "tls-key": { type: "string", arg: "FILE", env: "SURE_TLS_KEY", help: "its PEM private key" },
+  "tls-key": {
+    type: "string",
+    arg: "FILE",
+    env: "SURE_TLS_KEY",
+    secret: true,
+    help: "its PEM private key",
+  },
   "admin-port": {
     type: "string",
     arg: "PORT",
@@ -153,6 +160,7 @@ export const NODE_OPTIONS: Record<string, OptionDoc> = {
     arg: "FILE",
     env: "SURE_FLEET_KEY",
     fileContent: true,
+    secret: true,
     help: "the fleet key (64 hex digits, the same on every node) that seals secrets in the fleet",
   },
   "fleet-domain": {
@@ -335,14 +343,14 @@ export async function readKeyHex(
 }
 
 /**
- * The key files given whose mode lets anyone but their owner read them (ssh
- * refuses such a key; a node warns): the hop key, the fleet key (it opens the
- * fleet's secrets) and the TLS key.
+ * The secret files given (options marked secret: the hop key, the fleet key,
+ * which opens the fleet's secrets, and the TLS key) whose mode lets anyone but
+ * their owner read them (ssh refuses such a key; a node warns).
  */
 export async function looseKeyFiles(values: Record<string, FlagValue>): Promise<string[]> {
   const loose: string[] = [];
-  for (const name of ["peer-key-file", "fleet-key-file", "tls-key"]) {
-    const file = values[name] as string | undefined;
+  for (const [name, o] of Object.entries(NODE_OPTIONS)) {
+    const file = o.secret ? values[name] as string | undefined : undefined;
     const mode = file ? (await Deno.stat(file).catch(() => null))?.mode : null;
     if (file && mode != null && (mode & 0o077) !== 0) {
       loose.push(`--${name} ${file} (mode ${(mode & 0o777).toString(8).padStart(4, "0")})`);
