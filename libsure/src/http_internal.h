@@ -147,6 +147,7 @@ struct sure_http_server {
 	pthread_t thr;
 	uint64_t now_ns; /* the loop's clock, read once per round */
 	uint64_t next_sweep_ns, listen_resume_ns;
+	uint64_t zs_timer_ns; /* when the Z-stack's next timer is due (cfg.zs) */
 	struct conn *conns, *grave, *pool, *again;
 	uint32_t nconns, npool;
 	/* Registered from any thread: prepended under lock, read by the loop. */
@@ -172,6 +173,9 @@ int zsrv_attach(struct sure_http_server *s);
 /* Accepts on it (before: the stack resets connections to the port). */
 int zsrv_listen(struct sure_http_server *s);
 void zsrv_poll(struct sure_http_server *s); /* frames, timers, socket events */
+/* lwIP's timers if due, then the round's sends out; once a loop round. */
+void zsrv_timers(struct sure_http_server *s);
+#define ZS_TIMER_MAX_MS 100u
 void zsrv_stop_listening(struct sure_http_server *s);
 
 /* Work for a connection: conn_drive() runs it after this round's events,

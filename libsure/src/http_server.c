@@ -320,6 +320,8 @@ static int wait_ms(struct sure_http_server *s)
 			t = k->next_ns;
 	if (s->draining && s->drain_deadline_ns < t)
 		t = s->drain_deadline_ns;
+	if (s->cfg.zs && s->zs_timer_ns < t)
+		t = s->zs_timer_ns;
 	if (t <= s->now_ns)
 		return 0;
 	return (int)((t - s->now_ns + 999999) / 1000000);
@@ -373,13 +375,10 @@ static void *loop(void *arg)
 			dispatch(s, &evs[i]);
 		run_again(s);
 		run_ticks(s);
-		if (s->now_ns >= s->next_sweep_ns) {
+		if (s->now_ns >= s->next_sweep_ns)
 			sweep(s);
-			if (s->cfg.zs)
-				zsrv_poll(s); /* lwIP's timers: retransmissions, ARP, TIME-WAIT */
-		}
 		if (s->cfg.zs)
-			zstack_flush(s->cfg.zs); /* what this round's answers queued */
+			zsrv_timers(s); /* lwIP's: retransmissions, delayed ACKs, ARP, TIME-WAIT */
 		if (s->draining && (!s->conns || s->now_ns >= s->drain_deadline_ns))
 			break;
 		reap(s);

@@ -66,6 +66,19 @@ void zsrv_poll(struct sure_http_server *s)
 	zstack_poll(s->cfg.zs);
 }
 
+void zsrv_timers(struct sure_http_server *s)
+{
+	uint32_t ms;
+
+	if (s->now_ns >= s->zs_timer_ns)
+		zstack_poll(s->cfg.zs);
+	/* Read after every round (a round's packets, connects and sends arm
+	 * timers too); the loop wakes for it, at least every ZS_TIMER_MAX_MS. */
+	ms = zstack_timer_ms(s->cfg.zs);
+	s->zs_timer_ns = s->now_ns + (ms < ZS_TIMER_MAX_MS ? ms : ZS_TIMER_MAX_MS) * 1000000ull;
+	zstack_flush(s->cfg.zs); /* what this round's answers queued */
+}
+
 void zsrv_stop_listening(struct sure_http_server *s)
 {
 	if (!s->zls)

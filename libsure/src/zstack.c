@@ -360,6 +360,12 @@ int zstack_poll(struct zstack *zs)
 	return got == RX_BUDGET;
 }
 
+uint32_t zstack_timer_ms(const struct zstack *zs)
+{
+	(void)zs; /* lwIP's timers are global: one stack a process */
+	return sys_timeouts_sleeptime();
+}
+
 void zstack_flush(struct zstack *zs)
 {
 	if (!zs->tx_pending)

@@ -72,6 +72,9 @@ int zstack_fd(const struct zstack *zs);
 /* Takes in received frames (a bounded batch: call again while it returns
  * 1), runs lwIP's timers that are due and delivers socket events. */
 int zstack_poll(struct zstack *zs);
+/* Milliseconds until lwIP's next timer is due (retransmission, delayed
+ * ACK, TIME-WAIT): call zstack_poll() by then. UINT32_MAX: none is. */
+uint32_t zstack_timer_ms(const struct zstack *zs);
 /* Sends what lwIP queued for the wire (one kick per batch): call after a
  * round of sends. */
 void zstack_flush(struct zstack *zs);
