@@ -322,7 +322,7 @@ export const STRUCTS = {
     request_id: 120,
   },
   sure_dataplane_stats: {
-    size: 328,
+    size: 336,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -364,5 +364,6 @@ export const STRUCTS = {
     hops_refused: 304,
     threads: 312,
     cpu_mask: 320,
+    zs_retransmit_timeouts: 328,
   },
 } as const;

@@ -131,7 +131,10 @@ export interface DataplaneStats {
     copiedIn: number;
     copiedOut: number;
     copiedWire: number;
+    /** TCP segments sent again on duplicate ACKs (fast retransmit). */
     retransmits: number;
+    /** Retransmission timeouts (each sends the oldest unacknowledged segment again). */
+    retransmitTimeouts: number;
     resets: number;
     drops: number;
     connsOpen: number;
@@ -420,6 +423,7 @@ export class Dataplane {
         copiedOut: s.u64("zs_copied_out"),
         copiedWire: s.u64("zs_copied_wire"),
         retransmits: s.u64("zs_retransmits"),
+        retransmitTimeouts: s.u64("zs_retransmit_timeouts"),
         resets: s.u64("zs_resets"),
         drops: s.u64("zs_drops"),
         connsOpen: s.u64("zs_conns_open"),

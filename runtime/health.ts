@@ -86,7 +86,10 @@ export const HealthSchema = z.object({
       rxFrames: z.number().int().describe("Frames received"),
       txFrames: z.number().int().describe("Frames sent"),
       retransmits: z.number().int().describe(
-        "TCP segments sent again on duplicate ACKs (fast retransmit; timeouts are not counted)",
+        "TCP segments sent again on duplicate ACKs (fast retransmit)",
+      ),
+      retransmitTimeouts: z.number().int().describe(
+        "TCP retransmission timeouts (each sends the oldest unacknowledged segment again)",
       ),
       drops: z.number().int().describe(
         "Frames dropped (by the kernel for want of room, or by the stack)",
@@ -130,6 +133,7 @@ export interface FrontInfo {
       rxFrames: number;
       txFrames: number;
       retransmits: number;
+      retransmitTimeouts: number;
       drops: number;
       rxDropped: number;
       xdp: "native" | "generic";
@@ -216,6 +220,7 @@ function front(f: FrontInfo | undefined): Health["dataplane"] {
           rxFrames: s.stack.rxFrames,
           txFrames: s.stack.txFrames,
           retransmits: s.stack.retransmits,
+          retransmitTimeouts: s.stack.retransmitTimeouts,
           drops: s.stack.drops + s.stack.rxDropped,
           xdp: s.stack.xdp,
           multiBuffer: s.stack.multiBuffer,

@@ -249,6 +249,8 @@ for (const backend of ["sockets", "af_xdp"] as const) {
           assert.ok(frames >= h.stack.rxFrames, `${frames} frames`);
           const wire = await metric(a, /sure_zstack_copied_bytes_total\{kind="wire"\} (\d+)/);
           assert.ok(wire >= big.length, `${wire} bytes copied into TX frames`);
+          const rto = await metric(a, /sure_zstack_retransmit_timeouts_total (\d+)/);
+          assert.ok(rto >= h.stack.retransmitTimeouts, `${rto} retransmission timeouts`);
           // The mode is the port's choice (generic on veth with multi-buffer
           // AF_XDP, which Linux has from 6.6); without multi-buffer no packet
           // comes in more than one frame.

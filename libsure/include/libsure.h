@@ -677,9 +677,9 @@ struct sure_dataplane_stats {
 	/* The Z-stack (af_xdp; zero on sockets): frames and bytes on the wire,
 	 * frames the kernel dropped for want of room, bytes the stack copied
 	 * (out of received frames, into its segments, into TX frames: veth's
-	 * copy mode), TCP segments sent again on duplicate ACKs (lwIP does not
-	 * count retransmission timeouts), connections that ended in an error, frames
-	 * the stack dropped, its connections open and made in all. */
+	 * copy mode), TCP segments sent again on duplicate ACKs, connections
+	 * that ended in an error, frames the stack dropped, its connections
+	 * open and made in all. */
 	uint64_t zs_rx_frames, zs_tx_frames, zs_rx_bytes, zs_tx_bytes, zs_rx_dropped;
 	uint64_t zs_copied_in, zs_copied_out, zs_copied_wire;
 	uint64_t zs_retransmits, zs_resets, zs_drops, zs_conns_open, zs_conns_total;
@@ -699,6 +699,9 @@ struct sure_dataplane_stats {
 	/* The server's loop threads running now, and the CPUs (0-63) the loop
 	 * thread may run on, as the kernel has them. */
 	uint64_t threads, cpu_mask;
+	/* The Z-stack's TCP retransmission timeouts (its fast retransmissions
+	 * are zs_retransmits). */
+	uint64_t zs_retransmit_timeouts;
 };
 SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_dataplane_stats *out,
 				  size_t size);

@@ -58,6 +58,7 @@ void sure_dp_zstack_stats(struct sure_dataplane *dp, struct sure_dataplane_stats
 	out->zs_copied_out = z.copied_out;
 	out->zs_copied_wire = z.copied_wire;
 	out->zs_retransmits = z.retransmits;
+	out->zs_retransmit_timeouts = z.retransmit_timeouts;
 	out->zs_resets = z.resets;
 	out->zs_drops = z.drops;
 	out->zs_conns_open = z.conns_open;

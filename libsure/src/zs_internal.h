@@ -52,6 +52,8 @@ struct zstack {
 	/* Counters (this thread writes, others read). */
 	uint64_t rx_frames, rx_bytes, copied_in, copied_out, drops, resets;
 	uint64_t conns_open, conns_total;
+	uint64_t rto; /* retransmission timeouts */
+	uint32_t ticks_seen; /* lwIP's tcp_ticks when they were last counted */
 };
 
 /* zs_sock.c */

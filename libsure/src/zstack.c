@@ -92,6 +92,23 @@ static void deliver(struct zstack *zs, struct pbuf *p, unsigned n)
 		pbuf_free(p);
 }
 
+/* lwIP's timers that are due, and the retransmission timeouts they took.
+ * lwIP counts fast retransmissions only. A timeout leaves its pcb with
+ * nrtx > 0 and rtime just reset to 0, while the same slow-timer pass
+ * counted every other running rtime up to 1 or more, and an ACK of new
+ * data clears nrtx: right after a pass (tcp_ticks moved), the pcbs in that
+ * state are this pass's timeouts. Passes come at most every 100 ms. */
+static void run_timers(struct zstack *zs)
+{
+	sys_check_timeouts();
+	if (tcp_ticks == zs->ticks_seen)
+		return;
+	zs->ticks_seen = tcp_ticks;
+	for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next)
+		if (p->nrtx && p->rtime == 0)
+			zs->rto++;
+}
+
 /* One received packet of n frames. */
 static void on_packet(void *arg, const struct zs_frag *f, unsigned n)
 {
@@ -320,7 +337,7 @@ void zstack_inject(struct zstack *zs, const uint8_t *frame, uint32_t len, unsign
 			pbuf_cat(p, q);
 	}
 	deliver(zs, p, pieces);
-	sys_check_timeouts();
+	run_timers(zs);
 	zs_sock_deliver(zs);
 }
 
@@ -354,7 +371,7 @@ int zstack_poll(struct zstack *zs)
 {
 	unsigned got = zs_port_rx(zs->port, RX_BUDGET, on_packet, zs);
 
-	sys_check_timeouts();
+	run_timers(zs);
 	zs_sock_deliver(zs);
 	zstack_flush(zs);
 	return got == RX_BUDGET;
@@ -397,6 +414,7 @@ void zstack_stats(const struct zstack *zs, struct zstack_stats *out)
 	 * tcpestabresets counts every close of an established connection, so
 	 * resets are ours: connections that ended in an error. */
 	out->retransmits = lwip_stats.mib2.tcpretranssegs;
+	out->retransmit_timeouts = zs->rto;
 	out->resets = zs->resets;
 	out->drops = zs->drops + ps.rx_invalid + lwip_stats.link.drop + lwip_stats.ip.drop +
 		     lwip_stats.tcp.drop + lwip_stats.etharp.drop + lwip_stats.icmp.drop;

@@ -123,8 +123,10 @@ struct zstack_stats {
 	uint64_t copied_in; /* payload copied out of frames: recv, plus slow readers' */
 	uint64_t copied_out; /* bytes copied into lwIP's segments by sends */
 	uint64_t copied_wire; /* bytes copied into TX frames (copy mode) */
-	uint64_t retransmits; /* TCP segments sent again on duplicate ACKs (fast retransmit;
-			       * lwIP does not count retransmission timeouts) */
+	uint64_t retransmits; /* TCP segments sent again on duplicate ACKs (fast retransmit) */
+	uint64_t retransmit_timeouts; /* retransmission timeouts: each sends the oldest
+				       * unacknowledged segment again, and what
+				       * followed it as the window grows back */
 	uint64_t resets; /* connections that ended in an error: reset, given up, refused */
 	uint64_t drops; /* packets dropped: by lwIP (bad, unwanted or no memory), by the
 			 * stack (refused descriptors, a long packet that is not IPv4) */

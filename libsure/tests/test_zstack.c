@@ -459,6 +459,8 @@ static void test_loss(void)
 		return;
 	CHECK(st.retransmits > 0);
 	CHECK(st.drops > 0);
+	fprintf(stderr, "# loss: %llu fast retransmits, %llu timeouts\n",
+		(unsigned long long)st.retransmits, (unsigned long long)st.retransmit_timeouts);
 }
 
 /* A MiB each way with the program in one mode, forced: native (veth's own
@@ -492,6 +494,70 @@ static void test_native_mode(void)
 static void test_generic_mode(void)
 {
 	mib_in_mode(ZS_XDP_GENERIC);
+}
+
+/* A connection the stack makes, on the server's thread (lwIP is that
+ * thread's alone): opened, then closed when close_req is set. */
+static struct {
+	atomic_int close_req, done;
+	struct zs_sock *s;
+} dialer;
+
+static void on_dialed(void *arg, unsigned events)
+{
+	(void)arg;
+	(void)events;
+}
+
+static void dial_tick(void *arg, uint64_t now_ns)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
+
+	(void)now_ns;
+	if (atomic_load(&dialer.done))
+		return;
+	if (!dialer.s) {
+		inet_pton(AF_INET, (const char *)arg, &to.sin_addr);
+		if (zs_connect(zs, &to, on_dialed, NULL, &dialer.s) < 0)
+			atomic_store(&dialer.done, -1);
+	} else if (atomic_load(&dialer.close_req)) {
+		zs_close(dialer.s);
+		dialer.s = NULL;
+		atomic_store(&dialer.done, 1);
+	}
+}
+
+/* A SYN to an address nobody has gets no answer at all, so only a
+ * retransmission timeout sends it again (lwIP's first is 3 s): the stack
+ * counts it. */
+static void test_syn_timeout(void)
+{
+	struct zstack_stats st;
+
+	if (env_rc > 0)
+		SKIP("%s", env_why);
+	int rc = start(0, &zs, &srv);
+	CHECK_EQ(rc, 0);
+	if (rc < 0)
+		return;
+	zstack_stats(zs, &st);
+	uint64_t fast = st.retransmits; /* lwIP's count: the process's */
+	CHECK_EQ(st.retransmit_timeouts, 0);
+	CHECK_EQ(sure_http_server_tick(srv, 10, dial_tick, (void *)"10.77.0.99"), 0);
+	for (int i = 0; i < 100; i++) {
+		zstack_stats(zs, &st);
+		if (st.retransmit_timeouts)
+			break;
+		usleep(100000);
+	}
+	CHECK_EQ(st.retransmit_timeouts, 1);
+	CHECK_EQ(st.retransmits, fast); /* no duplicate ACK came either */
+	atomic_store(&dialer.close_req, 1);
+	wait_until(&dialer.done, 1);
+	CHECK_EQ(atomic_load(&dialer.done), 1);
+	stop(zs, srv);
+	zs = NULL;
+	srv = NULL;
 }
 
 /* A server that holds its accepts: the stack runs (it answers ping) but
@@ -553,5 +619,6 @@ int main(void)
 	RUN(test_native_mode);
 	RUN(test_generic_mode);
 	RUN(test_hold_accept);
+	RUN(test_syn_timeout);
 	return CHECK_DONE();
 }

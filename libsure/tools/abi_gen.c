@@ -351,6 +351,7 @@ int main(void)
 	FIELD(sure_dataplane_stats, hops_refused);
 	FIELD(sure_dataplane_stats, threads);
 	FIELD(sure_dataplane_stats, cpu_mask);
+	FIELD(sure_dataplane_stats, zs_retransmit_timeouts);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;

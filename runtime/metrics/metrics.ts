@@ -404,10 +404,16 @@ function stackFamilies(z: DataplaneStats["stack"]): Family[] {
     ),
     counter(
       "sure_zstack_retransmits_total",
-      "TCP segments sent again on duplicate ACKs (fast retransmit; lwIP does not count " +
-        "retransmission timeouts).",
+      "TCP segments sent again on duplicate ACKs (fast retransmit).",
       [
         { labels: {}, value: z.retransmits },
+      ],
+    ),
+    counter(
+      "sure_zstack_retransmit_timeouts_total",
+      "TCP retransmission timeouts: each sends the oldest unacknowledged segment again.",
+      [
+        { labels: {}, value: z.retransmitTimeouts },
       ],
     ),
     counter(
