@@ -148,8 +148,10 @@ int main(int argc, char **argv)
 		zstack_stats(zs, &z);
 		fprintf(stderr,
 			"tool_http_echo: Z-stack: %" PRIu64 " frames in, %" PRIu64 " out, %" PRIu64
-			" retransmits, %" PRIu64 " dropped by the kernel, %" PRIu64 " by the stack\n",
-			z.rx_frames, z.tx_frames, z.retransmits, z.rx_dropped, z.drops);
+			" fast retransmits, %" PRIu64 " retransmission timeouts, %" PRIu64
+			" dropped by the kernel, %" PRIu64 " by the stack\n",
+			z.rx_frames, z.tx_frames, z.retransmits, z.retransmit_timeouts, z.rx_dropped,
+			z.drops);
 		zstack_close(zs);
 	}
 	fprintf(stderr,
