@@ -59,23 +59,29 @@ int zsrv_listen(struct sure_http_server *s)
 	return zs_listen(s->cfg.zs, s->cfg.port, on_accept, s, &s->zls);
 }
 
+/* Polls the stack, then reads when lwIP's next timer is due: a poll's
+ * packets and timers are what arm them (a connect made between polls arms
+ * lwIP's TCP timer too, late by at most ZS_TIMER_MAX_MS). */
+static void poll_and_rearm(struct sure_http_server *s)
+{
+	uint32_t ms;
+
+	zstack_poll(s->cfg.zs);
+	ms = zstack_timer_ms(s->cfg.zs);
+	s->zs_timer_ns = s->now_ns + (ms < ZS_TIMER_MAX_MS ? ms : ZS_TIMER_MAX_MS) * 1000000ull;
+}
+
 void zsrv_poll(struct sure_http_server *s)
 {
 	/* A bounded batch per event, so the owner's watches get their turn;
 	 * the XSK's fd is level-triggered, so what is left wakes us again. */
-	zstack_poll(s->cfg.zs);
+	poll_and_rearm(s);
 }
 
 void zsrv_timers(struct sure_http_server *s)
 {
-	uint32_t ms;
-
 	if (s->now_ns >= s->zs_timer_ns)
-		zstack_poll(s->cfg.zs);
-	/* Read after every round (a round's packets, connects and sends arm
-	 * timers too); the loop wakes for it, at least every ZS_TIMER_MAX_MS. */
-	ms = zstack_timer_ms(s->cfg.zs);
-	s->zs_timer_ns = s->now_ns + (ms < ZS_TIMER_MAX_MS ? ms : ZS_TIMER_MAX_MS) * 1000000ull;
+		poll_and_rearm(s);
 	zstack_flush(s->cfg.zs); /* what this round's answers queued */
 }
 

@@ -13,9 +13,11 @@
  * Packets longer than a frame: the socket is bound with XDP_USE_SG and the
  * program loaded as taking frags (Linux 6.6 and later), so the kernel splits
  * such a packet over several frames and marks all but the last (copy mode).
- * That is what keeps large transfers working in generic mode, where GRO has
- * joined segments before the program runs, and on veth, which then keeps
- * passing its peer's 64 KiB segments whole to the kernel's own traffic too.
+ * That is what keeps large transfers working in generic mode on veth, whose
+ * peer's GSO hands sends of up to 64 KiB across whole (the kernel skips GRO
+ * on an interface with a generic program, so a NIC's packets stay
+ * wire-sized), and veth then keeps them whole for the kernel's own traffic
+ * too.
  * A kernel without it: bound without, and such packets are the kernel's to
  * drop, as a single-frame socket always had it.
  *
@@ -56,9 +58,9 @@ enum {
 	ZS_XDP_GENERIC,
 };
 
-/* One page per frame: a packet longer than a frame (a jumbo frame, or the
- * up to 64 KiB that GRO joins before generic XDP sees it, or that veth passes
- * on whole) comes in several frames, and copy mode gives at most
+/* One page per frame: a packet longer than a frame (a jumbo frame, or a
+ * send of up to 64 KiB that a veth peer's GSO passes on whole) comes in
+ * several frames, and copy mode gives at most
  * ZS_MAX_FRAGS of them to a packet: 18 pages hold 64 KiB and its headers. */
 #define ZS_FRAME_SIZE 4096u
 #define ZS_MAX_FRAGS 18u

@@ -70,7 +70,7 @@ static void release_all(struct zstack *zs, const struct zs_frag *f, unsigned n)
 
 /* How many bytes of the first of n frames (first_len of them, total in
  * all) lwIP is not given: none of a packet of one frame, which goes to the
- * Ethernet input as it is. A longer packet (GRO's or veth's, up to 64 KiB)
+ * Ethernet input as it is. A longer packet (a veth peer's GSO send, up to 64 KiB)
  * can only be IPv4 for us, its headers in its first frame: its Ethernet
  * header is taken off here, as the whole frame may be longer than the 16-bit
  * length of a pbuf chain. -1: drop it. */

@@ -364,7 +364,7 @@ static void test_counters(void)
 
 	NEED_ENV();
 	zstack_stats(zs, &st);
-	/* Frames of at most ZS_FRAME_SIZE (several to a packet GRO joined). */
+	/* Frames of at most ZS_FRAME_SIZE (several to a packet a GSO send joined). */
 	CHECK(st.rx_bytes > 3ull * BIG && st.rx_frames >= st.rx_bytes / ZS_FRAME_SIZE);
 	CHECK(st.tx_frames > 3 * BIG / 1500);
 	CHECK(st.copied_in >= 3ull * BIG); /* recv copies out of the frames */
@@ -465,9 +465,9 @@ static void test_loss(void)
 
 /* A MiB each way with the program in one mode, forced: native (veth's own
  * XDP, which turns its peer's GSO off: frames are MTU-sized) and generic
- * (as on a driver without native XDP, where GRO has joined the peer's
- * segments, up to 64 KiB, before the program sees them: they come in
- * several frames, or, on a kernel without multi-buffer AF_XDP, never). */
+ * (as on a driver without native XDP; over veth the peer's GSO sends of up
+ * to 64 KiB come whole: in several frames, or, on a kernel without
+ * multi-buffer AF_XDP, as wire-sized packets: see two_mib()). */
 static void mib_in_mode(uint8_t mode)
 {
 	struct zstack_stats st;
