@@ -236,3 +236,38 @@ Deno.test("install: a setting with a space, quotes or a $ is written so that it 
   }
   assert.throws(() => envValue("a\nSURE_TOKEN=x"), /line break/);
 });
+
+Deno.test("install: each key file is read once, so the key it checks is the key it writes", async () => {
+  // A FIFO gives its bytes to one reader: a second read of it would wait for
+  // a writer that never comes, and the call would not end.
+  const dir = await Deno.makeTempDir();
+  try {
+    const hex = "ab".repeat(32);
+    for (const flag of ["peer-key-file", "fleet-key-file"]) {
+      const fifo = `${dir}/${flag}`;
+      const made = await new Deno.Command("mkfifo", { args: ["-m", "600", fifo] }).output();
+      assert.ok(made.success, "mkfifo");
+      const writer = Deno.writeTextFile(fifo, `${hex}\n`);
+      const fleet = flag === "fleet-key-file"
+        ? { fleet: "nats://10.0.0.1:4222", "node-name": "edge-1" }
+        : {};
+      const settings = installSettings({ [flag]: fifo, ...fleet });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((r) => timer = setTimeout(() => r("late"), 5_000));
+      const first = await Promise.race([settings, late]);
+      clearTimeout(timer);
+      await writer;
+      if (first === "late") {
+        // A second reader waits: an empty write ends its wait, then fail.
+        await Deno.writeTextFile(fifo, "");
+        await settings.catch(() => {});
+        assert.fail(`--${flag}: read more than once`);
+      }
+      const s = first;
+      const env = flag === "peer-key-file" ? "SURE_PEER_KEY" : "SURE_FLEET_KEY";
+      assert.deepEqual(s.vars.find(([k]) => k === env), [env, hex]);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

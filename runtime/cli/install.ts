@@ -13,7 +13,13 @@ import {
   type OptionDoc,
   UsageError,
 } from "./command.ts";
-import { NODE_OPTIONS, noEnv, parseNodeSettings, readKeyHex } from "./node_settings.ts";
+import {
+  type KeyTexts,
+  NODE_OPTIONS,
+  noEnv,
+  parseNodeSettings,
+  readKeyHex,
+} from "./node_settings.ts";
 import {
   CONFIG_PATH,
   configFile,
@@ -58,7 +64,13 @@ export async function installSettings(values: Record<string, FlagValue>): Promis
   if (token !== undefined && !/^[0-9a-f]{64}$/.test(token)) {
     throw new UsageError("--token must be 64 hex digits (e.g. `openssl rand -hex 32`)");
   }
-  await parseNodeSettings({ ...values, port: String(port), host, "data-dir": dataDir }, noEnv);
+  // Each key file is read once: the key checked is the key written.
+  const texts: KeyTexts = new Map();
+  await parseNodeSettings(
+    { ...values, port: String(port), host, "data-dir": dataDir },
+    noEnv,
+    texts,
+  );
   oneLine("host", host);
   oneLine("data-dir", dataDir);
   const vars: [string, string][] = [
@@ -70,7 +82,7 @@ export async function installSettings(values: Record<string, FlagValue>): Promis
     const v = values[name];
     if (v === undefined || v === false || OWN.has(name)) continue;
     let value: string;
-    if (o.fileContent) value = (await readKeyHex(values, name, noEnv))!.trim();
+    if (o.fileContent) value = (await readKeyHex(values, name, noEnv, texts))!.trim();
     else if (Array.isArray(v)) value = v.map((s) => s.trim()).join(",");
     else if (v === true) value = "1";
     else if (o.arg === "FILE") value = await existingFile(name, v);

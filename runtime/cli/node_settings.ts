@@ -206,6 +206,7 @@ export type NodeSettings = Omit<NodeOptions, "examples" | "token">;
 export async function parseNodeSettings(
   values: Record<string, FlagValue>,
   env: EnvLookup,
+  texts: KeyTexts = new Map(),
 ): Promise<NodeSettings> {
   const port = intFlag("port", values.port) ?? 8080;
   if (port > 65535) throw new UsageError("--port must be at most 65535");
@@ -242,8 +243,8 @@ export async function parseNodeSettings(
   }
   const peers = parsePeers((values.peer as string[] | undefined) ?? []);
   const tls = parseTls(values);
-  const fleet = await parseFleet(values, nodeName, env);
-  const hopKey = await parseHopKey(values, fleet !== undefined, env);
+  const fleet = await parseFleet(values, nodeName, env, texts);
+  const hopKey = await parseHopKey(values, fleet !== undefined, env, texts);
   return {
     ...(fleet ? { fleet } : {}),
     port,
@@ -269,6 +270,7 @@ export async function parseFleet(
   values: Record<string, FlagValue>,
   nodeName: string | undefined,
   env: EnvLookup = noEnv,
+  texts: KeyTexts = new Map(),
 ): Promise<FleetOptions | undefined> {
   const flag = (name: string) => values[name] as string | undefined;
   const servers = flag("fleet");
@@ -299,7 +301,7 @@ export async function parseFleet(
   if (domain !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(domain)) {
     throw new UsageError(`--fleet-domain ${domain}: letters, digits, - and _ only`);
   }
-  const keyHex = await readKeyHex(values, "fleet-key-file", env);
+  const keyHex = await readKeyHex(values, "fleet-key-file", env, texts);
   let key: CryptoKey | undefined;
   if (keyHex !== undefined) {
     try {
@@ -327,19 +329,29 @@ function keySource(values: Record<string, FlagValue>, flag: string): string {
   return file ? `--${flag} ${file}` : NODE_OPTIONS[flag].env!;
 }
 
+/**
+ * The key files read so far, by flag: each is read once, so that what is
+ * checked is what is used (install checks a key, then copies it).
+ */
+export type KeyTexts = Map<string, Promise<string>>;
+
 /** A key's hex digits from --FLAG FILE, else from its variable (which holds the key itself). */
 export async function readKeyHex(
   values: Record<string, FlagValue>,
   flag: string,
   env: EnvLookup,
+  texts: KeyTexts = new Map(),
 ): Promise<string | undefined> {
   const file = values[flag] as string | undefined;
   if (!file) return env(NODE_OPTIONS[flag].env!);
-  try {
-    return await Deno.readTextFile(file);
-  } catch (e) {
-    throw new UsageError(`--${flag} ${file}: ${(e as Error).message}`);
+  let text = texts.get(flag);
+  if (!text) {
+    text = Deno.readTextFile(file).catch((e) => {
+      throw new UsageError(`--${flag} ${file}: ${(e as Error).message}`);
+    });
+    texts.set(flag, text);
   }
+  return await text;
 }
 
 /**
@@ -367,8 +379,9 @@ export async function parseHopKey(
   values: Record<string, FlagValue>,
   inFleet: boolean,
   env: EnvLookup = noEnv,
+  texts: KeyTexts = new Map(),
 ): Promise<Uint8Array | undefined> {
-  const hex = await readKeyHex(values, "peer-key-file", env);
+  const hex = await readKeyHex(values, "peer-key-file", env, texts);
   if (hex !== undefined) {
     try {
       return keyFromHex(hex, "hop key");
@@ -376,7 +389,7 @@ export async function parseHopKey(
       throw new UsageError(`${keySource(values, "peer-key-file")}: ${(e as Error).message}`);
     }
   }
-  const fleetHex = inFleet ? await readKeyHex(values, "fleet-key-file", env) : undefined;
+  const fleetHex = inFleet ? await readKeyHex(values, "fleet-key-file", env, texts) : undefined;
   return fleetHex === undefined ? undefined : await hopKeyOfFleet(fleetHex);
 }
 
