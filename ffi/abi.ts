@@ -322,7 +322,7 @@ export const STRUCTS = {
     request_id: 120,
   },
   sure_dataplane_stats: {
-    size: 336,
+    size: 360,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -365,5 +365,8 @@ export const STRUCTS = {
     threads: 312,
     cpu_mask: 320,
     zs_retransmit_timeouts: 328,
+    forwarded: 336,
+    forwards_refused: 344,
+    forward_failures: 352,
   },
 } as const;

@@ -85,12 +85,22 @@ export interface RouteStats {
 
 export { type DataplaneEvent, EVENT_BATCH } from "./dataplane_events.ts";
 
+/** A node that runs a function, and where its public port answers ("a.b.c.d:port"). */
+export interface ForwardTarget {
+  node: string;
+  addr: string;
+}
+
 export interface DataplaneStats {
   connsOpen: number;
   connsAccepted: number;
   connsRefused: number;
   requests: number;
   tunnelled: number;
+  /** Invokes sent to other nodes of the fleet: in all, refused (to the Hono app instead), failed. */
+  forwarded: number;
+  forwardsRefused: number;
+  forwardFailures: number;
   parseErrors: number;
   timeouts: number;
   bytesIn: number;
@@ -160,6 +170,11 @@ function putString(
   }
   s.bytes.set(b, at);
   s.bytes[at + b.byteLength] = 0;
+}
+
+/** A NUL-terminated copy of s, as the C side reads strings. */
+function cstr(s: string): Uint8Array<ArrayBuffer> {
+  return enc.encode(s + "\0") as Uint8Array<ArrayBuffer>;
 }
 
 /** "name: value\n" lines, NUL-terminated, as the C side reads them. */
@@ -302,6 +317,29 @@ export class Dataplane {
     if (rc < 0) throw errorFromErrno("sure_dataplane_set_hop_key", rc);
   }
 
+  /**
+   * Where an /invoke of `name`, a function other nodes of the fleet run, goes
+   * when no route here serves it: to these nodes in turn, straight from C
+   * (libsure.h's sure_dataplane_forward); none: the Hono app decides.
+   */
+  forward(self: string, name: string, timeoutMs: number, targets: ForwardTarget[]): void {
+    const list = targets.map((t) => `${t.node}=${t.addr}`).join(" ");
+    const rc = libsure().sure_dataplane_forward(
+      this.#handle(),
+      cstr(self),
+      cstr(name),
+      timeoutMs,
+      cstr(list),
+    );
+    if (rc < 0) throw errorFromErrno(`sure_dataplane_forward ${name} ${list}`, rc);
+  }
+
+  /** The node stopped answering: what was forwarded to it fails now (502 naming it). */
+  forwardDead(node: string): void {
+    const rc = libsure().sure_dataplane_forward_dead(this.#handle(), cstr(node));
+    if (rc < 0) throw errorFromErrno(`sure_dataplane_forward_dead ${node}`, rc);
+  }
+
   unroute(route: number): void {
     libsure().sure_dataplane_unroute(this.#handle(), route);
   }
@@ -393,6 +431,9 @@ export class Dataplane {
       connsRefused: s.u64("conns_refused"),
       requests: s.u64("requests"),
       tunnelled: s.u64("tunnelled"),
+      forwarded: s.u64("forwarded"),
+      forwardsRefused: s.u64("forwards_refused"),
+      forwardFailures: s.u64("forward_failures"),
       parseErrors: s.u64("parse_errors"),
       timeouts: s.u64("timeouts"),
       bytesIn: s.u64("bytes_in"),

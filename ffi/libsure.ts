@@ -190,6 +190,11 @@ export const SYMBOLS = {
   // dp, token (hex), its length
   sure_dataplane_set_token: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
   sure_dataplane_set_hop_key: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
+  sure_dataplane_forward: {
+    parameters: ["pointer", "buffer", "buffer", "u32", "buffer"],
+    result: "i32",
+  },
+  sure_dataplane_forward_dead: { parameters: ["pointer", "buffer"], result: "i32" },
   sure_dataplane_unroute: { parameters: ["pointer", "u32"], result: "i32" },
   // dp, route, instance, tag, need
   sure_dataplane_lend: { parameters: ["pointer", "u32", "pointer", "u32", "u32"], result: "i32" },

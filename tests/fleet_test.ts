@@ -32,6 +32,13 @@ import {
   until,
 } from "./fleet_helpers.ts";
 
+/** b's data plane's forwards to other nodes, by outcome (/metrics). */
+async function forwards(node: FleetNode, outcome: string): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const re = new RegExp(`sure_dataplane_forwards_total\\{[^}]*outcome="${outcome}"\\} (\\d+)`);
+  return Number(re.exec(text)?.[1] ?? NaN);
+}
+
 fleetTest(
   "fleet: deploy anywhere, placement, sealed secrets, a dead node's share moves, rm",
   async (nats, nodes) => {
@@ -105,6 +112,7 @@ fleetTest(
       return fns.some((f) => f.name === "north" && f.running.some((n) => n === "a" || n === "c"));
     });
     const big = new Uint8Array(2 << 20).fill(0x61);
+    const sentBefore = await forwards(b, "sent");
     const fwBig = await fetch(`${b.url}/invoke/north`, { method: "POST", body: big });
     const bigText = await fwBig.text();
     assert.match(fwBig.headers.get("x-sure-node") ?? "", /^(a|c)$/, bigText.slice(0, 200));
@@ -115,6 +123,9 @@ fleetTest(
       assert.equal(fwBig.status, 503, bigText);
       assert.match(bigText, /kvm_unavailable/);
     }
+    // b's data plane sent it from C (runtime/fleet/forward_table.ts), not the Hono app.
+    assert.equal(await forwards(b, "sent"), sentBefore + 1);
+    assert.equal(await forwards(b, "failed"), 0);
 
     // Two replicas: on exactly two nodes, the same two every node names.
     res = await deploy(c, { name: "pair" }, [["replicas", "2"]]);

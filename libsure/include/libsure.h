@@ -702,7 +702,28 @@ struct sure_dataplane_stats {
 	/* The Z-stack's TCP retransmission timeouts (its fast retransmissions
 	 * are zs_retransmits). */
 	uint64_t zs_retransmit_timeouts;
+	/* Invokes sent to the fleet's other nodes (sure_dataplane_forward): in
+	 * all, refused by the node (then to the Hono app), and failed before
+	 * the node answered (502 forward_failed, 504 function_timeout). */
+	uint64_t forwarded, forwards_refused, forward_failures;
 };
+/*
+ * Fleets: an /invoke of function `name`, which no route here serves, goes
+ * straight to one of the nodes in `targets` ("node=a.b.c.d:port", space
+ * separated, at most 16; "": none, the Hono app decides), each in turn, as
+ * it came plus x-sure-forwarded-by: <self> (such a request is never sent on
+ * again); its answer gets x-sure-node: <node>. A node that refuses the
+ * connection leaves the request to the Hono app; one that fails before it
+ * answers gets it a 502 forward_failed naming it; one that does not answer
+ * within timeout_ms, a 504 function_timeout. 0 or -EINVAL (a malformed
+ * target or name), -ENOSPC (1024 functions), -ENOMEM. Any thread.
+ */
+SURE_API int sure_dataplane_forward(struct sure_dataplane *dp, const char *self, const char *name,
+				    uint32_t timeout_ms, const char *targets);
+/* Node stopped answering: what was forwarded to it fails now (502
+ * forward_failed naming it; an answer begun is cut). 0, -EINVAL, or
+ * -EAGAIN (8 such calls not yet handled: call again). Any thread. */
+SURE_API int sure_dataplane_forward_dead(struct sure_dataplane *dp, const char *node);
 SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_dataplane_stats *out,
 				  size_t size);
 

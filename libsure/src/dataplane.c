@@ -386,6 +386,7 @@ fail:
 		close(dp->chain_ep);
 	if (dp->hop_ep >= 0)
 		close(dp->hop_ep);
+	sure_dp_forwards_free(dp);
 	free(dp->ev);
 	pthread_cond_destroy(&dp->ev_cond);
 	pthread_mutex_destroy(&dp->lock);
@@ -444,6 +445,7 @@ SURE_API void sure_dataplane_stop(struct sure_dataplane *dp, uint32_t grace_ms)
 	close(dp->notify_fd);
 	close(dp->chain_ep);
 	close(dp->hop_ep);
+	sure_dp_forwards_free(dp);
 	free(dp->ev);
 	pthread_cond_destroy(&dp->ev_cond);
 	pthread_mutex_destroy(&dp->lock);
@@ -465,6 +467,9 @@ SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_datapla
 		.conns_refused = s.conns_refused,
 		.requests = s.requests,
 		.tunnelled = s.tunnelled,
+		.forwarded = s.forwarded,
+		.forwards_refused = s.forwards_refused,
+		.forward_failures = s.forward_failures,
 		.parse_errors = s.parse_errors,
 		.timeouts = s.timeouts,
 		.bytes_in = s.bytes_in,

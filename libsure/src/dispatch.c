@@ -453,7 +453,9 @@ int sure_dp_answer_parked(struct sure_dataplane *dp, uint64_t token, int status,
 	return -ENOENT;
 }
 
-const struct sure_http_ops sure_dp_ops = { .take = take, .run = run, .cancel = cancel };
+const struct sure_http_ops sure_dp_ops = {
+	.take = take, .run = run, .cancel = cancel, .forward = sure_dp_forward
+};
 
 void sure_dp_on_notify(void *arg)
 {

@@ -123,6 +123,12 @@ struct sure_dataplane {
 	struct dp_route *routes[DP_MAX_ROUTES];
 	uint32_t nroutes;
 	int32_t hash[DP_HASH]; /* route id + 1, 0 empty */
+	/* Functions other nodes of the fleet run (dp_forward.c), hashed as the
+	 * routes are; an entry stays once made (no targets: nothing forwarded). */
+	struct dp_fwd *fwd[DP_MAX_ROUTES];
+	uint32_t nfwd;
+	int32_t fwd_hash[DP_HASH];
+	char node[32]; /* this node's name: the forwards' mark */
 	struct dp_inst *busy; /* instances running a request */
 	struct dp_inst *reserved; /* instances receiving a body (busy_next links them) */
 	struct dp_req *free_reqs;
@@ -166,6 +172,12 @@ struct sure_dataplane {
 	/* the traceparent of the request being answered (the node's span), or "" */
 	char traceparent[56];
 };
+
+/* ---- dp_forward.c: invokes of functions other nodes run ---- */
+/* The server's forward(): another node for an /invoke no route here serves. */
+int sure_dp_forward(void *ctx, const struct sure_http_req *req, const uint8_t *head,
+		    struct sure_http_forward *fw);
+void sure_dp_forwards_free(struct sure_dataplane *dp);
 
 /* ---- dispatch.c: the server's callbacks ---- */
 extern const struct sure_http_ops sure_dp_ops;
@@ -270,6 +282,15 @@ void sure_dp_hop_seal(struct sure_dataplane *dp, const struct dp_req *q, uint8_t
 /* Creates or updates the route cfg->name (lock held): its id or -errno. */
 int sure_dp_route_locked(struct sure_dataplane *dp, const struct sure_route_config *cfg);
 struct dp_route *sure_dp_lookup(struct sure_dataplane *dp, const char *name);
+/* The routes' hash of a name (FNV-1a), also the forwards' (dp_forward.c). */
+static inline uint32_t sure_dp_name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
 /* Appends an event (lock held); DONE events may be dropped when the ring is nearly full. */
 void sure_dp_event(struct sure_dataplane *dp, const struct sure_dp_event *ev);
 /* Takes idle instance i out of the route's idle stack. */

@@ -13,18 +13,9 @@
 
 /* ---- routes ---- */
 
-static uint32_t name_hash(const char *s)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
 struct dp_route *sure_dp_lookup(struct sure_dataplane *dp, const char *name)
 {
-	for (uint32_t k = name_hash(name) % DP_HASH, n = 0; n < DP_HASH; n++, k = (k + 1) % DP_HASH) {
+	for (uint32_t k = sure_dp_name_hash(name) % DP_HASH, n = 0; n < DP_HASH; n++, k = (k + 1) % DP_HASH) {
 		int32_t v = dp->hash[k];
 		if (v == 0)
 			return NULL;
@@ -60,7 +51,7 @@ int sure_dp_route_locked(struct sure_dataplane *dp, const struct sure_route_conf
 			return -ENOMEM;
 		r->id = dp->nroutes;
 		dp->routes[dp->nroutes++] = r;
-		uint32_t k = name_hash(cfg->name) % DP_HASH;
+		uint32_t k = sure_dp_name_hash(cfg->name) % DP_HASH;
 		while (dp->hash[k])
 			k = (k + 1) % DP_HASH;
 		dp->hash[k] = (int32_t)r->id + 1;

@@ -7,7 +7,8 @@
  *   http_server.c   the loop: accepts, events, ticks, sweeps, reaping; the API
  *   http_zs.c       the Z-stack's listener and its sockets' events
  *   http_request.c  a connection's requests: parse, take, body, run, timeouts
- *   http_tunnel.c   exchanges relayed to the upstream
+ *   http_tunnel.c   exchanges relayed to the upstream, or to another node
+ *   http_forward.c  what a tunnel to another node adds: its marks, its errors
  *   http_answer.c   answers and the server's own errors
  *   http_conn.c     the connection: open, output, input, close, release
  *   http_uring.c    kernel sockets on io_uring (a completion queues its
@@ -58,7 +59,7 @@ enum conn_state {
 };
 
 /* What happens when conn->deadline_ns passes (the sweep looks every 100 ms). */
-enum deadline_kind { DL_NONE, DL_IDLE, DL_HEAD, DL_BODY, DL_WRITE, DL_LINGER };
+enum deadline_kind { DL_NONE, DL_IDLE, DL_HEAD, DL_BODY, DL_WRITE, DL_LINGER, DL_FORWARD };
 
 struct conn {
 	struct http_ev cev, uev; /* client and upstream socket events */
@@ -98,6 +99,14 @@ struct conn {
 	uint64_t tx_resp_got; /* bytes of the answer received so far */
 	uint64_t tx_resp_total; /* head + body, once its head is read (tx_framed) */
 	size_t tx_resp_off; /* where the answer starts in out */
+	/* A tunnel to another node (fw_on, http_forward.c): fw says where; the
+	 * mark goes into the request's head after fw_mark_at more of its bytes
+	 * (fw_mark_off of it sent), x-sure-node into the answer's after its
+	 * status line (fw_line: still to go in). fw_heard: the node sent a byte,
+	 * so a failure now cuts the answer instead of replacing it. */
+	uint8_t fw_on, fw_done, fw_heard, fw_line;
+	uint32_t fw_mark_at, fw_mark_off;
+	struct sure_http_forward fw;
 	/* Output: [out_off, out_len) still to send (a tunnel: the upstream's bytes). */
 	uint8_t *out;
 	size_t out_cap, out_off, out_len;
@@ -155,6 +164,9 @@ struct sure_http_server {
 	struct http_tick *ticks;
 	struct http_watch *watches;
 	uint32_t stop_req, grace_ms; /* atomics: set by sure_http_server_stop */
+	/* Nodes sure_http_server_fail_node named, under lock, for the loop. */
+	char dead_nodes[8][32];
+	uint32_t ndead;
 	uint32_t open_req; /* atomic: sure_http_server_open asked for the Z-stack's listener */
 	int listening; /* the loop's: accepting (the listeners are up) */
 	int draining;
@@ -267,6 +279,34 @@ void conn_fail(struct conn *c, int status, const char *code, const char *message
 /* http_tunnel.c */
 /* done: the request has no body (its head was all of it). */
 int tunnel_start(struct conn *c, int done);
+/* The same, to the node fw names (the owner's forward()). */
+int tunnel_start_node(struct conn *c, int done, const struct sure_http_forward *fw);
 int tunnel_pump(struct conn *c);
+
+/* http_forward.c: a tunnel to another node (c->fw_on) */
+/* Its marks are still to go in: the request's from where its head ends. */
+void fwd_begin(struct conn *c);
+/* Of len request bytes, those that may go before the mark. */
+size_t fwd_clip(const struct conn *c, size_t len);
+/* n request bytes went; then the mark, if it is its turn: 1 progress, 0 none, -errno. */
+int fwd_sent(struct conn *c, size_t n);
+/* Room to keep free in out for the answer's x-sure-node line. */
+size_t fwd_room(const struct conn *c);
+/* Answer bytes came (at the end of out): the line goes in once its status
+ * line is there; how many bytes that added. */
+size_t fwd_heard(struct conn *c);
+/* The answer's head is held until the line is in. */
+static inline int fwd_holding(const struct conn *c)
+{
+	return c->fw_on && c->fw_line;
+}
+/* The exchange failed (why): replaced by a 502 if the node said nothing yet,
+ * else cut. 0: closed, the caller stops; 1: the 502 is on its way. */
+int fwd_broken(struct conn *c, const char *why);
+/* Its deadline passed: 504 if the node said nothing yet, else cut. */
+void fwd_timeout(struct conn *c);
+/* Whether c is an exchange forwarded to node, and then: it stopped answering. */
+int fwd_to_node(const struct conn *c, const char *node);
+void fwd_node_dead(struct conn *c);
 
 #endif

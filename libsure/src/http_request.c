@@ -110,8 +110,12 @@ static int on_head(struct conn *c, int done)
 	if (!r->invoke)
 		return tunnel_start(c, done);
 	rc = s->cfg.ops->take(s->cfg.ctx, r, c->head, &max_body, &route, &obody, &ocap);
-	if (rc <= 0)
+	if (rc <= 0) {
+		struct sure_http_forward fw;
+		if (s->cfg.ops->forward && s->cfg.ops->forward(s->cfg.ctx, r, c->head, &fw) > 0)
+			return tunnel_start_node(c, done, &fw);
 		return tunnel_start(c, done);
+	}
 	c->taken = 1;
 	c->ex.srv = s;
 	c->ex.req = &c->p.req;
@@ -326,6 +330,10 @@ void conn_sweep(struct conn *c, uint64_t now)
 	case DL_WRITE:
 		STAT_ADD(s, timeouts, 1);
 		conn_close(c);
+		break;
+	case DL_FORWARD:
+		fwd_timeout(c);
+		conn_drive(c);
 		break;
 	default: /* DL_IDLE, DL_LINGER */
 		conn_close(c);

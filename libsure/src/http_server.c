@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -163,6 +164,29 @@ static void begin_drain(struct sure_http_server *s)
 	}
 }
 
+/* The nodes sure_http_server_fail_node named: their exchanges fail now. */
+static void dead_nodes(struct sure_http_server *s)
+{
+	char names[8][32];
+	uint32_t n;
+	struct conn *c, *next;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->ndead;
+	memcpy(names, s->dead_nodes, sizeof(names));
+	s->ndead = 0;
+	pthread_mutex_unlock(&s->lock);
+	for (uint32_t k = 0; k < n; k++) {
+		for (c = s->conns; c; c = next) {
+			next = c->next;
+			if (!fwd_to_node(c, names[k]))
+				continue;
+			fwd_node_dead(c);
+			conn_drive(c);
+		}
+	}
+}
+
 static void dispatch(struct sure_http_server *s, const struct epoll_event *ev)
 {
 	struct http_ev *e = ev->data.ptr;
@@ -185,6 +209,7 @@ static void dispatch(struct sure_http_server *s, const struct epoll_event *ev)
 		}
 		if (sure_load(&s->stop_req) && !s->draining)
 			begin_drain(s);
+		dead_nodes(s);
 		break;
 	case EV_WATCH: {
 		struct http_watch *w = container_of(e, struct http_watch, ev);
@@ -540,6 +565,25 @@ void sure_http_server_stop(struct sure_http_server *srv, uint32_t grace_ms)
 	destroy(srv);
 }
 
+int sure_http_server_fail_node(struct sure_http_server *srv, const char *node)
+{
+	uint64_t one = 1;
+	int rc = 0;
+
+	if (!srv || !node || !node[0] || strlen(node) >= sizeof(srv->dead_nodes[0]))
+		return -EINVAL;
+	pthread_mutex_lock(&srv->lock);
+	if (srv->ndead == 8)
+		rc = -EAGAIN;
+	else
+		snprintf(srv->dead_nodes[srv->ndead++], sizeof(srv->dead_nodes[0]), "%s", node);
+	pthread_mutex_unlock(&srv->lock);
+	if (rc == 0 && write(srv->wfd, &one, sizeof(one)) < 0) {
+		/* An eventfd only fails when its counter would overflow. */
+	}
+	return rc;
+}
+
 int sure_http_server_watch(struct sure_http_server *srv, int fd, void (*fn)(void *arg),
 			   void *arg)
 {
@@ -604,6 +648,9 @@ void sure_http_server_stats(struct sure_http_server *srv, struct sure_http_serve
 	out->conns_refused = sure_load(&st->conns_refused);
 	out->requests = sure_load(&st->requests);
 	out->tunnelled = sure_load(&st->tunnelled);
+	out->forwarded = sure_load(&st->forwarded);
+	out->forwards_refused = sure_load(&st->forwards_refused);
+	out->forward_failures = sure_load(&st->forward_failures);
 	out->parse_errors = sure_load(&st->parse_errors);
 	out->timeouts = sure_load(&st->timeouts);
 	out->bytes_in = sure_load(&st->bytes_in);

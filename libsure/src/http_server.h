@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -50,6 +51,15 @@ struct sure_http_exchange {
 	 * alive until the answer), e.g. one it made up. NULL or "": the client's
 	 * (req->request_id) if it sent a sane one, else none. */
 	const char *request_id;
+};
+
+/* Where forward() sends an /invoke: another node's public port. */
+struct sure_http_forward {
+	struct sockaddr_in addr;
+	char node[32]; /* its name: x-sure-node on the answer, and in errors */
+	char name[64]; /* the function, for errors */
+	uint32_t timeout_ms; /* the whole exchange, else 504 (or cut, once answering) */
+	char mark[64]; /* one header line added to the request: "name: value\r\n" */
 };
 
 struct sure_http_ops {
@@ -80,6 +90,15 @@ struct sure_http_ops {
 	 * side while the owner holds ex counts as gone, as in nginx (499).
 	 * Never called from inside sure_http_answer*. */
 	void (*cancel)(void *ctx, struct sure_http_exchange *ex);
+	/*
+	 * An /invoke that take() did not take (optional, NULL: none): > 0 sends
+	 * it to the node *fw names instead of the upstream (http_forward.c), 0
+	 * to the upstream. A node that refuses the connection gets it to the
+	 * upstream after all; anything else that fails before the node answered
+	 * is the server's 502 forward_failed (or 504 function_timeout).
+	 */
+	int (*forward)(void *ctx, const struct sure_http_req *req, const uint8_t *head,
+		       struct sure_http_forward *fw);
 };
 
 enum { SURE_HTTP_IO_EPOLL = 0, SURE_HTTP_IO_URING = 1 };
@@ -169,6 +188,11 @@ int sure_http_answer_error(struct sure_http_exchange *ex, int status, const char
  * 0 or -errno. */
 int sure_http_server_watch(struct sure_http_server *srv, int fd, void (*fn)(void *arg),
 			   void *arg);
+/* The node of that name stopped answering (its heartbeat expired and its
+ * port is gone): exchanges forwarded to it that it has not begun to answer
+ * fail at once with 502 forward_failed, the others are cut. Any thread;
+ * done on the server's within a round. 0, or -EAGAIN when 8 are waiting. */
+int sure_http_server_fail_node(struct sure_http_server *srv, const char *node);
 /* fn(arg, now_ns) runs every period_ms on the server's thread (deadlines). */
 int sure_http_server_tick(struct sure_http_server *srv, uint32_t period_ms,
 			  void (*fn)(void *arg, uint64_t now_ns), void *arg);
@@ -180,6 +204,9 @@ struct sure_http_server_stats {
 	uint64_t conns_refused; /* over max_conns */
 	uint64_t requests; /* answered on the invoke path */
 	uint64_t tunnelled; /* tunnels to the upstream begun (one exchange, or the rest of a connection) */
+	uint64_t forwarded; /* exchanges sent to another node (forward()) */
+	uint64_t forwards_refused; /* of those, refused by the node: to the upstream instead */
+	uint64_t forward_failures; /* of those, failed before the node answered (502, 504) */
 	uint64_t parse_errors; /* 4xx/5xx from the parser (413s after take() too) */
 	uint64_t timeouts; /* slow clients closed (head, body, write; not idle) */
 	uint64_t bytes_in; /* from clients, tunnels included */

@@ -27,12 +27,16 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "hop_resp.h"
 #include "http_head.h"
 #include "http_internal.h"
+
+#define MS(ms) ((uint64_t)(ms) * 1000000)
 
 /* The upstream-to-client buffer. */
 #define TUNNEL_BUF (64u * 1024)
@@ -69,42 +73,103 @@ static void one_exchange(struct conn *c, int done)
 	c->tx_resp_off = c->out_len;
 }
 
-int tunnel_start(struct conn *c, int done)
+/* Connects c's upstream side to addr, nonblocking: 0 or -errno. */
+static int open_side(struct conn *c, const struct sockaddr *addr, socklen_t len)
 {
 	struct sure_http_server *s = c->srv;
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 				  .data.ptr = &c->uev };
-	int fd, rc;
+	int fd, rc, one = 1;
 
-	if (!s->up_len)
-		return unavailable(c, ENOENT);
-	if (conn_out_reserve(c, TUNNEL_BUF) < 0)
-		return unavailable(c, ENOMEM);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return unavailable(c, errno);
-	/* A unix socket connects at once, or fails (EAGAIN: its backlog is full). */
-	rc = connect(fd, (const struct sockaddr *)&s->up_addr, s->up_len);
-	if (rc < 0 && errno != EINPROGRESS) {
+		return -errno;
+	if (addr->sa_family == AF_INET)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* A unix socket connects at once, or fails (EAGAIN: its backlog is
+	 * full); TCP says EINPROGRESS, and tunnel_pump() learns the rest. */
+	rc = connect(fd, addr, len);
+	if ((rc < 0 && errno != EINPROGRESS) || epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int err = errno;
 		close(fd);
-		return unavailable(c, err);
-	}
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		int err = errno;
-		close(fd);
-		return unavailable(c, err);
+		return -err;
 	}
 	c->ufd = fd;
 	c->uconnecting = rc < 0;
 	c->urd = c->uwr = 0;
 	c->ueof = c->ushut = 0;
 	c->state = CS_TUNNEL;
+	return 0;
+}
+
+int tunnel_start(struct conn *c, int done)
+{
+	struct sure_http_server *s = c->srv;
+	int rc;
+
+	c->fw_on = 0;
+	if (!s->up_len)
+		return unavailable(c, ENOENT);
+	if (conn_out_reserve(c, TUNNEL_BUF) < 0)
+		return unavailable(c, ENOMEM);
+	rc = open_side(c, (const struct sockaddr *)&s->up_addr, s->up_len);
+	if (rc < 0)
+		return unavailable(c, -rc);
 	one_exchange(c, done);
 	/* Tunnels may be long (streams, websockets): only a stop ends them. */
 	conn_set_deadline(c, DL_NONE, 0);
 	STAT_ADD(s, tunnelled, 1);
 	return 1;
+}
+
+/* The node refused the connection before a byte went: the upstream (the
+ * Hono app) decides, as for any request the owner did not take. */
+static int node_refused(struct conn *c)
+{
+	STAT_ADD(c->srv, forwards_refused, 1);
+	if (c->ufd >= 0) {
+		close(c->ufd);
+		c->ufd = -1;
+	}
+	return tunnel_start(c, c->fw_done);
+}
+
+int tunnel_start_node(struct conn *c, int done, const struct sure_http_forward *fw)
+{
+	struct sure_http_server *s = c->srv;
+	int rc;
+
+	c->fw = *fw;
+	c->fw.node[sizeof(c->fw.node) - 1] = c->fw.name[sizeof(c->fw.name) - 1] = 0;
+	c->fw.mark[sizeof(c->fw.mark) - 1] = 0;
+	c->fw_on = 1;
+	c->fw_done = (uint8_t)done;
+	STAT_ADD(s, forwarded, 1);
+	if (conn_out_reserve(c, TUNNEL_BUF) < 0) {
+		c->fw_on = 0;
+		return unavailable(c, ENOMEM);
+	}
+	rc = open_side(c, (const struct sockaddr *)&c->fw.addr, sizeof(c->fw.addr));
+	if (rc == -ECONNREFUSED)
+		return node_refused(c);
+	if (rc < 0) {
+		c->state = CS_TUNNEL;
+		return fwd_broken(c, strerror(-rc));
+	}
+	one_exchange(c, done);
+	fwd_begin(c);
+	conn_set_deadline(c, DL_FORWARD, MS(fw->timeout_ms));
+	return 1;
+}
+
+/* A send or recv on the other side failed: a node's exchange may still get
+ * its 502; anything else just closes. */
+static int broken(struct conn *c, int err)
+{
+	if (c->fw_on)
+		return fwd_broken(c, strerror(err));
+	conn_close(c);
+	return 0;
 }
 
 /* Client to upstream: what is buffered, then more from the client. */
@@ -116,20 +181,24 @@ static int to_upstream(struct conn *c)
 		size_t len = c->in_end - c->req_start;
 		if (c->tx && len > c->tx_req_left)
 			len = (size_t)c->tx_req_left; /* what follows is the next request */
-		ssize_t n = send(c->ufd, c->in + c->req_start, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		len = fwd_clip(c, len);
+		ssize_t n = len ? send(c->ufd, c->in + c->req_start, len, MSG_NOSIGNAL | MSG_DONTWAIT)
+				: 0;
 		if (n < 0 && errno != EINTR) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				conn_close(c);
-				return 0;
-			}
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return broken(c, errno);
 			c->uwr = 0;
-		} else if (n > 0) {
+		} else if (n >= 0) {
 			c->req_start += (uint32_t)n;
 			if (c->tx)
 				c->tx_req_left -= (uint64_t)n;
 			if (c->req_start == c->in_end)
 				c->req_start = c->in_end = 0;
-			prog = 1;
+			prog = n > 0;
+			int m = fwd_sent(c, (size_t)n); /* the mark, when it is its turn */
+			if (m < 0)
+				return broken(c, -m);
+			prog |= m;
 		}
 	}
 	/* Nothing is parsed here; in one exchange, what follows its request
@@ -183,6 +252,7 @@ static int exchange_done(struct conn *c)
 	close(c->ufd);
 	c->ufd = -1;
 	c->tx = 0;
+	c->fw_on = 0;
 	c->out_off = c->out_len = 0;
 	c->in_pos = c->req_start;
 	conn_answered(c);
@@ -199,24 +269,30 @@ static int to_client(struct conn *c)
 	/* In one exchange, nothing is read past its answer (not even the
 	 * upstream's FIN): the exchange is over, the upstream connection goes. */
 	int whole = c->tx && c->tx_framed && c->tx_resp_got == c->tx_resp_total;
-	if (!c->ueof && c->urd && c->out_len < c->out_cap && !whole) {
-		ssize_t n = recv(c->ufd, c->out + c->out_len, c->out_cap - c->out_len, MSG_DONTWAIT);
+	size_t keep = fwd_room(c);
+	if (!c->ueof && c->urd && c->out_len + keep < c->out_cap && !whole) {
+		ssize_t n = recv(c->ufd, c->out + c->out_len, c->out_cap - c->out_len - keep,
+				 MSG_DONTWAIT);
 		if (n > 0) {
 			c->out_len += (size_t)n;
+			n += (ssize_t)fwd_heard(c); /* x-sure-node, once the status line is in */
 			if (c->tx)
 				answer_framing(c, (uint64_t)n);
 			prog = 1;
 		} else if (n == 0) {
 			c->ueof = 1;
 			prog = 1;
+			if (c->fw_on && !c->fw_heard)
+				return fwd_broken(c, "it closed the connection without answering");
+			c->fw_line = 0; /* what there is goes as it is */
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			c->urd = 0;
 		} else if (errno != EINTR) {
-			conn_close(c);
-			return 0;
+			return broken(c, errno);
 		}
 	}
-	if (!(c->tx && !c->tx_framed)) /* an answer's head is held until it is read */
+	/* An answer's head is held until it is read (and marked). */
+	if (!(c->tx && !c->tx_framed) && !fwd_holding(c))
 		prog |= conn_flush(c);
 	if (c->closed)
 		return 0;
@@ -242,6 +318,8 @@ int tunnel_pump(struct conn *c)
 			return 0;
 		if (getsockopt(c->ufd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 			err = errno;
+		if (err && c->fw_on)
+			return err == ECONNREFUSED ? node_refused(c) : fwd_broken(c, strerror(err));
 		if (err)
 			return unavailable(c, err); /* nothing was relayed yet */
 		c->uconnecting = 0;

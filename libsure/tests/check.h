@@ -43,6 +43,17 @@ static int check_n, check_pass, check_fail, check_skip;
 		}                                                                    \
 	} while (0)
 
+#define CHECK_STR(a, b)                                                              \
+	do {                                                                         \
+		const char *check_s_ = (a), *check_t_ = (b);                         \
+		if (!check_s_ || strcmp(check_s_, check_t_)) {                       \
+			fprintf(stderr, "  %s:%d: %s == \"%s\", expected \"%s\"\n",      \
+				__FILE__, __LINE__, #a, check_s_ ? check_s_ : "(null)", \
+				check_t_);                                           \
+			check_failed_here = 1;                                       \
+		}                                                                    \
+	} while (0)
+
 /* Marks the running test skipped (the caller returns right after). */
 static inline void __attribute__((format(printf, 1, 2))) check_skip_test(const char *fmt, ...)
 {

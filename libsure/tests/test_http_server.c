@@ -194,7 +194,33 @@ static void slow_tick(void *arg, uint64_t now)
 	}
 }
 
-static const struct sure_http_ops OPS = { take, run, cancel };
+/* Another node (test_forward): where forward() sends names it knows. */
+static struct sockaddr_in node_ok, node_refusing, node_mute;
+
+static int forward(void *ctx, const struct sure_http_req *req, const uint8_t *head,
+		   struct sure_http_forward *fw)
+{
+	int mute = !strcmp(req->name, "fwmute") || !strcmp(req->name, "fwlong");
+	const struct sockaddr_in *to = mute			     ? &node_mute
+				       : !strcmp(req->name, "fw")    ? &node_ok
+				       : !strcmp(req->name, "fwref") ? &node_refusing
+								     : NULL;
+
+	(void)ctx;
+	(void)head;
+	if (!to)
+		return 0;
+	memset(fw, 0, sizeof(*fw));
+	fw->addr = *to;
+	snprintf(fw->node, sizeof(fw->node), "%s", mute ? "c" : "b");
+	snprintf(fw->name, sizeof(fw->name), "%s", req->name);
+	/* fwlong: failed by sure_http_server_fail_node, not by the clock */
+	fw->timeout_ms = !strcmp(req->name, "fwlong") ? 20000 : 300;
+	snprintf(fw->mark, sizeof(fw->mark), "x-sure-forwarded-by: a\r\n");
+	return 1;
+}
+
+static const struct sure_http_ops OPS = { take, run, cancel, forward };
 
 /* ---- the fake upstream: answers one canned response per connection ---- */
 
@@ -1252,6 +1278,137 @@ static void test_io_uring(void)
 	SKIP("no io_uring here: %s", strerror(-uring_rc));
 }
 
+
+/* ---- forwards to another node ---- */
+
+/* A listener on 127.0.0.1 (backlog only if mute: it never accepts), its address in a. */
+static int node_listen(struct sockaddr_in *a)
+{
+	socklen_t len = sizeof(*a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(a, 0, sizeof(*a));
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)a, sizeof(*a)) < 0 || listen(fd, 16) < 0 ||
+	    getsockname(fd, (struct sockaddr *)a, &len) < 0)
+		abort();
+	return fd;
+}
+
+static atomic_int node_stop;
+
+/* Node b: answers as the upstream does (up_serve), except that a request
+ * with x-close gets the connection closed before any answer. */
+static void *node_main(void *arg)
+{
+	int lfd = (int)(intptr_t)arg;
+
+	while (!node_stop) {
+		struct pollfd p = { lfd, POLLIN, 0 };
+		if (poll(&p, 1, 20) != 1)
+			continue;
+		int fd = accept(lfd, NULL, NULL);
+		char peek[512];
+		ssize_t n;
+		if (fd < 0)
+			continue;
+		n = recv(fd, peek, sizeof(peek) - 1, MSG_PEEK);
+		peek[n > 0 ? n : 0] = 0;
+		if (strstr(peek, "x-close"))
+			close(fd);
+		else
+			up_serve(fd);
+	}
+	close(lfd);
+	return NULL;
+}
+
+static void test_forward(void)
+{
+	struct client cl;
+	struct resp r;
+	struct sure_http_server_stats st0, st1;
+	char body[1024], got[65536];
+	pthread_t thr;
+	int ok_fd = node_listen(&node_ok), mute_fd = node_listen(&node_mute);
+	int gone_fd = node_listen(&node_refusing);
+
+	close(gone_fd); /* nobody there: refused */
+	node_stop = 0;
+	pthread_create(&thr, NULL, node_main, (void *)(intptr_t)ok_fd);
+	sure_http_server_stats(S, &st0);
+
+	/* Straight to node b, as it came plus the mark; its answer plus
+	 * x-sure-node, and the connection is parsed again after it. */
+	client_open(&cl, S, 0);
+	SEND(&cl, "POST /invoke/fw/p?q=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK_STR(header(&r, "x-sure-node"), "b");
+	CHECK_STR(header(&r, "x-from"), "upstream");
+	CHECK_STR(body, "upstream");
+	pthread_mutex_lock(&up_lock);
+	snprintf(got, sizeof(got), "%.*s", (int)up_got_len, up_got);
+	pthread_mutex_unlock(&up_lock);
+	CHECK_STR(got, "POST /invoke/fw/p?q=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+		       "x-sure-forwarded-by: a\r\n\r\nhello");
+	SEND(&cl, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK(header(&r, "x-sure-node") == NULL);
+	client_close(&cl);
+
+	/* Refused: the upstream (the Hono app) gets it, unmarked. */
+	client_open(&cl, S, 0);
+	SEND(&cl, "GET /invoke/fwref HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK(header(&r, "x-sure-node") == NULL);
+	CHECK_STR(body, "upstream");
+	client_close(&cl);
+
+	/* Closed without a word: 502 naming the node. */
+	client_open(&cl, S, 0);
+	SEND(&cl, "GET /invoke/fw HTTP/1.1\r\nHost: h\r\nx-close: 1\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 502);
+	CHECK(strstr(body, "\"error\":\"forward_failed\"") != NULL);
+	CHECK(strstr(body, "node b (127.0.0.1:") != NULL);
+	CHECK(strstr(body, "\"node\":\"b\"") != NULL);
+	client_close(&cl);
+
+	/* Silent past its timeout (300 ms): 504. */
+	client_open(&cl, S, 0);
+	SEND(&cl, "GET /invoke/fwmute HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 504);
+	CHECK(strstr(body, "\"error\":\"function_timeout\"") != NULL);
+	CHECK(strstr(body, "\"timeoutMs\":300") != NULL);
+	client_close(&cl);
+
+	/* The node is declared dead: at once, not after 20 s. */
+	client_open(&cl, S, 0);
+	SEND(&cl, "GET /invoke/fwlong HTTP/1.1\r\nHost: h\r\n\r\n");
+	usleep(100000);
+	CHECK_EQ(sure_http_server_fail_node(S, "b"), 0); /* not the one it went to */
+	usleep(100000);
+	CHECK_EQ(sure_http_server_fail_node(S, "c"), 0);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 502);
+	CHECK(strstr(body, "node c, which ran fwlong, stopped answering") != NULL);
+	client_close(&cl);
+	CHECK_EQ(sure_http_server_fail_node(S, ""), -EINVAL);
+
+	sure_http_server_stats(S, &st1);
+	CHECK_EQ(st1.forwarded - st0.forwarded, 5);
+	CHECK_EQ(st1.forwards_refused - st0.forwards_refused, 1);
+	CHECK_EQ(st1.forward_failures - st0.forward_failures, 3);
+	node_stop = 1;
+	pthread_join(thr, NULL);
+	close(mute_fd);
+}
+
 static void suite(void)
 {
 	struct sure_http_server_config cfg = base_cfg();
@@ -1269,6 +1426,7 @@ static void suite(void)
 	RUN(test_tunnel_stream);
 	RUN(test_tunnel_one_exchange);
 	RUN(test_upstream_down);
+	RUN(test_forward);
 	RUN(test_timeouts);
 	RUN(test_cancel_on_disconnect);
 	RUN(test_abrupt_closes);

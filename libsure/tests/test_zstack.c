@@ -66,7 +66,7 @@ static void cancel(void *ctx, struct sure_http_exchange *ex)
 	n_cancel++;
 }
 
-static const struct sure_http_ops OPS = { take, run, cancel };
+static const struct sure_http_ops OPS = { .take = take, .run = run, .cancel = cancel };
 
 /* ---- the client side: kernel sockets made in the client namespace ---- */
 

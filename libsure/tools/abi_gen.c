@@ -352,6 +352,9 @@ int main(void)
 	FIELD(sure_dataplane_stats, threads);
 	FIELD(sure_dataplane_stats, cpu_mask);
 	FIELD(sure_dataplane_stats, zs_retransmit_timeouts);
+	FIELD(sure_dataplane_stats, forwarded);
+	FIELD(sure_dataplane_stats, forwards_refused);
+	FIELD(sure_dataplane_stats, forward_failures);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;

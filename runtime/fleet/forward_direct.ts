@@ -161,7 +161,7 @@ export class DirectForwarder {
 
 /** Whether "a.b.c.d:port" takes a TCP connection within PROBE_MS. */
 const PROBE_MS = 500;
-async function answers(addr: string): Promise<boolean> {
+export async function answers(addr: string): Promise<boolean> {
   const i = addr.lastIndexOf(":");
   const signal = AbortSignal.timeout(PROBE_MS);
   try {

@@ -35,6 +35,7 @@ import { ChainFollower } from "./chain_follower.ts";
 import type { ChainManager } from "../chains/manager.ts";
 import { forwardInvoke, serveForwarded } from "./forward.ts";
 import { DirectForwarder, type DirectTarget } from "./forward_direct.ts";
+import { type ForwardSink, ForwardTable, type ForwardView } from "./forward_table.ts";
 import { readLimited } from "../gateway/body.ts";
 import { FORWARDED_BY, hasBody } from "../gateway/send_on.ts";
 
@@ -99,6 +100,8 @@ export class FleetMember {
   #chains?: ChainFollower;
   /** Requests sent straight to the data plane of a node that runs the function. */
   #direct: DirectForwarder;
+  /** What the data plane forwards itself, without the Hono app (shareForwards). */
+  #forwards?: ForwardTable;
   /** The chain manager's peers, filled from heartbeats (sharePeers). */
   #peers?: { table: Record<string, string>; fixed: Set<string> };
 
@@ -322,6 +325,7 @@ export class FleetMember {
     } else {
       this.desired.delete(name);
     }
+    this.#publishForwards();
     return name;
   }
 
@@ -350,6 +354,28 @@ export class FleetMember {
    */
   sharePeers(peers: Record<string, string>): void {
     this.#peers = { table: peers, fixed: new Set(Object.keys(peers)) };
+  }
+
+  /**
+   * The data plane forwards invokes of public functions other nodes run
+   * itself (forward_table.ts): published now, then on every change.
+   */
+  shareForwards(sink: ForwardSink): void {
+    // The logger start() sets, not the one there is now.
+    this.#forwards = new ForwardTable(sink, (...a) => this.#logger(...a));
+    this.#publishForwards();
+  }
+
+  #publishForwards(): void {
+    if (!this.#forwards) return;
+    const view: ForwardView = new Map();
+    for (const [name, { record }] of this.desired) {
+      const fn = record.settings;
+      if (fn.access === "private" || this.#serving.has(name)) continue;
+      // As forward() bounds it: its timeout, plus a start there and the way back.
+      view.set(name, { timeoutMs: fn.timeout + 3_000, targets: this.#directTargets(name) });
+    }
+    this.#forwards.publish(view);
   }
 
   #learnPeer(status: NodeStatus): void {
@@ -397,6 +423,7 @@ export class FleetMember {
     for (const node of this.#seen.keys()) {
       if (node !== this.name && !names.has(node)) void this.#direct.suspect(node);
     }
+    this.#publishForwards();
     const live = alive.map((n) => `${n.name}:${JSON.stringify(n.labels)}`).sort()
       .join(",");
     if (live === this.#live) return;
@@ -443,6 +470,7 @@ export class FleetMember {
       this.#serving.get(name)!.stop();
       this.#serving.delete(name);
     }
+    this.#publishForwards();
   }
 
   async #converge(name: string): Promise<void> {

@@ -141,6 +141,17 @@ function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
       one(s.tunnelled),
     ),
     counter(
+      "sure_dataplane_forwards_total",
+      "Invokes of functions other nodes of the fleet run, sent to one of them straight from " +
+        "C: in all, refused by that node (then forwarded by the Hono app), and failed before " +
+        "it answered (502 forward_failed, 504 function_timeout).",
+      [
+        { labels: { backend, outcome: "sent" }, value: s.forwarded },
+        { labels: { backend, outcome: "refused" }, value: s.forwardsRefused },
+        { labels: { backend, outcome: "failed" }, value: s.forwardFailures },
+      ],
+    ),
+    counter(
       "sure_dataplane_drops_total",
       "Requests refused by the parser (4xx/5xx, connection closed) or closed as too slow.",
       [

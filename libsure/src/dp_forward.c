@@ -1,0 +1,176 @@
+/*
+ * dp_forward.c - invokes of functions that other nodes of a fleet run. The
+ * control plane publishes, for each public function this node does not
+ * serve, the live nodes that run it (from their heartbeats) and how long an
+ * exchange may take; an /invoke of one goes straight to the next of those
+ * nodes in turn, through the HTTP server's tunnel (http_forward.c), so no
+ * JavaScript runs for it on either node. What is not here (a private
+ * function, a chain, a request another node already forwarded, a
+ * CloudEvent to unpack, no node to send it to) goes to the Hono app, which
+ * forwards it as before (runtime/fleet/forward_direct.ts, or over NATS).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dp_internal.h"
+#include "http_head.h"
+
+#define FWD_TARGETS 16u
+
+struct dp_fwd {
+	char name[64];
+	uint32_t n, turn, timeout_ms;
+	struct {
+		char node[32];
+		struct sockaddr_in addr;
+	} t[FWD_TARGETS];
+};
+
+static struct dp_fwd *lookup(struct sure_dataplane *dp, const char *name)
+{
+	for (uint32_t k = sure_dp_name_hash(name) % DP_HASH, n = 0; n < DP_HASH;
+	     n++, k = (k + 1) % DP_HASH) {
+		int32_t v = dp->fwd_hash[k];
+		if (v == 0)
+			return NULL;
+		if (!strcmp(dp->fwd[v - 1]->name, name))
+			return dp->fwd[v - 1];
+	}
+	return NULL;
+}
+
+/* A node's name as the fleet has them: a-z, 0-9 and '-', 1 to 31. */
+static int node_name(const char *s, size_t len)
+{
+	if (len == 0 || len > 31)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* "node=a.b.c.d:port ..." into f's targets: 0 or -EINVAL. */
+static int parse_targets(struct dp_fwd *f, const char *s)
+{
+	f->n = 0;
+	while (*s) {
+		const char *end = strchr(s, ' '), *eq, *colon;
+		size_t len = end ? (size_t)(end - s) : strlen(s);
+		char addr[INET_ADDRSTRLEN];
+		char *stop;
+		unsigned long port;
+
+		if (len == 0) {
+			s++;
+			continue;
+		}
+		eq = memchr(s, '=', len);
+		colon = eq ? memchr(eq, ':', len - (size_t)(eq - s)) : NULL;
+		if (!eq || !colon || f->n == FWD_TARGETS || !node_name(s, (size_t)(eq - s)) ||
+		    (size_t)(colon - eq - 1) >= sizeof(addr))
+			return -EINVAL;
+		memcpy(addr, eq + 1, (size_t)(colon - eq - 1));
+		addr[colon - eq - 1] = 0;
+		port = strtoul(colon + 1, &stop, 10);
+		if (stop != s + len || stop == colon + 1 || port == 0 || port > 65535)
+			return -EINVAL;
+		memset(&f->t[f->n], 0, sizeof(f->t[f->n]));
+		memcpy(f->t[f->n].node, s, (size_t)(eq - s));
+		f->t[f->n].addr.sin_family = AF_INET;
+		f->t[f->n].addr.sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, addr, &f->t[f->n].addr.sin_addr) != 1)
+			return -EINVAL;
+		f->n++;
+		s += len;
+	}
+	return 0;
+}
+
+SURE_API int sure_dataplane_forward(struct sure_dataplane *dp, const char *self, const char *name,
+				    uint32_t timeout_ms, const char *targets)
+{
+	struct dp_fwd next = { 0 }, *f;
+	int rc;
+
+	if (!dp || !self || !name || !targets || !node_name(self, strlen(self)) ||
+	    strnlen(name, sizeof(next.name)) == sizeof(next.name) || !name[0] ||
+	    timeout_ms == 0 || timeout_ms > 3600u * 1000)
+		return -EINVAL;
+	rc = parse_targets(&next, targets);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&dp->lock);
+	f = lookup(dp, name);
+	if (!f && next.n) {
+		f = dp->nfwd < DP_MAX_ROUTES ? calloc(1, sizeof(*f)) : NULL;
+		if (!f) {
+			pthread_mutex_unlock(&dp->lock);
+			return dp->nfwd < DP_MAX_ROUTES ? -ENOMEM : -ENOSPC;
+		}
+		snprintf(f->name, sizeof(f->name), "%s", name);
+		dp->fwd[dp->nfwd++] = f;
+		uint32_t k = sure_dp_name_hash(name) % DP_HASH;
+		while (dp->fwd_hash[k])
+			k = (k + 1) % DP_HASH;
+		dp->fwd_hash[k] = (int32_t)dp->nfwd;
+	}
+	if (f) {
+		memcpy(f->t, next.t, sizeof(f->t));
+		f->n = next.n;
+		f->timeout_ms = timeout_ms;
+	}
+	snprintf(dp->node, sizeof(dp->node), "%s", self);
+	pthread_mutex_unlock(&dp->lock);
+	return 0;
+}
+
+SURE_API int sure_dataplane_forward_dead(struct sure_dataplane *dp, const char *node)
+{
+	if (!dp || !node || !node_name(node, strlen(node)))
+		return -EINVAL;
+	return sure_http_server_fail_node(dp->srv, node);
+}
+
+int sure_dp_forward(void *ctx, const struct sure_http_req *req, const uint8_t *head,
+		    struct sure_http_forward *fw)
+{
+	struct sure_dataplane *dp = ctx;
+	uint32_t len = 0;
+	int rc = 0;
+
+	/* Another node sent it here: never on again (no loops). Chain hops,
+	 * and CloudEvents the Hono app unpacks, are not plain invokes. */
+	if (sure_http_head_get(head, "x-sure-forwarded-by", &len) ||
+	    sure_http_head_get(head, "x-sure-hop", &len))
+		return 0;
+	const char *ct = sure_http_head_get(head, "content-type", &len);
+	if (ct && len >= 23 && !strncasecmp(ct, "application/cloudevents", 23))
+		return 0;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_route *r = sure_dp_lookup(dp, req->name);
+	struct dp_fwd *f = r && r->live ? NULL : lookup(dp, req->name);
+	if (f && f->n && dp->node[0]) {
+		uint32_t k = f->turn++ % f->n;
+		memset(fw, 0, sizeof(*fw));
+		fw->addr = f->t[k].addr;
+		memcpy(fw->node, f->t[k].node, sizeof(fw->node));
+		memcpy(fw->name, f->name, sizeof(fw->name));
+		fw->timeout_ms = f->timeout_ms;
+		snprintf(fw->mark, sizeof(fw->mark), "x-sure-forwarded-by: %s\r\n", dp->node);
+		rc = 1;
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+void sure_dp_forwards_free(struct sure_dataplane *dp)
+{
+	for (uint32_t k = 0; k < dp->nfwd; k++)
+		free(dp->fwd[k]);
+	dp->nfwd = 0;
+}

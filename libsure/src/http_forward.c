@@ -1,0 +1,182 @@
+/*
+ * http_forward.c - what a tunnel to another node adds (http_tunnel.c relays
+ * the bytes): the owner's forward() named a node of the fleet whose public
+ * port serves the function, and the request goes there as it came, with one
+ * header line of the owner's added to its head (x-sure-forwarded-by, so that
+ * node never sends it on) and x-sure-node added to the answer's, right after
+ * its status line. What fails before the node sent a byte is answered here,
+ * as the Hono app's forwarder answers it (runtime/fleet/forward_direct.ts):
+ * 502 forward_failed naming the node, or 504 function_timeout; after that,
+ * the answer is cut, as that node's own would be.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http_internal.h"
+
+#define NODE_FIELD "x-sure-node: "
+
+static size_t mark_len(const struct conn *c)
+{
+	return strnlen(c->fw.mark, sizeof(c->fw.mark));
+}
+
+static size_t line_len(const struct conn *c)
+{
+	return sizeof(NODE_FIELD) - 1 + strnlen(c->fw.node, sizeof(c->fw.node)) + 2;
+}
+
+void fwd_begin(struct conn *c)
+{
+	/* [req_start, in_pos) is the raw head, which the parser took whole: it
+	 * ends with an empty line, and the mark goes just before it. */
+	uint32_t end = c->in_pos;
+	uint32_t blank = end - c->req_start >= 2 && c->in[end - 2] == '\r' ? 2 : 1;
+
+	c->fw_mark_at = end - c->req_start - blank;
+	c->tx_resp_off = c->out_len; /* where the answer will start (out is empty) */
+	c->fw_mark_off = 0;
+	c->fw_line = 1;
+	c->fw_heard = 0;
+}
+
+size_t fwd_clip(const struct conn *c, size_t len)
+{
+	if (c->fw_on && c->fw_mark_off < mark_len(c) && len > c->fw_mark_at)
+		return c->fw_mark_at;
+	return len;
+}
+
+int fwd_sent(struct conn *c, size_t n)
+{
+	size_t len = mark_len(c);
+	ssize_t k;
+
+	if (!c->fw_on || c->fw_mark_off >= len)
+		return 0;
+	c->fw_mark_at -= (uint32_t)n;
+	if (c->fw_mark_at || !c->uwr)
+		return 0;
+	do
+		k = send(c->ufd, c->fw.mark + c->fw_mark_off, len - c->fw_mark_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (k < 0 && errno == EINTR);
+	if (k < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		c->uwr = 0;
+		return 0;
+	}
+	c->fw_mark_off += (uint32_t)k;
+	return 1;
+}
+
+size_t fwd_room(const struct conn *c)
+{
+	return c->fw_on && c->fw_line ? line_len(c) : 0;
+}
+
+size_t fwd_heard(struct conn *c)
+{
+	size_t from = c->tx_resp_off, len;
+	uint8_t *nl;
+
+	if (!c->fw_on)
+		return 0;
+	c->fw_heard = 1;
+	if (!c->fw_line)
+		return 0;
+	nl = memchr(c->out + from, '\n', c->out_len - from);
+	if (!nl) {
+		/* No status line in all that room: not HTTP, passed on as it is. */
+		if (c->out_len + line_len(c) >= c->out_cap)
+			c->fw_line = 0;
+		return 0;
+	}
+	len = line_len(c);
+	size_t at = (size_t)(nl + 1 - c->out);
+	memmove(c->out + at + len, c->out + at, c->out_len - at);
+	memcpy(c->out + at, NODE_FIELD, sizeof(NODE_FIELD) - 1);
+	memcpy(c->out + at + sizeof(NODE_FIELD) - 1, c->fw.node, len - (sizeof(NODE_FIELD) - 1) - 2);
+	memcpy(c->out + at + len - 2, "\r\n", 2);
+	c->out_len += len;
+	c->fw_line = 0;
+	return len;
+}
+
+/* Before the node sent anything: the request is answered with an error of
+ * the server's (the node's tunnel goes first). */
+static void fail(struct conn *c, int status, const char *code, const char *msg,
+		 const char *extra)
+{
+	struct sure_http_server *s = c->srv;
+
+	STAT_ADD(s, forward_failures, 1);
+	if (c->ufd >= 0) {
+		close(c->ufd);
+		c->ufd = -1;
+	}
+	c->fw_on = 0;
+	c->tx = 0;
+	c->out_off = c->out_len = 0;
+	conn_fail(c, status, code, msg, extra);
+}
+
+static void node_extra(const struct conn *c, char *buf, size_t cap)
+{
+	snprintf(buf, cap, ",\"node\":\"%s\"", c->fw.node); /* a node name needs no escaping */
+}
+
+int fwd_broken(struct conn *c, const char *why)
+{
+	char msg[256], extra[64], addr[INET_ADDRSTRLEN] = "";
+
+	if (c->fw_heard) {
+		conn_close(c);
+		return 0;
+	}
+	inet_ntop(AF_INET, &c->fw.addr.sin_addr, addr, sizeof(addr));
+	snprintf(msg, sizeof(msg), "node %s (%s:%u), which runs %s, cannot be reached: %s",
+		 c->fw.node, addr, ntohs(c->fw.addr.sin_port), c->fw.name, why);
+	node_extra(c, extra, sizeof(extra));
+	fail(c, 502, "forward_failed", msg, extra);
+	return !c->closed; /* the answer is on its way: drive on */
+}
+
+void fwd_timeout(struct conn *c)
+{
+	char msg[160], extra[128];
+
+	if (c->fw_heard) {
+		conn_close(c);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "function %s did not answer within %u ms", c->fw.name,
+		 c->fw.timeout_ms);
+	snprintf(extra, sizeof(extra), ",\"function\":\"%s\",\"timeoutMs\":%u", c->fw.name,
+		 c->fw.timeout_ms);
+	fail(c, 504, "function_timeout", msg, extra);
+}
+
+int fwd_to_node(const struct conn *c, const char *node)
+{
+	return !c->closed && c->state == CS_TUNNEL && c->fw_on &&
+	       !strncmp(c->fw.node, node, sizeof(c->fw.node));
+}
+
+void fwd_node_dead(struct conn *c)
+{
+	char msg[160], extra[64];
+
+	if (c->fw_heard) {
+		conn_close(c);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "node %s, which ran %s, stopped answering (its heartbeat expired)",
+		 c->fw.node, c->fw.name);
+	node_extra(c, extra, sizeof(extra));
+	fail(c, 502, "forward_failed", msg, extra);
+}
