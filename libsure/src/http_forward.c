@@ -37,6 +37,10 @@ void fwd_begin(struct conn *c)
 	uint32_t blank = end - c->req_start >= 2 && c->in[end - 2] == '\r' ? 2 : 1;
 
 	c->fw_mark_at = end - c->req_start - blank;
+	/* The request, and not a byte after it: whatever the client sends
+	 * next is not for that node (a tunnel that outlives the exchange, when
+	 * its answer has no length, ends with it). */
+	c->fw_req_left = (uint64_t)(end - c->req_start) + (c->fw_done ? 0 : c->p.req.content_length);
 	c->tx_resp_off = c->out_len; /* where the answer will start (out is empty) */
 	c->fw_mark_off = 0;
 	c->fw_line = 1;
@@ -45,8 +49,12 @@ void fwd_begin(struct conn *c)
 
 size_t fwd_clip(const struct conn *c, size_t len)
 {
-	if (c->fw_on && c->fw_mark_off < mark_len(c) && len > c->fw_mark_at)
-		return c->fw_mark_at;
+	if (!c->fw_on)
+		return len;
+	if (len > c->fw_req_left)
+		len = (size_t)c->fw_req_left;
+	if (c->fw_mark_off < mark_len(c) && len > c->fw_mark_at)
+		len = c->fw_mark_at;
 	return len;
 }
 
@@ -55,7 +63,10 @@ int fwd_sent(struct conn *c, size_t n)
 	size_t len = mark_len(c);
 	ssize_t k;
 
-	if (!c->fw_on || c->fw_mark_off >= len)
+	if (!c->fw_on)
+		return 0;
+	c->fw_req_left -= n;
+	if (c->fw_mark_off >= len)
 		return 0;
 	c->fw_mark_at -= (uint32_t)n;
 	if (c->fw_mark_at || !c->uwr)

@@ -106,6 +106,7 @@ struct conn {
 	 * so a failure now cuts the answer instead of replacing it. */
 	uint8_t fw_on, fw_done, fw_heard, fw_line;
 	uint32_t fw_mark_at, fw_mark_off;
+	uint64_t fw_req_left; /* bytes of the request still to pass on */
 	struct sure_http_forward fw;
 	/* Output: [out_off, out_len) still to send (a tunnel: the upstream's bytes). */
 	uint8_t *out;

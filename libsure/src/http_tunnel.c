@@ -134,11 +134,26 @@ static int node_refused(struct conn *c)
 	return tunnel_start(c, c->fw_done);
 }
 
+/* Whether the request's end is known from its head (no chunked body, no
+ * 100-continue, no upgrade, not HEAD, whose answer has a length and no
+ * body): only such a request goes to another node, and nothing past it. */
+static int ends_known(const struct conn *c)
+{
+	const struct sure_http_req *r = &c->p.req;
+	const struct sure_head *h = (const struct sure_head *)c->head;
+	uint32_t len;
+
+	return !r->chunked && !r->expect_continue && h->magic == SURE_HEAD_MAGIC &&
+	       h->method != SURE_METHOD_HEAD && !sure_http_head_get(c->head, "upgrade", &len);
+}
+
 int tunnel_start_node(struct conn *c, int done, const struct sure_http_forward *fw)
 {
 	struct sure_http_server *s = c->srv;
 	int rc;
 
+	if (!ends_known(c))
+		return tunnel_start(c, done); /* the Hono app forwards those */
 	c->fw = *fw;
 	c->fw.node[sizeof(c->fw.node) - 1] = c->fw.name[sizeof(c->fw.name) - 1] = 0;
 	c->fw.mark[sizeof(c->fw.mark) - 1] = 0;

@@ -1315,10 +1315,28 @@ static void *node_main(void *arg)
 			continue;
 		n = recv(fd, peek, sizeof(peek) - 1, MSG_PEEK);
 		peek[n > 0 ? n : 0] = 0;
-		if (strstr(peek, "x-close"))
+		if (strstr(peek, "x-close")) {
 			close(fd);
-		else
+		} else if (strstr(peek, "x-chunked")) {
+			/* A chunked answer at once; then all that comes until 300 ms
+			 * of quiet is recorded. */
+			struct pollfd q = { fd, POLLIN, 0 };
+			pthread_mutex_lock(&up_lock);
+			up_got_len = 0;
+			while (!memmem(up_got, up_got_len, "\r\n\r\n", 4) &&
+			       (n = recv(fd, up_got + up_got_len, sizeof(up_got) - up_got_len, 0)) > 0)
+				up_got_len += (size_t)n;
+			if (send(fd, UP_CHUNKED, strlen(UP_CHUNKED), MSG_NOSIGNAL) < 0) {
+				/* the test will tell */
+			}
+			while (poll(&q, 1, 300) == 1 && up_got_len < sizeof(up_got) &&
+			       (n = recv(fd, up_got + up_got_len, sizeof(up_got) - up_got_len, 0)) > 0)
+				up_got_len += (size_t)n;
+			pthread_mutex_unlock(&up_lock);
+			close(fd);
+		} else {
 			up_serve(fd);
+		}
 	}
 	close(lfd);
 	return NULL;
@@ -1357,6 +1375,35 @@ static void test_forward(void)
 	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
 	CHECK_EQ(r.status, 200);
 	CHECK(header(&r, "x-sure-node") == NULL);
+	client_close(&cl);
+
+	/* An answer with no length keeps the tunnel to the end of the
+	 * connection, but what the client sends after the request never goes
+	 * to the node (it could say anything there, from this node's address). */
+	client_open(&cl, S, 0);
+	SEND(&cl, "GET /invoke/fw HTTP/1.1\r\nHost: h\r\nx-chunked: 1\r\n\r\n");
+	CHECK_EQ(read_resp(&cl, &r, 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK_STR(header(&r, "x-sure-node"), "b");
+	CHECK_STR(header(&r, "transfer-encoding"), "chunked");
+	SEND(&cl, "GET /invoke/fw HTTP/1.1\r\nHost: h\r\nx-sure-hop: a b 200 1\r\n\r\n");
+	CHECK(closed_by_server(&cl) > 0); /* the chunks, then the close */
+	CHECK(memmem(cl.buf, cl.len, "5\r\nhello\r\n0\r\n\r\n", 15) != NULL);
+	pthread_mutex_lock(&up_lock);
+	snprintf(got, sizeof(got), "%.*s", (int)up_got_len, up_got);
+	pthread_mutex_unlock(&up_lock);
+	CHECK_STR(got, "GET /invoke/fw HTTP/1.1\r\nHost: h\r\nx-chunked: 1\r\n"
+		       "x-sure-forwarded-by: a\r\n\r\n");
+	client_close(&cl);
+
+	/* A request whose end only a chunk parser or an interim answer tells
+	 * is the upstream's to forward. */
+	client_open(&cl, S, 0);
+	SEND(&cl, "POST /invoke/fw HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "2\r\nhi\r\n0\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(header(&r, "x-sure-node") == NULL);
+	CHECK_STR(body, "upstream");
 	client_close(&cl);
 
 	/* Refused: the upstream (the Hono app) gets it, unmarked. */
@@ -1401,7 +1448,7 @@ static void test_forward(void)
 	CHECK_EQ(sure_http_server_fail_node(S, ""), -EINVAL);
 
 	sure_http_server_stats(S, &st1);
-	CHECK_EQ(st1.forwarded - st0.forwarded, 5);
+	CHECK_EQ(st1.forwarded - st0.forwarded, 6);
 	CHECK_EQ(st1.forwards_refused - st0.forwards_refused, 1);
 	CHECK_EQ(st1.forward_failures - st0.forward_failures, 3);
 	node_stop = 1;
