@@ -415,3 +415,11 @@ export function dataplaneThreadCpus(pid: number): number[] | null {
   }
   return null;
 }
+
+/** A port nothing listens on (bound, then closed). */
+export function closedPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}

@@ -2,14 +2,7 @@ import assert from "node:assert/strict";
 import { DirectForwarder } from "./forward_direct.ts";
 import { ForwardFailedError, FunctionTimeoutError } from "../errors.ts";
 import { FORWARDED_BY } from "../gateway/send_on.ts";
-
-/** A port nothing listens on (bound, then closed). */
-function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+import { closedPort } from "../../tests/helpers.ts";
 
 Deno.test("direct forward: the far node's answer, marked with it; refused nodes are skipped", async () => {
   const seen: { path: string; headers: Headers }[] = [];

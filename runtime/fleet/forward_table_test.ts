@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
 import { ForwardTable, type ForwardView } from "./forward_table.ts";
-
-/** A port nothing listens on (bound, then closed). */
-function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+import { closedPort } from "../../tests/helpers.ts";
 
 Deno.test("forward table: only changes reach the data plane; a node that drops out and is gone is dead", async () => {
   const sets: string[] = [], dead: string[] = [];
