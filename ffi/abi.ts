@@ -322,7 +322,7 @@ export const STRUCTS = {
     request_id: 120,
   },
   sure_dataplane_stats: {
-    size: 360,
+    size: 368,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -368,5 +368,6 @@ export const STRUCTS = {
     forwarded: 336,
     forwards_refused: 344,
     forward_failures: 352,
+    forward_connects: 360,
   },
 } as const;

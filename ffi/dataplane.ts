@@ -101,6 +101,8 @@ export interface DataplaneStats {
   forwarded: number;
   forwardsRefused: number;
   forwardFailures: number;
+  /** Connections opened to other nodes for those (a kept one opens none). */
+  forwardConnects: number;
   parseErrors: number;
   timeouts: number;
   bytesIn: number;
@@ -434,6 +436,7 @@ export class Dataplane {
       forwarded: s.u64("forwarded"),
       forwardsRefused: s.u64("forwards_refused"),
       forwardFailures: s.u64("forward_failures"),
+      forwardConnects: s.u64("forward_connects"),
       parseErrors: s.u64("parse_errors"),
       timeouts: s.u64("timeouts"),
       bytesIn: s.u64("bytes_in"),

@@ -704,8 +704,10 @@ struct sure_dataplane_stats {
 	uint64_t zs_retransmit_timeouts;
 	/* Invokes sent to the fleet's other nodes (sure_dataplane_forward): in
 	 * all, refused by the node (then to the Hono app), and failed before
-	 * the node answered (502 forward_failed, 504 function_timeout). */
-	uint64_t forwarded, forwards_refused, forward_failures;
+	 * the node answered (502 forward_failed, 504 function_timeout); and
+	 * the connections opened for them (one an earlier forward left open to
+	 * the same node, for up to 15 s, opens none). */
+	uint64_t forwarded, forwards_refused, forward_failures, forward_connects;
 };
 /*
  * Fleets: an /invoke of function `name`, which no route here serves, goes

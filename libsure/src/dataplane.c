@@ -470,6 +470,7 @@ SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_datapla
 		.forwarded = s.forwarded,
 		.forwards_refused = s.forwards_refused,
 		.forward_failures = s.forward_failures,
+		.forward_connects = s.forward_connects,
 		.parse_errors = s.parse_errors,
 		.timeouts = s.timeouts,
 		.bytes_in = s.bytes_in,

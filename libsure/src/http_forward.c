@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -190,4 +191,53 @@ void fwd_node_dead(struct conn *c)
 		 c->fw.node, c->fw.name);
 	node_extra(c, extra, sizeof(extra));
 	fail(c, 502, "forward_failed", msg, extra);
+}
+
+int fwd_idle_take(struct sure_http_server *s, const struct sockaddr_in *addr)
+{
+	for (uint32_t k = s->nfwd_idle; k-- > 0;) { /* the newest first */
+		struct fwd_idle e = s->fwd_idle[k];
+		char b;
+
+		if (e.addr.sin_addr.s_addr != addr->sin_addr.s_addr ||
+		    e.addr.sin_port != addr->sin_port)
+			continue;
+		memmove(&s->fwd_idle[k], &s->fwd_idle[k + 1],
+			(s->nfwd_idle - k - 1) * sizeof(s->fwd_idle[0]));
+		s->nfwd_idle--;
+		/* Open and silent, or the node closed it (or said something
+		 * nobody asked for): then it is no use. */
+		ssize_t n = recv(e.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return e.fd;
+		close(e.fd);
+	}
+	return -1;
+}
+
+int fwd_idle_put(struct conn *c)
+{
+	struct sure_http_server *s = c->srv;
+
+	if (!c->fw_on || c->ueof || c->ufd < 0 || epoll_ctl(s->ep, EPOLL_CTL_DEL, c->ufd, NULL) < 0)
+		return 0;
+	if (s->nfwd_idle == FWD_IDLE_MAX) { /* the oldest makes room */
+		close(s->fwd_idle[0].fd);
+		memmove(&s->fwd_idle[0], &s->fwd_idle[1], (FWD_IDLE_MAX - 1) * sizeof(s->fwd_idle[0]));
+		s->nfwd_idle--;
+	}
+	s->fwd_idle[s->nfwd_idle++] =
+		(struct fwd_idle){ .fd = c->ufd, .addr = c->fw.addr, .since_ns = s->now_ns };
+	c->ufd = -1;
+	return 1;
+}
+
+void fwd_idle_sweep(struct sure_http_server *s, int all)
+{
+	uint32_t n = 0;
+
+	while (n < s->nfwd_idle && (all || s->fwd_idle[n].since_ns + FWD_IDLE_NS <= s->now_ns))
+		close(s->fwd_idle[n++].fd);
+	memmove(&s->fwd_idle[0], &s->fwd_idle[n], (s->nfwd_idle - n) * sizeof(s->fwd_idle[0]));
+	s->nfwd_idle -= n;
 }

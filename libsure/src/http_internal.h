@@ -136,6 +136,9 @@ struct http_watch {
 	void *arg;
 };
 
+#define FWD_IDLE_MAX 32u /* connections to other nodes kept between forwards */
+#define FWD_IDLE_NS (15ull * 1000000000) /* for this long (a node keeps them 60 s) */
+
 struct sure_http_server {
 	struct sure_http_server_config cfg; /* zeros replaced by defaults */
 	struct sure_http_config pcfg; /* the parser's: max_head, max_body */
@@ -165,6 +168,14 @@ struct sure_http_server {
 	struct http_tick *ticks;
 	struct http_watch *watches;
 	uint32_t stop_req, grace_ms; /* atomics: set by sure_http_server_stop */
+	/* Connections to other nodes that a forwarded exchange left open, for
+	 * the next one to the same node (http_forward.c): oldest first. */
+	struct fwd_idle {
+		int fd;
+		struct sockaddr_in addr;
+		uint64_t since_ns;
+	} fwd_idle[FWD_IDLE_MAX];
+	uint32_t nfwd_idle;
 	/* Nodes sure_http_server_fail_node named, under lock, for the loop. */
 	char dead_nodes[8][32];
 	uint32_t ndead;
@@ -306,6 +317,14 @@ static inline int fwd_holding(const struct conn *c)
 int fwd_broken(struct conn *c, const char *why);
 /* Its deadline passed: 504 if the node said nothing yet, else cut. */
 void fwd_timeout(struct conn *c);
+/* A connection to addr a forwarded exchange left open, still open and
+ * silent: its fd, out of the pool; -1: none. */
+int fwd_idle_take(struct sure_http_server *s, const struct sockaddr_in *addr);
+/* The exchange is over: its connection to the node is kept for the next
+ * (1; c->ufd is -1 then), or not (0: the caller closes it). */
+int fwd_idle_put(struct conn *c);
+/* Closes those kept longer than FWD_IDLE_NS (all: at the server's end). */
+void fwd_idle_sweep(struct sure_http_server *s, int all);
 /* Whether c is an exchange forwarded to node, and then: it stopped answering. */
 int fwd_to_node(const struct conn *c, const char *node);
 void fwd_node_dead(struct conn *c);

@@ -276,6 +276,7 @@ static void sweep(struct sure_http_server *s)
 		next = c->next;
 		conn_sweep(c, s->now_ns);
 	}
+	fwd_idle_sweep(s, 0);
 }
 
 /* Closed connections whose operations in the ring have all come back. */
@@ -435,6 +436,7 @@ static void destroy(struct sure_http_server *s)
 		close(s->wfd);
 	if (s->ep >= 0)
 		close(s->ep);
+	fwd_idle_sweep(s, 1);
 	while ((c = s->pool)) {
 		s->pool = c->next;
 		free(c->out);
@@ -651,6 +653,7 @@ void sure_http_server_stats(struct sure_http_server *srv, struct sure_http_serve
 	out->forwarded = sure_load(&st->forwarded);
 	out->forwards_refused = sure_load(&st->forwards_refused);
 	out->forward_failures = sure_load(&st->forward_failures);
+	out->forward_connects = sure_load(&st->forward_connects);
 	out->parse_errors = sure_load(&st->parse_errors);
 	out->timeouts = sure_load(&st->timeouts);
 	out->bytes_in = sure_load(&st->bytes_in);

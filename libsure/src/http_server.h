@@ -207,6 +207,7 @@ struct sure_http_server_stats {
 	uint64_t forwarded; /* exchanges sent to another node (forward()) */
 	uint64_t forwards_refused; /* of those, refused by the node: to the upstream instead */
 	uint64_t forward_failures; /* of those, failed before the node answered (502, 504) */
+	uint64_t forward_connects; /* connections opened to nodes (others are reused) */
 	uint64_t parse_errors; /* 4xx/5xx from the parser (413s after take() too) */
 	uint64_t timeouts; /* slow clients closed (head, body, write; not idle) */
 	uint64_t bytes_in; /* from clients, tunnels included */

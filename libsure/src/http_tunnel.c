@@ -73,12 +73,28 @@ static void one_exchange(struct conn *c, int done)
 	c->tx_resp_off = c->out_len;
 }
 
+/* fd is c's upstream side now (connecting: its connect is in progress). */
+static int attach_side(struct conn *c, int fd, int connecting)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+				  .data.ptr = &c->uev };
+
+	if (epoll_ctl(c->srv->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	c->ufd = fd;
+	c->uconnecting = (uint8_t)connecting;
+	c->urd = c->uwr = 0;
+	c->ueof = c->ushut = 0;
+	c->state = CS_TUNNEL;
+	return 0;
+}
+
 /* Connects c's upstream side to addr, nonblocking: 0 or -errno. */
 static int open_side(struct conn *c, const struct sockaddr *addr, socklen_t len)
 {
-	struct sure_http_server *s = c->srv;
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-				  .data.ptr = &c->uev };
 	int fd, rc, one = 1;
 
 	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -89,17 +105,12 @@ static int open_side(struct conn *c, const struct sockaddr *addr, socklen_t len)
 	/* A unix socket connects at once, or fails (EAGAIN: its backlog is
 	 * full); TCP says EINPROGRESS, and tunnel_pump() learns the rest. */
 	rc = connect(fd, addr, len);
-	if ((rc < 0 && errno != EINPROGRESS) || epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	if (rc < 0 && errno != EINPROGRESS) {
 		int err = errno;
 		close(fd);
 		return -err;
 	}
-	c->ufd = fd;
-	c->uconnecting = rc < 0;
-	c->urd = c->uwr = 0;
-	c->ueof = c->ushut = 0;
-	c->state = CS_TUNNEL;
-	return 0;
+	return attach_side(c, fd, rc < 0);
 }
 
 int tunnel_start(struct conn *c, int done)
@@ -164,7 +175,14 @@ int tunnel_start_node(struct conn *c, int done, const struct sure_http_forward *
 		c->fw_on = 0;
 		return unavailable(c, ENOMEM);
 	}
-	rc = open_side(c, (const struct sockaddr *)&c->fw.addr, sizeof(c->fw.addr));
+	/* A connection an earlier exchange with that node left open, else a new one. */
+	rc = fwd_idle_take(s, &c->fw.addr);
+	if (rc >= 0) {
+		rc = attach_side(c, rc, 0);
+	} else {
+		STAT_ADD(s, forward_connects, 1);
+		rc = open_side(c, (const struct sockaddr *)&c->fw.addr, sizeof(c->fw.addr));
+	}
 	if (rc == -ECONNREFUSED)
 		return node_refused(c);
 	if (rc < 0) {
@@ -264,7 +282,8 @@ static int exchange_done(struct conn *c)
 	if (!c->tx || !c->tx_framed || c->tx_req_left || c->tx_resp_got != c->tx_resp_total ||
 	    c->out_off != c->out_len)
 		return 0;
-	close(c->ufd);
+	if (!fwd_idle_put(c)) /* a node's connection may carry the next forward */
+		close(c->ufd);
 	c->ufd = -1;
 	c->tx = 0;
 	c->fw_on = 0;

@@ -1296,7 +1296,38 @@ static int node_listen(struct sockaddr_in *a)
 	return fd;
 }
 
-static atomic_int node_stop;
+static atomic_int node_stop, ka_conns, ka_served;
+
+/* Keep-alive: answers each request on the connection ("ka") until it ends. */
+static void node_keep_alive(int fd)
+{
+	char buf[4096];
+	size_t len = 0;
+	ssize_t n;
+
+	ka_conns++;
+	while (!node_stop) {
+		char *end = memmem(buf, len, "\r\n\r\n", 4);
+		if (end) {
+			static const char ans[] = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nka";
+			size_t used = (size_t)(end + 4 - buf);
+			memmove(buf, buf + used, len - used);
+			len -= used;
+			ka_served++;
+			if (send(fd, ans, sizeof(ans) - 1, MSG_NOSIGNAL) < 0)
+				break;
+			continue;
+		}
+		struct pollfd q = { fd, POLLIN, 0 };
+		if (poll(&q, 1, 20) != 1)
+			continue;
+		n = recv(fd, buf + len, sizeof(buf) - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+}
 
 /* Node b: answers as the upstream does (up_serve), except that a request
  * with x-close gets the connection closed before any answer. */
@@ -1315,7 +1346,9 @@ static void *node_main(void *arg)
 			continue;
 		n = recv(fd, peek, sizeof(peek) - 1, MSG_PEEK);
 		peek[n > 0 ? n : 0] = 0;
-		if (strstr(peek, "x-close")) {
+		if (strstr(peek, "x-ka")) {
+			node_keep_alive(fd);
+		} else if (strstr(peek, "x-close")) {
 			close(fd);
 		} else if (strstr(peek, "x-chunked")) {
 			/* A chunked answer at once; then all that comes until 300 ms
@@ -1346,7 +1379,7 @@ static void test_forward(void)
 {
 	struct client cl;
 	struct resp r;
-	struct sure_http_server_stats st0, st1;
+	struct sure_http_server_stats st0, st1, ka0, ka1;
 	char body[1024], got[65536];
 	pthread_t thr;
 	int ok_fd = node_listen(&node_ok), mute_fd = node_listen(&node_mute);
@@ -1445,8 +1478,26 @@ static void test_forward(void)
 	client_close(&cl);
 	CHECK_EQ(sure_http_server_fail_node(S, ""), -EINVAL);
 
+	/* A connection a forward left open carries the next one to that node
+	 * (another client's): one connection, two requests. */
+	sure_http_server_stats(S, &ka0);
+	ka_conns = ka_served = 0;
+	for (int k = 0; k < 2; k++) {
+		client_open(&cl, S, 0);
+		SEND(&cl, "GET /invoke/fw HTTP/1.1\r\nHost: h\r\nx-ka: 1\r\n\r\n");
+		CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+		CHECK_EQ(r.status, 200);
+		CHECK_STR(header(&r, "x-sure-node"), "b");
+		CHECK_STR(body, "ka");
+		client_close(&cl);
+	}
+	CHECK_EQ(ka_served, 2);
+	CHECK_EQ(ka_conns, 1);
+	sure_http_server_stats(S, &ka1);
+	CHECK_EQ(ka1.forward_connects - ka0.forward_connects, 1);
+
 	sure_http_server_stats(S, &st1);
-	CHECK_EQ(st1.forwarded - st0.forwarded, 6);
+	CHECK_EQ(st1.forwarded - st0.forwarded, 8);
 	CHECK_EQ(st1.forwards_refused - st0.forwards_refused, 1);
 	CHECK_EQ(st1.forward_failures - st0.forward_failures, 3);
 	node_stop = 1;

@@ -355,6 +355,7 @@ int main(void)
 	FIELD(sure_dataplane_stats, forwarded);
 	FIELD(sure_dataplane_stats, forwards_refused);
 	FIELD(sure_dataplane_stats, forward_failures);
+	FIELD(sure_dataplane_stats, forward_connects);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;

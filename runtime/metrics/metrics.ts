@@ -152,6 +152,12 @@ function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
       ],
     ),
     counter(
+      "sure_dataplane_forward_connections_total",
+      "Connections opened to other nodes for forwarded invokes (a forward on a connection an " +
+        "earlier one to the same node left open, for up to 15 s, opens none).",
+      one(s.forwardConnects),
+    ),
+    counter(
       "sure_dataplane_drops_total",
       "Requests refused by the parser (4xx/5xx, connection closed) or closed as too slow.",
       [
