@@ -117,10 +117,10 @@ function counter(name: string, help: string, samples: Sample[]): Family {
 /** libsure's HTTP server (--dataplane sockets or af_xdp): what it counted itself. */
 function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
   const one = (value: number): Sample[] => [{ labels: { backend }, value }];
-  const dir = (rx: number, tx: number): Sample[] => [
-    { labels: { backend, direction: "in" }, value: rx },
-    { labels: { backend, direction: "out" }, value: tx },
-  ];
+  /** One sample per value, each labelled with its key: by("reason", { timeout: n }). */
+  const by = (label: string, values: Record<string, number>): Sample[] =>
+    Object.entries(values).map(([v, value]) => ({ labels: { backend, [label]: v }, value }));
+  const dir = (rx: number, tx: number): Sample[] => by("direction", { in: rx, out: tx });
   return [
     gauge("sure_dataplane_connections", "Open client connections.", one(s.connsOpen)),
     counter(
@@ -145,11 +145,7 @@ function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
       "Invokes of functions other nodes of the fleet run, sent to one of them straight from " +
         "C: in all, refused by that node (then forwarded by the Hono app), and failed before " +
         "it answered (502 forward_failed, 504 function_timeout).",
-      [
-        { labels: { backend, outcome: "sent" }, value: s.forwarded },
-        { labels: { backend, outcome: "refused" }, value: s.forwardsRefused },
-        { labels: { backend, outcome: "failed" }, value: s.forwardFailures },
-      ],
+      by("outcome", { sent: s.forwarded, refused: s.forwardsRefused, failed: s.forwardFailures }),
     ),
     counter(
       "sure_dataplane_forward_connections_total",
@@ -160,10 +156,7 @@ function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
     counter(
       "sure_dataplane_drops_total",
       "Requests refused by the parser (4xx/5xx, connection closed) or closed as too slow.",
-      [
-        { labels: { backend, reason: "malformed" }, value: s.parseErrors },
-        { labels: { backend, reason: "timeout" }, value: s.timeouts },
-      ],
+      by("reason", { malformed: s.parseErrors, timeout: s.timeouts }),
     ),
     counter(
       "sure_dataplane_bytes_total",
@@ -181,23 +174,23 @@ function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
     gauge(
       "sure_dataplane_requests_held",
       "Requests the data plane holds now, by where they are.",
-      [
-        { labels: { backend, state: "waiting" }, value: s.queued },
-        { labels: { backend, state: "running" }, value: s.running },
-        { labels: { backend, state: "in_chain" }, value: s.inChains },
-        { labels: { backend, state: "parked" }, value: s.parked },
-      ],
+      by("state", {
+        waiting: s.queued,
+        running: s.running,
+        in_chain: s.inChains,
+        parked: s.parked,
+      }),
     ),
     counter(
       "sure_dataplane_chain_hops_total",
       "Chain hops to and from the nodes that run other steps, hops that failed, and hops " +
         "refused (from an address none of the chain's nodes has, or without the hop key's MAC).",
-      [
-        { labels: { backend, direction: "out" }, value: s.hopsOut },
-        { labels: { backend, direction: "in" }, value: s.hopsIn },
-        { labels: { backend, direction: "failed" }, value: s.hopFailures },
-        { labels: { backend, direction: "refused" }, value: s.hopsRefused },
-      ],
+      by("direction", {
+        out: s.hopsOut,
+        in: s.hopsIn,
+        failed: s.hopFailures,
+        refused: s.hopsRefused,
+      }),
     ),
     counter(
       "sure_dataplane_hop_connections_total",
