@@ -42,6 +42,7 @@
 #include "uring.h"
 #include "zstack.h"
 
+#define MS(ms) ((uint64_t)(ms) * 1000000) /* ms in the loop's nanoseconds */
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* What an epoll event's data.ptr points at: the first member of its owner. */

@@ -25,7 +25,6 @@
 #include "util.h"
 
 #define SWEEP_NS (100ull * 1000000)
-#define MS(ms) ((uint64_t)(ms) * 1000000)
 /* A raw head limit past this would make every connection's buffer huge. */
 #define MAX_HEAD_LIMIT (1u << 20)
 #define EVENTS 64

@@ -36,8 +36,6 @@
 #include "http_head.h"
 #include "http_internal.h"
 
-#define MS(ms) ((uint64_t)(ms) * 1000000)
-
 /* The upstream-to-client buffer. */
 #define TUNNEL_BUF (64u * 1024)
 
