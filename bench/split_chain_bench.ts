@@ -7,7 +7,9 @@
 // third time with signed hops (SURE_PEER_KEY on both nodes: each hop and its
 // answer carry an HMAC-SHA256), whose cost is printed against unsigned hops
 // of the same round. Per row: requests/s, p50/p99, and the p50 a remote step
-// adds over a local one.
+// adds over a local one. With kept, unsigned hops the split chain is also
+// entered on b (which sends each request on to a, the node that leads it),
+// against entered on a.
 //   deno run -A bench/split_chain_bench.ts [seconds] [rounds]
 import { probe } from "../ffi/mod.ts";
 import { buildFunction } from "../runtime/builder/compile.ts";
@@ -93,6 +95,22 @@ for (let round = 0; round < rounds; round++) {
         const one = await run("local");
         const two = await run("across");
         split.set(`${label} c${c}`, two);
+        if (keepalive && !signed) {
+          // The same chain entered on b, which runs step 1 only: b sends each
+          // request to a, which leads it (libsure's forward on sockets).
+          const viaB = await runWrk({
+            url: `${b.url}/invoke/across`,
+            body,
+            connections: c,
+            durationSec: seconds,
+          });
+          console.log(
+            `chain 64 B c${c}, split, entered on b (sent to a): ${fmt(viaB.requestsPerSec, 0)} ` +
+              `req/s p50 ${fmt(viaB.p50Ms, 3)} ms p99 ${fmt(viaB.p99Ms, 3)} ms -> ` +
+              `${fmt(viaB.requestsPerSec / two.requestsPerSec)}x entered on a, ` +
+              `+${fmt((viaB.p50Ms - two.p50Ms) * 1000, 0)} us p50`,
+          );
+        }
         console.log(
           `chain 64 B c${c}, hops ${label}: ` +
             `one node ${fmt(one.requestsPerSec, 0)} req/s p50 ${fmt(one.p50Ms, 3)} ms p99 ` +

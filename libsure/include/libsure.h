@@ -702,14 +702,20 @@ struct sure_dataplane_stats {
 	/* The Z-stack's TCP retransmission timeouts (its fast retransmissions
 	 * are zs_retransmits). */
 	uint64_t zs_retransmit_timeouts;
-	/* Invokes sent to the fleet's other nodes (sure_dataplane_forward): in
-	 * all, refused by the node (then to the Hono app), and failed before
-	 * the node answered (502 forward_failed, 504 function_timeout); and
+	/* Invokes sent to the fleet's other nodes (sure_dataplane_forward), and
+	 * new requests for chains sent to the node that runs their first step:
+	 * in all, refused by the node (then to the Hono app), and failed before
+	 * the node answered (502 forward_failed or a chain's peer_unreachable,
+	 * 504 function_timeout); and
 	 * the connections opened for them (one an earlier forward left open to
 	 * the same node, for up to 15 s, opens none). */
 	uint64_t forwarded, forwards_refused, forward_failures, forward_connects;
 };
 /*
+ * (A new request for an attached chain whose first step another node runs
+ * goes the same way to that node, marked x-sure-chain-entry, on the sockets
+ * backend: no call needed; a failure is the chain's 502 peer_unreachable.)
+ *
  * Fleets: an /invoke of function `name`, which no route here serves, goes
  * straight to one of the nodes in `targets` ("node=a.b.c.d:port", space
  * separated, at most 16; "": none, the Hono app decides), each in turn, as

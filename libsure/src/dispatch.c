@@ -279,7 +279,8 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 	} else if (r && r->live && r->chain && (r->chain->remote & 1u) &&
 		   !sure_http_head_get(head, "x-sure-hop", &len)) {
 		/* The chain's first step runs on another node: a new request is led
-		 * from there, so the Hono app sends it there. Hops still come here. */
+		 * from there, so forward() sends it there (dp_forward.c), or the
+		 * Hono app does. Hops still come here. */
 	} else if (r && r->live && r->chain) {
 		*route = r->id;
 		rc = 1;

@@ -8,6 +8,11 @@
  * function, a chain, a request another node already forwarded, a
  * CloudEvent to unpack, no node to send it to) goes to the Hono app, which
  * forwards it as before (runtime/fleet/forward_direct.ts, or over NATS).
+ *
+ * The same tunnel takes a new request for an attached chain whose first
+ * step another node runs to that node, which leads it (chain_entry()).
+ * Neither happens on the af_xdp backend, whose node-to-node connections
+ * would have to be the Z-stack's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +25,7 @@
 #include "http_head.h"
 
 #define FWD_TARGETS 16u
+#define FWD_SLACK_MS 3000u
 
 struct dp_fwd {
 	char name[64];
@@ -136,6 +142,30 @@ SURE_API int sure_dataplane_forward_dead(struct sure_dataplane *dp, const char *
 	return sure_http_server_fail_node(dp->srv, node);
 }
 
+/* Marks a request sent on to a chain's first node, as chain_entry.ts marks
+ * it: that node never sends it on again (its manifest would have to say
+ * another node leads, and then its Hono app says the manifests differ). */
+#define ENTRY_MARK "x-sure-chain-entry"
+
+/* A new request for a chain whose first step another node runs: that node
+ * leads it (runtime/gateway/chain_entry.ts did this over HTTP), so it goes
+ * to its data plane as it came. Hops come here as hops (take() has them).
+ * `lock` held. */
+static int chain_entry(const struct dp_chain *dc, struct sure_http_forward *fw)
+{
+	memset(fw, 0, sizeof(*fw));
+	fw->addr = dc->peer[0];
+	snprintf(fw->node, sizeof(fw->node), "%s", dc->cfg.step_node[0]);
+	snprintf(fw->name, sizeof(fw->name), "%s", dc->cfg.name);
+	/* That node answers the chain's own timeout; this bounds one that does not. */
+	fw->timeout_ms = dc->cfg.timeout_ms > UINT32_MAX - FWD_SLACK_MS
+				 ? UINT32_MAX
+				 : dc->cfg.timeout_ms + FWD_SLACK_MS;
+	snprintf(fw->mark, sizeof(fw->mark), ENTRY_MARK ": 1\r\n");
+	fw->chain = 1;
+	return 1;
+}
+
 int sure_dp_forward(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 		    struct sure_http_forward *fw)
 {
@@ -143,26 +173,34 @@ int sure_dp_forward(void *ctx, const struct sure_http_req *req, const uint8_t *h
 	uint32_t len = 0;
 	int rc = 0;
 
-	/* Another node sent it here: never on again (no loops). Chain hops,
-	 * and CloudEvents the Hono app unpacks, are not plain invokes. */
-	if (sure_http_head_get(head, "x-sure-forwarded-by", &len) ||
-	    sure_http_head_get(head, "x-sure-hop", &len))
+	/* The af_xdp backend's node-to-node connections would have to be the
+	 * Z-stack's (dp_hop.c): the Hono app forwards there. A hop is a hop,
+	 * and CloudEvents are the Hono app's to unpack first. */
+	if (dp->zs || sure_http_head_get(head, "x-sure-hop", &len))
 		return 0;
 	const char *ct = sure_http_head_get(head, "content-type", &len);
 	if (ct && len >= 23 && !strncasecmp(ct, "application/cloudevents", 23))
 		return 0;
+	/* Sent here by another node: never on again (no loops). */
+	int entered = sure_http_head_get(head, ENTRY_MARK, &len) != NULL;
+	int forwarded = sure_http_head_get(head, "x-sure-forwarded-by", &len) != NULL;
 	pthread_mutex_lock(&dp->lock);
 	struct dp_route *r = sure_dp_lookup(dp, req->name);
-	struct dp_fwd *f = r && r->live ? NULL : lookup(dp, req->name);
-	if (f && f->n && dp->node[0]) {
-		uint32_t k = f->turn++ % f->n;
-		memset(fw, 0, sizeof(*fw));
-		fw->addr = f->t[k].addr;
-		memcpy(fw->node, f->t[k].node, sizeof(fw->node));
-		memcpy(fw->name, f->name, sizeof(fw->name));
-		fw->timeout_ms = f->timeout_ms;
-		snprintf(fw->mark, sizeof(fw->mark), "x-sure-forwarded-by: %s\r\n", dp->node);
-		rc = 1;
+	if (r && r->live && r->chain) {
+		if ((r->chain->remote & 1u) && !entered)
+			rc = chain_entry(r->chain, fw);
+	} else if (!forwarded) {
+		struct dp_fwd *f = r && r->live ? NULL : lookup(dp, req->name);
+		if (f && f->n && dp->node[0]) {
+			uint32_t k = f->turn++ % f->n;
+			memset(fw, 0, sizeof(*fw));
+			fw->addr = f->t[k].addr;
+			memcpy(fw->node, f->t[k].node, sizeof(fw->node));
+			memcpy(fw->name, f->name, sizeof(fw->name));
+			fw->timeout_ms = f->timeout_ms;
+			snprintf(fw->mark, sizeof(fw->mark), "x-sure-forwarded-by: %s\r\n", dp->node);
+			rc = 1;
+		}
 	}
 	pthread_mutex_unlock(&dp->lock);
 	return rc;

@@ -5,9 +5,11 @@
  * header line of the owner's added to its head (x-sure-forwarded-by, so that
  * node never sends it on) and x-sure-node added to the answer's, right after
  * its status line. What fails before the node sent a byte is answered here,
- * as the Hono app's forwarder answers it (runtime/fleet/forward_direct.ts):
- * 502 forward_failed naming the node, or 504 function_timeout; after that,
- * the answer is cut, as that node's own would be.
+ * as the Hono app's forwarders answer it (runtime/fleet/forward_direct.ts,
+ * runtime/gateway/chain_entry.ts): 502 forward_failed naming the node (for a
+ * chain's first step, peer_unreachable naming the chain too), or 504
+ * function_timeout; after that, the answer is cut, as that node's own would
+ * be.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -99,6 +101,7 @@ size_t fwd_heard(struct conn *c)
 	if (!c->fw_on)
 		return 0;
 	c->fw_heard = 1;
+	c->fw_again = 0; /* it answers: never sent again, and its bytes may go */
 	if (!c->fw_line)
 		return 0;
 	nl = memchr(c->out + from, '\n', c->out_len - from);
@@ -131,30 +134,51 @@ static void fail(struct conn *c, int status, const char *code, const char *msg,
 		close(c->ufd);
 		c->ufd = -1;
 	}
-	c->fw_on = 0;
+	c->fw_on = c->fw_again = 0;
 	c->tx = 0;
 	c->out_off = c->out_len = 0;
 	conn_fail(c, status, code, msg, extra);
 }
 
-static void node_extra(const struct conn *c, char *buf, size_t cap)
+/* 502 naming the node: a fleet's forward_failed, or for a chain's first
+ * step the chain's peer_unreachable (as dp_hop.c and chain_entry.ts give it).
+ * Names of nodes and routes need no escaping. */
+static void node_failed(struct conn *c, const char *msg)
 {
-	snprintf(buf, cap, ",\"node\":\"%s\"", c->fw.node); /* a node name needs no escaping */
+	char extra[160];
+
+	if (c->fw.chain) {
+		snprintf(extra, sizeof(extra), ",\"chain\":\"%s\",\"node\":\"%s\"", c->fw.name,
+			 c->fw.node);
+		fail(c, 502, "peer_unreachable", msg, extra);
+	} else {
+		snprintf(extra, sizeof(extra), ",\"node\":\"%s\"", c->fw.node);
+		fail(c, 502, "forward_failed", msg, extra);
+	}
 }
 
 int fwd_broken(struct conn *c, const char *why)
 {
-	char msg[256], extra[64], addr[INET_ADDRSTRLEN] = "";
+	char msg[320], addr[INET_ADDRSTRLEN] = "";
 
 	if (c->fw_heard) {
 		conn_close(c);
 		return 0;
 	}
+	/* On a kept connection, before it answered a byte: the node let the
+	 * connection go idle as it was taken, so it never took this request
+	 * (chain hops, dp_hop.c, do the same). Sent again, once. */
+	if (tunnel_resend(c))
+		return !c->closed;
 	inet_ntop(AF_INET, &c->fw.addr.sin_addr, addr, sizeof(addr));
-	snprintf(msg, sizeof(msg), "node %s (%s:%u), which runs %s, cannot be reached: %s",
-		 c->fw.node, addr, ntohs(c->fw.addr.sin_port), c->fw.name, why);
-	node_extra(c, extra, sizeof(extra));
-	fail(c, 502, "forward_failed", msg, extra);
+	if (c->fw.chain)
+		snprintf(msg, sizeof(msg),
+			 "chain %s: node %s (%s:%u), which runs step 0, cannot be reached: %s",
+			 c->fw.name, c->fw.node, addr, ntohs(c->fw.addr.sin_port), why);
+	else
+		snprintf(msg, sizeof(msg), "node %s (%s:%u), which runs %s, cannot be reached: %s",
+			 c->fw.node, addr, ntohs(c->fw.addr.sin_port), c->fw.name, why);
+	node_failed(c, msg);
 	return !c->closed; /* the answer is on its way: drive on */
 }
 
@@ -181,16 +205,22 @@ int fwd_to_node(const struct conn *c, const char *node)
 
 void fwd_node_dead(struct conn *c)
 {
-	char msg[160], extra[64];
+	char msg[192];
 
 	if (c->fw_heard) {
 		conn_close(c);
 		return;
 	}
-	snprintf(msg, sizeof(msg), "node %s, which ran %s, stopped answering (its heartbeat expired)",
-		 c->fw.node, c->fw.name);
-	node_extra(c, extra, sizeof(extra));
-	fail(c, 502, "forward_failed", msg, extra);
+	if (c->fw.chain)
+		snprintf(msg, sizeof(msg),
+			 "chain %s: node %s, which runs step 0, stopped answering (its heartbeat "
+			 "expired)",
+			 c->fw.name, c->fw.node);
+	else
+		snprintf(msg, sizeof(msg),
+			 "node %s, which ran %s, stopped answering (its heartbeat expired)",
+			 c->fw.node, c->fw.name);
+	node_failed(c, msg);
 }
 
 int fwd_idle_take(struct sure_http_server *s, const struct sockaddr_in *addr)

@@ -104,9 +104,12 @@ struct conn {
 	 * mark goes into the request's head after fw_mark_at more of its bytes
 	 * (fw_mark_off of it sent), x-sure-node into the answer's after its
 	 * status line (fw_line: still to go in). fw_heard: the node sent a byte,
-	 * so a failure now cuts the answer instead of replacing it. */
-	uint8_t fw_on, fw_done, fw_heard, fw_line;
-	uint32_t fw_mark_at, fw_mark_off;
+	 * so a failure now cuts the answer instead of replacing it. fw_again:
+	 * it went on a kept connection and is all in `in` from fw_start (its
+	 * head fw_head bytes), kept there until the node answers, so that it can
+	 * go once more on a new connection if the node closed the kept one. */
+	uint8_t fw_on, fw_done, fw_heard, fw_line, fw_again;
+	uint32_t fw_mark_at, fw_mark_off, fw_start, fw_head;
 	uint64_t fw_req_left; /* bytes of the request still to pass on */
 	struct sure_http_forward fw;
 	/* Output: [out_off, out_len) still to send (a tunnel: the upstream's bytes). */
@@ -220,13 +223,16 @@ static inline void conn_again(struct conn *c)
  * raw head is kept until it is decided (a tunnel replays it). */
 static inline uint32_t conn_in_room(struct conn *c)
 {
-	uint32_t keep = c->req_start;
+	/* A forward that may be sent again keeps its bytes from fw_start. */
+	uint32_t keep = c->fw_again ? c->fw_start : c->req_start;
 
 	if (c->in_end == c->in_cap && keep > 0) {
 		memmove(c->in, c->in + keep, c->in_end - keep);
 		c->in_end -= keep;
 		c->in_pos -= keep;
-		c->req_start = 0;
+		c->req_start -= keep;
+		if (c->fw_again)
+			c->fw_start = 0;
 	}
 	return c->in_cap - c->in_end;
 }
@@ -294,6 +300,11 @@ void conn_fail(struct conn *c, int status, const char *code, const char *message
 int tunnel_start(struct conn *c, int done);
 /* The same, to the node fw names (the owner's forward()). */
 int tunnel_start_node(struct conn *c, int done, const struct sure_http_forward *fw);
+/* The node closed the kept connection c->fw_again says the request went
+ * on, before answering: the request again, from its first byte, on a new
+ * connection. 1: on its way (or the node refused it: to the upstream);
+ * 0: it could not be, the caller fails it. */
+int tunnel_resend(struct conn *c);
 int tunnel_pump(struct conn *c);
 
 /* http_forward.c: a tunnel to another node (c->fw_on) */

@@ -60,6 +60,9 @@ struct sure_http_forward {
 	char name[64]; /* the function, for errors */
 	uint32_t timeout_ms; /* the whole exchange, else 504 (or cut, once answering) */
 	char mark[64]; /* one header line added to the request: "name: value\r\n" */
+	/* name is a chain whose first step that node runs: a failure is the
+	 * chain's 502 peer_unreachable (with "chain"), not forward_failed. */
+	uint8_t chain;
 };
 
 struct sure_http_ops {

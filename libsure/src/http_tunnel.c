@@ -116,7 +116,7 @@ int tunnel_start(struct conn *c, int done)
 	struct sure_http_server *s = c->srv;
 	int rc;
 
-	c->fw_on = 0;
+	c->fw_on = c->fw_again = 0;
 	if (!s->up_len)
 		return unavailable(c, ENOENT);
 	if (conn_out_reserve(c, TUNNEL_BUF) < 0)
@@ -175,7 +175,8 @@ int tunnel_start_node(struct conn *c, int done, const struct sure_http_forward *
 	}
 	/* A connection an earlier exchange with that node left open, else a new one. */
 	rc = fwd_idle_take(s, &c->fw.addr);
-	if (rc >= 0) {
+	int kept = rc >= 0;
+	if (kept) {
 		rc = attach_side(c, rc, 0);
 	} else {
 		STAT_ADD(s, forward_connects, 1);
@@ -187,9 +188,41 @@ int tunnel_start_node(struct conn *c, int done, const struct sure_http_forward *
 		c->state = CS_TUNNEL;
 		return fwd_broken(c, strerror(-rc));
 	}
+	/* [req_start, in_pos) is the raw head. On a kept connection, a request
+	 * that is all here already is kept here until the node answers: the
+	 * node may have let that connection go just as it was taken. */
+	c->fw_start = c->req_start;
+	c->fw_head = c->in_pos - c->req_start;
+	c->fw_again = kept && (uint64_t)(c->in_end - c->req_start) >=
+				      c->fw_head + (done ? 0 : c->p.req.content_length);
 	one_exchange(c, done);
 	fwd_begin(c);
 	conn_set_deadline(c, DL_FORWARD, MS(fw->timeout_ms));
+	return 1;
+}
+
+int tunnel_resend(struct conn *c)
+{
+	int rc;
+
+	if (!c->fw_again || c->fw_heard)
+		return 0;
+	/* Once: a node that closes a new connection too has failed. */
+	c->fw_again = 0;
+	if (c->ufd >= 0) {
+		close(c->ufd);
+		c->ufd = -1;
+	}
+	c->req_start = c->fw_start;
+	c->in_pos = c->fw_start + c->fw_head;
+	STAT_ADD(c->srv, forward_connects, 1);
+	rc = open_side(c, (const struct sockaddr *)&c->fw.addr, sizeof(c->fw.addr));
+	if (rc == -ECONNREFUSED)
+		return node_refused(c);
+	if (rc < 0)
+		return 0;
+	one_exchange(c, c->fw_done);
+	fwd_begin(c);
 	return 1;
 }
 
@@ -223,7 +256,7 @@ static int to_upstream(struct conn *c)
 			c->req_start += (uint32_t)n;
 			if (c->tx)
 				c->tx_req_left -= (uint64_t)n;
-			if (c->req_start == c->in_end)
+			if (c->req_start == c->in_end && !c->fw_again)
 				c->req_start = c->in_end = 0;
 			prog = n > 0;
 			int m = fwd_sent(c, (size_t)n); /* the mark, when it is its turn */
@@ -284,7 +317,7 @@ static int exchange_done(struct conn *c)
 		close(c->ufd);
 	c->ufd = -1;
 	c->tx = 0;
-	c->fw_on = 0;
+	c->fw_on = c->fw_again = 0;
 	c->out_off = c->out_len = 0;
 	c->in_pos = c->req_start;
 	conn_answered(c);

@@ -201,10 +201,11 @@ static int forward(void *ctx, const struct sure_http_req *req, const uint8_t *he
 		   struct sure_http_forward *fw)
 {
 	int mute = !strcmp(req->name, "fwmute") || !strcmp(req->name, "fwlong");
-	const struct sockaddr_in *to = mute			     ? &node_mute
-				       : !strcmp(req->name, "fw")    ? &node_ok
-				       : !strcmp(req->name, "fwref") ? &node_refusing
-								     : NULL;
+	int chain = !strcmp(req->name, "fwchain"); /* a chain whose step 0 b runs */
+	const struct sockaddr_in *to = mute			       ? &node_mute
+				       : !strcmp(req->name, "fw") || chain ? &node_ok
+				       : !strcmp(req->name, "fwref")       ? &node_refusing
+									   : NULL;
 
 	(void)ctx;
 	(void)head;
@@ -216,7 +217,9 @@ static int forward(void *ctx, const struct sure_http_req *req, const uint8_t *he
 	snprintf(fw->name, sizeof(fw->name), "%s", req->name);
 	/* fwlong: failed by sure_http_server_fail_node, not by the clock */
 	fw->timeout_ms = !strcmp(req->name, "fwlong") ? 20000 : 300;
-	snprintf(fw->mark, sizeof(fw->mark), "x-sure-forwarded-by: a\r\n");
+	snprintf(fw->mark, sizeof(fw->mark), "%s",
+		 chain ? "x-sure-chain-entry: 1\r\n" : "x-sure-forwarded-by: a\r\n");
+	fw->chain = (uint8_t)chain;
 	return 1;
 }
 
@@ -1296,7 +1299,9 @@ static int node_listen(struct sockaddr_in *a)
 	return fd;
 }
 
-static atomic_int node_stop, ka_conns, ka_served;
+/* ka_drop: the next request with x-drop on a kept connection closes it
+ * unanswered, as a node that let it go idle just then would. */
+static atomic_int node_stop, ka_conns, ka_served, ka_drop;
 
 /* Keep-alive: answers each request on the connection ("ka") until it ends. */
 static void node_keep_alive(int fd)
@@ -1311,6 +1316,8 @@ static void node_keep_alive(int fd)
 		if (end) {
 			static const char ans[] = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nka";
 			size_t used = (size_t)(end + 4 - buf);
+			if (ka_served && memmem(buf, used, "x-drop", 6) && atomic_exchange(&ka_drop, 0))
+				break;
 			memmove(buf, buf + used, len - used);
 			len -= used;
 			ka_served++;
@@ -1456,6 +1463,27 @@ static void test_forward(void)
 	CHECK(strstr(body, "\"node\":\"b\"") != NULL);
 	client_close(&cl);
 
+	/* A chain whose first step b runs: b gets it with the chain's mark, and
+	 * fails it as the chain's hops fail (peer_unreachable, naming both). */
+	client_open(&cl, S, 0);
+	SEND(&cl, "POST /invoke/fwchain HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK_STR(header(&r, "x-sure-node"), "b");
+	pthread_mutex_lock(&up_lock);
+	snprintf(got, sizeof(got), "%.*s", (int)up_got_len, up_got);
+	pthread_mutex_unlock(&up_lock);
+	CHECK_STR(got, "POST /invoke/fwchain HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n"
+		       "x-sure-chain-entry: 1\r\n\r\nhi");
+	SEND(&cl, "GET /invoke/fwchain HTTP/1.1\r\nHost: h\r\nx-close: 1\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 502);
+	CHECK(strstr(body, "\"error\":\"peer_unreachable\"") != NULL);
+	CHECK(strstr(body, "chain fwchain: node b (127.0.0.1:") != NULL);
+	CHECK(strstr(body, "which runs step 0, cannot be reached") != NULL);
+	CHECK(strstr(body, "\"chain\":\"fwchain\",\"node\":\"b\"") != NULL);
+	client_close(&cl);
+
 	/* Silent past its timeout (300 ms): 504. */
 	client_open(&cl, S, 0);
 	SEND(&cl, "GET /invoke/fwmute HTTP/1.1\r\nHost: h\r\n\r\n");
@@ -1496,10 +1524,30 @@ static void test_forward(void)
 	sure_http_server_stats(S, &ka1);
 	CHECK_EQ(ka1.forward_connects - ka0.forward_connects, 1);
 
+	/* The node closes the kept connection, unanswered, as the next forward
+	 * takes it: the request goes once more, whole, on a new connection. */
+	ka_drop = 1;
+	client_open(&cl, S, 0);
+	SEND(&cl, "GET /invoke/fw HTTP/1.1\r\nHost: h\r\nx-ka: 1\r\nx-drop: 1\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK_STR(header(&r, "x-sure-node"), "b");
+	CHECK_STR(body, "ka");
+	SEND(&cl, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n\r\n"); /* parsed after it */
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK(header(&r, "x-sure-node") == NULL);
+	client_close(&cl);
+	CHECK_EQ(ka_drop, 0);
+	CHECK_EQ(ka_served, 3);
+	CHECK_EQ(ka_conns, 2);
+	sure_http_server_stats(S, &ka0);
+	CHECK_EQ(ka0.forward_connects - ka1.forward_connects, 1);
+
 	sure_http_server_stats(S, &st1);
-	CHECK_EQ(st1.forwarded - st0.forwarded, 8);
+	CHECK_EQ(st1.forwarded - st0.forwarded, 11);
 	CHECK_EQ(st1.forwards_refused - st0.forwards_refused, 1);
-	CHECK_EQ(st1.forward_failures - st0.forward_failures, 3);
+	CHECK_EQ(st1.forward_failures - st0.forward_failures, 4);
 	node_stop = 1;
 	pthread_join(thr, NULL);
 	close(mute_fd);

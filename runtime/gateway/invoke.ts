@@ -131,7 +131,6 @@ async function forward(
 export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
   const r = new OpenAPIHono<AppEnv>();
   // A plain route (no zod validation on the hot path); only its description is registered.
-  // A plain route (no zod validation on the hot path); only its description is registered.
   r.on(INVOKE_METHODS, ["/invoke/:name", "/invoke/:name/*"], async (c) => {
     const name = c.req.param("name");
     const chain = deps.chains?.get(name);

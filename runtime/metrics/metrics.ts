@@ -142,9 +142,10 @@ function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
     ),
     counter(
       "sure_dataplane_forwards_total",
-      "Invokes of functions other nodes of the fleet run, sent to one of them straight from " +
-        "C: in all, refused by that node (then forwarded by the Hono app), and failed before " +
-        "it answered (502 forward_failed, 504 function_timeout).",
+      "Invokes of functions other nodes of the fleet run, and new requests for chains whose " +
+        "first step another node runs, sent to that node straight from C: in all, refused by " +
+        "that node (then forwarded by the Hono app), and failed before it answered (502 " +
+        "forward_failed or peer_unreachable, 504 function_timeout).",
       by("outcome", { sent: s.forwarded, refused: s.forwardsRefused, failed: s.forwardFailures }),
     ),
     counter(
