@@ -145,8 +145,8 @@ export function assembleNode(
   // In a fleet, peers for chain steps on other nodes also come from its heartbeats.
   const chainPlacement = placement ?? { peers: {} };
   fleet?.sharePeers(chainPlacement.peers);
-  // On kernel sockets, invokes of functions other nodes run go there from C.
-  if (fleet && link?.backend === "sockets") {
+  // Invokes of functions other nodes run go there from C (on af_xdp, from the Z-stack).
+  if (fleet && link) {
     fleet.shareForwards({
       set: (name, timeoutMs, targets) => link.dp.forward(fleet.name, name, timeoutMs, targets),
       dead: (node) => link.dp.forwardDead(node),

@@ -10,9 +10,9 @@
  * forwards it as before (runtime/fleet/forward_direct.ts, or over NATS).
  *
  * The same tunnel takes a new request for an attached chain whose first
- * step another node runs to that node, which leads it (chain_entry()).
- * Neither happens on the af_xdp backend, whose node-to-node connections
- * would have to be the Z-stack's.
+ * step another node runs to that node, which leads it (chain_entry()). On
+ * the af_xdp backend the tunnel's connections to nodes are the Z-stack's,
+ * as chain hops' are (the nodes' addresses are their Z-stacks').
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -173,10 +173,8 @@ int sure_dp_forward(void *ctx, const struct sure_http_req *req, const uint8_t *h
 	uint32_t len = 0;
 	int rc = 0;
 
-	/* The af_xdp backend's node-to-node connections would have to be the
-	 * Z-stack's (dp_hop.c): the Hono app forwards there. A hop is a hop,
-	 * and CloudEvents are the Hono app's to unpack first. */
-	if (dp->zs || sure_http_head_get(head, "x-sure-hop", &len))
+	/* A hop is a hop, and CloudEvents are the Hono app's to unpack first. */
+	if (sure_http_head_get(head, "x-sure-hop", &len))
 		return 0;
 	const char *ct = sure_http_head_get(head, "content-type", &len);
 	if (ct && len >= 23 && !strncasecmp(ct, "application/cloudevents", 23))

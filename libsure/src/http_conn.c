@@ -129,9 +129,8 @@ void conn_close(struct conn *c)
 		close(c->fd); /* also leaves the epoll set */
 	}
 	c->zs = NULL;
-	if (c->ufd >= 0)
-		close(c->ufd);
-	c->fd = c->ufd = -1;
+	up_close(c);
+	c->fd = -1;
 	if (c->prev)
 		c->prev->next = c->next;
 	else

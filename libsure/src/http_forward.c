@@ -75,8 +75,7 @@ int fwd_sent(struct conn *c, size_t n)
 	if (c->fw_mark_at || !c->uwr)
 		return 0;
 	do
-		k = send(c->ufd, c->fw.mark + c->fw_mark_off, len - c->fw_mark_off,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		k = up_send(c, c->fw.mark + c->fw_mark_off, len - c->fw_mark_off);
 	while (k < 0 && errno == EINTR);
 	if (k < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -130,10 +129,7 @@ static void fail(struct conn *c, int status, const char *code, const char *msg,
 	struct sure_http_server *s = c->srv;
 
 	STAT_ADD(s, forward_failures, 1);
-	if (c->ufd >= 0) {
-		close(c->ufd);
-		c->ufd = -1;
-	}
+	up_close(c);
 	c->fw_on = c->fw_again = 0;
 	c->tx = 0;
 	c->out_off = c->out_len = 0;
@@ -223,11 +219,32 @@ void fwd_node_dead(struct conn *c)
 	node_failed(c, msg);
 }
 
-int fwd_idle_take(struct sure_http_server *s, const struct sockaddr_in *addr)
+/* Closes a kept connection. */
+static void idle_close(const struct fwd_idle *e)
+{
+	if (e->zs)
+		zs_close(e->zs);
+	else
+		close(e->fd);
+}
+
+/* Open and silent, or the node closed it (or said something nobody asked
+ * for): then it is no use. */
+static int idle_usable(const struct fwd_idle *e)
+{
+	char b;
+
+	if (e->zs)
+		return zs_sock_reusable(e->zs);
+	ssize_t n = recv(e->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+int fwd_idle_take(struct sure_http_server *s, const struct sockaddr_in *addr,
+		  struct fwd_idle *out)
 {
 	for (uint32_t k = s->nfwd_idle; k-- > 0;) { /* the newest first */
 		struct fwd_idle e = s->fwd_idle[k];
-		char b;
 
 		if (e.addr.sin_addr.s_addr != addr->sin_addr.s_addr ||
 		    e.addr.sin_port != addr->sin_port)
@@ -235,30 +252,35 @@ int fwd_idle_take(struct sure_http_server *s, const struct sockaddr_in *addr)
 		memmove(&s->fwd_idle[k], &s->fwd_idle[k + 1],
 			(s->nfwd_idle - k - 1) * sizeof(s->fwd_idle[0]));
 		s->nfwd_idle--;
-		/* Open and silent, or the node closed it (or said something
-		 * nobody asked for): then it is no use. */
-		ssize_t n = recv(e.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return e.fd;
-		close(e.fd);
+		if (idle_usable(&e)) {
+			*out = e;
+			return 1;
+		}
+		idle_close(&e);
 	}
-	return -1;
+	return 0;
 }
 
 int fwd_idle_put(struct conn *c)
 {
 	struct sure_http_server *s = c->srv;
 
-	if (!c->fw_on || c->ueof || c->ufd < 0 || epoll_ctl(s->ep, EPOLL_CTL_DEL, c->ufd, NULL) < 0)
+	if (!c->fw_on || c->ueof || !up_open(c))
+		return 0;
+	if (c->uzs)
+		zs_sock_bind(c->uzs, zsrv_no_event, NULL);
+	else if (epoll_ctl(s->ep, EPOLL_CTL_DEL, c->ufd, NULL) < 0)
 		return 0;
 	if (s->nfwd_idle == FWD_IDLE_MAX) { /* the oldest makes room */
-		close(s->fwd_idle[0].fd);
+		idle_close(&s->fwd_idle[0]);
 		memmove(&s->fwd_idle[0], &s->fwd_idle[1], (FWD_IDLE_MAX - 1) * sizeof(s->fwd_idle[0]));
 		s->nfwd_idle--;
 	}
-	s->fwd_idle[s->nfwd_idle++] =
-		(struct fwd_idle){ .fd = c->ufd, .addr = c->fw.addr, .since_ns = s->now_ns };
+	s->fwd_idle[s->nfwd_idle++] = (struct fwd_idle){
+		.fd = c->ufd, .zs = c->uzs, .addr = c->fw.addr, .since_ns = s->now_ns
+	};
 	c->ufd = -1;
+	c->uzs = NULL;
 	return 1;
 }
 
@@ -267,7 +289,7 @@ void fwd_idle_sweep(struct sure_http_server *s, int all)
 	uint32_t n = 0;
 
 	while (n < s->nfwd_idle && (all || s->fwd_idle[n].since_ns + FWD_IDLE_NS <= s->now_ns))
-		close(s->fwd_idle[n++].fd);
+		idle_close(&s->fwd_idle[n++]);
 	memmove(&s->fwd_idle[0], &s->fwd_idle[n], (s->nfwd_idle - n) * sizeof(s->fwd_idle[0]));
 	s->nfwd_idle -= n;
 }

@@ -92,6 +92,9 @@ struct conn {
 	int32_t rx_res;
 	uint32_t rx_off;
 	struct zs_sock *zs; /* the client's Z-stack socket (then fd is -1), or NULL */
+	/* The tunnel's other side on the Z-stack (another node, when the server
+	 * runs on it; then ufd is -1), or NULL: see up_open(). */
+	struct zs_sock *uzs;
 	/* A tunnel for one exchange (http_tunnel.c): once the request is passed
 	 * on and its answer passed back, the upstream connection is closed and
 	 * this one parses requests again. tx 0: a tunnel until a side closes. */
@@ -175,7 +178,8 @@ struct sure_http_server {
 	/* Connections to other nodes that a forwarded exchange left open, for
 	 * the next one to the same node (http_forward.c): oldest first. */
 	struct fwd_idle {
-		int fd;
+		int fd; /* -1: zs */
+		struct zs_sock *zs;
 		struct sockaddr_in addr;
 		uint64_t since_ns;
 	} fwd_idle[FWD_IDLE_MAX];
@@ -200,6 +204,10 @@ struct sure_http_server {
 int zsrv_attach(struct sure_http_server *s);
 /* Accepts on it (before: the stack resets connections to the port). */
 int zsrv_listen(struct sure_http_server *s);
+/* A node-side socket's events (the tunnel's, arg: its conn), as on_event
+ * does for the client's; and none, for a kept one. */
+void zsrv_up_event(void *arg, unsigned ev);
+void zsrv_no_event(void *arg, unsigned ev);
 void zsrv_poll(struct sure_http_server *s); /* frames, timers, socket events */
 /* lwIP's timers if due, then the round's sends out; once a loop round. */
 void zsrv_timers(struct sure_http_server *s);
@@ -295,7 +303,26 @@ int answer_send(struct conn *c, const char *head, size_t hlen, const uint8_t *bo
 void conn_fail(struct conn *c, int status, const char *code, const char *message,
 	       const char *extra);
 
+/* The tunnel's other side: a kernel socket (c->ufd), or a node's connection
+ * on the Z-stack (c->uzs). Reads and writes with the kernel's conventions. */
+static inline int up_open(const struct conn *c)
+{
+	return c->ufd >= 0 || c->uzs;
+}
+static inline ssize_t up_send(struct conn *c, const void *p, size_t n)
+{
+	struct iovec iov = { (void *)(uintptr_t)p, n };
+
+	return sock_sendv(c->uzs, c->ufd, &iov, 1);
+}
+static inline ssize_t up_recv(struct conn *c, void *p, size_t n)
+{
+	return sock_recv(c->uzs, c->ufd, p, n);
+}
+
 /* http_tunnel.c */
+/* Closes the other side (none: nothing to do). */
+void up_close(struct conn *c);
 /* done: the request has no body (its head was all of it). */
 int tunnel_start(struct conn *c, int done);
 /* The same, to the node fw names (the owner's forward()). */
@@ -330,8 +357,9 @@ int fwd_broken(struct conn *c, const char *why);
 /* Its deadline passed: 504 if the node said nothing yet, else cut. */
 void fwd_timeout(struct conn *c);
 /* A connection to addr a forwarded exchange left open, still open and
- * silent: its fd, out of the pool; -1: none. */
-int fwd_idle_take(struct sure_http_server *s, const struct sockaddr_in *addr);
+ * silent, out of the pool into *out: 1, or 0: none. */
+int fwd_idle_take(struct sure_http_server *s, const struct sockaddr_in *addr,
+		  struct fwd_idle *out);
 /* The exchange is over: its connection to the node is kept for the next
  * (1; c->ufd is -1 then), or not (0: the caller closes it). */
 int fwd_idle_put(struct conn *c);

@@ -43,13 +43,20 @@ static int unavailable(struct conn *c, int err)
 {
 	char msg[160];
 
-	if (c->ufd >= 0) {
-		close(c->ufd);
-		c->ufd = -1;
-	}
+	up_close(c);
 	snprintf(msg, sizeof(msg), "cannot reach the upstream: %s", strerror(err));
 	conn_fail(c, 502, "upstream_unavailable", msg, "");
 	return 1;
+}
+
+void up_close(struct conn *c)
+{
+	if (c->uzs)
+		zs_close(c->uzs); /* no more events */
+	else if (c->ufd >= 0)
+		close(c->ufd); /* also leaves the epoll set */
+	c->uzs = NULL;
+	c->ufd = -1;
 }
 
 /* Sets up a tunnel for this request's exchange only, if its end is known. */
@@ -71,18 +78,22 @@ static void one_exchange(struct conn *c, int done)
 	c->tx_resp_off = c->out_len;
 }
 
-/* fd is c's upstream side now (connecting: its connect is in progress). */
-static int attach_side(struct conn *c, int fd, int connecting)
+/* fd, or zs (fd -1), is c's upstream side now (connecting: its connect is
+ * in progress). */
+static int attach_side(struct conn *c, int fd, struct zs_sock *zs, int connecting)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 				  .data.ptr = &c->uev };
 
-	if (epoll_ctl(c->srv->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	if (zs) {
+		zs_sock_bind(zs, zsrv_up_event, c); /* its first event says it is ready */
+	} else if (epoll_ctl(c->srv->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int err = errno;
 		close(fd);
 		return -err;
 	}
 	c->ufd = fd;
+	c->uzs = zs;
 	c->uconnecting = (uint8_t)connecting;
 	c->urd = c->uwr = 0;
 	c->ueof = c->ushut = 0;
@@ -108,7 +119,21 @@ static int open_side(struct conn *c, const struct sockaddr *addr, socklen_t len)
 		close(fd);
 		return -err;
 	}
-	return attach_side(c, fd, rc < 0);
+	return attach_side(c, fd, NULL, rc < 0);
+}
+
+/* Connects c's other side to another node: from the Z-stack when the server
+ * runs on it (the node's address is a Z-stack's too), else kernel TCP. */
+static int open_node(struct conn *c)
+{
+	struct zstack *stack = c->srv->cfg.zs;
+	struct zs_sock *zs;
+	int rc;
+
+	if (!stack)
+		return open_side(c, (const struct sockaddr *)&c->fw.addr, sizeof(c->fw.addr));
+	rc = zs_connect(stack, &c->fw.addr, zsrv_up_event, c, &zs);
+	return rc < 0 ? rc : attach_side(c, -1, zs, 1);
 }
 
 int tunnel_start(struct conn *c, int done)
@@ -136,10 +161,7 @@ int tunnel_start(struct conn *c, int done)
 static int node_refused(struct conn *c)
 {
 	STAT_ADD(c->srv, forwards_refused, 1);
-	if (c->ufd >= 0) {
-		close(c->ufd);
-		c->ufd = -1;
-	}
+	up_close(c);
 	return tunnel_start(c, c->fw_done);
 }
 
@@ -174,13 +196,13 @@ int tunnel_start_node(struct conn *c, int done, const struct sure_http_forward *
 		return unavailable(c, ENOMEM);
 	}
 	/* A connection an earlier exchange with that node left open, else a new one. */
-	rc = fwd_idle_take(s, &c->fw.addr);
-	int kept = rc >= 0;
+	struct fwd_idle idle;
+	int kept = fwd_idle_take(s, &c->fw.addr, &idle);
 	if (kept) {
-		rc = attach_side(c, rc, 0);
+		rc = attach_side(c, idle.fd, idle.zs, 0);
 	} else {
 		STAT_ADD(s, forward_connects, 1);
-		rc = open_side(c, (const struct sockaddr *)&c->fw.addr, sizeof(c->fw.addr));
+		rc = open_node(c);
 	}
 	if (rc == -ECONNREFUSED)
 		return node_refused(c);
@@ -209,14 +231,11 @@ int tunnel_resend(struct conn *c)
 		return 0;
 	/* Once: a node that closes a new connection too has failed. */
 	c->fw_again = 0;
-	if (c->ufd >= 0) {
-		close(c->ufd);
-		c->ufd = -1;
-	}
+	up_close(c);
 	c->req_start = c->fw_start;
 	c->in_pos = c->fw_start + c->fw_head;
 	STAT_ADD(c->srv, forward_connects, 1);
-	rc = open_side(c, (const struct sockaddr *)&c->fw.addr, sizeof(c->fw.addr));
+	rc = open_node(c);
 	if (rc == -ECONNREFUSED)
 		return node_refused(c);
 	if (rc < 0)
@@ -246,8 +265,7 @@ static int to_upstream(struct conn *c)
 		if (c->tx && len > c->tx_req_left)
 			len = (size_t)c->tx_req_left; /* what follows is the next request */
 		len = fwd_clip(c, len);
-		ssize_t n = len ? send(c->ufd, c->in + c->req_start, len, MSG_NOSIGNAL | MSG_DONTWAIT)
-				: 0;
+		ssize_t n = len ? up_send(c, c->in + c->req_start, len) : 0;
 		if (n < 0 && errno != EINTR) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return broken(c, errno);
@@ -274,7 +292,10 @@ static int to_upstream(struct conn *c)
 	if (c->eof)
 		c->tx = 0; /* the client is done: the tunnel ends as it always did */
 	if (c->eof && c->req_start == c->in_end && !c->ushut) {
-		shutdown(c->ufd, SHUT_WR);
+		if (c->uzs)
+			zs_shutdown_wr(c->uzs);
+		else
+			shutdown(c->ufd, SHUT_WR);
 		c->ushut = 1;
 		prog = 1;
 	}
@@ -314,8 +335,7 @@ static int exchange_done(struct conn *c)
 	    c->out_off != c->out_len)
 		return 0;
 	if (!fwd_idle_put(c)) /* a node's connection may carry the next forward */
-		close(c->ufd);
-	c->ufd = -1;
+		up_close(c);
 	c->tx = 0;
 	c->fw_on = c->fw_again = 0;
 	c->out_off = c->out_len = 0;
@@ -336,8 +356,7 @@ static int to_client(struct conn *c)
 	int whole = c->tx && c->tx_framed && c->tx_resp_got == c->tx_resp_total;
 	size_t keep = fwd_room(c);
 	if (!c->ueof && c->urd && c->out_len + keep < c->out_cap && !whole) {
-		ssize_t n = recv(c->ufd, c->out + c->out_len, c->out_cap - c->out_len - keep,
-				 MSG_DONTWAIT);
+		ssize_t n = up_recv(c, c->out + c->out_len, c->out_cap - c->out_len - keep);
 		if (n > 0) {
 			c->out_len += (size_t)n;
 			n += (ssize_t)fwd_heard(c); /* x-sure-node, once the status line is in */
@@ -379,10 +398,16 @@ int tunnel_pump(struct conn *c)
 	if (c->uconnecting) {
 		int err = 0;
 		socklen_t len = sizeof(err);
-		if (!c->uwr)
+		if (c->uzs) {
+			int st = zs_sock_state(c->uzs);
+			if (st == 1)
+				return 0;
+			err = st < 0 ? -st : 0;
+		} else if (!c->uwr) {
 			return 0;
-		if (getsockopt(c->ufd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		} else if (getsockopt(c->ufd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
 			err = errno;
+		}
 		if (err && c->fw_on)
 			return err == ECONNREFUSED ? node_refused(c) : fwd_broken(c, strerror(err));
 		if (err)

@@ -4,7 +4,7 @@
  * the server's loop. Connections are the same as on kernel sockets
  * (http_conn.c, http_request.c): only their reads, writes and close go through
  * sock_io.h to the stack's sockets, whose events set the same readiness
- * flags an epoll event would.
+ * flags an epoll event would; so do a tunnel's to another node (a forward).
  */
 #include <errno.h>
 #include <string.h>
@@ -12,16 +12,37 @@
 
 #include "http_internal.h"
 
-/* A connection's socket events set the readiness flags an epoll event would. */
+/* A socket's events set the readiness flags an epoll event would. */
+static void ready(struct conn *c, uint8_t *rd, uint8_t *wr, unsigned ev)
+{
+	if (c->closed)
+		return;
+	*rd |= (ev & ZS_EV_IN) != 0;
+	*wr |= (ev & ZS_EV_OUT) != 0;
+	conn_drive(c);
+}
+
+/* The client's socket: rd and wr. */
 static void on_event(void *arg, unsigned ev)
 {
 	struct conn *c = arg;
 
-	if (c->closed)
-		return;
-	c->rd |= (ev & ZS_EV_IN) != 0;
-	c->wr |= (ev & ZS_EV_OUT) != 0;
-	conn_drive(c);
+	ready(c, &c->rd, &c->wr, ev);
+}
+
+/* A tunnel's side to another node (http_tunnel.c): urd and uwr. */
+void zsrv_up_event(void *arg, unsigned ev)
+{
+	struct conn *c = arg;
+
+	ready(c, &c->urd, &c->uwr, ev);
+}
+
+/* A kept connection's: nobody looks until it is taken (zs_sock_reusable). */
+void zsrv_no_event(void *arg, unsigned ev)
+{
+	(void)arg;
+	(void)ev;
 }
 
 static int on_accept(void *arg, struct zs_sock *zs, const struct sockaddr_in *peer)

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -66,7 +67,33 @@ static void cancel(void *ctx, struct sure_http_exchange *ex)
 	n_cancel++;
 }
 
-static const struct sure_http_ops OPS = { .take = take, .run = run, .cancel = cancel };
+/* Another node, a kernel socket in the client namespace (test_forward):
+ * /invoke/fw goes to it from the stack, /invoke/fwref to a port nobody has. */
+#define NODE_IP "10.77.0.10"
+#define NODE_PORT 9090
+
+static int forward(void *ctx, const struct sure_http_req *req, const uint8_t *head,
+		   struct sure_http_forward *fw)
+{
+	int ref = !strcmp(req->name, "fwref");
+
+	(void)ctx;
+	(void)head;
+	if (strcmp(req->name, "fw") && !ref)
+		return 0;
+	memset(fw, 0, sizeof(*fw));
+	fw->addr.sin_family = AF_INET;
+	fw->addr.sin_port = htons(ref ? NODE_PORT + 1 : NODE_PORT);
+	inet_pton(AF_INET, NODE_IP, &fw->addr.sin_addr);
+	snprintf(fw->node, sizeof(fw->node), "b");
+	snprintf(fw->name, sizeof(fw->name), "%s", req->name);
+	fw->timeout_ms = 10000;
+	snprintf(fw->mark, sizeof(fw->mark), "x-sure-forwarded-by: a\r\n");
+	return 1;
+}
+
+static const struct sure_http_ops OPS = { .take = take, .run = run, .cancel = cancel,
+					  .forward = forward };
 
 /* ---- the client side: kernel sockets made in the client namespace ---- */
 
@@ -114,6 +141,8 @@ static int send_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+static char answer_head[4096]; /* the last answer's head, read_answer() */
+
 /* Reads one answer: its status and body (into body, at most cap). -1 on error. */
 static int read_answer(int fd, uint8_t *body, size_t cap, size_t *blen)
 {
@@ -134,6 +163,7 @@ static int read_answer(int fd, uint8_t *body, size_t cap, size_t *blen)
 		len += (size_t)n;
 	}
 	hl = (size_t)(end + 4 - buf);
+	snprintf(answer_head, sizeof(answer_head), "%.*s", (int)hl, buf);
 	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
 		return -1;
 	p = strcasestr(buf, "content-length:");
@@ -560,6 +590,125 @@ static void test_syn_timeout(void)
 	srv = NULL;
 }
 
+/* ---- another node: a kernel listener in the client namespace that answers
+ * each request with its body, on kept connections, and keeps what it got ---- */
+
+static int node_fd = -1;
+static pthread_t node_thr;
+static atomic_int node_conns, node_reqs;
+static char node_head[2048]; /* the last request's head */
+static char node_peer[INET_ADDRSTRLEN]; /* where the last connection came from */
+
+static void *node_main(void *arg)
+{
+	static uint8_t buf[BIG + 4096];
+
+	(void)arg;
+	for (;;) {
+		struct sockaddr_in from;
+		socklen_t flen = sizeof(from);
+		int fd = accept(node_fd, (struct sockaddr *)&from, &flen);
+		size_t len = 0;
+		struct timeval tv = { .tv_sec = 2 }; /* a kept connection ends the thread's wait */
+		if (fd < 0)
+			return NULL;
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		inet_ntop(AF_INET, &from.sin_addr, node_peer, sizeof(node_peer));
+		node_conns++;
+		for (;;) {
+			char *end = memmem(buf, len, "\r\n\r\n", 4), *cl;
+			size_t hl = end ? (size_t)(end + 4 - (char *)buf) : 0, n = 0;
+			if (end) {
+				buf[hl - 1] = 0;
+				cl = strcasestr((char *)buf, "content-length:");
+				n = cl ? strtoul(cl + 15, NULL, 10) : 0;
+				buf[hl - 1] = '\n';
+			}
+			if (end && len >= hl + n) {
+				char head[96];
+				int k = snprintf(head, sizeof(head),
+						 "HTTP/1.1 200 OK\r\ncontent-length: %zu\r\n\r\n", n);
+				snprintf(node_head, sizeof(node_head), "%.*s", (int)hl, (char *)buf);
+				if (send_all(fd, head, (size_t)k) < 0 || send_all(fd, buf + hl, n) < 0)
+					break;
+				node_reqs++;
+				memmove(buf, buf + hl + n, len - hl - n);
+				len -= hl + n;
+				continue;
+			}
+			ssize_t r = recv(fd, buf + len, sizeof(buf) - len, 0);
+			if (r <= 0)
+				break;
+			len += (size_t)r;
+		}
+		close(fd);
+	}
+}
+
+/* An /invoke of a function another node serves goes there from the stack
+ * (the node's side of the tunnel is a Z-stack connection, from a local port
+ * the XDP program steers back), as it came plus the mark, and its answer
+ * comes back plus x-sure-node; the connection is kept for the next forward.
+ * A node that refuses goes to the upstream (none here: 502). */
+static void test_forward(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(NODE_PORT) };
+	struct sure_http_server_stats st0, st1;
+	static uint8_t got[BIG];
+	size_t glen = 0;
+	int one = 1;
+
+	NEED_ENV();
+	inet_pton(AF_INET, NODE_IP, &a.sin_addr);
+	node_fd = client_socket();
+	CHECK(node_fd >= 0);
+	setsockopt(node_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	CHECK_EQ(bind(node_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	CHECK_EQ(listen(node_fd, 16), 0);
+	CHECK_EQ(pthread_create(&node_thr, NULL, node_main, NULL), 0);
+	sure_http_server_stats(srv, &st0);
+
+	for (int k = 0; k < 2; k++) {
+		size_t n = k ? 5 : 300 * 1024; /* many segments each way, then a few bytes */
+		char head[160];
+		int fd = dial("10.77.0.2");
+		CHECK(fd >= 0);
+		if (fd < 0)
+			break;
+		int hl = snprintf(head, sizeof(head),
+				  "POST /invoke/fw HTTP/1.1\r\nHost: z\r\nContent-Length: %zu\r\n\r\n",
+				  n);
+		CHECK(send_all(fd, head, (size_t)hl) == 0 && send_all(fd, big, n) == 0);
+		CHECK_EQ(read_answer(fd, got, sizeof(got), &glen), 200);
+		CHECK_EQ(glen, n);
+		CHECK(glen == n && memcmp(got, big, n) == 0);
+		CHECK(strcasestr(answer_head, "\r\nx-sure-node: b\r\n") != NULL);
+		CHECK(strstr(node_head, "\r\nx-sure-forwarded-by: a\r\n\r\n") != NULL);
+		close(fd);
+	}
+	CHECK_EQ(node_reqs, 2);
+	CHECK_EQ(node_conns, 1); /* the second went on the connection the first left */
+	CHECK_STR(node_peer, "10.77.0.2"); /* from the stack's address, not the kernel's */
+
+	int fd = dial("10.77.0.2");
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		static const char req[] = "GET /invoke/fwref HTTP/1.1\r\nHost: z\r\n\r\n";
+		CHECK(send_all(fd, req, sizeof(req) - 1) == 0);
+		CHECK_EQ(read_answer(fd, got, sizeof(got), &glen), 502);
+		CHECK(memmem(got, glen, "upstream_unavailable", 20) != NULL);
+		close(fd);
+	}
+	sure_http_server_stats(srv, &st1);
+	CHECK_EQ(st1.forwarded - st0.forwarded, 3);
+	CHECK_EQ(st1.forward_connects - st0.forward_connects, 2);
+	CHECK_EQ(st1.forwards_refused - st0.forwards_refused, 1);
+	CHECK_EQ(st1.forward_failures - st0.forward_failures, 0);
+	shutdown(node_fd, SHUT_RDWR);
+	pthread_join(node_thr, NULL);
+	close(node_fd);
+}
+
 /* A server that holds its accepts: the stack runs (it answers ping) but
  * resets connections to the port until the server is opened. */
 static void test_hold_accept(void)
@@ -613,6 +762,7 @@ int main(void)
 	RUN(test_mib_each_way);
 	RUN(test_reset);
 	RUN(test_counters);
+	RUN(test_forward);
 	RUN(test_close_detaches);
 	RUN(test_kill_detaches);
 	RUN(test_loss);

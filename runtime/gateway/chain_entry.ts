@@ -1,11 +1,10 @@
 /**
  * A chain whose first step runs on another node takes its new requests there:
  * the node that runs the first step leads each request (its steps and hops
- * there), and this node's steps see it as hops. On the sockets backend the
- * data plane sends such a request there itself (libsure/src/dp_forward.c);
- * what it leaves to the Hono app comes here: the af_xdp backend, `--dataplane
- * hono`, a structured CloudEvent, a request that node's port refused (which
- * then fails here, naming it). This sends it on to that node over HTTP and
+ * there), and this node's steps see it as hops. The data plane sends such a
+ * request there itself (libsure/src/dp_forward.c); what it leaves to the
+ * Hono app comes here: `--dataplane hono`, a structured CloudEvent, a request
+ * that node's port refused (which then fails here, naming it). This sends it on to that node over HTTP and
  * passes its answer back, saying which node served it (`x-sure-node`, as a
  * fleet's forwarded requests do), with the same errors as the data plane's.
  */
