@@ -161,11 +161,6 @@ int fwd_broken(struct conn *c, const char *why)
 		conn_close(c);
 		return 0;
 	}
-	/* On a kept connection, before it answered a byte: the node let the
-	 * connection go idle as it was taken, so it never took this request
-	 * (chain hops, dp_hop.c, do the same). Sent again, once. */
-	if (tunnel_resend(c))
-		return !c->closed;
 	inet_ntop(AF_INET, &c->fw.addr.sin_addr, addr, sizeof(addr));
 	if (c->fw.chain)
 		snprintf(msg, sizeof(msg),

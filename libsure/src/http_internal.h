@@ -36,6 +36,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "http_server.h"
 #include "sock_io.h"
@@ -320,18 +321,23 @@ static inline ssize_t up_recv(struct conn *c, void *p, size_t n)
 	return sock_recv(c->uzs, c->ufd, p, n);
 }
 
-/* http_tunnel.c */
 /* Closes the other side (none: nothing to do). */
-void up_close(struct conn *c);
+static inline void up_close(struct conn *c)
+{
+	if (c->uzs)
+		zs_close(c->uzs); /* no more events */
+	else if (c->ufd >= 0)
+		close(c->ufd); /* also leaves the epoll set */
+	c->uzs = NULL;
+	c->ufd = -1;
+}
+
+/* http_tunnel.c */
 /* done: the request has no body (its head was all of it). */
 int tunnel_start(struct conn *c, int done);
 /* The same, to the node fw names (the owner's forward()). */
 int tunnel_start_node(struct conn *c, int done, const struct sure_http_forward *fw);
-/* The node closed the kept connection c->fw_again says the request went
- * on, before answering: the request again, from its first byte, on a new
- * connection. 1: on its way (or the node refused it: to the upstream);
- * 0: it could not be, the caller fails it. */
-int tunnel_resend(struct conn *c);
+
 int tunnel_pump(struct conn *c);
 
 /* http_forward.c: a tunnel to another node (c->fw_on) */

@@ -49,16 +49,6 @@ static int unavailable(struct conn *c, int err)
 	return 1;
 }
 
-void up_close(struct conn *c)
-{
-	if (c->uzs)
-		zs_close(c->uzs); /* no more events */
-	else if (c->ufd >= 0)
-		close(c->ufd); /* also leaves the epoll set */
-	c->uzs = NULL;
-	c->ufd = -1;
-}
-
 /* Sets up a tunnel for this request's exchange only, if its end is known. */
 static void one_exchange(struct conn *c, int done)
 {
@@ -223,7 +213,12 @@ int tunnel_start_node(struct conn *c, int done, const struct sure_http_forward *
 	return 1;
 }
 
-int tunnel_resend(struct conn *c)
+/* The node closed the kept connection c->fw_again says the request went
+ * on, before answering: it let that connection go idle as it was taken, so
+ * it never took this request (chain hops, dp_hop.c, do the same). The
+ * request again, from its first byte, on a new connection, once. 1: on its
+ * way (or the node refused it: to the upstream); 0: it cannot be. */
+static int resend(struct conn *c)
 {
 	int rc;
 
@@ -245,12 +240,21 @@ int tunnel_resend(struct conn *c)
 	return 1;
 }
 
+/* A node's exchange failed (why): sent again if it can be, else its 502
+ * (or cut, once answering). */
+static int node_broken(struct conn *c, const char *why)
+{
+	if (resend(c))
+		return !c->closed; /* drive on */
+	return fwd_broken(c, why);
+}
+
 /* A send or recv on the other side failed: a node's exchange may still get
  * its 502; anything else just closes. */
 static int broken(struct conn *c, int err)
 {
 	if (c->fw_on)
-		return fwd_broken(c, strerror(err));
+		return node_broken(c, strerror(err));
 	conn_close(c);
 	return 0;
 }
@@ -367,7 +371,7 @@ static int to_client(struct conn *c)
 			c->ueof = 1;
 			prog = 1;
 			if (c->fw_on && !c->fw_heard)
-				return fwd_broken(c, "it closed the connection without answering");
+				return node_broken(c, "it closed the connection without answering");
 			c->fw_line = 0; /* what there is goes as it is */
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			c->urd = 0;
