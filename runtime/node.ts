@@ -145,7 +145,8 @@ export function assembleNode(
   // In a fleet, peers for chain steps on other nodes also come from its heartbeats.
   const chainPlacement = placement ?? { peers: {} };
   fleet?.sharePeers(chainPlacement.peers);
-  // Invokes of functions other nodes run go there from C (on af_xdp, from the Z-stack).
+  // Invokes of functions other nodes run go there from C (over kernel TCP on either backend:
+  // members' public addresses are the kernel's).
   if (fleet && link) {
     fleet.shareForwards({
       set: (name, timeoutMs, targets) => link.dp.forward(fleet.name, name, timeoutMs, targets),

@@ -714,8 +714,9 @@ struct sure_dataplane_stats {
 /*
  * (A new request for an attached chain whose first step another node runs
  * goes the same way to that node, marked x-sure-chain-entry: no call needed;
- * a failure is the chain's 502 peer_unreachable. With af_xdp, connections
- * to nodes are the Z-stack's, and their addresses its peers'.)
+ * a failure is the chain's 502 peer_unreachable. With af_xdp it goes from
+ * the Z-stack, as the chain's hops do; fleet forwards go over kernel TCP to
+ * the members' public addresses.)
  *
  * Fleets: an /invoke of function `name`, which no route here serves, goes
  * straight to one of the nodes in `targets` ("node=a.b.c.d:port", space

@@ -11,8 +11,9 @@
  *
  * The same tunnel takes a new request for an attached chain whose first
  * step another node runs to that node, which leads it (chain_entry()). On
- * the af_xdp backend the tunnel's connections to nodes are the Z-stack's,
- * as chain hops' are (the nodes' addresses are their Z-stacks').
+ * the af_xdp backend that connection is the Z-stack's, as the chain's hops
+ * are (its peers' addresses are their Z-stacks'); fleet members' public
+ * addresses are the kernel's, as the Hono app's forwards went.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -163,6 +164,7 @@ static int chain_entry(const struct dp_chain *dc, struct sure_http_forward *fw)
 				 : dc->cfg.timeout_ms + FWD_SLACK_MS;
 	snprintf(fw->mark, sizeof(fw->mark), ENTRY_MARK ": 1\r\n");
 	fw->chain = 1;
+	fw->zstack = 1; /* from the Z-stack on af_xdp, as the chain's hops go */
 	return 1;
 }
 

@@ -235,14 +235,14 @@ static int idle_usable(const struct fwd_idle *e)
 	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-int fwd_idle_take(struct sure_http_server *s, const struct sockaddr_in *addr,
+int fwd_idle_take(struct sure_http_server *s, const struct sockaddr_in *addr, int zstack,
 		  struct fwd_idle *out)
 {
 	for (uint32_t k = s->nfwd_idle; k-- > 0;) { /* the newest first */
 		struct fwd_idle e = s->fwd_idle[k];
 
 		if (e.addr.sin_addr.s_addr != addr->sin_addr.s_addr ||
-		    e.addr.sin_port != addr->sin_port)
+		    e.addr.sin_port != addr->sin_port || !e.zs != !zstack)
 			continue;
 		memmove(&s->fwd_idle[k], &s->fwd_idle[k + 1],
 			(s->nfwd_idle - k - 1) * sizeof(s->fwd_idle[0]));

@@ -362,9 +362,10 @@ static inline int fwd_holding(const struct conn *c)
 int fwd_broken(struct conn *c, const char *why);
 /* Its deadline passed: 504 if the node said nothing yet, else cut. */
 void fwd_timeout(struct conn *c);
-/* A connection to addr a forwarded exchange left open, still open and
- * silent, out of the pool into *out: 1, or 0: none. */
-int fwd_idle_take(struct sure_http_server *s, const struct sockaddr_in *addr,
+/* A connection to addr (on the Z-stack, or kernel TCP) a forwarded
+ * exchange left open, still open and silent, out of the pool into *out: 1,
+ * or 0: none. */
+int fwd_idle_take(struct sure_http_server *s, const struct sockaddr_in *addr, int zstack,
 		  struct fwd_idle *out);
 /* The exchange is over: its connection to the node is kept for the next
  * (1; c->ufd is -1 then), or not (0: the caller closes it). */

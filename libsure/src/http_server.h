@@ -63,6 +63,10 @@ struct sure_http_forward {
 	/* name is a chain whose first step that node runs: a failure is the
 	 * chain's 502 peer_unreachable (with "chain"), not forward_failed. */
 	uint8_t chain;
+	/* addr is a Z-stack's (a chain's peers are, as its hops go): connect
+	 * from the server's Z-stack (cfg.zs; none: kernel TCP). 0: kernel TCP,
+	 * as to a fleet member's public address. */
+	uint8_t zstack;
 };
 
 struct sure_http_ops {

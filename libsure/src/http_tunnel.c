@@ -112,17 +112,22 @@ static int open_side(struct conn *c, const struct sockaddr *addr, socklen_t len)
 	return attach_side(c, fd, NULL, rc < 0);
 }
 
-/* Connects c's other side to another node: from the Z-stack when the server
- * runs on it (the node's address is a Z-stack's too), else kernel TCP. */
+/* Whether c's side to the node is the Z-stack's: when the server runs on
+ * it and the node's address is a Z-stack's too. */
+static int node_on_stack(const struct conn *c)
+{
+	return c->srv->cfg.zs && c->fw.zstack;
+}
+
+/* Connects c's other side to another node: from the Z-stack, or kernel TCP. */
 static int open_node(struct conn *c)
 {
-	struct zstack *stack = c->srv->cfg.zs;
 	struct zs_sock *zs;
 	int rc;
 
-	if (!stack)
+	if (!node_on_stack(c))
 		return open_side(c, (const struct sockaddr *)&c->fw.addr, sizeof(c->fw.addr));
-	rc = zs_connect(stack, &c->fw.addr, zsrv_up_event, c, &zs);
+	rc = zs_connect(c->srv->cfg.zs, &c->fw.addr, zsrv_up_event, c, &zs);
 	return rc < 0 ? rc : attach_side(c, -1, zs, 1);
 }
 
@@ -187,7 +192,7 @@ int tunnel_start_node(struct conn *c, int done, const struct sure_http_forward *
 	}
 	/* A connection an earlier exchange with that node left open, else a new one. */
 	struct fwd_idle idle;
-	int kept = fwd_idle_take(s, &c->fw.addr, &idle);
+	int kept = fwd_idle_take(s, &c->fw.addr, node_on_stack(c), &idle);
 	if (kept) {
 		rc = attach_side(c, idle.fd, idle.zs, 0);
 	} else {

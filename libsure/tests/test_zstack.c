@@ -68,18 +68,20 @@ static void cancel(void *ctx, struct sure_http_exchange *ex)
 }
 
 /* Another node, a kernel socket in the client namespace (test_forward):
- * /invoke/fw goes to it from the stack, /invoke/fwref to a port nobody has. */
+ * /invoke/fw goes to it from the stack (as to a chain's peer), /invoke/fwk
+ * from kernel TCP (as to a fleet member), /invoke/fwref to a port nobody
+ * has. */
 #define NODE_IP "10.77.0.10"
 #define NODE_PORT 9090
 
 static int forward(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 		   struct sure_http_forward *fw)
 {
-	int ref = !strcmp(req->name, "fwref");
+	int ref = !strcmp(req->name, "fwref"), kernel = !strcmp(req->name, "fwk");
 
 	(void)ctx;
 	(void)head;
-	if (strcmp(req->name, "fw") && !ref)
+	if (strcmp(req->name, "fw") && !ref && !kernel)
 		return 0;
 	memset(fw, 0, sizeof(*fw));
 	fw->addr.sin_family = AF_INET;
@@ -89,6 +91,7 @@ static int forward(void *ctx, const struct sure_http_req *req, const uint8_t *he
 	snprintf(fw->name, sizeof(fw->name), "%s", req->name);
 	fw->timeout_ms = 10000;
 	snprintf(fw->mark, sizeof(fw->mark), "x-sure-forwarded-by: a\r\n");
+	fw->zstack = (uint8_t)!kernel;
 	return 1;
 }
 
@@ -690,6 +693,21 @@ static void test_forward(void)
 	CHECK_EQ(node_conns, 1); /* the second went on the connection the first left */
 	CHECK_STR(node_peer, "10.77.0.2"); /* from the stack's address, not the kernel's */
 
+	/* A fleet member's address is the kernel's: a client of the stack is
+	 * forwarded there over kernel TCP. */
+	int kfd = dial("10.77.0.2");
+	CHECK(kfd >= 0);
+	if (kfd >= 0) {
+		static const char req[] = "POST /invoke/fwk HTTP/1.1\r\nHost: z\r\nContent-Length: 3\r\n\r\nabc";
+		CHECK(send_all(kfd, req, sizeof(req) - 1) == 0);
+		CHECK_EQ(read_answer(kfd, got, sizeof(got), &glen), 200);
+		CHECK(glen == 3 && memcmp(got, "abc", 3) == 0);
+		CHECK(strcasestr(answer_head, "\r\nx-sure-node: b\r\n") != NULL);
+		close(kfd);
+	}
+	CHECK_EQ(node_conns, 2);
+	CHECK_STR(node_peer, "10.77.0.1");
+
 	int fd = dial("10.77.0.2");
 	CHECK(fd >= 0);
 	if (fd >= 0) {
@@ -700,8 +718,8 @@ static void test_forward(void)
 		close(fd);
 	}
 	sure_http_server_stats(srv, &st1);
-	CHECK_EQ(st1.forwarded - st0.forwarded, 3);
-	CHECK_EQ(st1.forward_connects - st0.forward_connects, 2);
+	CHECK_EQ(st1.forwarded - st0.forwarded, 4);
+	CHECK_EQ(st1.forward_connects - st0.forward_connects, 3);
 	CHECK_EQ(st1.forwards_refused - st0.forwards_refused, 1);
 	CHECK_EQ(st1.forward_failures - st0.forward_failures, 0);
 	shutdown(node_fd, SHUT_RDWR);
