@@ -214,6 +214,14 @@ void fwd_node_dead(struct conn *c)
 	node_failed(c, msg);
 }
 
+/* A kept connection's events: nobody looks until it is taken
+ * (zs_sock_reusable). */
+static void no_event(void *arg, unsigned ev)
+{
+	(void)arg;
+	(void)ev;
+}
+
 /* Closes a kept connection. */
 static void idle_close(const struct fwd_idle *e)
 {
@@ -263,7 +271,7 @@ int fwd_idle_put(struct conn *c)
 	if (!c->fw_on || c->ueof || !up_open(c))
 		return 0;
 	if (c->uzs)
-		zs_sock_bind(c->uzs, zsrv_no_event, NULL);
+		zs_sock_bind(c->uzs, no_event, NULL);
 	else if (epoll_ctl(s->ep, EPOLL_CTL_DEL, c->ufd, NULL) < 0)
 		return 0;
 	if (s->nfwd_idle == FWD_IDLE_MAX) { /* the oldest makes room */

@@ -169,6 +169,10 @@ struct sure_http_server {
 	uint64_t now_ns; /* the loop's clock, read once per round */
 	uint64_t next_sweep_ns, listen_resume_ns;
 	uint64_t zs_timer_ns; /* when the Z-stack's next timer is due (cfg.zs) */
+	/* What a tunnel's Z-stack side to another node binds its events to
+	 * (http_zs.c sets it at attach, so that the tunnel, below the request
+	 * loop, names no function above it). */
+	zs_event_fn zs_node_event;
 	struct conn *conns, *grave, *pool, *again;
 	uint32_t nconns, npool;
 	/* Registered from any thread: prepended under lock, read by the loop. */
@@ -205,10 +209,6 @@ struct sure_http_server {
 int zsrv_attach(struct sure_http_server *s);
 /* Accepts on it (before: the stack resets connections to the port). */
 int zsrv_listen(struct sure_http_server *s);
-/* A node-side socket's events (the tunnel's, arg: its conn), as on_event
- * does for the client's; and none, for a kept one. */
-void zsrv_up_event(void *arg, unsigned ev);
-void zsrv_no_event(void *arg, unsigned ev);
 void zsrv_poll(struct sure_http_server *s); /* frames, timers, socket events */
 /* lwIP's timers if due, then the round's sends out; once a loop round. */
 void zsrv_timers(struct sure_http_server *s);

@@ -76,7 +76,7 @@ static int attach_side(struct conn *c, int fd, struct zs_sock *zs, int connectin
 				  .data.ptr = &c->uev };
 
 	if (zs) {
-		zs_sock_bind(zs, zsrv_up_event, c); /* its first event says it is ready */
+		zs_sock_bind(zs, c->srv->zs_node_event, c); /* its first event says it is ready */
 	} else if (epoll_ctl(c->srv->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int err = errno;
 		close(fd);
@@ -127,7 +127,7 @@ static int open_node(struct conn *c)
 
 	if (!node_on_stack(c))
 		return open_side(c, (const struct sockaddr *)&c->fw.addr, sizeof(c->fw.addr));
-	rc = zs_connect(c->srv->cfg.zs, &c->fw.addr, zsrv_up_event, c, &zs);
+	rc = zs_connect(c->srv->cfg.zs, &c->fw.addr, c->srv->zs_node_event, c, &zs);
 	return rc < 0 ? rc : attach_side(c, -1, zs, 1);
 }
 

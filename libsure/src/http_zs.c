@@ -30,19 +30,13 @@ static void on_event(void *arg, unsigned ev)
 	ready(c, &c->rd, &c->wr, ev);
 }
 
-/* A tunnel's side to another node (http_tunnel.c): urd and uwr. */
-void zsrv_up_event(void *arg, unsigned ev)
+/* A tunnel's side to another node (http_tunnel.c, s->zs_node_event): urd
+ * and uwr. */
+static void on_node_event(void *arg, unsigned ev)
 {
 	struct conn *c = arg;
 
 	ready(c, &c->urd, &c->uwr, ev);
-}
-
-/* A kept connection's: nobody looks until it is taken (zs_sock_reusable). */
-void zsrv_no_event(void *arg, unsigned ev)
-{
-	(void)arg;
-	(void)ev;
 }
 
 static int on_accept(void *arg, struct zs_sock *zs, const struct sockaddr_in *peer)
@@ -72,6 +66,7 @@ int zsrv_attach(struct sure_http_server *s)
 		return -EINVAL;
 	s->port = s->cfg.port;
 	s->zev.kind = EV_ZSTACK;
+	s->zs_node_event = on_node_event;
 	return epoll_ctl(s->ep, EPOLL_CTL_ADD, zstack_fd(s->cfg.zs), &ev) < 0 ? -errno : 0;
 }
 
