@@ -74,13 +74,10 @@ static void hop_zs_event(void *arg, unsigned ev)
 /* Closes the hop's socket (the hop itself goes on or ends). */
 static void hop_close_sock(struct sure_dataplane *dp, struct dp_hop *h)
 {
-	if (h->zs) {
-		zs_close(h->zs);
-		h->zs = NULL;
-	} else if (h->fd >= 0) {
+	if (!h->zs && h->fd >= 0)
 		epoll_ctl(dp->hop_ep, EPOLL_CTL_DEL, h->fd, NULL);
-		close(h->fd);
-	}
+	sock_close(h->zs, h->fd);
+	h->zs = NULL;
 	h->fd = -1;
 }
 

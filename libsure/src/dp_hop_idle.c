@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dp_hop.h"
+#include "sock_io.h"
 #include "util.h"
 #include "zstack.h"
 
@@ -18,38 +19,14 @@
  * closed is seen at take, or the hop is sent again on a fresh one). */
 #define HOP_IDLE_NS 15000000000ull
 
-static void idle_close(struct dp_hop_idle *c)
-{
-	if (c->zs)
-		zs_close(c->zs);
-	else
-		close(c->fd);
-}
-
 static void idle_drop(struct sure_dataplane *dp, uint32_t k)
 {
-	idle_close(&dp->hop_idle[k]);
+	sock_close(dp->hop_idle[k].zs, dp->hop_idle[k].fd);
 	memmove(&dp->hop_idle[k], &dp->hop_idle[k + 1],
 		(dp->nhop_idle - k - 1) * sizeof(dp->hop_idle[0]));
 	dp->nhop_idle--;
 }
 
-/* Nothing to do for an idle Z-stack socket: its state is looked at when taken. */
-static void idle_zs_event(void *arg, unsigned ev)
-{
-	(void)arg;
-	(void)ev;
-}
-
-/* Whether an idle connection is still open with nothing unasked-for on it. */
-static int idle_usable(const struct dp_hop_idle *c)
-{
-	if (c->zs)
-		return zs_sock_reusable(c->zs);
-	uint8_t b;
-	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
 
 /* The newest idle connection to peer that is still usable (others to it go). */
 int sure_dp_hop_idle_take(struct sure_dataplane *dp, const struct sockaddr_in *peer,
@@ -60,7 +37,7 @@ int sure_dp_hop_idle_take(struct sure_dataplane *dp, const struct sockaddr_in *p
 		if (c->peer.sin_addr.s_addr != peer->sin_addr.s_addr ||
 		    c->peer.sin_port != peer->sin_port)
 			continue;
-		if (!idle_usable(c)) {
+		if (!sock_idle_usable(c->zs, c->fd)) {
 			idle_drop(dp, k);
 			continue;
 		}
@@ -80,7 +57,7 @@ void sure_dp_hop_idle_keep(struct sure_dataplane *dp, struct dp_hop *h)
 				 .since_ns = sure_now_ns() };
 
 	if (h->zs)
-		zs_sock_bind(h->zs, idle_zs_event, NULL);
+		zs_sock_bind(h->zs, sock_idle_event, NULL);
 	else
 		epoll_ctl(dp->hop_ep, EPOLL_CTL_DEL, h->fd, NULL);
 	h->fd = -1;

@@ -214,35 +214,6 @@ void fwd_node_dead(struct conn *c)
 	node_failed(c, msg);
 }
 
-/* A kept connection's events: nobody looks until it is taken
- * (zs_sock_reusable). */
-static void no_event(void *arg, unsigned ev)
-{
-	(void)arg;
-	(void)ev;
-}
-
-/* Closes a kept connection. */
-static void idle_close(const struct fwd_idle *e)
-{
-	if (e->zs)
-		zs_close(e->zs);
-	else
-		close(e->fd);
-}
-
-/* Open and silent, or the node closed it (or said something nobody asked
- * for): then it is no use. */
-static int idle_usable(const struct fwd_idle *e)
-{
-	char b;
-
-	if (e->zs)
-		return zs_sock_reusable(e->zs);
-	ssize_t n = recv(e->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
 int fwd_idle_take(struct sure_http_server *s, const struct sockaddr_in *addr, int zstack,
 		  struct fwd_idle *out)
 {
@@ -255,11 +226,11 @@ int fwd_idle_take(struct sure_http_server *s, const struct sockaddr_in *addr, in
 		memmove(&s->fwd_idle[k], &s->fwd_idle[k + 1],
 			(s->nfwd_idle - k - 1) * sizeof(s->fwd_idle[0]));
 		s->nfwd_idle--;
-		if (idle_usable(&e)) {
+		if (sock_idle_usable(e.zs, e.fd)) {
 			*out = e;
 			return 1;
 		}
-		idle_close(&e);
+		sock_close(e.zs, e.fd);
 	}
 	return 0;
 }
@@ -271,11 +242,11 @@ int fwd_idle_put(struct conn *c)
 	if (!c->fw_on || c->ueof || !up_open(c))
 		return 0;
 	if (c->uzs)
-		zs_sock_bind(c->uzs, no_event, NULL);
+		zs_sock_bind(c->uzs, sock_idle_event, NULL);
 	else if (epoll_ctl(s->ep, EPOLL_CTL_DEL, c->ufd, NULL) < 0)
 		return 0;
 	if (s->nfwd_idle == FWD_IDLE_MAX) { /* the oldest makes room */
-		idle_close(&s->fwd_idle[0]);
+		sock_close(s->fwd_idle[0].zs, s->fwd_idle[0].fd);
 		memmove(&s->fwd_idle[0], &s->fwd_idle[1], (FWD_IDLE_MAX - 1) * sizeof(s->fwd_idle[0]));
 		s->nfwd_idle--;
 	}
@@ -291,8 +262,8 @@ void fwd_idle_sweep(struct sure_http_server *s, int all)
 {
 	uint32_t n = 0;
 
-	while (n < s->nfwd_idle && (all || s->fwd_idle[n].since_ns + FWD_IDLE_NS <= s->now_ns))
-		idle_close(&s->fwd_idle[n++]);
+	for (; n < s->nfwd_idle && (all || s->fwd_idle[n].since_ns + FWD_IDLE_NS <= s->now_ns); n++)
+		sock_close(s->fwd_idle[n].zs, s->fwd_idle[n].fd);
 	memmove(&s->fwd_idle[0], &s->fwd_idle[n], (s->nfwd_idle - n) * sizeof(s->fwd_idle[0]));
 	s->nfwd_idle -= n;
 }

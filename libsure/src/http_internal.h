@@ -36,7 +36,6 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <unistd.h>
 
 #include "http_server.h"
 #include "sock_io.h"
@@ -324,10 +323,7 @@ static inline ssize_t up_recv(struct conn *c, void *p, size_t n)
 /* Closes the other side (none: nothing to do). */
 static inline void up_close(struct conn *c)
 {
-	if (c->uzs)
-		zs_close(c->uzs); /* no more events */
-	else if (c->ufd >= 0)
-		close(c->ufd); /* also leaves the epoll set */
+	sock_close(c->uzs, c->ufd);
 	c->uzs = NULL;
 	c->ufd = -1;
 }
@@ -337,7 +333,6 @@ static inline void up_close(struct conn *c)
 int tunnel_start(struct conn *c, int done);
 /* The same, to the node fw names (the owner's forward()). */
 int tunnel_start_node(struct conn *c, int done, const struct sure_http_forward *fw);
-
 int tunnel_pump(struct conn *c);
 
 /* http_forward.c: a tunnel to another node (c->fw_on) */
