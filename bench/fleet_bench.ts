@@ -3,9 +3,12 @@
 //   deploy propagation: from POST /admin/functions on one node until all
 //     three answer the new version, against the same deploy on a node that is
 //     in no fleet (until it answers);
-//   forwarded invoke: wrk -c32 on a node that does not run the function (a
-//     public function goes straight to the data plane of the one that does; a
-//     private one over NATS request/reply) against wrk on that node;
+//   forwarded invoke: wrk -c32 on a node that does not run the function
+//     against wrk on the node that does: a public function (straight from
+//     the data plane of one to the other's), a private one (the same way,
+//     signed with the hop key the fleet key gives, x-sure-forward-mac), and
+//     a private one from a fourth node that has no fleet key (over NATS
+//     request/reply, as every private forward went before signing);
 //   event accept: 8 clients posting one CloudEvent each to /events on a fleet
 //     node (answered once JetStream stored it) against the same on the node
 //     in no fleet (stored in its Deno KV);
@@ -36,7 +39,9 @@ const nats = new Deno.Command("nats-server", {
   stdout: "null",
   stderr: "null",
 }).spawn();
-const fleet = (name: string) => ({
+const KEY = "5e".repeat(32);
+const fleet = (name: string, key = true) => ({
+  ...(key ? { SURE_FLEET_KEY: KEY } : {}),
   SURE_FLEET: `nats://127.0.0.1:${natsPort}`,
   SURE_NODE_NAME: name,
   SURE_LABELS: `node=${name}`,
@@ -85,10 +90,12 @@ async function acceptRate(url: string, tag: string) {
 }
 
 const nodes: BenchNode[] = [];
-let single: BenchNode | undefined;
+let single: BenchNode | undefined, keyless: BenchNode | undefined;
 try {
   for (const n of ["a", "b", "c"]) nodes.push(await startBenchNode([], fleet(n)));
   single = await startBenchNode();
+  keyless = await startBenchNode([], fleet("d", false));
+  const d = keyless;
   const [a, b, c] = nodes;
   console.log(`fleet: 3 nodes, one NATS server, heartbeat ${BEAT_MS} ms; KVM ${kvm}`);
 
@@ -122,9 +129,10 @@ try {
   while (!(await digestOn(a.url, "near")) || !(await digestOn(a.url, "nearp"))) {
     /* converging */
   }
-  for (const [fn, headers] of [["near", {}], ["nearp", authFor(b.url)]] as const) {
-    for (;;) { // b forwards once it knows a serves it
-      const r = await fetch(`${b.url}/invoke/${fn}`, { method: "POST", body: "x", headers });
+  for (const [via, fn] of [[b, "near"], [b, "nearp"], [d, "nearp"]] as const) {
+    for (;;) { // b and d forward once they know a serves it
+      const headers = authFor(via.url);
+      const r = await fetch(`${via.url}/invoke/${fn}`, { method: "POST", body: "x", headers });
       const by = r.headers.get("x-sure-node");
       await r.body?.cancel();
       if (by === "a") break;
@@ -144,22 +152,32 @@ try {
       connections: 32,
       durationSec: seconds,
     });
-    const viaNats = await runWrk({
+    const signed = await runWrk({
       url: `${b.url}/invoke/nearp`,
       body: "x".repeat(64),
       connections: 32,
       durationSec: seconds,
       headers: authFor(b.url),
     });
+    const viaNats = await runWrk({
+      url: `${d.url}/invoke/nearp`,
+      body: "x".repeat(64),
+      connections: 32,
+      durationSec: seconds,
+      headers: authFor(d.url),
+    });
+    const row = (what: string, r: typeof local) =>
+      `${what} ${fmt(r.requestsPerSec, 0)} req/s p50 ${fmt(r.p50Ms)} ms p99 ${fmt(r.p99Ms)} ms` +
+      (r === local ? "" : ` -> ${fmt(r.requestsPerSec / local.requestsPerSec)}x`);
     console.log(
-      `invoke c32, 64 B${note}: local ${fmt(local.requestsPerSec, 0)} req/s p50 ` +
-        `${fmt(local.p50Ms)} ms p99 ${fmt(local.p99Ms)} ms; forwarded to the data plane ` +
-        `${fmt(fwd.requestsPerSec, 0)} req/s p50 ${fmt(fwd.p50Ms)} ms p99 ${fmt(fwd.p99Ms)} ms ` +
-        `-> ${fmt(fwd.requestsPerSec / local.requestsPerSec)}x req/s; forwarded over NATS ` +
-        `(private) ${fmt(viaNats.requestsPerSec, 0)} req/s p50 ${fmt(viaNats.p50Ms)} ms p99 ` +
-        `${fmt(viaNats.p99Ms)} ms -> ${fmt(viaNats.requestsPerSec / local.requestsPerSec)}x`,
+      `invoke c32, 64 B${note}: ${row("local", local)}; ${row("forwarded (public)", fwd)}; ` +
+        `${row("forwarded private, signed", signed)}; ${row("private over NATS", viaNats)}`,
     );
   }
+
+  // d leaves (its heartbeat goes with it): the rows below are the three nodes'.
+  await keyless.close();
+  keyless = undefined;
 
   // Event accept: the sink's answer waits for the store (JetStream / Deno KV).
   for (let i = 0; i < Math.min(rounds, 3); i++) {
@@ -234,6 +252,7 @@ try {
 } finally {
   for (const n of nodes) await n.close().catch(() => {});
   await single?.close().catch(() => {});
+  await keyless?.close().catch(() => {});
   nats.kill("SIGKILL");
   await nats.status;
   await Deno.remove(natsDir, { recursive: true });

@@ -152,6 +152,14 @@ export const DP_IO = {
   io_uring: 1,
 } as const;
 
+/** sure_dataplane_forward's flags. */
+export const DP_FORWARD = {
+  private: 1,
+} as const;
+
+/** sure_forward_mac: its hex digits (and a NUL after them). */
+export const FORWARD_MAC_HEX = 64;
+
 /** Byte offsets and sizes of the structs passed across the FFI (libsure.h). */
 export const STRUCTS = {
   sure_completion: {

@@ -5,7 +5,7 @@
  * publishes routes and instances and reads what happened in batches
  * (`events`); it never touches a request on the hot path.
  */
-import { DP_BACKEND, DP_IO, Errno, STRUCTS } from "./abi.ts";
+import { DP_BACKEND, DP_FORWARD, DP_IO, Errno, STRUCTS } from "./abi.ts";
 import { type DataplaneEvent, decodeEvents, EVENT_BATCH } from "./dataplane_events.ts";
 import { errorFromErrno } from "./errors.ts";
 import { libsure } from "./libsure.ts";
@@ -322,15 +322,23 @@ export class Dataplane {
   /**
    * Where an /invoke of `name`, a function other nodes of the fleet run, goes
    * when no route here serves it: to these nodes in turn, straight from C
-   * (libsure.h's sure_dataplane_forward); none: the Hono app decides.
+   * (libsure.h's sure_dataplane_forward); none: the Hono app decides. A
+   * private one goes only with this node's token, signed with the hop key.
    */
-  forward(self: string, name: string, timeoutMs: number, targets: ForwardTarget[]): void {
+  forward(
+    self: string,
+    name: string,
+    timeoutMs: number,
+    targets: ForwardTarget[],
+    isPrivate = false,
+  ): void {
     const list = targets.map((t) => `${t.node}=${t.addr}`).join(" ");
     const rc = libsure().sure_dataplane_forward(
       this.#handle(),
       cstr(self),
       cstr(name),
       timeoutMs,
+      isPrivate ? DP_FORWARD.private : 0,
       cstr(list),
     );
     if (rc < 0) throw errorFromErrno(`sure_dataplane_forward ${name} ${list}`, rc);

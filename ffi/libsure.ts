@@ -190,8 +190,24 @@ export const SYMBOLS = {
   // dp, token (hex), its length
   sure_dataplane_set_token: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
   sure_dataplane_set_hop_key: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
+  // dp, self, name, timeout_ms, flags (DP_FORWARD), targets
   sure_dataplane_forward: {
-    parameters: ["pointer", "buffer", "buffer", "u32", "buffer"],
+    parameters: ["pointer", "buffer", "buffer", "u32", "u32", "buffer"],
+    result: "i32",
+  },
+  // key, its length, from, name, method, path, query, body length, out (65 bytes)
+  sure_forward_mac: {
+    parameters: [
+      "buffer",
+      "u32",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "u64",
+      "buffer",
+    ],
     result: "i32",
   },
   sure_dataplane_forward_dead: { parameters: ["pointer", "buffer"], result: "i32" },

@@ -28,6 +28,7 @@ import { FleetControl } from "./fleet/control.ts";
 import { FleetEventBus } from "./fleet/events.ts";
 import { FleetTriggers } from "./fleet/triggers.ts";
 import { FleetChains } from "./fleet/chains.ts";
+import { forwardSigned } from "./fleet/forward_sign.ts";
 import type { EventService } from "./events/service.ts";
 import type { Triggers } from "./store/triggers.ts";
 
@@ -149,7 +150,8 @@ export function assembleNode(
   // members' public addresses are the kernel's).
   if (fleet && link) {
     fleet.shareForwards({
-      set: (name, timeoutMs, targets) => link.dp.forward(fleet.name, name, timeoutMs, targets),
+      set: (name, timeoutMs, targets, isPrivate) =>
+        link.dp.forward(fleet.name, name, timeoutMs, targets, isPrivate),
       dead: (node) => link.dp.forwardDead(node),
     });
   }
@@ -278,6 +280,10 @@ async function startLocked(opts: NodeOptions, lock: DataDirLock): Promise<Runnin
     throw e;
   }
   const auth: AdminAuth = { token, plainAdmin };
+  const hopKey = opts.hopKey;
+  if (opts.fleet && hopKey) {
+    auth.forwardSigned = (req, name) => forwardSigned(hopKey, name, req);
+  }
   const requestLog = opts.requestLog ?? Deno.env.get("SURE_REQUEST_LOG") !== "0";
   const mode = opts.dataplane ?? (Deno.env.get("SURE_DATAPLANE") as Dataplane | undefined) ??
     "sockets";
@@ -338,7 +344,11 @@ async function startLocked(opts: NodeOptions, lock: DataDirLock): Promise<Runnin
     link,
     opts.placement,
     opts.fleet
-      ? new FleetMember({ eventDedupMs: opts.events?.dedupWindowMs, ...opts.fleet })
+      ? new FleetMember({
+        eventDedupMs: opts.events?.dedupWindowMs,
+        ...opts.fleet,
+        ...(hopKey ? { hopKey } : {}),
+      })
       : undefined,
   );
   const { deployer, chains, app } = parts;

@@ -15,7 +15,18 @@ import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { buildImage, deployForm, echoImage, hasKvm, hasLibsure, openTestApp } from "./helpers.ts";
+import {
+  buildImage,
+  deployForm,
+  echoImage,
+  fetchWithoutToken,
+  hasKvm,
+  hasLibsure,
+  openTestApp,
+  tokenFor,
+} from "./helpers.ts";
+import { forwardMac } from "../ffi/mod.ts";
+import { hopKeyOfFleet } from "../runtime/dataplane/hop_key.ts";
 import {
   BEAT_MS,
   deploy,
@@ -23,6 +34,7 @@ import {
   type FleetNode,
   fleetTest,
   hasNats,
+  KEY,
   names,
   startCluster,
   startNats,
@@ -126,6 +138,74 @@ fleetTest(
     // b's data plane sent it from C (runtime/fleet/forward_table.ts), not the Hono app.
     assert.equal(await forwards(b, "sent"), sentBefore + 1);
     assert.equal(await forwards(b, "failed"), 0);
+
+    // A private function invoked on b with b's token goes from b's data plane
+    // too, signed with the fleet's hop key; b's token stays on b.
+    res = await deploy(b, { name: "sec" }, [["labels", "site=north"], ["access", "private"]]);
+    assert.equal(res.status, 201, await res.clone().text());
+    await res.body?.cancel();
+    let runner: FleetNode | undefined;
+    await until("b sees sec running on a or c", async () => {
+      const r = await fetch(`${b.url}/admin/fleet/functions`);
+      const fns = (await r.json()).functions as { name: string; running: string[] }[];
+      const on = fns.find((f) => f.name === "sec")?.running.find((n) => n === "a" || n === "c");
+      runner = nodes.find((n) => n.name === on);
+      return runner !== undefined;
+    });
+    const answered = async (r: Response, body: string) => {
+      const text = await r.text();
+      if (hasKvm) {
+        assert.equal(r.status, 200, text);
+        assert.equal(text, body);
+      } else {
+        assert.equal(r.status, 503, text);
+        assert.match(text, /kvm_unavailable/);
+      }
+    };
+    const secSent = await forwards(b, "sent");
+    const secRes = await fetch(`${b.url}/invoke/sec/x?q=1`, { method: "POST", body: "psst" });
+    assert.match(secRes.headers.get("x-sure-node") ?? "", /^(a|c)$/);
+    await answered(secRes, "psst");
+    assert.equal(await forwards(b, "sent"), secSent + 1);
+    // Without b's token (none, or another node's): 401 on b, nothing sent on.
+    const others: Record<string, string>[] = [{}, { authorization: `Bearer ${tokenFor(a.url)}` }];
+    for (const headers of others) {
+      const r = await fetchWithoutToken(`${b.url}/invoke/sec`, { method: "POST", headers });
+      assert.equal(r.status, 401, await r.clone().text());
+      assert.equal((await r.json()).error, "unauthorized");
+    }
+    assert.equal(await forwards(b, "sent"), secSent + 1);
+    // Straight to a node that runs it, signed as b would sign it (the fleet's
+    // hop key): taken without that node's token; the same signature on
+    // another query or length, a forged one, or one naming another sender: 401.
+    const hop = await hopKeyOfFleet(KEY);
+    const mac = forwardMac(hop, {
+      from: "b",
+      name: "sec",
+      method: "POST",
+      path: "/x",
+      query: "q=1",
+      bodyLength: 4,
+    });
+    const signed = (path: string, body: string, from: string, m: string) =>
+      fetchWithoutToken(`${runner!.url}/invoke/sec${path}`, {
+        method: "POST",
+        body,
+        headers: { "x-sure-forwarded-by": from, "x-sure-forward-mac": m },
+      });
+    await answered(await signed("/x?q=1", "abcd", "b", mac), "abcd");
+    for (
+      const [path, body, from, m] of [
+        ["/x?q=2", "abcd", "b", mac],
+        ["/x?q=1", "abcde", "b", mac],
+        ["/x?q=1", "abcd", "c", mac],
+        ["/x?q=1", "abcd", "b", "0".repeat(64)],
+      ]
+    ) {
+      const r = await signed(path, body, from, m);
+      assert.equal(r.status, 401, `${path} ${body} ${from}: ${await r.clone().text()}`);
+      await r.body?.cancel();
+    }
 
     // Two replicas: on exactly two nodes, the same two every node names.
     res = await deploy(c, { name: "pair" }, [["replicas", "2"]]);

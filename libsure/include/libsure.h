@@ -726,10 +726,31 @@ struct sure_dataplane_stats {
  * connection leaves the request to the Hono app; one that fails before it
  * answers gets it a 502 forward_failed naming it; one that does not answer
  * within timeout_ms, a 504 function_timeout. 0 or -EINVAL (a malformed
- * target or name), -ENOSPC (1024 functions), -ENOMEM. Any thread.
+ * target, name or flag), -ENOSPC (1024 functions), -ENOMEM. Any thread.
+ *
+ * flags SURE_DP_FORWARD_PRIVATE: `name` is private. Only a request with this
+ * node's token (sure_dataplane_set_token) goes, and only with a hop key
+ * (sure_dataplane_set_hop_key) to sign it for that node: the caller's
+ * Authorization (this node's token) is dropped, and x-sure-forward-mac
+ * added (sure_forward_mac), which that node's data plane takes instead of
+ * its own token. Anything else goes to the Hono app (401, or over NATS).
  */
+#define SURE_DP_FORWARD_PRIVATE 1u
 SURE_API int sure_dataplane_forward(struct sure_dataplane *dp, const char *self, const char *name,
-				    uint32_t timeout_ms, const char *targets);
+				    uint32_t timeout_ms, uint32_t flags, const char *targets);
+/*
+ * x-sure-forward-mac of a private function's invoke that node `from`
+ * forwards (the Hono app's forwarders and its check of one that reached it,
+ * with the same key as the data plane's): HMAC-SHA256 under key (16..1024
+ * bytes) of "sure-forward-1", from, name, the method, the path below
+ * /invoke/<name> and the raw query as a function sees them, and the body's
+ * length in decimal, each ended by a NUL; SURE_FORWARD_MAC_HEX lower-case
+ * hex digits and a NUL into out. 0, or -EINVAL.
+ */
+#define SURE_FORWARD_MAC_HEX 64
+SURE_API int sure_forward_mac(const uint8_t *key, uint32_t key_len, const char *from,
+			      const char *name, const char *method, const char *path,
+			      const char *query, uint64_t body_len, char *out);
 /* Node stopped answering: what was forwarded to it fails now (502
  * forward_failed naming it; an answer begun is cut). 0, -EINVAL, or
  * -EAGAIN (8 such calls not yet handled: call again). Any thread. */

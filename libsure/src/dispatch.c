@@ -238,29 +238,6 @@ static struct dp_inst *unreserve(struct sure_dataplane *dp, const uint8_t *buf)
 	return NULL;
 }
 
-/* Authorization: Bearer <the node's token>, compared in constant time. `lock` held. */
-static int authorized(const struct sure_dataplane *dp, const uint8_t *head)
-{
-	uint32_t len = 0;
-	const char *v = sure_http_head_get(head, "authorization", &len);
-	uint8_t diff;
-
-	if (!v || dp->token_len == 0 || len < 7 || strncasecmp(v, "Bearer ", 7) != 0)
-		return 0;
-	v += 7;
-	len -= 7;
-	while (len && *v == ' ') {
-		v++;
-		len--;
-	}
-	while (len && v[len - 1] == ' ')
-		len--;
-	diff = len != dp->token_len;
-	for (uint32_t i = 0; i < dp->token_len; i++)
-		diff |= (uint8_t)(i < len ? v[i] : 0) ^ (uint8_t)dp->token[i];
-	return diff == 0;
-}
-
 static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 		uint64_t *max_body, uint32_t *route, uint8_t **body, uint64_t *body_cap)
 {
@@ -274,7 +251,8 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 		return 0;
 	pthread_mutex_lock(&dp->lock);
 	struct dp_route *r = sure_dp_lookup(dp, req->name);
-	if (r && r->live && !r->chain && r->cfg.is_private && !authorized(dp, head)) {
+	if (r && r->live && !r->chain && r->cfg.is_private && !sure_dp_authorized(dp, head) &&
+	    !sure_dp_forward_signed(dp, req, head)) {
 		/* The Hono app answers it (401, the same body as with --dataplane hono). */
 	} else if (r && r->live && r->chain && (r->chain->remote & 1u) &&
 		   !sure_http_head_get(head, "x-sure-hop", &len)) {

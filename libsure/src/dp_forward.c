@@ -4,9 +4,12 @@
  * serve, the live nodes that run it (from their heartbeats) and how long an
  * exchange may take; an /invoke of one goes straight to the next of those
  * nodes in turn, through the HTTP server's tunnel (http_forward.c), so no
- * JavaScript runs for it on either node. What is not here (a private
- * function, a chain, a request another node already forwarded, a
- * CloudEvent to unpack, no node to send it to) goes to the Hono app, which
+ * JavaScript runs for it on either node. A private function's request goes
+ * the same way when it carries this node's token and the nodes share a key
+ * (dp_auth.c signs it for the other node, and the token stays here). What is
+ * not here (a chain, a request another node already forwarded, a CloudEvent
+ * to unpack, no node to send it to, a private function's request without
+ * the token or without a key) goes to the Hono app, which answers or
  * forwards it as before (runtime/fleet/forward_direct.ts, or over NATS).
  *
  * The same tunnel takes a new request for an attached chain whose first
@@ -31,6 +34,7 @@
 struct dp_fwd {
 	char name[64];
 	uint32_t n, turn, timeout_ms;
+	uint8_t priv; /* SURE_DP_FORWARD_PRIVATE: sent on signed, with this node's token only */
 	struct {
 		char node[32];
 		struct sockaddr_in addr;
@@ -99,14 +103,14 @@ static int parse_targets(struct dp_fwd *f, const char *s)
 }
 
 SURE_API int sure_dataplane_forward(struct sure_dataplane *dp, const char *self, const char *name,
-				    uint32_t timeout_ms, const char *targets)
+				    uint32_t timeout_ms, uint32_t flags, const char *targets)
 {
 	struct dp_fwd next = { 0 }, *f;
 	int rc;
 
 	if (!dp || !self || !name || !targets || !node_name(self, strlen(self)) ||
 	    strnlen(name, sizeof(next.name)) == sizeof(next.name) || !name[0] ||
-	    timeout_ms == 0 || timeout_ms > 3600u * 1000)
+	    timeout_ms == 0 || timeout_ms > 3600u * 1000 || (flags & ~SURE_DP_FORWARD_PRIVATE))
 		return -EINVAL;
 	rc = parse_targets(&next, targets);
 	if (rc < 0)
@@ -130,6 +134,7 @@ SURE_API int sure_dataplane_forward(struct sure_dataplane *dp, const char *self,
 		memcpy(f->t, next.t, sizeof(f->t));
 		f->n = next.n;
 		f->timeout_ms = timeout_ms;
+		f->priv = (flags & SURE_DP_FORWARD_PRIVATE) != 0;
 	}
 	snprintf(dp->node, sizeof(dp->node), "%s", self);
 	pthread_mutex_unlock(&dp->lock);
@@ -183,7 +188,7 @@ int sure_dp_forward(void *ctx, const struct sure_http_req *req, const uint8_t *h
 		return 0;
 	/* Sent here by another node: never on again (no loops). */
 	int entered = sure_http_head_get(head, ENTRY_MARK, &len) != NULL;
-	int forwarded = sure_http_head_get(head, "x-sure-forwarded-by", &len) != NULL;
+	int forwarded = sure_http_head_get(head, SURE_FORWARDED_BY, &len) != NULL;
 	pthread_mutex_lock(&dp->lock);
 	struct dp_route *r = sure_dp_lookup(dp, req->name);
 	if (r && r->live && r->chain) {
@@ -191,6 +196,11 @@ int sure_dp_forward(void *ctx, const struct sure_http_req *req, const uint8_t *h
 			rc = chain_entry(r->chain, fw);
 	} else if (!forwarded) {
 		struct dp_fwd *f = r && r->live ? NULL : lookup(dp, req->name);
+		/* A private one goes only with this node's token, which stays
+		 * here, and signed for that node; else the Hono app answers the
+		 * 401, or sends it over NATS (no key). */
+		if (f && f->priv && (!dp->hop_keyed || !sure_dp_authorized(dp, head)))
+			f = NULL;
 		if (f && f->n && dp->node[0]) {
 			uint32_t k = f->turn++ % f->n;
 			memset(fw, 0, sizeof(*fw));
@@ -198,8 +208,14 @@ int sure_dp_forward(void *ctx, const struct sure_http_req *req, const uint8_t *h
 			memcpy(fw->node, f->t[k].node, sizeof(fw->node));
 			memcpy(fw->name, f->name, sizeof(fw->name));
 			fw->timeout_ms = f->timeout_ms;
-			snprintf(fw->mark, sizeof(fw->mark), "x-sure-forwarded-by: %s\r\n", dp->node);
-			rc = 1;
+			if (!f->priv) {
+				snprintf(fw->mark, sizeof(fw->mark), SURE_FORWARDED_BY ": %s\r\n",
+					 dp->node);
+				rc = 1;
+			} else if (sure_dp_forward_seal(dp, req, head, fw->mark, sizeof(fw->mark)) == 0) {
+				fw->drop_auth = 1;
+				rc = 1;
+			}
 		}
 	}
 	pthread_mutex_unlock(&dp->lock);

@@ -5,6 +5,8 @@
  *   dataplane.c        the control plane's calls: routes, lending, events
  *   dispatch.c         the server's callbacks: each /invoke request, plain
  *                      functions' instances, notify and tick
+ *   dp_forward.c       invokes another node of the fleet serves, and new
+ *                      requests of chains another node leads: where to
  *   dp_chain.c         chains' requests: slots, completions, timeouts
  *   dp_hop*.c          steps another node runs: hand-offs over TCP
  *                      (dp_hop.h lists its files)
@@ -12,6 +14,8 @@
  *   dp_req.c           a request's ids, trace, DONE event, parking, freeing
  *   dp_answer.c        the node's JSON error answers
  *   dp_hop_mac.c       the MACs of chain hops and of their answers
+ *   dp_auth.c          who may invoke a private function: the token, or a
+ *                      forward signed by another node
  *   dp_state.c         the route table, instance records, the event ring
  *   dp_zstack.c        the af_xdp backend (opened and closed by dataplane.c)
  *
@@ -172,6 +176,21 @@ struct sure_dataplane {
 	/* the traceparent of the request being answered (the node's span), or "" */
 	char traceparent[56];
 };
+
+/* ---- dp_auth.c: who may invoke a private function ---- */
+#define SURE_FORWARDED_BY "x-sure-forwarded-by"
+#define SURE_FORWARD_MAC "x-sure-forward-mac"
+/* Authorization: Bearer <the node's token>, compared in constant time. `lock` held. */
+int sure_dp_authorized(const struct sure_dataplane *dp, const uint8_t *head);
+/* Forwarded by a node with the hop key, which checked its caller's token:
+ * x-sure-forward-mac is the MAC of x-sure-forwarded-by, the function, the
+ * method, path, query and Content-Length. `lock` held. */
+int sure_dp_forward_signed(const struct sure_dataplane *dp, const struct sure_http_req *req,
+			   const uint8_t *head);
+/* The two header lines that sign req as forwarded by this node (dp->node),
+ * into mark (cap bytes): 0, or -ENOSPC. The hop key must be set. `lock` held. */
+int sure_dp_forward_seal(const struct sure_dataplane *dp, const struct sure_http_req *req,
+			 const uint8_t *head, char *mark, size_t cap);
 
 /* ---- dp_forward.c: invokes of functions other nodes run ---- */
 /* The server's forward(): another node for an /invoke no route here serves. */

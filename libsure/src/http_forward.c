@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,6 +31,30 @@ static size_t mark_len(const struct conn *c)
 static size_t line_len(const struct conn *c)
 {
 	return sizeof(NODE_FIELD) - 1 + strnlen(c->fw.node, sizeof(c->fw.node)) + 2;
+}
+
+void fwd_drop_field(struct conn *c, const char *name)
+{
+	size_t nlen = strlen(name);
+	uint32_t end = c->in_pos, at;
+	uint8_t *nl = memchr(c->in + c->req_start, '\n', end - c->req_start);
+
+	/* The parser took the head whole: lines end in LF (CRLF or not), none is
+	 * folded, and a name ends at its colon. Past the request line: */
+	for (at = nl ? (uint32_t)(nl + 1 - c->in) : end; at < end;) {
+		nl = memchr(c->in + at, '\n', end - at);
+		if (!nl)
+			break;
+		uint32_t next = (uint32_t)(nl + 1 - c->in), len = next - at;
+		if (len > nlen && c->in[at + nlen] == ':' &&
+		    !strncasecmp((const char *)c->in + at, name, nlen)) {
+			/* What comes before it moves up over it: nothing after the
+			 * head (its body, the next request) moves. */
+			memmove(c->in + c->req_start + len, c->in + c->req_start, at - c->req_start);
+			c->req_start += len;
+		}
+		at = next;
+	}
 }
 
 void fwd_begin(struct conn *c)

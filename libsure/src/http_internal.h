@@ -336,6 +336,9 @@ int tunnel_start_node(struct conn *c, int done, const struct sure_http_forward *
 int tunnel_pump(struct conn *c);
 
 /* http_forward.c: a tunnel to another node (c->fw_on) */
+/* Every `name` field cut out of the raw head [req_start, in_pos), before it
+ * goes: req_start moves on by what was cut. */
+void fwd_drop_field(struct conn *c, const char *name);
 /* Its marks are still to go in: the request's from where its head ends. */
 void fwd_begin(struct conn *c);
 /* Of len request bytes, those that may go before the mark. */

@@ -59,7 +59,11 @@ struct sure_http_forward {
 	char node[32]; /* its name: x-sure-node on the answer, and in errors */
 	char name[64]; /* the function, for errors */
 	uint32_t timeout_ms; /* the whole exchange, else 504 (or cut, once answering) */
-	char mark[64]; /* one header line added to the request: "name: value\r\n" */
+	/* header lines added to the request: "name: value\r\n..." */
+	char mark[192];
+	/* The request's Authorization is this node's token, checked here: never
+	 * sent on (the owner signed the request for that node in mark instead). */
+	uint8_t drop_auth;
 	/* name is a chain whose first step that node runs: a failure is the
 	 * chain's 502 peer_unreachable (with "chain"), not forward_failed. */
 	uint8_t chain;

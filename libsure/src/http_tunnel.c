@@ -205,6 +205,8 @@ int tunnel_start_node(struct conn *c, int done, const struct sure_http_forward *
 		c->state = CS_TUNNEL;
 		return fwd_broken(c, strerror(-rc));
 	}
+	if (c->fw.drop_auth)
+		fwd_drop_field(c, "authorization"); /* this node's token: it stays here */
 	/* [req_start, in_pos) is the raw head. On a kept connection, a request
 	 * that is all here already is kept here until the node answers: the
 	 * node may have let that connection go just as it was taken. */
@@ -236,7 +238,9 @@ static int resend(struct conn *c)
 	c->in_pos = c->fw_start + c->fw_head;
 	STAT_ADD(c->srv, forward_connects, 1);
 	rc = open_node(c);
-	if (rc == -ECONNREFUSED)
+	/* A request whose Authorization was cut is no longer the upstream's to
+	 * judge: a refusal now fails it (the node is going away). */
+	if (rc == -ECONNREFUSED && !c->fw.drop_auth)
 		return node_refused(c);
 	if (rc < 0)
 		return 0;

@@ -202,8 +202,9 @@ static int forward(void *ctx, const struct sure_http_req *req, const uint8_t *he
 {
 	int mute = !strcmp(req->name, "fwmute") || !strcmp(req->name, "fwlong");
 	int chain = !strcmp(req->name, "fwchain"); /* a chain whose step 0 b runs */
-	const struct sockaddr_in *to = mute			       ? &node_mute
-				       : !strcmp(req->name, "fw") || chain ? &node_ok
+	int priv = !strcmp(req->name, "fwpriv"); /* signed: the caller's token stays */
+	const struct sockaddr_in *to = mute ? &node_mute
+				       : !strcmp(req->name, "fw") || chain || priv ? &node_ok
 				       : !strcmp(req->name, "fwref")       ? &node_refusing
 									   : NULL;
 
@@ -218,8 +219,11 @@ static int forward(void *ctx, const struct sure_http_req *req, const uint8_t *he
 	/* fwlong: failed by sure_http_server_fail_node, not by the clock */
 	fw->timeout_ms = !strcmp(req->name, "fwlong") ? 20000 : 300;
 	snprintf(fw->mark, sizeof(fw->mark), "%s",
-		 chain ? "x-sure-chain-entry: 1\r\n" : "x-sure-forwarded-by: a\r\n");
+		 chain  ? "x-sure-chain-entry: 1\r\n"
+		 : priv ? "x-sure-forwarded-by: a\r\nx-sure-forward-mac: m\r\n"
+			: "x-sure-forwarded-by: a\r\n");
 	fw->chain = (uint8_t)chain;
+	fw->drop_auth = (uint8_t)priv;
 	return 1;
 }
 
@@ -1382,6 +1386,20 @@ static void *node_main(void *arg)
 	return NULL;
 }
 
+/* The next answer is node b's (200, x-sure-node b); got: what b received. */
+static void answered_by_b(struct client *cl, char *got, size_t cap)
+{
+	struct resp r;
+	char body[1024];
+
+	CHECK_EQ(next_resp(cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK_STR(header(&r, "x-sure-node"), "b");
+	pthread_mutex_lock(&up_lock);
+	snprintf(got, cap, "%.*s", (int)up_got_len, up_got);
+	pthread_mutex_unlock(&up_lock);
+}
+
 static void test_forward(void)
 {
 	struct client cl;
@@ -1412,6 +1430,23 @@ static void test_forward(void)
 	CHECK_STR(got, "POST /invoke/fw/p?q=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
 		       "x-sure-forwarded-by: a\r\n\r\nhello");
 	SEND(&cl, "GET /invoke/echo HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK(header(&r, "x-sure-node") == NULL);
+	client_close(&cl);
+
+	/* A private function's: every Authorization line (this node's token)
+	 * stays here, wherever it is in the head, and nothing else is cut; the
+	 * signature goes in; the next request on the connection is parsed after
+	 * it, its bytes untouched. */
+	client_open(&cl, S, 0);
+	SEND(&cl, "POST /invoke/fwpriv HTTP/1.1\r\nAuthorization: Bearer t\r\nHost: h\r\n"
+		  "authorization-hint: 1\r\nAUTHORIZATION:x\r\nContent-Length: 5\r\n\r\nhello"
+		  "GET /invoke/echo HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer t\r\n\r\n");
+	answered_by_b(&cl, got, sizeof(got));
+	CHECK_STR(got, "POST /invoke/fwpriv HTTP/1.1\r\nHost: h\r\nauthorization-hint: 1\r\n"
+		       "Content-Length: 5\r\nx-sure-forwarded-by: a\r\nx-sure-forward-mac: m\r\n"
+		       "\r\nhello");
 	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
 	CHECK_EQ(r.status, 200);
 	CHECK(header(&r, "x-sure-node") == NULL);
@@ -1467,12 +1502,7 @@ static void test_forward(void)
 	 * fails it as the chain's hops fail (peer_unreachable, naming both). */
 	client_open(&cl, S, 0);
 	SEND(&cl, "POST /invoke/fwchain HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi");
-	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
-	CHECK_EQ(r.status, 200);
-	CHECK_STR(header(&r, "x-sure-node"), "b");
-	pthread_mutex_lock(&up_lock);
-	snprintf(got, sizeof(got), "%.*s", (int)up_got_len, up_got);
-	pthread_mutex_unlock(&up_lock);
+	answered_by_b(&cl, got, sizeof(got));
 	CHECK_STR(got, "POST /invoke/fwchain HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n"
 		       "x-sure-chain-entry: 1\r\n\r\nhi");
 	SEND(&cl, "GET /invoke/fwchain HTTP/1.1\r\nHost: h\r\nx-close: 1\r\n\r\n");
@@ -1545,7 +1575,7 @@ static void test_forward(void)
 	CHECK_EQ(ka0.forward_connects - ka1.forward_connects, 1);
 
 	sure_http_server_stats(S, &st1);
-	CHECK_EQ(st1.forwarded - st0.forwarded, 11);
+	CHECK_EQ(st1.forwarded - st0.forwarded, 12);
 	CHECK_EQ(st1.forwards_refused - st0.forwards_refused, 1);
 	CHECK_EQ(st1.forward_failures - st0.forward_failures, 4);
 	node_stop = 1;

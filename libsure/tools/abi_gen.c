@@ -153,6 +153,11 @@ int main(void)
 	num("epoll", SURE_DP_IO_EPOLL);
 	num("io_uring", SURE_DP_IO_URING);
 	printf("} as const;\n\n");
+	printf("/** sure_dataplane_forward's flags. */\nexport const DP_FORWARD = {\n");
+	num("private", SURE_DP_FORWARD_PRIVATE);
+	printf("} as const;\n\n");
+	printf("/** sure_forward_mac: its hex digits (and a NUL after them). */\n");
+	printf("export const FORWARD_MAC_HEX = %d;\n\n", SURE_FORWARD_MAC_HEX);
 
 	printf("/** Byte offsets and sizes of the structs passed across the FFI (libsure.h). */\n");
 	printf("export const STRUCTS = {\n");

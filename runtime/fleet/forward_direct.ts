@@ -6,14 +6,17 @@
  * bounded by NATS's max_payload. The node is picked from the heartbeats (the
  * nodes alive that run the function, in turn); one that refuses the
  * connection is skipped, and when none can be dialled the caller falls back
- * to NATS request/reply (forward.ts). A private function always goes over NATS:
- * the far node's data plane would want its own token, which this node has not.
+ * to NATS request/reply (forward.ts). A private function's invoke goes this way
+ * signed with the key the nodes share (forward_sign.ts), which the far node
+ * takes instead of its own token; the caller's, this node's, is not sent on.
+ * Without that key it goes over NATS.
  *
  * A request in flight to a node whose heartbeat then expires is failed at once
  * (502 forward_failed naming the node) instead of waiting out its timeout.
  */
 import { ForwardFailedError, FunctionTimeoutError } from "../errors.ts";
 import { FORWARDED_BY, sendOn } from "../gateway/send_on.ts";
+import { FORWARD_MAC, signForward } from "./forward_sign.ts";
 
 /** A node that runs the function, and where its public port answers ("a.b.c.d:port"). */
 export interface DirectTarget {
@@ -34,7 +37,8 @@ export class DirectForwarder {
   /** Keep-alive connections to the other nodes' public ports. */
   #client = Deno.createHttpClient({});
 
-  constructor(readonly self: string) {}
+  /** hopKey: the nodes' shared key, which signs a private function's invokes. */
+  constructor(readonly self: string, readonly hopKey?: Uint8Array) {}
 
   /**
    * Sends req to one of targets; null when none could be dialled (then the
@@ -47,14 +51,15 @@ export class DirectForwarder {
     requestId: string,
     targets: DirectTarget[],
     timeoutMs: number,
+    isPrivate = false,
   ): Promise<Response | null> {
-    if (targets.length === 0) return null;
+    if (targets.length === 0 || (isPrivate && !this.hopKey)) return null;
     const first = (this.#turn.get(name) ?? 0) % targets.length;
     this.#turn.set(name, first + 1);
     for (let k = 0; k < targets.length; k++) {
       const t = targets[(first + k) % targets.length];
       try {
-        return await this.#sendTo(name, req, body, requestId, t, timeoutMs);
+        return await this.#sendTo(name, req, body, requestId, t, timeoutMs, isPrivate);
       } catch (e) {
         if (e instanceof Refused) continue; // nothing was sent: another node may take it
         throw e;
@@ -70,6 +75,7 @@ export class DirectForwarder {
     requestId: string,
     t: DirectTarget,
     timeoutMs: number,
+    isPrivate: boolean,
   ): Promise<Response> {
     const ac = new AbortController();
     this.#addr.set(t.node, t.addr);
@@ -86,10 +92,15 @@ export class DirectForwarder {
       ac.abort("timeout");
       done();
     }, timeoutMs);
-    const marks = { "x-request-id": requestId, [FORWARDED_BY]: this.self };
+    const marks: Record<string, string> = { "x-request-id": requestId, [FORWARDED_BY]: this.self };
+    // The caller's token is this node's, checked here: the far node gets a signature instead.
+    const drop = isPrivate ? ["authorization"] : [];
+    if (isPrivate) {
+      marks[FORWARD_MAC] = signForward(this.hopKey!, this.self, name, req, body?.byteLength ?? 0);
+    }
     let res: Response;
     try {
-      res = await sendOn(req, `http://${t.addr}`, marks, body, this.#client, ac.signal);
+      res = await sendOn(req, `http://${t.addr}`, marks, body, this.#client, ac.signal, drop);
     } catch (e) {
       done();
       throw this.#failure(name, t, ac, e as Error, timeoutMs);

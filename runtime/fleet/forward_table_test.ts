@@ -6,9 +6,10 @@ Deno.test("forward table: only changes reach the data plane; a node that drops o
   const sets: string[] = [], dead: string[] = [];
   const warned: string[] = [];
   const table = new ForwardTable({
-    set: (name, timeoutMs, targets) => {
+    set: (name, timeoutMs, targets, isPrivate) => {
       if (name === "bad") throw new Error("EINVAL");
-      sets.push(`${name} ${timeoutMs} ${targets.map((t) => `${t.node}=${t.addr}`).join(" ")}`);
+      const list = targets.map((t) => `${t.node}=${t.addr}`).join(" ");
+      sets.push(`${name}${isPrivate ? " private" : ""} ${timeoutMs} ${list}`);
     },
     dead: (node) => dead.push(node),
   }, (_level, msg) => warned.push(msg));
@@ -16,8 +17,12 @@ Deno.test("forward table: only changes reach the data plane; a node that drops o
   try {
     const b = { node: "b", addr: `127.0.0.1:${(live.addr as Deno.NetAddr).port}` };
     const c = { node: "c", addr: `127.0.0.1:${closedPort()}` };
-    const view = (m: Record<string, typeof b[]>): ForwardView =>
-      new Map(Object.entries(m).map(([n, targets]) => [n, { timeoutMs: 8000, targets }]));
+    const view = (m: Record<string, typeof b[]>, priv: string[] = []): ForwardView =>
+      new Map(
+        Object.entries(m).map((
+          [n, targets],
+        ) => [n, { timeoutMs: 8000, targets, isPrivate: priv.includes(n) }]),
+      );
 
     table.publish(view({ echo: [b, c], rev: [c] }));
     assert.deepEqual(sets, [`echo 8000 b=${b.addr} c=${c.addr}`, `rev 8000 c=${c.addr}`]);
@@ -39,6 +44,10 @@ Deno.test("forward table: only changes reach the data plane; a node that drops o
     table.publish(view({ bad: [b] }));
     table.publish(view({ bad: [b] }));
     assert.equal(warned.filter((w) => /cannot forward bad/.test(w)).length, 2);
+    // A function made private (same nodes, same timeout) is a change.
+    table.publish(view({ sec: [b] }));
+    table.publish(view({ sec: [b] }, ["sec"]));
+    assert.deepEqual(sets.slice(-2), [`sec 8000 b=${b.addr}`, `sec private 8000 b=${b.addr}`]);
   } finally {
     live.close();
   }

@@ -53,6 +53,12 @@ export interface FleetOptions {
   heartbeatMs?: number;
   /** How long the events' stream drops a repeated event id+source (ms, default 24 h). */
   eventDedupMs?: number;
+  /**
+   * The key the nodes share for hops (hop_key.ts): with it, a private
+   * function's invoke goes straight to a node that runs it, signed
+   * (forward_sign.ts), instead of over NATS.
+   */
+  hopKey?: Uint8Array;
 }
 
 interface Seen {
@@ -111,7 +117,7 @@ export class FleetMember {
     this.labels = opts.labels;
     this.key = opts.key;
     this.heartbeatMs = opts.heartbeatMs ?? 2000;
-    this.#direct = new DirectForwarder(opts.nodeName);
+    this.#direct = new DirectForwarder(opts.nodeName, opts.hopKey);
     this.#linked = new Promise((r) => this.#resolveLink = r);
   }
 
@@ -357,8 +363,8 @@ export class FleetMember {
   }
 
   /**
-   * The data plane forwards invokes of public functions other nodes run
-   * itself (forward_table.ts): published now, then on every change.
+   * The data plane forwards invokes of functions other nodes run itself
+   * (forward_table.ts): published now, then on every change.
    */
   shareForwards(sink: ForwardSink): void {
     // The logger start() sets, not the one there is now.
@@ -371,9 +377,13 @@ export class FleetMember {
     const view: ForwardView = new Map();
     for (const [name, { record }] of this.desired) {
       const fn = record.settings;
-      if (fn.access === "private" || this.#serving.has(name)) continue;
+      if (this.#serving.has(name)) continue;
       // As forward() bounds it: its timeout, plus a start there and the way back.
-      view.set(name, { timeoutMs: fn.timeout + 3_000, targets: this.#directTargets(name) });
+      view.set(name, {
+        timeoutMs: fn.timeout + 3_000,
+        targets: this.#directTargets(name),
+        isPrivate: fn.access === "private",
+      });
     }
     this.#forwards.publish(view);
   }
@@ -591,20 +601,22 @@ export class FleetMember {
   }
 
   /**
-   * Sends an invocation to a node that runs `name`: a public function straight
-   * to the data plane of a live node that runs it (forward_direct.ts), anything
-   * else, or when none of those can be dialled, over NATS (forward.ts).
+   * Sends an invocation to a node that runs `name`: a function straight to
+   * the data plane of a live node that runs it (forward_direct.ts; a private
+   * one signed, which needs the hop key), anything else, or when none of
+   * those can be dialled, over NATS (forward.ts).
    */
   async forward(name: string, req: Request, requestId: string): Promise<Response> {
     const fn = this.desired.get(name)?.record.settings;
     const timeout = fn?.timeout ?? this.#chains?.desired.get(name)?.record.spec.timeout ?? 5_000;
     // Its own timeout, plus the start of an instance there and the way back.
     const bound = timeout + 3_000;
-    if (fn && fn.access !== "private" && !req.headers.has(FORWARDED_BY)) {
+    const isPrivate = fn?.access === "private";
+    if (fn && (!isPrivate || this.#opts.hopKey) && !req.headers.has(FORWARDED_BY)) {
       const targets = this.#directTargets(name);
       if (targets.length > 0) {
         const body = hasBody(req) ? await readLimited(req, fn.maxBody) : undefined;
-        const res = await this.#direct.send(name, req, body, requestId, targets, bound);
+        const res = await this.#direct.send(name, req, body, requestId, targets, bound, isPrivate);
         if (res) return res;
         // None took the connection: NATS picks among the nodes that answer it.
         req = new Request(req, { body });

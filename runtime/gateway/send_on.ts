@@ -19,10 +19,12 @@ export function sendOn(
   body: Uint8Array<ArrayBuffer> | undefined,
   client?: Deno.HttpClient,
   signal?: AbortSignal,
+  /** Headers of the request's that stay here (e.g. this node's token). */
+  drop: string[] = [],
 ): Promise<Response> {
   const url = new URL(req.url);
   const headers = new Headers(req.headers);
-  for (const h of HOP_BY_HOP) headers.delete(h);
+  for (const h of [...HOP_BY_HOP, ...drop]) headers.delete(h);
   for (const [k, v] of Object.entries(set)) headers.set(k, v);
   return fetch(`${origin}${url.pathname}${url.search}`, {
     method: req.method,

@@ -2,7 +2,8 @@
  * The locks on the node's HTTP surface: the admin API (and /metrics and the
  * event sink) needs the node's token, and over plain HTTP only where the
  * node listens on loopback (or was started --insecure); a private function
- * needs the token too. How a request arrived is the app's binding
+ * needs the token too (or, forwarded by another node of the fleet, that
+ * node's signature). How a request arrived is the app's binding
  * `transport`, set by whoever calls app.fetch (runtime/node.ts): "tls" for
  * the TLS admin listener, "plain" for the public port, "internal" for the
  * node's own requests (event deliveries, unpacked CloudEvents), which were
@@ -20,6 +21,12 @@ export interface AdminAuth {
   plainAdmin: boolean;
   /** The TLS listener of the admin API, if there is one (named in 403 answers). */
   adminUrl?: string;
+  /**
+   * Whether an invoke of a private function was forwarded by another node of
+   * the fleet, which checked its caller's token, and signed with the key the
+   * nodes share (runtime/fleet/forward_sign.ts); absent: none is.
+   */
+  forwardSigned?: (req: Request, name: string) => boolean;
 }
 
 const HOW = "send the node's admin token as `Authorization: Bearer <token>` (the CLI reads " +
@@ -52,7 +59,11 @@ export function privateGuard(
   return async (c, next) => {
     const name = c.req.param("name");
     if (name && (c.env?.transport ?? "plain") !== "internal" && isPrivate(name)) {
-      checkToken(auth, c.req.header("authorization"), `function ${name} is private: invoking it`);
+      const header = c.req.header("authorization");
+      // Another node checked its caller's token and signed what it forwarded.
+      if (header !== undefined || !auth.forwardSigned?.(c.req.raw, name)) {
+        checkToken(auth, header, `function ${name} is private: invoking it`);
+      }
     }
     await next();
   };
