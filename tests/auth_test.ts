@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { startNode } from "../runtime/node.ts";
 import {
+  buildImage,
   DENO,
   deployForm,
   echoImage,
@@ -139,6 +140,26 @@ for (const dataplane of ["sockets", "hono"] as const) {
           assert.equal(ok.status, 200);
           await ok.body?.cancel();
         }
+        // The token never reaches a private function (it is the node's admin
+        // credential); a public one sees the caller's Authorization, its own business.
+        const mirror = await buildImage("tests/fixtures/functions/http-mirror");
+        for (const [name, access] of [["seen", "public"], ["unseen", "private"]]) {
+          const res = await fetch(`${node.url}/admin/functions`, {
+            method: "POST",
+            body: deployForm({ name, image: mirror, access }),
+          });
+          assert.equal(res.status, 201, await res.text());
+        }
+        const auth = { authorization: `Bearer ${node.token}`, "x-other": "1" };
+        r = await call("unseen", auth);
+        let saw = await r.text();
+        assert.equal(r.status, 200, saw);
+        assert.match(saw, /^header x-other: 1$/m);
+        assert.doesNotMatch(saw, /authorization|Bearer/i);
+        r = await call("seen", { authorization: "Bearer users-own", "x-other": "1" });
+        saw = await r.text();
+        assert.equal(r.status, 200, saw);
+        assert.match(saw, /^header authorization: Bearer users-own$/m);
       } finally {
         await node.close();
       }

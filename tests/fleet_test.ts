@@ -187,23 +187,29 @@ fleetTest(
       query: "q=1",
       bodyLength: 4,
     });
-    const signed = (path: string, body: string, from: string, m: string) =>
+    const signed = (path: string, body: string, from: string, m: string, token = "") =>
       fetchWithoutToken(`${runner!.url}/invoke/sec${path}`, {
         method: "POST",
         body,
-        headers: { "x-sure-forwarded-by": from, "x-sure-forward-mac": m },
+        headers: {
+          "x-sure-forwarded-by": from,
+          "x-sure-forward-mac": m,
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
       });
     await answered(await signed("/x?q=1", "abcd", "b", mac), "abcd");
+    // A token sent is the token checked, whatever signature comes with it.
     for (
-      const [path, body, from, m] of [
-        ["/x?q=2", "abcd", "b", mac],
-        ["/x?q=1", "abcde", "b", mac],
-        ["/x?q=1", "abcd", "c", mac],
-        ["/x?q=1", "abcd", "b", "0".repeat(64)],
+      const [path, body, from, m, token] of [
+        ["/x?q=2", "abcd", "b", mac, ""],
+        ["/x?q=1", "abcde", "b", mac, ""],
+        ["/x?q=1", "abcd", "c", mac, ""],
+        ["/x?q=1", "abcd", "b", "0".repeat(64), ""],
+        ["/x?q=1", "abcd", "b", mac, "not-the-token"],
       ]
     ) {
-      const r = await signed(path, body, from, m);
-      assert.equal(r.status, 401, `${path} ${body} ${from}: ${await r.clone().text()}`);
+      const r = await signed(path, body, from, m, token);
+      assert.equal(r.status, 401, `${path} ${body} ${from} ${token}: ${await r.clone().text()}`);
       await r.body?.cancel();
     }
 

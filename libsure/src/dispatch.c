@@ -365,6 +365,11 @@ static void run(void *ctx, struct sure_http_exchange *ex)
 		pthread_mutex_unlock(&dp->lock);
 		return;
 	}
+	/* Never the node's token, its admin API's one credential, which a
+	 * private function's callers send (one another node forwarded came
+	 * signed instead, without it). */
+	if (r->cfg.is_private)
+		sure_http_head_drop(ex->head, "authorization");
 	/* What the function sees: the node's request id (the parser kept room for it). */
 	sure_http_head_add(ex->head, "x-request-id", 12, q->request_id, strlen(q->request_id));
 	if (held) {

@@ -105,9 +105,12 @@ int sure_dp_forward_signed(const struct sure_dataplane *dp, const struct sure_ht
 	const char *got = sure_http_head_get(head, SURE_FORWARD_MAC, &mac_len);
 	char want[SURE_FORWARD_MAC_HEX + 1], name[32];
 
-	/* A chunked body's length is not in the head, so it is never signed. */
+	/* A chunked body's length is not in the head, so it is never signed;
+	 * and a request that sends a token has that token checked, whatever
+	 * else it carries (the forwarding node sends none on). */
 	if (!dp->hop_keyed || !from || !got || mac_len != SURE_FORWARD_MAC_HEX || req->chunked ||
-	    from_len == 0 || from_len >= sizeof(name))
+	    from_len == 0 || from_len >= sizeof(name) ||
+	    sure_http_head_get(head, "authorization", &mac_len))
 		return 0;
 	memcpy(name, from, from_len);
 	name[from_len] = 0;

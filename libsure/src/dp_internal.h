@@ -184,7 +184,8 @@ struct sure_dataplane {
 int sure_dp_authorized(const struct sure_dataplane *dp, const uint8_t *head);
 /* Forwarded by a node with the hop key, which checked its caller's token:
  * x-sure-forward-mac is the MAC of x-sure-forwarded-by, the function, the
- * method, path, query and Content-Length. `lock` held. */
+ * method, path, query and Content-Length, and no Authorization came (a
+ * token sent is the token checked). `lock` held. */
 int sure_dp_forward_signed(const struct sure_dataplane *dp, const struct sure_http_req *req,
 			   const uint8_t *head);
 /* The two header lines that sign req as forwarded by this node (dp->node),

@@ -236,3 +236,24 @@ const char *sure_http_head_get(const uint8_t *blk, const char *name, uint32_t *l
 	}
 	return NULL;
 }
+
+void sure_http_head_drop(uint8_t *blk, const char *name)
+{
+	struct sure_head *h = head_of(blk);
+	size_t nlen = strlen(name);
+	uint32_t kept = 0;
+
+	for (uint32_t i = 0; i < h->nfields; i++) {
+		struct sure_head_field f = h->field[i];
+		if (f.name.len == nlen && !memcmp(blk + f.name.off, name, nlen)) {
+			/* Its bytes too: the whole block is what a function sees. */
+			memset(blk + f.name.off, 0, f.name.len);
+			memset(blk + f.value.off, 0, f.value.len);
+			continue;
+		}
+		h->field[kept++] = f;
+	}
+	if (kept < h->nfields)
+		memset(&h->field[kept], 0, (h->nfields - kept) * FIELD_SIZE);
+	h->nfields = kept;
+}

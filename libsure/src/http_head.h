@@ -14,5 +14,8 @@ int sure_http_resp_head_check(const uint8_t *blk, char *err, size_t errcap);
  * names) in a head block the node wrote itself, its length in *len; NULL if
  * there is none. */
 const char *sure_http_head_get(const uint8_t *blk, const char *name, uint32_t *len);
+/* Every field named name (lower case) gone from a head block the node
+ * wrote, its bytes zeroed, the others kept in order. */
+void sure_http_head_drop(uint8_t *blk, const char *name);
 
 #endif

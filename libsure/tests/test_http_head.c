@@ -159,11 +159,39 @@ static void test_response_head_malformed(void)
 	CHECK_EQ(sure_http_resp_head_take(resp, copy, err, sizeof(err)), 0);
 }
 
+/* A field dropped is gone from the table and from the block's bytes; the
+ * others stay, in order, and the block still takes more. */
+static void test_drop(void)
+{
+	static const char secret[] = "Bearer 0123456789abcdef";
+
+	CHECK_EQ(sure_http_head_init(blk, sizeof(blk), "POST", 4, "/", 1, "", 0), 0);
+	CHECK_EQ(sure_http_head_add(blk, "Authorization", 13, secret, sizeof(secret) - 1), 0);
+	CHECK_EQ(sure_http_head_add(blk, "Host", 4, "h", 1), 0);
+	CHECK_EQ(sure_http_head_add(blk, "authorization", 13, "x", 1), 0);
+	CHECK_EQ(sure_http_head_add(blk, "authorization-hint", 18, "1", 1), 0);
+	sure_http_head_drop(blk, "authorization");
+	const struct sure_head *h = H(blk);
+	uint32_t len = 0;
+	CHECK_EQ(h->nfields, 2);
+	CHECK(strcmp(S(blk, h->field[0].name), "host") == 0);
+	CHECK(strcmp(S(blk, h->field[1].name), "authorization-hint") == 0);
+	CHECK(sure_http_head_get(blk, "authorization", &len) == NULL);
+	CHECK(memmem(blk, sizeof(blk), "0123456789abcdef", 16) == NULL);
+	CHECK(memmem(blk, sizeof(blk), "authorization\0", 14) == NULL);
+	CHECK_EQ(h->field[2].name.len, 0); /* the freed slots too */
+	CHECK_EQ(sure_http_head_add(blk, "x-request-id", 12, "r", 1), 0);
+	CHECK_EQ(h->nfields, 3);
+	sure_http_head_drop(blk, "absent");
+	CHECK_EQ(h->nfields, 3);
+}
+
 int main(void)
 {
 	RUN(test_request_head);
 	RUN(test_request_head_full);
 	RUN(test_response_head);
 	RUN(test_response_head_malformed);
+	RUN(test_drop);
 	return CHECK_DONE();
 }

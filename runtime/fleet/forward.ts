@@ -21,8 +21,14 @@ const QUEUE = "sure";
 /** Headers a forwarded request or answer does not carry (they describe one hop). */
 const HOP = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive"]);
 
-function copyHeaders(from: Headers, to: ReturnType<typeof natsHeaders>): void {
-  for (const [k, v] of from) if (!HOP.has(k) && !k.startsWith("sure-")) to.append(k, v);
+function copyHeaders(
+  from: Headers,
+  to: ReturnType<typeof natsHeaders>,
+  drop: readonly string[] = [],
+): void {
+  for (const [k, v] of from) {
+    if (!HOP.has(k) && !k.startsWith("sure-") && !drop.includes(k)) to.append(k, v);
+  }
 }
 
 /** Sends req to a node that runs `name`; its answer, marked with the node that gave it. */
@@ -31,13 +37,15 @@ export async function forwardInvoke(
   name: string,
   req: Request,
   timeoutMs: number,
+  /** The caller's headers that stay here (a private function's: this node's token). */
+  drop: readonly string[] = [],
 ): Promise<Response> {
   const url = new URL(req.url);
   const body = new Uint8Array(await req.arrayBuffer());
   const max = nc.info?.max_payload ?? 1048576;
   if (body.byteLength > max - 4096) throw new PayloadTooLargeError(max - 4096);
   const h = natsHeaders();
-  copyHeaders(req.headers, h);
+  copyHeaders(req.headers, h, drop);
   h.set("sure-method", req.method);
   h.set("sure-path", url.pathname + url.search);
   let msg: Msg;

@@ -10,16 +10,9 @@
  */
 import { forwardMac, forwardMacMatches, type SignedInvoke } from "../../ffi/mod.ts";
 import { FORWARDED_BY } from "../gateway/send_on.ts";
+import { rawTarget } from "../gateway/target.ts";
 
 export const FORWARD_MAC = "x-sure-forward-mac";
-
-/** What a function sees of a URL's path and query (as the data plane's head block has them). */
-function target(url: string): { path: string; query: string } {
-  const u = new URL(url);
-  // "/invoke/<name>" and what is below it.
-  const below = u.pathname.indexOf("/", "/invoke/".length);
-  return { path: below < 0 ? "/" : u.pathname.slice(below), query: u.search.slice(1) };
-}
 
 /** The signature of req, which node `self` sends on with a body of bodyLength bytes. */
 export function signForward(
@@ -29,7 +22,10 @@ export function signForward(
   req: Request,
   bodyLength: number,
 ): string {
-  return forwardMac(key, { from: self, name, method: req.method, ...target(req.url), bodyLength });
+  // What goes on the wire (sendOn sends the URL's path and query as URL writes them).
+  const u = new URL(req.url);
+  const sent = rawTarget(`${u.origin}${u.pathname}${u.search}`);
+  return forwardMac(key, { from: self, name, method: req.method, ...sent, bodyLength });
 }
 
 /** req (for function `name`) was forwarded and signed by a node with the key. */
@@ -44,7 +40,7 @@ export function forwardSigned(key: Uint8Array, name: string, req: Request): bool
     from,
     name,
     method: req.method,
-    ...target(req.url),
+    ...rawTarget(req.url),
     bodyLength: length === null ? 0 : Number(length),
   };
   return forwardMacMatches(key, r, got);

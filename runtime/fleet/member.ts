@@ -625,7 +625,14 @@ export class FleetMember {
     if (!this.connected) {
       throw new FleetUnavailableError(`${name} runs on other nodes, which are out of reach now`);
     }
-    return await forwardInvoke(this.#link!.nc, name, req, bound);
+    // A private function's caller sent this node's token, checked here: it stays here.
+    return await forwardInvoke(
+      this.#link!.nc,
+      name,
+      req,
+      bound,
+      isPrivate ? ["authorization"] : [],
+    );
   }
 
   /** The live nodes that say they run `name`, where their public ports answer. */

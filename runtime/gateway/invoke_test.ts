@@ -25,6 +25,15 @@ Deno.test("requestHead: the raw path below the name, the raw query, the node's r
   }
 });
 
+Deno.test("requestHead: headers it is told to hide are not there, the others are, in order", () => {
+  const req = new Request("http://h/invoke/p", {
+    headers: { authorization: "Bearer node-token", "x-a": "1", "authorization-hint": "2" },
+  });
+  const names = [...requestHead(req, ID, ["authorization"]).headers].map(([k]) => k);
+  assert.deepEqual(names, ["authorization-hint", "x-a", "x-request-id"]);
+  assert.ok([...requestHead(req, ID).headers].some(([k]) => k === "authorization"));
+});
+
 Deno.test("requestHead: 431 when the head would not fit the function's block", () => {
   const headers = new Headers();
   for (let i = 0; i < 12; i++) headers.set(`x-${i}`, "v".repeat(1500));
