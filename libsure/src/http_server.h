@@ -62,7 +62,8 @@ struct sure_http_forward {
 	/* header lines added to the request: "name: value\r\n..." */
 	char mark[192];
 	/* The request's Authorization is this node's token, checked here: never
-	 * sent on (the owner signed the request for that node in mark instead). */
+	 * sent on (the owner signed the request for that node in mark instead),
+	 * nor any x-sure-forward-mac the client sent. */
 	uint8_t drop_auth;
 	/* name is a chain whose first step that node runs: a failure is the
 	 * chain's 502 peer_unreachable (with "chain"), not forward_failed. */

@@ -205,8 +205,11 @@ int tunnel_start_node(struct conn *c, int done, const struct sure_http_forward *
 		c->state = CS_TUNNEL;
 		return fwd_broken(c, strerror(-rc));
 	}
-	if (c->fw.drop_auth)
+	if (c->fw.drop_auth) {
 		fwd_drop_field(c, "authorization"); /* this node's token: it stays here */
+		/* The mark signs it; a client's own would come first, and be read. */
+		fwd_drop_field(c, "x-sure-forward-mac");
+	}
 	/* [req_start, in_pos) is the raw head. On a kept connection, a request
 	 * that is all here already is kept here until the node answers: the
 	 * node may have let that connection go just as it was taken. */

@@ -1436,12 +1436,13 @@ static void test_forward(void)
 	client_close(&cl);
 
 	/* A private function's: every Authorization line (this node's token)
-	 * stays here, wherever it is in the head, and nothing else is cut; the
-	 * signature goes in; the next request on the connection is parsed after
+	 * stays here, wherever it is in the head, and so does a signature the
+	 * client sent; nothing else is cut; the node's signature goes in; the next request on the connection is parsed after
 	 * it, its bytes untouched. */
 	client_open(&cl, S, 0);
 	SEND(&cl, "POST /invoke/fwpriv HTTP/1.1\r\nAuthorization: Bearer t\r\nHost: h\r\n"
-		  "authorization-hint: 1\r\nAUTHORIZATION:x\r\nContent-Length: 5\r\n\r\nhello"
+		  "authorization-hint: 1\r\nAUTHORIZATION:x\r\nX-Sure-Forward-Mac: forged\r\n"
+		  "Content-Length: 5\r\n\r\nhello"
 		  "GET /invoke/echo HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer t\r\n\r\n");
 	answered_by_b(&cl, got, sizeof(got));
 	CHECK_STR(got, "POST /invoke/fwpriv HTTP/1.1\r\nHost: h\r\nauthorization-hint: 1\r\n"

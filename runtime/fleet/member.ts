@@ -13,7 +13,6 @@
  */
 import type { KvWatchEntry } from "@nats-io/kv";
 import type { Deployer } from "../deployer.ts";
-import { FleetUnavailableError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/store.ts";
 import { VERSION } from "../version.ts";
@@ -33,11 +32,9 @@ import {
 import { openSecrets } from "./seal.ts";
 import { ChainFollower } from "./chain_follower.ts";
 import type { ChainManager } from "../chains/manager.ts";
-import { forwardInvoke, serveForwarded } from "./forward.ts";
-import { DirectForwarder, type DirectTarget } from "./forward_direct.ts";
-import { type ForwardSink, ForwardTable, type ForwardView } from "./forward_table.ts";
-import { readLimited } from "../gateway/body.ts";
-import { FORWARDED_BY, hasBody } from "../gateway/send_on.ts";
+import { serveForwarded } from "./forward.ts";
+import type { ForwardSink } from "./forward_table.ts";
+import { dialable, FleetForwarding } from "./forwarding.ts";
 
 export interface FleetOptions {
   servers: string;
@@ -104,10 +101,8 @@ export class FleetMember {
   #logger: Logger = () => {};
   /** The fleet's chains on this node (start() makes it). */
   #chains?: ChainFollower;
-  /** Requests sent straight to the data plane of a node that runs the function. */
-  #direct: DirectForwarder;
-  /** What the data plane forwards itself, without the Hono app (shareForwards). */
-  #forwards?: ForwardTable;
+  /** Invoke anywhere: requests for what other nodes run (forwarding.ts). */
+  #forwarding: FleetForwarding;
   /** The chain manager's peers, filled from heartbeats (sharePeers). */
   #peers?: { table: Record<string, string>; fixed: Set<string> };
 
@@ -117,7 +112,15 @@ export class FleetMember {
     this.labels = opts.labels;
     this.key = opts.key;
     this.heartbeatMs = opts.heartbeatMs ?? 2000;
-    this.#direct = new DirectForwarder(opts.nodeName, opts.hopKey);
+    this.#forwarding = new FleetForwarding(opts.nodeName, {
+      desired: this.desired,
+      chainTimeout: (name) => this.#chains?.desired.get(name)?.record.spec.timeout,
+      runsHere: (name) => this.#serving.has(name),
+      liveStatuses: () => this.#liveStatuses(),
+      nats: () => this.connected ? this.#link!.nc : undefined,
+      // The logger start() sets, not the one there is now.
+      logger: (...a) => this.#logger(...a),
+    }, opts.hopKey);
     this.#linked = new Promise((r) => this.#resolveLink = r);
   }
 
@@ -331,7 +334,7 @@ export class FleetMember {
     } else {
       this.desired.delete(name);
     }
-    this.#publishForwards();
+    this.#forwarding.publish();
     return name;
   }
 
@@ -367,25 +370,7 @@ export class FleetMember {
    * (forward_table.ts): published now, then on every change.
    */
   shareForwards(sink: ForwardSink): void {
-    // The logger start() sets, not the one there is now.
-    this.#forwards = new ForwardTable(sink, (...a) => this.#logger(...a));
-    this.#publishForwards();
-  }
-
-  #publishForwards(): void {
-    if (!this.#forwards) return;
-    const view: ForwardView = new Map();
-    for (const [name, { record }] of this.desired) {
-      const fn = record.settings;
-      if (this.#serving.has(name)) continue;
-      // As forward() bounds it: its timeout, plus a start there and the way back.
-      view.set(name, {
-        timeoutMs: fn.timeout + 3_000,
-        targets: this.#directTargets(name),
-        isPrivate: fn.access === "private",
-      });
-    }
-    this.#forwards.publish(view);
+    this.#forwarding.share(sink);
   }
 
   #learnPeer(status: NodeStatus): void {
@@ -402,6 +387,12 @@ export class FleetMember {
     return [...this.#seen.values()]
       .filter((s) => s.at >= horizon && s.status.name !== this.name)
       .map((s) => ({ name: s.status.name, labels: s.status.labels }));
+  }
+
+  /** The last status of every other node alive now. */
+  #liveStatuses(): NodeStatus[] {
+    const live = new Set(this.liveNodes().map((n) => n.name));
+    return [...this.#seen.values()].map((s) => s.status).filter((s) => live.has(s.name));
   }
 
   /** Every node's last status and whether it is alive (for /admin/fleet/nodes). */
@@ -431,9 +422,9 @@ export class FleetMember {
     // what it has.)
     const names = new Set(alive.map((n) => n.name));
     for (const node of this.#seen.keys()) {
-      if (node !== this.name && !names.has(node)) void this.#direct.suspect(node);
+      if (node !== this.name && !names.has(node)) this.#forwarding.suspect(node);
     }
-    this.#publishForwards();
+    this.#forwarding.publish();
     const live = alive.map((n) => `${n.name}:${JSON.stringify(n.labels)}`).sort()
       .join(",");
     if (live === this.#live) return;
@@ -480,7 +471,7 @@ export class FleetMember {
       this.#serving.get(name)!.stop();
       this.#serving.delete(name);
     }
-    this.#publishForwards();
+    this.#forwarding.publish();
   }
 
   async #converge(name: string): Promise<void> {
@@ -600,51 +591,9 @@ export class FleetMember {
     return this.forwards(name) && this.desired.get(name)?.record.settings.access === "private";
   }
 
-  /**
-   * Sends an invocation to a node that runs `name`: a function straight to
-   * the data plane of a live node that runs it (forward_direct.ts; a private
-   * one signed, which needs the hop key), anything else, or when none of
-   * those can be dialled, over NATS (forward.ts).
-   */
-  async forward(name: string, req: Request, requestId: string): Promise<Response> {
-    const fn = this.desired.get(name)?.record.settings;
-    const timeout = fn?.timeout ?? this.#chains?.desired.get(name)?.record.spec.timeout ?? 5_000;
-    // Its own timeout, plus the start of an instance there and the way back.
-    const bound = timeout + 3_000;
-    const isPrivate = fn?.access === "private";
-    if (fn && (!isPrivate || this.#opts.hopKey) && !req.headers.has(FORWARDED_BY)) {
-      const targets = this.#directTargets(name);
-      if (targets.length > 0) {
-        const body = hasBody(req) ? await readLimited(req, fn.maxBody) : undefined;
-        const res = await this.#direct.send(name, req, body, requestId, targets, bound, isPrivate);
-        if (res) return res;
-        // None took the connection: NATS picks among the nodes that answer it.
-        req = new Request(req, { body });
-      }
-    }
-    if (!this.connected) {
-      throw new FleetUnavailableError(`${name} runs on other nodes, which are out of reach now`);
-    }
-    // A private function's caller sent this node's token, checked here: it stays here.
-    return await forwardInvoke(
-      this.#link!.nc,
-      name,
-      req,
-      bound,
-      isPrivate ? ["authorization"] : [],
-    );
-  }
-
-  /** The live nodes that say they run `name`, where their public ports answer. */
-  #directTargets(name: string): DirectTarget[] {
-    const live = new Set(this.liveNodes().map((n) => n.name));
-    const out: DirectTarget[] = [];
-    for (const { status } of this.#seen.values()) {
-      if (!live.has(status.name) || !status.functions.some((f) => f.name === name)) continue;
-      const addr = dialable(status.url);
-      if (addr) out.push({ node: status.name, addr });
-    }
-    return out;
+  /** Sends an invocation to a node that runs `name` (forwarding.ts). */
+  forward(name: string, req: Request, requestId: string): Promise<Response> {
+    return this.#forwarding.forward(name, req, requestId);
   }
 
   /**
@@ -660,7 +609,7 @@ export class FleetMember {
   }
 
   async close(): Promise<void> {
-    this.#direct.close();
+    this.#forwarding.close();
     for (const s of this.#serving.values()) s.stop();
     this.#serving.clear();
     this.#stop.abort();
@@ -670,19 +619,5 @@ export class FleetMember {
       await this.#link.nodes.delete(this.name).catch(() => {});
       await this.#link.close().catch(() => {});
     }
-  }
-}
-
-/**
- * "a.b.c.d:port" where a node's public port answers, as its heartbeat says, or
- * null: hops dial numeric IPv4, and a node listening on every address names none.
- */
-function dialable(url: string): string | null {
-  try {
-    const u = new URL(url);
-    const ipv4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(u.hostname) && u.hostname !== "0.0.0.0";
-    return u.protocol === "http:" && u.port && ipv4 ? `${u.hostname}:${u.port}` : null;
-  } catch {
-    return null; // not an address
   }
 }
