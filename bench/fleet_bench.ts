@@ -138,34 +138,21 @@ try {
       if (by === "a") break;
     }
   }
+  // wrk -c32 with 64 B bodies on node's /invoke/fn (with its token: a private function).
+  const c32 = (node: BenchNode, fn: string, token = false) =>
+    runWrk({
+      url: `${node.url}/invoke/${fn}`,
+      body: "x".repeat(64),
+      connections: 32,
+      durationSec: seconds,
+      ...(token ? { headers: authFor(node.url) } : {}),
+    });
   const note = kvm ? "" : " (no KVM: every answer is 503 kvm_unavailable from a; the hop alone)";
   for (let i = 0; i < Math.min(rounds, 3); i++) {
-    const local = await runWrk({
-      url: `${a.url}/invoke/near`,
-      body: "x".repeat(64),
-      connections: 32,
-      durationSec: seconds,
-    });
-    const fwd = await runWrk({
-      url: `${b.url}/invoke/near`,
-      body: "x".repeat(64),
-      connections: 32,
-      durationSec: seconds,
-    });
-    const signed = await runWrk({
-      url: `${b.url}/invoke/nearp`,
-      body: "x".repeat(64),
-      connections: 32,
-      durationSec: seconds,
-      headers: authFor(b.url),
-    });
-    const viaNats = await runWrk({
-      url: `${d.url}/invoke/nearp`,
-      body: "x".repeat(64),
-      connections: 32,
-      durationSec: seconds,
-      headers: authFor(d.url),
-    });
+    const local = await c32(a, "near");
+    const fwd = await c32(b, "near");
+    const signed = await c32(b, "nearp", true);
+    const viaNats = await c32(d, "nearp", true);
     const row = (what: string, r: typeof local) =>
       `${what} ${fmt(r.requestsPerSec, 0)} req/s p50 ${fmt(r.p50Ms)} ms p99 ${fmt(r.p99Ms)} ms` +
       (r === local ? "" : ` -> ${fmt(r.requestsPerSec / local.requestsPerSec)}x`);

@@ -42,12 +42,3 @@ export function forwardMac(key: Uint8Array, r: SignedInvoke): string {
   if (rc < 0) throw errorFromErrno("sure_forward_mac", rc);
   return new TextDecoder().decode(out.subarray(0, FORWARD_MAC_HEX));
 }
-
-/** got is the MAC of r, compared in time that does not depend on where they differ. */
-export function forwardMacMatches(key: Uint8Array, r: SignedInvoke, got: string): boolean {
-  const want = forwardMac(key, r);
-  if (got.length !== want.length) return false;
-  let diff = 0;
-  for (let i = 0; i < want.length; i++) diff |= want.charCodeAt(i) ^ got.charCodeAt(i);
-  return diff === 0;
-}

@@ -21,7 +21,7 @@ export {
 } from "./probe.ts";
 export { decodeFault, type Fault, type FaultKind, hex } from "./fault.ts";
 export { libsurePath } from "./libsure.ts";
-export { forwardMac, forwardMacMatches, type SignedInvoke } from "./forward_mac.ts";
+export { forwardMac, type SignedInvoke } from "./forward_mac.ts";
 export * from "./errors.ts";
 export {
   Chain,

@@ -65,16 +65,6 @@ static void head_mac(const struct sure_hmac_key *k, const char *from,
 		    req->has_length ? req->content_length : 0, out);
 }
 
-/* a == b over n bytes, in time that does not depend on where they differ. */
-static int same(const char *a, const char *b, uint32_t n)
-{
-	uint8_t diff = 0;
-
-	for (uint32_t i = 0; i < n; i++)
-		diff |= (uint8_t)a[i] ^ (uint8_t)b[i];
-	return diff == 0;
-}
-
 int sure_dp_authorized(const struct sure_dataplane *dp, const uint8_t *head)
 {
 	uint32_t len = 0;
@@ -115,7 +105,7 @@ int sure_dp_forward_signed(const struct sure_dataplane *dp, const struct sure_ht
 	memcpy(name, from, from_len);
 	name[from_len] = 0;
 	head_mac(&dp->hop_key, name, req, head, want);
-	return same(got, want, SURE_FORWARD_MAC_HEX);
+	return sure_equal_ct((const uint8_t *)got, (const uint8_t *)want, SURE_FORWARD_MAC_HEX);
 }
 
 int sure_dp_forward_seal(const struct sure_dataplane *dp, const struct sure_http_req *req,

@@ -88,9 +88,14 @@ export function bearerMatches(header: string | null | undefined, token: string):
   if (!header) return false;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!m) return false;
-  const got = new TextEncoder().encode(m[1]), want = new TextEncoder().encode(token);
-  let diff = got.length ^ want.length;
-  for (let i = 0; i < want.length; i++) diff |= (got[i] ?? 0) ^ want[i];
+  return sameSecret(m[1], token);
+}
+
+/** got === want, compared in time that does not depend on where they differ. */
+export function sameSecret(got: string, want: string): boolean {
+  const g = new TextEncoder().encode(got), w = new TextEncoder().encode(want);
+  let diff = g.length ^ w.length;
+  for (let i = 0; i < w.length; i++) diff |= (g[i] ?? 0) ^ w[i];
   return diff === 0;
 }
 

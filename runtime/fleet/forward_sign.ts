@@ -8,7 +8,8 @@
  * are the Hono app's: its direct forwarder, and its lock on private functions
  * for a signed request that reached it.
  */
-import { forwardMac, forwardMacMatches, type SignedInvoke } from "../../ffi/mod.ts";
+import { forwardMac, type SignedInvoke } from "../../ffi/mod.ts";
+import { sameSecret } from "../auth/token.ts";
 import { FORWARDED_BY } from "../gateway/send_on.ts";
 import { rawTarget } from "../gateway/target.ts";
 
@@ -43,5 +44,5 @@ export function forwardSigned(key: Uint8Array, name: string, req: Request): bool
     ...rawTarget(req.url),
     bodyLength: length === null ? 0 : Number(length),
   };
-  return forwardMacMatches(key, r, got);
+  return sameSecret(got, forwardMac(key, r));
 }
