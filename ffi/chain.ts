@@ -260,6 +260,11 @@ export class Chain {
     return libsure().sure_chain_locate(this.handle, slot);
   }
 
+  /** Whether the step holding a slot has not taken it off its ring yet. */
+  queued(slot: number): boolean {
+    return libsure().sure_chain_queued(this.handle, slot) === 1;
+  }
+
   stats(): ChainStats {
     const c = this.#counters;
     const rc = libsure().sure_chain_stats(this.handle, c.bytes, c.size);

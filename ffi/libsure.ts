@@ -176,6 +176,7 @@ export const SYMBOLS = {
   sure_chain_take: { parameters: ["pointer", "u32", "buffer", "u32"], result: "i32" },
   sure_chain_free: { parameters: ["pointer", "u32"], result: "i32" },
   sure_chain_locate: { parameters: ["pointer", "u32"], result: "i32" },
+  sure_chain_queued: { parameters: ["pointer", "u32"], result: "i32" },
   // chain, struct sure_chain_counters *, its size
   sure_chain_stats: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   // chain, step, struct sure_step_counters *, its size

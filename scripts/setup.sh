@@ -11,9 +11,10 @@ need_apt=()
 # clang builds libsure's XDP program (-target bpf); ip and ping are used by
 # its AF_XDP port's test (libsure/tests/test_zs_port.c); openssl makes the
 # certificate of the TLS admin listener's test (tests/auth_test.ts);
-# systemd-analyze checks the unit `sure install` writes (tests/install_test.ts).
+# systemd-analyze checks the unit `sure install` writes (tests/install_test.ts);
+# nft makes a lossy link where the kernel has no netem (tests/fleet_partition_test.ts).
 for tool in gcc:gcc make:make ar:binutils readelf:binutils clang:clang ip:iproute2 \
-  ping:iputils-ping openssl:openssl systemd-analyze:systemd; do
+  ping:iputils-ping openssl:openssl systemd-analyze:systemd nft:nftables; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool##*:}")
 done
 [ -f /usr/include/linux/kvm.h ] || need_apt+=(linux-libc-dev)

@@ -157,6 +157,29 @@ Deno.test({
 });
 
 Deno.test({
+  name: "chains: requests queued for a step that is stopped wait for its next instance",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      await deployFunction(node, "faulty", await faultyImage(), 5000);
+      await chain(node, { name: "queue", steps: ["faulty", "echo"], timeout: 1500 });
+      // Step 0 spins on the first request; the next three wait in its ring
+      // behind it, untaken, when its timeout stops the step.
+      const stuck = invoke(node, "queue", "loop");
+      await new Promise((r) => setTimeout(r, 200));
+      const waiting = ["one", "two", "three"].map((b) => invoke(node, "queue", b));
+      const r = await stuck;
+      assert.equal(r.status, 504, text(r.bytes));
+      for (const [i, w] of (await Promise.all(waiting)).entries()) {
+        assert.equal(w.status, 200, text(w.bytes));
+        assert.equal(text(w.bytes), ["one", "two", "three"][i]);
+      }
+      await assertPoolFull(node, "queue");
+    });
+  },
+});
+
+Deno.test({
   name: "chains: an exhausted pool answers 503 with Retry-After at once, then recovers",
   ignore: !hasKvm,
   async fn() {

@@ -6,13 +6,14 @@
  * from it (a blackhole route in c's namespace drops every packet it sends
  * there, and its connections to the servers are dropped at both ends, as a
  * dead uplink would, while the test still reaches c's port),
- * then heals; later c's link loses 30% of its packets (`tc netem`). Cut off, c keeps
+ * then heals; later c's link loses 30% of its packets (`tc netem`, or where
+ * the kernel has no netem an nftables rule that drops a random 30%). Cut off, c keeps
  * serving what it ran and refuses changes with 503; the others see it dead
  * and go on; a deploy and a removal made during the cut reach c once it
  * heals, and a deploy reaches it through the lossy link. Prints how long c
  * took to converge each time (for the note; not asserted). Needs root and
- * iproute2 (namespaces, veth); the lossy link needs netem in the kernel
- * (the nested test guest's Debian kernel has it); else SKIP.
+ * iproute2 (namespaces, veth); the lossy link needs netem or nftables in the
+ * kernel (scripts/setup.sh installs Debian's nft); else SKIP.
  */
 import assert from "node:assert/strict";
 import { hasKvm, hasLibsure } from "./helpers.ts";
@@ -32,28 +33,76 @@ import { cleanVethNamespaces, hasNetns, makeVethNamespaces, run } from "./netns_
 
 const canRun = hasLibsure && hasNats && hasNetns;
 
-/** tc's netem is there (a kernel without sch_netem cannot make a lossy link). */
-const hasNetem = canRun && await (async () => {
-  const ns = "sure-fp-netem";
+/** Whether cmd works in a namespace of its own (what this kernel can do). */
+async function worksInNetns(cmd: string[]): Promise<boolean> {
+  const ns = "sure-fp-probe";
   await run(["ip", "netns", "add", ns], false);
   try {
-    return await run([
-      "ip",
-      "netns",
-      "exec",
-      ns,
-      "tc",
-      "qdisc",
-      "add",
-      "dev",
-      "lo",
-      "root",
-      "netem",
-    ], false);
+    return await run(["ip", "netns", "exec", ns, ...cmd], false).catch(() => false);
   } finally {
     await run(["ip", "netns", "del", ns], false);
   }
-})();
+}
+
+/** How this machine makes a lossy link: tc's netem, else an nftables rule. */
+const loss = !canRun
+  ? undefined
+  : await worksInNetns(["tc", "qdisc", "add", "dev", "lo", "root", "netem"])
+  ? "netem"
+  : await worksInNetns(["nft", "add", "table", "inet", "probe"])
+  ? "nft"
+  : undefined;
+
+const LOSSY_TABLE = "sure_fp_lossy";
+
+/** The output of a command (it must succeed). */
+async function output(cmd: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd[0], { args: cmd.slice(1) }).output();
+  if (!out.success) throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+/**
+ * Drops a random 30% of the packets sent out of dev, here: `dropped` reads
+ * how many it dropped so far (the link was lossy, not merely configured so).
+ */
+async function lossy(
+  dev: string,
+): Promise<{ dropped: () => Promise<number>; undo: () => Promise<void> }> {
+  if (loss === "netem") {
+    await run(["tc", "qdisc", "add", "dev", dev, "root", "netem", "loss", "30%"]);
+    return {
+      dropped: async () =>
+        Number(/dropped (\d+)/.exec(await output(["tc", "-s", "qdisc", "show", "dev", dev]))?.[1]),
+      undo: async () => {
+        await run(["tc", "qdisc", "del", "dev", dev, "root"], false);
+      },
+    };
+  }
+  // Both paths out of here: what this namespace's servers send, and what it routes.
+  await run(["nft", "add", "table", "inet", LOSSY_TABLE]);
+  for (const hook of ["output", "forward"]) {
+    const rule = `oifname "${dev}" numgen random mod 100 < 30 counter drop`;
+    await run([
+      "nft",
+      "add",
+      "chain",
+      "inet",
+      LOSSY_TABLE,
+      hook,
+      `{ type filter hook ${hook} priority 0; }`,
+    ]);
+    await run(["nft", "add", "rule", "inet", LOSSY_TABLE, hook, rule]);
+  }
+  return {
+    dropped: async () =>
+      [...(await output(["nft", "list", "table", "inet", LOSSY_TABLE])).matchAll(/packets (\d+)/g)]
+        .reduce((n, m) => n + Number(m[1]), 0),
+    undo: async () => {
+      await run(["nft", "delete", "table", "inet", LOSSY_TABLE], false);
+    },
+  };
+}
 
 const NETS = ["sure-fpa", "sure-fpb", "sure-fpc"].map((ns, i) => ({
   ns,
@@ -176,22 +225,27 @@ Deno.test({
 
 Deno.test({
   name: "fleet partition: over a link that loses 30% of its packets a deploy still arrives",
-  ignore: !hasNetem,
+  ignore: !loss,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     await withFleet(async ([a, _b, c]) => {
-      await run(["tc", "qdisc", "add", "dev", NETS[2].here, "root", "netem", "loss", "30%"]);
-      const t0 = performance.now();
-      const res = await deploy(a, { name: "lossy" });
-      assert.equal(res.status, 201, await res.clone().text());
-      await res.body?.cancel();
-      await until("c has lossy", async () => (await names(c)).includes("lossy"), 120_000);
-      console.log(
-        `fleet partition: a deploy reached c over 30% loss in ${
-          (performance.now() - t0).toFixed(0)
-        } ms`,
-      );
+      const link = await lossy(NETS[2].here);
+      try {
+        const t0 = performance.now();
+        const res = await deploy(a, { name: "lossy" });
+        assert.equal(res.status, 201, await res.clone().text());
+        await res.body?.cancel();
+        await until("c has lossy", async () => (await names(c)).includes("lossy"), 120_000);
+        console.log(
+          `fleet partition: a deploy reached c over 30% loss (${loss}) in ${
+            (performance.now() - t0).toFixed(0)
+          } ms, ${await link.dropped()} packets dropped`,
+        );
+        assert.ok(await link.dropped() > 0, "the link dropped nothing");
+      } finally {
+        await link.undo();
+      }
     });
   },
 });

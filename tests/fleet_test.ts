@@ -28,6 +28,7 @@ import {
 import { forwardMac } from "../ffi/mod.ts";
 import { hopKeyOfFleet } from "../runtime/dataplane/hop_key.ts";
 import {
+  alive,
   BEAT_MS,
   deploy,
   fleetFunctions,
@@ -355,6 +356,9 @@ Deno.test({
       const env = { SURE_FLEET_REPLICAS: "3", SURE_EVENT_ATTEMPTS: hasKvm ? "8" : "2" };
       for (const n of ["a", "b"]) nodes.push(await startNode(n, urls, "", env));
       const [a, b] = nodes;
+      // A new cluster elects its JetStream leader first: until both nodes
+      // have made their buckets there, a write is a 503 (not joined yet).
+      await until("a and b joined", async () => (await alive(a)).join() === "a,b");
       let res = await deploy(a, { name: "one" });
       assert.equal(res.status, 201, await res.clone().text());
       await res.body?.cancel();

@@ -405,6 +405,11 @@ SURE_API int sure_chain_take(struct sure_chain *chain, uint32_t slot, uint8_t *d
 SURE_API int sure_chain_free(struct sure_chain *chain, uint32_t slot);
 /* The step that holds a slot now (SURE_NODE_GW if none): whom a timeout kills. */
 SURE_API int sure_chain_locate(struct sure_chain *chain, uint32_t slot);
+/* 1 while that step has not taken the slot off its ring yet (queued behind
+ * others, or its instance is down), else 0; -errno. A stopped step's queued
+ * requests wait for its next instance, so a timeout answers such a request
+ * itself rather than stop the step. */
+SURE_API int sure_chain_queued(struct sure_chain *chain, uint32_t slot);
 
 /* A chain's counters. */
 struct sure_chain_counters {

@@ -87,9 +87,11 @@ struct sure_chain {
 	uint64_t rnd[512]; /* random bits for capabilities: one getrandom per 256 requests */
 	uint32_t rnd_n;
 	/* Holder scans (chain_holder.c): per slot, hops + 1 of the latest
-	 * hand-off found (0: none) and the node it went to. */
+	 * hand-off found (0: none), the node it went to, and whether that node
+	 * has not taken it yet (still past its tail). */
 	uint8_t *scan_hops;
 	uint16_t *scan_node;
+	uint8_t *scan_queued;
 	/* Descriptors found forged or bogus by the host (a report it confirmed,
 	 * or a completion), and reports of bogus descriptors it could not. */
 	uint64_t bogus, unconfirmed;
@@ -203,9 +205,14 @@ enum sure_desc_verdict sure_chain_judge(struct sure_chain *c, uint32_t from, uin
 					const struct sure_desc *d);
 /* The node that holds a slot in flight, found from the rings (the latest
  * hand-off that carries its capability): SURE_NODE_GW when none is found.
- * `lock` held. */
-uint32_t sure_chain_holder(struct sure_chain *c, uint32_t slot);
-/* The same for every slot at once, into c->scan_node (SURE_NODE_GW: none). */
+ * *queued (if not NULL): 1 while that node has not taken the hand-off off
+ * its ring yet. `lock` held. */
+uint32_t sure_chain_holder(struct sure_chain *c, uint32_t slot, int *queued);
+/* sure_chain_locate, and whether the step there has not taken it yet
+ * (*queued may be NULL). Takes `lock`. */
+int sure_chain_where(struct sure_chain *c, uint32_t slot, int *queued);
+/* The same for every slot at once, into c->scan_node and c->scan_queued
+ * (SURE_NODE_GW: none). */
 void sure_chain_holders(struct sure_chain *c);
 
 /* ---- chain_stats.c ---- */

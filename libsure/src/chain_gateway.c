@@ -279,14 +279,27 @@ SURE_API int sure_chain_take(struct sure_chain *c, uint32_t slot, uint8_t *dst, 
 	return (int)done.len;
 }
 
-SURE_API int sure_chain_locate(struct sure_chain *c, uint32_t slot)
+int sure_chain_where(struct sure_chain *c, uint32_t slot, int *queued)
 {
 	uint32_t at;
 
 	if (!c || slot >= c->nslots)
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
-	at = sure_chain_holder(c, slot);
+	at = sure_chain_holder(c, slot, queued);
 	pthread_mutex_unlock(&c->lock);
 	return at < c->nsteps ? (int)at : SURE_NODE_GW;
+}
+
+SURE_API int sure_chain_locate(struct sure_chain *c, uint32_t slot)
+{
+	return sure_chain_where(c, slot, NULL);
+}
+
+SURE_API int sure_chain_queued(struct sure_chain *c, uint32_t slot)
+{
+	int queued = 0;
+	int rc = sure_chain_where(c, slot, &queued);
+
+	return rc < 0 ? rc : queued;
 }

@@ -42,12 +42,18 @@ int sure_chain_edge(struct sure_chain *c, uint32_t from, uint32_t to)
 }
 
 /* Every descriptor still in ring(from -> to) that carries a live request's
- * capability raises that slot's latest hand-off (only = one slot, or all). */
+ * capability raises that slot's latest hand-off (only = one slot, or all).
+ * Those behind the consumer's tail were taken; the others are still queued.
+ * The tail is the consumer's to write: one that lies only moves the line for
+ * the requests handed to it (at most a ring's worth counts as queued). */
 static void scan_ring(struct sure_chain *c, uint32_t from, uint32_t to, uint32_t only)
 {
 	struct sure_ring *r = sure_chain_ring(c, from, to);
 	uint32_t head = sure_load(&r->head);
+	uint32_t waiting = head - sure_load(sure_chain_tail(c, from, to));
 
+	if (waiting > SURE_RING_SLOTS)
+		waiting = SURE_RING_SLOTS;
 	for (uint32_t k = 1; k <= SURE_RING_SLOTS; k++) {
 		struct sure_desc d = r->d[(head - k) % SURE_RING_SLOTS];
 		uint32_t s = d.slot;
@@ -60,6 +66,7 @@ static void scan_ring(struct sure_chain *c, uint32_t from, uint32_t to, uint32_t
 		if ((uint32_t)d.hops + 1 > c->scan_hops[s]) {
 			c->scan_hops[s] = (uint8_t)(d.hops + 1 > 255 ? 255 : d.hops + 1);
 			c->scan_node[s] = (uint16_t)to;
+			c->scan_queued[s] = k <= waiting;
 		}
 	}
 }
@@ -69,8 +76,10 @@ static void scan(struct sure_chain *c, uint32_t only)
 	if (only < c->nslots) {
 		c->scan_hops[only] = 0;
 		c->scan_node[only] = SURE_NODE_GW;
+		c->scan_queued[only] = 0;
 	} else {
 		memset(c->scan_hops, 0, c->nslots);
+		memset(c->scan_queued, 0, c->nslots);
 		for (uint32_t s = 0; s < c->nslots; s++)
 			c->scan_node[s] = SURE_NODE_GW;
 	}
@@ -83,11 +92,15 @@ static void scan(struct sure_chain *c, uint32_t only)
 	}
 }
 
-uint32_t sure_chain_holder(struct sure_chain *c, uint32_t slot)
+uint32_t sure_chain_holder(struct sure_chain *c, uint32_t slot, int *queued)
 {
+	if (queued)
+		*queued = 0;
 	if (slot >= c->nslots || c->state[slot] != SLOT_INFLIGHT)
 		return SURE_NODE_GW;
 	scan(c, slot);
+	if (queued)
+		*queued = c->scan_queued[slot];
 	return c->scan_node[slot];
 }
 

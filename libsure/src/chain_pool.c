@@ -259,8 +259,9 @@ SURE_API int sure_chain_create(uint32_t nsteps, const char *names, const uint8_t
 	c->trace = calloc(nslots, sizeof(*c->trace));
 	c->scan_hops = calloc(nslots, 1);
 	c->scan_node = calloc(nslots, sizeof(uint16_t));
+	c->scan_queued = calloc(nslots, 1);
 	rc = (!c->state || !c->free_slots || !c->fq || !c->done || !c->cap || !c->trace ||
-	      !c->scan_hops || !c->scan_node)
+	      !c->scan_hops || !c->scan_node || !c->scan_queued)
 		     ? -ENOMEM
 		     : sure_pool_alloc_init(&c->alloc, nbuf);
 	if (rc < 0) {
@@ -319,6 +320,7 @@ SURE_API int sure_chain_destroy(struct sure_chain *c)
 	free(c->trace);
 	free(c->scan_hops);
 	free(c->scan_node);
+	free(c->scan_queued);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->seat_lock);
 	free(c);

@@ -135,8 +135,11 @@ static void step_sleep(struct sure_instance *inst)
 	sure_store(&c->sleeping[step], 0);
 }
 
-/* The step's instance stopped: fail every request it held (as the rings
- * show it, not as any step says). */
+/* The step's instance stopped: fail every request it had taken (as the
+ * rings show it, not as any step says). Those still queued for it were never
+ * its to spoil: they wait in its rings for the instance the control plane
+ * starts next (or for the chain's timeout). A stop takes a moment to reach a
+ * running vCPU, and requests keep coming meanwhile. */
 static void step_stopped(struct sure_instance *inst)
 {
 	struct sure_chain_seat *seat = seat_of(inst);
@@ -145,7 +148,8 @@ static void step_stopped(struct sure_instance *inst)
 	pthread_mutex_lock(&c->lock);
 	sure_chain_holders(c);
 	for (uint32_t s = 0; s < c->nslots; s++)
-		if (c->state[s] == SLOT_INFLIGHT && c->scan_node[s] == seat->step)
+		if (c->state[s] == SLOT_INFLIGHT && c->scan_node[s] == seat->step &&
+		    !c->scan_queued[s])
 			sure_chain_fail_slot(c, s, SURE_CE_FAULT, (uint16_t)seat->step, 502);
 	pthread_mutex_unlock(&c->lock);
 	sure_chain_kick(c, SURE_NODE_GW);

@@ -323,15 +323,19 @@ void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns)
 			struct dp_req *q = dc->slot_req[s];
 			if (!q || now_ns < q->deadline_ns)
 				continue;
-			int at = sure_chain_locate(dc->c, s);
+			int queued = 0;
+			int at = sure_chain_where(dc->c, s, &queued);
 			if (!q->timed_out) {
 				q->timed_out = 1;
-				/* Its step is stopped: the failure that follows answers
-				 * 504. Where the request is comes from the pool, which a
-				 * step can rewrite: if no failure comes within a second,
-				 * it is answered below all the same. */
+				/* The step running it is stopped: the failure that
+				 * follows answers 504. Where the request is comes from
+				 * the pool, which a step can rewrite: if no failure
+				 * comes within a second, it is answered below all the
+				 * same. One still queued for its step is answered now:
+				 * the step is busy with others, which stopping it would
+				 * fail too. */
 				q->deadline_ns = now_ns + 1000000000ull;
-				if (at >= 0 && (uint32_t)at < dc->c->nsteps &&
+				if (!queued && at >= 0 && (uint32_t)at < dc->c->nsteps &&
 				    !(dc->remote & (1u << at)) &&
 				    sure_chain_expire_step(dc->c, (uint32_t)at, dc->cfg.timeout_ms) == 0)
 					continue;

@@ -317,8 +317,18 @@ static void test_the_holder_comes_from_evidence(void)
 	if (submit_one(c, &a) < 0)
 		return;
 	CHECK_EQ(sure_chain_locate(c, a), 0);
+	CHECK_EQ(sure_chain_queued(c, a), 1); /* step 0 has not taken it */
+	*sure_chain_tail(c, SURE_NODE_GW, 0) += 1;
+	CHECK_EQ(sure_chain_queued(c, a), 0);
 	push_to(c, 0, 1, held(c, a, 0, 1));
 	CHECK_EQ(sure_chain_locate(c, a), 1);
+	CHECK_EQ(sure_chain_queued(c, a), 1);
+	/* A tail past the head (the consumer's to write) lies only about what
+	 * was handed to it: at most a ring's worth counts as queued. */
+	*sure_chain_tail(c, 0, 1) += 5;
+	CHECK_EQ(sure_chain_queued(c, a), 1);
+	*sure_chain_tail(c, 0, 1) -= 4;
+	CHECK_EQ(sure_chain_queued(c, a), 0);
 	/* Step 1 pushes a capability-less claim that step 2 has it, and a
 	 * later hop count: the holder does not move. */
 	struct sure_desc lie = held(c, a, 1, 9);
@@ -329,6 +339,8 @@ static void test_the_holder_comes_from_evidence(void)
 	CHECK_EQ(sure_chain_locate(c, a), 2);
 	CHECK_EQ(sure_chain_free(c, a), 0);
 	CHECK_EQ(sure_chain_locate(c, a), SURE_NODE_GW);
+	CHECK_EQ(sure_chain_queued(c, a), 0);
+	CHECK_EQ(sure_chain_queued(c, 99), -EINVAL);
 	CHECK_EQ(sure_chain_destroy(c), 0);
 }
 

@@ -263,7 +263,11 @@ export class ChainRuntime {
     });
   }
 
-  /** The step holding a late request is stopped; its requests fail, it restarts. */
+  /**
+   * The step running a late request is stopped; the requests it had taken
+   * fail, it restarts. A late request still queued for its step is answered
+   * here: the step is busy with others, which stopping it would fail too.
+   */
   #timeout(slot: number): void {
     const p = this.#pending.get(slot);
     if (!p) return;
@@ -271,7 +275,7 @@ export class ChainRuntime {
     this.errors.timeout++;
     const index = this.chain.locate(slot);
     const step = index >= 0 && index < this.#steps.length ? this.#steps[index] : undefined;
-    if (step?.vm && !step.restarting) {
+    if (step?.vm && !step.restarting && !this.chain.queued(slot)) {
       this.logger("warn", "chain request timed out: restarting its step", {
         chain: this.name,
         function: step.fn,

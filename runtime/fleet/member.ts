@@ -130,7 +130,7 @@ export class FleetMember {
     return Promise.race([
       this.#linked,
       new Promise<never>((_, rej) =>
-        setTimeout(() => rej(new Error("the fleet is out of reach")), timeoutMs)
+        setTimeout(() => rej(new Error("this node has not joined it yet")), timeoutMs)
       ),
     ]);
   }
