@@ -179,6 +179,46 @@ Deno.test({
   },
 });
 
+/** CPU time (ms) of this process's threads whose name starts with prefix, by thread id. */
+function threadCpuMs(prefix: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of Deno.readDirSync("/proc/self/task")) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/self/task/${t.name}/stat`);
+      const name = /\((.*)\)/.exec(stat)?.[1] ?? "";
+      if (!name.startsWith(prefix)) continue;
+      // After the name: state is field 3, utime and stime fields 14 and 15 (USER_HZ ticks).
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(t.name, (Number(f[11]) + Number(f[12])) * 10);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+Deno.test({
+  name: "chains: idle steps sleep: their vCPU threads take no CPU between requests",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      await chain(node, { name: "idle", steps: ["upper", "reverse", "echo"] });
+      assert.equal(text((await invoke(node, "idle", "abc")).bytes), "CBA");
+      await new Promise((r) => setTimeout(r, 200)); // past every step's 50 us of polling
+      const before = threadCpuMs("sure-step");
+      assert.ok(before.size >= 3, `step threads: ${[...before.keys()]}`);
+      await new Promise((r) => setTimeout(r, 1000));
+      const after = threadCpuMs("sure-step");
+      // A step that cannot sleep (its wait fails, say) spins: a whole CPU
+      // shared by the three, hundreds of ms each in this second.
+      for (const [tid, ms] of after) {
+        const used = ms - (before.get(tid) ?? 0);
+        assert.ok(used <= 30, `step thread ${tid} used ${used} ms of CPU in 1 s idle`);
+      }
+    });
+  },
+});
+
 Deno.test({
   name: "chains: an exhausted pool answers 503 with Retry-After at once, then recovers",
   ignore: !hasKvm,

@@ -10,6 +10,7 @@
 #include <linux/kvm.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 #include "fault.h"
 #include "instance.h"
@@ -129,7 +130,13 @@ static void step_sleep(struct sure_instance *inst)
 		if (sure_channel_dead(&inst->ch) || sure_chain_step_has_work(c, step))
 			break;
 		struct pollfd p = { .fd = c->wake_fd[step], .events = POLLIN };
-		poll(&p, 1, -1); /* a kill writes this fd too (and the signal ends poll) */
+		/* A kill writes this fd too (and the signal ends poll). A poll that
+		 * fails otherwise (a filter that forgot it, say) must not turn the
+		 * sleep into a spin that takes a CPU: 1 ms naps instead. */
+		if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+			struct timespec nap = { 0, 1000000 };
+			nanosleep(&nap, NULL);
+		}
 		sure_chain_drain_fd(c->wake_fd[step]);
 	}
 	sure_store(&c->sleeping[step], 0);

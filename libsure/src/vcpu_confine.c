@@ -2,8 +2,8 @@
  * vcpu_confine.c - the seccomp filter every vCPU thread runs under (cpu.h's
  * neighbour vcpu.c installs it before the first KVM_RUN). A guest that
  * escaped KVM would land in a thread that may only do what a vCPU thread
- * does: KVM ioctls, futexes, writes to the eventfds it rings, its kick
- * signal's return, the clock, memory that is never executable, and its own
+ * does: KVM ioctls, futexes, writes to the eventfds it rings and waits on
+ * (poll), its kick signal's return, the clock, memory that is never executable, and its own
  * exit. Everything else (open, socket, connect, execve, clone, ptrace,
  * process_vm_*, mmap or mprotect with PROT_EXEC, x32 calls, other
  * architectures) fails with EPERM: the thread keeps running, so a call we
@@ -46,6 +46,8 @@ int sure_vcpu_confine(void)
 		ALLOW_IF(__NR_futex),
 		ALLOW_IF(__NR_write), /* eventfd doorbells; a line on stderr */
 		ALLOW_IF(__NR_read),
+		ALLOW_IF(__NR_poll), /* a chain step's sleep on its doorbell's eventfd */
+		ALLOW_IF(__NR_ppoll),
 		ALLOW_IF(__NR_rt_sigreturn), /* the kick */
 		ALLOW_IF(__NR_rt_sigprocmask),
 		ALLOW_IF(__NR_clock_gettime), /* the vDSO's fallback */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -29,7 +30,8 @@ static int n_not_denied;
 static int allowed(long nr)
 {
 	static const long list[] = {
-		SYS_ioctl, SYS_futex, SYS_write, SYS_read, SYS_rt_sigreturn, SYS_rt_sigprocmask,
+		SYS_ioctl, SYS_futex, SYS_write, SYS_read, SYS_poll, SYS_ppoll, SYS_rt_sigreturn,
+		SYS_rt_sigprocmask,
 		SYS_clock_gettime, SYS_clock_nanosleep, SYS_nanosleep, SYS_sched_yield, SYS_gettid,
 		SYS_getpid, SYS_tgkill, SYS_brk, SYS_munmap, SYS_madvise, SYS_mremap, SYS_exit,
 		SYS_exit_group, SYS_rseq, SYS_mmap, SYS_mprotect,
@@ -60,8 +62,8 @@ static void try_every_other_call(void)
 		not_denied[n_not_denied++] = 0x40000000L | SYS_read;
 }
 
-enum { R_CONFINE, R_WRITE, R_FUTEX, R_MMAP_RW, R_OPEN, R_SOCKET, R_EXEC, R_MMAP_X, R_MPROTECT_X,
-       R_CLONE, R_KILL, R_N };
+enum { R_CONFINE, R_WRITE, R_POLL, R_FUTEX, R_MMAP_RW, R_OPEN, R_SOCKET, R_EXEC, R_MMAP_X,
+       R_MPROTECT_X, R_CLONE, R_KILL, R_N };
 
 static int err_of(long rc)
 {
@@ -76,6 +78,10 @@ static void *confined(void *arg)
 	(void)arg;
 	results[R_CONFINE] = sure_vcpu_confine();
 	results[R_WRITE] = err_of(write(efd, &one, sizeof(one)));
+	/* A chain step sleeps in poll on its doorbell's eventfd (chain_step.c). */
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+	long n = poll(&pfd, 1, 1000);
+	results[R_POLL] = n == 1 ? 0 : n < 0 ? errno : ETIMEDOUT;
 	results[R_FUTEX] = err_of(syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0));
 	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	results[R_MMAP_RW] = p == MAP_FAILED ? errno : 0;
@@ -105,6 +111,7 @@ static void test_filter(void)
 	CHECK_EQ(results[R_CONFINE], 0);
 	/* What a vCPU thread does. */
 	CHECK_EQ(results[R_WRITE], 0);
+	CHECK_EQ(results[R_POLL], 0);
 	CHECK_EQ(results[R_FUTEX], 0);
 	CHECK_EQ(results[R_MMAP_RW], 0);
 	/* What an escape would want. */
