@@ -117,6 +117,11 @@ struct sure_ring {
  * other nodes' steps': only by the host). */
 struct sure_node_state {
 	_Alignas(4096) volatile uint32_t sleeping; /* 1: the node sleeps; producers ring WAKE */
+	uint32_t pad;
+	/* Counts the node's sleeps, raised before each sleeping = 1 (and by the
+	 * host each time it wakes for an always-sleeping node): a producer rings
+	 * WAKE once per sleep, not once per hand-off, since each ring is an exit. */
+	volatile uint64_t sleeps;
 	struct {
 		_Alignas(64) volatile uint32_t v;
 	} tail[SURE_NODES]; /* tail[from]: consumer's next read of ring(from -> n) */

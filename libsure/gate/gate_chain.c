@@ -21,6 +21,8 @@ static uint32_t self;
 static int ready;
 static struct sure_desc held; /* the request the handler has, while holding */
 static int holding;
+/* Per node: 1 + the count of its sleeps this step last rang WAKE for (0: none). */
+static uint64_t rang[SURE_NODES];
 
 static struct sure_ring *ring(uint32_t from, uint32_t to)
 {
@@ -133,11 +135,18 @@ static void push(uint32_t next, struct sure_desc *d)
 	struct sure_ctrl *c = gate_ctrl();
 	__atomic_store_n(&c->chain.handoffs, c->chain.handoffs + 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
-	/* Dekker with the consumer's sleep: it sets sleeping, fences, looks at
-	 * the ring; we publish, fence, look at sleeping. */
+	/* Dekker with the consumer's sleep: it counts the sleep, sets sleeping,
+	 * fences, looks at the ring; we publish, fence, look at sleeping. One
+	 * ring per sleep: while a woken consumer has not run yet (on a shared
+	 * CPU it waits for this very step to stop), more rings only cost exits. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&node(next)->sleeping, __ATOMIC_ACQUIRE))
-		doorbell(SURE_DOORBELL_WAKE, next);
+	if (__atomic_load_n(&node(next)->sleeping, __ATOMIC_ACQUIRE)) {
+		uint64_t sleep = __atomic_load_n(&node(next)->sleeps, __ATOMIC_ACQUIRE) + 1;
+		if (rang[next] != sleep) {
+			rang[next] = sleep;
+			doorbell(SURE_DOORBELL_WAKE, next);
+		}
+	}
 }
 
 static void record_handoff(uint64_t stamped)
@@ -379,6 +388,7 @@ uint64_t gate_chain_sleep(uint64_t asleep)
 		node(self)->sleeping = 0;
 		return 0;
 	}
+	__atomic_store_n(&node(self)->sleeps, node(self)->sleeps + 1, __ATOMIC_RELEASE);
 	node(self)->sleeping = 1;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	s = &meta->step[self];

@@ -208,6 +208,14 @@ enum sure_desc_verdict sure_chain_judge(struct sure_chain *c, uint32_t from, uin
  * *queued (if not NULL): 1 while that node has not taken the hand-off off
  * its ring yet. `lock` held. */
 uint32_t sure_chain_holder(struct sure_chain *c, uint32_t slot, int *queued);
+/* A new sleep of node (before its sleeping flag is raised, or, for a node
+ * that always says it sleeps, each time its doorbell woke the host and
+ * before the host looks at its rings): producers ring WAKE once per sleep. */
+static inline void sure_chain_sleeps(struct sure_chain *c, uint32_t node)
+{
+	__atomic_store_n(&c->nodes[node].sleeps, c->nodes[node].sleeps + 1, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
 /* sure_chain_locate, and whether the step there has not taken it yet
  * (*queued may be NULL). Takes `lock`. */
 int sure_chain_where(struct sure_chain *c, uint32_t slot, int *queued);

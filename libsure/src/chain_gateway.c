@@ -217,6 +217,7 @@ SURE_API int sure_chain_wait(struct sure_chain *c, struct sure_completion *out, 
 			continue;
 		}
 		/* Tell producers to ring WAKE, then look once more before sleeping. */
+		sure_chain_sleeps(c, SURE_NODE_GW);
 		sure_store(&c->sleeping[SURE_NODE_GW], 1);
 		sure_store(&c->nodes[SURE_NODE_GW].sleeping, 1);
 		sure_fence();

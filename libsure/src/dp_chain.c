@@ -291,11 +291,15 @@ void sure_dp_on_chains(void *arg)
 			uint32_t node = (uint32_t)(evs[k].data.u64 >> 32);
 			if (!dc)
 				continue; /* released meanwhile */
+			/* Woken: the next hand-off rings again (sure_chain_sleeps),
+			 * and this look finds all that came before it. */
 			if (node == 0) {
 				sure_chain_drain_fd(dc->c->wake_fd[SURE_NODE_GW]);
+				sure_chain_sleeps(dc->c, SURE_NODE_GW);
 				collect(dp, dc);
 			} else if (node - 1 < dc->c->nsteps) {
 				sure_chain_drain_fd(dc->c->wake_fd[node - 1]);
+				sure_chain_sleeps(dc->c, node - 1);
 				sure_dp_hop_collect(dp, dc, node - 1);
 			}
 		}

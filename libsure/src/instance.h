@@ -170,6 +170,9 @@ int sure_vcpu_create(struct sure_vcpu *v, int vm_fd, const struct sure_kvm *kvm)
 int sure_vcpu_start(struct sure_instance *inst);
 /* Makes a running KVM_RUN return now (the thread then sees the dead channel). */
 void sure_vcpu_kick(struct sure_vcpu *v);
+/* How many CPUs the vCPU threads of new VMs may run on (sure_vcpu_cpus, else
+ * every CPU this process may use). */
+uint32_t sure_vcpu_cpu_count(void);
 /* Joins the thread (if started), unmaps and closes. */
 /* vcpu_confine.c: the calling thread's seccomp filter (a vCPU thread's
  * allowed system calls; everything else EPERM). 0 or -errno. */

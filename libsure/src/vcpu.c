@@ -288,6 +288,20 @@ int sure_vcpu_start(struct sure_instance *inst)
 	return rc;
 }
 
+uint32_t sure_vcpu_cpu_count(void)
+{
+	cpu_set_t set;
+	int n;
+
+	pthread_mutex_lock(&vcpu_cpus_lock);
+	set = vcpu_cpus;
+	n = vcpu_cpus_set ? CPU_COUNT(&set) : 0;
+	pthread_mutex_unlock(&vcpu_cpus_lock);
+	if (n == 0 && sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	return n > 0 ? (uint32_t)n : 1;
+}
+
 SURE_API int sure_vcpu_cpus(const uint8_t *cpus, uint32_t n)
 {
 	cpu_set_t set;
