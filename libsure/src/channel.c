@@ -138,11 +138,12 @@ int sure_channel_wait(struct sure_channel *ch, uint64_t deadline_ns)
 	return (int)len;
 }
 
-int sure_channel_poll(struct sure_channel *ch)
+int sure_channel_poll(struct sure_channel *ch, int arm)
 {
 	/* Raised before looking, so an answer after the look rings NOTIFY. */
-	sure_store(&ch->ctrl->host_waiting, 1);
-	sure_fence();
+	sure_store(&ch->ctrl->host_waiting, arm ? 1 : 0);
+	if (arm)
+		sure_fence();
 	if (!answered(ch))
 		return sure_channel_dead(ch) ? -EPIPE : -EAGAIN;
 	uint32_t len = __atomic_load_n(&ch->ctrl->resp_len, __ATOMIC_RELAXED);

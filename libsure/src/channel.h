@@ -56,11 +56,13 @@ int sure_channel_wait(struct sure_channel *ch, uint64_t deadline_ns);
 /* Releases the channel after sure_channel_wait (or sure_channel_poll). */
 void sure_channel_end(struct sure_channel *ch);
 /*
- * For a poller that never blocks here: after sure_channel_begin, asks the
- * guest to ring NOTIFY (so notify_fd fires) and returns what
- * sure_channel_wait would, or -EAGAIN while no answer came yet.
+ * For a poller that never blocks here: after sure_channel_begin, returns what
+ * sure_channel_wait would, or -EAGAIN while no answer came yet. arm: the
+ * poller is about to sleep, so an answer after this look must ring NOTIFY
+ * (notify_fd fires); 0: it is awake and looks again before it sleeps, so the
+ * guest answers without that exit.
  */
-int sure_channel_poll(struct sure_channel *ch);
+int sure_channel_poll(struct sure_channel *ch, int arm);
 
 /* ---- guest side (the vCPU thread) ---- */
 

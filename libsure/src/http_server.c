@@ -388,12 +388,14 @@ static void *loop(void *arg)
 	s->now_ns = sure_now_ns();
 	s->next_sweep_ns = s->now_ns + SWEEP_NS;
 	for (;;) {
-		int n;
+		int n, ms = wait_ms(s);
 
+		if (ms != 0 && s->cfg.ops->idle && s->cfg.ops->idle(s->cfg.ctx) > 0)
+			ms = 0;
 		if (s->ring) {
-			n = srv_ring_round(s, evs, EVENTS, wait_ms(s));
+			n = srv_ring_round(s, evs, EVENTS, ms);
 		} else {
-			n = epoll_wait(s->ep, evs, EVENTS, wait_ms(s));
+			n = epoll_wait(s->ep, evs, EVENTS, ms);
 			s->now_ns = sure_now_ns();
 		}
 		for (int i = 0; i < n; i++)

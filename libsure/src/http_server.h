@@ -111,6 +111,13 @@ struct sure_http_ops {
 	 */
 	int (*forward)(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 		       struct sure_http_forward *fw);
+	/*
+	 * The server is about to wait for events (optional): the owner looks at
+	 * what it would be woken for once more and arranges to be woken (a
+	 * guest's doorbell, say) for what comes after. > 0: that look answered
+	 * something, so the server does not wait this round.
+	 */
+	int (*idle)(void *ctx);
 };
 
 enum { SURE_HTTP_IO_EPOLL = 0, SURE_HTTP_IO_URING = 1 };

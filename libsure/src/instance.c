@@ -426,13 +426,15 @@ int sure_instance_post(struct sure_instance *inst, uint32_t req_len, int notify_
 	if (!sure_sidecar_take(inst))
 		return -EDQUOT; /* over the rate limit the node set: never posted */
 	__atomic_store_n(&inst->ch.notify_fd, notify_fd, __ATOMIC_RELEASE);
+	/* The poller is awake now: it asks for NOTIFY before it sleeps. */
+	sure_store(&inst->ctrl->host_waiting, 0);
 	sure_sidecar_stamp(inst);
 	return sure_channel_begin(&inst->ch, req_len);
 }
 
-int sure_instance_poll(struct sure_instance *inst)
+int sure_instance_poll(struct sure_instance *inst, int arm)
 {
-	int rc = sure_channel_poll(&inst->ch);
+	int rc = sure_channel_poll(&inst->ch, arm);
 
 	return rc == -EAGAIN ? rc : finish(inst, rc, 0);
 }

@@ -213,8 +213,9 @@ void sure_sidecar_stamp(struct sure_instance *inst);
  * 0, -EBUSY, -EPIPE, -E2BIG. */
 int sure_instance_post(struct sure_instance *inst, uint32_t req_len, int notify_fd);
 /* The posted request's outcome as sure_instance_invoke returns it, or
- * -EAGAIN while the guest has not answered. */
-int sure_instance_poll(struct sure_instance *inst);
+ * -EAGAIN while the guest has not answered. arm: the caller is about to
+ * sleep on notify_fd (sure_channel_poll). */
+int sure_instance_poll(struct sure_instance *inst, int arm);
 /* The posted request ran past its timeout: records it and stops the
  * instance (as sure_instance_invoke's -ETIMEDOUT). */
 void sure_instance_expire(struct sure_instance *inst, uint32_t timeout_ms);

@@ -25,7 +25,7 @@
 
 /* ---- the fake owner ---- */
 
-enum { R_ECHO = 1, R_SLOW, R_HOLD, R_BIG, R_FIXED, R_ERR, R_EMPTY, R_OWN, R_SMALL, R_ZERO };
+enum { R_ECHO = 1, R_SLOW, R_HOLD, R_BIG, R_FIXED, R_ERR, R_EMPTY, R_OWN, R_SMALL, R_ZERO, R_IDLE };
 
 #define SLOW_MAX 16
 #define BIG_LEN (8u << 20)
@@ -38,6 +38,10 @@ static int slow_n;
 static pthread_mutex_t slow_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sure_http_exchange *_Atomic held; /* read by the tests too */
 static uint8_t own_buf[64];
+/* R_IDLE: run() queues, idle() answers (the server's thread only). */
+static struct sure_http_exchange *idle_q[16];
+static int idle_n, idle_done;
+static atomic_int n_idle;
 static uint8_t *big;
 
 static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
@@ -49,7 +53,7 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 	} routes[] = {
 		{ "echo", R_ECHO }, { "slow", R_SLOW },	  { "hold", R_HOLD }, { "big", R_BIG },
 		{ "fixed", R_FIXED }, { "err", R_ERR }, { "empty", R_EMPTY }, { "own", R_OWN },
-		{ "small", R_SMALL }, { "zero", R_ZERO },
+		{ "small", R_SMALL }, { "zero", R_ZERO }, { "idle", R_IDLE },
 	};
 
 	(void)ctx;
@@ -139,6 +143,9 @@ static void run(void *ctx, struct sure_http_exchange *ex)
 		CHECK(ex->body == own_buf);
 		answer_echo(ex, "own:");
 		break;
+	case R_IDLE: /* answered by idle(), when the server is about to sleep */
+		idle_q[idle_n++ % 16] = ex;
+		break;
 	default:
 		answer_echo(ex, "");
 		break;
@@ -194,6 +201,22 @@ static void slow_tick(void *arg, uint64_t now)
 	}
 }
 
+/* The server is about to sleep: the exchanges run() left for this moment
+ * are answered now (so the server must not sleep: 1). */
+static int idle(void *ctx)
+{
+	int any = 0;
+
+	(void)ctx;
+	n_idle++;
+	while (idle_done < idle_n) {
+		struct sure_http_exchange *ex = idle_q[idle_done++ % 16];
+		answer_echo(ex, "idle:");
+		any = 1;
+	}
+	return any;
+}
+
 /* Another node (test_forward): where forward() sends names it knows. */
 static struct sockaddr_in node_ok, node_refusing, node_mute;
 
@@ -227,7 +250,7 @@ static int forward(void *ctx, const struct sure_http_req *req, const uint8_t *he
 	return 1;
 }
 
-static const struct sure_http_ops OPS = { take, run, cancel, forward };
+static const struct sure_http_ops OPS = { take, run, cancel, forward, idle };
 
 /* ---- the fake upstream: answers one canned response per connection ---- */
 
@@ -566,6 +589,26 @@ static void test_pipelined(void)
 	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
 	CHECK(strcmp(body, "slow:") == 0);
 	CHECK(header(&r, "x-path") && strcmp(header(&r, "x-path"), "/three") == 0);
+	client_close(&cl);
+}
+
+/* What the owner's idle hook answers goes out before the server sleeps:
+ * nothing else wakes it for these (no tick, no watch). */
+static void test_idle_hook(void)
+{
+	struct client cl;
+	struct resp r;
+	char body[256];
+	int before = n_idle;
+
+	client_open(&cl, S, 0);
+	SEND(&cl, "POST /invoke/idle HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\none"
+		  "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\ntwo");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "idle:one") == 0);
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "two") == 0);
+	CHECK(n_idle > before);
 	client_close(&cl);
 }
 
@@ -1592,6 +1635,7 @@ static void suite(void)
 	RUN(test_io_mode);
 	RUN(test_keep_alive);
 	RUN(test_pipelined);
+	RUN(test_idle_hook);
 	RUN(test_bodies);
 	RUN(test_large_bodies);
 	RUN(test_expect_continue);
