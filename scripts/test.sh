@@ -12,7 +12,10 @@
 #   3. deno fmt --check, deno lint and deno check (one check each)
 #   4. Deno tests (unit and real-KVM integration, type-checked by 3); ignored
 #      ones count as skipped
-#   5. sure as a systemd service (tests/service/): needs systemd as PID 1;
+#   5. where this machine's guests have no protection keys, the tests of
+#      the keys (test_phases.sh keys) in a nested-KVM guest whose emulated
+#      CPU has them; only for a whole run
+#   6. sure as a systemd service (tests/service/): needs systemd as PID 1;
 #      where this machine is not booted with it, a nested-KVM guest that is
 #      runs it (run.sh --systemd); only for a whole run, not for chosen tests
 #
@@ -60,6 +63,13 @@ systemd_here() { [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; }
 
 if kvm_here || [ "${SURE_NESTED_KVM:-1}" = 0 ]; then
   run_phases bash scripts/test_phases.sh c fuzz checks deno -- "$@"
+  # Guests here have no protection keys (a CPU without PKU, or PVM): the
+  # tests of the keys themselves run where the emulated CPU has them.
+  if [ $# -eq 0 ] && kvm_here && ! grep -qw pku /proc/cpuinfo &&
+    [ "${SURE_NESTED_KVM:-1}" != 0 ] && bash scripts/nested-kvm/setup.sh; then
+    echo "== no protection keys for guests here: their tests run in a nested-KVM guest that has them"
+    SURE_REQUIRE_KVM=1 run_phases scripts/nested-kvm/run.sh "$PWD" bash scripts/test_phases.sh keys
+  fi
   if [ $# -eq 0 ]; then
     if systemd_here; then
       run_phases bash scripts/test_phases.sh service
