@@ -196,10 +196,16 @@ static int echo_once(int fd, const uint8_t *body, size_t n)
 	int hlen = snprintf(head, sizeof(head),
 			    "POST /invoke/echo HTTP/1.1\r\nHost: z\r\nContent-Length: %zu\r\n\r\n", n);
 
-	if (send_all(fd, head, (size_t)hlen) < 0 || send_all(fd, body, n) < 0)
+	if (send_all(fd, head, (size_t)hlen) < 0 || send_all(fd, body, n) < 0) {
+		fprintf(stderr, "# echo: sending failed: %s\n", strerror(errno));
 		return -1;
-	if (read_answer(fd, got, sizeof(got), &glen) != 200 || glen != n || memcmp(got, body, n))
+	}
+	int status = read_answer(fd, got, sizeof(got), &glen);
+	if (status != 200 || glen != n || memcmp(got, body, n)) {
+		fprintf(stderr, "# echo: answer %d, %zu of %zu bytes (%s)\n", status, glen, n,
+			status < 0 ? strerror(errno) : "received");
 		return -1;
+	}
 	return 0;
 }
 
