@@ -417,6 +417,11 @@ export class ChainRuntime {
       this.#stopRunaways(1 << ev.step);
       return undefined;
     }
+    // A death during a restart may be the new instance's: it runs, and can
+    // take a request that waited in its ring, before start() has returned.
+    // Its fault is read, and a restart decided, once that restart is done.
+    const wasRestarting = step.restarting;
+    if (wasRestarting) await wasRestarting;
     let err: HttpError | undefined;
     if (ev.token) {
       this.requests++;
@@ -435,8 +440,10 @@ export class ChainRuntime {
       if (instance !== undefined) step.note(err.message, instance);
       this.#attachment?.answer(ev.token, err);
     }
-    // A request timed out where no instance runs: restart only a step that is down.
-    if (ev.rc !== -Errno.ENOENT || !step.vm) this.#restart(step);
+    // A request timed out where no instance runs: restart only a step that is
+    // down. After a restart, only if the new instance is down too (the
+    // event may be the old one's).
+    if (wasRestarting ? step.isDown() : ev.rc !== -Errno.ENOENT || !step.vm) this.#restart(step);
     return err;
   }
 

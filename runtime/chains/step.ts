@@ -86,6 +86,12 @@ export class ChainStep {
     return this.#lastFault ?? NO_FAULT;
   }
 
+  /** No instance, or its instance stopped (it has a fault). */
+  isDown(): boolean {
+    const f = this.vm ? readFault(this.vm) : null;
+    return !f || f.kind !== "none";
+  }
+
   /** A node's line (why an instance died) in the step function's own log. */
   note(line: string, instance: number): void {
     this.#logs.note(line, instance);
