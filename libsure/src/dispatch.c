@@ -437,24 +437,34 @@ int sure_dp_answer_parked(struct sure_dataplane *dp, uint64_t token, int status,
 	return -ENOENT;
 }
 
-/* The server is about to sleep: one more look at every busy instance, each
- * asked to ring NOTIFY for an answer after it (Dekker with the guest's
- * answer). While the server is awake, answers come without that exit, which
- * is the costliest part of an invoke under PVM (a userspace exit, ~65 us). */
-static int idle(void *ctx)
+/* Every busy instance that has answered is finished: 1 if any was. arm:
+ * the server is about to sleep, so each still busy is asked to ring NOTIFY
+ * for an answer after this look (Dekker with the guest's answer). `lock`
+ * held. */
+static int look_busy(struct sure_dataplane *dp, int arm)
 {
-	struct sure_dataplane *dp = ctx;
 	int any = 0;
 
-	pthread_mutex_lock(&dp->lock);
 	for (struct dp_inst *i = dp->busy, *next; i; i = next) {
 		next = i->busy_next;
-		int rc = sure_instance_poll(i->inst, 1);
+		int rc = sure_instance_poll(i->inst, arm);
 		if (rc != -EAGAIN) {
 			finish(dp, i, rc);
 			any = 1;
 		}
 	}
+	return any;
+}
+
+/* The server is about to sleep: one more look, armed. While the server is
+ * awake, answers come without that exit, which is the costliest part of an
+ * invoke under PVM (a userspace exit, ~65 us in ../shared/platform.md). */
+static int idle(void *ctx)
+{
+	struct sure_dataplane *dp = ctx;
+
+	pthread_mutex_lock(&dp->lock);
+	int any = look_busy(dp, 1);
 	pthread_mutex_unlock(&dp->lock);
 	return any;
 }
@@ -475,12 +485,7 @@ void sure_dp_on_notify(void *arg)
 		/* EAGAIN: another round took it; the busy list is looked at anyway. */
 	}
 	pthread_mutex_lock(&dp->lock);
-	for (struct dp_inst *i = dp->busy, *next; i; i = next) {
-		next = i->busy_next;
-		int rc = sure_instance_poll(i->inst, 0);
-		if (rc != -EAGAIN)
-			finish(dp, i, rc);
-	}
+	look_busy(dp, 0);
 	pthread_mutex_unlock(&dp->lock);
 }
 

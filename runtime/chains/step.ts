@@ -81,15 +81,20 @@ export class ChainStep {
 
   /** What stopped the step's instance last (read it before the instance is replaced). */
   fault(): Fault {
-    const f = this.vm ? readFault(this.vm) : null;
+    const f = this.#instanceFault();
     if (f && f.kind !== "none") this.#lastFault = f;
     return this.#lastFault ?? NO_FAULT;
   }
 
   /** No instance, or its instance stopped (it has a fault). */
   isDown(): boolean {
-    const f = this.vm ? readFault(this.vm) : null;
+    const f = this.#instanceFault();
     return !f || f.kind !== "none";
+  }
+
+  /** The live instance's fault ("none" while it runs), or null without one. */
+  #instanceFault(): Fault | null {
+    return this.vm ? readFault(this.vm) : null;
   }
 
   /** A node's line (why an instance died) in the step function's own log. */
