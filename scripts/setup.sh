@@ -12,7 +12,7 @@ need_apt=()
 # its AF_XDP port's test (libsure/tests/test_zs_port.c); openssl makes the
 # certificate of the TLS admin listener's test (tests/auth_test.ts);
 # systemd-analyze checks the unit `sure install` writes (tests/install_test.ts);
-# nft makes a lossy link where the kernel has no netem (tests/fleet_partition_test.ts).
+# nft makes the lossy link of tests/fleet_partition_test.ts (a fixed 30% pattern; netem is random and often missing).
 for tool in gcc:gcc make:make ar:binutils readelf:binutils clang:clang ip:iproute2 \
   ping:iputils-ping openssl:openssl systemd-analyze:systemd nft:nftables; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool##*:}")

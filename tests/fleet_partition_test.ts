@@ -6,8 +6,9 @@
  * from it (a blackhole route in c's namespace drops every packet it sends
  * there, and its connections to the servers are dropped at both ends, as a
  * dead uplink would, while the test still reaches c's port),
- * then heals; later c's link loses 30% of its packets (`tc netem`, or where
- * the kernel has no netem an nftables rule that drops a random 30%). Cut off, c keeps
+ * then heals; later c's link loses 30% of its packets (an nftables rule that
+ * drops 3 of every 10 packets each way, or where there is no nftables
+ * `tc netem`, which drops a random 30%). Cut off, c keeps
  * serving what it ran and refuses changes with 503; the others see it dead
  * and go on; a deploy and a removal made during the cut reach c once it
  * heals, and a deploy reaches it through the lossy link. Prints how long c
@@ -44,13 +45,18 @@ async function worksInNetns(cmd: string[]): Promise<boolean> {
   }
 }
 
-/** How this machine makes a lossy link: tc's netem, else an nftables rule. */
+/**
+ * How this machine makes a lossy link: an nftables rule, else tc's netem.
+ * nftables first because its loss is a fixed pattern: a random 30% drops
+ * nothing at all from a short exchange often enough (0.7^10 is 3%) to fail
+ * the check that the link really lost packets.
+ */
 const loss = !canRun
   ? undefined
-  : await worksInNetns(["tc", "qdisc", "add", "dev", "lo", "root", "netem"])
-  ? "netem"
   : await worksInNetns(["nft", "add", "table", "inet", "probe"])
   ? "nft"
+  : await worksInNetns(["tc", "qdisc", "add", "dev", "lo", "root", "netem"])
+  ? "netem"
   : undefined;
 
 const LOSSY_TABLE = "sure_fp_lossy";
@@ -63,8 +69,8 @@ async function output(cmd: string[]): Promise<string> {
 }
 
 /**
- * Drops a random 30% of the packets sent out of dev, here: `dropped` reads
- * how many it dropped so far (the link was lossy, not merely configured so).
+ * Drops 30% of the packets through dev, here: `dropped` reads how many it
+ * dropped so far (the link was lossy, not merely configured so).
  */
 async function lossy(
   dev: string,
@@ -79,10 +85,17 @@ async function lossy(
       },
     };
   }
-  // Both paths out of here: what this namespace's servers send, and what it routes.
+  // Every path through dev in this namespace: what its processes send and
+  // receive, and what it routes either way. Each rule drops the first 3 of
+  // every 10 packets it sees, so any exchange over the link loses its first.
   await run(["nft", "add", "table", "inet", LOSSY_TABLE]);
-  for (const hook of ["output", "forward"]) {
-    const rule = `oifname "${dev}" numgen random mod 100 < 30 counter drop`;
+  const rules: [string, string][] = [
+    ["output", "oifname"],
+    ["input", "iifname"],
+    ["forward", "oifname"],
+    ["forward", "iifname"],
+  ];
+  for (const hook of new Set(rules.map(([h]) => h))) {
     await run([
       "nft",
       "add",
@@ -92,6 +105,9 @@ async function lossy(
       hook,
       `{ type filter hook ${hook} priority 0; }`,
     ]);
+  }
+  for (const [hook, match] of rules) {
+    const rule = `${match} "${dev}" numgen inc mod 10 < 3 counter drop`;
     await run(["nft", "add", "rule", "inet", LOSSY_TABLE, hook, rule]);
   }
   return {
