@@ -456,17 +456,19 @@ static int look_busy(struct sure_dataplane *dp, int arm)
 	return any;
 }
 
-/* The server is about to sleep: one more look, armed. While the server is
- * awake, answers come without that exit, which is the costliest part of an
+/* The server has nothing to do (http_server.h): a look at the busy
+ * instances, and armed when it is about to sleep. While the server is awake,
+ * answers come without NOTIFY's exit, which is the costliest part of an
  * invoke under PVM (a userspace exit, ~65 us in ../shared/platform.md). */
-static int idle(void *ctx)
+static int idle(void *ctx, int arm)
 {
 	struct sure_dataplane *dp = ctx;
 
 	pthread_mutex_lock(&dp->lock);
-	int any = look_busy(dp, 1);
+	int any = look_busy(dp, arm);
+	int outstanding = dp->busy != NULL;
 	pthread_mutex_unlock(&dp->lock);
-	return any;
+	return any ? 1 : outstanding || arm ? 0 : -1;
 }
 
 const struct sure_http_ops sure_dp_ops = {

@@ -166,6 +166,7 @@ struct sure_http_server {
 	uint16_t port;
 	pthread_t thr;
 	uint64_t now_ns; /* the loop's clock, read once per round */
+	uint64_t poll_until_ns; /* polling the owner (ops->idle) until then; 0: not */
 	uint64_t next_sweep_ns, listen_resume_ns;
 	uint64_t zs_timer_ns; /* when the Z-stack's next timer is due (cfg.zs) */
 	/* What a tunnel's Z-stack side to another node binds its events to

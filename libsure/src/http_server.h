@@ -112,12 +112,15 @@ struct sure_http_ops {
 	int (*forward)(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 		       struct sure_http_forward *fw);
 	/*
-	 * The server is about to wait for events (optional): the owner looks at
-	 * what it would be woken for once more and arranges to be woken (a
-	 * guest's doorbell, say) for what comes after. > 0: that look answered
-	 * something, so the server does not wait this round.
+	 * The server has no event to handle (optional): the owner looks at what
+	 * it would be woken for (a guest's answer, say). > 0: that look
+	 * answered something, so the server does not wait this round.
+	 * arm 0: the server polls for a while before it sleeps (a wake-up
+	 * costs a guest an exit): 0 means something is still outstanding and
+	 * worth polling for, < 0 that nothing is. arm 1: the server is about to
+	 * sleep; the owner arranges to be woken for what comes after this look.
 	 */
-	int (*idle)(void *ctx);
+	int (*idle)(void *ctx, int arm);
 };
 
 enum { SURE_HTTP_IO_EPOLL = 0, SURE_HTTP_IO_URING = 1 };

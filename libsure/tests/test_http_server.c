@@ -25,7 +25,8 @@
 
 /* ---- the fake owner ---- */
 
-enum { R_ECHO = 1, R_SLOW, R_HOLD, R_BIG, R_FIXED, R_ERR, R_EMPTY, R_OWN, R_SMALL, R_ZERO, R_IDLE };
+enum { R_ECHO = 1, R_SLOW, R_HOLD, R_BIG, R_FIXED, R_ERR, R_EMPTY, R_OWN, R_SMALL, R_ZERO, R_IDLE,
+       R_POLL };
 
 #define SLOW_MAX 16
 #define BIG_LEN (8u << 20)
@@ -38,10 +39,11 @@ static int slow_n;
 static pthread_mutex_t slow_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sure_http_exchange *_Atomic held; /* read by the tests too */
 static uint8_t own_buf[64];
-/* R_IDLE: run() queues, idle() answers (the server's thread only). */
-static struct sure_http_exchange *idle_q[16];
-static int idle_n, idle_done;
-static atomic_int n_idle;
+/* R_IDLE: run() queues, idle() answers when armed; R_POLL: idle() answers
+ * while the server polls (not armed). The server's thread only. */
+static struct sure_http_exchange *idle_q[16], *poll_q[16];
+static int idle_n, idle_done, poll_n, poll_done;
+static atomic_int n_idle, n_polls, n_poll_answers;
 static uint8_t *big;
 
 static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
@@ -54,6 +56,7 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 		{ "echo", R_ECHO }, { "slow", R_SLOW },	  { "hold", R_HOLD }, { "big", R_BIG },
 		{ "fixed", R_FIXED }, { "err", R_ERR }, { "empty", R_EMPTY }, { "own", R_OWN },
 		{ "small", R_SMALL }, { "zero", R_ZERO }, { "idle", R_IDLE },
+		{ "poll", R_POLL },
 	};
 
 	(void)ctx;
@@ -143,6 +146,9 @@ static void run(void *ctx, struct sure_http_exchange *ex)
 		CHECK(ex->body == own_buf);
 		answer_echo(ex, "own:");
 		break;
+	case R_POLL: /* answered by idle() while the server polls */
+		poll_q[poll_n++ % 16] = ex;
+		return;
 	case R_IDLE: /* answered by idle(), when the server is about to sleep */
 		idle_q[idle_n++ % 16] = ex;
 		break;
@@ -201,13 +207,24 @@ static void slow_tick(void *arg, uint64_t now)
 	}
 }
 
-/* The server is about to sleep: the exchanges run() left for this moment
- * are answered now (so the server must not sleep: 1). */
-static int idle(void *ctx)
+/* The server has nothing to do. Polling (arm 0): R_POLL's exchanges are
+ * answered (1); R_IDLE's are outstanding (0) but wait for the armed call;
+ * else nothing is (-1). About to sleep (arm 1): R_IDLE's are answered now
+ * (so the server must not sleep: 1). */
+static int idle(void *ctx, int arm)
 {
 	int any = 0;
 
 	(void)ctx;
+	if (!arm) {
+		n_polls++;
+		while (poll_done < poll_n) {
+			n_poll_answers++; /* before the answer, which the client may see at once */
+			answer_echo(poll_q[poll_done++ % 16], "poll:");
+			any = 1;
+		}
+		return any ? 1 : idle_done < idle_n ? 0 : -1;
+	}
 	n_idle++;
 	while (idle_done < idle_n) {
 		struct sure_http_exchange *ex = idle_q[idle_done++ % 16];
@@ -609,6 +626,33 @@ static void test_idle_hook(void)
 	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
 	CHECK(strcmp(body, "two") == 0);
 	CHECK(n_idle > before);
+	client_close(&cl);
+}
+
+/* Before it sleeps, the server polls its owner: an answer found then goes
+ * out without the armed look (the one a guest's wake-up call would need),
+ * and an exchange still outstanding is polled for a while, then armed for
+ * (test_idle_hook's, which only the armed look answers). */
+static void test_idle_poll(void)
+{
+	struct client cl;
+	struct resp r;
+	char body[256];
+	int answers = n_poll_answers, polls = n_polls, armed = n_idle;
+
+	client_open(&cl, S, 0);
+	SEND(&cl, "POST /invoke/poll HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\none");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "poll:one") == 0);
+	CHECK_EQ(n_poll_answers, answers + 1);
+	/* Outstanding: polled more than once (for ~30 us), then armed. */
+	polls = n_polls;
+	armed = n_idle;
+	SEND(&cl, "POST /invoke/idle HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\ntwo");
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "idle:two") == 0);
+	CHECK(n_polls > polls + 1);
+	CHECK(n_idle > armed);
 	client_close(&cl);
 }
 
@@ -1636,6 +1680,7 @@ static void suite(void)
 	RUN(test_keep_alive);
 	RUN(test_pipelined);
 	RUN(test_idle_hook);
+	RUN(test_idle_poll);
 	RUN(test_bodies);
 	RUN(test_large_bodies);
 	RUN(test_expect_continue);
