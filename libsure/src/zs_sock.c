@@ -101,7 +101,6 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
 	struct zs_sock *s = arg;
 
-	(void)pcb;
 	if (!p) {
 		s->eof = 1;
 		pend(s, ZS_EV_IN);
@@ -111,6 +110,18 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		pbuf_free(p);
 		return ERR_OK;
 	}
+	/*
+	 * A full segment's worth or more is acknowledged at once, at the end of
+	 * this input (lwIP's own rule, every second segment, never fires for a
+	 * sender with one segment in flight). Delayed, each such segment waited
+	 * lwIP's 50 ms timer: a sender recovering from a loss with a small
+	 * window then crawled at a segment per 50 ms, a pacing sender (BBR)
+	 * measured that as the path's rate, and its timeouts backed off past the
+	 * server's own (test_zstack test_loss: a MiB upload stalled 1 run in 8).
+	 * A small segment, a request say, still waits to ride on the answer.
+	 */
+	if (p->tot_len >= TCP_MSS)
+		tcp_set_flags(pcb, TF_ACK_NOW); /* lwIP's tcp_ack_now(), which is private */
 	/* ERR_MEM: lwIP keeps the data and offers it again later. */
 	if (queue_rx(s, p) < 0)
 		return ERR_MEM;
