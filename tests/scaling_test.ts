@@ -348,6 +348,14 @@ Deno.test({
       assert.equal((await scale(node, "echo", "2")).status, 400);
       assert.equal((await scale(node, "nope", 1)).status, 404);
       assert.equal((await scale(node, "echo", 3)).body.instances.length, 3);
+      // A lowered maximum stops the surplus now, not after the idle timeout.
+      const down = await patch(node, "echo", { minInstances: 0, maxInstances: 1 });
+      assert.equal(down.status, 200, JSON.stringify(down.body));
+      assert.ok(
+        await waitForAsync(async () => (await status(node, "echo")).instances.length === 1),
+        `lowering maxInstances left ${(await status(node, "echo")).instances.length} instances`,
+      );
+      assert.deepEqual(await invoke(node, "echo", "one"), { status: 200, text: "one" });
 
       // Boot mode: no template, every instance boots.
       await deployFunction(node, "booted", await echoImage(), 2000, { coldStart: "boot" });

@@ -186,6 +186,16 @@ export class InstanceGroup {
     this.#lending?.publish(dep, this.ioCap, this.opts.maxQueue, !this.#draining);
     for (const m of this.#members) m.vm.configureSidecar(sidecarLimits(dep, false));
     this.#fillTo(dep.minInstances, "minimum");
+    // A lowered maximum applies now, as scale() would: the surplus stops
+    // (idle ones at once, busy ones after their request), not only when the
+    // idle timeout comes.
+    if (!this.#draining && this.instances > dep.maxInstances) {
+      this.scale(dep.maxInstances).catch((e) =>
+        this.opts.logger("warn", `could not scale down: ${(e as Error).message}`, {
+          function: this.name,
+        })
+      );
+    }
     this.#armReaper();
   }
 
