@@ -361,6 +361,8 @@ static int wait_ms(struct sure_http_server *s)
  * IDLE_POLL_NS while it has something outstanding: a guest answering within
  * that then costs no exit for its wake-up call (NOTIFY: ~65 us under PVM,
  * ../shared/platform.md). Then one look, armed, and the sleep. 0: do not sleep.
+ * The spell is over until an answer or an event: a wake-up for a timer
+ * alone (the data plane's every 5 ms) polls nothing while a function runs on.
  */
 static int before_sleep(struct sure_http_server *s, int ms)
 {
@@ -375,8 +377,9 @@ static int before_sleep(struct sure_http_server *s, int ms)
 			s->poll_until_ns = s->now_ns + IDLE_POLL_NS;
 		if (s->now_ns < s->poll_until_ns)
 			return 0;
+	} else {
+		s->poll_until_ns = 0;
 	}
-	s->poll_until_ns = 0;
 	return s->cfg.ops->idle(s->cfg.ctx, 1) > 0 ? 0 : ms;
 }
 
