@@ -271,11 +271,21 @@ export class ChainRuntime {
   #timeout(slot: number): void {
     const p = this.#pending.get(slot);
     if (!p) return;
+    if (!p.timedOut) this.errors.timeout++;
     p.timedOut = true;
-    this.errors.timeout++;
     const index = this.chain.locate(slot);
     const step = index >= 0 && index < this.#steps.length ? this.#steps[index] : undefined;
-    if (step?.vm && !step.restarting && !this.chain.queued(slot)) {
+    const queued = this.chain.queued(slot);
+    if (step?.restarting && !queued) {
+      // Taken by its step while that restarts: the new instance runs, and
+      // takes what waited in its ring, before start() returns, so it may be
+      // the one running this request. Freeing the slot would not stop it (a
+      // handler that loops would then hold the step for good): decide again
+      // once the restart is done.
+      void step.restarting.then(() => this.#timeout(slot));
+      return;
+    }
+    if (step?.vm && !queued) {
       this.logger("warn", "chain request timed out: restarting its step", {
         chain: this.name,
         function: step.fn,
@@ -284,8 +294,8 @@ export class ChainRuntime {
       this.#restart(step);
       return; // its failure completion answers the request
     }
-    // Nobody can answer it now (lost between steps, or its step is down or
-    // restarting): answer now and take the slot back. Freeing bumps the slot's
+    // Nobody can answer it now (lost between steps, or its step is down, or
+    // it is still queued): answer now and take the slot back. Freeing bumps the slot's
     // generation, so a descriptor still queued for it is dropped as stale.
     this.#pending.delete(slot);
     p.reject(new FunctionTimeoutError(this.name, this.spec.timeout));
