@@ -179,6 +179,37 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "chains: a hand-off goes on while the step that made it runs a long request next",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      await deployFunction(node, "faulty", await faultyImage(), 5000);
+      await chain(node, { name: "pipe", steps: ["faulty", "echo"], timeout: 3000 });
+      assert.equal((await invoke(node, "pipe", "warm")).status, 200);
+      // Where the steps share one CPU (two cores: the node gives the vCPUs
+      // one), step 0 rings no WAKE for its hand-offs and the host wakes echo
+      // when step 0 sleeps. Here step 0 takes `hi` between two busy requests
+      // and does not sleep for 400 ms after it: `hi` must not wait for that.
+      const first = invoke(node, "pipe", "busy:100");
+      await new Promise((r) => setTimeout(r, 20));
+      const t0 = performance.now();
+      const hi = invoke(node, "pipe", "hi").then((r) => ({ ...r, ms: performance.now() - t0 }));
+      await new Promise((r) => setTimeout(r, 20));
+      const long = invoke(node, "pipe", "busy:400").then((r) => ({
+        ...r,
+        ms: performance.now() - t0,
+      }));
+      const [a, b, c] = await Promise.all([first, hi, long]);
+      assert.deepEqual([a.status, b.status, c.status], [200, 200, 200]);
+      assert.equal(text(b.bytes), "hi");
+      assert.ok(c.ms >= 400, `busy:400 took ${c.ms} ms`);
+      assert.ok(b.ms < 300, `hi took ${b.ms} ms, behind the long request (done at ${c.ms} ms)`);
+      await assertPoolFull(node, "pipe");
+    });
+  },
+});
+
 /** CPU time (ms) of this process's threads whose name starts with prefix, by thread id. */
 function threadCpuMs(prefix: string): Map<string, number> {
   const out = new Map<string, number>();

@@ -248,6 +248,13 @@ struct sure_ctrl {
 	 * default (50 us); SURE_SPIN_FOREVER: it never sleeps (latency mode: a
 	 * hand-off then costs no wake-up, and the step holds its CPU). */
 	uint32_t spin_us;
+	/* Written by the host once, before the vCPU first runs: 1 when the
+	 * chain's steps all share one CPU. A hand-off to another step then rings
+	 * no WAKE (an exit, ~24 us under PVM): that step could not run before
+	 * this one leaves the CPU anyway, and the host wakes it when this one
+	 * sleeps or stops (chain_step.c). Ignored while spin_us is
+	 * SURE_SPIN_FOREVER (the step then never sleeps). */
+	uint32_t defer_wake;
 
 	/* written by the host once, before the vCPU first runs */
 	_Alignas(SURE_CACHELINE) uint64_t req_head_gva; /* SURE_REQ_HEAD_CAP bytes (unused by chain steps) */

@@ -55,6 +55,8 @@ struct sure_chain_seat {
 	 * since when it was seen awake with nothing to do (0: it was not). */
 	int slept;
 	uint64_t idle_since_ns;
+	/* What its instance was told in sure_ctrl.defer_wake (the host's copy). */
+	uint32_t defer_wake;
 	/* The pool as this step's page tables show it (sure_chain_abi.h). */
 	struct sure_view views[SURE_CHAIN_MAX_VIEWS];
 	uint32_t nviews;
@@ -229,6 +231,10 @@ void sure_chain_holders(struct sure_chain *c);
 void sure_chain_seat_fold(struct sure_chain_seat *seat);
 
 /* ---- chain_step.c ---- */
+
+/* Wakes every step that sleeps while work waits in its rings (hand-offs
+ * whose WAKE was deferred, sure_ctrl.defer_wake). No lock needed. */
+void sure_chain_wake_deferred(struct sure_chain *c);
 
 /* Stops the instances of the steps in mask (bit i: step i) as protocol
  * breakers. Takes seat_lock; call with `lock` released. */

@@ -225,9 +225,12 @@ SURE_API int sure_chain_wait(struct sure_chain *c, struct sure_completion *out, 
 		if (n == 0) {
 			struct pollfd p = { .fd = c->wake_fd[SURE_NODE_GW], .events = POLLIN };
 			uint64_t ms = (deadline - now + 999999) / 1000000;
-			/* Steps with deadlines: look at their queues every few ms. */
-			if (__atomic_load_n(&c->deadlines, __ATOMIC_RELAXED) && ms > 5)
+			/* Steps with deadlines: look at their queues every few ms;
+			 * and so at hand-offs whose WAKE was deferred. */
+			if ((__atomic_load_n(&c->deadlines, __ATOMIC_RELAXED) || c->seat[0].defer_wake) &&
+			    ms > 5)
 				ms = 5;
+			sure_chain_wake_deferred(c);
 			poll(&p, 1, (int)ms);
 			sure_chain_drain_fd(c->wake_fd[SURE_NODE_GW]);
 		}

@@ -92,6 +92,8 @@ static void fill_ctrl(void *p, struct sure_ctrl *ctrl)
 	ctrl->chain_step = seat->step;
 	/* 0: the guest's 50 us, worth it when each step can have a CPU. */
 	ctrl->spin_us = sure_vcpu_cpu_count() >= seat->chain->nsteps ? 0 : SHARED_SPIN_US;
+	seat->defer_wake = sure_vcpu_cpu_count() == 1 && seat->chain->nsteps > 1;
+	ctrl->defer_wake = seat->defer_wake;
 }
 
 /* Lets the guests of vm_fd ring WAKE inside KVM (best effort: else it is an exit). */
@@ -126,6 +128,16 @@ int sure_chain_step_has_work(struct sure_chain *c, uint32_t step)
 	return 0;
 }
 
+/* Wakes the steps that sleep with work waiting in their rings: the hand-offs
+ * whose WAKE a producer deferred (sure_ctrl.defer_wake). Any step's, so a
+ * step that lies about its rings only wakes its own consumers. */
+void sure_chain_wake_deferred(struct sure_chain *c)
+{
+	for (uint32_t s = 0; s < c->nsteps; s++)
+		if (sure_load(&c->sleeping[s]) && sure_chain_step_has_work(c, s))
+			sure_chain_kick(c, s);
+}
+
 /* SLEEP: wait on the step's eventfd until one of its rings has work or it dies. */
 static void step_sleep(struct sure_instance *inst)
 {
@@ -133,6 +145,8 @@ static void step_sleep(struct sure_instance *inst)
 	struct sure_chain *c = seat->chain;
 	uint32_t step = seat->step;
 
+	if (seat->defer_wake)
+		sure_chain_wake_deferred(c); /* what this step handed on meanwhile */
 	/* The host checks the rings itself: a guest that lies only hurts itself. */
 	for (;;) {
 		sure_store(&c->sleeping[step], 1);
@@ -170,6 +184,7 @@ static void step_stopped(struct sure_instance *inst)
 		    !c->scan_queued[s])
 			sure_chain_fail_slot(c, s, SURE_CE_FAULT, (uint16_t)seat->step, 502);
 	pthread_mutex_unlock(&c->lock);
+	sure_chain_wake_deferred(c);
 	sure_chain_kick(c, SURE_NODE_GW);
 }
 

@@ -466,9 +466,10 @@ static int idle(void *ctx, int arm)
 
 	pthread_mutex_lock(&dp->lock);
 	int any = look_busy(dp, arm);
-	int outstanding = dp->busy != NULL;
+	int chains = sure_dp_chains_idle(dp, arm);
+	int outstanding = dp->busy != NULL || chains == 0;
 	pthread_mutex_unlock(&dp->lock);
-	return any ? 1 : outstanding || arm ? 0 : -1;
+	return any || chains > 0 ? 1 : outstanding || arm ? 0 : -1;
 }
 
 const struct sure_http_ops sure_dp_ops = {

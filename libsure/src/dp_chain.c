@@ -259,16 +259,19 @@ static void complete(struct sure_dataplane *dp, struct dp_chain *dc, const struc
 	sure_dp_chain_answer(dp, dc, q, cp);
 }
 
-static void collect(struct sure_dataplane *dp, struct dp_chain *dc)
+/* Every hand-back to the gateway is finished: how many there were. */
+static uint32_t collect(struct sure_dataplane *dp, struct dp_chain *dc)
 {
 	struct sure_completion done[COLLECT_BATCH];
-	uint32_t n;
+	uint32_t n, all = 0;
 
 	do {
 		n = sure_chain_collect(dc->c, done, COLLECT_BATCH);
 		for (uint32_t k = 0; k < n; k++)
 			complete(dp, dc, &done[k]);
+		all += n;
 	} while (n == COLLECT_BATCH);
+	return all;
 }
 
 void sure_dp_on_chains(void *arg)
@@ -319,6 +322,9 @@ void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns)
 				step_down(dp, dc, NULL, s, -EBUSY, 0);
 		if (!dc->inflight)
 			continue;
+		/* Hand-offs whose WAKE was deferred, from a step that has not slept
+		 * since (a slow handler after a quick one): woken within a tick. */
+		sure_chain_wake_deferred(dc->c);
 		collect(dp, dc);
 		for (uint32_t r = 0; r < dc->c->nsteps; r++)
 			if (dc->remote & (1u << r))
@@ -360,19 +366,64 @@ void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns)
 
 /* ---- the control plane's calls (libsure.h) ---- */
 
-/* The nodes the data plane consumes for (the gateway, the steps other nodes
- * run) say they always sleep, so that every push to them rings. */
+/* The nodes the data plane consumes for: the gateway, the steps other nodes run. */
+static int consumed(const struct dp_chain *dc, uint32_t n)
+{
+	return n == SURE_NODE_GW || (n < dc->c->nsteps && (dc->remote & (1u << n)));
+}
+
+/* Those nodes say they sleep, so that every push to them rings (except
+ * while the server polls them, sure_dp_chains_idle). */
 static void gateway_sleeps(struct dp_chain *dc, uint32_t on)
 {
 	struct sure_chain *c = dc->c;
 
 	for (uint32_t n = 0; n < SURE_NODES; n++) {
-		if (n != SURE_NODE_GW && !(n < c->nsteps && (dc->remote & (1u << n))))
+		if (!consumed(dc, n))
 			continue;
 		sure_store(&c->sleeping[n], on);
 		sure_store(&c->nodes[n].sleeping, on);
 	}
 	sure_fence();
+}
+
+/* A new sleep of each of them, counted before their flags go up: a step
+ * that saw them awake and did not ring rings for this one. */
+static void count_sleep(struct dp_chain *dc)
+{
+	for (uint32_t n = 0; n < SURE_NODES; n++)
+		if (consumed(dc, n))
+			sure_chain_sleeps(dc->c, n);
+}
+
+/* Polling (arm 0) is what the server does between rounds for up to
+ * IDLE_POLL_NS: the steps then hand back without a doorbell, which is an
+ * exit for them (~24 us from a guest under PVM, ../shared/platform.md) and a
+ * wake-up for this thread. Arming is Dekker with the step's push
+ * (gate_chain.c): a new sleep counted, the flags raised, a fence, a look. */
+int sure_dp_chains_idle(struct sure_dataplane *dp, int arm)
+{
+	int any = 0, outstanding = 0;
+
+	for (struct dp_chain *dc = dp->chains; dc; dc = dc->next) {
+		if (!dc->inflight && !dc->awake)
+			continue;
+		if (arm && dc->awake) {
+			count_sleep(dc);
+			gateway_sleeps(dc, 1);
+			dc->awake = 0;
+		} else if (!arm && !dc->awake) {
+			gateway_sleeps(dc, 0);
+			dc->awake = 1;
+		}
+		uint32_t n = collect(dp, dc);
+		for (uint32_t r = 0; r < dc->c->nsteps; r++)
+			if (dc->remote & (1u << r))
+				n += sure_dp_hop_collect(dp, dc, r);
+		any |= n > 0;
+		outstanding |= dc->inflight > 0;
+	}
+	return any ? 1 : outstanding ? 0 : -1;
 }
 
 /* The doorbells of those nodes in (add) or out of the data plane's epoll set. */
@@ -381,19 +432,15 @@ static int watch_nodes(struct sure_dataplane *dp, struct dp_chain *dc, int op)
 	struct sure_chain *c = dc->c;
 
 	for (uint32_t n = 0; n < SURE_NODES; n++) {
-		uint64_t tag;
-		if (n == SURE_NODE_GW)
-			tag = 0;
-		else if (n < c->nsteps && (dc->remote & (1u << n)))
-			tag = (uint64_t)(n + 1) << 32;
-		else
+		if (!consumed(dc, n))
 			continue;
+		uint64_t tag = n == SURE_NODE_GW ? 0 : (uint64_t)(n + 1) << 32;
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag | dc->id };
 		if (epoll_ctl(dp->chain_ep, op, c->wake_fd[n], op == EPOLL_CTL_DEL ? NULL : &ev) < 0 &&
 		    op == EPOLL_CTL_ADD) {
 			int e = -errno;
 			for (uint32_t k = 0; k < n; k++)
-				if (k == SURE_NODE_GW || (k < c->nsteps && (dc->remote & (1u << k))))
+				if (consumed(dc, k))
 					epoll_ctl(dp->chain_ep, EPOLL_CTL_DEL, c->wake_fd[k], NULL);
 			return e;
 		}

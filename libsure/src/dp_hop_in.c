@@ -86,13 +86,14 @@ static void answer_next(struct sure_dataplane *dp, struct dp_chain *dc, struct d
 	sure_chain_free(c, cp->slot);
 }
 
-void sure_dp_hop_collect(struct sure_dataplane *dp, struct dp_chain *dc, uint32_t node)
+uint32_t sure_dp_hop_collect(struct sure_dataplane *dp, struct dp_chain *dc, uint32_t node)
 {
 	struct sure_completion done[64];
-	uint32_t n;
+	uint32_t n, all = 0;
 
 	do {
 		n = sure_chain_collect_for(dc->c, node, done, 64);
+		all += n;
 		for (uint32_t k = 0; k < n; k++) {
 			struct sure_completion *cp = &done[k];
 			struct dp_req *q = dc->slot_req[cp->slot];
@@ -119,6 +120,7 @@ void sure_dp_hop_collect(struct sure_dataplane *dp, struct dp_chain *dc, uint32_
 			sure_dp_hop_start(dp, dc, q, cp, node, trace);
 		}
 	} while (n == 64);
+	return all;
 }
 
 static int from_peer(const struct dp_chain *dc, const struct sockaddr *sa)

@@ -98,6 +98,7 @@ struct dp_route {
 struct dp_chain {
 	uint32_t id;
 	uint8_t closing; /* takes no new requests */
+	uint8_t awake; /* its consumed nodes say they are awake (sure_dp_chains_idle) */
 	struct sure_chain *c;
 	struct dp_route *route;
 	struct sure_chain_route_config cfg;
@@ -245,6 +246,12 @@ int sure_dp_chain_cancel(struct sure_dataplane *dp, const uint8_t *body);
 void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns);
 /* The server's thread: a chain's gateway doorbell rang. */
 void sure_dp_on_chains(void *arg);
+/* The server has nothing else to do (dispatch.c idle): a look at the rings
+ * the data plane consumes. While requests are in a chain its gateway says it
+ * is awake, so hand-backs ring no doorbell; arm: it says it sleeps again,
+ * then one more look. 1: something was handed back; 0: requests are still in
+ * chains; -1: none are. `lock` held. */
+int sure_dp_chains_idle(struct sure_dataplane *dp, int arm);
 /* dp stopped: forgets every chain (the server is gone). */
 void sure_dp_chains_free(struct sure_dataplane *dp);
 
@@ -260,8 +267,8 @@ int sure_dp_hop_attach(struct dp_chain *dc, char *err, size_t errcap);
 /* run() of a hop another node sent (x-sure-hop): 1 if it was one (handled). */
 int sure_dp_hop_in(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req *q,
 		   uint32_t slot);
-/* Hand-offs to the steps other nodes run: collected and sent on. */
-void sure_dp_hop_collect(struct sure_dataplane *dp, struct dp_chain *dc, uint32_t node);
+/* Hand-offs to the steps other nodes run: collected and sent on (how many). */
+uint32_t sure_dp_hop_collect(struct sure_dataplane *dp, struct dp_chain *dc, uint32_t node);
 /* The server's thread: a hop socket is ready. */
 void sure_dp_on_hops(void *arg);
 /* q leaves (timeout, release): its hop in progress is dropped. */
