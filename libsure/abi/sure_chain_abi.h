@@ -117,7 +117,10 @@ struct sure_ring {
  * other nodes' steps': only by the host). */
 struct sure_node_state {
 	_Alignas(4096) volatile uint32_t sleeping; /* 1: the node sleeps; producers ring WAKE */
-	uint32_t pad;
+	/* 1: the host consumes this node's rings (the gateway, a step another
+	 * node runs), on a CPU of its own: a hand-off to it rings WAKE at once
+	 * even where steps defer their rings (sure_ctrl.defer_wake). */
+	volatile uint32_t host;
 	/* Counts the node's sleeps, raised before each sleeping = 1 (and by the
 	 * host each time it wakes for an always-sleeping node): a producer rings
 	 * WAKE once per sleep, not once per hand-off, since each ring is an exit. */

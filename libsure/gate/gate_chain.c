@@ -136,7 +136,8 @@ static void push(uint32_t next, struct sure_desc *d)
 	__atomic_store_n(&c->chain.handoffs, c->chain.handoffs + 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
 	if (next != SURE_NODE_GW && __atomic_load_n(&c->defer_wake, __ATOMIC_RELAXED) &&
-	    __atomic_load_n(&c->spin_us, __ATOMIC_RELAXED) != SURE_SPIN_FOREVER)
+	    __atomic_load_n(&c->spin_us, __ATOMIC_RELAXED) != SURE_SPIN_FOREVER &&
+	    !__atomic_load_n(&node(next)->host, __ATOMIC_RELAXED))
 		return; /* the host wakes next when this step sleeps (sure_abi.h) */
 	/* Dekker with the consumer's sleep: it counts the sleep, sets sleeping,
 	 * fences, looks at the ring; we publish, fence, look at sleeping. One

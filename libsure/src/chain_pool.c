@@ -97,6 +97,7 @@ static int layout(struct sure_chain *c, char *err, size_t errcap)
 	c->heads = c->pool.map + head_off;
 	c->m = (struct sure_chain_meta *)c->meta.map;
 	c->hdr->magic = SURE_POOL_MAGIC;
+	c->nodes[SURE_NODE_GW].host = 1; /* hand-offs to it ring at once (sure_chain_abi.h) */
 	c->m->magic = SURE_META_MAGIC;
 	c->m->nsteps = c->nsteps;
 	c->m->nslots = c->nslots;

@@ -387,6 +387,15 @@ static void gateway_sleeps(struct dp_chain *dc, uint32_t on)
 	sure_fence();
 }
 
+/* Whether steps ring those nodes at once (sure_node_state.host): while the
+ * chain is attached, yes; the gateway always is the host's. */
+static void host_consumes(struct dp_chain *dc, uint32_t on)
+{
+	for (uint32_t n = 0; n < SURE_NODES; n++)
+		if (consumed(dc, n))
+			sure_store(&dc->c->nodes[n].host, on || n == SURE_NODE_GW);
+}
+
 /* A new sleep of each of them, counted before their flags go up: a step
  * that saw them awake and did not ring rings for this one. */
 static void count_sleep(struct dp_chain *dc)
@@ -421,7 +430,8 @@ int sure_dp_chains_idle(struct sure_dataplane *dp, int arm)
 			if (dc->remote & (1u << r))
 				n += sure_dp_hop_collect(dp, dc, r);
 		any |= n > 0;
-		outstanding |= dc->inflight > 0;
+		/* One that is out on a hop comes back on its socket, not a ring. */
+		outstanding |= dc->inflight > dc->away;
 	}
 	return any ? 1 : outstanding ? 0 : -1;
 }
@@ -500,6 +510,7 @@ SURE_API int sure_dataplane_attach_chain(struct sure_dataplane *dp, struct sure_
 	dc->route->chain = dc;
 	dc->next = dp->chains;
 	dp->chains = dc;
+	host_consumes(dc, 1);
 	gateway_sleeps(dc, 1);
 	pthread_mutex_unlock(&dp->lock);
 	return (int)dc->id;
@@ -549,6 +560,7 @@ SURE_API int sure_dataplane_release_chain(struct sure_dataplane *dp, uint32_t id
 			q->chain = NULL;
 	watch_nodes(dp, dc, EPOLL_CTL_DEL);
 	gateway_sleeps(dc, 0);
+	host_consumes(dc, 0);
 	if (dc->route->chain == dc) {
 		dc->route->chain = NULL;
 		dc->route->live = 0;
@@ -591,6 +603,7 @@ void sure_dp_chains_free(struct sure_dataplane *dp)
 			if (q->chain == dc)
 				q->chain = NULL;
 		gateway_sleeps(dc, 0);
+		host_consumes(dc, 0);
 		free(dc->slot_req);
 		free(dc->reserved);
 		free(dc);

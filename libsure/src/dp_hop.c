@@ -86,8 +86,10 @@ static void hop_end(struct sure_dataplane *dp, struct dp_hop *h)
 {
 	if (h->state == HOP_DEAD)
 		return;
-	if (h->q && h->q->hop == h)
+	if (h->q && h->q->hop == h) {
 		h->q->hop = NULL;
+		h->dc->away--;
+	}
 	h->q = NULL;
 	hop_close_sock(dp, h);
 	h->state = HOP_DEAD;
@@ -192,6 +194,7 @@ void sure_dp_hop_start(struct sure_dataplane *dp, struct dp_chain *dc, struct dp
 	h->next = dp->hops;
 	dp->hops = h;
 	q->hop = h;
+	dc->away++;
 	dp->hops_out++;
 	if (h->state == HOP_SEND) /* kept open: writable now, and the Z-stack says nothing */
 		hop_send(dp, h);

@@ -105,6 +105,7 @@ struct dp_chain {
 	struct dp_req **slot_req; /* per slot: the request in the chain, or NULL */
 	uint8_t *reserved; /* per slot: a body is being received into it */
 	uint32_t nslots, inflight, nreserved;
+	uint32_t away; /* of those in flight, how many are out on a hop to another node */
 	uint64_t requests;
 	uint32_t remote; /* steps another node runs (bit per step) */
 	struct sockaddr_in peer[SURE_CHAIN_MAX_STEPS]; /* for each remote step */
