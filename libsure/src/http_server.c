@@ -30,7 +30,6 @@
 #define EVENTS 64
 /* How long the loop polls a guest it waits for before it sleeps (a little
  * less than what the guest's wake-up call would cost it). */
-#define IDLE_POLL_NS (30ull * 1000)
 #define ACCEPTS_PER_EVENT 64
 /* How long a stopping server waits for cancelled operations to come back. */
 #define LIMBO_WAIT_NS (1000ull * 1000000)
@@ -358,7 +357,7 @@ static int wait_ms(struct sure_http_server *s)
 /*
  * Nothing to handle: ms is how long the loop would sleep. First the owner is
  * polled (a non-blocking round in between, for the sockets) for up to
- * IDLE_POLL_NS while it has something outstanding: a guest answering within
+ * as long as it says while it has something outstanding: a guest answering within
  * that then costs no exit for its wake-up call (NOTIFY: ~65 us under PVM,
  * ../shared/platform.md). Then one look, armed, and the sleep. 0: do not sleep.
  * The spell is over until an answer or an event: a wake-up for a timer
@@ -366,7 +365,8 @@ static int wait_ms(struct sure_http_server *s)
  */
 static int before_sleep(struct sure_http_server *s, int ms)
 {
-	int r = s->cfg.ops->idle(s->cfg.ctx, 0);
+	uint64_t poll_ns = 0;
+	int r = s->cfg.ops->idle(s->cfg.ctx, 0, &poll_ns);
 
 	if (r > 0) {
 		s->poll_until_ns = 0;
@@ -374,13 +374,13 @@ static int before_sleep(struct sure_http_server *s, int ms)
 	}
 	if (r == 0) {
 		if (s->poll_until_ns == 0)
-			s->poll_until_ns = s->now_ns + IDLE_POLL_NS;
+			s->poll_until_ns = s->now_ns + poll_ns;
 		if (s->now_ns < s->poll_until_ns)
 			return 0;
 	} else {
 		s->poll_until_ns = 0;
 	}
-	return s->cfg.ops->idle(s->cfg.ctx, 1) > 0 ? 0 : ms;
+	return s->cfg.ops->idle(s->cfg.ctx, 1, &poll_ns) > 0 ? 0 : ms;
 }
 
 static void *loop(void *arg)

@@ -117,10 +117,12 @@ struct sure_http_ops {
 	 * answered something, so the server does not wait this round.
 	 * arm 0: the server polls for a while before it sleeps (a wake-up
 	 * costs a guest an exit): 0 means something is still outstanding and
-	 * worth polling for, < 0 that nothing is. arm 1: the server is about to
-	 * sleep; the owner arranges to be woken for what comes after this look.
+	 * worth polling for, for up to *poll_ns from the first such look (the
+	 * owner knows how soon its answers come), < 0 that nothing is. arm 1:
+	 * the server is about to sleep; the owner arranges to be woken for what
+	 * comes after this look.
 	 */
-	int (*idle)(void *ctx, int arm);
+	int (*idle)(void *ctx, int arm, uint64_t *poll_ns);
 };
 
 enum { SURE_HTTP_IO_EPOLL = 0, SURE_HTTP_IO_URING = 1 };

@@ -211,11 +211,12 @@ static void slow_tick(void *arg, uint64_t now)
  * answered (1); R_IDLE's are outstanding (0) but wait for the armed call;
  * else nothing is (-1). About to sleep (arm 1): R_IDLE's are answered now
  * (so the server must not sleep: 1). */
-static int idle(void *ctx, int arm)
+static int idle(void *ctx, int arm, uint64_t *poll_ns)
 {
 	int any = 0;
 
 	(void)ctx;
+	*poll_ns = 30000;
 	if (!arm) {
 		n_polls++;
 		while (poll_done < poll_n) {
