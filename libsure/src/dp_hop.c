@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,16 +163,41 @@ static int hop_reuse(struct sure_dataplane *dp, struct dp_hop *h)
 	return 1;
 }
 
+/* Ended hops kept for the next ones, with their head buffers: a hop then
+ * allocates nothing (each is ~26 KiB, and calloc zeroed it all). */
+#define HOP_SPARE_MAX 64u
+
+/* A hop with its fields zeroed (not its input buffer, which in_len says is
+ * empty), from the spares if there is one. NULL: out of memory. */
+static struct dp_hop *hop_new(struct sure_dataplane *dp)
+{
+	struct dp_hop *h = dp->hop_spare;
+
+	if (!h) {
+		h = calloc(1, sizeof(*h));
+		if (h && !(h->out = malloc(DP_HOP_OUT_CAP))) {
+			free(h);
+			h = NULL;
+		}
+		return h;
+	}
+	dp->hop_spare = h->next;
+	dp->nhop_spare--;
+	char *out = h->out;
+	memset(h, 0, offsetof(struct dp_hop, in));
+	h->out = out;
+	return h;
+}
+
 /* The origin sends q (its slot's bytes) to the node that runs step `to`. */
 void sure_dp_hop_start(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req *q,
 		       const struct sure_completion *cp, uint32_t to, const uint8_t *trace)
 {
-	struct dp_hop *h = calloc(1, sizeof(*h));
+	struct dp_hop *h = hop_new(dp);
 	const char *why = "cannot be reached: out of memory";
 
 	if (!h)
 		goto fail;
-	h->out = malloc(DP_HOP_OUT_CAP);
 	h->fd = -1;
 	h->dp = dp;
 	h->dc = dc;
@@ -183,8 +209,6 @@ void sure_dp_hop_start(struct sure_dataplane *dp, struct dp_chain *dc, struct dp
 	h->body_len = cp->len;
 	h->dst = extent0(dc, cp->slot);
 	h->dst_cap = sure_chain_extent_bytes(dc->c, cp->slot);
-	if (!h->out)
-		goto fail;
 	if (sure_dp_hop_build_request(h, q, cp, to, trace) < 0) {
 		why = "cannot take it: the request's head is too large to pass on";
 		goto fail;
@@ -201,8 +225,9 @@ void sure_dp_hop_start(struct sure_dataplane *dp, struct dp_chain *dc, struct dp
 	return;
 fail:
 	if (h) {
-		free(h->out);
-		free(h);
+		h->next = dp->hop_spare;
+		dp->hop_spare = h;
+		dp->nhop_spare++;
 	}
 	unreachable(dp, dc, q, cp->slot, to, why);
 }
@@ -443,7 +468,7 @@ static void hop_ready(struct sure_dataplane *dp, struct dp_hop *h, uint32_t even
 		hop_read(dp, h);
 }
 
-/* Frees the hops that ended. */
+/* Takes the hops that ended off the list: kept as spares, or freed. */
 static void sweep(struct sure_dataplane *dp)
 {
 	for (struct dp_hop **pp = &dp->hops, *h; (h = *pp);) {
@@ -452,8 +477,14 @@ static void sweep(struct sure_dataplane *dp)
 			continue;
 		}
 		*pp = h->next;
-		free(h->out);
-		free(h);
+		if (dp->nhop_spare < HOP_SPARE_MAX) {
+			h->next = dp->hop_spare;
+			dp->hop_spare = h;
+			dp->nhop_spare++;
+		} else {
+			free(h->out);
+			free(h);
+		}
 	}
 }
 
@@ -510,4 +541,11 @@ void sure_dp_hops_free(struct sure_dataplane *dp)
 	for (struct dp_hop *h = dp->hops; h; h = h->next)
 		hop_end(dp, h);
 	sweep(dp);
+	while (dp->hop_spare) {
+		struct dp_hop *h = dp->hop_spare;
+		dp->hop_spare = h->next;
+		free(h->out);
+		free(h);
+	}
+	dp->nhop_spare = 0;
 }

@@ -144,6 +144,8 @@ struct sure_dataplane {
 	int chain_ep; /* epoll set of the attached chains' gateway doorbells */
 	int hop_ep; /* epoll set of the outbound hops' sockets */
 	struct dp_hop *hops; /* outbound hops in progress */
+	struct dp_hop *hop_spare; /* ended ones kept for the next (dp_hop.c: no allocation per hop) */
+	uint32_t nhop_spare;
 	/* Connections to other nodes kept open after a hop's answer, for the
 	 * next hop there (dp_hop_idle.c): newest last. */
 	struct dp_hop_idle {
