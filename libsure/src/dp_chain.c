@@ -406,9 +406,9 @@ static void count_sleep(struct dp_chain *dc)
 }
 
 /* Polling (arm 0) is what the server does between rounds for up to
- * IDLE_POLL_NS: the steps then hand back without a doorbell, which is an
- * exit for them (~24 us from a guest under PVM, ../shared/platform.md) and a
- * wake-up for this thread. Arming is Dekker with the step's push
+ * POLL_CHAIN_NS (dispatch.c): the steps then hand back without a doorbell,
+ * which is an exit for them (~24 us from a guest under PVM,
+ * ../shared/platform.md) and a wake-up for this thread. Arming is Dekker with the step's push
  * (gate_chain.c): a new sleep counted, the flags raised, a fence, a look. */
 int sure_dp_chains_idle(struct sure_dataplane *dp, int arm)
 {
