@@ -356,9 +356,10 @@ static int wait_ms(struct sure_http_server *s)
 
 /*
  * Nothing to handle: ms is how long the loop would sleep. First the owner is
- * polled (a non-blocking round in between, for the sockets) for up to
- * as long as it says while it has something outstanding: a guest answering within
- * that then costs no exit for its wake-up call (NOTIFY: ~65 us under PVM,
+ * polled (a non-blocking round in between, for the sockets), while it has
+ * something outstanding, for as long as it says its answers are worth
+ * waiting for: a guest answering within that then costs no exit for its
+ * wake-up call (NOTIFY: ~65 us under PVM,
  * ../shared/platform.md). Then one look, armed, and the sleep. 0: do not sleep.
  * The spell is over until an answer or an event: a wake-up for a timer
  * alone (the data plane's every 5 ms) polls nothing while a function runs on.
