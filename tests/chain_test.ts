@@ -28,6 +28,12 @@ import { assertPoolFull, chain, invoke, stats, text } from "./chain_helpers.ts";
 const viaDataplane = (Deno.env.get("SURE_DATAPLANE") ?? "sockets") === "sockets";
 const nodeCopies = (bytes: number) => viaDataplane ? 0 : bytes;
 
+/** Deploys the `faulty` fixture (5 s timeout) and makes the chain spec names. */
+async function faultyChain(node: TestNode, spec: Record<string, unknown>) {
+  await deployFunction(node, "faulty", await faultyImage(), 5000);
+  await chain(node, spec);
+}
+
 async function withNode(fn: (node: TestNode) => Promise<void>) {
   const node = await startTestNode();
   try {
@@ -117,8 +123,7 @@ Deno.test({
   ignore: !hasKvm,
   async fn() {
     await withNode(async (node) => {
-      await deployFunction(node, "faulty", await faultyImage(), 5000);
-      await chain(node, { name: "crashy", steps: ["echo", "faulty", "upper"] });
+      await faultyChain(node, { name: "crashy", steps: ["echo", "faulty", "upper"] });
       assert.equal(text((await invoke(node, "crashy", "fine")).bytes), "FINE");
       const r = await invoke(node, "crashy", "null");
       assert.equal(r.status, 502);
@@ -142,8 +147,7 @@ Deno.test({
   ignore: !hasKvm,
   async fn() {
     await withNode(async (node) => {
-      await deployFunction(node, "faulty", await faultyImage(), 5000);
-      await chain(node, { name: "slow", steps: ["faulty", "echo"], timeout: 300 });
+      await faultyChain(node, { name: "slow", steps: ["faulty", "echo"], timeout: 300 });
       const t0 = performance.now();
       const r = await invoke(node, "slow", "loop");
       assert.equal(r.status, 504, text(r.bytes));
@@ -161,8 +165,7 @@ Deno.test({
   ignore: !hasKvm,
   async fn() {
     await withNode(async (node) => {
-      await deployFunction(node, "faulty", await faultyImage(), 5000);
-      await chain(node, { name: "queue", steps: ["faulty", "echo"], timeout: 1500 });
+      await faultyChain(node, { name: "queue", steps: ["faulty", "echo"], timeout: 1500 });
       // Step 0 spins on the first request; the next three wait in its ring
       // behind it, untaken, when its timeout stops the step.
       const stuck = invoke(node, "queue", "loop");
@@ -184,8 +187,7 @@ Deno.test({
   ignore: !hasKvm,
   async fn() {
     await withNode(async (node) => {
-      await deployFunction(node, "faulty", await faultyImage(), 5000);
-      await chain(node, { name: "pipe", steps: ["faulty", "echo"], timeout: 3000 });
+      await faultyChain(node, { name: "pipe", steps: ["faulty", "echo"], timeout: 3000 });
       assert.equal((await invoke(node, "pipe", "warm")).status, 200);
       // Where the steps share one CPU (two cores: the node gives the vCPUs
       // one), step 0 rings no WAKE for its hand-offs and the host wakes echo
@@ -255,9 +257,8 @@ Deno.test({
   ignore: !hasKvm,
   async fn() {
     await withNode(async (node) => {
-      await deployFunction(node, "faulty", await faultyImage(), 5000);
       // 16 buffers = 8 requests in flight; the first loops and holds the rest behind it.
-      await chain(node, {
+      await faultyChain(node, {
         name: "tiny",
         steps: ["faulty"],
         pool: { buffers: 16, bufferSize: 4096 },

@@ -91,8 +91,9 @@ static void fill_ctrl(void *p, struct sure_ctrl *ctrl)
 	ctrl->chain_meta_gva = SURE_META_GPA;
 	ctrl->chain_step = seat->step;
 	/* 0: the guest's 50 us, worth it when each step can have a CPU. */
-	ctrl->spin_us = sure_vcpu_cpu_count() >= seat->chain->nsteps ? 0 : SHARED_SPIN_US;
-	seat->defer_wake = sure_vcpu_cpu_count() == 1 && seat->chain->nsteps > 1;
+	uint32_t cpus = sure_vcpu_cpu_count();
+	ctrl->spin_us = cpus >= seat->chain->nsteps ? 0 : SHARED_SPIN_US;
+	seat->defer_wake = cpus == 1 && seat->chain->nsteps > 1;
 	ctrl->defer_wake = seat->defer_wake;
 }
 

@@ -274,6 +274,17 @@ static uint32_t collect(struct sure_dataplane *dp, struct dp_chain *dc)
 	return all;
 }
 
+/* collect(), and the hand-offs to the steps other nodes run: how many in all. */
+static uint32_t collect_all(struct sure_dataplane *dp, struct dp_chain *dc)
+{
+	uint32_t n = collect(dp, dc);
+
+	for (uint32_t r = 0; r < dc->c->nsteps; r++)
+		if (dc->remote & (1u << r))
+			n += sure_dp_hop_collect(dp, dc, r);
+	return n;
+}
+
 void sure_dp_on_chains(void *arg)
 {
 	struct sure_dataplane *dp = arg;
@@ -325,10 +336,7 @@ void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns)
 		/* Hand-offs whose WAKE was deferred, from a step that has not slept
 		 * since (a slow handler after a quick one): woken within a tick. */
 		sure_chain_wake_deferred(dc->c);
-		collect(dp, dc);
-		for (uint32_t r = 0; r < dc->c->nsteps; r++)
-			if (dc->remote & (1u << r))
-				sure_dp_hop_collect(dp, dc, r);
+		collect_all(dp, dc);
 		for (uint32_t s = 0; s < dc->nslots; s++) {
 			struct dp_req *q = dc->slot_req[s];
 			if (!q || now_ns < q->deadline_ns)
@@ -408,8 +416,9 @@ static void count_sleep(struct dp_chain *dc)
 /* Polling (arm 0) is what the server does between rounds for up to
  * POLL_CHAIN_NS (dispatch.c): the steps then hand back without a doorbell,
  * which is an exit for them (~24 us from a guest under PVM,
- * ../shared/platform.md) and a wake-up for this thread. Arming is Dekker with the step's push
- * (gate_chain.c): a new sleep counted, the flags raised, a fence, a look. */
+ * ../shared/platform.md) and a wake-up for this thread. Arming is Dekker
+ * with the step's push (gate_chain.c): a new sleep counted, the flags
+ * raised, a fence, a look. */
 int sure_dp_chains_idle(struct sure_dataplane *dp, int arm)
 {
 	int any = 0, outstanding = 0;
@@ -425,11 +434,7 @@ int sure_dp_chains_idle(struct sure_dataplane *dp, int arm)
 			gateway_sleeps(dc, 0);
 			dc->awake = 1;
 		}
-		uint32_t n = collect(dp, dc);
-		for (uint32_t r = 0; r < dc->c->nsteps; r++)
-			if (dc->remote & (1u << r))
-				n += sure_dp_hop_collect(dp, dc, r);
-		any |= n > 0;
+		any |= collect_all(dp, dc) > 0;
 		/* One that is out on a hop comes back on its socket, not a ring. */
 		outstanding |= dc->inflight > dc->away;
 	}

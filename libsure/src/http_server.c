@@ -28,8 +28,6 @@
 /* A raw head limit past this would make every connection's buffer huge. */
 #define MAX_HEAD_LIMIT (1u << 20)
 #define EVENTS 64
-/* How long the loop polls a guest it waits for before it sleeps (a little
- * less than what the guest's wake-up call would cost it). */
 #define ACCEPTS_PER_EVENT 64
 /* How long a stopping server waits for cancelled operations to come back. */
 #define LIMBO_WAIT_NS (1000ull * 1000000)
@@ -359,8 +357,8 @@ static int wait_ms(struct sure_http_server *s)
  * polled (a non-blocking round in between, for the sockets), while it has
  * something outstanding, for as long as it says its answers are worth
  * waiting for: a guest answering within that then costs no exit for its
- * wake-up call (NOTIFY: ~65 us under PVM,
- * ../shared/platform.md). Then one look, armed, and the sleep. 0: do not sleep.
+ * wake-up call (NOTIFY: ~65 us under PVM, ../shared/platform.md). Then one
+ * look, armed, and the sleep. 0: do not sleep.
  * The spell is over until an answer or an event: a wake-up for a timer
  * alone (the data plane's every 5 ms) polls nothing while a function runs on.
  */
