@@ -6,7 +6,9 @@
 // (the JavaScript side: the event reads, the metrics, the request log):
 //   - events read as they come (linger 0: the node before this bench), and
 //     gathered while the node is busy (linger 5 ms: the default);
-//   - with the request log off (SURE_REQUEST_LOG=0) and on;
+//   - with the request log off (SURE_REQUEST_LOG=0), on as the control
+//     plane writes it (a node with another logger), and on as libsure
+//     writes it (dp_reqlog.c: what a node logging to its console does);
 //   - against libsure's HTTP server alone (tool_http_echo) in the same run.
 // The route is a function with no instance that may not start one and has no
 // queue, so C answers each request at once (503 overloaded) and reports it:
@@ -25,11 +27,15 @@ import { runWrk } from "./lib/wrk.ts";
 const root = new URL("../", import.meta.url).pathname;
 const here = new URL(import.meta.url).pathname;
 
-/** The node side, in a process of its own: `--serve PORT LINGER LOG`. */
-function serve(port: number, lingerMs: number, log: boolean): void {
+/**
+ * The node side, in a process of its own: `--serve PORT LINGER LOG`, LOG 0:
+ * no request log, 1: written by the control plane, c: written by libsure.
+ */
+function serve(port: number, lingerMs: number, log: string): void {
   const link = linkAnsweredInC("x", { port, eventLingerMs: lingerMs });
   const metrics = new NodeMetrics();
-  link.observe(requestMetrics(metrics), ...(log ? [requestLog(consoleLogger)] : []));
+  link.observe(requestMetrics(metrics));
+  if (log !== "0") link.logRequests(requestLog(consoleLogger), log === "c");
   // Count the reads of events (one wake-up of this side each).
   const dp = link.dp;
   const events = dp.events.bind(dp);
@@ -156,6 +162,7 @@ async function main(): Promise<void> {
     ["node, events gathered 5 ms", ["5", "0"], "sure-dataplane"],
     ["node + request log, as they come", ["0", "1"], "sure-dataplane"],
     ["node + request log, gathered 5 ms", ["5", "1"], "sure-dataplane"],
+    ["node + request log in C, gathered", ["5", "c"], "sure-dataplane"],
   ];
   const runs: Row[][] = cases.map(() => []);
   for (let round = 0; round < rounds; round++) {
@@ -188,7 +195,7 @@ async function main(): Promise<void> {
         (Number.isNaN(r.perRead) ? "-" : fmt(r.perRead, 1)).padStart(13),
     );
   }
-  const [alone, asCome, gathered, logCome, logGathered] = rows;
+  const [alone, asCome, gathered, logCome, logGathered, logInC] = rows;
   console.log("ratios (gathered / as they come):");
   console.log(
     `  control plane us/req: ${fmt(gathered.restUs / asCome.restUs)}x without the request log, ` +
@@ -206,10 +213,17 @@ async function main(): Promise<void> {
       fmt(gathered.cpuUs / alone.cpuUs)
     }x gathered (request log off)`,
   );
+  console.log(
+    `request log written by libsure / by the control plane (gathered): control plane us/req ${
+      fmt(logInC.restUs / logGathered.restUs)
+    }x, node cpu us/req ${fmt(logInC.cpuUs / logGathered.cpuUs)}x, throughput ${
+      fmt(logInC.reqPerSec / logGathered.reqPerSec)
+    }x`,
+  );
 }
 
 if (Deno.args[0] === "--serve") {
-  serve(Number(Deno.args[1]), Number(Deno.args[2]), Deno.args[3] === "1");
+  serve(Number(Deno.args[1]), Number(Deno.args[2]), Deno.args[3]);
 } else {
   await main();
 }

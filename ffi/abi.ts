@@ -330,7 +330,7 @@ export const STRUCTS = {
     request_id: 120,
   },
   sure_dataplane_stats: {
-    size: 368,
+    size: 376,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -377,5 +377,6 @@ export const STRUCTS = {
     forwards_refused: 344,
     forward_failures: 352,
     forward_connects: 360,
+    request_log_dropped: 368,
   },
 } as const;

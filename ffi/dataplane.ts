@@ -110,6 +110,8 @@ export interface DataplaneStats {
   copiedIn: number;
   copiedOut: number;
   eventsDropped: number;
+  /** Request log lines the data plane could not write (not flushed in time). */
+  requestLogDropped: number;
   /** Now: waiting for an instance, running on one, in chains, awaiting the control plane. */
   queued: number;
   running: number;
@@ -452,6 +454,7 @@ export class Dataplane {
       copiedIn: s.u64("copied_in"),
       copiedOut: s.u64("copied_out"),
       eventsDropped: s.u64("events_dropped"),
+      requestLogDropped: s.u64("request_log_dropped"),
       queued: s.u64("queued"),
       running: s.u64("running"),
       inChains: s.u64("in_chains"),
@@ -485,6 +488,23 @@ export class Dataplane {
         rxChained: s.u64("zs_rx_chained"),
       },
     };
+  }
+
+  /**
+   * The request log in C (libsure.h sure_dataplane_request_log): a line per
+   * request answered here, in the console logger's format, on the process's
+   * stdout (5xx: stderr); false: off.
+   */
+  logRequests(on: boolean): void {
+    const h = this.#handle();
+    const rc = libsure().sure_dataplane_request_log(h, on ? 1 : -1, on ? 2 : -1);
+    if (rc < 0) throw errorFromErrno("sure_dataplane_request_log", rc);
+  }
+
+  /** Writes the request log lines of the events read so far. */
+  flushRequestLog(): void {
+    const h = this.#h;
+    if (h) libsure().sure_dataplane_request_log_flush(h);
   }
 
   /** Ends the wait of the events() call in flight (or of the next one) now. */

@@ -234,6 +234,9 @@ export const SYMBOLS = {
     nonblocking: true,
   },
   sure_dataplane_events_kick: { parameters: ["pointer"], result: "i32" },
+  // dp, out_fd, err_fd (-1, -1: off): the request log written in C
+  sure_dataplane_request_log: { parameters: ["pointer", "i32", "i32"], result: "i32" },
+  sure_dataplane_request_log_flush: { parameters: ["pointer"], result: "i32" },
   // dp, token, status, json, len, header lines
   sure_dataplane_answer: {
     parameters: ["pointer", "u64", "u32", "buffer", "u32", "buffer"],

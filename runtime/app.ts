@@ -31,7 +31,7 @@ import { HttpError, toHttpError } from "./errors.ts";
 import { error } from "./admin/schemas.ts";
 import { gatewayRoutes } from "./gateway/invoke.ts";
 import { healthRoutes } from "./health.ts";
-import type { Logger } from "./log.ts";
+import { consoleLogger, type Logger } from "./log.ts";
 import type { AppEnv } from "./middleware/env.ts";
 import { type AdminAuth, adminGuard, privateGuard } from "./middleware/auth.ts";
 import { cloudEventModes } from "./middleware/cloudevents.ts";
@@ -106,9 +106,14 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     app.use(responseCheck(() => routeConfigs(app)));
   }
   const observers = [requestMetrics(deps.metrics)];
-  if (deps.requestLog !== false) observers.push(requestLog(deps.logger));
   // What the data plane answered reaches the same observers, in batches.
   deps.dataplane?.observe(...observers);
+  if (deps.requestLog !== false) {
+    const log = requestLog(deps.logger);
+    observers.push(log);
+    // On the console, libsure writes the lines of what it answers itself.
+    deps.dataplane?.logRequests(log, deps.logger === consoleLogger);
+  }
   // The locks: admin calls, metrics and the event sink need the token; so
   // does a private function, checked before anything unpacks the request.
   const admin = adminGuard(deps.auth);

@@ -663,6 +663,19 @@ SURE_API int sure_dataplane_events(struct sure_dataplane *dp, struct sure_dp_eve
  * waits: it returns what is there. For a reader that must see every event
  * before it answers (metrics), and for a reader that stops. Any thread. */
 SURE_API int sure_dataplane_events_kick(struct sure_dataplane *dp);
+/*
+ * The request log in C: a JSON line per request the data plane answers (the
+ * DONE events), on out_fd (below 500) or err_fd (5xx), in the format of the
+ * control plane's console logger. Lines are written by
+ * sure_dataplane_request_log_flush, only those of the events
+ * sure_dataplane_events has returned, so that the control plane can write
+ * what belongs before them first (a function's own log lines); and the rest
+ * when the data plane stops. -1, -1: off (the default). 0, or -EINVAL.
+ */
+SURE_API int sure_dataplane_request_log(struct sure_dataplane *dp, int out_fd, int err_fd);
+/* Writes the request log's ready lines (one write per stream): the number of
+ * streams written, or -EINVAL. Any thread, one at a time. */
+SURE_API int sure_dataplane_request_log_flush(struct sure_dataplane *dp);
 /* Answers the request of a SURE_DP_DEAD: status, JSON body, extra header
  * lines ("name: value\r\n"..., or NULL). -ENOENT if the client left. */
 SURE_API int sure_dataplane_answer(struct sure_dataplane *dp, uint64_t token, uint32_t status,
@@ -715,6 +728,9 @@ struct sure_dataplane_stats {
 	 * the connections opened for them (one an earlier forward left open to
 	 * the same node, for up to 15 s, opens none). */
 	uint64_t forwarded, forwards_refused, forward_failures, forward_connects;
+	/* Request log lines not written: the control plane did not flush them
+	 * in time (sure_dataplane_request_log). */
+	uint64_t request_log_dropped;
 };
 /*
  * (A new request for an attached chain whose first step another node runs

@@ -278,6 +278,8 @@ SURE_API int sure_dataplane_events(struct sure_dataplane *dp, struct sure_dp_eve
 		const struct sure_dp_event *e = &dp->ev[dp->ev_head];
 		dp->ev_urgent -= e->kind != SURE_DP_DONE;
 		out[n++] = *e;
+		/* Their request log lines may go out once they are handled. */
+		sure_dp_reqlog_taken(dp, dp->ev_head);
 		dp->ev_head = (dp->ev_head + 1) % DP_EVENTS;
 		dp->ev_len--;
 	}
@@ -335,9 +337,11 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 	/* SURE_HOP_KEEPALIVE=0: a connection per hop, as before (for comparison). */
 	const char *ka = getenv("SURE_HOP_KEEPALIVE");
 	dp->hop_keepalive = !(ka && ka[0] == '0' && !ka[1]);
-	int rc = -ENOMEM;
-	if (!dp->ev || dp->notify_fd < 0 || dp->chain_ep < 0 || dp->hop_ep < 0)
+	int rc = sure_dp_reqlog_init(dp);
+	if (rc < 0 || !dp->ev || dp->notify_fd < 0 || dp->chain_ep < 0 || dp->hop_ep < 0) {
+		rc = -ENOMEM;
 		goto fail;
+	}
 	struct sure_http_server_config sc = {
 		.host = cfg->host,
 		.port = (uint16_t)cfg->port,
@@ -387,6 +391,7 @@ fail:
 	if (dp->hop_ep >= 0)
 		close(dp->hop_ep);
 	sure_dp_forwards_free(dp);
+	sure_dp_reqlog_free(dp);
 	free(dp->ev);
 	pthread_cond_destroy(&dp->ev_cond);
 	pthread_mutex_destroy(&dp->lock);
@@ -446,6 +451,7 @@ SURE_API void sure_dataplane_stop(struct sure_dataplane *dp, uint32_t grace_ms)
 	close(dp->chain_ep);
 	close(dp->hop_ep);
 	sure_dp_forwards_free(dp);
+	sure_dp_reqlog_free(dp); /* the last lines too: the server has stopped */
 	free(dp->ev);
 	pthread_cond_destroy(&dp->ev_cond);
 	pthread_mutex_destroy(&dp->lock);
@@ -478,6 +484,7 @@ SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_datapla
 		.copied_in = dp->copied_in + s.copied_in,
 		.copied_out = s.copied_out,
 		.events_dropped = dp->events_dropped,
+		.request_log_dropped = dp->reqlog.dropped,
 		.io_uring = s.io_uring,
 		.threads = s.threads,
 		.cpu_mask = s.cpu_mask,

@@ -179,6 +179,22 @@ struct sure_dataplane {
 	uint8_t err_head[512]; /* head block of the node's own error answers */
 	/* the traceparent of the request being answered (the node's span), or "" */
 	char traceparent[56];
+	/* The request log written here (dp_reqlog.c): per stream (0 stdout,
+	 * 1 stderr) its fd (-1: off), the lines buffered (the last len of the
+	 * total bytes ever buffered), up to which total the control plane has
+	 * had the events (ready), and the flusher's copy. pos: per event in the
+	 * ring, the totals once its line was buffered. All but out: `lock`. */
+	struct dp_reqlog {
+		int fd[2];
+		char *buf[2], *out[2];
+		size_t len[2];
+		uint64_t total[2], ready[2];
+		uint64_t (*pos)[2];
+		uint64_t dropped;
+		long iso_sec;
+		char iso[24];
+		pthread_mutex_t flush_lock;
+	} reqlog;
 };
 
 /* ---- dp_auth.c: who may invoke a private function ---- */
@@ -215,6 +231,22 @@ void sure_dp_fail_queued(struct sure_dataplane *dp, struct dp_route *r, int stat
 /* Answers the parked request token: 0, or -ENOENT (unknown, or the client left). */
 int sure_dp_answer_parked(struct sure_dataplane *dp, uint64_t token, int status,
 			  const char *json, uint32_t len, const char *headers);
+
+/* ---- dp_reqlog.c: the request log ---- */
+/* Buffers the request log's line for ev (target "function" or "chain",
+ * name): if the log is on. `lock` held. */
+void sure_dp_reqlog(struct sure_dataplane *dp, const struct sure_dp_event *ev, const char *target,
+		    const char *name);
+/* Event ev_index of the ring was queued: its line (if any) is buffered.
+ * `lock` held. */
+void sure_dp_reqlog_queued(struct sure_dataplane *dp, uint32_t ev_index);
+/* The control plane has the events up to ev_index: their lines may go out.
+ * `lock` held. */
+void sure_dp_reqlog_taken(struct sure_dataplane *dp, uint32_t ev_index);
+/* 0, or -ENOMEM. */
+int sure_dp_reqlog_init(struct sure_dataplane *dp);
+/* Writes what is left and frees the buffers (the server has stopped). */
+void sure_dp_reqlog_free(struct sure_dataplane *dp);
 
 /* ---- dp_req.c: a request's life ---- */
 /* q's request id (the client's x-request-id, else a new UUID) and trace

@@ -114,6 +114,11 @@ void sure_dp_done(struct sure_dataplane *dp, struct dp_req *q, uint32_t tag, int
 	if (code) /* ev is zeroed: the copy stays terminated */
 		memcpy(ev.code, code, strnlen(code, sizeof(ev.code) - 1));
 	memcpy(ev.request_id, q->request_id, sizeof(ev.request_id));
+	/* The line first: the event says how far the log is once it is there. */
+	if (q->chain)
+		sure_dp_reqlog(dp, &ev, "chain", q->chain->cfg.name);
+	else
+		sure_dp_reqlog(dp, &ev, "function", q->route->cfg.name);
 	sure_dp_event(dp, &ev);
 	q->route->requests++;
 }

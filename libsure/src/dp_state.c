@@ -100,6 +100,7 @@ void sure_dp_event(struct sure_dataplane *dp, const struct sure_dp_event *ev)
 		return;
 	}
 	dp->ev[(dp->ev_head + dp->ev_len) % DP_EVENTS] = *ev;
+	sure_dp_reqlog_queued(dp, (dp->ev_head + dp->ev_len) % DP_EVENTS);
 	/* The reader wakes for the first event, then (lingering) only for one
 	 * that is not DONE or for a full batch: a DONE in between costs no
 	 * wake-up. With no waiter a signal is no syscall. */

@@ -361,6 +361,7 @@ int main(void)
 	FIELD(sure_dataplane_stats, forwards_refused);
 	FIELD(sure_dataplane_stats, forward_failures);
 	FIELD(sure_dataplane_stats, forward_connects);
+	FIELD(sure_dataplane_stats, request_log_dropped);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;

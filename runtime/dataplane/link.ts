@@ -59,6 +59,9 @@ export class DataplaneLink {
   readonly #chains = new Map<number, { name: string; hooks: ChainHooks }>();
   readonly #chainRoute = new Map<string, number>();
   #observers: ((o: InvocationOutcome) => void)[] = [];
+  /** The request log's observer, and whether libsure writes the lines of what it answered. */
+  #requestLog: ((o: InvocationOutcome) => void) | undefined;
+  #requestLogInC = false;
   #loop: Promise<void> | undefined;
   #stopping = false;
   /** settled() calls waiting for the loop to have handled what was there. */
@@ -101,9 +104,22 @@ export class DataplaneLink {
     return this.opts.host;
   }
 
-  /** Where each answered request is reported (metrics, the request log). */
+  /** Where each answered request is reported (metrics). */
   observe(...fns: ((o: InvocationOutcome) => void)[]): void {
     this.#observers.push(...fns);
+  }
+
+  /**
+   * The request log. inC (the node logs to the console): libsure writes the
+   * line of each request it answers itself, in the console logger's format,
+   * after the lines the batch's functions logged, so that no JavaScript
+   * runs per request for it; observer then sees only the requests answered
+   * from here (after a death). Else observer sees every request, as observe()'s do.
+   */
+  logRequests(observer: (o: InvocationOutcome) => void, inC: boolean): void {
+    this.dp.logRequests(inC);
+    this.#requestLog = observer;
+    this.#requestLogInC = inC;
   }
 
   /** True when the data plane serves the function's /invoke requests. */
@@ -258,6 +274,8 @@ export class DataplaneLink {
         for (const ev of batch) this.#handle(ev);
         this.#endOfAnswers();
       });
+      // After the lines the functions of these requests logged.
+      this.dp.flushRequestLog();
       // A full batch may have left more behind: read on before answering them.
       if (now && batch.length < EVENT_BATCH) {
         for (const resolve of waiting) resolve();
@@ -280,7 +298,7 @@ export class DataplaneLink {
     this.#answeredBy.clear();
     const outcomes = this.#outcomes.splice(0);
     for (const g of groups) g.onAnswered();
-    for (const o of outcomes) this.#report(o);
+    for (const o of outcomes) this.#report(o, true);
   }
 
   #handle(ev: DataplaneEvent): void {
@@ -371,8 +389,10 @@ export class DataplaneLink {
     }
   }
 
-  #report(o: InvocationOutcome): void {
+  /** answered: a DONE event's (libsure answered it, and logs it when #requestLogInC). */
+  #report(o: InvocationOutcome, answered = false): void {
     for (const observe of this.#observers) observe(o);
+    if (!(answered && this.#requestLogInC)) this.#requestLog?.(o);
   }
 
   /** Stops serving (requests in progress get grace_ms), then the event loop. */

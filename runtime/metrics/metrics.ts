@@ -204,6 +204,11 @@ function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
       "Per-request events the control plane did not read in time (metrics and log miss them).",
       one(s.eventsDropped),
     ),
+    counter(
+      "sure_dataplane_request_log_dropped_total",
+      "Request log lines the data plane wrote none of: the control plane did not flush them in time.",
+      one(s.requestLogDropped),
+    ),
   ];
 }
 
