@@ -190,7 +190,14 @@ Deno.test({
     const node = await startTestNode();
     try {
       await deployFunction(node, "echo", await echoImage(), 5000, { maxInstances: 3 });
+      // Cold for sure: the deploy's instance has started (a start is never
+      // cancelled), then gone with the scale to zero.
+      assert.ok(await waitForAsync(async () => (await status(node, "echo")).starting === 0));
       assert.equal((await scale(node, "echo", 0)).status, 200);
+      assert.ok(
+        await waitForAsync(async () => (await status(node, "echo")).instances.length === 0),
+        "scaled to zero",
+      );
       let sampledMax = 0;
       const sampler = setInterval(async () => {
         const st = await status(node, "echo");

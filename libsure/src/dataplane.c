@@ -118,6 +118,12 @@ SURE_API int sure_dataplane_lend(struct sure_dataplane *dp, uint32_t route,
 	r->instances++;
 	if (need && r->starting)
 		r->starting--;
+	if (need && r->need_ns) {
+		/* How long a start takes, NEED to lend (admission weighs it). */
+		uint64_t now = sure_now_ns();
+		sure_average8(&r->start_ns, sure_elapsed_ns(now, r->need_ns));
+		r->need_ns = r->starting ? now : 0;
+	}
 	/* Straight to the oldest waiter, or onto the idle stack. */
 	sure_dp_release(dp, i);
 out:

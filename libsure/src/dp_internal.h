@@ -54,6 +54,7 @@ struct dp_inst {
 	uint8_t reserved; /* its request area receives a body (take() to run()) */
 	struct dp_req *req; /* the request it runs, or NULL when idle */
 	uint64_t deadline_ns; /* when its request times out */
+	uint64_t posted_ns; /* when its request was posted */
 	uint64_t idle_since_ns;
 	struct dp_inst *next, *prev; /* the route's list of lent instances */
 	struct dp_inst *busy_next, *busy_prev; /* dp->busy */
@@ -90,6 +91,11 @@ struct dp_route {
 	uint32_t nidle, idle_cap;
 	uint32_t instances, running, starting, queued;
 	uint64_t requests;
+	/* What admission weighs a start against (dispatch.c worth_starting):
+	 * how long its requests run on an instance and how long an instance
+	 * takes to come after a NEED, both as the host measured them (moving
+	 * averages, 0: none yet), and when the NEED being waited for went out. */
+	uint64_t service_ns, start_ns, need_ns;
 	struct dp_req *qhead, *qtail;
 	struct dp_chain *chain; /* a chain's route: the chain attached last, or NULL */
 };

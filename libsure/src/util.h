@@ -30,6 +30,12 @@ static inline uint64_t sure_elapsed_ns(uint64_t now, uint64_t then)
 	return now > then ? now - then : 0;
 }
 
+/* A moving average over ~8 samples (0: none yet, so the first is taken whole). */
+static inline void sure_average8(uint64_t *avg, uint64_t sample)
+{
+	*avg = *avg ? *avg - *avg / 8 + sample / 8 : sample;
+}
+
 /*
  * Futexes. Private futexes are enough: every waiter and waker is a thread of
  * this process using the same virtual address. timeout_ns == UINT64_MAX

@@ -10,6 +10,7 @@ import {
   reapPeriodMs,
   type ScalePlan,
   startsToReach,
+  worthStarting,
 } from "./autoscale.ts";
 
 const rules = (over: Partial<AdmissionRules> = {}): AdmissionRules => ({
@@ -169,4 +170,34 @@ Deno.test("reapPeriodMs: a quarter of idleTimeout within [5 ms, 1 s]", () => {
   assert.equal(reapPeriodMs(10), 5);
   assert.equal(reapPeriodMs(400), 100);
   assert.equal(reapPeriodMs(60000), 1000);
+});
+
+Deno.test("worthStarting: a start only where it serves sooner than the instances there", () => {
+  const at = (over: Partial<Load>): Load => ({ ...load(1, 0, 1, 3), vcpuCpus: 1, ...over });
+  const table: [string, Load, boolean][] = [
+    ["no vCPU count: concurrency alone decides", load(1, 0, 1, 3), true],
+    ["nothing runs or comes", at({ instances: 0, running: 0 }), true],
+    ["only starting ones: another comes no sooner", at({ instances: 0, starting: 1 }), false],
+    ["no answer yet: wait", at({}), false],
+    ["the queue drains before a start: wait", at({ serviceMs: 0.03, startMs: 1 }), false],
+    ["the queue outlasts a start: start", at({ serviceMs: 5, startMs: 1 }), true],
+    ["not measured: a start is taken to be 2 ms", at({ serviceMs: 0.4 }), false],
+    ["not measured: a start is taken to be 2 ms (longer)", at({ serviceMs: 0.6 }), true],
+    ["two per vCPU CPU at most", at({ instances: 2, serviceMs: 5, startMs: 1 }), false],
+    ["more CPUs, more room", at({ instances: 2, serviceMs: 5, startMs: 1, vcpuCpus: 2 }), true],
+    [
+      "stuck behind a long request: start anyway",
+      at({ instances: 4, oldestWaitMs: 12, startMs: 1 }),
+      true,
+    ],
+    [
+      "waited, but not well past a start",
+      at({ instances: 4, oldestWaitMs: 10, startMs: 1 }),
+      false,
+    ],
+  ];
+  for (const [why, l, want] of table) assert.equal(worthStarting(l), want, why);
+  // admit() asks it: a quick function's queue waits instead of starting clones.
+  assert.deepEqual(admit(at({ serviceMs: 0.03, startMs: 1 }), rules()), WAIT);
+  assert.deepEqual(admit(at({ serviceMs: 5, startMs: 1 }), rules()), START);
 });

@@ -58,7 +58,10 @@ import {
   type Load,
   planScale,
   reapPeriodMs,
+  START_GUESS_MS,
   startsToReach,
+  STUCK_MS,
+  worthStarting,
 } from "./autoscale.ts";
 import type { MemoryBudget } from "./budget.ts";
 import { sidecarLimits } from "./limits.ts";
@@ -77,6 +80,8 @@ export interface GroupOptions {
   vms: VmFactory;
   /** When libsure's data plane serves the function: lends it the instances. */
   lending?: (group: InstanceGroup) => Lending;
+  /** CPUs the vCPU threads run on: starts are weighed (autoscale.ts worthStarting); else concurrency alone decides. */
+  vcpuCpus?: number;
 }
 
 export const DEFAULT_GROUP_OPTIONS = { maxQueue: 1024, initTimeoutMs: 5000 };
@@ -86,6 +91,8 @@ type StartReason = "demand" | "initial" | "minimum" | "manual" | "replace" | "ne
 interface Waiter {
   resolve: (m: Member) => void;
   reject: (err: unknown) => void;
+  /** performance.now() when it began to wait. */
+  since: number;
 }
 
 /** One live instance and what the group knows about it. */
@@ -107,6 +114,11 @@ export class InstanceGroup {
   /** Instances whose teardown (on Deno's blocking threads) has not finished. */
   #destroying = 0;
   #waiters: Waiter[] = [];
+  /** Moving averages (ms) of how long requests run and instances take to start; undefined: none yet. */
+  #serviceMs: number | undefined;
+  #startMs: number | undefined;
+  /** Looks again whether a queue that was left to wait needs an instance (worthStarting). */
+  #stuckTimer: ReturnType<typeof setTimeout> | undefined;
   #draining = false;
   #drained: (() => void) | undefined;
   #drainPromise: Promise<void> | undefined;
@@ -234,9 +246,12 @@ export class InstanceGroup {
     let result: InvokeResult;
     this.#requests++;
     if (trace) m.vm.setTrace(trace);
+    const ran = performance.now();
     try {
       result = await m.vm.invoke(body, d.timeout, head);
+      this.#serviceMs = InstanceGroup.#average(this.#serviceMs, performance.now() - ran);
     } catch (e) {
+      this.#serviceMs = InstanceGroup.#average(this.#serviceMs, performance.now() - ran);
       this.#logs.drain(m.vm, m.vm.id);
       const fatal = isFatal(e);
       const fault = fatal ? this.#retire(m, e as SureError) : undefined;
@@ -350,6 +365,8 @@ export class InstanceGroup {
     this.#draining = true;
     this.#starter.close();
     this.#stopReaper();
+    clearTimeout(this.#stuckTimer);
+    this.#stuckTimer = undefined;
     this.#drainPromise = new Promise<void>((resolve) => (this.#drained = resolve));
     if (this.#lending) {
       this.#lending.withdraw();
@@ -367,12 +384,51 @@ export class InstanceGroup {
   }
 
   #load(): Load {
+    const oldest = this.#waiters[0];
     return {
       instances: this.instances,
       starting: this.#creating,
       running: this.#busy,
       queued: this.#waiters.length,
+      oldestWaitMs: oldest ? performance.now() - oldest.since : undefined,
+      serviceMs: this.#serviceMs,
+      startMs: this.#startMs,
+      vcpuCpus: this.opts.vcpuCpus,
     };
+  }
+
+  /**
+   * A queue admission let wait (not worth a start then) behind a request that
+   * runs on: once its oldest has waited well past a start, one more instance,
+   * as admit() would give an arriving request (the data plane's tick does
+   * the same, dispatch.c).
+   */
+  #armStuckCheck(): void {
+    if (this.#stuckTimer !== undefined || this.opts.vcpuCpus === undefined) return;
+    const ms = (this.#startMs ?? START_GUESS_MS) + STUCK_MS;
+    this.#stuckTimer = setTimeout(() => {
+      this.#stuckTimer = undefined;
+      if (this.#waiters.length === 0 || this.#draining) return;
+      const load = this.#load();
+      const d = this.#deployment;
+      const supply = load.instances + load.starting;
+      if (
+        load.starting === 0 && supply < d.maxInstances &&
+        supply * d.targetConcurrency < load.running + load.queued && worthStarting(load)
+      ) {
+        try {
+          this.#spawn("demand").catch(() => {});
+        } catch {
+          // over budget: the waiters keep waiting for a running instance
+        }
+      }
+      this.#armStuckCheck();
+    }, Math.ceil(ms));
+  }
+
+  /** Folds a sample (ms) into a moving average over ~8. */
+  static #average(avg: number | undefined, sample: number): number {
+    return avg === undefined ? sample : avg + (sample - avg) / 8;
   }
 
   #acquire(): Promise<Member> {
@@ -411,7 +467,10 @@ export class InstanceGroup {
         : new OverloadedError(this.name);
     }
     // Whoever frees or creates an instance next hands it to the oldest waiter.
-    return new Promise<Member>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    if (admission.action === "wait") this.#armStuckCheck();
+    return new Promise<Member>((resolve, reject) =>
+      this.#waiters.push({ resolve, reject, since: performance.now() })
+    );
   }
 
   /** Starts instances in the background until there are n (errors are logged). */
@@ -444,6 +503,7 @@ export class InstanceGroup {
     return starting.then(
       ({ vm, startMs, release }) => {
         this.#creating--;
+        this.#startMs = InstanceGroup.#average(this.#startMs, startMs);
         if (why === "demand" || why === "need") this.#coldStarts++;
         this.opts.logger("debug", "instance started", {
           function: this.name,

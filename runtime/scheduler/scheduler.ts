@@ -12,7 +12,7 @@ import {
   placeVcpus,
   type RequestHead,
 } from "../../ffi/mod.ts";
-import { vcpuCpus, type VcpuPlacement } from "./placement.ts";
+import { allowedCpus, vcpuCpus, type VcpuPlacement } from "./placement.ts";
 import { KvmUnavailableError, NotFoundError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Deployment } from "../store/store.ts";
@@ -52,9 +52,11 @@ export class Scheduler {
       ? new MemoryBudget(opts.memoryBudgetBytes)
       : MemoryBudget.fromHost();
     // A few VMs made ahead: a cold start skips KVM_CREATE_VM (see libsure/src/shells.c).
+    // Where the vCPU threads run ([]: anywhere allowed): what a start is weighed against.
+    const vcpus = vcpuCpus(opts.vcpuPlacement ?? "auto");
     if (this.#kvm.available) {
       keepEmptyVms(opts.emptyVms ?? DEFAULT_EMPTY_VMS);
-      placeVcpus(vcpuCpus(opts.vcpuPlacement ?? "auto"));
+      placeVcpus(vcpus);
     }
     this.#groupOpts = {
       maxQueue: opts.maxQueue ?? DEFAULT_GROUP_OPTIONS.maxQueue,
@@ -66,6 +68,7 @@ export class Scheduler {
       // Without KVM nothing can serve in C: invocations stay on the Hono
       // path, which answers 503 kvm_unavailable.
       lending: this.#kvm.available ? opts.lending : undefined,
+      vcpuCpus: vcpus.length || allowedCpus()?.length || navigator.hardwareConcurrency || 1,
     };
   }
 
