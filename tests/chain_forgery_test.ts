@@ -10,7 +10,10 @@
  *   nothing: the node stops the forger and every other request is answered;
  * - reports of bogus descriptors it never received stop nobody;
  * - a step that answers by hand and then never sleeps again is stopped and
- *   restarted, so it burns no CPU with nothing to do.
+ *   restarted, so it burns no CPU with nothing to do;
+ * - a step that hands on without ringing the next step's WAKE (what a step
+ *   whose control page says defer_wake does) and then never sleeps holds up
+ *   that request for a tick of the node's, not for as long as it runs.
  * That is the node's own defence, all there is where guests have no
  * protection keys, so these run with guest keys off; where guests have keys
  * the rings, node pages and the chain's table are the gate's alone, and the
@@ -133,6 +136,37 @@ Deno.test({
       assert.equal(text(again.bytes), "7");
       await assertServes(node);
       assert.equal((await stats(node, "guarded")).runaways, 1);
+    });
+  },
+});
+
+Deno.test({
+  name: "chain forgery: a hand-off that rings no WAKE, from a step that then never sleeps, is " +
+    "delivered within a tick",
+  ignore: !hasKvm,
+  async fn() {
+    await withGuardedChain(async (node) => {
+      // The forger hands "7" to upper by hand, rings nothing, and spins on:
+      // upper sleeps until the node wakes it (the data plane's 5 ms tick
+      // wakes steps that sleep with work; the Hono path's waiter likewise),
+      // long before the forger is stopped as a runaway (2 s).
+      await assertServes(node);
+      const t0 = performance.now();
+      const r = await invoke(node, "guarded", "7");
+      const ms = performance.now() - t0;
+      assert.equal(r.status, 200, text(r.bytes));
+      assert.equal(text(r.bytes), "7");
+      assert.ok(ms < 1000, `delivered after ${ms} ms`);
+      assert.equal((await stats(node, "guarded")).runaways, 0, "answered before any stop");
+      // The forger is then stopped and restarted; the chain serves on.
+      const t1 = performance.now();
+      let s = await stats(node, "guarded");
+      while (s.runaways === 0 && performance.now() - t1 < 30_000) {
+        await new Promise((r) => setTimeout(r, 200));
+        s = await stats(node, "guarded");
+      }
+      assert.equal(s.runaways, 1, JSON.stringify(s));
+      await assertServes(node);
     });
   },
 });

@@ -12,6 +12,11 @@ export interface BenchNode {
 /** Admin tokens of the bench nodes, by URL (deploy and scale below use them). */
 const tokens = new Map<string, string>();
 
+/** Remembers the admin token of a node started elsewhere (deploy, scaleTo and authFor use it). */
+export function rememberToken(url: string, token: string): void {
+  tokens.set(url, token);
+}
+
 export function authFor(url: string): Record<string, string> {
   const t = tokens.get(url);
   return t ? { authorization: `Bearer ${t}` } : {};
