@@ -12,34 +12,18 @@
 // against entered on a.
 //   deno run -A bench/split_chain_bench.ts [seconds] [rounds]
 import { probe } from "../ffi/mod.ts";
-import { buildFunction } from "../runtime/builder/compile.ts";
 import { runWrk } from "./lib/wrk.ts";
 import { fmt, freePort } from "./lib/proc.ts";
-import { authFor, type BenchNode, deploy, startBenchNode } from "./lib/node.ts";
+import { type BenchNode, startBenchNode } from "./lib/node.ts";
+import { applySplitChains, splitImages } from "./lib/split_chain.ts";
 
 const seconds = Number(Deno.args[0] ?? "3");
 const rounds = Number(Deno.args[1] ?? "2");
-const root = new URL("../", import.meta.url).pathname;
 if (!probe().kvm.available) {
   console.log("split chain: no KVM on this machine, nothing measured");
   Deno.exit(0);
 }
-const images = Object.fromEntries(
-  await Promise.all(
-    ["upper", "reverse", "echo"].map(async (f) =>
-      [f, await Deno.readFile((await buildFunction(`${root}functions/${f}`)).image)] as const
-    ),
-  ),
-);
-
-async function chain(node: BenchNode, spec: unknown): Promise<void> {
-  const r = await fetch(`${node.url}/admin/chains`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...authFor(node.url) },
-    body: JSON.stringify(spec),
-  });
-  if (r.status !== 201) throw new Error(`chain: ${r.status} ${await r.text()}`);
-}
+const images = await splitImages();
 
 /** Two nodes that know each other as peers, with both chains applied. */
 async function pair(keepalive: boolean, signed: boolean): Promise<[BenchNode, BenchNode]> {
@@ -60,19 +44,7 @@ async function pair(keepalive: boolean, signed: boolean): Promise<[BenchNode, Be
     );
   }
   const [a, b] = nodes;
-  for (const f of ["upper", "reverse", "echo"]) await deploy(a.url, f, images[f]);
-  await deploy(b.url, "reverse", images.reverse);
-  const across = {
-    name: "across",
-    steps: [
-      { function: "upper", node: "a" },
-      { function: "reverse", node: "b" },
-      { function: "echo", node: "a" },
-    ],
-  };
-  await chain(b, across);
-  await chain(a, across);
-  await chain(a, { name: "local", steps: ["upper", "reverse", "echo"] });
+  await applySplitChains(a.url, b.url, images);
   return [a, b];
 }
 

@@ -5,14 +5,14 @@
 // hop from a's data plane to b's and back per request, over two veth links
 // and this namespace's forwarding. Rounds alternate the rows. Per row:
 // requests/s and p50/p99 from wrk in this namespace, and the p50 the remote
-// step adds (the issue's target: <= 50 us at c1). Needs root and KVM, else
+// step adds (target: <= 50 us at c1). Needs root and KVM, else
 // it says so and measures nothing. The sockets backend (kernel TCP).
 //   deno run -A bench/split_chain_veth_bench.ts [seconds] [rounds]
 import { probe } from "../ffi/mod.ts";
-import { buildFunction } from "../runtime/builder/compile.ts";
 import { runWrk, type WrkResult } from "./lib/wrk.ts";
 import { deno, fmt, sh, stop } from "./lib/proc.ts";
-import { authFor, deploy, rememberToken } from "./lib/node.ts";
+import { rememberToken } from "./lib/node.ts";
+import { applySplitChains, splitImages } from "./lib/split_chain.ts";
 
 const seconds = Number(Deno.args[0] ?? "3");
 const rounds = Number(Deno.args[1] ?? "3");
@@ -105,41 +105,14 @@ async function startNode(i: number): Promise<Node> {
   return { url, child, dataDir };
 }
 
-async function chain(url: string, spec: unknown): Promise<void> {
-  const r = await fetch(`${url}/admin/chains`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...authFor(url) },
-    body: JSON.stringify(spec),
-  });
-  if (r.status !== 201) throw new Error(`chain: ${r.status} ${await r.text()}`);
-}
-
-const images = Object.fromEntries(
-  await Promise.all(
-    ["upper", "reverse", "echo"].map(async (f) =>
-      [f, await Deno.readFile((await buildFunction(`${root}functions/${f}`)).image)] as const
-    ),
-  ),
-);
+const images = await splitImages();
 
 await makeNetworks();
 const nodes: Node[] = [];
 try {
   nodes.push(await startNode(0), await startNode(1));
   const [a, b] = nodes;
-  for (const f of ["upper", "reverse", "echo"]) await deploy(a.url, f, images[f]);
-  await deploy(b.url, "reverse", images.reverse);
-  const across = {
-    name: "across",
-    steps: [
-      { function: "upper", node: "a" },
-      { function: "reverse", node: "b" },
-      { function: "echo", node: "a" },
-    ],
-  };
-  await chain(b.url, across);
-  await chain(a.url, across);
-  await chain(a.url, { name: "local", steps: ["upper", "reverse", "echo"] });
+  await applySplitChains(a.url, b.url, images);
 
   const body = "x".repeat(64);
   const run = (name: string, c: number, durationSec = seconds) =>

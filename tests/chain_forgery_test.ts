@@ -58,6 +58,17 @@ async function withGuardedChain(
   }
 }
 
+/** Waits (up to 30 s) until the forger has been stopped as a runaway, once. */
+async function untilStopped(node: TestNode) {
+  const t0 = performance.now();
+  let s = await stats(node, "guarded");
+  while (s.runaways === 0 && performance.now() - t0 < 30_000) {
+    await new Promise((r) => setTimeout(r, 200));
+    s = await stats(node, "guarded");
+  }
+  assert.equal(s.runaways, 1, JSON.stringify(s));
+}
+
 async function assertServes(node: TestNode) {
   const r = await invoke(node, "guarded", "still here");
   assert.equal(r.status, 200, text(r.bytes));
@@ -118,12 +129,7 @@ Deno.test({
       assert.equal(text(r.bytes), "6");
       // Awake with nothing queued and nothing held: stopped after 2 s.
       const t0 = performance.now();
-      let s = await stats(node, "guarded");
-      while (s.runaways === 0 && performance.now() - t0 < 30_000) {
-        await new Promise((r) => setTimeout(r, 200));
-        s = await stats(node, "guarded");
-      }
-      assert.equal(s.runaways, 1, JSON.stringify(s));
+      await untilStopped(node);
       const ms = performance.now() - t0;
       assert.ok(ms >= 1500, `stopped after ${ms} ms`);
       // Restarted: it serves the next request that passes it, and the others go on.
@@ -146,26 +152,20 @@ Deno.test({
   ignore: !hasKvm,
   async fn() {
     await withGuardedChain(async (node) => {
-      // The forger hands "7" to upper by hand, rings nothing, and spins on:
+      // The forger hands "8" to upper by hand, rings nothing, and spins on:
       // upper sleeps until the node wakes it (the data plane's 5 ms tick
       // wakes steps that sleep with work; the Hono path's waiter likewise),
       // long before the forger is stopped as a runaway (2 s).
       await assertServes(node);
       const t0 = performance.now();
-      const r = await invoke(node, "guarded", "7");
+      const r = await invoke(node, "guarded", "8");
       const ms = performance.now() - t0;
       assert.equal(r.status, 200, text(r.bytes));
-      assert.equal(text(r.bytes), "7");
+      assert.equal(text(r.bytes), "8");
       assert.ok(ms < 1000, `delivered after ${ms} ms`);
       assert.equal((await stats(node, "guarded")).runaways, 0, "answered before any stop");
       // The forger is then stopped and restarted; the chain serves on.
-      const t1 = performance.now();
-      let s = await stats(node, "guarded");
-      while (s.runaways === 0 && performance.now() - t1 < 30_000) {
-        await new Promise((r) => setTimeout(r, 200));
-        s = await stats(node, "guarded");
-      }
-      assert.equal(s.runaways, 1, JSON.stringify(s));
+      await untilStopped(node);
       await assertServes(node);
     });
   },

@@ -58,11 +58,10 @@ import {
   type Load,
   planScale,
   reapPeriodMs,
-  START_GUESS_MS,
   startsToReach,
-  STUCK_MS,
   worthStarting,
 } from "./autoscale.ts";
+import { StartGauge } from "./start_gauge.ts";
 import type { MemoryBudget } from "./budget.ts";
 import { sidecarLimits } from "./limits.ts";
 import { InstanceStarter } from "./starter.ts";
@@ -114,9 +113,8 @@ export class InstanceGroup {
   /** Instances whose teardown (on Deno's blocking threads) has not finished. */
   #destroying = 0;
   #waiters: Waiter[] = [];
-  /** Moving averages (ms) of how long requests run and instances take to start; undefined: none yet. */
-  #serviceMs: number | undefined;
-  #startMs: number | undefined;
+  /** How long requests run and instances take to start: what a start is weighed against. */
+  readonly #gauge: StartGauge;
   /** Looks again whether a queue that was left to wait needs an instance (worthStarting). */
   #stuckTimer: ReturnType<typeof setTimeout> | undefined;
   #draining = false;
@@ -145,6 +143,7 @@ export class InstanceGroup {
     readonly env?: Uint8Array,
   ) {
     this.#deployment = deployment;
+    this.#gauge = new StartGauge(opts.vcpuCpus);
     this.#logs = new LogDrain(deployment.name, opts.logger, opts.logs);
     this.#starter = new InstanceStarter(deployment, image, { ...opts, logs: this.#logs }, env);
     this.#lending = opts.lending?.(this);
@@ -249,9 +248,9 @@ export class InstanceGroup {
     const ran = performance.now();
     try {
       result = await m.vm.invoke(body, d.timeout, head);
-      this.#serviceMs = InstanceGroup.#average(this.#serviceMs, performance.now() - ran);
+      this.#gauge.ran(performance.now() - ran);
     } catch (e) {
-      this.#serviceMs = InstanceGroup.#average(this.#serviceMs, performance.now() - ran);
+      this.#gauge.ran(performance.now() - ran);
       this.#logs.drain(m.vm, m.vm.id);
       const fatal = isFatal(e);
       const fault = fatal ? this.#retire(m, e as SureError) : undefined;
@@ -390,10 +389,7 @@ export class InstanceGroup {
       starting: this.#creating,
       running: this.#busy,
       queued: this.#waiters.length,
-      oldestWaitMs: oldest ? performance.now() - oldest.since : undefined,
-      serviceMs: this.#serviceMs,
-      startMs: this.#startMs,
-      vcpuCpus: this.opts.vcpuCpus,
+      ...this.#gauge.load(oldest ? performance.now() - oldest.since : undefined),
     };
   }
 
@@ -404,8 +400,7 @@ export class InstanceGroup {
    * the same, dispatch.c).
    */
   #armStuckCheck(): void {
-    if (this.#stuckTimer !== undefined || this.opts.vcpuCpus === undefined) return;
-    const ms = (this.#startMs ?? START_GUESS_MS) + STUCK_MS;
+    if (this.#stuckTimer !== undefined || this.#gauge.vcpuCpus === undefined) return;
     this.#stuckTimer = setTimeout(() => {
       this.#stuckTimer = undefined;
       if (this.#waiters.length === 0 || this.#draining) return;
@@ -423,12 +418,7 @@ export class InstanceGroup {
         }
       }
       this.#armStuckCheck();
-    }, Math.ceil(ms));
-  }
-
-  /** Folds a sample (ms) into a moving average over ~8. */
-  static #average(avg: number | undefined, sample: number): number {
-    return avg === undefined ? sample : avg + (sample - avg) / 8;
+    }, this.#gauge.recheckMs);
   }
 
   #acquire(): Promise<Member> {
@@ -503,7 +493,7 @@ export class InstanceGroup {
     return starting.then(
       ({ vm, startMs, release }) => {
         this.#creating--;
-        this.#startMs = InstanceGroup.#average(this.#startMs, startMs);
+        this.#gauge.started(startMs);
         if (why === "demand" || why === "need") this.#coldStarts++;
         this.opts.logger("debug", "instance started", {
           function: this.name,
