@@ -6,7 +6,8 @@
 // and this namespace's forwarding. Rounds alternate the rows. Per row:
 // requests/s and p50/p99 from wrk in this namespace, and the p50 the remote
 // step adds (target: <= 50 us at c1). Needs root and KVM, else
-// it says so and measures nothing. The sockets backend (kernel TCP).
+// it says so and measures nothing. Both backends: sockets (kernel TCP) and
+// af_xdp (each node's Z-stack on its veth end, at an address of its own).
 //   deno run -A bench/split_chain_veth_bench.ts [seconds] [rounds]
 import { probe } from "../ffi/mod.ts";
 import { runWrk, type WrkResult } from "./lib/wrk.ts";
@@ -58,9 +59,16 @@ interface Node {
   dataDir: string;
 }
 
-/** `sure serve` in node i's namespace, with the other node as its peer. */
-async function startNode(i: number): Promise<Node> {
+type Backend = "sockets" | "af_xdp";
+
+/**
+ * `sure serve` in node i's namespace, with the other node as its peer. With
+ * af_xdp its Z-stack owns <net>.3 on the namespace's veth end: clients and
+ * hops speak to that address.
+ */
+async function startNode(i: number, backend: Backend): Promise<Node> {
   const me = NODES[i], other = NODES[1 - i];
+  const host = backend === "af_xdp" ? 3 : 2;
   const dataDir = await Deno.makeTempDir({ prefix: "sure-bench-veth-" });
   const child = new Deno.Command("ip", {
     args: [
@@ -83,13 +91,18 @@ async function startNode(i: number): Promise<Node> {
       "--node-name",
       me.name,
       "--peer",
-      `${other.name}=${other.net}.2:${PORT}`,
+      `${other.name}=${other.net}.${host}:${PORT}`,
+      "--dataplane",
+      backend,
+      ...(backend === "af_xdp"
+        ? ["--iface", me.there, "--addr", `${me.net}.3/24`, "--gateway", `${me.net}.1`]
+        : []),
     ],
     env: { SURE_REQUEST_LOG: "0" },
     stdout: "null",
     stderr: "inherit",
   }).spawn();
-  const url = `http://${me.net}.2:${PORT}`;
+  const url = `http://${me.net}.${host}:${PORT}`;
   for (const end = Date.now() + 60_000;;) {
     try {
       const r = await fetch(`${url}/healthz`);
@@ -107,50 +120,57 @@ async function startNode(i: number): Promise<Node> {
 
 const images = await splitImages();
 
-await makeNetworks();
-const nodes: Node[] = [];
-try {
-  nodes.push(await startNode(0), await startNode(1));
-  const [a, b] = nodes;
-  await applySplitChains(a.url, b.url, images);
-
-  const body = "x".repeat(64);
-  const run = (name: string, c: number, durationSec = seconds) =>
-    runWrk({ url: `${a.url}/invoke/${name}`, body, connections: c, durationSec });
-  await run("across", 8, 1); // warm: instances, the kept connections between the nodes
-  await run("local", 8, 1);
-  const adds: Record<number, number[]> = { 1: [], 32: [] };
-  const line = (r: WrkResult) =>
-    `${fmt(r.requestsPerSec, 0)} req/s p50 ${fmt(r.p50Ms * 1000, 0)} us p99 ${
-      fmt(r.p99Ms * 1000, 0)
-    } us`;
-  console.log(
-    `chain upper -> reverse -> echo, 64 B, client and router in this namespace, nodes over veth`,
-  );
-  for (let round = 0; round < rounds; round++) {
+async function measure(backend: Backend): Promise<void> {
+  await makeNetworks();
+  const nodes: Node[] = [];
+  try {
+    nodes.push(await startNode(0, backend), await startNode(1, backend));
+    const [a, b] = nodes;
+    await applySplitChains(a.url, b.url, images);
+    const body = "x".repeat(64);
+    const run = (name: string, c: number, durationSec = seconds) =>
+      runWrk({ url: `${a.url}/invoke/${name}`, body, connections: c, durationSec });
+    await run("across", 8, 1); // warm: instances, the kept connections between the nodes
+    await run("local", 8, 1);
+    const adds: Record<number, number[]> = { 1: [], 32: [] };
+    const line = (r: WrkResult) =>
+      `${fmt(r.requestsPerSec, 0)} req/s p50 ${fmt(r.p50Ms * 1000, 0)} us p99 ${
+        fmt(r.p99Ms * 1000, 0)
+      } us`;
+    console.log(
+      `chain upper -> reverse -> echo, 64 B, ${backend}: client and router in this namespace, ` +
+        "nodes over veth",
+    );
+    for (let round = 0; round < rounds; round++) {
+      for (const c of [1, 32]) {
+        const one = await run("local", c);
+        const two = await run("across", c);
+        const us = (two.p50Ms - one.p50Ms) * 1000;
+        adds[c].push(us);
+        console.log(
+          `${backend} c${c} round ${round + 1}: one node ${line(one)}; split over two ${
+            line(two)
+          } -> ${fmt(two.requestsPerSec / one.requestsPerSec)}x req/s, the remote step adds ` +
+            `${fmt(us, 0)} us p50`,
+        );
+      }
+    }
     for (const c of [1, 32]) {
-      const one = await run("local", c);
-      const two = await run("across", c);
-      const us = (two.p50Ms - one.p50Ms) * 1000;
-      adds[c].push(us);
+      const sorted = [...adds[c]].sort((x, y) => x - y);
       console.log(
-        `c${c} round ${round + 1}: one node ${line(one)}; split over two ${line(two)} -> ` +
-          `${fmt(two.requestsPerSec / one.requestsPerSec)}x req/s, the remote step adds ` +
-          `${fmt(us, 0)} us p50`,
+        `${backend} c${c}: the remote step adds ${sorted.map((u) => fmt(u, 0)).join(", ")} us ` +
+          "p50 over veth" +
+          (c === 1 ? ` (target <= 50 us; median ${fmt(sorted[sorted.length >> 1], 0)})` : ""),
       );
     }
+  } finally {
+    for (const n of nodes) {
+      await stop(n.child);
+      await Deno.remove(n.dataDir, { recursive: true }).catch(() => {});
+    }
+    await cleanNetworks();
   }
-  for (const c of [1, 32]) {
-    const sorted = [...adds[c]].sort((x, y) => x - y);
-    console.log(
-      `c${c}: the remote step adds ${sorted.map((u) => fmt(u, 0)).join(", ")} us p50 over veth` +
-        (c === 1 ? ` (target <= 50 us; median ${fmt(sorted[sorted.length >> 1], 0)})` : ""),
-    );
-  }
-} finally {
-  for (const n of nodes) {
-    await stop(n.child);
-    await Deno.remove(n.dataDir, { recursive: true }).catch(() => {});
-  }
-  await cleanNetworks();
 }
+
+await measure("sockets");
+await measure("af_xdp");
