@@ -186,6 +186,8 @@ SURE_API int sure_dataplane_start_failed(struct sure_dataplane *dp, uint32_t rou
 	}
 	if (r->starting)
 		r->starting--;
+	/* A failed start measures nothing; the next NEED's start counts from then. */
+	r->need_ns = r->starting ? sure_now_ns() : 0;
 	/* With nothing left that could ever serve them, the queued fail now. */
 	if (r->instances + r->starting == 0)
 		sure_dp_fail_queued(dp, r, (int)status, json, len, headers);
