@@ -594,8 +594,9 @@ void sure_dp_on_tick(void *arg, uint64_t now_ns)
 		finish(dp, i, rc);
 	}
 	/* A queue that admission let wait (worth_starting) behind requests
-	 * that run on longer than usual: once its oldest has waited longer than
-	 * a start takes, one more instance (as admit_or_queue would). */
+	 * that run on longer than usual: once its oldest has waited well past a
+	 * start (STUCK_NS), one more instance, as admit_or_queue would give an
+	 * arriving request; without arrivals only this looks. */
 	for (uint32_t k = 0; k < dp->nroutes; k++) {
 		struct dp_route *r = dp->routes[k];
 		uint32_t supply = r->instances + r->starting;
