@@ -375,3 +375,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "quick requests share few instances; a quick one behind a long one gets its own",
+  ignore: !hasKvm,
+  async fn() {
+    const node = await startTestNode();
+    try {
+      await deployFunction(node, "f", await faultyImage(), 5000, { maxInstances: 8 });
+      for (let i = 0; i < 20; i++) assert.equal((await invoke(node, "f", `q${i}`)).text, `q${i}`);
+      // 8 clients of a quick function: each request would find the others
+      // busy, and concurrency alone would start 8 instances. A start serves
+      // none of them sooner than the instances there, and a guest only
+      // computes while it runs one, so they share two per vCPU CPU (a
+      // margin for a vCPU that waited for its CPU well past a start).
+      await Promise.all(Array.from({ length: 8 }, async (_, c) => {
+        for (let i = 0; i < 50; i++) {
+          assert.equal((await invoke(node, "f", `c${c}-${i}`)).text, `c${c}-${i}`);
+        }
+      }));
+      const shared = (await status(node, "f")).instances.length;
+      assert.ok(shared <= 4, `${shared} instances for 8 clients of a quick function`);
+      // A long request holds an instance; more come to it: the next one waits
+      // a little past what a start takes (autoscale.ts STUCK_MS), then gets
+      // an instance of its own rather than the long one's 1.5 s.
+      const long = Array.from({ length: shared }, () => invoke(node, "f", "busy:1500"));
+      await new Promise((r) => setTimeout(r, 100));
+      const t0 = performance.now();
+      const quick = await invoke(node, "f", "quick");
+      const ms = performance.now() - t0;
+      assert.equal(quick.text, "quick");
+      assert.ok(ms < 1000, `the quick request waited ${ms} ms behind the long ones`);
+      for (const l of await Promise.all(long)) assert.equal(l.text, "ok");
+    } finally {
+      await node.close();
+    }
+  },
+});
