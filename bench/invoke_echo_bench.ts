@@ -95,6 +95,16 @@ try {
     `CPU per request: the node outside its guests ${fmt(nodeUs, 1)} us (target <= 5 us), ` +
       `plain Deno.serve ${fmt(plainUs, 1)} us: ${fmt(nodeUs / plainUs)}x`,
   );
+  // How many instances the runs left: admission starts only those that serve sooner.
+  const token = (await Deno.readTextFile(`${dataDir}/admin.token`)).trim();
+  const inst = await fetch(`http://127.0.0.1:${nodePort}/admin/functions/echo/instances`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const st = await inst.json();
+  console.log(
+    `instances of echo after the runs: ${st.instances?.length} (peak ${st.peakInstances}, ` +
+      `maxInstances ${st.maxInstances})`,
+  );
   // Time per request at c connections = c / throughput; the headers' cost is the difference.
   const us = (r: WrkResult) => 1e6 / r.requestsPerSec;
   console.log(
