@@ -40,8 +40,8 @@ function serve(port: number, lingerMs: number, log: string): void {
   const dp = link.dp;
   const events = dp.events.bind(dp);
   let reads = 0, got = 0;
-  dp.events = async (t: number, l?: number) => {
-    const batch = await events(t, l);
+  dp.events = async (t: number, l?: number, ids?: boolean) => {
+    const batch = await events(t, l, ids);
     reads++;
     got += batch.length;
     return batch;

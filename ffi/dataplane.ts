@@ -423,15 +423,16 @@ export class Dataplane {
    * Waits up to timeoutMs for events, then up to lingerMs more while only
    * "done" events come (so that a batch of them costs one wake-up), and
    * returns every one that is there (at most a batch). timeoutMs 0: what is
-   * there now, without waiting.
+   * there now, without waiting. ids false: "done" events come without their
+   * requestId and traceId (decodeEvents).
    */
-  async events(timeoutMs: number, lingerMs = 0): Promise<DataplaneEvent[]> {
+  async events(timeoutMs: number, lingerMs = 0, ids = true): Promise<DataplaneEvent[]> {
     const h = this.#h;
     if (!h) return [];
     const e = this.#events;
     const n = await libsure().sure_dataplane_events(h, e.bytes, EVENT_BATCH, timeoutMs, lingerMs);
     if (n < 0) throw errorFromErrno("sure_dataplane_events", n);
-    return decodeEvents(e, n);
+    return decodeEvents(e, n, ids);
   }
 
   stats(): DataplaneStats {

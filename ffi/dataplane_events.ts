@@ -63,10 +63,15 @@ function cString(b: Uint8Array): string {
   return dec.decode(end < 0 ? b : b.subarray(0, end));
 }
 
-/** The first n events of e. */
+/**
+ * The first n events of e. ids false: a DONE event's requestId and traceId
+ * are left "" (decoding them is most of an event's cost, and nobody reads
+ * them where libsure writes the request log).
+ */
 export function decodeEvents(
   e: CStructs<typeof STRUCTS.sure_dp_event>,
   n: number,
+  ids = true,
 ): DataplaneEvent[] {
   const out: DataplaneEvent[] = [];
   for (let i = 0; i < n; i++) {
@@ -85,10 +90,12 @@ export function decodeEvents(
       out.push({ kind: "retired", route, tag });
       continue;
     }
-    const t = e.raw("trace_id", 16, i);
-    let traceId = "";
-    for (let k = 0; k < 16; k++) traceId += HEX[t[k]];
-    const requestId = cString(e.raw("request_id", 132, i));
+    let traceId = "", requestId = "";
+    if (ids || kind !== DP_EVENT.done) {
+      const t = e.raw("trace_id", 16, i);
+      for (let k = 0; k < 16; k++) traceId += HEX[t[k]];
+      requestId = cString(e.raw("request_id", 132, i));
+    }
     if (kind === DP_EVENT.stepDown || kind === DP_EVENT.dead) {
       // What a step's death and an instance's death both carry: a request to explain.
       const failed = {

@@ -37,4 +37,13 @@ Deno.test("data plane events: each kind decodes its fields; 64-bit values above 
   assert.equal(a.bytesIn, 0x1_2345_6789);
   assert.equal(a.traceId, "00112233445566778899aabbccddeeff");
   assert.deepEqual([d.rc, d.token, d.requestId], [-14, 0xffff_ffff_ffff_fff0n, ""]);
+  // Without ids (libsure writes the request log): answers come without them,
+  // everything else the same; a death keeps its (the control plane answers it).
+  e.bytes.set(enc.encode("req-d\0"), at(2, "request_id"));
+  const [a2, b2, d2] = decodeEvents(e, 3, false);
+  assert.deepEqual(a2, { ...a, requestId: "", traceId: "" });
+  assert.deepEqual(b2, { ...b, requestId: "", traceId: "" });
+  if (d2.kind !== "dead") return;
+  assert.equal(d2.requestId, "req-d");
+  assert.equal(d2.traceId, "00".repeat(16));
 });

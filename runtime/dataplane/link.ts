@@ -104,7 +104,12 @@ export class DataplaneLink {
     return this.opts.host;
   }
 
-  /** Where each answered request is reported (metrics). */
+  /**
+   * Where each answered request is reported (metrics). Where libsure writes
+   * the request log (logRequests(_, true)), the requests it answered come
+   * without requestId and traceId (""): only the log read them, and decoding
+   * them was two thirds of an event's cost (~0.33 of 0.49 us).
+   */
   observe(...fns: ((o: InvocationOutcome) => void)[]): void {
     this.#observers.push(...fns);
   }
@@ -263,7 +268,7 @@ export class DataplaneLink {
       const now = waiting.length > 0;
       let batch: DataplaneEvent[];
       try {
-        batch = await this.dp.events(now ? 0 : 200, linger);
+        batch = await this.dp.events(now ? 0 : 200, linger, !this.#requestLogInC);
       } catch (e) {
         if (this.#stopping) break;
         this.opts.logger("error", `data plane events: ${(e as Error).message}`, {});
