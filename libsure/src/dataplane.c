@@ -342,6 +342,7 @@ SURE_API int sure_dataplane_start(const struct sure_dataplane_config *cfg, size_
 	dp->rng[0] = sure_random_u64() | 1;
 	dp->rng[1] = sure_random_u64();
 	dp->tick_ms = cfg->tick_ms ? cfg->tick_ms : 5;
+	dp->vcpu_cpus = sure_vcpu_cpu_count();
 	/* SURE_HOP_KEEPALIVE=0: a connection per hop, as before (for comparison). */
 	const char *ka = getenv("SURE_HOP_KEEPALIVE");
 	dp->hop_keepalive = !(ka && ka[0] == '0' && !ka[1]);

@@ -186,7 +186,7 @@ static void need(struct sure_dataplane *dp, struct dp_route *r)
  * instances again within seconds at c16 with no margin). */
 #define STUCK_NS 10000000ull
 
-static int worth_starting(const struct dp_route *r, uint64_t now_ns)
+static int worth_starting(const struct dp_route *r, uint32_t vcpu_cpus, uint64_t now_ns)
 {
 	uint64_t start = r->start_ns ? r->start_ns : START_GUESS_NS;
 
@@ -200,9 +200,24 @@ static int worth_starting(const struct dp_route *r, uint64_t now_ns)
 	 * per CPU the vCPUs have, an instance adds no throughput, only one more
 	 * vCPU thread waiting for those CPUs (which makes the service times
 	 * longer, which would call for more). */
-	if (r->instances + r->starting >= 2 * sure_vcpu_cpu_count() || r->service_ns == 0)
+	if (r->instances + r->starting >= 2 * vcpu_cpus || r->service_ns == 0)
 		return 0;
 	return ((uint64_t)r->queued + 1) * r->service_ns / r->instances > start;
+}
+
+/* The start half of admit() (autoscale.ts): one more instance while
+ * instances x targetConcurrency < requests in flight (counting `arriving`,
+ * the request being admitted, if any), up to maxInstances, if worth it. */
+static int wants_start(const struct sure_dataplane *dp, const struct dp_route *r,
+		       uint32_t arriving, uint64_t now_ns)
+{
+	const struct sure_route_config *c = &r->cfg;
+	uint32_t supply = r->instances + r->starting;
+	uint64_t in_flight = (uint64_t)r->running + r->queued + arriving;
+
+	return c->can_start && supply < c->max_instances &&
+	       (uint64_t)supply * c->target_concurrency < in_flight &&
+	       worth_starting(r, dp->vcpu_cpus, now_ns);
 }
 
 static void park(struct sure_dataplane *dp, struct dp_inst *i, struct dp_req *q, int rc)
@@ -341,9 +356,7 @@ static void admit_or_queue(struct sure_dataplane *dp, struct dp_route *r, struct
 		     "function %s is over its concurrency limit; retry shortly", c->name);
 		return;
 	}
-	int start = c->can_start && supply < c->max_instances &&
-		    (uint64_t)supply * c->target_concurrency < in_flight &&
-		    worth_starting(r, sure_now_ns());
+	int start = wants_start(dp, r, 1, sure_now_ns());
 	if (!start && r->queued >= c->max_queue) {
 		SURE_DP_FAIL(dp, q, 503, "overloaded", extra, "retry-after: 1\n",
 		     "function %s is overloaded: all instances busy and the queue is full", c->name);
@@ -597,14 +610,10 @@ void sure_dp_on_tick(void *arg, uint64_t now_ns)
 	 * that run on longer than usual: once its oldest has waited well past a
 	 * start (STUCK_NS), one more instance, as admit_or_queue would give an
 	 * arriving request; without arrivals only this looks. */
+	dp->vcpu_cpus = sure_vcpu_cpu_count(); /* a lock, maybe a syscall: per tick */
 	for (uint32_t k = 0; k < dp->nroutes; k++) {
 		struct dp_route *r = dp->routes[k];
-		uint32_t supply = r->instances + r->starting;
-		uint64_t in_flight = (uint64_t)r->running + r->queued;
-		if (r->qhead && r->starting == 0 && r->cfg.can_start &&
-		    supply < r->cfg.max_instances &&
-		    (uint64_t)supply * r->cfg.target_concurrency < in_flight &&
-		    worth_starting(r, now_ns))
+		if (r->qhead && r->starting == 0 && wants_start(dp, r, 0, now_ns))
 			need(dp, r);
 	}
 	sure_dp_chain_tick(dp, now_ns);

@@ -10,8 +10,7 @@
 
 #include "dp_internal.h"
 
-/* Appends s to out as the inside of a JSON string. */
-static size_t json_escape(char *out, size_t cap, size_t at, const char *s)
+size_t sure_dp_json_escape(char *out, size_t cap, size_t at, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 
@@ -84,7 +83,7 @@ void sure_dp_error(struct sure_dataplane *dp, struct sure_http_exchange *ex, con
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	size_t at = (size_t)snprintf(body, sizeof(body), "{\"error\":\"%s\",\"message\":\"", code);
-	at = json_escape(body, sizeof(body) - 300, at, msg);
+	at = sure_dp_json_escape(body, sizeof(body) - 300, at, msg);
 	at += (size_t)snprintf(body + at, sizeof(body) - at, "\"%s}", extra ? extra : "");
 	if (at >= sizeof(body))
 		at = sizeof(body) - 1;

@@ -132,6 +132,10 @@ struct sure_dataplane {
 	struct zstack *zs; /* the af_xdp backend's stack, or NULL (sockets) */
 	int notify_fd; /* eventfd every lent instance's vCPU thread writes */
 	uint32_t tick_ms;
+	/* CPUs the vCPU threads run on (admission weighs starts by it), read at
+	 * start and each tick: sure_vcpu_cpu_count takes a lock and may make a
+	 * syscall, too much for each queued request. */
+	uint32_t vcpu_cpus;
 	struct dp_route *routes[DP_MAX_ROUTES];
 	uint32_t nroutes;
 	int32_t hash[DP_HASH]; /* route id + 1, 0 empty */
@@ -378,6 +382,9 @@ void sure_dp_inst_free(struct dp_route *r, struct dp_inst *i);
 		sure_dp_req_free(dp, q);                                                 \
 	} while (0)
 
+/* Appends the NUL-terminated s to out at `at` as the inside of a JSON string
+ * (stopping short of cap, and leaving a NUL): the new end. */
+size_t sure_dp_json_escape(char *out, size_t cap, size_t at, const char *s);
 /* Answers ex with the node's JSON error {"error","message",...extra} and
  * headers (lines "name: value\n", or NULL); q: its request, if it has one
  * (a hop's answer is sealed, sure_dp_hop_seal). */

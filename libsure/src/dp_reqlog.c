@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "dp_internal.h"
+#include "dp_trace.h"
 
 /* Bytes a stream's buffer holds before lines are dropped (and counted): the
  * control plane flushes every few ms, and a data plane that waited for a
@@ -65,24 +66,16 @@ static void put_pad(struct line *l, unsigned v, int width)
 	put(l, d, (size_t)width);
 }
 
-/* s (at most max bytes) as a JSON string's contents (ids and names are
- * checked already: this only keeps a line valid whatever they hold). */
-static void put_text(struct line *l, const char *s, size_t max)
+/* s as a JSON string's contents, as the node's error answers escape theirs
+ * (ids and names are checked already: this only keeps a line valid). The
+ * escaper stops short of the end: a line it filled is not one. */
+static void put_text(struct line *l, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < max && s[i]; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			char e[2] = { '\\', (char)c };
-			put(l, e, 2);
-		} else if (c < 0x20 || c >= 0x7f) {
-			char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-			put(l, e, 6);
-		} else {
-			put(l, (const char *)&c, 1);
-		}
-	}
+	if (l->over)
+		return;
+	l->n = sure_dp_json_escape(l->b, sizeof(l->b), l->n, s);
+	if (l->n + 8 >= sizeof(l->b))
+		l->over = 1;
 }
 
 /* The wall clock as the control plane's logger writes it (toISOString). */
@@ -125,9 +118,9 @@ static void put_ms(struct line *l, uint64_t ns)
 void sure_dp_reqlog(struct sure_dataplane *dp, const struct sure_dp_event *ev, const char *target,
 		    const char *name)
 {
-	static const char hex[] = "0123456789abcdef";
 	struct dp_reqlog *r = &dp->reqlog;
 	struct line l;
+	char trace[33];
 	int err = ev->status >= 500;
 
 	if (r->fd[err] < 0)
@@ -140,24 +133,22 @@ void sure_dp_reqlog(struct sure_dataplane *dp, const struct sure_dp_event *ev, c
 		PUT_LIT(&l, "\",\"level\":\"warn\",\"requestId\":\"");
 	else
 		PUT_LIT(&l, "\",\"level\":\"info\",\"requestId\":\"");
-	put_text(&l, ev->request_id, sizeof(ev->request_id));
+	put_text(&l, ev->request_id); /* the data plane's, NUL-terminated */
 	PUT_LIT(&l, "\",\"");
 	put(&l, target, strlen(target));
 	PUT_LIT(&l, "\":\"");
-	put_text(&l, name, 64);
+	put_text(&l, name); /* a route's or chain's name, NUL-terminated by the host */
 	PUT_LIT(&l, "\",\"status\":");
 	put_u64(&l, ev->status);
 	PUT_LIT(&l, ",\"durationMs\":");
 	put_ms(&l, ev->total_ns);
 	PUT_LIT(&l, ",\"traceId\":\"");
-	for (int i = 0; i < 16; i++) {
-		char h[2] = { hex[ev->trace_id[i] >> 4], hex[ev->trace_id[i] & 15] };
-		put(&l, h, 2);
-	}
+	sure_dp_hex(trace, ev->trace_id, 16);
+	put(&l, trace, 32);
 	PUT_LIT(&l, "\"");
 	if (ev->code[0]) {
 		PUT_LIT(&l, ",\"error\":\"");
-		put_text(&l, ev->code, sizeof(ev->code));
+		put_text(&l, ev->code);
 		PUT_LIT(&l, "\"");
 	}
 	PUT_LIT(&l, ",\"msg\":\"request\"}\n");

@@ -104,20 +104,31 @@ export type Admission =
  * the request may only wait, if the queue has room.
  */
 export function admit(load: Load, rules: AdmissionRules, canStart = true): Admission {
-  const supply = load.instances + load.starting;
   const inFlight = load.running + load.queued + 1;
   if (rules.concurrencyLimit > 0 && inFlight > rules.concurrencyLimit * rules.maxInstances) {
     return { action: "reject", reason: "concurrency" };
   }
-  if (
-    canStart && supply < rules.maxInstances && supply * rules.targetConcurrency < inFlight &&
-    worthStarting(load)
-  ) {
-    return { action: "start" };
-  }
+  if (canStart && wantsStart(load, rules, 1)) return { action: "start" };
   // A request that started an instance is queued even past maxQueue: the instance is its own.
   if (load.queued >= rules.maxQueue) return { action: "reject", reason: "overloaded" };
   return { action: "wait" };
+}
+
+/**
+ * The start half of admit(): one more instance while instances x
+ * targetConcurrency < requests in flight (counting `arriving`, the request
+ * being admitted, if any), up to maxInstances, if it is worth it. Also what a
+ * queue left to wait is looked at again with (arriving 0).
+ */
+export function wantsStart(
+  load: Load,
+  rules: Pick<AdmissionRules, "maxInstances" | "targetConcurrency">,
+  arriving: 0 | 1,
+): boolean {
+  const supply = load.instances + load.starting;
+  const inFlight = load.running + load.queued + arriving;
+  return supply < rules.maxInstances && supply * rules.targetConcurrency < inFlight &&
+    worthStarting(load);
 }
 
 /** Instances to start so that `want` (capped at maxInstances) are live or starting. */

@@ -59,7 +59,7 @@ import {
   planScale,
   reapPeriodMs,
   startsToReach,
-  worthStarting,
+  wantsStart,
 } from "./autoscale.ts";
 import { StartGauge } from "./start_gauge.ts";
 import type { MemoryBudget } from "./budget.ts";
@@ -405,12 +405,7 @@ export class InstanceGroup {
       this.#stuckTimer = undefined;
       if (this.#waiters.length === 0 || this.#draining) return;
       const load = this.#load();
-      const d = this.#deployment;
-      const supply = load.instances + load.starting;
-      if (
-        load.starting === 0 && supply < d.maxInstances &&
-        supply * d.targetConcurrency < load.running + load.queued && worthStarting(load)
-      ) {
+      if (load.starting === 0 && wantsStart(load, this.#deployment, 0)) {
         try {
           this.#spawn("demand").catch(() => {});
         } catch {
