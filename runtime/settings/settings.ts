@@ -29,7 +29,8 @@ export const INT_SETTINGS = {
     min: 1,
     max: 1000,
     def: 1,
-    help: "In-flight requests per instance before another instance starts",
+    help:
+      "In-flight requests per instance before another instance may start (if it would serve sooner)",
   },
   idleTimeout: {
     min: 10,
