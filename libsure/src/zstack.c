@@ -3,6 +3,7 @@
  * timers, and the stack's lifetime. Sockets are in zs_sock.c.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -424,4 +425,33 @@ void zstack_stats(const struct zstack *zs, struct zstack_stats *out)
 	out->conns_open = zs->conns_open;
 	out->conns_total = zs->conns_total;
 	out->mtu = zs->nif.mtu;
+}
+
+/* One line per TCP connection and one for the port, for a test that saw a
+ * connection stall. lwIP is the stack thread's: call it there. */
+void zstack_describe(const struct zstack *zs, FILE *to)
+{
+	struct zs_port_stats ps = { 0 };
+	unsigned nseg;
+
+	if (zs->port)
+		zs_port_stats(zs->port, &ps);
+	fprintf(to, "# port: rx_invalid %llu, tx_busy %llu, frames held %u of %u; lwIP drops: "
+		    "link %u ip %u tcp %u (proterr %u, memerr %u)\n",
+		(unsigned long long)ps.rx_invalid, (unsigned long long)ps.tx_busy, zs->frames_held,
+		zs->nframes, (unsigned)lwip_stats.link.drop, (unsigned)lwip_stats.ip.drop,
+		(unsigned)lwip_stats.tcp.drop, (unsigned)lwip_stats.tcp.proterr,
+		(unsigned)lwip_stats.tcp.memerr);
+	for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next) {
+		nseg = 0;
+		for (struct tcp_seg *s = p->ooseq; s; s = s->next)
+			nseg++;
+		fprintf(to, "# pcb :%u state %d flags 0x%x rcv_nxt %u rcv_wnd %u ann %u ooseq %u "
+			    "(first %u) refused %u snd_nxt %u lastack %u unacked %s nrtx %u rtime %d\n",
+			p->local_port, (int)p->state, (unsigned)p->flags, p->rcv_nxt,
+			(unsigned)p->rcv_wnd, (unsigned)p->rcv_ann_wnd, nseg,
+			p->ooseq ? p->ooseq->tcphdr->seqno : 0,
+			p->refused_data ? p->refused_data->tot_len : 0, p->snd_nxt, p->lastack,
+			p->unacked ? "yes" : "no", (unsigned)p->nrtx, (int)p->rtime);
+	}
 }

@@ -29,6 +29,7 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -138,5 +139,9 @@ struct zstack_stats {
 	uint32_t mtu;
 };
 void zstack_stats(const struct zstack *zs, struct zstack_stats *out);
+
+/* Its connections' TCP state and the port's counters, a line each, to `to`
+ * (for tests that saw a connection stall). On the stack's thread only. */
+void zstack_describe(const struct zstack *zs, FILE *to);
 
 #endif

@@ -273,9 +273,18 @@ static int start_full(uint32_t drop_every, uint8_t mode, uint8_t hold, struct zs
 	return rc;
 }
 
+static void stop(struct zstack *zs, struct sure_http_server *srv);
+
+/* Tests that start a server of their own run after the shared one stopped
+ * (test_close_detaches); run alone (CHECK_ONLY), they stop it first. */
 static int start_mode(uint32_t drop_every, uint8_t mode, struct zstack **zs,
 		      struct sure_http_server **srv)
 {
+	if (*srv) {
+		stop(*zs, *srv);
+		*zs = NULL;
+		*srv = NULL;
+	}
 	return start_full(drop_every, mode, 0, zs, srv);
 }
 
@@ -514,6 +523,18 @@ static void test_kill_detaches(void)
 /* A stack and server of their own (every drop_every-th frame lost, the
  * program in mode), a MiB echoed twice on one connection, its counters in
  * *st, and both stopped. -1 (after a failed check) if it could not start. */
+/* The stack's state, written once from its thread when a test asks. */
+static atomic_int described;
+
+static void describe_tick(void *arg, uint64_t now_ns)
+{
+	(void)now_ns;
+	if (atomic_load(&described))
+		return;
+	zstack_describe(arg, stderr);
+	atomic_store(&described, 1);
+}
+
 static int two_mib(uint32_t drop_every, uint8_t mode, struct zstack_stats *st)
 {
 	int rc = start_mode(drop_every, mode, &zs, &srv);
@@ -548,6 +569,12 @@ static int two_mib(uint32_t drop_every, uint8_t mode, struct zstack_stats *st)
 				(unsigned long long)st->copied_in, st->mtu);
 			/* The client's view of the connection: window, RTO, what is lost. */
 			sh("ip netns exec %s ss -tni dst 10.77.0.2 >&2", ns_name);
+			/* The stack's view, from its own thread. */
+			atomic_store(&described, 0);
+			if (sure_http_server_tick(srv, 10, describe_tick, zs) == 0)
+				wait_until(&described, 1);
+			sh("ip -s link show zs0 >&2; ip netns exec %s ip -s link show zs1 >&2",
+			   ns_name);
 		}
 	}
 	if (fd >= 0)
