@@ -87,6 +87,7 @@ export const SYMBOLS = {
   sure_vm_shells: { parameters: ["u32"], result: "i32" },
   sure_vm_shells_ready: { parameters: [], result: "u32" },
   sure_vcpu_cpus: { parameters: ["buffer", "u32"], result: "i32" },
+  sure_vcpu_nice: { parameters: ["i32"], result: "i32" },
   // templates
   sure_template_create: {
     // img, len, mem_mib, io_cap, init_timeout_ms, env (or null), env_len, out handle, err, errcap

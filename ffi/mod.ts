@@ -18,6 +18,7 @@ export {
   probe,
   type Stats,
   stats,
+  weighVcpus,
 } from "./probe.ts";
 export { decodeFault, type Fault, type FaultKind, hex } from "./fault.ts";
 export { libsurePath } from "./libsure.ts";

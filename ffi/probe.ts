@@ -68,6 +68,12 @@ export function placeVcpus(cpus: number[]): void {
   if (rc < 0) throw errorFromErrno("sure_vcpu_cpus", rc);
 }
 
+/** The nice value plain instances' vCPU threads take from now on (best effort; 0: as is). */
+export function weighVcpus(nice: number): void {
+  const rc = libsure().sure_vcpu_nice(nice);
+  if (rc < 0) throw errorFromErrno("sure_vcpu_nice", rc);
+}
+
 /** Empty VMs ready right now. */
 export function emptyVmsReady(): number {
   return libsure().sure_vm_shells_ready();

@@ -18,6 +18,7 @@ import {
   withoutGuestKeys,
 } from "./helpers.ts";
 import { assertPoolFull, chain, invoke, stats, text } from "./chain_helpers.ts";
+import { vcpuNice } from "../runtime/scheduler/placement.ts";
 
 /**
  * By default libsure's data plane is in front: it receives a body of known
@@ -248,6 +249,42 @@ Deno.test({
         const used = ms - (before.get(tid) ?? 0);
         assert.ok(used <= 30, `step thread ${tid} used ${used} ms of CPU in 1 s idle`);
       }
+    });
+  },
+});
+
+/** The nice values of this process's threads whose name starts with prefix (field 19 of stat). */
+function threadNices(prefix: string): number[] {
+  const out: number[] = [];
+  for (const t of Deno.readDirSync("/proc/self/task")) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/self/task/${t.name}/stat`);
+      const name = /\((.*)\)/.exec(stat)?.[1] ?? "";
+      if (name.startsWith(prefix)) {
+        out.push(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
+      }
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+Deno.test({
+  name:
+    "chains: steps keep the node's weight; plain instances' vCPU threads weigh more on CPUs of their own",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      await chain(node, { name: "weights", steps: ["upper", "reverse", "echo"] });
+      assert.equal(text((await invoke(node, "weights", "abc")).bytes), "CBA");
+      const own = Number(Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ")[16]);
+      // Raised only as root (CAP_SYS_NICE); elsewhere the node's weight, as for the steps.
+      const want = Deno.uid() === 0 && vcpuNice("auto") !== 0 ? vcpuNice("auto") : own;
+      const plain = threadNices("sure-vcpu"), steps = threadNices("sure-step");
+      assert.ok(plain.length >= 3 && steps.length >= 3, `threads: ${plain} ${steps}`);
+      assert.deepEqual(new Set(plain), new Set([want]), `plain: ${plain}`);
+      assert.deepEqual(new Set(steps), new Set([own]), `steps: ${steps}`);
     });
   },
 });

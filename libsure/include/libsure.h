@@ -292,6 +292,16 @@ SURE_API uint32_t sure_vm_shells_ready(void);
  * the node's own event-loop thread a CPU of its own pays when CPUs are few.
  */
 SURE_API int sure_vcpu_cpus(const uint8_t *cpus, uint32_t n);
+/*
+ * The nice value (-20..19; 0 leaves it) the vCPU thread of each plain
+ * instance started from now on takes, best effort (a raise needs
+ * CAP_SYS_NICE; refused, the thread runs at the node's). Chain steps keep
+ * the node's. A heavier weight on CPUs of the vCPUs' own makes the kernel's
+ * load balancing see them busy and put other threads (the node's, a client
+ * on the same machine) on the CPUs they leave, instead of behind a guest
+ * that polls for a moment after each answer. -EINVAL out of range.
+ */
+SURE_API int sure_vcpu_nice(int nice);
 
 /* ---- chains: per-chain pools and VM-to-VM hand-off ---------------------- */
 

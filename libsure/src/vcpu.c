@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cpu.h"
@@ -28,6 +29,7 @@ static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
 /* Where vCPU threads may run (sure_vcpu_cpus); empty = anywhere. */
 static cpu_set_t vcpu_cpus;
 static int vcpu_cpus_set;
+static int vcpu_nice; /* plain instances' vCPU threads take it when they start (0: as is) */
 static pthread_mutex_t vcpu_cpus_lock = PTHREAD_MUTEX_INITIALIZER;
 static int kick_sig;
 
@@ -233,7 +235,13 @@ static void *vcpu_main(void *arg)
 	pthread_mutex_lock(&vcpu_cpus_lock);
 	if (vcpu_cpus_set)
 		pthread_setaffinity_np(pthread_self(), sizeof(vcpu_cpus), &vcpu_cpus);
+	int nice = inst->att.ops ? 0 : vcpu_nice; /* chain steps keep theirs: see sure_vcpu_nice */
 	pthread_mutex_unlock(&vcpu_cpus_lock);
+	/* Best effort: without CAP_SYS_NICE a raise is refused and the thread
+	 * keeps the node's weight. Before the confinement, which forbids it. */
+	if (nice && setpriority(PRIO_PROCESS, (id_t)gettid(), nice) < 0) {
+		/* EACCES: not privileged; the guest runs all the same */
+	}
 
 	/* Everything stays blocked (set by the creator) except the kick. */
 	sigemptyset(&only_kick);
@@ -319,6 +327,16 @@ SURE_API int sure_vcpu_cpus(const uint8_t *cpus, uint32_t n)
 	pthread_mutex_lock(&vcpu_cpus_lock);
 	vcpu_cpus = set;
 	vcpu_cpus_set = count > 0;
+	pthread_mutex_unlock(&vcpu_cpus_lock);
+	return 0;
+}
+
+SURE_API int sure_vcpu_nice(int nice)
+{
+	if (nice < -20 || nice > 19)
+		return -EINVAL;
+	pthread_mutex_lock(&vcpu_cpus_lock);
+	vcpu_nice = nice;
 	pthread_mutex_unlock(&vcpu_cpus_lock);
 	return 0;
 }

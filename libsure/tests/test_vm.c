@@ -24,6 +24,7 @@
 
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 
 #include "build_fn.h"
 #include "check.h"
@@ -475,6 +476,54 @@ static void test_abort_reason(void)
 	sure_instance_destroy(inst);
 }
 
+/* The nice value of thread tid (field 19 of its stat), or 99 if unreadable. */
+static int thread_nice(int tid)
+{
+	char path[64], stat[1024];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(stat, 1, sizeof(stat) - 1, f) : 0;
+	int nice = 99;
+
+	if (f)
+		fclose(f);
+	stat[n] = 0;
+	const char *p = strrchr(stat, ')'); /* the name may hold anything */
+	for (int field = 2; p && field < 19; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		sscanf(p + 1, "%d", &nice);
+	return nice;
+}
+
+/* sure_vcpu_nice: a plain instance's vCPU thread starts with it where the
+ * process may raise it (root here), keeps the process's weight where not,
+ * and 0 leaves it alone. */
+static void test_vcpu_nice(void)
+{
+	REQUIRE_KVM();
+	CHECK_EQ(sure_vcpu_nice(-21), -EINVAL);
+	CHECK_EQ(sure_vcpu_nice(20), -EINVAL);
+	int own = getpriority(PRIO_PROCESS, 0);
+	for (int want = -10; want <= 0; want += 10) {
+		CHECK_EQ(sure_vcpu_nice(want), 0);
+		struct sure_instance *inst = create_echo();
+		if (!inst) {
+			CHECK(0);
+			break;
+		}
+		CHECK_EQ(send(inst, "hi", 1000), 2);
+		int tid = __atomic_load_n(&inst->vcpu.tid, __ATOMIC_ACQUIRE);
+		int got = thread_nice(tid);
+		if (want == 0)
+			CHECK_EQ(got, own);
+		else
+			CHECK_EQ(got, geteuid() == 0 ? want : own);
+		sure_instance_destroy(inst);
+	}
+	sure_vcpu_nice(0);
+}
+
 static void test_nx_heap(void)
 {
 	REQUIRE_KVM();
@@ -707,6 +756,7 @@ int main(void)
 	RUN(test_faults);
 	RUN(test_cpu_hardening);
 	RUN(test_abort_reason);
+	RUN(test_vcpu_nice);
 	RUN(test_nx_heap);
 	RUN(test_timeout);
 	RUN(test_busy);

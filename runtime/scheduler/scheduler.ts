@@ -11,8 +11,9 @@ import {
   keepEmptyVms,
   placeVcpus,
   type RequestHead,
+  weighVcpus,
 } from "../../ffi/mod.ts";
-import { allowedCpus, vcpuCpus, type VcpuPlacement } from "./placement.ts";
+import { allowedCpus, vcpuCpus, vcpuNice, type VcpuPlacement } from "./placement.ts";
 import { KvmUnavailableError, NotFoundError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Deployment } from "../store/store.ts";
@@ -57,6 +58,7 @@ export class Scheduler {
     if (this.#kvm.available) {
       keepEmptyVms(opts.emptyVms ?? DEFAULT_EMPTY_VMS);
       placeVcpus(vcpus);
+      weighVcpus(vcpuNice(opts.vcpuPlacement ?? "auto"));
     }
     this.#groupOpts = {
       maxQueue: opts.maxQueue ?? DEFAULT_GROUP_OPTIONS.maxQueue,
