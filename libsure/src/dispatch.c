@@ -519,9 +519,9 @@ static int look_busy(struct sure_dataplane *dp, int arm)
  * chain's answer comes after its steps' wake-ups, each tens of us under PVM:
  * with 100 us the step another node runs added 6-18 us p50 to the split chain
  * at c1 instead of 93-172 (bench/split_chain_bench.ts), and the 3-step chain
- * at c32 went from 41.6-46.5k to 47.5-50.7k requests/s. */
+ * at c32 went from 41.6-46.5k to 47.5-50.7k requests/s (SURE_DP_POLL_CHAIN_NS,
+ * dp_internal.h; sure_dp_chains_idle says when a chain is worth it). */
 #define POLL_INSTANCE_NS 30000ull
-#define POLL_CHAIN_NS 100000ull
 
 /* The server has nothing to do (http_server.h): a look at the busy
  * instances, and armed when it is about to sleep. While the server is awake,
@@ -536,7 +536,7 @@ static int idle(void *ctx, int arm, uint64_t *poll_ns)
 	int chains = sure_dp_chains_idle(dp, arm);
 	int outstanding = dp->busy != NULL || chains == 0;
 	pthread_mutex_unlock(&dp->lock);
-	*poll_ns = chains == 0 ? POLL_CHAIN_NS : POLL_INSTANCE_NS;
+	*poll_ns = chains == 0 ? SURE_DP_POLL_CHAIN_NS : POLL_INSTANCE_NS;
 	return any || chains > 0 ? 1 : outstanding || arm ? 0 : -1;
 }
 

@@ -172,7 +172,8 @@ int sure_dp_chain_run(struct sure_dataplane *dp, struct dp_req *q)
 	dc->slot_req[slot] = q;
 	dc->inflight++;
 	dc->requests++;
-	q->deadline_ns = sure_now_ns() + (uint64_t)dc->cfg.timeout_ms * 1000000ull;
+	q->sent_ns = sure_now_ns();
+	q->deadline_ns = q->sent_ns + (uint64_t)dc->cfg.timeout_ms * 1000000ull;
 	return 1;
 }
 
@@ -218,6 +219,8 @@ static void complete(struct sure_dataplane *dp, struct dp_chain *dc, const struc
 		return;
 	dc->slot_req[slot] = NULL;
 	dc->inflight--;
+	uint64_t took = sure_now_ns() - q->sent_ns;
+	dc->latency_ns = dc->latency_ns ? (dc->latency_ns * 7 + took) / 8 : took;
 	uint32_t step = cp->node;
 	const char *fn = step < c->nsteps ? c->m->step[step].name : dc->cfg.name;
 
@@ -413,8 +416,26 @@ static void count_sleep(struct dp_chain *dc)
 			sure_chain_sleeps(dc->c, n);
 }
 
+/*
+ * Whether an answer of a chain all of whose steps run here is due within a
+ * spell of polling: its requests in flight answer, on average, one per
+ * latency / in flight. One alone (c1) answers after its steps' wake-ups, each
+ * a sleep exit on a shared CPU, well past the spell (a 3-step chain: ~200
+ * us): polling for it only burnt the server's CPU, ~100 us a request, and
+ * its answer came through the gateway's doorbell all the same. Chains with
+ * steps on other nodes are always polled: their hops were measured to need
+ * it (the comment on POLL_INSTANCE_NS, dispatch.c).
+ */
+static int answer_due(const struct dp_chain *dc)
+{
+	uint32_t here = dc->inflight - dc->away;
+
+	return dc->remote || !dc->latency_ns || !here ||
+	       dc->latency_ns / here <= SURE_DP_POLL_CHAIN_NS;
+}
+
 /* Polling (arm 0) is what the server does between rounds for up to
- * POLL_CHAIN_NS (dispatch.c): the steps then hand back without a doorbell,
+ * SURE_DP_POLL_CHAIN_NS: the steps then hand back without a doorbell,
  * which is an exit for them (~24 us from a guest under PVM,
  * ../shared/platform.md) and a wake-up for this thread. Arming is Dekker
  * with the step's push (gate_chain.c): a new sleep counted, the flags
@@ -436,7 +457,7 @@ int sure_dp_chains_idle(struct sure_dataplane *dp, int arm)
 		}
 		any |= collect_all(dp, dc) > 0;
 		/* One that is out on a hop comes back on its socket, not a ring. */
-		outstanding |= dc->inflight > dc->away;
+		outstanding |= dc->inflight > dc->away && answer_due(dc);
 	}
 	return any ? 1 : outstanding ? 0 : -1;
 }

@@ -74,6 +74,7 @@ struct dp_req {
 	struct dp_chain *chain; /* a chain request: its chain and slot */
 	uint32_t slot;
 	uint64_t deadline_ns; /* a chain request: when it times out */
+	uint64_t sent_ns; /* a chain request: when it was submitted to step 0 */
 	uint8_t hop_in; /* a hop another node sent: answered with hop semantics (dp_hop_in.c) */
 	uint8_t *hop_hdrs; /* origin: response headers the other nodes' steps set */
 	struct dp_hop *hop; /* origin: its hop in progress */
@@ -112,6 +113,7 @@ struct dp_chain {
 	uint8_t *reserved; /* per slot: a body is being received into it */
 	uint32_t nslots, inflight, nreserved;
 	uint32_t away; /* of those in flight, how many are out on a hop to another node */
+	uint64_t latency_ns; /* moving average, submit to completion (0: none yet) */
 	uint64_t requests;
 	uint32_t remote; /* steps another node runs (bit per step) */
 	struct sockaddr_in peer[SURE_CHAIN_MAX_STEPS]; /* for each remote step */
@@ -295,7 +297,10 @@ void sure_dp_on_chains(void *arg);
  * the data plane consumes. While requests are in a chain its gateway says it
  * is awake, so hand-backs ring no doorbell; arm: it says it sleeps again,
  * then one more look. 1: something was handed back; 0: requests are still in
- * chains; -1: none are. `lock` held. */
+ * chains and an answer is due within a spell of polling; -1: none is.
+ * `lock` held. */
+/* How long the server polls for a chain's answers before it sleeps (dispatch.c idle). */
+#define SURE_DP_POLL_CHAIN_NS 100000ull
 int sure_dp_chains_idle(struct sure_dataplane *dp, int arm);
 /* dp stopped: forgets every chain (the server is gone). */
 void sure_dp_chains_free(struct sure_dataplane *dp);
