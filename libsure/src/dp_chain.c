@@ -219,8 +219,7 @@ static void complete(struct sure_dataplane *dp, struct dp_chain *dc, const struc
 		return;
 	dc->slot_req[slot] = NULL;
 	dc->inflight--;
-	uint64_t took = sure_now_ns() - q->sent_ns;
-	dc->latency_ns = dc->latency_ns ? (dc->latency_ns * 7 + took) / 8 : took;
+	sure_average8(&dc->latency_ns, sure_elapsed_ns(sure_now_ns(), q->sent_ns));
 	uint32_t step = cp->node;
 	const char *fn = step < c->nsteps ? c->m->step[step].name : dc->cfg.name;
 
