@@ -237,11 +237,10 @@ static void *vcpu_main(void *arg)
 		pthread_setaffinity_np(pthread_self(), sizeof(vcpu_cpus), &vcpu_cpus);
 	int nice = inst->att.ops ? 0 : vcpu_nice; /* chain steps keep theirs: see sure_vcpu_nice */
 	pthread_mutex_unlock(&vcpu_cpus_lock);
-	/* Best effort: without CAP_SYS_NICE a raise is refused and the thread
-	 * keeps the node's weight. Before the confinement, which forbids it. */
-	if (nice && setpriority(PRIO_PROCESS, (id_t)gettid(), nice) < 0) {
-		/* EACCES: not privileged; the guest runs all the same */
-	}
+	/* Best effort: without CAP_SYS_NICE a raise is refused (EACCES) and the
+	 * thread keeps the node's weight. Before the confinement, which forbids it. */
+	if (nice)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), nice);
 
 	/* Everything stays blocked (set by the creator) except the kick. */
 	sigemptyset(&only_kick);

@@ -43,7 +43,8 @@ export const NODE_OPTIONS: Record<string, OptionDoc> = {
     type: "string",
     arg: "LIST",
     env: "SURE_VCPU_CPUS",
-    help: "CPUs for the VMs: auto (all but the first, left to the node; default), all, or 1-3,6",
+    help: "CPUs for the VMs: auto (all but the first, left to the node; default), all, or 1-3,6; " +
+      "on CPUs of their own, plain instances' vCPU threads run at nice -10 (as root)",
   },
   "memory-budget": {
     type: "string",

@@ -63,12 +63,9 @@ export function dataplaneCpus(p: VcpuPlacement, allowed = allowedCpus()): number
  * a running guest late, so a thread that lands on a vCPU CPU waits behind
  * it; with the heavier weight the kernel's balancing sees those CPUs busy and
  * puts other threads (a client on the same machine, the node's event loop)
- * on the CPUs the vCPUs leave. Measured on 2 CPUs (warm echo, wrk on the same
- * machine, fresh nodes alternating): c16 39.1k and 41.6k requests/s against
- * 27.9k and 34.1k, c64 43.6k and 44.3k against 33.7k and 32.2k, c1 the same.
- * Chain steps keep the node's weight: theirs poll 2 us and sleep often when
- * they share a CPU, and weighted they made the 3-step chain slower (c32:
- * 40.5-45.5k against 49.2-59.0k requests/s), so libsure leaves them.
+ * on the CPUs the vCPUs leave. Chain steps keep the node's weight (theirs
+ * poll 2 us and sleep often when they share a CPU; weighted, the chain was
+ * slower). What was measured: docs/architecture.md, "Where threads run".
  */
 export function vcpuNice(p: VcpuPlacement, allowed = allowedCpus()): number {
   return dataplaneCpus(p, allowed).length > 0 ? -10 : 0;
