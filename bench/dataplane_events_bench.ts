@@ -9,6 +9,9 @@
 //   - with the request log off (SURE_REQUEST_LOG=0), on as the control
 //     plane writes it (a node with another logger), and on as libsure
 //     writes it (dp_reqlog.c: what a node logging to its console does);
+//   - with the answers folded in C (DataplaneLink.foldAnswers: one event per
+//     kind of answer per batch, what a node does unless the control plane
+//     writes the request log), with the request log off and written by libsure;
 //   - against libsure's HTTP server alone (tool_http_echo) in the same run.
 // The route is a function with no instance that may not start one and has no
 // queue, so C answers each request at once (503 overloaded) and reports it:
@@ -28,13 +31,15 @@ const root = new URL("../", import.meta.url).pathname;
 const here = new URL(import.meta.url).pathname;
 
 /**
- * The node side, in a process of its own: `--serve PORT LINGER LOG`, LOG 0:
- * no request log, 1: written by the control plane, c: written by libsure.
+ * The node side, in a process of its own: `--serve PORT LINGER LOG [fold]`,
+ * LOG 0: no request log, 1: written by the control plane, c: written by
+ * libsure; fold: answers folded in C.
  */
-function serve(port: number, lingerMs: number, log: string): void {
+function serve(port: number, lingerMs: number, log: string, fold: boolean): void {
   const link = linkAnsweredInC("x", { port, eventLingerMs: lingerMs });
   const metrics = new NodeMetrics();
   link.observe(requestMetrics(metrics));
+  if (fold) link.foldAnswers(metrics.duration.bounds);
   if (log !== "0") link.logRequests(requestLog(consoleLogger), log === "c");
   // Count the reads of events (one wake-up of this side each).
   const dp = link.dp;
@@ -43,7 +48,8 @@ function serve(port: number, lingerMs: number, log: string): void {
   dp.events = async (t: number, l?: number, ids?: boolean) => {
     const batch = await events(t, l, ids);
     reads++;
-    got += batch.length;
+    // Answers, not events: a folded event stands for count of them.
+    for (const e of batch) got += e.kind === "done" ? e.count : 1;
     return batch;
   };
   link.listen();
@@ -163,6 +169,8 @@ async function main(): Promise<void> {
     ["node + request log, as they come", ["0", "1"], "sure-dataplane"],
     ["node + request log, gathered 5 ms", ["5", "1"], "sure-dataplane"],
     ["node + request log in C, gathered", ["5", "c"], "sure-dataplane"],
+    ["node, gathered and folded", ["5", "0", "fold"], "sure-dataplane"],
+    ["node + log in C, gathered, folded", ["5", "c", "fold"], "sure-dataplane"],
   ];
   const runs: Row[][] = cases.map(() => []);
   for (let round = 0; round < rounds; round++) {
@@ -186,7 +194,7 @@ async function main(): Promise<void> {
   );
   console.log(
     "server".padEnd(36) + "req/s".padStart(9) + "cpu us/req".padStart(12) +
-      "dp thread".padStart(11) + "the rest".padStart(10) + "events/read".padStart(13),
+      "dp thread".padStart(11) + "the rest".padStart(10) + "answers/read".padStart(13),
   );
   for (const r of rows) {
     console.log(
@@ -195,7 +203,7 @@ async function main(): Promise<void> {
         (Number.isNaN(r.perRead) ? "-" : fmt(r.perRead, 1)).padStart(13),
     );
   }
-  const [alone, asCome, gathered, logCome, logGathered, logInC] = rows;
+  const [alone, asCome, gathered, logCome, logGathered, logInC, folded, logInCFolded] = rows;
   console.log("ratios (gathered / as they come):");
   console.log(
     `  control plane us/req: ${fmt(gathered.restUs / asCome.restUs)}x without the request log, ` +
@@ -220,10 +228,18 @@ async function main(): Promise<void> {
       fmt(logInC.reqPerSec / logGathered.reqPerSec)
     }x`,
   );
+  console.log(
+    `answers folded in C / one event each (gathered): control plane us/req ${
+      fmt(folded.restUs / gathered.restUs)
+    }x without the request log, ${fmt(logInCFolded.restUs / logInC.restUs)}x with it in C; ` +
+      `node cpu us/req ${fmt(folded.cpuUs / gathered.cpuUs)}x, ${
+        fmt(logInCFolded.cpuUs / logInC.cpuUs)
+      }x`,
+  );
 }
 
 if (Deno.args[0] === "--serve") {
-  serve(Number(Deno.args[1]), Number(Deno.args[2]), Deno.args[3]);
+  serve(Number(Deno.args[1]), Number(Deno.args[2]), Deno.args[3], Deno.args[4] === "fold");
 } else {
   await main();
 }

@@ -4,7 +4,7 @@
 /** SURE_ABI_VERSION: the guest library an image was built with must match. */
 export const ABI_VERSION = 6;
 
-/** Limits from sure_abi.h and sure_chain_abi.h. */
+/** Limits from sure_abi.h, sure_chain_abi.h and libsure.h. */
 export const LIMITS = {
   pageSize: 4096,
   runawayMs: 2000,
@@ -33,6 +33,7 @@ export const LIMITS = {
   headMagic: 1145128264,
   envMax: 65536,
   abortReasonMax: 256,
+  dpFoldBounds: 24,
 } as const;
 
 /** SURE_LAT_BOUNDS_NS: upper bounds of the handler latency buckets (the last is +Inf). */
@@ -312,7 +313,7 @@ export const STRUCTS = {
     nidle_tags: 544,
   },
   sure_dp_event: {
-    size: 256,
+    size: 360,
     kind: 0,
     route: 4,
     tag: 8,
@@ -320,14 +321,17 @@ export const STRUCTS = {
     rc: 16,
     method: 20,
     chain: 24,
+    count: 28,
     token: 32,
     total_ns: 40,
     wait_ns: 48,
     bytes_in: 56,
     bytes_out: 64,
-    trace_id: 72,
-    code: 88,
-    request_id: 120,
+    nbuckets: 72,
+    buckets: 76,
+    trace_id: 176,
+    code: 192,
+    request_id: 224,
   },
   sure_dataplane_stats: {
     size: 376,

@@ -502,6 +502,21 @@ export class Dataplane {
     if (rc < 0) throw errorFromErrno("sure_dataplane_request_log", rc);
   }
 
+  /**
+   * Folds "done" events (libsure.h sure_dataplane_fold_done): from the next
+   * events() on, the answers of one run between other events that share
+   * route, instance, chain, status and code come as one event with their
+   * count, the sum of their seconds, and their counts in the buckets of
+   * boundsSeconds (the last past every bound). null: one event per request.
+   */
+  foldDone(boundsSeconds: readonly number[] | null): void {
+    const h = this.#handle();
+    const ns = new BigUint64Array((boundsSeconds ?? []).map((b) => BigInt(Math.round(b * 1e9))));
+    const n = boundsSeconds ? boundsSeconds.length : -1;
+    const rc = libsure().sure_dataplane_fold_done(h, new Uint8Array(ns.buffer), n);
+    if (rc < 0) throw errorFromErrno("sure_dataplane_fold_done", rc);
+  }
+
   /** Writes the request log lines of the events read so far. */
   flushRequestLog(): void {
     const h = this.#h;

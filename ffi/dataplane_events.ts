@@ -4,7 +4,7 @@
  * a plain decode of fixed fields, kept apart from the calls so that it can be
  * measured and tested without a data plane.
  */
-import { DP_EVENT, type STRUCTS } from "./abi.ts";
+import { DP_EVENT, LIMITS, type STRUCTS } from "./abi.ts";
 import type { CStructs } from "./struct.ts";
 
 /** Most events one events() call returns. */
@@ -20,6 +20,14 @@ export type DataplaneEvent =
     rc: number;
     status: number;
     code: string;
+    /**
+     * The requests it stands for: 1, or more where the data plane folds
+     * answers (Dataplane.foldDone); seconds, waitSeconds and the bytes are
+     * then their sums.
+     */
+    count: number;
+    /** Folded: the requests by seconds in the fold's buckets (the last past every bound). */
+    buckets?: number[];
     seconds: number;
     waitSeconds: number;
     bytesIn: number;
@@ -116,6 +124,7 @@ export function decodeEvents(
       );
       continue;
     }
+    const nb = e.u32("nbuckets", i);
     out.push({
       kind: "done",
       route,
@@ -123,6 +132,8 @@ export function decodeEvents(
       chain: e.u32("chain", i),
       rc: e.i32("rc", i),
       status: e.u32("status", i),
+      count: e.u32("count", i),
+      buckets: nb ? e.u32s("buckets", Math.min(nb, LIMITS.dpFoldBounds + 1), i) : undefined,
       // Most answers carry no error code: no decode for those.
       code: e.u8("code", i) === 0 ? "" : cString(e.raw("code", 32, i)),
       seconds: e.u64("total_ns", i) / 1e9,

@@ -23,6 +23,11 @@ Deno.test("data plane events: each kind decodes its fields; 64-bit values above 
     for (let k = 0; k < 16; k++) e.bytes[at(i, "trace_id") + k] = k * 17;
   }
   e.bytes.set(enc.encode("overloaded\0"), at(0, "code"));
+  // 0 stands for 4 folded answers in 3 buckets; 1 for itself.
+  v.setUint32(at(0, "count"), 4, true);
+  v.setUint32(at(0, "nbuckets"), 3, true);
+  for (const [k, n] of [1, 0, 3].entries()) v.setUint32(at(0, "buckets") + 4 * k, n, true);
+  v.setUint32(at(1, "count"), 1, true);
   v.setUint32(at(2, "kind"), DP_EVENT.dead, true);
   v.setInt32(at(2, "rc"), -14, true);
   v.setBigUint64(at(2, "token"), 0xffff_ffff_ffff_fff0n, true);
@@ -33,6 +38,7 @@ Deno.test("data plane events: each kind decodes its fields; 64-bit values above 
   if (a.kind !== "done" || b.kind !== "done" || d.kind !== "dead") return;
   assert.deepEqual([a.route, a.tag, a.status, a.code], [7, 9, 503, "overloaded"]);
   assert.deepEqual([b.status, b.code, b.requestId], [200, "", "req-1"]);
+  assert.deepEqual([a.count, a.buckets, b.count, b.buckets], [4, [1, 0, 3], 1, undefined]);
   assert.equal(a.seconds, 5.000000123);
   assert.equal(a.bytesIn, 0x1_2345_6789);
   assert.equal(a.traceId, "00112233445566778899aabbccddeeff");

@@ -235,6 +235,8 @@ export const SYMBOLS = {
     nonblocking: true,
   },
   sure_dataplane_events_kick: { parameters: ["pointer"], result: "i32" },
+  // dp, bucket bounds (u64 ns), their count (-1: off): DONE events come folded
+  sure_dataplane_fold_done: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
   // dp, out_fd, err_fd (-1, -1: off): the request log written in C
   sure_dataplane_request_log: { parameters: ["pointer", "i32", "i32"], result: "i32" },
   sure_dataplane_request_log_flush: { parameters: ["pointer"], result: "i32" },

@@ -64,6 +64,13 @@ export class CStructs<L extends Layout> {
     return out;
   }
 
+  /** n consecutive uint32 starting at field (a C array member). */
+  u32s(field: keyof L & string, n: number, i = 0): number[] {
+    const out = new Array<number>(n);
+    for (let k = 0; k < n; k++) out[k] = this.#v.getUint32(this.#at(field, i, 4 * k), true);
+    return out;
+  }
+
   /** n bytes starting at field. */
   raw(field: keyof L & string, n: number, i = 0): Uint8Array {
     const o = this.#at(field, i);

@@ -108,6 +108,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const observers = [requestMetrics(deps.metrics)];
   // What the data plane answered reaches the same observers, in batches.
   deps.dataplane?.observe(...observers);
+  // Answers of one kind come folded, counted in the duration histogram's buckets.
+  deps.dataplane?.foldAnswers(deps.metrics.duration.bounds);
   if (deps.requestLog !== false) {
     const log = requestLog(deps.logger);
     observers.push(log);

@@ -121,3 +121,95 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "folded answers: one event per kind of answer, with its count, sum and buckets",
+  sanitizeResources: false,
+  async fn() {
+    const { dp, ids } = start({ busy: false, other: false, cold: true });
+    let waiting: Promise<unknown> | undefined;
+    try {
+      // Bounds that no answer here falls below or past: 1 ns and a minute.
+      dp.foldDone([1e-9, 60]);
+      for (let i = 0; i < 5; i++) assert.equal(await post(dp.port, "busy"), 503);
+      for (let i = 0; i < 2; i++) assert.equal(await post(dp.port, "other"), 503);
+      for (let i = 0; i < 3; i++) assert.equal(await post(dp.port, "busy"), 503);
+      // Another event ends the run: the answers after it are folded apart.
+      waiting = post(dp.port, "cold").catch(() => {});
+      while (dp.stats().queued === 0) await new Promise((r) => setTimeout(r, 5));
+      const need = await dp.events(0);
+      assert.deepEqual(need.map((e) => e.kind), ["done", "done", "need"]);
+      const [busy, other] = need;
+      assert.ok(busy.kind === "done" && other.kind === "done");
+      assert.equal(busy.route, ids.busy);
+      assert.equal(busy.count, 8);
+      assert.deepEqual(busy.buckets, [0, 8, 0]);
+      assert.ok(busy.seconds > 0 && busy.seconds < 8 * 60);
+      assert.equal(busy.requestId, "");
+      assert.equal(other.route, ids.other);
+      assert.equal(other.count, 2);
+      assert.deepEqual(other.buckets, [0, 2, 0]);
+      for (let i = 0; i < 4; i++) assert.equal(await post(dp.port, "busy"), 503);
+      const after = await dp.events(60_000, 0);
+      assert.equal(after.length, 1);
+      assert.ok(after[0].kind === "done" && after[0].count === 4);
+      // Off again: one event per request, with its ids.
+      dp.foldDone(null);
+      for (let i = 0; i < 2; i++) assert.equal(await post(dp.port, "busy"), 503);
+      const plain = await dp.events(60_000, 0);
+      await new Promise((r) => setTimeout(r, 50));
+      plain.push(...await dp.events(0));
+      assert.equal(plain.length, 2);
+      for (const e of plain) {
+        assert.ok(e.kind === "done" && e.count === 1 && e.buckets === undefined);
+        assert.match(e.requestId, /./);
+      }
+      // Bad bounds are refused and change nothing.
+      assert.throws(() => dp.foldDone([0.5, 0.5]), /EINVAL|invalid/i);
+      assert.throws(
+        () => dp.foldDone(new Array(25).fill(0).map((_, i) => i + 1)),
+        /EINVAL|invalid/i,
+      );
+    } finally {
+      await dp.stop(0);
+      await waiting;
+    }
+  },
+});
+
+Deno.test({
+  name: "the link folds answers only where no request log is written per request here",
+  sanitizeResources: false,
+  async fn() {
+    for (const log of ["none", "js", "c"] as const) {
+      const link = linkAnsweredInC("busy", { port: 0, eventLingerMs: 60_000 });
+      try {
+        const seen: InvocationOutcome[] = [];
+        const logged: InvocationOutcome[] = [];
+        link.observe((o) => seen.push(o));
+        link.foldAnswers([0.001, 1]);
+        if (log !== "none") link.logRequests((o) => logged.push(o), log === "c");
+        link.listen();
+        for (let i = 0; i < 10; i++) assert.equal(await post(link.port, "busy"), 503);
+        await link.settled();
+        const total = seen.reduce((n, o) => n + (o.count ?? 1), 0);
+        assert.equal(total, 10, log);
+        if (log === "js") {
+          // Each request is its own outcome, with its id, for the log line.
+          assert.equal(seen.length, 10);
+          assert.equal(logged.length, 10);
+          assert.ok(logged.every((o) => o.requestId !== "" && o.count === undefined));
+        } else {
+          assert.ok(seen.length < 10, `${log}: ${seen.length} outcomes`);
+          assert.equal(logged.length, 0);
+          for (const o of seen) {
+            assert.equal(o.buckets?.length, 3);
+            assert.equal(o.buckets?.reduce((a, b) => a + b, 0), o.count);
+          }
+        }
+      } finally {
+        await link.close(0);
+      }
+    }
+  },
+});

@@ -599,6 +599,8 @@ enum sure_dp_event_kind {
 	 * (the control plane destroys it) */
 	SURE_DP_RUNAWAY = 6,
 };
+/* Most bucket bounds sure_dataplane_fold_done takes. */
+#define SURE_DP_FOLD_BOUNDS 24
 struct sure_dp_event {
 	uint32_t kind;
 	uint32_t route;
@@ -609,12 +611,19 @@ struct sure_dp_event {
 		     * DONE of a chain: 1 when it ended in a hand-off loop (508) */
 	uint32_t method; /* enum sure_method */
 	uint32_t chain; /* a chain's request or step (DONE, STEP_DOWN): its attachment id, else 0 */
-	uint32_t pad;
+	uint32_t count; /* the requests it stands for: 1, or more for a folded DONE */
 	uint64_t token; /* DEAD, STEP_DOWN (0: nothing to answer): pass to sure_dataplane_answer */
-	uint64_t total_ns; /* first byte to answer */
-	uint64_t wait_ns; /* queued for an instance */
+	/* first byte to answer, queued for an instance, bytes: a folded DONE's
+	 * are the sums over its requests */
+	uint64_t total_ns;
+	uint64_t wait_ns;
 	uint64_t bytes_in, bytes_out;
-	uint8_t trace_id[16];
+	/* A folded DONE: its requests counted by total_ns in the buckets of
+	 * sure_dataplane_fold_done (nbuckets = bounds + 1, the last one past
+	 * every bound); else 0. */
+	uint32_t nbuckets;
+	uint32_t buckets[SURE_DP_FOLD_BOUNDS + 1];
+	uint8_t trace_id[16]; /* "" (zeros) in a folded DONE, as request_id */
 	char code[32]; /* the error code when the node answered an error, else "" */
 	char request_id[132];
 };
@@ -669,6 +678,19 @@ SURE_API int sure_dataplane_chain_stats(struct sure_dataplane *dp, uint32_t id,
  */
 SURE_API int sure_dataplane_events(struct sure_dataplane *dp, struct sure_dp_event *out,
 				   uint32_t max, uint32_t timeout_ms, uint32_t linger_ms);
+/*
+ * Folds DONE events (bounds >= 0; -1: off, the default): from the next
+ * sure_dataplane_events on, the DONE events of one run between other
+ * events that share route, tag, chain, status, rc, method and code come as
+ * one, with count, the sums, and their total_ns counted in nbounds + 1
+ * buckets (bucket i: total_ns <= bounds_ns[i], not in an earlier one; the
+ * last: past them all). A reader that needs no request's id (the request
+ * log written in C, or none) then handles a batch per kind of answer, not
+ * per request. Bounds strictly increasing, at most SURE_DP_FOLD_BOUNDS.
+ * 0 or -EINVAL.
+ */
+SURE_API int sure_dataplane_fold_done(struct sure_dataplane *dp, const uint64_t *bounds_ns,
+				      int32_t nbounds);
 /* Ends the wait of sure_dataplane_events now, or the next one's if none
  * waits: it returns what is there. For a reader that must see every event
  * before it answers (metrics), and for a reader that stops. Any thread. */

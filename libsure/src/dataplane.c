@@ -1,7 +1,7 @@
 /*
  * dataplane.c - the data plane's public API (libsure.h): the server it
- * runs, the routes and instances the control plane publishes to it, and the
- * events the control plane reads back in batches. The per-request work is
+ * runs and the routes and instances the control plane publishes to it (the
+ * events it reads back are dp_events.c's). The per-request work is
  * dispatch.c's.
  */
 #include <ctype.h>
@@ -220,88 +220,6 @@ SURE_API int sure_dataplane_route_stats(struct sure_dataplane *dp, uint32_t rout
 		out->idle_tags[k] = ((uint64_t)r->idle[k]->tag << 32) | (ms > UINT32_MAX ? UINT32_MAX : ms);
 	}
 	out->nidle_tags = r->nidle < 64 ? r->nidle : 64;
-	pthread_mutex_unlock(&dp->lock);
-	return 0;
-}
-
-/* ---- events ---- */
-
-/* until := now + ms (CLOCK_MONOTONIC, the condition's clock). */
-static void deadline_in(struct timespec *until, uint32_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, until);
-	until->tv_sec += ms / 1000;
-	until->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until->tv_nsec >= 1000000000L) {
-		until->tv_sec++;
-		until->tv_nsec -= 1000000000L;
-	}
-}
-
-/* Waits on the ring's condition until done(dp) or the deadline (lock held). */
-static void wait_events(struct sure_dataplane *dp, uint32_t ms, int (*done)(struct sure_dataplane *))
-{
-	struct timespec until;
-
-	deadline_in(&until, ms);
-	while (!done(dp) && !dp->ev_kick)
-		if (pthread_cond_timedwait(&dp->ev_cond, &dp->lock, &until) == ETIMEDOUT)
-			break;
-}
-
-static int any_event(struct sure_dataplane *dp)
-{
-	return dp->ev_len > 0;
-}
-
-static int batch_due(struct sure_dataplane *dp)
-{
-	return dp->ev_urgent > 0 || dp->ev_len >= dp->ev_want;
-}
-
-SURE_API int sure_dataplane_events(struct sure_dataplane *dp, struct sure_dp_event *out,
-				   uint32_t max, uint32_t timeout_ms, uint32_t linger_ms)
-{
-	uint32_t n = 0;
-
-	if (!dp || (!out && max))
-		return -EINVAL;
-	pthread_mutex_lock(&dp->lock);
-	if (timeout_ms) {
-		wait_events(dp, timeout_ms, any_event);
-		/* Lingers only as long as the last return is younger than
-		 * linger_ms: an idle node hands its first event on at once, a
-		 * busy one gathers. */
-		uint64_t now = sure_now_ns(), since = now - dp->ev_last_ns;
-		uint64_t linger = (uint64_t)linger_ms * 1000000u;
-		if (linger && since < linger && dp->ev_len && max) {
-			dp->ev_want = max < DP_EVENTS ? max : DP_EVENTS;
-			wait_events(dp, (uint32_t)((linger - since + 999999u) / 1000000u), batch_due);
-			dp->ev_want = 0;
-		}
-	}
-	dp->ev_kick = 0;
-	dp->ev_last_ns = sure_now_ns();
-	while (n < max && dp->ev_len) {
-		const struct sure_dp_event *e = &dp->ev[dp->ev_head];
-		dp->ev_urgent -= e->kind != SURE_DP_DONE;
-		out[n++] = *e;
-		/* Their request log lines may go out once they are handled. */
-		sure_dp_reqlog_taken(dp, dp->ev_head);
-		dp->ev_head = (dp->ev_head + 1) % DP_EVENTS;
-		dp->ev_len--;
-	}
-	pthread_mutex_unlock(&dp->lock);
-	return (int)n;
-}
-
-SURE_API int sure_dataplane_events_kick(struct sure_dataplane *dp)
-{
-	if (!dp)
-		return -EINVAL;
-	pthread_mutex_lock(&dp->lock);
-	dp->ev_kick = 1;
-	pthread_cond_broadcast(&dp->ev_cond);
 	pthread_mutex_unlock(&dp->lock);
 	return 0;
 }

@@ -185,6 +185,11 @@ struct sure_dataplane {
 	 * DONE in the ring, how many events end its linger, and a kick. */
 	uint32_t ev_urgent, ev_want, ev_kick;
 	uint64_t ev_last_ns; /* when the reader last returned */
+	/* Folding DONE events for the reader (sure_dataplane_fold_done): on,
+	 * and the bucket bounds. */
+	int fold;
+	uint32_t fold_nbounds;
+	uint64_t fold_bounds[SURE_DP_FOLD_BOUNDS];
 	uint64_t events_dropped;
 	uint64_t copied_in;
 	uint8_t resp_head[SURE_RESP_HEAD_CAP]; /* the checked copy of a guest's head */

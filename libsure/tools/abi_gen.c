@@ -34,7 +34,7 @@ int main(void)
 	printf("/** SURE_ABI_VERSION: the guest library an image was built with must match. */\n");
 	printf("export const ABI_VERSION = %u;\n\n", SURE_ABI_VERSION);
 
-	printf("/** Limits from sure_abi.h and sure_chain_abi.h. */\nexport const LIMITS = {\n");
+	printf("/** Limits from sure_abi.h, sure_chain_abi.h and libsure.h. */\nexport const LIMITS = {\n");
 	LIMIT("pageSize", SURE_PAGE_SIZE);
 	LIMIT("runawayMs", SURE_RUNAWAY_MS);
 	LIMIT("memMinMib", SURE_MEM_MIN_MIB);
@@ -62,6 +62,7 @@ int main(void)
 	LIMIT("headMagic", SURE_HEAD_MAGIC);
 	LIMIT("envMax", SURE_ENV_MAX);
 	LIMIT("abortReasonMax", SURE_ABORT_REASON_MAX);
+	LIMIT("dpFoldBounds", SURE_DP_FOLD_BOUNDS);
 	printf("} as const;\n\n");
 
 	printf("/** SURE_LAT_BOUNDS_NS: upper bounds of the handler latency buckets (the last is +Inf). */\n");
@@ -305,11 +306,14 @@ int main(void)
 	FIELD(sure_dp_event, rc);
 	FIELD(sure_dp_event, method);
 	FIELD(sure_dp_event, chain);
+	FIELD(sure_dp_event, count);
 	FIELD(sure_dp_event, token);
 	FIELD(sure_dp_event, total_ns);
 	FIELD(sure_dp_event, wait_ns);
 	FIELD(sure_dp_event, bytes_in);
 	FIELD(sure_dp_event, bytes_out);
+	FIELD(sure_dp_event, nbuckets);
+	FIELD(sure_dp_event, buckets);
 	FIELD(sure_dp_event, trace_id);
 	FIELD(sure_dp_event, code);
 	FIELD(sure_dp_event, request_id);

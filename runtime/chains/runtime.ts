@@ -124,7 +124,7 @@ export class ChainRuntime {
       stepDeadlineMs: steps.map((s) => s.image.limits?.deadlineMs ?? 0),
       stepNodes: remote,
     }, {
-      done: (status, code, loop) => this.#served(status, code, loop),
+      done: (status, code, loop, count) => this.#served(status, code, loop, count),
       stepDown: (ev) => this.#stepDown(ev),
     });
     this.#logTimer = setInterval(() => {
@@ -389,17 +389,17 @@ export class ChainRuntime {
   }
 
   /** Data plane: a request was answered in C; its counters, as #complete counts them. */
-  #served(status: number, code: string, loop: boolean): void {
+  #served(status: number, code: string, loop: boolean, n: number): void {
     if (code === "pool_exhausted" || code === "overloaded") {
-      this.errors.overloaded++;
+      this.errors.overloaded += n;
       return;
     }
-    this.requests++;
-    if (loop && status === 508) this.errors.loop++;
-    else if (code === "function_timeout") this.errors.timeout++;
-    else if (code === "bogus_descriptor") this.errors.bogus++;
-    else if (code === "deadline_exceeded") this.errors.deadline++;
-    else if (code === "rate_limited" || code === "concurrency_limited") this.errors.rejected++;
+    this.requests += n;
+    if (loop && status === 508) this.errors.loop += n;
+    else if (code === "function_timeout") this.errors.timeout += n;
+    else if (code === "bogus_descriptor") this.errors.bogus += n;
+    else if (code === "deadline_exceeded") this.errors.deadline += n;
+    else if (code === "rate_limited" || code === "concurrency_limited") this.errors.rejected += n;
   }
 
   /**

@@ -19,8 +19,8 @@ export interface ChainStepDown {
 }
 
 export interface ChainHooks {
-  /** A request was answered (code: the node's error code, or ""; loop: a 508). */
-  done(status: number, code: string, loop: boolean): void;
+  /** count requests were answered so (code: the node's error code, or ""; loop: a 508). */
+  done(status: number, code: string, loop: boolean, count: number): void;
   /** A step is down; for a token, the error to answer with (its outcome is reported). */
   stepDown(ev: ChainStepDown): Promise<HttpError | undefined>;
 }

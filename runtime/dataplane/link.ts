@@ -62,6 +62,8 @@ export class DataplaneLink {
   /** The request log's observer, and whether libsure writes the lines of what it answered. */
   #requestLog: ((o: InvocationOutcome) => void) | undefined;
   #requestLogInC = false;
+  /** The duration histogram's bounds answers are folded into (foldAnswers), if any. */
+  #foldBounds: readonly number[] | undefined;
   #loop: Promise<void> | undefined;
   #stopping = false;
   /** settled() calls waiting for the loop to have handled what was there. */
@@ -125,6 +127,29 @@ export class DataplaneLink {
     this.dp.logRequests(inC);
     this.#requestLog = observer;
     this.#requestLogInC = inC;
+    this.#fold();
+  }
+
+  /**
+   * Lets libsure fold the answers it reports (Dataplane.foldDone) into one
+   * outcome per function or chain, instance, status and error code per
+   * batch, with count and seconds' counts in these bounds (the observers'
+   * duration histogram): the control plane's work then grows with the kinds
+   * of answer in a batch, not with the requests. Not while the request log
+   * is written here, which needs each request.
+   */
+  foldAnswers(boundsSeconds: readonly number[]): void {
+    this.#foldBounds = boundsSeconds;
+    this.#fold();
+  }
+
+  /** Whether an answered request's own event is needed here: the request log is written here. */
+  get #perRequest(): boolean {
+    return this.#requestLog !== undefined && !this.#requestLogInC;
+  }
+
+  #fold(): void {
+    if (this.#foldBounds) this.dp.foldDone(this.#perRequest ? null : this.#foldBounds);
   }
 
   /** True when the data plane serves the function's /invoke requests. */
@@ -268,7 +293,7 @@ export class DataplaneLink {
       const now = waiting.length > 0;
       let batch: DataplaneEvent[];
       try {
-        batch = await this.dp.events(now ? 0 : 200, linger, !this.#requestLogInC);
+        batch = await this.dp.events(now ? 0 : 200, linger, this.#perRequest);
       } catch (e) {
         if (this.#stopping) break;
         this.opts.logger("error", `data plane events: ${(e as Error).message}`, {});
@@ -348,11 +373,11 @@ export class DataplaneLink {
       }
       case "done": {
         const chain = ev.chain ? this.#chains.get(ev.chain) : undefined;
-        if (ev.chain) chain?.hooks.done(ev.status, ev.code, ev.rc === 1);
+        if (ev.chain) chain?.hooks.done(ev.status, ev.code, ev.rc === 1, ev.count);
         else if (ev.tag) {
           const g = this.#owner.get(ev.tag);
           if (g) {
-            g.onDone(ev.tag);
+            g.onDone(ev.tag, ev.count);
             this.#answeredBy.add(g);
           }
         }
@@ -364,6 +389,7 @@ export class DataplaneLink {
           seconds: ev.seconds,
           requestId: ev.requestId,
           traceId: ev.traceId,
+          ...(ev.count !== 1 || ev.buckets ? { count: ev.count, buckets: ev.buckets } : {}),
         });
         return;
       }

@@ -67,8 +67,20 @@ export class NodeMetrics {
   /** The series one kind of outcome counts on, by target, name, status and error kind. */
   #outcomes = new Map<string, Outcome>();
 
-  /** One answered request. kind: the error code when it failed. */
-  record(target: Target, name: string, code: number, seconds: number, kind?: string): void {
+  /**
+   * One answered request, or count of them (seconds: their sum; buckets:
+   * their counts by the duration histogram's buckets). kind:
+   * the error code when it failed.
+   */
+  record(
+    target: Target,
+    name: string,
+    code: number,
+    seconds: number,
+    kind?: string,
+    count = 1,
+    buckets?: readonly number[],
+  ): void {
     // One lookup per request (this runs for each one the data plane reports).
     const k = `${target}\u0000${name}\u0000${code}\u0000${kind ?? ""}`;
     let o = this.#outcomes.get(k);
@@ -81,9 +93,10 @@ export class NodeMetrics {
       };
       this.#outcomes.set(k, o);
     }
-    o.requests.value++;
-    if (o.errors) o.errors.value++;
-    o.duration.observe(seconds);
+    o.requests.value += count;
+    if (o.errors) o.errors.value += count;
+    if (count === 1 && !buckets) o.duration.observe(seconds);
+    else o.duration.add(count, seconds, buckets);
   }
 
   render(

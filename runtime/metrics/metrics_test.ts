@@ -56,3 +56,27 @@ Deno.test("metrics: no sidecar series for functions that served no request", () 
   // 11 functions, one of them busy: a few dozen sidecar lines, not hundreds.
   assert.ok(sidecar.length < 40, `${sidecar.length} sidecar lines`);
 });
+
+Deno.test("metrics: a folded outcome counts its requests, errors and durations", () => {
+  const m = new NodeMetrics();
+  const b = m.duration.bounds;
+  const buckets = new Array<number>(b.length + 1).fill(0);
+  buckets[0] = 3;
+  buckets[b.length] = 2;
+  m.record("function", "echo", 503, 20.0003, "overloaded", 5, buckets);
+  m.record("function", "echo", 503, 0.2, "overloaded");
+  const text = m.render(schedulerWith({}));
+  const line = (prefix: string) =>
+    text.split("\n").find((l) => l.startsWith(prefix))?.split(" ")[1];
+  assert.equal(line('sure_requests_total{target="function",name="echo",code="503"}'), "6");
+  assert.equal(
+    line('sure_request_errors_total{target="function",name="echo",kind="overloaded"}'),
+    "6",
+  );
+  const le = (v: string) =>
+    line(`sure_request_duration_seconds_bucket{target="function",name="echo",le="${v}"}`);
+  assert.equal(le(String(b[0])), "3");
+  assert.equal(le("0.25"), "4");
+  assert.equal(le("+Inf"), "6");
+  assert.equal(line('sure_request_duration_seconds_count{target="function",name="echo"}'), "6");
+});

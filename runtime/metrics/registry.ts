@@ -112,6 +112,21 @@ export class HistogramSeries {
     this.count++;
   }
 
+  /**
+   * count observations at once: their sum, and their counts by this
+   * series' buckets (one more than the bounds). Counts in other buckets, or
+   * none, are taken as count observations of their mean.
+   */
+  add(count: number, sum: number, buckets?: readonly number[]): void {
+    if (buckets && buckets.length === this.counts.length) {
+      for (let i = 0; i < buckets.length; i++) this.counts[i] += buckets[i];
+      this.sum += sum;
+      this.count += count;
+      return;
+    }
+    for (let k = 0; k < count; k++) this.observe(sum / count);
+  }
+
   /** Observations at or below each bound. */
   cumulative(): number[] {
     let run = 0;

@@ -42,3 +42,17 @@ Deno.test("metrics registry: a value on a bound is within it; series handles cou
   c.inc({ name: "a" });
   assert.deepEqual(c.family().samples, [{ labels: { name: "a" }, value: 3 }]);
 });
+
+Deno.test("metrics registry: many observations at once, by their buckets or by their mean", () => {
+  const h = new Histogram("d_seconds", "Durations.", [0.1, 1]);
+  const s = h.series({ name: "a" });
+  s.add(6, 3.3, [1, 2, 3]);
+  assert.deepEqual(s.cumulative(), [1, 3]);
+  assert.equal(s.count, 6);
+  assert.equal(s.sum, 3.3);
+  // Buckets of other bounds are not mixed in: the mean (0.5) counts 4 times.
+  s.add(4, 2, [4, 0]);
+  assert.deepEqual(s.cumulative(), [1, 7]);
+  assert.equal(s.count, 10);
+  assert.equal(s.sum, 5.3);
+});

@@ -18,6 +18,14 @@ export interface InvocationOutcome {
   seconds: number;
   requestId: string;
   traceId: string;
+  /**
+   * The requests it stands for, where the data plane folded answers of one
+   * kind (DataplaneLink.foldAnswers); absent: 1. seconds is then their sum,
+   * requestId and traceId are "", and buckets counts them by the bounds the
+   * fold was given (the last bucket past every bound).
+   */
+  count?: number;
+  buckets?: readonly number[];
 }
 
 export type InvocationObserver = (o: InvocationOutcome) => void;

@@ -9,6 +9,6 @@ export function requestMetrics(metrics: NodeMetrics): InvocationObserver {
   return (o) => {
     // An unknown name is not a series: a scanner must not grow the metrics without bound.
     if (o.kind === "not_found") return;
-    metrics.record(o.target, o.name, o.status, o.seconds, o.kind);
+    metrics.record(o.target, o.name, o.status, o.seconds, o.kind, o.count, o.buckets);
   };
 }

@@ -755,8 +755,8 @@ export class InstanceGroup {
    * the instance's log read, at onAnswered(): once per instance per batch of
    * events, not once per request.
    */
-  onDone(tag: number): void {
-    this.#answered.set(tag, (this.#answered.get(tag) ?? 0) + 1);
+  onDone(tag: number, count = 1): void {
+    this.#answered.set(tag, (this.#answered.get(tag) ?? 0) + count);
   }
 
   /** The end of a run of onDone() calls: counts them and reads each instance's new log lines. */
