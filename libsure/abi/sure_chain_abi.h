@@ -146,8 +146,10 @@ struct sure_step_meta {
 	uint16_t in[SURE_NODES]; /* nodes that may hand to this step */
 };
 
+/* One cache line per slot: a consumer that checks a descriptor reads one
+ * line the host wrote, not two. */
 struct sure_slot_meta {
-	uint32_t first[2]; /* first buffer of each extent */
+	_Alignas(64) uint32_t first[2]; /* first buffer of each extent */
 	uint32_t nbuf; /* buffers per extent (both the same) */
 	uint16_t gen; /* bumped by the host at every allocation and cancel */
 	uint16_t live; /* 1 while a request owns the slot */
@@ -200,6 +202,7 @@ struct sure_chain_stats {
 };
 
 _Static_assert(sizeof(struct sure_desc) == 64, "a descriptor is one cache line");
+_Static_assert(sizeof(struct sure_slot_meta) == 64, "a slot's entry is one cache line");
 _Static_assert(sizeof(struct sure_node_state) == 4096, "a node's page is one page");
 _Static_assert(sizeof(struct sure_pool_hdr) <= 4096, "the pool header is one page");
 

@@ -23,6 +23,12 @@ static struct sure_desc held; /* the request the handler has, while holding */
 static int holding;
 /* Per node: 1 + the count of its sleeps this step last rang WAKE for (0: none). */
 static uint64_t rang[SURE_NODES];
+/* Per node: its tail of ring(self -> node) as last read. Rings are never
+ * reset and tails only grow, so room seen once is still there. */
+static uint32_t seen_tail[SURE_NODES];
+/* The slot of the last descriptor taken (checked): the host hands a freed
+ * slot out again first, so the next request likely has the same one. */
+static uint32_t last_slot;
 
 static struct sure_ring *ring(uint32_t from, uint32_t to)
 {
@@ -122,9 +128,14 @@ static void push(uint32_t next, struct sure_desc *d)
 	d->from = (uint16_t)self;
 	d->hops++;
 	/* Rings hold at least as many entries as there are slots: full only if the
-	 * consumer died with stale entries in it. Then give up on this request. */
-	while (h - __atomic_load_n(&node(next)->tail[self].v, __ATOMIC_ACQUIRE) >=
-	       SURE_RING_SLOTS) {
+	 * consumer died with stale entries in it. Then give up on this request.
+	 * The tail is read only when the one seen last leaves no room: the
+	 * consumer writes its line at every take, so reading it each time cost
+	 * a cache-line transfer in front of every hand-off. */
+	while (h - seen_tail[next] >= SURE_RING_SLOTS) {
+		seen_tail[next] = __atomic_load_n(&node(next)->tail[self].v, __ATOMIC_ACQUIRE);
+		if (h - seen_tail[next] < SURE_RING_SLOTS)
+			break;
 		if (gate_rdtsc() - t0 > PUSH_SPIN_LIMIT)
 			return;
 		pause();
@@ -162,8 +173,8 @@ static void record_handoff(uint64_t stamped)
 	/* Stamps come from another VM: a bogus one only skews statistics. */
 	if ((int64_t)delta < 0)
 		delta = 0;
-	while (b < 31 && (delta >> (b + 1)) != 0)
-		b++;
+	if (delta > 1) /* floor(log2(delta)), at most 31: one instruction, not a loop */
+		b = 63 - __builtin_clzll(delta) > 31 ? 31 : 63 - __builtin_clzll(delta);
 	c->chain.handoff_tsc_sum += delta;
 	c->chain.handoff_hist[b]++;
 }
@@ -256,6 +267,10 @@ static int poll_ring(uint32_t from, struct sure_gate_take *out)
 	volatile uint32_t *tail = &node(self)->tail[from].v;
 	uint32_t t = *tail;
 
+	/* Fetched while the head is read, not after it: the next descriptor
+	 * and the table entry it most likely names (one cache line each). */
+	__builtin_prefetch(&r->d[t % SURE_RING_SLOTS]);
+	__builtin_prefetch(&meta->slot[last_slot]);
 	if (t == __atomic_load_n(&r->head, __ATOMIC_ACQUIRE))
 		return 0;
 	struct sure_desc d = r->d[t % SURE_RING_SLOTS];
@@ -280,6 +295,7 @@ static int poll_ring(uint32_t from, struct sure_gate_take *out)
 		return 2;
 	}
 	record_handoff(d.tsc);
+	last_slot = d.slot;
 	return start(&d, out);
 }
 

@@ -5,11 +5,19 @@
  */
 #include "gate.h"
 
+/* A word that may lie anywhere and alias anything. */
+typedef uint64_t __attribute__((may_alias, aligned(1))) gate_word;
+
+/* Eight bytes a step, then bytes: the copies of a hand-off (its trace ids,
+ * the take and give records) were ~160 single-byte moves, about a sixth of a
+ * hop between two polling steps. */
 void gate_copy(void *dst, const void *src, size_t n)
 {
 	uint8_t *d = dst;
 	const uint8_t *s = src;
 
+	for (; n >= 8; n -= 8, d += 8, s += 8)
+		*(gate_word *)d = *(const gate_word *)s;
 	while (n--)
 		*d++ = *s++;
 }

@@ -227,10 +227,11 @@ static int chain_open(struct bench_chain *b, const uint8_t *img, size_t len)
 	return rc;
 }
 
-/* count requests GAP_US apart, into [from, from + count) of the series: the
- * hand-off between the steps, and the round trip. */
+/* count requests gap_us apart (0: each as the last one's answer is in), into
+ * [from, from + count) of the series: the hand-off between the steps, and the
+ * round trip. */
 static int chain_run(struct bench_chain *b, double per_ns, struct series *hop, struct series *rtt,
-		     int from, int count)
+		     int from, int count, uint64_t gap_us)
 {
 	struct hop_probe p;
 	struct sure_completion cp;
@@ -259,7 +260,8 @@ static int chain_run(struct bench_chain *b, double per_ns, struct series *hop, s
 			return -EIO;
 		hop->v[i] = (uint64_t)((double)p.hop / per_ns);
 		rtt->v[i] = t1 - t0;
-		pause_us(GAP_US);
+		if (gap_us)
+			pause_us(gap_us);
 	}
 	return 0;
 }
@@ -294,7 +296,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	double per_ns = tsc_per_ns();
-	uint64_t *v = calloc((size_t)n * 7, sizeof(uint64_t));
+	uint64_t *v = calloc((size_t)n * 9, sizeof(uint64_t));
 	struct series spin = { "latency mode: step 0 -> step 1 (both polling)", v, n, 0, 0 };
 	struct series spin_rtt = { "latency mode: round trip (3 hand-offs, gateway wakes)",
 				   v + n, n, 0, 0 };
@@ -302,6 +304,10 @@ int main(int argc, char **argv)
 				0, 0 };
 	struct series crowded_rtt = { "latency mode, feeder on step 1's CPU: round trip", v + 6 * n, n, 0,
 				    0 };
+	/* Requests one after the other: what a steady stream of them meets,
+	 * the steps' code and data still in their CPUs' caches and TLBs. */
+	struct series steady = { "latency mode, back to back: step 0 -> step 1", v + 7 * n, n, 0, 0 };
+	struct series steady_rtt = { "latency mode, back to back: round trip", v + 8 * n, n, 0, 0 };
 	struct series idle = { "default mode: step 0 -> step 1 (step 1 asleep)", v + 2 * n, n, 0,
 			       0 };
 	struct series idle_rtt = { "default mode: round trip", v + 3 * n, n, 0, 0 };
@@ -323,17 +329,20 @@ int main(int argc, char **argv)
 		 * hits both alike. */
 		for (int round = 0; rc == 0 && round < 2; round++) {
 			pin(0);
-			rc = chain_run(&b, per_ns, &spin, &spin_rtt, round * (n / 2), n / 2);
+			rc = chain_run(&b, per_ns, &spin, &spin_rtt, round * (n / 2), n / 2, GAP_US);
+			if (rc == 0)
+				rc = chain_run(&b, per_ns, &steady, &steady_rtt, round * (n / 2), n / 2, 0);
 			pin(1);
 			if (rc == 0)
-				rc = chain_run(&b, per_ns, &crowded, &crowded_rtt, round * (n / 2), n / 2);
+				rc = chain_run(&b, per_ns, &crowded, &crowded_rtt, round * (n / 2), n / 2,
+					       GAP_US);
 		}
 		pin(-1);
 		for (int s = 0; rc == 0 && s < 2; s++)
 			sure_instance_set_spin(b.inst[s], 0);
 		pause_us(10000);
 		if (rc == 0)
-			rc = chain_run(&b, per_ns, &idle, &idle_rtt, 0, n);
+			rc = chain_run(&b, per_ns, &idle, &idle_rtt, 0, n, GAP_US);
 		chain_close(&b);
 	}
 	if (rc == 0)
@@ -344,12 +353,14 @@ int main(int argc, char **argv)
 		free(v);
 		return 1;
 	}
-	spin.n = crowded.n = spin_rtt.n = crowded_rtt.n = n / 2 * 2;
+	spin.n = crowded.n = spin_rtt.n = crowded_rtt.n = steady.n = steady_rtt.n = n / 2 * 2;
 	row(&spin);
+	row(&steady);
 	row(&crowded);
 	row(&idle);
 	row(&floor);
 	row(&spin_rtt);
+	row(&steady_rtt);
 	row(&crowded_rtt);
 	row(&idle_rtt);
 	printf("ratio latency mode, feeder on step 1's / on step 0's CPU, per hop: p50 %.1fx, p99 %.1fx\n",
@@ -358,7 +369,11 @@ int main(int argc, char **argv)
 	       idle.p99 / spin.p99);
 	printf("ratio latency mode / floor, per hop: p50 %.1fx, p99 %.1fx\n", spin.p50 / floor.p50,
 	       spin.p99 / floor.p99);
-	printf("target: per-hop p50 <= 0.5 us in latency mode: %.3f us\n", spin.p50 / 1000);
+	printf("ratio latency mode, %d us apart / back to back, per hop: p50 %.1fx, p99 %.1fx\n",
+	       GAP_US, spin.p50 / steady.p50, spin.p99 / steady.p99);
+	printf("target: per-hop p50 <= 0.5 us in latency mode: %.3f us (%d us apart), %.3f us (back to "
+	       "back)\n",
+	       spin.p50 / 1000, GAP_US, steady.p50 / 1000);
 	free(v);
 	return 0;
 }
