@@ -6,6 +6,7 @@
  */
 #include "chain.h"
 
+#include <emmintrin.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,6 +406,26 @@ nospace:
 	return -ENOSPC;
 }
 
+/*
+ * Zeroes a freed extent (page-aligned, whole buffers) with non-temporal
+ * stores: they write whole lines without reading them first. The extent's
+ * lines were last written by the steps on other CPUs or are long out of this
+ * one's cache, so a plain memset fetched each before overwriting it: ~5% of
+ * the data plane's time at c32 (perf) went there.
+ */
+static void zero_extent(uint8_t *p, uint64_t n)
+{
+	__m128i z = _mm_setzero_si128();
+
+	for (uint64_t i = 0; i < n; i += 64) {
+		_mm_stream_si128((__m128i *)(void *)(p + i), z);
+		_mm_stream_si128((__m128i *)(void *)(p + i + 16), z);
+		_mm_stream_si128((__m128i *)(void *)(p + i + 32), z);
+		_mm_stream_si128((__m128i *)(void *)(p + i + 48), z);
+	}
+	_mm_sfence(); /* visible before the slot can be handed out again */
+}
+
 SURE_API int sure_chain_free(struct sure_chain *c, uint32_t slot)
 {
 	struct sure_slot_meta *sm;
@@ -426,8 +447,8 @@ SURE_API int sure_chain_free(struct sure_chain *c, uint32_t slot)
 	sm->gen++;
 	/* Freeing zeroes: the next request never sees this one's bytes. */
 	for (int e = 0; e < 2; e++) {
-		memset(c->bufs + (uint64_t)sm->first[e] * c->buf_size, 0,
-		       (uint64_t)sm->nbuf * c->buf_size);
+		zero_extent(c->bufs + (uint64_t)sm->first[e] * c->buf_size,
+			    (uint64_t)sm->nbuf * c->buf_size);
 		if (!c->colours)
 			sure_pool_give(&c->alloc, sm->first[e], sm->nbuf);
 	}
