@@ -527,16 +527,19 @@ static int look_busy(struct sure_dataplane *dp, int arm)
  * instances, and armed when it is about to sleep. While the server is awake,
  * answers come without NOTIFY's exit, which is the costliest part of an
  * invoke under PVM (a userspace exit, ~65 us in ../shared/platform.md). */
-static int idle(void *ctx, int arm, uint64_t *poll_ns)
+static int idle(void *ctx, int arm, struct sure_http_poll *poll)
 {
 	struct sure_dataplane *dp = ctx;
+	uint64_t nap = 0;
 
 	pthread_mutex_lock(&dp->lock);
 	int any = look_busy(dp, arm);
-	int chains = sure_dp_chains_idle(dp, arm);
+	int chains = sure_dp_chains_idle(dp, arm, &nap);
 	int outstanding = dp->busy != NULL || chains == 0;
+	/* An instance answers within microseconds: it is looked for at once. */
+	poll->nap_ns = dp->busy ? 0 : nap;
 	pthread_mutex_unlock(&dp->lock);
-	*poll_ns = chains == 0 ? SURE_DP_POLL_CHAIN_NS : POLL_INSTANCE_NS;
+	poll->for_ns = chains == 0 ? SURE_DP_POLL_CHAIN_NS : POLL_INSTANCE_NS;
 	return any || chains > 0 ? 1 : outstanding || arm ? 0 : -1;
 }
 

@@ -415,6 +415,16 @@ static void count_sleep(struct dp_chain *dc)
 			sure_chain_sleeps(dc->c, n);
 }
 
+/* About how long until its next answer: its answer time over the
+ * requests in flight here; 0 where that is unknown or the steps are remote
+ * (split chains were tuned polling). */
+static uint64_t next_answer_ns(const struct dp_chain *dc)
+{
+	uint32_t here = dc->inflight - dc->away;
+
+	return dc->remote || !dc->latency_ns || !here ? 0 : dc->latency_ns / here;
+}
+
 /*
  * Whether an answer of a chain all of whose steps run here is due within a
  * spell of polling: its requests in flight answer, on average, one per
@@ -439,9 +449,10 @@ static int answer_due(const struct dp_chain *dc)
  * ../shared/platform.md) and a wake-up for this thread. Arming is Dekker
  * with the step's push (gate_chain.c): a new sleep counted, the flags
  * raised, a fence, a look. */
-int sure_dp_chains_idle(struct sure_dataplane *dp, int arm)
+int sure_dp_chains_idle(struct sure_dataplane *dp, int arm, uint64_t *nap_ns)
 {
 	int any = 0, outstanding = 0;
+	uint64_t nap = SURE_DP_NAP_MAX_NS;
 
 	for (struct dp_chain *dc = dp->chains; dc; dc = dc->next) {
 		if (!dc->inflight && !dc->awake)
@@ -456,8 +467,14 @@ int sure_dp_chains_idle(struct sure_dataplane *dp, int arm)
 		}
 		any |= collect_all(dp, dc) > 0;
 		/* One that is out on a hop comes back on its socket, not a ring. */
-		outstanding |= dc->inflight > dc->away && answer_due(dc);
+		if (dc->inflight > dc->away && answer_due(dc)) {
+			outstanding = 1;
+			uint64_t gap = next_answer_ns(dc) / 2;
+			if (gap < nap)
+				nap = gap;
+		}
 	}
+	*nap_ns = outstanding ? nap : 0;
 	return any ? 1 : outstanding ? 0 : -1;
 }
 

@@ -305,8 +305,11 @@ void sure_dp_on_chains(void *arg);
  * chains and an answer is due within a spell of polling; -1: none is.
  * `lock` held. */
 /* How long the server polls for a chain's answers before it sleeps (dispatch.c idle). */
+/* Longest nap between looks at a chain's rings while they are polled: half
+ * the time to its next answer, at most this (sure_dp_chains_idle). */
+#define SURE_DP_NAP_MAX_NS 20000u
 #define SURE_DP_POLL_CHAIN_NS 100000ull
-int sure_dp_chains_idle(struct sure_dataplane *dp, int arm);
+int sure_dp_chains_idle(struct sure_dataplane *dp, int arm, uint64_t *nap_ns);
 /* dp stopped: forgets every chain (the server is gone). */
 void sure_dp_chains_free(struct sure_dataplane *dp);
 

@@ -167,6 +167,7 @@ struct sure_http_server {
 	pthread_t thr;
 	uint64_t now_ns; /* the loop's clock, read once per round */
 	uint64_t poll_until_ns; /* polling the owner (ops->idle) until then; 0: not */
+	uint64_t nap_ns; /* this round's nap between looks while polling (0: none) */
 	uint64_t next_sweep_ns, listen_resume_ns;
 	uint64_t zs_timer_ns; /* when the Z-stack's next timer is due (cfg.zs) */
 	/* What a tunnel's Z-stack side to another node binds its events to
@@ -257,7 +258,7 @@ static inline int conn_on_ring(const struct conn *c)
 int srv_ring_open(struct sure_http_server *s);
 /* Submits, waits up to wait_ms, handles the completions and
  * returns the epoll events that are due (at most max, in evs). */
-int srv_ring_round(struct sure_http_server *s, struct epoll_event *evs, int max, int wait_ms);
+int srv_ring_round(struct sure_http_server *s, struct epoll_event *evs, int max, uint64_t wait_ns);
 /* Waits up to wait_ms for completions and handles them (the server's stop
  * waits so for the operations of closed connections). */
 void srv_ring_settle(struct sure_http_server *s, int wait_ms);

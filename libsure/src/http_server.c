@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -364,8 +365,8 @@ static int wait_ms(struct sure_http_server *s)
  */
 static int before_sleep(struct sure_http_server *s, int ms)
 {
-	uint64_t poll_ns = 0;
-	int r = s->cfg.ops->idle(s->cfg.ctx, 0, &poll_ns);
+	struct sure_http_poll poll = { 0, 0 };
+	int r = s->cfg.ops->idle(s->cfg.ctx, 0, &poll);
 
 	if (r > 0) {
 		s->poll_until_ns = 0;
@@ -373,13 +374,15 @@ static int before_sleep(struct sure_http_server *s, int ms)
 	}
 	if (r == 0) {
 		if (s->poll_until_ns == 0)
-			s->poll_until_ns = s->now_ns + poll_ns;
-		if (s->now_ns < s->poll_until_ns)
+			s->poll_until_ns = s->now_ns + poll.for_ns;
+		if (s->now_ns < s->poll_until_ns) {
+			s->nap_ns = poll.nap_ns;
 			return 0;
+		}
 	} else {
 		s->poll_until_ns = 0;
 	}
-	return s->cfg.ops->idle(s->cfg.ctx, 1, &poll_ns) > 0 ? 0 : ms;
+	return s->cfg.ops->idle(s->cfg.ctx, 1, &poll) > 0 ? 0 : ms;
 }
 
 static void *loop(void *arg)
@@ -417,13 +420,22 @@ static void *loop(void *arg)
 		return NULL; /* start() says why and frees */
 	s->now_ns = sure_now_ns();
 	s->next_sweep_ns = s->now_ns + SWEEP_NS;
+	/* A nap between looks is microseconds long: the kernel's default slack
+	 * for a thread's timers (50 us) would stretch it several times over. */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
 	for (;;) {
 		int n, ms = wait_ms(s);
 
+		s->nap_ns = 0;
 		if (ms != 0 && s->cfg.ops->idle)
 			ms = before_sleep(s, ms);
 		if (s->ring) {
-			n = srv_ring_round(s, evs, EVENTS, ms);
+			n = srv_ring_round(s, evs, EVENTS,
+					   s->nap_ns ? s->nap_ns : (uint64_t)ms * 1000000u);
+		} else if (s->nap_ns) {
+			struct timespec nap = { 0, (long)s->nap_ns };
+			n = epoll_pwait2(s->ep, evs, EVENTS, &nap, NULL);
+			s->now_ns = sure_now_ns();
 		} else {
 			n = epoll_wait(s->ep, evs, EVENTS, ms);
 			s->now_ns = sure_now_ns();

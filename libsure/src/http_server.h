@@ -74,6 +74,15 @@ struct sure_http_forward {
 	uint8_t zstack;
 };
 
+/* What the owner says of polling (sure_http_ops.idle). */
+struct sure_http_poll {
+	uint64_t for_ns; /* how long from the first look that found something outstanding */
+	/* How long the server may sleep between looks (its sockets still wake
+	 * it): answers due tens of microseconds apart are then looked for a few
+	 * times, not hundreds. 0: look again at once. */
+	uint64_t nap_ns;
+};
+
 struct sure_http_ops {
 	/*
 	 * At the head of an /invoke/<name> request (before any body byte):
@@ -118,11 +127,12 @@ struct sure_http_ops {
 	 * arm 0: the server polls for a while before it sleeps (a wake-up
 	 * costs a guest an exit): 0 means something is still outstanding and
 	 * worth polling for, for up to *poll_ns from the first such look (the
-	 * owner knows how soon its answers come), < 0 that nothing is. arm 1:
-	 * the server is about to sleep; the owner arranges to be woken for what
-	 * comes after this look.
+	 * owner knows how soon its answers come), < 0 that nothing is; and how
+	 * long the server may nap between looks (poll->nap_ns; 0: it looks
+	 * again at once). arm 1: the server is about to sleep; the owner
+	 * arranges to be woken for what comes after this look.
 	 */
-	int (*idle)(void *ctx, int arm, uint64_t *poll_ns);
+	int (*idle)(void *ctx, int arm, struct sure_http_poll *poll);
 };
 
 enum { SURE_HTTP_IO_EPOLL = 0, SURE_HTTP_IO_URING = 1 };

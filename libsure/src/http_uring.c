@@ -222,12 +222,12 @@ static void handle_cqes(struct sure_http_server *s)
 	}
 }
 
-int srv_ring_round(struct sure_http_server *s, struct epoll_event *evs, int max, int wait_ms)
+int srv_ring_round(struct sure_http_server *s, struct epoll_event *evs, int max, uint64_t wait_ns)
 {
 	int rc;
 
 	arm_epoll(s);
-	rc = uring_wait(s->ring, wait_ms ? 1 : 0, (uint64_t)wait_ms * 1000000);
+	rc = uring_wait(s->ring, wait_ns ? 1 : 0, wait_ns);
 	s->now_ns = sure_now_ns();
 	if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY)
 		return rc;

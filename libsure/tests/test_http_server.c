@@ -211,12 +211,15 @@ static void slow_tick(void *arg, uint64_t now)
  * answered (1); R_IDLE's are outstanding (0) but wait for the armed call;
  * else nothing is (-1). About to sleep (arm 1): R_IDLE's are answered now
  * (so the server must not sleep: 1). */
-static int idle(void *ctx, int arm, uint64_t *poll_ns)
+static _Atomic uint64_t poll_for_ns = 30000, poll_nap_ns; /* what idle() says (test_idle_naps) */
+
+static int idle(void *ctx, int arm, struct sure_http_poll *poll)
 {
 	int any = 0;
 
 	(void)ctx;
-	*poll_ns = 30000;
+	poll->for_ns = poll_for_ns;
+	poll->nap_ns = poll_nap_ns;
 	if (!arm) {
 		n_polls++;
 		while (poll_done < poll_n) {
@@ -654,6 +657,54 @@ static void test_idle_poll(void)
 	CHECK(strcmp(body, "idle:two") == 0);
 	CHECK(n_polls > polls + 1);
 	CHECK(n_idle > armed);
+	client_close(&cl);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* An owner whose answers are due far apart lets the server nap between its
+ * looks: a 1.2 s spell with 400 ms naps is a handful of looks, not a spin
+ * (hundreds of thousands), and a request that comes during a nap is served
+ * at once, not when the nap ends (the bounds are that wide so that a loaded
+ * machine cannot fail them). */
+static void test_idle_naps(void)
+{
+	struct client cl, other;
+	struct resp r;
+	char body[256];
+
+	poll_for_ns = 1200000000;
+	poll_nap_ns = 400000000;
+	client_open(&cl, S, 0);
+	client_open(&other, S, 0);
+	int polls = n_polls;
+	uint64_t t0 = mono_ms();
+	SEND(&cl, "POST /invoke/idle HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\none");
+	usleep(100000); /* into the spell, in a nap */
+	uint64_t t1 = mono_ms();
+	SEND(&other, "POST /invoke/echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nnow");
+	CHECK_EQ(next_resp(&other, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "now") == 0);
+	uint64_t served = mono_ms() - t1;
+	CHECK_EQ(next_resp(&cl, &r, body, sizeof(body), 0), 0);
+	CHECK(strcmp(body, "idle:one") == 0);
+	uint64_t spell = mono_ms() - t0;
+	int looks = n_polls - polls;
+	CHECK(spell >= 1200); /* the spell ran its length (the echo starts it anew) */
+	CHECK(looks >= 2 && looks <= 20);
+	CHECK(served < 200);
+	if (looks < 2 || looks > 20 || served >= 200)
+		fprintf(stderr, "  %d looks in %llu ms, the echo served in %llu ms\n", looks,
+			(unsigned long long)spell, (unsigned long long)served);
+	poll_for_ns = 30000;
+	poll_nap_ns = 0;
+	client_close(&other);
 	client_close(&cl);
 }
 
@@ -1682,6 +1733,7 @@ static void suite(void)
 	RUN(test_pipelined);
 	RUN(test_idle_hook);
 	RUN(test_idle_poll);
+	RUN(test_idle_naps);
 	RUN(test_bodies);
 	RUN(test_large_bodies);
 	RUN(test_expect_continue);
