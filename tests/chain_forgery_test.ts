@@ -11,6 +11,11 @@
  * - reports of bogus descriptors it never received stop nobody;
  * - a step that answers by hand and then never sleeps again is stopped and
  *   restarted, so it burns no CPU with nothing to do;
+ * - a step that writes its own ring tail, to any value, holds up only its own
+ *   requests: behind the head it reads stale entries and serves on; past it,
+ *   it runs on with nothing live to do and is stopped like any runaway (the
+ *   host judges "nothing to do" by the requests it can prove are queued or
+ *   held, never by the tail);
  * - a step that hands on without ringing the next step's WAKE (what a step
  *   whose control page says defer_wake does) and then never sleeps holds up
  *   that request for a tick of the node's, not for as long as it runs.
@@ -143,6 +148,40 @@ Deno.test({
       await assertServes(node);
       assert.equal((await stats(node, "guarded")).runaways, 1);
     });
+  },
+});
+
+Deno.test({
+  name: "chain forgery: a step that rewrites its own ring tail serves on or is stopped; " +
+    "nothing else waits",
+  ignore: !hasKvm,
+  async fn() {
+    // Behind the head by one, by a ring's worth and more; past it by one and by half the counter.
+    const lies: [number, "serves" | "stopped"][] = [
+      [2 ** 32 - 1, "serves"],
+      [2 ** 32 - 1500, "serves"],
+      [1, "stopped"],
+      [2 ** 31, "stopped"],
+    ];
+    for (const [d, then] of lies) {
+      await withGuardedChain(async (node) => {
+        const r = await invoke(node, "guarded", `9 ${d}`);
+        assert.equal(r.status, 200, `${d}: ${text(r.bytes)}`);
+        await assertServes(node);
+        if (then === "stopped") {
+          await untilStopped(node);
+        } else {
+          // It caught up with the head: the next request that passes it is its.
+          const again = await invoke(node, "guarded", "7");
+          assert.equal(again.status, 200, `${d}: ${text(again.bytes)}`);
+          assert.equal(text(again.bytes), "7");
+          assert.equal((await stats(node, "guarded")).runaways, 0, String(d));
+        }
+        await assertServes(node);
+        const s = await stats(node, "guarded");
+        assert.equal(s.errors.fault + s.errors.bogus, 0, `${d}: ${JSON.stringify(s.errors)}`);
+      });
+    }
   },
 });
 

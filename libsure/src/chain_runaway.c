@@ -2,8 +2,8 @@
  * chain_runaway.c - chain steps that keep running with nothing to do.
  *
  * A step's vCPU sleeps (step_sleep, chain_step.c) when its rings are empty;
- * whether it sleeps is the host's own flag. A step that is awake, has nothing
- * queued on its rings and holds no request (as the evidence in the rings
+ * whether it sleeps is the host's own flag. A step that is awake, has no
+ * live request queued for it and holds none (as the evidence in the rings
  * says: chain_holder.c) for SURE_RUNAWAY_MS, seen at looks every
  * RUNAWAY_SCAN_NS, is burning a CPU for nothing: it is stopped and counted,
  * and its chain's control plane restarts it. A step that has not slept once
@@ -43,12 +43,12 @@ SURE_API uint32_t sure_chain_runaways(struct sure_chain *c)
 
 	pthread_mutex_lock(&c->lock);
 	sure_chain_holders(c);
+	/* Queued or held, by the rings' evidence. Not "head != tail": the tail
+	 * is the step's own to write, and one set past the head would keep a
+	 * step that spins over stale entries "busy" for ever. */
 	for (uint32_t slot = 0; slot < c->nslots; slot++)
 		if (c->state[slot] == SLOT_INFLIGHT && c->scan_node[slot] < c->nsteps)
 			busy |= 1u << c->scan_node[slot];
-	for (uint32_t s = 0; s < c->nsteps; s++)
-		if ((awake & (1u << s)) && sure_chain_step_has_work(c, s))
-			busy |= 1u << s;
 	pthread_mutex_unlock(&c->lock);
 
 	pthread_mutex_lock(&c->seat_lock);
