@@ -174,7 +174,9 @@ static void record_handoff(uint64_t stamped)
 	if ((int64_t)delta < 0)
 		delta = 0;
 	if (delta > 1) /* floor(log2(delta)), at most 31: one instruction, not a loop */
-		b = 63 - __builtin_clzll(delta) > 31 ? 31 : 63 - __builtin_clzll(delta);
+		b = 63 - __builtin_clzll(delta);
+	if (b > 31)
+		b = 31;
 	c->chain.handoff_tsc_sum += delta;
 	c->chain.handoff_hist[b]++;
 }

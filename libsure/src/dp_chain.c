@@ -437,10 +437,7 @@ static uint64_t next_answer_ns(const struct dp_chain *dc)
  */
 static int answer_due(const struct dp_chain *dc)
 {
-	uint32_t here = dc->inflight - dc->away;
-
-	return dc->remote || !dc->latency_ns || !here ||
-	       dc->latency_ns / here <= SURE_DP_POLL_CHAIN_NS;
+	return next_answer_ns(dc) <= SURE_DP_POLL_CHAIN_NS;
 }
 
 /* Polling (arm 0) is what the server does between rounds for up to
@@ -469,9 +466,8 @@ int sure_dp_chains_idle(struct sure_dataplane *dp, int arm, uint64_t *nap_ns)
 		/* One that is out on a hop comes back on its socket, not a ring. */
 		if (dc->inflight > dc->away && answer_due(dc)) {
 			outstanding = 1;
-			uint64_t gap = next_answer_ns(dc) / 2;
-			if (gap < nap)
-				nap = gap;
+			if (next_answer_ns(dc) / 2 < nap)
+				nap = next_answer_ns(dc) / 2;
 		}
 	}
 	*nap_ns = outstanding ? nap : 0;

@@ -151,15 +151,14 @@ SURE_API int sure_dataplane_events(struct sure_dataplane *dp, struct sure_dp_eve
 	dp->ev_last_ns = sure_now_ns();
 	while (dp->ev_len) {
 		const struct sure_dp_event *e = &dp->ev[dp->ev_head];
-		struct sure_dp_event *into = NULL;
+		int folds = dp->fold && e->kind == SURE_DP_DONE;
+		struct sure_dp_event *into = folds ? fold_target(out, run, n, e) : NULL;
 
-		if (dp->fold && e->kind == SURE_DP_DONE)
-			into = fold_target(out, run, n, e);
 		if (into) {
 			fold_add(dp, into, e);
 		} else if (n == max) {
 			break;
-		} else if (dp->fold && e->kind == SURE_DP_DONE) {
+		} else if (folds) {
 			fold_start(dp, &out[n++], e);
 		} else {
 			out[n] = *e;
