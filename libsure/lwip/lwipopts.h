@@ -84,6 +84,7 @@
 /* Checksums: veth (and NICs with offload) hand over TCP and ICMP segments
  * whose checksum is only the pseudo-header's (the kernel vouches for them),
  * so lwIP checks the IPv4 header's and generates all of its own. */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF 1 /* a wired stack's port finishes TCP's (zstack.c) */
 #define CHECKSUM_GEN_IP 1
 #define CHECKSUM_GEN_TCP 1
 #define CHECKSUM_GEN_ICMP 1

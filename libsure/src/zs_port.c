@@ -42,6 +42,33 @@
 #ifndef XDP_PKT_CONTD
 #define XDP_PKT_CONTD (1 << 0)
 #endif
+/* TX metadata (Linux 6.8; its UMEM flag 6.11); older headers lack the names. */
+#ifndef XDP_UMEM_TX_SW_CSUM
+#define XDP_UMEM_TX_SW_CSUM (1 << 1)
+#endif
+#ifndef XDP_UMEM_TX_METADATA_LEN
+#define XDP_UMEM_TX_METADATA_LEN (1 << 2)
+#endif
+#ifndef XDP_TX_METADATA
+#define XDP_TX_METADATA (1 << 1)
+#endif
+#ifndef XDP_TXMD_FLAGS_CHECKSUM
+#define XDP_TXMD_FLAGS_CHECKSUM (1 << 1)
+#endif
+
+/* struct xdp_umem_reg with tx_metadata_len, and struct xsk_tx_metadata's
+ * checksum request, as the kernel lays them out (if_xdp.h, 6.8 on). */
+struct zs_umem_reg {
+	uint64_t addr, len;
+	uint32_t chunk_size, headroom, flags, tx_metadata_len;
+};
+struct zs_tx_meta {
+	uint64_t flags;
+	uint16_t csum_start, csum_offset;
+};
+_Static_assert(sizeof(struct zs_umem_reg) == 32, "xdp_umem_reg");
+_Static_assert(ZS_TX_META_ROOM % 8 == 0 && ZS_TX_META_ROOM >= 24 && ZS_TX_META_ROOM < 256,
+	       "the kernel's rule for tx_metadata_len, and room for its 24 bytes");
 
 /* The BPF object (build/bpf/zs_steer.bpf.o), embedded by zs_steer_obj.S. */
 extern const unsigned char zs_steer_obj[] __attribute__((visibility("hidden")));
@@ -75,6 +102,7 @@ struct zs_port {
 	int prog_fd;
 	uint32_t xdp_mode; /* XDP_FLAGS_DRV_MODE or _SKB_MODE once attached, else 0 */
 	uint8_t veth; /* the interface is a veth end */
+	uint8_t tx_meta; /* the UMEM has TX metadata: the kernel finishes checksums */
 	int link_fd; /* the BPF link that holds the program on the interface */
 	struct zs_port_stats st;
 };
@@ -214,9 +242,40 @@ static void zs_xsk_teardown(struct zs_port *p)
 }
 
 /* The XSK, its UMEM, the four rings and the bind (copy mode). */
-static int zs_xsk_setup(struct zs_port *p, uint32_t frames)
+/* Registers the UMEM: with room for TX metadata where the kernel takes it
+ * and the caller wants the kernel to finish checksums. The flag that says
+ * tx_metadata_len is meant (6.11) is asked for, so a kernel that would read
+ * the field as padding (before 6.8) or from it (6.8-6.10) refuses it instead:
+ * then the UMEM is registered without, and checksums are finished here. */
+static int zs_umem_reg(struct zs_port *p, uint8_t tx_csum)
 {
-	struct xdp_umem_reg reg;
+	struct zs_umem_reg reg;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.addr = (uint64_t)(uintptr_t)p->umem.map;
+	reg.len = p->umem.size; /* page-rounded: a multiple of the frame size */
+	reg.chunk_size = ZS_FRAME_SIZE;
+	reg.headroom = 0;
+	if (tx_csum != ZS_CSUM_SOFTWARE) {
+		reg.flags = XDP_UMEM_TX_METADATA_LEN |
+			    (tx_csum == ZS_CSUM_KERNEL_SOFTWARE ? XDP_UMEM_TX_SW_CSUM : 0);
+		reg.tx_metadata_len = ZS_TX_META_ROOM;
+		if (setsockopt(p->fd, SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg)) == 0) {
+			p->tx_meta = 1;
+			return 0;
+		}
+		if (errno != EINVAL || tx_csum == ZS_CSUM_KERNEL_SOFTWARE)
+			return -errno;
+		reg.flags = 0;
+		reg.tx_metadata_len = 0;
+	}
+	if (setsockopt(p->fd, SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int zs_xsk_setup(struct zs_port *p, uint32_t frames, uint8_t tx_csum)
+{
 	struct xdp_mmap_offsets off;
 	struct sockaddr_xdp sxdp;
 	socklen_t optlen = sizeof(off);
@@ -231,13 +290,9 @@ static int zs_xsk_setup(struct zs_port *p, uint32_t frames)
 	rc = sure_shm_create(&p->umem, "sure-zs-umem", (size_t)frames * ZS_FRAME_SIZE);
 	if (rc < 0)
 		return rc;
-	memset(&reg, 0, sizeof(reg));
-	reg.addr = (uint64_t)(uintptr_t)p->umem.map;
-	reg.len = p->umem.size; /* page-rounded: a multiple of the frame size */
-	reg.chunk_size = ZS_FRAME_SIZE;
-	reg.headroom = 0;
-	if (setsockopt(p->fd, SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg)) < 0)
-		return -errno;
+	rc = zs_umem_reg(p, tx_csum);
+	if (rc < 0)
+		return rc;
 	if (setsockopt(p->fd, SOL_XDP, XDP_UMEM_FILL_RING, &rxsz, sizeof(rxsz)) < 0 ||
 	    setsockopt(p->fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, &txsz, sizeof(txsz)) < 0 ||
 	    setsockopt(p->fd, SOL_XDP, XDP_RX_RING, &rxsz, sizeof(rxsz)) < 0 ||
@@ -381,7 +436,8 @@ int zs_port_open(const struct zs_port_config *cfg, struct zs_port **out)
 	int rc;
 
 	*out = NULL;
-	if (!cfg->ifname || strlen(cfg->ifname) >= IFNAMSIZ || frames < 4 || frames > ZS_MAX_FRAMES)
+	if (!cfg->ifname || strlen(cfg->ifname) >= IFNAMSIZ || frames < 4 || frames > ZS_MAX_FRAMES ||
+	    cfg->tx_csum > ZS_CSUM_KERNEL_SOFTWARE)
 		return -EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -418,7 +474,7 @@ int zs_port_open(const struct zs_port_config *cfg, struct zs_port **out)
 	 * meanwhile. No XDP program is attached (zs_xdp_free), so a live
 	 * owner of the queue is unlikely; it gets -EBUSY after the wait. */
 	give_up = sure_now_ns() + 2000000000ull;
-	while ((rc = zs_xsk_setup(p, frames)) == -EBUSY && sure_now_ns() < give_up) {
+	while ((rc = zs_xsk_setup(p, frames, cfg->tx_csum)) == -EBUSY && sure_now_ns() < give_up) {
 		zs_xsk_teardown(p);
 		usleep(5000);
 	}
@@ -542,28 +598,58 @@ void zs_port_release(struct zs_port *p, uint64_t handle)
 	zs_fill_put(p, handle);
 }
 
-int zs_port_tx(struct zs_port *p, const struct iovec *iov, unsigned n)
+/* The Internet checksum of len bytes (RFC 1071), not complemented, added
+ * to sum; words as they lie in memory, so the result is stored the same way. */
+static uint32_t zs_sum(const uint8_t *b, size_t len, uint64_t sum)
+{
+	for (; len >= 8; b += 8, len -= 8) {
+		uint64_t w;
+		memcpy(&w, b, 8);
+		sum += w;
+		sum += sum < w; /* the carry out, added back in */
+	}
+	for (; len >= 2; b += 2, len -= 2) {
+		uint16_t w;
+		memcpy(&w, b, 2);
+		sum += w;
+	}
+	if (len) {
+		uint16_t w = 0;
+		memcpy(&w, b, 1); /* the odd byte, padded with a zero after it */
+		sum += w;
+	}
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffffu) + (sum >> 16);
+	sum = (sum & 0xffffu) + (sum >> 16);
+	return (uint32_t)((sum & 0xffffu) + (sum >> 16));
+}
+
+int zs_port_tx(struct zs_port *p, const struct iovec *iov, unsigned n,
+	       const struct zs_tx_csum *csum)
 {
 	struct xdp_desc *d;
 	size_t len = 0;
 	uint64_t addr;
-	uint8_t *dst;
+	uint8_t *frame, *dst;
 
 	for (unsigned k = 0; k < n; k++) {
-		if (iov[k].iov_len > ZS_FRAME_SIZE - len)
+		if (iov[k].iov_len > ZS_TX_MAX - len)
 			return -EMSGSIZE;
 		len += iov[k].iov_len;
 	}
 	if (len == 0)
 		return -EMSGSIZE; /* the kernel would drop an empty descriptor as invalid */
+	if (csum && (size_t)csum->start + csum->offset + 2 > len)
+		return -EMSGSIZE;
 	if (!p->tx_nfree)
 		zs_reap(p);
 	if (!p->tx_nfree) {
 		p->st.tx_busy++;
 		return -EAGAIN;
 	}
-	addr = p->tx_free[--p->tx_nfree];
-	dst = p->umem.map + addr;
+	addr = p->tx_free[--p->tx_nfree] + ZS_TX_META_ROOM;
+	frame = dst = p->umem.map + addr;
 	for (unsigned k = 0; k < n; k++) {
 		memcpy(dst, iov[k].iov_base, iov[k].iov_len);
 		dst += iov[k].iov_len;
@@ -573,6 +659,22 @@ int zs_port_tx(struct zs_port *p, const struct iovec *iov, unsigned n)
 	d->addr = addr;
 	d->len = (uint32_t)len;
 	d->options = 0;
+	if (csum) {
+		uint8_t *field = frame + csum->start + csum->offset;
+		memcpy(field, &csum->seed, 2);
+		if (p->tx_meta) {
+			struct zs_tx_meta m = { .flags = XDP_TXMD_FLAGS_CHECKSUM,
+						.csum_start = csum->start,
+						.csum_offset = csum->offset };
+			memcpy(frame - ZS_TX_META_ROOM, &m, sizeof(m));
+			d->options = XDP_TX_METADATA;
+			p->st.tx_csum_kernel++;
+		} else {
+			uint16_t sum = (uint16_t)~zs_sum(frame + csum->start, len - csum->start, 0);
+			memcpy(field, &sum, 2);
+			p->st.tx_csum_software++;
+		}
+	}
 	p->tx.head++;
 	/* Release: the frame's bytes and descriptor before the index. */
 	sure_store(p->tx.prod, p->tx.head);
@@ -609,6 +711,7 @@ void zs_port_stats(const struct zs_port *p, struct zs_port_stats *out)
 
 	*out = p->st;
 	out->generic = p->xdp_mode == XDP_FLAGS_SKB_MODE;
+	out->tx_metadata = p->tx_meta;
 	memset(&xs, 0, sizeof(xs));
 	if (getsockopt(p->fd, SOL_XDP, XDP_STATISTICS, &xs, &len) == 0)
 		/* A frame dropped for want of a fill-ring frame counts in both

@@ -50,6 +50,30 @@ struct zs_port_config {
 	uint16_t lport_lo, lport_hi; /* host byte order; 0,0: none */
 	uint32_t frames; /* UMEM frames (0: 4096), each ZS_FRAME_SIZE bytes */
 	uint8_t xdp_mode; /* ZS_XDP_AUTO, or one mode forced (tests, benchmarks) */
+	uint8_t tx_csum; /* ZS_CSUM_AUTO, or one way forced (tests, benchmarks) */
+};
+
+/* Who finishes the TCP checksums of frames sent with a struct zs_tx_csum. */
+enum {
+	/* The kernel, through AF_XDP's TX metadata (Linux 6.11: the UMEM's
+	 * XDP_UMEM_TX_METADATA_LEN): the frame leaves as a partial checksum
+	 * (CHECKSUM_PARTIAL), which a NIC or the kernel completes as it would
+	 * its own TCP's, and which a local receiver (veth) does not recompute.
+	 * Older kernels: the port, in software. */
+	ZS_CSUM_AUTO,
+	ZS_CSUM_SOFTWARE, /* the port, in software, always */
+	/* The kernel, in software, at once (XDP_UMEM_TX_SW_CSUM): the frame
+	 * leaves complete, so its receiver checks it (tests of the seeds). */
+	ZS_CSUM_KERNEL_SOFTWARE,
+};
+
+/* A frame's TCP (or UDP) checksum to finish: the field at start + offset
+ * holds seed (the pseudo-header's sum, folded, not complemented, as the
+ * bytes are laid out) once the frame is copied; the sum runs from start to
+ * the frame's end. */
+struct zs_tx_csum {
+	uint16_t start, offset;
+	uint16_t seed;
 };
 
 enum {
@@ -64,6 +88,10 @@ enum {
  * ZS_MAX_FRAGS of them to a packet: 18 pages hold 64 KiB and its headers. */
 #define ZS_FRAME_SIZE 4096u
 #define ZS_MAX_FRAGS 18u
+/* A TX frame starts with room for the kernel's TX metadata (struct
+ * xsk_tx_metadata, 24 bytes, at the packet's address minus this). */
+#define ZS_TX_META_ROOM 32u
+#define ZS_TX_MAX (ZS_FRAME_SIZE - ZS_TX_META_ROOM)
 
 /* One frame of a received packet: its bytes in the UMEM and the handle that
  * gives the frame back. */
@@ -102,9 +130,12 @@ unsigned zs_port_rx(struct zs_port *p, unsigned budget, zs_rx_fn fn, void *arg);
 void zs_port_release(struct zs_port *p, uint64_t handle);
 
 /* Queues one frame for transmission: the concatenation of n pieces (at most
- * ZS_FRAME_SIZE bytes in all) is copied into a free TX frame. 0, -EMSGSIZE,
- * or -EAGAIN when no TX frame is free (completions are reaped here first). */
-int zs_port_tx(struct zs_port *p, const struct iovec *iov, unsigned n);
+ * ZS_TX_MAX bytes in all) is copied into a free TX frame, and csum (NULL:
+ * none) finished by the kernel or here (enum above). 0, -EMSGSIZE (too long,
+ * or a checksum outside the frame), or -EAGAIN when no TX frame is free
+ * (completions are reaped here first). */
+int zs_port_tx(struct zs_port *p, const struct iovec *iov, unsigned n,
+	       const struct zs_tx_csum *csum);
 /* Tells the kernel about queued TX frames (a sendto kick in copy mode);
  * called once per batch. */
 void zs_port_flush(struct zs_port *p);
@@ -114,6 +145,8 @@ struct zs_port_stats {
 	uint64_t rx_frames, rx_bytes; /* handed to the stack */
 	uint64_t tx_frames, tx_bytes; /* queued for the wire */
 	uint64_t tx_copied; /* bytes copied into TX frames (all of tx_bytes) */
+	uint64_t tx_csum_kernel; /* frames whose checksum the kernel finishes */
+	uint64_t tx_csum_software; /* frames whose checksum the port finished */
 	uint64_t rx_dropped; /* the kernel's XDP_STATISTICS: rx_dropped + rx_ring_full (a frame with no
 			      * fill-ring frame is in rx_dropped; fill_ring_empty only repeats it) */
 	uint64_t tx_busy; /* zs_port_tx calls refused with -EAGAIN */
@@ -121,6 +154,7 @@ struct zs_port_stats {
 	uint64_t rx_invalid; /* packets refused by zs_port_rx (see there) */
 	uint8_t multi_buffer; /* 1: bound with XDP_USE_SG, the program takes frags */
 	uint8_t generic; /* 1: the program runs in generic (SKB) mode, 0: native */
+	uint8_t tx_metadata; /* 1: the kernel takes TX metadata (checksums) */
 };
 void zs_port_stats(const struct zs_port *p, struct zs_port_stats *out);
 

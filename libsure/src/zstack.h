@@ -49,6 +49,9 @@ struct zstack_config {
 	/* 0: the port's choice; 1: native XDP only; 2: generic (SKB) mode
 	 * (zs_port.h's ZS_XDP_*; tests and benchmarks). */
 	uint8_t xdp_mode;
+	/* Who finishes TCP checksums: 0, the kernel where it can, else the
+	 * port; zs_port.h's ZS_CSUM_* (tests and benchmarks). */
+	uint8_t tx_csum;
 	/* Unwired stacks only: every frame the stack sends (fuzzing). */
 	void (*tap)(void *arg, const uint8_t *frame, uint32_t len);
 	void *tap_arg;
@@ -124,6 +127,8 @@ struct zstack_stats {
 	uint64_t copied_in; /* payload copied out of frames: recv, plus slow readers' */
 	uint64_t copied_out; /* bytes copied into lwIP's segments by sends */
 	uint64_t copied_wire; /* bytes copied into TX frames (copy mode) */
+	uint64_t tx_csum_kernel; /* TCP segments whose checksum the kernel finished */
+	uint64_t tx_csum_software; /* ... that the port finished in software */
 	uint64_t retransmits; /* TCP segments sent again on duplicate ACKs (fast retransmit) */
 	uint64_t retransmit_timeouts; /* retransmission timeouts: each sends the oldest
 				       * unacknowledged segment again, and what
@@ -134,6 +139,7 @@ struct zstack_stats {
 	uint64_t rx_chained; /* packets that came in more than one frame */
 	uint8_t multi_buffer; /* packets longer than a frame can come (XDP_USE_SG) */
 	uint8_t xdp_generic; /* the steering program runs in generic (SKB) mode */
+	uint8_t tx_metadata; /* the kernel takes TX metadata: it finishes checksums */
 	uint64_t conns_open; /* sockets alive */
 	uint64_t conns_total; /* accepted + connected */
 	uint32_t mtu;

@@ -661,7 +661,7 @@ static void respond_fn(void *arg, const struct zs_frag *frags, unsigned nf)
 		struct iovec iov = { out, mk_arp(out, q.arp_sha, mac, 2, mac, ip4(Z_IP), q.arp_sha,
 						 q.arp_spa) };
 
-		r->tx_errors += zs_port_tx(r->p, &iov, 1) != 0;
+		r->tx_errors += zs_port_tx(r->p, &iov, 1, NULL) != 0;
 		r->arps++;
 	} else if (q.type == ETH_P_IP && q.proto == IPPROTO_ICMP && q.icmp_type == ICMP_ECHO &&
 		   q.daddr == ip4(Z_IP) && q.hl >= 20 && q.tot >= q.hl + 8 && 14 + q.tot <= len) {
@@ -686,7 +686,7 @@ static void respond_fn(void *arg, const struct zs_frag *frags, unsigned nf)
 		memcpy(icmp + 2, &c, 2);
 		c = csum_fold(csum_add(0, icmp, q.tot - q.hl));
 		memcpy(icmp + 2, &c, 2);
-		r->tx_errors += zs_port_tx(r->p, iov, 2) != 0;
+		r->tx_errors += zs_port_tx(r->p, iov, 2, NULL) != 0;
 		r->echoes++;
 	}
 	for (unsigned k = 0; k < nf; k++)
@@ -818,7 +818,7 @@ static void test_arp(void)
 		struct iovec iov = { f, mk_arp(f, q.arp_sha, mac, 2, mac, ip4(Z_IP), q.arp_sha,
 					       q.arp_spa) };
 
-		CHECK_EQ(zs_port_tx(p, &iov, 1), 0);
+		CHECK_EQ(zs_port_tx(p, &iov, 1, NULL), 0);
 		zs_port_flush(p);
 		while ((n = pkt_recv(b, f, sizeof(f), 3000)) >= 0) {
 			struct parsed r;
@@ -1222,7 +1222,7 @@ static int tx_test(struct zs_port *p, unsigned i, size_t len)
 	iov[0] = (struct iovec){ f, 5 };
 	iov[1] = (struct iovec){ f + 5, 0 };
 	iov[2] = (struct iovec){ f + 5, len - 5 };
-	return zs_port_tx(p, iov, 3);
+	return zs_port_tx(p, iov, 3, NULL);
 }
 
 /* (e) Counters: drops when the stack holds every RX frame, -EAGAIN and
@@ -1279,15 +1279,16 @@ static void test_drops_and_tx_busy(void)
 	zs_port_flush(p);
 	CHECK_EQ(b_test_frames(b, 1, 4, 3000, &bad), 1);
 	CHECK_EQ(bad, 0);
-	/* Sizes: nothing, or more than a frame, is refused (and not counted). */
+	/* Sizes: nothing, or more than a frame holds past its metadata room,
+	 * is refused (and not counted). */
 	{
 		uint8_t big[ZS_FRAME_SIZE + 1] = { 0 };
-		struct iovec two[2] = { { big, ZS_FRAME_SIZE }, { big, 1 } };
-		struct iovec one = { big, ZS_FRAME_SIZE + 1 };
+		struct iovec two[2] = { { big, ZS_TX_MAX }, { big, 1 } };
+		struct iovec one = { big, ZS_TX_MAX + 1 };
 
-		CHECK_EQ(zs_port_tx(p, two, 2), -EMSGSIZE);
-		CHECK_EQ(zs_port_tx(p, &one, 1), -EMSGSIZE);
-		CHECK_EQ(zs_port_tx(p, two, 0), -EMSGSIZE);
+		CHECK_EQ(zs_port_tx(p, two, 2, NULL), -EMSGSIZE);
+		CHECK_EQ(zs_port_tx(p, &one, 1, NULL), -EMSGSIZE);
+		CHECK_EQ(zs_port_tx(p, two, 0, NULL), -EMSGSIZE);
 		zs_port_stats(p, &st1);
 		CHECK_EQ(st1.tx_frames - st0.tx_frames, 5);
 		CHECK_EQ(st1.tx_busy - st0.tx_busy, 1);
@@ -1318,16 +1319,17 @@ static void test_tx_batch(void)
 	zs_port_flush(p);
 	CHECK_EQ(b_test_frames(b, n, 0, 3000, &bad), n);
 	CHECK_EQ(bad, 0);
-	/* A frame as long as the MTU allows, and one as long as a frame. */
+	/* A frame as long as the MTU allows, and one as long as a frame holds
+	 * (after the room for TX metadata). */
 	CHECK_EQ(tx_test(p, n, 1514), 0);
 	zs_port_flush(p);
 	CHECK_EQ(b_test_frames(b, 1, n, 3000, &bad), 1);
 	CHECK_EQ(bad, 0);
-	CHECK_EQ(tx_test(p, n + 1, ZS_FRAME_SIZE), 0); /* too long for veth: dropped there */
+	CHECK_EQ(tx_test(p, n + 1, ZS_TX_MAX), 0); /* too long for veth: dropped there */
 	zs_port_flush(p);
 	zs_port_stats(p, &st1);
 	CHECK_EQ(st1.tx_frames - st0.tx_frames, n + 2);
-	CHECK_EQ(st1.tx_bytes - st0.tx_bytes, n * 100 + 1514 + ZS_FRAME_SIZE);
+	CHECK_EQ(st1.tx_bytes - st0.tx_bytes, n * 100 + 1514 + ZS_TX_MAX);
 	CHECK_EQ(st1.tx_busy, st0.tx_busy);
 out:
 	if (b >= 0)
@@ -1383,6 +1385,103 @@ static void test_close_detaches(void)
 		close(b);
 }
 
+/* (g) TCP checksums finished by the port, each way (zs_port.h's ZS_CSUM_*):
+ * a segment with an odd payload leaves with its checksum field holding only
+ * the caller's seed (the pseudo-header's sum), and what B's wire carries is
+ * right. In software (the port's own, or the kernel's at once with
+ * XDP_UMEM_TX_SW_CSUM) the frame carries the whole checksum; through TX
+ * metadata it leaves partial (CHECKSUM_PARTIAL), which the kernel completes
+ * only where it has to (a NIC, or a path that needs it): here the seed is
+ * found in place, and seed plus the segment's own sum is the checksum. A
+ * checksum field outside the frame is refused. */
+static void test_tx_checksums(void)
+{
+	static const uint8_t modes[] = { ZS_CSUM_SOFTWARE, ZS_CSUM_KERNEL_SOFTWARE, ZS_CSUM_AUTO };
+	uint8_t seg[20 + 1001], f[1600], got[1600];
+	uint32_t saddr = ip4(Z_IP), daddr = ip4(B_IP);
+	struct tcphdr t;
+	uint8_t ph[12];
+
+	REQUIRE_ENV();
+	memset(&t, 0, sizeof(t));
+	t.source = htons(Z_LO + 1);
+	t.dest = htons(9);
+	t.seq = htonl(777);
+	t.ack_seq = htonl(1);
+	t.doff = 5;
+	t.ack = 1;
+	t.psh = 1;
+	t.window = htons(512);
+	memcpy(seg, &t, sizeof(t));
+	for (size_t k = sizeof(t); k < sizeof(seg); k++)
+		seg[k] = (uint8_t)(k * 7 + 3);
+	/* The right checksum, and the seed: the pseudo-header's sum, folded. */
+	memcpy(ph, &saddr, 4);
+	memcpy(ph + 4, &daddr, 4);
+	ph[8] = 0;
+	ph[9] = IPPROTO_TCP;
+	ph[10] = (uint8_t)(sizeof(seg) >> 8);
+	ph[11] = (uint8_t)sizeof(seg);
+	uint32_t psum = csum_add(0, ph, 12);
+	uint16_t right = csum_fold(csum_add(psum, seg, sizeof(seg)));
+	uint16_t seed = htons((uint16_t)~ntohs(csum_fold(psum)));
+	/* Garbage where the checksum goes: the port writes the seed there. */
+	seg[16] = 0xde;
+	seg[17] = 0xad;
+
+	for (size_t m = 0; m < sizeof(modes); m++) {
+		struct zs_port_config cfg = { .ifname = "zpa", .addr = saddr, .port = Z_PORT,
+					      .lport_lo = Z_LO, .lport_hi = Z_HI, .frames = 64,
+					      .tx_csum = modes[m] };
+		struct zs_port_stats st0, st1;
+		struct zs_port *p = NULL;
+		int b = b_packet(ETH_P_IP), n = -1;
+
+		CHECK(b >= 0);
+		CHECK_EQ(zs_port_open(&cfg, &p), 0);
+		if (!p || b < 0)
+			goto next;
+		zs_port_stats(p, &st0);
+		size_t len = mk_ip(f, mac_b, zs_port_mac(p), 5, NULL, IPPROTO_TCP, saddr, daddr, 1, seg,
+				   sizeof(seg));
+		struct iovec iov = { f, len };
+		struct zs_tx_csum c = { .start = 34, .offset = 16, .seed = seed };
+		struct zs_tx_csum outside = { .start = 34, .offset = (uint16_t)(len - 34 - 1) };
+		CHECK_EQ(zs_port_tx(p, &iov, 1, &outside), -EMSGSIZE);
+		CHECK_EQ(zs_port_tx(p, &iov, 1, &c), 0);
+		zs_port_flush(p);
+		while ((n = pkt_recv(b, got, sizeof(got), 3000)) >= 0)
+			if ((size_t)n == len && got[23] == IPPROTO_TCP && memcmp(got + 26, &saddr, 4) == 0)
+				break;
+		CHECK_EQ(n, (int)len);
+		if (n != (int)len)
+			goto next;
+		/* Everything but the checksum as sent. */
+		CHECK(memcmp(got, f, 34 + 16) == 0);
+		CHECK(memcmp(got + 34 + 18, f + 34 + 18, len - 34 - 18) == 0);
+		uint16_t field;
+		memcpy(&field, got + 34 + 16, 2);
+		zs_port_stats(p, &st1);
+		if (modes[m] == ZS_CSUM_AUTO && st1.tx_metadata) {
+			CHECK_EQ(field, seed);
+			CHECK_EQ(csum_fold(csum_add(0, got + 34, len - 34)), right);
+			CHECK_EQ(st1.tx_csum_kernel - st0.tx_csum_kernel, 1);
+		} else {
+			CHECK_EQ(field, right);
+			CHECK_EQ(csum_fold(csum_add(psum, got + 34, len - 34)), 0);
+			if (modes[m] == ZS_CSUM_KERNEL_SOFTWARE)
+				CHECK_EQ(st1.tx_csum_kernel - st0.tx_csum_kernel, 1);
+			else
+				CHECK_EQ(st1.tx_csum_software - st0.tx_csum_software, 1);
+		}
+		CHECK_EQ(st1.tx_metadata, modes[m] != ZS_CSUM_SOFTWARE);
+	next:
+		zs_port_close(p);
+		if (b >= 0)
+			close(b);
+	}
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1402,6 +1501,7 @@ int main(void)
 	RUN(test_release_reuses);
 	RUN(test_drops_and_tx_busy);
 	RUN(test_tx_batch);
+	RUN(test_tx_checksums);
 	RUN(test_close_detaches);
 	env_teardown();
 	return CHECK_DONE();
