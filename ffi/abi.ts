@@ -334,7 +334,7 @@ export const STRUCTS = {
     request_id: 224,
   },
   sure_dataplane_stats: {
-    size: 376,
+    size: 400,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -382,5 +382,8 @@ export const STRUCTS = {
     forward_failures: 352,
     forward_connects: 360,
     request_log_dropped: 368,
+    zs_tx_csum_kernel: 376,
+    zs_tx_csum_stack: 384,
+    zs_tx_metadata: 392,
   },
 } as const;

@@ -157,6 +157,10 @@ export interface DataplaneStats {
     xdp: "native" | "generic";
     multiBuffer: boolean;
     rxChained: number;
+    /** Who finishes its TCP checksums (the kernel: AF_XDP TX metadata), and segments each finished. */
+    txChecksums: "kernel" | "stack";
+    checksummedByKernel: number;
+    checksummedByStack: number;
   };
 }
 
@@ -487,6 +491,9 @@ export class Dataplane {
         xdp: s.u64("zs_xdp_generic") ? "generic" : "native",
         multiBuffer: s.u64("zs_multi_buffer") !== 0,
         rxChained: s.u64("zs_rx_chained"),
+        txChecksums: s.u64("zs_tx_metadata") ? "kernel" : "stack",
+        checksummedByKernel: s.u64("zs_tx_csum_kernel"),
+        checksummedByStack: s.u64("zs_tx_csum_stack"),
       },
     };
   }

@@ -100,6 +100,9 @@ export const HealthSchema = z.object({
       multiBuffer: z.boolean().describe(
         "Packets longer than a frame reach it in several frames (multi-buffer AF_XDP, Linux 6.6)",
       ),
+      txChecksums: z.enum(["kernel", "stack"]).describe(
+        "Who finishes its TCP checksums: the kernel (AF_XDP TX metadata, Linux 6.11), or the stack",
+      ),
     }).optional().describe("The Z-stack (af_xdp)"),
   }),
   fleet: z.object({
@@ -138,6 +141,7 @@ export interface FrontInfo {
       rxDropped: number;
       xdp: "native" | "generic";
       multiBuffer: boolean;
+      txChecksums: "kernel" | "stack";
     };
   };
   /** The Z-stack's interface and address (af_xdp). */
@@ -224,6 +228,7 @@ function front(f: FrontInfo | undefined): Health["dataplane"] {
           drops: s.stack.drops + s.stack.rxDropped,
           xdp: s.stack.xdp,
           multiBuffer: s.stack.multiBuffer,
+          txChecksums: s.stack.txChecksums,
         },
       }
       : {}),

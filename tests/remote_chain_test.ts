@@ -258,6 +258,15 @@ for (const backend of ["sockets", "af_xdp"] as const) {
           assert.equal(h.stack.xdp === "generic", h.stack.multiBuffer, JSON.stringify(h.stack));
           const chained = await metric(a, /sure_zstack_packets_chained_total (\d+)/);
           if (!h.stack.multiBuffer) assert.equal(chained, 0);
+          // Every TCP segment the stack sent had its checksum finished by
+          // whoever /healthz names (the kernel where it takes AF_XDP TX
+          // metadata), none by the other.
+          assert.ok(["kernel", "stack"].includes(h.stack.txChecksums), JSON.stringify(h.stack));
+          const other = h.stack.txChecksums === "kernel" ? "stack" : "kernel";
+          const by = (who: string) =>
+            metric(a, new RegExp(`sure_zstack_checksums_total\\{by="${who}"\\} (\\d+)`));
+          assert.ok((await by(h.stack.txChecksums)) > 0, "checksums finished");
+          assert.equal(await by(other), 0);
         }
 
         // A request that comes in on b is led by a, which runs the first step:

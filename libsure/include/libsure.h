@@ -763,6 +763,11 @@ struct sure_dataplane_stats {
 	/* Request log lines not written: the control plane did not flush them
 	 * in time (sure_dataplane_request_log). */
 	uint64_t request_log_dropped;
+	/* The Z-stack's TCP segments whose checksum the kernel finished (AF_XDP
+	 * TX metadata: they leave partial, as the kernel's own TCP's do) and
+	 * that the stack summed itself (a kernel without it), and whether the
+	 * kernel takes TX metadata (1). */
+	uint64_t zs_tx_csum_kernel, zs_tx_csum_stack, zs_tx_metadata;
 };
 /*
  * (A new request for an attached chain whose first step another node runs

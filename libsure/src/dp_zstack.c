@@ -66,6 +66,9 @@ void sure_dp_zstack_stats(struct sure_dataplane *dp, struct sure_dataplane_stats
 	out->zs_xdp_generic = z.xdp_generic;
 	out->zs_multi_buffer = z.multi_buffer;
 	out->zs_rx_chained = z.rx_chained;
+	out->zs_tx_csum_kernel = z.tx_csum_kernel;
+	out->zs_tx_csum_stack = z.tx_csum_software;
+	out->zs_tx_metadata = z.tx_metadata;
 }
 
 void sure_dp_zstack_close(struct sure_dataplane *dp)

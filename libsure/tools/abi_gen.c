@@ -366,6 +366,9 @@ int main(void)
 	FIELD(sure_dataplane_stats, forward_failures);
 	FIELD(sure_dataplane_stats, forward_connects);
 	FIELD(sure_dataplane_stats, request_log_dropped);
+	FIELD(sure_dataplane_stats, zs_tx_csum_kernel);
+	FIELD(sure_dataplane_stats, zs_tx_csum_stack);
+	FIELD(sure_dataplane_stats, zs_tx_metadata);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;

@@ -432,6 +432,15 @@ function stackFamilies(z: DataplaneStats["stack"]): Family[] {
       ],
     ),
     counter(
+      "sure_zstack_checksums_total",
+      "TCP segments the stack sent, by who finished their checksum: the kernel (AF_XDP TX " +
+        "metadata: they leave partial, as the kernel's own TCP's do) or the stack itself.",
+      [
+        { labels: { by: "kernel" }, value: z.checksummedByKernel },
+        { labels: { by: "stack" }, value: z.checksummedByStack },
+      ],
+    ),
+    counter(
       "sure_zstack_retransmits_total",
       "TCP segments sent again on duplicate ACKs (fast retransmit).",
       [
