@@ -106,6 +106,10 @@ struct sure_chain {
 	 * exit to this process; sleepers poll them. -1 for unused nodes. */
 	int wake_fd[SURE_NODES];
 	uint32_t sleeping[SURE_NODES]; /* host truth: the node's thread sleeps or is about to */
+	/* The host's count of each node's sleeps (sure_chain_sleeps, step_sleep),
+	 * and 1 + the sleep the host's producers last rang for: a sleeper is
+	 * rung once per sleep however many pushes reach it before it wakes. */
+	uint64_t host_sleeps[SURE_NODES], rung[SURE_NODES];
 	/* Bytes this process copied into the pool and out of it; requests answered. */
 	uint64_t copied_in, copied_out, completed;
 	uint64_t submitted; /* requests pushed into the chain (fresh ones), atomic */
@@ -148,6 +152,10 @@ static inline uint64_t sure_chain_extent_bytes(const struct sure_chain *c, uint3
 
 /* Wakes a node's sleeper (its eventfd), whether or not it said it sleeps. */
 void sure_chain_kick(struct sure_chain *c, uint32_t node);
+/* Wakes a node that sleeps, once per sleep of its (the caller published what
+ * it is woken for, then fenced: Dekker with the sleeper, which counts its
+ * sleep, raises sleeping, fences, then looks). */
+void sure_chain_wake_sleeper(struct sure_chain *c, uint32_t node);
 /* Reads an eventfd empty. */
 void sure_chain_drain_fd(int fd);
 /* Marks an in-flight slot failed and queues its report. `lock` held. */
@@ -216,6 +224,7 @@ uint32_t sure_chain_holder(struct sure_chain *c, uint32_t slot, int *queued);
 static inline void sure_chain_sleeps(struct sure_chain *c, uint32_t node)
 {
 	__atomic_store_n(&c->nodes[node].sleeps, c->nodes[node].sleeps + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->host_sleeps[node], c->host_sleeps[node] + 1, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 /* sure_chain_locate, and whether the step there has not taken it yet

@@ -17,13 +17,6 @@
 
 #define WAIT_SPIN_NS 20000u
 
-/* Wakes a node only if it said it sleeps (Dekker: the caller published, then fenced). */
-static void wake_node(struct sure_chain *c, uint32_t node)
-{
-	if (sure_load(&c->sleeping[node]))
-		sure_chain_kick(c, node);
-}
-
 int sure_chain_push(struct sure_chain *c, uint32_t slot, const uint8_t *body, uint32_t len,
 		    const uint8_t *trace, const struct sure_chain_hop *hop)
 {
@@ -82,7 +75,7 @@ int sure_chain_push(struct sure_chain *c, uint32_t slot, const uint8_t *body, ui
 	sm->start_tsc = d->tsc;
 	sure_store(&r->head, h + 1);
 	sure_fence(); /* Dekker with the step's sleep: push, fence, look */
-	wake_node(c, to);
+	sure_chain_wake_sleeper(c, to);
 	return 0;
 }
 

@@ -469,6 +469,18 @@ void sure_chain_kick(struct sure_chain *c, uint32_t node)
 	}
 }
 
+void sure_chain_wake_sleeper(struct sure_chain *c, uint32_t node)
+{
+	if (node >= SURE_NODES || !sure_load(&c->sleeping[node]))
+		return;
+	/* Measured (3-step chain, c32): the data plane wrote step 0's eventfd
+	 * ~0.45 times per request when it rang at every push that found it
+	 * asleep, pushes coming faster than its vCPU thread wakes. */
+	uint64_t sleep = __atomic_load_n(&c->host_sleeps[node], __ATOMIC_ACQUIRE) + 1;
+	if (__atomic_exchange_n(&c->rung[node], sleep, __ATOMIC_ACQ_REL) != sleep)
+		sure_chain_kick(c, node);
+}
+
 void sure_chain_drain_fd(int fd)
 {
 	uint64_t v;

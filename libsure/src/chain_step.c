@@ -136,7 +136,7 @@ void sure_chain_wake_deferred(struct sure_chain *c)
 {
 	for (uint32_t s = 0; s < c->nsteps; s++)
 		if (sure_load(&c->sleeping[s]) && sure_chain_step_has_work(c, s))
-			sure_chain_kick(c, s);
+			sure_chain_wake_sleeper(c, s);
 }
 
 /* SLEEP: wait on the step's eventfd until one of its rings has work or it dies. */
@@ -150,6 +150,8 @@ static void step_sleep(struct sure_instance *inst)
 		sure_chain_wake_deferred(c); /* what this step handed on meanwhile */
 	/* The host checks the rings itself: a guest that lies only hurts itself. */
 	for (;;) {
+		/* A new sleep: producers ring once for it (sure_chain_wake_sleeper). */
+		__atomic_store_n(&c->host_sleeps[step], c->host_sleeps[step] + 1, __ATOMIC_RELEASE);
 		sure_store(&c->sleeping[step], 1);
 		seat->slept = 1; /* started: chain_runaway.c looks at it from now on */
 		sure_fence();

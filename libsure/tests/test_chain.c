@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "chain.h"
 #include "check.h"
@@ -580,6 +581,54 @@ static void test_unreported_answers_cannot_be_taken(void)
  * stopped and counted, unless the host itself put it in latency mode
  * (sure_instance_set_spin: it polls by the host's choice).
  */
+/* The eventfd's count: how many times it was written since the last read. */
+static uint64_t doorbell_count(int fd)
+{
+	uint64_t v = 0;
+
+	if (read(fd, &v, sizeof(v)) < 0)
+		v = 0;
+	return v;
+}
+
+/* A push to a step that sleeps rings it once per sleep, however many pushes
+ * reach it before it wakes (the data plane rang step 0 ~0.45 times per
+ * request at c32); a new sleep is rung again, an awake step not at all, and
+ * every wake-up that finds work rings a sleeper only once too. */
+static void test_a_sleeper_is_rung_once_per_sleep(void)
+{
+	struct sure_chain *c = make_chain(2);
+	uint32_t slot[6];
+	uint64_t off;
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ(sure_chain_alloc(c, 10, &slot[i], &off), 0);
+	/* Awake: nothing rung. */
+	CHECK_EQ(sure_chain_submit(c, slot[0], (const uint8_t *)"a", 1, NULL), 0);
+	CHECK_EQ(doorbell_count(c->wake_fd[0]), 0);
+	/* Asleep (as step_sleep: a new sleep counted, then the flag): three
+	 * pushes, one ring; the deferred wake-up finds it rung already. */
+	sure_chain_sleeps(c, 0);
+	__atomic_store_n(&c->sleeping[0], 1, __ATOMIC_SEQ_CST);
+	for (int i = 1; i <= 3; i++)
+		CHECK_EQ(sure_chain_submit(c, slot[i], (const uint8_t *)"b", 1, NULL), 0);
+	sure_chain_wake_deferred(c);
+	CHECK_EQ(doorbell_count(c->wake_fd[0]), 1);
+	/* Its next sleep is rung again, once. */
+	sure_chain_sleeps(c, 0);
+	sure_chain_wake_deferred(c); /* work is waiting: rung */
+	CHECK_EQ(sure_chain_submit(c, slot[4], (const uint8_t *)"c", 1, NULL), 0);
+	CHECK_EQ(sure_chain_submit(c, slot[5], (const uint8_t *)"d", 1, NULL), 0);
+	CHECK_EQ(doorbell_count(c->wake_fd[0]), 1);
+	__atomic_store_n(&c->sleeping[0], 0, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ(sure_chain_free(c, slot[i]), 0);
+	CHECK_EQ(sure_chain_destroy(c), 0);
+}
+
 static void test_runaways_spare_steps_in_latency_mode(void)
 {
 	struct sure_chain *c = make_chain(2);
@@ -633,5 +682,6 @@ int main(void)
 	RUN(test_step_deadlines_expire_queued_requests);
 	RUN(test_unreported_answers_cannot_be_taken);
 	RUN(test_runaways_spare_steps_in_latency_mode);
+	RUN(test_a_sleeper_is_rung_once_per_sleep);
 	return CHECK_DONE();
 }
