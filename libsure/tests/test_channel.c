@@ -60,9 +60,11 @@ static void *fake_guest(void *p)
 			usleep(5000); /* long enough for the host to stop spinning */
 		c->resp_len = f->mode == BOGUS_LEN ? IO_CAP + 1 : c->req_len + 1;
 		c->resp_status = 201;
+		/* Counted before it is answered: the host may read the count as
+		 * soon as it sees the answer (it read 999 of 1000 once). */
+		__atomic_add_fetch(&f->handled, 1, __ATOMIC_RELAXED);
 		sure_store(&c->resp_seq, seq);
 		sure_fence();
-		__atomic_add_fetch(&f->handled, 1, __ATOMIC_RELAXED);
 		if (sure_load(&c->host_waiting))
 			sure_channel_notify(&f->ch);
 	}

@@ -356,10 +356,6 @@ export class ChainRuntime {
       return;
     }
     this.chain.free(c.slot);
-    // Read before the restart replaces the instance (the step keeps the last fault).
-    const fault = step ? step.fault() : NO_STEP_FAULT;
-    const image = step?.image.image;
-    const instance = step?.vm?.id;
     if (p.timedOut) {
       p.reject(new FunctionTimeoutError(this.name, this.spec.timeout));
     } else if (c.error === "bogus") {
@@ -367,25 +363,41 @@ export class ChainRuntime {
       p.reject(new BogusDescriptorError(this.name, fn));
     } else {
       this.errors.fault++;
-      // A step's fault is symbolised against that step's image (async: the
-      // request is already out of #pending, nothing else answers it).
-      const where = image && fault.kind === "exception"
-        ? symbolise(image, fault.rip)
-        : Promise.resolve(null);
-      void where.then((at) => {
-        const err = deathError(fn, fault, p.requestId, at);
-        this.logger("warn", `chain ${this.name}: step died: ${err.message}`, {
-          chain: this.name,
-          function: fn,
-          requestId: p.requestId,
-          ...(at ? { at } : {}),
-          ...(fault.reason ? { reason: fault.reason } : {}),
-        });
-        if (step && instance !== undefined) step.note(err.message, instance);
-        p.reject(err);
-      });
+      // The request is already out of #pending: nothing else answers it.
+      void this.#explainDeath(step, fn, p);
+      return;
     }
     if (step) this.#restart(step);
+  }
+
+  /**
+   * Answers a request whose step died with the death explained: its fault,
+   * symbolised against the step's image. A death while the step restarts may
+   * be the new instance's (it runs, and takes a request that waited in its
+   * ring, before start() has returned), so, as in #stepDown, its fault is
+   * read, and a restart decided, once that restart is done: read at once it
+   * was the old instance's (a request that aborted the new one was answered
+   * as the fault before it).
+   */
+  async #explainDeath(step: ChainStep | undefined, fn: string, p: Pending): Promise<void> {
+    const wasRestarting = step?.restarting;
+    if (wasRestarting) await wasRestarting;
+    // Read before the restart replaces the instance (the step keeps the last fault).
+    const fault = step ? step.fault() : NO_STEP_FAULT;
+    const image = step?.image.image;
+    const instance = step?.vm?.id;
+    if (step && (!wasRestarting || step.isDown())) this.#restart(step);
+    const at = image && fault.kind === "exception" ? await symbolise(image, fault.rip) : null;
+    const err = deathError(fn, fault, p.requestId, at);
+    this.logger("warn", `chain ${this.name}: step died: ${err.message}`, {
+      chain: this.name,
+      function: fn,
+      requestId: p.requestId,
+      ...(at ? { at } : {}),
+      ...(fault.reason ? { reason: fault.reason } : {}),
+    });
+    if (step && instance !== undefined) step.note(err.message, instance);
+    p.reject(err);
   }
 
   /** Data plane: a request was answered in C; its counters, as #complete counts them. */
