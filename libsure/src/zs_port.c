@@ -241,7 +241,6 @@ static void zs_xsk_teardown(struct zs_port *p)
 	p->tx_nfree = 0;
 }
 
-/* The XSK, its UMEM, the four rings and the bind (copy mode). */
 /* Registers the UMEM: with room for TX metadata where the kernel takes it
  * and the caller wants the kernel to finish checksums. The flag that says
  * tx_metadata_len is meant (6.11) is asked for, so a kernel that would read
@@ -274,6 +273,7 @@ static int zs_umem_reg(struct zs_port *p, uint8_t tx_csum)
 	return 0;
 }
 
+/* The XSK, its UMEM, the four rings and the bind (copy mode). */
 static int zs_xsk_setup(struct zs_port *p, uint32_t frames, uint8_t tx_csum)
 {
 	struct xdp_mmap_offsets off;
@@ -608,6 +608,7 @@ static uint32_t zs_sum(const uint8_t *b, size_t len, uint64_t sum)
 		sum += w;
 		sum += sum < w; /* the carry out, added back in */
 	}
+	sum = (sum & 0xffffffffu) + (sum >> 32); /* room for the few words left */
 	for (; len >= 2; b += 2, len -= 2) {
 		uint16_t w;
 		memcpy(&w, b, 2);

@@ -167,7 +167,10 @@ static void on_packet(void *arg, const struct zs_frag *f, unsigned n)
  * (at 64 KiB answers over veth, lwIP's sum was ~12% of the thread). This is
  * what the port needs: where the TCP header starts and the sum of the IPv4
  * pseudo-header (addresses, protocol, TCP length), as the bytes lie. 1 if
- * the frame is a TCP segment. */
+ * the frame is a TCP segment, 0 if it is no TCP segment, -1 if it is one
+ * whose headers or length are not as lwIP makes them (the sum runs to the
+ * frame's end, so it must end where the segment does): not sent, since its
+ * checksum would be wrong. */
 static int tcp_csum(const struct pbuf *p, struct zs_tx_csum *out)
 {
 	uint8_t h[SIZEOF_ETH_HDR + 60 + 20];
@@ -175,18 +178,18 @@ static int tcp_csum(const struct pbuf *p, struct zs_tx_csum *out)
 	uint32_t src, dst, sum;
 	uint16_t type, tot, w;
 
-	if (got < SIZEOF_ETH_HDR + 20 + 20)
+	if (got < SIZEOF_ETH_HDR + 20)
 		return 0;
 	memcpy(&type, h + 12, 2);
 	const uint8_t *ip = h + SIZEOF_ETH_HDR;
-	unsigned ihl = (ip[0] & 0x0fu) * 4u;
-	if (type != PP_HTONS(ETHTYPE_IP) || (ip[0] >> 4) != 4 || ihl < 20 ||
-	    ip[9] != IP_PROTO_TCP || SIZEOF_ETH_HDR + ihl + 20 > got)
+	if (type != PP_HTONS(ETHTYPE_IP) || ip[9] != IP_PROTO_TCP)
 		return 0;
+	unsigned ihl = (ip[0] & 0x0fu) * 4u;
 	memcpy(&tot, ip + 2, 2);
 	tot = lwip_ntohs(tot);
-	if (tot < ihl + 20 || SIZEOF_ETH_HDR + tot > p->tot_len)
-		return 0;
+	if ((ip[0] >> 4) != 4 || ihl < 20 || SIZEOF_ETH_HDR + ihl + 20 > got || tot < ihl + 20 ||
+	    SIZEOF_ETH_HDR + tot != p->tot_len)
+		return -1;
 	memcpy(&src, ip + 12, 4);
 	memcpy(&dst, ip + 16, 4);
 	sum = (src & 0xffffu) + (src >> 16) + (dst & 0xffffu) + (dst >> 16);
@@ -231,7 +234,12 @@ static err_t linkoutput(struct netif *nif, struct pbuf *p)
 			break;
 	}
 	struct zs_tx_csum c;
-	const struct zs_tx_csum *csum = tcp_csum(p, &c) ? &c : NULL;
+	int tcp = tcp_csum(p, &c);
+	if (tcp < 0) {
+		zs->drops++;
+		return ERR_VAL;
+	}
+	const struct zs_tx_csum *csum = tcp ? &c : NULL;
 	rc = zs_port_tx(zs->port, iov, n, csum);
 	if (rc == -EAGAIN) {
 		/* The TX ring is full: kick it, try once more. TCP resends
