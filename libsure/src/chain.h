@@ -218,13 +218,20 @@ enum sure_desc_verdict sure_chain_judge(struct sure_chain *c, uint32_t from, uin
  * *queued (if not NULL): 1 while that node has not taken the hand-off off
  * its ring yet. `lock` held. */
 uint32_t sure_chain_holder(struct sure_chain *c, uint32_t slot, int *queued);
+/* The host's own count of a new sleep of node (sure_chain_wake_sleeper rings
+ * once per sleep): a step's vCPU thread's in step_sleep, a node the host
+ * consumes in sure_chain_sleeps. */
+static inline void sure_chain_host_sleep(struct sure_chain *c, uint32_t node)
+{
+	__atomic_store_n(&c->host_sleeps[node], c->host_sleeps[node] + 1, __ATOMIC_RELEASE);
+}
 /* A new sleep of node (before its sleeping flag is raised, or, for a node
  * that always says it sleeps, each time its doorbell woke the host and
  * before the host looks at its rings): producers ring WAKE once per sleep. */
 static inline void sure_chain_sleeps(struct sure_chain *c, uint32_t node)
 {
 	__atomic_store_n(&c->nodes[node].sleeps, c->nodes[node].sleeps + 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&c->host_sleeps[node], c->host_sleeps[node] + 1, __ATOMIC_RELEASE);
+	sure_chain_host_sleep(c, node);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 /* sure_chain_locate, and whether the step there has not taken it yet

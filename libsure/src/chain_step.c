@@ -150,8 +150,7 @@ static void step_sleep(struct sure_instance *inst)
 		sure_chain_wake_deferred(c); /* what this step handed on meanwhile */
 	/* The host checks the rings itself: a guest that lies only hurts itself. */
 	for (;;) {
-		/* A new sleep: producers ring once for it (sure_chain_wake_sleeper). */
-		__atomic_store_n(&c->host_sleeps[step], c->host_sleeps[step] + 1, __ATOMIC_RELEASE);
+		sure_chain_host_sleep(c, step); /* producers ring once for it */
 		sure_store(&c->sleeping[step], 1);
 		seat->slept = 1; /* started: chain_runaway.c looks at it from now on */
 		sure_fence();

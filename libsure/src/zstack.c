@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lwip/etharp.h"
+#include "lwip/inet_chksum.h"
 #include "lwip/init.h"
 #include "lwip/ip4.h"
 #include "lwip/netif.h"
@@ -175,8 +176,8 @@ static int tcp_csum(const struct pbuf *p, struct zs_tx_csum *out)
 {
 	uint8_t h[SIZEOF_ETH_HDR + 60 + 20];
 	u16_t got = pbuf_copy_partial(p, h, (u16_t)sizeof(h), 0);
-	uint32_t src, dst, sum;
-	uint16_t type, tot, w;
+	ip4_addr_t src, dst;
+	uint16_t type, tot;
 
 	if (got < SIZEOF_ETH_HDR + 20)
 		return 0;
@@ -190,17 +191,14 @@ static int tcp_csum(const struct pbuf *p, struct zs_tx_csum *out)
 	if ((ip[0] >> 4) != 4 || ihl < 20 || SIZEOF_ETH_HDR + ihl + 20 > got || tot < ihl + 20 ||
 	    SIZEOF_ETH_HDR + tot != p->tot_len)
 		return -1;
-	memcpy(&src, ip + 12, 4);
-	memcpy(&dst, ip + 16, 4);
-	sum = (src & 0xffffu) + (src >> 16) + (dst & 0xffffu) + (dst >> 16);
-	sum += PP_HTONS(IP_PROTO_TCP);
-	sum += lwip_htons((u16_t)(tot - ihl));
-	sum = (sum & 0xffffu) + (sum >> 16);
-	sum = (sum & 0xffffu) + (sum >> 16);
-	w = (uint16_t)sum;
+	memcpy(&src.addr, ip + 12, 4);
+	memcpy(&dst.addr, ip + 16, 4);
 	out->start = (uint16_t)(SIZEOF_ETH_HDR + ihl);
 	out->offset = 16; /* the checksum field of the TCP header */
-	out->seed = w;
+	/* lwIP's sum of the pseudo-header and no byte of the segment, which it
+	 * returns complemented. */
+	out->seed = (uint16_t)~inet_chksum_pseudo_partial(NULL, IP_PROTO_TCP, (u16_t)(tot - ihl), 0,
+							   &src, &dst);
 	return 1;
 }
 
