@@ -27,7 +27,10 @@ static uint32_t table_end(uint32_t nfields)
 	return TABLE_OFF + nfields * FIELD_SIZE;
 }
 
-/* Adds len bytes (lower-cased if asked) and a NUL below str_lo. */
+/* Adds len bytes (lower-cased if asked) and a NUL below str_lo. The block's
+ * bookkeeping is the node's own (init, reset, a take's rebuild), but the
+ * cursor is checked against the largest block all the same: a write is
+ * where nothing but the node decided. */
 static int put_str(uint8_t *blk, const char *s, size_t len, int lower, struct sure_str *out,
 		   uint32_t reserve_fields)
 {
@@ -36,6 +39,8 @@ static int put_str(uint8_t *blk, const char *s, size_t len, int lower, struct su
 
 	if (len && !s)
 		return -EINVAL;
+	if (h->cap > SURE_REQ_HEAD_CAP || h->str_lo > h->cap || h->nfields > SURE_HEAD_MAX_FIELDS)
+		return -EPROTO;
 	if (need > h->str_lo || h->str_lo - need < table_end(h->nfields + reserve_fields))
 		return -ENOSPC;
 	uint32_t off = h->str_lo - (uint32_t)need;
@@ -92,8 +97,9 @@ SURE_API int sure_http_head_init(uint8_t *blk, uint32_t cap, const char *method,
 	return rc;
 }
 
-SURE_API int sure_http_head_add(uint8_t *blk, const char *name, size_t nlen, const char *value,
-				size_t vlen)
+/* A header at the end of the table, its name lower-cased if asked. */
+static int head_put(uint8_t *blk, const char *name, size_t nlen, int lower, const char *value,
+		    size_t vlen)
 {
 	struct sure_head *h = head_of(blk);
 	struct sure_head_field f;
@@ -105,7 +111,7 @@ SURE_API int sure_http_head_add(uint8_t *blk, const char *name, size_t nlen, con
 	if (h->nfields >= SURE_HEAD_MAX_FIELDS)
 		return -E2BIG;
 	lo = h->str_lo;
-	rc = put_str(blk, name, nlen, 1, &f.name, 1);
+	rc = put_str(blk, name, nlen, lower, &f.name, 1);
 	if (rc == 0)
 		rc = put_str(blk, value, vlen, 0, &f.value, 1);
 	if (rc < 0) {
@@ -114,6 +120,12 @@ SURE_API int sure_http_head_add(uint8_t *blk, const char *name, size_t nlen, con
 	}
 	h->field[h->nfields++] = f;
 	return 0;
+}
+
+SURE_API int sure_http_head_add(uint8_t *blk, const char *name, size_t nlen, const char *value,
+				size_t vlen)
+{
+	return head_put(blk, name, nlen, 1, value, vlen);
 }
 
 /* Hop-by-hop (RFC 9110 7.6.1) and framing headers: the node's to set, never a function's. */
@@ -203,13 +215,34 @@ int sure_http_resp_head_check(const uint8_t *blk, char *err, size_t errcap)
 
 SURE_API int sure_http_resp_head_take(const uint8_t *src, uint8_t *dst, char *err, size_t errcap)
 {
+	uint8_t copy[SURE_RESP_HEAD_CAP];
+
 	if (err && errcap)
 		err[0] = 0;
 	if (!src || !dst)
 		return -EINVAL;
 	/* Check and use the same bytes: the guest may still be writing src. */
-	memcpy(dst, src, SURE_RESP_HEAD_CAP);
-	return sure_http_resp_head_check(dst, err, errcap);
+	memcpy(copy, src, SURE_RESP_HEAD_CAP);
+	int n = sure_http_resp_head_check(copy, err, errcap);
+	if (n < 0)
+		return n;
+	/* Only the checked fields cross, into a block the node lays out itself:
+	 * nothing of the guest's bookkeeping (magic, cap, the string cursor, the
+	 * count) survives, so the node's own writes into dst afterwards
+	 * (traceparent, x-sure-hop-next, ...) cannot be steered by it. */
+	sure_http_resp_head_reset(dst);
+	const struct sure_head *h = (const struct sure_head *)copy;
+	for (int i = 0; i < n; i++) {
+		const struct sure_head_field *f = &h->field[i];
+		if (head_put(dst, (const char *)copy + f->name.off, f->name.len, 0,
+			     (const char *)copy + f->value.off, f->value.len) < 0) {
+			sure_http_resp_head_reset(dst);
+			return sure_errf(err, errcap, -EPROTO,
+					 "the response headers do not fit in %u bytes",
+					 SURE_RESP_HEAD_CAP);
+		}
+	}
+	return n;
 }
 
 SURE_API void sure_http_resp_head_reset(uint8_t *blk)

@@ -159,6 +159,61 @@ static void test_response_head_malformed(void)
 	CHECK_EQ(sure_http_resp_head_take(resp, copy, err, sizeof(err)), 0);
 }
 
+/* The node writes into the copy it took (traceparent, x-sure-hop-next):
+ * whatever cursor, capacity, magic or count the guest wrote, those writes
+ * land inside the copy's block, and the copy holds the guest's fields and the
+ * node's, in order. The copy sits between two guard areas that must stay
+ * untouched. */
+static void test_taken_copy_is_the_nodes(void)
+{
+	static uint8_t guarded[3 * SURE_RESP_HEAD_CAP];
+	uint8_t *dst = guarded + SURE_RESP_HEAD_CAP;
+	struct sure_head *h = (struct sure_head *)resp;
+	const uint32_t cursors[] = { 0, 1, SURE_RESP_HEAD_CAP, SURE_RESP_HEAD_CAP + 4096,
+				     SURE_REQ_HEAD_CAP, 1u << 20, 0xffffffffu };
+	char err[200];
+
+	for (size_t k = 0; k < sizeof(cursors) / sizeof(cursors[0]); k++) {
+		for (int fields = 0; fields < 2; fields++) {
+			sure_http_resp_head_reset(resp);
+			if (fields)
+				add(resp, "X-Mine", "v");
+			h->str_lo = cursors[k];
+			h->cap = cursors[(k + 3) % (sizeof(cursors) / sizeof(cursors[0]))];
+			memset(guarded, 0xa5, sizeof(guarded));
+			CHECK_EQ(sure_http_resp_head_take(resp, dst, err, sizeof(err)), fields);
+			for (int i = 0; i < 40; i++)
+				sure_http_head_add(dst, "traceparent", 11, "00-0123456789abcdef", 19);
+			for (uint32_t i = 0; i < SURE_RESP_HEAD_CAP; i++)
+				if (guarded[i] != 0xa5 || guarded[2 * SURE_RESP_HEAD_CAP + i] != 0xa5) {
+					CHECK(!"a write outside the taken copy");
+					break;
+				}
+			const struct sure_head *d = H(dst);
+			CHECK_EQ(d->cap, SURE_RESP_HEAD_CAP);
+			CHECK(d->str_lo <= SURE_RESP_HEAD_CAP);
+			CHECK_EQ(d->nfields, (uint32_t)fields + 40);
+			if (fields) /* the guest's case is kept: it goes to the wire so */
+				CHECK(strcmp(S(dst, d->field[0].name), "X-Mine") == 0);
+			CHECK(strcmp(S(dst, d->field[fields].name), "traceparent") == 0);
+		}
+	}
+	/* Fields that pass the check one by one but cannot all fit once laid
+	 * out (every one points at the same long value) are refused whole. */
+	sure_http_resp_head_reset(resp);
+	add(resp, "x-a", "");
+	char big[2048];
+	memset(big, 'v', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	add(resp, "x-b", big);
+	for (uint32_t i = 2; i < 8; i++)
+		h->field[i] = h->field[1];
+	h->nfields = 8;
+	CHECK_EQ(sure_http_resp_head_take(resp, dst, err, sizeof(err)), -EPROTO);
+	CHECK(strstr(err, "do not fit") != NULL);
+	CHECK_EQ(H(dst)->nfields, 0);
+}
+
 /* A field dropped is gone from the table and from the block's bytes; the
  * others stay, in order, and the block still takes more. */
 static void test_drop(void)
@@ -192,6 +247,7 @@ int main(void)
 	RUN(test_request_head_full);
 	RUN(test_response_head);
 	RUN(test_response_head_malformed);
+	RUN(test_taken_copy_is_the_nodes);
 	RUN(test_drop);
 	return CHECK_DONE();
 }
