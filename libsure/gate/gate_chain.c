@@ -12,6 +12,7 @@
  */
 #include "gate.h"
 #include "sure_cap.h"
+#include "sure_desc_fetch.h"
 
 #define PUSH_SPIN_LIMIT 100000000ull /* TSC ticks: a consumer this stuck is dead */
 
@@ -275,7 +276,8 @@ static int poll_ring(uint32_t from, struct sure_gate_take *out)
 	__builtin_prefetch(&meta->slot[last_slot]);
 	if (t == __atomic_load_n(&r->head, __ATOMIC_ACQUIRE))
 		return 0;
-	struct sure_desc d = r->d[t % SURE_RING_SLOTS];
+	struct sure_desc d;
+	sure_desc_fetch(&d, &r->d[t % SURE_RING_SLOTS]);
 	__atomic_store_n(tail, t + 1, __ATOMIC_RELEASE);
 
 	if (d.slot >= meta->nslots) {

@@ -27,6 +27,7 @@
 
 #include "chain.h"
 #include "instance.h"
+#include "sure_desc_fetch.h"
 #include "util.h"
 
 /* The live instance's limits into its seat (seat_lock held). */
@@ -138,7 +139,8 @@ void sure_chain_expire_waiting(struct sure_chain *c)
 			if (h - t > SURE_RING_SLOTS)
 				t = h - SURE_RING_SLOTS;
 			for (; t != h; t++) {
-				struct sure_desc d = r->d[t % SURE_RING_SLOTS];
+				struct sure_desc d;
+				sure_desc_fetch(&d, &r->d[t % SURE_RING_SLOTS]);
 				if (sure_chain_judge(c, from, s, &d) != SURE_DESC_OK)
 					continue; /* not a live request's genuine hand-off */
 				uint64_t took = c->m->slot[d.slot].start_tsc;

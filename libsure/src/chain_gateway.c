@@ -13,6 +13,7 @@
 #include <string.h>
 #include <x86intrin.h>
 
+#include "sure_desc_fetch.h"
 #include "util.h"
 
 #define WAIT_SPIN_NS 20000u
@@ -158,7 +159,8 @@ static uint32_t collect(struct sure_chain *c, uint32_t to, struct sure_completio
 		if (h - t > SURE_RING_SLOTS)
 			h = t + SURE_RING_SLOTS;
 		for (; t != h && n < max; t++) {
-			struct sure_desc d = r->d[t % SURE_RING_SLOTS];
+			struct sure_desc d;
+			sure_desc_fetch(&d, &r->d[t % SURE_RING_SLOTS]);
 			n += (uint32_t)take_desc(c, s, to, &d, &out[n], stop);
 			while (to == SURE_NODE_GW && c->fq_n > 0 && n < max) /* a bogus one just failed */
 				out[n++] = c->fq[--c->fq_n];

@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "sure_desc_fetch.h"
 #include "util.h"
 
 enum sure_desc_verdict sure_chain_judge(struct sure_chain *c, uint32_t from, uint32_t to,
@@ -55,7 +56,8 @@ static void scan_ring(struct sure_chain *c, uint32_t from, uint32_t to, uint32_t
 	if (waiting > SURE_RING_SLOTS)
 		waiting = SURE_RING_SLOTS;
 	for (uint32_t k = 1; k <= SURE_RING_SLOTS; k++) {
-		struct sure_desc d = r->d[(head - k) % SURE_RING_SLOTS];
+		struct sure_desc d;
+		sure_desc_fetch(&d, &r->d[(head - k) % SURE_RING_SLOTS]);
 		uint32_t s = d.slot;
 
 		if (s >= c->nslots || (only < c->nslots && s != only))

@@ -14,6 +14,7 @@
 
 #include "fault.h"
 #include "instance.h"
+#include "sure_desc_fetch.h"
 #include "template.h"
 #include "util.h"
 
@@ -226,7 +227,8 @@ static int on_bogus(struct sure_instance *inst, uint64_t data)
 		struct sure_ring *r = sure_chain_ring(c, sender, reporter);
 		uint32_t head = sure_load(&r->head);
 		if (head - pos - 1 < SURE_RING_SLOTS) { /* published, not yet overwritten */
-			struct sure_desc d = r->d[pos % SURE_RING_SLOTS];
+			struct sure_desc d;
+			sure_desc_fetch(&d, &r->d[pos % SURE_RING_SLOTS]);
 			enum sure_desc_verdict v = sure_chain_judge(c, sender, reporter, &d);
 			guilty = v == SURE_DESC_FORGED || v == SURE_DESC_BOGUS;
 			if (v == SURE_DESC_BOGUS && d.slot < c->nslots)
