@@ -213,7 +213,10 @@ SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst,
  * The sidecar's latest request records, newest first, as host records: age_ns
  * (since the sidecar took it), duration_ns (handler time), trace-id (16),
  * span-id (8), status (u16), reason (u8), 5 pad bytes: 48 bytes each.
- * Returns how many were written (at most max).
+ * Returns how many were written (at most max). The guest writes them: what
+ * the host can bound is bounded (none older than the instance, no duration
+ * longer than its life, a status outside 100-599 is 0), the rest is the
+ * guest's word.
  */
 struct sure_host_record {
 	uint64_t age_ns;

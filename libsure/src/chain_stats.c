@@ -12,15 +12,7 @@
 #include <string.h>
 
 #include "instance.h"
-
-/* How much a guest counter grew since it was last seen; 0 if it went back. */
-static uint64_t grown(uint64_t now, uint64_t *seen)
-{
-	uint64_t d = now >= *seen ? now - *seen : 0;
-
-	*seen = now; /* rewritten backwards: follow it from there, count nothing */
-	return d;
-}
+#include "util.h"
 
 void sure_chain_seat_fold(struct sure_chain_seat *seat)
 {
@@ -28,22 +20,19 @@ void sure_chain_seat_fold(struct sure_chain_seat *seat)
 	const volatile struct sure_chain_stats *g = &seat->inst->ctrl->chain;
 	/* No answer is bigger than the largest extent a slot can have. */
 	uint64_t extent_max = (uint64_t)(c->nbuf / 2) * c->buf_size;
-	uint64_t handled = grown(g->handled, &seat->seen_handled);
-	uint64_t handoffs = grown(g->handoffs, &seat->seen_handoffs);
-	uint64_t copied = grown(g->copied, &seat->seen_copied);
-
 	/* Each request the chain took reaches a step at most once per hop. */
-	uint64_t visits = (__atomic_load_n(&c->submitted, __ATOMIC_RELAXED) + 1) * (SURE_MAX_HOPS + 1);
+	uint64_t visits = sure_mul_sat(__atomic_load_n(&c->submitted, __ATOMIC_RELAXED) + 1,
+				       SURE_MAX_HOPS + 1);
 
-	if (seat->handled + handled > visits)
-		handled = visits > seat->handled ? visits - seat->handled : 0;
-	if (seat->handoffs + handoffs > visits)
-		handoffs = visits > seat->handoffs ? visits - seat->handoffs : 0;
-	if (copied > handled * extent_max)
-		copied = handled * extent_max;
-	seat->handled += handled;
-	seat->handoffs += handoffs;
-	seat->copied += copied;
+	uint64_t before = seat->handled;
+
+	sure_fold_counter(g->handled, &seat->seen_handled, &seat->handled, visits);
+	sure_fold_counter(g->handoffs, &seat->seen_handoffs, &seat->handoffs, visits);
+	/* No more copied since the last fold than a whole extent for each
+	 * request handled since. */
+	uint64_t allow = sure_mul_sat(seat->handled - before, extent_max);
+	uint64_t bound = seat->copied + allow < seat->copied ? UINT64_MAX : seat->copied + allow;
+	sure_fold_counter(g->copied, &seat->seen_copied, &seat->copied, bound);
 }
 
 SURE_API int sure_chain_stats(struct sure_chain *c, struct sure_chain_counters *out,

@@ -94,22 +94,6 @@ static uint64_t ticks_ns(uint64_t ticks, uint64_t hz)
 	return (uint64_t)((unsigned __int128)ticks * 1000000000u / hz);
 }
 
-/*
- * Folds one guest counter into the host's total: an increase counts, a
- * counter that went back (zeroed, rewritten) adds nothing, and the total
- * never passes bound (what the host knows the instance can have done), so a
- * guest can neither make it go backwards nor inflate it.
- */
-static uint64_t fold(uint64_t raw, uint64_t *seen, uint64_t *total, uint64_t bound)
-{
-	uint64_t grew = raw >= *seen ? raw - *seen : 0;
-
-	*seen = raw;
-	if (*total < bound)
-		*total += grew < bound - *total ? grew : bound - *total;
-	return *total;
-}
-
 /* Most requests inst can have seen: the host's count (and the one it may be
  * running), or its attachment's bound (a chain step). */
 static uint64_t requests_bound(struct sure_instance *inst)
@@ -147,7 +131,7 @@ SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst,
 	for (int i = 0; i < SURE_SC_NCOUNT; i++) {
 		/* Time sums: no more than the instance has lived; counts: requests. */
 		uint64_t bound = i == SURE_SC_HANDLER || i == SURE_SC_SIDECAR ? age : reqs;
-		v[i] = fold(raw[i], &f->seen[i], &f->total[i], bound);
+		v[i] = sure_fold_counter(raw[i], &f->seen[i], &f->total[i], bound);
 	}
 	/* The host's own refusals (never posted, so the guest never counted
 	 * them) are host-accounted: added as they are. */
@@ -179,8 +163,8 @@ SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst,
 	for (int i = 0; i < SURE_LAT_BUCKETS; i++) {
 		uint64_t before = f->total_hist[i];
 		uint64_t room = reqs > in_hist ? reqs - in_hist : 0;
-		out->latency_hist[i] = fold(sc->latency_hist[i], &f->seen_hist[i], &f->total_hist[i],
-					    before + room);
+		out->latency_hist[i] = sure_fold_counter(sc->latency_hist[i], &f->seen_hist[i],
+							 &f->total_hist[i], before + room);
 		in_hist += f->total_hist[i] - before;
 	}
 	return 0;
@@ -197,21 +181,25 @@ SURE_API int sure_instance_sidecar_records(struct sure_instance *inst,
 	uint64_t written = sc->records_written;
 	uint32_t n = 0;
 
-	/* The guest may be writing the newest one: skip a record whose time is ahead. */
+	/* The records are the guest's: each is read once and bounded by what
+	 * the host knows. The guest may be writing the newest one, so a record
+	 * whose time is ahead is skipped; so is one from before the instance
+	 * was made, and no request took longer than the instance has lived. */
 	for (uint64_t i = 0; i < SURE_REQ_RECORDS && i < written && n < max; i++) {
 		const volatile struct sure_req_record *r =
 			&sc->rec[(written - 1 - i) % SURE_REQ_RECORDS];
 		uint64_t tsc = r->tsc, ticks = r->ticks;
-		if (tsc > now)
+		uint16_t status = r->status;
+		if (tsc > now || tsc < inst->born_tsc)
 			continue;
 		struct sure_host_record *h = &out[n++];
 		h->age_ns = ticks_ns(now - tsc, hz);
-		h->duration_ns = ticks_ns(ticks, hz);
+		h->duration_ns = ticks_ns(ticks < now - inst->born_tsc ? ticks : now - inst->born_tsc, hz);
 		for (int b = 0; b < 16; b++)
 			h->trace_id[b] = r->trace_id[b];
 		for (int b = 0; b < 8; b++)
 			h->span_id[b] = r->span_id[b];
-		h->status = r->status;
+		h->status = status >= 100 && status <= 599 ? status : 0;
 		h->reason = r->reason <= SURE_REASON_FAILED ? r->reason : 0;
 		memset(h->pad, 0, sizeof(h->pad));
 	}

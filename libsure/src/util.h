@@ -37,6 +37,33 @@ static inline void sure_average8(uint64_t *avg, uint64_t sample)
 }
 
 /*
+ * Folds one guest-written counter into the host's total: an increase counts,
+ * a counter that went back (zeroed, rewritten) adds nothing, and the total
+ * never passes bound (what the host knows the guest can have done), so a
+ * guest can neither make it go backwards nor inflate it. Every sum here is
+ * checked against overflow: raw is anything the guest wrote. The one way a
+ * guest counter becomes a host number.
+ */
+static inline uint64_t sure_fold_counter(uint64_t raw, uint64_t *seen, uint64_t *total,
+					 uint64_t bound)
+{
+	uint64_t grew = raw >= *seen ? raw - *seen : 0;
+
+	*seen = raw;
+	if (*total < bound)
+		*total += grew < bound - *total ? grew : bound - *total;
+	return *total;
+}
+
+/* a * b, or UINT64_MAX where that does not fit. */
+static inline uint64_t sure_mul_sat(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+
+	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+/*
  * Futexes. Private futexes are enough: every waiter and waker is a thread of
  * this process using the same virtual address. timeout_ns == UINT64_MAX
  * waits forever. Returns 0, or -errno (EAGAIN, ETIMEDOUT, EINTR).

@@ -14,6 +14,7 @@
 #define SURE_FUZZ_INSTANCE_H
 
 #include <stdlib.h>
+#include <x86intrin.h>
 
 #include "instance.h"
 #include "sure_abi.h"
@@ -50,6 +51,15 @@ static inline struct sure_instance *fuzz_instance_new(uint32_t req_seq)
 	sure_channel_init(&inst->ch, inst->ctrl, inst->io_cap);
 	sure_logring_init(&inst->log, inst->ctrl, ram + SURE_LOG_GPA, SURE_LOG_SIZE);
 	return inst;
+}
+
+/* How long the instance has lived, in the host's clock and its TSC rate
+ * (sidecar.c): the longest any time the host reports of it may be. */
+static inline uint64_t fuzz_instance_lived_ns(struct sure_instance *inst)
+{
+	uint64_t hz = inst->tsc_hz ? inst->tsc_hz : 1000000000ull;
+
+	return (uint64_t)((unsigned __int128)(__rdtsc() - inst->born_tsc) * 1000000000u / hz);
 }
 
 static inline uint8_t *fuzz_instance_ram(struct sure_instance *inst)

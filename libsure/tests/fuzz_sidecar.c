@@ -9,8 +9,9 @@
  * after the sidecar page, so ASan sees a read past it. The input is a script
  * of guest writes and host calls; the host must write only the caller's
  * buffers (exactly sized here), return counts within what was asked, hand
- * out records that are in the page (newest first), reasons that exist, and
- * counters that never go back nor pass what the host knows the instance did.
+ * out records that are in the page (newest first), reasons and statuses
+ * that exist, no age or duration past the instance's life, and counters
+ * that never go back nor pass what the host knows the instance did.
  * An empty input writes a few records and reads them (the built-in seed).
  *
  *   make -C libsure fuzz && libsure/build/fuzz/fuzz_sidecar -max_total_time=60
@@ -61,8 +62,9 @@ static void write_record(struct sure_sidecar *sc, struct fuzz_in *in, int bump)
 static int same_record(const struct sure_host_record *h, const struct sure_req_record *r)
 {
 	uint8_t reason = r->reason <= SURE_REASON_FAILED ? r->reason : 0;
+	uint16_t status = r->status >= 100 && r->status <= 599 ? r->status : 0;
 
-	return h->status == r->status && h->reason == reason &&
+	return h->status == status && h->reason == reason &&
 	       memcmp(h->trace_id, r->trace_id, 16) == 0 && memcmp(h->span_id, r->span_id, 8) == 0;
 }
 
@@ -71,7 +73,9 @@ static void read_records(struct sure_instance *inst, uint32_t max)
 	struct sure_host_record *out = max ? malloc(max * sizeof(*out)) : NULL;
 	const struct sure_sidecar *sc = page(inst);
 	uint64_t written = sc->records_written;
+	/* Read after the records: nothing the host reports is longer than this. */
 	int n = sure_instance_sidecar_records(inst, out, max);
+	uint64_t lived_ns = fuzz_instance_lived_ns(inst);
 	uint64_t i = 0;
 
 	if (n < 0 || (uint32_t)n > max || n > SURE_REQ_RECORDS || (uint64_t)n > written)
@@ -80,7 +84,9 @@ static void read_records(struct sure_instance *inst, uint32_t max)
 	for (int k = 0; k < n; k++) {
 		static const uint8_t zero[5];
 		if (memcmp(out[k].pad, zero, sizeof(out[k].pad)) != 0 ||
-		    out[k].reason > SURE_REASON_FAILED)
+		    out[k].reason > SURE_REASON_FAILED ||
+		    (out[k].status && (out[k].status < 100 || out[k].status > 599)) ||
+		    out[k].duration_ns > lived_ns || out[k].age_ns > lived_ns)
 			abort();
 		while (i < SURE_REQ_RECORDS && i < written &&
 		       !same_record(&out[k], &sc->rec[(written - 1 - i) % SURE_REQ_RECORDS]))

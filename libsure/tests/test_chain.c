@@ -408,9 +408,30 @@ static void test_guest_counters_never_go_back_nor_inflate(void)
 	k = counters(c);
 	CHECK_EQ(k.handoff_bytes, 100 + (16 / 2) * BUF);
 
+	/* Wrapped: zeroed, then a count just short of 2^64 (a sum that wraps
+	 * would take the total back, and a product that wraps would let any
+	 * copy through). Bounded by the requests the chain took, never back. */
+	memset(&ctrl.chain, 0, sizeof(ctrl.chain));
+	k = counters(c);
+	ctrl.chain.handled = ~0ull - 1;
+	ctrl.chain.handoffs = ~0ull - 1;
+	ctrl.chain.copied = ~0ull - 1;
+	k = counters(c);
+	CHECK(k.handoffs >= 2);
+	CHECK(k.handoffs <= (uint64_t)(SURE_MAX_HOPS + 1)); /* nothing submitted: one visit's worth */
+	CHECK(k.handoff_bytes >= 100 + (16 / 2) * BUF);
+	CHECK(k.handoff_bytes <= 100 + (uint64_t)(SURE_MAX_HOPS + 2) * (16 / 2) * BUF);
+	struct sure_chain_counters was = k;
+	ctrl.chain.handled = 3;
+	ctrl.chain.handoffs = 3;
+	ctrl.chain.copied = 3;
+	k = counters(c);
+	CHECK_EQ(k.handoffs, was.handoffs);
+	CHECK_EQ(k.handoff_bytes, was.handoff_bytes);
+
 	/* The seat's instance goes: its counts stay in the totals. */
 	c->seat[0].inst = NULL;
-	CHECK_EQ(counters(c).handoff_bytes, 100 + (16 / 2) * BUF);
+	CHECK_EQ(counters(c).handoff_bytes, k.handoff_bytes);
 	CHECK_EQ(sure_chain_destroy(c), 0);
 }
 
