@@ -217,6 +217,16 @@ static void complete(struct sure_dataplane *dp, struct dp_chain *dc, const struc
 
 	if (!q) /* not a request of ours: nothing to answer, nothing to keep */
 		return;
+	struct sure_completion away;
+	if (q->hop && (cp->error == SURE_CE_OK || cp->error == SURE_CE_LOOP)) {
+		/* Out at another node, yet a step here handed it back: one that held
+		 * it before and kept its capability. The liar is stopped as for any
+		 * bogus descriptor; the hop ends (sure_dp_req_free), so the peer's
+		 * answer lands nowhere. */
+		away = *cp;
+		away.error = SURE_CE_BOGUS;
+		cp = &away;
+	}
 	dc->slot_req[slot] = NULL;
 	dc->inflight--;
 	sure_average8(&dc->latency_ns, sure_elapsed_ns(sure_now_ns(), q->sent_ns));
@@ -259,6 +269,15 @@ static void complete(struct sure_dataplane *dp, struct dp_chain *dc, const struc
 		return;
 	}
 	sure_dp_chain_answer(dp, dc, q, cp);
+}
+
+void sure_dp_chain_refuse(struct sure_dataplane *dp, struct dp_chain *dc,
+			  const struct sure_completion *cp)
+{
+	struct sure_completion bogus = *cp;
+
+	bogus.error = SURE_CE_BOGUS;
+	complete(dp, dc, &bogus);
 }
 
 /* Every hand-back to the gateway is finished: how many there were. */

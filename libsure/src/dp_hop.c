@@ -387,9 +387,23 @@ static int answer_signed(struct sure_dataplane *dp, const struct dp_hop *h)
 	return sure_equal_ct((const uint8_t *)r->mac, (const uint8_t *)want, SURE_HOP_MAC_HEX);
 }
 
+/* Whether the request h carries still has its slot, as when h left: the
+ * only time bytes of the peer's may land in the slot's buffers. */
+static int hop_owns_slot(const struct dp_hop *h)
+{
+	const struct dp_chain *dc = h->dc;
+
+	return h->q && h->slot < dc->nslots && dc->slot_req[h->slot] == h->q &&
+	       __atomic_load_n(&dc->c->m->slot[h->slot].gen, __ATOMIC_RELAXED) == h->gen;
+}
+
 static void hop_read(struct sure_dataplane *dp, struct dp_hop *h)
 {
 	for (;;) {
+		if (!hop_owns_slot(h)) {
+			hop_end(dp, h); /* its request was answered, failed or freed meanwhile */
+			return;
+		}
 		if (h->state == HOP_HEAD) {
 			ssize_t n = read_some(dp, h, h->in + h->in_len, sizeof(h->in) - h->in_len,
 					      "closed the connection before answering");

@@ -99,6 +99,10 @@ uint32_t sure_dp_hop_collect(struct sure_dataplane *dp, struct dp_chain *dc, uin
 			struct dp_req *q = dc->slot_req[cp->slot];
 			if (!q)
 				continue; /* not a request of this attachment */
+			if (q->hop) { /* out at another node: not the sender's to hand on */
+				sure_dp_chain_refuse(dp, dc, cp);
+				continue;
+			}
 			if (!q->ex) { /* the client left */
 				sure_dp_hop_forget(dc, cp->slot);
 				sure_chain_free(dc->c, cp->slot);
