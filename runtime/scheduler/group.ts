@@ -7,23 +7,27 @@
  *   deployment says coldStart "boot" (starter.ts).
  * - A request that finds no idle instance waits in a FIFO queue (at most
  *   `maxQueue`, then 503), so a request to a function at zero instances is
- *   held until its clone is up; it may start one more instance first.
- * - Idle instances are reused last-in first-out, so the others age out; an
- *   idle reaper stops those idle for idleTimeout, down to minInstances (0:
- *   the function scales to zero; the template stays).
+ *   held until its clone is up; it may start one more instance first
+ *   (request_queue.ts).
+ * - Idle instances are reused last-in first-out, so the others age out
+ *   (pool.ts); an idle reaper stops those idle for idleTimeout, down to
+ *   minInstances (0: the function scales to zero; the template stays;
+ *   reaper.ts). Idle ones that never go back to sleep are stopped
+ *   (watchdog.ts).
  * - Every instance (and the template) reserves its memory in the node's
  *   budget first; past the budget the request gets a 503, never an OOM.
- * - An instance that faults, times out or breaks the protocol is destroyed;
- *   a replacement starts only if someone waits or minInstances needs it.
+ * - An instance that faults, times out or breaks the protocol is destroyed
+ *   (the answer and the log lines: deaths.ts); a replacement starts only if
+ *   someone waits or minInstances needs it.
  *
- * VMs come from an injected VmFactory (runtime/vmhost/vm.ts): libsure in the
- * node, a fake in group_test.ts.
+ * This class coordinates those parts: it decides when an instance starts,
+ * whom it serves and when it goes. VMs come from an injected VmFactory
+ * (runtime/vmhost/vm.ts): libsure in the node, a fake in group_test.ts.
  */
 import {
-  errorFromErrno,
-  type Fault,
   type InvokeResult,
   isFatal,
+  type RequestHead,
   type RequestRecord,
   type SidecarStats,
   type SureError,
@@ -31,42 +35,30 @@ import {
 import {
   BadResponseHeaderError,
   DeadlineExceededError,
-  type FaultLocation,
-  FunctionStartError,
   type HttpError,
-  InternalError,
-  MemoryBudgetError,
-  OverloadedError,
   PayloadTooLargeError,
-  toHttpError,
-  TooManyRequestsError,
-  ValidationError,
 } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { LogHub } from "../logs/hub.ts";
 import type { Deployment } from "../store/store.ts";
-import type { RequestHead } from "../../ffi/mod.ts";
-import { invokeError, placeholderFault, readFault, refusalError } from "../vmhost/failures.ts";
+import { refusalError } from "../vmhost/failures.ts";
 import { LogDrain } from "../vmhost/log_drain.ts";
-import { SidecarTally } from "../vmhost/sidecar_tally.ts";
 import { symbolise } from "../vmhost/symbolise.ts";
-import type { Vm, VmFactory } from "../vmhost/vm.ts";
-import { LIMITS } from "../../ffi/abi.ts";
-import {
-  admit,
-  idleToStop,
-  type Load,
-  planScale,
-  reapPeriodMs,
-  startsToReach,
-  wantsStart,
-} from "./autoscale.ts";
-import { StartGauge } from "./start_gauge.ts";
+import type { VmFactory } from "../vmhost/vm.ts";
 import type { MemoryBudget } from "./budget.ts";
-import { sidecarLimits } from "./limits.ts";
-import { InstanceStarter } from "./starter.ts";
-import { type GroupStatus, groupStatus, type MemberState } from "./status.ts";
+import { InstanceDeaths } from "./deaths.ts";
+import { GroupDrain } from "./drain.ts";
 import type { Lending } from "./lending.ts";
+import { LentInstances } from "./lent.ts";
+import { ManualScaling } from "./manual_scale.ts";
+import { InstancePool, type Member } from "./pool.ts";
+import { IdleReaper } from "./reaper.ts";
+import { RequestQueue } from "./request_queue.ts";
+import { Spawner } from "./spawner.ts";
+import { StartGauge } from "./start_gauge.ts";
+import { InstanceStarter } from "./starter.ts";
+import { type GroupStatus, groupStatus } from "./status.ts";
+import { RunawayWatchdog } from "./watchdog.ts";
 
 export interface GroupOptions {
   maxQueue: number;
@@ -85,55 +77,27 @@ export interface GroupOptions {
 
 export const DEFAULT_GROUP_OPTIONS = { maxQueue: 1024, initTimeoutMs: 5000 };
 
-type StartReason = "demand" | "initial" | "minimum" | "manual" | "replace" | "need";
-
-interface Waiter {
-  resolve: (m: Member) => void;
-  reject: (err: unknown) => void;
-  /** performance.now() when it began to wait. */
-  since: number;
-}
-
-/** One live instance and what the group knows about it. */
-interface Member extends MemberState {
-  vm: Vm;
-  /** Gives the instance's memory back to the budget. */
-  release: () => void;
-  /** Scaled down by hand while busy: destroy instead of parking it idle. */
-  retire: boolean;
-}
-
 export class InstanceGroup {
   #deployment: Deployment;
-  #members = new Set<Member>();
-  /** Free instances; the most recently used last, so the oldest idle ones are reaped. */
-  #idle: Member[] = [];
-  #busy = 0;
-  #creating = 0;
-  /** Instances whose teardown (on Deno's blocking threads) has not finished. */
-  #destroying = 0;
-  #waiters: Waiter[] = [];
+  readonly #pool: InstancePool;
+  readonly #queue: RequestQueue;
+  readonly #spawner: Spawner;
+  readonly #reaper: IdleReaper;
+  /** Looks for idle instances that never went back to sleep (while any idle here). */
+  readonly #watchdog: RunawayWatchdog;
   /** How long requests run and instances take to start: what a start is weighed against. */
   readonly #gauge: StartGauge;
-  /** Looks again whether a queue that was left to wait needs an instance (worthStarting). */
-  #stuckTimer: ReturnType<typeof setTimeout> | undefined;
-  #draining = false;
-  #drained: (() => void) | undefined;
-  #drainPromise: Promise<void> | undefined;
+  readonly #drain: GroupDrain;
   readonly #starter: InstanceStarter;
   readonly #logs: LogDrain;
-  readonly #sidecar = new SidecarTally();
-  #reaper: ReturnType<typeof setInterval> | undefined;
-  #peak = 0;
-  #coldStarts = 0;
-  #runaways = 0;
-  /** Looks for idle instances that never went back to sleep (while any idle here). */
-  #watchdog: ReturnType<typeof setInterval> | undefined;
+  readonly #deaths: InstanceDeaths;
+  /** New scaling settings and scale(). */
+  readonly #scaling: ManualScaling;
   #requests = 0;
   /** Answers the data plane reported since the last onAnswered(), by instance tag. */
   #answered = new Map<number, number>();
   /** Set when the data plane runs the requests (the instances are lent to it). */
-  readonly #lending: Lending | undefined;
+  readonly #lent: LentInstances | undefined;
 
   constructor(
     deployment: Deployment,
@@ -143,16 +107,42 @@ export class InstanceGroup {
     readonly env?: Uint8Array,
   ) {
     this.#deployment = deployment;
-    this.#gauge = new StartGauge(opts.vcpuCpus);
-    this.#logs = new LogDrain(deployment.name, opts.logger, opts.logs);
-    this.#starter = new InstanceStarter(deployment, image, { ...opts, logs: this.#logs }, env);
-    this.#lending = opts.lending?.(this);
-    this.#lending?.publish(deployment, this.ioCap, opts.maxQueue, true);
+    const gauge = this.#gauge = new StartGauge(opts.vcpuCpus);
+    const logs = this.#logs = new LogDrain(deployment.name, opts.logger, opts.logs);
+    const starter = new InstanceStarter(deployment, image, { ...opts, logs }, env);
+    this.#starter = starter;
+    const pool = this.#pool = new InstancePool(logs, () => this.#drain.check());
+    const lending = opts.lending?.(this);
+    const lent = this.#lent = lending && new LentInstances(lending, pool);
+    const { logger, budget, maxQueue } = opts;
+    const drain = this.#drain = new GroupDrain(
+      () => pool.left + this.#queue.length,
+      () => starter.destroy(),
+    );
+    // What the parts below need of the group: each context names the fields it reads.
+    const parts = { pool, drain, gauge, starter, budget, lending, lent, logger, logs, maxQueue };
+    const hooks = {
+      deployment: () => this.#deployment,
+      spawn: () => this.#spawner.spawn("demand"),
+      placed: (m: Member) => this.#placed(m),
+      removeRunaway: (m: Member) => {
+        this.#deaths.lost(m);
+        drain.check();
+      },
+    };
+    const queue = this.#queue = new RequestQueue({ ...parts, ...hooks });
+    const spawner = this.#spawner = new Spawner({ ...parts, queue, ...hooks });
+    const reaper = this.#reaper = new IdleReaper({ ...parts, ...hooks });
+    this.#watchdog = new RunawayWatchdog({ ...parts, ...hooks });
+    const ioCap = starter.ioCap;
+    this.#deaths = new InstanceDeaths({ ...parts, queue, spawner, image, ioCap, ...hooks });
+    this.#scaling = new ManualScaling({ ...parts, spawner, reaper, ioCap, ...hooks });
+    lending?.publish(deployment, this.ioCap, maxQueue, true);
   }
 
   /** True when libsure's data plane runs this function's requests. */
   get lent(): boolean {
-    return this.#lending !== undefined;
+    return this.#lent !== undefined;
   }
 
   /** Bytes of each of an instance's request and response areas (at least maxBody). */
@@ -170,11 +160,11 @@ export class InstanceGroup {
 
   /** Live instances (idle + busy). */
   get instances(): number {
-    return this.#members.size;
+    return this.#pool.size;
   }
 
   get queued(): number {
-    return this.#waiters.length;
+    return this.#queue.length;
   }
 
   /** Bytes one instance of this function reserves in the budget. */
@@ -188,39 +178,23 @@ export class InstanceGroup {
    * after a deploy is warm; idle ones are reaped later like any other).
    */
   start(): void {
-    this.#fillTo(Math.max(this.#deployment.minInstances, 1), "initial");
+    this.#spawner.fillTo(Math.max(this.#deployment.minInstances, 1), "initial");
   }
 
   /** New scaling settings (same image): applied to the live instances now. */
   updateScaling(dep: Deployment): void {
     this.#deployment = dep;
-    this.#lending?.publish(dep, this.ioCap, this.opts.maxQueue, !this.#draining);
-    for (const m of this.#members) m.vm.configureSidecar(sidecarLimits(dep, false));
-    this.#fillTo(dep.minInstances, "minimum");
-    // A lowered maximum applies now, as scale() would: the surplus stops
-    // (idle ones at once, busy ones after their request), not only when the
-    // idle timeout comes.
-    if (!this.#draining && this.instances > dep.maxInstances) {
-      this.scale(dep.maxInstances).catch((e) =>
-        this.opts.logger("warn", `could not scale down: ${(e as Error).message}`, {
-          function: this.name,
-        })
-      );
-    }
-    this.#armReaper();
+    this.#scaling.apply(dep);
   }
 
   /** The latest requests the live instances' sidecars recorded, newest first. */
   requestRecords(): (RequestRecord & { instance: number })[] {
-    const all = [...this.#members].flatMap((m) =>
-      m.vm.requestRecords().map((r) => ({ instance: m.vm.id, ...r }))
-    );
-    return all.sort((a, b) => a.ageMs - b.ageMs);
+    return this.#pool.requestRecords();
   }
 
   /** The sidecar counters of every instance this deployment ever had. */
   sidecarStats(): SidecarStats {
-    return this.#sidecar.total([...this.#members].map((m) => m.vm));
+    return this.#pool.sidecarStats();
   }
 
   /**
@@ -235,7 +209,7 @@ export class InstanceGroup {
   ): Promise<InvokeResult> {
     if (body.byteLength > this.ioCap) throw new PayloadTooLargeError(this.ioCap);
     const t0 = performance.now();
-    const m = await this.#acquire();
+    const m = await this.#queue.acquire();
     const d = this.#deployment;
     if (d.deadline > 0 && performance.now() - t0 > d.deadline) {
       // It waited for an instance past its deadline: answer now, run nothing.
@@ -253,22 +227,13 @@ export class InstanceGroup {
       this.#gauge.ran(performance.now() - ran);
       this.#logs.drain(m.vm, m.vm.id);
       const fatal = isFatal(e);
-      const fault = fatal ? this.#retire(m, e as SureError) : undefined;
+      const fault = fatal ? this.#deaths.retire(m, e as SureError) : undefined;
       if (!fatal) this.#release(m);
       // Symbolised after the instance is out of service: a crash costs the
       // crashing request this lookup, never anyone else's.
       const at = fault?.kind === "exception" ? await symbolise(this.image, fault.rip) : null;
-      const err = invokeError(e, {
-        fn: this.name,
-        requestId,
-        timeoutMs: d.timeout,
-        ioCap: this.ioCap,
-        instance: m.vm.id,
-        fault,
-        at,
-      });
-      if (fault) this.#logDeath(m.vm.id, e as SureError, requestId, fault, err, at);
-      throw err;
+      const instance = m.vm.id;
+      throw this.#deaths.answer(e, { requestId, timeoutMs: d.timeout, instance, fault, at });
     }
     this.#logs.drain(m.vm, m.vm.id);
     this.#release(m);
@@ -283,73 +248,19 @@ export class InstanceGroup {
    * when they serve) or stops idle ones (busy ones stop after their request).
    * Instances above minInstances are still stopped after idleTimeout.
    */
-  async scale(n: number): Promise<void> {
-    const max = this.#deployment.maxInstances;
-    if (n > max) {
-      throw new ValidationError("instances", `must be at most maxInstances (${max})`);
-    }
-    if (this.#draining) throw new InternalError(`function ${this.name} is being replaced`);
-    if (this.#lending) this.status(); // the busy flags, from the data plane
-    const busy = [...this.#members].filter((m) => m.busy);
-    const plan = planScale(n, {
-      instances: this.instances,
-      starting: this.#creating,
-      // Lent instances idle in the data plane (status() above set their busy flags).
-      idle: this.#lending ? this.#members.size - busy.length : this.#idle.length,
-      retiring: busy.filter((m) => m.retire).length,
-    });
-    if (plan.start > 0) {
-      const need = plan.start * this.instanceBytes;
-      const b = this.opts.budget;
-      if (b.usedBytes + need > b.limitBytes) {
-        throw new MemoryBudgetError(
-          `${plan.start} instance(s) of ${this.name}`,
-          need,
-          b.usedBytes,
-          b.limitBytes,
-        );
-      }
-    }
-    // Busy ones marked to stop stay after all, before any new one starts.
-    for (const m of busy.filter((m) => m.retire).slice(0, plan.revive)) m.retire = false;
-    if (plan.start > 0) {
-      const started = Array.from({ length: plan.start }, () => this.#spawn("manual"));
-      const results = await Promise.allSettled(started);
-      const failed = results.find((r) => r.status === "rejected");
-      if (failed) throw this.#startError((failed as PromiseRejectedResult).reason);
-      return;
-    }
-    // Oldest idle first, then busy ones (after their request).
-    if (this.#lending) {
-      this.#reclaimIdle(plan.stopIdle);
-      for (const m of busy.filter((m) => !m.retire).slice(0, plan.retireBusy)) {
-        m.retire = true;
-        if (this.#lending.reclaim(m.vm) === "back") this.#remove(m);
-      }
-      this.#checkDrained();
-      return;
-    }
-    for (const m of this.#idle.slice(0, plan.stopIdle)) this.#remove(m);
-    for (const m of busy.filter((m) => !m.retire).slice(0, plan.retireBusy)) m.retire = true;
-    this.#checkDrained();
+  scale(n: number): Promise<void> {
+    return this.#scaling.scale(n);
   }
 
   /** What the admin API shows for this function's instances. */
   status(): GroupStatus {
-    let queued = this.#waiters.length;
-    if (this.#lending) {
-      // Who is busy is the data plane's knowledge: every lent instance not idle there.
-      const s = this.#lending.stats();
-      const idle = new Set(s.idleTags.map((t) => t.tag));
-      for (const m of this.#members) m.busy = !idle.has(m.vm.id);
-      queued = s.queued;
-    }
-    return groupStatus(this.#deployment, [...this.#members], this.#starter.template, {
-      starting: this.#creating,
+    const queued = this.#lent ? this.#lent.syncBusy() : this.#queue.length;
+    return groupStatus(this.#deployment, this.#pool.members, this.#starter.template, {
+      starting: this.#pool.starting,
       queued,
-      peakInstances: this.#peak,
-      coldStarts: this.#coldStarts,
-      runaways: this.#runaways,
+      peakInstances: this.#pool.peak,
+      coldStarts: this.#spawner.coldStarts,
+      runaways: this.#watchdog.runaways,
       requests: this.#requests,
     });
   }
@@ -360,393 +271,57 @@ export class InstanceGroup {
    * is left.
    */
   drain(): Promise<void> {
-    if (this.#drainPromise) return this.#drainPromise;
-    this.#draining = true;
-    this.#starter.close();
-    this.#stopReaper();
-    clearTimeout(this.#stuckTimer);
-    this.#stuckTimer = undefined;
-    this.#drainPromise = new Promise<void>((resolve) => (this.#drained = resolve));
-    if (this.#lending) {
-      this.#lending.withdraw();
-      // Each instance comes back when its request is done (onRetired).
-      for (const m of [...this.#members]) {
-        m.retire = true;
-        if (this.#lending.reclaim(m.vm) !== "busy") this.#remove(m);
-      }
-    }
-    if (this.#waiters.length === 0) {
-      for (const m of this.#idle.splice(0)) this.#remove(m);
-    }
-    this.#checkDrained();
-    return this.#drainPromise;
+    return this.#drain.begin(() => {
+      this.#starter.close();
+      this.#reaper.stop();
+      this.#queue.stop();
+      // Each lent instance comes back when its request is done (onRetired).
+      this.#lent?.withdraw();
+      if (this.#queue.length === 0) this.#pool.removeIdle();
+    });
   }
 
-  #load(): Load {
-    const oldest = this.#waiters[0];
-    return {
-      instances: this.instances,
-      starting: this.#creating,
-      running: this.#busy,
-      queued: this.#waiters.length,
-      ...this.#gauge.load(oldest ? performance.now() - oldest.since : undefined),
-    };
-  }
-
-  /**
-   * A queue admission let wait (not worth a start then) behind a request that
-   * runs on: once its oldest has waited well past a start, one more instance,
-   * as admit() would give an arriving request (the data plane's tick does
-   * the same, dispatch.c).
-   */
-  #armStuckCheck(): void {
-    if (this.#stuckTimer !== undefined || this.#gauge.vcpuCpus === undefined) return;
-    this.#stuckTimer = setTimeout(() => {
-      this.#stuckTimer = undefined;
-      if (this.#waiters.length === 0 || this.#draining) return;
-      const load = this.#load();
-      if (load.starting === 0 && wantsStart(load, this.#deployment, 0)) {
-        try {
-          this.#spawn("demand").catch(() => {});
-        } catch {
-          // over budget: the waiters keep waiting for a running instance
-        }
-      }
-      this.#armStuckCheck();
-    }, this.#gauge.recheckMs);
-  }
-
-  #acquire(): Promise<Member> {
-    const m = this.#idle.pop();
-    if (m) {
-      m.busy = true;
-      this.#busy++;
-      return Promise.resolve(m);
+  /** A new instance serves: lent to the data plane, else to the oldest waiter or the idle list. */
+  #placed(m: Member): void {
+    if (this.#lent && m.vm.pointer) {
+      this.#lent.lend(m, this.#drain.active);
+      this.#reaper.arm();
+      this.#drain.check();
+      return;
     }
-    const load = this.#load();
-    const supply = load.instances + load.starting;
-    if (this.#draining && supply === 0) {
-      // Nothing will ever be released here again (the function was replaced).
-      throw new InternalError(`function ${this.name} is being replaced`);
-    }
-    const d = this.#deployment;
-    const rules = {
-      maxInstances: d.maxInstances,
-      targetConcurrency: d.targetConcurrency,
-      concurrencyLimit: d.concurrencyLimit,
-      maxQueue: this.opts.maxQueue,
-    };
-    let admission = admit(load, rules, !this.#draining);
-    if (admission.action === "start") {
-      try {
-        this.#spawn("demand").catch(() => {}); // failures reach the waiters
-      } catch (e) {
-        // Over budget: wait for a running instance, if there is any at all.
-        if (supply === 0) throw e;
-        admission = admit(load, rules, false);
-      }
-    }
-    if (admission.action === "reject") {
-      throw admission.reason === "concurrency"
-        ? new TooManyRequestsError(this.name, "concurrency")
-        : new OverloadedError(this.name);
-    }
-    // Whoever frees or creates an instance next hands it to the oldest waiter.
-    if (admission.action === "wait") this.#armStuckCheck();
-    return new Promise<Member>((resolve, reject) =>
-      this.#waiters.push({ resolve, reject, since: performance.now() })
-    );
-  }
-
-  /** Starts instances in the background until there are n (errors are logged). */
-  #fillTo(n: number, why: "initial" | "minimum"): void {
-    if (this.#draining) return;
-    const count = startsToReach(n, this.instances + this.#creating, this.#deployment.maxInstances);
-    for (let i = 0; i < count; i++) {
-      try {
-        this.#spawn(why).catch(() => {});
-      } catch (e) {
-        this.opts.logger("warn", `no ${why} instance: ${(e as Error).message}`, {
-          function: this.name,
-        });
-        return;
-      }
-    }
-  }
-
-  /**
-   * Starts one instance. The budget is reserved synchronously (throws
-   * MemoryBudgetError); the instance then goes to the oldest waiter or the
-   * idle list. The promise settles when it serves or failed to start.
-   */
-  #spawn(why: StartReason): Promise<void> {
-    const mode = this.#deployment.coldStart;
-    const starting = this.#starter.start(mode);
-    this.#creating++;
-    // The data plane counts it as coming, so a request meanwhile asks for no other.
-    if (why !== "need") this.#lending?.expect();
-    return starting.then(
-      ({ vm, startMs, release }) => {
-        this.#creating--;
-        this.#gauge.started(startMs);
-        if (why === "demand" || why === "need") this.#coldStarts++;
-        this.opts.logger("debug", "instance started", {
-          function: this.name,
-          instance: vm.id,
-          start: mode,
-          startMs: Math.round(startMs * 1000) / 1000,
-          why,
-        });
-        vm.configureSidecar(sidecarLimits(this.#deployment, false));
-        const m: Member = {
-          vm,
-          busy: true,
-          startedAt: Date.now(),
-          lastUsed: performance.now(),
-          startMs,
-          start: mode,
-          release,
-          retire: false,
-        };
-        this.#members.add(m);
-        this.#peak = Math.max(this.#peak, this.#members.size);
-        if (this.#lending && vm.pointer) {
-          m.busy = false;
-          // Lent even when draining: that is how the data plane stops counting it as coming.
-          this.#lending.lend(vm, true);
-          if (this.#draining && this.#lending.reclaim(vm) !== "busy") this.#remove(m);
-          this.#armReaper();
-          this.#checkDrained();
-          return;
-        }
-        this.#busy++;
-        this.#release(m);
-      },
-      (err) => {
-        this.#creating--;
-        this.opts.logger("error", `instance could not start: ${(err as Error).message}`, {
-          function: this.name,
-        });
-        // With nothing left that could ever serve them, queued requests fail now
-        // rather than wait forever.
-        if (this.instances + this.#creating === 0) {
-          const fail = this.#startError(err);
-          for (const w of this.#waiters.splice(0)) w.reject(fail);
-        }
-        this.#lending?.startFailed(this.#startError(err));
-        this.#checkDrained();
-        throw err;
-      },
-    );
-  }
-
-  #startError(err: unknown) {
-    if (err instanceof MemoryBudgetError) return err;
-    return new FunctionStartError(this.name, (err as Error).message);
+    this.#pool.markBusy(m);
+    this.#release(m);
   }
 
   /** Returns a healthy instance: to the oldest waiter, else to the idle list. */
   #release(m: Member): void {
     m.lastUsed = performance.now();
-    if (!m.retire) {
-      const w = this.#waiters.shift();
-      if (w) {
-        w.resolve(m);
-        return;
-      }
-    }
-    this.#busy--;
-    m.busy = false;
-    if (this.#draining || m.retire) {
-      this.#remove(m);
+    if (!m.retire && this.#queue.handOver(m)) return;
+    this.#pool.markFree(m);
+    if (this.#drain.active || m.retire) {
+      this.#pool.remove(m);
       // A retired instance's waiters need someone else.
-      if (this.#waiters.length > 0 && !this.#draining) this.#replace();
+      if (this.#queue.length > 0 && !this.#drain.active) this.#deaths.replace();
     } else {
-      this.#idle.push(m);
-      this.#armReaper();
-      this.#armWatchdog();
+      this.#pool.park(m);
+      this.#reaper.arm();
+      this.#watchdog.arm();
     }
-    this.#checkDrained();
-  }
-
-  /** Checks the idle instances every 100 ms while there are any (not lent: the data plane
-   * checks its own and says so with onRunaway). */
-  #armWatchdog(): void {
-    if (this.#watchdog !== undefined || this.#lending) return;
-    const id = setInterval(() => {
-      const now = performance.now();
-      for (const m of [...this.#idle]) {
-        if (now - m.lastUsed >= LIMITS.runawayMs && m.vm.sleeping?.() === false) {
-          m.vm.stop?.();
-          this.#runaway(m);
-        }
-      }
-      if (this.#idle.length === 0 || this.#draining) {
-        clearInterval(id);
-        this.#watchdog = undefined;
-      }
-    }, 100);
-    Deno.unrefTimer(id as unknown as number);
-    this.#watchdog = id;
-  }
-
-  /**
-   * An idle instance kept running after its answer without going back to
-   * sleep (stopped already): it goes, is logged and counted, and the
-   * minimum is kept. No request was given to it meanwhile.
-   */
-  #runaway(m: Member): void {
-    this.#runaways++;
-    this.opts.logger(
-      "warn",
-      `instance stopped: function ${this.name} kept running ${LIMITS.runawayMs} ms after its ` +
-        "answer without going back to sleep",
-      { function: this.name, instance: m.vm.id },
-    );
-    this.#logs.note(
-      `instance ${m.vm.id} stopped: it kept running after its answer without going back to sleep`,
-      m.vm.id,
-    );
-    this.#remove(m);
-    if (!this.#draining) this.#fillTo(this.#deployment.minInstances, "minimum");
-    this.#checkDrained();
+    this.#drain.check();
   }
 
   /** The data plane stopped instance tag: idle, it never went back to sleep. */
   onRunaway(tag: number): void {
-    const m = this.#member(tag);
-    if (m) this.#runaway(m);
-  }
-
-  /** Takes a dead instance out of service and says what killed it; starts a replacement if needed. */
-  #retire(m: Member, err: SureError): Fault {
-    const vm = m.vm;
-    const fault = readFault(vm) ?? placeholderFault("unknown", err.code);
-    this.#busy--;
-    m.busy = false;
-    this.#remove(m);
-    if (this.#waiters.length > 0 && (!this.#draining || this.instances === 0)) this.#replace();
-    else if (!this.#draining) this.#fillTo(this.#deployment.minInstances, "minimum");
-    this.#checkDrained();
-    return fault;
-  }
-
-  /**
-   * The node's log line for a dead instance, and the same words in the
-   * function's own log (`sure logs`): what the 502 says, where, and why.
-   */
-  #logDeath(
-    instance: number,
-    err: SureError,
-    requestId: string,
-    fault: Fault,
-    answer: unknown,
-    at: FaultLocation | null,
-  ): void {
-    const words = answer instanceof Error ? answer.message : `${fault.name} (${err.code})`;
-    this.opts.logger("warn", `instance died: ${words}`, {
-      function: this.name,
-      instance,
-      requestId,
-      fault: { kind: fault.kind, vector: fault.vector, rip: "0x" + fault.rip.toString(16) },
-      ...(at ? { at } : {}),
-      ...(fault.reason ? { reason: fault.reason } : {}),
-    });
-    this.#logs.note(words, instance);
-  }
-
-  /** One more instance for the waiters; if even that is impossible, they fail now. */
-  #replace(): void {
-    try {
-      this.#spawn("replace").catch(() => {});
-    } catch (e) {
-      if (this.instances + this.#creating === 0) {
-        for (const w of this.#waiters.splice(0)) w.reject(e);
-      }
-    }
-  }
-
-  /** Destroys an instance that is not busy; its memory returns to the budget once it is gone. */
-  #remove(m: Member): void {
-    this.#members.delete(m);
-    const i = this.#idle.indexOf(m);
-    if (i >= 0) this.#idle.splice(i, 1);
-    this.#logs.drain(m.vm, m.vm.id);
-    this.#sidecar.fold(m.vm);
-    this.#destroying++;
-    m.vm.destroy().then(() => {
-      this.#destroying--;
-      m.release();
-      this.#checkDrained();
-    });
-  }
-
-  /** Starts the idle check while instances above minInstances idle. */
-  #armReaper(): void {
-    if (this.#reaper !== undefined || this.#draining) return;
-    const idle = this.#lending ? this.instances : this.#idle.length;
-    if (idle === 0 || this.instances <= this.#deployment.minInstances) return;
-    const id = setInterval(() => this.#reap(), reapPeriodMs(this.#deployment.idleTimeout));
-    Deno.unrefTimer(id as unknown as number); // idle checks never keep the process alive
-    this.#reaper = id;
-  }
-
-  #stopReaper(): void {
-    if (this.#reaper !== undefined) clearInterval(this.#reaper);
-    this.#reaper = undefined;
-  }
-
-  #reap(): void {
-    const d = this.#deployment;
-    if (this.#lending) {
-      const idle = this.#lending.stats().idleTags;
-      let stop = 0;
-      while (
-        stop < idle.length && this.instances - stop > d.minInstances &&
-        idle[stop].idleMs >= d.idleTimeout
-      ) stop++;
-      this.#reclaimIdle(stop);
-      if (this.instances <= d.minInstances) this.#stopReaper();
-      return;
-    }
-    const stop = idleToStop(
-      this.#idle.map((m) => m.lastUsed),
-      this.instances,
-      d.minInstances,
-      performance.now() - d.idleTimeout,
-    );
-    for (const m of this.#idle.splice(0, stop)) this.#remove(m);
-    if (stop > 0) {
-      this.opts.logger("debug", "idle instances stopped", {
-        function: this.name,
-        stopped: stop,
-        left: this.instances,
-      });
-    }
-    if (this.#idle.length === 0 || this.instances <= d.minInstances) this.#stopReaper();
-  }
-
-  /** Takes back and stops the n instances idle longest in the data plane. */
-  #reclaimIdle(n: number): void {
-    if (!this.#lending || n <= 0) return;
-    const byId = new Map([...this.#members].map((m) => [m.vm.id, m]));
-    for (const { tag } of this.#lending.stats().idleTags.slice(0, n)) {
-      const m = byId.get(tag);
-      if (m && this.#lending.reclaim(m.vm) === "back") this.#remove(m);
-    }
-  }
-
-  #member(tag: number): Member | undefined {
-    for (const m of this.#members) if (m.vm.id === tag) return m;
-    return undefined;
+    const m = this.#pool.byTag(tag);
+    if (m) this.#watchdog.runaway(m);
   }
 
   /** The data plane wants one more instance for a queued request. */
   onNeed(): void {
     try {
-      this.#spawn("need").catch(() => {}); // failures reach startFailed
+      this.#spawner.spawn("need").catch(() => {}); // failures reach startFailed
     } catch (e) {
-      this.#lending?.startFailed(this.#startError(e));
+      this.#lent?.lending.startFailed(this.#spawner.startError(e));
     }
   }
 
@@ -765,7 +340,7 @@ export class InstanceGroup {
     const now = performance.now();
     for (const [tag, n] of this.#answered) {
       this.#requests += n;
-      const m = this.#member(tag);
+      const m = this.#pool.byTag(tag);
       if (!m) continue;
       m.lastUsed = now;
       this.#logs.drain(m.vm, m.vm.id);
@@ -775,9 +350,9 @@ export class InstanceGroup {
 
   /** A reclaimed instance finished its request and is ours again. */
   onRetired(tag: number): void {
-    const m = this.#member(tag);
-    if (m) this.#remove(m);
-    this.#checkDrained();
+    const m = this.#pool.byTag(tag);
+    if (m) this.#pool.remove(m);
+    this.#drain.check();
   }
 
   /**
@@ -785,45 +360,8 @@ export class InstanceGroup {
    * answer, log lines and replacement as a death in invoke(). Returns the
    * error the request got.
    */
-  async onDead(
-    tag: number,
-    token: bigint,
-    rc: number,
-    requestId: string,
-  ): Promise<HttpError | Error> {
-    const m = this.#member(tag);
-    const e = errorFromErrno("invoke", rc);
+  onDead(tag: number, token: bigint, rc: number, requestId: string): Promise<HttpError | Error> {
     this.#requests++;
-    let fault: Fault | undefined;
-    if (m) {
-      this.#logs.drain(m.vm, m.vm.id);
-      fault = readFault(m.vm) ?? placeholderFault("unknown", e.code);
-      this.#remove(m);
-      if (!this.#draining) this.#fillTo(this.#deployment.minInstances, "minimum");
-    }
-    const at = fault?.kind === "exception" && m ? await symbolise(this.image, fault.rip) : null;
-    const err = invokeError(e, {
-      fn: this.name,
-      requestId,
-      timeoutMs: this.#deployment.timeout,
-      ioCap: this.ioCap,
-      instance: tag,
-      fault,
-      at,
-    }) as HttpError | Error;
-    if (fault) this.#logDeath(tag, e, requestId, fault, err, at);
-    if (this.#lending) this.#lending.answer(token, toHttpError(err));
-    this.#checkDrained();
-    return err;
-  }
-
-  #checkDrained(): void {
-    if (!this.#draining || !this.#drained) return;
-    if (this.instances + this.#creating + this.#waiters.length + this.#destroying === 0) {
-      this.#starter.destroy();
-      const done = this.#drained;
-      this.#drained = undefined;
-      done();
-    }
+    return this.#deaths.reported(tag, token, rc, requestId);
   }
 }
