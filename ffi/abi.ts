@@ -334,7 +334,7 @@ export const STRUCTS = {
     request_id: 224,
   },
   sure_dataplane_stats: {
-    size: 400,
+    size: 408,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -385,5 +385,6 @@ export const STRUCTS = {
     zs_tx_csum_kernel: 376,
     zs_tx_csum_stack: 384,
     zs_tx_metadata: 392,
+    in_hops: 400,
   },
 } as const;

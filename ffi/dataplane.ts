@@ -116,6 +116,8 @@ export interface DataplaneStats {
   queued: number;
   running: number;
   inChains: number;
+  /** Of those in chains, out at another node now (a hop in flight). */
+  inHops: number;
   parked: number;
   /** Chain hops sent to other nodes, taken from them, failed. */
   hopsOut: number;
@@ -463,6 +465,7 @@ export class Dataplane {
       queued: s.u64("queued"),
       running: s.u64("running"),
       inChains: s.u64("in_chains"),
+      inHops: s.u64("in_hops"),
       parked: s.u64("parked"),
       hopsOut: s.u64("hops_out"),
       hopsIn: s.u64("hops_in"),

@@ -72,6 +72,9 @@ export const HealthSchema = z.object({
       waiting: z.number().int().describe("Requests waiting in C for an instance"),
       running: z.number().int().describe("Requests running on an instance"),
       inChains: z.number().int().describe("Requests inside chains"),
+      atOtherNodes: z.number().int().describe(
+        "Of the requests inside chains, those out at another node now (a hop in flight)",
+      ),
       parked: z.number().int().describe(
         "Requests whose instance died, waiting for the control plane's answer",
       ),
@@ -130,6 +133,7 @@ export interface FrontInfo {
     queued: number;
     running: number;
     inChains: number;
+    inHops: number;
     parked: number;
     stack: {
       connsOpen: number;
@@ -209,6 +213,7 @@ function front(f: FrontInfo | undefined): Health["dataplane"] {
           waiting: s.queued,
           running: s.running,
           inChains: s.inChains,
+          atOtherNodes: s.inHops,
           parked: s.parked,
         },
         threads: s.threads,

@@ -174,7 +174,7 @@ async function assertEmpty(n: Node, name: string) {
     const h = (await (await fetch(`${n.url}/healthz`)).json()).dataplane;
     last = { pool: s.pool, inFlight: s.inFlight, queues: h.queues };
     return s.inFlight === 0 && s.pool.free === s.pool.buffers && s.pool.slotsInFlight === 0 &&
-      h.queues.inChains === 0;
+      h.queues.inChains === 0 && h.queues.atOtherNodes === 0;
   });
   assert.ok(empty, `node ${name} still holds requests: ${JSON.stringify(last)}`);
 }
@@ -263,6 +263,8 @@ for (const backend of ["sockets", "af_xdp"] as const) {
           await until(async () => (s = await stats(a)).steps[0]?.handled === ordinary, 5000);
           assert.equal(s.steps[0]?.handled, ordinary, JSON.stringify(s.steps));
           assert.equal(s.errors.bogus, 1, JSON.stringify(s.errors));
+          // Counted where every bogus hand-off is, by the node that refused it.
+          assert.equal(s.descriptors.bogus, 1, JSON.stringify(s.descriptors));
           assert.equal(
             s.errors.fault + s.errors.timeout + s.errors.loop + s.errors.overloaded,
             0,

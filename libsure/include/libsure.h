@@ -771,6 +771,9 @@ struct sure_dataplane_stats {
 	 * that the stack summed itself (a kernel without it), and whether the
 	 * kernel takes TX metadata (1). */
 	uint64_t zs_tx_csum_kernel, zs_tx_csum_stack, zs_tx_metadata;
+	/* Now: requests of chains out at another node (a hop in flight; they
+	 * are among in_chains). */
+	uint64_t in_hops;
 };
 /*
  * (A new request for an attached chain whose first step another node runs

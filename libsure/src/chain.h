@@ -255,6 +255,10 @@ void sure_chain_wake_deferred(struct sure_chain *c);
 /* Stops the instances of the steps in mask (bit i: step i) as protocol
  * breakers. Takes seat_lock; call with `lock` released. */
 void sure_chain_stop_steps(struct sure_chain *c, uint32_t mask);
+/* A hand-off the chain's own checks passed but the node refuses (the
+ * request is out at another node): counted as bogus, its sender stopped as
+ * for any bogus descriptor. */
+void sure_chain_refuse_sender(struct sure_chain *c, uint32_t step);
 /* Stops step's instance for running past timeout_ms (its requests fail):
  * 0, or -ENOENT when no instance runs the step. */
 int sure_chain_expire_step(struct sure_chain *c, uint32_t step, uint32_t timeout_ms);

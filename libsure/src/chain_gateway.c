@@ -185,6 +185,16 @@ uint32_t sure_chain_collect_for(struct sure_chain *c, uint32_t to, struct sure_c
 	return n;
 }
 
+void sure_chain_refuse_sender(struct sure_chain *c, uint32_t step)
+{
+	if (step >= c->nsteps)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->bogus++;
+	pthread_mutex_unlock(&c->lock);
+	sure_chain_stop_steps(c, 1u << step);
+}
+
 /* One look at the rings; the steps that lied are stopped once the lock is gone. */
 uint32_t sure_chain_collect(struct sure_chain *c, struct sure_completion *out, uint32_t max)
 {

@@ -420,8 +420,10 @@ SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_datapla
 		out->queued += dp->routes[k]->queued;
 		out->running += dp->routes[k]->running;
 	}
-	for (struct dp_chain *dc = dp->chains; dc; dc = dc->next)
+	for (struct dp_chain *dc = dp->chains; dc; dc = dc->next) {
 		out->in_chains += dc->inflight;
+		out->in_hops += dc->away;
+	}
 	for (struct dp_req *q = dp->parked; q; q = q->next)
 		out->parked++;
 	out->hops_out = dp->hops_out;

@@ -226,6 +226,7 @@ static void complete(struct sure_dataplane *dp, struct dp_chain *dc, const struc
 		away = *cp;
 		away.error = SURE_CE_BOGUS;
 		cp = &away;
+		sure_chain_refuse_sender(c, cp->node);
 	}
 	dc->slot_req[slot] = NULL;
 	dc->inflight--;
@@ -277,6 +278,7 @@ void sure_dp_chain_refuse(struct sure_dataplane *dp, struct dp_chain *dc,
 	struct sure_completion bogus = *cp;
 
 	bogus.error = SURE_CE_BOGUS;
+	sure_chain_refuse_sender(dc->c, cp->node);
 	complete(dp, dc, &bogus);
 }
 

@@ -369,6 +369,7 @@ int main(void)
 	FIELD(sure_dataplane_stats, zs_tx_csum_kernel);
 	FIELD(sure_dataplane_stats, zs_tx_csum_stack);
 	FIELD(sure_dataplane_stats, zs_tx_metadata);
+	FIELD(sure_dataplane_stats, in_hops);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;
