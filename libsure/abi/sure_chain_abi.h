@@ -60,6 +60,9 @@
 #define SURE_CHAIN_BUF_MAX (1u << 20)
 /* A chain step's request/response areas: it moves data through the pool, not these. */
 #define SURE_CHAIN_IO_CAP 4096u
+/* sure_node_state.holding for request slot at generation gen (never 0). */
+#define SURE_HOLDING(slot, gen) (1ull + (uint64_t)(uint32_t)(slot) + ((uint64_t)(uint16_t)(gen) << 32))
+
 /* Ring node numbers: steps are 0..nsteps-1, the gateway is SURE_NODE_GW. */
 #define SURE_NODE_GW SURE_CHAIN_MAX_STEPS
 #define SURE_NODES (SURE_CHAIN_MAX_STEPS + 1)
@@ -125,6 +128,13 @@ struct sure_node_state {
 	 * host each time it wakes for an always-sleeping node): a producer rings
 	 * WAKE once per sleep, not once per hand-off, since each ring is an exit. */
 	volatile uint64_t sleeps;
+	/* SURE_HOLDING(slot, gen) while the node's handler has that request, 0
+	 * otherwise: written by the step's gate when it gives the handler a
+	 * request and when the handler gives it back. The host believes a
+	 * step holds a request it took only when the step says so here, in its
+	 * own page: a step that held a request before cannot make another one
+	 * look like its holder (chain_holder.c). */
+	volatile uint64_t holding;
 	struct {
 		_Alignas(64) volatile uint32_t v;
 	} tail[SURE_NODES]; /* tail[from]: consumer's next read of ring(from -> n) */

@@ -95,6 +95,7 @@ uint64_t gate_chain_init(void)
 	if (!meta_ok(meta, g->chain_step))
 		return SURE_GATE_EINVAL;
 	self = g->chain_step;
+	__atomic_store_n(&node(self)->holding, 0, __ATOMIC_RELEASE); /* an instance before it held one */
 	gate_copy(g->step_name, meta->step[self].name, SURE_STEP_NAME);
 	g->step_name[SURE_STEP_NAME - 1] = 0;
 	ready = 1;
@@ -259,6 +260,7 @@ static int start(struct sure_desc *d, struct sure_gate_take *out)
 	out->resp_head = heads + SURE_REQ_HEAD_CAP;
 	held = *d;
 	holding = 1;
+	__atomic_store_n(&node(self)->holding, SURE_HOLDING(d->slot, d->gen), __ATOMIC_RELEASE);
 	colour(d->slot, 1);
 	return 1;
 }
@@ -337,6 +339,7 @@ uint64_t gate_chain_give(uint64_t in)
 	uint32_t why = SURE_REASON_HANDLER;
 
 	holding = 0;
+	__atomic_store_n(&node(self)->holding, 0, __ATOMIC_RELEASE);
 	colour(d->slot, 0);
 	c->busy_tsc += g.handler_ticks;
 	c->chain.handled++;

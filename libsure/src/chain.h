@@ -106,6 +106,9 @@ struct sure_chain {
 	 * exit to this process; sleepers poll them. -1 for unused nodes. */
 	int wake_fd[SURE_NODES];
 	uint32_t sleeping[SURE_NODES]; /* host truth: the node's thread sleeps or is about to */
+	/* Host truth: the steps whose rings this process consumes itself (those
+	 * other nodes run), bit per step; it takes what is handed to them. */
+	uint32_t host_takes;
 	/* The host's count of each node's sleeps (sure_chain_sleeps, step_sleep),
 	 * and 1 + the sleep the host's producers last rang for: a sleeper is
 	 * rung once per sleep however many pushes reach it before it wakes. */

@@ -5,7 +5,9 @@
  * carries the request's capability was made by a step that held the request.
  * So the holder of a slot is the consumer of the latest hand-off carrying
  * its capability; a step that never held it cannot put itself, or anyone
- * else, in that place.
+ * else, in that place. A step that held it once can write such a hand-off
+ * later, so one that was taken counts only where its consumer also says, in
+ * its own node page, that it holds the request (took()).
  */
 #include "chain.h"
 
@@ -42,11 +44,26 @@ int sure_chain_edge(struct sure_chain *c, uint32_t from, uint32_t to)
 	return 0;
 }
 
+/* Whether step `to` took request s as the hand-off says: the host took it
+ * itself (a step another node runs), or the step says it holds it now, in its
+ * own node page, where no other step can write. A descriptor is evidence of
+ * who made it, not of who holds the request now: a step that held a request
+ * and kept its capability can write one, behind the consumer's tail and with
+ * any hop count, into a ring it feeds; believed alone, it would make the
+ * consumer the holder, stopped when the request times out. `lock` held. */
+static int took(struct sure_chain *c, uint32_t to, uint32_t s)
+{
+	if (to >= c->nsteps || (c->host_takes & (1u << to)))
+		return 1;
+	return sure_load(&c->nodes[to].holding) == SURE_HOLDING(s, c->m->slot[s].gen);
+}
+
 /* Every descriptor still in ring(from -> to) that carries a live request's
  * capability raises that slot's latest hand-off (only = one slot, or all).
- * Those behind the consumer's tail were taken; the others are still queued.
- * The tail is the consumer's to write: one that lies only moves the line for
- * the requests handed to it (at most a ring's worth counts as queued). */
+ * Those behind the consumer's tail were taken (and count only where took()
+ * says so); the others are still queued. The tail is the consumer's to
+ * write: one that lies only moves the line for the requests handed to it (at
+ * most a ring's worth counts as queued). */
 static void scan_ring(struct sure_chain *c, uint32_t from, uint32_t to, uint32_t only)
 {
 	struct sure_ring *r = sure_chain_ring(c, from, to);
@@ -64,6 +81,8 @@ static void scan_ring(struct sure_chain *c, uint32_t from, uint32_t to, uint32_t
 			continue;
 		enum sure_desc_verdict v = sure_chain_judge(c, from, to, &d);
 		if (v == SURE_DESC_STALE || v == SURE_DESC_FORGED)
+			continue;
+		if (k > waiting && !took(c, to, s))
 			continue;
 		if ((uint32_t)d.hops + 1 > c->scan_hops[s]) {
 			c->scan_hops[s] = (uint8_t)(d.hops + 1 > 255 ? 255 : d.hops + 1);

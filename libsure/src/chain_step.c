@@ -40,6 +40,8 @@ static int claim(void *p, struct sure_instance *inst)
 		seat->idle_since_ns = 0;
 		/* A new instance counts from zero: fold from there. */
 		seat->seen_handled = seat->seen_handoffs = seat->seen_copied = 0;
+		/* And holds nothing yet, whatever the one before it last said. */
+		sure_store(&c->nodes[seat->step].holding, 0);
 	}
 	pthread_mutex_unlock(&c->seat_lock);
 	if (rc == 0)

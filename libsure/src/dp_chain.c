@@ -422,9 +422,17 @@ static void gateway_sleeps(struct dp_chain *dc, uint32_t on)
  * chain is attached, yes; the gateway always is the host's. */
 static void host_consumes(struct dp_chain *dc, uint32_t on)
 {
+	uint32_t takes = 0;
+
 	for (uint32_t n = 0; n < SURE_NODES; n++)
-		if (consumed(dc, n))
+		if (consumed(dc, n)) {
 			sure_store(&dc->c->nodes[n].host, on || n == SURE_NODE_GW);
+			if (n < dc->c->nsteps)
+				takes |= 1u << n;
+		}
+	pthread_mutex_lock(&dc->c->lock);
+	dc->c->host_takes = on ? takes : 0;
+	pthread_mutex_unlock(&dc->c->lock);
 }
 
 /* A new sleep of each of them, counted before their flags go up: a step

@@ -338,6 +338,15 @@ static void test_the_holder_comes_from_evidence(void)
 	CHECK_EQ(sure_chain_queued(c, a), 1);
 	*sure_chain_tail(c, 0, 1) -= 4;
 	CHECK_EQ(sure_chain_queued(c, a), 0);
+	/* Taken by step 1, which does not say it holds it (its gate says so in
+	 * its own node page): nobody is known to. Once it says so, step 1. */
+	CHECK_EQ(sure_chain_locate(c, a), SURE_NODE_GW);
+	c->nodes[1].holding = SURE_HOLDING(a, c->m->slot[a].gen);
+	CHECK_EQ(sure_chain_locate(c, a), 1);
+	/* A word for another request, or another generation, is not this one. */
+	c->nodes[1].holding = SURE_HOLDING(a, c->m->slot[a].gen + 1);
+	CHECK_EQ(sure_chain_locate(c, a), SURE_NODE_GW);
+	c->nodes[1].holding = SURE_HOLDING(a, c->m->slot[a].gen);
 	/* Step 1 pushes a capability-less claim that step 2 has it, and a
 	 * later hop count: the holder does not move. */
 	struct sure_desc lie = held(c, a, 1, 9);
@@ -346,6 +355,21 @@ static void test_the_holder_comes_from_evidence(void)
 	CHECK_EQ(sure_chain_locate(c, a), 1);
 	push_to(c, 1, 2, held(c, a, 1, 2));
 	CHECK_EQ(sure_chain_locate(c, a), 2);
+	CHECK_EQ(sure_chain_queued(c, a), 1);
+	/* Step 2 takes it (and step 1 gave it back). */
+	*sure_chain_tail(c, 1, 2) += 2;
+	c->nodes[1].holding = 0;
+	c->nodes[2].holding = SURE_HOLDING(a, c->m->slot[a].gen);
+	CHECK_EQ(sure_chain_locate(c, a), 2);
+	CHECK_EQ(sure_chain_queued(c, a), 0);
+	/* Step 0 held it once and kept its capability: it rewrites the entry of
+	 * ring(0 -> 1) that step 1 took, with a later hop count than any. Step 1
+	 * says it holds nothing, so step 2 stays the holder: a timeout stops
+	 * step 2, not step 1. */
+	struct sure_ring *r01 = sure_chain_ring(c, 0, 1);
+	r01->d[(*sure_chain_tail(c, 0, 1) - 1) % SURE_RING_SLOTS] = held(c, a, 0, 200);
+	CHECK_EQ(sure_chain_locate(c, a), 2);
+	CHECK_EQ(sure_chain_queued(c, a), 0);
 	CHECK_EQ(sure_chain_free(c, a), 0);
 	CHECK_EQ(sure_chain_locate(c, a), SURE_NODE_GW);
 	CHECK_EQ(sure_chain_queued(c, a), 0);
