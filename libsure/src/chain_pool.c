@@ -66,6 +66,11 @@ static int check_config(uint32_t nsteps, const char *names, const uint8_t *route
 		uint32_t d = default_next[i];
 		if (!memchr(names + i * SURE_STEP_NAME, 0, SURE_STEP_NAME) || !names[i * SURE_STEP_NAME])
 			return sure_errf(err, errcap, -EINVAL, "step %u has no name (1..31 bytes)", i);
+		/* Its ring to itself would be one it feeds and drains, its own node
+		 * page one it reads as a next hop's (read-only) and writes as its
+		 * own: no step hands a request to itself. */
+		if (routes[i * SURE_NODES + i])
+			return sure_errf(err, errcap, -EINVAL, "step %u routes to itself", i);
 		if (d != SURE_NODE_GW && (d >= nsteps || !routes[i * SURE_NODES + d]))
 			return sure_errf(err, errcap, -EINVAL,
 					 "step %u's default next hop %u is not a route it has", i, d);

@@ -316,6 +316,28 @@ static void test_request_isolation_gives_each_slot_its_key(void)
 	CHECK_EQ(sure_chain_destroy(c), 0);
 }
 
+/* A step never hands a request to itself: its own node page would be mapped
+ * read-only as a next hop's and its ring to itself fed and drained by it. */
+static void test_a_step_cannot_route_to_itself(void)
+{
+	char names[SURE_CHAIN_MAX_STEPS * SURE_STEP_NAME] = { 0 };
+	uint8_t routes[SURE_CHAIN_MAX_STEPS * SURE_NODES] = { 0 };
+	uint16_t next[2] = { 1, SURE_NODE_GW };
+	struct sure_chain *c = NULL;
+	char err[128];
+
+	snprintf(names, SURE_STEP_NAME, "a");
+	snprintf(names + SURE_STEP_NAME, SURE_STEP_NAME, "b");
+	routes[0 * SURE_NODES + 1] = 1;
+	routes[1 * SURE_NODES + 1] = 1;
+	CHECK_EQ(sure_chain_create(2, names, routes, next, 16, BUF, 8, &c, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "step 1 routes to itself") != NULL);
+	CHECK(c == NULL);
+	routes[1 * SURE_NODES + 1] = 0;
+	CHECK_EQ(sure_chain_create(2, names, routes, next, 16, BUF, 8, &c, err, sizeof(err)), 0);
+	CHECK_EQ(sure_chain_destroy(c), 0);
+}
+
 /* Who holds a request is what the rings carrying its capability say: a
  * descriptor without it moves nothing, whoever it names. */
 static void test_the_holder_comes_from_evidence(void)
@@ -721,6 +743,7 @@ int main(void)
 	RUN(test_each_step_sees_only_its_own_rings);
 	RUN(test_request_isolation_gives_each_slot_its_key);
 	RUN(test_the_holder_comes_from_evidence);
+	RUN(test_a_step_cannot_route_to_itself);
 	RUN(test_named_structs_check_their_size);
 	RUN(test_guest_counters_never_go_back_nor_inflate);
 	RUN(test_step_limits_are_held_by_the_host);

@@ -32,10 +32,13 @@ export const ChainSpecSchema = z.object({
       "Deployed functions, in order: each hands its output to the next. A step " +
         '{"function": f, "node": n} runs on node n: apply the chain on every node it names',
     ),
-  routes: z.record(z.string(), z.array(FunctionName)).optional()
+  // Keys are function names too. ("__proto__", which zod skips, is refused
+  // before: runtime/middleware/json_keys.ts.)
+  routes: z.record(FunctionName, z.array(FunctionName).max(LIMITS.chainMaxSteps)).optional()
     .describe(
       "Allowed next hops per function (it picks one with sure_next); a function " +
-        "not listed hands only to the next step; every step may finish",
+        "not listed hands only to the next step; every step may finish; a step " +
+        "never hands to itself",
     ),
   pool: z.object({
     buffers: z.int().min(16).max(65536).default(2048).describe("Buffers in the chain's pool"),
@@ -80,6 +83,19 @@ export const ChainSpecSchema = z.object({
     to.forEach((t, i) => {
       if (!seen.has(t)) {
         ctx.addIssue({ code: "custom", path: ["routes", from, i], message: `${t} is not a step` });
+      } else if (t === from) {
+        // Its own ring would be one it both feeds and drains (libsure refuses it too).
+        ctx.addIssue({
+          code: "custom",
+          path: ["routes", from, i],
+          message: `${from} cannot hand a request to itself`,
+        });
+      } else if (to.indexOf(t) !== i) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["routes", from, i],
+          message: `${t} is listed twice`,
+        });
       }
     });
   }

@@ -1,6 +1,21 @@
 import assert from "node:assert/strict";
 import { ChainSpecSchema } from "./spec.ts";
 
+Deno.test("chain spec: routes name other steps, once each, under names functions can have", () => {
+  const issues = (routes: unknown) => {
+    const r = ChainSpecSchema.safeParse({ name: "c", steps: ["echo", "upper"], routes });
+    return r.success ? [] : r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  };
+  assert.deepEqual(issues({ echo: ["upper"] }), []);
+  assert.deepEqual(issues({ echo: ["echo"] }), [
+    "routes.echo.0: echo cannot hand a request to itself",
+  ]);
+  assert.deepEqual(issues({ echo: ["upper", "upper"] }), ["routes.echo.1: upper is listed twice"]);
+  assert.deepEqual(issues({ echo: ["reverse"] }), ["routes.echo.0: reverse is not a step"]);
+  // A list longer than any chain is refused before it is stored.
+  assert.equal(issues({ echo: Array(10000).fill("upper") }).length, 1);
+});
+
 Deno.test("chain spec: steps name their nodes all or none", () => {
   const ok = (steps: unknown[]) => ChainSpecSchema.safeParse({ name: "c", steps }).success;
   assert.ok(ok(["upper", "echo"]));
