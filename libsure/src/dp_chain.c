@@ -221,8 +221,10 @@ static void complete(struct sure_dataplane *dp, struct dp_chain *dc, const struc
 	if (q->hop && (cp->error == SURE_CE_OK || cp->error == SURE_CE_LOOP)) {
 		/* Out at another node, yet a step here handed it back: one that held
 		 * it before and kept its capability. The liar is stopped as for any
-		 * bogus descriptor; the hop ends (sure_dp_req_free), so the peer's
-		 * answer lands nowhere. */
+		 * bogus descriptor; the hop ends, so the peer's answer lands
+		 * nowhere (a hop whose request ended some other way ends on its own:
+		 * hop_owns_slot, dp_hop.c). */
+		sure_dp_hop_cancel(dp, q);
 		away = *cp;
 		away.error = SURE_CE_BOGUS;
 		cp = &away;
@@ -272,14 +274,35 @@ static void complete(struct sure_dataplane *dp, struct dp_chain *dc, const struc
 	sure_dp_chain_answer(dp, dc, q, cp);
 }
 
-void sure_dp_chain_refuse(struct sure_dataplane *dp, struct dp_chain *dc,
-			  const struct sure_completion *cp)
+/* Every hand-off to step `node`, which another node runs: how many there were. */
+static uint32_t collect_remote(struct sure_dataplane *dp, struct dp_chain *dc, uint32_t node)
 {
-	struct sure_completion bogus = *cp;
+	struct sure_completion done[64];
+	uint32_t n, all = 0;
 
-	bogus.error = SURE_CE_BOGUS;
-	sure_chain_refuse_sender(dc->c, cp->node);
-	complete(dp, dc, &bogus);
+	do {
+		n = sure_chain_collect_for(dc->c, node, done, 64);
+		all += n;
+		for (uint32_t k = 0; k < n; k++) {
+			struct sure_completion *cp = &done[k];
+			struct dp_req *q = dc->slot_req[cp->slot];
+			if (!q)
+				continue; /* not a request of this attachment */
+			if (q->hop) {
+				/* Out at another node already: not the sender's to hand
+				 * on (it held it before and kept its capability). Failed
+				 * as a bogus descriptor, the sender stopped. */
+				struct sure_completion bogus = *cp;
+				bogus.error = SURE_CE_BOGUS;
+				sure_dp_hop_cancel(dp, q);
+				sure_chain_refuse_sender(dc->c, cp->node);
+				complete(dp, dc, &bogus);
+				continue;
+			}
+			sure_dp_hop_hand_off(dp, dc, q, cp, node);
+		}
+	} while (n == 64);
+	return all;
 }
 
 /* Every hand-back to the gateway is finished: how many there were. */
@@ -304,7 +327,7 @@ static uint32_t collect_all(struct sure_dataplane *dp, struct dp_chain *dc)
 
 	for (uint32_t r = 0; r < dc->c->nsteps; r++)
 		if (dc->remote & (1u << r))
-			n += sure_dp_hop_collect(dp, dc, r);
+			n += collect_remote(dp, dc, r);
 	return n;
 }
 
@@ -337,7 +360,7 @@ void sure_dp_on_chains(void *arg)
 			} else if (node - 1 < dc->c->nsteps) {
 				sure_chain_drain_fd(dc->c->wake_fd[node - 1]);
 				sure_chain_sleeps(dc->c, node - 1);
-				sure_dp_hop_collect(dp, dc, node - 1);
+				collect_remote(dp, dc, node - 1);
 			}
 		}
 		pthread_mutex_unlock(&dp->lock);

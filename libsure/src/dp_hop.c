@@ -82,14 +82,17 @@ static void hop_close_sock(struct sure_dataplane *dp, struct dp_hop *h)
 	h->fd = -1;
 }
 
-/* Ends a hop: its socket closes now, its memory goes at the next sweep. */
+/* Ends a hop: its socket closes now, its memory goes at the next sweep. The
+ * chain counts it back whether or not its request is still there. */
 static void hop_end(struct sure_dataplane *dp, struct dp_hop *h)
 {
 	if (h->state == HOP_DEAD)
 		return;
-	if (h->q && h->q->hop == h) {
+	if (h->q && h->q->hop == h)
 		h->q->hop = NULL;
+	if (h->away) {
 		h->dc->away--;
+		h->away = 0;
 	}
 	h->q = NULL;
 	hop_close_sock(dp, h);
@@ -232,6 +235,7 @@ void sure_dp_hop_start(struct sure_dataplane *dp, struct dp_chain *dc, struct dp
 	h->next = dp->hops;
 	dp->hops = h;
 	q->hop = h;
+	h->away = 1;
 	dc->away++;
 	dp->hops_out++;
 	if (h->state == HOP_SEND) /* kept open: writable now, and the Z-stack says nothing */
@@ -326,8 +330,23 @@ static void hop_fail(struct sure_dataplane *dp, struct dp_hop *h, const char *wh
 		unreachable(dp, dc, q, slot, h->to, why);
 }
 
+/* Whether the request h carries still has its slot, as when h left: the
+ * only time the hop may read the slot's bytes or write the peer's there:
+ * a request answered, failed or freed meanwhile leaves it nothing. */
+static int hop_owns_slot(const struct dp_hop *h)
+{
+	const struct dp_chain *dc = h->dc;
+
+	return h->q && h->slot < dc->nslots && dc->slot_req[h->slot] == h->q &&
+	       __atomic_load_n(&dc->c->m->slot[h->slot].gen, __ATOMIC_RELAXED) == h->gen;
+}
+
 static void hop_send(struct sure_dataplane *dp, struct dp_hop *h)
 {
+	if (!hop_owns_slot(h)) {
+		hop_end(dp, h);
+		return;
+	}
 	while (h->out_off < h->out_len || h->body_off < h->body_len) {
 		struct iovec iov[2];
 		int n = 0;
@@ -385,16 +404,6 @@ static int answer_signed(struct sure_dataplane *dp, const struct dp_hop *h)
 	sure_dp_hop_answer_mac(&dp->hop_key, h->mac, r->status, r->has_next ? next : NULL,
 			       r->content_length, want);
 	return sure_equal_ct((const uint8_t *)r->mac, (const uint8_t *)want, SURE_HOP_MAC_HEX);
-}
-
-/* Whether the request h carries still has its slot, as when h left: the
- * only time bytes of the peer's may land in the slot's buffers. */
-static int hop_owns_slot(const struct dp_hop *h)
-{
-	const struct dp_chain *dc = h->dc;
-
-	return h->q && h->slot < dc->nslots && dc->slot_req[h->slot] == h->q &&
-	       __atomic_load_n(&dc->c->m->slot[h->slot].gen, __ATOMIC_RELAXED) == h->gen;
 }
 
 static void hop_read(struct sure_dataplane *dp, struct dp_hop *h)
@@ -528,6 +537,10 @@ void sure_dp_hop_tick(struct sure_dataplane *dp, uint64_t now_ns)
 {
 	sure_dp_hop_idle_expire(dp, now_ns);
 	for (struct dp_hop *h = dp->hops; h; h = h->next) {
+		if (h->state != HOP_DEAD && !hop_owns_slot(h)) {
+			hop_end(dp, h); /* its request ended meanwhile: within a tick, even if the peer is silent */
+			continue;
+		}
 		if (h->state == HOP_CONNECT && now_ns >= h->deadline_ns) {
 			hop_fail(dp, h, "did not accept a connection within a second");
 			continue;

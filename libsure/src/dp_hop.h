@@ -67,6 +67,7 @@ struct dp_hop {
 	struct dp_req *q;
 	uint32_t slot, to;
 	uint16_t gen;
+	uint8_t away; /* counted in dc->away (hop_end counts it back once) */
 	uint64_t deadline_ns; /* connect */
 	char *out; /* the request head */
 	size_t out_len, out_off;

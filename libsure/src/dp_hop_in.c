@@ -86,45 +86,28 @@ static void answer_next(struct sure_dataplane *dp, struct dp_chain *dc, struct d
 	sure_chain_free(c, cp->slot);
 }
 
-uint32_t sure_dp_hop_collect(struct sure_dataplane *dp, struct dp_chain *dc, uint32_t node)
+void sure_dp_hop_hand_off(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req *q,
+			  struct sure_completion *cp, uint32_t node)
 {
-	struct sure_completion done[64];
-	uint32_t n, all = 0;
-
-	do {
-		n = sure_chain_collect_for(dc->c, node, done, 64);
-		all += n;
-		for (uint32_t k = 0; k < n; k++) {
-			struct sure_completion *cp = &done[k];
-			struct dp_req *q = dc->slot_req[cp->slot];
-			if (!q)
-				continue; /* not a request of this attachment */
-			if (q->hop) { /* out at another node: not the sender's to hand on */
-				sure_dp_chain_refuse(dp, dc, cp);
-				continue;
-			}
-			if (!q->ex) { /* the client left */
-				sure_dp_hop_forget(dc, cp->slot);
-				sure_chain_free(dc->c, cp->slot);
-				sure_dp_req_free(dp, q);
-				continue;
-			}
-			if (cp->error == SURE_CE_LOOP) { /* handed on too often: 508 */
-				sure_dp_hop_forget(dc, cp->slot);
-				cp->status = 508;
-				sure_dp_chain_answer(dp, dc, q, cp);
-				continue;
-			}
-			if (q->hop_in) {
-				answer_next(dp, dc, q, cp, node);
-				continue;
-			}
-			uint8_t trace[25];
-			sure_dp_hop_slot_trace(dc, q, cp->slot, trace);
-			sure_dp_hop_start(dp, dc, q, cp, node, trace);
-		}
-	} while (n == 64);
-	return all;
+	if (!q->ex) { /* the client left */
+		sure_dp_hop_forget(dc, cp->slot);
+		sure_chain_free(dc->c, cp->slot);
+		sure_dp_req_free(dp, q);
+		return;
+	}
+	if (cp->error == SURE_CE_LOOP) { /* handed on too often: 508 */
+		sure_dp_hop_forget(dc, cp->slot);
+		cp->status = 508;
+		sure_dp_chain_answer(dp, dc, q, cp);
+		return;
+	}
+	if (q->hop_in) {
+		answer_next(dp, dc, q, cp, node);
+		return;
+	}
+	uint8_t trace[25];
+	sure_dp_hop_slot_trace(dc, q, cp->slot, trace);
+	sure_dp_hop_start(dp, dc, q, cp, node, trace);
 }
 
 static int from_peer(const struct dp_chain *dc, const struct sockaddr *sa)

@@ -326,11 +326,11 @@ int sure_dp_hop_attach(struct dp_chain *dc, char *err, size_t errcap);
 int sure_dp_hop_in(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req *q,
 		   uint32_t slot);
 /* Hand-offs to the steps other nodes run: collected and sent on (how many). */
-uint32_t sure_dp_hop_collect(struct sure_dataplane *dp, struct dp_chain *dc, uint32_t node);
-/* A hand-off by step cp->node of a request it cannot hold (it is out at
- * another node): failed as a bogus descriptor, the step stopped. */
-void sure_dp_chain_refuse(struct sure_dataplane *dp, struct dp_chain *dc,
-			  const struct sure_completion *cp);
+/* A hand-off to step `node`, which another node runs, of request q (a
+ * request of this attachment, not out at another node already): sent there,
+ * or answered (the client left, a loop, the peer's own hop answered). */
+void sure_dp_hop_hand_off(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req *q,
+			  struct sure_completion *cp, uint32_t node);
 /* The server's thread: a hop socket is ready. */
 void sure_dp_on_hops(void *arg);
 /* q leaves (timeout, release): its hop in progress is dropped. */

@@ -127,10 +127,6 @@ void sure_dp_req_free(struct sure_dataplane *dp, struct dp_req *q)
 {
 	if (q->ex)
 		q->ex->owner = NULL;
-	/* Out at another node still (answered or failed meanwhile): its hop
-	 * ends with it, so nothing the peer sends lands in a slot that may be
-	 * another request's by then, and the chain counts it back. */
-	sure_dp_hop_cancel(dp, q);
 	free(q->hop_hdrs);
 	q->hop_hdrs = NULL;
 	q->next = dp->free_reqs;
