@@ -225,6 +225,18 @@ export class FunctionTimeoutError extends HttpError {
   }
 }
 
+/** A chain's request was handed on more often than any route allows: its routes loop. */
+export class LoopDetectedError extends HttpError {
+  readonly status = 508;
+  readonly code = "loop_detected";
+  constructor(readonly chain: string, readonly maxHops: number) {
+    super(`chain ${chain} handed the request on more than ${maxHops} times: its routes loop`);
+  }
+  override details() {
+    return { chain: this.chain, maxHops: this.maxHops };
+  }
+}
+
 export class KvmUnavailableError extends HttpError {
   readonly status = 503;
   readonly code = "kvm_unavailable";

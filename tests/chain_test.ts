@@ -404,6 +404,11 @@ Deno.test({
       });
       const r = await invoke(node, "circle", "round");
       assert.equal(r.status, 508, text(r.bytes));
+      // Said in JSON, as every error the node answers.
+      const err = JSON.parse(text(r.bytes));
+      assert.equal(err.error, "loop_detected");
+      assert.equal(err.chain, "circle");
+      assert.match(err.message, /routes loop/);
       const s = await assertPoolFull(node, "circle");
       assert.equal(s.errors.loop, 1);
       assert.equal(s.errors.bogus, 0);

@@ -19,8 +19,23 @@ void sure_dp_chain_answer(struct sure_dataplane *dp, struct dp_chain *dc, struct
 	uint32_t slot = cp->slot;
 	char extra[320], err[256];
 
+	if (cp->error == SURE_CE_LOOP) {
+		/* Nothing a step made is the answer: the node says why. rc 1 marks
+		 * the loop for the control plane's count. */
+		snprintf(extra, sizeof(extra), ",\"chain\":\"%s\",\"maxHops\":%u", dc->cfg.name,
+			 SURE_MAX_HOPS);
+		sure_dp_set_traceparent(dp, q);
+		sure_dp_done(dp, q, 0, 508, "loop_detected", 0, 1);
+		sure_dp_error(dp, q->ex, q, 508, "loop_detected", extra, NULL,
+			      "chain %s handed the request on more than %u times: its routes loop",
+			      dc->cfg.name, SURE_MAX_HOPS);
+		q->ex = NULL;
+		sure_dp_req_free(dp, q);
+		sure_chain_free(c, slot);
+		return;
+	}
 	snprintf(extra, sizeof(extra), ",\"function\":\"%s\"", dc->cfg.name);
-	int status = cp->error == SURE_CE_LOOP ? 508 : cp->status;
+	int status = cp->status;
 	int rc = sure_http_resp_head_take(c->heads + (uint64_t)slot * SURE_SLOT_HEAD_SIZE +
 						  SURE_REQ_HEAD_CAP,
 					  dp->resp_head, err, sizeof(err));
@@ -46,7 +61,7 @@ void sure_dp_chain_answer(struct sure_dataplane *dp, struct dp_chain *dc, struct
 		sure_dp_set_traceparent(dp, q);
 		sure_http_head_add(dp->resp_head, "traceparent", 11, dp->traceparent, 55);
 		sure_dp_hop_seal(dp, q, dp->resp_head, status, NULL, cp->len);
-		sure_dp_done(dp, q, 0, status, NULL, cp->len, cp->error == SURE_CE_LOOP);
+		sure_dp_done(dp, q, 0, status, NULL, cp->len, 0);
 		/* Written from the pool; what the socket does not take now is
 		 * copied by the server, so the slot is free to go. */
 		sure_http_answer(q->ex, status, dp->resp_head, c->bufs + cp->offset, cp->len);

@@ -20,6 +20,7 @@ import {
   BogusDescriptorError,
   FunctionTimeoutError,
   type HttpError,
+  LoopDetectedError,
   OverloadedError,
   PoolExhaustedError,
 } from "../errors.ts";
@@ -346,13 +347,19 @@ export class ChainRuntime {
       p.reject(refusalError(fn, c.reason, step?.image.limits?.deadlineMs ?? 0)!);
       return;
     }
-    if (c.error === "ok" || c.error === "loop") {
-      if (c.error === "loop") this.errors.loop++;
+    if (c.error === "loop") {
+      // Nothing a step made is the answer: the node says why (as libsure's data plane does).
+      this.errors.loop++;
+      this.chain.free(c.slot);
+      p.reject(new LoopDetectedError(this.name, LIMITS.maxHops));
+      return;
+    }
+    if (c.error === "ok") {
       const head = this.chain.responseHead(c.slot);
       // The one copy out (libsure copies, counts and frees the slot, zeroed).
       const body = this.chain.take(c);
       if (head.error) p.reject(new BadResponseHeaderError(this.name, head.error));
-      else p.resolve({ status: c.error === "loop" ? 508 : c.status, body, headers: head.headers });
+      else p.resolve({ status: c.status, body, headers: head.headers });
       return;
     }
     this.chain.free(c.slot);
