@@ -68,6 +68,28 @@ Deno.test({
       assert.deepEqual([r.status, r.body.field], [400, "type"]);
       r = await call(t, "POST", "/admin/triggers", { type: "x", function: "echo", extra: 1 });
       assert.deepEqual([r.status, r.body.field], [400, "extra"]);
+      // Too long to store or key by, or with a control character: 400, never the store's 500.
+      for (
+        const bad of [
+          { type: "t".repeat(100000), function: "echo" },
+          { type: "x", sourcePrefix: "/".repeat(70000), function: "echo" },
+          { type: "a\u0000b", function: "echo" },
+        ]
+      ) {
+        r = await call(t, "POST", "/admin/triggers", bad);
+        assert.equal(r.status, 400, JSON.stringify(r.body));
+      }
+      const longId = "z".repeat(5000);
+      for (
+        const [method, path] of [
+          ["DELETE", `/admin/triggers/${longId}`],
+          ["POST", `/admin/events/dead/${longId}/replay`],
+          ["DELETE", `/admin/events/dead/${longId}`],
+        ] as const
+      ) {
+        r = await call(t, method, path);
+        assert.equal(r.status, 400, `${method} ${path.slice(0, 30)}: ${JSON.stringify(r.body)}`);
+      }
       const trig = await call(t, "POST", "/admin/triggers", {
         type: "com.example.order",
         sourcePrefix: "/orders/",

@@ -31,7 +31,10 @@ export const DeadLetterListSchema = z.object({ deadLetters: z.array(DeadLetterSc
 const DoneSchema = z.object({ id: z.string(), replayed: z.boolean().optional() })
   .openapi("DeadLetterDone");
 
-const IdParams = z.object({ id: z.string().min(1) });
+/** <event key>.<trigger id>, both the node's: anything much longer names nothing, and would not fit a key. */
+const IdParams = z.object({
+  id: z.string().min(1).max(512, { error: "is longer than any id the node assigns" }),
+});
 const TAGS = ["events"];
 const NO_LETTER = error("No such dead letter");
 

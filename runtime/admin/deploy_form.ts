@@ -9,6 +9,7 @@
 import { z } from "@hono/zod-openapi";
 import { IMAGE_MAX_BYTES } from "../deployer.ts";
 import { PayloadTooLargeError, ValidationError, validationError } from "../errors.ts";
+import { readLimited } from "../gateway/body.ts";
 import { FunctionName } from "../names.ts";
 import { parseLabels, type Placement } from "../fleet/records.ts";
 import { type EnvVars, parseAssignment } from "../settings/env.ts";
@@ -70,12 +71,18 @@ export async function readDeployForm(req: Request) {
   if (!ct.toLowerCase().startsWith("multipart/form-data")) {
     throw new ValidationError(undefined, "body must be multipart/form-data");
   }
-  // The form is buffered whole: refuse absurd uploads before reading them.
-  const cl = Number(req.headers.get("content-length") ?? "0");
-  if (cl > IMAGE_MAX_BYTES + (1 << 20)) throw new PayloadTooLargeError(IMAGE_MAX_BYTES);
+  // The form is buffered whole: an absurd upload is refused by its length
+  // before it is read, and a chunked one (no length) once it grows past it.
+  let body: Uint8Array<ArrayBuffer>;
+  try {
+    body = await readLimited(req, IMAGE_MAX_BYTES + (1 << 20));
+  } catch (e) {
+    if (e instanceof PayloadTooLargeError) throw new PayloadTooLargeError(IMAGE_MAX_BYTES);
+    throw e;
+  }
   let form: FormData;
   try {
-    form = await req.formData();
+    form = await new Response(body, { headers: { "content-type": ct } }).formData();
   } catch (e) {
     throw new ValidationError(undefined, `malformed multipart body: ${(e as Error).message}`);
   }

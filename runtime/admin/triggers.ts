@@ -18,9 +18,15 @@ import type { Store } from "../store/store.ts";
 import type { Triggers } from "../store/triggers.ts";
 import { ANY_OTHER_ERROR, error, json } from "./schemas.ts";
 
+/** Attribute text a trigger matches: printable, and short enough to store and to key by. */
+const Attribute = (max: number) =>
+  z.string().min(1).max(max, { error: `is longer than ${max} characters` })
+    // deno-lint-ignore no-control-regex
+    .regex(/^[^\x00-\x1f\x7f]*$/, { error: "has a control character" });
+
 export const TriggerInputSchema = z.strictObject({
-  type: z.string().min(1).describe("The event type, matched exactly"),
-  sourcePrefix: z.string().min(1).optional().describe(
+  type: Attribute(1024).describe("The event type, matched exactly"),
+  sourcePrefix: Attribute(1024).optional().describe(
     "Only events whose source starts with this",
   ),
   function: FunctionName.describe("The function (or chain) the events are posted to"),
@@ -40,7 +46,10 @@ export const TriggerListSchema = z.object({ triggers: z.array(TriggerSchema) })
 export const TriggerRemovedSchema = z.object({ id: z.string(), removed: z.literal(true) })
   .openapi("TriggerRemoved");
 
-const IdParams = z.object({ id: z.string().min(1) });
+/** Ids are the node's (a UUID): anything much longer names nothing, and would not fit a key. */
+const IdParams = z.object({
+  id: z.string().min(1).max(256, { error: "is longer than any id the node assigns" }),
+});
 const TAGS = ["events"];
 
 export interface TriggerRoutesDeps {

@@ -142,7 +142,13 @@ export class ChainManager implements ChainControl {
     } catch (e) {
       throw new FunctionStartError(spec.name, (e as Error).message);
     }
-    await this.#chains.put(stored);
+    try {
+      await this.#chains.put(stored);
+    } catch (e) {
+      // Not stored: the chain that started for it must not serve either.
+      await rt.close();
+      throw e;
+    }
     const old = this.#running.get(spec.name);
     this.#running.set(spec.name, rt);
     if (old) await old.close();

@@ -238,6 +238,12 @@ export async function parseNodeSettings(
   if (afXdp && port === 0) {
     throw new UsageError("--dataplane af_xdp needs a fixed --port (the XDP program steers it)");
   }
+  const dataDir = values["data-dir"] as string | undefined;
+  // "" would be the current directory to some calls and "/" to others (the
+  // token was written at /admin.token): never what was meant.
+  if (dataDir !== undefined && dataDir.trim() === "") {
+    throw new UsageError("--data-dir: give a directory (it is empty)");
+  }
   const nodeName = values["node-name"] as string | undefined;
   if (nodeName !== undefined && !NODE_NAME_PATTERN.test(nodeName)) {
     throw new UsageError(`--node-name: ${nodeName} is not a node name (a-z, 0-9, '-', 31 at most)`);
@@ -257,7 +263,7 @@ export async function parseNodeSettings(
     placement: { ...(nodeName ? { self: nodeName } : {}), peers },
     ...(hopKey ? { hopKey } : {}),
     hostname: (values.host as string | undefined) ?? "127.0.0.1",
-    dataDir: (values["data-dir"] as string | undefined) ?? "./.sure",
+    dataDir: dataDir ?? "./.sure",
     scheduler: {
       vcpuPlacement,
       ...(budget === undefined ? {} : { memoryBudgetBytes: budget * 1048576 }),

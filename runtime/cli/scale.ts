@@ -116,7 +116,11 @@ export const scaleCommand: Command = {
       const v = intFlag(flag, values[flag]);
       if (v !== undefined) patch[field] = v;
     }
-    const n = count === undefined ? undefined : intFlag("N", count);
+    // N is an argument, not a flag: named as the usage line names it.
+    if (count !== undefined && !/^\d+$/.test(count)) {
+      throw new UsageError(`scale: N must be a whole number, got ${JSON.stringify(count)}`);
+    }
+    const n = count === undefined ? undefined : Number(count);
     if (n === undefined && Object.keys(patch).length === 0) {
       throw new UsageError(
         "scale: give N or at least one setting (--min, --max, --rate-limit, ...)",

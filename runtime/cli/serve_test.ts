@@ -198,3 +198,13 @@ Deno.test("serve: a key file others can read is named, with its mode", async () 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("serve: an empty --data-dir is refused, not taken for the root", async () => {
+  for (const dir of ["", "  "]) {
+    await assert.rejects(
+      parseNodeSettings({ "data-dir": dir }, noEnv),
+      /--data-dir: give a directory/,
+    );
+  }
+  assert.equal((await parseNodeSettings({ "data-dir": "/tmp/x" }, noEnv)).dataDir, "/tmp/x");
+});
