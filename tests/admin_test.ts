@@ -190,3 +190,44 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "node: a deploy upload over the image limit is 413, chunked or not, and nothing is stored",
+  ignore: !hasLibsure,
+  async fn() {
+    const node = await startTestNode();
+    try {
+      const boundary = "sure-test-boundary";
+      const head = enc.encode(
+        `--${boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nbig\r\n` +
+          `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="x"\r\n` +
+          "Content-Type: application/octet-stream\r\n\r\n",
+      );
+      // No Content-Length: 80 MiB streamed in 1 MiB chunks; the node stops reading at its limit.
+      const chunk = new Uint8Array(1 << 20);
+      let sent = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(head);
+        },
+        pull(c) {
+          if (sent++ < 80) c.enqueue(chunk);
+          else c.close();
+        },
+      });
+      const res = await fetch(`${node.url}/admin/functions`, {
+        method: "POST",
+        headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
+        body: stream,
+      });
+      assert.equal(res.status, 413);
+      assert.equal((await res.json()).error, "payload_too_large");
+      assert.ok(sent < 80, `the node read the whole upload (${sent} MiB)`);
+      const get = await fetch(`${node.url}/admin/functions/big`);
+      assert.equal(get.status, 404);
+      await get.body?.cancel();
+    } finally {
+      await node.close();
+    }
+  },
+});
