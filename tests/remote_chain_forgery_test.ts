@@ -32,93 +32,34 @@
  * remote_chain_test.ts. Needs KVM and root (namespaces, veth); else SKIP.
  */
 import assert from "node:assert/strict";
-import { buildImage, DENO, hasKvm, registerNodeToken, ROOT } from "./helpers.ts";
+import { buildImage, hasKvm } from "./helpers.ts";
 import { cleanVethNamespaces, hasNetns, makeVethNamespaces } from "./netns_helpers.ts";
+import {
+  type Backend,
+  deployOn,
+  metricOf as metric,
+  nodePair,
+  type PairNode as Node,
+  startPairNode,
+} from "./node_pair_helpers.ts";
 
 const canRun = hasKvm && hasNetns;
 
-const NS = ["sure-fa", "sure-fb"];
-const ADDR = ["10.232.1.2", "10.232.2.2"];
-/** The Z-stacks' own addresses (af_xdp). */
-const STACK = ["10.232.1.3", "10.232.2.3"];
-const PORT = 8080;
-type Backend = "sockets" | "af_xdp";
-const HOP_KEY = Array.from(crypto.getRandomValues(new Uint8Array(32)))
-  .map((b) => b.toString(16).padStart(2, "0")).join("");
-
-const NETS = NS.map((ns, i) => ({ ns, here: `sf${i}0`, there: `sf${i}1`, net: `10.232.${i + 1}` }));
+const PAIR = nodePair("f", 232);
+const NETS = PAIR.nets;
 
 /** W: ms from the hand-off to the second one; D: ms holder holds the request (the hop's time out). */
 const W = 200, D = 1000;
 /** Every slot of a's pool (16 buffers, two per request). */
 const BATCH = 8;
 
-interface Node {
-  url: string;
-  child: Deno.ChildProcess;
-  lines: () => string;
-}
-
-/** `sure serve` inside namespace i, as node a or b, knowing the other one; guests without keys. */
-async function startNode(i: number, dataDir: string, backend: Backend): Promise<Node> {
-  const me = i === 0 ? "a" : "b", other = i === 0 ? "b" : "a";
-  const served = backend === "af_xdp" ? STACK : ADDR;
-  const child = new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      NS[i],
-      DENO,
-      "run",
-      "-A",
-      `${ROOT}/main.ts`,
-      "serve",
-      "--host",
-      ADDR[i],
-      "--insecure",
-      "--port",
-      String(PORT),
-      "--data-dir",
-      dataDir,
-      "--node-name",
-      me,
-      "--peer",
-      `${other}=${served[1 - i]}:${PORT}`,
-      "--dataplane",
-      backend,
-      ...(backend === "af_xdp"
-        ? ["--iface", NETS[i].there, "--addr", `${STACK[i]}/24`, "--gateway", `${NETS[i].net}.1`]
-        : []),
-    ],
-    env: { SURE_PEER_KEY: HOP_KEY, SURE_GUEST_PKU: "off" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let text = "";
-  (async () => {
-    for await (const c of child.stdout.pipeThrough(new TextDecoderStream())) text += c;
-  })();
-  (async () => {
-    for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) text += c;
-  })();
-  const url = `http://${served[i]}:${PORT}`;
-  for (const end = Date.now() + 120_000; Date.now() < end;) {
-    if (/sure node listening/.test(text)) {
-      registerNodeToken(url, (await Deno.readTextFile(`${dataDir}/admin.token`)).trim());
-      return { url, child, lines: () => text };
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill("SIGKILL");
-  throw new Error(`node ${me} did not start: ${text}`);
-}
+/** `sure serve` inside namespace i; guests without keys (the fixture writes rings by hand). */
+const startNode = (i: number, dataDir: string, backend: Backend): Promise<Node> =>
+  startPairNode(PAIR, i, dataDir, backend, { SURE_GUEST_PKU: "off" });
 
 async function deploy(node: Node, name: string, image: Uint8Array<ArrayBuffer>) {
-  const form = new FormData();
-  form.append("name", name);
-  form.append("image", new File([image], `${name}.sure`));
-  const res = await fetch(`${node.url}/admin/functions`, { method: "POST", body: form });
-  assert.equal(res.status, 201, await res.text());
+  const r = await deployOn(node, name, image);
+  assert.equal(r.status, 201, r.text);
 }
 
 /** The chain, with a pool of `buffers` on the node that applies it (the rest as on every node). */
@@ -147,11 +88,6 @@ async function stats(node: Node) {
   const res = await fetch(`${node.url}/admin/chains/away/stats`);
   assert.equal(res.status, 200);
   return await res.json();
-}
-
-async function metric(node: Node, re: RegExp): Promise<number> {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
-  return Number(re.exec(text)?.[1] ?? NaN);
 }
 
 const hops = (n: Node, dir: string) =>

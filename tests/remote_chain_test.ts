@@ -16,20 +16,24 @@
  * namespace as a router, both ends in the Z-stacks.
  */
 import assert from "node:assert/strict";
-import { buildImage, DENO, hasKvm, registerNodeToken, ROOT } from "./helpers.ts";
+import { buildImage, DENO, hasKvm } from "./helpers.ts";
 import { cleanVethNamespaces, hasNetns, makeVethNamespaces } from "./netns_helpers.ts";
+import {
+  type Backend,
+  deployOn,
+  metricOf as metric,
+  nodePair,
+  type PairNode as Node,
+  startPairNode,
+} from "./node_pair_helpers.ts";
 
 const canRun = hasKvm && hasNetns;
 
-const NS = ["sure-xa", "sure-xb"];
-const ADDR = ["10.231.1.2", "10.231.2.2"];
-/** The Z-stacks' own addresses (af_xdp). */
-const STACK = ["10.231.1.3", "10.231.2.3"];
-const PORT = 8080;
-type Backend = "sockets" | "af_xdp";
-/** The hop key both nodes are given (SURE_PEER_KEY). */
-const HOP_KEY = Array.from(crypto.getRandomValues(new Uint8Array(32)))
-  .map((b) => b.toString(16).padStart(2, "0")).join("");
+/** Namespace i: veth sxi0 (here, 10.231.<i+1>.1) <-> sxi1 (there), routed through here. */
+const PAIR = nodePair("x", 231);
+const { ns: NS, addr: ADDR, stack: STACK, port: PORT, hopKey: HOP_KEY } = PAIR;
+const makeNetworks = () => makeVethNamespaces(PAIR.nets);
+const cleanNetworks = () => cleanVethNamespaces(PAIR.nets);
 
 /** x-sure-hop-mac as libsure makes it: HMAC-SHA256 of the hop's parts, each ended by a NUL. */
 async function hopMac(key: string, parts: string[]): Promise<string> {
@@ -42,78 +46,13 @@ async function hopMac(key: string, parts: string[]): Promise<string> {
   return Array.from(mac).map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Namespace i: veth sxi0 (here, 10.231.<i+1>.1) <-> sxi1 (there), routed through here. */
-const NETS = NS.map((ns, i) => ({ ns, here: `sx${i}0`, there: `sx${i}1`, net: `10.231.${i + 1}` }));
-const makeNetworks = () => makeVethNamespaces(NETS);
-const cleanNetworks = () => cleanVethNamespaces(NETS);
-
-interface Node {
-  url: string;
-  child: Deno.ChildProcess;
-  lines: () => string;
-}
-
-/** `sure serve` inside namespace i, as node a or b, knowing the other one. */
-async function startNode(i: number, dataDir: string, backend: Backend): Promise<Node> {
-  const me = i === 0 ? "a" : "b", other = i === 0 ? "b" : "a";
-  const served = backend === "af_xdp" ? STACK : ADDR;
-  const child = new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      NS[i],
-      DENO,
-      "run",
-      "-A",
-      `${ROOT}/main.ts`,
-      "serve",
-      "--host",
-      ADDR[i],
-      // Beyond loopback: the admin API in clear text is this test's choice (the token still holds).
-      "--insecure",
-      "--port",
-      String(PORT),
-      "--data-dir",
-      dataDir,
-      "--node-name",
-      me,
-      "--peer",
-      `${other}=${served[1 - i]}:${PORT}`,
-      "--dataplane",
-      backend,
-      ...(backend === "af_xdp"
-        ? ["--iface", `sx${i}1`, "--addr", `${STACK[i]}/24`, "--gateway", `10.231.${i + 1}.1`]
-        : []),
-    ],
-    env: { SURE_REQUEST_LOG: "1", SURE_PEER_KEY: HOP_KEY },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let text = "";
-  (async () => {
-    for await (const c of child.stdout.pipeThrough(new TextDecoderStream())) text += c;
-  })();
-  (async () => {
-    for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) text += c;
-  })();
-  const url = `http://${served[i]}:${PORT}`;
-  for (const end = Date.now() + 120_000; Date.now() < end;) {
-    if (/sure node listening/.test(text)) {
-      registerNodeToken(url, (await Deno.readTextFile(`${dataDir}/admin.token`)).trim());
-      return { url, child, lines: () => text };
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill("SIGKILL");
-  throw new Error(`node ${me} did not start: ${text}`);
-}
+/** `sure serve` inside namespace i (every request logged). */
+const startNode = (i: number, dataDir: string, backend: Backend): Promise<Node> =>
+  startPairNode(PAIR, i, dataDir, backend, { SURE_REQUEST_LOG: "1" });
 
 async function deploy(node: Node, name: string, image: Uint8Array<ArrayBuffer>) {
-  const form = new FormData();
-  form.append("name", name);
-  form.append("image", new File([image], `${name}.sure`));
-  const res = await fetch(`${node.url}/admin/functions`, { method: "POST", body: form });
-  assert.equal(res.status, 201, await res.text());
+  const r = await deployOn(node, name, image);
+  assert.equal(r.status, 201, r.text);
 }
 
 const MANIFEST = {
@@ -132,11 +71,6 @@ async function applyChain(node: Node) {
     body: JSON.stringify(MANIFEST),
   });
   assert.equal(res.status, 201, await res.text());
-}
-
-async function metric(node: Node, re: RegExp): Promise<number> {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
-  return Number(re.exec(text)?.[1] ?? NaN);
 }
 
 for (const backend of ["sockets", "af_xdp"] as const) {
