@@ -128,16 +128,18 @@ struct sure_node_state {
 	 * host each time it wakes for an always-sleeping node): a producer rings
 	 * WAKE once per sleep, not once per hand-off, since each ring is an exit. */
 	volatile uint64_t sleeps;
+	struct {
+		_Alignas(64) volatile uint32_t v;
+	} tail[SURE_NODES]; /* tail[from]: consumer's next read of ring(from -> n) */
 	/* SURE_HOLDING(slot, gen) while the node's handler has that request, 0
 	 * otherwise: written by the step's gate when it gives the handler a
 	 * request and when the handler gives it back. The host believes a
 	 * step holds a request it took only when the step says so here, in its
 	 * own page: a step that held a request before cannot make another one
-	 * look like its holder (chain_holder.c). */
-	volatile uint64_t holding;
-	struct {
-		_Alignas(64) volatile uint32_t v;
-	} tail[SURE_NODES]; /* tail[from]: consumer's next read of ring(from -> n) */
+	 * look like its holder (chain_holder.c).
+	 * On a line of its own: the step writes it twice per request, and
+	 * those who read `sleeping` above should not miss their line for it. */
+	_Alignas(64) volatile uint64_t holding;
 };
 
 /* Start of the pool memfd (one page, read-only in the guests). Node pages
