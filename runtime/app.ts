@@ -41,7 +41,7 @@ import { requestMetrics } from "./middleware/metrics.ts";
 import { requestId } from "./middleware/request_id.ts";
 import { requestLog } from "./middleware/request_log.ts";
 import { settledEvents } from "./middleware/settled_events.ts";
-import { refuseForbiddenKeys } from "./middleware/json_keys.ts";
+import { checkJsonBody } from "./middleware/json_body.ts";
 import { responseCheck } from "./middleware/response_check.ts";
 import { traceContext } from "./middleware/trace.ts";
 import { validationHook } from "./middleware/validation_hook.ts";
@@ -122,7 +122,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const admin = adminGuard(deps.auth);
   for (const path of ["/admin/*", "/metrics", "/events", "/events/*"]) app.use(path, admin);
   for (const path of ["/admin/*", "/metrics"]) app.use(path, settledEvents(deps.dataplane));
-  app.use("/admin/*", refuseForbiddenKeys);
+  app.use("/admin/*", checkJsonBody);
   app.use(
     "/invoke/:name/*",
     privateGuard(

@@ -23,7 +23,13 @@ const StepSchema = z.union([
         "Either every step names its node or none does (then the node that runs the chain runs them all)",
     ),
   }).strict(),
-]);
+], {
+  // Neither form at all (a number, an object of other fields): say what a step is.
+  error: (iss) =>
+    iss.code === "invalid_union"
+      ? 'must be a function name or {"function": name, "node": name}'
+      : undefined,
+});
 
 export const ChainSpecSchema = z.object({
   name: FunctionName.describe("Chain name, also its URL: /invoke/{name}"),
@@ -33,7 +39,7 @@ export const ChainSpecSchema = z.object({
         '{"function": f, "node": n} runs on node n: apply the chain on every node it names',
     ),
   // Keys are function names too. ("__proto__", which zod skips, is refused
-  // before: runtime/middleware/json_keys.ts.)
+  // before: runtime/middleware/json_body.ts.)
   routes: z.record(FunctionName, z.array(FunctionName).max(LIMITS.chainMaxSteps)).optional()
     .describe(
       "Allowed next hops per function (it picks one with sure_next); a function " +
@@ -106,23 +112,26 @@ export const ChainSpecSchema = z.object({
       message: `pool is larger than ${POOL_MAX_BYTES >> 20} MiB`,
     });
   }
-  const perRequest = Math.ceil(Math.max(c.maxBody, c.reserve) / c.pool.bufferSize) * 2;
+  // The larger of maxBody and reserve sizes a request: the message names that one.
+  const sizing = c.reserve > c.maxBody ? "reserve" : "maxBody";
+  const bytes = Math.max(c.maxBody, c.reserve);
+  const perRequest = Math.ceil(bytes / c.pool.bufferSize) * 2;
   const share = Math.floor(c.pool.buffers / REQUEST_COLOURS);
   if (c.isolation === "request" && perRequest > share) {
     ctx.addIssue({
       code: "custom",
-      path: ["maxBody"],
+      path: [sizing],
       message: `request-level isolation gives each of its ${REQUEST_COLOURS} requests in flight ` +
-        `1/${REQUEST_COLOURS} of the pool: a ${c.maxBody}-byte request needs ${perRequest} ` +
-        `buffers, a share has ${share}; raise pool.buffers to ${perRequest * REQUEST_COLOURS} ` +
-        `or lower maxBody`,
+        `1/${REQUEST_COLOURS} of the pool: a ${bytes}-byte request (${sizing}) needs ` +
+        `${perRequest} buffers, a share has ${share}; raise pool.buffers to ` +
+        `${perRequest * REQUEST_COLOURS} or lower ${sizing}`,
     });
   } else if (perRequest > c.pool.buffers) {
     ctx.addIssue({
       code: "custom",
-      path: ["maxBody"],
-      message:
-        `a ${c.maxBody}-byte request needs ${perRequest} buffers; the pool has ${c.pool.buffers}`,
+      path: [sizing],
+      message: `a ${bytes}-byte request (${sizing}) needs ${perRequest} buffers; the pool has ` +
+        `${c.pool.buffers}`,
     });
   }
 });

@@ -12,6 +12,21 @@ Deno.test("chain spec: routes name other steps, once each, under names functions
   ]);
   assert.deepEqual(issues({ echo: ["upper", "upper"] }), ["routes.echo.1: upper is listed twice"]);
   assert.deepEqual(issues({ echo: ["reverse"] }), ["routes.echo.0: reverse is not a step"]);
+  // A step that is neither form says what a step is; the size named is the one that decides.
+  for (const steps of [[1], [{ fn: "a" }]]) {
+    const r = ChainSpecSchema.safeParse({ name: "c", steps });
+    assert.ok(!r.success);
+    assert.match(r.error.issues[0].message, /must be a function name or \{"function"/);
+  }
+  const big = ChainSpecSchema.safeParse({
+    name: "c",
+    steps: ["echo"],
+    reserve: 16 << 20,
+    pool: { buffers: 16 },
+  });
+  assert.ok(!big.success);
+  assert.equal(big.error.issues[0].path.join("."), "reserve");
+  assert.match(big.error.issues[0].message, /\(reserve\) needs 8192 buffers/);
   // A list longer than any chain is refused before it is stored.
   assert.equal(issues({ echo: Array(10000).fill("upper") }).length, 1);
 });

@@ -7,7 +7,7 @@
  */
 import type { AfXdpOptions, NodeOptions } from "../node.ts";
 import { type FlagValue, intFlag, type OptionDoc, UsageError } from "./command.ts";
-import { parseCpuList, type VcpuPlacement } from "../scheduler/placement.ts";
+import { allowedCpus, parseCpuList, type VcpuPlacement } from "../scheduler/placement.ts";
 import { NODE_NAME_PATTERN } from "../name_rules.ts";
 import type { FleetOptions } from "../fleet/member.ts";
 import { importFleetKey } from "../fleet/seal.ts";
@@ -221,6 +221,17 @@ export async function parseNodeSettings(
       vcpuPlacement = parseCpuList(String(values["vcpu-cpus"]));
     } catch (e) {
       throw new UsageError(`--vcpu-cpus: ${(e as Error).message}`);
+    }
+    // A CPU this process may not run on would be dropped by the kernel without a word.
+    const allowed = allowedCpus();
+    const outside = Array.isArray(vcpuPlacement) && allowed
+      ? vcpuPlacement.filter((c) => !allowed.includes(c))
+      : [];
+    if (outside.length) {
+      throw new UsageError(
+        `--vcpu-cpus: CPU ${outside.join(", ")} is not one this node may run on ` +
+          `(${allowed!.join(",")})`,
+      );
     }
   }
   const dataplane = (values.dataplane ?? "sockets") as string;

@@ -10,6 +10,7 @@ import {
   parsePeers,
   withEnv,
 } from "./node_settings.ts";
+import { allowedCpus } from "../scheduler/placement.ts";
 
 Deno.test("serve: --iface and --addr A.B.C.D[/LEN] for af_xdp, with clear errors", () => {
   assert.deepEqual(parseAfXdp({ iface: "veth0", addr: "10.0.0.3" }), {
@@ -207,4 +208,16 @@ Deno.test("serve: an empty --data-dir is refused, not taken for the root", async
     );
   }
   assert.equal((await parseNodeSettings({ "data-dir": "/tmp/x" }, noEnv)).dataDir, "/tmp/x");
+});
+
+Deno.test("serve: --vcpu-cpus names only CPUs the node may run on", async () => {
+  const allowed = allowedCpus();
+  if (!allowed) return; // no /proc here: nothing to check against
+  const beyond = Math.max(...allowed) + 1;
+  await assert.rejects(
+    parseNodeSettings({ "vcpu-cpus": `${allowed[0]},${beyond}` }, noEnv),
+    new RegExp(`--vcpu-cpus: CPU ${beyond} is not one this node may run on`),
+  );
+  const ok = await parseNodeSettings({ "vcpu-cpus": String(allowed[0]) }, noEnv);
+  assert.deepEqual(ok.scheduler?.vcpuPlacement, [allowed[0]]);
 });

@@ -1,5 +1,9 @@
 /**
- * JSON bodies of the admin API with a "__proto__" key anywhere are refused.
+ * JSON bodies of the admin API are refused whole (400) when they are not
+ * UTF-8: decoded leniently, every bad byte would become U+FFFD and be stored
+ * so (an env value, a trigger's type) without a word.
+ *
+ * And when they have a "__proto__" key anywhere.
  * JSON.parse makes it an ordinary key, but zod parses records and objects
  * into fresh objects where that key is skipped: the entry would vanish
  * without a word (a chain's route, an env variable to set). No name the API
@@ -27,11 +31,20 @@ export function forbiddenKeyPath(text: string): string | null {
   return found;
 }
 
-export const refuseForbiddenKeys: MiddlewareHandler<AppEnv> = async (c, next) => {
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export const checkJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   const method = c.req.method;
   const type = c.req.header("content-type") ?? "";
   if ((method === "POST" || method === "PUT" || method === "PATCH") && type.includes("json")) {
-    const key = forbiddenKeyPath(await c.req.text());
+    // Read once: the route reads the same bytes again from Hono's cache.
+    let text: string;
+    try {
+      text = utf8.decode(await c.req.arrayBuffer());
+    } catch {
+      throw new ValidationError(undefined, "the body is not valid UTF-8");
+    }
+    const key = forbiddenKeyPath(text);
     if (key !== null) throw new ValidationError(key, "is not a name anything here can have");
   }
   await next();

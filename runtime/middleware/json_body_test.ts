@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { HttpError } from "../errors.ts";
 import type { AppEnv } from "./env.ts";
-import { forbiddenKeyPath, refuseForbiddenKeys } from "./json_keys.ts";
+import { checkJsonBody, forbiddenKeyPath } from "./json_body.ts";
 
-Deno.test("json keys: a __proto__ key anywhere is found, in a string it is not", () => {
+Deno.test("json body: a __proto__ key anywhere is found, in a string it is not", () => {
   assert.equal(forbiddenKeyPath('{"routes": {"__proto__": ["upper"]}}'), "__proto__");
   assert.equal(forbiddenKeyPath('{"set": {"A": "1", "__proto__": "x"}}'), "__proto__");
   assert.equal(forbiddenKeyPath('[{"a": [{"__proto__": 1}]}]'), "__proto__");
@@ -13,12 +13,12 @@ Deno.test("json keys: a __proto__ key anywhere is found, in a string it is not",
   assert.equal(forbiddenKeyPath('{"a": 1}'), null);
 });
 
-Deno.test("json keys: the request is refused whole with a 400 naming the key; others pass", async () => {
+Deno.test("json body: refused whole with a 400 (the key named, or not UTF-8); others pass", async () => {
   const app = new Hono<AppEnv>();
   app.onError((e, c) =>
     e instanceof HttpError ? c.json({ error: e.code, message: e.message }, 400) : c.text("?", 500)
   );
-  app.use("/admin/*", refuseForbiddenKeys);
+  app.use("/admin/*", checkJsonBody);
   let reached = 0;
   app.post("/admin/chains", async (c) => {
     reached++;
@@ -35,6 +35,15 @@ Deno.test("json keys: the request is refused whole with a 400 naming the key; ot
   const err = await bad.json();
   assert.equal(err.error, "validation_error");
   assert.match(err.message, /^__proto__: /);
+  assert.equal(reached, 0);
+  // Not UTF-8: refused, not stored with U+FFFD in place of the bytes.
+  const latin1 = await app.request("/admin/chains", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: new Uint8Array([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xe9, 0x22, 0x7d]), // {"a":"\xe9"}
+  });
+  assert.equal(latin1.status, 400);
+  assert.match((await latin1.json()).message, /not valid UTF-8/);
   assert.equal(reached, 0);
   const ok = await post('{"name": "c", "routes": {"echo": ["upper"]}}');
   assert.equal(ok.status, 200);
