@@ -213,36 +213,65 @@ int sure_http_resp_head_check(const uint8_t *blk, char *err, size_t errcap)
 	return (int)n;
 }
 
+/* Whether string s of a guest's block (its table ending at tend) lies inside
+ * the block after the table, with room for the NUL the writer ends it with. */
+static int span_ok(struct sure_str s, uint32_t tend)
+{
+	return s.off >= tend && s.off < SURE_RESP_HEAD_CAP && s.len < SURE_RESP_HEAD_CAP - s.off;
+}
+
 SURE_API int sure_http_resp_head_take(const uint8_t *src, uint8_t *dst, char *err, size_t errcap)
 {
-	uint8_t copy[SURE_RESP_HEAD_CAP];
+	struct sure_head h;
 
 	if (err && errcap)
 		err[0] = 0;
 	if (!src || !dst)
 		return -EINVAL;
-	/* Check and use the same bytes: the guest may still be writing src. */
-	memcpy(copy, src, SURE_RESP_HEAD_CAP);
-	int n = sure_http_resp_head_check(copy, err, errcap);
-	if (n < 0)
-		return n;
-	/* Only the checked fields cross, into a block the node lays out itself:
-	 * nothing of the guest's bookkeeping (magic, cap, the string cursor, the
-	 * count) survives, so the node's own writes into dst afterwards
-	 * (traceparent, x-sure-hop-next, ...) cannot be steered by it. */
+	/*
+	 * Only what the fields name crosses, each byte read from guest memory
+	 * once: the fixed part, each table entry, each string, copied into a
+	 * block the node lays out itself (not the whole 8 KiB block, nor any of
+	 * the guest's bookkeeping: magic, cap, the string cursor). The node's own
+	 * writes into dst afterwards (traceparent, x-sure-hop-next, ...) cannot be
+	 * steered by the guest, and the check then reads only the node's copy,
+	 * which the guest cannot change under it.
+	 */
 	sure_http_resp_head_reset(dst);
-	const struct sure_head *h = (const struct sure_head *)copy;
-	for (int i = 0; i < n; i++) {
-		const struct sure_head_field *f = &h->field[i];
-		if (head_put(dst, (const char *)copy + f->name.off, f->name.len, 0,
-			     (const char *)copy + f->value.off, f->value.len) < 0) {
+	memcpy(&h, src, sizeof(h));
+	uint32_t n = h.nfields;
+	if (n == 0)
+		return 0;
+	if (h.magic != SURE_HEAD_MAGIC || n > SURE_HEAD_MAX_FIELDS || table_end(n) > SURE_RESP_HEAD_CAP)
+		return sure_errf(err, errcap, -EPROTO, "the response header block is malformed");
+	uint32_t tend = table_end(n);
+	for (uint32_t i = 0; i < n; i++) {
+		struct sure_head_field f;
+		memcpy(&f, src + TABLE_OFF + (uint64_t)i * FIELD_SIZE, sizeof(f));
+		if (!span_ok(f.name, tend) || !span_ok(f.value, tend)) {
+			sure_http_resp_head_reset(dst);
+			return sure_errf(err, errcap, -EPROTO,
+					 "the response header block is malformed (field %u)", i);
+		}
+		if (f.name.len == 0 || f.name.len > SURE_HEAD_NAME_MAX) {
+			char shown[72];
+			printable(shown, sizeof(shown), (const char *)src + f.name.off, f.name.len);
+			sure_http_resp_head_reset(dst);
+			return sure_errf(err, errcap, -EINVAL,
+					 "response header name \"%s\" is empty or too long", shown);
+		}
+		if (head_put(dst, (const char *)src + f.name.off, f.name.len, 0,
+			     (const char *)src + f.value.off, f.value.len) < 0) {
 			sure_http_resp_head_reset(dst);
 			return sure_errf(err, errcap, -EPROTO,
 					 "the response headers do not fit in %u bytes",
 					 SURE_RESP_HEAD_CAP);
 		}
 	}
-	return n;
+	int rc = sure_http_resp_head_check(dst, err, errcap);
+	if (rc < 0)
+		sure_http_resp_head_reset(dst);
+	return rc;
 }
 
 SURE_API void sure_http_resp_head_reset(uint8_t *blk)
