@@ -392,6 +392,16 @@ static void test_the_holder_comes_from_evidence(void)
 	r01->d[(*sure_chain_tail(c, 0, 1) - 1) % SURE_RING_SLOTS] = held(c, a, 0, 200);
 	CHECK_EQ(sure_chain_locate(c, a), 2);
 	CHECK_EQ(sure_chain_queued(c, a), 0);
+	/* Or behind the gateway's tail (what the node took from there is
+	 * finished): nobody's hand-off either. */
+	struct sure_ring *r0g = sure_chain_ring(c, 0, SURE_NODE_GW);
+	struct sure_desc other = held(c, a, 0, 1);
+	other.gen++; /* an earlier request's completion, which the node took */
+	push_to(c, 0, SURE_NODE_GW, other);
+	*sure_chain_tail(c, 0, SURE_NODE_GW) += 1;
+	r0g->d[(*sure_chain_tail(c, 0, SURE_NODE_GW) - 1) % SURE_RING_SLOTS] = held(c, a, 0, 250);
+	CHECK_EQ(sure_chain_locate(c, a), 2);
+	CHECK_EQ(sure_chain_queued(c, a), 0);
 	CHECK_EQ(sure_chain_free(c, a), 0);
 	CHECK_EQ(sure_chain_locate(c, a), SURE_NODE_GW);
 	CHECK_EQ(sure_chain_queued(c, a), 0);
