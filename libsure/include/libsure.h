@@ -450,7 +450,11 @@ struct sure_chain_counters {
 SURE_API int sure_chain_stats(struct sure_chain *chain, struct sure_chain_counters *out,
 			      size_t size);
 
-/* What one step's guest library reports about its hand-offs (untrusted). */
+/* What one step's guest library reports about its hand-offs (untrusted):
+ * handled, handoffs and copied are the node's folds (sure_fold_counter);
+ * stale, bogus and the histogram are the instance's own word, each no more
+ * than the chain's requests could make, and handoff_tsc_sum no more than
+ * the histogram's hand-offs times the instance's age. */
 struct sure_step_counters {
 	uint64_t tsc_hz; /* to read handoff_tsc_sum and the histogram */
 	uint64_t handled;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <x86intrin.h>
 
 #include "instance.h"
 #include "util.h"
@@ -87,17 +88,30 @@ SURE_API int sure_chain_step_stats(struct sure_chain *c, uint32_t step,
 	sure_chain_seat_fold(&c->seat[step]);
 	uint64_t handled = c->seat[step].handled, handoffs = c->seat[step].handoffs;
 	uint64_t copied = c->seat[step].copied;
+	uint64_t born = c->seat[step].inst->born_tsc;
 	pthread_mutex_unlock(&c->seat_lock);
+	/* The rest is the instance's word, read once (st) and bounded by what
+	 * the node knows: no more descriptors or hand-offs than the chain's
+	 * requests could make (each reaches a step at most once per hop), and
+	 * no hand-off took longer than the instance has lived. */
+	uint64_t visits = sure_mul_sat(__atomic_load_n(&c->submitted, __ATOMIC_RELAXED) + 1,
+				       SURE_MAX_HOPS + 1);
+	uint64_t now = __rdtsc(), lived = now > born ? now - born : 0;
+	uint64_t in_hist = 0;
 	*out = (struct sure_step_counters){
 		.tsc_hz = hz,
 		.handled = handled,
 		.handoffs = handoffs,
-		.handoff_tsc_sum = st.handoff_tsc_sum,
-		.stale = st.stale,
-		.bogus = st.bogus,
+		.stale = st.stale < visits ? st.stale : visits,
+		.bogus = st.bogus < visits ? st.bogus : visits,
 		.copied = copied,
 	};
-	for (int i = 0; i < 32; i++)
-		out->handoff_hist[i] = st.handoff_hist[i];
+	for (int i = 0; i < 32; i++) {
+		uint64_t b = st.handoff_hist[i], room = visits - in_hist;
+		out->handoff_hist[i] = b < room ? b : room;
+		in_hist += out->handoff_hist[i];
+	}
+	uint64_t most = sure_mul_sat(in_hist, lived);
+	out->handoff_tsc_sum = st.handoff_tsc_sum < most ? st.handoff_tsc_sum : most;
 	return 0;
 }

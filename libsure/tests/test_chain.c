@@ -10,6 +10,7 @@
  * at will, and that each step's own limits are held by the host.
  */
 #include <errno.h>
+#include <x86intrin.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -484,6 +485,24 @@ static void test_guest_counters_never_go_back_nor_inflate(void)
 	k = counters(c);
 	CHECK_EQ(k.handoffs, was.handoffs);
 	CHECK_EQ(k.handoff_bytes, was.handoff_bytes);
+
+	/* The instance's own word (stale, bogus, the hand-off histogram and its
+	 * time sum) is bounded too: no more than the chain's requests could
+	 * make, no hand-off longer than the instance has lived. */
+	ctrl.chain.stale = ~0ull;
+	ctrl.chain.bogus = ~0ull;
+	ctrl.chain.handoff_tsc_sum = ~0ull;
+	for (int i = 0; i < 32; i++)
+		ctrl.chain.handoff_hist[i] = ~0u;
+	inst.born_tsc = __rdtsc();
+	struct sure_step_counters sc;
+	CHECK_EQ(sure_chain_step_stats(c, 0, &sc, sizeof(sc)), 0);
+	uint64_t visits = SURE_MAX_HOPS + 1, in_hist = 0; /* nothing submitted: one request's worth */
+	CHECK(sc.stale <= visits && sc.bogus <= visits);
+	for (int i = 0; i < 32; i++)
+		in_hist += sc.handoff_hist[i];
+	CHECK(in_hist <= visits);
+	CHECK(sc.handoff_tsc_sum <= in_hist * (__rdtsc() - inst.born_tsc));
 
 	/* The seat's instance goes: its counts stay in the totals. */
 	c->seat[0].inst = NULL;

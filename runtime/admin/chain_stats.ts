@@ -66,7 +66,10 @@ export const ChainStatsSchema = z.object({
       handoffLatency: z.object({
         meanNs: z.number(),
         p50Ns: z.number().describe("Upper bound of the median's log2 bucket"),
-      }).describe("Producer push to this step's pop, guest TSC stamps (queueing included)"),
+      }).describe(
+        "Producer push to this step's pop, guest TSC stamps (queueing included; guest-reported, " +
+          "no more hand-offs than the chain's requests could make, none longer than the instance's life)",
+      ),
     }).nullable().describe("null while the step has no instance"),
   ),
 }).openapi("ChainStats");
