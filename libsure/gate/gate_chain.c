@@ -229,6 +229,7 @@ static int start(struct sure_desc *d, struct sure_gate_take *out)
 		d->status = 508;
 		d->len = 0;
 		push(SURE_NODE_GW, d);
+		__atomic_store_n(&node(self)->holding, 0, __ATOMIC_RELEASE);
 		return 2;
 	}
 	/* The request's trace id and start are the host's (read-only table);
@@ -244,6 +245,7 @@ static int start(struct sure_desc *d, struct sure_gate_take *out)
 		d->len = 0;
 		d->reason = reason;
 		push(SURE_NODE_GW, d);
+		__atomic_store_n(&node(self)->holding, 0, __ATOMIC_RELEASE);
 		return 2;
 	}
 	uint64_t heads = SURE_POOL_GPA + meta->head_off + (uint64_t)d->slot * SURE_SLOT_HEAD_SIZE;
@@ -259,8 +261,7 @@ static int start(struct sure_desc *d, struct sure_gate_take *out)
 	out->head = heads;
 	out->resp_head = heads + SURE_REQ_HEAD_CAP;
 	held = *d;
-	holding = 1;
-	__atomic_store_n(&node(self)->holding, SURE_HOLDING(d->slot, d->gen), __ATOMIC_RELEASE);
+	holding = 1; /* node(self)->holding says so already: poll_ring */
 	colour(d->slot, 1);
 	return 1;
 }
@@ -280,24 +281,31 @@ static int poll_ring(uint32_t from, struct sure_gate_take *out)
 		return 0;
 	struct sure_desc d;
 	sure_desc_fetch(&d, &r->d[t % SURE_RING_SLOTS]);
+
+	/* Judged before the tail moves: a request this step takes says so in
+	 * its node page first (holding), so the host never sees it taken and
+	 * held by nobody (it would answer a timeout and free a slot the handler
+	 * is about to run on). */
+	const struct sure_slot_meta *sm = d.slot < meta->nslots ? &meta->slot[d.slot] : 0;
+	int stale = sm && (!__atomic_load_n(&sm->live, __ATOMIC_ACQUIRE) || sm->gen != d.gen);
+	int broken = !sm || (!stale && (sure_cap_check(d.cap, d.slot, d.gen) != sm->check ||
+					 d.ext > 1 || d.from != from ||
+					 (uint64_t)d.len > (uint64_t)sm->nbuf * meta->buf_size ||
+					 sm->first[0] + (uint64_t)sm->nbuf > meta->nbuf ||
+					 sm->first[1] + (uint64_t)sm->nbuf > meta->nbuf));
+	if (!stale && !broken)
+		__atomic_store_n(&node(self)->holding, SURE_HOLDING(d.slot, d.gen),
+				 __ATOMIC_RELEASE);
 	__atomic_store_n(tail, t + 1, __ATOMIC_RELEASE);
 
-	if (d.slot >= meta->nslots) {
+	if (broken) {
+		/* Only a step that held this request has its capability. */
 		bogus(from, t);
 		return 2;
 	}
-	const struct sure_slot_meta *sm = &meta->slot[d.slot];
-	if (!__atomic_load_n(&sm->live, __ATOMIC_ACQUIRE) || sm->gen != d.gen) {
+	if (stale) {
 		/* The host failed or freed this request meanwhile: not anyone's fault. */
 		gate_ctrl()->chain.stale++;
-		return 2;
-	}
-	/* Only a step that held this request has its capability. */
-	if (sure_cap_check(d.cap, d.slot, d.gen) != sm->check || d.ext > 1 || d.from != from ||
-	    (uint64_t)d.len > (uint64_t)sm->nbuf * meta->buf_size ||
-	    sm->first[0] + (uint64_t)sm->nbuf > meta->nbuf ||
-	    sm->first[1] + (uint64_t)sm->nbuf > meta->nbuf) {
-		bogus(from, t);
 		return 2;
 	}
 	record_handoff(d.tsc);
