@@ -207,6 +207,25 @@ static void timeout_answer(struct sure_dataplane *dp, struct dp_chain *dc, struc
 		     "function %s did not answer within %u ms", dc->cfg.name, dc->cfg.timeout_ms);
 }
 
+static void complete(struct sure_dataplane *dp, struct dp_chain *dc,
+		     const struct sure_completion *cp);
+
+/* A hand-off of request q, out at another node, by a step here (cp->node):
+ * one that held it before and kept its capability. Failed as a bogus
+ * descriptor, the sender counted and stopped; the hop ends, so the peer's
+ * answer lands nowhere (a hop whose request ended some other way ends on its
+ * own: hop_owns_slot, dp_hop.c). */
+static void refuse_away(struct sure_dataplane *dp, struct dp_chain *dc, struct dp_req *q,
+			const struct sure_completion *cp)
+{
+	struct sure_completion bogus = *cp;
+
+	bogus.error = SURE_CE_BOGUS;
+	sure_dp_hop_cancel(dp, q);
+	sure_chain_refuse_sender(dc->c, cp->node);
+	complete(dp, dc, &bogus);
+}
+
 /* A step handed the request back (or the chain failed it). */
 static void complete(struct sure_dataplane *dp, struct dp_chain *dc, const struct sure_completion *cp)
 {
@@ -217,18 +236,9 @@ static void complete(struct sure_dataplane *dp, struct dp_chain *dc, const struc
 
 	if (!q) /* not a request of ours: nothing to answer, nothing to keep */
 		return;
-	struct sure_completion away;
 	if (q->hop && (cp->error == SURE_CE_OK || cp->error == SURE_CE_LOOP)) {
-		/* Out at another node, yet a step here handed it back: one that held
-		 * it before and kept its capability. The liar is stopped as for any
-		 * bogus descriptor; the hop ends, so the peer's answer lands
-		 * nowhere (a hop whose request ended some other way ends on its own:
-		 * hop_owns_slot, dp_hop.c). */
-		sure_dp_hop_cancel(dp, q);
-		away = *cp;
-		away.error = SURE_CE_BOGUS;
-		cp = &away;
-		sure_chain_refuse_sender(c, cp->node);
+		refuse_away(dp, dc, q, cp); /* out at another node, yet a step here handed it back */
+		return;
 	}
 	dc->slot_req[slot] = NULL;
 	dc->inflight--;
@@ -288,15 +298,8 @@ static uint32_t collect_remote(struct sure_dataplane *dp, struct dp_chain *dc, u
 			struct dp_req *q = dc->slot_req[cp->slot];
 			if (!q)
 				continue; /* not a request of this attachment */
-			if (q->hop) {
-				/* Out at another node already: not the sender's to hand
-				 * on (it held it before and kept its capability). Failed
-				 * as a bogus descriptor, the sender stopped. */
-				struct sure_completion bogus = *cp;
-				bogus.error = SURE_CE_BOGUS;
-				sure_dp_hop_cancel(dp, q);
-				sure_chain_refuse_sender(dc->c, cp->node);
-				complete(dp, dc, &bogus);
+			if (q->hop) { /* out at another node already: not the sender's to hand on */
+				refuse_away(dp, dc, q, cp);
 				continue;
 			}
 			sure_dp_hop_hand_off(dp, dc, q, cp, node);

@@ -242,35 +242,36 @@ SURE_API int sure_http_resp_head_take(const uint8_t *src, uint8_t *dst, char *er
 	uint32_t n = h.nfields;
 	if (n == 0)
 		return 0;
+	int rc = -EPROTO;
 	if (h.magic != SURE_HEAD_MAGIC || n > SURE_HEAD_MAX_FIELDS || table_end(n) > SURE_RESP_HEAD_CAP)
-		return sure_errf(err, errcap, -EPROTO, "the response header block is malformed");
+		return sure_errf(err, errcap, rc, "the response header block is malformed");
 	uint32_t tend = table_end(n);
 	for (uint32_t i = 0; i < n; i++) {
 		struct sure_head_field f;
 		memcpy(&f, src + TABLE_OFF + (uint64_t)i * FIELD_SIZE, sizeof(f));
 		if (!span_ok(f.name, tend) || !span_ok(f.value, tend)) {
-			sure_http_resp_head_reset(dst);
-			return sure_errf(err, errcap, -EPROTO,
-					 "the response header block is malformed (field %u)", i);
+			rc = sure_errf(err, errcap, rc,
+				       "the response header block is malformed (field %u)", i);
+			goto refused;
 		}
-		if (f.name.len == 0 || f.name.len > SURE_HEAD_NAME_MAX) {
-			char shown[72];
-			printable(shown, sizeof(shown), (const char *)src + f.name.off, f.name.len);
-			sure_http_resp_head_reset(dst);
-			return sure_errf(err, errcap, -EINVAL,
-					 "response header name \"%s\" is empty or too long", shown);
+		/* Any other bad name or value is the check's to name, on the copy. */
+		if (f.name.len == 0) {
+			rc = sure_errf(err, errcap, -EINVAL,
+				       "response header name \"\" is empty or too long");
+			goto refused;
 		}
 		if (head_put(dst, (const char *)src + f.name.off, f.name.len, 0,
 			     (const char *)src + f.value.off, f.value.len) < 0) {
-			sure_http_resp_head_reset(dst);
-			return sure_errf(err, errcap, -EPROTO,
-					 "the response headers do not fit in %u bytes",
-					 SURE_RESP_HEAD_CAP);
+			rc = sure_errf(err, errcap, rc, "the response headers do not fit in %u bytes",
+				       SURE_RESP_HEAD_CAP);
+			goto refused;
 		}
 	}
-	int rc = sure_http_resp_head_check(dst, err, errcap);
-	if (rc < 0)
-		sure_http_resp_head_reset(dst);
+	rc = sure_http_resp_head_check(dst, err, errcap);
+	if (rc >= 0)
+		return rc;
+refused:
+	sure_http_resp_head_reset(dst);
 	return rc;
 }
 
