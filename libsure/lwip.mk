@@ -32,12 +32,20 @@ $(LWIP_A): $(LWIP_OBJ)
 
 # For the fuzz targets (tests/fuzz_zstack.c feeds frames to the stack), lwIP
 # is built again with the fuzzer's coverage and sanitizers, so that libFuzzer
-# sees inside it. FUZZ_CC / FUZZ_CFLAGS are the Makefile's.
+# sees inside it. FUZZ_CC / FUZZ_CFLAGS are the Makefile's. One check is left
+# out for lwIP's own code: shift-base. lwIP 2.1.3 builds a received TCP
+# timestamp option as `opt_byte << 24` on an int (tcp_in.c, tcp_parseopt), which
+# a byte of 0x80 or more shifts into the sign bit. The node's lwIP is built by
+# GCC, which documents that it gives signed `<<` its two's-complement result
+# and never treats it as undefined (GCC manual, "Integers implementation"), so
+# the sum is the intended one; the fuzzer found it (CI, 48cb6a4) and would stop
+# at it every time.
 LWIP_FUZZ_OBJ := $(patsubst %.c,$(BUILD)/fuzz/lwip/%.o,$(LWIP_FILES))
 LWIP_FUZZ_A := $(BUILD)/fuzz/liblwip.a
 $(BUILD)/fuzz/lwip/%.o: $(LWIP_SRC)/src/%.c lwip/lwipopts.h lwip/arch/cc.h | $(LWIP_SRC)/src/core/tcp.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(filter-out -Wall -Wextra,$(FUZZ_CFLAGS)) -w -fsanitize=fuzzer-no-link $(LWIP_INC) -c $< -o $@
+	$(FUZZ_CC) $(filter-out -Wall -Wextra,$(FUZZ_CFLAGS)) -w -fsanitize=fuzzer-no-link \
+		-fno-sanitize=shift-base $(LWIP_INC) -c $< -o $@
 $(LWIP_FUZZ_A): $(LWIP_FUZZ_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
