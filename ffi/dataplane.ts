@@ -302,6 +302,26 @@ export class Dataplane {
     return rc !== -Errno.EBUSY;
   }
 
+  /**
+   * While a step of the chain cannot start: new requests get this answer at
+   * once (null: serve them again). Requests already in the chain go on.
+   */
+  refuseChain(
+    id: number,
+    answer: { status: number; body: unknown; headers: Record<string, string> } | null,
+  ): void {
+    const json = answer ? enc.encode(JSON.stringify(answer.body)) as Uint8Array<ArrayBuffer> : null;
+    const rc = libsure().sure_dataplane_chain_refuse(
+      this.#handle(),
+      id,
+      answer?.status ?? 0,
+      json,
+      json?.byteLength ?? 0,
+      answer ? headerLines(answer.headers) : null,
+    );
+    if (rc < 0 && rc !== -Errno.ENOENT) throw errorFromErrno("sure_dataplane_chain_refuse", rc);
+  }
+
   /** Requests in the chain now, and answered so far. */
   chainStats(id: number): { running: number; requests: number } {
     const s = new CStructs(STRUCTS.sure_route_stats);

@@ -253,6 +253,10 @@ export const SYMBOLS = {
   },
   sure_dataplane_close_chain: { parameters: ["pointer", "u32"], result: "i32" },
   sure_dataplane_release_chain: { parameters: ["pointer", "u32"], result: "i32" },
+  sure_dataplane_chain_refuse: {
+    parameters: ["pointer", "u32", "u32", "buffer", "u32", "buffer"],
+    result: "i32",
+  },
   sure_dataplane_chain_stats: { parameters: ["pointer", "u32", "buffer", "usize"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 

@@ -214,6 +214,29 @@ export class FunctionStartError extends HttpError {
   }
 }
 
+/**
+ * A step of a chain could not start (its init crashed or hung, as after a
+ * redeploy of its function): the chain answers this at once, not after its
+ * timeout, until the step starts (the node tries again, and at each deploy).
+ */
+export class ChainStepStartError extends HttpError {
+  readonly status = 502;
+  readonly code = "function_start_failed";
+  constructor(
+    readonly chain: string,
+    readonly step: number,
+    readonly fn: string,
+    readonly reason: string,
+  ) {
+    super(
+      `chain ${chain} cannot run: its step ${step} (function ${fn}) could not start: ${reason}`,
+    );
+  }
+  override details() {
+    return { chain: this.chain, step: this.step, function: this.fn };
+  }
+}
+
 export class FunctionTimeoutError extends HttpError {
   readonly status = 504;
   readonly code = "function_timeout";

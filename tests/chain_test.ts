@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { stats as libsureStats } from "../ffi/mod.ts";
 import {
   buildImage,
+  deployForm,
   deployFunction,
   emptyVmsSettled,
   faultyImage,
@@ -527,6 +528,56 @@ Deno.test({
       const list = await (await fetch(`${node.url}/admin/chains`)).json();
       assert.deepEqual(list.chains, []);
       assert.equal((await invoke(node, "broken", "x")).status, 404);
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "chains: a redeploy whose init crashes says which chain broke; it answers 502 naming the step at once, and a good redeploy brings it back",
+  ignore: !hasKvm,
+  async fn() {
+    await withNode(async (node) => {
+      const echo = await buildImage("functions/echo");
+      await deployFunction(node, "flip", echo);
+      // A long timeout: a request left waiting for the step would take 30 s.
+      await chain(node, { name: "fragile", steps: ["upper", "flip"], timeout: 30000 });
+      assert.equal(text((await invoke(node, "fragile", "ab")).bytes), "AB");
+
+      const bad = await fetch(`${node.url}/admin/functions`, {
+        method: "POST",
+        body: deployForm({
+          name: "flip",
+          image: await buildImage("tests/fixtures/functions/initfault"),
+        }),
+      });
+      const dep = await bad.json();
+      assert.equal(bad.status, 200, JSON.stringify(dep));
+      assert.equal(dep.warnings?.length, 1, JSON.stringify(dep));
+      assert.match(dep.warnings[0], /chain fragile: step 1 \(flip\) could not start/);
+
+      for (const body of ["x", "y".repeat(100_000)]) {
+        const t0 = performance.now();
+        const r = await invoke(node, "fragile", body);
+        const ms = performance.now() - t0;
+        assert.equal(r.status, 502, text(r.bytes));
+        const err = JSON.parse(text(r.bytes));
+        assert.equal(err.error, "function_start_failed");
+        assert.equal(err.chain, "fragile");
+        assert.equal(err.step, 1);
+        assert.equal(err.function, "flip");
+        assert.match(err.message, /could not start/);
+        assert.ok(ms < 5000, `answered after ${ms} ms, not at once`);
+      }
+      let s = await stats(node, "fragile");
+      assert.equal(s.unavailable?.function, "flip", JSON.stringify(s.unavailable));
+      assert.equal(s.unavailable.step, 1);
+      assert.ok(s.errors.unavailable >= 2, JSON.stringify(s.errors));
+
+      await deployFunction(node, "flip", echo);
+      assert.equal(text((await invoke(node, "fragile", "cd")).bytes), "CD");
+      s = await assertPoolFull(node, "fragile");
+      assert.equal(s.unavailable, null);
     });
   },
 });

@@ -671,6 +671,12 @@ SURE_API int sure_dataplane_close_chain(struct sure_dataplane *dp, uint32_t id);
  * (try again; the server's body timeout bounds it), -ENOENT. After 0 the
  * data plane never touches the chain again. */
 SURE_API int sure_dataplane_release_chain(struct sure_dataplane *dp, uint32_t id);
+/* While one of the chain's steps cannot start: every new request for it is
+ * answered at once with status (400..599), this JSON body and these header
+ * lines ("name: value\n", or NULL), and no body is read into its pool;
+ * requests already in it go on. json NULL: serve again. 0, -EINVAL, -ENOENT. */
+SURE_API int sure_dataplane_chain_refuse(struct sure_dataplane *dp, uint32_t id, uint32_t status,
+					 const char *json, uint32_t len, const char *headers);
 /* Requests in the chain now (running) and answered so far (requests). */
 SURE_API int sure_dataplane_chain_stats(struct sure_dataplane *dp, uint32_t id,
 					struct sure_route_stats *out, size_t size);

@@ -34,6 +34,18 @@
 
 #define COLLECT_BATCH 64u
 
+/* The most a refusal's JSON body may be (sure_dataplane_chain_refuse). */
+#define REFUSE_JSON_MAX 65536u
+
+static void free_chain(struct dp_chain *dc)
+{
+	free(dc->refuse_json);
+	free(dc->refuse_headers);
+	free(dc->slot_req);
+	free(dc->reserved);
+	free(dc);
+}
+
 static struct dp_chain *chain_by_id(struct sure_dataplane *dp, uint32_t id)
 {
 	for (struct dp_chain *dc = dp->chains; dc; dc = dc->next)
@@ -78,7 +90,7 @@ void sure_dp_chain_take(struct sure_dataplane *dp, struct dp_route *r,
 
 	(void)dp;
 	*max_body = dc->cfg.max_body;
-	if (dc->closing || req->chunked || !req->has_length || !req->content_length ||
+	if (dc->closing || dc->refuse_json || req->chunked || !req->has_length || !req->content_length ||
 	    req->content_length > dc->cfg.max_body)
 		return;
 	/* No slot free: run() answers 503 pool_exhausted once the body is read. */
@@ -125,6 +137,16 @@ int sure_dp_chain_run(struct sure_dataplane *dp, struct dp_req *q)
 			SURE_DP_FAIL(dp, q, 503, "overloaded", extra, "retry-after: 1\n",
 				     "function %s is overloaded: all instances busy and the queue is full",
 				     dc->cfg.name);
+			return 1;
+		}
+		if (dc->refuse_json) {
+			sure_dp_set_traceparent(dp, q);
+			sure_dp_done(dp, q, 0, (int)dc->refuse_status, "start_failed", 0, 0);
+			if (q->ex)
+				sure_dp_answer_json(dp, q->ex, q, (int)dc->refuse_status, dc->refuse_json,
+						    dc->refuse_len, dc->refuse_headers);
+			q->ex = NULL;
+			sure_dp_req_free(dp, q);
 			return 1;
 		}
 		if (sure_chain_alloc(dc->c, request_bytes(dc, ex->body_len), &slot, &off) < 0) {
@@ -660,10 +682,44 @@ SURE_API int sure_dataplane_release_chain(struct sure_dataplane *dp, uint32_t id
 	}
 	*pp = dc->next;
 	pthread_mutex_unlock(&dp->lock);
-	free(dc->slot_req);
-	free(dc->reserved);
-	free(dc);
+	free_chain(dc);
 	return 0;
+}
+
+SURE_API int sure_dataplane_chain_refuse(struct sure_dataplane *dp, uint32_t id, uint32_t status,
+					 const char *json, uint32_t len, const char *headers)
+{
+	char *j = NULL, *h = NULL;
+
+	if (!dp || (json && (status < 400 || status > 599 || len == 0 || len > REFUSE_JSON_MAX)))
+		return -EINVAL;
+	if (json) {
+		size_t hl = headers ? strlen(headers) : 0;
+		j = malloc(len);
+		h = malloc(hl + 1);
+		if (!j || !h) {
+			free(j);
+			free(h);
+			return -ENOMEM;
+		}
+		memcpy(j, json, len);
+		memcpy(h, headers ? headers : "", hl + 1);
+	}
+	pthread_mutex_lock(&dp->lock);
+	struct dp_chain *dc = chain_by_id(dp, id);
+	if (dc) {
+		char *oj = dc->refuse_json, *oh = dc->refuse_headers;
+		dc->refuse_json = j;
+		dc->refuse_headers = h;
+		dc->refuse_len = json ? len : 0;
+		dc->refuse_status = json ? status : 0;
+		j = oj;
+		h = oh;
+	}
+	pthread_mutex_unlock(&dp->lock);
+	free(j);
+	free(h);
+	return dc ? 0 : -ENOENT;
 }
 
 SURE_API int sure_dataplane_chain_stats(struct sure_dataplane *dp, uint32_t id,
@@ -697,8 +753,6 @@ void sure_dp_chains_free(struct sure_dataplane *dp)
 				q->chain = NULL;
 		gateway_sleeps(dc, 0);
 		host_consumes(dc, 0);
-		free(dc->slot_req);
-		free(dc->reserved);
-		free(dc);
+		free_chain(dc);
 	}
 }

@@ -116,6 +116,10 @@ struct dp_chain {
 	uint64_t latency_ns; /* moving average, submit to completion (0: none yet) */
 	uint64_t requests;
 	uint32_t remote; /* steps another node runs (bit per step) */
+	/* While a step cannot start (sure_dataplane_chain_refuse): the answer
+	 * every new request gets at once, its JSON and header lines; NULL: none. */
+	char *refuse_json, *refuse_headers;
+	uint32_t refuse_len, refuse_status;
 	struct sockaddr_in peer[SURE_CHAIN_MAX_STEPS]; /* for each remote step */
 	struct dp_chain *next;
 };

@@ -22,7 +22,19 @@ export const ChainStatsSchema = z.object({
     overloaded: count().describe("The chain's queue was full"),
     rejected: count().describe("A step's sidecar refused the request (rate or concurrency)"),
     deadline: count().describe("A request waited past a step's deadline"),
+    unavailable: count().describe(
+      "A step could not start: the request was answered 502 at once (see `unavailable`)",
+    ),
   }).catchall(count()),
+  unavailable: z.object({
+    step: count(),
+    function: z.string(),
+    reason: z.string(),
+    since: z.string().describe("ISO 8601 time of the first failed start"),
+  }).nullable().describe(
+    "The step that cannot start (its last start failed): new requests are answered 502 " +
+      "function_start_failed at once until one of the node's retries, or a deploy, starts it",
+  ),
   copies: z.object({
     inBytes: count().describe("Bytes the node copied into the pool (request bodies)"),
     outBytes: count().describe("Bytes the node copied out (responses)"),
@@ -81,6 +93,7 @@ export function chainStats(rt: ChainRuntime): z.infer<typeof ChainStatsSchema> {
     requests: rt.requests,
     inFlight: rt.inFlight,
     errors: { ...rt.errors },
+    unavailable: rt.unavailable ?? null,
     copies: { inBytes: s.copiedIn, outBytes: s.copiedOut, handoffBytes: s.handoffBytes },
     handoffs: s.handoffs,
     completed: s.completed,

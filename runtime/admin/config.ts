@@ -20,7 +20,7 @@ import type { FunctionConfig } from "../store/store.ts";
 import { ENV_NAME_MAX, ENV_NAME_RE } from "../settings/env.ts";
 import { EnvVarsSchema } from "../settings/env_schema.ts";
 import { deployedFunction } from "./deployed.ts";
-import { DeploymentSchema } from "./functions.ts";
+import { DeployResultSchema } from "./functions.ts";
 import { ANY_OTHER_ERROR, error, json, NameParams } from "./schemas.ts";
 
 const VarName = z.string().regex(ENV_NAME_RE, {
@@ -50,7 +50,7 @@ const SecretParams = z.object({
 
 const TAGS = ["functions"];
 const NO_FUNCTION = error("No such function");
-const CHANGED = json(DeploymentSchema, "The deployment with its new configuration");
+const CHANGED = json(DeployResultSchema, "The deployment with its new configuration");
 
 export interface ConfigRoutesDeps {
   deployer: FunctionControl;
@@ -69,8 +69,8 @@ export function configRoutes(deps: ConfigRoutesDeps): OpenAPIHono<AppEnv> {
     what: Record<string, unknown>,
   ) {
     const dep = await deps.deployer.updateConfig(name, change, what);
-    await deps.chains?.functionDeployed(name);
-    return dep;
+    const warnings = await deps.chains?.functionDeployed(name);
+    return warnings?.length ? { ...dep, warnings } : dep;
   }
 
   r.openapi(

@@ -61,6 +61,15 @@ export const DeploymentSchema = z.object({
   updatedAt: z.string().describe("ISO 8601 time of the last deploy"),
 }).openapi("Deployment");
 
+/** A deploy's answer: the deployment, and what it broke, if anything. */
+export const DeployResultSchema = DeploymentSchema.extend({
+  warnings: z.array(z.string()).optional().describe(
+    "Chains using the function whose step could not start on it: they answer 502 " +
+      "function_start_failed naming the step until a start succeeds (the node retries, and " +
+      "every deploy tries again)",
+  ),
+}).openapi("DeployResult");
+
 export const DeploymentListSchema = z.object({ functions: z.array(DeploymentSchema) })
   .openapi("DeploymentList");
 
@@ -101,8 +110,8 @@ export function functionRoutes(deps: FunctionRoutesDeps): OpenAPIHono<AppEnv> {
         },
       },
       responses: {
-        201: json(DeploymentSchema, "Deployed (new function)"),
-        200: json(DeploymentSchema, "Replaced an existing function"),
+        201: json(DeployResultSchema, "Deployed (new function)"),
+        200: json(DeployResultSchema, "Replaced an existing function"),
         400: error("Invalid field or image; nothing was stored"),
         409: error("A chain has that name"),
         413: error("Upload too large"),
@@ -121,8 +130,9 @@ export function functionRoutes(deps: FunctionRoutesDeps): OpenAPIHono<AppEnv> {
         { env, secrets },
         placement,
       );
-      if (replaced) await deps.chains?.functionDeployed(name);
-      return replaced ? c.json(deployment, 200) : c.json(deployment, 201);
+      const warnings = replaced ? await deps.chains?.functionDeployed(name) : undefined;
+      const body = warnings?.length ? { ...deployment, warnings } : deployment;
+      return replaced ? c.json(body, 200) : c.json(body, 201);
     },
   );
 

@@ -206,12 +206,22 @@ export class ChainManager implements ChainControl {
     return n;
   }
 
-  /** A function was redeployed: chains using it switch to the new image. */
-  async functionDeployed(fn: string): Promise<void> {
+  /**
+   * A function was redeployed: chains using it switch to the new image. What
+   * it returns says which of them cannot run now (a step that did not start
+   * on it; those chains answer 502 naming it until a start succeeds).
+   */
+  async functionDeployed(fn: string): Promise<string[]> {
+    const down: string[] = [];
     for (const rt of this.#running.values()) {
       if (!rt.runsHere(fn)) continue;
       await rt.replaceImage(fn, this.#stepImage(fn));
+      const u = rt.unavailable;
+      if (u) {
+        down.push(`chain ${rt.name}: step ${u.step} (${u.function}) could not start: ${u.reason}`);
+      }
     }
+    return down;
   }
 
   async close(): Promise<void> {

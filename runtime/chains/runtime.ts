@@ -18,6 +18,7 @@ import {
 import {
   BadResponseHeaderError,
   BogusDescriptorError,
+  ChainStepStartError,
   FunctionTimeoutError,
   type HttpError,
   LoopDetectedError,
@@ -75,6 +76,10 @@ const DATAPLANE_LOG_DRAIN_MS = 250;
 /** Served by the data plane: how long close() waits for a body still arriving into the pool. */
 const RELEASE_WAIT_MS = 15000;
 
+/** A step that cannot start is tried again after this long, doubled each time up to the most. */
+const START_RETRY_FIRST_MS = 1000;
+const START_RETRY_MAX_MS = 30000;
+
 /** Requests in flight per chain at most: a ring must hold every one of them. */
 const MAX_SLOTS = Math.min(LIMITS.chainMaxSlots, LIMITS.ringSlots);
 
@@ -90,6 +95,11 @@ export class ChainRuntime {
   #logTimer: ReturnType<typeof setInterval> | undefined;
   #sinceLogDrain = 0;
   #releaseBudget: () => void = () => {};
+  /** While a step cannot start: what every new request is answered (also by the data plane). */
+  #cannotStart: ChainStepStartError | undefined;
+  #cannotStartSince = "";
+  #startRetry: ReturnType<typeof setTimeout> | undefined;
+  #startRetryMs = 0;
   readonly errors = {
     fault: 0,
     timeout: 0,
@@ -98,6 +108,7 @@ export class ChainRuntime {
     overloaded: 0,
     rejected: 0,
     deadline: 0,
+    unavailable: 0,
   };
   requests = 0;
 
@@ -234,6 +245,11 @@ export class ChainRuntime {
     // Being replaced or removed: new requests go elsewhere (or retry).
     // Served by the data plane: its requests never come here.
     if (!this.#accepting || this.#attachment) throw new OverloadedError(this.name);
+    if (this.#cannotStart) {
+      this.requests++;
+      this.errors.unavailable++;
+      throw this.#cannotStart;
+    }
     const a = this.chain.alloc(Math.max(body.byteLength, this.spec.reserve, 1));
     if (!a) {
       this.errors.overloaded++;
@@ -419,6 +435,7 @@ export class ChainRuntime {
     else if (code === "bogus_descriptor") this.errors.bogus += n;
     else if (code === "deadline_exceeded") this.errors.deadline += n;
     else if (code === "rate_limited" || code === "concurrency_limited") this.errors.rejected += n;
+    else if (code === "start_failed") this.errors.unavailable += n;
   }
 
   /**
@@ -488,14 +505,60 @@ export class ChainRuntime {
       await step.stop();
       try {
         await step.start();
+        this.#started(step);
       } catch (e) {
-        this.logger("error", `chain ${this.name}: cannot restart step: ${(e as Error).message}`, {
-          function: step.fn,
-        });
+        this.#cannotStartStep(step, (e as Error).message);
       } finally {
         step.restarting = null;
       }
     })();
+  }
+
+  /**
+   * A step could not start: until one of its tries does, the chain answers
+   * every new request at once with why (where it would wait out its timeout
+   * in a ring nobody reads), and tries again, less and less often.
+   */
+  #cannotStartStep(step: ChainStep, reason: string): void {
+    step.startError = reason;
+    const i = this.#steps.indexOf(step);
+    const err = new ChainStepStartError(this.name, i, step.fn, reason);
+    if (!this.#cannotStart) this.#cannotStartSince = new Date().toISOString();
+    this.#cannotStart = err;
+    this.#attachment?.refuse(err);
+    this.#startRetryMs = Math.min(
+      START_RETRY_MAX_MS,
+      Math.max(START_RETRY_FIRST_MS, this.#startRetryMs * 2),
+    );
+    this.logger("error", `chain ${this.name}: cannot start step ${i}: ${reason}`, {
+      chain: this.name,
+      function: step.fn,
+      retryMs: this.#startRetryMs,
+    });
+    clearTimeout(this.#startRetry);
+    this.#startRetry = setTimeout(() => {
+      this.#startRetry = undefined;
+      for (const s of this.#steps) if (s.startError !== undefined) this.#restart(s);
+    }, this.#startRetryMs);
+  }
+
+  /** A step started: once every step has, the chain serves again. */
+  #started(step: ChainStep): void {
+    if (step.startError === undefined) return;
+    step.startError = undefined;
+    if (this.#steps.some((s) => s.startError !== undefined)) return;
+    this.logger("info", `chain ${this.name}: every step runs again`, { chain: this.name });
+    this.#cannotStart = undefined;
+    this.#startRetryMs = 0;
+    clearTimeout(this.#startRetry);
+    this.#startRetry = undefined;
+    this.#attachment?.refuse(null);
+  }
+
+  /** The step that cannot start, why, and since when (ISO 8601); undefined while all run. */
+  get unavailable(): { step: number; function: string; reason: string; since: string } | undefined {
+    const e = this.#cannotStart;
+    return e && { step: e.step, function: e.fn, reason: e.reason, since: this.#cannotStartSince };
   }
 
   /** Replaces step `fn`'s instance with one of a new image (function redeployed). */
@@ -539,6 +602,7 @@ export class ChainRuntime {
   async close(): Promise<void> {
     if (!this.#accepting) return;
     this.#accepting = false;
+    clearTimeout(this.#startRetry);
     if (this.#attachment) return await this.#closeServed(this.#attachment);
     const deadline = Date.now() + this.spec.timeout;
     while (this.#pending.size > 0 && Date.now() < deadline) {

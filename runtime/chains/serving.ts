@@ -34,6 +34,8 @@ export interface ChainAttachment {
   running(): number;
   /** Answers a parked request (the token of a step-down). */
   answer(token: bigint, err: HttpError): void;
+  /** While a step cannot start, new requests get err at once; null: serve again. */
+  refuse(err: HttpError | null): void;
 }
 
 export interface ChainServing {

@@ -35,6 +35,8 @@ export class ChainStep {
   vm: Vm | null = null;
   /** Set while the step restarts (runtime.ts). */
   restarting: Promise<void> | null = null;
+  /** Why its last start failed, while it has not started since (runtime.ts). */
+  startError: string | undefined;
   /** Another node runs this step: no instance here, ever. */
   remote: { node: string; addr: string } | undefined;
   #template: { holder: TemplateHolder; image: Uint8Array; env?: Uint8Array } | undefined;

@@ -243,6 +243,9 @@ export const deployCommand: Command = {
       body: form,
     });
     console.log(JSON.stringify(dep, null, 2));
+    // Stored and served, but a chain using it cannot run on it: say so where it shows.
+    const warnings = (dep as { warnings?: unknown }).warnings;
+    if (Array.isArray(warnings)) { for (const w of warnings) console.error(`warning: ${w}`); }
     return 0;
   },
 };

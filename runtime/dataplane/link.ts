@@ -183,6 +183,13 @@ export class DataplaneLink {
           answer: (token, err) => {
             if (dp.running) dp.answer(token, err.status, err.body(), err.headers());
           },
+          refuse: (err) => {
+            if (!dp.running) return;
+            dp.refuseChain(
+              id,
+              err && { status: err.status, body: err.body(), headers: err.headers() },
+            );
+          },
         };
       },
     };
