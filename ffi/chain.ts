@@ -265,6 +265,18 @@ export class Chain {
     return libsure().sure_chain_queued(this.handle, slot) === 1;
   }
 
+  /**
+   * A timeout's look at a request: still queued for its step, it is taken
+   * back (no gate gives it to a handler from now on: answer it, then free
+   * the slot); else the step that holds it (NODE_GW: none).
+   */
+  takeBack(slot: number): { takenBack: boolean; at: number } {
+    const where = new Uint32Array(1);
+    const rc = libsure().sure_chain_take_back(this.handle, slot, where);
+    if (rc < 0) throw errorFromErrno("sure_chain_take_back", rc);
+    return { takenBack: rc === 1, at: where[0] };
+  }
+
   stats(): ChainStats {
     const c = this.#counters;
     const rc = libsure().sure_chain_stats(this.handle, c.bytes, c.size);

@@ -293,9 +293,20 @@ static int poll_ring(uint32_t from, struct sure_gate_take *out)
 					 (uint64_t)d.len > (uint64_t)sm->nbuf * meta->buf_size ||
 					 sm->first[0] + (uint64_t)sm->nbuf > meta->nbuf ||
 					 sm->first[1] + (uint64_t)sm->nbuf > meta->nbuf));
-	if (!stale && !broken)
+	if (!stale && !broken) {
 		__atomic_store_n(&node(self)->holding, SURE_HOLDING(d.slot, d.gen),
-				 __ATOMIC_RELEASE);
+				 __ATOMIC_SEQ_CST);
+		/* Dekker with the host taking a queued request back (a timeout,
+		 * sure_chain_take_back): it clears live, fences and looks at
+		 * holding; this says holding, fences and looks at live again. One
+		 * of the two sees the other: the host leaves it to this step, or
+		 * this step drops it, never both running and freed. */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (!__atomic_load_n(&sm->live, __ATOMIC_SEQ_CST) || sm->gen != d.gen) {
+			stale = 1;
+			__atomic_store_n(&node(self)->holding, 0, __ATOMIC_RELEASE);
+		}
+	}
 	__atomic_store_n(tail, t + 1, __ATOMIC_RELEASE);
 
 	if (broken) {

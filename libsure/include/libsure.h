@@ -423,6 +423,13 @@ SURE_API int sure_chain_locate(struct sure_chain *chain, uint32_t slot);
  * requests wait for its next instance, so a timeout answers such a request
  * itself rather than stop the step. */
 SURE_API int sure_chain_queued(struct sure_chain *chain, uint32_t slot);
+/* A timeout's way with a request still queued for a step: takes it back, so
+ * that no gate gives it to a handler from now on, and says 1 (the caller
+ * answers it and frees the slot). 0: not queued, or its step took it at
+ * this very moment (then it holds it: stop the step, as for any request it
+ * holds, and let its failure answer). where: the step that holds it or
+ * whose queue it was in (SURE_NODE_GW if none), as sure_chain_locate; -errno. */
+SURE_API int sure_chain_take_back(struct sure_chain *chain, uint32_t slot, uint32_t *where);
 
 /* A chain's counters. */
 struct sure_chain_counters {

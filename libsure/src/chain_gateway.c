@@ -305,6 +305,39 @@ SURE_API int sure_chain_locate(struct sure_chain *c, uint32_t slot)
 	return sure_chain_where(c, slot, NULL);
 }
 
+/*
+ * Dekker with a step's gate taking the request (gate_chain.c poll_ring): the
+ * gate says it holds it (holding), fences and looks at the slot's live flag
+ * again; this clears live, fences and looks at holding. One of the two sees
+ * the other's store: the gate drops the request as stale, or this sees it
+ * held and puts live back (the step runs it, as any request it holds). A
+ * gate that saw both drops it while this believes it held: the caller stops
+ * a step for a request it let go, never frees a slot a handler runs on.
+ */
+SURE_API int sure_chain_take_back(struct sure_chain *c, uint32_t slot, uint32_t *where)
+{
+	int queued = 0, rc = 0;
+
+	if (!c || slot >= c->nslots)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	uint32_t at = sure_chain_holder(c, slot, &queued);
+	if (where)
+		*where = at < c->nsteps ? at : SURE_NODE_GW;
+	if (queued) {
+		struct sure_slot_meta *sm = &c->m->slot[slot];
+		__atomic_store_n(&sm->live, 0, __ATOMIC_SEQ_CST);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (at < c->nsteps && !(c->host_takes & (1u << at)) &&
+		    sure_load(&c->nodes[at].holding) == SURE_HOLDING(slot, sm->gen))
+			__atomic_store_n(&sm->live, 1, __ATOMIC_RELEASE);
+		else
+			rc = 1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
 SURE_API int sure_chain_queued(struct sure_chain *c, uint32_t slot)
 {
 	int queued = 0;

@@ -412,8 +412,11 @@ void sure_dp_chain_tick(struct sure_dataplane *dp, uint64_t now_ns)
 			struct dp_req *q = dc->slot_req[s];
 			if (!q || now_ns < q->deadline_ns)
 				continue;
-			int queued = 0;
-			int at = sure_chain_where(dc->c, s, &queued);
+			/* One still queued for its step is taken back from it,
+			 * unless its step takes it at this very moment. */
+			uint32_t where = SURE_NODE_GW;
+			int queued = sure_chain_take_back(dc->c, s, &where) == 1;
+			int at = (int)where;
 			if (!q->timed_out) {
 				q->timed_out = 1;
 				/* The step running it is stopped: the failure that

@@ -339,6 +339,40 @@ static void test_a_step_cannot_route_to_itself(void)
 	CHECK_EQ(sure_chain_destroy(c), 0);
 }
 
+/* A timeout takes back a request still queued for a step: from then on no
+ * gate gives it to a handler (live is 0). A step whose gate said it holds it
+ * before the tail moved keeps it (Dekker with gate_chain.c poll_ring). */
+static void test_a_queued_request_is_taken_back_unless_taken(void)
+{
+	struct sure_chain *c = make_chain(2);
+	uint32_t a, where = 99;
+
+	if (submit_one(c, &a) < 0)
+		return;
+	/* Step 0's gate has stored its holding word, not yet moved its tail. */
+	c->nodes[0].holding = SURE_HOLDING(a, c->m->slot[a].gen);
+	CHECK_EQ(sure_chain_queued(c, a), 1);
+	CHECK_EQ(sure_chain_take_back(c, a, &where), 0);
+	CHECK_EQ(where, 0);
+	CHECK_EQ(c->m->slot[a].live, 1); /* it runs it */
+	/* A word for another generation is not this request's. */
+	c->nodes[0].holding = SURE_HOLDING(a, c->m->slot[a].gen + 1);
+	CHECK_EQ(sure_chain_take_back(c, a, &where), 1);
+	CHECK_EQ(where, 0);
+	CHECK_EQ(c->m->slot[a].live, 0); /* a gate that looks again drops it */
+	CHECK_EQ(sure_chain_free(c, a), 0);
+	/* Taken (tail moved, holding said): held, not taken back. */
+	if (submit_one(c, &a) < 0)
+		return;
+	*sure_chain_tail(c, SURE_NODE_GW, 0) += 1;
+	c->nodes[0].holding = SURE_HOLDING(a, c->m->slot[a].gen);
+	CHECK_EQ(sure_chain_take_back(c, a, &where), 0);
+	CHECK_EQ(where, 0);
+	CHECK_EQ(c->m->slot[a].live, 1);
+	CHECK_EQ(sure_chain_take_back(c, c->nslots, &where), -EINVAL);
+	CHECK_EQ(sure_chain_destroy(c), 0);
+}
+
 /* Who holds a request is what the rings carrying its capability say: a
  * descriptor without it moves nothing, whoever it names. */
 static void test_the_holder_comes_from_evidence(void)
@@ -772,6 +806,7 @@ int main(void)
 	RUN(test_each_step_sees_only_its_own_rings);
 	RUN(test_request_isolation_gives_each_slot_its_key);
 	RUN(test_the_holder_comes_from_evidence);
+	RUN(test_a_queued_request_is_taken_back_unless_taken);
 	RUN(test_a_step_cannot_route_to_itself);
 	RUN(test_named_structs_check_their_size);
 	RUN(test_guest_counters_never_go_back_nor_inflate);

@@ -290,9 +290,10 @@ export class ChainRuntime {
     if (!p) return;
     if (!p.timedOut) this.errors.timeout++;
     p.timedOut = true;
-    const index = this.chain.locate(slot);
+    // Still queued for its step: taken back, so no gate gives it to a
+    // handler from now on (the slot is freed below).
+    const { takenBack: queued, at: index } = this.chain.takeBack(slot);
     const step = index >= 0 && index < this.#steps.length ? this.#steps[index] : undefined;
-    const queued = this.chain.queued(slot);
     if (step?.restarting && !queued) {
       // Taken by its step while that restarts: the new instance runs, and
       // takes what waited in its ring, before start() returns, so it may be
