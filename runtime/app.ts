@@ -42,6 +42,7 @@ import { requestId } from "./middleware/request_id.ts";
 import { requestLog } from "./middleware/request_log.ts";
 import { settledEvents } from "./middleware/settled_events.ts";
 import { checkJsonBody } from "./middleware/json_body.ts";
+import { expectation } from "./middleware/expect.ts";
 import { responseCheck } from "./middleware/response_check.ts";
 import { traceContext } from "./middleware/trace.ts";
 import { validationHook } from "./middleware/validation_hook.ts";
@@ -103,6 +104,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   });
 
   app.use(requestId);
+  app.use(expectation);
   if (deps.validateResponses ?? envFlag("SURE_VALIDATE_RESPONSES")) {
     app.use(responseCheck(() => routeConfigs(app)));
   }

@@ -300,6 +300,15 @@ export class MethodNotAllowedError extends HttpError {
   }
 }
 
+/** An Expect the node cannot meet: any but 100-continue (RFC 9110 10.1.1). */
+export class ExpectationFailedError extends HttpError {
+  readonly status = 417;
+  readonly code = "expectation_failed";
+  constructor() {
+    super("the only expectation served is 100-continue");
+  }
+}
+
 /** A body in a format the route does not read (e.g. not JSON). */
 export class UnsupportedMediaTypeError extends HttpError {
   readonly status = 415;

@@ -16,6 +16,7 @@ import {
   deployFunction,
   faultyImage,
   hasKvm,
+  rawExchange,
   startTestNode,
   type TestNode,
 } from "./helpers.ts";
@@ -31,25 +32,6 @@ async function withEcho(fn: (node: TestNode) => Promise<void>, opts = { minInsta
     await fn(node);
   } finally {
     await node.close();
-  }
-}
-
-/** Writes raw bytes and reads until `count` complete answers (or the peer closes). */
-async function raw(port: number, bytes: string, until: (text: string) => boolean): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(new TextEncoder().encode(bytes));
-    let text = "";
-    const buf = new Uint8Array(65536);
-    const deadline = Date.now() + 20000;
-    while (!until(text) && Date.now() < deadline) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      text += new TextDecoder().decode(buf.subarray(0, n));
-    }
-    return text;
-  } finally {
-    conn.close();
   }
 }
 
@@ -116,7 +98,7 @@ Deno.test({
     await withEcho(async (node) => {
       const req = (body: string) =>
         `POST /invoke/echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
-      const text = await raw(
+      const text = await rawExchange(
         node.port,
         req("one") + req("two") + req("three"),
         (t) => answers(t) >= 3 && t.endsWith("three"),
@@ -125,14 +107,14 @@ Deno.test({
       assert.deepEqual(bodies, ["one", "two", "three"]);
       assert.match(text, /^HTTP\/1.1 200 OK\r\n/);
 
-      const cont = await raw(
+      const cont = await rawExchange(
         node.port,
         "POST /invoke/echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok",
         (t) => t.endsWith("ok") && answers(t) >= 2,
       );
       assert.match(cont, /^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 200 /);
 
-      const big = await raw(
+      const big = await rawExchange(
         node.port,
         "POST /invoke/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n",
         (t) => t.includes("}"),
@@ -141,7 +123,7 @@ Deno.test({
       assert.match(big, /"error":"payload_too_large"/);
       assert.match(big, /\r\ncontent-type: application\/json\r\n/);
 
-      const chunked = await raw(
+      const chunked = await rawExchange(
         node.port,
         "POST /invoke/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
           "400\r\n" + "z".repeat(1024) + "\r\n400\r\n" + "z".repeat(1024) + "\r\n0\r\n\r\n",
@@ -149,7 +131,11 @@ Deno.test({
       );
       assert.match(chunked, /^HTTP\/1.1 413 /);
 
-      const bad = await raw(node.port, "GET /invoke/echo HTTP/1.1\r\n\r\n", (t) => t.includes("}"));
+      const bad = await rawExchange(
+        node.port,
+        "GET /invoke/echo HTTP/1.1\r\n\r\n",
+        (t) => t.includes("}"),
+      );
       assert.match(bad, /^HTTP\/1.1 400 /); // no Host
 
       // No refusal keeps an instance: every one is idle again.
@@ -180,7 +166,7 @@ Deno.test({
       // request area: one copy, counted, and no second one by the node.
       const before = await copiedIn();
       for (let i = 0; i < 4; i++) {
-        const text = await raw(
+        const text = await rawExchange(
           node.port,
           `POST /invoke/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nn${i}`,
           (t) => t.endsWith(`n${i}`),
@@ -253,7 +239,7 @@ Deno.test({
       // Three pipelined requests on one connection, answered in order by C.
       const req = (b: string) =>
         `POST /invoke/shout HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.length}\r\n\r\n${b}`;
-      const text = await raw(
+      const text = await rawExchange(
         node.port,
         req("abc") + req("hello") + req("xyz"),
         (t) => answers(t) >= 3 && t.endsWith("ZYX"),
@@ -271,7 +257,7 @@ Deno.test({
       assert.equal(stats.copies.inBytes, 0);
       assert.equal(stats.copies.outBytes, 0);
       // A chunked body (length unknown at the head) is copied in once, and counted.
-      const chunked = await raw(
+      const chunked = await rawExchange(
         node.port,
         "POST /invoke/shout HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n",
         (t) => t.endsWith("DCBA"),

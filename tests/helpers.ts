@@ -142,6 +142,29 @@ export interface TestNode extends RunningNode {
   records: LogRecord[];
 }
 
+/** Writes raw bytes to a port and reads until `until` says the answer is whole (or the peer closes, or 20 s). */
+export async function rawExchange(
+  port: number,
+  bytes: string,
+  until: (text: string) => boolean,
+): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(bytes));
+    let text = "";
+    const buf = new Uint8Array(65536);
+    const deadline = Date.now() + 20000;
+    while (!until(text) && Date.now() < deadline) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    return text;
+  } finally {
+    conn.close();
+  }
+}
+
 /** Starts a node on a free loopback port with its data in a fresh temp dir. */
 export async function startTestNode(
   opts: {

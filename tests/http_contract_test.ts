@@ -8,7 +8,14 @@
  * last one a step set.
  */
 import assert from "node:assert/strict";
-import { buildImage, deployFunction, hasKvm, startTestNode, type TestNode } from "./helpers.ts";
+import {
+  buildImage,
+  deployFunction,
+  hasKvm,
+  rawExchange,
+  startTestNode,
+  type TestNode,
+} from "./helpers.ts";
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
@@ -67,6 +74,56 @@ Deno.test({
       const uuid4 =
         /\nheader x-request-id: [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n/;
       assert.match(r.text, uuid4);
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "http: a method /invoke does not serve is 405 naming those it does, an unmet Expect is 417; no function sees either",
+  ignore: !hasKvm,
+  async fn() {
+    await withMirror(async (node) => {
+      const whole = (t: string) => t.includes("}");
+      for (const method of ["TRACE", "PROPFIND", "BREW"]) {
+        const t = await rawExchange(
+          node.port,
+          `${method} /invoke/mirror/x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`,
+          whole,
+        );
+        assert.match(t, /^HTTP\/1.1 405 /, t);
+        assert.match(t, /\r\nallow: DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT\r\n/i, t);
+        assert.match(t, /"error":"method_not_allowed"/, t);
+        assert.doesNotMatch(t, /x-method/i, t); // the function never ran
+      }
+      // CONNECT takes an authority, never a path: refused before any route.
+      const connect = await rawExchange(
+        node.port,
+        "CONNECT /invoke/mirror HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi",
+        (t) => t.includes("\r\n\r\n"),
+      );
+      assert.match(connect, /^HTTP\/1.1 4\d\d /, connect);
+      for (const expect of ["200-ok", "100-continue, x", ""]) {
+        for (const path of ["/invoke/mirror", "/healthz"]) {
+          const t = await rawExchange(
+            node.port,
+            `POST ${path} HTTP/1.1\r\nHost: h\r\nExpect: ${expect}\r\n` +
+              "Content-Length: 2\r\nConnection: close\r\n\r\nhi",
+            whole,
+          );
+          assert.match(t, /^HTTP\/1.1 417 /, `${expect} ${path}: ${t}`);
+          assert.match(t, /"error":"expectation_failed"/, t);
+        }
+      }
+      // 100-continue is met, in any case.
+      const t = await rawExchange(
+        node.port,
+        "POST /invoke/mirror HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\n" +
+          "Content-Length: 2\r\nConnection: close\r\n\r\nhi",
+        (t) => t.includes("bytes\n"),
+      );
+      assert.match(t, /HTTP\/1.1 200 /, t);
+      assert.match(t, /body 2 bytes\n/, t);
     });
   },
 });

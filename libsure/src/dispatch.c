@@ -307,6 +307,11 @@ static int take(void *ctx, const struct sure_http_req *req, const uint8_t *head,
 	const char *ct = sure_http_head_get(head, "content-type", &len);
 	if (ct && len >= 22 && !strncasecmp(ct, "application/cloudevents", 23))
 		return 0;
+	/* A method /invoke does not serve (TRACE, CONNECT, any other token):
+	 * the Hono app answers 405 naming the ones it does, as with --dataplane
+	 * hono; no function ever sees one. */
+	if (((const struct sure_head *)(const void *)head)->method == SURE_METHOD_OTHER)
+		return 0;
 	pthread_mutex_lock(&dp->lock);
 	struct dp_route *r = sure_dp_lookup(dp, req->name);
 	if (r && r->live && !r->chain && r->cfg.is_private && !sure_dp_authorized(dp, head) &&

@@ -48,6 +48,7 @@ static int fail(struct sure_http_parser *p, int status, const char *reason)
 	case 414: p->err = -ENAMETOOLONG; break;
 	case 431: p->err = -E2BIG; break;
 	case 501: p->err = -EOPNOTSUPP; break;
+	case 417: p->err = -EPROTO; break;
 	case 505: p->err = -EPROTONOSUPPORT; break;
 	default: p->err = -EBADMSG; break;
 	}
@@ -351,6 +352,8 @@ static int on_field(struct sure_http_parser *p, const uint8_t *l, size_t len)
 	} else if (EQ_NOCASE(l, nlen, "expect")) {
 		if (EQ_NOCASE(v, vlen, "100-continue"))
 			p->req.expect_continue = 1;
+		else
+			p->expect_other = 1;
 	} else if (EQ_NOCASE(l, nlen, "host")) {
 		if (p->host_count < UINT16_MAX)
 			p->host_count++;
@@ -374,6 +377,11 @@ static int on_head_end(struct sure_http_parser *p)
 		return fail(p, 431, "request head too large");
 	if (p->req.minor == 1 ? p->host_count != 1 : p->host_count > 1)
 		return fail(p, 400, "missing or repeated Host");
+	/* RFC 9110 10.1.1: an expectation the server cannot meet (any but
+	 * 100-continue, in any version) is answered 417, as Go's and Node's
+	 * servers do, and as the Hono app does (middleware/expect.ts). */
+	if (p->expect_other)
+		return fail(p, 417, "the only expectation served is 100-continue");
 	if (p->te_present) {
 		/* A 1.0 peer may not know chunked: its framing cannot be trusted. */
 		if (p->req.minor == 0)

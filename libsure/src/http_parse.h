@@ -91,6 +91,7 @@ struct sure_http_parser {
 	uint16_t host_count;
 	uint16_t id_count;
 	uint8_t conn_close, conn_keep_alive;
+	uint8_t expect_other; /* an Expect other than 100-continue: 417 */
 	uint8_t te_present, te_chunked, te_chunked_last, te_other, te_bad;
 	uint8_t line[SURE_HTTP_LINE_MAX];
 };
@@ -106,7 +107,7 @@ int sure_http_parser_init(struct sure_http_parser *p, const struct sure_http_con
  * however the stream was cut). Returns an enum sure_http_event, or after an
  * error (and on every call after it) a negative errno matching p->status:
  * -EBADMSG 400, -EFBIG 413, -ENAMETOOLONG 414, -E2BIG 431, -EOPNOTSUPP 501,
- * -EPROTONOSUPPORT 505. */
+ * -EPROTO 417, -EPROTONOSUPPORT 505. */
 int sure_http_parse(struct sure_http_parser *p, const uint8_t *data, size_t len,
 		    size_t *consumed);
 /* After SURE_HTTP_DONE: starts the next request on the same connection

@@ -44,6 +44,7 @@ static int parse_error(struct conn *c)
 		break;
 	case 414: code = "uri_too_long"; break;
 	case 431: code = "request_headers_too_large"; break;
+	case 417: code = "expectation_failed"; break;
 	case 501: code = "not_implemented"; break;
 	case 505: code = "http_version_not_supported"; break;
 	case 400: code = "bad_request"; break;

@@ -185,7 +185,8 @@ static uint64_t run(const struct setup *su, const size_t *cut, size_t ncut, int 
 				if (!p.reason || !p.reason[0] || rc != p.err)
 					abort();
 				if (p.status != 400 && p.status != 413 && p.status != 414 &&
-				    p.status != 431 && p.status != 501 && p.status != 505)
+				    p.status != 417 && p.status != 431 && p.status != 501 &&
+				    p.status != 505)
 					abort();
 				h = mix(h, &p.status, sizeof(p.status));
 				stop = 1;

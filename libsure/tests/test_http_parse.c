@@ -403,7 +403,9 @@ static void test_expect(void)
 	o = feed("POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n");
 	CHECK_EQ(o->req[0].expect_continue, 0); /* no body to wait for */
 	o = feed("POST / HTTP/1.1\r\nHost: h\r\nExpect: something\r\nContent-Length: 1\r\n\r\na");
-	CHECK_EQ(o->req[0].expect_continue, 0);
+	CHECK_EQ(o->nreq, 0); /* an expectation it cannot meet: 417, before the body */
+	CHECK_EQ(o->status, 417);
+	CHECK_EQ(o->err, -EPROTO);
 
 	/* The server sees the expectation before any body byte has arrived. */
 	const char *in = "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
@@ -461,6 +463,11 @@ static const struct bad bad_cases[] = {
 	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400 },
 	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400 },
 	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501 },
+	/* an expectation other than 100-continue, in any version (RFC 9110 10.1.1) */
+	{ "POST / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx", 417 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue, x\r\n\r\n", 417 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\nExpect:\r\n\r\n", 417 },
+	{ "POST / HTTP/1.0\r\nExpect: x\r\nContent-Length: 1\r\n\r\nx", 417 },
 	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n", 501 },
 	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400 },
 	{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
