@@ -68,15 +68,20 @@ Deno.test("cli: help documents every command; bad command lines exit 2", async (
   r = await sure(["ls", "--colour"]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--colour/);
-  r = await sure(["deploy", "x.sure"]);
+  r = await sure(["deploy", "/nonexistent/x.sure"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /\/nonexistent\/x.sure: no such file or folder/);
+  const image = await Deno.makeTempFile({ suffix: ".sure" });
+  r = await sure(["deploy", image]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--name is required/);
   r = await sure(["serve", "--dataplane-io", "kqueue"]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--dataplane-io must be epoll or io_uring, not kqueue/);
-  r = await sure(["deploy", "x.sure", "--name", "x", "--memory", "lots"]);
+  r = await sure(["deploy", image, "--name", "x", "--memory", "lots"]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--memory must be a whole number/);
+  await Deno.remove(image);
 
   // A folder with a bad sure.json: the field is named, nothing is built or sent (no node here).
   const dir = await Deno.makeTempDir({ prefix: "sure-cli-bad-" });

@@ -104,6 +104,15 @@ export type FolderBuilder = (
   name?: string,
 ) => Promise<{ image: string; manifest: FunctionManifest }>;
 
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    return !(e instanceof Deno.errors.NotFound);
+  }
+}
+
 async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isDirectory;
@@ -223,6 +232,13 @@ export const deployCommand: Command = {
   },
   positionals: [1, 1],
   async run(values, [target]) {
+    // A path that is not there is the mistake to name, before any flag is.
+    if (!await exists(target)) {
+      throw new UsageError(
+        `deploy: ${target}: no such file or folder (deploy an image file with --name, ` +
+          "or a function folder)",
+      );
+    }
     const plan = await planDeploy(target, values);
     const form = new FormData();
     for (const [field, value] of Object.entries(plan.fields)) form.append(field, value);

@@ -301,3 +301,12 @@ Deno.test("deploy: bad --env, --secret and sure.json env stop before anything is
   });
   assert.equal(build.calls, 0);
 });
+
+Deno.test("deploy: a path that is not there is named, before any flag", async () => {
+  for (const values of [{}, { name: "f" }, { memory: "lots" }]) {
+    await assert.rejects(
+      deployCommand.run(values, ["/nonexistent/x.sure"]),
+      /deploy: \/nonexistent\/x.sure: no such file or folder/,
+    );
+  }
+});
