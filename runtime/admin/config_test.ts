@@ -100,6 +100,12 @@ Deno.test({
       // A scaling PATCH keeps them.
       r = await req("/admin/functions/cfg", json("PATCH", { maxInstances: 3 }));
       assert.deepEqual(r.body.secrets, ["TOKEN"]);
+      // A number too large to be a safe integer is out of range, as the message says.
+      for (const n of [1e308, 1.5]) {
+        r = await req("/admin/functions/cfg", json("PATCH", { maxInstances: n }));
+        assert.equal(r.status, 400);
+        assert.match(r.body.message, /maxInstances: must be an integer from 1 to \d+/);
+      }
       assert.deepEqual(await t.store.secrets("cfg"), { TOKEN: SECRET });
 
       // The secret is in KV, apart from the public record and in no key.

@@ -15,11 +15,13 @@ import {
 } from "./settings.ts";
 
 function intSchema(s: IntSetting, coerce: boolean): z.ZodNumber {
-  const base = coerce ? z.coerce.number({ error: "must be an integer" }) : z.number({
+  // The range in the message: 1.5 and 1e308 (an integer, but not a safe one) alike.
+  const whole = `must be an integer from ${s.min} to ${s.max}`;
+  const base = coerce ? z.coerce.number({ error: whole }) : z.number({
     error: "must be a number",
   });
   return base
-    .int({ error: "must be an integer" })
+    .int({ error: whole })
     .min(s.min, { error: `must be at least ${s.min}` })
     .max(s.max, { error: `must be at most ${s.max}` }) as z.ZodNumber;
 }
