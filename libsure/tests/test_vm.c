@@ -64,7 +64,8 @@ _Static_assert(SURE_LOG_GPA == 0x9000, "layout");
  * a line then echo, "T" echo with status 404, "R" fill abort_reason with
  * 256 bytes (no NUL, a BEL at [1]) then EXIT (code 1), "M" SGDT, "I" SIDT,
  * "Z" SLDT, "O" SMSW, "J" STR (UMIP makes each fault), "Y" load FS with an LDT selector (there is no LDT: it faults);
- * anything else: echo.
+ * "C" cli, "Q" wrmsr, "A" rdmsr, "F" lidt, "4" a CR3 load, "i" invlpg, "w" wbinvd, "V"
+ * syscall, "8" int $0x80, "3" int3 (each faults at CPL3); anything else: echo.
  */
 __asm__(".section .rodata.guest, \"a\"\n"
 	".globl guest_blob, guest_blob_end, guest_start, guest_start_crash, guest_start_hang\n"
@@ -120,6 +121,16 @@ __asm__(".section .rodata.guest, \"a\"\n"
 	"	cmpb $'O', %dl\n	je do_smsw\n"
 	"	cmpb $'J', %dl\n	je do_str\n"
 	"	cmpb $'Y', %dl\n	je do_ldt\n"
+	"	cmpb $'C', %dl\n	je do_cli\n"
+	"	cmpb $'Q', %dl\n	je do_wrmsr\n"
+	"	cmpb $'A', %dl\n	je do_rdmsr\n"
+	"	cmpb $'F', %dl\n	je do_lidt\n"
+	"	cmpb $'4', %dl\n	je do_cr3\n"
+	"	cmpb $'V', %dl\n	je do_syscall\n"
+	"	cmpb $'3', %dl\n	je do_int3\n"
+	"	cmpb $'8', %dl\n	je do_int80\n"
+	"	cmpb $'i', %dl\n	je do_invlpg\n"
+	"	cmpb $'w', %dl\n	je do_wbinvd\n"
 	"echo:\n"
 	"	movl 0x8044, %ecx\n"
 	"	movq 0x8028, %rdi\n"
@@ -162,6 +173,16 @@ __asm__(".section .rodata.guest, \"a\"\n"
 	"do_smsw:	smsw %dx\n	jmp echo\n"
 	"do_str:	str %dx\n	jmp echo\n"
 	"do_ldt:	movw $7, %dx\n	movw %dx, %fs\n	jmp echo\n"
+	"do_cli:	cli\n	jmp echo\n"
+	"do_wrmsr:	movl $0xc0000082, %ecx\n	xorl %eax, %eax\n	xorl %edx, %edx\n	wrmsr\n	jmp echo\n"
+	"do_rdmsr:	movl $0xc0000082, %ecx\n	rdmsr\n	jmp echo\n"
+	"do_lidt:	subq $16, %rsp\n	movq $0, (%rsp)\n	movq $0, 8(%rsp)\n	lidt (%rsp)\n	jmp echo\n"
+	"do_cr3:	xorl %edx, %edx\n	movq %rdx, %cr3\n	jmp echo\n"
+	"do_syscall:	syscall\n	jmp echo\n"
+	"do_int3:	int3\n	jmp echo\n"
+	"do_int80:	int $0x80\n	jmp echo\n"
+	"do_invlpg:	invlpg 0x400000\n	jmp echo\n"
+	"do_wbinvd:	wbinvd\n	jmp echo\n"
 	"do_reason:\n"
 	"	movl $0x82c0, %edi\n"
 	"	movl $256, %ecx\n"
@@ -443,6 +464,37 @@ static void test_cpu_hardening(void)
 	if (want & (1ull << 11))
 		for (const char *ins = "MIZOJ"; *ins; ins++)
 			expect_fault((char[]){ *ins, 0 }, -EFAULT, SURE_FAULT_EXCEPTION, 13, 0, 0);
+}
+
+/* Privileged and system instructions at the function's level (CPL3): each
+ * stops the instance with an exception, none runs on or reaches the host:
+ * cli, wrmsr, rdmsr, lidt, a CR3 load, invlpg and wbinvd are #GP on any x86;
+ * syscall (no handler: a fetch at 0 here, #UD where SCE is off), int $0x80
+ * (past the 32-vector IDT) and int3 end in whatever exception the vCPU
+ * raises for them. */
+static void test_privileged_instructions(void)
+{
+	REQUIRE_KVM();
+	for (const char *ins = "CQAF4iwV83"; *ins; ins++) {
+		struct sure_instance *inst = create_echo();
+		uint64_t f[5];
+		if (!inst) {
+			CHECK(0);
+			return;
+		}
+		CHECK_EQ(send(inst, (char[]){ *ins, 0 }, 300), -EFAULT);
+		CHECK_EQ(fault_of(inst, f), 0);
+		CHECK_EQ(f[0], SURE_FAULT_EXCEPTION);
+		if (strchr("CQAF4iw", *ins))
+			CHECK_EQ(f[1], 13);
+		else
+			CHECK(f[1] < 32);
+		if (f[0] != SURE_FAULT_EXCEPTION)
+			fprintf(stderr, "  %c: fault %llu vector %llu\n", *ins,
+				(unsigned long long)f[0], (unsigned long long)f[1]);
+		CHECK_EQ(send(inst, "hi", 100), -EPIPE); /* dead stays dead */
+		sure_instance_destroy(inst);
+	}
 }
 
 /* The reason a guest leaves before EXIT comes out bounded and printable. */
@@ -755,6 +807,7 @@ int main(void)
 	RUN(test_log);
 	RUN(test_faults);
 	RUN(test_cpu_hardening);
+	RUN(test_privileged_instructions);
 	RUN(test_abort_reason);
 	RUN(test_vcpu_nice);
 	RUN(test_nx_heap);
