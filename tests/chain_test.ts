@@ -583,6 +583,44 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "chains: a node restarted with a chain whose step cannot start serves it refusing 502 naming the step, and a good deploy brings it back",
+  ignore: !hasKvm,
+  async fn() {
+    let node = await startTestNode();
+    const dataDir = node.dataDir;
+    try {
+      const echo = await buildImage("functions/echo");
+      await deployFunction(node, "upper", await buildImage("functions/upper"));
+      await deployFunction(node, "flip", echo);
+      await chain(node, { name: "fragile", steps: ["upper", "flip"], timeout: 30000 });
+      await deployFunction(
+        node,
+        "flip",
+        await buildImage("tests/fixtures/functions/initfault"),
+      );
+      await node.close();
+      node = await startTestNode({ dataDir });
+      const t0 = performance.now();
+      const r = await invoke(node, "fragile", "ab");
+      assert.equal(r.status, 502, text(r.bytes));
+      const err = JSON.parse(text(r.bytes));
+      assert.equal(err.error, "function_start_failed");
+      assert.equal(err.chain, "fragile");
+      assert.equal(err.step, 1);
+      assert.equal(err.function, "flip");
+      assert.ok(performance.now() - t0 < 5000, "answered at once");
+      assert.equal((await stats(node, "fragile")).unavailable?.function, "flip");
+      await deployFunction(node, "flip", echo);
+      assert.equal(text((await invoke(node, "fragile", "ab")).bytes), "AB");
+      assert.equal((await assertPoolFull(node, "fragile")).unavailable, null);
+    } finally {
+      await node.close();
+    }
+  },
+});
+
+Deno.test({
   name: "chains: replacing a chain under load answers every request (200 or 503), never crashes",
   ignore: !hasKvm,
   async fn() {

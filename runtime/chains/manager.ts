@@ -177,7 +177,12 @@ export class ChainManager implements ChainControl {
     return this.#chains.get(name);
   }
 
-  /** Starts every stored chain whose functions are deployed (node start). */
+  /**
+   * Starts every stored chain whose functions are deployed (node start). A
+   * chain with a step that cannot start runs without it, answering 502
+   * naming it and trying it again (runtime.ts), as after a redeploy that
+   * broke it: not a chain that GET shows and /invoke says is not there.
+   */
   async restore(): Promise<number> {
     let n = 0;
     for (const stored of await this.#chains.list()) {
@@ -194,6 +199,7 @@ export class ChainManager implements ChainControl {
             this.logs,
             this.serving,
             remote,
+            "refuse",
           ),
         );
         n++;

@@ -147,7 +147,10 @@ export class ChainRuntime {
   /**
    * Builds the pool and boots one VM per step. The chain's whole memory (its
    * pool and every step's VM) is reserved in the node's budget first, and
-   * given back when the chain closes.
+   * given back when the chain closes. A step that cannot start fails the
+   * whole start, unless startFailures is "refuse" (a node bringing back its
+   * stored chains): then the chain runs without that step, answering 502
+   * naming it and trying it again, as after a redeploy that broke it.
    */
   static async start(
     spec: ChainSpec,
@@ -157,6 +160,7 @@ export class ChainRuntime {
     logs?: LogHub,
     serving?: ChainServing,
     remote: (RemoteStep | undefined)[] = [],
+    startFailures: "throw" | "refuse" = "throw",
   ): Promise<ChainRuntime> {
     // Per step run here: its instance and its template (guest RAM).
     const bytes = spec.pool.buffers * spec.pool.bufferSize +
@@ -166,7 +170,15 @@ export class ChainRuntime {
       );
     const release = budget.reserve(bytes, `chain ${spec.name}`);
     try {
-      const rt = await ChainRuntime.#boot(spec, images, logger, logs, serving, remote);
+      const rt = await ChainRuntime.#boot(
+        spec,
+        images,
+        logger,
+        logs,
+        serving,
+        remote,
+        startFailures,
+      );
       rt.#releaseBudget = release;
       return rt;
     } catch (e) {
@@ -182,6 +194,7 @@ export class ChainRuntime {
     logs: LogHub | undefined,
     serving: ChainServing | undefined,
     remote: (RemoteStep | undefined)[],
+    startFailures: "throw" | "refuse",
   ): Promise<ChainRuntime> {
     const names = stepNames(spec);
     const index = new Map(names.map((s, i) => [s, i]));
@@ -213,8 +226,17 @@ export class ChainRuntime {
       step.remote = remote[i];
       return step;
     });
+    const failed: [ChainStep, string][] = [];
     try {
-      for (const step of steps) if (!step.remote) await step.start();
+      for (const step of steps) {
+        if (step.remote) continue;
+        try {
+          await step.start();
+        } catch (e) {
+          if (startFailures === "throw") throw e;
+          failed.push([step, (e as Error).message]);
+        }
+      }
     } catch (e) {
       await Promise.all(steps.map((s) => s.vm?.destroy()));
       for (const s of steps) s.destroyTemplate();
@@ -222,7 +244,9 @@ export class ChainRuntime {
       throw e;
     }
     try {
-      return new ChainRuntime(spec, logger, chain, steps, serving, remote);
+      const rt = new ChainRuntime(spec, logger, chain, steps, serving, remote);
+      for (const [step, reason] of failed) rt.#cannotStartStep(step, reason);
+      return rt;
     } catch (e) {
       await Promise.all(steps.map((s) => s.vm?.destroy()));
       for (const s of steps) s.destroyTemplate();
