@@ -561,6 +561,7 @@ export class ChainRuntime {
       retryMs: this.#startRetryMs,
     });
     clearTimeout(this.#startRetry);
+    if (!this.#accepting || this.#closed) return; // closing: nothing to try again for
     this.#startRetry = setTimeout(() => {
       this.#startRetry = undefined;
       for (const s of this.#steps) if (s.startError !== undefined) this.#restart(s);
