@@ -525,6 +525,11 @@ Deno.test({
       );
       const err = await chain(node, { name: "broken", steps: ["echo", "initfault"] }, 502);
       assert.equal(err.error, "function_start_failed");
+      // The step that did not start is named, not the chain as a function.
+      assert.equal(err.chain, "broken");
+      assert.equal(err.step, 1);
+      assert.equal(err.function, "initfault");
+      assert.match(err.message, /step 1 \(function initfault\) could not start/);
       const list = await (await fetch(`${node.url}/admin/chains`)).json();
       assert.deepEqual(list.chains, []);
       assert.equal((await invoke(node, "broken", "x")).status, 404);

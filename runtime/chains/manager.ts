@@ -8,6 +8,7 @@ import { type IsolationModel, isolationModel } from "../isolation.ts";
 import {
   ConflictError,
   FunctionStartError,
+  HttpError,
   IsolationUnavailableError,
   KvmUnavailableError,
   NotFoundError,
@@ -140,6 +141,9 @@ export class ChainManager implements ChainControl {
         remote,
       );
     } catch (e) {
+      // A step that did not start names itself (ChainStepStartError); so do
+      // the node's own refusals (the memory budget).
+      if (e instanceof HttpError) throw e;
       throw new FunctionStartError(spec.name, (e as Error).message);
     }
     try {

@@ -233,8 +233,11 @@ export class ChainRuntime {
         try {
           await step.start();
         } catch (e) {
-          if (startFailures === "throw") throw e;
-          failed.push([step, (e as Error).message]);
+          const reason = (e as Error).message;
+          if (startFailures === "throw") {
+            throw new ChainStepStartError(spec.name, steps.indexOf(step), step.fn, reason);
+          }
+          failed.push([step, reason]);
         }
       }
     } catch (e) {
