@@ -626,6 +626,26 @@ Deno.test({
 });
 
 Deno.test({
+  name: "chains: a chain past the node's memory budget is a 503 saying so, and nothing is stored",
+  ignore: !hasKvm,
+  async fn() {
+    const node = await startTestNode({ scheduler: { memoryBudgetBytes: 40 * 1048576 } });
+    try {
+      for (const f of ["upper", "echo"]) {
+        await deployFunction(node, f, await buildImage(`functions/${f}`));
+      }
+      const err = await chain(node, { name: "big", steps: ["upper", "echo"] }, 503);
+      assert.equal(err.error, "memory_budget_exhausted");
+      assert.match(err.message, /chain big/);
+      const list = await (await fetch(`${node.url}/admin/chains`)).json();
+      assert.deepEqual(list.chains, []);
+    } finally {
+      await node.close();
+    }
+  },
+});
+
+Deno.test({
   name: "chains: replacing a chain under load answers every request (200 or 503), never crashes",
   ignore: !hasKvm,
   async fn() {
