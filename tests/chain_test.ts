@@ -537,6 +537,19 @@ Deno.test({
   },
 });
 
+/** The answer of chain fragile while its step 1 (flip) cannot start: at once, naming it. */
+function assertStepDown(r: { status: number; bytes: Uint8Array }, sentAt: number) {
+  const ms = performance.now() - sentAt;
+  assert.equal(r.status, 502, text(r.bytes));
+  const err = JSON.parse(text(r.bytes));
+  assert.equal(err.error, "function_start_failed");
+  assert.equal(err.chain, "fragile");
+  assert.equal(err.step, 1);
+  assert.equal(err.function, "flip");
+  assert.match(err.message, /could not start/);
+  assert.ok(ms < 5000, `answered after ${ms} ms, not at once`);
+}
+
 Deno.test({
   name:
     "chains: a redeploy whose init crashes says which chain broke; it answers 502 naming the step at once, and a good redeploy brings it back",
@@ -563,16 +576,7 @@ Deno.test({
 
       for (const body of ["x", "y".repeat(100_000)]) {
         const t0 = performance.now();
-        const r = await invoke(node, "fragile", body);
-        const ms = performance.now() - t0;
-        assert.equal(r.status, 502, text(r.bytes));
-        const err = JSON.parse(text(r.bytes));
-        assert.equal(err.error, "function_start_failed");
-        assert.equal(err.chain, "fragile");
-        assert.equal(err.step, 1);
-        assert.equal(err.function, "flip");
-        assert.match(err.message, /could not start/);
-        assert.ok(ms < 5000, `answered after ${ms} ms, not at once`);
+        assertStepDown(await invoke(node, "fragile", body), t0);
       }
       let s = await stats(node, "fragile");
       assert.equal(s.unavailable?.function, "flip", JSON.stringify(s.unavailable));
@@ -607,14 +611,7 @@ Deno.test({
       await node.close();
       node = await startTestNode({ dataDir });
       const t0 = performance.now();
-      const r = await invoke(node, "fragile", "ab");
-      assert.equal(r.status, 502, text(r.bytes));
-      const err = JSON.parse(text(r.bytes));
-      assert.equal(err.error, "function_start_failed");
-      assert.equal(err.chain, "fragile");
-      assert.equal(err.step, 1);
-      assert.equal(err.function, "flip");
-      assert.ok(performance.now() - t0 < 5000, "answered at once");
+      assertStepDown(await invoke(node, "fragile", "ab"), t0);
       assert.equal((await stats(node, "fragile")).unavailable?.function, "flip");
       await deployFunction(node, "flip", echo);
       assert.equal(text((await invoke(node, "fragile", "ab")).bytes), "AB");
