@@ -562,6 +562,15 @@ Deno.test({
       await chain(node, { name: "fragile", steps: ["upper", "flip"], timeout: 30000 });
       assert.equal(text((await invoke(node, "fragile", "ab")).bytes), "AB");
 
+      // A body still arriving (into the pool, on the data plane) while the step goes down.
+      const slow = await Deno.connect({ hostname: "127.0.0.1", port: node.port });
+      const enc = new TextEncoder();
+      await slow.write(
+        enc.encode(
+          "POST /invoke/fragile HTTP/1.1\r\nHost: h\r\nContent-Length: 8\r\n" +
+            "Connection: close\r\n\r\nabcd",
+        ),
+      );
       const bad = await fetch(`${node.url}/admin/functions`, {
         method: "POST",
         body: deployForm({
@@ -573,6 +582,16 @@ Deno.test({
       assert.equal(bad.status, 200, JSON.stringify(dep));
       assert.equal(dep.warnings?.length, 1, JSON.stringify(dep));
       assert.match(dep.warnings[0], /chain fragile: step 1 \(flip\) could not start/);
+      const t1 = performance.now();
+      await slow.write(enc.encode("efgh"));
+      let answer = "";
+      const buf = new Uint8Array(4096);
+      for (let n; (n = await slow.read(buf)) !== null;) {
+        answer += new TextDecoder().decode(buf.subarray(0, n));
+      }
+      slow.close();
+      const body = answer.slice(answer.indexOf("\r\n\r\n") + 4);
+      assertStepDown({ status: Number(answer.split(" ")[1]), bytes: enc.encode(body) }, t1);
 
       for (const body of ["x", "y".repeat(100_000)]) {
         const t0 = performance.now();

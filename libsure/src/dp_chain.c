@@ -115,6 +115,19 @@ int sure_dp_chain_cancel(struct sure_dataplane *dp, const uint8_t *body)
 	return 1;
 }
 
+/* A step of the chain cannot start: q gets the control plane's answer
+ * (sure_dataplane_chain_refuse) and is done. */
+static void refuse(struct sure_dataplane *dp, const struct dp_chain *dc, struct dp_req *q)
+{
+	sure_dp_set_traceparent(dp, q);
+	sure_dp_done(dp, q, 0, (int)dc->refuse_status, "start_failed", 0, 0);
+	if (q->ex)
+		sure_dp_answer_json(dp, q->ex, q, (int)dc->refuse_status, dc->refuse_json,
+				    dc->refuse_len, dc->refuse_headers);
+	q->ex = NULL;
+	sure_dp_req_free(dp, q);
+}
+
 int sure_dp_chain_run(struct sure_dataplane *dp, struct dp_req *q)
 {
 	struct sure_http_exchange *ex = q->ex;
@@ -128,6 +141,13 @@ int sure_dp_chain_run(struct sure_dataplane *dp, struct dp_req *q)
 		/* The body is in its slot already (whichever chain the route names now). */
 		dc->reserved[slot] = 0;
 		dc->nreserved--;
+		if (dc->refuse_json) {
+			/* A step stopped starting while the body arrived. */
+			sure_chain_free(dc->c, slot);
+			q->chain = dc;
+			refuse(dp, dc, q);
+			return 1;
+		}
 	} else if (r && r->chain) {
 		dc = r->chain;
 		snprintf(extra, sizeof(extra), ",\"chain\":\"%s\"", dc->cfg.name);
@@ -140,13 +160,7 @@ int sure_dp_chain_run(struct sure_dataplane *dp, struct dp_req *q)
 			return 1;
 		}
 		if (dc->refuse_json) {
-			sure_dp_set_traceparent(dp, q);
-			sure_dp_done(dp, q, 0, (int)dc->refuse_status, "start_failed", 0, 0);
-			if (q->ex)
-				sure_dp_answer_json(dp, q->ex, q, (int)dc->refuse_status, dc->refuse_json,
-						    dc->refuse_len, dc->refuse_headers);
-			q->ex = NULL;
-			sure_dp_req_free(dp, q);
+			refuse(dp, dc, q);
 			return 1;
 		}
 		if (sure_chain_alloc(dc->c, request_bytes(dc, ex->body_len), &slot, &off) < 0) {
