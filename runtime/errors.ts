@@ -237,6 +237,25 @@ export class ChainStepStartError extends HttpError {
   }
 }
 
+/**
+ * A stored chain this node could not bring back at start (past its memory
+ * budget, a function missing): it is there, but does not run until it is
+ * applied again.
+ */
+export class ChainUnavailableError extends HttpError {
+  readonly status = 503;
+  readonly code = "chain_unavailable";
+  constructor(readonly chain: string, reason: string) {
+    super(
+      `chain ${chain} is stored but does not run on this node: ${reason} ` +
+        "(apply it again, POST /admin/chains, once that is fixed)",
+    );
+  }
+  override details() {
+    return { chain: this.chain };
+  }
+}
+
 export class FunctionTimeoutError extends HttpError {
   readonly status = 504;
   readonly code = "function_timeout";

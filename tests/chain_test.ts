@@ -662,6 +662,41 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "chains: a stored chain a restarted node cannot bring back answers 503 saying why, and keeps its functions",
+  ignore: !hasKvm,
+  async fn() {
+    let node = await startTestNode();
+    const dataDir = node.dataDir;
+    try {
+      for (const f of ["upper", "echo"]) {
+        await deployFunction(node, f, await buildImage(`functions/${f}`));
+      }
+      await chain(node, { name: "roomy", steps: ["upper", "echo"] });
+      await node.close();
+      // Back with a budget that holds no chain: it stays stored, not running.
+      node = await startTestNode({ dataDir, scheduler: { memoryBudgetBytes: 40 * 1048576 } });
+      const r = await invoke(node, "roomy", "ab");
+      assert.equal(r.status, 503, text(r.bytes));
+      const err = JSON.parse(text(r.bytes));
+      assert.equal(err.error, "chain_unavailable");
+      assert.equal(err.chain, "roomy");
+      assert.match(err.message, /memory budget/);
+      const del = await fetch(`${node.url}/admin/functions/echo`, { method: "DELETE" });
+      assert.equal(del.status, 409, await del.text());
+      // Removed, it is gone for good; the functions are free again.
+      const rm = await fetch(`${node.url}/admin/chains/roomy`, { method: "DELETE" });
+      assert.equal(rm.status, 200, await rm.text());
+      assert.equal((await invoke(node, "roomy", "ab")).status, 404);
+      const del2 = await fetch(`${node.url}/admin/functions/echo`, { method: "DELETE" });
+      assert.equal(del2.status, 200, await del2.text());
+    } finally {
+      await node.close();
+    }
+  },
+});
+
+Deno.test({
   name: "chains: replacing a chain under load answers every request (200 or 503), never crashes",
   ignore: !hasKvm,
   async fn() {

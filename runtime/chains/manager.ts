@@ -28,6 +28,8 @@ import type { ChainServing } from "./serving.ts";
 
 export class ChainManager implements ChainControl {
   #running = new Map<string, ChainRuntime>();
+  /** Stored chains that could not come back at start: why, and the functions they run here. */
+  #down = new Map<string, { reason: string; functions: string[] }>();
   /** Chain records, in the node's KV next to the deployments. */
   readonly #chains: ChainStore;
 
@@ -61,7 +63,14 @@ export class ChainManager implements ChainControl {
 
   /** Chains with a step this node runs that is function fn. */
   usedBy(fn: string): string[] {
-    return [...this.#running.values()].filter((c) => c.runsHere(fn)).map((c) => c.name);
+    const running = [...this.#running.values()].filter((c) => c.runsHere(fn)).map((c) => c.name);
+    const down = [...this.#down].filter(([, d]) => d.functions.includes(fn)).map(([n]) => n);
+    return [...running, ...down];
+  }
+
+  /** Why a stored chain does not run here (it could not come back at start), if so. */
+  notRunning(name: string): string | undefined {
+    return this.#running.has(name) ? undefined : this.#down.get(name)?.reason;
   }
 
   /** Which steps other nodes run (and where), from the steps' "node" and --peer. */
@@ -155,6 +164,7 @@ export class ChainManager implements ChainControl {
     }
     const old = this.#running.get(spec.name);
     this.#running.set(spec.name, rt);
+    this.#down.delete(spec.name);
     if (old) await old.close();
     this.logger("info", previous ? "chain replaced" : "chain created", {
       chain: spec.name,
@@ -167,6 +177,7 @@ export class ChainManager implements ChainControl {
     const stored = await this.#chains.get(name);
     if (!stored) throw new NotFoundError(`chain ${name} does not exist`);
     await this.#chains.delete(name);
+    this.#down.delete(name);
     const rt = this.#running.get(name);
     this.#running.delete(name);
     await rt?.close();
@@ -208,8 +219,17 @@ export class ChainManager implements ChainControl {
         );
         n++;
       } catch (e) {
-        this.logger("error", `chain ${stored.name} cannot start: ${(e as Error).message}`, {
+        const reason = (e as Error).message;
+        this.logger("error", `chain ${stored.name} cannot start: ${reason}`, {
           chain: stored.name,
+        });
+        // Still stored: its requests say why it does not run, and the
+        // functions it runs here stay protected from DELETE.
+        const spec = stored as ChainSpec;
+        const here = (i: number) => [undefined, this.placement.self].includes(stepNode(spec, i));
+        this.#down.set(stored.name, {
+          reason,
+          functions: stepNames(spec).filter((_, i) => here(i)),
         });
       }
     }

@@ -10,7 +10,13 @@
 import { rawTarget } from "./target.ts";
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ContentfulStatusCode, StatusCode } from "hono/utils/http-status";
-import { HeadersTooLargeError, InternalError, NotFoundError, OverloadedError } from "../errors.ts";
+import {
+  ChainUnavailableError,
+  HeadersTooLargeError,
+  InternalError,
+  NotFoundError,
+  OverloadedError,
+} from "../errors.ts";
 import { type HeaderList, type RequestHead, requestHeadSize } from "../../ffi/mod.ts";
 import { LIMITS } from "../../ffi/abi.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
@@ -152,6 +158,8 @@ export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
       c.set("functionAnswer", true);
       return await deps.fleet.forward(name, c.req.raw, c.get("requestId"));
     }
+    const down = chain ? undefined : deps.chains?.notRunning(name);
+    if (down !== undefined) throw new ChainUnavailableError(name, down);
     c.set("invocation", { target: chain ? "chain" : "function", name });
     // 404 before reading anything, then the function's (or chain's) own limits.
     const limit = chain ? chain.spec.maxBody : deps.scheduler.group(name).deployment.maxBody;
@@ -200,16 +208,22 @@ export function gatewayRoutes(deps: GatewayDeps): OpenAPIHono<AppEnv> {
             `${DEFAULT_CONTENT_TYPE} unless it set a Content-Type`,
         },
         404: error("No such function or chain"),
+        405: error("A method no function sees (TRACE, any other token): Allow names those it does"),
         413: error("Body larger than the function's maxBody"),
+        417: error("An Expect other than 100-continue"),
         429: error("Over the function's rate or concurrency limit"),
         431: error("Method, path, query and headers larger than a function can see"),
         500: error("The function's handle() returned non-zero (function_failed, naming it)"),
         502: error(
           "The function faulted (function_fault, naming function, file and line), gave up " +
             "(function_aborted, with its reason), could not start, or set a response header " +
-            "the node does not pass on (bad_response_header: hop-by-hop, framing, CR/LF)",
+            "the node does not pass on (bad_response_header: hop-by-hop, framing, CR/LF); for " +
+            "a chain whose step cannot start, function_start_failed naming the step",
         ),
-        503: error("KVM unavailable, function overloaded, pool or memory budget full"),
+        503: error(
+          "KVM unavailable, function overloaded, pool or memory budget full, or a stored chain " +
+            "this node could not bring back at start (chain_unavailable, saying why)",
+        ),
         504: error("The function timed out, or waited past its deadline"),
         default: ANY_OTHER_ERROR,
       },
