@@ -682,6 +682,9 @@ Deno.test({
       assert.equal(err.error, "chain_unavailable");
       assert.equal(err.chain, "roomy");
       assert.match(err.message, /memory budget/);
+      const st = await fetch(`${node.url}/admin/chains/roomy/stats`);
+      assert.equal(st.status, 503);
+      assert.equal((await st.json()).error, "chain_unavailable");
       const del = await fetch(`${node.url}/admin/functions/echo`, { method: "DELETE" });
       assert.equal(del.status, 409, await del.text());
       // Removed, it is gone for good; the functions are free again.

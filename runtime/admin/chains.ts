@@ -7,7 +7,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ChainControl } from "../chains/control.ts";
 import type { ChainManager } from "../chains/manager.ts";
 import { ChainSpecSchema } from "../chains/spec.ts";
-import { NotFoundError } from "../errors.ts";
+import { ChainUnavailableError, NotFoundError } from "../errors.ts";
 import type { AppEnv } from "../middleware/env.ts";
 import { FunctionName } from "../names.ts";
 import { chainStats, ChainStatsSchema } from "./chain_stats.ts";
@@ -112,12 +112,15 @@ export function chainRoutes(deps: ChainRoutesDeps): OpenAPIHono<AppEnv> {
       responses: {
         200: json(ChainStatsSchema, "Statistics"),
         404: NO_CHAIN,
+        503: error("Stored, but this node could not bring it back at start (chain_unavailable)"),
         default: ANY_OTHER_ERROR,
       },
     }),
     (c) => {
       const { name } = c.req.valid("param");
       const rt = deps.chains.get(name);
+      const down = rt ? undefined : deps.chains.notRunning(name);
+      if (down !== undefined) throw new ChainUnavailableError(name, down);
       if (!rt) throw notFound(name);
       return c.json(chainStats(rt), 200);
     },
