@@ -34,7 +34,7 @@ function app(opts: { requestLog?: boolean } = {}) {
     logger,
     metrics,
     scheduler,
-    chains: { get: () => undefined },
+    chains: { get: () => undefined, notRunning: () => undefined },
     requestLog: opts.requestLog,
     auth: { token: null, plainAdmin: true },
   } as unknown as AppDeps;
