@@ -260,11 +260,6 @@ export class Chain {
     return libsure().sure_chain_locate(this.handle, slot);
   }
 
-  /** Whether the step holding a slot has not taken it off its ring yet. */
-  queued(slot: number): boolean {
-    return libsure().sure_chain_queued(this.handle, slot) === 1;
-  }
-
   /**
    * A timeout's look at a request: still queued for its step, it is taken
    * back (no gate gives it to a handler from now on: answer it, then free

@@ -177,7 +177,6 @@ export const SYMBOLS = {
   sure_chain_take: { parameters: ["pointer", "u32", "buffer", "u32"], result: "i32" },
   sure_chain_free: { parameters: ["pointer", "u32"], result: "i32" },
   sure_chain_locate: { parameters: ["pointer", "u32"], result: "i32" },
-  sure_chain_queued: { parameters: ["pointer", "u32"], result: "i32" },
   // chain, slot, uint32_t *where
   sure_chain_take_back: { parameters: ["pointer", "u32", "buffer"], result: "i32" },
   // chain, struct sure_chain_counters *, its size
