@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "libsure.h"
 
@@ -71,6 +72,17 @@ static inline void __attribute__((format(printf, 1, 2))) check_skip_test(const c
 		check_skip_test(__VA_ARGS__);                                        \
 		return;                                                              \
 	} while (0)
+
+/* 1 if the running kernel is at least major.minor (a feature it brought). */
+static inline int check_kernel_at_least(unsigned major, unsigned minor)
+{
+	struct utsname u;
+	unsigned ma = 0, mi = 0;
+
+	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &ma, &mi) != 2)
+		return 0;
+	return ma > major || (ma == major && mi >= minor);
+}
 
 /* 1 if KVM can run sure guests here; probed once, the reason kept in check_kvm_why. */
 static inline int check_have_kvm(void)
