@@ -1,12 +1,14 @@
 // Warm invoke of the `echo` function over HTTP, measured with wrk, next to a
 // plain Deno.serve handler doing the same work in-process, in the same run:
 // the node with libsure's data plane in front (--dataplane sockets: /invoke
-// never enters JavaScript) and with the Hono gateway (--dataplane hono).
+// never enters JavaScript) and with the Hono gateway (--dataplane hono);
+// and the data plane once more with one request per instance at a time
+// (SURE_IO_SLOTS=1: no request queue), alternating with the default.
 //   npm run bench            (all benchmarks)
 //   deno run -A bench/invoke_echo_bench.ts [seconds] [connections]
 import { runWrk, type WrkResult } from "./lib/wrk.ts";
 import { fmt, freePort, mainTs, spawn, stop, waitReady } from "./lib/proc.ts";
-import { cpuSecondsOf, hostCpuSecondsOf } from "./lib/node.ts";
+import { cpuSecondsOf, guestCpuSecondsOf, hostCpuSecondsOf } from "./lib/node.ts";
 
 const seconds = Number(Deno.args[0] ?? "5");
 const connections = Number(Deno.args[1] ?? "16");
@@ -14,7 +16,9 @@ const body = "hello";
 
 const dataDir = await Deno.makeTempDir({ prefix: "sure-bench-" });
 const dataDir2 = await Deno.makeTempDir({ prefix: "sure-bench-" });
+const dataDir3 = await Deno.makeTempDir({ prefix: "sure-bench-" });
 const nodePort = freePort();
+const oneSlotPort = freePort();
 const honoPort = freePort();
 const basePort = freePort();
 const nodeArgs = (port: number, dir: string, dataplane: string) => [
@@ -32,6 +36,7 @@ const nodeArgs = (port: number, dir: string, dataplane: string) => [
 ];
 const node = spawn(nodeArgs(nodePort, dataDir, "sockets"));
 const hono = spawn(nodeArgs(honoPort, dataDir2, "hono"));
+const oneSlot = spawn(nodeArgs(oneSlotPort, dataDir3, "sockets"), { SURE_IO_SLOTS: "1" });
 const base = spawn([
   "run",
   "-A",
@@ -44,6 +49,8 @@ try {
   const sureUrl = `http://127.0.0.1:${nodePort}/invoke/echo`;
   const honoUrl = `http://127.0.0.1:${honoPort}/invoke/echo`;
   const baseUrl = `http://127.0.0.1:${basePort}/`;
+  const oneSlotUrl = `http://127.0.0.1:${oneSlotPort}/invoke/echo`;
+  await waitReady(oneSlotUrl);
   await waitReady(sureUrl);
   await waitReady(honoUrl);
   await waitReady(baseUrl);
@@ -55,10 +62,25 @@ try {
   await runWrk({ ...opts, url: sureUrl, durationSec: 1 });
   await runWrk({ ...opts, url: honoUrl, durationSec: 1 });
   await runWrk({ ...opts, url: baseUrl, durationSec: 1 });
-  // CPU per request: the node's outside its guests, the plain server's all of it.
-  const host0 = hostCpuSecondsOf(node.pid);
-  const sure = await runWrk({ ...opts, url: sureUrl });
-  const nodeUs = ((hostCpuSecondsOf(node.pid) - host0) / Math.max(1, sure.requests)) * 1e6;
+  await runWrk({ ...opts, url: oneSlotUrl, durationSec: 1 });
+  // CPU per request: the node's outside its guests (and its guests'), the plain server's all of it.
+  const measured = async (pid: number, url: string) => {
+    const host0 = hostCpuSecondsOf(pid), guest0 = guestCpuSecondsOf(pid);
+    const r = await runWrk({ ...opts, url });
+    const per = (s: number) => (s / Math.max(1, r.requests)) * 1e6;
+    return {
+      r,
+      nodeUs: per(hostCpuSecondsOf(pid) - host0),
+      guestUs: per(guestCpuSecondsOf(pid) - guest0),
+    };
+  };
+  // The request queue against one request per instance, alternated: A B A B.
+  const queued = [await measured(node.pid, sureUrl)];
+  const single = [await measured(oneSlot.pid, oneSlotUrl)];
+  queued.push(await measured(node.pid, sureUrl));
+  single.push(await measured(oneSlot.pid, oneSlotUrl));
+  const sure = queued[1].r;
+  const nodeUs = queued[1].nodeUs;
   const viaHono = await runWrk({ ...opts, url: honoUrl });
   const plain0 = cpuSecondsOf(base.pid);
   const plain = await runWrk({ ...opts, url: baseUrl });
@@ -78,6 +100,16 @@ try {
   console.log(`warm invoke, body ${body.length} B, wrk -t1 -c${connections} -d${seconds}s`);
   console.log(row("sure, data plane in C", sure));
   console.log(row("sure, Hono gateway", viaHono));
+  for (const [k, q] of queued.entries()) {
+    const o = single[k];
+    console.log(row(`sure, request queue (${k + 1})`, q.r));
+    console.log(row(`sure, one slot (${k + 1})`, o.r));
+    console.log(
+      `  ratio queue/one slot: throughput ${fmt(q.r.requestsPerSec / o.r.requestsPerSec)}x; ` +
+        `per request: node ${fmt(q.nodeUs, 1)} vs ${fmt(o.nodeUs, 1)} us, ` +
+        `guests ${fmt(q.guestUs, 1)} vs ${fmt(o.guestUs, 1)} us`,
+    );
+  }
   console.log(row("plain Deno.serve echo", plain));
   console.log(row("sure, 20 request headers", sure20));
   console.log(row("plain, 20 request headers", plain20));
@@ -118,6 +150,8 @@ try {
   await stop(node);
   await stop(hono);
   await stop(base);
+  await stop(oneSlot);
   await Deno.remove(dataDir, { recursive: true });
   await Deno.remove(dataDir2, { recursive: true });
+  await Deno.remove(dataDir3, { recursive: true });
 }

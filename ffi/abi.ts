@@ -2,7 +2,7 @@
 // `make -C libsure abi` rewrites it; ffi/abi_test.ts fails when it is stale.
 
 /** SURE_ABI_VERSION: the guest library an image was built with must match. */
-export const ABI_VERSION = 6;
+export const ABI_VERSION = 7;
 
 /** Limits from sure_abi.h, sure_chain_abi.h and libsure.h. */
 export const LIMITS = {
@@ -11,6 +11,9 @@ export const LIMITS = {
   memMinMib: 8,
   memMaxMib: 1024,
   ioMax: 67108864,
+  ioQueueMax: 8,
+  ioQueueBytes: 5242880,
+  slotHeadSize: 24576,
   imageMaxFile: 67108864,
   logSize: 16384,
   reqRecords: 32,
@@ -334,7 +337,7 @@ export const STRUCTS = {
     request_id: 224,
   },
   sure_dataplane_stats: {
-    size: 408,
+    size: 424,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -386,5 +389,7 @@ export const STRUCTS = {
     zs_tx_csum_stack: 384,
     zs_tx_metadata: 392,
     in_hops: 400,
+    pipelined: 408,
+    requeued: 416,
   },
 } as const;

@@ -119,6 +119,13 @@ export interface DataplaneStats {
   /** Of those in chains, out at another node now (a hop in flight). */
   inHops: number;
   parked: number;
+  /**
+   * Plain instances' request queues: requests posted to an instance behind
+   * one it was running, and requests given back to the function's queue when
+   * the instance they waited in died or timed out before it ran them.
+   */
+  pipelined: number;
+  requeued: number;
   /** Chain hops sent to other nodes, taken from them, failed. */
   hopsOut: number;
   hopsIn: number;
@@ -487,6 +494,8 @@ export class Dataplane {
       inChains: s.u64("in_chains"),
       inHops: s.u64("in_hops"),
       parked: s.u64("parked"),
+      pipelined: s.u64("pipelined"),
+      requeued: s.u64("requeued"),
       hopsOut: s.u64("hops_out"),
       hopsIn: s.u64("hops_in"),
       hopFailures: s.u64("hop_failures"),

@@ -64,6 +64,8 @@ export class Instance {
   /** Process-unique number, for logs. */
   readonly id: number;
   readonly ioCap: number;
+  /** Request slots: how many requests the data plane may post at once. */
+  readonly ioSlots: number;
   #handle: Deno.PointerObject | null;
   #req: Uint8Array | null;
   #resp: Uint8Array<ArrayBuffer> | null;
@@ -80,6 +82,7 @@ export class Instance {
     this.id = nextId++;
     this.#handle = handle;
     this.ioCap = sym.sure_instance_io_cap(handle);
+    this.ioSlots = sym.sure_instance_io_slots(handle);
     const req = sym.sure_instance_req_buf(handle);
     const resp = sym.sure_instance_resp_buf(handle);
     if (!req || !resp || this.ioCap === 0) {

@@ -12,6 +12,9 @@ import {
   SureTooBigError,
 } from "./mod.ts";
 import { echoImage, faultyImage, hasKvm } from "../tests/helpers.ts";
+import { LIMITS } from "./abi.ts";
+import { ioSlots } from "./io_slots.ts";
+import { libsure } from "./libsure.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -25,6 +28,14 @@ Deno.test("probe reports booleans and a reason when KVM is missing", () => {
   assert.equal(typeof caps.afxdp, "boolean");
 });
 
+Deno.test("the node reserves memory for the request slots libsure gives an instance", () => {
+  for (const ioCap of [4096, 65536, 1 << 20, 3 << 20, 4 << 20, 5 << 20, 16 << 20, LIMITS.ioMax]) {
+    assert.equal(ioSlots(ioCap), libsure().sure_io_slots(ioCap), `ioCap ${ioCap}`);
+  }
+  assert.equal(ioSlots(4096), LIMITS.ioQueueMax);
+  assert.equal(ioSlots(LIMITS.ioMax), 1);
+});
+
 Deno.test({
   name: "instance: create, invoke, count, destroy",
   ignore: !hasKvm,
@@ -33,6 +44,8 @@ Deno.test({
     const inst = await Instance.create(await echoImage(), OPTS);
     try {
       assert.ok(inst.ioCap >= OPTS.ioCap);
+      assert.equal(inst.ioSlots, ioSlots(inst.ioCap));
+      assert.ok(inst.ioSlots > 1, "a current image takes a queue of requests");
       assert.equal(stats().instances, base.instances + 1);
       assert.ok(stats().vcpuThreads >= base.vcpuThreads + 1);
       const r = await inst.invoke(enc.encode("ping"), 1000);

@@ -43,6 +43,8 @@ export const SYMBOLS = {
   sure_instance_req_head: { parameters: ["pointer"], result: "pointer" },
   sure_instance_resp_head: { parameters: ["pointer"], result: "pointer" },
   sure_instance_io_cap: { parameters: ["pointer"], result: "u32" },
+  sure_instance_io_slots: { parameters: ["pointer"], result: "u32" },
+  sure_io_slots: { parameters: ["u32"], result: "u32" },
   // HTTP head blocks (sure_http_abi.h)
   // blk, cap, method, mlen, path, plen, query, qlen
   sure_http_head_init: {

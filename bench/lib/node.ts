@@ -134,6 +134,13 @@ export function hostCpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12]) - Number(fields[40])) / 100;
 }
 
+/** CPU seconds the process's vCPU threads spent running guest code (field 43 of /proc/<pid>/stat). */
+export function guestCpuSecondsOf(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[40]) / 100;
+}
+
 export function memAvailable(): number {
   const m = /MemAvailable:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/meminfo"));
   return m ? Number(m[1]) * 1024 : 0;

@@ -20,7 +20,8 @@
  *     ...     heap                          user RW NX
  *     ...     guard page                    unmapped
  *   mem_top   stack (grows down)            user RW NX
- *   SURE_IO_GPA  request area, response area, request head, response head
+ *   SURE_IO_GPA  io_slots request slots, each: request area, response
+ *                area, request head, response head
  *                                           user RW NX, own memslot
  *                                           (heads: sure_http_abi.h)
  *   SURE_DOORBELL_GPA  doorbell page        user W, not backed: MMIO exit
@@ -38,8 +39,12 @@
 /* 2: templates; 3: library sidecar page, trace context; 4: fixed latency
  * buckets, descriptor reason, copied bytes per step; 5: HTTP head blocks,
  * environment, wall clock, handler return code and abort reason; 6: the
- * gates (sure_gate_abi.h): the sidecar and trace context move behind them */
-#define SURE_ABI_VERSION 6u
+ * gates (sure_gate_abi.h): the sidecar and trace context move behind them;
+ * 7: a plain instance's request queue (io_slots, io_req, io_resp) */
+#define SURE_ABI_VERSION 7u
+/* The oldest version whose images still run (through the single-request
+ * fields of the control page: req_len .. resp_rc). */
+#define SURE_ABI_OLDEST 5u
 /* Images of this version still run where guests have no protection keys (its
  * library writes the sidecar page itself; everything else is the same). */
 #define SURE_ABI_LEGACY 5u
@@ -78,12 +83,18 @@
  * memory as the function's template. Clones resume right after this write. */
 #define SURE_DOORBELL_SNAPSHOT 0x28
 
-/* Shared request/response area: its own memslot, request first. */
+/* Shared request/response areas: their own memslot. */
 #define SURE_IO_GPA 0x40000000ull
 #define SURE_IO_MAX (64u << 20) /* per area */
-/* The memslot: request body, response body (io_cap each), request head,
- * response head (sure_http_abi.h). */
+/* One request slot: request body, response body (io_cap each), request
+ * head, response head (sure_http_abi.h). Slot s starts at SURE_IO_GPA +
+ * s * SURE_IO_BYTES(io_cap); the memslot holds io_slots of them. */
 #define SURE_IO_BYTES(io_cap) (2ull * (io_cap) + SURE_SLOT_HEAD_SIZE)
+/* Most requests a plain instance holds at once (ABI 7): a power of two, the
+ * length of io_req and io_resp. The host gives an instance as many slots as
+ * SURE_IO_QUEUE_BYTES of areas allow, at least one, at most this. */
+#define SURE_IO_QUEUE_MAX 8u
+#define SURE_IO_QUEUE_BYTES (5ull << 20)
 
 /* Trap stubs report faults with an OUT to this port (from CPL0). */
 #define SURE_TRAP_PORT 0xe0
@@ -195,6 +206,30 @@ enum sure_guest_state {
 /* sure_ctrl.spin_us: the step polls and never sleeps. */
 #define SURE_SPIN_FOREVER 0xffffffffu
 
+/*
+ * ABI 7: a plain instance's requests. Request n (the value req_seq takes
+ * when it is posted) is io_req[n % SURE_IO_QUEUE_MAX], written by the host
+ * before req_seq reaches n; its answer is io_resp[n % SURE_IO_QUEUE_MAX],
+ * written by the guest before resp_seq reaches n. Requests are answered in
+ * order, and the host never has more than io_slots posted and unanswered,
+ * so no entry is reused while it is in use. The single-request fields
+ * (req_len, req_tsc, req_trace, resp_len, resp_status, resp_reason,
+ * resp_rc) are older images' protocol (SURE_ABI_OLDEST..6).
+ */
+struct sure_io_req {
+	uint32_t slot; /* its areas: slot < io_slots */
+	uint32_t len; /* request body bytes (<= io_cap) */
+	uint64_t tsc; /* when the node took it (the sidecar's deadline clock) */
+	struct sure_trace trace;
+};
+
+struct sure_io_resp {
+	uint32_t len; /* response body bytes (<= io_cap) */
+	int32_t status; /* HTTP status chosen by the function */
+	uint32_t reason; /* enum sure_reason */
+	int32_t rc; /* handle()'s return value when reason is FAILED */
+};
+
 struct sure_ctrl {
 	/* written by the host once, before the vCPU first runs */
 	uint32_t magic;
@@ -274,6 +309,15 @@ struct sure_ctrl {
 	/* written by the guest before the EXIT doorbell: sure_abort()'s reason,
 	 * NUL terminated (untrusted: the host bounds and cleans it) */
 	_Alignas(SURE_CACHELINE) char abort_reason[SURE_ABORT_REASON_MAX];
+
+	/* ABI 7, written by the host once, before the vCPU first runs: request
+	 * slots in the I/O memslot (at least 1; 1 for a chain step) */
+	_Alignas(SURE_CACHELINE) uint32_t io_slots;
+	uint32_t pad4;
+	/* written by the host per request (see struct sure_io_req) */
+	_Alignas(SURE_CACHELINE) struct sure_io_req io_req[SURE_IO_QUEUE_MAX];
+	/* written by the guest per answer (see struct sure_io_resp) */
+	_Alignas(SURE_CACHELINE) struct sure_io_resp io_resp[SURE_IO_QUEUE_MAX];
 };
 
 #endif /* !__ASSEMBLER__ */

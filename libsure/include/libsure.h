@@ -103,6 +103,14 @@ SURE_API uint8_t *sure_instance_resp_buf(struct sure_instance *inst);
 SURE_API uint8_t *sure_instance_req_head(struct sure_instance *inst);
 SURE_API uint8_t *sure_instance_resp_head(struct sure_instance *inst);
 SURE_API uint32_t sure_instance_io_cap(struct sure_instance *inst);
+/* Request slots the instance has (ABI 7: the data plane posts up to this many
+ * requests at once; the accessors above name slot 0, which
+ * sure_instance_invoke uses). 1 for older images and chain steps. */
+SURE_API uint32_t sure_instance_io_slots(struct sure_instance *inst);
+/* Request slots an instance of a current image with io_cap-byte areas gets:
+ * as many as SURE_IO_QUEUE_BYTES of slots hold, 1..SURE_IO_QUEUE_MAX (what
+ * the node reserves memory for). */
+SURE_API uint32_t sure_io_slots(uint32_t io_cap);
 
 /*
  * Runs one request whose req_len bytes the caller already wrote into the
@@ -791,6 +799,11 @@ struct sure_dataplane_stats {
 	/* Now: requests of chains out at another node (a hop in flight; they
 	 * are among in_chains). */
 	uint64_t in_hops;
+	/* Plain instances' request queues (ABI 7): requests posted to an
+	 * instance behind one it was running, and requests given back to the
+	 * function's queue because the instance they waited in died or timed
+	 * out before it ran them (the next instance serves them). */
+	uint64_t pipelined, requeued;
 };
 /*
  * (A new request for an attached chain whose first step another node runs

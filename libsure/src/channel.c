@@ -19,8 +19,16 @@ void sure_channel_init(struct sure_channel *ch, struct sure_ctrl *ctrl, uint32_t
 	ch->ctrl = ctrl;
 	ch->io_cap = io_cap;
 	ch->spin_ns = DEFAULT_SPIN_NS;
+	ch->slots = 1;
 	ch->seq = sure_load(&ctrl->req_seq);
+	ch->done = ch->seq;
 	ch->notify_fd = -1;
+}
+
+void sure_channel_set_queue(struct sure_channel *ch, uint32_t slots)
+{
+	ch->queue = 1;
+	ch->slots = slots < 1 ? 1 : slots > SURE_IO_QUEUE_MAX ? SURE_IO_QUEUE_MAX : slots;
 }
 
 static uint64_t remaining(uint64_t deadline_ns, uint64_t now)
@@ -71,22 +79,70 @@ int sure_channel_wait_ready(struct sure_channel *ch, uint64_t deadline_ns)
 	return wait_event(ch, deadline_ns, is_ready);
 }
 
-int sure_channel_begin(struct sure_channel *ch, uint32_t req_len)
+/* Bit s: a request in flight uses slot s. */
+static uint32_t slots_used(const struct sure_channel *ch)
+{
+	uint32_t used = 0, n = sure_channel_inflight(ch);
+
+	for (uint32_t k = 1; k <= n && k <= SURE_IO_QUEUE_MAX; k++)
+		used |= 1u << ch->slot_of[(ch->done + k) % SURE_IO_QUEUE_MAX];
+	return used;
+}
+
+int sure_channel_free_slot(const struct sure_channel *ch)
+{
+	uint32_t used = slots_used(ch);
+
+	for (uint32_t s = 0; s < ch->slots; s++)
+		if (!(used & (1u << s)))
+			return (int)s;
+	return -EBUSY;
+}
+
+/* The request's fields where this guest reads them. */
+static void write_request(struct sure_channel *ch, uint32_t seq, const struct sure_io_req *req)
+{
+	struct sure_ctrl *c = ch->ctrl;
+
+	if (ch->queue) {
+		c->io_req[seq % SURE_IO_QUEUE_MAX] = *req;
+		return;
+	}
+	c->req_len = req->len;
+	c->req_tsc = req->tsc;
+	c->req_trace = req->trace;
+}
+
+static int post(struct sure_channel *ch, const struct sure_io_req *req)
+{
+	if (sure_channel_dead(ch))
+		return -EPIPE;
+	if (req->slot >= ch->slots)
+		return -EINVAL;
+	if (sure_channel_inflight(ch) >= ch->slots || (slots_used(ch) & (1u << req->slot)))
+		return -EBUSY;
+	return 0;
+}
+
+int sure_channel_begin(struct sure_channel *ch, const struct sure_io_req *req)
 {
 	uint32_t idle = 0;
 
-	if (req_len > ch->io_cap)
+	if (req->len > ch->io_cap)
 		return -E2BIG;
-	if (!__atomic_compare_exchange_n(&ch->busy, &idle, 1, 0, __ATOMIC_ACQUIRE,
+	if (!__atomic_compare_exchange_n(&ch->posting, &idle, 1, 0, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED))
 		return -EBUSY;
-	if (sure_channel_dead(ch)) {
-		sure_store(&ch->busy, 0);
-		return -EPIPE;
+	int rc = post(ch, req);
+	if (rc < 0) {
+		sure_store(&ch->posting, 0);
+		return rc;
 	}
 	uint32_t seq = ch->seq + 1;
-	ch->ctrl->req_len = req_len;
-	/* Release: the guest that sees the new seq also sees req_len and the body. */
+	ch->slot_of[seq % SURE_IO_QUEUE_MAX] = (uint8_t)req->slot;
+	write_request(ch, seq, req);
+	/* Release: the guest that sees the new seq also sees the request above
+	 * and its body. */
 	sure_store(&ch->ctrl->req_seq, seq);
 	sure_store(&ch->seq, seq);
 	sure_fence();
@@ -95,12 +151,40 @@ int sure_channel_begin(struct sure_channel *ch, uint32_t req_len)
 		__atomic_add_fetch(&ch->guest_wake, 1, __ATOMIC_RELEASE);
 		sure_futex_wake(&ch->guest_wake);
 	}
+	sure_store(&ch->posting, 0);
 	return 0;
 }
 
+/* The guest answered the oldest request in flight: resp_seq is at or past it
+ * and no further than the last one posted (a guest that writes any other
+ * value has answered nothing). */
 static int answered(struct sure_channel *ch)
 {
-	return sure_load(&ch->ctrl->resp_seq) == ch->seq;
+	uint32_t n = sure_load(&ch->ctrl->resp_seq) - ch->done;
+
+	return n >= 1 && n <= sure_channel_inflight(ch);
+}
+
+/* After answered(): the answer's fields copied once into ch->ans, and its
+ * length (or -EPROTO past io_cap). */
+static int take_answer(struct sure_channel *ch)
+{
+	struct sure_ctrl *c = ch->ctrl;
+
+	/* resp_seq was read with acquire: these are the guest's final word. */
+	if (ch->queue) {
+		const struct sure_io_resp *r = &c->io_resp[(ch->done + 1) % SURE_IO_QUEUE_MAX];
+		ch->ans.len = __atomic_load_n(&r->len, __ATOMIC_RELAXED);
+		ch->ans.status = __atomic_load_n(&r->status, __ATOMIC_RELAXED);
+		ch->ans.reason = __atomic_load_n(&r->reason, __ATOMIC_RELAXED);
+		ch->ans.rc = __atomic_load_n(&r->rc, __ATOMIC_RELAXED);
+	} else {
+		ch->ans.len = __atomic_load_n(&c->resp_len, __ATOMIC_RELAXED);
+		ch->ans.status = __atomic_load_n(&c->resp_status, __ATOMIC_RELAXED);
+		ch->ans.reason = __atomic_load_n(&c->resp_reason, __ATOMIC_RELAXED);
+		ch->ans.rc = __atomic_load_n(&c->resp_rc, __ATOMIC_RELAXED);
+	}
+	return ch->ans.len > ch->io_cap ? -EPROTO : (int)ch->ans.len;
 }
 
 int sure_channel_wait(struct sure_channel *ch, uint64_t deadline_ns)
@@ -131,11 +215,7 @@ int sure_channel_wait(struct sure_channel *ch, uint64_t deadline_ns)
 	}
 	if (rc < 0)
 		return rc;
-	/* resp_seq was read with acquire: resp_len is the guest's final word. */
-	uint32_t len = __atomic_load_n(&ch->ctrl->resp_len, __ATOMIC_RELAXED);
-	if (len > ch->io_cap)
-		return -EPROTO;
-	return (int)len;
+	return take_answer(ch);
 }
 
 int sure_channel_poll(struct sure_channel *ch, int arm)
@@ -146,15 +226,13 @@ int sure_channel_poll(struct sure_channel *ch, int arm)
 		sure_fence();
 	if (!answered(ch))
 		return sure_channel_dead(ch) ? -EPIPE : -EAGAIN;
-	uint32_t len = __atomic_load_n(&ch->ctrl->resp_len, __ATOMIC_RELAXED);
-	if (len > ch->io_cap)
-		return -EPROTO;
-	return (int)len;
+	return take_answer(ch);
 }
 
 void sure_channel_end(struct sure_channel *ch)
 {
-	sure_store(&ch->busy, 0);
+	if (sure_channel_inflight(ch) > 0)
+		sure_store(&ch->done, ch->done + 1);
 }
 
 void sure_channel_notify(struct sure_channel *ch)
@@ -180,6 +258,7 @@ void sure_channel_sleep(struct sure_channel *ch, uint32_t seen)
 			break;
 		sure_futex_wait(&ch->guest_wake, w, UINT64_MAX);
 	}
+	__atomic_store_n(&ch->resumed_ns, sure_now_ns(), __ATOMIC_RELEASE);
 	sure_store(&ch->vcpu_sleeping, 0);
 }
 

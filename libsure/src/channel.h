@@ -25,19 +25,35 @@ struct sure_channel {
 	struct sure_ctrl *ctrl; /* host view of the guest's control page */
 	uint32_t io_cap;
 	uint32_t spin_ns; /* how long the invoker spins before sleeping */
+	/* 1: the guest takes its requests from io_req (ABI 7) and may hold
+	 * `slots` of them at once; 0: the single-request fields (one at a time). */
+	uint32_t queue;
+	uint32_t slots;
 	uint32_t seq; /* last req_seq issued by the host */
-	uint32_t busy; /* 1 while a request is in flight */
+	uint32_t done; /* last request whose answer the host took (sure_channel_end) */
+	uint32_t posting; /* 1 while a sure_channel_begin runs (one poster at a time) */
 	uint32_t dead; /* 1 once the guest side can no longer answer */
 	uint32_t event; /* futex: bumped on news from the guest side */
 	uint32_t guest_wake; /* futex: the sleeping vCPU waits on this */
 	uint32_t vcpu_sleeping; /* 1 while the vCPU thread sleeps (or is about to) */
-	uint32_t woke_guest; /* the current request had to wake the vCPU thread */
+	uint32_t woke_guest; /* the last request posted had to wake the vCPU thread */
+	uint64_t resumed_ns; /* when the vCPU thread last came back from a sleep (CLOCK_MONOTONIC) */
 	/* eventfd written on every notify (news, death), or -1: lets a poller
 	 * such as the data plane's thread wait for many instances at once. */
 	int notify_fd;
+	/* The host's own record of the requests in flight: request n's slot at
+	 * n % SURE_IO_QUEUE_MAX (the guest's copy in io_req is the guest's to
+	 * rewrite), and a copy of the oldest one's answer, taken once (wait or
+	 * poll) so that nothing the guest writes later changes what was read. */
+	uint8_t slot_of[SURE_IO_QUEUE_MAX];
+	struct sure_io_resp ans;
 };
 
+/* A channel with the single-request protocol (images before ABI 7). */
 void sure_channel_init(struct sure_channel *ch, struct sure_ctrl *ctrl, uint32_t io_cap);
+/* Switches it to ABI 7's request queue of `slots` (1..SURE_IO_QUEUE_MAX)
+ * before the first request. */
+void sure_channel_set_queue(struct sure_channel *ch, uint32_t slots);
 
 /* ---- invoker side ---- */
 
@@ -46,17 +62,35 @@ void sure_channel_init(struct sure_channel *ch, struct sure_ctrl *ctrl, uint32_t
  * deadline (CLOCK_MONOTONIC ns, UINT64_MAX = none) passed (-ETIMEDOUT).
  */
 int sure_channel_wait_ready(struct sure_channel *ch, uint64_t deadline_ns);
-/* Claims the channel and posts a request of req_len bytes: 0, -EBUSY, -EPIPE, -E2BIG. */
-int sure_channel_begin(struct sure_channel *ch, uint32_t req_len);
+/* Requests posted and not yet answered (taken by sure_channel_end). */
+static inline uint32_t sure_channel_inflight(const struct sure_channel *ch)
+{
+	return ch->seq - ch->done;
+}
+/* A slot no request in flight uses (the lowest), or -EBUSY if all are. */
+int sure_channel_free_slot(const struct sure_channel *ch);
+/* The slot of the oldest request in flight (the one wait and poll look at). */
+static inline uint32_t sure_channel_oldest_slot(const struct sure_channel *ch)
+{
+	return ch->slot_of[(ch->done + 1) % SURE_IO_QUEUE_MAX];
+}
 /*
- * Waits for the answer to the posted request: the response length, or
- * -ETIMEDOUT, -EPIPE (died meanwhile), -EPROTO (resp_len > io_cap).
+ * Posts a request (its body already in slot req->slot): 0, -EBUSY (as many
+ * in flight as slots, or that slot in use), -EPIPE, -E2BIG, -EINVAL (no
+ * such slot).
+ */
+int sure_channel_begin(struct sure_channel *ch, const struct sure_io_req *req);
+/*
+ * Waits for the answer to the oldest request in flight: the response
+ * length, or -ETIMEDOUT, -EPIPE (died meanwhile), -EPROTO (length > io_cap).
+ * The answer's other fields are in ch->ans.
  */
 int sure_channel_wait(struct sure_channel *ch, uint64_t deadline_ns);
-/* Releases the channel after sure_channel_wait (or sure_channel_poll). */
+/* Takes the oldest request's answer after sure_channel_wait (or
+ * sure_channel_poll): its slot is free again. */
 void sure_channel_end(struct sure_channel *ch);
 /*
- * For a poller that never blocks here: after sure_channel_begin, returns what
+ * For a poller that never blocks here: with a request in flight, returns what
  * sure_channel_wait would, or -EAGAIN while no answer came yet. arm: the
  * poller is about to sleep, so an answer after this look must ring NOTIFY
  * (notify_fd fires); 0: it is awake and looks again before it sleeps, so the
@@ -68,7 +102,8 @@ int sure_channel_poll(struct sure_channel *ch, int arm);
 
 /* The guest has news (NOTIFY, SLEEP, ready): wake whoever waits for it. */
 void sure_channel_notify(struct sure_channel *ch);
-/* Sleeps while the last request issued is still `seen` and the channel lives. */
+/* Sleeps while the last request issued is still `seen` (the last one the
+ * guest answered) and the channel lives. */
 void sure_channel_sleep(struct sure_channel *ch, uint32_t seen);
 /* Marks the channel dead and wakes every waiter on both sides. Idempotent. */
 void sure_channel_kill(struct sure_channel *ch);

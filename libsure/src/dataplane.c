@@ -161,7 +161,7 @@ SURE_API int sure_dataplane_reclaim(struct sure_dataplane *dp, uint32_t route, u
 	int rc = 0;
 	if (!i) {
 		rc = -ENOENT;
-	} else if (i->req || i->reserved) {
+	} else if (i->nreq || i->reserved) {
 		i->retire = 1;
 		rc = -EBUSY;
 	} else {
@@ -351,7 +351,7 @@ SURE_API void sure_dataplane_stop(struct sure_dataplane *dp, uint32_t grace_ms)
 		struct dp_route *r = dp->routes[k];
 		while (r->insts) {
 			struct dp_inst *i = r->insts;
-			if (i->req)
+			if (i->nreq)
 				sure_instance_expire(i->inst, 0);
 			r->insts = i->next;
 			__atomic_store_n(&i->inst->ch.notify_fd, -1, __ATOMIC_RELEASE);
@@ -410,6 +410,8 @@ SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_datapla
 		.bytes_out = s.bytes_out,
 		.copied_in = dp->copied_in + s.copied_in,
 		.copied_out = s.copied_out,
+		.pipelined = dp->pipelined,
+		.requeued = dp->requeued,
 		.events_dropped = dp->events_dropped,
 		.request_log_dropped = dp->reqlog.dropped,
 		.io_uring = s.io_uring,

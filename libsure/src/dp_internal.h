@@ -34,6 +34,7 @@
 #include "http_server.h"
 #include "libsure.h"
 #include "sha256.h"
+#include "sure_abi.h"
 
 #define DP_MAX_ROUTES 1024u
 #define DP_HASH 2048u /* open addressing, twice the routes */
@@ -52,9 +53,13 @@ struct dp_inst {
 	uint32_t tag;
 	uint8_t retire; /* reclaimed while busy: back to the control plane after */
 	uint8_t reserved; /* its request area receives a body (take() to run()) */
-	struct dp_req *req; /* the request it runs, or NULL when idle */
-	uint64_t deadline_ns; /* when its request times out */
-	uint64_t posted_ns; /* when its request was posted */
+	/* The requests posted to it and not answered, oldest first (it runs
+	 * the oldest; the others wait in its slots); nreq 0: idle. */
+	struct dp_req *req[SURE_IO_QUEUE_MAX];
+	uint32_t nreq;
+	uint8_t woke; /* its oldest request's post woke its sleeping vCPU */
+	uint64_t deadline_ns; /* when its oldest request times out */
+	uint64_t posted_ns; /* when its oldest request began to run (posted, or the one before answered) */
 	uint64_t idle_since_ns;
 	struct dp_inst *next, *prev; /* the route's list of lent instances */
 	struct dp_inst *busy_next, *busy_prev; /* dp->busy */
@@ -97,6 +102,11 @@ struct dp_route {
 	 * takes to come after a NEED, both as the host measured them (moving
 	 * averages, 0: none yet), and when the NEED being waited for went out. */
 	uint64_t service_ns, start_ns, need_ns;
+	/* How long an instance takes to answer a request once it is awake (a
+	 * moving average of the host's measure from the post, or from its vCPU
+	 * thread's return from sleep when the post woke it; 0: none yet): what
+	 * a request posted behind one waits for it (dispatch.c depth). */
+	uint64_t run_ns;
 	struct dp_req *qhead, *qtail;
 	struct dp_chain *chain; /* a chain's route: the chain attached last, or NULL */
 };
@@ -196,6 +206,7 @@ struct sure_dataplane {
 	uint64_t fold_bounds[SURE_DP_FOLD_BOUNDS];
 	uint64_t events_dropped;
 	uint64_t copied_in;
+	uint64_t pipelined, requeued; /* sure_dataplane_stats */
 	uint8_t resp_head[SURE_RESP_HEAD_CAP]; /* the checked copy of a guest's head */
 	uint8_t err_head[512]; /* head block of the node's own error answers */
 	/* the traceparent of the request being answered (the node's span), or "" */

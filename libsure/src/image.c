@@ -211,7 +211,7 @@ static int scan_notes(struct ctx *c, unsigned i, const Elf64_Phdr *ph)
 			if (++c->notes > 1)
 				return fail(c, "more than one sure ABI note");
 			memcpy(&version, seg + desc, sizeof(version));
-			if (version != SURE_ABI_VERSION && version != SURE_ABI_LEGACY)
+			if (version < SURE_ABI_OLDEST || version > SURE_ABI_VERSION)
 				return fail(c, "image was built for sure ABI version %u, this node "
 					       "runs ABI version %u: rebuild it with `sure build`",
 					    (unsigned)version, SURE_ABI_VERSION);

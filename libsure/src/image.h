@@ -26,7 +26,7 @@ struct sure_image_info {
 	uint64_t end; /* page aligned end of the highest segment */
 	unsigned nseg;
 	struct sure_image_seg seg[SURE_IMAGE_MAX_SEGS];
-	uint32_t abi_version; /* SURE_ABI_VERSION, or SURE_ABI_LEGACY */
+	uint32_t abi_version; /* SURE_ABI_OLDEST..SURE_ABI_VERSION */
 };
 
 /*

@@ -37,6 +37,10 @@
 _Static_assert((uint64_t)SURE_MEM_MAX_MIB * MIB <= SURE_IO_GPA, "RAM overlaps the I/O areas");
 _Static_assert(SURE_IO_GPA + 2ull * SURE_IO_MAX + SURE_SLOT_HEAD_SIZE <= SURE_DOORBELL_GPA,
 	       "I/O areas overlap the doorbell page");
+_Static_assert(SURE_IO_GPA + SURE_IO_QUEUE_BYTES + SURE_IO_BYTES(SURE_PAGE_SIZE) <=
+		       SURE_DOORBELL_GPA,
+	       "a queue's slots overlap the doorbell page");
+_Static_assert(SURE_IO_QUEUE_MAX <= 8, "slot_of holds a slot in a byte, a slot set in 8 bits");
 _Static_assert(sizeof(struct sure_ctrl) <= SURE_PAGE_SIZE, "control page too big");
 
 static uint64_t deadline_after(uint32_t ms)
@@ -108,7 +112,8 @@ static int build_memory(struct sure_instance *inst, const uint8_t *img,
 	int rc = sure_shm_create(&inst->ram, "sure-ram", inst->mem_bytes);
 
 	if (rc == 0)
-		rc = sure_shm_create(&inst->io, "sure-io", SURE_IO_BYTES(inst->io_cap));
+		rc = sure_shm_create(&inst->io, "sure-io",
+				     inst->io_slots * SURE_IO_BYTES(inst->io_cap));
 	if (rc < 0)
 		return sure_errf(err, errcap, rc, "guest memory: %s", strerror(-rc));
 	inst->ctrl = (struct sure_ctrl *)(inst->ram.map + SURE_CTRL_GPA);
@@ -117,6 +122,7 @@ static int build_memory(struct sure_instance *inst, const uint8_t *img,
 		.ram = inst->ram.map,
 		.mem_bytes = inst->mem_bytes,
 		.io_cap = inst->io_cap,
+		.io_slots = inst->io_slots,
 		.regions = regions,
 		.nregions = inst->att.ops ? inst->att.ops->regions(inst->att.seat, regions) : 0,
 		.img = img,
@@ -224,6 +230,8 @@ int sure_instance_start(struct sure_instance *inst, uint32_t timeout_ms, char *e
 	int rc;
 
 	sure_channel_init(&inst->ch, inst->ctrl, inst->io_cap);
+	if (inst->io_queue)
+		sure_channel_set_queue(&inst->ch, inst->io_slots);
 	sure_logring_init(&inst->log, inst->ctrl, inst->ram.map + SURE_LOG_GPA, SURE_LOG_SIZE);
 	set_wall_clock(inst);
 	rc = sure_vcpu_start(inst);
@@ -255,6 +263,28 @@ int sure_instance_attach(struct sure_instance *inst, const struct sure_attachmen
 	if (rc == 0)
 		inst->att = *att;
 	return rc;
+}
+
+SURE_API uint32_t sure_io_slots(uint32_t io_cap)
+{
+	uint64_t n = SURE_IO_QUEUE_BYTES / SURE_IO_BYTES(io_cap);
+
+	return n < 1 ? 1 : n > SURE_IO_QUEUE_MAX ? SURE_IO_QUEUE_MAX : (uint32_t)n;
+}
+
+/* The slots of a new instance: sure_io_slots, or fewer where SURE_IO_SLOTS
+ * says at most how many (1: one request at a time, as before ABI 7, for a
+ * benchmark's baseline). Never more: the node reserves memory for those. */
+static uint32_t slots_for(uint32_t io_cap)
+{
+	uint32_t n = sure_io_slots(io_cap);
+	const char *v = getenv("SURE_IO_SLOTS");
+	char *end;
+	unsigned long most = v ? strtoul(v, &end, 10) : 0;
+
+	if (v && *v && !*end && most >= 1 && most < n)
+		n = (uint32_t)most;
+	return n;
 }
 
 static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_cap,
@@ -308,6 +338,9 @@ static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_
 	}
 	inst->mem_bytes = (uint64_t)mem_mib * MIB;
 	inst->io_cap = (uint32_t)((io_cap + SURE_PAGE_SIZE - 1) & ~(SURE_PAGE_SIZE - 1));
+	/* A chain step takes its work from its rings: one slot, never used. */
+	inst->io_queue = info.abi_version >= 7 && !inst->att.ops;
+	inst->io_slots = inst->io_queue ? slots_for(inst->io_cap) : 1;
 	rc = build_memory(inst, img, &info, env, env_len, &lo, err, errcap);
 	if (rc == 0) {
 		inst->ctrl->snapshot_wanted = snap != NULL;
@@ -346,24 +379,55 @@ SURE_API int sure_instance_create(const uint8_t *img, size_t len, uint32_t mem_m
 		      err, errcap);
 }
 
+static uint8_t *slot_base(struct sure_instance *inst, uint32_t s)
+{
+	return inst->io.map + (uint64_t)(s < inst->io_slots ? s : 0) * SURE_IO_BYTES(inst->io_cap);
+}
+
+uint8_t *sure_instance_slot_req(struct sure_instance *inst, uint32_t s)
+{
+	return slot_base(inst, s);
+}
+
+uint8_t *sure_instance_slot_resp(struct sure_instance *inst, uint32_t s)
+{
+	return slot_base(inst, s) + inst->io_cap;
+}
+
+uint8_t *sure_instance_slot_req_head(struct sure_instance *inst, uint32_t s)
+{
+	return slot_base(inst, s) + 2ull * inst->io_cap;
+}
+
+uint8_t *sure_instance_slot_resp_head(struct sure_instance *inst, uint32_t s)
+{
+	return slot_base(inst, s) + 2ull * inst->io_cap + SURE_REQ_HEAD_CAP;
+}
+
+/* The exported accessors name slot 0: the one sure_instance_invoke uses. */
 SURE_API uint8_t *sure_instance_req_buf(struct sure_instance *inst)
 {
-	return inst ? inst->io.map : NULL;
+	return inst ? sure_instance_slot_req(inst, 0) : NULL;
 }
 
 SURE_API uint8_t *sure_instance_resp_buf(struct sure_instance *inst)
 {
-	return inst ? inst->io.map + inst->io_cap : NULL;
+	return inst ? sure_instance_slot_resp(inst, 0) : NULL;
 }
 
 SURE_API uint8_t *sure_instance_req_head(struct sure_instance *inst)
 {
-	return inst ? inst->io.map + 2ull * inst->io_cap : NULL;
+	return inst ? sure_instance_slot_req_head(inst, 0) : NULL;
 }
 
 SURE_API uint8_t *sure_instance_resp_head(struct sure_instance *inst)
 {
-	return inst ? inst->io.map + 2ull * inst->io_cap + SURE_REQ_HEAD_CAP : NULL;
+	return inst ? sure_instance_slot_resp_head(inst, 0) : NULL;
+}
+
+SURE_API uint32_t sure_instance_io_slots(struct sure_instance *inst)
+{
+	return inst ? inst->io_slots : 0;
 }
 
 SURE_API uint32_t sure_instance_io_cap(struct sure_instance *inst)
@@ -386,15 +450,13 @@ static int checked_status(int32_t s)
 static int finish(struct sure_instance *inst, int rc, uint32_t timeout_ms)
 {
 	if (rc >= 0) {
-		inst->status = checked_status(
-			__atomic_load_n(&inst->ctrl->resp_status, __ATOMIC_RELAXED));
+		inst->status = checked_status(inst->ch.ans.status);
 		inst->requests++;
 	} else if (rc == -ETIMEDOUT) {
 		sure_fault_record(&inst->fault, SURE_FAULT_TIMEOUT, 0, timeout_ms, 0, 0);
 		sure_instance_kill(inst);
 	} else if (rc == -EPROTO) {
-		sure_fault_record(&inst->fault, SURE_FAULT_PROTOCOL, 0,
-				  __atomic_load_n(&inst->ctrl->resp_len, __ATOMIC_RELAXED), 0, 0);
+		sure_fault_record(&inst->fault, SURE_FAULT_PROTOCOL, 0, inst->ch.ans.len, 0, 0);
 		sure_instance_kill(inst);
 	} else if (rc == -EPIPE) {
 		rc = -EFAULT; /* it died under this request; the fault says why */
@@ -403,33 +465,38 @@ static int finish(struct sure_instance *inst, int rc, uint32_t timeout_ms)
 	return rc;
 }
 
+/* Posts a request of req_len bytes in slot `slot`, with the trace context
+ * set last and the TSC now (the guest's deadline clock). */
+static int post(struct sure_instance *inst, uint32_t slot, uint32_t req_len)
+{
+	struct sure_io_req req = {
+		.slot = slot, .len = req_len, .tsc = __rdtsc(), .trace = inst->next_trace
+	};
+
+	if (!sure_sidecar_take(inst))
+		return -EDQUOT; /* over the rate limit the node set: never posted */
+	return sure_channel_begin(&inst->ch, &req);
+}
+
 SURE_API int sure_instance_invoke(struct sure_instance *inst, uint32_t req_len,
 				  uint32_t timeout_ms)
 {
-	uint64_t deadline;
-	int rc;
-
 	if (!inst)
 		return -EINVAL;
-	if (!sure_sidecar_take(inst))
-		return -EDQUOT; /* over the rate limit the node set: never posted */
-	deadline = deadline_after(timeout_ms);
-	sure_sidecar_stamp(inst);
-	rc = sure_channel_begin(&inst->ch, req_len);
+	uint64_t deadline = deadline_after(timeout_ms);
+	int rc = post(inst, 0, req_len);
 	if (rc < 0)
 		return rc;
 	return finish(inst, sure_channel_wait(&inst->ch, deadline), timeout_ms);
 }
 
-int sure_instance_post(struct sure_instance *inst, uint32_t req_len, int notify_fd)
+int sure_instance_post(struct sure_instance *inst, uint32_t slot, uint32_t req_len,
+		       int notify_fd)
 {
-	if (!sure_sidecar_take(inst))
-		return -EDQUOT; /* over the rate limit the node set: never posted */
 	__atomic_store_n(&inst->ch.notify_fd, notify_fd, __ATOMIC_RELEASE);
 	/* The poller is awake now: it asks for NOTIFY before it sleeps. */
 	sure_store(&inst->ctrl->host_waiting, 0);
-	sure_sidecar_stamp(inst);
-	return sure_channel_begin(&inst->ch, req_len);
+	return post(inst, slot, req_len);
 }
 
 int sure_instance_poll(struct sure_instance *inst, int arm)

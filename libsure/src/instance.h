@@ -108,6 +108,13 @@ struct sure_instance {
 	struct sure_shm io; /* slot 1 at SURE_IO_GPA: request area, response area */
 	uint64_t mem_bytes;
 	uint32_t io_cap; /* bytes per area, page aligned */
+	/* Request slots in the I/O memslot (sure_io_slots), and whether the
+	 * guest takes requests through ABI 7's queue (else the single-request
+	 * fields of older images): the host's own copies, never the page's. */
+	uint32_t io_slots;
+	uint32_t io_queue;
+	/* The trace context of the next request posted (sure_instance_set_trace). */
+	struct sure_trace next_trace;
 	struct sure_ctrl *ctrl; /* host view of the control page */
 	struct sure_channel ch;
 	struct sure_fault fault;
@@ -203,20 +210,26 @@ int sure_instance_attach(struct sure_instance *inst, const struct sure_attachmen
 /* Writes what the sidecar page needs from the host before the guest first
  * runs (the latency histogram's bounds in TSC ticks); clones inherit it. */
 void sure_sidecar_init(struct sure_instance *inst);
-/* Stamps the request the host is about to post (the guest's deadline clock). */
-void sure_sidecar_stamp(struct sure_instance *inst);
 
 /* ---- instance.c, for the data plane (dispatch.c) ---- */
 
-/* Posts a request of req_len bytes (already in the request area) without
- * waiting; the vCPU thread writes notify_fd when the guest has news.
- * 0, -EBUSY, -EPIPE, -E2BIG. */
-int sure_instance_post(struct sure_instance *inst, uint32_t req_len, int notify_fd);
-/* The posted request's outcome as sure_instance_invoke returns it, or
- * -EAGAIN while the guest has not answered. arm: the caller is about to
- * sleep on notify_fd (sure_channel_poll). */
+/* Slot s's areas (s < io_slots). */
+uint8_t *sure_instance_slot_req(struct sure_instance *inst, uint32_t s);
+uint8_t *sure_instance_slot_resp(struct sure_instance *inst, uint32_t s);
+uint8_t *sure_instance_slot_req_head(struct sure_instance *inst, uint32_t s);
+uint8_t *sure_instance_slot_resp_head(struct sure_instance *inst, uint32_t s);
+/* Posts a request of req_len bytes (already in slot `slot`, which is free:
+ * sure_channel_free_slot) without waiting; the vCPU thread writes notify_fd
+ * when the guest has news. 0, -EBUSY, -EPIPE, -E2BIG, -EDQUOT (over the
+ * rate limit: not posted). */
+int sure_instance_post(struct sure_instance *inst, uint32_t slot, uint32_t req_len,
+		       int notify_fd);
+/* The oldest posted request's outcome as sure_instance_invoke returns it
+ * (its slot: sure_channel_oldest_slot before this call), or -EAGAIN while
+ * the guest has not answered it. arm: the caller is about to sleep on
+ * notify_fd (sure_channel_poll). */
 int sure_instance_poll(struct sure_instance *inst, int arm);
-/* The posted request ran past its timeout: records it and stops the
+/* The oldest posted request ran past its timeout: records it and stops the
  * instance (as sure_instance_invoke's -ETIMEDOUT). */
 void sure_instance_expire(struct sure_instance *inst, uint32_t timeout_ms);
 

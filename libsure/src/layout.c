@@ -30,6 +30,7 @@ static void fill_ctrl(const struct sure_layout_in *in, uint64_t env_gva, uint64_
 	c->io_cap = in->io_cap;
 	c->req_head_gva = SURE_IO_GPA + 2ull * in->io_cap;
 	c->resp_head_gva = c->req_head_gva + SURE_REQ_HEAD_CAP;
+	c->io_slots = in->io_slots;
 	c->log_size = SURE_LOG_SIZE;
 	if (in->env_len) {
 		c->env_gva = env_gva;
@@ -152,7 +153,8 @@ int sure_layout_build(const struct sure_layout_in *in, struct sure_layout_out *o
 	if (rc == 0)
 		rc = sure_pt_map(&pt, SURE_DOORBELL_GPA, SURE_PAGE_SIZE, USER_RW);
 	if (rc == 0 && in->io_cap)
-		rc = sure_pt_map(&pt, SURE_IO_GPA, SURE_IO_BYTES(in->io_cap), USER_RW);
+		rc = sure_pt_map(&pt, SURE_IO_GPA, in->io_slots * SURE_IO_BYTES(in->io_cap),
+				 USER_RW);
 	/* A read-only region is read-only twice over: here and in its memslot. */
 	for (uint32_t i = 0; rc == 0 && i < in->nregions; i++)
 		rc = map_region(&pt, &in->regions[i]);

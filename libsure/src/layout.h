@@ -15,6 +15,7 @@ struct sure_layout_in {
 	uint8_t *ram; /* host view of guest RAM, zero-filled */
 	uint64_t mem_bytes;
 	uint32_t io_cap; /* bytes per I/O area, page aligned */
+	uint32_t io_slots; /* request slots of two areas and two heads each (>= 1) */
 	const struct sure_region *regions; /* the attachment's memory, if any */
 	uint32_t nregions;
 	const uint8_t *img;

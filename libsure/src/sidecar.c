@@ -140,8 +140,11 @@ SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst,
 	v[SURE_SC_REQUESTS] += host_refused + host_busy;
 	v[SURE_SC_RATE] += host_refused;
 	v[SURE_SC_INFLIGHT] += host_busy;
-	/* Gauges: a queue no longer than the requests it can have seen. */
+	/* Gauges: a queue no longer than the requests it can have seen, and at a
+	 * plain instance, than its slots hold behind the one it runs. */
 	uint64_t depth = sc->queue_depth, max_depth = sc->max_queue_depth;
+	uint64_t held = inst->att.ops || inst->io_slots < 1 ? reqs : inst->io_slots - 1u;
+	uint64_t most = held < reqs ? held : reqs;
 	*out = (struct sure_sidecar_counters){
 		.requests = v[SURE_SC_REQUESTS],
 		.admitted = v[SURE_SC_ADMITTED],
@@ -151,8 +154,8 @@ SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst,
 		.policy_denied = v[SURE_SC_POLICY],
 		.status_4xx = v[SURE_SC_4XX],
 		.status_5xx = v[SURE_SC_5XX],
-		.queue_depth = depth < reqs ? depth : reqs,
-		.max_queue_depth = max_depth < reqs ? max_depth : reqs,
+		.queue_depth = depth < most ? depth : most,
+		.max_queue_depth = max_depth < most ? max_depth : most,
 		.handler_ns = ticks_ns(v[SURE_SC_HANDLER], hz),
 		.sidecar_ns = ticks_ns(v[SURE_SC_SIDECAR], hz),
 	};
@@ -210,10 +213,10 @@ SURE_API int sure_instance_set_trace(struct sure_instance *inst, const uint8_t *
 {
 	if (!inst || !trace)
 		return -EINVAL;
-	struct sure_ctrl *c = inst->ctrl;
-	memcpy(c->req_trace.trace_id, trace, 16);
-	memcpy(c->req_trace.parent_id, trace + 16, 8);
-	c->req_trace.flags = trace[24];
+	struct sure_trace *t = &inst->next_trace; /* posted with the next request */
+	memcpy(t->trace_id, trace, 16);
+	memcpy(t->parent_id, trace + 16, 8);
+	t->flags = trace[24];
 	return 0;
 }
 
@@ -221,7 +224,7 @@ SURE_API int sure_instance_resp_reason(struct sure_instance *inst)
 {
 	if (!inst)
 		return -EINVAL;
-	uint32_t r = __atomic_load_n(&inst->ctrl->resp_reason, __ATOMIC_RELAXED);
+	uint32_t r = inst->ch.ans.reason; /* the copy taken with the answer */
 	return r <= SURE_REASON_FAILED ? (int)r : 0;
 }
 
@@ -230,7 +233,7 @@ SURE_API int sure_instance_resp_rc(struct sure_instance *inst)
 	if (!inst)
 		return 0;
 	/* Any int is a valid answer: the host only prints it. */
-	return __atomic_load_n(&inst->ctrl->resp_rc, __ATOMIC_RELAXED);
+	return inst->ch.ans.rc;
 }
 
 void sure_sidecar_init(struct sure_instance *inst)
@@ -242,12 +245,6 @@ void sure_sidecar_init(struct sure_instance *inst)
 	/* The histogram's fixed bounds in this machine's ticks: the guest compares, never divides. */
 	for (int i = 0; i < SURE_LAT_NBOUNDS; i++)
 		sc->lat_bound_ticks[i] = (uint64_t)((unsigned __int128)bounds_ns[i] * hz / 1000000000u);
-}
-
-/* Before each request: when the node took it (the guest's deadline clock). */
-void sure_sidecar_stamp(struct sure_instance *inst)
-{
-	inst->ctrl->req_tsc = __rdtsc();
 }
 
 _Static_assert(sizeof(struct sure_trace) >= TRACE_BYTES, "trace context layout");

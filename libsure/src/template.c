@@ -31,6 +31,7 @@ struct sure_template {
 	int ram_fd; /* the template's guest RAM; clones map it copy-on-write */
 	uint64_t mem_bytes;
 	uint32_t io_cap;
+	uint32_t io_slots, io_queue; /* as the source instance had them */
 	struct sure_cpu_state cpu;
 	uint32_t clones; /* clones made so far; the next one's instance_no - 1 */
 	uint8_t *log; /* what the template's init logged, handed out once */
@@ -73,6 +74,8 @@ int sure_template_make(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_
 		t->att = *att;
 	t->mem_bytes = src->mem_bytes;
 	t->io_cap = src->io_cap;
+	t->io_slots = src->io_slots;
+	t->io_queue = src->io_queue;
 	t->ram_fd = src->ram.fd;
 	src->ram.fd = -1; /* the template owns the memfd now; destroy only unmaps it */
 	sure_instance_destroy(src);
@@ -159,10 +162,12 @@ SURE_API int sure_instance_clone(struct sure_template *t, uint32_t start_timeout
 	}
 	inst->mem_bytes = t->mem_bytes;
 	inst->io_cap = t->io_cap;
+	inst->io_slots = t->io_slots;
+	inst->io_queue = t->io_queue;
 	rc = sure_shm_map_private(t->ram_fd, t->mem_bytes, &inst->ram.map);
 	if (rc == 0) {
 		inst->ram.size = t->mem_bytes;
-		rc = sure_shm_create(&inst->io, "sure-io", SURE_IO_BYTES(t->io_cap));
+		rc = sure_shm_create(&inst->io, "sure-io", t->io_slots * SURE_IO_BYTES(t->io_cap));
 	}
 	if (rc < 0) {
 		sure_errf(err, errcap, rc, "clone memory: %s", strerror(-rc));

@@ -3,7 +3,9 @@
  * writes into its control page (struct sure_ctrl): the request/response
  * handshake (src/channel.c: resp_seq, resp_len, ready), the checks of
  * sure_instance_invoke (src/instance.c: resp_len against the I/O area,
- * resp_status), the log drain through the instance and resp_reason.
+ * resp_status), the log drain through the instance and resp_reason; in
+ * both protocols: the single-request fields of images before ABI 7 and
+ * ABI 7's request queue (io_req, io_resp: several requests in flight).
  *
  * A plain instance without a VM (fuzz_instance.h) plays against a scripted
  * guest: the input says what the guest writes (any field, any bytes) and when
@@ -32,7 +34,8 @@ static const struct {
 } fields[] = {
 	F(resp_seq), F(resp_len), F(resp_status), F(guest_state), F(ready),     F(log_head),
 	F(log_dropped), F(requests), F(req_seq), F(req_len),  F(host_waiting), F(log_tail),
-	F(tsc_hz),   F(resp_reason), F(io_cap), F(log_size), F(snapshot_wanted),
+	F(tsc_hz),   F(resp_reason), F(io_cap), F(log_size), F(snapshot_wanted), F(io_slots),
+	F(io_req),   F(io_resp),
 };
 
 struct model {
@@ -48,18 +51,36 @@ static int want_status(int32_t s)
 	return s < 100 || s > 599 ? 502 : s;
 }
 
+/* Where the guest writes request n's answer, in the instance's protocol. */
+static void answer(struct sure_instance *inst, uint32_t n, uint32_t len, int32_t status)
+{
+	struct sure_ctrl *c = inst->ctrl;
+
+	if (inst->ch.queue) {
+		c->io_resp[n % SURE_IO_QUEUE_MAX].len = len;
+		c->io_resp[n % SURE_IO_QUEUE_MAX].status = status;
+	} else {
+		c->resp_len = len;
+		c->resp_status = status;
+	}
+}
+
+static uint32_t answer_len(struct fuzz_in *in)
+{
+	return fin_u8(in, 0) & 1 ? fin_u32(in, 0) : fin_u16(in, 5) % (FUZZ_IO_CAP + 2);
+}
+
 /* The guest answers the next request before it is even posted. */
 static void invoke_answered(struct sure_instance *inst, struct model *m, struct fuzz_in *in)
 {
 	struct sure_ctrl *c = inst->ctrl;
 	uint32_t req_len = fin_u16(in, 5) % (FUZZ_IO_CAP + 64);
-	uint32_t resp_len = fin_u8(in, 0) & 1 ? fin_u32(in, 0) : fin_u16(in, 5) % (FUZZ_IO_CAP + 2);
+	uint32_t resp_len = answer_len(in);
 	int32_t status = (int32_t)fin_u32(in, 0);
 	struct sure_fault_info fi;
 
 	c->resp_seq = inst->ch.seq + 1;
-	c->resp_len = resp_len;
-	c->resp_status = status;
+	answer(inst, inst->ch.seq + 1, resp_len, status);
 	int rc = sure_instance_invoke(inst, req_len, 1000);
 	if (req_len > FUZZ_IO_CAP) { /* refused before anything else, dead or alive */
 		if (rc != -E2BIG)
@@ -89,17 +110,20 @@ static void invoke_answered(struct sure_instance *inst, struct model *m, struct 
 static void channel_unanswered(struct sure_instance *inst, struct model *m, struct fuzz_in *in)
 {
 	struct sure_channel *ch = &inst->ch;
-	uint32_t req_len = fin_u16(in, 1) % (FUZZ_IO_CAP + 64);
-	int rc = sure_channel_begin(ch, req_len);
+	struct sure_io_req req = { .len = fin_u16(in, 1) % (FUZZ_IO_CAP + 64) };
+	int rc = sure_channel_begin(ch, &req);
 
-	if (req_len > FUZZ_IO_CAP ? rc != -E2BIG : m->dead ? rc != -EPIPE : rc != 0)
+	if (req.len > FUZZ_IO_CAP ? rc != -E2BIG : m->dead ? rc != -EPIPE : rc != 0)
 		abort();
 	if (rc < 0)
 		return;
-	if (inst->ctrl->req_seq != ch->seq || inst->ctrl->req_len != req_len)
+	const struct sure_io_req *e = &inst->ctrl->io_req[ch->seq % SURE_IO_QUEUE_MAX];
+	if (inst->ctrl->req_seq != ch->seq ||
+	    (ch->queue ? e->len != req.len || e->slot != 0 : inst->ctrl->req_len != req.len))
 		abort();
 	int early = inst->ctrl->resp_seq == ch->seq;
-	uint32_t len = inst->ctrl->resp_len;
+	uint32_t len = ch->queue ? inst->ctrl->io_resp[ch->seq % SURE_IO_QUEUE_MAX].len
+				 : inst->ctrl->resp_len;
 	rc = sure_channel_wait(ch, sure_now_ns());
 	if (!early && (rc != -ETIMEDOUT || inst->ctrl->host_waiting != 0))
 		abort();
@@ -108,6 +132,64 @@ static void channel_unanswered(struct sure_instance *inst, struct model *m, stru
 	if (rc > (int)FUZZ_IO_CAP)
 		abort();
 	sure_channel_end(ch);
+}
+
+/*
+ * ABI 7: up to io_slots requests posted at once, each in a free slot; the
+ * guest then says it answered up to any request number and writes any
+ * answers. Exactly the requests from the oldest in flight up to that number
+ * are answered, if it lies among those posted (none otherwise), in order,
+ * each with the length it wrote for it (a length past the area kills it).
+ */
+static void queue_burst(struct sure_instance *inst, struct model *m, struct fuzz_in *in)
+{
+	struct sure_channel *ch = &inst->ch;
+	struct sure_ctrl *c = inst->ctrl;
+	uint32_t want = fin_u8(in, 1) % (SURE_IO_QUEUE_MAX + 1), posted = 0;
+	uint32_t lens[SURE_IO_QUEUE_MAX] = { 0 };
+
+	if (!ch->queue || m->dead)
+		return;
+	while (sure_channel_inflight(ch) > 0) { /* what an earlier case left */
+		sure_channel_end(ch);
+	}
+	uint32_t done = ch->done;
+	for (uint32_t k = 0; k < want; k++) {
+		int slot = sure_channel_free_slot(ch);
+		struct sure_io_req req = { .slot = slot < 0 ? 0 : (uint32_t)slot, .len = k };
+		int rc = sure_channel_begin(ch, &req);
+		if (k < ch->slots ? slot < 0 || rc != 0 : slot != -EBUSY || rc != -EBUSY)
+			abort();
+		if (rc == 0)
+			posted++;
+	}
+	for (uint32_t k = 1; k <= posted; k++) {
+		lens[k - 1] = answer_len(in);
+		answer(inst, done + k, lens[k - 1], 200);
+	}
+	uint32_t said = done + (uint32_t)(int8_t)fin_u8(in, 0);
+	c->resp_seq = said;
+	uint32_t ahead = said - done, accepted = ahead >= 1 && ahead <= posted ? ahead : 0;
+	for (uint32_t k = 0; k < posted; k++) {
+		int rc = sure_instance_poll(inst, 0);
+		if (k >= accepted) {
+			/* dead: -EFAULT, it died under this request */
+			if (rc != (m->dead ? -EFAULT : -EAGAIN))
+				abort();
+			break;
+		}
+		if (lens[k] > FUZZ_IO_CAP) {
+			if (rc != -EPROTO || !sure_channel_dead(ch))
+				abort();
+			m->dead = 1;
+		} else if (rc != (int)lens[k]) {
+			abort();
+		} else {
+			m->requests++;
+		}
+	}
+	while (sure_channel_inflight(ch) > 0)
+		sure_channel_end(ch);
 }
 
 static void run(struct sure_instance *inst, struct fuzz_in *in)
@@ -125,11 +207,13 @@ static void run(struct sure_instance *inst, struct fuzz_in *in)
 		invoke_answered(inst, &m, &none);
 	}
 	while (fin_more(in)) {
-		switch (fin_u8(in, 0) % 8) {
-		case 0: { /* the guest writes one field */
+		switch (fin_u8(in, 0) % 9) {
+		case 0: { /* the guest writes one field (8 bytes of it, of an array) */
 			unsigned k = fin_u8(in, 0) % (sizeof(fields) / sizeof(fields[0]));
 			uint64_t v = fin_u64(in, 0);
-			memcpy((uint8_t *)c + fields[k].off, &v, fields[k].size);
+			size_t n = fields[k].size < sizeof(v) ? fields[k].size : sizeof(v);
+			size_t at = fin_u16(in, 0) % (fields[k].size - n + 1);
+			memcpy((uint8_t *)c + fields[k].off + at, &v, n);
 			break;
 		}
 		case 1: { /* ... or any bytes of the page */
@@ -174,6 +258,9 @@ static void run(struct sure_instance *inst, struct fuzz_in *in)
 				m.dead = 1;
 			}
 			break;
+		case 8:
+			queue_burst(inst, &m, in);
+			break;
 		}
 	}
 	struct fuzz_in none = { NULL, 0 };
@@ -183,7 +270,8 @@ static void run(struct sure_instance *inst, struct fuzz_in *in)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = { data, size };
-	struct sure_instance *inst = fuzz_instance_new(fin_u32(&in, 0));
+	uint32_t slots = fin_u8(&in, 0) % (SURE_IO_QUEUE_MAX + 1); /* 0: before ABI 7 */
+	struct sure_instance *inst = fuzz_instance_new(fin_u32(&in, 0), slots);
 
 	run(inst, &in);
 	fuzz_instance_free(inst);

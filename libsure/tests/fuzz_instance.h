@@ -26,12 +26,14 @@ _Static_assert(SURE_CTRL_GPA + sizeof(struct sure_ctrl) <= SURE_LOG_GPA, "ctrl p
 _Static_assert(SURE_LOG_GPA + SURE_LOG_SIZE <= SURE_SIDECAR_GPA, "log ring layout");
 
 /* req_seq: what the control page held before the host took it over (a clone's
- * page comes from its template, which the guest could write). */
-static inline struct sure_instance *fuzz_instance_new(uint32_t req_seq)
+ * page comes from its template, which the guest could write). slots: 0 for
+ * the single-request protocol (images before ABI 7), else ABI 7's queue. */
+static inline struct sure_instance *fuzz_instance_new(uint32_t req_seq, uint32_t slots)
 {
 	struct sure_instance *inst = sure_instance_alloc(NULL);
 	uint8_t *ram = calloc(1, FUZZ_RAM_BYTES);
-	uint8_t *io = calloc(2, FUZZ_IO_CAP);
+	uint32_t nslots = slots ? slots : 1;
+	uint8_t *io = calloc(nslots, SURE_IO_BYTES(FUZZ_IO_CAP));
 
 	if (!inst || !ram || !io)
 		abort();
@@ -41,14 +43,19 @@ static inline struct sure_instance *fuzz_instance_new(uint32_t req_seq)
 	inst->io.map = io;
 	inst->io.size = 0;
 	inst->io_cap = FUZZ_IO_CAP;
+	inst->io_slots = nslots;
+	inst->io_queue = slots > 0;
 	inst->mem_bytes = FUZZ_RAM_BYTES;
 	inst->ctrl = (struct sure_ctrl *)(ram + SURE_CTRL_GPA);
 	inst->ctrl->magic = SURE_CTRL_MAGIC;
 	inst->ctrl->abi_version = SURE_ABI_VERSION;
 	inst->ctrl->io_cap = FUZZ_IO_CAP;
 	inst->ctrl->log_size = SURE_LOG_SIZE;
+	inst->ctrl->io_slots = nslots;
 	inst->ctrl->req_seq = req_seq;
 	sure_channel_init(&inst->ch, inst->ctrl, inst->io_cap);
+	if (inst->io_queue)
+		sure_channel_set_queue(&inst->ch, nslots);
 	sure_logring_init(&inst->log, inst->ctrl, ram + SURE_LOG_GPA, SURE_LOG_SIZE);
 	return inst;
 }

@@ -2,7 +2,8 @@
  * fuzz_sidecar.c - libFuzzer target for the host's reads of an instance's
  * sidecar page (src/sidecar.c): the counters and request records the guest
  * keeps in struct sure_sidecar, and the guest-writable control-page fields
- * that code uses (tsc_hz, resp_reason). The page is guest memory: every
+ * that code uses (tsc_hz), and the answer's reason as the channel took it
+ * from the guest (resp_reason or io_resp). The page is guest memory: every
  * number in it may be anything, at any time.
  *
  * A plain instance without a VM (fuzz_instance.h) whose guest RAM ends right
@@ -138,7 +139,8 @@ static void read_stats(struct sure_instance *inst, uint8_t how)
 		hist += out->latency_hist[i];
 	}
 	if (hist > bound || out->handler_ns < prev.handler_ns || out->sidecar_ns < prev.sidecar_ns ||
-	    out->queue_depth > bound || out->max_queue_depth > bound)
+	    out->queue_depth > bound || out->max_queue_depth > bound ||
+	    out->max_queue_depth > inst->io_slots - 1u) /* behind the one it runs */
 		abort();
 	prev = *out;
 	free(out);
@@ -211,7 +213,8 @@ static void run(struct sure_instance *inst, struct fuzz_in *in)
 			read_records(inst, fin_u8(in, SURE_REQ_RECORDS) % (SURE_REQ_RECORDS + 8));
 			break;
 		case 7:
-			inst->ctrl->resp_reason = fin_u32(in, 0);
+			/* an answer's reason, as the channel took it from the guest */
+			inst->ch.ans.reason = fin_u32(in, 0);
 			if (sure_instance_resp_reason(inst) < 0 ||
 			    sure_instance_resp_reason(inst) > SURE_REASON_FAILED)
 				abort();
@@ -223,9 +226,9 @@ static void run(struct sure_instance *inst, struct fuzz_in *in)
 			uint8_t t[25] = { 1 };
 			fin_bytes(in, t, sizeof(t));
 			if (sure_instance_set_trace(inst, t) != 0 ||
-			    memcmp(inst->ctrl->req_trace.trace_id, t, 16) != 0 ||
-			    memcmp(inst->ctrl->req_trace.parent_id, t + 16, 8) != 0 ||
-			    inst->ctrl->req_trace.flags != t[24])
+			    memcmp(inst->next_trace.trace_id, t, 16) != 0 ||
+			    memcmp(inst->next_trace.parent_id, t + 16, 8) != 0 ||
+			    inst->next_trace.flags != t[24])
 				abort();
 			break;
 		}
@@ -238,7 +241,7 @@ static void run(struct sure_instance *inst, struct fuzz_in *in)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = { data, size };
-	struct sure_instance *inst = fuzz_instance_new(0);
+	struct sure_instance *inst = fuzz_instance_new(0, fin_u8(&in, 0) % (SURE_IO_QUEUE_MAX + 1));
 
 	run(inst, &in);
 	fuzz_instance_free(inst);

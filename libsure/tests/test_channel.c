@@ -2,7 +2,10 @@
  * test_channel.c - the host side of the request/response handshake, with a
  * plain thread playing the guest over a calloc'ed struct sure_ctrl: normal
  * answers (fast and after the host went to sleep), a sleeping guest woken by
- * a request, timeout, bogus resp_len, busy, too big, dead.
+ * a request, timeout, bogus resp_len, busy, too big, dead; and ABI 7's
+ * request queue: several posted at once, answered in order from their slots,
+ * and no answer the guest writes ahead of the requests or after the host
+ * took it counts.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,6 +27,7 @@ struct fake {
 	struct sure_ctrl *ctrl;
 	enum mode mode;
 	int sleepy; /* use the SLEEP path (sure_channel_sleep) instead of spinning */
+	int queue; /* ABI 7: answer every request posted, from io_req into io_resp */
 	pthread_t thread;
 	uint32_t handled;
 };
@@ -53,17 +57,32 @@ static void *fake_guest(void *p)
 			}
 			continue;
 		}
-		seen = seq;
-		if (f->mode == SILENT)
+		if (f->mode == SILENT) {
+			seen = seq;
 			continue;
+		}
 		if (f->mode == ANSWER_LATE)
 			usleep(5000); /* long enough for the host to stop spinning */
-		c->resp_len = f->mode == BOGUS_LEN ? IO_CAP + 1 : c->req_len + 1;
-		c->resp_status = 201;
-		/* Counted before it is answered: the host may read the count as
-		 * soon as it sees the answer (it read 999 of 1000 once). */
-		__atomic_add_fetch(&f->handled, 1, __ATOMIC_RELAXED);
-		sure_store(&c->resp_seq, seq);
+		/* Every request since the last answered, in order (one when not queued). */
+		for (uint32_t n = f->queue ? seen + 1 : seq; n != seq + 1; n++) {
+			const struct sure_io_req *in = &c->io_req[n % SURE_IO_QUEUE_MAX];
+			struct sure_io_resp *out = &c->io_resp[n % SURE_IO_QUEUE_MAX];
+			uint32_t len = f->mode == BOGUS_LEN ? IO_CAP + 1
+					: f->queue	       ? in->len + 1 + 100 * in->slot
+							       : c->req_len + 1;
+			if (f->queue) {
+				out->len = len;
+				out->status = 201;
+			} else {
+				c->resp_len = len;
+				c->resp_status = 201;
+			}
+			/* Counted before it is answered: the host may read the count as
+			 * soon as it sees the answer (it read 999 of 1000 once). */
+			__atomic_add_fetch(&f->handled, 1, __ATOMIC_RELAXED);
+			sure_store(&c->resp_seq, n);
+		}
+		seen = seq;
 		sure_fence();
 		if (sure_load(&c->host_waiting))
 			sure_channel_notify(&f->ch);
@@ -71,16 +90,32 @@ static void *fake_guest(void *p)
 	return NULL;
 }
 
-static struct fake *start(enum mode mode, int sleepy)
+static struct fake *start_queue(enum mode mode, int sleepy, uint32_t slots)
 {
 	struct fake *f = calloc(1, sizeof(*f));
 
 	f->ctrl = calloc(1, sizeof(*f->ctrl));
 	f->mode = mode;
 	f->sleepy = sleepy;
+	f->queue = slots > 0;
 	sure_channel_init(&f->ch, f->ctrl, IO_CAP);
+	if (slots)
+		sure_channel_set_queue(&f->ch, slots);
 	pthread_create(&f->thread, NULL, fake_guest, f);
 	return f;
+}
+
+static struct fake *start(enum mode mode, int sleepy)
+{
+	return start_queue(mode, sleepy, 0);
+}
+
+/* Posts len bytes in slot `slot`. */
+static int begin(struct sure_channel *ch, uint32_t len, uint32_t slot)
+{
+	struct sure_io_req req = { .slot = slot, .len = len };
+
+	return sure_channel_begin(ch, &req);
 }
 
 static void stop(struct fake *f)
@@ -98,7 +133,7 @@ static uint64_t in_ms(uint64_t ms)
 
 static int call(struct sure_channel *ch, uint32_t len, uint64_t timeout_ms)
 {
-	int rc = sure_channel_begin(ch, len);
+	int rc = begin(ch, len, 0);
 
 	if (rc < 0)
 		return rc;
@@ -127,7 +162,7 @@ static void test_ready_timeout_and_death(void)
 	CHECK(sure_now_ns() - t0 >= 20 * MS);
 	sure_channel_kill(&ch);
 	CHECK_EQ(sure_channel_wait_ready(&ch, in_ms(1000)), -EPIPE);
-	CHECK_EQ(sure_channel_begin(&ch, 1), -EPIPE);
+	CHECK_EQ(begin(&ch, 1, 0), -EPIPE);
 	free(c);
 }
 
@@ -193,9 +228,10 @@ static void test_busy_and_too_big(void)
 	struct fake *f = start(SILENT, 0);
 
 	sure_channel_wait_ready(&f->ch, in_ms(1000));
-	CHECK_EQ(sure_channel_begin(&f->ch, IO_CAP + 1), -E2BIG);
-	CHECK_EQ(sure_channel_begin(&f->ch, 1), 0);
-	CHECK_EQ(sure_channel_begin(&f->ch, 1), -EBUSY);
+	CHECK_EQ(begin(&f->ch, IO_CAP + 1, 0), -E2BIG);
+	CHECK_EQ(begin(&f->ch, 1, 1), -EINVAL); /* one slot: there is no slot 1 */
+	CHECK_EQ(begin(&f->ch, 1, 0), 0);
+	CHECK_EQ(begin(&f->ch, 1, 0), -EBUSY);
 	sure_channel_end(&f->ch);
 	stop(f);
 }
@@ -229,11 +265,104 @@ static void test_guest_cannot_fake_seq(void)
 	struct sure_channel ch;
 
 	sure_channel_init(&ch, c, IO_CAP);
-	CHECK_EQ(sure_channel_begin(&ch, 1), 0);
+	CHECK_EQ(begin(&ch, 1, 0), 0);
 	c->req_seq = 41; /* guest lies */
 	c->resp_seq = 41;
 	CHECK_EQ(sure_channel_wait(&ch, in_ms(5)), -ETIMEDOUT);
 	sure_channel_end(&ch);
+	free(c);
+}
+
+/* Four requests in flight, each in its own slot, answered in order. */
+static void test_queue_answers_in_order(void)
+{
+	struct fake *f = start_queue(ANSWER, 1, 4);
+	struct sure_channel *ch = &f->ch;
+
+	sure_channel_wait_ready(ch, in_ms(1000));
+	for (int round = 0; round < 200; round++) {
+		for (uint32_t k = 0; k < 4; k++) {
+			int slot = sure_channel_free_slot(ch);
+			CHECK_EQ(slot, (int)k); /* the lowest free */
+			CHECK_EQ(begin(ch, 10 + k, (uint32_t)slot), 0);
+		}
+		CHECK_EQ(sure_channel_free_slot(ch), -EBUSY);
+		CHECK_EQ(begin(ch, 1, 0), -EBUSY);
+		for (uint32_t k = 0; k < 4; k++) {
+			CHECK_EQ(sure_channel_oldest_slot(ch), k);
+			CHECK_EQ(sure_channel_wait(ch, in_ms(1000)), (int)(10 + k + 1 + 100 * k));
+			CHECK_EQ(ch->ans.status, 201);
+			sure_channel_end(ch);
+		}
+		CHECK_EQ(sure_channel_inflight(ch), 0);
+		if (round % 20 == 0)
+			usleep(2000); /* let it fall asleep */
+	}
+	CHECK_EQ(__atomic_load_n(&f->handled, __ATOMIC_RELAXED), 800);
+	stop(f);
+}
+
+/* A slot frees when its request's answer is taken, not before; a slot in use
+ * or past the queue is refused. */
+static void test_queue_slots(void)
+{
+	struct sure_ctrl *c = calloc(1, sizeof(*c));
+	struct sure_channel ch;
+
+	sure_channel_init(&ch, c, IO_CAP);
+	sure_channel_set_queue(&ch, 3);
+	CHECK_EQ(begin(&ch, 1, 1), 0);
+	CHECK_EQ(begin(&ch, 1, 1), -EBUSY); /* slot 1 is in use */
+	CHECK_EQ(begin(&ch, 1, 3), -EINVAL);
+	CHECK_EQ(sure_channel_free_slot(&ch), 0);
+	CHECK_EQ(begin(&ch, 2, 0), 0);
+	CHECK_EQ(sure_channel_free_slot(&ch), 2);
+	CHECK_EQ(c->io_req[1].slot, 1u);
+	CHECK_EQ(c->io_req[2].slot, 0u);
+	CHECK_EQ(c->io_req[2].len, 2u);
+	/* The guest answers the first: slot 1 frees only once it is taken. */
+	c->io_resp[1].len = 5;
+	sure_store(&c->resp_seq, 1);
+	CHECK_EQ(sure_channel_poll(&ch, 0), 5);
+	CHECK_EQ(sure_channel_free_slot(&ch), 2);
+	sure_channel_end(&ch);
+	CHECK_EQ(sure_channel_free_slot(&ch), 1);
+	CHECK_EQ(sure_channel_oldest_slot(&ch), 0u);
+	CHECK_EQ(sure_channel_poll(&ch, 0), -EAGAIN);
+	sure_channel_end(&ch); /* nothing answered: the host's own bug, still one request */
+	sure_channel_end(&ch);
+	CHECK_EQ(sure_channel_inflight(&ch), 0);
+	sure_channel_end(&ch); /* nothing in flight: no effect */
+	CHECK_EQ(sure_channel_inflight(&ch), 0);
+	free(c);
+}
+
+/* Whatever the guest writes: no answer to a request not posted, and an
+ * answer is read once (what the guest writes after does not change it). */
+static void test_queue_guest_cannot_answer_ahead(void)
+{
+	struct sure_ctrl *c = calloc(1, sizeof(*c));
+	struct sure_channel ch;
+
+	sure_channel_init(&ch, c, IO_CAP);
+	sure_channel_set_queue(&ch, 2);
+	CHECK_EQ(begin(&ch, 1, 0), 0);
+	for (uint32_t lie = 2; lie < 40; lie++) { /* ahead of the one request */
+		c->resp_seq = lie;
+		CHECK_EQ(sure_channel_poll(&ch, 0), -EAGAIN);
+	}
+	c->resp_seq = 0xffffffffu; /* behind it */
+	CHECK_EQ(sure_channel_poll(&ch, 0), -EAGAIN);
+	c->io_resp[1].len = IO_CAP + 1;
+	c->resp_seq = 1;
+	CHECK_EQ(sure_channel_poll(&ch, 0), -EPROTO);
+	c->io_resp[1].len = 7;
+	c->io_resp[1].status = 204;
+	CHECK_EQ(sure_channel_poll(&ch, 0), 7);
+	c->io_resp[1].len = IO_CAP + 9; /* too late: the host has its copy */
+	c->io_resp[1].status = 999;
+	CHECK_EQ(ch.ans.len, 7u);
+	CHECK_EQ(ch.ans.status, 204);
 	free(c);
 }
 
@@ -249,5 +378,8 @@ int main(void)
 	RUN(test_busy_and_too_big);
 	RUN(test_death_wakes_waiter);
 	RUN(test_guest_cannot_fake_seq);
+	RUN(test_queue_answers_in_order);
+	RUN(test_queue_slots);
+	RUN(test_queue_guest_cannot_answer_ahead);
 	return CHECK_DONE();
 }

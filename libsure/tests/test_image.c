@@ -691,6 +691,11 @@ static void wrong_abi_version(void)
 		 "image was built for sure ABI version %u, this node runs ABI version %u",
 		 SURE_ABI_VERSION + 41, SURE_ABI_VERSION);
 	expect_reject(&t, want);
+	tb_init(&t);
+	t.note_version = SURE_ABI_OLDEST - 1;
+	snprintf(want, sizeof(want), "image was built for sure ABI version %u",
+		 SURE_ABI_OLDEST - 1);
+	expect_reject(&t, want);
 }
 
 static void bad_notes(void)

@@ -40,6 +40,9 @@ int main(void)
 	LIMIT("memMinMib", SURE_MEM_MIN_MIB);
 	LIMIT("memMaxMib", SURE_MEM_MAX_MIB);
 	LIMIT("ioMax", SURE_IO_MAX);
+	LIMIT("ioQueueMax", SURE_IO_QUEUE_MAX);
+	LIMIT("ioQueueBytes", SURE_IO_QUEUE_BYTES);
+	LIMIT("slotHeadSize", SURE_SLOT_HEAD_SIZE);
 	LIMIT("imageMaxFile", SURE_IMAGE_MAX_FILE);
 	LIMIT("logSize", SURE_LOG_SIZE);
 	LIMIT("reqRecords", SURE_REQ_RECORDS);
@@ -370,6 +373,8 @@ int main(void)
 	FIELD(sure_dataplane_stats, zs_tx_csum_stack);
 	FIELD(sure_dataplane_stats, zs_tx_metadata);
 	FIELD(sure_dataplane_stats, in_hops);
+	FIELD(sure_dataplane_stats, pipelined);
+	FIELD(sure_dataplane_stats, requeued);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;

@@ -165,7 +165,8 @@ export class ChainRuntime {
     // Per step run here: its instance and its template (guest RAM).
     const bytes = spec.pool.buffers * spec.pool.bufferSize +
       images.reduce(
-        (sum, img) => img ? sum + vmBytes(img.memory, LIMITS.chainIoCap) + img.memory * MIB : sum,
+        (sum, img) =>
+          img ? sum + vmBytes(img.memory, LIMITS.chainIoCap, 1) + img.memory * MIB : sum,
         0,
       );
     const release = budget.reserve(bytes, `chain ${spec.name}`);

@@ -196,6 +196,13 @@ function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
       }),
     ),
     counter(
+      "sure_dataplane_instance_queue_total",
+      "Plain instances' request queues: requests posted to an instance behind one it was " +
+        "running (pipelined), and requests given back to their function's queue because the " +
+        "instance they waited in died or timed out before it ran them (requeued).",
+      by("event", { pipelined: s.pipelined, requeued: s.requeued }),
+    ),
+    counter(
       "sure_dataplane_chain_hops_total",
       "Chain hops to and from the nodes that run other steps, hops that failed, and hops " +
         "refused (from an address none of the chain's nodes has, or without the hop key's MAC).",
@@ -330,7 +337,8 @@ function sidecarFamilies(scheduler: Scheduler, chains?: ChainManager): Family[] 
     ),
     gauge(
       "sure_sidecar_queue_depth_max",
-      "Most requests seen waiting at one instance." + GUEST,
+      "Most requests seen waiting at one instance behind the one it ran (at most its request " +
+        "slots less one)." + GUEST,
       depth,
     ),
     {

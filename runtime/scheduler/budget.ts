@@ -6,6 +6,7 @@
  * promise more memory than it has (no overcommit, so no OOM killer).
  */
 import { MemoryBudgetError } from "../errors.ts";
+import { ioSlots, slotBytes } from "../../ffi/io_slots.ts";
 
 /** Default budget: this share of the memory available when the node starts. */
 const DEFAULT_SHARE = 0.75;
@@ -54,7 +55,10 @@ export function hostAvailableBytes(): number {
   return 1 << 30;
 }
 
-/** Bytes a VM of memMib MiB with two I/O areas of ioCap bytes can use at most. */
-export function vmBytes(memMib: number, ioCap: number): number {
-  return memMib * 1048576 + 2 * ioCap;
+/**
+ * Bytes a VM of memMib MiB can use at most, with its request slots of two
+ * ioCap-byte areas each (a chain step's instance has one).
+ */
+export function vmBytes(memMib: number, ioCap: number, slots = ioSlots(ioCap)): number {
+  return memMib * 1048576 + slots * slotBytes(ioCap);
 }

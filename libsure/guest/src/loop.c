@@ -1,7 +1,9 @@
 /*
  * loop.c - the request loop: wait for a new req_seq (spin, then sleep via the
- * SLEEP doorbell), run handle(), publish the response, and ring NOTIFY only
- * when the host sleeps on it. The fast path has no VM exit at all.
+ * SLEEP doorbell), then run handle() on every request posted since the last
+ * one answered, in order (the host may post up to io_slots at once: a burst
+ * is served in one wake-up), publish each answer, and ring NOTIFY only when
+ * the host sleeps on it. The fast path has no VM exit at all.
  */
 #include "exit.h"
 #include "sg.h"
@@ -55,25 +57,38 @@ static int status_ok(int status)
 	return status >= 100 && status <= 599;
 }
 
-static void handle_one(struct sure_ctrl *c, uint32_t seq)
+/* Request n's areas, as the host placed it (a slot it does not have is
+ * slot 0: the host's own bug, kept inside this instance's memory). */
+static sure_req request_at(struct sure_ctrl *c, const struct sure_io_req *e)
 {
 	uint32_t cap = c->io_cap;
-	uint32_t len = __atomic_load_n(&c->req_len, __ATOMIC_RELAXED);
+	uint64_t base = (uint64_t)(e->slot < c->io_slots ? e->slot : 0) * SURE_IO_BYTES(cap);
+	uint32_t len = __atomic_load_n(&e->len, __ATOMIC_RELAXED);
 	sure_req req = {
-		.body = (const uint8_t *)(uintptr_t)c->req_gva,
+		.body = (const uint8_t *)(uintptr_t)(c->req_gva + base),
 		.len = len < cap ? len : cap, /* never read past the request area */
-		.out = (uint8_t *)(uintptr_t)c->resp_gva,
+		.out = (uint8_t *)(uintptr_t)(c->resp_gva + base),
 		.out_cap = cap,
 		.out_len = 0,
 		.status = 200,
 		.sg_next = -1,
-		.sg_head = (const void *)(uintptr_t)c->req_head_gva,
-		.sg_resp_head = (void *)(uintptr_t)c->resp_head_gva,
+		.sg_head = (const void *)(uintptr_t)(c->req_head_gva + base),
+		.sg_resp_head = (void *)(uintptr_t)(c->resp_head_gva + base),
 	};
+	return req;
+}
+
+/* Runs request n; `behind`: requests posted after it, waiting here. */
+static void handle_one(struct sure_ctrl *c, uint32_t n, uint32_t behind)
+{
+	const struct sure_io_req *e = &c->io_req[n % SURE_IO_QUEUE_MAX];
+	struct sure_io_resp *out = &c->io_resp[n % SURE_IO_QUEUE_MAX];
+	uint32_t cap = c->io_cap;
+	sure_req req = request_at(c, e);
 
 	set_state(c, SURE_GUEST_BUSY);
-	sg_trace_enter(&c->req_trace);
-	uint32_t reason = sg_sidecar_admit(c->req_tsc, 0);
+	sg_trace_enter(&e->trace);
+	uint32_t reason = sg_sidecar_admit(e->tsc, behind);
 	uint64_t spent = 0;
 	int rc = 0;
 
@@ -109,15 +124,15 @@ static void handle_one(struct sure_ctrl *c, uint32_t seq)
 	if (reason == SURE_REASON_HANDLER || reason == SURE_REASON_FAILED)
 		sg_sidecar_done(spent, req.status);
 	sg_sidecar_record(spent, req.status, reason);
-	__atomic_store_n(&c->resp_reason, reason, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->resp_rc, rc, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->resp_len, (uint32_t)req.out_len, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->resp_status, req.status, __ATOMIC_RELAXED);
+	__atomic_store_n(&out->reason, reason, __ATOMIC_RELAXED);
+	__atomic_store_n(&out->rc, rc, __ATOMIC_RELAXED);
+	__atomic_store_n(&out->len, (uint32_t)req.out_len, __ATOMIC_RELAXED);
+	__atomic_store_n(&out->status, req.status, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->requests, c->requests + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->busy_tsc, c->busy_tsc + spent, __ATOMIC_RELAXED);
 	set_state(c, SURE_GUEST_IDLE);
 	/* Release: the host that sees resp_seq also sees the response above. */
-	sg_store(&c->resp_seq, seq);
+	sg_store(&c->resp_seq, n);
 	/* Dekker with the host's wait: it sets host_waiting, fences, reads
 	 * resp_seq; we set resp_seq, fence, read host_waiting. */
 	sg_fence();
@@ -138,8 +153,14 @@ __attribute__((noreturn)) void sg_serve(void)
 	uint32_t seen = c->resp_seq;
 
 	for (;;) {
-		uint32_t seq = wait_request(c, seen);
-		handle_one(c, seq);
-		seen = seq;
+		uint32_t posted = wait_request(c, seen);
+		/* Every request up to the last posted, then a look for more before
+		 * waiting: a busy host keeps this loop out of wait_request. */
+		while (posted != seen) {
+			seen++;
+			handle_one(c, seen, posted - seen);
+			if (posted == seen)
+				posted = sg_load(&c->req_seq);
+		}
 	}
 }

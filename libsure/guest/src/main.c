@@ -22,7 +22,7 @@ extern const sg_ctor __init_array_end[] __attribute__((weak));
 static int ctrl_ok(const struct sure_ctrl *c)
 {
 	return c->magic == SURE_CTRL_MAGIC && c->abi_version == sg_abi_note.abi_version &&
-	       c->io_cap <= SURE_IO_MAX;
+	       c->io_cap <= SURE_IO_MAX && c->io_slots >= 1 && c->io_slots <= SURE_IO_QUEUE_MAX;
 }
 
 static void run_constructors(void)
