@@ -2,7 +2,7 @@
  * dataplane.c - the data plane's public API (libsure.h): the server it
  * runs and the routes and instances the control plane publishes to it (the
  * events it reads back are dp_events.c's). The per-request work is
- * dispatch.c's.
+ * dispatch.c's and dp_plain.c's.
  */
 #include <ctype.h>
 #include <errno.h>

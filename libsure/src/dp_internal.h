@@ -3,8 +3,10 @@
  * files. They stand in layers, each calling only those below it:
  *
  *   dataplane.c        the control plane's calls: routes, lending, events
- *   dispatch.c         the server's callbacks: each /invoke request, plain
- *                      functions' instances, notify and tick
+ *   dispatch.c         the server's callbacks: each /invoke request, notify
+ *                      and tick
+ *   dp_plain.c         plain functions' instances: admission, request slots,
+ *                      answers, deaths and timeouts
  *   dp_forward.c       invokes another node of the fleet serves, and new
  *                      requests of chains another node leads: where to
  *   dp_chain.c         chains' requests: slots, completions, timeouts
@@ -97,7 +99,7 @@ struct dp_route {
 	uint32_t nidle, idle_cap;
 	uint32_t instances, running, starting, queued;
 	uint64_t requests;
-	/* What admission weighs a start against (dispatch.c worth_starting):
+	/* What admission weighs a start against (dp_plain.c worth_starting):
 	 * how long its requests run on an instance and how long an instance
 	 * takes to come after a NEED, both as the host measured them (moving
 	 * averages, 0: none yet), and when the NEED being waited for went out. */
@@ -105,7 +107,7 @@ struct dp_route {
 	/* How long an instance takes to answer a request once it is awake (a
 	 * moving average of the host's measure from the post, or from its vCPU
 	 * thread's return from sleep when the post woke it; 0: none yet): what
-	 * a request posted behind one waits for it (dispatch.c depth). */
+	 * a request posted behind one waits for it (dp_plain.c depth). */
 	uint64_t run_ns;
 	struct dp_req *qhead, *qtail;
 	struct dp_chain *chain; /* a chain's route: the chain attached last, or NULL */
@@ -255,8 +257,27 @@ void sure_dp_forwards_free(struct sure_dataplane *dp);
 extern const struct sure_http_ops sure_dp_ops;
 void sure_dp_on_notify(void *arg);
 void sure_dp_on_tick(void *arg, uint64_t now_ns);
-/* A lent instance is free: the oldest queued request, else the idle stack. */
+
+/* ---- dp_plain.c: plain functions' instances ---- */
+/* A lent instance is free (an answer, a lend): it takes queued requests up
+ * to its depth; one with none goes on the idle stack (or back to the
+ * control plane if it was reclaimed). */
 void sure_dp_release(struct sure_dataplane *dp, struct dp_inst *i);
+/* Copies q into a free slot of i and posts it: 1 if it was, 0 if not
+ * (refused, or back in the queue), -1 if not and i is gone (it died with
+ * nothing else in flight: q is parked). */
+int sure_dp_start_on(struct sure_dataplane *dp, struct dp_inst *i, struct dp_req *q);
+/* admit() of runtime/scheduler/autoscale.ts for q, which no idle instance
+ * took: refused (429, 503), or queued (asking for an instance if one is
+ * worth it) and then posted behind a busy instance's request if quick. */
+void sure_dp_admit(struct sure_dataplane *dp, struct dp_route *r, struct dp_req *q);
+/* Every busy instance's answers taken: 1 if any was. arm: the server is
+ * about to sleep, so each still busy is asked to ring NOTIFY for an answer
+ * after this look (Dekker with the guest's answer). */
+int sure_dp_look_busy(struct sure_dataplane *dp, int arm);
+/* Timeouts of running requests, instances that never went back to sleep,
+ * and queues that waited past a start. */
+void sure_dp_plain_tick(struct sure_dataplane *dp, uint64_t now_ns);
 /* Answers every queued request of r with this (the control plane's) error. */
 void sure_dp_fail_queued(struct sure_dataplane *dp, struct dp_route *r, int status,
 			 const char *json, uint32_t len, const char *headers);

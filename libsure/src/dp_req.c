@@ -2,7 +2,8 @@
  * dp_req.c - a request's life as plain functions and chains share it
  * (dp_internal.h): its id and trace context (runtime/gateway/trace.ts), its
  * DONE event, parking it for the control plane, the sidecar's refusals and
- * freeing it. Below dispatch.c, dp_chain.c and dp_hop.c, calling none of them.
+ * freeing it. Below dispatch.c, dp_plain.c, dp_chain.c and dp_hop.c, calling
+ * none of them.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,9 @@
 /*
  * dp_state.c - the data plane's shared records (dp_internal.h), below both
  * the control plane's calls (dataplane.c) and the request paths (dispatch.c,
- * dp_chain.c, dp_hop.c): the route table, lent instances leaving it, and
- * the event ring the control plane reads. Callers hold dp->lock.
+ * dp_plain.c, dp_chain.c, dp_hop.c): the route table, lent instances
+ * leaving it, and the event ring the control plane reads. Callers hold
+ * dp->lock.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -211,7 +211,7 @@ int sure_instance_attach(struct sure_instance *inst, const struct sure_attachmen
  * runs (the latency histogram's bounds in TSC ticks); clones inherit it. */
 void sure_sidecar_init(struct sure_instance *inst);
 
-/* ---- instance.c, for the data plane (dispatch.c) ---- */
+/* ---- instance.c, for the data plane (dp_plain.c) ---- */
 
 /* Slot s's areas (s < io_slots). */
 uint8_t *sure_instance_slot_req(struct sure_instance *inst, uint32_t s);
