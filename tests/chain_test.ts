@@ -167,11 +167,14 @@ Deno.test({
   ignore: !hasKvm,
   async fn() {
     await withNode(async (node) => {
-      await faultyChain(node, { name: "queue", steps: ["faulty", "echo"], timeout: 1500 });
+      await faultyChain(node, { name: "queue", steps: ["faulty", "echo"], timeout: 3000 });
       // Step 0 spins on the first request; the next three wait in its ring
-      // behind it, untaken, when its timeout stops the step.
+      // behind it, untaken, when its timeout stops the step. They come half
+      // way through it, so that their own timeouts leave the step's next
+      // instance 1.5 s to serve them (under an emulated CPU a clone and three
+      // requests took more than the 0.2 s that sending them at once left).
       const stuck = invoke(node, "queue", "loop");
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 1500));
       const waiting = ["one", "two", "three"].map((b) => invoke(node, "queue", b));
       const r = await stuck;
       assert.equal(r.status, 504, text(r.bytes));
