@@ -143,8 +143,7 @@ SURE_API int sure_instance_sidecar_stats(struct sure_instance *inst,
 	/* Gauges: a queue no longer than the requests it can have seen, and at a
 	 * plain instance, than its slots hold behind the one it runs. */
 	uint64_t depth = sc->queue_depth, max_depth = sc->max_queue_depth;
-	uint64_t held = inst->att.ops || inst->io_slots < 1 ? reqs : inst->io_slots - 1u;
-	uint64_t most = held < reqs ? held : reqs;
+	uint64_t most = inst->att.ops || inst->io_slots - 1u >= reqs ? reqs : inst->io_slots - 1u;
 	*out = (struct sure_sidecar_counters){
 		.requests = v[SURE_SC_REQUESTS],
 		.admitted = v[SURE_SC_ADMITTED],

@@ -18,7 +18,7 @@ import { InstanceGroup } from "./group.ts";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const MIB = 1048576;
-/** What one instance of the test function reserves: 16 MiB RAM + two 1 MiB I/O areas. */
+/** What one instance of the test function reserves: 16 MiB RAM and its request slots (ffi/io_slots.ts). */
 const INSTANCE = vmBytes(16, MIB);
 const TEMPLATE = 16 * MIB;
 
