@@ -2,7 +2,7 @@
 // `make -C libsure abi` rewrites it; ffi/abi_test.ts fails when it is stale.
 
 /** SURE_ABI_VERSION: the guest library an image was built with must match. */
-export const ABI_VERSION = 7;
+export const ABI_VERSION = 8;
 
 /** Limits from sure_abi.h, sure_chain_abi.h and libsure.h. */
 export const LIMITS = {
@@ -337,7 +337,7 @@ export const STRUCTS = {
     request_id: 224,
   },
   sure_dataplane_stats: {
-    size: 424,
+    size: 432,
     conns_open: 0,
     conns_accepted: 8,
     conns_refused: 16,
@@ -391,5 +391,6 @@ export const STRUCTS = {
     in_hops: 400,
     pipelined: 408,
     requeued: 416,
+    withdrawn: 424,
   },
 } as const;

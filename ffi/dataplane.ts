@@ -122,10 +122,12 @@ export interface DataplaneStats {
   /**
    * Plain instances' request queues: requests posted to an instance behind
    * one it was running, and requests given back to the function's queue when
-   * the instance they waited in died or timed out before it ran them.
+   * the instance they waited in died or timed out before it ran them, or
+   * because the one ahead of them ran long and they had not begun (withdrawn).
    */
   pipelined: number;
   requeued: number;
+  withdrawn: number;
   /** Chain hops sent to other nodes, taken from them, failed. */
   hopsOut: number;
   hopsIn: number;
@@ -496,6 +498,7 @@ export class Dataplane {
       parked: s.u64("parked"),
       pipelined: s.u64("pipelined"),
       requeued: s.u64("requeued"),
+      withdrawn: s.u64("withdrawn"),
       hopsOut: s.u64("hops_out"),
       hopsIn: s.u64("hops_in"),
       hopFailures: s.u64("hop_failures"),

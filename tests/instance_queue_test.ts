@@ -5,7 +5,9 @@
  * serves a burst in one wake-up. Each request still gets its own answer,
  * and a request waiting in an instance whose request before it crashed or
  * timed out never ran: it goes back to the queue and is served by the
- * instance that replaces it, not lost and not blamed for the fault.
+ * instance that replaces it, not lost and not blamed for the fault. A
+ * request waiting behind one that runs long is withdrawn before it begins
+ * and served by another instance.
  */
 import assert from "node:assert/strict";
 import {
@@ -23,7 +25,10 @@ async function post(node: TestNode, name: string, body: string) {
 }
 
 /** The data plane's count of requests posted behind another, or given back to the queue. */
-async function queueEvents(node: TestNode, event: "pipelined" | "requeued"): Promise<number> {
+async function queueEvents(
+  node: TestNode,
+  event: "pipelined" | "requeued" | "withdrawn",
+): Promise<number> {
   const text = await (await fetch(`${node.url}/metrics`)).text();
   const re = new RegExp(
     `sure_dataplane_instance_queue_total\\{[^}]*event="${event}"[^}]*\\} (\\d+)`,
@@ -107,8 +112,8 @@ async function warm(node: TestNode, name: string) {
  * yardstick of queueing: before one, it guesses 2 ms, which an emulated CPU
  * takes per request); then quick answers.
  */
-async function deployQueued(node: TestNode) {
-  await deployFunction(node, "faulty", await faultyImage(), 3000, {
+async function deployQueued(node: TestNode, timeoutMs = 3000) {
+  await deployFunction(node, "faulty", await faultyImage(), timeoutMs, {
     minInstances: 0,
     maxInstances: 1,
   });
@@ -155,3 +160,46 @@ for (const [end, status, error] of ENDS) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "instance queue: a request waiting behind one that runs long is withdrawn and served by another instance",
+  ignore: !hasKvm,
+  async fn() {
+    const node = await startTestNode({ dataplane: "sockets" });
+    try {
+      // One instance at most, warm, with a start measured (deployQueued):
+      // the node posts the second request behind the first however long
+      // that one runs, and the first waits for it, then runs for 3 s.
+      await deployQueued(node, 15_000);
+      const settled = (p: Promise<{ status: number; text: string }>) =>
+        p.then((a) => ({ ...a, at: Date.now() }), (e) => ({ status: -1, text: String(e), at: 0 }));
+      const long = settled(post(node, "faulty", "behind:busy:3000"));
+      await new Promise((r) => setTimeout(r, 100));
+      const quick = settled(post(node, "faulty", "quick"));
+      for (let k = 0; k < 100 && await queueEvents(node, "pipelined") < 1; k++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(await queueEvents(node, "pipelined") >= 1, "nothing was posted behind it");
+      // Now a second instance may come: the one behind has somewhere else to
+      // go, and the node takes it back from behind the long one.
+      const patched = await fetch(`${node.url}/admin/functions/faulty`, {
+        method: "PATCH",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ maxInstances: 2 }),
+      });
+      assert.equal(patched.status, 200, await patched.text());
+      const q = await quick, l = await long;
+      assert.deepEqual([q.status, q.text], [200, "quick"]);
+      assert.deepEqual([l.status, l.text], [200, "ok"]);
+      assert.ok(q.at < l.at - 1000, `quick answered ${l.at - q.at} ms before the long one`);
+      assert.ok(await queueEvents(node, "withdrawn") >= 1, "nothing was withdrawn");
+      assert.equal(await queueEvents(node, "requeued"), 0);
+      // Only the warm-up's death: the withdrawn request hurt nobody.
+      const deaths = node.records.filter((r) => r.msg.startsWith("instance died"));
+      assert.equal(deaths.length, 1, JSON.stringify(deaths));
+    } finally {
+      await node.close();
+    }
+  },
+});

@@ -40,8 +40,10 @@
  * buckets, descriptor reason, copied bytes per step; 5: HTTP head blocks,
  * environment, wall clock, handler return code and abort reason; 6: the
  * gates (sure_gate_abi.h): the sidecar and trace context move behind them;
- * 7: a plain instance's request queue (io_slots, io_req, io_resp) */
-#define SURE_ABI_VERSION 7u
+ * 7: a plain instance's request queue (io_slots, io_req, io_resp); 8: a
+ * request posted behind another can be withdrawn (io_withdrawn, started_seq,
+ * SURE_REASON_WITHDRAWN) */
+#define SURE_ABI_VERSION 8u
 /* The oldest version whose images still run (through the single-request
  * fields of the control page: req_len .. resp_rc). */
 #define SURE_ABI_OLDEST 5u
@@ -121,6 +123,10 @@ enum sure_reason {
 	SURE_REASON_INFLIGHT = 2, /* over the instance's concurrency limit: 429 */
 	SURE_REASON_DEADLINE = 3, /* its deadline passed before it ran: 504 */
 	SURE_REASON_FAILED = 4, /* handle() returned non-zero (resp_rc): 500, output dropped */
+	/* ABI 8: the host withdrew it (io_withdrawn) before it began: it never
+	 * ran, and the host gives it to another instance. Only for a request the
+	 * host withdrew; any other is a protocol fault. */
+	SURE_REASON_WITHDRAWN = 5,
 };
 
 /* Longest sure_abort() reason the node reports (bytes, NUL included). */
@@ -318,6 +324,20 @@ struct sure_ctrl {
 	_Alignas(SURE_CACHELINE) struct sure_io_req io_req[SURE_IO_QUEUE_MAX];
 	/* written by the guest per answer (see struct sure_io_resp) */
 	_Alignas(SURE_CACHELINE) struct sure_io_resp io_resp[SURE_IO_QUEUE_MAX];
+
+	/*
+	 * ABI 8: withdrawing request n that waits behind another (its function
+	 * turned out slow there, and another instance could serve it sooner).
+	 * Dekker: the guest stores started_seq = n, fences, then reads
+	 * io_withdrawn[n % SURE_IO_QUEUE_MAX] and answers a withdrawn request
+	 * at once with SURE_REASON_WITHDRAWN instead of running it; the host
+	 * sets io_withdrawn, fences, then reads started_seq. Every request after
+	 * the one started_seq names was surely not run; that one and those
+	 * before may have been (their answer says). The host clears an entry
+	 * when it takes that request's answer, before the entry is used again.
+	 */
+	_Alignas(SURE_CACHELINE) uint32_t io_withdrawn[SURE_IO_QUEUE_MAX]; /* written by the host */
+	_Alignas(SURE_CACHELINE) uint32_t started_seq; /* written by the guest */
 };
 
 #endif /* !__ASSEMBLER__ */

@@ -802,8 +802,10 @@ struct sure_dataplane_stats {
 	/* Plain instances' request queues (ABI 7): requests posted to an
 	 * instance behind one it was running, and requests given back to the
 	 * function's queue because the instance they waited in died or timed
-	 * out before it ran them (the next instance serves them). */
-	uint64_t pipelined, requeued;
+	 * out before it ran them (the next instance serves them), and requests
+	 * taken back from behind one that ran long, before they began (another
+	 * instance serves them). */
+	uint64_t pipelined, requeued, withdrawn;
 };
 /*
  * (A new request for an attached chain whose first step another node runs

@@ -25,9 +25,10 @@ void sure_channel_init(struct sure_channel *ch, struct sure_ctrl *ctrl, uint32_t
 	ch->notify_fd = -1;
 }
 
-void sure_channel_set_queue(struct sure_channel *ch, uint32_t slots)
+void sure_channel_set_queue(struct sure_channel *ch, uint32_t slots, uint32_t withdraw)
 {
 	ch->queue = 1;
+	ch->withdraw = withdraw ? 1 : 0;
 	ch->slots = slots < 1 ? 1 : slots > SURE_IO_QUEUE_MAX ? SURE_IO_QUEUE_MAX : slots;
 }
 
@@ -79,6 +80,8 @@ int sure_channel_wait_ready(struct sure_channel *ch, uint64_t deadline_ns)
 	return wait_event(ch, deadline_ns, is_ready);
 }
 
+static void reap(struct sure_channel *ch);
+
 /* Bit s: a request in flight uses slot s. */
 static uint32_t slots_used(const struct sure_channel *ch)
 {
@@ -89,8 +92,9 @@ static uint32_t slots_used(const struct sure_channel *ch)
 	return used;
 }
 
-int sure_channel_free_slot(const struct sure_channel *ch)
+int sure_channel_free_slot(struct sure_channel *ch)
 {
+	reap(ch);
 	uint32_t used = slots_used(ch);
 
 	for (uint32_t s = 0; s < ch->slots; s++)
@@ -119,6 +123,7 @@ static int post(struct sure_channel *ch, const struct sure_io_req *req)
 		return -EPIPE;
 	if (req->slot >= ch->slots)
 		return -EINVAL;
+	reap(ch);
 	if (sure_channel_inflight(ch) >= ch->slots || (slots_used(ch) & (1u << req->slot)))
 		return -EBUSY;
 	return 0;
@@ -158,11 +163,40 @@ int sure_channel_begin(struct sure_channel *ch, const struct sure_io_req *req)
 /* The guest answered the oldest request in flight: resp_seq is at or past it
  * and no further than the last one posted (a guest that writes any other
  * value has answered nothing). */
-static int answered(struct sure_channel *ch)
+static int oldest_answered(const struct sure_channel *ch)
 {
 	uint32_t n = sure_load(&ch->ctrl->resp_seq) - ch->done;
 
 	return n >= 1 && n <= sure_channel_inflight(ch);
+}
+
+/* The oldest request in flight leaves it, with its withdrawal (cleared on the
+ * page before its entry can be used again). */
+static void retire_oldest(struct sure_channel *ch)
+{
+	uint32_t e = (ch->done + 1) % SURE_IO_QUEUE_MAX;
+
+	if (ch->withdrawn[e]) {
+		ch->withdrawn[e] = 0;
+		sure_store(&ch->ctrl->io_withdrawn[e], 0);
+	}
+	sure_store(&ch->done, ch->done + 1);
+}
+
+/* Answers to requests surely withdrawn are dropped as they come: nobody
+ * waits for them, and their slots are free again. */
+static void reap(struct sure_channel *ch)
+{
+	while (sure_channel_inflight(ch) > 0 &&
+	       ch->withdrawn[(ch->done + 1) % SURE_IO_QUEUE_MAX] == SURE_WD_GONE && oldest_answered(ch))
+		retire_oldest(ch);
+}
+
+/* The oldest request in flight that somebody waits for was answered. */
+static int answered(struct sure_channel *ch)
+{
+	reap(ch);
+	return oldest_answered(ch);
 }
 
 /* After answered(): the answer's fields copied once into ch->ans, and its
@@ -184,6 +218,10 @@ static int take_answer(struct sure_channel *ch)
 		ch->ans.reason = __atomic_load_n(&c->resp_reason, __ATOMIC_RELAXED);
 		ch->ans.rc = __atomic_load_n(&c->resp_rc, __ATOMIC_RELAXED);
 	}
+	/* Only a request the host asked about may say it did not run. */
+	if (ch->ans.reason == SURE_REASON_WITHDRAWN &&
+	    ch->withdrawn[(ch->done + 1) % SURE_IO_QUEUE_MAX] != SURE_WD_ASKED)
+		return -EPROTO;
 	return ch->ans.len > ch->io_cap ? -EPROTO : (int)ch->ans.len;
 }
 
@@ -232,7 +270,37 @@ int sure_channel_poll(struct sure_channel *ch, int arm)
 void sure_channel_end(struct sure_channel *ch)
 {
 	if (sure_channel_inflight(ch) > 0)
-		sure_store(&ch->done, ch->done + 1);
+		retire_oldest(ch);
+	reap(ch);
+}
+
+int sure_channel_withdraw(struct sure_channel *ch, uint32_t keep)
+{
+	uint32_t n = sure_channel_inflight(ch), first = 0, gone = 0;
+
+	if (!ch->withdraw)
+		return -ENOTSUP;
+	/* Dekker with the guest's loop (sure_abi.h): ask first, then look. */
+	for (uint32_t k = keep < 1 ? 2 : keep + 1; k <= n; k++) {
+		uint32_t e = (ch->done + k) % SURE_IO_QUEUE_MAX;
+		if (ch->withdrawn[e])
+			continue;
+		ch->withdrawn[e] = SURE_WD_ASKED;
+		sure_store(&ch->ctrl->io_withdrawn[e], 1);
+		if (!first)
+			first = k;
+	}
+	if (!first)
+		return 0;
+	sure_fence();
+	/* Requests in flight the guest began, as it says (its word can only
+	 * keep its own requests waiting, or let it run ones it gave back). */
+	uint32_t began = sure_load(&ch->ctrl->started_seq) - ch->done;
+	if (began > n)
+		began = 0; /* none in flight: it began none of them */
+	for (uint32_t k = began + 1 > first ? began + 1 : first; k <= n; k++, gone++)
+		ch->withdrawn[(ch->done + k) % SURE_IO_QUEUE_MAX] = SURE_WD_GONE;
+	return (int)gone;
 }
 
 void sure_channel_notify(struct sure_channel *ch)

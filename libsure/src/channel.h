@@ -29,6 +29,7 @@ struct sure_channel {
 	 * `slots` of them at once; 0: the single-request fields (one at a time). */
 	uint32_t queue;
 	uint32_t slots;
+	uint32_t withdraw; /* 1: the guest honours io_withdrawn (ABI 8) */
 	uint32_t seq; /* last req_seq issued by the host */
 	uint32_t done; /* last request whose answer the host took (sure_channel_end) */
 	uint32_t posting; /* 1 while a sure_channel_begin runs (one poster at a time) */
@@ -46,14 +47,24 @@ struct sure_channel {
 	 * rewrite), and a copy of the oldest one's answer, taken once (wait or
 	 * poll) so that nothing the guest writes later changes what was read. */
 	uint8_t slot_of[SURE_IO_QUEUE_MAX];
+	/* Request n's withdrawal at n % SURE_IO_QUEUE_MAX: 0, SURE_WD_ASKED or
+	 * SURE_WD_GONE (sure_channel_withdraw). */
+	uint8_t withdrawn[SURE_IO_QUEUE_MAX];
 	struct sure_io_resp ans;
 };
+
+/* Asked not to run, and it may have begun before it saw that: its answer
+ * says (SURE_REASON_WITHDRAWN if it did not run). */
+#define SURE_WD_ASKED 1
+/* Surely not run: it is the caller's again, and its answer is dropped when
+ * it comes. */
+#define SURE_WD_GONE 2
 
 /* A channel with the single-request protocol (images before ABI 7). */
 void sure_channel_init(struct sure_channel *ch, struct sure_ctrl *ctrl, uint32_t io_cap);
 /* Switches it to ABI 7's request queue of `slots` (1..SURE_IO_QUEUE_MAX)
- * before the first request. */
-void sure_channel_set_queue(struct sure_channel *ch, uint32_t slots);
+ * before the first request; withdraw: the guest honours io_withdrawn (ABI 8). */
+void sure_channel_set_queue(struct sure_channel *ch, uint32_t slots, uint32_t withdraw);
 
 /* ---- invoker side ---- */
 
@@ -62,13 +73,14 @@ void sure_channel_set_queue(struct sure_channel *ch, uint32_t slots);
  * deadline (CLOCK_MONOTONIC ns, UINT64_MAX = none) passed (-ETIMEDOUT).
  */
 int sure_channel_wait_ready(struct sure_channel *ch, uint64_t deadline_ns);
-/* Requests posted and not yet answered (taken by sure_channel_end). */
+/* Requests posted and not yet answered (taken by sure_channel_end), the
+ * withdrawn ones among them until their answer comes. */
 static inline uint32_t sure_channel_inflight(const struct sure_channel *ch)
 {
 	return ch->seq - ch->done;
 }
 /* A slot no request in flight uses (the lowest), or -EBUSY if all are. */
-int sure_channel_free_slot(const struct sure_channel *ch);
+int sure_channel_free_slot(struct sure_channel *ch);
 /* The slot of the oldest request in flight (the one wait and poll look at). */
 static inline uint32_t sure_channel_oldest_slot(const struct sure_channel *ch)
 {
@@ -89,6 +101,15 @@ int sure_channel_wait(struct sure_channel *ch, uint64_t deadline_ns);
 /* Takes the oldest request's answer after sure_channel_wait (or
  * sure_channel_poll): its slot is free again. */
 void sure_channel_end(struct sure_channel *ch);
+/*
+ * Asks the guest not to run the requests in flight after the oldest `keep`
+ * (at least 1) that it was not asked about yet: returns how many of the
+ * newest requests in flight surely will not run (SURE_WD_GONE), which the
+ * caller takes back, newest last; wait and poll skip their answers. Those
+ * it could not be sure of stay in flight: an answer with reason
+ * SURE_REASON_WITHDRAWN says one did not run. -ENOTSUP: this guest cannot.
+ */
+int sure_channel_withdraw(struct sure_channel *ch, uint32_t keep);
 /*
  * For a poller that never blocks here: with a request in flight, returns what
  * sure_channel_wait would, or -EAGAIN while no answer came yet. arm: the

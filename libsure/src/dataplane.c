@@ -412,6 +412,7 @@ SURE_API int sure_dataplane_stats(struct sure_dataplane *dp, struct sure_datapla
 		.copied_out = s.copied_out,
 		.pipelined = dp->pipelined,
 		.requeued = dp->requeued,
+		.withdrawn = dp->withdrawn,
 		.events_dropped = dp->events_dropped,
 		.request_log_dropped = dp->reqlog.dropped,
 		.io_uring = s.io_uring,

@@ -208,7 +208,7 @@ struct sure_dataplane {
 	uint64_t fold_bounds[SURE_DP_FOLD_BOUNDS];
 	uint64_t events_dropped;
 	uint64_t copied_in;
-	uint64_t pipelined, requeued; /* sure_dataplane_stats */
+	uint64_t pipelined, requeued, withdrawn; /* sure_dataplane_stats */
 	uint8_t resp_head[SURE_RESP_HEAD_CAP]; /* the checked copy of a guest's head */
 	uint8_t err_head[512]; /* head block of the node's own error answers */
 	/* the traceparent of the request being answered (the node's span), or "" */

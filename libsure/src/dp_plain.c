@@ -4,10 +4,11 @@
  * autoscale.ts's admit()): admission (429 over the concurrency limit, one
  * more instance asked for with SURE_DP_NEED, 503 when the queue is full,
  * FIFO queues), posting requests into an instance's free request slots (the
- * oldest first, more than one while waiting is shorter than a start),
- * taking their answers, deaths and timeouts (the request parked for the
- * control plane's answer, those behind it back to the queue), and idle
- * instances that never went back to sleep.
+ * oldest first, more than one while waiting is shorter than a start, taken
+ * back from behind one that turns out long), taking their answers, deaths
+ * and timeouts (the request parked for the control plane's answer, those
+ * behind it back to the queue), and idle instances that never went back to
+ * sleep.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@ static void busy_unlink(struct sure_dataplane *dp, struct dp_inst *i)
 
 static void park(struct sure_dataplane *dp, struct dp_inst *i, struct dp_req *q, int rc);
 static struct dp_req *dequeue(struct sure_dataplane *dp, struct dp_route *r);
+static void drain(struct sure_dataplane *dp, struct dp_route *r);
 
 /* Puts q at the head of its route's queue. */
 static void queue_front(struct dp_route *r, struct dp_req *q)
@@ -183,6 +185,21 @@ static uint64_t start_estimate(const struct dp_route *r)
 	return r->start_ns ? r->start_ns : START_GUESS_NS;
 }
 
+/* The function can have no instance but this one: every request waits for
+ * it anyway. */
+static int only_one(const struct dp_route *r)
+{
+	return r->instances == 1 && (!r->cfg.can_start || r->cfg.max_instances <= 1);
+}
+
+/* The request i runs has run for as long as a start takes, and another
+ * instance could come: those waiting behind it had better wait for that. */
+static int head_long(const struct dp_inst *i, uint64_t now_ns)
+{
+	return i->nreq && sure_elapsed_ns(now_ns, i->posted_ns) >= start_estimate(i->route) &&
+	       !only_one(i->route);
+}
+
 /* A request is posted behind the one an instance runs only while waiting for
  * it is expected to be shorter than a start, the yardstick admission uses
  * too (worth_starting): the time an instance took per request once awake
@@ -194,19 +211,16 @@ static uint64_t start_estimate(const struct dp_route *r)
  * the next (warm echo, c16: the vCPUs spent 18-26 us per request polling,
  * 7-10 us with a chain step's ring); a slow function's requests are not
  * stuck behind one another, and one that turns out long gets nothing more
- * behind it while another instance could come (those already there wait
- * for it). */
+ * behind it while another instance could come (and those already there are
+ * withdrawn: withdraw_behind). */
 static uint32_t depth(const struct dp_inst *i)
 {
 	const struct dp_route *r = i->route;
 	uint32_t n = i->inst->ch.slots;
 
 	if (n > 1) {
-		uint64_t start = start_estimate(r);
-		int quick = r->run_ns && r->run_ns < start;
-		int head_long = i->nreq && sure_elapsed_ns(sure_now_ns(), i->posted_ns) >= start;
-		int only_one = r->instances == 1 && (!r->cfg.can_start || r->cfg.max_instances <= 1);
-		if (!quick || (head_long && !only_one))
+		int quick = r->run_ns && r->run_ns < start_estimate(r);
+		if (!quick || head_long(i, sure_now_ns()))
 			n = 1;
 	}
 	if (r->cfg.concurrency_limit && r->cfg.concurrency_limit < n)
@@ -363,6 +377,20 @@ static int finish(struct sure_dataplane *dp, struct dp_inst *i, uint32_t slot, i
 	char err[256];
 
 	r->running--;
+	if (rc >= 0 && sure_instance_resp_reason(inst) == SURE_REASON_WITHDRAWN) {
+		/* Withdrawn (withdraw_behind) and it never ran: it waits for
+		 * another instance, and this one goes on with what it has. */
+		dp->withdrawn++;
+		queue_front(r, q);
+		i->woke = 0;
+		if (i->nreq)
+			begin_run(i, now);
+		else
+			busy_unlink(dp, i);
+		sure_dp_release(dp, i);
+		drain(dp, r);
+		return 0;
+	}
 	uint64_t took = sure_elapsed_ns(now, i->posted_ns);
 	sure_average8(&r->service_ns, took);
 	if (rc >= 0) {
@@ -413,14 +441,6 @@ static int finish(struct sure_dataplane *dp, struct dp_inst *i, uint32_t slot, i
 	return 0;
 }
 
-/* Polls i's oldest request: what sure_instance_poll says, with the slot its
- * answer is in. */
-static int poll_oldest(struct dp_inst *i, int arm, uint32_t *slot)
-{
-	*slot = sure_channel_oldest_slot(&i->inst->ch);
-	return sure_instance_poll(i->inst, arm);
-}
-
 void sure_dp_admit(struct sure_dataplane *dp, struct dp_route *r, struct dp_req *q)
 {
 	const struct sure_route_config *c = &r->cfg;
@@ -467,7 +487,7 @@ int sure_dp_look_busy(struct sure_dataplane *dp, int arm)
 		/* Every answer it has: a guest answers a burst in one go. */
 		while (i->nreq) {
 			uint32_t slot;
-			int rc = poll_oldest(i, arm, &slot);
+			int rc = sure_instance_poll(i->inst, arm, &slot);
 			if (rc == -EAGAIN)
 				break;
 			any = 1;
@@ -476,6 +496,28 @@ int sure_dp_look_busy(struct sure_dataplane *dp, int arm)
 		}
 	}
 	return any;
+}
+
+/* The request i runs turned out long (head_long): those posted behind it
+ * that the guest did not begin go back to the head of the queue, in order,
+ * for an idle instance or one admission starts; those it may have begun
+ * stay, and their answer says (finish). A guest before ABI 8 cannot give
+ * them back: they wait. */
+static void withdraw_behind(struct sure_dataplane *dp, struct dp_inst *i)
+{
+	struct dp_route *r = i->route;
+	int gone = sure_instance_withdraw(i->inst, 1);
+
+	if (gone <= 0)
+		return;
+	for (; gone > 0 && i->nreq > 1; gone--) {
+		struct dp_req *q = i->req[--i->nreq];
+		i->req[i->nreq] = NULL;
+		r->running--;
+		dp->withdrawn++;
+		queue_front(r, q);
+	}
+	drain(dp, r);
 }
 
 /* Idle instances that did not go back to sleep after their answer: each is
@@ -511,11 +553,14 @@ void sure_dp_plain_tick(struct sure_dataplane *dp, uint64_t now_ns)
 	}
 	for (struct dp_inst *i = dp->busy, *next; i; i = next) {
 		next = i->busy_next;
-		if (now_ns < i->deadline_ns)
+		if (now_ns < i->deadline_ns) {
+			if (i->nreq > 1 && head_long(i, now_ns))
+				withdraw_behind(dp, i);
 			continue;
+		}
 		/* An answer that came just in time counts. */
 		uint32_t slot;
-		int rc = poll_oldest(i, 0, &slot);
+		int rc = sure_instance_poll(i->inst, 0, &slot);
 		if (rc == -EAGAIN) {
 			sure_instance_expire(i->inst, i->route->cfg.timeout_ms);
 			rc = -ETIMEDOUT;

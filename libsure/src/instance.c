@@ -231,7 +231,7 @@ int sure_instance_start(struct sure_instance *inst, uint32_t timeout_ms, char *e
 
 	sure_channel_init(&inst->ch, inst->ctrl, inst->io_cap);
 	if (inst->io_queue)
-		sure_channel_set_queue(&inst->ch, inst->io_slots);
+		sure_channel_set_queue(&inst->ch, inst->io_slots, inst->io_queue >= 2);
 	sure_logring_init(&inst->log, inst->ctrl, inst->ram.map + SURE_LOG_GPA, SURE_LOG_SIZE);
 	set_wall_clock(inst);
 	rc = sure_vcpu_start(inst);
@@ -339,7 +339,7 @@ static int create(const uint8_t *img, size_t len, uint32_t mem_mib, uint32_t io_
 	inst->mem_bytes = (uint64_t)mem_mib * MIB;
 	inst->io_cap = (uint32_t)((io_cap + SURE_PAGE_SIZE - 1) & ~(SURE_PAGE_SIZE - 1));
 	/* A chain step takes its work from its rings: one slot, never used. */
-	inst->io_queue = info.abi_version >= 7 && !inst->att.ops;
+	inst->io_queue = inst->att.ops ? 0 : info.abi_version >= 8 ? 2 : info.abi_version >= 7;
 	inst->io_slots = inst->io_queue ? slots_for(inst->io_cap) : 1;
 	rc = build_memory(inst, img, &info, env, env_len, &lo, err, errcap);
 	if (rc == 0) {
@@ -451,7 +451,8 @@ static int finish(struct sure_instance *inst, int rc, uint32_t timeout_ms)
 {
 	if (rc >= 0) {
 		inst->status = checked_status(inst->ch.ans.status);
-		inst->requests++;
+		if (inst->ch.ans.reason != SURE_REASON_WITHDRAWN) /* that one never ran */
+			inst->requests++;
 	} else if (rc == -ETIMEDOUT) {
 		sure_fault_record(&inst->fault, SURE_FAULT_TIMEOUT, 0, timeout_ms, 0, 0);
 		sure_instance_kill(inst);
@@ -499,11 +500,20 @@ int sure_instance_post(struct sure_instance *inst, uint32_t slot, uint32_t req_l
 	return post(inst, slot, req_len);
 }
 
-int sure_instance_poll(struct sure_instance *inst, int arm)
+int sure_instance_poll(struct sure_instance *inst, int arm, uint32_t *slot)
 {
 	int rc = sure_channel_poll(&inst->ch, arm);
 
-	return rc == -EAGAIN ? rc : finish(inst, rc, 0);
+	if (rc == -EAGAIN)
+		return rc;
+	/* Before finish takes it: the poll skipped withdrawn requests' answers. */
+	*slot = sure_channel_oldest_slot(&inst->ch);
+	return finish(inst, rc, 0);
+}
+
+int sure_instance_withdraw(struct sure_instance *inst, uint32_t keep)
+{
+	return sure_channel_withdraw(&inst->ch, keep);
 }
 
 void sure_instance_expire(struct sure_instance *inst, uint32_t timeout_ms)

@@ -109,8 +109,9 @@ struct sure_instance {
 	uint64_t mem_bytes;
 	uint32_t io_cap; /* bytes per area, page aligned */
 	/* Request slots in the I/O memslot (sure_io_slots), and whether the
-	 * guest takes requests through ABI 7's queue (else the single-request
-	 * fields of older images): the host's own copies, never the page's. */
+	 * guest takes requests through ABI 7's queue (1; 2: and honours
+	 * withdrawals, ABI 8; 0: the single-request fields of older images): the
+	 * host's own copies, never the page's. */
 	uint32_t io_slots;
 	uint32_t io_queue;
 	/* The trace context of the next request posted (sure_instance_set_trace). */
@@ -224,11 +225,13 @@ uint8_t *sure_instance_slot_resp_head(struct sure_instance *inst, uint32_t s);
  * rate limit: not posted). */
 int sure_instance_post(struct sure_instance *inst, uint32_t slot, uint32_t req_len,
 		       int notify_fd);
-/* The oldest posted request's outcome as sure_instance_invoke returns it
- * (its slot: sure_channel_oldest_slot before this call), or -EAGAIN while
- * the guest has not answered it. arm: the caller is about to sleep on
- * notify_fd (sure_channel_poll). */
-int sure_instance_poll(struct sure_instance *inst, int arm);
+/* The oldest posted request's outcome as sure_instance_invoke returns it,
+ * with the slot its answer is in, or -EAGAIN while the guest has not
+ * answered it. arm: the caller is about to sleep on notify_fd
+ * (sure_channel_poll). */
+int sure_instance_poll(struct sure_instance *inst, int arm, uint32_t *slot);
+/* sure_channel_withdraw on its channel. */
+int sure_instance_withdraw(struct sure_instance *inst, uint32_t keep);
 /* The oldest posted request ran past its timeout: records it and stops the
  * instance (as sure_instance_invoke's -ETIMEDOUT). */
 void sure_instance_expire(struct sure_instance *inst, uint32_t timeout_ms);

@@ -224,7 +224,7 @@ SURE_API int sure_instance_resp_reason(struct sure_instance *inst)
 	if (!inst)
 		return -EINVAL;
 	uint32_t r = inst->ch.ans.reason; /* the copy taken with the answer */
-	return r <= SURE_REASON_FAILED ? (int)r : 0;
+	return r <= SURE_REASON_WITHDRAWN ? (int)r : 0;
 }
 
 SURE_API int sure_instance_resp_rc(struct sure_instance *inst)

@@ -5,7 +5,8 @@
  * sure_instance_invoke (src/instance.c: resp_len against the I/O area,
  * resp_status), the log drain through the instance and resp_reason; in
  * both protocols: the single-request fields of images before ABI 7 and
- * ABI 7's request queue (io_req, io_resp: several requests in flight).
+ * ABI 7's request queue (io_req, io_resp: several requests in flight),
+ * and ABI 8's withdrawals (io_withdrawn, started_seq, SURE_REASON_WITHDRAWN).
  *
  * A plain instance without a VM (fuzz_instance.h) plays against a scripted
  * guest: the input says what the guest writes (any field, any bytes) and when
@@ -35,7 +36,7 @@ static const struct {
 	F(resp_seq), F(resp_len), F(resp_status), F(guest_state), F(ready),     F(log_head),
 	F(log_dropped), F(requests), F(req_seq), F(req_len),  F(host_waiting), F(log_tail),
 	F(tsc_hz),   F(resp_reason), F(io_cap), F(log_size), F(snapshot_wanted), F(io_slots),
-	F(io_req),   F(io_resp),
+	F(io_req),   F(io_resp),   F(io_withdrawn), F(started_seq),
 };
 
 struct model {
@@ -52,17 +53,26 @@ static int want_status(int32_t s)
 }
 
 /* Where the guest writes request n's answer, in the instance's protocol. */
-static void answer(struct sure_instance *inst, uint32_t n, uint32_t len, int32_t status)
+static void answer(struct sure_instance *inst, uint32_t n, uint32_t len, int32_t status,
+		   uint32_t reason)
 {
 	struct sure_ctrl *c = inst->ctrl;
 
 	if (inst->ch.queue) {
 		c->io_resp[n % SURE_IO_QUEUE_MAX].len = len;
 		c->io_resp[n % SURE_IO_QUEUE_MAX].status = status;
+		c->io_resp[n % SURE_IO_QUEUE_MAX].reason = reason;
 	} else {
 		c->resp_len = len;
 		c->resp_status = status;
+		c->resp_reason = reason;
 	}
+}
+
+/* Any reason, one past the last known included; WITHDRAWN often. */
+static uint32_t answer_reason(struct fuzz_in *in)
+{
+	return fin_u8(in, 0) % (SURE_REASON_WITHDRAWN + 2);
 }
 
 static uint32_t answer_len(struct fuzz_in *in)
@@ -77,10 +87,11 @@ static void invoke_answered(struct sure_instance *inst, struct model *m, struct 
 	uint32_t req_len = fin_u16(in, 5) % (FUZZ_IO_CAP + 64);
 	uint32_t resp_len = answer_len(in);
 	int32_t status = (int32_t)fin_u32(in, 0);
+	uint32_t reason = answer_reason(in);
 	struct sure_fault_info fi;
 
 	c->resp_seq = inst->ch.seq + 1;
-	answer(inst, inst->ch.seq + 1, resp_len, status);
+	answer(inst, inst->ch.seq + 1, resp_len, status, reason);
 	int rc = sure_instance_invoke(inst, req_len, 1000);
 	if (req_len > FUZZ_IO_CAP) { /* refused before anything else, dead or alive */
 		if (rc != -E2BIG)
@@ -88,8 +99,9 @@ static void invoke_answered(struct sure_instance *inst, struct model *m, struct 
 	} else if (m->dead) {
 		if (rc != -EPIPE)
 			abort();
-	} else if (resp_len > FUZZ_IO_CAP) {
-		/* A length past the response area is a protocol fault: the instance dies. */
+	} else if (resp_len > FUZZ_IO_CAP || reason == SURE_REASON_WITHDRAWN) {
+		/* A length past the response area, or a request the host never
+		 * withdrew said to be withdrawn, is a protocol fault: it dies. */
 		if (rc != -EPROTO || !sure_channel_dead(&inst->ch))
 			abort();
 		if (sure_instance_fault(inst, &fi, sizeof(fi)) != 0 ||
@@ -124,10 +136,14 @@ static void channel_unanswered(struct sure_instance *inst, struct model *m, stru
 	int early = inst->ctrl->resp_seq == ch->seq;
 	uint32_t len = ch->queue ? inst->ctrl->io_resp[ch->seq % SURE_IO_QUEUE_MAX].len
 				 : inst->ctrl->resp_len;
+	uint32_t reason = ch->queue ? inst->ctrl->io_resp[ch->seq % SURE_IO_QUEUE_MAX].reason
+				    : inst->ctrl->resp_reason;
 	rc = sure_channel_wait(ch, sure_now_ns());
 	if (!early && (rc != -ETIMEDOUT || inst->ctrl->host_waiting != 0))
 		abort();
-	if (early && rc != (len > FUZZ_IO_CAP ? -EPROTO : (int)len))
+	/* Nothing was withdrawn: an answer that says so is a fault. */
+	int bad = len > FUZZ_IO_CAP || reason == SURE_REASON_WITHDRAWN;
+	if (early && rc != (bad ? -EPROTO : (int)len))
 		abort();
 	if (rc > (int)FUZZ_IO_CAP)
 		abort();
@@ -140,13 +156,21 @@ static void channel_unanswered(struct sure_instance *inst, struct model *m, stru
  * answers. Exactly the requests from the oldest in flight up to that number
  * are answered, if it lies among those posted (none otherwise), in order,
  * each with the length it wrote for it (a length past the area kills it).
+ * ABI 8: the host may first withdraw those behind the oldest, with the guest
+ * saying it began any request number: those after the one it names (or all
+ * of them, if it names none in flight) are surely not run, and their
+ * answers never reach the caller, whatever they say; the others' answers
+ * count, and may say WITHDRAWN, which only a withdrawn request may say (a
+ * protocol fault otherwise).
  */
 static void queue_burst(struct sure_instance *inst, struct model *m, struct fuzz_in *in)
 {
 	struct sure_channel *ch = &inst->ch;
 	struct sure_ctrl *c = inst->ctrl;
 	uint32_t want = fin_u8(in, 1) % (SURE_IO_QUEUE_MAX + 1), posted = 0;
-	uint32_t lens[SURE_IO_QUEUE_MAX] = { 0 };
+	uint32_t lens[SURE_IO_QUEUE_MAX] = { 0 }, reasons[SURE_IO_QUEUE_MAX] = { 0 };
+	uint32_t first_gone = SURE_IO_QUEUE_MAX + 1; /* request k (from 1) >= this: surely withdrawn */
+	int asked = 0;
 
 	if (!ch->queue || m->dead)
 		return;
@@ -163,33 +187,61 @@ static void queue_burst(struct sure_instance *inst, struct model *m, struct fuzz
 		if (rc == 0)
 			posted++;
 	}
+	if (ch->withdraw && fin_u8(in, 0) & 1) {
+		uint32_t began = (uint32_t)(int8_t)fin_u8(in, 0);
+		c->started_seq = done + began;
+		if (began > posted)
+			began = 0;
+		first_gone = began + 1 > 2 ? began + 1 : 2;
+		int gone = sure_channel_withdraw(ch, 1);
+		if (gone != (int)(posted >= first_gone ? posted - first_gone + 1 : 0))
+			abort();
+		for (uint32_t k = 2; k <= posted; k++)
+			if (c->io_withdrawn[(done + k) % SURE_IO_QUEUE_MAX] != 1)
+				abort();
+		/* Asked once: a second call asks nothing more. */
+		if (sure_channel_withdraw(ch, 1) != 0)
+			abort();
+		asked = 1;
+	} else if (!ch->withdraw && sure_channel_withdraw(ch, 1) != -ENOTSUP) {
+		abort();
+	}
 	for (uint32_t k = 1; k <= posted; k++) {
 		lens[k - 1] = answer_len(in);
-		answer(inst, done + k, lens[k - 1], 200);
+		reasons[k - 1] = answer_reason(in);
+		answer(inst, done + k, lens[k - 1], 200, reasons[k - 1]);
 	}
 	uint32_t said = done + (uint32_t)(int8_t)fin_u8(in, 0);
 	c->resp_seq = said;
 	uint32_t ahead = said - done, accepted = ahead >= 1 && ahead <= posted ? ahead : 0;
-	for (uint32_t k = 0; k < posted; k++) {
-		int rc = sure_instance_poll(inst, 0);
+	for (uint32_t k = 0; k < posted && k + 1 < first_gone; k++) {
+		uint32_t slot;
+		int rc = sure_instance_poll(inst, 0, &slot);
 		if (k >= accepted) {
 			/* dead: -EFAULT, it died under this request */
 			if (rc != (m->dead ? -EFAULT : -EAGAIN))
 				abort();
 			break;
 		}
-		if (lens[k] > FUZZ_IO_CAP) {
+		int withdrawn = reasons[k] == SURE_REASON_WITHDRAWN;
+		if (lens[k] > FUZZ_IO_CAP || (withdrawn && (!asked || k == 0))) {
 			if (rc != -EPROTO || !sure_channel_dead(ch))
 				abort();
 			m->dead = 1;
-		} else if (rc != (int)lens[k]) {
+		} else if (rc != (int)lens[k] || slot != k) {
 			abort();
-		} else {
-			m->requests++;
+		} else if (!withdrawn) {
+			m->requests++; /* a withdrawn one never ran */
 		}
 	}
+	/* The answered ones surely withdrawn left with the last taken. */
+	if (!m->dead && accepted >= posted && sure_channel_inflight(ch) != 0)
+		abort();
 	while (sure_channel_inflight(ch) > 0)
 		sure_channel_end(ch);
+	for (uint32_t k = 2; k <= posted && asked; k++)
+		if (c->io_withdrawn[(done + k) % SURE_IO_QUEUE_MAX] != 0)
+			abort(); /* cleared before the entry is used again */
 }
 
 static void run(struct sure_instance *inst, struct fuzz_in *in)
@@ -248,7 +300,7 @@ static void run(struct sure_instance *inst, struct fuzz_in *in)
 				abort();
 			free(buf);
 			if (sure_instance_resp_reason(inst) < 0 ||
-			    sure_instance_resp_reason(inst) > SURE_REASON_FAILED)
+			    sure_instance_resp_reason(inst) > SURE_REASON_WITHDRAWN)
 				abort();
 			break;
 		}

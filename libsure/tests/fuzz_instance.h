@@ -44,7 +44,7 @@ static inline struct sure_instance *fuzz_instance_new(uint32_t req_seq, uint32_t
 	inst->io.size = 0;
 	inst->io_cap = FUZZ_IO_CAP;
 	inst->io_slots = nslots;
-	inst->io_queue = slots > 0;
+	inst->io_queue = slots > 0 ? 2 : 0; /* ABI 8: withdrawals too */
 	inst->mem_bytes = FUZZ_RAM_BYTES;
 	inst->ctrl = (struct sure_ctrl *)(ram + SURE_CTRL_GPA);
 	inst->ctrl->magic = SURE_CTRL_MAGIC;
@@ -55,7 +55,7 @@ static inline struct sure_instance *fuzz_instance_new(uint32_t req_seq, uint32_t
 	inst->ctrl->req_seq = req_seq;
 	sure_channel_init(&inst->ch, inst->ctrl, inst->io_cap);
 	if (inst->io_queue)
-		sure_channel_set_queue(&inst->ch, nslots);
+		sure_channel_set_queue(&inst->ch, nslots, inst->io_queue >= 2);
 	sure_logring_init(&inst->log, inst->ctrl, ram + SURE_LOG_GPA, SURE_LOG_SIZE);
 	return inst;
 }

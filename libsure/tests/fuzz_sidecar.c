@@ -216,7 +216,7 @@ static void run(struct sure_instance *inst, struct fuzz_in *in)
 			/* an answer's reason, as the channel took it from the guest */
 			inst->ch.ans.reason = fin_u32(in, 0);
 			if (sure_instance_resp_reason(inst) < 0 ||
-			    sure_instance_resp_reason(inst) > SURE_REASON_FAILED)
+			    sure_instance_resp_reason(inst) > SURE_REASON_WITHDRAWN)
 				abort();
 			break;
 		case 9: /* the host accepted answers */

@@ -100,7 +100,7 @@ static struct fake *start_queue(enum mode mode, int sleepy, uint32_t slots)
 	f->queue = slots > 0;
 	sure_channel_init(&f->ch, f->ctrl, IO_CAP);
 	if (slots)
-		sure_channel_set_queue(&f->ch, slots);
+		sure_channel_set_queue(&f->ch, slots, 0);
 	pthread_create(&f->thread, NULL, fake_guest, f);
 	return f;
 }
@@ -111,6 +111,18 @@ static struct fake *start(enum mode mode, int sleepy)
 }
 
 /* Posts len bytes in slot `slot`. */
+/* A channel over a fresh control page (free() it), with ABI 7's queue of
+ * `slots` (0: the single-request protocol) and ABI 8's withdrawals. */
+static struct sure_ctrl *queue_channel(struct sure_channel *ch, uint32_t slots, uint32_t withdraw)
+{
+	struct sure_ctrl *c = calloc(1, sizeof(*c));
+
+	sure_channel_init(ch, c, IO_CAP);
+	if (slots)
+		sure_channel_set_queue(ch, slots, withdraw);
+	return c;
+}
+
 static int begin(struct sure_channel *ch, uint32_t len, uint32_t slot)
 {
 	struct sure_io_req req = { .slot = slot, .len = len };
@@ -153,10 +165,8 @@ static void test_ready(void)
 
 static void test_ready_timeout_and_death(void)
 {
-	struct sure_ctrl *c = calloc(1, sizeof(*c));
 	struct sure_channel ch;
-
-	sure_channel_init(&ch, c, IO_CAP);
+	struct sure_ctrl *c = queue_channel(&ch, 0, 0);
 	uint64_t t0 = sure_now_ns();
 	CHECK_EQ(sure_channel_wait_ready(&ch, in_ms(20)), -ETIMEDOUT);
 	CHECK(sure_now_ns() - t0 >= 20 * MS);
@@ -261,10 +271,8 @@ static void test_death_wakes_waiter(void)
 static void test_guest_cannot_fake_seq(void)
 {
 	/* A guest that scribbles req_seq cannot make the host accept a stale answer. */
-	struct sure_ctrl *c = calloc(1, sizeof(*c));
 	struct sure_channel ch;
-
-	sure_channel_init(&ch, c, IO_CAP);
+	struct sure_ctrl *c = queue_channel(&ch, 0, 0);
 	CHECK_EQ(begin(&ch, 1, 0), 0);
 	c->req_seq = 41; /* guest lies */
 	c->resp_seq = 41;
@@ -306,11 +314,9 @@ static void test_queue_answers_in_order(void)
  * or past the queue is refused. */
 static void test_queue_slots(void)
 {
-	struct sure_ctrl *c = calloc(1, sizeof(*c));
 	struct sure_channel ch;
+	struct sure_ctrl *c = queue_channel(&ch, 3, 0);
 
-	sure_channel_init(&ch, c, IO_CAP);
-	sure_channel_set_queue(&ch, 3);
 	CHECK_EQ(begin(&ch, 1, 1), 0);
 	CHECK_EQ(begin(&ch, 1, 1), -EBUSY); /* slot 1 is in use */
 	CHECK_EQ(begin(&ch, 1, 3), -EINVAL);
@@ -341,11 +347,9 @@ static void test_queue_slots(void)
  * answer is read once (what the guest writes after does not change it). */
 static void test_queue_guest_cannot_answer_ahead(void)
 {
-	struct sure_ctrl *c = calloc(1, sizeof(*c));
 	struct sure_channel ch;
+	struct sure_ctrl *c = queue_channel(&ch, 2, 0);
 
-	sure_channel_init(&ch, c, IO_CAP);
-	sure_channel_set_queue(&ch, 2);
 	CHECK_EQ(begin(&ch, 1, 0), 0);
 	for (uint32_t lie = 2; lie < 40; lie++) { /* ahead of the one request */
 		c->resp_seq = lie;
@@ -366,6 +370,103 @@ static void test_queue_guest_cannot_answer_ahead(void)
 	free(c);
 }
 
+/* The guest's answer to request n, as its loop writes it. */
+static void guest_answers(struct sure_ctrl *c, uint32_t n, uint32_t len, uint32_t reason)
+{
+	c->io_resp[n % SURE_IO_QUEUE_MAX].len = len;
+	c->io_resp[n % SURE_IO_QUEUE_MAX].reason = reason;
+	sure_store(&c->resp_seq, n);
+}
+
+/* ABI 8: the requests behind the oldest that the guest did not begin are
+ * surely withdrawn, and their answers never reach the caller; one it may
+ * have begun stays, and its answer says; only a withdrawn one may say
+ * WITHDRAWN; a guest that cannot is never asked. */
+static void test_queue_withdraw(void)
+{
+	struct sure_channel ch;
+	struct sure_ctrl *c = queue_channel(&ch, 4, 0);
+
+	CHECK_EQ(begin(&ch, 1, 0), 0);
+	CHECK_EQ(begin(&ch, 1, 1), 0);
+	CHECK_EQ(sure_channel_withdraw(&ch, 1), -ENOTSUP);
+	CHECK_EQ(c->io_withdrawn[2], 0u);
+	free(c);
+
+	c = queue_channel(&ch, 4, 1);
+	/* Requests 1..3; the guest began 1: 2 and 3 are surely withdrawn. */
+	for (uint32_t k = 0; k < 3; k++)
+		CHECK_EQ(begin(&ch, 1, k), 0);
+	c->started_seq = 1;
+	CHECK_EQ(sure_channel_withdraw(&ch, 1), 2);
+	CHECK_EQ(c->io_withdrawn[1], 0u);
+	CHECK_EQ(c->io_withdrawn[2], 1u);
+	CHECK_EQ(c->io_withdrawn[3], 1u);
+	CHECK_EQ(sure_channel_withdraw(&ch, 1), 0); /* asked once */
+	CHECK_EQ(sure_channel_free_slot(&ch), 3); /* their slots wait for their answers */
+	guest_answers(c, 2, 0, SURE_REASON_WITHDRAWN);
+	guest_answers(c, 3, 0, SURE_REASON_WITHDRAWN);
+	guest_answers(c, 1, 5, SURE_REASON_HANDLER); /* resp_seq stays at 3 below */
+	sure_store(&c->resp_seq, 3);
+	CHECK_EQ(sure_channel_poll(&ch, 0), 5);
+	sure_channel_end(&ch);
+	CHECK_EQ(sure_channel_inflight(&ch), 0);
+	CHECK_EQ(c->io_withdrawn[2], 0u);
+	CHECK_EQ(c->io_withdrawn[3], 0u);
+	CHECK_EQ(sure_channel_free_slot(&ch), 0);
+
+	/* 4 and 5; the guest answered 4 and began 5: maybe run, its answer says. */
+	CHECK_EQ(begin(&ch, 1, 0), 0);
+	CHECK_EQ(begin(&ch, 1, 1), 0);
+	c->started_seq = 5;
+	CHECK_EQ(sure_channel_withdraw(&ch, 1), 0);
+	CHECK_EQ(c->io_withdrawn[5], 1u);
+	guest_answers(c, 4, 1, SURE_REASON_HANDLER);
+	guest_answers(c, 5, 0, SURE_REASON_WITHDRAWN);
+	CHECK_EQ(sure_channel_poll(&ch, 0), 1);
+	sure_channel_end(&ch);
+	CHECK_EQ(sure_channel_poll(&ch, 0), 0);
+	CHECK_EQ(ch.ans.reason, (uint32_t)SURE_REASON_WITHDRAWN);
+	sure_channel_end(&ch);
+	CHECK_EQ(c->io_withdrawn[5], 0u);
+
+	/* 6, never withdrawn, says it was: a protocol fault. */
+	CHECK_EQ(begin(&ch, 1, 0), 0);
+	guest_answers(c, 6, 0, SURE_REASON_WITHDRAWN);
+	CHECK_EQ(sure_channel_poll(&ch, 0), -EPROTO);
+	sure_channel_end(&ch);
+
+	/* 7 and 8, 8 withdrawn and not answered yet; then 9 in the free slot:
+	 * its answer, not 8's, is the next the caller sees. */
+	CHECK_EQ(begin(&ch, 1, 0), 0);
+	CHECK_EQ(begin(&ch, 1, 1), 0);
+	c->started_seq = 7;
+	CHECK_EQ(sure_channel_withdraw(&ch, 1), 1);
+	guest_answers(c, 7, 2, SURE_REASON_HANDLER);
+	CHECK_EQ(sure_channel_poll(&ch, 0), 2);
+	sure_channel_end(&ch);
+	CHECK_EQ(sure_channel_inflight(&ch), 1); /* 8 holds slot 1 */
+	CHECK_EQ(sure_channel_free_slot(&ch), 0);
+	CHECK_EQ(begin(&ch, 1, 2), 0);
+	CHECK_EQ(sure_channel_poll(&ch, 0), -EAGAIN);
+	guest_answers(c, 8, IO_CAP + 1, SURE_REASON_HANDLER); /* whatever it says */
+	CHECK_EQ(sure_channel_poll(&ch, 0), -EAGAIN);
+	guest_answers(c, 9, 3, SURE_REASON_HANDLER);
+	CHECK_EQ(sure_channel_poll(&ch, 0), 3);
+	CHECK_EQ(sure_channel_oldest_slot(&ch), 2u);
+	sure_channel_end(&ch);
+	CHECK_EQ(sure_channel_inflight(&ch), 0);
+
+	/* A started_seq that names no request in flight: it began none. */
+	for (uint32_t k = 0; k < 4; k++)
+		CHECK_EQ(begin(&ch, 1, k), 0);
+	c->started_seq = 12345;
+	CHECK_EQ(sure_channel_withdraw(&ch, 1), 3);
+	c->started_seq = 0;
+	CHECK_EQ(sure_channel_withdraw(&ch, 2), 0); /* all behind were asked */
+	free(c);
+}
+
 int main(void)
 {
 	RUN(test_ready);
@@ -381,5 +482,6 @@ int main(void)
 	RUN(test_queue_answers_in_order);
 	RUN(test_queue_slots);
 	RUN(test_queue_guest_cannot_answer_ahead);
+	RUN(test_queue_withdraw);
 	return CHECK_DONE();
 }

@@ -5,11 +5,14 @@
  * answers every one, in order, into that slot's response area; a slot is
  * posted again only once its answer was taken; a crash under the first leaves
  * the ones behind it unanswered (the data plane gives those to another
- * instance); the blocking invoke keeps to slot 0. Every test skips (check.h's
+ * instance); one withdrawn from behind a slow one never runs, and its slot
+ * frees once the guest passed it; the blocking invoke keeps to slot 0. Every test skips (check.h's
  * REQUIRE_KVM) when KVM is unusable.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "build_fn.h"
 #include "check.h"
@@ -19,7 +22,8 @@
 #include "util.h"
 
 /* Answers "<count>:<body>" (count: requests so far), and on "crash" crashes
- * after 200 ms (time for the host to post the next one behind it). */
+ * after 200 ms (time for the host to post the next one behind it); "slow"
+ * answers after 1 s. */
 static const char numbered_src[] =
 	"#include <sure.h>\n"
 	"static unsigned count;\n"
@@ -53,6 +57,21 @@ static struct sure_instance *boot_numbered(char *err, size_t cap)
 	return rc == 0 ? inst : NULL;
 }
 
+/* boot_numbered, checked: an instance with at least two slots, or NULL. */
+static struct sure_instance *boot_queued(void)
+{
+	char err[256] = "";
+	struct sure_instance *inst = boot_numbered(err, sizeof(err));
+
+	CHECK(inst != NULL);
+	if (!inst) {
+		fprintf(stderr, "# %s\n", err);
+		return NULL;
+	}
+	CHECK(sure_instance_io_slots(inst) >= 2);
+	return inst;
+}
+
 /* Copies body into a free slot and posts it: the slot, or < 0. */
 static int post(struct sure_instance *inst, const char *body)
 {
@@ -71,10 +90,10 @@ static int post(struct sure_instance *inst, const char *body)
 static int take(struct sure_instance *inst, char *out, size_t cap)
 {
 	uint64_t end = sure_now_ns() + 2000000000ull;
-	uint32_t slot = sure_channel_oldest_slot(&inst->ch);
+	uint32_t slot = 0;
 	int n;
 
-	while ((n = sure_instance_poll(inst, 0)) == -EAGAIN && sure_now_ns() < end)
+	while ((n = sure_instance_poll(inst, 0, &slot)) == -EAGAIN && sure_now_ns() < end)
 		__builtin_ia32_pause();
 	if (n >= 0 && (size_t)n < cap) {
 		memcpy(out, sure_instance_slot_resp(inst, slot), (size_t)n);
@@ -86,17 +105,13 @@ static int take(struct sure_instance *inst, char *out, size_t cap)
 static void test_a_burst_is_answered_in_order_from_its_slots(void)
 {
 	REQUIRE_KVM();
-	char err[256] = "", got[160], want[160];
-	struct sure_instance *inst = boot_numbered(err, sizeof(err));
+	char got[160], want[160];
+	struct sure_instance *inst = boot_queued();
 
-	CHECK(inst != NULL);
-	if (!inst) {
-		fprintf(stderr, "# %s\n", err);
+	if (!inst)
 		return;
-	}
 	uint32_t slots = sure_instance_io_slots(inst);
 	CHECK_EQ(slots, sure_io_slots(65536));
-	CHECK(slots >= 2);
 	unsigned count = 0;
 	for (int round = 0; round < 50; round++) {
 		char body[SURE_IO_QUEUE_MAX][16];
@@ -129,13 +144,11 @@ static void test_a_burst_is_answered_in_order_from_its_slots(void)
 static void test_a_crash_leaves_the_ones_behind_unanswered(void)
 {
 	REQUIRE_KVM();
-	char err[256] = "", got[64];
-	struct sure_instance *inst = boot_numbered(err, sizeof(err));
+	char got[64];
+	struct sure_instance *inst = boot_queued();
 
-	CHECK(inst != NULL);
 	if (!inst)
 		return;
-	CHECK(sure_instance_io_slots(inst) >= 2);
 	CHECK_EQ(post(inst, "crash"), 0);
 	CHECK_EQ(post(inst, "after"), 1);
 	CHECK_EQ(take(inst, got, sizeof(got)), -EFAULT);
@@ -149,6 +162,40 @@ static void test_a_crash_leaves_the_ones_behind_unanswered(void)
 	sure_instance_destroy(inst);
 }
 
+static void test_a_withdrawn_request_never_runs(void)
+{
+	REQUIRE_KVM();
+	char got[64];
+	struct sure_instance *inst = boot_queued();
+
+	if (!inst)
+		return;
+	uint32_t first = inst->ch.seq + 1;
+	CHECK_EQ(post(inst, "slow"), 0);
+	CHECK_EQ(post(inst, "behind"), 1);
+	/* Once the guest runs the slow one, the one behind it is surely not begun. */
+	uint64_t end = sure_now_ns() + 5000000000ull;
+	while (sure_load(&inst->ctrl->started_seq) != first && sure_now_ns() < end)
+		usleep(1000);
+	CHECK_EQ(sure_load(&inst->ctrl->started_seq), first);
+	CHECK_EQ(sure_instance_withdraw(inst, 1), 1);
+	CHECK_EQ(take(inst, got, sizeof(got)), 6);
+	CHECK(strcmp(got, "1:slow") == 0);
+	/* The guest passes over it at once: its slot frees without anyone taking it. */
+	end = sure_now_ns() + 5000000000ull;
+	while (sure_channel_inflight(&inst->ch) && sure_now_ns() < end) {
+		sure_channel_free_slot(&inst->ch);
+		usleep(1000);
+	}
+	CHECK_EQ(sure_channel_inflight(&inst->ch), 0);
+	CHECK_EQ(inst->ctrl->io_withdrawn[(first + 1) % SURE_IO_QUEUE_MAX], 0u);
+	CHECK_EQ(post(inst, "next"), 0);
+	CHECK_EQ(take(inst, got, sizeof(got)), 6);
+	CHECK(strcmp(got, "2:next") == 0); /* "behind" never ran */
+	CHECK_EQ(sure_instance_requests(inst), 2);
+	sure_instance_destroy(inst);
+}
+
 int main(void)
 {
 	if (find_libsure() < 0 || !mkdtemp(tmp_dir)) {
@@ -157,6 +204,7 @@ int main(void)
 	}
 	RUN(test_a_burst_is_answered_in_order_from_its_slots);
 	RUN(test_a_crash_leaves_the_ones_behind_unanswered);
+	RUN(test_a_withdrawn_request_never_runs);
 	cleanup_tmp();
 	return CHECK_DONE();
 }

@@ -375,6 +375,7 @@ int main(void)
 	FIELD(sure_dataplane_stats, in_hops);
 	FIELD(sure_dataplane_stats, pipelined);
 	FIELD(sure_dataplane_stats, requeued);
+	FIELD(sure_dataplane_stats, withdrawn);
 	STRUCT_END();
 	printf("} as const;\n");
 	return 0;

@@ -199,8 +199,9 @@ function dataplaneFamilies(s: DataplaneStats, backend: string): Family[] {
       "sure_dataplane_instance_queue_total",
       "Plain instances' request queues: requests posted to an instance behind one it was " +
         "running (pipelined), and requests given back to their function's queue because the " +
-        "instance they waited in died or timed out before it ran them (requeued).",
-      by("event", { pipelined: s.pipelined, requeued: s.requeued }),
+        "instance they waited in died or timed out before it ran them (requeued), or because " +
+        "the one ahead of them ran long and they had not begun (withdrawn).",
+      by("event", { pipelined: s.pipelined, requeued: s.requeued, withdrawn: s.withdrawn }),
     ),
     counter(
       "sure_dataplane_chain_hops_total",

@@ -3,7 +3,8 @@
  * SLEEP doorbell), then run handle() on every request posted since the last
  * one answered, in order (the host may post up to io_slots at once: a burst
  * is served in one wake-up), publish each answer, and ring NOTIFY only when
- * the host sleeps on it. The fast path has no VM exit at all.
+ * the host sleeps on it; one the host withdrew is answered without running
+ * (another instance serves it). The fast path has no VM exit at all.
  */
 #include "exit.h"
 #include "sg.h"
@@ -78,12 +79,43 @@ static sure_req request_at(struct sure_ctrl *c, const struct sure_io_req *e)
 	return req;
 }
 
+/* Request n is answered (its fields in io_resp are set): tell the host. */
+static void publish(struct sure_ctrl *c, uint32_t n)
+{
+	/* Release: the host that sees resp_seq also sees the response. */
+	sg_store(&c->resp_seq, n);
+	/* Dekker with the host's wait: it sets host_waiting, fences, reads
+	 * resp_seq; we set resp_seq, fence, read host_waiting. */
+	sg_fence();
+	if (sg_load(&c->host_waiting) == 1)
+		sg_doorbell(SURE_DOORBELL_NOTIFY, 1);
+}
+
+/* The host withdrew request n before it began (Dekker with the host's
+ * sure_channel_withdraw, see sure_abi.h): say we begin it, fence, look. */
+static int withdrawn(struct sure_ctrl *c, uint32_t n)
+{
+	sg_store(&c->started_seq, n);
+	sg_fence();
+	return sg_load(&c->io_withdrawn[n % SURE_IO_QUEUE_MAX]) != 0;
+}
+
 /* Runs request n; `behind`: requests posted after it, waiting here. */
 static void handle_one(struct sure_ctrl *c, uint32_t n, uint32_t behind)
 {
 	const struct sure_io_req *e = &c->io_req[n % SURE_IO_QUEUE_MAX];
 	struct sure_io_resp *out = &c->io_resp[n % SURE_IO_QUEUE_MAX];
 	uint32_t cap = c->io_cap;
+
+	if (withdrawn(c, n)) {
+		/* Another instance serves it: no run, no accounting. */
+		__atomic_store_n(&out->reason, SURE_REASON_WITHDRAWN, __ATOMIC_RELAXED);
+		__atomic_store_n(&out->rc, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&out->len, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&out->status, 0, __ATOMIC_RELAXED);
+		publish(c, n);
+		return;
+	}
 	sure_req req = request_at(c, e);
 
 	set_state(c, SURE_GUEST_BUSY);
@@ -131,13 +163,7 @@ static void handle_one(struct sure_ctrl *c, uint32_t n, uint32_t behind)
 	__atomic_store_n(&c->requests, c->requests + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->busy_tsc, c->busy_tsc + spent, __ATOMIC_RELAXED);
 	set_state(c, SURE_GUEST_IDLE);
-	/* Release: the host that sees resp_seq also sees the response above. */
-	sg_store(&c->resp_seq, n);
-	/* Dekker with the host's wait: it sets host_waiting, fences, reads
-	 * resp_seq; we set resp_seq, fence, read host_waiting. */
-	sg_fence();
-	if (sg_load(&c->host_waiting) == 1)
-		sg_doorbell(SURE_DOORBELL_NOTIFY, 1);
+	publish(c, n);
 }
 
 __attribute__((noreturn)) void sg_serve(void)
