@@ -688,6 +688,15 @@ Deno.test({
       const st = await fetch(`${node.url}/admin/chains/roomy/stats`);
       assert.equal(st.status, 503);
       assert.equal((await st.json()).error, "chain_unavailable");
+      // The admin API says it is stored and does not run, and why.
+      const got = await (await fetch(`${node.url}/admin/chains/roomy`)).json();
+      assert.equal(got.status.state, "down");
+      assert.match(got.status.reason, /memory budget/);
+      assert.ok(Date.parse(got.status.since) > 0, got.status.since);
+      const list = await (await fetch(`${node.url}/admin/chains`)).json();
+      assert.deepEqual(list.chains.map((c: { status: { state: string } }) => c.status.state), [
+        "down",
+      ]);
       const del = await fetch(`${node.url}/admin/functions/echo`, { method: "DELETE" });
       assert.equal(del.status, 409, await del.text());
       // Removed, it is gone for good; the functions are free again.
@@ -696,6 +705,50 @@ Deno.test({
       assert.equal((await invoke(node, "roomy", "ab")).status, 404);
       const del2 = await fetch(`${node.url}/admin/functions/echo`, { method: "DELETE" });
       assert.equal(del2.status, 200, await del2.text());
+    } finally {
+      await node.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "chains: a stored chain that could not come back runs once another chain frees its memory",
+  ignore: !hasKvm,
+  async fn() {
+    const reserved = async (n: TestNode) =>
+      (await (await fetch(`${n.url}/healthz`)).json()).memory.reservedBytes as number;
+    let node = await startTestNode();
+    const dataDir = node.dataDir;
+    try {
+      for (const f of ["upper", "echo"]) {
+        await deployFunction(node, f, await buildImage(`functions/${f}`));
+      }
+      const before = await reserved(node);
+      await chain(node, { name: "first", steps: ["upper", "echo"] });
+      const one = (await reserved(node)) - before;
+      await chain(node, { name: "second", steps: ["upper", "echo"] });
+      await node.close();
+      // Back with room for one of them: "first" comes back (in name order), "second" does not.
+      node = await startTestNode({
+        dataDir,
+        scheduler: { memoryBudgetBytes: before + one + Math.floor(one / 2) },
+      });
+      const status = async (name: string) =>
+        (await (await fetch(`${node.url}/admin/chains/${name}`)).json()).status;
+      assert.equal((await status("first")).state, "running");
+      assert.equal((await status("second")).state, "down");
+      assert.equal((await invoke(node, "second", "ab")).status, 503);
+      const rm = await fetch(`${node.url}/admin/chains/first`, { method: "DELETE" });
+      assert.equal(rm.status, 200, await rm.text());
+      // Its memory is free: the one that was down runs, without anyone asking.
+      assert.deepEqual(await status("second"), { state: "running" });
+      const r = await invoke(node, "second", "ab");
+      assert.equal(r.status, 200, text(r.bytes));
+      assert.equal(text(r.bytes), "AB");
+      assert.ok(
+        node.records.some((x) => x.msg === "chain second runs again"),
+        "no log line says it came back",
+      );
     } finally {
       await node.close();
     }

@@ -373,7 +373,7 @@ Deno.test({
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /created chain twice/);
       r = await sure(["chain", "ls", "--node", node.url]);
-      assert.match(r.stdout, /^twice\s+echo -> echo2$/m);
+      assert.match(r.stdout, /^twice\s+running\s+echo -> echo2$/m);
       r = await sure(["invoke", "twice", "--data", "hi", "--node", node.url]);
       assert.equal(r.stdout, "hi");
       r = await sure(["chain", "stats", "twice", "--node", node.url]);

@@ -6,7 +6,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ChainControl } from "../chains/control.ts";
 import type { ChainManager } from "../chains/manager.ts";
-import { ChainSpecSchema } from "../chains/spec.ts";
+import { ChainSpecSchema, type StoredChain } from "../chains/spec.ts";
 import { ChainUnavailableError, NotFoundError } from "../errors.ts";
 import type { AppEnv } from "../middleware/env.ts";
 import { FunctionName } from "../names.ts";
@@ -15,11 +15,25 @@ import { ANY_OTHER_ERROR, error, json, NameParams } from "./schemas.ts";
 
 export const ChainInputSchema = ChainSpecSchema.openapi("ChainInput");
 
-/** A stored chain as answered: its definition (defaults applied) and when it was applied. */
+export const ChainStatusSchema = z.object({
+  state: z.enum(["running", "degraded", "down"]).describe(
+    "running: every step runs here; degraded: a step cannot start (its requests get a 502 " +
+      "naming it; it is tried again); down: the chain could not start (its requests get a 503 " +
+      "saying why; it is tried again when a function is deployed or a chain removed, and " +
+      "every few seconds to a minute)",
+  ),
+  reason: z.string().optional().describe("Why it is not running in full"),
+  since: z.string().optional().describe("ISO 8601 time since when"),
+  step: z.number().int().optional().describe("The step that cannot start (degraded)"),
+  function: z.string().optional().describe("That step's function (degraded)"),
+}).openapi("ChainStatus");
+
+/** A stored chain as answered: its definition (defaults applied), when it was applied, and how it runs. */
 export const ChainSchema = z.object({
   ...ChainSpecSchema.shape,
   createdAt: z.string().describe("ISO 8601 time of the first apply"),
   updatedAt: z.string().describe("ISO 8601 time of the last apply"),
+  status: ChainStatusSchema.describe("How it runs on this node"),
 }).openapi("Chain");
 
 export const ChainListSchema = z.object({ chains: z.array(ChainSchema) }).openapi("ChainList");
@@ -40,6 +54,7 @@ export interface ChainRoutesDeps {
 export function chainRoutes(deps: ChainRoutesDeps): OpenAPIHono<AppEnv> {
   const r = new OpenAPIHono<AppEnv>();
   const control = deps.chainControl ?? deps.chains;
+  const withStatus = (chain: StoredChain) => ({ ...chain, status: deps.chains.status(chain.name) });
 
   r.openapi(
     createRoute({
@@ -64,7 +79,8 @@ export function chainRoutes(deps: ChainRoutesDeps): OpenAPIHono<AppEnv> {
     }),
     async (c) => {
       const { chain, replaced } = await control.apply(c.req.valid("json"));
-      return replaced ? c.json(chain, 200) : c.json(chain, 201);
+      const answer = withStatus(chain);
+      return replaced ? c.json(answer, 200) : c.json(answer, 201);
     },
   );
 
@@ -79,7 +95,7 @@ export function chainRoutes(deps: ChainRoutesDeps): OpenAPIHono<AppEnv> {
     }),
     async (c) => {
       const chains = (await control.list()).sort((a, b) => a.name.localeCompare(b.name));
-      return c.json({ chains }, 200);
+      return c.json({ chains: chains.map(withStatus) }, 200);
     },
   );
 
@@ -97,7 +113,7 @@ export function chainRoutes(deps: ChainRoutesDeps): OpenAPIHono<AppEnv> {
       const { name } = c.req.valid("param");
       const chain = await control.describe(name);
       if (!chain) throw notFound(name);
-      return c.json(chain, 200);
+      return c.json(withStatus(chain), 200);
     },
   );
 

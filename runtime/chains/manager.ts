@@ -26,10 +26,30 @@ import type { StepImage } from "./step.ts";
 import { ChainStore } from "./store.ts";
 import type { ChainServing } from "./serving.ts";
 
+/** How a stored chain runs on this node (GET /admin/chains answers it). */
+export interface ChainStatus {
+  /** running: every step runs; degraded: one cannot start (its requests get a 502 naming it,
+   * and it is tried again); down: the chain could not come back (503, tried again). */
+  state: "running" | "degraded" | "down";
+  reason?: string;
+  /** ISO 8601: since when it is not running in full. */
+  since?: string;
+  /** The step that cannot start (degraded). */
+  step?: number;
+  function?: string;
+}
+
+/** A stored chain that could not come back is tried again this often, then less often. */
+const RETRY_FIRST_MS = 5_000;
+const RETRY_MAX_MS = 60_000;
+
 export class ChainManager implements ChainControl {
   #running = new Map<string, ChainRuntime>();
-  /** Stored chains that could not come back at start: why, and the functions they run here. */
-  #down = new Map<string, { reason: string; functions: string[] }>();
+  /** Stored chains that could not come back: why, since when, and the functions they run here. */
+  #down = new Map<string, { reason: string; since: string; functions: string[] }>();
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #retryMs = RETRY_FIRST_MS;
+  #closed = false;
   /** Chain records, in the node's KV next to the deployments. */
   readonly #chains: ChainStore;
 
@@ -71,6 +91,26 @@ export class ChainManager implements ChainControl {
   /** Why a stored chain does not run here (it could not come back at start), if so. */
   notRunning(name: string): string | undefined {
     return this.#running.has(name) ? undefined : this.#down.get(name)?.reason;
+  }
+
+  /** How chain `name` (stored) runs on this node. */
+  status(name: string): ChainStatus {
+    const rt = this.#running.get(name);
+    if (rt) {
+      const u = rt.unavailable;
+      if (!u) return { state: "running" };
+      return {
+        state: "degraded",
+        reason: `step ${u.step} (${u.function}) cannot start: ${u.reason}`,
+        since: u.since,
+        step: u.step,
+        function: u.function,
+      };
+    }
+    const d = this.#down.get(name);
+    return d
+      ? { state: "down", reason: d.reason, since: d.since }
+      : { state: "down", reason: "not started on this node" };
   }
 
   /** Which steps other nodes run (and where), from the steps' "node" and --peer. */
@@ -182,6 +222,7 @@ export class ChainManager implements ChainControl {
     this.#running.delete(name);
     await rt?.close();
     this.logger("info", "chain removed", { chain: name });
+    await this.#changed(); // its memory may let another come back
   }
 
   list(): Promise<StoredChain[]> {
@@ -196,44 +237,101 @@ export class ChainManager implements ChainControl {
    * Starts every stored chain whose functions are deployed (node start). A
    * chain with a step that cannot start runs without it, answering 502
    * naming it and trying it again (runtime.ts), as after a redeploy that
-   * broke it: not a chain that GET shows and /invoke says is not there.
+   * broke it: not a chain that GET shows and /invoke says is not there. A
+   * chain that cannot start at all (a function not deployed, the memory
+   * budget, an unknown node) stays stored, answers 503 saying why, and is
+   * tried again: when a function is deployed or a chain removed, and every
+   * few seconds to a minute.
    */
   async restore(): Promise<number> {
     let n = 0;
     for (const stored of await this.#chains.list()) {
-      try {
-        const spec = ChainSpecSchema.parse(stripTimes(stored));
-        const remote = this.#remote(spec);
-        this.#running.set(
-          spec.name,
-          await ChainRuntime.start(
-            spec,
-            this.#images(spec, remote),
-            this.logger,
-            this.scheduler.budget,
-            this.logs,
-            this.serving,
-            remote,
-            "refuse",
-          ),
-        );
-        n++;
-      } catch (e) {
-        const reason = (e as Error).message;
+      if (await this.#bringBack(stored)) n++;
+    }
+    this.#scheduleRetry();
+    return n;
+  }
+
+  /** Starts a stored chain: true if it runs, else it is down (logged, with why). */
+  async #bringBack(stored: StoredChain): Promise<boolean> {
+    try {
+      const spec = ChainSpecSchema.parse(stripTimes(stored));
+      const remote = this.#remote(spec);
+      const rt = await ChainRuntime.start(
+        spec,
+        this.#images(spec, remote),
+        this.logger,
+        this.scheduler.budget,
+        this.logs,
+        this.serving,
+        remote,
+        "refuse",
+      );
+      if (this.#closed || this.#running.has(spec.name)) {
+        await rt.close(); // closed, or applied meanwhile: that one serves
+        return false;
+      }
+      this.#running.set(spec.name, rt);
+      if (this.#down.delete(spec.name)) {
+        this.logger("info", `chain ${spec.name} runs again`, { chain: spec.name });
+      }
+      return true;
+    } catch (e) {
+      const reason = (e as Error).message;
+      const was = this.#down.get(stored.name);
+      if (was?.reason !== reason) {
         this.logger("error", `chain ${stored.name} cannot start: ${reason}`, {
           chain: stored.name,
         });
-        // Still stored: its requests say why it does not run, and the
-        // functions it runs here stay protected from DELETE.
-        const spec = stored as ChainSpec;
-        const here = (i: number) => [undefined, this.placement.self].includes(stepNode(spec, i));
-        this.#down.set(stored.name, {
-          reason,
-          functions: stepNames(spec).filter((_, i) => here(i)),
-        });
       }
+      // Still stored: its requests say why it does not run, and the
+      // functions it runs here stay protected from DELETE.
+      const spec = stored as ChainSpec;
+      const here = (i: number) => [undefined, this.placement.self].includes(stepNode(spec, i));
+      this.#down.set(stored.name, {
+        reason,
+        since: was?.since ?? new Date().toISOString(),
+        functions: stepNames(spec).filter((_, i) => here(i)),
+      });
+      return false;
     }
-    return n;
+  }
+
+  /** Tries every chain that is down again (something changed that may let it start). */
+  async #retryDown(): Promise<void> {
+    for (const name of [...this.#down.keys()]) {
+      if (this.#closed) return;
+      const stored = await this.#chains.get(name);
+      if (!stored) {
+        this.#down.delete(name);
+        continue;
+      }
+      if (!this.#running.has(name)) await this.#bringBack(stored);
+    }
+  }
+
+  /** While a chain is down, a try every RETRY_FIRST_MS, twice as long after each that fails. */
+  #scheduleRetry(again = false): void {
+    if (this.#closed || this.#retry !== undefined) return;
+    if (this.#down.size === 0) {
+      this.#retryMs = RETRY_FIRST_MS;
+      return;
+    }
+    this.#retryMs = again ? Math.min(this.#retryMs * 2, RETRY_MAX_MS) : RETRY_FIRST_MS;
+    const id = setTimeout(() => {
+      this.#retry = undefined;
+      this.#retryDown().catch((e) =>
+        this.logger("error", `chains: a retry failed: ${(e as Error).message}`)
+      ).finally(() => this.#scheduleRetry(true));
+    }, this.#retryMs);
+    Deno.unrefTimer(id as unknown as number); // a retry never keeps the process alive
+    this.#retry = id;
+  }
+
+  /** Something freed or added what chains need: those down are tried now. */
+  async #changed(): Promise<void> {
+    if (this.#down.size === 0) return;
+    await this.#retryDown();
   }
 
   /**
@@ -242,6 +340,7 @@ export class ChainManager implements ChainControl {
    * on it; those chains answer 502 naming it until a start succeeds).
    */
   async functionDeployed(fn: string): Promise<string[]> {
+    await this.#changed();
     const down: string[] = [];
     for (const rt of this.#running.values()) {
       if (!rt.runsHere(fn)) continue;
@@ -255,6 +354,9 @@ export class ChainManager implements ChainControl {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
     const all = [...this.#running.values()];
     this.#running.clear();
     await Promise.all(all.map((c) => c.close()));

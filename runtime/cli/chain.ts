@@ -31,14 +31,16 @@ export const chainCommand: Command = {
     if (action === "ls") {
       if (arg !== undefined) throw new UsageError("chain ls takes no argument");
       type Step = string | { function: string; node?: string };
-      const { chains } = await requestJson<{ chains: { name: string; steps: Step[] }[] }>(
-        base,
-        "/admin/chains",
-      );
+      type Listed = { name: string; steps: Step[]; status?: { state: string; reason?: string } };
+      const { chains } = await requestJson<{ chains: Listed[] }>(base, "/admin/chains");
       const shown = (s: Step) =>
         typeof s === "string" ? s : s.node ? `${s.function}@${s.node}` : s.function;
       for (const c of chains) {
-        console.log(`${c.name.padEnd(20)} ${c.steps.map(shown).join(" -> ")}`);
+        const state = c.status?.state ?? "";
+        const why = c.status?.reason ? `  (${c.status.reason})` : "";
+        console.log(
+          `${c.name.padEnd(20)} ${state.padEnd(9)} ${c.steps.map(shown).join(" -> ")}${why}`,
+        );
       }
       return 0;
     }
