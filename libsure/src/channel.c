@@ -276,21 +276,31 @@ void sure_channel_end(struct sure_channel *ch)
 
 int sure_channel_withdraw(struct sure_channel *ch, uint32_t keep)
 {
-	uint32_t n = sure_channel_inflight(ch), first = 0, gone = 0;
+	uint32_t n = sure_channel_inflight(ch), kept = 0, asked = 0, gone = 0;
 
 	if (!ch->withdraw)
 		return -ENOTSUP;
-	/* Dekker with the guest's loop (sure_abi.h): ask first, then look. */
-	for (uint32_t k = keep < 1 ? 2 : keep + 1; k <= n; k++) {
+	if (keep < 1)
+		keep = 1;
+	/* Dekker with the guest's loop (sure_abi.h): ask first, then look. The
+	 * oldest `keep` the caller waits for stay (requests gone from an earlier
+	 * call are not the caller's), and so do those asked before: what is
+	 * asked now is the newest of the caller's. Bit k-1: request done + k. */
+	for (uint32_t k = 1; k <= n; k++) {
 		uint32_t e = (ch->done + k) % SURE_IO_QUEUE_MAX;
+		if (ch->withdrawn[e] == SURE_WD_GONE)
+			continue;
+		if (kept < keep) {
+			kept++;
+			continue;
+		}
 		if (ch->withdrawn[e])
 			continue;
 		ch->withdrawn[e] = SURE_WD_ASKED;
 		sure_store(&ch->ctrl->io_withdrawn[e], 1);
-		if (!first)
-			first = k;
+		asked |= 1u << (k - 1);
 	}
-	if (!first)
+	if (!asked)
 		return 0;
 	sure_fence();
 	/* Requests in flight the guest began, as it says (its word can only
@@ -298,8 +308,12 @@ int sure_channel_withdraw(struct sure_channel *ch, uint32_t keep)
 	uint32_t began = sure_load(&ch->ctrl->started_seq) - ch->done;
 	if (began > n)
 		began = 0; /* none in flight: it began none of them */
-	for (uint32_t k = began + 1 > first ? began + 1 : first; k <= n; k++, gone++)
+	for (uint32_t k = began + 1; k <= n; k++) {
+		if (!(asked & (1u << (k - 1))))
+			continue;
 		ch->withdrawn[(ch->done + k) % SURE_IO_QUEUE_MAX] = SURE_WD_GONE;
+		gone++;
+	}
 	return (int)gone;
 }
 

@@ -457,6 +457,31 @@ static void test_queue_withdraw(void)
 	sure_channel_end(&ch);
 	CHECK_EQ(sure_channel_inflight(&ch), 0);
 
+	/* 10 and 11, 11 withdrawn and not answered when 10's answer is taken;
+	 * then 12 and 13: the oldest the caller waits for is 12, which stays
+	 * even when the guest has not begun it yet. */
+	CHECK_EQ(begin(&ch, 1, 0), 0);
+	CHECK_EQ(begin(&ch, 1, 1), 0);
+	c->started_seq = 10;
+	CHECK_EQ(sure_channel_withdraw(&ch, 1), 1);
+	guest_answers(c, 10, 4, SURE_REASON_HANDLER);
+	CHECK_EQ(sure_channel_poll(&ch, 0), 4);
+	sure_channel_end(&ch);
+	CHECK_EQ(begin(&ch, 1, 0), 0);
+	CHECK_EQ(begin(&ch, 1, 2), 0);
+	CHECK_EQ(sure_channel_inflight(&ch), 3);
+	CHECK_EQ(sure_channel_withdraw(&ch, 1), 1); /* 13; started_seq still says 10 */
+	CHECK_EQ(c->io_withdrawn[12 % SURE_IO_QUEUE_MAX], 0u);
+	CHECK_EQ(c->io_withdrawn[13 % SURE_IO_QUEUE_MAX], 1u);
+	guest_answers(c, 11, 0, SURE_REASON_WITHDRAWN);
+	guest_answers(c, 13, 0, SURE_REASON_WITHDRAWN);
+	guest_answers(c, 12, 5, SURE_REASON_HANDLER);
+	sure_store(&c->resp_seq, 13);
+	CHECK_EQ(sure_channel_poll(&ch, 0), 5);
+	CHECK_EQ(sure_channel_oldest_slot(&ch), 0u);
+	sure_channel_end(&ch);
+	CHECK_EQ(sure_channel_inflight(&ch), 0);
+
 	/* A started_seq that names no request in flight: it began none. */
 	for (uint32_t k = 0; k < 4; k++)
 		CHECK_EQ(begin(&ch, 1, k), 0);
