@@ -378,6 +378,19 @@ static void guest_answers(struct sure_ctrl *c, uint32_t n, uint32_t len, uint32_
 	sure_store(&c->resp_seq, n);
 }
 
+/* Posts n (slot 0) and n + 1 (slot 1); the guest begins n, the host
+ * withdraws n + 1, then takes n's answer: n + 1 is left gone, unanswered. */
+static void leave_one_gone(struct sure_channel *ch, struct sure_ctrl *c, uint32_t n)
+{
+	CHECK_EQ(begin(ch, 1, 0), 0);
+	CHECK_EQ(begin(ch, 1, 1), 0);
+	c->started_seq = n;
+	CHECK_EQ(sure_channel_withdraw(ch, 1), 1);
+	guest_answers(c, n, 2, SURE_REASON_HANDLER);
+	CHECK_EQ(sure_channel_poll(ch, 0), 2);
+	sure_channel_end(ch);
+}
+
 /* ABI 8: the requests behind the oldest that the guest did not begin are
  * surely withdrawn, and their answers never reach the caller; one it may
  * have begun stays, and its answer says; only a withdrawn one may say
@@ -438,13 +451,7 @@ static void test_queue_withdraw(void)
 
 	/* 7 and 8, 8 withdrawn and not answered yet; then 9 in the free slot:
 	 * its answer, not 8's, is the next the caller sees. */
-	CHECK_EQ(begin(&ch, 1, 0), 0);
-	CHECK_EQ(begin(&ch, 1, 1), 0);
-	c->started_seq = 7;
-	CHECK_EQ(sure_channel_withdraw(&ch, 1), 1);
-	guest_answers(c, 7, 2, SURE_REASON_HANDLER);
-	CHECK_EQ(sure_channel_poll(&ch, 0), 2);
-	sure_channel_end(&ch);
+	leave_one_gone(&ch, c, 7);
 	CHECK_EQ(sure_channel_inflight(&ch), 1); /* 8 holds slot 1 */
 	CHECK_EQ(sure_channel_free_slot(&ch), 0);
 	CHECK_EQ(begin(&ch, 1, 2), 0);
@@ -460,13 +467,7 @@ static void test_queue_withdraw(void)
 	/* 10 and 11, 11 withdrawn and not answered when 10's answer is taken;
 	 * then 12 and 13: the oldest the caller waits for is 12, which stays
 	 * even when the guest has not begun it yet. */
-	CHECK_EQ(begin(&ch, 1, 0), 0);
-	CHECK_EQ(begin(&ch, 1, 1), 0);
-	c->started_seq = 10;
-	CHECK_EQ(sure_channel_withdraw(&ch, 1), 1);
-	guest_answers(c, 10, 4, SURE_REASON_HANDLER);
-	CHECK_EQ(sure_channel_poll(&ch, 0), 4);
-	sure_channel_end(&ch);
+	leave_one_gone(&ch, c, 10);
 	CHECK_EQ(begin(&ch, 1, 0), 0);
 	CHECK_EQ(begin(&ch, 1, 2), 0);
 	CHECK_EQ(sure_channel_inflight(&ch), 3);
