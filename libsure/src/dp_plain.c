@@ -65,6 +65,14 @@ static void requeue(struct sure_dataplane *dp, struct dp_route *r, struct dp_req
 	queue_front(r, q);
 }
 
+/* q was withdrawn from behind a request that ran long, before it began: back
+ * to the head of the queue, keeping its place and its queue time. */
+static void give_back(struct sure_dataplane *dp, struct dp_route *r, struct dp_req *q)
+{
+	dp->withdrawn++;
+	queue_front(r, q);
+}
+
 /* The oldest request posted to i leaves it. */
 static struct dp_req *pop_oldest(struct dp_inst *i)
 {
@@ -380,8 +388,7 @@ static int finish(struct sure_dataplane *dp, struct dp_inst *i, uint32_t slot, i
 	if (rc >= 0 && sure_instance_resp_reason(inst) == SURE_REASON_WITHDRAWN) {
 		/* Withdrawn (withdraw_behind) and it never ran: it waits for
 		 * another instance, and this one goes on with what it has. */
-		dp->withdrawn++;
-		queue_front(r, q);
+		give_back(dp, r, q);
 		i->woke = 0;
 		if (i->nreq)
 			begin_run(i, now);
@@ -514,8 +521,7 @@ static void withdraw_behind(struct sure_dataplane *dp, struct dp_inst *i)
 		struct dp_req *q = i->req[--i->nreq];
 		i->req[i->nreq] = NULL;
 		r->running--;
-		dp->withdrawn++;
-		queue_front(r, q);
+		give_back(dp, r, q);
 	}
 	drain(dp, r);
 }

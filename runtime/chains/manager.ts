@@ -222,7 +222,7 @@ export class ChainManager implements ChainControl {
     this.#running.delete(name);
     await rt?.close();
     this.logger("info", "chain removed", { chain: name });
-    await this.#changed(); // its memory may let another come back
+    await this.#retryDown(); // its memory may let another come back
   }
 
   list(): Promise<StoredChain[]> {
@@ -297,7 +297,8 @@ export class ChainManager implements ChainControl {
     }
   }
 
-  /** Tries every chain that is down again (something changed that may let it start). */
+  /** Tries every chain that is down again (something changed that may let it start; none
+   * down: nothing to do). */
   async #retryDown(): Promise<void> {
     for (const name of [...this.#down.keys()]) {
       if (this.#closed) return;
@@ -328,19 +329,13 @@ export class ChainManager implements ChainControl {
     this.#retry = id;
   }
 
-  /** Something freed or added what chains need: those down are tried now. */
-  async #changed(): Promise<void> {
-    if (this.#down.size === 0) return;
-    await this.#retryDown();
-  }
-
   /**
    * A function was redeployed: chains using it switch to the new image. What
    * it returns says which of them cannot run now (a step that did not start
    * on it; those chains answer 502 naming it until a start succeeds).
    */
   async functionDeployed(fn: string): Promise<string[]> {
-    await this.#changed();
+    await this.#retryDown(); // it may be what a chain that is down lacked
     const down: string[] = [];
     for (const rt of this.#running.values()) {
       if (!rt.runsHere(fn)) continue;
